@@ -1,0 +1,551 @@
+"""Runs tables: reading, validating and normalising training-run data.
+
+A *runs table* has one row per training run:
+
+========== ======================================== ==========================
+column     meaning                                  unit
+========== ======================================== ==========================
+params     N, model parameters                      count (raw, e.g. 7e9)
+tokens     D, training tokens                       count (raw, e.g. 1.4e11)
+flops      C, training compute (alternative to D)   FLOPs; D = C / (6 N)
+loss       final loss                               nats per token
+domain     optional: the data domain / eval set     text
+========== ======================================== ==========================
+
+``unique_tokens`` (U, count) is optional and used by the data-constrained law of
+Muennighoff et al. (2023).
+
+Every problem is reported with the column, the row and the fix. Problems that
+make the data unusable raise :class:`RunsTableError` (a ``ValueError``);
+problems where the data may still be right emit a :class:`RunsTableWarning`.
+Row numbers refer to the table's index; for CSV files read by :func:`read_runs`
+the index starts at 1 for the first data row, so row *k* is file line *k + 1*.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "RunsTableError",
+    "RunsTableWarning",
+    "REQUIRED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "read_runs",
+    "validate_runs",
+    "validate_targets",
+    "estimated_fit_seconds",
+]
+
+#: Columns every runs table needs (``tokens`` may be replaced by ``flops``).
+REQUIRED_COLUMNS = ("params", "tokens", "loss")
+#: Columns the package understands besides the required ones.
+OPTIONAL_COLUMNS = ("flops", "domain", "unique_tokens")
+
+# Plausibility bounds. They are physical, not tuned to a data set:
+# - the smallest published language-model scaling runs have ~1e5-1e6 parameters;
+#   a value below 1e4 is almost surely a count in millions or billions;
+# - a training run sees at least ~1e6 tokens;
+# - cross-entropy in nats cannot exceed log(vocabulary size) for a model that
+#   is at least uniform; log(1e6) = 13.8, so > 20 is a perplexity.
+_MIN_PARAMS = 1e4
+_MIN_TOKENS = 1e5
+_MAX_LOSS_NATS = 20.0
+_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
+
+
+class RunsTableError(ValueError):
+    """A runs or targets table cannot be used as given; the message says how to fix it."""
+
+
+class RunsTableWarning(UserWarning):
+    """A runs table looks suspicious but may be right; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """Where a table came from, to phrase row numbers."""
+
+    source: str | None = None
+    one_based_file: bool = False
+
+    def row(self, label) -> str:
+        if self.one_based_file:
+            return f"row {label} (file line {int(label) + 1})"
+        return f"row {label}"
+
+
+def _rows(ctx: _Ctx, labels: Sequence, limit: int = 3) -> str:
+    labels = list(labels)
+    shown = ", ".join(ctx.row(x) for x in labels[:limit])
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return shown + more
+
+
+def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
+    """Read a runs (or targets) CSV file without interpreting it.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV file; a UTF-8 byte-order mark in the header is accepted.
+    what : str
+        Name used in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Raw table with string-or-number columns; index starts at 1 for the first
+        data row (file line 2). Validate it with :func:`validate_runs`.
+
+    Raises
+    ------
+    RunsTableError
+        If the file does not exist, is empty, is not a CSV, or has no data rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RunsTableError(f"{what} file '{path}' does not exist; check the path.")
+    if path.is_dir():
+        raise RunsTableError(f"{what} path '{path}' is a directory; give a CSV file.")
+    if path.stat().st_size == 0:
+        raise RunsTableError(
+            f"{what} file '{path}' is empty; it needs a header line "
+            "'params,tokens,loss' and one line per run."
+        )
+    try:
+        df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, skipinitialspace=True, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise RunsTableError(
+            f"{what} file '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV."
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise RunsTableError(
+            f"{what} file '{path}' has no header; the first line must name the columns, "
+            "e.g. 'params,tokens,loss'."
+        ) from None
+    except pd.errors.ParserError as exc:
+        msg = str(exc).strip().splitlines()[-1]
+        raise RunsTableError(
+            f"{what} file '{path}' is not a well-formed CSV ({msg}); check for stray commas or quotes."
+        ) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise RunsTableError(f"{what} file '{path}' has a header but no data rows; add one line per run.")
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    df.attrs["source"] = str(path)
+    df.attrs["one_based_file"] = True
+    return df
+
+
+def _closest(name: str, columns: Sequence[str]) -> str:
+    lowered = {c.lower(): c for c in columns}
+    if name.lower() in lowered:
+        return f"; found '{lowered[name.lower()]}': column names are case-sensitive, rename it to '{name}'"
+    aliases = {
+        "params": ["n", "model size", "model_size", "parameters", "num_params", "n_params", "nparams", "size"],
+        "tokens": ["d", "data", "num_tokens", "n_tokens", "training_tokens", "train_tokens"],
+        "loss": ["l", "final_loss", "eval_loss", "val_loss", "train_loss", "nll"],
+        "flops": ["c", "compute", "training flop", "training_flop", "flop", "train_flops"],
+    }
+    for col in columns:
+        if col.lower() in aliases.get(name, []):
+            return f"; did you mean '{col}'? Rename it to '{name}'"
+    match = difflib.get_close_matches(name, list(columns), n=1, cutoff=0.6)
+    if match:
+        return f"; did you mean '{match[0]}'? Rename it to '{name}'"
+    return ""
+
+
+def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s):
+        raise RunsTableError(f"column '{col}' holds true/false values; it must hold numbers.")
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype(float)
+    text = s.astype(str).str.strip()
+    out = pd.to_numeric(text, errors="coerce")
+    bad = out.isna() & ~text.str.lower().isin(["", "nan", "na", "n/a", "none", "null", "inf", "-inf", "+inf"])
+    if bad.any():
+        thousands = text[bad].str.match(_THOUSANDS)
+        if thousands.all():
+            fixed = pd.to_numeric(text[bad].str.replace(",", "", regex=False), errors="coerce")
+            out[bad] = fixed
+            first = bad[bad].index[0]
+            warnings.warn(
+                f"column '{col}' uses ',' as a thousands separator (e.g. '{text[first]}' in "
+                f"{ctx.row(first)}); read as {fixed[first]:g}. Export numbers without separators to silence this.",
+                RunsTableWarning,
+                stacklevel=4,
+            )
+        else:
+            idx = bad[bad].index
+            first = idx[0]
+            raise RunsTableError(
+                f"column '{col}', {ctx.row(first)}: '{text[first]}' is not a number"
+                + (f" (also {_rows(ctx, idx[1:])})" if len(idx) > 1 else "")
+                + "; write plain numbers such as 7e9 or 7000000000."
+            )
+    # words that pandas reads as missing/infinite are handled by the finiteness check
+    lowered = text.str.lower()
+    out[lowered.isin(["inf", "+inf"])] = np.inf
+    out[lowered == "-inf"] = -np.inf
+    return out.astype(float)
+
+
+def validate_runs(
+    runs: pd.DataFrame | str | Path,
+    *,
+    law_n_params: int = 5,
+    informative_prior: bool = False,
+    domain_col: str = "domain",
+    needs: Sequence[str] = ("params", "tokens"),
+    loss_unit: str = "nats",
+) -> pd.DataFrame:
+    """Validate a runs table and return it in canonical form.
+
+    Parameters
+    ----------
+    runs : DataFrame, str or Path
+        The runs; a path is read with :func:`read_runs`.
+    law_n_params : int, default 5
+        Free parameters of the law per domain (5 for the Chinchilla law,
+        Hoffmann et al. 2022 Eq. 2). A single-domain fit with fewer runs than this
+        is an error under a weak prior and a warning under an informative one.
+    informative_prior : bool, default False
+        Whether the fit uses a published (informative) prior.
+    domain_col : str, default "domain"
+        Column naming each run's domain; absent means one domain "default".
+    needs : sequence of str
+        Which size columns the law uses: ``("params", "tokens")`` for N-D laws;
+        ``("params",)``, ``("tokens",)`` or ``("flops",)`` for one-variable laws.
+    loss_unit : {"nats", "bits"}
+        Unit of the ``loss`` column; bits are converted to nats (× ln 2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``params``, ``tokens``, ``flops`` (C = 6 N D when missing; Kaplan
+        et al. 2020 §2.1), ``loss`` (nats/token), ``domain`` (str) and
+        ``unique_tokens`` when given; the original index is kept.
+
+    Raises
+    ------
+    RunsTableError
+        Missing or misspelt columns, non-numeric values, NaN or infinite values,
+        non-positive N, D, C or loss, sizes given in millions/billions, tokens given
+        as tokens per parameter, loss given as perplexity, too few runs.
+
+    Warns
+    -----
+    RunsTableWarning
+        Identical duplicated rows, thousands separators, D < 0.1 N or more than
+        10,000 tokens per parameter, a domain with a single run, very large tables.
+    """
+    if not isinstance(runs, pd.DataFrame):
+        runs = read_runs(runs)
+    if not isinstance(runs, pd.DataFrame):  # pragma: no cover - defensive
+        raise RunsTableError("runs must be a pandas DataFrame or a path to a CSV file.")
+    ctx = _Ctx(runs.attrs.get("source"), bool(runs.attrs.get("one_based_file", False)))
+    if len(runs) == 0:
+        raise RunsTableError("the runs table is empty; give one row per training run with params, tokens and loss.")
+    df = runs.copy()
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    if df.columns.duplicated().any():
+        dup = df.columns[df.columns.duplicated()][0]
+        raise RunsTableError(f"column '{dup}' appears twice in the header; keep one.")
+    cols = list(df.columns)
+
+    size_cols = list(needs)
+    if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
+        size_cols = [c if c != "tokens" else "flops" for c in size_cols]
+    required = [*size_cols, "loss"]
+    if "flops" in size_cols and "params" not in size_cols and "params" in cols:
+        pass
+    for col in required:
+        if col not in cols:
+            hint = _closest(col, cols)
+            if col == "tokens":
+                hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
+            raise RunsTableError(f"runs table has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
+    if "flops" in size_cols and "params" not in cols and "tokens" in size_cols:
+        raise RunsTableError("column 'flops' needs 'params' to derive tokens = flops / (6 params); add 'params'.")
+
+    out = pd.DataFrame(index=df.index)
+    numeric_cols = [c for c in ("params", "tokens", "flops", "loss", "unique_tokens") if c in cols]
+    for col in numeric_cols:
+        out[col] = _to_numeric(df, col, ctx)
+
+    for col in numeric_cols:
+        s = out[col]
+        nan = s.isna()
+        if nan.any():
+            raise RunsTableError(
+                f"column '{col}' is empty or NaN in {_rows(ctx, s.index[nan])}; fill it in or drop those runs."
+            )
+        inf = ~np.isfinite(s)
+        if inf.any():
+            raise RunsTableError(
+                f"column '{col}' is infinite in {_rows(ctx, s.index[inf])}; give a finite value or drop those runs."
+            )
+        nonpos = s <= 0
+        if nonpos.any():
+            first = s.index[nonpos][0]
+            raise RunsTableError(
+                f"column '{col}' must be positive; {ctx.row(first)} has {s[first]:g}"
+                + (f" (also {_rows(ctx, s.index[nonpos][1:])})" if nonpos.sum() > 1 else "")
+                + "; fix or drop those runs."
+            )
+
+    if loss_unit not in ("nats", "bits"):
+        raise RunsTableError(f"loss_unit must be 'nats' or 'bits', not '{loss_unit}'.")
+    if loss_unit == "bits":
+        out["loss"] = out["loss"] * np.log(2.0)
+
+    # domain
+    if domain_col in cols:
+        dom = df[domain_col]
+        missing = dom.isna() | (dom.astype(str).str.strip() == "")
+        if missing.any():
+            raise RunsTableError(
+                f"column '{domain_col}' is empty in {_rows(ctx, dom.index[missing])}; name the domain of every run."
+            )
+        out["domain"] = dom.astype(str).str.strip()
+    elif domain_col != "domain":
+        raise RunsTableError(f"runs table has no domain column '{domain_col}'{_closest(domain_col, cols)}.")
+    else:
+        out["domain"] = "default"
+
+    # unit checks, per domain so that a domain in other units is named
+    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens")):
+        if col not in out:
+            continue
+        for dname, sub in out.groupby("domain", sort=False):
+            if sub[col].max() < lo:
+                where = f" in domain '{dname}'" if out["domain"].nunique() > 1 else ""
+                first = sub[col].idxmax()
+                if col == "tokens" and "params" in out and (sub["tokens"] < 1e5).all() and (sub["params"] > 1e5).all():
+                    raise RunsTableError(
+                        f"column 'tokens'{where} looks like tokens per parameter (largest value "
+                        f"{sub[col].max():g}, {ctx.row(first)}); give total training tokens D, "
+                        "e.g. tokens = tokens_per_param * params."
+                    )
+                raise RunsTableError(
+                    f"column '{col}'{where} looks like it is in millions or billions (largest value "
+                    f"{sub[col].max():g}, {ctx.row(first)}); give raw counts of {what}, e.g. 7e9 for 7B."
+                )
+    if "flops" in out and "params" in out:
+        if out["flops"].max() < 1e12:
+            first = out["flops"].idxmax()
+            raise RunsTableError(
+                f"column 'flops' is at most {out['flops'].max():g} ({ctx.row(first)}); give FLOPs, "
+                "not PF-days (1 PF-day = 8.64e19 FLOPs, Kaplan et al. 2020 §2.1)."
+            )
+    big = out["loss"] > _MAX_LOSS_NATS
+    if big.any():
+        first = out.index[big][0]
+        raise RunsTableError(
+            f"column 'loss', {ctx.row(first)}: {out.loc[first, 'loss']:g} looks like a perplexity, not a loss "
+            "in nats per token; give log(perplexity)."
+        )
+
+    # derive D from C = 6 N D (Kaplan et al. 2020, §2.1; Hoffmann et al. 2022, §3)
+    if "tokens" not in out and "flops" in out and "params" in out:
+        out["tokens"] = out["flops"] / (6.0 * out["params"])
+        if out["tokens"].max() < _MIN_TOKENS:
+            raise RunsTableError(
+                "tokens derived as flops / (6 params) are all below 1e5; check that 'flops' is in FLOPs "
+                "and 'params' is a raw count."
+            )
+    elif "tokens" in out and "flops" in out and "params" in out:
+        implied = 6.0 * out["params"] * out["tokens"]
+        off = (np.abs(np.log(out["flops"] / implied)) > np.log(1.5))
+        if off.any():
+            first = out.index[off][0]
+            warnings.warn(
+                f"column 'flops' differs from 6 * params * tokens by more than 1.5x in {_rows(ctx, out.index[off])} "
+                f"(e.g. {out.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' is used and 'flops' ignored.",
+                RunsTableWarning,
+                stacklevel=2,
+            )
+    if "params" in out and "tokens" in out and "flops" not in out:
+        out["flops"] = 6.0 * out["params"] * out["tokens"]
+
+    if "unique_tokens" in out and "tokens" in out:
+        more = out["unique_tokens"] > out["tokens"] * (1 + 1e-9)
+        if more.any():
+            raise RunsTableError(
+                f"column 'unique_tokens' exceeds 'tokens' in {_rows(ctx, out.index[more])}; "
+                "unique tokens U cannot exceed the tokens seen D."
+            )
+
+    # allocation plausibility
+    if "params" in out and "tokens" in out:
+        tpp = out["tokens"] / out["params"]
+        odd = (tpp < 0.1) | (tpp > 1e4)
+        if odd.any():
+            warnings.warn(
+                f"{int(odd.sum())} run(s) ({_rows(ctx, out.index[odd])}) have {tpp[odd].min():.3g} to "
+                f"{tpp[odd].max():.3g} tokens per parameter, outside 0.1-10,000; check that 'params' and "
+                "'tokens' are raw counts of the same run.",
+                RunsTableWarning,
+                stacklevel=2,
+            )
+
+    # duplicates: identical rows warn; same N, D with different loss are seeds (kept)
+    keycols = [c for c in ("params", "tokens", "flops", "loss", "domain") if c in out]
+    dup = out.duplicated(subset=keycols, keep="first")
+    if dup.any():
+        warnings.warn(
+            f"{_rows(ctx, out.index[dup])} repeat an earlier row exactly (same size, loss and domain); "
+            "they are kept, but drop them if they were pasted twice.",
+            RunsTableWarning,
+            stacklevel=2,
+        )
+
+    # identifiability
+    n = len(out)
+    if n == 1:
+        raise RunsTableError(
+            "a single run cannot determine a scaling law; add runs at other sizes "
+            "(at least 3 for a new domain with a published prior, and a reference data set)."
+        )
+    doms = out["domain"].value_counts()
+    if len(doms) == 1 and n < law_n_params:
+        msg = (
+            f"{n} runs cannot determine the {law_n_params} parameters of the law"
+        )
+        if informative_prior:
+            warnings.warn(
+                msg + "; the forecast rests mainly on the prior. Add runs at other sizes to learn the domain.",
+                RunsTableWarning,
+                stacklevel=2,
+            )
+        else:
+            raise RunsTableError(
+                msg + f" with a weak prior; add runs (at least {law_n_params}), use a published prior "
+                "(prior='besiroglu2024'), or fit next to reference runs (reference='chinchilla')."
+            )
+    for axis, label in (("params", "N"), ("tokens", "D")):
+        if axis in needs and axis in out and len(doms) == 1 and out[axis].nunique() == 1:
+            msg = f"all runs have the same '{axis}' ({out[axis].iloc[0]:g}), so the {label} exponent is not identified"
+            if informative_prior:
+                warnings.warn(msg + "; it comes from the prior alone.", RunsTableWarning, stacklevel=2)
+            else:
+                raise RunsTableError(
+                    msg + "; add runs at other sizes or use a published prior (prior='besiroglu2024')."
+                )
+    single = doms[doms == 1]
+    if len(doms) > 1 and len(single):
+        warnings.warn(
+            f"domain(s) {', '.join(repr(d) for d in single.index[:5])} have a single run; "
+            "their forecasts rest on the other domains and the prior.",
+            RunsTableWarning,
+            stacklevel=2,
+        )
+    if n > 20_000:
+        warnings.warn(
+            f"{n:,} runs: the fit will take about {estimated_fit_seconds(n) / 60:.0f} minutes on 2 cores.",
+            RunsTableWarning,
+            stacklevel=2,
+        )
+    order = [c for c in ("params", "tokens", "flops", "unique_tokens", "loss", "domain") if c in out]
+    out = out[order]
+    out.attrs = {}
+    return out
+
+
+def estimated_fit_seconds(n_runs: int, n_domains: int = 1) -> float:
+    """Rough wall-clock estimate of a default fit on 2 cores.
+
+    Parameters
+    ----------
+    n_runs, n_domains : int
+        Size of the problem.
+
+    Returns
+    -------
+    float
+        Seconds: compilation (~15 s cold) plus sampling, which grows linearly with
+        the runs (measured in ``benchmarks/bench_scale.py``).
+    """
+    return 15.0 + 2.0 + 4e-4 * n_runs * 4 + 0.3 * n_domains
+
+
+def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[str] | None = None,
+                     needs: Sequence[str] = ("params", "tokens")) -> pd.DataFrame:
+    """Validate a table of forecast targets.
+
+    Parameters
+    ----------
+    targets : DataFrame, str or Path
+        Columns ``params`` and ``tokens`` (or ``flops``); optional ``domain``,
+        optional ``unique_tokens``.
+    domains : sequence of str, optional
+        Domains known to the fit. A target domain not in this list is forecast with
+        the population predictive (a new, unseen domain).
+    needs : sequence of str
+        Size columns the law needs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The target table with numeric ``params``, ``tokens``, ``flops`` and
+        ``domain`` columns; extra columns are kept unchanged.
+
+    Raises
+    ------
+    RunsTableError
+        On the same problems as :func:`validate_runs` (column, row and fix named).
+    """
+    if not isinstance(targets, pd.DataFrame):
+        targets = read_runs(targets, what="targets table")
+    ctx = _Ctx(targets.attrs.get("source"), bool(targets.attrs.get("one_based_file", False)))
+    if len(targets) == 0:
+        raise RunsTableError("the targets table is empty; give one row per forecast with params and tokens.")
+    df = targets.copy()
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    cols = list(df.columns)
+    size_cols = list(needs)
+    if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
+        size_cols = [c if c != "tokens" else "flops" for c in size_cols]
+    if "flops" in size_cols and "tokens" in needs and "params" not in cols:
+        raise RunsTableError("targets table has 'flops' but no 'params'; tokens are derived as flops / (6 params).")
+    for col in size_cols:
+        if col not in cols:
+            hint = _closest(col, cols)
+            if col == "tokens":
+                hint += " (or give 'flops')"
+            raise RunsTableError(f"targets table has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
+    for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols]:
+        s = _to_numeric(df, col, ctx)
+        bad = ~np.isfinite(s) | (s <= 0)
+        if bad.any():
+            first = s.index[bad][0]
+            raise RunsTableError(
+                f"targets column '{col}', {ctx.row(first)}: {df[col][first]!s} must be a positive finite number."
+            )
+        lo = {"params": _MIN_PARAMS, "tokens": _MIN_TOKENS, "unique_tokens": _MIN_TOKENS, "flops": 1e12}[col]
+        if s.max() < lo:
+            raise RunsTableError(
+                f"targets column '{col}' looks like it is in millions, billions or PF-days (largest value "
+                f"{s.max():g}); give raw counts (FLOPs for 'flops'), e.g. 7e9 for 7B."
+            )
+        df[col] = s
+    if "tokens" in needs and "tokens" not in cols:
+        df["tokens"] = df["flops"] / (6.0 * df["params"])
+    if "params" in df and "tokens" in df and "flops" not in cols:
+        df["flops"] = 6.0 * df["params"] * df["tokens"]
+    if "domain" in cols:
+        df["domain"] = df["domain"].astype(str).str.strip()
+    else:
+        df["domain"] = None
+    return df

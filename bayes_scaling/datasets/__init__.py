@@ -1,0 +1,252 @@
+"""Real public training runs shipped with the package.
+
+See ``PROVENANCE.md`` in this folder for sources, licences and citations.
+
+Functions
+---------
+load_chinchilla
+    245 Chinchilla runs (Hoffmann et al. 2022 Fig. 4, extracted by Besiroglu et al. 2024).
+load_openlm
+    OpenLM over-training runs (Gadre et al. 2024): 3 training corpora x 8 eval domains.
+openlm_transfer_split
+    The few-small-runs / large-held-out split used to test transfer.
+load_datablations
+    Data-constrained runs with repeated data (Muennighoff et al. 2023).
+load_routing
+    Dense and mixture-of-experts runs (Clark et al. 2022).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "load_chinchilla",
+    "load_openlm",
+    "openlm_transfer_split",
+    "load_datablations",
+    "load_routing",
+    "citation",
+]
+
+_CITATIONS = {
+    "chinchilla": (
+        "Hoffmann, J. et al. (2022). Training Compute-Optimal Large Language Models. arXiv:2203.15556. "
+        "Data re-extracted by Besiroglu, T., Erdil, E., Barnett, M., You, J. (2024). "
+        "Chinchilla Scaling: A replication attempt. arXiv:2404.10102."
+    ),
+    "openlm": (
+        "Gadre, S. Y. et al. (2024). Language models scale reliably with over-training and on "
+        "downstream tasks. arXiv:2403.08540 (data: github.com/mlfoundations/scaling, MIT licence)."
+    ),
+    "datablations": (
+        "Muennighoff, N. et al. (2023). Scaling Data-Constrained Language Models. arXiv:2305.16264 "
+        "(values via IBM ColPret, MIT licence)."
+    ),
+    "routing": (
+        "Clark, A. et al. (2022). Unified Scaling Laws for Routed Language Models. arXiv:2202.01169 "
+        "(data CC-BY 4.0)."
+    ),
+}
+
+
+def citation(name: str) -> str:
+    """Return the citation for an embedded data set.
+
+    Parameters
+    ----------
+    name : {"chinchilla", "openlm", "datablations", "routing"}
+
+    Returns
+    -------
+    str
+        Full citation text.
+
+    Raises
+    ------
+    KeyError
+        For an unknown data set name.
+    """
+    return _CITATIONS[name]
+
+
+def _read(fname: str) -> pd.DataFrame:
+    with resources.files(__name__).joinpath(fname).open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
+def load_chinchilla() -> pd.DataFrame:
+    """The 245 Chinchilla training runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        245 rows, columns ``params`` (N, total parameters), ``tokens`` (D = C / (6 N),
+        as in Besiroglu et al. 2024), ``flops`` (C, FLOPs), ``loss`` (nats/token,
+        final smoothed training loss on MassiveText), ``domain`` (``"chinchilla"``).
+        ``attrs["citation"]`` holds the citation.
+
+    Notes
+    -----
+    Source: ``data/svg_extracted_data.csv`` of github.com/epoch-research/analyzing-chinchilla
+    (Besiroglu et al. 2024, arXiv:2404.10102), extracted from Hoffmann et al. (2022),
+    arXiv:2203.15556, Figure 4. Losses were decoded from a colour bar, so they are
+    quantised and contain outliers (Besiroglu et al. drop the 5 highest-loss points).
+    """
+    raw = _read("chinchilla_svg_extracted_data.csv")
+    n = raw["Model Size"].to_numpy(float)
+    c = raw["Training FLOP"].to_numpy(float)
+    df = pd.DataFrame(
+        {
+            "params": n,
+            "tokens": c / (6.0 * n),
+            "flops": c,
+            "loss": raw["loss"].to_numpy(float),
+            "domain": "chinchilla",
+        }
+    )
+    df.attrs["citation"] = _CITATIONS["chinchilla"]
+    return df
+
+
+def load_openlm(eval_domains: list[str] | None = None, train_datasets: list[str] | None = None) -> pd.DataFrame:
+    """OpenLM over-training runs (Gadre et al. 2024), one row per run and eval domain.
+
+    Parameters
+    ----------
+    eval_domains : list of str, optional
+        Keep only these eval domains (e.g. ``["c4_val"]``). Default: all 8.
+    train_datasets : list of str, optional
+        Keep only these training corpora (``c4_original``, ``rpj``, ``rw_original``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``params`` (N including embeddings), ``tokens`` (D), ``flops``
+        (6 N D), ``loss`` (nats/token on the eval domain), ``train_dataset``,
+        ``eval_domain``, ``domain`` (``"<train_dataset>/<eval_domain>"``),
+        ``tokens_per_param`` and ``params_no_embed``. 832 rows when unfiltered.
+
+    Notes
+    -----
+    Source: github.com/mlfoundations/scaling (MIT). Parameter convention: total
+    parameters including embeddings, like Chinchilla (Hoffmann et al. 2022).
+    """
+    raw = _read("openlm_losses_long.csv")
+    if eval_domains is not None:
+        raw = raw[raw["eval_domain"].isin(eval_domains)]
+    if train_datasets is not None:
+        raw = raw[raw["train_dataset"].isin(train_datasets)]
+    df = pd.DataFrame(
+        {
+            "params": raw["params"].astype(float),
+            "tokens": raw["tokens"].astype(float),
+            "flops": 6.0 * raw["params"].astype(float) * raw["tokens"].astype(float),
+            "loss": raw["loss"].astype(float),
+            "train_dataset": raw["train_dataset"],
+            "eval_domain": raw["eval_domain"],
+            "domain": raw["train_dataset"] + "/" + raw["eval_domain"],
+            "tokens_per_param": raw["tokens"].astype(float) / raw["params"].astype(float),
+            "params_no_embed": raw["params_no_embed"].astype(float),
+        }
+    ).reset_index(drop=True)
+    df.attrs["citation"] = _CITATIONS["openlm"]
+    return df
+
+
+def openlm_transfer_split(max_params: float = 1.6e8, max_runs_per_domain: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The transfer test: a few small runs per domain, forecasts of the large ones.
+
+    The design follows Gadre et al. (2024, §3): a ladder of models at the
+    compute-optimal 20 tokens per parameter plus one over-trained run. With
+    N <= 154M this is the three sizes 11M, 79M and 154M at 20 tokens/param and
+    the 154M model at 320 tokens/param (multiplier 16), i.e. 4 runs per domain.
+    The held-out runs are all runs with N >= 1.4B (1.4B and 6.9B parameters).
+
+    Parameters
+    ----------
+    max_params : float, default 1.6e8
+        Largest model size used for fitting.
+    max_runs_per_domain : int, default 4
+        Number of fitting runs kept per domain (the design above, truncated).
+
+    Returns
+    -------
+    (train, heldout) : tuple of pandas.DataFrame
+        Both in the format of :func:`load_openlm`; 24 domains.
+    """
+    df = load_openlm()
+    small = df[df["params"] <= max_params]
+    mult = small["tokens_per_param"] / 20.0
+    sizes = np.sort(small["params"].unique())
+    at20 = small[np.isclose(mult, 1.0)]
+    over = small[np.isclose(mult, 16.0) & (small["params"] == sizes.max())]
+    train = pd.concat([at20, over]).sort_values(["domain", "params", "tokens"])
+    train = train.groupby("domain", sort=False).head(max_runs_per_domain).reset_index(drop=True)
+    heldout = df[df["params"] >= 1e9].sort_values(["domain", "params", "tokens"]).reset_index(drop=True)
+    return train, heldout
+
+
+def load_datablations() -> pd.DataFrame:
+    """Data-constrained runs with repeated data (Muennighoff et al. 2023).
+
+    Returns
+    -------
+    pandas.DataFrame
+        229 rows: ``params``, ``tokens`` (D, total tokens seen), ``unique_tokens`` (U),
+        ``epochs`` (D / U), ``flops`` (6 N D), ``loss`` (nats/token), ``domain`` (``"c4"``).
+    """
+    raw = _read("datablations_final_losses_clean.csv")
+    df = pd.DataFrame(
+        {
+            "params": raw["params"].astype(float),
+            "tokens": raw["tokens"].astype(float),
+            "unique_tokens": raw["unique_tokens"].astype(float),
+            "epochs": raw["epochs"].astype(float),
+            "flops": 6.0 * raw["params"].astype(float) * raw["tokens"].astype(float),
+            "loss": raw["loss"].astype(float),
+            "domain": raw["train_data"].astype(str),
+        }
+    )
+    df.attrs["citation"] = _CITATIONS["datablations"]
+    return df
+
+
+def load_routing(dense_only: bool = True, eval_set: str = "validation") -> pd.DataFrame:
+    """Final losses of the routing scaling-law runs (Clark et al. 2022).
+
+    Parameters
+    ----------
+    dense_only : bool, default True
+        Keep the 13 dense models only (the mixture-of-experts models have a
+        different parameter-count meaning).
+    eval_set : str, default "validation"
+        One of ``c4``, ``curation_corpus``, ``lambada``, ``pile``, ``validation``, ``wikitext103``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``params`` (total parameters), ``tokens`` (tokens seen at the final step),
+        ``flops`` (6 N D), ``loss``, ``domain`` (the router type), ``num_experts``.
+    """
+    raw = _read("routing_final.csv")
+    if dense_only:
+        raw = raw[raw["router_type"] == "Dense"]
+    col = f"loss_{eval_set}"
+    step = raw[f"step_{eval_set}"].astype(float)
+    tokens = step * 2048 * 256
+    df = pd.DataFrame(
+        {
+            "params": raw["total_parameter_count"].astype(float),
+            "tokens": tokens,
+            "flops": 6.0 * raw["total_parameter_count"].astype(float) * tokens,
+            "loss": raw[col].astype(float),
+            "domain": raw["router_type"].astype(str),
+            "num_experts": raw["num_experts"].astype(int),
+        }
+    ).dropna().reset_index(drop=True)
+    df.attrs["citation"] = _CITATIONS["routing"]
+    return df

@@ -1,0 +1,191 @@
+"""Convergence diagnostics with ArviZ, reported in plain words.
+
+Thresholds follow Vehtari et al. (2021), *Rank-normalization, folding, and
+localization: an improved R-hat*, Bayesian Analysis 16(2): rank R-hat <= 1.01
+and bulk and tail ESS >= 100 per chain (400 for 4 chains). Any divergent
+transition is reported (Betancourt 2017).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["Diagnostics", "ConvergenceWarning", "SamplingError", "check_convergence", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
+
+RHAT_MAX = 1.01
+ESS_MIN_PER_CHAIN = 100
+
+
+class ConvergenceWarning(UserWarning):
+    """The sampler did not converge well; the message says what it means and what to try."""
+
+
+class SamplingError(RuntimeError):
+    """Raised instead of :class:`ConvergenceWarning` when a fit is run with ``strict=True``."""
+
+
+@dataclass
+class Diagnostics:
+    """Convergence summary of a fit.
+
+    Attributes
+    ----------
+    ok : bool
+        True when every check passed.
+    max_rhat : float
+    min_ess_bulk, min_ess_tail : float
+    divergences : int
+    n_draws : int
+        Total posterior draws (chains x draws).
+    problems : list of str
+        One plain-language sentence per failed check, with the action to take.
+    table : pandas.DataFrame
+        Per-variable ``r_hat``, ``ess_bulk``, ``ess_tail`` (worst element of each variable).
+    """
+
+    ok: bool
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    n_draws: int
+    problems: list[str] = field(default_factory=list)
+    table: pd.DataFrame | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form."""
+        return {
+            "ok": bool(self.ok),
+            "max_rhat": float(self.max_rhat),
+            "min_ess_bulk": float(self.min_ess_bulk),
+            "min_ess_tail": float(self.min_ess_tail),
+            "divergences": int(self.divergences),
+            "n_draws": int(self.n_draws),
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Diagnostics:
+        """Inverse of :meth:`to_dict` (without the table)."""
+        return cls(
+            bool(d["ok"]),
+            float(d["max_rhat"]),
+            float(d["min_ess_bulk"]),
+            float(d["min_ess_tail"]),
+            int(d["divergences"]),
+            int(d["n_draws"]),
+            list(d.get("problems", [])),
+        )
+
+
+def _worst(tree: xr.DataTree, fn, var_names, reduce) -> dict[str, float]:
+    res = fn(tree, var_names=var_names)
+    if isinstance(res, xr.DataTree):
+        ds = res["posterior"].to_dataset() if "posterior" in res.children else res.to_dataset()
+    else:
+        ds = res
+    out = {}
+    for k, v in ds.data_vars.items():
+        vals = np.asarray(v.values, float).ravel()
+        vals = vals[np.isfinite(vals)]
+        out[k] = float(reduce(vals)) if vals.size else float("nan")
+    return out
+
+
+def check_convergence(
+    posterior: xr.DataTree,
+    var_names: list[str],
+    *,
+    strict: bool = False,
+    bound_checks: dict[str, tuple[float, float]] | None = None,
+) -> Diagnostics:
+    """Compute R-hat, bulk/tail ESS and divergences and report problems once.
+
+    Parameters
+    ----------
+    posterior : xarray.DataTree
+        With groups ``posterior`` (dims ``chain``, ``draw``) and optionally ``sample_stats``.
+    var_names : list of str
+        Variables to check (free parameters of the model).
+    strict : bool, default False
+        Raise :class:`SamplingError` instead of warning.
+    bound_checks : dict, optional
+        ``{name: (lower, upper)}`` of natural bounds; a posterior with more than 5 %
+        of its mass beyond one is reported as pressed against the bound.
+
+    Returns
+    -------
+    Diagnostics
+
+    Raises
+    ------
+    SamplingError
+        With ``strict=True`` when any check fails.
+
+    Warns
+    -----
+    ConvergenceWarning
+        One warning listing every failed check, in plain words.
+    """
+    post = posterior["posterior"]
+    n_chains = post.sizes["chain"]
+    n_draws = post.sizes["chain"] * post.sizes["draw"]
+    names = [v for v in var_names if v in post.data_vars]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhat = _worst(posterior, lambda t, var_names: az.rhat(t, var_names=var_names), names, np.max) if n_chains > 1 else {}
+        essb = _worst(posterior, lambda t, var_names: az.ess(t, var_names=var_names, method="bulk"), names, np.min)
+        esst = _worst(posterior, lambda t, var_names: az.ess(t, var_names=var_names, method="tail"), names, np.min)
+    table = pd.DataFrame(
+        {"r_hat": pd.Series(rhat, dtype=float), "ess_bulk": pd.Series(essb, dtype=float), "ess_tail": pd.Series(esst, dtype=float)}
+    ).reindex(names)
+    div = 0
+    if "sample_stats" in posterior.children and "diverging" in posterior["sample_stats"].data_vars:
+        div = int(np.asarray(posterior["sample_stats"]["diverging"].values).sum())
+    max_rhat = float(np.nanmax(table["r_hat"])) if n_chains > 1 and len(table) else float("nan")
+    min_b = float(np.nanmin(table["ess_bulk"])) if len(table) else float("nan")
+    min_t = float(np.nanmin(table["ess_tail"])) if len(table) else float("nan")
+    need = ESS_MIN_PER_CHAIN * n_chains
+    problems = []
+    if div:
+        problems.append(
+            f"{div} divergent transitions: the sampler could not follow the posterior everywhere, so "
+            "intervals may be wrong. Try target_accept=0.95, a more informative prior, or check the runs for outliers."
+        )
+    if n_chains > 1 and max_rhat > RHAT_MAX:
+        worst = table["r_hat"].idxmax()
+        problems.append(
+            f"R-hat is {max_rhat:.3f} for '{worst}' (should be <= {RHAT_MAX}): the chains disagree, so the "
+            "posterior is not reliable. Run more draws (draws=2000, tune=2000) or use a more informative prior."
+        )
+    if min_b < need or min_t < need:
+        worst = table["ess_bulk"].idxmin() if min_b < need else table["ess_tail"].idxmin()
+        problems.append(
+            f"effective sample size is {min(min_b, min_t):.0f} for '{worst}' (should be >= {need}): "
+            "interval ends are noisy. Run more draws (draws=2000)."
+        )
+    for name, (lo, hi) in (bound_checks or {}).items():
+        if name not in post.data_vars:
+            continue
+        v = np.asarray(post[name].values, float).reshape(n_draws, -1)
+        frac = np.maximum((v < lo).mean(0), (v > hi).mean(0)).max()
+        if frac > 0.05:
+            problems.append(
+                f"the posterior of '{name}' has {frac:.0%} of its mass outside its plausible range "
+                f"[{lo:g}, {hi:g}]: the runs do not constrain it. Add runs over a wider range of sizes or use a "
+                "published prior."
+            )
+    ok = not problems
+    diag = Diagnostics(ok, max_rhat, min_b, min_t, div, n_draws, problems, table)
+    if problems:
+        msg = "Sampling problems: " + " ".join(problems)
+        if strict:
+            raise SamplingError(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    return diag

@@ -1,0 +1,558 @@
+"""Fitting: :class:`ScalingLaw` (what to fit) and :class:`ScalingFit` (the result).
+
+Example
+-------
+>>> from bayes_scaling import ScalingLaw, datasets
+>>> fit = ScalingLaw(prior="weak").fit(datasets.load_chinchilla(), random_seed=1)  # doctest: +SKIP
+>>> fit.predict(pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}))               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__version__ = "0.1.0"
+from .data import RunsTableError, validate_runs
+from .diagnostics import Diagnostics, check_convergence
+from .discrepancy import DiscrepancyBasis, wants_discrepancy
+from .inference import SamplerConfig, sample_posterior
+from .laws import Law, get_law
+from .model import Structure, data_arrays
+from .priors import PriorSpec, get_prior
+
+__all__ = ["ScalingLaw", "ScalingFit", "default_prior_name", "REFERENCE_DOMAIN"]
+
+#: Domain name given to reference runs that have no domain column.
+REFERENCE_DOMAIN = "reference"
+
+
+def default_prior_name(law: str) -> str:
+    """The published prior used by default for a law (``weak`` when none exists).
+
+    Parameters
+    ----------
+    law : str
+
+    Returns
+    -------
+    str
+        ``besiroglu2024`` (Chinchilla law), ``kaplan2020``, ``muennighoff2023``,
+        ``besiroglu2024_params`` / ``besiroglu2024_tokens`` (one-variable sweeps) or ``weak``.
+    """
+    return {
+        "chinchilla": "besiroglu2024",
+        "kaplan": "kaplan2020",
+        "data_constrained": "muennighoff2023",
+        "power_params": "besiroglu2024_params",
+        "power_tokens": "besiroglu2024_tokens",
+    }.get(get_law(law).name, "weak")
+
+
+def _resolve_reference(reference) -> pd.DataFrame | None:
+    if reference is None:
+        return None
+    if isinstance(reference, str) and reference == "chinchilla":
+        from .datasets import load_chinchilla
+
+        return load_chinchilla()
+    if isinstance(reference, (str, Path)):
+        from .data import read_runs
+
+        return read_runs(reference, what="reference runs")
+    if isinstance(reference, pd.DataFrame):
+        return reference
+    raise RunsTableError("reference must be 'chinchilla', a CSV path or a DataFrame of runs.")
+
+
+@dataclass
+class ScalingLaw:
+    """What to fit: a law, a prior, the likelihood and the sampler.
+
+    Parameters
+    ----------
+    law : str or Law, default "chinchilla"
+        ``chinchilla`` (Hoffmann et al. 2022, Eq. 2), ``kaplan`` (Kaplan et al. 2020,
+        Eq. 1.5), ``data_constrained`` (Muennighoff et al. 2023), ``power_params``,
+        ``power_tokens``, ``power_flops`` (L = E + A x^-alpha).
+    prior : str or PriorSpec, optional
+        Catalog name (see :mod:`bayes_scaling.priors`); default: the law's published
+        prior (:func:`default_prior_name`). ``"weak"`` gives the weakly-informative default.
+    widen : float, default 1
+        Multiply the prior's standard deviations by this factor (trust it less).
+    discrepancy : {"auto", "gp", "none"}, default "auto"
+        Model-discrepancy term (:mod:`bayes_scaling.discrepancy`); ``auto`` uses it for
+        domains with enough runs to identify it.
+    likelihood : {"student_t", "normal"}, default "student_t"
+        Noise on log loss.
+    sampler : SamplerConfig, optional
+        NUTS settings (nutpie, 4 chains x 1000 draws by default).
+    domain_col : str, default "domain"
+        Column naming the domain of each run.
+    param_convention : str, optional
+        How the runs count N ("total parameters including embeddings" or
+        "non-embedding parameters"); a mismatch with the prior's source is a warning.
+    """
+
+    law: str | Law = "chinchilla"
+    prior: str | PriorSpec | None = None
+    widen: float = 1.0
+    discrepancy: str = "auto"
+    likelihood: str = "student_t"
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    domain_col: str = "domain"
+    param_convention: str | None = None
+    gp_lengthscale: float = 1.0
+
+    def __post_init__(self):
+        self.law = get_law(self.law)
+        if self.prior is None:
+            self.prior = default_prior_name(self.law.name)
+        self.prior = get_prior(self.prior, law=self.law.name, widen=self.widen)
+        if self.discrepancy not in ("auto", "gp", "none"):
+            raise ValueError(f"discrepancy must be 'auto', 'gp' or 'none', not '{self.discrepancy}'.")
+        if self.likelihood not in ("student_t", "normal"):
+            raise ValueError(f"likelihood must be 'student_t' or 'normal', not '{self.likelihood}'.")
+        if self.param_convention and self.prior.informative and self.param_convention != self.prior.param_convention:
+            warnings.warn(
+                f"the runs count N as '{self.param_convention}' but the prior '{self.prior.name}' was fitted on "
+                f"'{self.prior.param_convention}'; exponents are biased at small scale by the convention "
+                "(Pearce & Song 2024; Porian et al. 2024). Consider prior='weak' or widen=2.",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    # ------------------------------------------------------------------ fit
+    def prepare(self, runs, reference=None, loss_unit: str = "nats"):
+        """Validate runs (and reference runs) and build every model input.
+
+        Parameters
+        ----------
+        runs : DataFrame or path
+            The domain runs.
+        reference : {"chinchilla"}, path or DataFrame, optional
+            Reference runs fitted alongside as sibling domain(s).
+        loss_unit : {"nats", "bits"}
+
+        Returns
+        -------
+        dict
+            Keys ``runs`` (validated, with ``is_reference``), ``structure``,
+            ``arrays``, ``refs``, ``domains``, ``reference_domains``, ``bases``,
+            ``prior_mean``, ``prior_cov``.
+
+        Raises
+        ------
+        RunsTableError
+            On invalid runs.
+        """
+        law: Law = self.law  # type: ignore[assignment]
+        needs = tuple(v for v in law.variables if v != "unique_tokens")
+        ref_runs = _resolve_reference(reference)
+        multi = ref_runs is not None
+        table = validate_runs(
+            runs,
+            law_n_params=len(law.params),
+            informative_prior=self.prior.informative or multi,
+            domain_col=self.domain_col,
+            needs=needs,
+            loss_unit=loss_unit,
+        )
+        if "unique_tokens" in law.variables and "unique_tokens" not in table:
+            raise RunsTableError(
+                "the data-constrained law needs a column 'unique_tokens' (U, unique tokens in the training data)."
+            )
+        table["is_reference"] = False
+        if ref_runs is not None:
+            rt = validate_runs(ref_runs, law_n_params=len(law.params), informative_prior=True, needs=needs)
+            if (rt["domain"] == "default").all():
+                rt["domain"] = REFERENCE_DOMAIN
+            clash = set(rt["domain"]) & set(table["domain"])
+            if clash:
+                raise RunsTableError(
+                    f"reference domain(s) {sorted(clash)} have the same name as domains of the runs; rename them."
+                )
+            rt["is_reference"] = True
+            if "unique_tokens" in law.variables and "unique_tokens" not in rt:
+                rt["unique_tokens"] = rt["tokens"]
+            table = pd.concat([table, rt[[c for c in table.columns if c in rt.columns]]], ignore_index=True)
+        domains = list(dict.fromkeys(table["domain"]))
+        refs = law.reference(table[~table["is_reference"]] if (~table["is_reference"]).any() else table)
+        x = law.inputs(table, refs)
+        y = np.log(table["loss"].to_numpy(float))
+        dom_idx = table["domain"].map({d: i for i, d in enumerate(domains)}).to_numpy()
+        prior_mean, prior_cov = self.prior.sampling_prior(law, refs, table)
+        weak_mean, weak_sd = law.weak_prior(table)
+        hierarchical = len(domains) > 1 or self.prior.informative
+        # GP discrepancy for domains that can identify it
+        bases: dict[str, DiscrepancyBasis] = {}
+        if self.discrepancy != "none":
+            for i, d in enumerate(domains):
+                sel = dom_idx == i
+                xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+                if self.discrepancy == "gp" or wants_discrepancy(xd, law):
+                    if sel.sum() < 2 * len(law.params):
+                        continue
+                    bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd)
+        structure = Structure(
+            law=law.name,
+            n_domains=len(domains),
+            n_gp=len(bases),
+            likelihood=self.likelihood,
+            hierarchical=hierarchical,
+        )
+        psi = None
+        if bases:
+            psi = np.zeros((len(bases), len(y), structure.n_basis))
+            for s, (d, basis) in enumerate(bases.items()):
+                sel = dom_idx == domains.index(d)
+                xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+                psi[s, sel] = basis.psi(law, xd)
+        tau_scale = np.array([law.between_domain_scale[p] for p in law.params])
+        arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, self.gp_lengthscale)
+        return {
+            "runs": table,
+            "structure": structure,
+            "hierarchical": hierarchical,
+            "arrays": arrays,
+            "refs": refs,
+            "domains": domains,
+            "reference_domains": list(dict.fromkeys(table.loc[table["is_reference"], "domain"])),
+            "bases": bases,
+            "prior_mean": prior_mean,
+            "prior_cov": prior_cov,
+        }
+
+    def fit(
+        self,
+        runs,
+        *,
+        reference=None,
+        random_seed: int = 0,
+        strict: bool = False,
+        progress: bool = False,
+        loss_unit: str = "nats",
+    ) -> ScalingFit:
+        """Fit the law to runs and return the posterior.
+
+        Parameters
+        ----------
+        runs : DataFrame or path
+            Runs table (see :mod:`bayes_scaling.data`).
+        reference : {"chinchilla"}, path or DataFrame, optional
+            Reference runs fitted alongside as sibling domains of a hierarchical model.
+        random_seed : int, default 0
+            The same seed gives identical numbers.
+        strict : bool, default False
+            Raise :class:`~bayes_scaling.diagnostics.SamplingError` when sampling fails
+            its checks instead of warning.
+        progress : bool, default False
+            Show the sampler's progress bar.
+        loss_unit : {"nats", "bits"}
+
+        Returns
+        -------
+        ScalingFit
+
+        Raises
+        ------
+        RunsTableError
+            Invalid runs.
+        SamplingError
+            Failed convergence checks with ``strict=True``.
+        """
+        t0 = time.perf_counter()
+        prep = self.prepare(runs, reference=reference, loss_unit=loss_unit)
+        t_prep = time.perf_counter() - t0
+        res = sample_posterior(
+            prep["structure"], prep["arrays"], prep["refs"], self.sampler, random_seed, progress=progress
+        )
+        fit = ScalingFit(
+            law=self.law,  # type: ignore[arg-type]
+            prior=self.prior,  # type: ignore[arg-type]
+            structure=prep["structure"],
+            hierarchical=prep["hierarchical"],
+            refs=prep["refs"],
+            domains=prep["domains"],
+            reference_domains=prep["reference_domains"],
+            runs=prep["runs"],
+            posterior=res.posterior,
+            bases=prep["bases"],
+            sampler=self.sampler,
+            random_seed=int(random_seed),
+            timings={
+                "prepare_seconds": t_prep,
+                "compile_seconds": res.compile_seconds,
+                "sample_seconds": res.sample_seconds,
+            },
+            notes=list(res.notes),
+            sampler_used=res.sampler,
+            discrepancy=self.discrepancy,
+            gp_lengthscale=self.gp_lengthscale,
+        )
+        fit._attach_coords()
+        fit.diagnostics = check_convergence(
+            fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks()
+        )
+        fit.timings["total_seconds"] = time.perf_counter() - t0
+        return fit
+
+
+@dataclass
+class ScalingFit:
+    """A fitted scaling law: posterior draws plus everything needed to use them.
+
+    Attributes
+    ----------
+    law : Law
+    prior : PriorSpec
+    structure : Structure
+    hierarchical : bool
+    refs : dict
+        Log reference scales (natural logs of N_ref, D_ref, ...).
+    domains : list of str
+        Domain names, in model order.
+    reference_domains : list of str
+        Domains that came from reference runs.
+    runs : pandas.DataFrame
+        Validated runs used in the fit (with ``is_reference``).
+    posterior : xarray.DataTree
+        Groups ``posterior`` and ``sample_stats``.
+    bases : dict of DiscrepancyBasis
+        Discrepancy basis per domain that has one.
+    diagnostics : Diagnostics
+    timings : dict
+        Seconds spent preparing, compiling and sampling.
+    """
+
+    law: Law
+    prior: PriorSpec
+    structure: Structure
+    hierarchical: bool
+    refs: dict[str, float]
+    domains: list[str]
+    reference_domains: list[str]
+    runs: pd.DataFrame
+    posterior: xr.DataTree
+    bases: dict[str, DiscrepancyBasis]
+    sampler: SamplerConfig
+    random_seed: int
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    sampler_used: str = "nutpie"
+    discrepancy: str = "auto"
+    gp_lengthscale: float = 1.0
+    diagnostics: Diagnostics | None = None
+    version: str = __version__
+
+    # -------------------------------------------------------------- helpers
+    def _attach_coords(self) -> None:
+        post = self.posterior["posterior"].to_dataset()
+        if "domain_idx" in post.dims:
+            post = post.assign_coords(domain_idx=self.domains[: post.sizes["domain_idx"]])
+        if "param" in post.dims:
+            post = post.assign_coords(param=list(self.law.params))
+        self.posterior["posterior"] = xr.DataTree(post)
+
+    def free_variables(self) -> list[str]:
+        """Names of the model's free parameters (checked by the diagnostics)."""
+        names = ["z_pop", "log_sigma", "tau", "z_dom", "s_mu", "s_tau", "zs", "nu", "eta", "zg", "mu"]
+        return [n for n in names if n in self.posterior["posterior"].data_vars]
+
+    def _bound_checks(self) -> dict[str, tuple[float, float]]:
+        return {}
+
+    @property
+    def n_draws(self) -> int:
+        """Total posterior draws S (chains x draws)."""
+        p = self.posterior["posterior"]
+        return int(p.sizes["chain"] * p.sizes["draw"])
+
+    def _flat(self, name: str) -> np.ndarray:
+        v = np.asarray(self.posterior["posterior"][name].values)
+        return v.reshape(self.n_draws, *v.shape[2:])
+
+    def theta(self, domain: str | None = None) -> np.ndarray:
+        """Posterior draws of a domain's sampling parameters, shape (S, p).
+
+        Parameters
+        ----------
+        domain : str, optional
+            Domain name; None gives the population mean ``mu``.
+
+        Raises
+        ------
+        KeyError
+            For an unknown domain.
+        """
+        if domain is None:
+            return self._flat("mu")
+        if domain not in self.domains:
+            raise KeyError(f"unknown domain '{domain}'; known domains: {', '.join(self.domains)}.")
+        th = self._flat("theta")
+        return th[:, self.domains.index(domain) if th.shape[1] > 1 else 0, :]
+
+    def theta_dict(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Split (S, p) draws into ``{param: (S,)}``."""
+        return {k: theta[:, j] for j, k in enumerate(self.law.params)}
+
+    def sigma(self, domain: str) -> np.ndarray:
+        """Posterior draws of a domain's noise scale (log-loss units), shape (S,)."""
+        s = self._flat("sigma")
+        return s[:, self.domains.index(domain) if s.shape[1] > 1 else 0]
+
+    def nu(self) -> np.ndarray:
+        """Student-t degrees of freedom, shape (S,) (``inf`` for a normal likelihood)."""
+        if "nu" in self.posterior["posterior"].data_vars:
+            return self._flat("nu")
+        return np.full(self.n_draws, np.inf)
+
+    @property
+    def default_domain(self) -> str:
+        """The domain used when a target names none: the only non-reference domain."""
+        own = [d for d in self.domains if d not in self.reference_domains]
+        if len(own) == 1:
+            return own[0]
+        if len(self.domains) == 1:
+            return self.domains[0]
+        raise RunsTableError(
+            "this fit has several domains; add a 'domain' column to the targets. Known domains: "
+            + ", ".join(self.domains)
+            + " (any other name gives the forecast for a new, unseen domain)."
+        )
+
+    # ------------------------------------------------------------ summaries
+    def parameters(self, prob: float = 0.9, domain: str | None = None) -> pd.DataFrame:
+        """Posterior median and equal-tailed interval of the natural parameters.
+
+        Parameters
+        ----------
+        prob : float, default 0.9
+            Interval probability.
+        domain : str, optional
+            Domain; default: every domain (and the population mean for hierarchical fits).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``domain``, ``parameter``, ``median``, ``lower``, ``upper``,
+            ``published`` (the prior's value, NaN for a weak prior).
+        """
+        from arviz_stats.base import array_stats
+
+        doms = [domain] if domain else list(self.domains)
+        rows = []
+        published = {}
+        if self.prior.informative:
+            nat = self.law.natural(
+                self.law.from_catalog({k: np.asarray(v) for k, v in self.prior.mean.items()}, self.refs), self.refs
+            )
+            published = {k: float(v) for k, v in nat.items()}
+        targets = [(d, self.theta(d)) for d in doms]
+        if self.hierarchical and len(self.domains) > 1 and domain is None:
+            targets.append(("(population)", self.theta(None)))
+        for d, th in targets:
+            nat = self.law.natural(self.theta_dict(th), self.refs)
+            for k, v in nat.items():
+                lo, hi = array_stats.eti(np.asarray(v, float), prob=prob, axis=0)
+                rows.append(
+                    {
+                        "domain": d,
+                        "parameter": k,
+                        "median": float(np.median(v)),
+                        "lower": float(lo),
+                        "upper": float(hi),
+                        "published": published.get(k, np.nan),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def predict(self, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None):
+        """Posterior predictive loss at targets; see :func:`bayes_scaling.predict.predict`."""
+        from .predict import predict
+
+        return predict(self, targets, prob=prob, domain=domain, random_seed=random_seed)
+
+    def frontier(self, flops, prob: float = 0.9, domain: str | None = None, **kwargs):
+        """Compute-optimal allocation; see :func:`bayes_scaling.decisions.frontier`."""
+        from .decisions import frontier
+
+        return frontier(self, flops, prob=prob, domain=domain, **kwargs)
+
+    def summary(self, prob: float = 0.9) -> dict:
+        """JSON-serialisable summary: parameters, diagnostics, timings, prior, data."""
+        params = self.parameters(prob)
+        out = {
+            "bayes_scaling_version": self.version,
+            "law": self.law.name,
+            "law_citation": self.law.citation,
+            "prior": {
+                "name": self.prior.name,
+                "citation": self.prior.citation,
+                "where": self.prior.where,
+                "widen_factor": self.prior.widen_factor,
+            },
+            "interval": {"prob": prob, "kind": "equal-tailed"},
+            "data": {
+                "n_runs": int(len(self.runs)),
+                "domains": self.domains,
+                "reference_domains": self.reference_domains,
+                "params_range": [float(self.runs["params"].min()), float(self.runs["params"].max())]
+                if "params" in self.runs
+                else None,
+                "tokens_range": [float(self.runs["tokens"].min()), float(self.runs["tokens"].max())]
+                if "tokens" in self.runs
+                else None,
+            },
+            "parameters": {},
+            "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
+            "diagnostics_ok": bool(self.diagnostics.ok) if self.diagnostics else None,
+            "discrepancy_domains": list(self.bases),
+            "sampler": {**self.sampler.to_dict(), "used": self.sampler_used, "random_seed": self.random_seed},
+            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
+            "notes": self.notes,
+        }
+        for d, sub in params.groupby("domain", sort=False):
+            out["parameters"][d] = {
+                r.parameter: {"median": r.median, "lower": r.lower, "upper": r.upper, "published": None if np.isnan(r.published) else r.published}
+                for r in sub.itertuples()
+            }
+        return out
+
+    def save(self, path, force: bool = False) -> Path:
+        """Save to a directory (NetCDF + JSON); see :func:`bayes_scaling.io.save_fit`."""
+        from .io import save_fit
+
+        return save_fit(self, path, force=force)
+
+    @staticmethod
+    def load(path) -> ScalingFit:
+        """Load a fit saved by :meth:`save`; see :func:`bayes_scaling.io.load_fit`."""
+        from .io import load_fit
+
+        return load_fit(path)
+
+    # ----------------------------------------------------------------- repr
+    def __repr__(self) -> str:
+        diag = "not checked" if self.diagnostics is None else ("ok" if self.diagnostics.ok else "PROBLEMS")
+        lines = [
+            f"ScalingFit(law={self.law.name}, prior={self.prior.name}"
+            + (f" x{self.prior.widen_factor:g}" if self.prior.widen_factor != 1 else "")
+            + f", runs={len(self.runs)}, domains={len(self.domains)}, draws={self.n_draws}, diagnostics={diag})"
+        ]
+        p = self.parameters(0.9)
+        for d, sub in p.groupby("domain", sort=False):
+            vals = ", ".join(f"{r.parameter}={r.median:.4g} [{r.lower:.4g}, {r.upper:.4g}]" for r in sub.itertuples())
+            lines.append(f"  {d}: {vals}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .report import fit_html_summary
+
+        return fit_html_summary(self)

@@ -1,0 +1,570 @@
+"""Scaling laws as pure functions, written once for NumPy and PyTensor.
+
+Every law is evaluated **in log space**: it returns ``log L`` (L in nats/token)
+as a log-sum-exp of terms, which is numerically stable for N, D from 1e3 to
+1e16 and is the form used in the fits of Hoffmann et al. (2022, Eq. 3) and
+Besiroglu et al. (2024): ``log L = LSE(a - alpha log N, b - beta log D, e)``.
+
+Each law is *reparameterised around reference scales* for sampling. For the
+Chinchilla law the published bootstrap correlation of log A and alpha is 0.9993
+and of log B and beta 0.9997 (Besiroglu et al. 2024, recomputed covariance in
+``_resources/besiroglu2024_bootstrap_cov.json``). Sampling instead
+
+    t_N = log A - alpha log N_ref,     t_D = log B - beta log D_ref,
+
+the log of each term at the centre of the data, removes that ridge.
+
+A law object knows:
+
+* ``params``: the sampling parameters (all real-valued), in order;
+* ``catalog_params``: the parameterisation in which published fits are quoted;
+* ``log_loss(x, theta, xp)``: the law, for ``xp`` = :mod:`numpy` or
+  :mod:`pytensor.tensor` (``x`` holds log sizes minus log reference scales);
+* ``to_catalog`` / ``from_catalog``: conversion between the two parameterisations.
+
+All functions broadcast: parameters of shape ``(S, 1)`` against sizes of
+shape ``(n,)`` give ``(S, n)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Law",
+    "ChinchillaLaw",
+    "PowerLaw",
+    "KaplanLaw",
+    "DataConstrainedLaw",
+    "get_law",
+    "LAWS",
+    "chinchilla_loss",
+    "compute_optimal_chinchilla",
+    "data_constrained_loss",
+    "kaplan_loss",
+]
+
+
+def _lse3(xp, a, b, c):
+    return xp.logaddexp(xp.logaddexp(a, b), c)
+
+
+@dataclass(frozen=True)
+class Law:
+    """Base class of a scaling law (see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+        Catalog name.
+    variables : tuple of str
+        Runs-table columns the law uses (``params``, ``tokens``, ``flops``, ``unique_tokens``).
+    params : tuple of str
+        Sampling parameters.
+    catalog_params : tuple of str
+        Parameters of published fits.
+    param_convention : str
+        How N is counted in the published fits behind the law's priors.
+    citation : str
+        Source of the functional form.
+    """
+
+    name: str = ""
+    variables: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    catalog_params: tuple[str, ...] = ()
+    param_convention: str = "total parameters including embeddings"
+    citation: str = ""
+    #: prior scale (HalfNormal sigma) of the between-domain spread of each sampling parameter
+    between_domain_scale: dict[str, float] = field(default_factory=dict)
+
+    # --- reference scales -------------------------------------------------
+    def reference(self, runs) -> dict[str, float]:
+        """Log reference scales: the geometric centre of the runs for each variable.
+
+        Parameters
+        ----------
+        runs : pandas.DataFrame
+            Validated runs table.
+
+        Returns
+        -------
+        dict
+            ``{"params": ln N_ref, ...}`` (natural logs).
+        """
+        return {v: float(np.round(np.mean(np.log(runs[v].to_numpy(float))), 6)) for v in self.size_variables}
+
+    @property
+    def size_variables(self) -> tuple[str, ...]:
+        """Variables that get a reference scale (all but ``unique_tokens``)."""
+        return tuple(v for v in self.variables if v != "unique_tokens")
+
+    def inputs(self, table, ref: dict[str, float]) -> dict[str, np.ndarray]:
+        """Centred log inputs ``{"params": ln N - ln N_ref, ...}`` for :meth:`log_loss`.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            Runs or targets with the law's variables.
+        ref : dict
+            Output of :meth:`reference`.
+        """
+        out = {v: np.log(table[v].to_numpy(float)) - ref[v] for v in self.size_variables}
+        if "unique_tokens" in self.variables:
+            out["unique_tokens"] = np.log(table["unique_tokens"].to_numpy(float)) - ref["tokens"]
+            out["_ref_params"] = ref["params"]
+            out["_ref_tokens"] = ref["tokens"]
+        return out
+
+    def log_loss(self, x: dict[str, Any], theta: dict[str, Any], xp=np):  # pragma: no cover - abstract
+        """Log loss (nats/token) for centred log inputs ``x`` and sampling parameters ``theta``."""
+        raise NotImplementedError
+
+    def to_catalog(self, theta: dict[str, np.ndarray], ref: dict[str, float]) -> dict[str, np.ndarray]:  # pragma: no cover
+        """Sampling parameters → published (catalog) parameters."""
+        raise NotImplementedError
+
+    def from_catalog(self, cat: dict[str, np.ndarray], ref: dict[str, float]) -> dict[str, np.ndarray]:  # pragma: no cover
+        """Published (catalog) parameters → sampling parameters."""
+        raise NotImplementedError
+
+    def natural(self, theta: dict[str, np.ndarray], ref: dict[str, float]) -> dict[str, np.ndarray]:
+        """Parameters in the units analysts quote (E, A, B, alpha, beta, ...).
+
+        Parameters
+        ----------
+        theta : dict of ndarray
+            Sampling parameters (any common shape).
+        ref : dict
+            Reference scales.
+
+        Returns
+        -------
+        dict of ndarray
+            Natural parameters (log-parameters exponentiated).
+        """
+        cat = self.to_catalog(theta, ref)
+        out = {}
+        for k, v in cat.items():
+            if k.startswith("log") and k != "log":
+                out[k[3:]] = np.exp(v)
+            else:
+                out[k] = v
+        return out
+
+    def weak_prior(self, runs) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        """Weakly-informative independent Normal prior (mean, sd) in sampling space."""
+        raise NotImplementedError
+
+    def loss(self, table, theta: dict[str, np.ndarray], ref: dict[str, float]) -> np.ndarray:
+        """Loss in nats/token at the rows of ``table`` (NumPy).
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            Rows with the law's variables, shape (n,).
+        theta : dict of ndarray
+            Sampling parameters, each of shape (S,) or scalar.
+        ref : dict
+            Reference scales.
+
+        Returns
+        -------
+        ndarray
+            Shape (S, n) (or (n,) for scalar parameters).
+        """
+        x = self.inputs(table, ref)
+        th = {k: np.asarray(v)[..., None] if np.ndim(v) else v for k, v in theta.items()}
+        return np.exp(self.log_loss(x, th, np))
+
+    @property
+    def has_allocation(self) -> bool:
+        """Whether the law depends on both N and D (so a compute-optimal split exists)."""
+        return "params" in self.variables and "tokens" in self.variables
+
+
+# ----------------------------------------------------------------------------
+# Chinchilla: L = E + A / N^alpha + B / D^beta  (Hoffmann et al. 2022, Eq. 2)
+# ----------------------------------------------------------------------------
+
+
+def chinchilla_loss(params, tokens, E, A, B, alpha, beta):
+    """Chinchilla law in linear space, L = E + A / N^alpha + B / D^beta.
+
+    Parameters
+    ----------
+    params, tokens : array_like
+        N (parameters) and D (tokens), raw counts.
+    E, A, B, alpha, beta : array_like
+        Law parameters (E in nats/token).
+
+    Returns
+    -------
+    ndarray
+        Loss in nats/token, broadcast shape.
+
+    Notes
+    -----
+    Hoffmann et al. (2022), arXiv:2203.15556, Eq. 2. Used as the linear-space
+    reference against which the log-space form of :class:`ChinchillaLaw` is tested.
+    """
+    params = np.asarray(params, float)
+    tokens = np.asarray(tokens, float)
+    return E + A / params**alpha + B / tokens**beta
+
+
+def compute_optimal_chinchilla(flops, A, B, alpha, beta):
+    """Closed-form compute-optimal allocation under C = 6 N D.
+
+    Parameters
+    ----------
+    flops : array_like
+        Compute budget C in FLOPs.
+    A, B, alpha, beta : array_like
+        Chinchilla-law parameters.
+
+    Returns
+    -------
+    (params_opt, tokens_opt) : tuple of ndarray
+        N_opt(C) = G (C/6)^a, D_opt(C) = G^-1 (C/6)^b with
+        G = (alpha A / (beta B))^(1/(alpha+beta)), a = beta/(alpha+beta),
+        b = alpha/(alpha+beta) (Hoffmann et al. 2022, Eq. 4).
+    """
+    flops = np.asarray(flops, float)
+    s = alpha + beta
+    log_g = (np.log(alpha) + np.log(A) - np.log(beta) - np.log(B)) / s
+    log_c6 = np.log(flops / 6.0)
+    log_n = log_g + (beta / s) * log_c6
+    log_d = -log_g + (alpha / s) * log_c6
+    return np.exp(log_n), np.exp(log_d)
+
+
+@dataclass(frozen=True)
+class ChinchillaLaw(Law):
+    """Chinchilla law L = E + A N^-alpha + B D^-beta (Hoffmann et al. 2022, Eq. 2).
+
+    Sampling parameters: ``logE``, ``tN = log A - alpha ln N_ref``,
+    ``tD = log B - beta ln D_ref``, ``alpha``, ``beta``.
+    Catalog parameters: ``logA``, ``logB``, ``logE``, ``alpha``, ``beta`` (the order
+    of the Besiroglu et al. 2024 covariance).
+    """
+
+    name: str = "chinchilla"
+    variables: tuple[str, ...] = ("params", "tokens")
+    params: tuple[str, ...] = ("logE", "tN", "tD", "alpha", "beta")
+    catalog_params: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta")
+    citation: str = "Hoffmann et al. (2022), arXiv:2203.15556, Eq. 2; log-space form as in Besiroglu et al. (2024)."
+    # Between-domain spread (HalfNormal scales), from published-fits.md §2.6 and §4:
+    # allocation exponent a = beta/(alpha+beta) ranges 0.45-0.58 across data sets
+    # (DeepSeek 2024 Table 4), i.e. alpha, beta move by ~0.05-0.1; loss-N exponents
+    # 0.07-0.24 across modalities (Henighan 2020 Table 1); irreducible loss differs
+    # by tokenizer and data (E = 1.69 Chinchilla vs 2.76 Kumar 2024: 0.5 in log E);
+    # Kaplan 2020 §3.2.2: other distributions shift the loss by a roughly constant offset.
+    between_domain_scale: dict[str, float] = field(
+        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "alpha": 0.1, "beta": 0.1}
+    )
+
+    def log_loss(self, x, theta, xp=np):
+        """log L = LSE(logE, tN - alpha x_N, tD - beta x_D) (see class docstring)."""
+        return _lse3(
+            xp,
+            theta["logE"] + 0.0 * x["params"],
+            theta["tN"] - theta["alpha"] * x["params"],
+            theta["tD"] - theta["beta"] * x["tokens"],
+        )
+
+    def to_catalog(self, theta, ref):
+        return {
+            "logA": theta["tN"] + theta["alpha"] * ref["params"],
+            "logB": theta["tD"] + theta["beta"] * ref["tokens"],
+            "logE": theta["logE"],
+            "alpha": theta["alpha"],
+            "beta": theta["beta"],
+        }
+
+    def from_catalog(self, cat, ref):
+        return {
+            "logE": cat["logE"],
+            "tN": cat["logA"] - cat["alpha"] * ref["params"],
+            "tD": cat["logB"] - cat["beta"] * ref["tokens"],
+            "alpha": cat["alpha"],
+            "beta": cat["beta"],
+        }
+
+    def weak_prior(self, runs):
+        """Weak prior: logE ~ N(log(0.6 min L), 1); tN, tD ~ N(log(0.2 median L), 2); alpha, beta ~ N(0.35, 0.25).
+
+        The exponent centre 0.35 is the order of every published LM fit (0.28-0.37,
+        published-fits.md §1) with an sd wide enough to cover 0-0.85; the term
+        scales are centred on a fraction of the observed loss (bambi-style
+        auto-scaling), with sd 2 in log space (a factor 7).
+        """
+        loss = runs["loss"].to_numpy(float)
+        mean = np.array([np.log(0.6 * loss.min()), np.log(0.2 * np.median(loss)), np.log(0.2 * np.median(loss)), 0.35, 0.35])
+        sd = np.array([1.0, 2.0, 2.0, 0.25, 0.25])
+        return mean, sd
+
+
+# ----------------------------------------------------------------------------
+# Saturating power law in one variable: L(x) = E + A x^-alpha
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PowerLaw(Law):
+    """Saturating power law in one variable, L(x) = E + A x^-alpha, x = N, D or C.
+
+    The form of Henighan et al. (2020, Eq. 1.1), L = L_inf + (x_0/x)^alpha_x, and
+    of Hestness et al. (2017). Sampling parameters ``logE``, ``tX = log A - alpha ln x_ref``,
+    ``alpha``; catalog parameters ``logA``, ``logE``, ``alpha``.
+    """
+
+    name: str = "power_params"
+    x: str = "params"
+    variables: tuple[str, ...] = ("params",)
+    params: tuple[str, ...] = ("logE", "tX", "alpha")
+    catalog_params: tuple[str, ...] = ("logA", "logE", "alpha")
+    citation: str = "Henighan et al. (2020), arXiv:2010.14701, Eq. 1.1; Hestness et al. (2017), arXiv:1712.00409."
+    between_domain_scale: dict[str, float] = field(default_factory=lambda: {"logE": 0.3, "tX": 0.5, "alpha": 0.1})
+
+    def log_loss(self, x, theta, xp=np):
+        """log L = logaddexp(logE, tX - alpha (ln x - ln x_ref))."""
+        return xp.logaddexp(theta["logE"] + 0.0 * x[self.x], theta["tX"] - theta["alpha"] * x[self.x])
+
+    def to_catalog(self, theta, ref):
+        return {"logA": theta["tX"] + theta["alpha"] * ref[self.x], "logE": theta["logE"], "alpha": theta["alpha"]}
+
+    def from_catalog(self, cat, ref):
+        return {"logE": cat["logE"], "tX": cat["logA"] - cat["alpha"] * ref[self.x], "alpha": cat["alpha"]}
+
+    def weak_prior(self, runs):
+        """Weak prior as :meth:`ChinchillaLaw.weak_prior`; the exponent centre is 0.2 for C (compute exponents are smaller)."""
+        loss = runs["loss"].to_numpy(float)
+        centre = 0.2 if self.x == "flops" else 0.35
+        return (
+            np.array([np.log(0.6 * loss.min()), np.log(0.3 * np.median(loss)), centre]),
+            np.array([1.0, 2.0, 0.25]),
+        )
+
+
+# ----------------------------------------------------------------------------
+# Kaplan et al. 2020: L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D
+# ----------------------------------------------------------------------------
+
+
+def kaplan_loss(params, tokens, Nc, Dc, alpha_N, alpha_D):
+    """Kaplan et al. (2020) joint law, Eq. 1.5: L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D.
+
+    Parameters
+    ----------
+    params, tokens : array_like
+        N (non-embedding parameters in the paper) and D (tokens).
+    Nc, Dc, alpha_N, alpha_D : array_like
+        Table 2 of the paper: alpha_N = 0.076, alpha_D = 0.103, N_c = 6.4e13, D_c = 1.8e13.
+
+    Returns
+    -------
+    ndarray
+        Loss in nats/token.
+    """
+    params = np.asarray(params, float)
+    tokens = np.asarray(tokens, float)
+    return ((Nc / params) ** (alpha_N / alpha_D) + Dc / tokens) ** alpha_D
+
+
+@dataclass(frozen=True)
+class KaplanLaw(Law):
+    """Kaplan et al. (2020) L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D (Eq. 1.5).
+
+    Sampling parameters: ``alpha_N``, ``alpha_D``, ``sN = (alpha_N/alpha_D)(ln N_c - ln N_ref)``
+    and ``sD = ln D_c - ln D_ref`` (the log of each inner term at the reference scales).
+    Catalog parameters: ``logNc``, ``logDc``, ``alpha_N``, ``alpha_D``. There is no
+    irreducible term. N counts **non-embedding** parameters in the paper.
+    """
+
+    name: str = "kaplan"
+    variables: tuple[str, ...] = ("params", "tokens")
+    params: tuple[str, ...] = ("sN", "sD", "alpha_N", "alpha_D")
+    catalog_params: tuple[str, ...] = ("logNc", "logDc", "alpha_N", "alpha_D")
+    param_convention: str = "non-embedding parameters"
+    citation: str = "Kaplan et al. (2020), arXiv:2001.08361, Eq. 1.5 and Table 2."
+    between_domain_scale: dict[str, float] = field(
+        default_factory=lambda: {"sN": 0.5, "sD": 0.5, "alpha_N": 0.03, "alpha_D": 0.03}
+    )
+
+    def log_loss(self, x, theta, xp=np):
+        """log L = alpha_D * logaddexp(sN - (alpha_N/alpha_D) x_N, sD - x_D)."""
+        ratio = theta["alpha_N"] / theta["alpha_D"]
+        return theta["alpha_D"] * xp.logaddexp(theta["sN"] - ratio * x["params"], theta["sD"] - x["tokens"])
+
+    def to_catalog(self, theta, ref):
+        ratio = theta["alpha_N"] / theta["alpha_D"]
+        return {
+            "logNc": ref["params"] + theta["sN"] / ratio,
+            "logDc": ref["tokens"] + theta["sD"],
+            "alpha_N": theta["alpha_N"],
+            "alpha_D": theta["alpha_D"],
+        }
+
+    def from_catalog(self, cat, ref):
+        ratio = cat["alpha_N"] / cat["alpha_D"]
+        return {
+            "sN": ratio * (cat["logNc"] - ref["params"]),
+            "sD": cat["logDc"] - ref["tokens"],
+            "alpha_N": cat["alpha_N"],
+            "alpha_D": cat["alpha_D"],
+        }
+
+    def natural(self, theta, ref):
+        cat = self.to_catalog(theta, ref)
+        return {"Nc": np.exp(cat["logNc"]), "Dc": np.exp(cat["logDc"]), "alpha_N": cat["alpha_N"], "alpha_D": cat["alpha_D"]}
+
+    def weak_prior(self, runs):
+        """Weak prior: alpha_N, alpha_D ~ N(0.09, 0.05); sN, sD ~ N(log(median L)/0.09 - log 2, 4)."""
+        loss = runs["loss"].to_numpy(float)
+        s0 = np.log(np.median(loss)) / 0.09 - np.log(2.0)
+        return np.array([s0, s0, 0.09, 0.09]), np.array([4.0, 4.0, 0.05, 0.05])
+
+
+# ----------------------------------------------------------------------------
+# Muennighoff et al. 2023: data-constrained law with unique tokens U
+# ----------------------------------------------------------------------------
+
+
+def data_constrained_loss(params, tokens, unique_tokens, E, A, B, alpha, beta, rd_star, rn_star):
+    """Muennighoff et al. (2023) data-constrained law in linear space.
+
+    D' = U + U R_D* (1 - exp(-R_D / R_D*)), R_D = D/U - 1;
+    U_N = min(N, N_opt(U)), N_opt(D) = G (D G)^(beta/alpha), G = (alpha A / (beta B))^(1/(alpha+beta));
+    N' = U_N + U_N R_N* (1 - exp(-R_N / R_N*)), R_N = N / U_N - 1;
+    L = E + A / N'^alpha + B / D'^beta.
+
+    Parameters
+    ----------
+    params, tokens, unique_tokens : array_like
+        N, D (tokens seen) and U (unique tokens), raw counts.
+    E, A, B, alpha, beta, rd_star, rn_star : array_like
+        Law parameters; published values (datablations README, "Parametric Fit"):
+        A = e^6.255414, B = e^7.3049974, E = e^0.6254804, alpha = beta = 0.3526596,
+        R_D* = 15.387756, R_N* = 5.309743.
+
+    Returns
+    -------
+    ndarray
+        Loss in nats/token. At N = 6.34e9, D = 242e9, U = 25e9 the published
+        constants give 2.2256 (README worked example).
+    """
+    params, tokens, unique_tokens = (np.asarray(v, float) for v in (params, tokens, unique_tokens))
+    rd = tokens / unique_tokens - 1.0
+    d_eff = unique_tokens + unique_tokens * rd_star * (1.0 - np.exp(-rd / rd_star))
+    g = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+    n_opt_u = g * (unique_tokens * g) ** (beta / alpha)
+    un = np.minimum(params, n_opt_u)
+    rn = params / un - 1.0
+    n_eff = un + un * rn_star * (1.0 - np.exp(-rn / rn_star))
+    return E + A / n_eff**alpha + B / d_eff**beta
+
+
+@dataclass(frozen=True)
+class DataConstrainedLaw(Law):
+    """Muennighoff et al. (2023) data-constrained law (see :func:`data_constrained_loss`).
+
+    Sampling parameters: the Chinchilla ones (``logE``, ``tN``, ``tD``, ``alpha``,
+    ``beta``) plus ``logRD`` = ln R_D* and ``logRN`` = ln R_N*. Needs the column
+    ``unique_tokens``. With U = D (a single epoch) it reduces to the Chinchilla law.
+    """
+
+    name: str = "data_constrained"
+    variables: tuple[str, ...] = ("params", "tokens", "unique_tokens")
+    params: tuple[str, ...] = ("logE", "tN", "tD", "alpha", "beta", "logRD", "logRN")
+    catalog_params: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta", "logRD", "logRN")
+    citation: str = "Muennighoff et al. (2023), arXiv:2305.16264, §3.1 (datablations README 'Parametric Fit')."
+    between_domain_scale: dict[str, float] = field(
+        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "alpha": 0.1, "beta": 0.1, "logRD": 0.5, "logRN": 0.5}
+    )
+
+    def log_loss(self, x, theta, xp=np):
+        """Log-space evaluation of the data-constrained law (centred log inputs)."""
+        # x["tokens"], x["unique_tokens"] are both centred by ln D_ref
+        rd_star = xp.exp(theta["logRD"])
+        rn_star = xp.exp(theta["logRN"])
+        log_u = x["unique_tokens"]
+        rd = xp.exp(x["tokens"] - log_u) - 1.0
+        log_deff = log_u + xp.log1p(rd_star * (1.0 - xp.exp(-rd / rd_star)))
+        # N_opt(U) in centred logs: ln G + (beta/alpha)(ln U + ln G), with ln G from the catalog parameters
+        ref_n, ref_d = x["_ref_params"], x["_ref_tokens"]
+        log_a = theta["tN"] + theta["alpha"] * ref_n
+        log_b = theta["tD"] + theta["beta"] * ref_d
+        log_g = (xp.log(theta["alpha"]) + log_a - xp.log(theta["beta"]) - log_b) / (theta["alpha"] + theta["beta"])
+        log_nopt = log_g + (theta["beta"] / theta["alpha"]) * (log_u + ref_d + log_g) - ref_n
+        log_un = xp.minimum(x["params"], log_nopt)
+        rn = xp.exp(x["params"] - log_un) - 1.0
+        log_neff = log_un + xp.log1p(rn_star * (1.0 - xp.exp(-rn / rn_star)))
+        return _lse3(
+            xp,
+            theta["logE"] + 0.0 * x["params"],
+            theta["tN"] - theta["alpha"] * log_neff,
+            theta["tD"] - theta["beta"] * log_deff,
+        )
+
+    def to_catalog(self, theta, ref):
+        out = ChinchillaLaw().to_catalog(theta, ref)
+        out["logRD"] = theta["logRD"]
+        out["logRN"] = theta["logRN"]
+        return out
+
+    def from_catalog(self, cat, ref):
+        out = ChinchillaLaw().from_catalog(cat, ref)
+        out["logRD"] = cat["logRD"]
+        out["logRN"] = cat["logRN"]
+        return out
+
+    def natural(self, theta, ref):
+        out = ChinchillaLaw().natural(theta, ref)
+        out["RD_star"] = np.exp(theta["logRD"])
+        out["RN_star"] = np.exp(theta["logRN"])
+        return out
+
+    def weak_prior(self, runs):
+        """Chinchilla weak prior plus ln R_D*, ln R_N* ~ N(ln 10, 1)."""
+        m, s = ChinchillaLaw().weak_prior(runs)
+        return np.r_[m, np.log(10.0), np.log(10.0)], np.r_[s, 1.0, 1.0]
+
+
+LAWS: dict[str, Law] = {
+    "chinchilla": ChinchillaLaw(),
+    "power_params": PowerLaw(name="power_params", x="params", variables=("params",)),
+    "power_tokens": PowerLaw(name="power_tokens", x="tokens", variables=("tokens",)),
+    "power_flops": PowerLaw(name="power_flops", x="flops", variables=("flops",)),
+    "kaplan": KaplanLaw(),
+    "data_constrained": DataConstrainedLaw(),
+}
+
+
+def get_law(name: str | Law) -> Law:
+    """Look up a law by name.
+
+    Parameters
+    ----------
+    name : str or Law
+        One of ``chinchilla``, ``power_params``, ``power_tokens``, ``power_flops``,
+        ``kaplan``, ``data_constrained`` (or a Law, returned unchanged).
+
+    Returns
+    -------
+    Law
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    """
+    if isinstance(name, Law):
+        return name
+    try:
+        return LAWS[name]
+    except KeyError:
+        raise ValueError(f"unknown law '{name}'; choose one of: {', '.join(LAWS)}.") from None

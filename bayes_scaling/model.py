@@ -1,0 +1,212 @@
+"""The PyMC model: a (hierarchical) scaling law with a robust likelihood.
+
+Structure (all sizes in natural logs, centred at the reference scales)::
+
+    z_pop ~ N(0, I_p)
+    mu    = m0 + L0 z_pop                       # population parameters; prior N(m0, L0 L0')
+    tau   ~ HalfNormal(tau_scale)               # between-domain spread (only with > 1 domain)
+    theta_d = mu + tau * z_d,  z_d ~ N(0, I_p)  # non-centred, one row per domain
+    log sigma_d = s_mu + s_tau * zs_d           # per-domain noise, partially pooled
+    nu ~ Gamma(2, 0.1)                          # Student-t degrees of freedom (Juárez & Steel 2010)
+    delta_d(x) = psi_d(x) (sqrt_spectral(eta, ls) * zg_d)   # orthogonal HSGP, rich domains only
+    log L_i ~ StudentT(nu, law(x_i, theta_{d_i}) + delta_{d_i}(x_i), sigma_{d_i})
+
+Everything that changes between fits of the same *shape* — the runs, the
+prior mean and Cholesky factor, the between-domain scales, the discrepancy
+basis — is a ``pm.Data`` container, so one compiled model serves every refit
+(``nutpie``'s ``with_data``). The structure key :class:`Structure` names what
+does need a new graph (law, number of domains, number of discrepancy domains).
+
+The likelihood is on log loss because the published fits minimise a Huber loss
+on log L (Hoffmann et al. 2022, Eq. 3; Besiroglu et al. 2024); Student-t is the
+Bayesian counterpart of that robust loss, with the tail weight learned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .discrepancy import BOX, M_PER_DIM, DiscrepancyBasis
+from .laws import Law, get_law
+
+__all__ = ["Structure", "build_model", "NOISE_PRIOR"]
+
+#: Prior of the log noise scale (log-loss units): centre 0.01, i.e. ~1 % of the
+#: loss, the order of the seed-to-seed variation of ~0.02 nats at L ~ 3
+#: (Kaplan et al. 2020, §4.2); sd 1 (a factor of 2.7 either way).
+NOISE_PRIOR = (float(np.log(0.01)), 1.0)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What fixes the shape of the PyMC graph (the compile-cache key).
+
+    Attributes
+    ----------
+    law : str
+        Law name.
+    n_domains : int
+        Number of domains (1 = no hierarchy).
+    n_gp : int
+        Number of domains with a discrepancy term.
+    likelihood : str
+        ``"student_t"`` or ``"normal"``.
+    hierarchical : bool
+        Domain parameters drawn around a population mean (True with several domains
+        or an informative prior: the prior then centres the population, and each
+        domain may depart from it by the between-domain spread).
+    """
+
+    law: str
+    n_domains: int
+    n_gp: int = 0
+    likelihood: str = "student_t"
+    hierarchical: bool = False
+
+    @property
+    def gp_dim(self) -> int:
+        """Input dimension of the discrepancy (the law's size variables)."""
+        return len(get_law(self.law).size_variables)
+
+    @property
+    def n_basis(self) -> int:
+        """Basis functions per discrepancy domain."""
+        return M_PER_DIM[self.gp_dim] ** self.gp_dim
+
+
+def data_arrays(
+    law: Law,
+    x: dict[str, np.ndarray],
+    log_loss: np.ndarray,
+    dom_idx: np.ndarray,
+    prior_mean: np.ndarray,
+    prior_cov: np.ndarray,
+    tau_scale: np.ndarray,
+    psi: np.ndarray | None,
+    structure: Structure,
+    gp_lengthscale: float = 1.0,
+) -> dict[str, np.ndarray]:
+    """All ``pm.Data`` values of a fit, by container name.
+
+    Parameters
+    ----------
+    law : Law
+    x : dict of ndarray
+        Centred log inputs, each (n,).
+    log_loss : ndarray, shape (n,)
+    dom_idx : ndarray of int, shape (n,)
+        Domain index of each run.
+    prior_mean : ndarray, shape (p,)
+    prior_cov : ndarray, shape (p, p)
+    tau_scale : ndarray, shape (p,)
+        HalfNormal scales of the between-domain spread.
+    psi : ndarray, shape (n_gp, n, m) or None
+        Orthogonal discrepancy basis of each discrepancy domain (zero outside its runs).
+    structure : Structure
+    gp_lengthscale : float, default 1
+        Discrepancy length scale in units of the data half-range.
+
+    Returns
+    -------
+    dict of ndarray
+    """
+    out = {f"x_{k}": np.asarray(v, float) for k, v in x.items() if not k.startswith("_")}
+    out["log_loss"] = np.asarray(log_loss, float)
+    out["dom_idx"] = np.asarray(dom_idx, "int64")
+    out["prior_mean"] = np.asarray(prior_mean, float)
+    out["prior_chol"] = np.linalg.cholesky(np.asarray(prior_cov, float))
+    if structure.hierarchical:
+        out["tau_scale"] = np.asarray(tau_scale, float)
+    if structure.n_gp > 0:
+        out["psi"] = np.asarray(psi, float)
+        out["gp_lengthscale"] = np.full(structure.gp_dim, float(gp_lengthscale))
+    return out
+
+
+def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[str, float] | None = None) -> pm.Model:
+    """Build the PyMC model for a structure and initial data.
+
+    Parameters
+    ----------
+    structure : Structure
+        Graph shape.
+    arrays : dict of ndarray
+        Output of :func:`data_arrays`.
+    refs : dict, optional
+        Reference scales (only the data-constrained law needs them in the graph).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``z_pop``, ``tau``/``z_dom`` (hierarchical), noise
+        (``log_sigma`` or ``s_mu``/``s_tau``/``zs``), ``nu`` (Student-t), ``eta``/``zg``
+        (discrepancy; ``gp_lengthscale`` is data); deterministics ``mu`` (p,), ``theta`` (domains, p), ``sigma`` (domains,).
+    """
+    law = get_law(structure.law)
+    p = len(law.params)
+    nd = structure.n_domains
+    coords = {"param": list(law.params), "domain_idx": list(range(nd))}
+    with pm.Model(coords=coords) as model:
+        xs = {}
+        for k in law.variables:
+            xs[k] = pm.Data(f"x_{k}", arrays[f"x_{k}"])
+        if "unique_tokens" in law.variables:
+            xs["_ref_params"] = refs["params"]
+            xs["_ref_tokens"] = refs["tokens"]
+        y = pm.Data("log_loss", arrays["log_loss"])
+        dom = pm.Data("dom_idx", arrays["dom_idx"])
+        m0 = pm.Data("prior_mean", arrays["prior_mean"])
+        l0 = pm.Data("prior_chol", arrays["prior_chol"])
+
+        z_pop = pm.Normal("z_pop", 0.0, 1.0, shape=p)
+        mu = pm.Deterministic("mu", m0 + pt.dot(l0, z_pop), dims="param")
+        if structure.hierarchical:
+            tau_scale = pm.Data("tau_scale", arrays["tau_scale"])
+            tau = pm.HalfNormal("tau", sigma=tau_scale, shape=p)
+            z_dom = pm.Normal("z_dom", 0.0, 1.0, shape=(nd, p))
+            theta = pm.Deterministic("theta", mu[None, :] + tau[None, :] * z_dom, dims=("domain_idx", "param"))
+        else:
+            theta = pm.Deterministic("theta", pt.repeat(mu[None, :], nd, axis=0), dims=("domain_idx", "param"))
+        if nd > 1:
+            s_mu = pm.Normal("s_mu", *NOISE_PRIOR)
+            s_tau = pm.HalfNormal("s_tau", 0.5)
+            zs = pm.Normal("zs", 0.0, 1.0, shape=nd)
+            sigma = pm.Deterministic("sigma", pt.exp(s_mu + s_tau * zs), dims="domain_idx")
+        else:
+            log_sigma = pm.Normal("log_sigma", *NOISE_PRIOR)
+            sigma = pm.Deterministic("sigma", pt.exp(log_sigma)[None], dims="domain_idx")
+
+        th_obs = theta[dom]
+        named = {name: th_obs[:, j] for j, name in enumerate(law.params)}
+        mean = law.log_loss(xs, named, pt)
+        if structure.n_gp > 0:
+            psi = pm.Data("psi", arrays["psi"])
+            d = structure.gp_dim
+            # Amplitude prior: half-normal with scale 0.02 in log loss (~2 % of the loss),
+            # the size of the extrapolation errors seen in published ladders (Choshen et al.
+            # 2024 report ~4 % as the practical floor of absolute relative error).
+            eta = pm.HalfNormal("eta", 0.02)
+            # Length scales in units of each domain's data half-range, fixed (not learned):
+            # learning them mixed slowly (R-hat 1.02, ESS ~200 per 4000 draws on the Chinchilla
+            # runs) and did not improve forecasts; 1 = correlation over half the data range.
+            ls = pm.Data("gp_lengthscale", arrays["gp_lengthscale"])
+            zg = pm.Normal("zg", 0.0, 1.0, shape=(structure.n_gp, structure.n_basis))
+            basis = DiscrepancyBasis(law.size_variables, np.zeros(d), np.ones(d), np.zeros(p), np.zeros((p, 1)))
+            sqrt_s = basis.sqrt_spectral(eta, ls, pt)
+            coef = zg * sqrt_s[None, :]
+            # one matrix-vector product per discrepancy domain (psi is zero outside its rows)
+            for s in range(structure.n_gp):
+                mean = mean + pt.dot(psi[s], coef[s])
+        if structure.likelihood == "student_t":
+            nu = pm.Gamma("nu", alpha=2.0, beta=0.1)
+            pm.StudentT("obs", nu=nu, mu=mean, sigma=sigma[dom], observed=y, shape=y.shape)
+        elif structure.likelihood == "normal":
+            pm.Normal("obs", mu=mean, sigma=sigma[dom], observed=y, shape=y.shape)
+        else:
+            raise ValueError(f"unknown likelihood '{structure.likelihood}'; use 'student_t' or 'normal'.")
+    model._bs_box = BOX  # for introspection in tests
+    return model

@@ -1,0 +1,182 @@
+"""Posterior predictive forecasts of loss, computed from the draws with NumPy.
+
+No PyTensor graph is compiled here: the laws are pure functions
+(:mod:`bayes_scaling.laws`) and the discrepancy basis is evaluated in NumPy
+(:mod:`bayes_scaling.discrepancy`), so a forecast on thousands of targets takes
+milliseconds.
+
+Two intervals are reported for each target:
+
+* the **expected loss** (``mean_loss_*``): uncertainty of the law's parameters and
+  of the discrepancy term; what the loss curve of that configuration would be
+  without run-to-run noise;
+* a **new run** (``loss_*``): the expected loss plus the fitted run-to-run noise
+  (Student-t on log loss), i.e. what one training run at that size reaches.
+
+For a domain the fit has not seen, the *population predictive* is used: new
+domain parameters are drawn around the population mean with the fitted
+between-domain spread, and a noise scale from the fitted noise population.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from arviz_stats.base import array_stats
+
+from .data import RunsTableError, validate_targets
+
+__all__ = ["predict", "predictive_draws", "interval"]
+
+
+def interval(draws: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndarray, np.ndarray]:
+    """Credible interval of draws along axis 0.
+
+    Parameters
+    ----------
+    draws : ndarray, shape (S, ...)
+    prob : float
+        Probability mass in (0, 1).
+    kind : {"eti", "hdi"}
+        Equal-tailed (default) or highest-density interval (ArviZ ``array_stats``).
+
+    Returns
+    -------
+    (lower, upper) : tuple of ndarray
+
+    Raises
+    ------
+    ValueError
+        If ``prob`` is not in (0, 1) or ``kind`` is unknown.
+    """
+    if not 0 < prob < 1:
+        raise ValueError(f"interval probability must be between 0 and 1 (exclusive), got {prob}.")
+    flat = draws.reshape(draws.shape[0], -1)
+    if kind == "eti":
+        res = array_stats.eti(flat, prob=prob, axis=0)
+    elif kind == "hdi":
+        res = array_stats.hdi(flat, prob=prob, axis=0)
+    else:
+        raise ValueError(f"interval kind must be 'eti' or 'hdi', not '{kind}'.")
+    res = np.asarray(res).reshape(*draws.shape[1:], 2)
+    return res[..., 0], res[..., 1]
+
+
+def _new_domain_draws(fit, rng) -> tuple[np.ndarray, np.ndarray]:
+    if not fit.hierarchical:
+        raise RunsTableError(
+            "this fit has a single domain and no hierarchy, so it cannot forecast another domain; "
+            f"use domain '{fit.domains[0]}' or refit with reference runs."
+        )
+    mu = fit._flat("mu")
+    tau = fit._flat("tau")
+    theta = mu + tau * rng.standard_normal(mu.shape)
+    post = fit.posterior["posterior"]
+    if "s_mu" in post.data_vars:
+        sigma = np.exp(fit._flat("s_mu") + fit._flat("s_tau") * rng.standard_normal(fit.n_draws))
+    else:
+        sigma = fit.sigma(fit.domains[0])
+    return theta, sigma
+
+
+def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the expected and the new-run log loss at the rows of ``table`` for one domain.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    table : pandas.DataFrame
+        Targets with the law's variables, n rows.
+    domain : str
+        A fitted domain, or any other name for the population predictive.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (mean_log_loss, new_run_log_loss) : tuple of ndarray, each (S, n)
+    """
+    law = fit.law
+    x = law.inputs(table, fit.refs)
+    if domain in fit.domains:
+        theta = fit.theta(domain)
+        sigma = fit.sigma(domain)
+    else:
+        theta, sigma = _new_domain_draws(fit, rng)
+    th = {k: v[:, None] for k, v in fit.theta_dict(theta).items()}
+    with np.errstate(over="ignore"):
+        mean = law.log_loss(x, th, np)
+    if domain in fit.bases:
+        basis = fit.bases[domain]
+        slot = list(fit.bases).index(domain)
+        eta = fit._flat("eta")
+        ls = np.full((fit.n_draws, basis.dim), fit.gp_lengthscale)
+        zg = fit._flat("zg")[:, slot, :]
+        coef = basis.sqrt_spectral(eta, ls) * zg  # (S, m)
+        mean = mean + coef @ basis.psi(law, x).T
+    nu = fit.nu()
+    noise = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
+    return mean, mean + sigma[:, None] * noise
+
+
+def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,
+            kind: str = "eti") -> pd.DataFrame:
+    """Forecast the loss at targets with credible intervals.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    targets : DataFrame or path
+        Columns ``params`` and ``tokens`` (or ``flops``; D = C / (6 N)), optional
+        ``domain`` (a fitted domain or a new name for an unseen domain).
+    prob : float, default 0.9
+        Interval probability.
+    domain : str, optional
+        Domain for targets without a ``domain`` column.
+    random_seed : int, optional
+        Seed of the run-to-run noise draws (default: the fit's seed).
+    kind : {"eti", "hdi"}
+        Interval kind.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The target columns plus ``domain``, ``domain_kind`` (``fitted`` or
+        ``new_domain``), ``loss_median``, ``loss_lower``, ``loss_upper`` (a new run,
+        noise included), ``mean_loss_median``, ``mean_loss_lower``,
+        ``mean_loss_upper`` (expected loss), all in nats/token.
+
+    Raises
+    ------
+    RunsTableError
+        Invalid targets or a missing domain in a multi-domain fit.
+    """
+    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
+    t = validate_targets(targets, domains=fit.domains, needs=needs)
+    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
+        t["unique_tokens"] = t["tokens"]
+    if domain is not None:
+        t["domain"] = t["domain"].where(t["domain"].notna(), domain)
+    if t["domain"].isna().any():
+        t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
+    rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
+    out = t.copy()
+    cols = ["loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper"]
+    for c in cols:
+        out[c] = np.nan
+    out["domain_kind"] = ""
+    for dom, idx in t.groupby("domain", sort=False).groups.items():
+        sub = t.loc[idx]
+        mean, new = predictive_draws(fit, sub, dom, rng)
+        lm, ln = np.exp(mean), np.exp(new)
+        lo, hi = interval(ln, prob, kind)
+        mlo, mhi = interval(lm, prob, kind)
+        out.loc[idx, "loss_median"] = np.median(ln, 0)
+        out.loc[idx, "loss_lower"] = lo
+        out.loc[idx, "loss_upper"] = hi
+        out.loc[idx, "mean_loss_median"] = np.median(lm, 0)
+        out.loc[idx, "mean_loss_lower"] = mlo
+        out.loc[idx, "mean_loss_upper"] = mhi
+        out.loc[idx, "domain_kind"] = "fitted" if dom in fit.domains else "new_domain"
+    out.attrs["prob"] = prob
+    out.attrs["interval_kind"] = kind
+    return out

@@ -1,0 +1,345 @@
+"""The prior catalog: published scaling-law fits as priors, with their sources.
+
+Each :class:`PriorSpec` is a multivariate normal over a law's *catalog
+parameters* (the parameterisation in which the paper quotes its fit, e.g.
+``(log A, log B, log E, alpha, beta)`` for the Chinchilla law), with the
+citation, the place in the paper, the units and the parameter-count convention.
+The model converts it to the law's sampling parameters around the reference
+scales of the data (exact for the linear Chinchilla reparameterisation, first
+order otherwise).
+
+Catalog
+-------
+``besiroglu2024``
+    Chinchilla law; point estimate and full 5x5 bootstrap covariance of
+    Besiroglu et al. (2024), arXiv:2404.10102 (authors' notebook cells 24-25, 54;
+    covariance recomputed from their data and procedure, 4000 resamples).
+``hoffmann2022``
+    Chinchilla law; Hoffmann et al. (2022), arXiv:2203.15556, App. D.2 Eq. 10
+    (unrounded TeX values). The paper's Approach-3 intervals are implausibly
+    narrow (Besiroglu et al. 2024), so the *uncertainty* is taken from the
+    Besiroglu bootstrap covariance of the same data and form.
+``kaplan2020``
+    Kaplan law; Kaplan et al. (2020), arXiv:2001.08361, Table 2 (joint L(N, D)
+    fit). The paper reports no uncertainty; we assign sd 0.02 to each exponent and
+    1.0 to log N_c, log D_c. N counts non-embedding parameters.
+``muennighoff2023``
+    Data-constrained law; Muennighoff et al. (2023), arXiv:2305.16264
+    (datablations README "Parametric Fit"). No uncertainty reported: the first five
+    parameters take the Besiroglu covariance, ln R_D* and ln R_N* sd 0.3.
+``weak``
+    Weakly-informative default of each law (see the law's ``weak_prior``).
+
+Use :meth:`PriorSpec.widen` to trust a prior less (multiplies its standard
+deviations by a factor).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from importlib import resources
+
+import numpy as np
+
+from .laws import Law, get_law
+
+__all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_covariance"]
+
+
+def besiroglu2024_covariance() -> dict:
+    """The Besiroglu et al. (2024) bootstrap results shipped with the package.
+
+    Returns
+    -------
+    dict
+        Keys ``param_order_log`` (``logA, logB, logE, alpha, beta``),
+        ``point_estimate_MLE_log`` (5,), ``cov_log`` (5, 5), ``se_natural`` (5,),
+        ``pct2.5_97.5_natural`` and ``source``.
+
+    Notes
+    -----
+    Recomputed from epoch-research/analyzing-chinchilla (``data_analysis.ipynb``):
+    4000 nonparametric bootstrap resamples of the 240 points left after dropping
+    the 5 highest-loss points, each refit minimising the summed Huber loss
+    (delta = 1e-3) of log-loss residuals. The standard errors reproduce the
+    notebook's printed values (A 124.522, B 1293.284, E 0.02566, alpha 0.01540,
+    beta 0.02060).
+    """
+    with resources.files("bayes_scaling").joinpath("_resources/besiroglu2024_bootstrap_cov.json").open() as fh:
+        return json.load(fh)
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """A prior over a law's parameters.
+
+    Attributes
+    ----------
+    name : str
+        Catalog name.
+    law : str
+        Law name (see :data:`bayes_scaling.laws.LAWS`).
+    mean : dict of float
+        Means of the catalog parameters (``None`` for a weak prior, computed from data).
+    cov : ndarray, shape (k, k)
+        Covariance of the catalog parameters in ``law.catalog_params`` order.
+    citation : str
+        Paper.
+    where : str
+        Table, equation or notebook cell of the values.
+    units : str
+        Units of N, D and L in the source fit.
+    param_convention : str
+        How N was counted.
+    widen_factor : float
+        Factor applied to the standard deviations (1 = as published).
+    weak_params : tuple of str
+        Parameters that get the law's weak prior even in an informative entry
+        (for example E of a one-variable sweep, which absorbs the fixed other term).
+    """
+
+    name: str
+    law: str
+    mean: dict[str, float] | None
+    cov: np.ndarray | None
+    citation: str
+    where: str = ""
+    units: str = "N: parameters; D: tokens; L: nats/token"
+    param_convention: str = "total parameters including embeddings"
+    widen_factor: float = 1.0
+    weak_params: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def informative(self) -> bool:
+        """True for a published (not weak) prior."""
+        return self.mean is not None
+
+    def widen(self, factor: float) -> PriorSpec:
+        """Return a copy whose standard deviations are multiplied by ``factor`` (trust less).
+
+        Parameters
+        ----------
+        factor : float
+            Must be > 0; 2 doubles every standard deviation.
+
+        Raises
+        ------
+        ValueError
+            If ``factor`` is not positive.
+        """
+        if not factor > 0:
+            raise ValueError(f"widen factor must be positive, got {factor}.")
+        return replace(self, widen_factor=self.widen_factor * float(factor))
+
+    def sampling_prior(self, law: Law, ref: dict[str, float], runs) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance in the law's sampling parameters.
+
+        Parameters
+        ----------
+        law : Law
+            The law of the fit (must match ``self.law``).
+        ref : dict
+            Log reference scales of the data.
+        runs : pandas.DataFrame
+            Validated runs (used by weak priors to scale term sizes).
+
+        Returns
+        -------
+        (mean, cov) : tuple of ndarray
+            Shapes (p,) and (p, p), in ``law.params`` order. The catalog normal is
+            pushed through ``law.from_catalog`` to first order (exact when linear).
+
+        Raises
+        ------
+        ValueError
+            If the prior is for another law.
+        """
+        if law.name != self.law:
+            raise ValueError(
+                f"prior '{self.name}' is for the {self.law} law, not {law.name}; "
+                f"choose one of: {', '.join(list_priors(law.name))}."
+            )
+        weak_mean, weak_sd = law.weak_prior(runs)
+        if not self.informative:
+            sd = weak_sd * self.widen_factor
+            return weak_mean, np.diag(sd**2)
+        keys = law.catalog_params
+        mu = np.array([self.mean[k] for k in keys], float)
+        cov = np.asarray(self.cov, float) * self.widen_factor**2
+
+        def f(v):
+            th = law.from_catalog(dict(zip(keys, v, strict=True)), ref)
+            return np.array([th[k] for k in law.params], float)
+
+        m = f(mu)
+        jac = np.empty((len(law.params), len(keys)))
+        for j in range(len(keys)):
+            h = 1e-6 * max(1.0, abs(mu[j]))
+            e = np.zeros(len(keys))
+            e[j] = h
+            jac[:, j] = (f(mu + e) - f(mu - e)) / (2 * h)
+        scov = jac @ cov @ jac.T
+        for p in self.weak_params:
+            i = law.params.index(p)
+            scov[i, :] = 0.0
+            scov[:, i] = 0.0
+            scov[i, i] = (weak_sd[i] * self.widen_factor) ** 2
+            m[i] = weak_mean[i]
+        scov = 0.5 * (scov + scov.T) + 1e-12 * np.eye(len(m))
+        return m, scov
+
+    def table(self) -> list[dict]:
+        """Rows ``{parameter, mean, sd}`` of the catalog parameters (for reports)."""
+        if not self.informative:
+            return []
+        sd = np.sqrt(np.diag(self.cov)) * self.widen_factor
+        law = get_law(self.law)
+        return [
+            {"parameter": k, "mean": self.mean[k], "sd": float(s)}
+            for k, s in zip(law.catalog_params, sd, strict=True)
+            if k not in self.weak_params
+        ]
+
+
+def _besiroglu_mean_cov() -> tuple[dict[str, float], np.ndarray]:
+    raw = besiroglu2024_covariance()
+    keys = raw["param_order_log"]
+    return dict(zip(keys, raw["point_estimate_MLE_log"], strict=True)), np.array(raw["cov_log"])
+
+
+def _build_catalog() -> dict[str, PriorSpec]:
+    bmean, bcov = _besiroglu_mean_cov()
+    cat: dict[str, PriorSpec] = {}
+    cat["besiroglu2024"] = PriorSpec(
+        name="besiroglu2024",
+        law="chinchilla",
+        mean=bmean,
+        cov=bcov,
+        citation="Besiroglu, Erdil, Barnett, You (2024). Chinchilla Scaling: A replication attempt. arXiv:2404.10102",
+        where="Point estimate: data_analysis.ipynb cells 24-25 (A=482.0, B=2085.4, E=1.817, alpha=0.3478, "
+        "beta=0.3658); covariance: 4000-resample bootstrap, SEs as in cell 54",
+    )
+    hoff = {"logA": 6.0073404, "logB": 6.0179186, "logE": 0.5267228, "alpha": 0.33917084, "beta": 0.2849083}
+    cat["hoffmann2022"] = PriorSpec(
+        name="hoffmann2022",
+        law="chinchilla",
+        mean=hoff,
+        cov=bcov,
+        citation="Hoffmann et al. (2022). Training Compute-Optimal Large Language Models. arXiv:2203.15556",
+        where="App. D.2 Eq. 10, unrounded TeX values (E=1.6934, A=406.4, B=410.7, alpha=0.3392, beta=0.2849); "
+        "uncertainty from the Besiroglu et al. (2024) bootstrap (the paper's Approach-3 intervals are too narrow)",
+    )
+    kap = {"logNc": float(np.log(6.4e13)), "logDc": float(np.log(1.8e13)), "alpha_N": 0.076, "alpha_D": 0.103}
+    cat["kaplan2020"] = PriorSpec(
+        name="kaplan2020",
+        law="kaplan",
+        mean=kap,
+        cov=np.diag([1.0, 1.0, 0.02, 0.02]) ** 2,
+        citation="Kaplan et al. (2020). Scaling Laws for Neural Language Models. arXiv:2001.08361",
+        where="Table 2 (joint L(N, D) fit: alpha_N=0.076, alpha_D=0.103, N_c=6.4e13, D_c=1.8e13); "
+        "no uncertainty reported, sd assigned by bayes_scaling",
+        units="N: non-embedding parameters; D: tokens (WebText2, GPT-2 BPE); L: nats/token",
+        param_convention="non-embedding parameters",
+    )
+    mcov = np.zeros((7, 7))
+    mcov[:5, :5] = bcov
+    mcov[5, 5] = mcov[6, 6] = 0.3**2
+    cat["muennighoff2023"] = PriorSpec(
+        name="muennighoff2023",
+        law="data_constrained",
+        mean={
+            "logA": 6.255414,
+            "logB": 7.3049974,
+            "logE": 0.6254804,
+            "alpha": 0.3526596,
+            "beta": 0.3526596,
+            "logRD": float(np.log(15.387756)),
+            "logRN": float(np.log(5.309743)),
+        },
+        cov=mcov,
+        citation="Muennighoff et al. (2023). Scaling Data-Constrained Language Models. arXiv:2305.16264",
+        where="datablations README 'Parametric Fit' ([a, b, e, alpha, beta, rd_star, rn_star]); "
+        "no uncertainty reported: Besiroglu covariance for the first five, sd 0.3 for ln R_D*, ln R_N*",
+    )
+    # one-variable sweeps: along N at fixed D, L = (E + B/D^beta) + A/N^alpha, so A and
+    # alpha keep the Chinchilla meaning and E absorbs the fixed D term (weak prior on E).
+    for law, idx in (("power_params", (0, 3)), ("power_tokens", (1, 4))):
+        keys = ("logA", "logE", "alpha")
+        sel = [idx[0], 2, idx[1]]
+        cat[f"besiroglu2024_{law.split('_')[1]}"] = PriorSpec(
+            name=f"besiroglu2024_{law.split('_')[1]}",
+            law=law,
+            mean={
+                "logA": bmean["logA" if law == "power_params" else "logB"],
+                "logE": bmean["logE"],
+                "alpha": bmean["alpha" if law == "power_params" else "beta"],
+            },
+            cov=bcov[np.ix_(sel, sel)],
+            citation=cat["besiroglu2024"].citation,
+            where="The A, alpha (or B, beta) marginal of the Besiroglu et al. (2024) fit; E gets a weak prior "
+            "because a one-variable sweep folds the fixed other term into it",
+            weak_params=("logE",),
+        )
+        assert len(keys) == 3
+    for law in ("chinchilla", "power_params", "power_tokens", "power_flops", "kaplan", "data_constrained"):
+        cat[f"weak:{law}"] = PriorSpec(
+            name="weak",
+            law=law,
+            mean=None,
+            cov=None,
+            citation="bayes_scaling weakly-informative default (see the law's weak_prior docstring)",
+            where="",
+            param_convention=get_law(law).param_convention,
+        )
+    return cat
+
+
+CATALOG: dict[str, PriorSpec] = _build_catalog()
+
+
+def list_priors(law: str | None = None) -> list[str]:
+    """Names of the catalog priors, optionally only those for ``law``."""
+    names = []
+    for key, spec in CATALOG.items():
+        if law is None or spec.law == law:
+            names.append(spec.name)
+    return sorted(set(names))
+
+
+def get_prior(name: str | PriorSpec, law: str = "chinchilla", widen: float = 1.0) -> PriorSpec:
+    """Look up a prior.
+
+    Parameters
+    ----------
+    name : str or PriorSpec
+        Catalog name (``besiroglu2024``, ``hoffmann2022``, ``kaplan2020``,
+        ``muennighoff2023``, ``besiroglu2024_params``, ``besiroglu2024_tokens``, ``weak``).
+    law : str, default "chinchilla"
+        Law of the fit; ``weak`` resolves to that law's weak prior.
+    widen : float, default 1
+        Multiply the standard deviations by this factor.
+
+    Returns
+    -------
+    PriorSpec
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a prior of another law.
+    """
+    if isinstance(name, PriorSpec):
+        spec = name
+    elif name == "weak":
+        spec = CATALOG[f"weak:{get_law(law).name}"]
+    elif name in CATALOG:
+        spec = CATALOG[name]
+    else:
+        raise ValueError(f"unknown prior '{name}'; choose one of: {', '.join(list_priors(law))}.")
+    if spec.law != get_law(law).name:
+        raise ValueError(
+            f"prior '{spec.name}' is for the {spec.law} law, not {get_law(law).name}; "
+            f"choose one of: {', '.join(list_priors(get_law(law).name))}."
+        )
+    return spec.widen(widen) if widen != 1.0 else spec
