@@ -17,12 +17,16 @@ Two details keep this fast and the law parameters meaningful:
   weights ``s_j`` of an exponentiated-quadratic kernel and ``z_j ~ N(0, 1)``.
   The basis is deterministic (no random features), and NumPy evaluates it at
   new points without PyTensor.
-* **Orthogonality to the law** (Plumlee 2017, *Bayesian calibration with
-  nonidentifiable models*): the basis is projected off the span of the law's
-  Jacobian at a robust point estimate ``theta0``, weighted by the Student-t
-  weights of that fit: ``psi(x) = phi(x) - J(x) (J'WJ)^-1 J'W Phi``. The
-  discrepancy then cannot imitate a change of E, A, B, alpha or beta, so those
-  keep their meaning (and the compute-optimal frontier stays the law's).
+* **Orthogonality to the law** (after Plumlee 2017, *Bayesian calibration with
+  nonidentifiable models*): the GP weights ``w = s * z`` are conditioned on
+  ``A w = 0`` with ``A = J'W Phi``, where ``J`` is the law's Jacobian at a robust
+  point estimate ``theta0`` on the fitting runs and ``W`` the Student-t weights of
+  that fit. For a Gaussian ``w ~ N(0, S)`` this is the fixed linear map
+  ``P = I - S A'(A S A')^-1 A`` (it does not depend on the amplitude), so
+  ``delta(x) = phi(x) P (s * z)`` and ``psi(x) = phi(x) P``. On the runs the
+  discrepancy cannot imitate a change of E, A, B, alpha or beta, so those keep
+  their meaning; away from the runs ``delta`` reverts to zero mean (no hidden
+  parameter shift), so far forecasts centre on the law.
 
 The term is used only for a domain with enough runs to tell a smooth misfit
 from noise (:data:`MIN_RUNS`, spread over at least :data:`MIN_DECADES` decades
@@ -149,8 +153,9 @@ class DiscrepancyBasis:
         Box centre and half-range of the centred log inputs of the domain's runs.
     theta0 : ndarray, shape (p,)
         Robust point estimate where the law's Jacobian is taken.
-    proj : ndarray, shape (p, m)
-        ``(J'WJ)^-1 J'W Phi`` on the fitting runs.
+    proj : ndarray, shape (m, m)
+        The conditioning map ``P`` (see the module docstring), scaled so that the
+        prior variance of the discrepancy, averaged over the fitting runs, is eta^2.
     """
 
     variables: tuple[str, ...]
@@ -189,11 +194,12 @@ class DiscrepancyBasis:
         return out
 
     def psi(self, law: Law, x: dict[str, np.ndarray]) -> np.ndarray:
-        """Orthogonalised basis at centred log inputs, shape (n, m)."""
-        return self.phi(x) - _jacobian(law, x, self.theta0) @ self.proj
+        """Orthogonalised basis ``phi(x) P`` at centred log inputs, shape (n, m)."""
+        return self.phi(x) @ self.proj
 
     @classmethod
-    def build(cls, law: Law, x: dict[str, np.ndarray], log_loss: np.ndarray, prior_mean, prior_sd) -> DiscrepancyBasis:
+    def build(cls, law: Law, x: dict[str, np.ndarray], log_loss: np.ndarray, prior_mean, prior_sd,
+              lengthscale: float = 1.0) -> DiscrepancyBasis:
         """Build the basis from one domain's runs.
 
         Parameters
@@ -204,6 +210,8 @@ class DiscrepancyBasis:
         log_loss : ndarray, shape (n,)
         prior_mean, prior_sd : ndarray, shape (p,)
             Prior used by the robust point fit.
+        lengthscale : float
+            GP length scale (half-range units) used to weight the conditioning.
 
         Returns
         -------
@@ -219,8 +227,15 @@ class DiscrepancyBasis:
         tmp = cls(variables, centre, half, theta0, np.zeros((len(theta0), 1)))
         phi = tmp.phi(x)
         jac = _jacobian(law, x, theta0)
-        jw = jac.T * w
-        proj = np.linalg.lstsq(jw @ jac, jw @ phi, rcond=None)[0]
+        a = (jac.T * w) @ phi  # (p, m)
+        s0 = tmp.sqrt_spectral(np.asarray(1.0), np.full(len(variables), float(lengthscale)))
+        sa = (s0**2)[:, None] * a.T  # S A'
+        proj = np.eye(phi.shape[1]) - sa @ np.linalg.pinv(a @ sa, rcond=1e-10) @ a
+        # normalise so that the amplitude eta is the prior sd of the conditioned discrepancy
+        # averaged over the fitting runs (its prior then reads "misfit of about eta in log loss")
+        psi = phi @ proj
+        var = ((psi * s0[None, :]) ** 2).sum(axis=1).mean()
+        proj = proj / np.sqrt(max(var, 1e-300))
         return cls(variables, centre, half, theta0, proj)
 
     def sqrt_spectral(self, eta, ls, xp=np):

@@ -199,7 +199,7 @@ class ScalingLaw:
                 if self.discrepancy == "gp" or wants_discrepancy(xd, law):
                     if sel.sum() < 2 * len(law.params):
                         continue
-                    bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd)
+                    bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd, self.gp_lengthscale)
         structure = Structure(
             law=law.name,
             n_domains=len(domains),

@@ -26,7 +26,7 @@ from arviz_stats.base import array_stats
 
 from .data import RunsTableError, validate_targets
 
-__all__ = ["predict", "predictive_draws", "interval"]
+__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "interval"]
 
 
 def interval(draws: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +79,18 @@ def _new_domain_draws(fit, rng) -> tuple[np.ndarray, np.ndarray]:
     return theta, sigma
 
 
+def discrepancy_coefficients(fit, domain: str) -> np.ndarray:
+    """Posterior draws of a domain's discrepancy coefficients, shape (S, m).
+
+    The discrepancy at centred log inputs ``x`` is ``coef @ basis.psi(law, x).T``
+    (see :mod:`bayes_scaling.discrepancy`).
+    """
+    basis = fit.bases[domain]
+    slot = list(fit.bases).index(domain)
+    ls = np.full((fit.n_draws, basis.dim), fit.gp_lengthscale)
+    return basis.sqrt_spectral(fit._flat("eta"), ls) * fit._flat("zg")[:, slot, :]
+
+
 def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Draws of the expected and the new-run log loss at the rows of ``table`` for one domain.
 
@@ -106,13 +118,7 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
     with np.errstate(over="ignore"):
         mean = law.log_loss(x, th, np)
     if domain in fit.bases:
-        basis = fit.bases[domain]
-        slot = list(fit.bases).index(domain)
-        eta = fit._flat("eta")
-        ls = np.full((fit.n_draws, basis.dim), fit.gp_lengthscale)
-        zg = fit._flat("zg")[:, slot, :]
-        coef = basis.sqrt_spectral(eta, ls) * zg  # (S, m)
-        mean = mean + coef @ basis.psi(law, x).T
+        mean = mean + discrepancy_coefficients(fit, domain) @ fit.bases[domain].psi(law, x).T
     nu = fit.nu()
     noise = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
     return mean, mean + sigma[:, None] * noise

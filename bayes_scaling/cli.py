@@ -1,0 +1,407 @@
+"""Command-line interface: ``bayes-scaling demo | fit | predict | frontier | compare | risk | next-run | backtest``.
+
+Exit codes
+----------
+0  success
+1  internal error (a bug: please report it; ``BAYES_SCALING_DEBUG=1`` shows the traceback)
+2  bad input: runs/targets table, arguments, unknown prior or domain
+3  sampling failed its convergence checks under ``--strict``
+4  file problem: output exists (use ``--force``), saved fit missing or damaged
+
+Errors are one readable line on stderr, never a traceback. Warnings are one
+line each, prefixed ``warning:``. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4
+
+#: Headline targets of the demo (Chinchilla 70B on 1.4T tokens, Hoffmann et al. 2022 Table 1;
+#: Gopher 280B on 300B tokens; a 7B model on 140B tokens; a 1T model on 20T tokens).
+DEMO_TARGETS = [
+    {"label": "Chinchilla 70B / 1.4T", "params": 70e9, "tokens": 1.4e12},
+    {"label": "Gopher 280B / 300B", "params": 280e9, "tokens": 300e9},
+    {"label": "7B / 140B", "params": 7e9, "tokens": 140e9},
+    {"label": "1T / 20T", "params": 1e12, "tokens": 20e12},
+]
+DEMO_BUDGETS = [1e21, 1e22, 1e23, 5.88e23]
+
+
+class CliError(Exception):
+    """An error with an exit code, printed as one line."""
+
+    def __init__(self, message: str, code: int = EXIT_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+def _progress(msg: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(f"[bayes-scaling] {msg}", file=sys.stderr, flush=True)
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    text = " ".join(str(message).split())
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise CliError(f"{what} must be comma-separated numbers such as 1e21,5.88e23, got '{text}'.") from None
+    if not vals:
+        raise CliError(f"{what} is empty; give comma-separated numbers such as 1e21,5.88e23.")
+    return vals
+
+
+def _prob(p: float) -> float:
+    if not 0 < p < 1:
+        raise CliError(f"--prob must be between 0 and 1 (e.g. 0.9), got {p}.")
+    return p
+
+
+def _check_out_file(path: str | None, force: bool) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if p.exists() and not force:
+        raise CliError(f"'{p}' already exists; choose another --out or pass --force to overwrite it.", EXIT_FILE)
+    if p.parent and not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _prepare_out_dir(out: str, force: bool) -> Path:
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise CliError(f"--out '{p}' is a file; give a directory.", EXIT_FILE)
+    if p.exists() and any(p.iterdir()) and not force:
+        raise CliError(
+            f"output directory '{p}' already exists and is not empty; choose another --out or pass --force to replace its results.",
+            EXIT_FILE,
+        )
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _write_csv(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _sampler_config(args):
+    from .inference import SamplerConfig
+
+    kw = {}
+    for k in ("draws", "tune", "chains"):
+        v = getattr(args, k, None)
+        if v is not None:
+            if v < 1:
+                raise CliError(f"--{k} must be a positive integer, got {v}.")
+            kw[k] = v
+    if getattr(args, "sampler", None):
+        kw["sampler"] = args.sampler
+    if getattr(args, "target_accept", None):
+        kw["target_accept"] = args.target_accept
+    return SamplerConfig(**kw)
+
+
+def _default_targets(fit):
+    """Targets when the user gives none: compute-optimal runs at 10x and 100x the largest run's compute."""
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
+    for dom in own:
+        runs = fit.runs[fit.runs["domain"] == dom]
+        cmax = float(runs["flops"].max())
+        if fit.law.has_allocation:
+            fr = fit.frontier([10 * cmax, 100 * cmax], domain=dom)
+            for r in fr.itertuples():
+                n = float(np.round(r.params_opt_median, -6 if r.params_opt_median > 1e7 else 0))
+                rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})
+        else:
+            var = fit.law.variables[0]
+            for f in (10, 100):
+                rows.append({"domain": dom, var: float(runs[var].max() * f)})
+    return pd.DataFrame(rows)
+
+
+def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str, targets=None, heldout=None,
+                        prior="weak", law="chinchilla", reference=None, quiet=False):
+    import pandas as pd
+
+    from .fit import ScalingLaw
+    from .report import build_fit_report, write_json
+
+    t0 = time.perf_counter()
+    prob = _prob(args.prob)
+    _progress("validating runs and building the model", quiet)
+    spec = ScalingLaw(law=law, prior=prior, widen=getattr(args, "widen", 1.0) or 1.0,
+                      sampler=_sampler_config(args), domain_col=getattr(args, "domain_col", "domain") or "domain",
+                      discrepancy=getattr(args, "discrepancy", "auto") or "auto")
+    _progress(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
+              f"({spec.sampler.chains} chains x {spec.sampler.draws} draws; the first fit compiles the model, ~10-20 s)", quiet)
+    fit = spec.fit(runs, reference=reference, random_seed=args.seed, strict=getattr(args, "strict", False),
+                   progress=False)
+    _progress(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "
+              f"sampling {fit.timings['sample_seconds']:.1f} s); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}", quiet)
+    if targets is None:
+        targets = _default_targets(fit)
+    pred = fit.predict(targets, prob=prob)
+    if heldout is not None and len(heldout):
+        ho = fit.predict(heldout[["params", "tokens", "domain"]], prob=prob)
+        ho["loss"] = heldout["loss"].to_numpy()
+        ho["label"] = "held-out run"
+        pred = pd.concat([pred, ho], ignore_index=True)
+    frontier = None
+    if fit.law.has_allocation:
+        budgets = DEMO_BUDGETS if not getattr(args, "flops", None) else _floats(args.flops, "--flops")
+        frontier = fit.frontier(budgets, prob=prob)
+    _progress("writing the report, figures, saved fit and tables", quiet)
+    rep = build_fit_report(fit, pred, frontier, prob=prob, title=title, data_note=data_note,
+                           threshold=getattr(args, "threshold", None), heldout=heldout)
+    from .io import save_fit
+
+    save_fit(fit, out_dir / "fit", force=True)
+    _write_csv(pred, out_dir / "predictions.csv")
+    if frontier is not None:
+        _write_csv(frontier, out_dir / "frontier.csv")
+    files = rep.write(out_dir)
+    summary = fit.summary(prob)
+    summary["timings"]["report_seconds"] = round(time.perf_counter() - t0 - fit.timings["total_seconds"], 3)
+    summary["timings"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    summary["predictions"] = pred.to_dict(orient="records")
+    if frontier is not None:
+        summary["frontier"] = frontier.to_dict(orient="records")
+    write_json(summary, out_dir / "summary.json")
+    print(rep.summary[0] if rep.summary else "")
+    print(f"report: {files['html']}")
+    print(f"markdown: {files['markdown']}")
+    print(f"saved fit: {out_dir / 'fit'}")
+    return fit
+
+
+def cmd_demo(args) -> int:
+    """Fit the embedded Chinchilla runs and write a report."""
+    import pandas as pd
+
+    from .datasets import citation, load_chinchilla
+
+    out = _prepare_out_dir(args.out, args.force)
+    runs = load_chinchilla()
+    targets = pd.DataFrame(DEMO_TARGETS)
+    with warnings.catch_warnings():
+        # the embedded runs include 6.8B-parameter models on 245M tokens (0.04 tokens/param): real, known
+        warnings.filterwarnings("ignore", message=".*tokens per parameter, outside.*")
+        _run_fit_and_report(
+            args, runs, out, title="bayes_scaling demo: Chinchilla runs (Hoffmann et al. 2022)",
+            data_note="Data: " + citation("chinchilla") + " The prior is weakly informative because the published "
+            "priors were fitted on these same runs.", targets=targets, prior="weak", quiet=args.quiet,
+        )
+    return EXIT_OK
+
+
+def cmd_fit(args) -> int:
+    """Fit a runs table and write a report."""
+    from .data import read_runs
+
+    out = _prepare_out_dir(args.out, args.force)
+    runs = read_runs(args.runs)
+    targets = read_runs(args.targets, what="targets table") if args.targets else None
+    reference = args.reference
+    _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}",
+                        data_note=f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else ""),
+                        targets=targets, prior=args.prior, law=args.law, reference=reference, quiet=args.quiet)
+    return EXIT_OK
+
+
+def _load(dir_: str):
+    from .io import load_fit
+
+    return load_fit(dir_)
+
+
+def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.6g}".format):
+        print(df.to_string(index=False))
+    if out_path is not None:
+        _write_csv(df, out_path)
+        _progress(f"wrote {out_path}", quiet)
+
+
+def cmd_predict(args) -> int:
+    """Forecast loss at targets from a saved fit."""
+    out_path = _check_out_file(args.out, args.force)
+    fit = _load(args.fit_dir)
+    pred = fit.predict(args.at, prob=_prob(args.prob), domain=args.domain)
+    _emit(pred, out_path, args.quiet)
+    return EXIT_OK
+
+
+def cmd_frontier(args) -> int:
+    """Compute-optimal frontier from a saved fit."""
+    out_path = _check_out_file(args.out, args.force)
+    fit = _load(args.fit_dir)
+    budgets = _floats(args.flops, "--flops")
+    fr = fit.frontier(budgets, prob=_prob(args.prob), domain=args.domain, max_params=args.max_params,
+                      unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
+    _emit(fr, out_path, args.quiet)
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    """Compare candidate runs."""
+    from .decisions import compare
+
+    out_path = _check_out_file(args.out, args.force)
+    fit = _load(args.fit_dir)
+    res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
+    _emit(res, out_path, args.quiet)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (documented in the README)."""
+    from . import __version__
+    from .priors import list_priors
+
+    p = argparse.ArgumentParser(prog="bayes-scaling", description="Bayesian scaling-law forecasts with credible intervals.")
+    p.add_argument("--version", action="version", version=f"bayes_scaling {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, seed=True):
+        sp.add_argument("--prob", type=float, default=0.9, help="credible-interval probability (default 0.9)")
+        if seed:
+            sp.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+        sp.add_argument("--quiet", action="store_true", help="no progress messages")
+        sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+    def sampling(sp):
+        sp.add_argument("--draws", type=int, default=None, help="posterior draws per chain (default 1000)")
+        sp.add_argument("--tune", type=int, default=None, help="warm-up draws per chain (default 1000)")
+        sp.add_argument("--chains", type=int, default=None, help="chains (default 4)")
+        sp.add_argument("--sampler", choices=["nutpie", "pymc"], default=None, help="NUTS implementation (default nutpie)")
+        sp.add_argument("--target-accept", type=float, default=None, dest="target_accept")
+        sp.add_argument("--strict", action="store_true", help="exit with code 3 when sampling diagnostics fail")
+        sp.add_argument("--discrepancy", choices=["auto", "gp", "none"], default="auto",
+                        help="model-discrepancy term (default: auto, for domains with many runs)")
+
+    d = sub.add_parser("demo", help="fit the embedded Chinchilla runs and write a report")
+    d.add_argument("--out", default="bayes-scaling-demo", help="output directory (default ./bayes-scaling-demo)")
+    common(d)
+    sampling(d)
+    d.set_defaults(func=cmd_demo)
+
+    f = sub.add_parser("fit", help="fit a runs table (CSV) and write a report")
+    f.add_argument("runs", help="CSV with params, tokens (or flops), loss [, domain]")
+    f.add_argument("--out", required=True, help="output directory")
+    f.add_argument("--prior", default=None, help=f"prior from the catalog: {', '.join(list_priors())} (default: the law's published prior)")
+    f.add_argument("--widen", type=float, default=1.0, help="multiply the prior's standard deviations (trust it less)")
+    f.add_argument("--law", default="chinchilla", help="chinchilla, kaplan, data_constrained, power_params, power_tokens, power_flops")
+    f.add_argument("--domain-col", default="domain", dest="domain_col", help="column naming each run's domain")
+    f.add_argument("--reference", default=None, help="reference runs fitted alongside: 'chinchilla' or a CSV file")
+    f.add_argument("--targets", default=None, help="CSV of forecast targets (params, tokens or flops [, domain])")
+    f.add_argument("--threshold", type=float, default=None, help="target loss: report P(loss > threshold) at the first target")
+    f.add_argument("--flops", default=None, help="budgets for the frontier table, e.g. 1e21,5.88e23")
+    common(f)
+    sampling(f)
+    f.set_defaults(func=cmd_fit)
+
+    pr = sub.add_parser("predict", help="forecast loss at targets from a saved fit")
+    pr.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
+    pr.add_argument("--at", required=True, help="CSV with params and tokens (or flops) [, domain]")
+    pr.add_argument("--domain", default=None, help="domain for targets without a domain column")
+    pr.add_argument("--out", default=None, help="write the forecast table to this CSV")
+    common(pr, seed=False)
+    pr.set_defaults(func=cmd_predict)
+
+    fr = sub.add_parser("frontier", help="compute-optimal allocation over budgets")
+    fr.add_argument("fit_dir")
+    fr.add_argument("--flops", required=True, help="budgets in FLOPs, e.g. 1e21,5.88e23")
+    fr.add_argument("--domain", default=None)
+    fr.add_argument("--max-params", type=float, default=None, dest="max_params", help="largest allowed model size")
+    fr.add_argument("--unique-tokens", type=float, default=None, dest="unique_tokens",
+                    help="unique tokens available (data-constrained law)")
+    fr.add_argument("--inference-tokens", type=float, default=None, dest="inference_tokens",
+                    help="tokens to be served after training (2N FLOPs each, Sardana et al. 2024)")
+    fr.add_argument("--out", default=None)
+    common(fr, seed=False)
+    fr.set_defaults(func=cmd_frontier)
+
+    c = sub.add_parser("compare", help="compare candidate runs: loss, P(best), expected gap")
+    c.add_argument("fit_dir")
+    c.add_argument("--candidates", required=True, help="CSV with params and tokens (or flops) [, label]")
+    c.add_argument("--domain", default=None)
+    c.add_argument("--new-run", action="store_true", dest="new_run", help="compare single runs (noise included)")
+    c.add_argument("--out", default=None)
+    common(c, seed=False)
+    c.set_defaults(func=cmd_compare)
+
+    return p
+
+
+def _resolve_fit_dir(args) -> None:
+    d = getattr(args, "fit_dir", None)
+    if d and Path(d).is_dir() and not (Path(d) / "fit.json").exists() and (Path(d) / "fit" / "fit.json").exists():
+        args.fit_dir = str(Path(d) / "fit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``bayes-scaling``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _resolve_fit_dir(args)
+    warnings.showwarning = _showwarning
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .data import RunsTableError
+        from .diagnostics import SamplingError
+        from .io import FitFileError
+
+        try:
+            return args.func(args)
+        except CliError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.code
+        except RunsTableError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        except SamplingError as exc:
+            print(f"error: {exc} (exiting because of --strict)", file=sys.stderr)
+            return EXIT_SAMPLING
+        except (FitFileError, FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FILE
+        except (ValueError, KeyError) as exc:
+            msg = exc.args[0] if exc.args else str(exc)
+            print(f"error: {msg}", file=sys.stderr)
+            return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        if os.environ.get("BAYES_SCALING_DEBUG"):
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with BAYES_SCALING_DEBUG=1 and report it.",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""Figures (matplotlib). Each function returns ``(Figure, Axes)`` and accepts ``ax=``.
+
+Conventions: log axes with readable units (``1B``, ``10B``, ``1T`` for counts;
+``1e21`` for FLOPs), the colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008),
+credible bands at several levels (default 50 % and 90 %, equal-tailed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.ticker import FuncFormatter, LogLocator
+
+from .predict import interval, predictive_draws
+
+__all__ = [
+    "OKABE_ITO",
+    "format_count",
+    "plot_fit",
+    "plot_parameters",
+    "plot_frontier",
+    "plot_forecast",
+    "plot_departures",
+    "plot_calibration",
+    "plot_diagnostics",
+]
+
+#: Okabe-Ito colour-blind-safe palette.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+_BAND = "#0072B2"
+_PUBLISHED = "#D55E00"
+_HELDOUT = "#CC79A7"
+
+
+def format_count(v: float, _pos=None) -> str:
+    """Format a count as 10M, 1B, 1.5T (for N and D axes)."""
+    if v <= 0 or not np.isfinite(v):
+        return ""
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if v >= div:
+            s = f"{v / div:.3g}"
+            return f"{s}{unit}"
+    return f"{v:.3g}"
+
+
+def _format_flops(v: float, _pos=None) -> str:
+    if v <= 0 or not np.isfinite(v):
+        return ""
+    e = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10**e
+    return f"1e{e}" if abs(m - 1) < 1e-6 else f"{m:.2g}e{e}"
+
+
+def _log_axis(ax, which: str, kind: str) -> None:
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(base=10.0))
+    axis.set_major_formatter(FuncFormatter(_format_flops if kind == "flops" else format_count))
+
+
+def _ax(ax, figsize=(6.4, 4.2)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    else:
+        fig = ax.figure
+    return fig, ax
+
+
+_LABELS = {
+    "params": "parameters N",
+    "tokens": "training tokens D",
+    "flops": "training compute C (FLOPs)",
+}
+
+
+def plot_fit(
+    fit,
+    x: str = "flops",
+    *,
+    domain: str | None = None,
+    probs=(0.5, 0.9),
+    tokens_per_param: float | None = None,
+    heldout: pd.DataFrame | None = None,
+    published: bool = True,
+    extend: float = 10.0,
+    ax=None,
+):
+    """Loss against N, D or C: the runs, the posterior median and credible bands.
+
+    For an N-D law the curve needs a path through (N, D): along ``flops`` it is the
+    compute-optimal frontier L_opt(C); along ``params`` or ``tokens`` it is the ray
+    of constant ``tokens_per_param`` (default: the posterior-median optimum at the
+    largest run's compute).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    x : {"flops", "params", "tokens"}
+    domain : str, optional
+    probs : sequence of float
+        Band probabilities, widest drawn lightest.
+    tokens_per_param : float, optional
+        Ratio D/N of the ray for ``x`` = params/tokens.
+    heldout : DataFrame, optional
+        Runs not used in the fit, drawn as crosses.
+    published : bool
+        Draw the prior's published law (informative priors only).
+    extend : float
+        Extend the curve this factor beyond the largest run.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+        Lines: ``[posterior median]`` (+ ``published law``); one ``PolyCollection``
+        per band; runs as a scatter (``Axes.collections``).
+    """
+    from .decisions import optimal_allocation_draws
+
+    fig, ax = _ax(ax)
+    domain = domain or fit.default_domain
+    runs = fit.runs[fit.runs["domain"] == domain]
+    law = fit.law
+    theta = fit.theta(domain)
+    xv = runs[x].to_numpy(float) if x in runs else runs["flops"].to_numpy(float)
+    grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
+    rng = np.random.default_rng(fit.random_seed)
+    if law.has_allocation and x == "flops":
+        res = optimal_allocation_draws(fit, grid, theta)
+        curve = res["loss_opt"]
+        label_path = "compute-optimal L(C)"
+    else:
+        if law.has_allocation:
+            if tokens_per_param is None:
+                opt = optimal_allocation_draws(fit, np.array([runs["flops"].max()]), theta)
+                tokens_per_param = float(np.median(opt["tokens_per_param"]))
+            if x == "params":
+                table = pd.DataFrame({"params": grid, "tokens": grid * tokens_per_param})
+            else:
+                table = pd.DataFrame({"tokens": grid, "params": grid / tokens_per_param})
+            label_path = f"D/N = {tokens_per_param:.3g}"
+        else:
+            table = pd.DataFrame({law.variables[0]: grid})
+            label_path = ""
+        if "unique_tokens" in law.variables:
+            table["unique_tokens"] = table["tokens"]
+        curve = np.exp(predictive_draws(fit, table, domain, rng)[0])
+    for p, alpha in zip(sorted(probs, reverse=True), np.linspace(0.18, 0.4, len(probs)), strict=True):
+        lo, hi = interval(curve, p)
+        ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} credible band")
+    ax.plot(grid, np.median(curve, 0), color=_BAND, lw=2, label=f"posterior median {label_path}".strip())
+    if published and fit.prior.informative:
+        th0 = fit.law.from_catalog({k: np.asarray([v]) for k, v in fit.prior.mean.items()}, fit.refs)
+        th0 = np.column_stack([th0[k] for k in law.params])
+        if law.has_allocation and x == "flops":
+            pub = optimal_allocation_draws(fit, grid, th0)["loss_opt"][0]
+        else:
+            pub = law.loss(table, {k: th0[0, j] for j, k in enumerate(law.params)}, fit.refs)
+        ax.plot(grid, pub, color=_PUBLISHED, lw=1.5, ls="--", label=f"published law ({fit.prior.name})")
+    colour = np.log10(runs["tokens"] / runs["params"]) if law.has_allocation else None
+    sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis", s=14, zorder=3, label="runs")
+    if colour is not None:
+        cb = fig.colorbar(sc, ax=ax, pad=0.01)
+        cb.set_label("log10 tokens per parameter")
+    if heldout is not None and len(heldout):
+        hx = heldout[x].to_numpy(float) if x in heldout else heldout["flops"].to_numpy(float)
+        ax.scatter(hx, heldout["loss"], marker="x", color=_HELDOUT, s=36, zorder=4, label="held-out runs")
+    _log_axis(ax, "x", x)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
+    ax.set_xlabel(_LABELS.get(x, x))
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(f"{law.name} law fit: {domain}")
+    ax.legend(fontsize=8, loc="upper right")
+    return fig, ax
+
+
+def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=None):
+    """Prior vs posterior of each natural parameter, next to the published value.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    prob : float
+        Interval probability.
+    domain : str, optional
+        Domain (default: the fit's default domain).
+    ax : array of Axes, optional
+        One axis per parameter.
+
+    Returns
+    -------
+    (Figure, ndarray of Axes)
+        Per axis: a prior interval line (grey) and a posterior interval line (blue),
+        each with a median marker, and the published value as a vertical dashed line
+        for informative priors.
+    """
+    domain = domain or fit.default_domain
+    law = fit.law
+    post = law.natural(fit.theta_dict(fit.theta(domain)), fit.refs)
+    rng = np.random.default_rng(0)
+    runs = fit.runs
+    mean, cov = fit.prior.sampling_prior(law, fit.refs, runs)
+    prior_draws = rng.multivariate_normal(mean, cov, size=4000)
+    if fit.hierarchical:
+        scales = np.array([law.between_domain_scale[p] for p in law.params])
+        prior_draws = prior_draws + np.abs(rng.normal(0, scales, size=prior_draws.shape)) * rng.standard_normal(prior_draws.shape)
+    prior = law.natural(fit.theta_dict(prior_draws), fit.refs)
+    published = {}
+    if fit.prior.informative:
+        published = law.natural(law.from_catalog({k: np.asarray(v) for k, v in fit.prior.mean.items()}, fit.refs), fit.refs)
+    names = list(post)
+    if ax is None:
+        fig, axes = plt.subplots(len(names), 1, figsize=(6.4, 0.9 * len(names) + 0.6), layout="constrained")
+    else:
+        axes = np.atleast_1d(ax)
+        fig = axes[0].figure
+    axes = np.atleast_1d(axes)
+    for a, name in zip(axes, names, strict=True):
+        logscale = name in ("A", "B", "Nc", "Dc")
+        for y, draws, colour, label in ((1, prior[name], "#999999", "prior"), (0, post[name], _BAND, "posterior")):
+            lo, hi = interval(np.asarray(draws, float), prob)
+            a.plot([lo, hi], [y, y], color=colour, lw=3, solid_capstyle="butt", label=f"{label} {prob:.0%}")
+            a.plot([np.median(draws)], [y], "o", color=colour, ms=5)
+        if name in published:
+            a.axvline(float(published[name]), color=_PUBLISHED, ls="--", lw=1.2, label=f"published ({fit.prior.name})")
+        if logscale:
+            a.set_xscale("log")
+        a.set_yticks([0, 1], ["posterior", "prior"])
+        a.set_ylim(-0.6, 1.6)
+        a.set_title(name, loc="left", fontsize=9)
+    axes[0].legend(fontsize=7, loc="upper right", ncols=3)
+    return fig, axes
+
+
+def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = None, ax=None):
+    """Compute-optimal N_opt(C) and D_opt(C) with credible bands.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    flops : sequence of float, optional
+        Budgets (default: from the smallest run's compute to 1000x the largest).
+    prob : float
+    domain : str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+        Two median lines (N_opt, D_opt) and two bands; tokens per parameter on a twin axis.
+    """
+    fig, ax = _ax(ax)
+    if flops is None:
+        c = fit.runs["flops"]
+        flops = np.geomspace(c.min(), c.max() * 1000, 60)
+    fr = fit.frontier(np.asarray(flops, float), prob=prob, domain=domain)
+    for key, colour, label in (("params_opt", OKABE_ITO[0], "N_opt (parameters)"), ("tokens_opt", OKABE_ITO[1], "D_opt (tokens)")):
+        ax.fill_between(fr["flops"], fr[f"{key}_lower"], fr[f"{key}_upper"], color=colour, alpha=0.25, lw=0)
+        ax.plot(fr["flops"], fr[f"{key}_median"], color=colour, lw=2, label=f"{label}, {prob:.0%} band")
+    _log_axis(ax, "x", "flops")
+    _log_axis(ax, "y", "count")
+    ax.set_xlabel(_LABELS["flops"])
+    ax.set_ylabel("compute-optimal size")
+    twin = ax.twinx()
+    twin.plot(fr["flops"], fr["tokens_per_param_median"], color=OKABE_ITO[2], lw=1.2, ls=":", label="tokens per parameter")
+    twin.set_ylabel("tokens per parameter", color=OKABE_ITO[2])
+    lines = ax.get_legend_handles_labels()
+    lines2 = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper left")
+    ax.set_title("compute-optimal allocation (C = 6ND)")
+    return fig, ax
+
+
+def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: float = 0.9, domain: str | None = None,
+                  ax=None):
+    """Distribution of the new-run loss at one target, with a threshold and P(exceed).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    target : dict
+        ``{"params": N, "tokens": D}`` (or ``flops``).
+    threshold : float, optional
+        Target loss; P(loss > threshold) is shaded and printed.
+    prob : float
+    domain : str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+        A histogram of draws, vertical lines at the interval ends and the median
+        (and the threshold).
+    """
+    from .predict import predict
+
+    fig, ax = _ax(ax)
+    table = pd.DataFrame([target])
+    domain = domain or (target.get("domain") if isinstance(target, dict) else None) or fit.default_domain
+    pred = predict(fit, table, prob=prob, domain=domain)
+    t = pred.iloc[[0]]
+    rng = np.random.default_rng(fit.random_seed)
+    _, new = predictive_draws(fit, t, domain, rng)
+    draws = np.exp(new[:, 0])
+    lo, hi = interval(draws, prob)
+    ax.hist(draws, bins=60, color=_BAND, alpha=0.55, density=True, label="new-run loss (posterior predictive)")
+    ax.axvline(float(lo), color=_BAND, ls="--", lw=1, label=f"{prob:.0%} interval")
+    ax.axvline(float(hi), color=_BAND, ls="--", lw=1)
+    ax.axvline(float(np.median(draws)), color=_BAND, lw=2, label="median")
+    title = f"N={format_count(t['params'].iloc[0])}, D={format_count(t['tokens'].iloc[0])}"
+    if threshold is not None:
+        p = float((draws > threshold).mean())
+        ax.axvline(threshold, color=_PUBLISHED, lw=2, label=f"threshold {threshold:g}: P(loss > threshold) = {p:.1%}")
+        title += f" - P(miss {threshold:g}) = {p:.1%}"
+    ax.set_xlabel("loss (nats/token)")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_departures(departures: pd.DataFrame, *, ax=None):
+    """Each domain's departure from the published law (Δalpha, Δbeta, ΔE) with intervals.
+
+    Parameters
+    ----------
+    departures : DataFrame
+        Output of :func:`bayes_scaling.risk.departures` (columns ``domain``,
+        ``quantity``, ``median``, ``lower``, ``upper``).
+    ax : array of Axes, optional
+
+    Returns
+    -------
+    (Figure, ndarray of Axes)
+        One panel per quantity; one interval line per domain; a zero line.
+    """
+    quantities = list(dict.fromkeys(departures["quantity"]))
+    if ax is None:
+        n_dom = departures["domain"].nunique()
+        fig, axes = plt.subplots(1, len(quantities), figsize=(3.2 * len(quantities), 0.3 * n_dom + 1.5),
+                                 layout="constrained", sharey=True)
+    else:
+        axes = np.atleast_1d(ax)
+        fig = axes[0].figure
+    axes = np.atleast_1d(axes)
+    for a, q in zip(axes, quantities, strict=True):
+        sub = departures[departures["quantity"] == q].reset_index(drop=True)
+        y = np.arange(len(sub))
+        a.hlines(y, sub["lower"], sub["upper"], color=_BAND, lw=2)
+        a.plot(sub["median"], y, "o", color=_BAND, ms=4)
+        a.axvline(0, color="#555555", lw=1, ls=":")
+        a.set_yticks(y, sub["domain"], fontsize=7)
+        a.set_title(q, fontsize=10)
+    return fig, axes
+
+
+def plot_calibration(coverage: pd.DataFrame, *, ax=None):
+    """Calibration curve: nominal vs empirical interval coverage, one line per method.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Columns ``method``, ``nominal``, ``empirical``.
+    ax : Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+        One line per method plus the diagonal (perfect calibration).
+    """
+    fig, ax = _ax(ax, figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="#555555", ls=":", lw=1, label="perfect calibration")
+    for i, (method, sub) in enumerate(coverage.groupby("method", sort=False)):
+        sub = sub.sort_values("nominal")
+        ax.plot(sub["nominal"], sub["empirical"], "o-", color=OKABE_ITO[i % len(OKABE_ITO)], label=method)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("empirical coverage of held-out runs")
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
+    """MCMC diagnostics through ``arviz_plots`` (rank plots or energy).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    kind : {"rank", "trace", "energy"}
+    var_names : list of str, optional
+        Default: the population parameters ``mu`` and the noise.
+
+    Returns
+    -------
+    (Figure, ndarray of Axes)
+    """
+    import arviz_plots as azp
+
+    var_names = var_names or [v for v in ("mu", "log_sigma", "s_mu", "nu", "eta") if v in fit.posterior["posterior"].data_vars]
+    if kind == "energy":
+        pc = azp.plot_energy(fit.posterior, backend="matplotlib")
+    elif kind == "trace":
+        pc = azp.plot_trace(fit.posterior, var_names=var_names, backend="matplotlib")
+    elif kind == "rank":
+        pc = azp.plot_rank(fit.posterior, var_names=var_names, backend="matplotlib")
+    else:
+        raise ValueError(f"kind must be 'rank', 'trace' or 'energy', not '{kind}'.")
+    fig = pc.viz["figure"].item() if hasattr(pc.viz["figure"], "item") else pc.viz["figure"]
+    return fig, np.asarray(fig.axes)

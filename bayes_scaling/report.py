@@ -1,0 +1,451 @@
+"""Reports: one self-contained HTML page and a Markdown twin.
+
+The HTML embeds its figures as base64 PNG (no network, no scripts), has a print
+stylesheet for A4 and Letter, and escapes every piece of user-supplied text
+(domain names, file names, column values). The Markdown twin references the PNG
+files written next to it and pastes into a document.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+
+__all__ = ["Report", "Section", "Figure", "build_fit_report", "headline_sentence", "fit_html_summary", "fmt_count"]
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#1a1a1a;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+.summary{background:#f3f7fb;border-left:4px solid #0072B2;padding:.8rem 1rem;margin:1rem 0}
+.ok{color:#006d43;font-weight:600}.bad{color:#b03000;font-weight:600}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;width:auto}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right}th{background:#f4f4f4}
+td.t,th.t{text-align:left}figure{margin:1rem 0;page-break-inside:avoid;break-inside:avoid}
+img{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#444}
+.small{font-size:.8rem;color:#555}
+@page{size:auto;margin:15mm}
+@media print{body{max-width:none;margin:0;font-size:10.5pt}h2{page-break-after:avoid;break-after:avoid}
+table{page-break-inside:avoid;break-inside:avoid}.summary{border:1px solid #0072B2}a{color:inherit;text-decoration:none}}
+"""
+
+
+def fmt_count(v: float) -> str:
+    """10M / 1.4B / 1.4T style count."""
+    from .plots import format_count
+
+    return format_count(float(v))
+
+
+def _num(v, digits=4) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    if isinstance(v, (int, np.integer)):
+        return f"{v:d}"
+    v = float(v)
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
+
+
+@dataclass
+class Figure:
+    """A figure of a report: a matplotlib figure saved as PNG."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+@dataclass
+class Section:
+    """A report section: a title, paragraphs, tables and figures, in order."""
+
+    title: str
+    blocks: list = field(default_factory=list)
+
+    def text(self, s: str) -> Section:
+        """Add a paragraph (plain text; escaped in HTML)."""
+        self.blocks.append(("text", s))
+        return self
+
+    def table(self, df: pd.DataFrame, caption: str = "") -> Section:
+        """Add a table (cells escaped in HTML)."""
+        self.blocks.append(("table", (df, caption)))
+        return self
+
+    def figure(self, fig, name: str, caption: str) -> Section:
+        """Add a matplotlib figure (rendered to PNG at 150 dpi and closed)."""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+        plt.close(fig)
+        self.blocks.append(("figure", Figure(name, caption, buf.getvalue())))
+        return self
+
+
+def _table_html(df: pd.DataFrame, caption: str) -> str:
+    cols = list(df.columns)
+    head = "".join(
+        f'<th class="{"t" if not pd.api.types.is_numeric_dtype(df[c]) else ""}">{html.escape(str(c))}</th>' for c in cols
+    )
+    rows = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+                cells.append(f"<td>{html.escape(_num(v))}</td>")
+            else:
+                cells.append(f'<td class="t">{html.escape(str(v))}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table_md(df: pd.DataFrame, caption: str) -> str:
+    cols = list(df.columns)
+    lines = []
+    if caption:
+        lines.append(f"*{_md_escape(caption)}*\n")
+    lines.append("| " + " | ".join(_md_escape(c) for c in cols) + " |")
+    lines.append("|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in cols) + "|")
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+                cells.append(_num(v))
+            else:
+                cells.append(_md_escape(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    """A report: title, plain-language summary lines, sections."""
+
+    title: str
+    summary: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    footer: str = ""
+
+    def section(self, title: str) -> Section:
+        """Append and return a new section."""
+        s = Section(title)
+        self.sections.append(s)
+        return s
+
+    def to_html(self) -> str:
+        """Self-contained HTML (figures inline as base64 PNG)."""
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{html.escape(self.title)}</h1>",
+        ]
+        if self.summary:
+            parts.append('<div class="summary"><strong>Summary</strong><ul>')
+            parts += [f"<li>{html.escape(s)}</li>" for s in self.summary]
+            parts.append("</ul></div>")
+        for sec in self.sections:
+            parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+            for kind, obj in sec.blocks:
+                if kind == "text":
+                    parts.append(f"<p>{html.escape(obj)}</p>")
+                elif kind == "table":
+                    parts.append(_table_html(*obj))
+                elif kind == "figure":
+                    b64 = base64.b64encode(obj.png).decode("ascii")
+                    parts.append(
+                        f'<figure><img alt="{html.escape(obj.caption)}" src="data:image/png;base64,{b64}">'
+                        f"<figcaption>{html.escape(obj.caption)}</figcaption></figure>"
+                    )
+        if self.footer:
+            parts.append(f'<p class="small">{html.escape(self.footer)}</p>')
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+    def to_markdown(self) -> str:
+        """Markdown twin; figures are referenced as ``<name>.png`` next to the file."""
+        out = [f"# {_md_escape(self.title)}", ""]
+        if self.summary:
+            out += ["**Summary**", ""] + [f"- {_md_escape(s)}" for s in self.summary] + [""]
+        for sec in self.sections:
+            out += [f"## {_md_escape(sec.title)}", ""]
+            for kind, obj in sec.blocks:
+                if kind == "text":
+                    out += [_md_escape(obj), ""]
+                elif kind == "table":
+                    out += [_table_md(*obj), ""]
+                elif kind == "figure":
+                    out += [f"![{_md_escape(obj.caption)}]({obj.name}.png)", "", f"*{_md_escape(obj.caption)}*", ""]
+        if self.footer:
+            out += ["", f"<sub>{_md_escape(self.footer)}</sub>"]
+        return "\n".join(out) + "\n"
+
+    def write(self, out_dir) -> dict[str, Path]:
+        """Write ``report.html``, ``report.md`` and one PNG per figure into ``out_dir``.
+
+        Returns
+        -------
+        dict of Path
+            ``html``, ``markdown`` and ``figures`` (list).
+        """
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        figs = []
+        for sec in self.sections:
+            for kind, obj in sec.blocks:
+                if kind == "figure":
+                    p = out_dir / f"{obj.name}.png"
+                    p.write_bytes(obj.png)
+                    figs.append(p)
+        h = out_dir / "report.html"
+        h.write_text(self.to_html(), encoding="utf-8")
+        m = out_dir / "report.md"
+        m.write_text(self.to_markdown(), encoding="utf-8")
+        return {"html": h, "markdown": m, "figures": figs}
+
+
+def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None) -> str:
+    """Plain-language forecast sentence.
+
+    Example: "A 70B model on 1.4T tokens reaches 1.94 nats/token (90 % interval
+    1.92-1.97); 12 % chance of missing 1.95."
+    """
+    s = (
+        f"A {fmt_count(row['params'])}-parameter model on {fmt_count(row['tokens'])} tokens"
+        + (f" ({row['domain']})" if isinstance(row.get("domain"), str) and row.get("domain") not in ("default",) else "")
+        + f" reaches {row['loss_median']:.3f} nats/token ({prob:.0%} interval {row['loss_lower']:.3f}–{row['loss_upper']:.3f}"
+        + ", one training run)"
+    )
+    if threshold is not None and p_exceed is not None:
+        s += f"; {p_exceed:.0%} chance of missing the target {threshold:g}"
+    return s + "."
+
+
+def build_fit_report(
+    fit,
+    predictions: pd.DataFrame,
+    frontier: pd.DataFrame | None,
+    *,
+    prob: float = 0.9,
+    title: str = "Scaling-law forecast",
+    data_note: str = "",
+    threshold: float | None = None,
+    heldout: pd.DataFrame | None = None,
+    extra_sections: list[Section] | None = None,
+) -> Report:
+    """The standard report of a fit.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    predictions : DataFrame
+        Output of :meth:`ScalingFit.predict` (the forecast table; its first row is the headline).
+    frontier : DataFrame, optional
+        Output of :meth:`ScalingFit.frontier`.
+    prob : float
+    title : str
+    data_note : str
+        Where the runs came from (citation), shown in the data section.
+    threshold : float, optional
+        Target loss for the headline P(miss).
+    heldout : DataFrame, optional
+        Held-out runs drawn on the fit figure.
+    extra_sections : list of Section, optional
+        Appended after the standard sections (risk, backtest).
+
+    Returns
+    -------
+    Report
+    """
+    from .plots import plot_fit, plot_forecast, plot_frontier, plot_parameters
+    from .predict import predictive_draws
+
+    rep = Report(title)
+    law = fit.law
+    diag = fit.diagnostics
+    # --- summary
+    if len(predictions):
+        row = predictions.iloc[0]
+        p_ex = None
+        if threshold is not None:
+            rng = np.random.default_rng(fit.random_seed)
+            dom = row["domain"] if isinstance(row.get("domain"), str) else fit.default_domain
+            _, new = predictive_draws(fit, predictions.iloc[[0]], dom, rng)
+            p_ex = float((np.exp(new[:, 0]) > threshold).mean())
+        rep.summary.append(headline_sentence(row, prob, threshold, p_ex))
+    if frontier is not None and len(frontier):
+        f = frontier.iloc[-1]
+        rep.summary.append(
+            f"At {f['flops']:.3g} FLOPs the compute-optimal model has {fmt_count(f['params_opt_median'])} parameters "
+            f"({prob:.0%} interval {fmt_count(f['params_opt_lower'])}–{fmt_count(f['params_opt_upper'])}) trained on "
+            f"{f['tokens_per_param_median']:.1f} tokens per parameter ({f['tokens_per_param_lower']:.1f}–"
+            f"{f['tokens_per_param_upper']:.1f}), reaching {f['loss_opt_median']:.3f} nats/token."
+        )
+    if diag is not None:
+        rep.summary.append(
+            "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
+            if diag.ok
+            else "WARNING: sampling diagnostics failed; treat the numbers with caution: " + " ".join(diag.problems)
+        )
+    # --- data
+    runs = fit.runs
+    sec = rep.section("Data")
+    sec.text(
+        f"{len(runs)} training runs in {len(fit.domains)} domain(s); N from {fmt_count(runs['params'].min())} to "
+        f"{fmt_count(runs['params'].max())} parameters, D from {fmt_count(runs['tokens'].min())} to "
+        f"{fmt_count(runs['tokens'].max())} tokens, loss from {runs['loss'].min():.3f} to {runs['loss'].max():.3f} nats/token."
+        if "params" in runs and "tokens" in runs
+        else f"{len(runs)} training runs in {len(fit.domains)} domain(s)."
+    )
+    if data_note:
+        sec.text(data_note)
+    counts = runs.groupby("domain", sort=False).size().rename("runs").reset_index()
+    counts["reference"] = counts["domain"].isin(fit.reference_domains).map({True: "yes", False: "no"})
+    sec.table(counts, "runs per domain")
+    # --- prior
+    sec = rep.section("Law and prior")
+    sec.text(f"Law: {law.name}. {law.citation}")
+    pr = fit.prior
+    if pr.informative:
+        sec.text(
+            f"Prior: {pr.name} — {pr.citation}. Values: {pr.where}. Units: {pr.units}; N counted as {pr.param_convention}."
+            + (f" Standard deviations widened {pr.widen_factor:g}x." if pr.widen_factor != 1 else "")
+        )
+        sec.table(pd.DataFrame(pr.table()), "prior (catalog parameters): mean and standard deviation")
+        if fit.hierarchical:
+            sec.text(
+                "Each domain's parameters may depart from the published law by a between-domain spread learned from "
+                "the data (half-normal priors informed by the published spread across data sources)."
+            )
+    else:
+        sec.text("Prior: weakly informative (wide independent normals; see the law's weak_prior). Published values are shown for comparison.")
+    noise = "Student-t (robust; tail weight learned)" if fit.structure.likelihood == "student_t" else "normal"
+    sec.text(
+        f"Likelihood: {noise} on log loss, noise scale learned per domain. "
+        + (
+            f"Model-discrepancy term (orthogonal Gaussian process) for: {', '.join(fit.bases)}."
+            if fit.bases
+            else "No model-discrepancy term (too few runs to identify one)."
+        )
+    )
+    # --- posterior
+    sec = rep.section("Posterior parameters")
+    params = fit.parameters(prob)
+    if not pr.informative:
+        from .priors import get_prior
+
+        try:
+            pub = get_prior("besiroglu2024", law=law.name)
+            nat = law.natural(law.from_catalog({k: np.asarray(v) for k, v in pub.mean.items()}, fit.refs), fit.refs)
+            params["published"] = params["parameter"].map({k: float(v) for k, v in nat.items()})
+            sec.text("Published column: Besiroglu et al. (2024) estimates, for comparison.")
+        except ValueError:
+            pass
+    sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
+    sec.figure(plot_parameters(fit, prob=prob)[0], "parameters", "Prior and posterior intervals of each parameter; dashed: published value.")
+    # --- diagnostics
+    sec = rep.section("Diagnostics")
+    if diag is not None:
+        sec.text(
+            f"Sampler: {fit.sampler_used}, {fit.sampler.chains} chains x {fit.sampler.draws} draws "
+            f"(seed {fit.random_seed}). Max R-hat {diag.max_rhat:.4f}, min bulk ESS {diag.min_ess_bulk:.0f}, "
+            f"min tail ESS {diag.min_ess_tail:.0f}, divergences {diag.divergences}. "
+            + ("All checks passed." if diag.ok else "Problems: " + " ".join(diag.problems))
+        )
+    t = fit.timings
+    sec.text(
+        f"Time: compile {t.get('compile_seconds', 0):.1f} s, sampling {t.get('sample_seconds', 0):.1f} s, "
+        f"total {t.get('total_seconds', 0):.1f} s."
+    )
+    # --- figures
+    sec = rep.section("Fit")
+    if law.has_allocation:
+        sec.figure(plot_fit(fit, "flops", heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
+                   f"Loss vs compute: runs (colour: tokens per parameter), compute-optimal posterior median with 50 % and {prob:.0%} bands.")
+        sec.figure(plot_fit(fit, "params", heldout=heldout, probs=(0.5, prob))[0], "fit_params",
+                   "Loss vs parameters along a constant tokens-per-parameter ray.")
+    else:
+        sec.figure(plot_fit(fit, law.variables[0], heldout=heldout, probs=(0.5, prob))[0], "fit",
+                   f"Loss vs {law.variables[0]} with 50 % and {prob:.0%} bands.")
+    if frontier is not None and len(frontier) and law.has_allocation:
+        sec = rep.section("Compute-optimal frontier")
+        sec.figure(plot_frontier(fit, prob=prob)[0], "frontier", f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND).")
+        cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
+        sec.table(frontier[cols], f"compute-optimal allocation, {prob:.0%} intervals")
+    # --- forecasts
+    sec = rep.section("Forecasts")
+    sec.text(
+        "loss_* is one new training run (run-to-run noise included); mean_loss_* is the expected loss "
+        f"(parameter and discrepancy uncertainty only). Intervals are {prob:.0%} equal-tailed."
+    )
+    show = [c for c in ("domain", "params", "tokens", "flops", "loss_median", "loss_lower", "loss_upper",
+                        "mean_loss_lower", "mean_loss_upper", "loss") if c in predictions]
+    sec.table(predictions[show], "forecast table")
+    if len(predictions):
+        r0 = predictions.iloc[0]
+        target = {"params": float(r0["params"]), "tokens": float(r0["tokens"])}
+        dom = r0["domain"] if isinstance(r0.get("domain"), str) else None
+        sec.figure(plot_forecast(fit, target, threshold=threshold, prob=prob, domain=dom)[0], "forecast",
+                   "Posterior predictive distribution of one new run at the headline target.")
+    for s in extra_sections or []:
+        rep.sections.append(s)
+    from . import __version__
+
+    rep.footer = (
+        f"bayes_scaling {__version__}. Law: {law.citation} Prior: {fit.prior.citation}. "
+        "Credible intervals are equal-tailed posterior intervals."
+    )
+    return rep
+
+
+def fit_html_summary(fit) -> str:
+    """Compact HTML summary of a fit for Jupyter (``ScalingFit._repr_html_``)."""
+    d = fit.diagnostics
+    status = "not checked" if d is None else ('<span class="ok">ok</span>' if d.ok else '<span class="bad">problems</span>')
+    p = fit.parameters(0.9)
+    head = (
+        f"<p><b>ScalingFit</b> — law <code>{html.escape(fit.law.name)}</code>, prior "
+        f"<code>{html.escape(fit.prior.name)}</code>, {len(fit.runs)} runs, {len(fit.domains)} domain(s), "
+        f"{fit.n_draws} draws, diagnostics: {status}</p>"
+    )
+    if d is not None and not d.ok:
+        head += "<p>" + html.escape(" ".join(d.problems)) + "</p>"
+    return f"<div>{head}{_table_html(p, '90 % credible intervals')}</div>"
+
+
+def write_json(obj, path) -> Path:
+    """Write JSON (NaN as null)."""
+
+    def clean(o):
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, (np.floating, float)):
+            return None if not np.isfinite(o) else float(o)
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.bool_):
+            return bool(o)
+        return o
+
+    path = Path(path)
+    path.write_text(json.dumps(clean(obj), indent=1), encoding="utf-8")
+    return path
