@@ -17,7 +17,7 @@ validate_runs, read_runs
 
 __version__ = "0.1.0"
 
-from . import datasets  # noqa: E402
+from . import datasets, laws  # noqa: E402
 from ._warnings import quiet_library_noise  # noqa: E402
 from .data import RunsTableError, RunsTableWarning, read_runs, validate_runs  # noqa: E402
 from .diagnostics import ConvergenceWarning, SamplingError  # noqa: E402

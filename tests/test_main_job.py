@@ -1,0 +1,167 @@
+"""Issue 2: the main job on real Chinchilla runs — recovery, calibration, determinism, save/load, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling.cli import main
+from bayes_scaling.io import load_fit
+
+# Besiroglu et al. (2024) estimates and bootstrap standard errors (priors module docstring).
+BESIROGLU = {"alpha": (0.3478, 0.0154), "beta": (0.3658, 0.0206), "E": (1.817, 0.026)}
+
+
+@pytest.mark.slow
+def test_weak_prior_recovers_besiroglu_within_two_se(chinchilla_fit):
+    p = chinchilla_fit.parameters(0.9).set_index("parameter")["median"]
+    for name, (value, se) in BESIROGLU.items():
+        assert abs(p[name] - value) <= 2 * se, (name, p[name], value, se)
+    d = chinchilla_fit.diagnostics
+    assert d.max_rhat <= 1.01
+    assert d.min_ess_bulk >= 400
+    assert d.divergences == 0 or not d.ok  # divergences are never silent
+    assert d.ok
+
+
+@pytest.mark.slow
+def test_forecast_of_largest_runs_is_calibrated(chinchilla, chinchilla_split_fit):
+    held = chinchilla[chinchilla["flops"] >= 1e21]
+    assert len(held) == 23
+    pred = chinchilla_split_fit.predict(held[["params", "tokens"]], prob=0.9)
+    ape = np.abs(pred["loss_median"].to_numpy() - held["loss"].to_numpy()) / held["loss"].to_numpy()
+    covered = (held["loss"].to_numpy() >= pred["loss_lower"].to_numpy()) & (
+        held["loss"].to_numpy() <= pred["loss_upper"].to_numpy()
+    )
+    assert np.median(ape) <= 0.02
+    assert covered.sum() >= 19, covered.sum()
+    # the expected-loss interval is never wider than the new-run interval
+    assert np.all(pred["mean_loss_upper"] - pred["mean_loss_lower"] <= pred["loss_upper"] - pred["loss_lower"] + 1e-12)
+
+
+@pytest.mark.slow
+def test_frontier_matches_besiroglu_band(chinchilla_fit):
+    fr = chinchilla_fit.frontier([5.88e23], prob=0.8).iloc[0]
+    # Besiroglu et al. (2024) bootstrap 10th-90th percentile of D/N at 5.88e23: 9.9-29.0
+    assert 9.9 <= fr["tokens_per_param_median"] <= 29.0
+    assert 70e9 / 2 <= fr["params_opt_median"] <= 70e9 * 2
+    assert fr["tokens_per_param_lower"] < fr["tokens_per_param_median"] < fr["tokens_per_param_upper"]
+
+
+def test_small_fit_recovers_known_law(small_fit):
+    fit, runs = small_fit
+    p = fit.parameters(0.9).set_index("parameter")
+    assert abs(p.loc["alpha", "median"] - 0.35) < 0.05
+    assert abs(p.loc["beta", "median"] - 0.37) < 0.05
+    assert abs(p.loc["E", "median"] - 1.8) < 0.1
+    for name, true in (("alpha", 0.35), ("beta", 0.37), ("E", 1.8)):
+        assert p.loc[name, "lower"] < true < p.loc[name, "upper"], name
+
+
+def test_same_seed_same_numbers(small_fit):
+    fit, runs = small_fit
+    again = bs.ScalingLaw(prior="weak", discrepancy="none", sampler=fit.sampler).fit(runs, random_seed=3)
+    other = bs.ScalingLaw(prior="weak", discrepancy="none", sampler=fit.sampler).fit(runs, random_seed=4)
+    np.testing.assert_array_equal(fit._flat("mu"), again._flat("mu"))
+    assert not np.array_equal(fit._flat("mu"), other._flat("mu"))
+    t = pd.DataFrame({"params": [1e10], "tokens": [2e11]})
+    pd.testing.assert_frame_equal(fit.predict(t), again.predict(t))
+
+
+def test_predict_contract_and_flops_input(small_fit):
+    fit, _ = small_fit
+    t = pd.DataFrame({"params": [1e9, 1e10], "flops": [6 * 1e9 * 2e10, 6 * 1e10 * 2e11]})
+    out = fit.predict(t, prob=0.8)
+    for col in ("params", "flops", "tokens", "loss_median", "loss_lower", "loss_upper", "mean_loss_lower", "mean_loss_upper"):
+        assert col in out.columns
+    np.testing.assert_allclose(out["tokens"], [2e10, 2e11])
+    assert np.all(out["loss_lower"] < out["loss_median"]) and np.all(out["loss_median"] < out["loss_upper"])
+    assert np.all(out["mean_loss_lower"] >= out["loss_lower"]) and np.all(out["mean_loss_upper"] <= out["loss_upper"])
+    wide = fit.predict(t, prob=0.95)
+    assert np.all(wide["loss_upper"] - wide["loss_lower"] > out["loss_upper"] - out["loss_lower"])
+
+
+def test_save_load_round_trip_gives_identical_predictions(small_fit, tmp_path):
+    fit, _ = small_fit
+    path = fit.save(tmp_path / "fit")
+    loaded = load_fit(path)
+    t = pd.DataFrame({"params": [3e9, 7e10], "tokens": [6e10, 1.4e12]})
+    pd.testing.assert_frame_equal(fit.predict(t), loaded.predict(t))
+    pd.testing.assert_frame_equal(fit.frontier([1e22]), loaded.frontier([1e22]))
+    with pytest.raises(FileExistsError, match="already exists; choose another path or pass force=True"):
+        fit.save(path)
+    fit.save(path, force=True)
+
+
+@pytest.mark.slow
+def test_discrepancy_round_trip(chinchilla_fit, tmp_path):
+    path = chinchilla_fit.save(tmp_path / "chin")
+    loaded = load_fit(path)
+    t = pd.DataFrame({"params": [7e10, 7e9], "tokens": [1.4e12, 1.4e11]})
+    pd.testing.assert_frame_equal(chinchilla_fit.predict(t), loaded.predict(t))
+
+
+def test_closed_form_frontier_matches_numeric_search(small_fit):
+    from bayes_scaling.decisions import optimal_allocation_draws
+
+    fit, _ = small_fit
+    th = fit.theta(fit.default_domain)[:200]
+    closed = optimal_allocation_draws(fit, np.array([1e21, 1e24]), th)
+    numeric = optimal_allocation_draws(fit, np.array([1e21, 1e24]), th, max_params=1e30)
+    np.testing.assert_allclose(closed["params_opt"], numeric["params_opt"], rtol=1e-5)
+    np.testing.assert_allclose(closed["loss_opt"], numeric["loss_opt"], rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_cli_demo_writes_everything(tmp_path, chinchilla_fit):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    for name in ("report.html", "report.md", "predictions.csv", "summary.json", "frontier.csv", "fit/fit.json",
+                 "fit/posterior.nc", "fit_flops.png", "parameters.png", "frontier.png", "forecast.png"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["diagnostics_ok"] is True
+    alpha = summary["parameters"]["chinchilla"]["alpha"]
+    assert alpha["lower"] < alpha["median"] < alpha["upper"]
+    assert summary["timings"]["wall_seconds"] > 0
+    pred = pd.read_csv(out / "predictions.csv")
+    assert list(pred["label"])[:2] == ["Chinchilla 70B / 1.4T", "Gopher 280B / 300B"]
+    # second run without --force refuses to overwrite
+    assert main(["demo", "--out", str(out), "--quiet"]) == 4
+    # predict from the saved fit keeps the target columns and adds the contract columns
+    targets = tmp_path / "t.csv"
+    pd.DataFrame({"params": [7e10], "flops": [5.88e23]}).to_csv(targets, index=False)
+    res = tmp_path / "p.csv"
+    assert main(["predict", str(out), "--at", str(targets), "--out", str(res), "--quiet"]) == 0
+    got = pd.read_csv(res)
+    assert {"params", "flops", "loss_median", "loss_lower", "loss_upper", "mean_loss_lower", "mean_loss_upper"} <= set(got)
+    assert got.loc[0, "tokens"] == pytest.approx(5.88e23 / (6 * 7e10))
+    assert main(["frontier", str(out), "--flops", "1e21,5.88e23", "--out", str(tmp_path / "f.csv"), "--quiet"]) == 0
+    f = pd.read_csv(tmp_path / "f.csv")
+    expected = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt")
+                            for s in ("median", "lower", "upper")]
+    assert all(c in f.columns for c in expected)
+    assert len(f) == 2
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["predict", "/nonexistent/dir", "--at", "x.csv"], 4, "is not a saved fit directory"),
+        (["fit", "/nonexistent/runs.csv", "--out", "OUT"], 2, "does not exist; check the path"),
+        (["frontier", "/nonexistent", "--flops", "abc"], 4, "is not a saved fit directory"),
+    ],
+)
+def test_cli_errors_are_one_line_without_traceback(tmp_path, args, code, message):
+    args = [a.replace("OUT", str(tmp_path / "o")) for a in args]
+    r = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == code
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], r.stderr
