@@ -52,6 +52,12 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
+def _error(message) -> None:
+    """Print an error as exactly one line (messages may quote file content with line breaks)."""
+    text = " ".join(str(message).split())
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
 def _floats(text: str, what: str) -> list[float]:
     try:
         vals = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
@@ -377,29 +383,27 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.func(args)
         except CliError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(exc)
             return exc.code
         except RunsTableError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(exc)
             return EXIT_INPUT
         except SamplingError as exc:
-            print(f"error: {exc} (exiting because of --strict)", file=sys.stderr)
+            _error(f"{exc} (exiting because of --strict)")
             return EXIT_SAMPLING
         except (FitFileError, FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(exc)
             return EXIT_FILE
         except (ValueError, KeyError) as exc:
-            msg = exc.args[0] if exc.args else str(exc)
-            print(f"error: {msg}", file=sys.stderr)
+            _error(exc.args[0] if exc.args else exc)
             return EXIT_INPUT
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        _error("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
         if os.environ.get("BAYES_SCALING_DEBUG"):
             raise
-        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with BAYES_SCALING_DEBUG=1 and report it.",
-              file=sys.stderr)
+        _error(f"internal error ({type(exc).__name__}: {exc}); rerun with BAYES_SCALING_DEBUG=1 and report it.")
         return EXIT_INTERNAL
 
 

@@ -19,12 +19,15 @@ Every problem is reported with the column, the row and the fix. Problems that
 make the data unusable raise :class:`RunsTableError` (a ``ValueError``);
 problems where the data may still be right emit a :class:`RunsTableWarning`.
 Row numbers refer to the table's index; for CSV files read by :func:`read_runs`
-the index starts at 1 for the first data row, so row *k* is file line *k + 1*.
+the index starts at 1 for the first data row, so row *k* is file line *k + 1*
+(skipped blank lines keep their numbers).
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import re
 import warnings
 from collections.abc import Sequence
@@ -103,47 +106,90 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Raw table with string-or-number columns; index starts at 1 for the first
-        data row (file line 2). Validate it with :func:`validate_runs`.
+        Raw table of strings. The index is the row number: row *k* is file line
+        *k + 1*, so the first data row after the header is row 1. Blank lines (and
+        lines of empty cells, as spreadsheets export them) are skipped but keep
+        their numbers, so a row number in a message always points at the file.
+        Validate the table with :func:`validate_runs`.
 
     Raises
     ------
     RunsTableError
-        If the file does not exist, is empty, is not a CSV, or has no data rows.
+        If the file does not exist, is empty, is not UTF-8 text, is not a
+        comma-separated file, has a line with more or fewer values than the
+        header names, repeats a column name, or has no data rows.
     """
     path = Path(path)
     if not path.exists():
         raise RunsTableError(f"{what} file '{path}' does not exist; check the path.")
     if path.is_dir():
         raise RunsTableError(f"{what} path '{path}' is a directory; give a CSV file.")
-    if path.stat().st_size == 0:
+    raw = path.read_bytes()
+    if len(raw) == 0:
         raise RunsTableError(
             f"{what} file '{path}' is empty; it needs a header line "
             "'params,tokens,loss' and one line per run."
         )
     try:
-        df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, skipinitialspace=True, keep_default_na=False)
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RunsTableError(
             f"{what} file '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV."
         ) from None
-    except pd.errors.EmptyDataError:
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=False)
+    header: list[str] | None = None
+    labels: list[int] = []
+    records: list[list[str]] = []
+    last = 0
+    try:
+        for rec in reader:
+            start, last = last + 1, reader.line_num
+            if not rec or all(not f.strip() for f in rec):
+                continue  # blank line or a line of empty cells
+            if header is None:
+                header = _check_header([f.strip().lstrip("\ufeff") for f in rec], path, what)
+                continue
+            if len(rec) != len(header):
+                if len(rec) > len(header) and all(not f.strip() for f in rec[len(header):]):
+                    rec = rec[: len(header)]  # trailing empty cells (a spreadsheet's trailing commas)
+                else:
+                    raise RunsTableError(
+                        f"{what} file '{path}', row {start - 1} (file line {start}) has {len(rec)} "
+                        f"values but the header names {len(header)} columns ({', '.join(header)}); "
+                        "remove the extra values or add the missing ones (quote text that contains commas)."
+                    )
+            labels.append(start - 1)
+            records.append(rec)
+    except csv.Error as exc:
         raise RunsTableError(
-            f"{what} file '{path}' has no header; the first line must name the columns, "
-            "e.g. 'params,tokens,loss'."
+            f"{what} file '{path}' is not a well-formed CSV (line {reader.line_num}: {exc}); "
+            "check for stray quotes or control characters."
         ) from None
-    except pd.errors.ParserError as exc:
-        msg = str(exc).strip().splitlines()[-1]
+    if header is None:
         raise RunsTableError(
-            f"{what} file '{path}' is not a well-formed CSV ({msg}); check for stray commas or quotes."
-        ) from None
-    df.columns = [str(c).strip() for c in df.columns]
-    if len(df) == 0:
+            f"{what} file '{path}' has no header; the first line must name the columns, e.g. 'params,tokens,loss'."
+        )
+    if not records:
         raise RunsTableError(f"{what} file '{path}' has a header but no data rows; add one line per run.")
-    df.index = pd.RangeIndex(1, len(df) + 1)
+    df = pd.DataFrame.from_records(records, columns=header, index=pd.Index(labels, dtype=int))
     df.attrs["source"] = str(path)
     df.attrs["one_based_file"] = True
     return df
+
+
+def _check_header(header: list[str], path: Path, what: str) -> list[str]:
+    if len(header) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if sep in header[0]:
+                raise RunsTableError(
+                    f"{what} file '{path}' separates values with {name}, not commas (header '{header[0]}'); "
+                    "save it as a comma-separated CSV."
+                )
+    named = [c for c in header if c]
+    dup = next((c for i, c in enumerate(named) if c in named[:i]), None)
+    if dup is not None:
+        raise RunsTableError(f"{what} file '{path}' names column '{dup}' twice in its header; keep one.")
+    return [c if c else f"Unnamed: {i}" for i, c in enumerate(header)]
 
 
 def _closest(name: str, columns: Sequence[str]) -> str:
@@ -195,10 +241,11 @@ def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
                 + "; write plain numbers such as 7e9 or 7000000000."
             )
     # words that pandas reads as missing/infinite are handled by the finiteness check
-    lowered = text.str.lower()
-    out[lowered.isin(["inf", "+inf"])] = np.inf
-    out[lowered == "-inf"] = -np.inf
-    return out.astype(float)
+    vals = np.array(out.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    lowered = text.str.lower().to_numpy(dtype=object)
+    vals[np.isin(lowered, ["inf", "+inf"])] = np.inf
+    vals[lowered == "-inf"] = -np.inf
+    return pd.Series(vals, index=s.index, name=col)
 
 
 def validate_runs(
@@ -258,6 +305,8 @@ def validate_runs(
     if len(runs) == 0:
         raise RunsTableError("the runs table is empty; give one row per training run with params, tokens and loss.")
     df = runs.copy()
+    if not df.index.is_unique:  # e.g. pd.concat without ignore_index: messages count rows from 0 instead
+        df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     if df.columns.duplicated().any():
         dup = df.columns[df.columns.duplicated()][0]
@@ -366,8 +415,9 @@ def validate_runs(
                 "and 'params' is a raw count."
             )
     elif "tokens" in out and "flops" in out and "params" in out:
-        implied = 6.0 * out["params"] * out["tokens"]
-        off = (np.abs(np.log(out["flops"] / implied)) > np.log(1.5))
+        with np.errstate(over="ignore"):
+            implied = 6.0 * out["params"] * out["tokens"]
+            off = np.abs(np.log(out["flops"] / implied)) > np.log(1.5)
         if off.any():
             first = out.index[off][0]
             warnings.warn(
@@ -377,7 +427,28 @@ def validate_runs(
                 stacklevel=2,
             )
     if "params" in out and "tokens" in out and "flops" not in out:
-        out["flops"] = 6.0 * out["params"] * out["tokens"]
+        with np.errstate(over="ignore"):
+            out["flops"] = 6.0 * out["params"] * out["tokens"]
+    _check_derived(out, ctx, "runs")
+    # per-row unit checks: a single row typed in billions among raw counts passes the per-domain checks above
+    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens")):
+        if col not in out:
+            continue
+        small = out[col] < lo
+        if small.any():
+            idx = out.index[small]
+            first = idx[0]
+            fix = (
+                "tokens are derived as flops / (6 params): check that 'flops' is in FLOPs and 'params' a raw count"
+                if col == "tokens" and "tokens" not in cols
+                else "it looks like millions or billions"
+                + (" (or tokens per parameter)" if col == "tokens" else "")
+                + " while other rows are raw counts; give raw counts, e.g. 7e9 for 7B"
+            )
+            raise RunsTableError(
+                f"column '{col}', {ctx.row(first)}: {out.loc[first, col]:g} is below {lo:g}, too few {what} for a "
+                f"training run" + (f" (also {_rows(ctx, idx[1:])})" if len(idx) > 1 else "") + f"; {fix}."
+            )
 
     if "unique_tokens" in out and "tokens" in out:
         more = out["unique_tokens"] > out["tokens"] * (1 + 1e-9)
@@ -389,7 +460,8 @@ def validate_runs(
 
     # allocation plausibility
     if "params" in out and "tokens" in out:
-        tpp = out["tokens"] / out["params"]
+        with np.errstate(over="ignore"):
+            tpp = out["tokens"] / out["params"]
         odd = (tpp < 0.1) | (tpp > 1e4)
         if odd.any():
             warnings.warn(
@@ -405,8 +477,8 @@ def validate_runs(
     dup = out.duplicated(subset=keycols, keep="first")
     if dup.any():
         warnings.warn(
-            f"{_rows(ctx, out.index[dup])} repeat an earlier row exactly (same size, loss and domain); "
-            "they are kept, but drop them if they were pasted twice.",
+            f"{_rows(ctx, out.index[dup])} {'repeats' if dup.sum() == 1 else 'repeat'} an earlier row exactly "
+            "(same size, loss and domain); kept, but drop the copies if they were pasted twice.",
             RunsTableWarning,
             stacklevel=2,
         )
@@ -463,6 +535,21 @@ def validate_runs(
     return out
 
 
+def _check_derived(out: pd.DataFrame, ctx: _Ctx, what: str) -> None:
+    """Derived sizes (C = 6 N D or D = C / (6 N)) must stay positive and finite."""
+    for col in ("tokens", "flops"):
+        if col not in out or not pd.api.types.is_numeric_dtype(out[col]):
+            continue
+        s = out[col]
+        bad = ~np.isfinite(s) | (s <= 0)
+        if bad.any():
+            first = s.index[bad][0]
+            raise RunsTableError(
+                f"{what} {ctx.row(first)}: {col} derived from the other sizes is {s[first]:g} (C = 6 N D); "
+                "the sizes are out of range (params and tokens are raw counts, flops in FLOPs), fix or drop that row."
+            )
+
+
 def estimated_fit_seconds(n_runs: int, n_domains: int = 1) -> float:
     """Rough wall-clock estimate of a default fit on 2 cores.
 
@@ -512,6 +599,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     if len(targets) == 0:
         raise RunsTableError("the targets table is empty; give one row per forecast with params and tokens.")
     df = targets.copy()
+    if not df.index.is_unique:  # repeated labels would mix up rows when forecasts are written back
+        df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     cols = list(df.columns)
     size_cols = list(needs)
@@ -530,8 +619,11 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         bad = ~np.isfinite(s) | (s <= 0)
         if bad.any():
             first = s.index[bad][0]
+            value = str(df[col][first]).strip()
             raise RunsTableError(
-                f"targets column '{col}', {ctx.row(first)}: {df[col][first]!s} must be a positive finite number."
+                f"targets column '{col}', {ctx.row(first)}: "
+                + (f"'{value}' is not" if value and value.lower() != "nan" else "the value is missing; it must be")
+                + " a positive finite number; fix or drop that target."
             )
         lo = {"params": _MIN_PARAMS, "tokens": _MIN_TOKENS, "unique_tokens": _MIN_TOKENS, "flops": 1e12}[col]
         if s.max() < lo:
@@ -539,13 +631,29 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 f"targets column '{col}' looks like it is in millions, billions or PF-days (largest value "
                 f"{s.max():g}); give raw counts (FLOPs for 'flops'), e.g. 7e9 for 7B."
             )
+        if (s < lo).any():
+            first = s.index[s < lo][0]
+            raise RunsTableError(
+                f"targets column '{col}', {ctx.row(first)}: {s[first]:g} is below {lo:g} while other rows are raw "
+                "counts; it looks like millions, billions or PF-days. Give raw counts (FLOPs for 'flops'), e.g. 7e9."
+            )
         df[col] = s
-    if "tokens" in needs and "tokens" not in cols:
-        df["tokens"] = df["flops"] / (6.0 * df["params"])
-    if "params" in df and "tokens" in df and "flops" not in cols:
-        df["flops"] = 6.0 * df["params"] * df["tokens"]
+    with np.errstate(over="ignore", under="ignore"):
+        if "tokens" in needs and "tokens" not in cols:
+            df["tokens"] = df["flops"] / (6.0 * df["params"])
+        if "params" in df and "tokens" in df and "flops" not in cols:
+            df["flops"] = 6.0 * df["params"] * df["tokens"]
+    _check_derived(df, ctx, "targets")
+    if "tokens" in df and "tokens" not in cols and (df["tokens"] < _MIN_TOKENS).any():
+        first = df.index[df["tokens"] < _MIN_TOKENS][0]
+        raise RunsTableError(
+            f"targets {ctx.row(first)}: flops / (6 params) gives {df.loc[first, 'tokens']:g} tokens, below "
+            f"{_MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
+        )
     if "domain" in cols:
-        df["domain"] = df["domain"].astype(str).str.strip()
+        # an empty cell means "no domain given": the --domain option or the fit's default domain is used
+        dom = df["domain"].where(df["domain"].notna(), "").astype(str).str.strip()
+        df["domain"] = pd.Series([d if d else None for d in dom], index=df.index, dtype=object)
     else:
         df["domain"] = None
     return df

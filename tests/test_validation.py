@@ -1,0 +1,681 @@
+"""Issue 7: the runs-table input matrix — every bad input gives a message naming the column, the row and the fix."""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_scaling.data import (
+    RunsTableError,
+    RunsTableWarning,
+    estimated_fit_seconds,
+    read_runs,
+    validate_runs,
+    validate_targets,
+)
+from bayes_scaling.laws import chinchilla_loss
+
+# Chinchilla law with the Besiroglu et al. (2024) point estimates; 6 runs at 20 tokens/param
+N6 = np.geomspace(1e8, 1e10, 6)
+
+
+def runs(n: int = 6, tpp: float = 20.0, **cols) -> pd.DataFrame:
+    """Valid runs from a known law (index 0..n-1, as a DataFrame built in code has)."""
+    params = np.geomspace(1e8, 1e10, n) if n > 1 else np.array([1e9])
+    tokens = tpp * params
+    loss = chinchilla_loss(params, tokens, E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
+    df = pd.DataFrame({"params": params, "tokens": tokens, "loss": loss})
+    for k, v in cols.items():
+        df[k] = v
+    return df
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, float_format="%.10g")
+
+
+@pytest.fixture
+def write(tmp_path):
+    def _write(content: str | bytes, name: str = "runs.csv"):
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return _write
+
+
+def no_warnings(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunsTableWarning)
+        return fn(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------- the happy path
+
+
+def test_valid_runs_come_back_canonical():
+    out = no_warnings(validate_runs, runs())
+    assert list(out.columns) == ["params", "tokens", "flops", "loss", "domain"]
+    np.testing.assert_allclose(out["flops"], 6 * out["params"] * out["tokens"])
+    assert (out["domain"] == "default").all()
+    assert list(out.index) == list(range(6))
+
+
+def test_flops_instead_of_tokens_derives_tokens():
+    df = runs()
+    df["flops"] = 6 * df["params"] * df["tokens"]
+    out = no_warnings(validate_runs, df.drop(columns="tokens"))
+    np.testing.assert_allclose(out["tokens"], 20 * N6)
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def test_misspelt_column_suggests_the_closest_name():
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(runs().rename(columns={"params": "param"}))
+    assert str(e.value) == (
+        "runs table has no column 'params'; did you mean 'param'? Rename it to 'params'. "
+        "Columns found: param, tokens, loss."
+    )
+
+
+def test_column_with_wrong_case_says_names_are_case_sensitive():
+    with pytest.raises(RunsTableError, match=r"no column 'loss'; found 'Loss': column names are case-sensitive, "
+                                             r"rename it to 'loss'"):
+        validate_runs(runs().rename(columns={"loss": "Loss"}))
+
+
+def test_common_alias_is_recognised():
+    with pytest.raises(RunsTableError, match=r"no column 'tokens'; did you mean 'train_tokens'\? Rename it to "
+                                             r"'tokens' \(or give 'flops'"):
+        validate_runs(runs().rename(columns={"tokens": "train_tokens"}))
+
+
+def test_missing_column_without_a_close_name_lists_the_columns():
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(runs().drop(columns="loss").assign(quality=1.0))
+    assert str(e.value) == "runs table has no column 'loss'. Columns found: params, tokens, quality."
+
+
+def test_duplicated_column_in_a_csv_header(write):
+    path = write("params,tokens,loss,loss\n1e9,2e10,2.5,2.6\n2e9,4e10,2.4,2.5\n")
+    with pytest.raises(RunsTableError, match=r"names column 'loss' twice in its header; keep one"):
+        read_runs(path)
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def test_string_in_numeric_column_names_column_and_row():
+    df = runs().astype({"loss": object})
+    df.loc[3, "loss"] = "2.3 (seed 1)"
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "column 'loss', row 3: '2.3 (seed 1)' is not a number; write plain numbers such as 7e9 or 7000000000."
+    )
+
+
+def test_string_in_csv_names_row_and_file_line(write):
+    text = csv_text(runs()).splitlines()
+    text[3] = text[3].replace(text[3].split(",")[0], "1.5B")  # row 3 = file line 4
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(write("\n".join(text) + "\n"))
+    assert "column 'params', row 3 (file line 4): '1.5B' is not a number" in str(e.value)
+
+
+def test_several_bad_strings_are_all_counted():
+    df = runs().astype({"tokens": object})
+    df.loc[[1, 2, 4], "tokens"] = ["x", "y", "z"]
+    with pytest.raises(RunsTableError, match=r"column 'tokens', row 1: 'x' is not a number \(also row 2, row 4\)"):
+        validate_runs(df)
+
+
+def test_nan_names_column_and_rows():
+    df = runs()
+    df.loc[2, "loss"] = np.nan
+    df.loc[5, "loss"] = np.nan
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == "column 'loss' is empty or NaN in row 2, row 5; fill it in or drop those runs."
+
+
+def test_empty_cell_in_csv_is_reported_with_its_file_line(write):
+    lines = csv_text(runs()).splitlines()
+    cells = lines[2].split(",")
+    cells[1] = ""
+    lines[2] = ",".join(cells)
+    with pytest.raises(RunsTableError, match=r"column 'tokens' is empty or NaN in row 2 \(file line 3\)"):
+        validate_runs(write("\n".join(lines) + "\n"))
+
+
+def test_inf_is_rejected():
+    df = runs()
+    df.loc[4, "params"] = np.inf
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == "column 'params' is infinite in row 4; give a finite value or drop those runs."
+
+
+def test_inf_written_as_text_is_rejected(write):
+    lines = csv_text(runs()).splitlines()
+    lines[1] = "inf," + ",".join(lines[1].split(",")[1:])
+    with pytest.raises(RunsTableError, match=r"column 'params' is infinite in row 1 \(file line 2\)"):
+        validate_runs(write("\n".join(lines) + "\n"))
+
+
+@pytest.mark.parametrize("col", ["params", "tokens", "loss"])
+@pytest.mark.parametrize("value", [0.0, -3.0])
+def test_zero_or_negative_size_or_loss(col, value):
+    df = runs()
+    df.loc[1, col] = value
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == f"column '{col}' must be positive; row 1 has {value:g}; fix or drop those runs."
+
+
+def test_zero_flops():
+    df = runs()
+    df["flops"] = 6 * df["params"] * df["tokens"]
+    df.loc[0, "flops"] = 0.0
+    with pytest.raises(RunsTableError, match=r"column 'flops' must be positive; row 0 has 0; fix or drop those runs"):
+        validate_runs(df.drop(columns="tokens"))
+
+
+def test_overflowing_compute_is_rejected_not_stored_as_inf():
+    df = runs()
+    df.loc[2, "tokens"] = 1e308  # finite, but C = 6 N D overflows
+    with pytest.raises(RunsTableError, match=r"runs row 2: flops derived from the other sizes is inf"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunsTableWarning)
+            validate_runs(df)
+
+
+def test_boolean_column_is_rejected():
+    df = runs()
+    df["loss"] = True
+    with pytest.raises(RunsTableError, match=r"column 'loss' holds true/false values; it must hold numbers"):
+        validate_runs(df)
+
+
+# ----------------------------------------------------------------------------- too few runs
+
+
+def test_single_run_is_an_error():
+    with pytest.raises(RunsTableError, match=r"^a single run cannot determine a scaling law; add runs at other sizes"):
+        validate_runs(runs(1))
+
+
+def test_fewer_runs_than_parameters_needs_a_published_prior():
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(runs(3))
+    assert str(e.value).startswith("3 runs cannot determine the 5 parameters of the law with a weak prior; add runs "
+                                   "(at least 5), use a published prior (prior='besiroglu2024')")
+    with pytest.warns(RunsTableWarning, match=r"3 runs cannot determine the 5 parameters of the law; the forecast "
+                                              r"rests mainly on the prior"):
+        out = validate_runs(runs(3), informative_prior=True)
+    assert len(out) == 3
+
+
+def test_all_runs_at_one_model_size_error_with_weak_prior():
+    df = runs()
+    df["params"] = 1e9
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "all runs have the same 'params' (1e+09), so the N exponent is not identified; add runs at other sizes "
+        "or use a published prior (prior='besiroglu2024')."
+    )
+
+
+def test_all_runs_at_one_model_size_warns_with_informative_prior():
+    df = runs()
+    df["params"] = 1e9
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(df, informative_prior=True)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    assert msgs == [
+        "all runs have the same 'params' (1e+09), so the N exponent is not identified; it comes from the prior alone."
+    ]
+    assert out["params"].nunique() == 1
+
+
+def test_one_size_is_fine_for_a_one_variable_law_in_the_other_variable():
+    df = runs()
+    df["params"] = 1e9  # a token sweep at fixed N
+    out = no_warnings(validate_runs, df, law_n_params=3, needs=("tokens",))
+    assert len(out) == 6
+
+
+# ----------------------------------------------------------------------------- duplicates
+
+
+def test_seeds_same_size_different_loss_are_kept_silently():
+    df = runs()
+    seeds = pd.concat([df, df.assign(loss=df["loss"] * 1.01)], ignore_index=True)
+    out = no_warnings(validate_runs, seeds)
+    assert len(out) == 12
+    np.testing.assert_allclose(out["loss"].to_numpy()[6:], df["loss"].to_numpy() * 1.01)
+
+
+def test_identical_rows_warn_and_are_kept():
+    df = runs()
+    dup = pd.concat([df, df.iloc[[2]]], ignore_index=True)
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(dup)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    assert msgs == [
+        "row 6 repeats an earlier row exactly (same size, loss and domain); kept, but drop the copies if they "
+        "were pasted twice."
+    ]
+    assert len(out) == 7
+
+
+# ----------------------------------------------------------------------------- units
+
+
+def test_params_in_billions():
+    df = runs()
+    df["params"] = df["params"] / 1e9
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "column 'params' looks like it is in millions or billions (largest value 10, row 5); give raw counts of "
+        "parameters, e.g. 7e9 for 7B."
+    )
+
+
+def test_one_row_in_billions_among_raw_counts():
+    """The per-domain check sees a plausible largest value; the row itself must still be refused."""
+    df = runs()
+    df.loc[2, "params"] = 0.631  # 631M typed as 0.631 (billions), tokens of that row also in billions
+    df.loc[2, "tokens"] = 12.6
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "column 'params', row 2: 0.631 is below 10000, too few parameters for a training run; it looks like "
+        "millions or billions while other rows are raw counts; give raw counts, e.g. 7e9 for 7B."
+    )
+
+
+def test_one_row_of_tokens_per_parameter_among_raw_counts():
+    df = runs()
+    df.loc[[1, 4], "tokens"] = 20.0
+    with pytest.raises(RunsTableError, match=r"^column 'tokens', row 1: 20 is below 100000, too few tokens for a "
+                                             r"training run \(also row 4\); it looks like millions or billions "
+                                             r"\(or tokens per parameter\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunsTableWarning)
+            validate_runs(df)
+
+
+def test_repeated_index_labels_are_replaced_by_positions():
+    """pd.concat without ignore_index repeats labels; messages then count rows from 0 in table order."""
+    df = pd.concat([runs(), runs().assign(loss=lambda d: d["loss"] * 1.01)])
+    assert not df.index.is_unique
+    out = no_warnings(validate_runs, df)
+    assert list(out.index) == list(range(12))
+    df.iloc[8, df.columns.get_loc("loss")] = -1.0
+    with pytest.raises(RunsTableError, match=r"column 'loss' must be positive; row 8 has -1"):
+        validate_runs(df)
+
+
+def test_tokens_given_as_tokens_per_parameter():
+    df = runs()
+    df["tokens"] = 20.0
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "column 'tokens' looks like tokens per parameter (largest value 20, row 0); give total training tokens D, "
+        "e.g. tokens = tokens_per_param * params."
+    )
+
+
+def test_flops_in_pf_days():
+    df = runs()
+    df["flops"] = 6 * df["params"] * df["tokens"] / 8.64e19
+    with pytest.raises(RunsTableError, match=r"column 'flops' is at most 138.889 \(row 5\); give FLOPs, not PF-days"):
+        validate_runs(df.drop(columns="tokens"))
+
+
+def test_loss_as_perplexity():
+    df = runs()
+    df.loc[4, "loss"] = 33.1  # exp(3.5)
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "column 'loss', row 4: 33.1 looks like a perplexity, not a loss in nats per token; give log(perplexity)."
+    )
+
+
+def test_loss_in_bits_is_converted_to_nats():
+    df = runs()
+    out = no_warnings(validate_runs, df, loss_unit="bits")
+    np.testing.assert_allclose(out["loss"].to_numpy(), df["loss"].to_numpy() * np.log(2.0), rtol=1e-15)
+    with pytest.raises(RunsTableError, match=r"loss_unit must be 'nats' or 'bits', not 'bit'"):
+        validate_runs(df, loss_unit="bit")
+
+
+def test_perplexity_check_applies_after_bits_conversion():
+    df = runs()
+    df["loss"] = 25.0  # 25 bits = 17.3 nats: a plausible (if high) loss, not a perplexity
+    out = validate_runs(df, loss_unit="bits", informative_prior=True, needs=("params",), law_n_params=3)
+    assert out["loss"].iloc[0] == pytest.approx(25 * np.log(2))
+
+
+@pytest.mark.parametrize("tpp, shown", [(0.05, "0.05 to 0.05"), (2e4, "2e+04 to 2e+04")])
+def test_implausible_tokens_per_parameter_warns(tpp, shown):
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(runs(tpp=tpp))
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    assert msgs == [
+        f"6 run(s) (row 0, row 1, row 2 and 3 more) have {shown} tokens per parameter, outside 0.1-10,000; check "
+        "that 'params' and 'tokens' are raw counts of the same run."
+    ]
+    assert len(out) == 6
+
+
+def test_flops_inconsistent_with_tokens_warns_and_tokens_win():
+    df = runs()
+    df["flops"] = 6 * df["params"] * df["tokens"]
+    df.loc[3, "flops"] *= 3
+    with pytest.warns(RunsTableWarning, match=r"column 'flops' differs from 6 \* params \* tokens by more than 1.5x "
+                                              r"in row 3"):
+        out = validate_runs(df)
+    assert out.loc[3, "tokens"] == pytest.approx(20 * N6[3])
+
+
+def test_mixed_units_across_domains_names_the_domain():
+    a = runs(domain="web")
+    b = runs(domain="code")
+    b["params"] = b["params"] / 1e9
+    df = pd.concat([a, b], ignore_index=True)
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == (
+        "column 'params' in domain 'code' looks like it is in millions or billions (largest value 10, row 11); give "
+        "raw counts of parameters, e.g. 7e9 for 7B."
+    )
+
+
+def test_domain_with_a_single_run_warns():
+    df = pd.concat([runs(domain="web"), runs(domain="code").iloc[[2]]], ignore_index=True)
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(df)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    assert msgs == ["domain(s) 'code' have a single run; their forecasts rest on the other domains and the prior."]
+    assert out["domain"].value_counts().to_dict() == {"web": 6, "code": 1}
+
+
+def test_empty_domain_cell_is_an_error():
+    df = runs(domain="web")
+    df.loc[3, "domain"] = "  "
+    with pytest.raises(RunsTableError, match=r"column 'domain' is empty in row 3; name the domain of every run"):
+        validate_runs(df)
+
+
+def test_unique_tokens_above_tokens():
+    df = runs()
+    df["unique_tokens"] = df["tokens"] / 2
+    df.loc[1, "unique_tokens"] = df.loc[1, "tokens"] * 2
+    with pytest.raises(RunsTableError, match=r"column 'unique_tokens' exceeds 'tokens' in row 1; unique tokens U "
+                                             r"cannot exceed the tokens seen D"):
+        validate_runs(df)
+
+
+# ----------------------------------------------------------------------------- file formats
+
+
+def test_thousands_separators_are_read_with_a_warning(write):
+    df = runs()
+    lines = ["params,tokens,loss"] + [
+        f'"{int(n):,}",{int(d)},{loss:.6f}' for n, d, loss in zip(df["params"], df["tokens"], df["loss"], strict=True)
+    ]
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(write("\n".join(lines) + "\n"))
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    assert msgs == [
+        "column 'params' uses ',' as a thousands separator (e.g. '100,000,000' in row 1 (file line 2)); read as "
+        "1e+08. Export numbers without separators to silence this."
+    ]
+    np.testing.assert_allclose(out["params"].to_numpy(), np.floor(df["params"].to_numpy()))
+
+
+def test_decimal_comma_is_not_mistaken_for_a_thousands_separator(write):
+    lines = csv_text(runs()).splitlines()
+    cells = lines[2].split(",")
+    lines[2] = ",".join([*cells[:2], '"2,5"'])
+    with pytest.raises(RunsTableError, match=r"column 'loss', row 2 \(file line 3\): '2,5' is not a number"):
+        validate_runs(write("\n".join(lines) + "\n"))
+
+
+def test_utf8_bom_in_header_works(write):
+    text = csv_text(runs())
+    out = no_warnings(validate_runs, write("\ufeff" + text))
+    np.testing.assert_allclose(out["params"].to_numpy(), N6, rtol=1e-9)
+    assert list(out.index) == [1, 2, 3, 4, 5, 6]
+
+
+def test_crlf_and_blank_lines_keep_file_line_numbers(write):
+    lines = csv_text(runs()).splitlines()
+    text = "\r\n".join([lines[0], "", lines[1], lines[2], ",,", lines[3], lines[4], lines[5], lines[6]]) + "\r\n\r\n"
+    df = read_runs(write(text))
+    # blank line 2 and the spreadsheet's empty line 5 are skipped; row k is still file line k + 1
+    assert list(df.index) == [2, 3, 5, 6, 7, 8]
+    out = no_warnings(validate_runs, df)
+    np.testing.assert_allclose(out["params"].to_numpy(), N6, rtol=1e-9)
+    bad = text.replace(lines[3], lines[3].replace(lines[3].split(",")[2], "oops"))
+    with pytest.raises(RunsTableError, match=r"column 'loss', row 5 \(file line 6\): 'oops' is not a number"):
+        validate_runs(write(bad))
+
+
+def test_row_with_extra_values_is_not_silently_shifted(write):
+    # pandas would take the first value of every row as an index and shift the columns
+    lines = csv_text(runs()).splitlines()
+    text = "\n".join([lines[0]] + [ln + ",0.01" for ln in lines[1:]]) + "\n"
+    with pytest.raises(RunsTableError) as e:
+        read_runs(write(text))
+    assert str(e.value).endswith(
+        "row 1 (file line 2) has 4 values but the header names 3 columns (params, tokens, loss); remove the extra "
+        "values or add the missing ones (quote text that contains commas)."
+    )
+
+
+def test_trailing_commas_are_accepted(write):
+    lines = csv_text(runs()).splitlines()
+    out = no_warnings(validate_runs, write("\n".join([lines[0]] + [ln + ",," for ln in lines[1:]]) + "\n"))
+    np.testing.assert_allclose(out["params"].to_numpy(), N6, rtol=1e-9)
+
+
+def test_pandas_index_column_is_ignored(write):
+    out = no_warnings(validate_runs, write(runs().to_csv()))  # header ',params,tokens,loss'
+    np.testing.assert_allclose(out["tokens"].to_numpy(), 20 * N6, rtol=1e-9)
+
+
+def test_semicolon_separated_file(write):
+    text = csv_text(runs()).replace(",", ";")
+    with pytest.raises(RunsTableError, match=r"separates values with semicolons, not commas \(header "
+                                             r"'params;tokens;loss'\); save it as a comma-separated CSV"):
+        read_runs(write(text))
+
+
+def test_not_utf8(write):
+    with pytest.raises(RunsTableError, match=r"is not UTF-8 text \(byte 23\); save it as UTF-8 CSV"):
+        read_runs(write(b"params,tokens,loss\n1e9,\xff2e10,2.5\n"))
+
+
+def test_empty_file(write):
+    path = write("")
+    with pytest.raises(RunsTableError) as e:
+        read_runs(path)
+    assert str(e.value) == (
+        f"runs table file '{path}' is empty; it needs a header line 'params,tokens,loss' and one line per run."
+    )
+
+
+def test_only_blank_lines(write):
+    with pytest.raises(RunsTableError, match=r"has no header; the first line must name the columns"):
+        read_runs(write("\n\n  \n"))
+
+
+def test_header_only_file(write):
+    path = write("params,tokens,loss\n")
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(path)
+    assert str(e.value) == f"runs table file '{path}' has a header but no data rows; add one line per run."
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(RunsTableError, match=r"does not exist; check the path"):
+        read_runs(tmp_path / "nope.csv")
+    with pytest.raises(RunsTableError, match=r"is a directory; give a CSV file"):
+        read_runs(tmp_path)
+
+
+def test_empty_dataframe():
+    with pytest.raises(RunsTableError, match=r"^the runs table is empty"):
+        validate_runs(pd.DataFrame({"params": [], "tokens": [], "loss": []}))
+
+
+def test_hundred_thousand_rows_validate_fast_and_estimate_the_fit_time(write):
+    rng = np.random.default_rng(0)
+    n = 100_000
+    params = np.exp(rng.uniform(np.log(1e7), np.log(1e10), n))
+    tokens = params * np.exp(rng.uniform(np.log(5), np.log(200), n))
+    loss = chinchilla_loss(params, tokens, E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
+    path = write(pd.DataFrame({"params": params, "tokens": tokens, "loss": loss}).to_csv(index=False))
+    t0 = time.perf_counter()
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(path)
+    elapsed = time.perf_counter() - t0
+    assert len(out) == n
+    assert elapsed < 10, elapsed
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    minutes = estimated_fit_seconds(n) / 60
+    assert msgs == [f"100,000 runs: the fit will take about {minutes:.0f} minutes on 2 cores."]
+    assert 1 <= minutes <= 10
+    assert np.isfinite(out[["params", "tokens", "flops", "loss"]].to_numpy()).all()
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def test_targets_valid_with_flops():
+    t = validate_targets(pd.DataFrame({"params": [7e10], "flops": [5.88e23], "label": ["70B"]}))
+    assert t.loc[0, "tokens"] == pytest.approx(5.88e23 / (6 * 7e10))
+    assert t.loc[0, "label"] == "70B"
+    assert t.loc[0, "domain"] is None
+
+
+def test_targets_missing_column_suggests_name():
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [7e10], "n_tokens": [1.4e12]}))
+    assert str(e.value) == (
+        "targets table has no column 'tokens'; did you mean 'n_tokens'? Rename it to 'tokens' (or give 'flops'). "
+        "Columns found: params, n_tokens."
+    )
+
+
+def test_targets_non_positive_value_names_row(write):
+    path = write("params,tokens\n7e10,1.4e12\n7e9,-1\n", "targets.csv")
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(path)
+    assert str(e.value) == (
+        "targets column 'tokens', row 2 (file line 3): '-1' is not a positive finite number; fix or drop that target."
+    )
+
+
+def test_targets_empty_value_says_it_is_missing(write):
+    path = write("params,tokens\n7e10,1.4e12\n7e9,\n", "targets.csv")
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(path)
+    assert str(e.value) == (
+        "targets column 'tokens', row 2 (file line 3): the value is missing; it must be a positive finite number; "
+        "fix or drop that target."
+    )
+
+
+def test_targets_string_value(write):
+    with pytest.raises(RunsTableError, match=r"column 'params', row 1 \(file line 2\): '70B' is not a number"):
+        validate_targets(write("params,tokens\n70B,1.4e12\n", "targets.csv"))
+
+
+def test_targets_in_billions():
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [70.0], "tokens": [1.4e12]}))
+    assert str(e.value) == (
+        "targets column 'params' looks like it is in millions, billions or PF-days (largest value 70); give raw "
+        "counts (FLOPs for 'flops'), e.g. 7e9 for 7B."
+    )
+
+
+def test_targets_one_row_in_billions():
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [7e10, 70.0], "tokens": [1.4e12, 1.4e12]}))
+    assert str(e.value) == (
+        "targets column 'params', row 1: 70 is below 10000 while other rows are raw counts; it looks like millions, "
+        "billions or PF-days. Give raw counts (FLOPs for 'flops'), e.g. 7e9."
+    )
+
+
+def test_targets_flops_in_pf_days_for_one_row():
+    with pytest.raises(RunsTableError, match=r"targets column 'flops', row 1: 6805.56 is below 1e\+12"):
+        validate_targets(pd.DataFrame({"params": [7e10, 7e10], "flops": [5.88e23, 5.88e23 / 8.64e19]}))
+
+
+def test_targets_with_repeated_index_labels_get_distinct_rows():
+    t = pd.concat([pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["a"]}),
+                   pd.DataFrame({"params": [1e11], "tokens": [2e12], "domain": ["b"]})])
+    out = validate_targets(t)
+    assert list(out.index) == [0, 1]
+    assert out["params"].tolist() == [1e9, 1e11]
+
+
+def test_targets_flops_without_params():
+    with pytest.raises(RunsTableError, match=r"targets table has 'flops' but no 'params'"):
+        validate_targets(pd.DataFrame({"flops": [1e23]}))
+
+
+def test_targets_overflowing_compute():
+    with pytest.raises(RunsTableError, match=r"targets row 0: flops derived from the other sizes is inf"):
+        validate_targets(pd.DataFrame({"params": [1e300], "tokens": [1e300]}))
+
+
+def test_targets_empty_domain_cell_means_no_domain(write):
+    t = validate_targets(write("params,tokens,domain\n7e10,1.4e12,code\n7e9,1.4e11,\n", "targets.csv"))
+    assert t["domain"].tolist() == ["code", None]
+
+
+def test_targets_empty_table():
+    with pytest.raises(RunsTableError, match=r"^the targets table is empty"):
+        validate_targets(pd.DataFrame({"params": [], "tokens": []}))
+
+
+def test_targets_header_only(write):
+    with pytest.raises(RunsTableError, match=r"targets table file '.*' has a header but no data rows"):
+        validate_targets(write("params,tokens\n", "targets.csv"))
+
+
+def test_row_numbers_in_messages_point_at_the_file_line(write):
+    """Property of every row-level message: 'row k (file line k+1)', and line k+1 holds the bad value."""
+    df = runs()
+    for row, col, value in [(1, "loss", "abc"), (4, "tokens", "-7"), (6, "params", "")]:
+        lines = csv_text(df).splitlines()
+        cells = lines[row].split(",")
+        cells[["params", "tokens", "loss"].index(col)] = value
+        lines[row] = ",".join(cells)
+        path = write("\n".join(lines) + "\n")
+        with pytest.raises(RunsTableError) as e:
+            validate_runs(path)
+        m = re.search(r"row (\d+) \(file line (\d+)\)", str(e.value))
+        assert m, str(e.value)
+        k, line = int(m.group(1)), int(m.group(2))
+        assert (k, line) == (row, row + 1)
+        assert path.read_text().splitlines()[line - 1] == lines[row]
+        assert f"'{col}'" in str(e.value)
