@@ -14,9 +14,13 @@ Guarantees
   atomic (a temporary directory in the same parent, then a rename), so an
   interrupted save leaves the old fit intact.
 * **Damage is detected**: SHA-256 checksums of ``posterior.nc`` and ``runs.csv``
-  are stored in ``fit.json``; a truncated or edited file, a missing JSON field or
-  a file from an incompatible format version gives a :class:`FitFileError`
-  that says what is wrong, never a wrong prediction.
+  are stored in ``fit.json``, and ``fit.json`` records the checksum of its own
+  content (``config_sha256``, over the canonical JSON without that field); a
+  truncated or edited file, a missing JSON field or a file from an incompatible
+  format version gives a :class:`FitFileError` that says what is wrong, never a
+  wrong prediction.
+
+Format versions: 1 (no ``config_sha256``) is no longer read; 2 is current.
 """
 
 from __future__ import annotations
@@ -36,7 +40,14 @@ import xarray as xr
 __all__ = ["save_fit", "load_fit", "FitFileError", "FORMAT_VERSION"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+#: Top-level fields of fit.json that loading needs.
+_REQUIRED_FIELDS = (
+    "bayes_scaling_version", "law", "prior", "structure", "hierarchical", "refs", "domains",
+    "reference_domains", "bases", "sampler", "sampler_used", "random_seed", "timings", "notes",
+    "discrepancy", "gp_lengthscale", "diagnostics", "checksums", "config_sha256",
+)
 
 
 class FitFileError(ValueError):
@@ -49,6 +60,13 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _config_digest(cfg: dict) -> str:
+    """SHA-256 of the canonical JSON of a fit.json object without its own checksum."""
+    body = {k: v for k, v in cfg.items() if k != "config_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _prior_to_dict(prior) -> dict:
@@ -151,6 +169,8 @@ def save_fit(fit, path, force: bool = False) -> Path:
             "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
             "checksums": {"posterior.nc": _sha256(post), "runs.csv": _sha256(runs_file)},
         }
+        config = json.loads(json.dumps(config))  # canonical JSON types, so the digest is what loading recomputes
+        config["config_sha256"] = _config_digest(config)
         with (tmp / "fit.json").open("w", encoding="utf-8") as fh:
             json.dump(config, fh, indent=1)
             fh.flush()
@@ -159,7 +179,11 @@ def save_fit(fit, path, force: bool = False) -> Path:
             backup = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=parent))
             backup.rmdir()
             os.replace(path, backup)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(backup, path)  # put the previous fit back
+                raise
             shutil.rmtree(backup, ignore_errors=True)
         else:
             os.replace(tmp, path)
@@ -188,6 +212,11 @@ def load_fit(path):
     FitFileError
         Missing directory or files, checksum mismatch (truncated or edited file),
         missing or malformed JSON fields, incompatible format version.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the saved fit failed its convergence checks (``diagnostics.ok`` is False).
     """
     from .diagnostics import Diagnostics
     from .discrepancy import DiscrepancyBasis
@@ -204,16 +233,37 @@ def load_fit(path):
         raise FitFileError(f"'{path}' has no fit.json; it is not a saved fit or it is incomplete.")
     try:
         cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FitFileError(f"'{cfg_file}' is damaged (not valid JSON: {exc}); restore it from a backup or refit.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"not valid JSON: {exc}"
+        if isinstance(exc, RecursionError):
+            why = "nested too deeply"
+        raise FitFileError(f"'{cfg_file}' is damaged ({why}); restore it from a backup or refit.") from None
+    except OSError as exc:
+        raise FitFileError(f"'{cfg_file}' cannot be read ({exc.strerror or type(exc).__name__}); check the path.") from None
     if not isinstance(cfg, dict):
-        raise FitFileError(f"'{cfg_file}' is damaged (expected a JSON object); refit.")
+        raise FitFileError(f"'{cfg_file}' is damaged (expected a JSON object); restore it from a backup or refit.")
     fmt = cfg.get("format_version")
+    if "format_version" not in cfg:
+        raise FitFileError(
+            f"'{cfg_file}' has no 'format_version' field: it is damaged or was not written by bayes_scaling. "
+            "Restore it from a backup or refit."
+        )
     if fmt != FORMAT_VERSION:
         raise FitFileError(
             f"'{path}' uses saved-fit format {fmt!r} but this bayes_scaling reads format {FORMAT_VERSION}; "
             f"it was written by bayes_scaling {cfg.get('bayes_scaling_version', 'unknown')}. Refit with this version "
             "or install the version that wrote it."
+        )
+    missing_fields = [k for k in _REQUIRED_FIELDS if k not in cfg]
+    if missing_fields:
+        raise FitFileError(
+            f"'{cfg_file}' lacks the field(s) {', '.join(repr(k) for k in missing_fields)}: it is damaged or was "
+            "edited. Restore it from a backup or refit; it was not loaded."
+        )
+    if cfg["config_sha256"] != _config_digest(cfg):
+        raise FitFileError(
+            f"'{cfg_file}' does not match the checksum it records ('config_sha256'): it was damaged or edited. "
+            "Restore it from a backup or refit; it was not loaded."
         )
     from . import __version__
 
@@ -272,8 +322,22 @@ def load_fit(path):
             raise FitFileError(f"'{path}' is inconsistent: the draws do not match the law and domains in fit.json.")
     except FitFileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
         raise FitFileError(
-            f"'{cfg_file}' is damaged or was edited: field {exc} is missing or malformed. Refit or restore the file."
+            f"'{cfg_file}' is damaged or was edited: the field {exc} is missing. Restore it from a backup or refit."
         ) from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise FitFileError(
+            f"'{cfg_file}' is damaged or was edited: a field is malformed ({type(exc).__name__}: {exc}). "
+            "Restore it from a backup or refit."
+        ) from None
+    if fit.diagnostics is not None and not fit.diagnostics.ok:
+        from .diagnostics import ConvergenceWarning
+
+        warnings.warn(
+            f"the fit in '{path}' failed its convergence checks when it was made, so its forecasts may be wrong: "
+            + " ".join(fit.diagnostics.problems),
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return fit

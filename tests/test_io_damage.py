@@ -1,0 +1,326 @@
+"""Issue 7: damaged saved fits give a FitFileError (never a prediction); saving is atomic and never overwrites."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import os
+import pickle
+import shutil
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayes_scaling.cli import main
+from bayes_scaling.io import FORMAT_VERSION, FitFileError, load_fit, save_fit
+
+pytestmark = pytest.mark.slow  # every test here uses the real small_fit
+
+TARGETS = pd.DataFrame({"params": [3e9, 7e10], "tokens": [6e10, 1.4e12]})
+
+
+@pytest.fixture(scope="module")
+def template(small_fit, tmp_path_factory):
+    """One saved fit; tests damage copies of it."""
+    fit, _ = small_fit
+    return save_fit(fit, tmp_path_factory.mktemp("saved") / "fit")
+
+
+@pytest.fixture
+def saved(template, tmp_path):
+    path = tmp_path / "fit"
+    shutil.copytree(template, path)
+    return path
+
+
+def _digest(cfg: dict) -> str:
+    """The documented config checksum: SHA-256 of the canonical JSON without 'config_sha256'."""
+    body = {k: v for k, v in cfg.items() if k != "config_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _edit_json(path, fn, *, reseal: bool = False):
+    cfg_file = path / "fit.json"
+    cfg = json.loads(cfg_file.read_text())
+    fn(cfg)
+    if reseal:  # what someone who knows the format could do: edit and recompute the checksum
+        cfg["config_sha256"] = _digest(cfg)
+    cfg_file.write_text(json.dumps(cfg))
+
+
+def _flip_byte(file, offset_frac=0.5):
+    data = bytearray(file.read_bytes())
+    i = int(len(data) * offset_frac)
+    data[i] ^= 0x01
+    file.write_bytes(bytes(data))
+
+
+def _files(path):
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+# ----------------------------------------------------------------------------- round trip baseline
+
+
+def test_saved_fit_loads_and_predicts_identically(small_fit, saved):
+    fit, _ = small_fit
+    loaded = load_fit(saved)
+    pd.testing.assert_frame_equal(fit.predict(TARGETS), loaded.predict(TARGETS))
+    cfg = json.loads((saved / "fit.json").read_text())
+    assert cfg["format_version"] == FORMAT_VERSION == 2
+    assert cfg["config_sha256"] == _digest(cfg)
+    assert sorted(p.name for p in saved.iterdir()) == ["fit.json", "posterior.nc", "runs.csv"]
+
+
+# ----------------------------------------------------------------------------- damage
+
+
+def _expect(path, match):
+    with pytest.raises(FitFileError, match=match) as e:
+        load_fit(path)
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_truncated_posterior(saved):
+    post = saved / "posterior.nc"
+    post.write_bytes(post.read_bytes()[: post.stat().st_size // 2])
+    msg = _expect(saved, r"posterior.nc' does not match the checksum recorded in fit.json: the file was truncated, "
+                         r"damaged or edited")
+    assert msg.endswith("Restore it from a backup or refit; it was not loaded.")
+
+
+def test_one_byte_flipped_in_posterior(saved):
+    _flip_byte(saved / "posterior.nc", 0.7)
+    _expect(saved, r"posterior.nc' does not match the checksum recorded in fit.json")
+
+
+def test_one_byte_flipped_in_runs(saved):
+    _flip_byte(saved / "runs.csv", 0.3)
+    _expect(saved, r"runs.csv' does not match the checksum recorded in fit.json")
+
+
+def test_posterior_missing(saved):
+    (saved / "posterior.nc").unlink()
+    _expect(saved, r"posterior.nc' is missing; the saved fit is incomplete. Refit or restore the file")
+
+
+def test_unreadable_posterior_with_matching_checksum(saved):
+    """A file that passes the checksum but is not NetCDF (e.g. checksum recomputed after damage)."""
+    post = saved / "posterior.nc"
+    post.write_bytes(b"not a netcdf file")
+    _edit_json(saved, lambda c: c["checksums"].update({"posterior.nc": hashlib.sha256(post.read_bytes()).hexdigest()}),
+               reseal=True)
+    _expect(saved, r"posterior.nc' cannot be read \(\w+\); refit")
+
+
+@pytest.mark.parametrize("field", ["law", "refs", "checksums", "prior", "domains", "config_sha256"])
+def test_json_field_removed(saved, field):
+    _edit_json(saved, lambda c: c.pop(field))
+    msg = _expect(saved, rf"fit.json' lacks the field\(s\) '{field}': it is damaged or was edited")
+    assert msg.endswith("Restore it from a backup or refit; it was not loaded.")
+
+
+def test_nested_json_field_removed_with_checksum_recomputed(saved):
+    _edit_json(saved, lambda c: c["structure"].pop("n_domains"), reseal=True)
+    _expect(saved, r"fit.json' is damaged or was edited: the field 'n_domains' is missing")
+
+
+def test_json_field_of_wrong_type_with_checksum_recomputed(saved):
+    _edit_json(saved, lambda c: c.update(refs=[1, 2]), reseal=True)
+    _expect(saved, r"fit.json' is damaged or was edited: a field is malformed \(AttributeError")
+
+
+def test_format_version_removed(saved):
+    _edit_json(saved, lambda c: c.pop("format_version"))
+    _expect(saved, r"fit.json' has no 'format_version' field: it is damaged or was not written by bayes_scaling")
+
+
+def test_edited_number_in_json_is_detected(saved):
+    """A changed reference scale would shift every forecast silently; the config checksum catches it."""
+    _edit_json(saved, lambda c: c["refs"].update(params=c["refs"]["params"] + 0.1))
+    _expect(saved, r"fit.json' does not match the checksum it records \('config_sha256'\): it was damaged or edited")
+
+
+def test_one_byte_flipped_in_json(saved):
+    text = (saved / "fit.json").read_text()
+    i = text.index('"gp_lengthscale": ') + len('"gp_lengthscale": ')
+    assert text[i] == "1"
+    (saved / "fit.json").write_text(text[:i] + "2" + text[i + 1:])  # still valid JSON, different number
+    _expect(saved, r"does not match the checksum it records")
+
+
+def test_fit_json_not_json(saved):
+    (saved / "fit.json").write_text("{this is not json")
+    _expect(saved, r"fit.json' is damaged \(not valid JSON: Expecting property name enclosed in double quotes: "
+                   r"line 1 column 2 \(char 1\)\); restore it from a backup or refit")
+
+
+def test_fit_json_binary_garbage(saved):
+    (saved / "fit.json").write_bytes(b"\xff\xfe\x00garbage")
+    _expect(saved, r"fit.json' is damaged \(not UTF-8 text\)")
+
+
+def test_fit_json_not_an_object(saved):
+    (saved / "fit.json").write_text("[1, 2, 3]")
+    _expect(saved, r"fit.json' is damaged \(expected a JSON object\)")
+
+
+def test_fit_json_deeply_nested(saved):
+    (saved / "fit.json").write_text("[" * 100_000 + "]" * 100_000)
+    _expect(saved, r"fit.json' is damaged \(nested too deeply\)")
+
+
+def test_format_version_changed(saved):
+    _edit_json(saved, lambda c: c.update(format_version=99))
+    msg = _expect(saved, r"uses saved-fit format 99 but this bayes_scaling reads format 2; it was written by "
+                         r"bayes_scaling 0.1.0")
+    assert msg.endswith("Refit with this version or install the version that wrote it.")
+
+
+def test_old_format_without_config_checksum_is_refused(saved):
+    _edit_json(saved, lambda c: (c.update(format_version=1), c.pop("config_sha256")))
+    _expect(saved, r"uses saved-fit format 1 but this bayes_scaling reads format 2")
+
+
+def test_fit_json_missing(saved):
+    (saved / "fit.json").unlink()
+    _expect(saved, r"has no fit.json; it is not a saved fit or it is incomplete")
+
+
+def test_not_a_directory(tmp_path):
+    with pytest.raises(FitFileError, match=r"is not a saved fit directory \(it should hold fit.json and posterior.nc\)"):
+        load_fit(tmp_path / "nothing")
+
+
+DAMAGES = {
+    "truncated posterior": lambda p: (p / "posterior.nc").write_bytes((p / "posterior.nc").read_bytes()[:1000]),
+    "flipped posterior byte": lambda p: _flip_byte(p / "posterior.nc", 0.9),
+    "flipped runs byte": lambda p: _flip_byte(p / "runs.csv", 0.5),
+    "field removed": lambda p: _edit_json(p, lambda c: c.pop("bases")),
+    "not json": lambda p: (p / "fit.json").write_text("nope"),
+    "format changed": lambda p: _edit_json(p, lambda c: c.update(format_version=3)),
+    "json missing": lambda p: (p / "fit.json").unlink(),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_cli_predict_on_damaged_fit_gives_no_number(saved, tmp_path, capsys, damage):
+    targets = tmp_path / "t.csv"
+    TARGETS.to_csv(targets, index=False)
+    assert main(["predict", str(saved), "--at", str(targets), "--quiet"]) == 0  # sanity: works before damage
+    capsys.readouterr()
+    DAMAGES[damage](saved)
+    code = main(["predict", str(saved), "--at", str(targets), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 4
+    assert out == ""  # no forecast table at all
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in err
+    assert f"'{saved}" in errors[0]  # names the damaged fit (or the file in it)
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def test_save_never_overwrites_without_force(small_fit, saved):
+    fit, _ = small_fit
+    before = _files(saved)
+    with pytest.raises(FileExistsError, match=r"already exists; choose another path or pass force=True \(--force\)"):
+        save_fit(fit, saved)
+    assert _files(saved) == before
+    # a plain file in the way is never replaced, even with force
+    f = saved.parent / "afile"
+    f.write_text("keep me")
+    with pytest.raises(FileExistsError, match=r"is a file, not a fit directory"):
+        save_fit(fit, f, force=True)
+    assert f.read_text() == "keep me"
+    # force replaces, atomically, and leaves no temporary directory
+    save_fit(fit, saved, force=True)
+    load_fit(saved)
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["afile", "fit"]
+
+
+def test_interrupted_save_leaves_previous_fit_intact(small_fit, saved, monkeypatch):
+    fit, _ = small_fit
+    before = _files(saved)
+    expected = load_fit(saved).predict(TARGETS)
+
+    def boom(self, *args, **kwargs):
+        # write a partial file first, like a crash half-way through
+        with open(args[0] if args else kwargs["filepath"], "wb") as fh:
+            fh.write(b"\x89HDF partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_fit(fit, saved, force=True)
+    monkeypatch.undo()
+    assert _files(saved) == before
+    pd.testing.assert_frame_equal(load_fit(saved).predict(TARGETS), expected)
+    assert [p.name for p in saved.parent.iterdir()] == ["fit"]  # no .fit.tmp-* left behind
+
+
+def test_interrupted_first_save_leaves_nothing(small_fit, tmp_path, monkeypatch):
+    fit, _ = small_fit
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", lambda self, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        save_fit(fit, tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_while_swapping_directories_restores_previous_fit(small_fit, saved, monkeypatch):
+    fit, _ = small_fit
+    before = _files(saved)
+    real_replace = os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append((str(src), str(dst)))
+        if len(calls) == 2:  # old fit already moved aside; moving the new one in fails
+            raise PermissionError("simulated failure")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(PermissionError, match="simulated failure"):
+        save_fit(fit, saved, force=True)
+    monkeypatch.undo()
+    assert len(calls) == 3  # old -> backup, (failed) tmp -> path, backup -> path
+    assert _files(saved) == before
+    load_fit(saved)
+    assert [p.name for p in saved.parent.iterdir()] == ["fit"]
+
+
+# ----------------------------------------------------------------------------- no code from the file
+
+
+def test_loading_runs_no_code_from_the_file(saved, tmp_path, monkeypatch):
+    marker = tmp_path / "PWNED"
+    payload = f"__import__('pathlib').Path({str(marker)!r}).write_text('x')"
+    # a payload in a free-text field, with the checksum recomputed so that the file passes the integrity checks
+    _edit_json(saved, lambda c: c.update(notes=[payload], sampler_used=payload), reseal=True)
+    load_fit(saved)  # warm-up: every lazy import done
+    forbidden = []
+
+    def trap(name):
+        def f(*a, **k):
+            forbidden.append(name)
+            raise AssertionError(f"{name} called while loading a fit")
+
+        return f
+
+    for mod, name in ((pickle, "load"), (pickle, "loads"), (builtins, "eval"), (builtins, "exec"),
+                      (builtins, "compile")):
+        monkeypatch.setattr(mod, name, trap(name))
+    loaded = load_fit(saved)
+    monkeypatch.undo()
+    assert forbidden == []
+    assert not marker.exists()
+    assert loaded.notes == [payload] and loaded.sampler_used == payload  # kept as inert text
+    # a payload in a field that must name something is refused, not evaluated
+    _edit_json(saved, lambda c: c.update(law=payload), reseal=True)
+    with pytest.raises(FitFileError, match=r"a field is malformed \(ValueError: unknown law"):
+        load_fit(saved)
+    assert not marker.exists()
