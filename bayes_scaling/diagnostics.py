@@ -84,18 +84,21 @@ class Diagnostics:
         )
 
 
-def _worst(tree: xr.DataTree, fn, var_names, reduce) -> dict[str, float]:
+def _worst(tree: xr.DataTree, fn, var_names, reduce) -> tuple[dict[str, float], list[str]]:
+    """Worst finite value of a statistic per variable, and the variables where it is not finite anywhere."""
     res = fn(tree, var_names=var_names)
     if isinstance(res, xr.DataTree):
         ds = res["posterior"].to_dataset() if "posterior" in res.children else res.to_dataset()
     else:
         ds = res
-    out = {}
+    out, nonfinite = {}, []
     for k, v in ds.data_vars.items():
         vals = np.asarray(v.values, float).ravel()
+        if not np.isfinite(vals).all():
+            nonfinite.append(k)
         vals = vals[np.isfinite(vals)]
         out[k] = float(reduce(vals)) if vals.size else float("nan")
-    return out
+    return out, nonfinite
 
 
 def check_convergence(
@@ -139,24 +142,43 @@ def check_convergence(
     names = [v for v in var_names if v in post.data_vars]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rhat = _worst(posterior, lambda t, var_names: az.rhat(t, var_names=var_names), names, np.max) if n_chains > 1 else {}
-        essb = _worst(posterior, lambda t, var_names: az.ess(t, var_names=var_names, method="bulk"), names, np.min)
-        esst = _worst(posterior, lambda t, var_names: az.ess(t, var_names=var_names, method="tail"), names, np.min)
+        rhat, bad_r = (
+            _worst(posterior, lambda t, var_names: az.rhat(t, var_names=var_names), names, np.max)
+            if n_chains > 1
+            else ({}, [])
+        )
+        essb, bad_b = _worst(posterior, lambda t, var_names: az.ess(t, var_names=var_names, method="bulk"), names, np.min)
+        esst, bad_t = _worst(posterior, lambda t, var_names: az.ess(t, var_names=var_names, method="tail"), names, np.min)
+    # a statistic that cannot be computed (NaN: draws that never move, or non-finite draws) is a failure, not a pass
+    stuck = [n for n in names if n in set(bad_r) | set(bad_b) | set(bad_t)]
+    for n in names:
+        v = np.asarray(post[n].values, float).reshape(n_draws, -1)
+        if n not in stuck and v.size and (not np.isfinite(v).all() or (v.max(0) == v.min(0)).any()):
+            stuck.append(n)  # non-finite draws, or an element that never moved (one chain: R-hat cannot tell)
     table = pd.DataFrame(
         {"r_hat": pd.Series(rhat, dtype=float), "ess_bulk": pd.Series(essb, dtype=float), "ess_tail": pd.Series(esst, dtype=float)}
     ).reindex(names)
     div = 0
     if "sample_stats" in posterior.children and "diverging" in posterior["sample_stats"].data_vars:
         div = int(np.asarray(posterior["sample_stats"]["diverging"].values).sum())
-    max_rhat = float(np.nanmax(table["r_hat"])) if n_chains > 1 and len(table) else float("nan")
-    min_b = float(np.nanmin(table["ess_bulk"])) if len(table) else float("nan")
-    min_t = float(np.nanmin(table["ess_tail"])) if len(table) else float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: reported as 'stuck' below
+        max_rhat = float(np.nanmax(table["r_hat"])) if n_chains > 1 and len(table) else float("nan")
+        min_b = float(np.nanmin(table["ess_bulk"])) if len(table) else float("nan")
+        min_t = float(np.nanmin(table["ess_tail"])) if len(table) else float("nan")
     need = ESS_MIN_PER_CHAIN * n_chains
     problems = []
     if div:
         problems.append(
-            f"{div} divergent transitions: the sampler could not follow the posterior everywhere, so "
-            "intervals may be wrong. Try target_accept=0.95, a more informative prior, or check the runs for outliers."
+            f"{div} divergent transition{'s' if div != 1 else ''}: the sampler could not follow the posterior "
+            "everywhere, so intervals may be wrong. Try target_accept=0.95, a more informative prior, or check the "
+            "runs for outliers."
+        )
+    if stuck:
+        problems.append(
+            f"the draws of {', '.join(repr(n) for n in stuck[:3])} do not move (a stuck sampler) or are not finite, "
+            "so R-hat and effective sample size are meaningless and the posterior is not usable. "
+            "Run more warm-up draws (tune=2000), check the runs for errors, or use a more informative prior."
         )
     if n_chains > 1 and max_rhat > RHAT_MAX:
         worst = table["r_hat"].idxmax()
