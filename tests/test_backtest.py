@@ -1,0 +1,313 @@
+"""Backtests: scores with known answers, splits, the Chinchilla split, determinism across backends, CLI."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import bayes_scaling as bs
+from bayes_scaling.backtest import (
+    METHODS,
+    BacktestResult,
+    Split,
+    backtest,
+    backtest_cli,
+    calibration_table,
+    crps_from_draws,
+    crps_normal,
+    summarize_points,
+)
+
+# Fast configuration of the baselines for tests: every 31st grid start, 40 bootstrap resamples.
+FAST = {
+    "huber_ls": {"grid_stride": 31},
+    "huber_ls_bootstrap": {"grid_stride": 31, "n_boot": 40},
+    "published": {},
+    "published_offset": {},
+}
+SPLITS = [Split.cutoff("flops", 1e21), Split.cutoff("flops", 3e20)]
+
+
+@pytest.fixture(scope="module")
+def chinchilla():
+    return bs.datasets.load_chinchilla()
+
+
+@pytest.fixture(scope="module")
+def local_result(chinchilla):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        return backtest(chinchilla, SPLITS, FAST, random_seed=7, n_jobs=1)
+
+
+# ---------------------------------------------------------------- scores with known answers
+
+
+def test_crps_point_forecast_is_absolute_error_and_zero_when_perfect():
+    y = np.array([2.0, 2.5, 3.0])
+    np.testing.assert_allclose(crps_from_draws(y[None, :], y), 0.0)
+    np.testing.assert_allclose(crps_from_draws(np.array([[2.1, 2.5, 2.7]]), y), [0.1, 0.0, 0.3], atol=1e-12)
+
+
+def test_crps_of_normal_draws_matches_closed_form():
+    mu, sigma = 2.0, 0.05
+    y = np.array([2.0, 2.03, 1.9, 2.2])
+    s = 20_000
+    grid = mu + sigma * stats.norm.ppf((np.arange(s) + 0.5) / s)  # exact quantiles as draws
+    got = crps_from_draws(np.repeat(grid[:, None], y.size, axis=1), y)
+    np.testing.assert_allclose(got, crps_normal(y, mu, sigma), rtol=2e-3)
+    # at y = mu: sigma (2 phi(0) - 1/sqrt(pi)) = sigma (sqrt(2/pi) - 1/sqrt(pi))
+    assert crps_normal(mu, mu, sigma) == pytest.approx(sigma * (np.sqrt(2 / np.pi) - 1 / np.sqrt(np.pi)), rel=1e-12)
+    # the O(S log S) form equals the O(S^2) definition
+    x = np.random.default_rng(0).normal(size=(300, 2))
+    yy = np.array([0.3, -1.0])
+    direct = np.mean(np.abs(x - yy), 0) - 0.5 * np.mean(np.abs(x[:, None, :] - x[None, :, :]), axis=(0, 1))
+    np.testing.assert_allclose(crps_from_draws(x, yy), direct, rtol=1e-12)
+    with pytest.raises(ValueError, match="columns"):
+        crps_from_draws(x, np.zeros(3))
+
+
+def _points(loss, median, half_widths: dict, crps=None, dens=None):
+    df = pd.DataFrame({"loss": loss, "loss_median": median})
+    for p, h in half_widths.items():
+        pct = format(100 * p, "g")
+        df[f"loss_lower_{pct}"] = np.asarray(median) - h
+        df[f"loss_upper_{pct}"] = np.asarray(median) + h
+    if crps is not None:
+        df["crps"] = crps
+    if dens is not None:
+        df["log_density"] = dens
+    return df
+
+
+def test_perfect_forecasts_score_perfectly():
+    y = np.array([2.0, 2.2, 2.5, 3.0])
+    s = summarize_points(_points(y, y, {0.5: 0.01, 0.9: 0.02}, crps=np.zeros(4), dens=np.ones(4)), (0.5, 0.9))
+    assert s["n_heldout"] == s["n_scored"] == 4
+    assert s["mape"] == 0 and s["rmsle"] == 0 and s["r2"] == 1
+    assert s["coverage_50"] == 1 and s["coverage_90"] == 1
+    assert s["width_90"] == pytest.approx(np.mean(0.04 / y))
+    assert s["crps"] == 0 and s["log_pred_density"] == 1
+
+
+def test_hand_made_scores():
+    y = np.array([2.0, 2.0, 2.0, 2.0])
+    med = np.array([2.02, 1.96, 2.0, 2.1])  # APE 1, 2, 0, 5 %: median 1.5 %
+    half = {0.5: 0.03, 0.9: 0.05}  # 50 %: covers runs 0 and 2 only (|err| <= 0.03); 90 %: all but run 3
+    s = summarize_points(_points(y, med, half), (0.5, 0.9))
+    assert s["mape"] == pytest.approx(1.5)
+    assert s["rmsle"] == pytest.approx(np.sqrt(np.mean(np.log(med / y) ** 2)))
+    assert np.isnan(s["r2"])  # constant observed loss: R^2 undefined
+    assert s["coverage_50"] == pytest.approx(0.5)
+    assert s["coverage_90"] == pytest.approx(0.75)
+    assert np.isnan(s["crps"]) and np.isnan(s["log_pred_density"])
+    s2 = summarize_points(_points(np.array([2.0, 3.0]), np.array([2.5, 2.5]), {}), (0.9,))
+    assert s2["r2"] == pytest.approx(1 - 0.5 / 0.5)  # = 0: no better than the mean
+    assert np.isnan(s2["coverage_90"]) and np.isnan(s2["width_90"])
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_cutoff_split_of_chinchilla(chinchilla):
+    tr, te = Split.cutoff("flops", 1e21).apply(chinchilla)
+    assert (len(tr), len(te)) == (222, 23)
+    assert tr["flops"].max() < 1e21 <= te["flops"].min()
+    with pytest.raises(bs.RunsTableError, match="no runs to fit"):
+        Split.cutoff("flops", 1e15).apply(chinchilla)
+    with pytest.raises(bs.RunsTableError, match="no runs to score"):
+        Split.cutoff("params", 1e12).apply(chinchilla)
+    with pytest.raises(ValueError, match="split by"):
+        Split.cutoff("loss", 2.0)
+
+
+def test_k_smallest_per_domain_split():
+    runs = pd.DataFrame({
+        "params": [4e8, 1e8, 2e8, 3e8, 1e8, 5e8, 2e8],
+        "tokens": [2e9] * 7,
+        "loss": [2.0, 2.9, 2.6, 2.3, 3.0, 2.1, 2.7],
+        "domain": ["a", "a", "a", "a", "b", "b", "b"],
+    })
+    tr, te = Split.smallest(2, by="params").apply(runs.assign(flops=6 * runs["params"] * runs["tokens"]))
+    assert sorted(tr.index) == [1, 2, 4, 6] and sorted(te.index) == [0, 3, 5]
+    with pytest.raises(bs.RunsTableError, match="no runs to score"):
+        Split.smallest(4, by="params").apply(runs.assign(flops=1.0))
+
+
+# ---------------------------------------------------------------- the Chinchilla backtest
+
+
+def test_chinchilla_split_baselines(local_result):
+    assert isinstance(local_result, BacktestResult)
+    summary, points = local_result
+    s = summary[summary["split"] == "flops<1e+21"].set_index("method")
+    assert list(s.index) == list(FAST)
+    assert (s["n_heldout"] == 23).all() and (s["n_scored"] == 23).all() and (s["n_train"] == 222).all()
+    required = ["method", "n_heldout", "mape", "rmsle", "r2", "coverage_50", "coverage_80", "coverage_90",
+                "coverage_95", "width_90", "crps", "log_pred_density", "fit_seconds"]
+    assert set(required) <= set(summary.columns)
+    # published law: a point forecast
+    assert s.loc["published", ["coverage_50", "coverage_90", "width_90", "log_pred_density"]].isna().all()
+    p_pub = points[(points["method"] == "published") & (points["split"] == "flops<1e+21")]
+    np.testing.assert_allclose(p_pub["crps"], np.abs(p_pub["loss_median"] - p_pub["loss"]))
+    for m in ("huber_ls", "huber_ls_bootstrap", "published_offset"):
+        cov = s.loc[m, ["coverage_50", "coverage_80", "coverage_90", "coverage_95"]].to_numpy(float)
+        assert np.all(np.diff(cov) >= 0), m
+        assert np.isfinite(s.loc[m, ["crps", "log_pred_density", "width_90"]].astype(float)).all()
+    for m in FAST:
+        assert 0 < s.loc[m, "mape"] < 3 and 0 < s.loc[m, "rmsle"] < 0.05 and s.loc[m, "r2"] > 0.5
+    # the bootstrap adds parameter uncertainty to the plug-in residual interval
+    assert s.loc["huber_ls_bootstrap", "width_90"] > s.loc["huber_ls", "width_90"]
+    assert s.loc["huber_ls_bootstrap", "coverage_95"] >= s.loc["huber_ls", "coverage_95"]
+    # per-point table: one row per method and held-out run of each split
+    assert len(points) == len(FAST) * (23 + 63)
+    row = points.iloc[0]
+    assert row["loss_lower_90"] <= row["loss_median"] <= row["loss_upper_90"]
+
+
+def test_calibration_table(local_result):
+    cal = calibration_table(local_result)
+    assert list(cal.columns[:3]) == ["method", "nominal", "empirical"]
+    assert "published" not in set(cal["method"])  # no intervals
+    assert set(cal["nominal"]) == {0.5, 0.8, 0.9, 0.95}
+    assert (cal["n"] == 23 + 63).all()
+    by = local_result.calibration_table(by_split=True)
+    one = by[(by["split"] == "flops<1e+21") & (by["method"] == "huber_ls") & (by["nominal"] == 0.9)]
+    s = local_result.summary.set_index(["split", "method"])
+    assert one["empirical"].iloc[0] == pytest.approx(s.loc[("flops<1e+21", "huber_ls"), "coverage_90"])
+    from bayes_scaling.plots import plot_calibration
+
+    fig, ax = plot_calibration(cal)
+    assert len(ax.lines) == 1 + cal["method"].nunique()
+
+
+def test_same_numbers_with_two_local_workers(chinchilla, local_result):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        other = backtest(chinchilla, SPLITS, FAST, random_seed=7, n_jobs=2)
+    pd.testing.assert_frame_equal(local_result.points, other.points, check_exact=True)
+    cols = [c for c in local_result.summary.columns if c != "fit_seconds"]
+    pd.testing.assert_frame_equal(local_result.summary[cols], other.summary[cols], check_exact=True)
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_numbers(chinchilla, local_result):
+    distributed = pytest.importorskip("dask.distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        other = backtest(chinchilla, SPLITS, FAST, random_seed=7, client=client)
+    pd.testing.assert_frame_equal(local_result.points, other.points, check_exact=True)
+    cols = [c for c in local_result.summary.columns if c != "fit_seconds"]
+    pd.testing.assert_frame_equal(local_result.summary[cols], other.summary[cols], check_exact=True)
+
+
+def test_seed_changes_only_the_random_parts(chinchilla, local_result):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        other = backtest(chinchilla, SPLITS[0], {"huber_ls_bootstrap": FAST["huber_ls_bootstrap"],
+                                                 "published": {}}, random_seed=8)
+    a = local_result.summary.set_index(["split", "method"])
+    b = other.summary.set_index(["split", "method"])
+    k = ("flops<1e+21", "published")
+    assert a.loc[k, "mape"] == b.loc[k, "mape"]
+    k = ("flops<1e+21", "huber_ls_bootstrap")
+    assert a.loc[k, "width_90"] != b.loc[k, "width_90"]
+
+
+def test_domains_without_fitting_runs_are_not_scored_by_per_domain_baselines():
+    rng = np.random.default_rng(0)
+    n = np.repeat(np.geomspace(1e8, 3e9, 5), 2)
+    d = n * np.tile([20, 60], 5)
+    base = bs.laws.chinchilla_loss(n, d, E=1.8, A=480, B=2000, alpha=0.35, beta=0.37)
+    a = pd.DataFrame({"params": n, "tokens": d, "loss": base * np.exp(rng.normal(0, 0.003, 10)), "domain": "a"})
+    b = a.assign(domain="b", loss=a["loss"] * 1.1, params=a["params"] * 40)  # domain b only above the cutoff
+    runs = pd.concat([a, b], ignore_index=True)
+    res = backtest(runs, Split.cutoff("params", 1e9), ["published_offset", "published"])
+    s = res.summary.set_index("method")
+    assert s.loc["published_offset", "n_scored"] < s.loc["published_offset", "n_heldout"]
+    assert "without fitting runs" in s.loc["published_offset", "notes"]
+    assert s.loc["published", "n_scored"] == s.loc["published", "n_heldout"]
+
+
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_bad_arguments():
+    runs = bs.datasets.load_chinchilla()
+    with pytest.raises(ValueError, match="unknown method 'magic'"):
+        backtest(runs, Split.cutoff("flops", 1e21), ["magic"])
+    with pytest.raises(ValueError, match="does not take n_boot"):
+        backtest(runs, Split.cutoff("flops", 1e21), {"huber_ls": {"n_boot": 3}})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        backtest(runs, Split.cutoff("flops", 1e21), ["published"], prob_levels=(0.9, 1.5))
+    with pytest.raises(ValueError, match="split must be"):
+        backtest(runs, 1e21, ["published"])
+    with pytest.raises(bs.RunsTableError, match="no runs to fit"):
+        backtest(runs, ("flops", 1.0), ["published"])
+    assert set(METHODS) == {"bayes", "huber_ls", "huber_ls_bootstrap", "published", "published_offset"}
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_backtest_cli_prints_and_writes(tmp_path, capsys):
+    csv = tmp_path / "runs.csv"
+    bs.datasets.load_chinchilla().to_csv(csv, index=False)
+    out = tmp_path / "scores.csv"
+    pts = tmp_path / "points.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        code = backtest_cli([str(csv), "--split-by", "flops", "--cutoff", "1e21", "--methods",
+                             "published,published_offset", "--prob", "0.5,0.9", "--out", str(out),
+                             "--points-out", str(pts), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "published_offset" in printed and "coverage_90" in printed
+    table = pd.read_csv(out)
+    assert list(table["method"]) == ["published", "published_offset"]
+    assert (table["n_heldout"] == 23).all()
+    assert len(pd.read_csv(pts)) == 46
+    with pytest.raises(FileExistsError, match="--force"):
+        backtest_cli([str(csv), "--cutoff", "1e21", "--methods", "published", "--out", str(out), "--quiet"])
+    with pytest.raises(ValueError, match="exactly one of --cutoff"):
+        backtest_cli([str(csv), "--methods", "published", "--quiet"])
+    with pytest.raises(ValueError, match="exactly one of --cutoff"):
+        backtest_cli([str(csv), "--cutoff", "1e21", "--k-smallest", "3", "--quiet"])
+    with pytest.raises(bs.RunsTableError, match="no runs to score"):
+        backtest_cli([str(csv), "--cutoff", "1e30", "--methods", "published", "--quiet"])
+    with pytest.raises(ValueError, match="--prob"):
+        backtest_cli([str(csv), "--cutoff", "1e21", "--prob", "0.9,2", "--quiet"])
+    with pytest.raises(ValueError, match="unknown method"):
+        backtest_cli([str(csv), "--cutoff", "1e21", "--methods", "published,nope", "--quiet"])
+
+
+# ---------------------------------------------------------------- the Bayesian method (one real fit)
+
+
+@pytest.mark.slow
+def test_bayes_method_on_synthetic_runs():
+    rng = np.random.default_rng(0)
+    n = np.repeat(np.geomspace(5e7, 5e9, 6), 4)
+    d = n * np.tile([5, 20, 60, 200], 6)
+    law = bs.laws.chinchilla_loss(n, d, E=1.8, A=480.0, B=2000.0, alpha=0.35, beta=0.37)
+    runs = pd.DataFrame({"params": n, "tokens": d, "loss": law * np.exp(rng.normal(0, 0.004, n.size))})
+    cfg = bs.SamplerConfig(draws=500, tune=500, chains=4)
+    methods = {"bayes": {"prior": "weak", "discrepancy": "none", "sampler": cfg}, "published_offset": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        res = backtest(runs, Split.cutoff("params", 2e9), methods, random_seed=3)
+    s = res.summary.set_index("method")
+    assert s.loc["bayes", "n_heldout"] == 4
+    assert s.loc["bayes", "mape"] < 1.5
+    assert s.loc["bayes", "coverage_95"] >= 0.75
+    assert np.isfinite(s.loc["bayes", ["crps", "log_pred_density", "width_90"]].astype(float)).all()
+    assert s.loc["bayes", "log_pred_density"] > 1  # a density of log loss with sd ~ 0.005
+    assert s.loc["bayes", "density"] == "exact"
+    assert s.loc["bayes", "fit_seconds"] > 0
