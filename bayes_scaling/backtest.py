@@ -402,6 +402,14 @@ def _normalise_methods(methods) -> list[tuple[str, str, dict]]:
     return out
 
 
+def _nu(fit, domain) -> np.ndarray:
+    """Student-t degrees of freedom of a domain, shape (S,) (per-domain where the fit has them)."""
+    try:
+        return np.asarray(fit.nu(domain), float)
+    except TypeError:  # fits whose nu() takes no domain: one shared tail weight
+        return np.asarray(fit.nu(), float)
+
+
 def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, seed: int) -> dict:
     """Fit the Bayesian model and return its forecast of the held-out runs (a joblib task)."""
     from .fit import ScalingLaw
@@ -430,7 +438,7 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, seed: int
         mean[:, pos] = m
         if dom in fit.domains:
             sig = fit.sigma(dom)[:, None]
-            nu = fit.nu()[:, None]
+            nu = _nu(fit, dom)[:, None]
             if np.isfinite(nu).all():
                 lp = stats.t.logpdf(y[pos][None, :], df=nu, loc=m, scale=sig)
             else:
