@@ -1,5 +1,10 @@
 """Command-line interface: ``bayes-scaling demo | fit | predict | frontier | compare | risk | next-run | backtest``.
 
+Columns: runs tables have ``params`` (N), ``tokens`` (D) or ``flops`` (C = 6ND),
+``loss`` (nats/token) and optional ``domain``; forecasts add ``loss_median``,
+``loss_lower``, ``loss_upper`` (one new run) and ``mean_loss_lower``,
+``mean_loss_upper`` (expected loss).
+
 Exit codes
 ----------
 0  success
@@ -175,8 +180,16 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         budgets = DEMO_BUDGETS if not getattr(args, "flops", None) else _floats(args.flops, "--flops")
         frontier = fit.frontier(budgets, prob=prob)
     _progress("writing the report, figures, saved fit and tables", quiet)
+    from .report import risk_section
+
+    extra = []
+    if fit.hierarchical:
+        _progress("assessing transfer risk", quiet)
+        sec = risk_section(fit, pred, getattr(args, "threshold", None), prob=prob)
+        if sec is not None:
+            extra.append(sec)
     rep = build_fit_report(fit, pred, frontier, prob=prob, title=title, data_note=data_note,
-                           threshold=getattr(args, "threshold", None), heldout=heldout)
+                           threshold=getattr(args, "threshold", None), heldout=heldout, extra_sections=extra)
     from .io import save_fit
 
     save_fit(fit, out_dir / "fit", force=True)
@@ -279,6 +292,41 @@ def cmd_compare(args) -> int:
     return EXIT_OK
 
 
+def cmd_risk(args) -> int:
+    """Transfer-risk table at targets: P(miss threshold), expected shortfall, departure from the published law."""
+    from .risk import prior_data_conflict, risk_table
+
+    out_path = _check_out_file(args.out, args.force)
+    fit = _load(args.fit_dir)
+    table = risk_table(fit, args.at, args.threshold, prob=_prob(args.prob), domain=args.domain)
+    _emit(table, out_path, args.quiet)
+    for dom in dict.fromkeys(d for d in table["domain"] if d in fit.domains):
+        print(prior_data_conflict(fit, dom)["message"])
+    return EXIT_OK
+
+
+def cmd_next_run(args) -> int:
+    """Rank candidate next runs by expected interval shrinkage at the target per FLOP."""
+    import pandas as pd
+
+    from .value_of_information import next_run
+
+    out_path = _check_out_file(args.out, args.force)
+    fit = _load(args.fit_dir)
+    target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
+    res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
+                   n_sims=args.n_sims)
+    _emit(res, out_path, args.quiet)
+    return EXIT_OK
+
+
+def cmd_backtest(args) -> int:
+    """Backtest: fit below a scale cutoff, score forecasts of the rest (see bayes_scaling.backtest)."""
+    from .backtest import backtest_cli
+
+    return backtest_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (documented in the README)."""
     from . import __version__
@@ -356,6 +404,40 @@ def build_parser() -> argparse.ArgumentParser:
     common(c, seed=False)
     c.set_defaults(func=cmd_compare)
 
+    r = sub.add_parser("risk", help="transfer risk at targets: P(miss threshold), shortfall, departure")
+    r.add_argument("fit_dir")
+    r.add_argument("--at", required=True, help="CSV with params and tokens (or flops) [, domain]")
+    r.add_argument("--threshold", required=True, type=float, help="target loss in nats/token")
+    r.add_argument("--domain", default=None)
+    r.add_argument("--out", default=None, help="write the risk table to this CSV")
+    common(r, seed=False)
+    r.set_defaults(func=cmd_risk)
+
+    n = sub.add_parser("next-run", help="rank candidate next runs by expected interval shrinkage per FLOP")
+    n.add_argument("fit_dir")
+    n.add_argument("--candidates", required=True, help="CSV with params and tokens (or flops) [, label]")
+    n.add_argument("--target-params", required=True, type=float, dest="target_params", help="N of the run to forecast")
+    n.add_argument("--target-tokens", required=True, type=float, dest="target_tokens", help="D of the run to forecast")
+    n.add_argument("--budget", type=float, default=None, help="drop candidates costing more FLOPs than this")
+    n.add_argument("--n-sims", type=int, default=64, dest="n_sims", help="simulated outcomes per candidate")
+    n.add_argument("--domain", default=None)
+    n.add_argument("--out", default=None)
+    common(n, seed=False)
+    n.set_defaults(func=cmd_next_run)
+
+    b = sub.add_parser("backtest", help="fit below a scale cutoff and score forecasts of the rest, against baselines")
+    b.add_argument("runs", help="CSV with params, tokens (or flops), loss [, domain]")
+    b.add_argument("--split-by", default="flops", dest="split_by", choices=["params", "tokens", "flops", "smallest"],
+                   help="scale to split on (or 'smallest': the k smallest runs per domain)")
+    b.add_argument("--cutoff", type=float, default=None, help="fit runs below this value of --split-by")
+    b.add_argument("--k", type=int, default=None, help="with --split-by smallest: runs per domain used for fitting")
+    b.add_argument("--methods", default=None, help="comma-separated: bayes,huber_ls,huber_ls_bootstrap,published,published_offset")
+    b.add_argument("--prior", default=None)
+    b.add_argument("--reference", default=None)
+    b.add_argument("--n-jobs", type=int, default=1, dest="n_jobs")
+    b.add_argument("--out", default=None, help="write one row per method to this CSV")
+    common(b)
+    b.set_defaults(func=cmd_backtest)
     return p
 
 

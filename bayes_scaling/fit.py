@@ -24,7 +24,7 @@ from .diagnostics import Diagnostics, check_convergence
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .inference import SamplerConfig, sample_posterior
 from .laws import Law, get_law
-from .model import Structure, data_arrays
+from .model import RICH_RUNS, SPARSE_NU, Structure, data_arrays
 from .priors import PriorSpec, get_prior
 
 __all__ = ["ScalingLaw", "ScalingFit", "default_prior_name", "REFERENCE_DOMAIN"]
@@ -109,6 +109,8 @@ class ScalingLaw:
     domain_col: str = "domain"
     param_convention: str | None = None
     gp_lengthscale: float = 1.0
+    vary: tuple[str, ...] | str | None = "auto"
+    noise: str = "domain"
 
     def __post_init__(self):
         self.law = get_law(self.law)
@@ -129,6 +131,42 @@ class ScalingLaw:
             )
 
     # ------------------------------------------------------------------ fit
+    def varying_parameters(self, counts: np.ndarray, table: pd.DataFrame, domains: list[str]) -> tuple[str, ...]:
+        """Parameters that vary by domain in a hierarchical fit (the rest are shared by all domains).
+
+        With ``vary="auto"``: every parameter when the typical (median) domain without
+        reference runs has more runs than the law has parameters; otherwise only as
+        many as such a domain can identify (runs - 1), in the order of
+        ``law.domain_effects`` (for the Chinchilla law: log E, t_N, s — a domain's
+        irreducible loss, the scale and the exponent of its size term; Kaplan et al.
+        2020 §3.2.2 and Hernandez et al. 2021 find domains differ mostly in offset
+        and effective scale).
+
+        Parameters
+        ----------
+        counts : ndarray of int
+            Runs per domain.
+        table : DataFrame
+            Validated runs with ``is_reference``.
+        domains : list of str
+
+        Returns
+        -------
+        tuple of str
+        """
+        law: Law = self.law  # type: ignore[assignment]
+        if self.vary not in (None, "auto"):
+            unknown = set(self.vary) - set(law.params)
+            if unknown:
+                raise ValueError(f"vary names unknown parameters {sorted(unknown)}; the {law.name} law has {law.params}.")
+            return tuple(self.vary)
+        own = [c for c, d in zip(counts, domains, strict=True) if not table.loc[table["domain"] == d, "is_reference"].any()]
+        typical = int(np.median(own)) if own else int(np.median(counts))
+        if typical > len(law.params):
+            return tuple(law.params)
+        order = law.domain_effects or law.params
+        return tuple(order[: max(1, typical - 1)])
+
     def prepare(self, runs, reference=None, loss_unit: str = "nats"):
         """Validate runs (and reference runs) and build every model input.
 
@@ -200,13 +238,20 @@ class ScalingLaw:
                     if sel.sum() < 2 * len(law.params):
                         continue
                     bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd, self.gp_lengthscale)
+        counts = np.bincount(dom_idx, minlength=len(domains))
+        rich = tuple(int(i) for i in np.flatnonzero(counts >= RICH_RUNS))
         structure = Structure(
             law=law.name,
             n_domains=len(domains),
             n_gp=len(bases),
             likelihood=self.likelihood,
             hierarchical=hierarchical,
+            rich=rich,
         )
+        if hierarchical and len(domains) > 1:
+            # The published fit is one domain drawn from the population of domains, so the
+            # population centre is known only up to the between-domain spread.
+            prior_cov = prior_cov + np.diag(np.array([law.between_domain_scale[p] for p in law.params]) ** 2)
         psi = None
         if bases:
             psi = np.zeros((len(bases), len(y), structure.n_basis))
@@ -215,7 +260,10 @@ class ScalingLaw:
                 xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
                 psi[s, sel] = basis.psi(law, xd)
         tau_scale = np.array([law.between_domain_scale[p] for p in law.params])
-        arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, self.gp_lengthscale)
+        vary_names = self.varying_parameters(counts, table, domains)
+        vary = np.array([1.0 if p in vary_names else 0.0 for p in law.params])
+        arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, self.gp_lengthscale,
+                             vary=vary, noise_vary=1.0 if self.noise == "domain" else 0.0)
         return {
             "runs": table,
             "structure": structure,
@@ -362,7 +410,7 @@ class ScalingFit:
 
     def free_variables(self) -> list[str]:
         """Names of the model's free parameters (checked by the diagnostics)."""
-        names = ["z_pop", "log_sigma", "tau", "z_dom", "s_mu", "s_tau", "zs", "nu", "eta", "zg", "mu"]
+        names = ["z_pop", "log_sigma", "tau", "z_dom", "s_mu", "s_tau", "zs", "nu", "nu_rich", "theta_rich", "log_sigma_rich", "eta", "zg", "mu"]
         return [n for n in names if n in self.posterior["posterior"].data_vars]
 
     def _bound_checks(self) -> dict[str, tuple[float, float]]:
@@ -407,11 +455,18 @@ class ScalingFit:
         s = self._flat("sigma")
         return s[:, self.domains.index(domain) if s.shape[1] > 1 else 0]
 
-    def nu(self) -> np.ndarray:
-        """Student-t degrees of freedom, shape (S,) (``inf`` for a normal likelihood)."""
-        if "nu" in self.posterior["posterior"].data_vars:
-            return self._flat("nu")
-        return np.full(self.n_draws, np.inf)
+    def nu(self, domain: str | None = None) -> np.ndarray:
+        """Student-t degrees of freedom of a domain, shape (S,) (``inf`` for a normal likelihood).
+
+        A domain the fit has not seen gets the normal noise of the domains with few runs.
+        """
+        post = self.posterior["posterior"]
+        if "nu_dom" not in post.data_vars:
+            return np.full(self.n_draws, np.inf)
+        if domain in self.domains:
+            v = self._flat("nu_dom")
+            return v[:, self.domains.index(domain) if v.shape[1] > 1 else 0]
+        return np.full(self.n_draws, SPARSE_NU)
 
     @property
     def default_domain(self) -> str:

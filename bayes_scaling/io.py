@@ -153,6 +153,7 @@ def save_fit(fit, path, force: bool = False) -> Path:
                 "n_gp": fit.structure.n_gp,
                 "likelihood": fit.structure.likelihood,
                 "hierarchical": fit.structure.hierarchical,
+                "rich": list(fit.structure.rich),
             },
             "hierarchical": fit.hierarchical,
             "refs": fit.refs,
@@ -296,7 +297,8 @@ def load_fit(path):
         fit = ScalingFit(
             law=law,
             prior=_prior_from_dict(cfg["prior"]),
-            structure=Structure(st["law"], int(st["n_domains"]), int(st["n_gp"]), st["likelihood"], bool(st["hierarchical"])),
+            structure=Structure(st["law"], int(st["n_domains"]), int(st["n_gp"]), st["likelihood"], bool(st["hierarchical"]),
+                                tuple(int(i) for i in st["rich"])),
             hierarchical=bool(cfg["hierarchical"]),
             refs={k: float(v) for k, v in cfg["refs"].items()},
             domains=[str(d) for d in cfg["domains"]],

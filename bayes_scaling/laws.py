@@ -80,6 +80,8 @@ class Law:
     citation: str = ""
     #: prior scale (HalfNormal sigma) of the between-domain spread of each sampling parameter
     between_domain_scale: dict[str, float] = field(default_factory=dict)
+    #: order in which parameters are allowed to vary by domain when domains have few runs
+    domain_effects: tuple[str, ...] = ()
 
     # --- reference scales -------------------------------------------------
     def reference(self, runs) -> dict[str, float]:
@@ -247,64 +249,83 @@ class ChinchillaLaw(Law):
     """Chinchilla law L = E + A N^-alpha + B D^-beta (Hoffmann et al. 2022, Eq. 2).
 
     Sampling parameters: ``logE``, ``tN = log A - alpha ln N_ref``,
-    ``tD = log B - beta ln D_ref``, ``alpha``, ``beta``.
-    Catalog parameters: ``logA``, ``logB``, ``logE``, ``alpha``, ``beta`` (the order
-    of the Besiroglu et al. 2024 covariance).
+    ``tD = log B - beta ln D_ref``, the mean exponent ``s = (alpha + beta) / 2`` and
+    the allocation exponent ``a = beta / (alpha + beta)`` (N_opt ∝ C^a, Hoffmann et al.
+    2022 Eq. 4), so alpha = 2 s (1 - a) and beta = 2 s a.
+
+    Why (s, a) rather than (alpha, beta): when the runs of a domain follow one
+    tokens-per-parameter ratio, D ∝ N and the N and D terms trade places, which
+    makes (alpha, beta) bimodal; the allocation exponent is the best-documented
+    quantity across data sets (a = 0.45-0.58, DeepSeek 2024 Table 4; 0.46-0.53,
+    Hoffmann 2022 Table 2 and App. C; 0.497-0.518, Porian et al. 2024), so its prior
+    removes the ambiguity. Catalog parameters: ``logA``, ``logB``, ``logE``,
+    ``alpha``, ``beta`` (the order of the Besiroglu et al. 2024 covariance).
     """
 
     name: str = "chinchilla"
     variables: tuple[str, ...] = ("params", "tokens")
-    params: tuple[str, ...] = ("logE", "tN", "tD", "alpha", "beta")
+    params: tuple[str, ...] = ("logE", "tN", "tD", "s", "a")
     catalog_params: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta")
     citation: str = "Hoffmann et al. (2022), arXiv:2203.15556, Eq. 2; log-space form as in Besiroglu et al. (2024)."
     # Between-domain spread (HalfNormal scales), from published-fits.md §2.6 and §4:
-    # allocation exponent a = beta/(alpha+beta) ranges 0.45-0.58 across data sets
-    # (DeepSeek 2024 Table 4), i.e. alpha, beta move by ~0.05-0.1; loss-N exponents
-    # 0.07-0.24 across modalities (Henighan 2020 Table 1); irreducible loss differs
-    # by tokenizer and data (E = 1.69 Chinchilla vs 2.76 Kumar 2024: 0.5 in log E);
-    # Kaplan 2020 §3.2.2: other distributions shift the loss by a roughly constant offset.
+    # the allocation exponent a = beta/(alpha+beta) ranges 0.45-0.58 across data sets
+    # (DeepSeek 2024 Table 4; Hoffmann 2022 App. C: C4 0.50, GitHub 0.53), so sd ~0.05;
+    # loss-N exponents range 0.07-0.24 across modalities (Henighan 2020 Table 1) and
+    # 0.28-0.37 across LM fits, so the mean exponent s gets 0.1; irreducible loss differs
+    # by tokenizer and data (E = 1.69 Chinchilla vs 2.76 Kumar 2024: 0.5 in log E); Kaplan
+    # 2020 §3.2.2: other distributions shift the loss by a roughly constant offset.
     between_domain_scale: dict[str, float] = field(
-        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "alpha": 0.1, "beta": 0.1}
+        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "s": 0.1, "a": 0.05}
     )
+    domain_effects: tuple[str, ...] = ("logE", "tN", "s", "tD", "a")
+
+    @staticmethod
+    def exponents(theta):
+        """(alpha, beta) from the sampling parameters: alpha = 2 s (1 - a), beta = 2 s a."""
+        return 2.0 * theta["s"] * (1.0 - theta["a"]), 2.0 * theta["s"] * theta["a"]
 
     def log_loss(self, x, theta, xp=np):
         """log L = LSE(logE, tN - alpha x_N, tD - beta x_D) (see class docstring)."""
+        alpha, beta = self.exponents(theta)
         return _lse3(
             xp,
             theta["logE"] + 0.0 * x["params"],
-            theta["tN"] - theta["alpha"] * x["params"],
-            theta["tD"] - theta["beta"] * x["tokens"],
+            theta["tN"] - alpha * x["params"],
+            theta["tD"] - beta * x["tokens"],
         )
 
     def to_catalog(self, theta, ref):
+        alpha, beta = self.exponents(theta)
         return {
-            "logA": theta["tN"] + theta["alpha"] * ref["params"],
-            "logB": theta["tD"] + theta["beta"] * ref["tokens"],
+            "logA": theta["tN"] + alpha * ref["params"],
+            "logB": theta["tD"] + beta * ref["tokens"],
             "logE": theta["logE"],
-            "alpha": theta["alpha"],
-            "beta": theta["beta"],
+            "alpha": alpha,
+            "beta": beta,
         }
 
     def from_catalog(self, cat, ref):
+        total = cat["alpha"] + cat["beta"]
         return {
             "logE": cat["logE"],
             "tN": cat["logA"] - cat["alpha"] * ref["params"],
             "tD": cat["logB"] - cat["beta"] * ref["tokens"],
-            "alpha": cat["alpha"],
-            "beta": cat["beta"],
+            "s": total / 2.0,
+            "a": cat["beta"] / total,
         }
 
     def weak_prior(self, runs):
-        """Weak prior: logE ~ N(log(0.6 min L), 1); tN, tD ~ N(log(0.2 median L), 2); alpha, beta ~ N(0.35, 0.25).
+        """Weak prior: logE ~ N(log(0.6 min L), 1); tN, tD ~ N(log(0.2 median L), 2); s ~ N(0.35, 0.2); a ~ N(0.5, 0.15).
 
         The exponent centre 0.35 is the order of every published LM fit (0.28-0.37,
-        published-fits.md §1) with an sd wide enough to cover 0-0.85; the term
-        scales are centred on a fraction of the observed loss (bambi-style
-        auto-scaling), with sd 2 in log space (a factor 7).
+        published-fits.md §1) with an sd wide enough to cover 0-0.75; a = 0.5 ± 0.15
+        covers every published allocation exponent (0.45-0.73, §2.6); the term scales
+        are centred on a fraction of the observed loss (bambi-style auto-scaling), with
+        sd 2 in log space (a factor 7).
         """
         loss = runs["loss"].to_numpy(float)
-        mean = np.array([np.log(0.6 * loss.min()), np.log(0.2 * np.median(loss)), np.log(0.2 * np.median(loss)), 0.35, 0.35])
-        sd = np.array([1.0, 2.0, 2.0, 0.25, 0.25])
+        mean = np.array([np.log(0.6 * loss.min()), np.log(0.2 * np.median(loss)), np.log(0.2 * np.median(loss)), 0.35, 0.5])
+        sd = np.array([1.0, 2.0, 2.0, 0.2, 0.15])
         return mean, sd
 
 
@@ -329,6 +350,7 @@ class PowerLaw(Law):
     catalog_params: tuple[str, ...] = ("logA", "logE", "alpha")
     citation: str = "Henighan et al. (2020), arXiv:2010.14701, Eq. 1.1; Hestness et al. (2017), arXiv:1712.00409."
     between_domain_scale: dict[str, float] = field(default_factory=lambda: {"logE": 0.3, "tX": 0.5, "alpha": 0.1})
+    domain_effects: tuple[str, ...] = ("logE", "tX", "alpha")
 
     def log_loss(self, x, theta, xp=np):
         """log L = logaddexp(logE, tX - alpha (ln x - ln x_ref))."""
@@ -394,6 +416,7 @@ class KaplanLaw(Law):
     between_domain_scale: dict[str, float] = field(
         default_factory=lambda: {"sN": 0.5, "sD": 0.5, "alpha_N": 0.03, "alpha_D": 0.03}
     )
+    domain_effects: tuple[str, ...] = ("sN", "alpha_N", "sD", "alpha_D")
 
     def log_loss(self, x, theta, xp=np):
         """log L = alpha_D * logaddexp(sN - (alpha_N/alpha_D) x_N, sD - x_D)."""
@@ -472,19 +495,20 @@ def data_constrained_loss(params, tokens, unique_tokens, E, A, B, alpha, beta, r
 class DataConstrainedLaw(Law):
     """Muennighoff et al. (2023) data-constrained law (see :func:`data_constrained_loss`).
 
-    Sampling parameters: the Chinchilla ones (``logE``, ``tN``, ``tD``, ``alpha``,
-    ``beta``) plus ``logRD`` = ln R_D* and ``logRN`` = ln R_N*. Needs the column
+    Sampling parameters: the Chinchilla ones (``logE``, ``tN``, ``tD``, ``s``,
+    ``a``) plus ``logRD`` = ln R_D* and ``logRN`` = ln R_N*. Needs the column
     ``unique_tokens``. With U = D (a single epoch) it reduces to the Chinchilla law.
     """
 
     name: str = "data_constrained"
     variables: tuple[str, ...] = ("params", "tokens", "unique_tokens")
-    params: tuple[str, ...] = ("logE", "tN", "tD", "alpha", "beta", "logRD", "logRN")
+    params: tuple[str, ...] = ("logE", "tN", "tD", "s", "a", "logRD", "logRN")
     catalog_params: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta", "logRD", "logRN")
     citation: str = "Muennighoff et al. (2023), arXiv:2305.16264, §3.1 (datablations README 'Parametric Fit')."
     between_domain_scale: dict[str, float] = field(
-        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "alpha": 0.1, "beta": 0.1, "logRD": 0.5, "logRN": 0.5}
+        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "s": 0.1, "a": 0.05, "logRD": 0.5, "logRN": 0.5}
     )
+    domain_effects: tuple[str, ...] = ("logE", "tN", "s", "tD", "a", "logRD", "logRN")
 
     def log_loss(self, x, theta, xp=np):
         """Log-space evaluation of the data-constrained law (centred log inputs)."""
@@ -496,18 +520,19 @@ class DataConstrainedLaw(Law):
         log_deff = log_u + xp.log1p(rd_star * (1.0 - xp.exp(-rd / rd_star)))
         # N_opt(U) in centred logs: ln G + (beta/alpha)(ln U + ln G), with ln G from the catalog parameters
         ref_n, ref_d = x["_ref_params"], x["_ref_tokens"]
-        log_a = theta["tN"] + theta["alpha"] * ref_n
-        log_b = theta["tD"] + theta["beta"] * ref_d
-        log_g = (xp.log(theta["alpha"]) + log_a - xp.log(theta["beta"]) - log_b) / (theta["alpha"] + theta["beta"])
-        log_nopt = log_g + (theta["beta"] / theta["alpha"]) * (log_u + ref_d + log_g) - ref_n
+        alpha, beta = ChinchillaLaw.exponents(theta)
+        log_a = theta["tN"] + alpha * ref_n
+        log_b = theta["tD"] + beta * ref_d
+        log_g = (xp.log(alpha) + log_a - xp.log(beta) - log_b) / (alpha + beta)
+        log_nopt = log_g + (beta / alpha) * (log_u + ref_d + log_g) - ref_n
         log_un = xp.minimum(x["params"], log_nopt)
         rn = xp.exp(x["params"] - log_un) - 1.0
         log_neff = log_un + xp.log1p(rn_star * (1.0 - xp.exp(-rn / rn_star)))
         return _lse3(
             xp,
             theta["logE"] + 0.0 * x["params"],
-            theta["tN"] - theta["alpha"] * log_neff,
-            theta["tD"] - theta["beta"] * log_deff,
+            theta["tN"] - alpha * log_neff,
+            theta["tD"] - beta * log_deff,
         )
 
     def to_catalog(self, theta, ref):

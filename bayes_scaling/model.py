@@ -7,7 +7,8 @@ Structure (all sizes in natural logs, centred at the reference scales)::
     tau   ~ HalfNormal(tau_scale)               # between-domain spread (only with > 1 domain)
     theta_d = mu + tau * z_d,  z_d ~ N(0, I_p)  # non-centred, one row per domain
     log sigma_d = s_mu + s_tau * zs_d           # per-domain noise, partially pooled
-    nu ~ Gamma(2, 0.1)                          # Student-t degrees of freedom (Juárez & Steel 2010)
+    nu_d ~ Gamma(2, 0.1)                        # Student-t tail weight of each data-rich domain (Juárez & Steel 2010);
+                                                # domains with few runs use normal noise
     delta_d(x) = psi_d(x) (sqrt_spectral(eta, ls) * zg_d)   # orthogonal HSGP, rich domains only
     log L_i ~ StudentT(nu, law(x_i, theta_{d_i}) + delta_{d_i}(x_i), sigma_{d_i})
 
@@ -33,7 +34,12 @@ import pytensor.tensor as pt
 from .discrepancy import BOX, M_PER_DIM, DiscrepancyBasis
 from .laws import Law, get_law
 
-__all__ = ["Structure", "build_model", "NOISE_PRIOR"]
+__all__ = ["Structure", "build_model", "NOISE_PRIOR", "RICH_RUNS"]
+
+#: Runs above which a domain counts as data-rich (centred parameterisation, own tail weight).
+RICH_RUNS = 30
+#: Student-t degrees of freedom used for domains with fewer runs (numerically normal noise).
+SPARSE_NU = 1e6
 
 #: Prior of the log noise scale (log-loss units): centre 0.01, i.e. ~1 % of the
 #: loss, the order of the seed-to-seed variation of ~0.02 nats at L ~ 3
@@ -59,6 +65,9 @@ class Structure:
         Domain parameters drawn around a population mean (True with several domains
         or an informative prior: the prior then centres the population, and each
         domain may depart from it by the between-domain spread).
+    rich : tuple of int
+        Domains with many runs (:data:`RICH_RUNS`): centred parameterisation, own
+        Student-t tail weight and noise drawn centred; the others are non-centred.
     """
 
     law: str
@@ -66,6 +75,7 @@ class Structure:
     n_gp: int = 0
     likelihood: str = "student_t"
     hierarchical: bool = False
+    rich: tuple[int, ...] = ()
 
     @property
     def gp_dim(self) -> int:
@@ -89,6 +99,8 @@ def data_arrays(
     psi: np.ndarray | None,
     structure: Structure,
     gp_lengthscale: float = 1.0,
+    vary: np.ndarray | None = None,
+    noise_vary: float | None = None,
 ) -> dict[str, np.ndarray]:
     """All ``pm.Data`` values of a fit, by container name.
 
@@ -121,6 +133,9 @@ def data_arrays(
     out["prior_chol"] = np.linalg.cholesky(np.asarray(prior_cov, float))
     if structure.hierarchical:
         out["tau_scale"] = np.asarray(tau_scale, float)
+        out["vary"] = np.ones(len(law.params)) if vary is None else np.asarray(vary, float)
+    if structure.n_domains > 1 and len(structure.rich) < structure.n_domains:
+        out["noise_vary"] = np.asarray(1.0 if noise_vary is None else noise_vary, float)
     if structure.n_gp > 0:
         out["psi"] = np.asarray(psi, float)
         out["gp_lengthscale"] = np.full(structure.gp_dim, float(gp_lengthscale))
@@ -164,18 +179,39 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
 
         z_pop = pm.Normal("z_pop", 0.0, 1.0, shape=p)
         mu = pm.Deterministic("mu", m0 + pt.dot(l0, z_pop), dims="param")
+        rich = list(structure.rich)
+        sparse = [i for i in range(nd) if i not in rich]
         if structure.hierarchical:
             tau_scale = pm.Data("tau_scale", arrays["tau_scale"])
             tau = pm.HalfNormal("tau", sigma=tau_scale, shape=p)
-            z_dom = pm.Normal("z_dom", 0.0, 1.0, shape=(nd, p))
-            theta = pm.Deterministic("theta", mu[None, :] + tau[None, :] * z_dom, dims=("domain_idx", "param"))
+            vary = pm.Data("vary", arrays["vary"])  # 1 = varies by domain, 0 = shared by all domains
+            tau_eff = tau * vary
+            theta = pt.zeros((nd, p))
+            if sparse:  # few runs: non-centred (Betancourt & Girolami 2015)
+                z_dom = pm.Normal("z_dom", 0.0, 1.0, shape=(len(sparse), p))
+                theta = pt.set_subtensor(theta[sparse], mu[None, :] + tau_eff[None, :] * z_dom)
+            if rich:  # many runs: the data pin the domain, so the centred form samples better
+                # A parameter shared by all domains (vary = 0) is exactly mu; its unused draw gets scale 1
+                # instead of tau, which would otherwise form a prior-only funnel (Neal 2003).
+                scale = tau * vary + (1 - vary)
+                theta_rich = pm.Normal("theta_rich", mu[None, :], scale[None, :], shape=(len(rich), p))
+                theta_rich = vary[None, :] * theta_rich + (1 - vary)[None, :] * mu[None, :]
+                theta = pt.set_subtensor(theta[rich], theta_rich)
+            theta = pm.Deterministic("theta", theta, dims=("domain_idx", "param"))
         else:
             theta = pm.Deterministic("theta", pt.repeat(mu[None, :], nd, axis=0), dims=("domain_idx", "param"))
         if nd > 1:
             s_mu = pm.Normal("s_mu", *NOISE_PRIOR)
             s_tau = pm.HalfNormal("s_tau", 0.5)
-            zs = pm.Normal("zs", 0.0, 1.0, shape=nd)
-            sigma = pm.Deterministic("sigma", pt.exp(s_mu + s_tau * zs), dims="domain_idx")
+            log_sigma = pt.zeros(nd)
+            if sparse:
+                zs = pm.Normal("zs", 0.0, 1.0, shape=len(sparse))
+                noise_vary = pm.Data("noise_vary", arrays["noise_vary"])
+                log_sigma = pt.set_subtensor(log_sigma[sparse], s_mu + noise_vary * s_tau * zs)
+            if rich:
+                ls_rich = pm.Normal("log_sigma_rich", s_mu, s_tau, shape=len(rich))
+                log_sigma = pt.set_subtensor(log_sigma[rich], ls_rich)
+            sigma = pm.Deterministic("sigma", pt.exp(log_sigma), dims="domain_idx")
         else:
             log_sigma = pm.Normal("log_sigma", *NOISE_PRIOR)
             sigma = pm.Deterministic("sigma", pt.exp(log_sigma)[None], dims="domain_idx")
@@ -202,8 +238,17 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             for s in range(structure.n_gp):
                 mean = mean + pt.dot(psi[s], coef[s])
         if structure.likelihood == "student_t":
-            nu = pm.Gamma("nu", alpha=2.0, beta=0.1)
-            pm.StudentT("obs", nu=nu, mu=mean, sigma=sigma[dom], observed=y, shape=y.shape)
+            # Tail weight: learned per data-rich domain (its outliers are its own); a domain with
+            # few runs cannot learn it, and a learned heavy tail on 3-8 points opens modes in which
+            # some runs are declared outliers, so those domains use normal noise (nu = 1e6).
+            nu_dom = pt.zeros(nd)
+            if sparse:
+                nu_dom = pt.set_subtensor(nu_dom[sparse], SPARSE_NU)
+            if rich:
+                nu_rich = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=len(rich))
+                nu_dom = pt.set_subtensor(nu_dom[rich], nu_rich)
+            nu_dom = pm.Deterministic("nu_dom", nu_dom, dims="domain_idx")
+            pm.StudentT("obs", nu=nu_dom[dom], mu=mean, sigma=sigma[dom], observed=y, shape=y.shape)
         elif structure.likelihood == "normal":
             pm.Normal("obs", mu=mean, sigma=sigma[dom], observed=y, shape=y.shape)
         else:

@@ -119,7 +119,7 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
         mean = law.log_loss(x, th, np)
     if domain in fit.bases:
         mean = mean + discrepancy_coefficients(fit, domain) @ fit.bases[domain].psi(law, x).T
-    nu = fit.nu()
+    nu = fit.nu(domain)
     noise = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
     return mean, mean + sigma[:, None] * noise
 

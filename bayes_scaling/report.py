@@ -415,6 +415,47 @@ def build_fit_report(
     return rep
 
 
+def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | None = None, prob: float = 0.9) -> Section | None:
+    """Transfer-risk section: departures from the published law, prior-data conflict, P(miss).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    targets : DataFrame, optional
+        Forecast targets (for P(miss) when ``threshold`` is given).
+    threshold : float, optional
+    prob : float
+
+    Returns
+    -------
+    Section or None
+        None when the law has no published fit to compare with.
+    """
+    from .plots import plot_departures
+    from .risk import departures, exceedance, prior_data_conflict, published_theta
+
+    if published_theta(fit) is None:
+        return None
+    sec = Section("Transfer risk")
+    own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
+    dep = departures(fit, prob=prob, domains=own)
+    sec.text(
+        "Departure of each domain from the published law: Δalpha, Δbeta and ΔE (domain minus published), and the "
+        "relative gap of the expected loss at the compute-optimal run with 100x the domain's largest compute. "
+        "p_outside is the posterior probability that the departure exceeds the tolerance."
+    )
+    sec.table(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
+              f"departures from the published law ({prob:.0%} intervals)")
+    sec.figure(plot_departures(dep)[0], "departures", "Domain departures from the published law with intervals; dotted: no departure.")
+    for d in own[:30]:
+        sec.text(prior_data_conflict(fit, d)["message"])
+    if threshold is not None and targets is not None and len(targets):
+        ex = exceedance(fit, targets, threshold)
+        cols = [c for c in ("domain", "params", "tokens", "threshold", "p_exceed", "expected_shortfall") if c in ex]
+        sec.table(ex[cols], f"probability that one run misses the target loss {threshold:g}")
+    return sec
+
+
 def fit_html_summary(fit) -> str:
     """Compact HTML summary of a fit for Jupyter (``ScalingFit._repr_html_``)."""
     d = fit.diagnostics

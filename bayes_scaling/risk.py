@@ -1,0 +1,399 @@
+"""Transfer risk: how likely a run misses its target, and how far a domain departs from the published law.
+
+* :func:`exceedance` — P(loss of one new run > threshold) and the expected
+  shortfall E[max(L - threshold, 0)] at each target.
+* :func:`departures` — the posterior of each domain's departure from the
+  published law (Δalpha, Δbeta, ΔE and the loss gap at a target) and the
+  probability that it lies outside a tolerance.
+* :func:`prior_data_conflict` — how surprising a domain's runs are under the
+  prior predictive of the published law (Box 1980; Evans & Moshonov 2006),
+  flagged in plain words.
+* :func:`prior_contribution` — how much of the forecast interval the prior
+  removes: interval width with the published prior vs with the same prior
+  widened tenfold (nearly flat), fitted with the same compiled model.
+* :func:`risk_table` — the per-target table behind ``bayes-scaling risk``.
+
+The *published law* is the prior's mean (e.g. Besiroglu et al. 2024 for
+``besiroglu2024``); for a fit with a weak prior it is the Besiroglu et al.
+(2024) estimate of the same law, when the catalog has one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .data import RunsTableError, validate_targets
+from .predict import interval, predictive_draws
+
+__all__ = [
+    "exceedance",
+    "departures",
+    "prior_data_conflict",
+    "prior_contribution",
+    "risk_table",
+    "DEFAULT_TOLERANCE",
+    "published_theta",
+]
+
+#: Default tolerances of a departure: exponents ±0.05 (about the published bootstrap
+#: spread of the Chinchilla exponents, 2-3 SE; Besiroglu et al. 2024), E ±10 %, and the
+#: expected loss at the target ±2 % (the practical accuracy floor of extrapolated
+#: scaling laws is a few percent; Choshen et al. 2024).
+DEFAULT_TOLERANCE = {"alpha": 0.05, "beta": 0.05, "E_rel": 0.10, "loss_gap_rel": 0.02}
+
+
+def published_theta(fit) -> np.ndarray | None:
+    """Sampling parameters of the published law for this fit's law, shape (p,), or None.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+
+    Returns
+    -------
+    ndarray or None
+        The prior mean for an informative prior; otherwise the ``besiroglu2024``
+        estimate for the Chinchilla law; None when no published fit exists.
+    """
+    from .priors import get_prior
+
+    spec = fit.prior
+    if not spec.informative:
+        try:
+            spec = get_prior("besiroglu2024", law=fit.law.name)
+        except ValueError:
+            return None
+    th = fit.law.from_catalog({k: np.asarray(v, float) for k, v in spec.mean.items()}, fit.refs)
+    return np.array([float(th[k]) for k in fit.law.params])
+
+
+def _targets(fit, targets, domain):
+    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
+    t = validate_targets(targets, needs=needs)
+    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
+        t["unique_tokens"] = t["tokens"]
+    if domain is not None:
+        t["domain"] = t["domain"].where(t["domain"].notna(), domain)
+    if t["domain"].isna().any():
+        t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
+    return t
+
+
+def exceedance(fit, targets, threshold: float, domain: str | None = None, random_seed: int | None = None) -> pd.DataFrame:
+    """Probability that one new run at each target misses a loss threshold.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    targets : DataFrame or path
+        ``params`` and ``tokens`` (or ``flops``), optional ``domain``.
+    threshold : float
+        Target loss in nats/token (a run "misses" when its loss is above it).
+    domain : str, optional
+        Domain for targets without one (a new name gives the new-domain forecast).
+    random_seed : int, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        The targets plus ``threshold``, ``p_exceed`` = P(L > threshold),
+        ``expected_shortfall`` = E[max(L - threshold, 0)] (nats/token) and
+        ``mean_excess_if_missed`` = E[L - threshold | L > threshold] (NaN if never).
+
+    Raises
+    ------
+    ValueError
+        For a non-positive or non-finite threshold.
+    """
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold}.")
+    t = _targets(fit, targets, domain)
+    rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
+    out = t.copy()
+    out["threshold"] = float(threshold)
+    for col in ("p_exceed", "expected_shortfall", "mean_excess_if_missed"):
+        out[col] = np.nan
+    for dom, idx in t.groupby("domain", sort=False).groups.items():
+        _, new = predictive_draws(fit, t.loc[idx], dom, rng)
+        loss = np.exp(new)
+        excess = loss - threshold
+        miss = excess > 0
+        out.loc[idx, "p_exceed"] = miss.mean(0)
+        out.loc[idx, "expected_shortfall"] = np.maximum(excess, 0).mean(0)
+        with np.errstate(invalid="ignore"):
+            out.loc[idx, "mean_excess_if_missed"] = np.where(miss.any(0), (excess * miss).sum(0) / miss.sum(0), np.nan)
+    return out
+
+
+def departures(
+    fit,
+    targets=None,
+    tolerance: dict | None = None,
+    prob: float = 0.9,
+    domains: list[str] | None = None,
+) -> pd.DataFrame:
+    """Each domain's departure from the published law, with P(outside tolerance).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fit of a law with a published counterpart (e.g. the Chinchilla law).
+    targets : DataFrame, optional
+        One target (the first row is used) for the loss gap; default: the
+        compute-optimal run at 100x each domain's largest run.
+    tolerance : dict, optional
+        Overrides of :data:`DEFAULT_TOLERANCE`.
+    prob : float
+        Interval probability.
+    domains : list of str, optional
+        Default: every fitted domain.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``domain`` x ``quantity`` (``Δalpha``, ``Δbeta``, ``ΔE``, ``loss gap``) with
+        ``median``, ``lower``, ``upper``, ``tolerance`` and ``p_outside`` =
+        P(|Δ| > tolerance). The loss gap is relative: (L_domain - L_published) / L_published
+        of the expected loss at the target.
+
+    Raises
+    ------
+    ValueError
+        If the law has no published fit to compare with.
+    """
+    from .laws import ChinchillaLaw
+
+    tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
+    th_pub = published_theta(fit)
+    if th_pub is None:
+        raise ValueError(f"the {fit.law.name} law has no published fit in the catalog to measure departures from.")
+    law = fit.law
+    pub = law.natural({k: np.asarray([v]) for k, v in zip(law.params, th_pub, strict=True)}, fit.refs)
+    rows = []
+    for dom in domains or fit.domains:
+        th = fit.theta(dom)
+        nat = law.natural(fit.theta_dict(th), fit.refs)
+        quantities = []
+        if isinstance(law, ChinchillaLaw) or {"alpha", "beta"} <= set(nat):
+            quantities += [("Δalpha", nat["alpha"] - pub["alpha"][0], tol["alpha"]),
+                           ("Δbeta", nat["beta"] - pub["beta"][0], tol["beta"])]
+        if "E" in nat:
+            quantities.append(("ΔE", nat["E"] - pub["E"][0], tol["E_rel"] * float(pub["E"][0])))
+        if targets is not None:
+            t = validate_targets(targets, needs=tuple(v for v in law.variables if v != "unique_tokens")).iloc[[0]]
+        else:
+            runs = fit.runs[fit.runs["domain"] == dom]
+            t = _optimal_target(fit, dom, 100 * float(runs["flops"].max()))
+        if "unique_tokens" in law.variables and "unique_tokens" not in t:
+            t = t.assign(unique_tokens=t["tokens"])
+        x = law.inputs(t, fit.refs)
+        l_dom = np.exp(law.log_loss(x, {k: v[:, None] for k, v in fit.theta_dict(th).items()}, np))[:, 0]
+        l_pub = float(np.exp(law.log_loss(x, dict(zip(law.params, th_pub, strict=True)), np))[0])
+        quantities.append(("loss gap", (l_dom - l_pub) / l_pub, tol["loss_gap_rel"]))
+        for name, draws, tl in quantities:
+            lo, hi = interval(np.asarray(draws, float), prob)
+            rows.append({
+                "domain": dom,
+                "quantity": name,
+                "median": float(np.median(draws)),
+                "lower": float(lo),
+                "upper": float(hi),
+                "tolerance": float(tl),
+                "p_outside": float((np.abs(draws) > tl).mean()),
+                "target_params": float(t["params"].iloc[0]) if name == "loss gap" else np.nan,
+                "target_tokens": float(t["tokens"].iloc[0]) if name == "loss gap" else np.nan,
+            })
+    return pd.DataFrame(rows)
+
+
+def _optimal_target(fit, domain, flops) -> pd.DataFrame:
+    fr = fit.frontier([flops], domain=domain).iloc[0]
+    n = float(fr["params_opt_median"])
+    return pd.DataFrame({"params": [n], "tokens": [flops / (6 * n)], "flops": [flops]})
+
+
+def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, random_seed: int = 0) -> dict:
+    """How surprising a domain's runs are under the prior predictive of the published law.
+
+    The prior predictive draws domain parameters from the published prior widened
+    by the between-domain spread (the hierarchy's prior for a new domain) and
+    noise from the noise prior, and replicates the domain's runs. The check is a
+    Gaussian approximation of Box's (1980) prior predictive p-value: the squared
+    Mahalanobis distance of the observed log losses from the replicated ones,
+    referred to a chi-square with as many degrees of freedom as runs.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    domain : str, optional
+    n_draws : int
+        Prior predictive draws.
+    random_seed : int
+
+    Returns
+    -------
+    dict
+        ``domain``, ``n_runs``, ``distance2``, ``p_value`` (small = conflict),
+        ``worst_run`` (row index of the run farthest from the prior predictive),
+        ``flag`` (``none``, ``mild``, ``strong``) and ``message`` in plain words.
+        ``p_value`` is NaN when the law has no published fit.
+    """
+    from .model import NOISE_PRIOR
+
+    domain = domain or fit.default_domain
+    law = fit.law
+    runs = fit.runs[fit.runs["domain"] == domain]
+    th_pub = published_theta(fit)
+    if th_pub is None:
+        return {"domain": domain, "n_runs": len(runs), "distance2": np.nan, "p_value": np.nan, "worst_run": None,
+                "flag": "none", "message": "No published law to compare with."}
+    from .priors import get_prior
+
+    spec = fit.prior if fit.prior.informative else get_prior("besiroglu2024", law=law.name)
+    mean, cov = spec.sampling_prior(law, fit.refs, runs)
+    mean = th_pub if mean is None else mean
+    scales = np.array([law.between_domain_scale[p] for p in law.params])
+    rng = np.random.default_rng(random_seed)
+    th = rng.multivariate_normal(mean, cov, size=n_draws)
+    th = th + np.abs(rng.normal(0.0, scales, size=th.shape)) * rng.standard_normal(th.shape)
+    sigma = np.exp(rng.normal(*NOISE_PRIOR, size=n_draws))
+    x = law.inputs(runs, fit.refs)
+    with np.errstate(all="ignore"):
+        mu = law.log_loss(x, {k: th[:, j, None] for j, k in enumerate(law.params)}, np)
+    rep = mu + sigma[:, None] * rng.standard_normal(mu.shape)
+    ok = np.all(np.isfinite(rep), axis=1)
+    rep = rep[ok]
+    y = np.log(runs["loss"].to_numpy(float))
+    m = rep.mean(0)
+    c = np.cov(rep, rowvar=False).reshape(len(y), len(y)) + 1e-12 * np.eye(len(y))
+    r = y - m
+    d2 = float(r @ np.linalg.solve(c, r))
+    p = float(stats.chi2.sf(d2, df=len(y)))
+    z = np.abs(r) / np.sqrt(np.diag(c))
+    worst = runs.index[int(np.argmax(z))]
+    if p < 0.01:
+        flag, msg = "strong", (
+            f"Strong prior-data conflict (p = {p:.2g}): the {len(y)} runs of '{domain}' are very unlikely under the "
+            f"published law ({spec.name}) even allowing for the usual spread between data sets. The domain departs "
+            "from the published law; rely on its own runs, widen the prior, or check the runs (units, evaluation set)."
+        )
+    elif p < 0.1:
+        flag, msg = "mild", (
+            f"Mild prior-data conflict (p = {p:.2g}): the runs of '{domain}' are somewhat unusual under the published "
+            f"law ({spec.name}); forecasts lean on the domain's own runs where they disagree."
+        )
+    else:
+        flag, msg = "none", (
+            f"No prior-data conflict (p = {p:.2g}): the runs of '{domain}' are consistent with the published law "
+            f"({spec.name}) up to the usual spread between data sets."
+        )
+    return {"domain": domain, "n_runs": int(len(y)), "distance2": d2, "p_value": p, "worst_run": worst,
+            "flag": flag, "message": msg}
+
+
+def prior_contribution(spec, runs, targets, *, reference=None, prob: float = 0.9, random_seed: int = 0,
+                       widen_weak: float = 10.0) -> pd.DataFrame:
+    """How much of the forecast interval comes from the prior and how much from the runs.
+
+    Fits the same model twice: with the prior as given and with its standard
+    deviations multiplied by ``widen_weak`` (a nearly flat prior of the same
+    shape, so the compiled model is reused), and compares the new-run interval
+    widths at the targets.
+
+    Parameters
+    ----------
+    spec : ScalingLaw
+        The fit specification (with an informative prior).
+    runs, targets : DataFrame or path
+    reference : optional
+        Reference runs, as in :meth:`ScalingLaw.fit`.
+    prob : float
+    random_seed : int
+    widen_weak : float
+        Widening factor of the comparison prior.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per target: ``domain``, ``params``, ``tokens``, ``width_prior`` and ``width_weak``
+        (relative widths (upper - lower) / median), ``prior_share`` = 1 - width_prior / width_weak
+        (the fraction of the interval the prior removes; 0 = the runs alone decide,
+        near 1 = the prior decides) and ``median_shift`` (relative change of the median).
+    """
+    import warnings
+    from dataclasses import replace
+
+    from .fit import ScalingLaw
+
+    if not spec.prior.informative:
+        raise ValueError("prior_contribution needs an informative prior (e.g. prior='besiroglu2024').")
+    weak_spec = ScalingLaw(**{**{f: getattr(spec, f) for f in spec.__dataclass_fields__},
+                              "prior": replace(spec.prior, widen_factor=spec.prior.widen_factor * widen_weak), "widen": 1.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = spec.fit(runs, reference=reference, random_seed=random_seed).predict(targets, prob=prob)
+        b = weak_spec.fit(runs, reference=reference, random_seed=random_seed).predict(targets, prob=prob)
+    w_a = (a["loss_upper"] - a["loss_lower"]) / a["loss_median"]
+    w_b = (b["loss_upper"] - b["loss_lower"]) / b["loss_median"]
+    out = a[[c for c in ("domain", "params", "tokens") if c in a]].copy()
+    out["width_prior"] = w_a.to_numpy()
+    out["width_weak"] = w_b.to_numpy()
+    out["prior_share"] = (1.0 - w_a / w_b).to_numpy()
+    out["median_shift"] = ((a["loss_median"] - b["loss_median"]) / b["loss_median"]).to_numpy()
+    return out
+
+
+def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | None = None,
+               tolerance: dict | None = None) -> pd.DataFrame:
+    """Forecast, miss probability and departure from the published law at each target.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    targets : DataFrame or path
+    threshold : float
+        Target loss (nats/token).
+    prob : float
+    domain : str, optional
+    tolerance : dict, optional
+        See :data:`DEFAULT_TOLERANCE`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per target: the forecast columns of :func:`bayes_scaling.predict.predict`,
+        ``threshold``, ``p_exceed``, ``expected_shortfall``, and (for laws with a
+        published fit) ``loss_gap_median`` (relative gap of the expected loss to the
+        published law), ``p_departure`` = P(|gap| > tolerance) and the domain's
+        prior-data conflict ``conflict_p``.
+    """
+    from .predict import predict
+
+    tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
+    pred = predict(fit, targets, prob=prob, domain=domain)
+    ex = exceedance(fit, targets, threshold, domain=domain)
+    out = pred.copy()
+    for col in ("threshold", "p_exceed", "expected_shortfall"):
+        out[col] = ex[col].to_numpy()
+    th_pub = published_theta(fit)
+    if th_pub is not None:
+        law = fit.law
+        gaps, pdep, conflict = [], [], {}
+        rng = np.random.default_rng(fit.random_seed)
+        for _, row in out.iterrows():
+            t = pd.DataFrame([row])
+            mean, _ = predictive_draws(fit, t, row["domain"], rng)
+            l_pub = float(np.exp(law.log_loss(law.inputs(t, fit.refs), dict(zip(law.params, th_pub, strict=True)), np))[0])
+            gap = (np.exp(mean[:, 0]) - l_pub) / l_pub
+            gaps.append(float(np.median(gap)))
+            pdep.append(float((np.abs(gap) > tol["loss_gap_rel"]).mean()))
+            if row["domain"] in fit.domains and row["domain"] not in conflict:
+                conflict[row["domain"]] = prior_data_conflict(fit, row["domain"])["p_value"]
+        out["loss_gap_median"] = gaps
+        out["p_departure"] = pdep
+        out["conflict_p"] = out["domain"].map(conflict)
+    if out.empty:
+        raise RunsTableError("no targets to assess.")
+    return out

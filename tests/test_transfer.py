@@ -1,0 +1,92 @@
+"""Issue 3: hierarchical transfer, new-domain forecasts and transfer risk with known answers."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling.laws import chinchilla_loss
+from bayes_scaling.risk import departures, exceedance, prior_data_conflict, risk_table
+
+# Besiroglu et al. (2024) point estimate (priors.besiroglu2024_covariance)
+PUB = {"E": 1.81686, "A": 482.006, "B": 2085.434, "alpha": 0.34781, "beta": 0.36585}
+
+
+def simulate(alpha_shift=0.0, loss_scale=1.0, seed=0, noise=0.004):
+    rng = np.random.default_rng(seed)
+    n = np.repeat(np.geomspace(1e8, 1e10, 4), 3)
+    d = n * np.tile([10.0, 40.0, 160.0], 4)
+    p = dict(PUB)
+    # shift alpha but keep the N term equal at N = 1e9 so the runs stay in a plausible range
+    p["A"] = PUB["A"] * (1e9 ** (alpha_shift))
+    p["alpha"] = PUB["alpha"] + alpha_shift
+    loss = chinchilla_loss(n, d, **p) * loss_scale * np.exp(rng.normal(0, noise, n.size))
+    return pd.DataFrame({"params": n, "tokens": d, "loss": loss})
+
+
+def _fit(runs, seed=1):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bs.ScalingLaw(prior="besiroglu2024").fit(runs, random_seed=seed)
+
+
+@pytest.fixture(scope="module")
+def fit_same():
+    return _fit(simulate())
+
+
+@pytest.fixture(scope="module")
+def fit_shifted():
+    return _fit(simulate(alpha_shift=0.1, seed=1))
+
+
+@pytest.mark.slow
+def test_departure_low_for_published_law_high_for_shifted_alpha(fit_same, fit_shifted):
+    same = departures(fit_same).set_index("quantity")
+    shifted = departures(fit_shifted).set_index("quantity")
+    assert same.loc["Δalpha", "p_outside"] < 0.2
+    assert abs(same.loc["Δalpha", "median"]) < 0.03
+    assert shifted.loc["Δalpha", "p_outside"] > 0.8
+    assert 0.05 < shifted.loc["Δalpha", "median"] < 0.15
+    assert shifted.loc["Δalpha", "lower"] > 0
+    # the forecast gap at 100x compute follows the departure
+    assert abs(same.loc["loss gap", "median"]) < 0.02
+    assert shifted.loc["loss gap", "median"] < -0.02
+
+
+@pytest.mark.slow
+def test_prior_data_conflict_flags_a_domain_far_from_the_law(fit_same):
+    ok = prior_data_conflict(fit_same)
+    assert ok["flag"] == "none" and ok["p_value"] > 0.1
+    far = _fit(simulate(loss_scale=1.6, seed=2))
+    bad = prior_data_conflict(far)
+    assert bad["flag"] == "strong" and bad["p_value"] < 0.01
+    assert "Strong prior-data conflict" in bad["message"]
+
+
+@pytest.mark.slow
+def test_exceedance_matches_predictive_quantiles(fit_same):
+    t = pd.DataFrame({"params": [7e10], "tokens": [1.4e12]})
+    pred = fit_same.predict(t, prob=0.9)
+    lo, hi = pred.loc[0, "loss_lower"], pred.loc[0, "loss_upper"]
+    ex_lo = exceedance(fit_same, t, lo).loc[0, "p_exceed"]
+    ex_hi = exceedance(fit_same, t, hi).loc[0, "p_exceed"]
+    ex_med = exceedance(fit_same, t, pred.loc[0, "loss_median"]).loc[0, "p_exceed"]
+    assert ex_lo == pytest.approx(0.95, abs=0.02)
+    assert ex_hi == pytest.approx(0.05, abs=0.02)
+    assert ex_med == pytest.approx(0.5, abs=0.03)
+    ex = exceedance(fit_same, t, hi)
+    assert ex.loc[0, "expected_shortfall"] > 0
+    assert ex.loc[0, "expected_shortfall"] < ex.loc[0, "mean_excess_if_missed"]
+    table = risk_table(fit_same, t, threshold=float(pred.loc[0, "loss_median"]))
+    assert {"p_exceed", "expected_shortfall", "loss_gap_median", "p_departure", "conflict_p"} <= set(table)
+
+
+def test_new_domain_forecast_needs_a_hierarchy(small_fit):
+    fit, _ = small_fit
+    with pytest.raises(bs.RunsTableError, match="cannot forecast another domain"):
+        fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["elsewhere"]}))
