@@ -12,7 +12,9 @@ Methods
     law). One hierarchical fit over all domains of the fitting runs. **Beware:**
     the default prior was fitted to all 240 Chinchilla runs, including those
     held out by a Chinchilla split, so a Chinchilla backtest of ``bayes`` with
-    that prior is optimistic; pass ``{"bayes": {"prior": "weak"}}`` for a clean one.
+    that prior is optimistic; pass ``{"bayes": {"prior": "weak"}}`` for a clean
+    one. The same leak makes ``published`` and ``published_offset`` optimistic
+    on any Chinchilla split: they are honest baselines only on other data.
 ``huber_ls``
     :class:`bayes_scaling.baselines.HuberLeastSquares` (Hoffmann et al. 2022,
     Eq. 3; Besiroglu et al. 2024), one fit per domain, plug-in residual intervals.
@@ -571,9 +573,10 @@ def backtest(
 
     Parameters
     ----------
-    runs : DataFrame or path
+    runs : DataFrame or path, or None
         Runs table (``params``, ``tokens`` or ``flops``, ``loss`` [, ``domain``]),
-        validated by :func:`bayes_scaling.data.validate_runs`.
+        validated by :func:`bayes_scaling.data.validate_runs`; may be None when
+        every split is a given (train, heldout) pair.
     split : Split, tuple, dict, (train, heldout) or list of these
         ``Split.cutoff("flops", 1e21)`` (or ``("flops", 1e21)``, or
         ``{"by": "flops", "cutoff": 1e21}``): fit on runs below the cutoff, score
@@ -628,10 +631,15 @@ def backtest(
     if n_boot < 2:
         raise ValueError(f"n_boot must be at least 2, got {n_boot}.")
     specs = _normalise_methods(methods)
-    table = validate_runs(runs, law_n_params=5, informative_prior=True, needs=("params", "tokens"),
-                          loss_unit=loss_unit)
+    given = _normalise_splits(split)
+    table = None
+    if runs is not None:
+        table = validate_runs(runs, law_n_params=5, informative_prior=True, needs=("params", "tokens"),
+                              loss_unit=loss_unit)
+    elif any(sp is not None for *_, sp in given):
+        raise RunsTableError("runs is None: give the runs table, or the split as a (train, heldout) pair of DataFrames.")
     splits = []
-    for label, tr, te, sp in _normalise_splits(split):
+    for label, tr, te, sp in given:
         if sp is not None:
             tr, te = sp.apply(table)
             label = sp.label

@@ -715,7 +715,8 @@ class HuberFit(_BaselineFit):
         ----------
         n_boot : int, default 200
             Resamples per domain: n runs drawn with replacement from the domain's
-            n runs, each refit by L-BFGS-B from the full-data estimate.
+            n runs, each refit by L-BFGS-B from the full-data estimate. Domains
+            with fewer than 6 runs are not resampled (no interval).
         random_seed : int, default 0
             Resample b of domain d uses ``SeedSequence([seed, crc32(d), 0]).spawn(n_boot)[b]``,
             so results do not depend on chunking, worker count or backend.
@@ -744,9 +745,14 @@ class HuberFit(_BaselineFit):
 
 
 def bootstrap_tasks(fit: HuberFit, n_boot: int, random_seed: int):
-    """joblib tasks of a bootstrap: ``(tasks, keys)`` with one key (domain, start, stop) per chunk."""
+    """joblib tasks of a bootstrap: ``(tasks, keys)`` with one key (domain, start, stop) per chunk.
+
+    Domains with fewer than 6 runs get no tasks (and no bootstrap draws).
+    """
     tasks, keys = [], []
     for dom, f in fit.fits.items():
+        if f.n_runs < _MIN_RUNS_FOR_INTERVALS:
+            continue  # no residual degrees of freedom: the bootstrap would give no interval
         seeds = _domain_seed(random_seed, dom, 0).spawn(n_boot)
         for lo in range(0, n_boot, _BOOT_CHUNK):
             hi = min(n_boot, lo + _BOOT_CHUNK)
@@ -794,7 +800,12 @@ class HuberBootstrap(_BaselineFit):
             for k in range(hi - lo):
                 parts[dom][lo + k] = th[k]
         theta, failed = {}, {}
+        done = {k[0] for k in keys}
         for dom, rows in parts.items():
+            if dom not in done:
+                theta[dom] = np.empty((0, 5))
+                failed[dom] = 0
+                continue
             arr = np.array(rows, float)
             ok = np.all(np.isfinite(arr), axis=1)
             theta[dom] = arr[ok]
@@ -818,11 +829,16 @@ class HuberBootstrap(_BaselineFit):
         -------
         pandas.DataFrame
             Columns ``domain``, ``parameter`` (E, A, B, alpha, beta), ``estimate``,
-            ``se``, ``lower``, ``upper``, ``n_boot``.
+            ``se``, ``lower``, ``upper``, ``n_boot`` (NaN and 0 for a domain with
+            fewer than 6 runs, which is not bootstrapped).
         """
         rows = []
         for dom, f in self.fit.fits.items():
             th = self.theta[dom]
+            if th.shape[0] < 2:
+                rows.extend({"domain": dom, "parameter": k, "estimate": v, "se": np.nan, "lower": np.nan,
+                             "upper": np.nan, "n_boot": int(th.shape[0])} for k, v in f.natural().items())
+                continue
             nat = {"E": np.exp(th[:, 2]), "A": np.exp(th[:, 0]), "B": np.exp(th[:, 1]), "alpha": th[:, 3],
                    "beta": th[:, 4]}
             est = f.natural()

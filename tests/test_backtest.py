@@ -250,7 +250,19 @@ def test_bad_arguments():
         backtest(runs, 1e21, ["published"])
     with pytest.raises(bs.RunsTableError, match="no runs to fit"):
         backtest(runs, ("flops", 1.0), ["published"])
+    with pytest.raises(bs.RunsTableError, match="runs is None"):
+        backtest(None, Split.cutoff("flops", 1e21), ["published"])
     assert set(METHODS) == {"bayes", "huber_ls", "huber_ls_bootstrap", "published", "published_offset"}
+
+
+def test_given_train_heldout_pair_without_runs_table():
+    train, heldout = bs.datasets.openlm_transfer_split()
+    res = backtest(None, (train, heldout), ["published", "published_offset"])
+    s = res.summary.set_index("method")
+    assert (s["split"] == "given").all()
+    assert (s["n_heldout"] == len(heldout)).all() and (s["n_train"] == len(train)).all()
+    assert s.loc["published_offset", "n_scored"] == len(heldout)  # every held-out domain has fitting runs
+    assert 0 < s.loc["published_offset", "coverage_90"] <= 1
 
 
 # ---------------------------------------------------------------- CLI

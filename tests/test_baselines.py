@@ -202,6 +202,11 @@ def test_huber_warns_and_gives_no_interval_for_underdetermined_domain():
     out = fit.predict(pd.DataFrame({"params": [1e10, 1e10], "tokens": [2e11, 2e11], "domain": ["synthetic", "big"]}))
     assert out["loss_median"].notna().all()
     assert np.isnan(out.loc[0, "loss_lower"]) and np.isfinite(out.loc[1, "loss_lower"])
+    boot = fit.bootstrap(n_boot=10)
+    assert boot.theta["synthetic"].shape == (0, 5) and boot.theta["big"].shape == (10, 5)
+    bout = boot.predict(out[["params", "tokens", "domain"]])
+    assert np.isnan(bout.loc[0, "loss_lower"]) and np.isfinite(bout.loc[1, "loss_lower"])
+    assert boot.parameters().query("domain == 'synthetic'")["se"].isna().all()
 
 
 def test_huber_validates_runs():
