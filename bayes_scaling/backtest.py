@@ -599,7 +599,8 @@ def backtest(
     n_jobs : int, optional
         joblib workers (default: joblib's, i.e. 1 unless a ``parallel_config`` is active).
     client : dask.distributed.Client, optional
-        Run the tasks on this Dask cluster (joblib's ``dask`` backend).
+        Run the tasks on this Dask cluster (joblib's ``dask`` backend, all
+        workers; ``n_jobs`` is then ignored). Same numbers as the local run.
     n_boot : int, default 200
         Bootstrap resamples (``huber_ls_bootstrap``), unless its kwargs say otherwise.
     loss_unit : {"nats", "bits"}
