@@ -834,7 +834,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     """Add the ``backtest`` options to an argparse (sub)parser.
 
     Adds ``runs``, ``--split-by``, ``--cutoff``, ``--k-smallest``, ``--methods``,
-    ``--prob`` (comma-separated levels), ``--n-boot``, ``--prior``, ``--seed``,
+    ``--prob`` (comma-separated levels), ``--n-boot``, ``--prior``, ``--reference``, ``--seed``,
     ``--n-jobs``, ``--out``, ``--points-out``, ``--force``, ``--quiet``. Do not add
     the CLI's common ``--prob`` option as well.
 
@@ -855,6 +855,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--prob", default="0.5,0.8,0.9,0.95", help="interval probabilities scored (default 0.5,0.8,0.9,0.95)")
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=200, help="bootstrap resamples (default 200)")
     parser.add_argument("--prior", default=None, help="prior of the bayes method (default: the package default)")
+    parser.add_argument("--reference", default=None, help="reference runs of the bayes method: 'chinchilla' or a CSV")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     parser.add_argument("--n-jobs", dest="n_jobs", type=int, default=1, help="parallel workers (joblib; -1 = all cores)")
     parser.add_argument("--out", default=None, help="write the summary table to this CSV")
@@ -886,6 +887,10 @@ def backtest_cli(args) -> int:
     ----------
     args : argparse.Namespace or sequence of str
         Parsed options (see :func:`add_backtest_arguments`) or the argument list.
+        The convention of ``bayes_scaling.cli`` is accepted too: ``--split-by
+        smallest --k K`` (the K smallest runs of each domain by compute),
+        ``--methods`` None (all), and a single float ``--prob`` (scored together
+        with 0.5, 0.8, 0.9, 0.95).
 
     Returns
     -------
@@ -908,13 +913,21 @@ def backtest_cli(args) -> int:
         parser = add_backtest_arguments(argparse.ArgumentParser(prog="bayes-scaling backtest"))
         args = parser.parse_args(list(args))
     g = lambda name, default=None: getattr(args, name, default)  # noqa: E731
-    cutoff, k = g("cutoff"), g("k_smallest")
+    cutoff = g("cutoff")
+    k = g("k_smallest") if g("k_smallest") is not None else g("k")
     by = g("split_by", "flops") or "flops"
+    if by == "smallest":  # cli.py convention: --split-by smallest --k K (k smallest runs by compute)
+        if k is None:
+            raise ValueError("--split-by smallest needs --k (runs per domain used for fitting), e.g. --k 4.")
+        by = "flops"
     if (cutoff is None) == (k is None):
         raise ValueError("give exactly one of --cutoff (e.g. --cutoff 1e21) and --k-smallest (e.g. --k-smallest 4).")
     split = Split.cutoff(by, cutoff) if cutoff is not None else Split.smallest(k, by)
-    probs = _parse_probs(g("prob", "0.5,0.8,0.9,0.95"))
-    names = [m.strip() for m in str(g("methods", ",".join(METHODS))).split(",") if m.strip()]
+    prob = g("prob", "0.5,0.8,0.9,0.95")
+    probs = _parse_probs(prob)
+    if isinstance(prob, float):  # a single --prob (the CLI's common option): score it with the default levels
+        probs = sorted(set(probs) | {0.5, 0.8, 0.9, 0.95})
+    names = [m.strip() for m in str(g("methods") or ",".join(METHODS)).split(",") if m.strip()]
     methods = _normalise_methods(names)
     n_jobs = g("n_jobs", 1)
     if n_jobs is not None and n_jobs != -1 and n_jobs < 1:
@@ -927,6 +940,8 @@ def backtest_cli(args) -> int:
     for label, base, kw in methods:
         if base == "bayes" and g("prior"):
             kw = {**kw, "prior": g("prior")}
+        if base == "bayes" and g("reference"):
+            kw = {**kw, "reference": g("reference")}
         spec[label] = {"method": base, **kw}
     if not g("quiet", False):
         print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)

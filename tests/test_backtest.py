@@ -300,6 +300,24 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
         backtest_cli([str(csv), "--cutoff", "1e21", "--methods", "published,nope", "--quiet"])
 
 
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_bayes_scaling_cli_backtest_command(tmp_path, capsys):
+    from bayes_scaling.cli import main
+
+    csv = tmp_path / "runs.csv"
+    bs.datasets.load_chinchilla().to_csv(csv, index=False)
+    out = tmp_path / "scores.csv"
+    code = main(["backtest", str(csv), "--split-by", "smallest", "--k", "200", "--methods",
+                 "published,published_offset", "--out", str(out), "--quiet"])
+    assert code == 0
+    table = pd.read_csv(out)
+    assert (table["n_heldout"] == 45).all()
+    assert {"coverage_50", "coverage_80", "coverage_90", "coverage_95"} <= set(table.columns)
+    assert main(["backtest", str(csv), "--cutoff", "1e15", "--methods", "published", "--quiet"]) == 2
+    assert "no runs to fit" in capsys.readouterr().err
+    assert main(["backtest", str(csv), "--split-by", "smallest", "--methods", "published", "--quiet"]) == 2
+
+
 # ---------------------------------------------------------------- the Bayesian method (one real fit)
 
 
