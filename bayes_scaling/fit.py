@@ -595,19 +595,13 @@ class ScalingFit:
 
     # ----------------------------------------------------------------- repr
     def __repr__(self) -> str:
-        diag = "not checked" if self.diagnostics is None else ("ok" if self.diagnostics.ok else "PROBLEMS")
-        lines = [
-            f"ScalingFit(law={self.law.name}, prior={self.prior.name}"
-            + (f" x{self.prior.widen_factor:g}" if self.prior.widen_factor != 1 else "")
-            + f", runs={len(self.runs)}, domains={len(self.domains)}, draws={self.n_draws}, diagnostics={diag})"
-        ]
-        p = self.parameters(0.9)
-        for d, sub in p.groupby("domain", sort=False):
-            vals = ", ".join(f"{r.parameter}={r.median:.4g} [{r.lower:.4g}, {r.upper:.4g}]" for r in sub.itertuples())
-            lines.append(f"  {d}: {vals}")
-        return "\n".join(lines)
+        """Law and prior with their sources, runs, domains, diagnostics and the 90 % intervals of E, alpha, beta."""
+        from .report import fit_text_summary
+
+        return fit_text_summary(self)
 
     def _repr_html_(self) -> str:
+        """The same summary as HTML for Jupyter (names escaped), with every parameter in a collapsed table."""
         from .report import fit_html_summary
 
         return fit_html_summary(self)

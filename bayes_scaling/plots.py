@@ -1,4 +1,5 @@
-"""Figures (matplotlib). Each function returns ``(Figure, Axes)`` and accepts ``ax=``.
+"""Figures (matplotlib). Each function returns ``(Figure, Axes)`` and accepts ``ax=``
+(except :func:`plot_diagnostics`, whose figure ``arviz_plots`` lays out).
 
 Conventions: log axes with readable units (``1B``, ``10B``, ``1T`` for counts;
 ``1e21`` for FLOPs), the colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008),
@@ -34,22 +35,36 @@ _HELDOUT = "#CC79A7"
 
 
 def format_count(v: float, _pos=None) -> str:
-    """Format a count as 10M, 1B, 1.5T (for N and D axes)."""
-    if v <= 0 or not np.isfinite(v):
+    """Format a count as 10M, 1B, 1.5T (for N and D axes); 1e15 and above in powers of ten.
+
+    The value is rounded to three significant digits before the unit is chosen, so
+    999.7e9 reads ``1T`` (not ``1e+03B``).
+    """
+    if not np.isfinite(v) or v <= 0:
         return ""
+    r = float(f"{v:.3g}")
+    if r >= 1e15:
+        return _format_flops(r)
     for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if v >= div:
-            s = f"{v / div:.3g}"
-            return f"{s}{unit}"
-    return f"{v:.3g}"
+        if r >= div:
+            return f"{r / div:.3g}{unit}"
+    return f"{r:.3g}"
 
 
 def _format_flops(v: float, _pos=None) -> str:
-    if v <= 0 or not np.isfinite(v):
+    """Format FLOPs as 1e21, 5.9e23."""
+    if not np.isfinite(v) or v <= 0:
         return ""
     e = int(np.floor(np.log10(v) + 1e-9))
-    m = v / 10**e
+    m = float(f"{v / 10**e:.2g}")
+    if m >= 10:  # 9.96e22 rounds to 1e23
+        e, m = e + 1, m / 10
     return f"1e{e}" if abs(m - 1) < 1e-6 else f"{m:.2g}e{e}"
+
+
+def _plain(text) -> str:
+    """User text (domain names, prior names) shown literally: no mathtext from ``$``."""
+    return str(text).replace("$", r"\$")
 
 
 def _log_axis(ax, which: str, kind: str) -> None:
@@ -76,7 +91,7 @@ _LABELS = {
 
 def plot_fit(
     fit,
-    x: str = "flops",
+    x: str | None = None,
     *,
     domain: str | None = None,
     probs=(0.5, 0.9),
@@ -96,14 +111,17 @@ def plot_fit(
     Parameters
     ----------
     fit : ScalingFit
-    x : {"flops", "params", "tokens"}
+    x : {"flops", "params", "tokens"}, optional
+        Default: ``flops`` for an N-D law, the law's variable for a one-variable law
+        (which can only be drawn along its own variable).
     domain : str, optional
     probs : sequence of float
         Band probabilities, widest drawn lightest.
     tokens_per_param : float, optional
         Ratio D/N of the ray for ``x`` = params/tokens.
     heldout : DataFrame, optional
-        Runs not used in the fit, drawn as crosses.
+        Runs not used in the fit, drawn as crosses (a second scatter); FLOPs are
+        taken as 6ND when the table has no ``flops`` column.
     published : bool
         Draw the prior's published law (informative priors only).
     extend : float
@@ -114,20 +132,38 @@ def plot_fit(
     -------
     (Figure, Axes)
         Lines: ``[posterior median]`` (+ ``published law``); one ``PolyCollection``
-        per band; runs as a scatter (``Axes.collections``).
+        per band, the credible band of the expected loss (along ``flops`` the
+        ``loss_opt`` band of :meth:`ScalingFit.frontier`, discrepancy included;
+        otherwise the ``mean_loss`` band of :meth:`ScalingFit.predict`); runs as a
+        scatter (``Axes.collections``), held-out runs as a second one.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``x``, or an ``x`` a one-variable law does not depend on.
     """
     from .decisions import optimal_allocation_draws
 
+    law = fit.law
+    if x is None:
+        x = "flops" if law.has_allocation else law.variables[0]
+    allowed = ("flops", "params", "tokens") if law.has_allocation else (law.variables[0],)
+    if x not in allowed:
+        raise ValueError(f"x must be one of {', '.join(allowed)} for the {law.name} law, not '{x}'.")
     fig, ax = _ax(ax)
     domain = domain or fit.default_domain
     runs = fit.runs[fit.runs["domain"] == domain]
-    law = fit.law
     theta = fit.theta(domain)
-    xv = runs[x].to_numpy(float) if x in runs else runs["flops"].to_numpy(float)
+    xv = runs[x].to_numpy(float)
     grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
     rng = np.random.default_rng(fit.random_seed)
     if law.has_allocation and x == "flops":
-        res = optimal_allocation_draws(fit, grid, theta)
+        disc = None
+        if domain in fit.bases:
+            from .predict import discrepancy_coefficients
+
+            disc = (fit.bases[domain], discrepancy_coefficients(fit, domain))
+        res = optimal_allocation_draws(fit, grid, theta, discrepancy=disc)
         curve = res["loss_opt"]
         label_path = "compute-optimal L(C)"
     else:
@@ -148,7 +184,7 @@ def plot_fit(
         curve = np.exp(predictive_draws(fit, table, domain, rng)[0])
     for p, alpha in zip(sorted(probs, reverse=True), np.linspace(0.18, 0.4, len(probs)), strict=True):
         lo, hi = interval(curve, p)
-        ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} credible band")
+        ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} band (expected loss)")
     ax.plot(grid, np.median(curve, 0), color=_BAND, lw=2, label=f"posterior median {label_path}".strip())
     if published and fit.prior.informative:
         th0 = fit.law.from_catalog({k: np.asarray([v]) for k, v in fit.prior.mean.items()}, fit.refs)
@@ -157,14 +193,19 @@ def plot_fit(
             pub = optimal_allocation_draws(fit, grid, th0)["loss_opt"][0]
         else:
             pub = law.loss(table, {k: th0[0, j] for j, k in enumerate(law.params)}, fit.refs)
-        ax.plot(grid, pub, color=_PUBLISHED, lw=1.5, ls="--", label=f"published law ({fit.prior.name})")
+        ax.plot(grid, pub, color=_PUBLISHED, lw=1.5, ls="--", label=f"published law ({_plain(fit.prior.name)})")
     colour = np.log10(runs["tokens"] / runs["params"]) if law.has_allocation else None
     sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis", s=14, zorder=3, label="runs")
     if colour is not None:
         cb = fig.colorbar(sc, ax=ax, pad=0.01)
         cb.set_label("log10 tokens per parameter")
     if heldout is not None and len(heldout):
-        hx = heldout[x].to_numpy(float) if x in heldout else heldout["flops"].to_numpy(float)
+        if x in heldout:
+            hx = heldout[x].to_numpy(float)
+        elif x == "flops" and {"params", "tokens"} <= set(heldout.columns):
+            hx = 6.0 * heldout["params"].to_numpy(float) * heldout["tokens"].to_numpy(float)
+        else:
+            raise ValueError(f"the held-out runs have no '{x}' column to draw them along.")
         ax.scatter(hx, heldout["loss"], marker="x", color=_HELDOUT, s=36, zorder=4, label="held-out runs")
     _log_axis(ax, "x", x)
     ax.set_yscale("log")
@@ -172,7 +213,7 @@ def plot_fit(
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
     ax.set_xlabel(_LABELS.get(x, x))
     ax.set_ylabel("loss (nats/token)")
-    ax.set_title(f"{law.name} law fit: {domain}")
+    ax.set_title(_plain(f"{law.name} law fit: {domain}"))
     ax.legend(fontsize=8, loc="upper right")
     return fig, ax
 
@@ -203,19 +244,21 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
     rng = np.random.default_rng(0)
     runs = fit.runs
     mean, cov = fit.prior.sampling_prior(law, fit.refs, runs)
+    if fit.prior.informative:  # the domain may depart from the published law by the between-domain spread
+        cov = cov + law.between_domain_cov()
     prior_draws = rng.multivariate_normal(mean, cov, size=4000)
-    if fit.hierarchical:
-        scales = np.array([law.between_domain_scale[p] for p in law.params])
-        prior_draws = prior_draws + np.abs(rng.normal(0, scales, size=prior_draws.shape)) * rng.standard_normal(prior_draws.shape)
     prior = law.natural(fit.theta_dict(prior_draws), fit.refs)
     published = {}
     if fit.prior.informative:
         published = law.natural(law.from_catalog({k: np.asarray(v) for k, v in fit.prior.mean.items()}, fit.refs), fit.refs)
     names = list(post)
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         fig, axes = plt.subplots(len(names), 1, figsize=(6.4, 0.9 * len(names) + 0.6), layout="constrained")
     else:
-        axes = np.atleast_1d(ax)
+        axes = np.atleast_1d(ax).ravel()
+        if len(axes) != len(names):
+            raise ValueError(f"ax must hold one Axes per parameter ({len(names)}: {', '.join(names)}), got {len(axes)}.")
         fig = axes[0].figure
     axes = np.atleast_1d(axes)
     for a, name in zip(axes, names, strict=True):
@@ -225,13 +268,18 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
             a.plot([lo, hi], [y, y], color=colour, lw=3, solid_capstyle="butt", label=f"{label} {prob:.0%}")
             a.plot([np.median(draws)], [y], "o", color=colour, ms=5)
         if name in published:
-            a.axvline(float(published[name]), color=_PUBLISHED, ls="--", lw=1.2, label=f"published ({fit.prior.name})")
+            a.axvline(float(published[name]), color=_PUBLISHED, ls="--", lw=1.2,
+                      label=f"published ({_plain(fit.prior.name)})")
         if logscale:
             a.set_xscale("log")
         a.set_yticks([0, 1], ["posterior", "prior"])
         a.set_ylim(-0.6, 1.6)
         a.set_title(name, loc="left", fontsize=9)
-    axes[0].legend(fontsize=7, loc="upper right", ncols=3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if own_figure:  # above the panels, where it cannot hide an interval
+        fig.legend(handles, labels, fontsize=7, loc="outside upper center", ncols=3, frameon=False)
+    else:
+        axes[0].legend(handles, labels, fontsize=7, loc="upper right", ncols=3)
     return fig, axes
 
 
@@ -306,11 +354,19 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     _, new = predictive_draws(fit, t, domain, rng)
     draws = np.exp(new[:, 0])
     lo, hi = interval(draws, prob)
-    ax.hist(draws, bins=60, color=_BAND, alpha=0.55, density=True, label="new-run loss (posterior predictive)")
+    # bins over the central 99.8 % so a few heavy-tail (Student-t) draws cannot squash the histogram
+    ax.hist(draws, bins=60, range=tuple(np.quantile(draws, [0.001, 0.999])), color=_BAND, alpha=0.55, density=True,
+            label="new-run loss (posterior predictive)")
     ax.axvline(float(lo), color=_BAND, ls="--", lw=1, label=f"{prob:.0%} interval")
     ax.axvline(float(hi), color=_BAND, ls="--", lw=1)
     ax.axvline(float(np.median(draws)), color=_BAND, lw=2, label="median")
-    title = f"N={format_count(t['params'].iloc[0])}, D={format_count(t['tokens'].iloc[0])}"
+    size = {c: float(t[c].iloc[0]) for c in ("params", "tokens", "flops") if c in t and np.isfinite(t[c].iloc[0])}
+    parts = [f"{sym}={format_count(size[c])}" for c, sym in (("params", "N"), ("tokens", "D")) if c in size]
+    if len(parts) < 2 and "flops" in size:
+        parts.append(f"C={_format_flops(size['flops'])}")
+    title = ", ".join(parts)
+    if len(fit.domains) > 1 or domain not in fit.domains:
+        title += f" ({_plain(domain)})"
     if threshold is not None:
         p = float((draws > threshold).mean())
         ax.axvline(threshold, color=_PUBLISHED, lw=2, label=f"threshold {threshold:g}: P(loss > threshold) = {p:.1%}")
@@ -338,12 +394,15 @@ def plot_departures(departures: pd.DataFrame, *, ax=None):
         One panel per quantity; one interval line per domain; a zero line.
     """
     quantities = list(dict.fromkeys(departures["quantity"]))
+    if ax is not None and len(np.atleast_1d(ax).ravel()) != len(quantities):
+        raise ValueError(f"ax must hold one Axes per quantity ({len(quantities)}: {', '.join(quantities)}), "
+                         f"got {len(np.atleast_1d(ax).ravel())}.")
     if ax is None:
         n_dom = departures["domain"].nunique()
         fig, axes = plt.subplots(1, len(quantities), figsize=(3.2 * len(quantities), 0.3 * n_dom + 1.5),
                                  layout="constrained", sharey=True)
     else:
-        axes = np.atleast_1d(ax)
+        axes = np.atleast_1d(ax).ravel()
         fig = axes[0].figure
     axes = np.atleast_1d(axes)
     for a, q in zip(axes, quantities, strict=True):
@@ -352,7 +411,7 @@ def plot_departures(departures: pd.DataFrame, *, ax=None):
         a.hlines(y, sub["lower"], sub["upper"], color=_BAND, lw=2)
         a.plot(sub["median"], y, "o", color=_BAND, ms=4)
         a.axvline(0, color="#555555", lw=1, ls=":")
-        a.set_yticks(y, sub["domain"], fontsize=7)
+        a.set_yticks(y, [_plain(d) for d in sub["domain"]], fontsize=7)
         a.set_title(q, fontsize=10)
     return fig, axes
 
@@ -375,7 +434,7 @@ def plot_calibration(coverage: pd.DataFrame, *, ax=None):
     ax.plot([0, 1], [0, 1], color="#555555", ls=":", lw=1, label="perfect calibration")
     for i, (method, sub) in enumerate(coverage.groupby("method", sort=False)):
         sub = sub.sort_values("nominal")
-        ax.plot(sub["nominal"], sub["empirical"], "o-", color=OKABE_ITO[i % len(OKABE_ITO)], label=method)
+        ax.plot(sub["nominal"], sub["empirical"], "o-", color=OKABE_ITO[i % len(OKABE_ITO)], label=_plain(method))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("nominal coverage")
@@ -397,6 +456,8 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
     Returns
     -------
     (Figure, ndarray of Axes)
+        A new figure (``arviz_plots`` lays out its own grid, so there is no ``ax=``),
+        with constrained layout so panel titles do not overlap the row above.
     """
     import arviz_plots as azp
 
@@ -410,4 +471,6 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
     else:
         raise ValueError(f"kind must be 'rank', 'trace' or 'energy', not '{kind}'.")
     fig = pc.viz["figure"].item() if hasattr(pc.viz["figure"], "item") else pc.viz["figure"]
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
     return fig, np.asarray(fig.axes)

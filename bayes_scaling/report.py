@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,22 +20,45 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
-__all__ = ["Report", "Section", "Figure", "build_fit_report", "headline_sentence", "fit_html_summary", "fmt_count"]
+__all__ = [
+    "Report",
+    "Section",
+    "Figure",
+    "build_fit_report",
+    "headline_sentence",
+    "fit_html_summary",
+    "fit_text_summary",
+    "short_citation",
+    "fmt_count",
+]
 
 _CSS = """
+*,*::before,*::after{box-sizing:border-box}
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
-color:#1a1a1a;line-height:1.45}
+color:#1a1a1a;line-height:1.45;overflow-wrap:break-word}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 .summary{background:#f3f7fb;border-left:4px solid #0072B2;padding:.8rem 1rem;margin:1rem 0}
+.summary ul{margin:.4rem 0 0;padding-left:1.2rem}
 .ok{color:#006d43;font-weight:600}.bad{color:#b03000;font-weight:600}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;width:auto}
-th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right}th{background:#f4f4f4}
-td.t,th.t{text-align:left}figure{margin:1rem 0;page-break-inside:avoid;break-inside:avoid}
-img{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#444}
+.table-wrap{max-width:100%;overflow-x:auto;margin:.5rem 0}
+table{border-collapse:collapse;font-size:.85rem;margin:0;width:auto;font-variant-numeric:tabular-nums}
+caption{caption-side:top;text-align:left;font-size:.85rem;color:#444;padding:.2rem 0}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right;vertical-align:top}
+th{background:#f4f4f4;font-weight:600}td{white-space:nowrap}
+td.t,th.t{text-align:left}td.t{white-space:normal;overflow-wrap:anywhere;min-width:4em}
+figure{margin:1.2rem 0;page-break-inside:avoid;break-inside:avoid}
+img{display:block;max-width:100%;height:auto}figcaption{font-size:.85rem;color:#444;margin-top:.3rem}
 .small{font-size:.8rem;color:#555}
 @page{size:auto;margin:15mm}
-@media print{body{max-width:none;margin:0;font-size:10.5pt}h2{page-break-after:avoid;break-after:avoid}
-table{page-break-inside:avoid;break-inside:avoid}.summary{border:1px solid #0072B2}a{color:inherit;text-decoration:none}}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:10pt}
+h1{font-size:16pt}h2{font-size:12.5pt;page-break-after:avoid;break-after:avoid}
+.summary{border:1px solid #0072B2;border-left-width:4px;break-inside:avoid}
+.table-wrap{overflow:visible}
+table{font-size:7.5pt;page-break-inside:avoid;break-inside:avoid}
+th,td{padding:.1rem .25rem}
+img{max-height:21cm;width:auto}
+a{color:inherit;text-decoration:none}}
 """
 
 
@@ -54,6 +78,28 @@ def _num(v, digits=4) -> str:
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.{digits - 1}e}"
     return f"{v:.{digits}g}"
+
+
+#: Resolution of the report's PNG figures; the HTML shows them at their size in inches (96 CSS px per inch).
+_FIG_DPI = 150
+
+
+def _png_css_size(png: bytes, dpi: float = _FIG_DPI) -> tuple[int, int] | None:
+    """Width and height in CSS pixels of a PNG rendered at ``dpi`` (None if the bytes are not a PNG)."""
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        return None
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    return max(1, round(w * 96 / dpi)), max(1, round(h * 96 / dpi))
+
+
+def _figure_html(fig: Figure) -> str:
+    b64 = base64.b64encode(fig.png).decode("ascii")
+    size = _png_css_size(fig.png)
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    return (
+        f'<figure><img alt="{html.escape(fig.caption)}"{dims} src="data:image/png;base64,{b64}">'
+        f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
+    )
 
 
 @dataclass
@@ -83,18 +129,23 @@ class Section:
         return self
 
     def figure(self, fig, name: str, caption: str) -> Section:
-        """Add a matplotlib figure (rendered to PNG at 150 dpi and closed)."""
+        """Add a matplotlib figure (rendered to PNG at 150 dpi and closed; shown at its size in inches)."""
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=_FIG_DPI, bbox_inches="tight")
         plt.close(fig)
         self.blocks.append(("figure", Figure(name, caption, buf.getvalue())))
         return self
 
 
+def _header_html(name) -> str:
+    """A column name, escaped, that may wrap after its underscores (long names such as tokens_per_param_median)."""
+    return html.escape(str(name)).replace("_", "_<wbr>")
+
+
 def _table_html(df: pd.DataFrame, caption: str) -> str:
     cols = list(df.columns)
     head = "".join(
-        f'<th class="{"t" if not pd.api.types.is_numeric_dtype(df[c]) else ""}">{html.escape(str(c))}</th>' for c in cols
+        f'<th class="{"t" if not pd.api.types.is_numeric_dtype(df[c]) else ""}">{_header_html(c)}</th>' for c in cols
     )
     rows = []
     for _, r in df.iterrows():
@@ -107,7 +158,7 @@ def _table_html(df: pd.DataFrame, caption: str) -> str:
                 cells.append(f'<td class="t">{html.escape(str(v))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def _md_escape(s: str) -> str:
@@ -169,11 +220,7 @@ class Report:
                 elif kind == "table":
                     parts.append(_table_html(*obj))
                 elif kind == "figure":
-                    b64 = base64.b64encode(obj.png).decode("ascii")
-                    parts.append(
-                        f'<figure><img alt="{html.escape(obj.caption)}" src="data:image/png;base64,{b64}">'
-                        f"<figcaption>{html.escape(obj.caption)}</figcaption></figure>"
-                    )
+                    parts.append(_figure_html(obj))
         if self.footer:
             parts.append(f'<p class="small">{html.escape(self.footer)}</p>')
         parts.append("</body></html>")
@@ -456,19 +503,155 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     return sec
 
 
-def fit_html_summary(fit) -> str:
-    """Compact HTML summary of a fit for Jupyter (``ScalingFit._repr_html_``)."""
+def short_citation(citation: str) -> str:
+    """First author and year of a citation: "Besiroglu, Erdil, ... (2024). ..." -> "Besiroglu et al. 2024".
+
+    Returns the empty string when the text names no year in parentheses.
+    """
+    m = re.match(r"\s*([^(]+?)\s*\((\d{4})\)", citation or "")
+    if not m:
+        return ""
+    authors, year = m.group(1).strip().rstrip(",."), m.group(2)
+    if authors.endswith("et al"):
+        return f"{authors}. {year}"
+    first = authors.split(",")[0].strip()
+    return f"{first} et al. {year}" if "," in authors else f"{first} {year}"
+
+
+def _fit_overview(fit) -> dict:
+    """What the Jupyter and text summaries of a fit show (plain values, not yet escaped)."""
+    pr = fit.prior
+    prior = pr.name + (f" widened {pr.widen_factor:g}x" if pr.widen_factor != 1 else "")
+    prior_source = short_citation(pr.citation) if pr.informative else "weakly informative"
+    params = fit.parameters(0.9)
+    names = list(dict.fromkeys(params["parameter"]))
+    key = [k for k in ("E", "alpha", "beta") if k in names]
+    key = key if len(key) >= 2 else names
+    rows = []
+    for dom, sub in params.groupby("domain", sort=False):
+        sub = sub.set_index("parameter")
+        rows.append((str(dom), {k: (sub.loc[k, "median"], sub.loc[k, "lower"], sub.loc[k, "upper"]) for k in key}))
+    published = {}
+    if pr.informative:
+        first = params.drop_duplicates("parameter").set_index("parameter")["published"]
+        published = {k: float(first[k]) for k in key if np.isfinite(first[k])}
     d = fit.diagnostics
-    status = "not checked" if d is None else ('<span class="ok">ok</span>' if d.ok else '<span class="bad">problems</span>')
-    p = fit.parameters(0.9)
+    if d is None:
+        status, detail = "not checked", ""
+    else:
+        status = "ok" if d.ok else "problems"
+        detail = f"max R-hat {d.max_rhat:.3f}, min ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
+    return {
+        "law": fit.law.name,
+        "law_source": short_citation(fit.law.citation),
+        "prior": prior,
+        "prior_source": prior_source,
+        "n_runs": len(fit.runs),
+        "n_domains": len(fit.domains),
+        "n_reference": len(fit.reference_domains),
+        "draws": fit.n_draws,
+        "key": key,
+        "rows": rows,
+        "published": published,
+        "status": status,
+        "detail": detail,
+        "problems": list(d.problems) if d is not None and not d.ok else [],
+    }
+
+
+#: Domains listed in the Jupyter/text summaries; fit.parameters() has them all.
+SUMMARY_MAX_DOMAINS = 12
+
+
+def _g(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def fit_text_summary(fit) -> str:
+    """Plain-text summary of a fit (``repr(ScalingFit)``): law, prior, data, 90 % intervals, diagnostics.
+
+    Example::
+
+        ScalingFit(law=chinchilla [Hoffmann et al. 2022], prior=weak [weakly informative], runs=245, domains=1,
+                   draws=4000, diagnostics=ok)
+          diagnostics: max R-hat 1.004, min ESS 905, 0 divergences
+          90% intervals  E                     alpha                    beta
+          chinchilla     1.829 [1.813, 1.843]  0.3391 [0.3298, 0.3487]  0.3906 [0.379, 0.402]
+    """
+    o = _fit_overview(fit)
+    diag = {"ok": "ok", "problems": "PROBLEMS", "not checked": "not checked"}[o["status"]]
+    law = o["law"] + (f" [{o['law_source']}]" if o["law_source"] else "")
+    prior = o["prior"] + (f" [{o['prior_source']}]" if o["prior_source"] else "")
+    lines = [
+        f"ScalingFit(law={law}, prior={prior}, runs={o['n_runs']}, domains={o['n_domains']}, "
+        f"draws={o['draws']}, diagnostics={diag})"
+    ]
+    if o["detail"]:
+        lines.append(f"  diagnostics: {o['detail']}")
+    lines += [f"  problem: {' '.join(str(p).split())}" for p in o["problems"]]
+    table = [["90% intervals"] + o["key"]]
+    for dom, vals in o["rows"][:SUMMARY_MAX_DOMAINS]:
+        name = " ".join(dom.split()) or repr(dom)
+        table.append([name] + [f"{_g(m)} [{_g(lo)}, {_g(hi)}]" for m, lo, hi in vals.values()])
+    if o["published"]:
+        table.append([f"published ({o['prior_source'] or o['prior']})"] + [_g(o["published"][k]) if k in o["published"]
+                                                                          else "" for k in o["key"]])
+    widths = [max(len(r[j]) for r in table) for j in range(len(table[0]))]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    if len(o["rows"]) > SUMMARY_MAX_DOMAINS:
+        lines.append(f"  ... and {len(o['rows']) - SUMMARY_MAX_DOMAINS} more domains (fit.parameters() lists them all)")
+    return "\n".join(lines)
+
+
+def fit_html_summary(fit) -> str:
+    """Compact HTML summary of a fit for Jupyter (``ScalingFit._repr_html_``).
+
+    Law and prior (with their sources), runs, domains and draws, the diagnostics
+    status, and the posterior median with the 90 % interval of the key parameters
+    (E, alpha, beta) per domain; every parameter in a collapsed table below. Inline
+    styles only (Jupyter has no report stylesheet); every name is escaped.
+    """
+    o = _fit_overview(fit)
+    e = html.escape
+    colour = {"ok": "#006d43", "problems": "#b03000", "not checked": "#555555"}[o["status"]]
+    status = f'<span class="{"ok" if o["status"] == "ok" else "bad"}" style="color:{colour};font-weight:600">{e(o["status"])}</span>'
+    law = f"<b>{e(o['law'])}</b>" + (f" ({e(o['law_source'])})" if o["law_source"] else "")
+    prior = f"<b>{e(o['prior'])}</b>" + (f" ({e(o['prior_source'])})" if o["prior_source"] else "")
+    runs = f"{o['n_runs']} runs in {o['n_domains']} domain{'s' if o['n_domains'] != 1 else ''}"
+    if o["n_reference"]:
+        runs += f" ({o['n_reference']} reference)"
     head = (
-        f"<p><b>ScalingFit</b> — law <code>{html.escape(fit.law.name)}</code>, prior "
-        f"<code>{html.escape(fit.prior.name)}</code>, {len(fit.runs)} runs, {len(fit.domains)} domain(s), "
-        f"{fit.n_draws} draws, diagnostics: {status}</p>"
+        f"<p style=\"margin:.2em 0\"><b>ScalingFit</b> &middot; law {law} &middot; prior {prior} &middot; {runs} "
+        f"&middot; {o['draws']} draws &middot; diagnostics {status}"
+        + (f' <span style="color:#555">({e(o["detail"])})</span>' if o["detail"] else "")
+        + "</p>"
     )
-    if d is not None and not d.ok:
-        head += "<p>" + html.escape(" ".join(d.problems)) + "</p>"
-    return f"<div>{head}{_table_html(p, '90 % credible intervals')}</div>"
+    if o["problems"]:
+        head += "<ul style=\"margin:.2em 0;color:#b03000\">" + "".join(f"<li>{e(p)}</li>" for p in o["problems"]) + "</ul>"
+    cell = "padding:.15em .6em;text-align:right;white-space:nowrap"
+    th = "".join(f'<th style="{cell}">{e(k)}</th>' for k in o["key"])
+    body = []
+    for dom, vals in o["rows"][:SUMMARY_MAX_DOMAINS]:
+        tds = "".join(
+            f'<td style="{cell}">{e(_g(m))} <span style="color:#666">[{e(_g(lo))}, {e(_g(hi))}]</span></td>'
+            for m, lo, hi in vals.values()
+        )
+        body.append(f'<tr><td style="{cell};text-align:left">{e(dom)}</td>{tds}</tr>')
+    if o["published"]:
+        tds = "".join(f'<td style="{cell}">{e(_g(o["published"][k])) if k in o["published"] else ""}</td>' for k in o["key"])
+        body.append(f'<tr style="color:#555"><td style="{cell};text-align:left">published '
+                    f'({e(o["prior_source"] or o["prior"])})</td>{tds}</tr>')
+    more = ""
+    if len(o["rows"]) > SUMMARY_MAX_DOMAINS:
+        more = f"<p style=\"margin:.2em 0\">&hellip; and {len(o['rows']) - SUMMARY_MAX_DOMAINS} more domains.</p>"
+    table = (
+        f'<table style="border-collapse:collapse;margin:.3em 0"><caption style="text-align:left;color:#555">'
+        f"posterior median [90% credible interval]</caption><thead><tr>"
+        f'<th style="{cell};text-align:left">domain</th>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
+    full = _table_html(fit.parameters(0.9), "")
+    details = f"<details><summary>all parameters (90% intervals)</summary>{full}</details>"
+    return f'<div class="bayes-scaling-fit">{head}{table}{more}{details}</div>'
 
 
 def write_json(obj, path) -> Path:

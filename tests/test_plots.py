@@ -1,0 +1,549 @@
+"""What the figures draw: bands equal to the predicted intervals, the right lines, axes and labels.
+
+Most tests need a real posterior (``small_fit``, ``chinchilla_fit``) and are marked
+``slow``; the formatting, calibration and departure-panel tests run on constructed
+inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from bayes_scaling import laws, plots
+from bayes_scaling.plots import (
+    OKABE_ITO,
+    format_count,
+    plot_calibration,
+    plot_departures,
+    plot_diagnostics,
+    plot_fit,
+    plot_forecast,
+    plot_frontier,
+    plot_parameters,
+)
+from bayes_scaling.priors import get_prior
+from bayes_scaling.risk import departures, exceedance
+
+RTOL = 1e-9  # the figures are computed from the same draws as the tables: equal up to rounding
+
+
+# ----------------------------------------------------------------- helpers
+def bands(ax) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{label: (x, lower, upper)} of every fill_between polygon of an Axes."""
+    out = {}
+    for coll in ax.collections:
+        if isinstance(coll, PolyCollection):
+            v = coll.get_paths()[0].vertices
+            xs = np.unique(v[:, 0])
+            lo = np.array([v[v[:, 0] == x, 1].min() for x in xs])
+            hi = np.array([v[v[:, 0] == x, 1].max() for x in xs])
+            out[coll.get_label()] = (xs, lo, hi)
+    return out
+
+
+def scatters(ax) -> list[PathCollection]:
+    return [c for c in ax.collections if isinstance(c, PathCollection)]
+
+
+def tick_texts(axis) -> list[str]:
+    """Labels of the major ticks inside the view, as drawn."""
+    axis.axes.figure.canvas.draw()
+    lo, hi = sorted(axis.get_view_interval())
+    return [
+        t.get_text()
+        for loc, t in zip(axis.get_majorticklocs(), axis.get_majorticklabels(), strict=True)
+        if lo <= loc <= hi and t.get_text()
+    ]
+
+
+def decades(lo: float, hi: float) -> list[int]:
+    return list(range(math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9) + 1))
+
+
+def with_published_prior(fit):
+    """The same posterior labelled with the informative Besiroglu et al. (2024) prior.
+
+    The figures only read the prior's name, mean and covariance, so this checks the
+    informative-prior drawing without compiling the hierarchical model.
+    """
+    return dataclasses.replace(fit, prior=get_prior("besiroglu2024", law="chinchilla"))
+
+
+# ------------------------------------------------------- formatting, palette
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1e9, "1B"),
+        (1e10, "10B"),
+        (1e12, "1T"),
+        (1.4e12, "1.4T"),
+        (7e10, "70B"),
+        (5.73e7, "57.3M"),
+        (2.5e3, "2.5K"),
+        (999.0, "999"),
+        (999.7e9, "1T"),  # rounds up into the next unit, never "1e+03B"
+        (999.96e6, "1B"),
+        (1e15, "1e15"),
+        (0.0, ""),
+        (-5.0, ""),
+        (float("nan"), ""),
+        (float("inf"), ""),
+    ],
+)
+def test_format_count(value, text):
+    assert format_count(value) == text
+
+
+@pytest.mark.parametrize(("value", "text"), [(1e21, "1e21"), (5.88e23, "5.9e23"), (9.97e22, "1e23"), (3e18, "3e18")])
+def test_flops_format(value, text):
+    assert plots._format_flops(value) == text
+
+
+def test_palette_is_okabe_ito():
+    # Okabe & Ito (2008), "Color Universal Design": the eight colours, black included
+    canonical = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
+    assert {c.upper() for c in OKABE_ITO} == canonical
+    assert len(OKABE_ITO) == 8
+    for colour in (plots._BAND, plots._PUBLISHED, plots._HELDOUT):
+        assert colour.upper() in canonical
+
+
+# ------------------------------------------------------------------ plot_fit
+@pytest.mark.slow
+def test_plot_fit_along_params_bands_equal_predict(small_fit):
+    fit, runs = small_fit
+    fig, ax = plot_fit(fit, "params", tokens_per_param=20.0, probs=(0.5, 0.9))
+    assert isinstance(fig, Figure)
+    b = bands(ax)
+    assert set(b) == {"50% band (expected loss)", "90% band (expected loss)"}
+    xs = b["90% band (expected loss)"][0]
+    assert len(xs) == 80
+    np.testing.assert_allclose([xs[0], xs[-1]], [runs["params"].min() / 2, runs["params"].max() * 10], rtol=1e-12)
+    for p in (0.5, 0.9):
+        x, lo, hi = b[f"{p:.0%} band (expected loss)"]
+        np.testing.assert_array_equal(x, xs)
+        pred = fit.predict(pd.DataFrame({"params": x, "tokens": 20.0 * x}), prob=p)
+        np.testing.assert_allclose(lo, pred["mean_loss_lower"], rtol=RTOL)
+        np.testing.assert_allclose(hi, pred["mean_loss_upper"], rtol=RTOL)
+    # the 50 % band lies inside the 90 % band and is strictly narrower somewhere
+    _, lo50, hi50 = b["50% band (expected loss)"]
+    _, lo90, hi90 = b["90% band (expected loss)"]
+    assert np.all(lo90 <= lo50) and np.all(hi50 <= hi90) and np.any(hi90 - lo90 > hi50 - lo50)
+    # one line (the median) for a weak prior, equal to the predicted median
+    assert len(ax.lines) == 1
+    (median,) = ax.lines
+    assert "D/N = 20" in median.get_label()
+    pred = fit.predict(pd.DataFrame({"params": xs, "tokens": 20.0 * xs}), prob=0.9)
+    np.testing.assert_allclose(median.get_xdata(), xs)
+    np.testing.assert_allclose(median.get_ydata(), pred["mean_loss_median"], rtol=RTOL)
+    # the runs, one point each, at (N, loss)
+    (sc,) = scatters(ax)
+    np.testing.assert_allclose(sc.get_offsets(), runs[["params", "loss"]].to_numpy())
+    # log axes, counts as 100M / 1B / 10B
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    lo_x, hi_x = ax.get_xlim()
+    expected = [format_count(10.0**k) for k in decades(lo_x, hi_x)]
+    assert tick_texts(ax.xaxis) == expected
+    assert {"100M", "1B", "10B"} <= set(expected)
+    assert ax.get_xlabel() == "parameters N"
+
+
+@pytest.mark.slow
+def test_plot_fit_along_tokens(small_fit):
+    fit, runs = small_fit
+    fig, ax = plot_fit(fit, "tokens", tokens_per_param=40.0, probs=(0.9,))
+    x, lo, hi = bands(ax)["90% band (expected loss)"]
+    np.testing.assert_allclose([x[0], x[-1]], [runs["tokens"].min() / 2, runs["tokens"].max() * 10], rtol=1e-12)
+    pred = fit.predict(pd.DataFrame({"params": x / 40.0, "tokens": x}), prob=0.9)
+    np.testing.assert_allclose(lo, pred["mean_loss_lower"], rtol=RTOL)
+    np.testing.assert_allclose(hi, pred["mean_loss_upper"], rtol=RTOL)
+    assert ax.get_xlabel() == "training tokens D"
+    assert all(re.fullmatch(r"\d+(\.\d+)?[KMBT]", t) for t in tick_texts(ax.xaxis))
+
+
+@pytest.mark.slow
+def test_plot_fit_along_flops_bands_equal_frontier(chinchilla_fit):
+    """Along C the curve is L_opt(C): the band is the frontier's loss_opt band, discrepancy term included."""
+    fit = chinchilla_fit
+    assert fit.bases, "the Chinchilla fit is expected to carry a discrepancy term"
+    fig, ax = plot_fit(fit, probs=(0.5, 0.9))
+    runs = fit.runs
+    for p in (0.5, 0.9):
+        x, lo, hi = bands(ax)[f"{p:.0%} band (expected loss)"]
+        np.testing.assert_allclose([x[0], x[-1]], [runs["flops"].min() / 2, runs["flops"].max() * 10], rtol=1e-12)
+        fr = fit.frontier(x, prob=p)
+        np.testing.assert_allclose(lo, fr["loss_opt_lower"], rtol=RTOL)
+        np.testing.assert_allclose(hi, fr["loss_opt_upper"], rtol=RTOL)
+    (median,) = ax.lines
+    np.testing.assert_allclose(median.get_ydata(), fit.frontier(median.get_xdata(), prob=0.9)["loss_opt_median"], rtol=RTOL)
+    assert median.get_label() == "posterior median compute-optimal L(C)"
+    (sc,) = scatters(ax)
+    assert len(sc.get_offsets()) == len(runs) == 245
+    # a colour bar of tokens per parameter next to the axes
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "log10 tokens per parameter"
+    lo_x, hi_x = ax.get_xlim()
+    assert tick_texts(ax.xaxis) == [f"1e{k}" for k in decades(lo_x, hi_x)]
+    assert "1e21" in tick_texts(ax.xaxis)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+
+
+@pytest.mark.slow
+def test_published_law_only_for_informative_priors(small_fit):
+    fit, _ = small_fit
+    _, ax = plot_fit(fit, "params", tokens_per_param=20.0)
+    assert not fit.prior.informative
+    assert [ln.get_label() for ln in ax.lines if "published" in ln.get_label()] == []
+
+    informative = with_published_prior(fit)
+    _, ax = plot_fit(informative, "params", tokens_per_param=20.0)
+    pub = [ln for ln in ax.lines if ln.get_label().startswith("published law")]
+    assert len(ax.lines) == 2 and len(pub) == 1
+    assert pub[0].get_label() == "published law (besiroglu2024)" and pub[0].get_linestyle() == "--"
+    # the line is the Besiroglu et al. (2024) point estimate: E=1.817, A=482.0, B=2085.4, alpha=0.3478, beta=0.3658
+    n = pub[0].get_xdata()
+    expected = laws.chinchilla_loss(n, 20.0 * n, E=1.817, A=482.0, B=2085.4, alpha=0.3478, beta=0.3658)
+    np.testing.assert_allclose(pub[0].get_ydata(), expected, rtol=2e-3)
+
+    _, ax = plot_fit(informative, "params", tokens_per_param=20.0, published=False)
+    assert len(ax.lines) == 1
+
+
+@pytest.mark.slow
+def test_published_compute_optimal_law_along_flops(small_fit):
+    fit, _ = small_fit
+    _, ax = plot_fit(with_published_prior(fit), probs=(0.9,))
+    (pub,) = [ln for ln in ax.lines if ln.get_label().startswith("published law")]
+    c = pub.get_xdata()
+    n_opt, d_opt = laws.compute_optimal_chinchilla(c, 482.0, 2085.4, 0.3478, 0.3658)
+    expected = laws.chinchilla_loss(n_opt, d_opt, E=1.817, A=482.0, B=2085.4, alpha=0.3478, beta=0.3658)
+    np.testing.assert_allclose(pub.get_ydata(), expected, rtol=2e-3)
+
+
+@pytest.mark.slow
+def test_heldout_runs_are_a_separate_scatter(small_fit):
+    fit, runs = small_fit
+    heldout = pd.DataFrame({"params": [1e10, 2e10, 3e10, 5e10, 8e10], "tokens": [2e11, 4e11, 6e11, 1e12, 1.6e12],
+                            "loss": [2.2, 2.15, 2.1, 2.05, 2.0]})
+    # no flops column: drawn at C = 6ND
+    _, ax = plot_fit(fit, "flops", heldout=heldout)
+    sc = scatters(ax)
+    assert [s.get_label() for s in sc] == ["runs", "held-out runs"]
+    assert len(sc[0].get_offsets()) == len(runs)
+    np.testing.assert_allclose(sc[1].get_offsets(), np.column_stack([6 * heldout["params"] * heldout["tokens"],
+                                                                      heldout["loss"]]))
+    _, ax = plot_fit(fit, "params", heldout=heldout, tokens_per_param=20.0)
+    np.testing.assert_allclose(scatters(ax)[1].get_offsets(), heldout[["params", "loss"]].to_numpy())
+    _, ax = plot_fit(fit, "params", heldout=heldout.iloc[:0], tokens_per_param=20.0)
+    assert len(scatters(ax)) == 1
+
+
+@pytest.mark.slow
+def test_plot_fit_rejects_an_unknown_axis(small_fit):
+    fit, _ = small_fit
+    with pytest.raises(ValueError, match="x must be one of flops, params, tokens"):
+        plot_fit(fit, "loss")
+
+
+@pytest.mark.slow
+def test_domain_name_with_dollars_is_drawn_literally(small_fit):
+    fit, runs = small_fit
+    name = r"price $\frac{$ per run"  # invalid mathtext: would raise when drawn if not escaped
+    renamed = dataclasses.replace(fit, domains=[name], runs=fit.runs.assign(domain=name))
+    fig, ax = plot_fit(renamed, "params", tokens_per_param=20.0)
+    fig.canvas.draw()
+    assert ax.title.get_text().endswith(name.replace("$", r"\$"))
+
+
+# ---------------------------------------------------------- plot_parameters
+@pytest.mark.slow
+def test_plot_parameters_intervals_equal_parameters_table(small_fit):
+    fit, _ = small_fit
+    fig, axes = plot_parameters(fit, prob=0.8)
+    table = fit.parameters(0.8).set_index("parameter")
+    assert [a.get_title(loc="left") for a in axes] == list(table.index) == ["A", "B", "E", "alpha", "beta"]
+    for a in axes:
+        name = a.get_title(loc="left")
+        intervals = [ln for ln in a.lines if len(ln.get_xdata()) == 2]
+        assert [ln.get_label() for ln in intervals] == ["prior 80%", "posterior 80%"]
+        post = intervals[1]
+        np.testing.assert_allclose(post.get_xdata(), table.loc[name, ["lower", "upper"]].to_numpy(float), rtol=RTOL)
+        np.testing.assert_allclose(post.get_ydata(), [0, 0])
+        markers = [ln for ln in a.lines if len(ln.get_xdata()) == 1]
+        assert len(markers) == 2
+        np.testing.assert_allclose(markers[1].get_xdata(), [table.loc[name, "median"]], rtol=RTOL)
+        # the weak prior is much wider than the posterior
+        prior_width = np.ptp(intervals[0].get_xdata())
+        assert prior_width > 3 * np.ptp(post.get_xdata())
+        assert a.get_xscale() == ("log" if name in ("A", "B") else "linear")
+        assert not [ln for ln in a.lines if "published" in ln.get_label()]
+    # the legend sits above the panels (not over an interval)
+    assert len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["prior 80%", "posterior 80%"]
+
+
+@pytest.mark.slow
+def test_plot_parameters_published_values(small_fit):
+    fit, _ = small_fit
+    informative = with_published_prior(fit)
+    fig, axes = plot_parameters(informative)
+    published = informative.parameters(0.9).set_index("parameter")["published"]
+    for a in axes:
+        name = a.get_title(loc="left")
+        (line,) = [ln for ln in a.lines if ln.get_label() == "published (besiroglu2024)"]
+        np.testing.assert_allclose(line.get_xdata(), [published[name]] * 2, rtol=1e-12)
+    np.testing.assert_allclose(published[["E", "alpha", "beta"]].to_numpy(float), [1.817, 0.3478, 0.3658], rtol=2e-3)
+
+
+# ------------------------------------------------------------- plot_frontier
+@pytest.mark.slow
+def test_plot_frontier_bands_equal_frontier(small_fit):
+    fit, _ = small_fit
+    flops = np.geomspace(1e19, 1e24, 12)
+    fig, ax = plot_frontier(fit, flops, prob=0.8)
+    fr = fit.frontier(flops, prob=0.8)
+    polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(polys) == 2
+    for coll, key in zip(polys, ("params_opt", "tokens_opt"), strict=True):
+        v = coll.get_paths()[0].vertices
+        xs = np.unique(v[:, 0])
+        np.testing.assert_allclose(xs, flops)
+        lo = np.array([v[v[:, 0] == x, 1].min() for x in xs])
+        hi = np.array([v[v[:, 0] == x, 1].max() for x in xs])
+        np.testing.assert_allclose(lo, fr[f"{key}_lower"], rtol=RTOL)
+        np.testing.assert_allclose(hi, fr[f"{key}_upper"], rtol=RTOL)
+        assert to_hex(coll.get_facecolor()[0]).upper() in {c.upper() for c in OKABE_ITO}
+    assert [ln.get_label() for ln in ax.lines] == ["N_opt (parameters), 80% band", "D_opt (tokens), 80% band"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), fr["params_opt_median"], rtol=RTOL)
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), fr["tokens_opt_median"], rtol=RTOL)
+    # tokens per parameter on a twin axis
+    (twin,) = [a for a in fig.axes if a is not ax]
+    np.testing.assert_allclose(twin.lines[0].get_ydata(), fr["tokens_per_param_median"], rtol=RTOL)
+    assert twin.get_ylabel() == "tokens per parameter"
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    lo_x, hi_x = ax.get_xlim()
+    assert tick_texts(ax.xaxis) == [f"1e{k}" for k in decades(lo_x, hi_x)]
+    lo_y, hi_y = ax.get_ylim()
+    ylabels = tick_texts(ax.yaxis)
+    assert ylabels == [format_count(10.0**k) for k in decades(lo_y, hi_y)]
+    assert {"1B", "10B", "1T"} <= set(ylabels)
+
+
+@pytest.mark.slow
+def test_plot_frontier_default_budgets(small_fit):
+    fit, runs = small_fit
+    _, ax = plot_frontier(fit)
+    x = ax.lines[0].get_xdata()
+    assert len(x) == 60
+    np.testing.assert_allclose([x[0], x[-1]], [fit.runs["flops"].min(), 1000 * fit.runs["flops"].max()], rtol=1e-12)
+
+
+# ------------------------------------------------------------- plot_forecast
+@pytest.mark.slow
+def test_plot_forecast_threshold_and_exceedance(small_fit):
+    fit, _ = small_fit
+    target = {"params": 2e10, "tokens": 4e11}
+    pred = fit.predict(pd.DataFrame([target]), prob=0.9).iloc[0]
+    threshold = round(float(pred["loss_median"] + 0.3 * (pred["loss_upper"] - pred["loss_median"])), 4)
+    fig, ax = plot_forecast(fit, target, threshold=threshold, prob=0.9)
+    p_exceed = float(exceedance(fit, pd.DataFrame([target]), threshold)["p_exceed"].iloc[0])
+    assert 0.1 < p_exceed < 0.45
+    (thr,) = [ln for ln in ax.lines if ln.get_label().startswith("threshold")]
+    np.testing.assert_allclose(thr.get_xdata(), [threshold, threshold])
+    shown = float(re.search(r"P\(loss > threshold\) = ([\d.]+)%", thr.get_label()).group(1)) / 100
+    assert shown == pytest.approx(p_exceed, abs=0.0005 + 1e-12)
+    assert f"P(miss {threshold:g}) = {p_exceed:.1%}" in ax.get_title()
+    assert ax.get_title().startswith("N=20B, D=400B")
+    # interval ends and median: the new-run interval of predict()
+    by_label = {ln.get_label(): ln for ln in ax.lines}
+    np.testing.assert_allclose(by_label["median"].get_xdata(), [pred["loss_median"]] * 2, rtol=RTOL)
+    ends = sorted(float(ln.get_xdata()[0]) for ln in ax.lines if ln.get_linestyle() == "--")
+    np.testing.assert_allclose(ends, [pred["loss_lower"], pred["loss_upper"]], rtol=RTOL)
+    # a density histogram of 60 bins
+    heights = np.array([r.get_height() for r in ax.patches])
+    widths = np.array([r.get_width() for r in ax.patches])
+    assert len(ax.patches) == 60
+    assert float((heights * widths).sum()) == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_plot_forecast_without_threshold(small_fit):
+    fit, _ = small_fit
+    _, ax = plot_forecast(fit, {"params": 7e10, "tokens": 1.4e12})
+    assert len(ax.lines) == 3
+    assert not [ln for ln in ax.lines if "threshold" in ln.get_label()]
+    assert ax.get_title() == "N=70B, D=1.4T"
+
+
+# ----------------------------------------------------------- plot_departures
+def _departures_table(domains):
+    rows = []
+    for i, d in enumerate(domains):
+        for q in ("Δalpha", "Δbeta", "ΔE", "loss gap"):
+            m = 0.01 * (i + 1)
+            rows.append({"domain": d, "quantity": q, "median": m, "lower": m - 0.02 * (i + 1), "upper": m + 0.03})
+    return pd.DataFrame(rows)
+
+
+def test_plot_departures_one_interval_per_domain():
+    domains = ["code", "math", "web $5 and $6"]
+    dep = _departures_table(domains)
+    fig, axes = plot_departures(dep)
+    assert [a.get_title() for a in axes] == ["Δalpha", "Δbeta", "ΔE", "loss gap"]
+    for a, (q, sub) in zip(axes, dep.groupby("quantity", sort=False), strict=True):
+        (segments,) = [c for c in a.collections if isinstance(c, LineCollection)]
+        segs = segments.get_segments()
+        assert len(segs) == len(domains)
+        for seg, (_, row) in zip(segs, sub.iterrows(), strict=True):
+            np.testing.assert_allclose(seg[:, 0], [row["lower"], row["upper"]])
+        medians = [ln for ln in a.lines if ln.get_marker() == "o"]
+        np.testing.assert_allclose(medians[0].get_xdata(), sub["median"])
+        zero = [ln for ln in a.lines if list(ln.get_xdata()) == [0, 0]]
+        assert len(zero) == 1
+    fig.canvas.draw()  # '$' in a domain name is text, not mathtext
+    assert [t.get_text().replace("\\$", "$") for t in axes[0].get_yticklabels()] == domains
+
+
+@pytest.mark.slow
+def test_plot_departures_of_a_real_fit(small_fit):
+    fit, _ = small_fit
+    dep = departures(fit)
+    _, axes = plot_departures(dep)
+    assert len(axes) == dep["quantity"].nunique() == 4
+    for a in axes:
+        q = a.get_title()
+        row = dep[dep["quantity"] == q].iloc[0]
+        (segments,) = [c for c in a.collections if isinstance(c, LineCollection)]
+        np.testing.assert_allclose(segments.get_segments()[0][:, 0], [row["lower"], row["upper"]])
+
+
+def test_plot_departures_checks_the_number_of_axes():
+    _, axes = plt.subplots(1, 2)
+    with pytest.raises(ValueError, match="one Axes per quantity"):
+        plot_departures(_departures_table(["a"]), ax=axes)
+
+
+# ----------------------------------------------------------- plot_calibration
+def _coverage():
+    rng = np.random.default_rng(0)
+    rows = [{"method": m, "nominal": q, "empirical": min(1.0, q * f + rng.uniform(0, 0.02))}
+            for m, f in (("bayes", 1.0), ("huber_ls", 0.7), ("published_offset", 0.4))
+            for q in (0.5, 0.8, 0.9, 0.95)]
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # rows out of order
+
+
+def test_plot_calibration_one_line_per_method_and_diagonal():
+    cov = _coverage()
+    fig, ax = plot_calibration(cov)
+    assert len(ax.lines) == 1 + cov["method"].nunique() == 4
+    diag = ax.lines[0]
+    assert list(diag.get_xdata()) == [0, 1] and list(diag.get_ydata()) == [0, 1]
+    assert diag.get_label() == "perfect calibration"
+    methods = list(dict.fromkeys(cov["method"]))
+    assert [ln.get_label() for ln in ax.lines[1:]] == methods
+    for ln in ax.lines[1:]:
+        sub = cov[cov["method"] == ln.get_label()].sort_values("nominal")
+        np.testing.assert_allclose(ln.get_xdata(), sub["nominal"])
+        np.testing.assert_allclose(ln.get_ydata(), sub["empirical"])
+    colours = [to_hex(ln.get_color()).upper() for ln in ax.lines[1:]]
+    assert len(set(colours)) == 3 and set(colours) <= {c.upper() for c in OKABE_ITO}
+    assert ax.get_xlim() == (0, 1)
+
+
+# ----------------------------------------------------------- plot_diagnostics
+@pytest.mark.slow
+def test_plot_diagnostics_rank_plots(small_fit):
+    fit, _ = small_fit
+    fig, axes = plot_diagnostics(fit)
+    assert isinstance(fig, Figure)
+    assert isinstance(axes, np.ndarray) and all(a.figure is fig for a in axes)
+    post = fit.posterior["posterior"]
+    names = [v for v in ("mu", "log_sigma", "s_mu", "nu", "eta") if v in post.data_vars]
+    n_panels = sum(int(np.prod(post[v].shape[2:])) for v in names)
+    chains = post.sizes["chain"]
+    drawn = [a for a in axes if len(a.lines) >= chains]
+    assert len(drawn) == n_panels >= len(fit.law.params)
+    assert _overlapping_titles(fig) == []
+
+
+def _overlapping_titles(fig) -> list[tuple[str, str]]:
+    """(title, tick label) pairs of different panels whose boxes overlap once drawn."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    clashes = []
+    for a in fig.axes:
+        titles = [t for t in (a.title, a._left_title, a._right_title) if t.get_text()]
+        for b in fig.axes:
+            if b is a:
+                continue
+            labels = [t for t in b.get_xticklabels() + b.get_yticklabels() if t.get_text() and t.get_visible()]
+            for t in titles:
+                box = t.get_window_extent(renderer)
+                clashes += [(t.get_text(), lab.get_text()) for lab in labels if box.overlaps(lab.get_window_extent(renderer))]
+    return clashes
+
+
+@pytest.mark.slow
+def test_plot_diagnostics_kinds(small_fit):
+    fit, _ = small_fit
+    fig, axes = plot_diagnostics(fit, kind="trace", var_names=["mu"])
+    assert isinstance(fig, Figure) and len(axes) >= 1
+    assert sum(len(a.lines) for a in axes) >= fit.posterior["posterior"].sizes["chain"] * len(fit.law.params)
+    fig, axes = plot_diagnostics(fit, kind="energy")
+    assert isinstance(fig, Figure) and len(axes) >= 1
+    with pytest.raises(ValueError, match="kind must be"):
+        plot_diagnostics(fit, kind="pairs")
+
+
+# ------------------------------------------------------------------ ax=
+def _draws_into_given_axes(call):
+    fig, (other, target) = plt.subplots(1, 2)
+    got_fig, got_ax = call(target)
+    assert got_ax is target and got_fig is fig
+    assert not other.lines and not other.collections
+    assert target.lines or target.collections
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["fit", "frontier", "forecast"])
+def test_ax_is_honoured_by_fit_figures(small_fit, which):
+    fit, _ = small_fit
+    calls = {
+        "fit": lambda ax: plot_fit(fit, "params", tokens_per_param=20.0, ax=ax),
+        "frontier": lambda ax: plot_frontier(fit, [1e20, 1e21, 1e22], ax=ax),
+        "forecast": lambda ax: plot_forecast(fit, {"params": 1e10, "tokens": 2e11}, threshold=2.0, ax=ax),
+    }
+    _draws_into_given_axes(calls[which])
+
+
+def test_ax_is_honoured_by_calibration():
+    _draws_into_given_axes(lambda ax: plot_calibration(_coverage(), ax=ax))
+
+
+def test_ax_is_honoured_by_departures():
+    fig, axes = plt.subplots(2, 2)
+    got_fig, got = plot_departures(_departures_table(["a", "b"]), ax=axes)
+    assert got_fig is fig
+    assert list(got) == list(axes.ravel())
+    assert all(len(a.collections) == 1 for a in axes.ravel())
+
+
+@pytest.mark.slow
+def test_ax_is_honoured_by_parameters(small_fit):
+    fit, _ = small_fit
+    fig, axes = plt.subplots(5, 1)
+    got_fig, got = plot_parameters(fit, ax=axes)
+    assert got_fig is fig and list(got) == list(axes)
+    assert all(len(a.lines) == 4 for a in axes)
+    assert axes[0].get_legend() is not None and not fig.legends
+    with pytest.raises(ValueError, match="one Axes per parameter"):
+        plot_parameters(fit, ax=axes[:3])
