@@ -33,6 +33,58 @@ __all__ = ["ScalingLaw", "ScalingFit", "default_prior_name", "REFERENCE_DOMAIN"]
 REFERENCE_DOMAIN = "reference"
 
 
+_REFERENCE_CACHE: dict = {}
+
+
+def reference_summary(spec: ScalingLaw, runs: pd.DataFrame, refs: dict[str, float]):
+    """Normal summary of one reference domain's own posterior, in the joint fit's parameterisation.
+
+    The reference runs are fitted alone with a weak prior (same law, likelihood,
+    discrepancy and sampler as ``spec``); the draws are converted to the joint fit's
+    reference scales through the law's catalog parameters. Results are cached for
+    the process by the runs' content.
+
+    Parameters
+    ----------
+    spec : ScalingLaw
+    runs : DataFrame
+        Validated runs of one reference domain.
+    refs : dict
+        Reference scales of the joint fit.
+
+    Returns
+    -------
+    (mean, cov, sigma, nu) : tuple
+        Mean (p,) and covariance (p, p) of the sampling parameters; posterior medians
+        of the noise scale and Student-t degrees of freedom.
+    """
+    import hashlib
+
+    law = spec.law
+    key = (
+        law.name,
+        spec.likelihood,
+        spec.discrepancy,
+        spec.gp_lengthscale,
+        spec.sampler,
+        hashlib.sha256(runs[["params", "tokens", "loss"]].to_numpy(float).tobytes()).hexdigest(),
+    )
+    if key not in _REFERENCE_CACHE:
+        alone = ScalingLaw(law=law, prior="weak", discrepancy=spec.discrepancy, likelihood=spec.likelihood,
+                           sampler=spec.sampler, gp_lengthscale=spec.gp_lengthscale)
+        cols = [c for c in ("params", "tokens", "flops", "unique_tokens", "loss") if c in runs]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = alone.fit(runs[cols].reset_index(drop=True), random_seed=0)
+        th = f.theta(f.domains[0])
+        _REFERENCE_CACHE[key] = (law.to_catalog(f.theta_dict(th), f.refs), float(np.median(f.sigma(f.domains[0]))),
+                                 float(np.median(f.nu(f.domains[0]))))
+    cat, sigma, nu = _REFERENCE_CACHE[key]
+    th = law.from_catalog(cat, refs)
+    draws = np.column_stack([th[k] for k in law.params])
+    return draws.mean(0), np.cov(draws, rowvar=False) + 1e-10 * np.eye(draws.shape[1]), sigma, min(nu, SPARSE_NU)
+
+
 def default_prior_name(law: str) -> str:
     """The published prior used by default for a law (``weak`` when none exists).
 
@@ -111,6 +163,7 @@ class ScalingLaw:
     gp_lengthscale: float = 1.0
     vary: tuple[str, ...] | str | None = "auto"
     noise: str = "domain"
+    reference_mode: str = "summary"
 
     def __post_init__(self):
         self.law = get_law(self.law)
@@ -132,15 +185,14 @@ class ScalingLaw:
 
     # ------------------------------------------------------------------ fit
     def varying_parameters(self, counts: np.ndarray, table: pd.DataFrame, domains: list[str]) -> tuple[str, ...]:
-        """Parameters that vary by domain in a hierarchical fit (the rest are shared by all domains).
+        """Domain effects that vary by domain in a hierarchical fit (the others are shared).
 
-        With ``vary="auto"``: every parameter when the typical (median) domain without
+        With ``vary="auto"``: every effect when the typical (median) domain without
         reference runs has more runs than the law has parameters; otherwise only as
         many as such a domain can identify (runs - 1), in the order of
-        ``law.domain_effects`` (for the Chinchilla law: log E, t_N, s — a domain's
-        irreducible loss, the scale and the exponent of its size term; Kaplan et al.
-        2020 §3.2.2 and Hernandez et al. 2021 find domains differ mostly in offset
-        and effective scale).
+        ``law.domain_effects`` (for the Chinchilla law: a common log-offset of the
+        loss curve, the mean exponent, the irreducible loss; Kaplan et al. 2020
+        §3.2.2 find other distributions shift the loss by a roughly constant offset).
 
         Parameters
         ----------
@@ -153,19 +205,25 @@ class ScalingLaw:
         Returns
         -------
         tuple of str
+            Effect names (see :meth:`Law.effects`).
+
+        Raises
+        ------
+        ValueError
+            For unknown effect names in ``vary``.
         """
         law: Law = self.law  # type: ignore[assignment]
+        names = [n for n, _ in law.effects()]
         if self.vary not in (None, "auto"):
-            unknown = set(self.vary) - set(law.params)
+            unknown = set(self.vary) - set(names)
             if unknown:
-                raise ValueError(f"vary names unknown parameters {sorted(unknown)}; the {law.name} law has {law.params}.")
+                raise ValueError(f"vary names unknown domain effects {sorted(unknown)}; the {law.name} law has {names}.")
             return tuple(self.vary)
         own = [c for c, d in zip(counts, domains, strict=True) if not table.loc[table["domain"] == d, "is_reference"].any()]
         typical = int(np.median(own)) if own else int(np.median(counts))
         if typical > len(law.params):
-            return tuple(law.params)
-        order = law.domain_effects or law.params
-        return tuple(order[: max(1, typical - 1)])
+            return tuple(names)
+        return tuple(names[: max(1, typical - 1)])
 
     def prepare(self, runs, reference=None, loss_unit: str = "nats"):
         """Validate runs (and reference runs) and build every model input.
@@ -222,12 +280,28 @@ class ScalingLaw:
             table = pd.concat([table, rt[[c for c in table.columns if c in rt.columns]]], ignore_index=True)
         domains = list(dict.fromkeys(table["domain"]))
         refs = law.reference(table[~table["is_reference"]] if (~table["is_reference"]).any() else table)
-        x = law.inputs(table, refs)
-        y = np.log(table["loss"].to_numpy(float))
-        dom_idx = table["domain"].map({d: i for i, d in enumerate(domains)}).to_numpy()
+        reference_domains = list(dict.fromkeys(table.loc[table["is_reference"], "domain"]))
+        summarized = self.reference_mode == "summary" and bool(reference_domains)
+        own = table[~table["is_reference"]] if summarized else table
+        x = law.inputs(own, refs)
+        y = np.log(own["loss"].to_numpy(float))
+        dom_idx = own["domain"].map({d: i for i, d in enumerate(domains)}).to_numpy()
+        summary = None
+        if summarized:
+            summary = {"mean": [], "chol": [], "sigma": [], "nu": []}
+            for d in reference_domains:
+                m, c, sig, nu = reference_summary(self, table[table["domain"] == d], refs)
+                summary["mean"].append(m)
+                summary["chol"].append(np.linalg.cholesky(c))
+                summary["sigma"].append(sig)
+                summary["nu"].append(nu)
         prior_mean, prior_cov = self.prior.sampling_prior(law, refs, table)
         weak_mean, weak_sd = law.weak_prior(table)
-        hierarchical = len(domains) > 1 or self.prior.informative
+        # With several domains, each domain's parameters are drawn around a population centre.
+        # With one domain and a published prior, the domain may depart from the published law by
+        # the between-domain spread: the prior covariance is widened by it (a hierarchy with a
+        # single domain would leave the spread unidentified, a funnel for the sampler).
+        hierarchical = len(domains) > 1
         # GP discrepancy for domains that can identify it
         bases: dict[str, DiscrepancyBasis] = {}
         if self.discrepancy != "none":
@@ -239,7 +313,8 @@ class ScalingLaw:
                         continue
                     bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd, self.gp_lengthscale)
         counts = np.bincount(dom_idx, minlength=len(domains))
-        rich = tuple(int(i) for i in np.flatnonzero(counts >= RICH_RUNS))
+        summ_idx = tuple(domains.index(d) for d in reference_domains) if summarized else ()
+        rich = tuple(int(i) for i in np.flatnonzero(counts >= RICH_RUNS) if int(i) not in summ_idx)
         structure = Structure(
             law=law.name,
             n_domains=len(domains),
@@ -247,11 +322,13 @@ class ScalingLaw:
             likelihood=self.likelihood,
             hierarchical=hierarchical,
             rich=rich,
+            summarized=summ_idx,
         )
-        if hierarchical and len(domains) > 1:
-            # The published fit is one domain drawn from the population of domains, so the
-            # population centre is known only up to the between-domain spread.
-            prior_cov = prior_cov + np.diag(np.array([law.between_domain_scale[p] for p in law.params]) ** 2)
+        if self.prior.informative:
+            # The published fit is one domain drawn from the population of domains: the population
+            # centre (several domains) or this domain (one domain) is known only up to the
+            # between-domain spread.
+            prior_cov = prior_cov + law.between_domain_cov()
         psi = None
         if bases:
             psi = np.zeros((len(bases), len(y), structure.n_basis))
@@ -259,11 +336,12 @@ class ScalingLaw:
                 sel = dom_idx == domains.index(d)
                 xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
                 psi[s, sel] = basis.psi(law, xd)
-        tau_scale = np.array([law.between_domain_scale[p] for p in law.params])
-        vary_names = self.varying_parameters(counts, table, domains)
-        vary = np.array([1.0 if p in vary_names else 0.0 for p in law.params])
+        tau_scale = law.effect_scales()
+        all_counts = table["domain"].value_counts().reindex(domains).to_numpy()
+        vary_names = self.varying_parameters(all_counts, table, domains)
+        vary = np.array([1.0 if name in vary_names else 0.0 for name, _ in law.effects()])
         arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, self.gp_lengthscale,
-                             vary=vary, noise_vary=1.0 if self.noise == "domain" else 0.0)
+                             vary=vary, noise_vary=1.0 if self.noise == "domain" else 0.0, summary=summary)
         return {
             "runs": table,
             "structure": structure,
@@ -271,7 +349,7 @@ class ScalingLaw:
             "arrays": arrays,
             "refs": refs,
             "domains": domains,
-            "reference_domains": list(dict.fromkeys(table.loc[table["is_reference"], "domain"])),
+            "reference_domains": reference_domains,
             "bases": bases,
             "prior_mean": prior_mean,
             "prior_cov": prior_cov,
@@ -410,7 +488,8 @@ class ScalingFit:
 
     def free_variables(self) -> list[str]:
         """Names of the model's free parameters (checked by the diagnostics)."""
-        names = ["z_pop", "log_sigma", "tau", "z_dom", "s_mu", "s_tau", "zs", "nu", "nu_rich", "theta_rich", "log_sigma_rich", "eta", "zg", "mu"]
+        names = ["z_pop", "log_sigma", "tau", "u_rich", "u_ref", "u_dom", "s_mu", "s_tau", "zs", "nu_rich", "log_sigma_rich",
+                 "eta", "zg", "mu"]
         return [n for n in names if n in self.posterior["posterior"].data_vars]
 
     def _bound_checks(self) -> dict[str, tuple[float, float]]:

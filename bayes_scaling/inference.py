@@ -56,7 +56,7 @@ class SamplerConfig:
     tune: int = 1000
     chains: int = 4
     cores: int | None = None
-    target_accept: float = 0.85
+    target_accept: float = 0.9
     sampler: str = "nutpie"
     adaptation: str = "low_rank"
 

@@ -25,6 +25,7 @@ import pandas as pd
 from arviz_stats.base import array_stats
 
 from .data import RunsTableError, validate_targets
+from .model import NOISE_SPREAD
 
 __all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "interval"]
 
@@ -73,7 +74,7 @@ def _new_domain_draws(fit, rng) -> tuple[np.ndarray, np.ndarray]:
     theta = mu + tau * rng.standard_normal(mu.shape)
     post = fit.posterior["posterior"]
     if "s_mu" in post.data_vars:
-        sigma = np.exp(fit._flat("s_mu") + fit._flat("s_tau") * rng.standard_normal(fit.n_draws))
+        sigma = np.exp(fit._flat("s_mu") + NOISE_SPREAD * rng.standard_normal(fit.n_draws))
     else:
         sigma = fit.sigma(fit.domains[0])
     return theta, sigma

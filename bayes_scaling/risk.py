@@ -254,10 +254,8 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     spec = fit.prior if fit.prior.informative else get_prior("besiroglu2024", law=law.name)
     mean, cov = spec.sampling_prior(law, fit.refs, runs)
     mean = th_pub if mean is None else mean
-    scales = np.array([law.between_domain_scale[p] for p in law.params])
     rng = np.random.default_rng(random_seed)
-    th = rng.multivariate_normal(mean, cov, size=n_draws)
-    th = th + np.abs(rng.normal(0.0, scales, size=th.shape)) * rng.standard_normal(th.shape)
+    th = rng.multivariate_normal(mean, cov + law.between_domain_cov(), size=n_draws)
     sigma = np.exp(rng.normal(*NOISE_PRIOR, size=n_draws))
     x = law.inputs(runs, fit.refs)
     with np.errstate(all="ignore"):
