@@ -104,8 +104,9 @@ def next_run(
     n_sims: int = 64,
     min_ess: float = 100.0,
     random_seed: int | None = None,
+    rank_by: str = "shrinkage_per_exaflop",
 ) -> pd.DataFrame:
-    """Rank candidate next runs by the expected shrinkage of the forecast interval per FLOP.
+    """Rank candidate next runs by the expected shrinkage of the forecast interval (per FLOP by default).
 
     Parameters
     ----------
@@ -126,6 +127,8 @@ def next_run(
         Candidates whose importance weights fall below this effective sample size
         are flagged ``ess_low`` (their shrinkage is then an optimistic estimate).
     random_seed : int, optional
+    rank_by : {"shrinkage_per_exaflop", "shrinkage"}
+        Rank by shrinkage per FLOP spent (default) or by shrinkage alone (within the budget).
 
     Returns
     -------
@@ -169,7 +172,9 @@ def next_run(
     out["ess"] = [r["min_ess"] for r in rows]
     out["ess_low"] = out["ess"] < min_ess
     out["domain"] = dom
-    out = out.sort_values("shrinkage_per_exaflop", ascending=False).reset_index(drop=True)
+    if rank_by not in ("shrinkage_per_exaflop", "shrinkage"):
+        raise ValueError(f"rank_by must be 'shrinkage_per_exaflop' or 'shrinkage', not '{rank_by}'.")
+    out = out.sort_values(rank_by, ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out.attrs["target"] = tgt.iloc[0].to_dict()
     out.attrs["prob"] = prob
