@@ -23,6 +23,7 @@ from .data import RunsTableError, RunsTableWarning, read_runs, validate_runs  # 
 from .diagnostics import ConvergenceWarning, SamplingError  # noqa: E402
 from .fit import ScalingFit, ScalingLaw  # noqa: E402
 from .inference import SamplerConfig  # noqa: E402
+from .predict import ExtrapolationWarning  # noqa: E402
 from .priors import get_prior, list_priors  # noqa: E402
 
 quiet_library_noise()
@@ -36,6 +37,7 @@ __all__ = [
     "RunsTableError",
     "RunsTableWarning",
     "ConvergenceWarning",
+    "ExtrapolationWarning",
     "SamplingError",
     "read_runs",
     "validate_runs",

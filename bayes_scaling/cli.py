@@ -121,8 +121,11 @@ def _sampler_config(args):
             kw[k] = v
     if getattr(args, "sampler", None):
         kw["sampler"] = args.sampler
-    if getattr(args, "target_accept", None):
-        kw["target_accept"] = args.target_accept
+    ta = getattr(args, "target_accept", None)
+    if ta is not None:
+        if not 0.0 < ta < 1.0:
+            raise CliError(f"--target-accept must be between 0 and 1 (exclusive), got {ta}; try 0.95.")
+        kw["target_accept"] = ta
     return SamplerConfig(**kw)
 
 
@@ -217,6 +220,7 @@ def cmd_demo(args) -> int:
 
     from .datasets import citation, load_chinchilla
 
+    _sampler_config(args)
     out = _prepare_out_dir(args.out, args.force)
     runs = load_chinchilla()
     targets = pd.DataFrame(DEMO_TARGETS)
@@ -235,9 +239,10 @@ def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
     from .data import read_runs
 
-    out = _prepare_out_dir(args.out, args.force)
+    _sampler_config(args)  # bad sampler settings fail before anything is read or written
     runs = read_runs(args.runs)
     targets = read_runs(args.targets, what="targets table") if args.targets else None
+    out = _prepare_out_dir(args.out, args.force)
     reference = args.reference
     _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}",
                         data_note=f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else ""),

@@ -353,6 +353,7 @@ class ScalingLaw:
             "bases": bases,
             "prior_mean": prior_mean,
             "prior_cov": prior_cov,
+            "varying": tuple(vary_names) if hierarchical else (),
         }
 
     def fit(
@@ -421,6 +422,7 @@ class ScalingLaw:
             sampler_used=res.sampler,
             discrepancy=self.discrepancy,
             gp_lengthscale=self.gp_lengthscale,
+            varying=prep["varying"],
         )
         fit._attach_coords()
         fit.diagnostics = check_convergence(
@@ -455,6 +457,9 @@ class ScalingFit:
     diagnostics : Diagnostics
     timings : dict
         Seconds spent preparing, compiling and sampling.
+    varying : tuple of str or None
+        Domain effects that vary by domain (hierarchical fits); the others are shared by
+        every domain, a new one included. None (fits saved before it was recorded): all vary.
     """
 
     law: Law
@@ -476,6 +481,7 @@ class ScalingFit:
     gp_lengthscale: float = 1.0
     diagnostics: Diagnostics | None = None
     version: str = __version__
+    varying: tuple[str, ...] | None = None
 
     # -------------------------------------------------------------- helpers
     def _attach_coords(self) -> None:

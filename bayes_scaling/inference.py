@@ -60,6 +60,17 @@ class SamplerConfig:
     sampler: str = "nutpie"
     adaptation: str = "low_rank"
 
+    def __post_init__(self):
+        for k in ("draws", "tune", "chains"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if k == "tune" else 1):
+                raise ValueError(f"SamplerConfig.{k} must be a positive integer, got {v!r}.")
+        if not (isinstance(self.target_accept, (int, float)) and 0.0 < float(self.target_accept) < 1.0):
+            raise ValueError(f"SamplerConfig.target_accept must be between 0 and 1 (exclusive), got "
+                             f"{self.target_accept!r}; 0.9 is the default, 0.95-0.99 for divergences.")
+        if self.sampler not in ("nutpie", "pymc"):
+            raise ValueError(f"SamplerConfig.sampler must be 'nutpie' or 'pymc', got {self.sampler!r}.")
+
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -167,6 +167,7 @@ def save_fit(fit, path, force: bool = False) -> Path:
             "notes": fit.notes,
             "discrepancy": fit.discrepancy,
             "gp_lengthscale": fit.gp_lengthscale,
+            "varying": list(fit.varying) if fit.varying is not None else None,
             "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
             "checksums": {"posterior.nc": _sha256(post), "runs.csv": _sha256(runs_file)},
         }
@@ -313,6 +314,7 @@ def load_fit(path):
             sampler_used=cfg["sampler_used"],
             discrepancy=cfg["discrepancy"],
             gp_lengthscale=float(cfg["gp_lengthscale"]),
+            varying=tuple(str(v) for v in cfg["varying"]) if cfg.get("varying") is not None else None,
             diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
         )
         post = fit.posterior["posterior"]

@@ -27,7 +27,37 @@ from arviz_stats.base import array_stats
 from .data import RunsTableError, validate_targets
 from .model import NOISE_SPREAD
 
-__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "interval"]
+__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "interval", "ExtrapolationWarning",
+           "EXTRAPOLATION_FACTOR"]
+
+#: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
+#: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
+#: (Hoffmann et al. 2022, Fig. 3; Besiroglu et al. 2024); three decades is far beyond any such check.
+EXTRAPOLATION_FACTOR = 1000.0
+
+
+class ExtrapolationWarning(UserWarning):
+    """A forecast far beyond the fitted runs: it rests on the law's form, not on data."""
+
+
+def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
+    runs = fit.runs
+    for v in fit.law.size_variables:  # the law's own inputs (flops only for a law in C)
+        if v not in t or v not in runs:
+            continue
+        largest = float(runs[v].max())
+        far = t[v].to_numpy(float) > EXTRAPOLATION_FACTOR * largest
+        if far.any():
+            top = float(t[v].to_numpy(float)[far].max())
+            import warnings
+
+            warnings.warn(
+                f"{int(far.sum())} target(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
+                f"'{v}' (largest run {largest:.3g}, target up to {top:.3g}, {np.log10(top / largest):.1f} decades): "
+                "the forecast rests on the law's form alone; treat its interval as a lower bound on the uncertainty.",
+                ExtrapolationWarning,
+                stacklevel=3,
+            )
 
 
 def interval(draws: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +100,13 @@ def _new_domain_draws(fit, rng) -> tuple[np.ndarray, np.ndarray]:
             f"use domain '{fit.domains[0]}' or refit with reference runs."
         )
     mu = fit._flat("mu")
+    # tau is the spread of each domain *effect* (columns of law.effect_matrix(), not the parameter
+    # order); effects shared by all domains (fit.varying) are shared by a new domain too.
     tau = fit._flat("tau")
-    theta = mu + tau * rng.standard_normal(mu.shape)
+    law = fit.law
+    names = [name for name, _ in law.effects()]
+    on = np.array([1.0 if fit.varying is None or name in fit.varying else 0.0 for name in names])
+    theta = mu + (on * tau * rng.standard_normal(tau.shape)) @ law.effect_matrix().T
     post = fit.posterior["posterior"]
     if "s_mu" in post.data_vars:
         sigma = np.exp(fit._flat("s_mu") + NOISE_SPREAD * rng.standard_normal(fit.n_draws))
@@ -165,6 +200,7 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         t["domain"] = t["domain"].where(t["domain"].notna(), domain)
     if t["domain"].isna().any():
         t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
+    _warn_extrapolation(fit, t)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     out = t.copy()
     cols = ["loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper"]

@@ -76,7 +76,9 @@ def _num(v, digits=4) -> str:
         return f"{v:d}"
     v = float(v)
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        return f"{v:.{digits - 1}e}"
+        mant, exp = f"{v:.{digits - 1}e}".split("e")
+        mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
+        return f"{mant}e{int(exp):+d}"  # 7e+10, 1.4e+12, 5.88e+23 (no padding zeros)
     return f"{v:.{digits}g}"
 
 
@@ -406,7 +408,8 @@ def build_fit_report(
         except ValueError:
             pass
     sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
-    sec.figure(plot_parameters(fit, prob=prob)[0], "parameters", "Prior and posterior intervals of each parameter; dashed: published value.")
+    sec.figure(plot_parameters(fit, prob=prob)[0], "parameters", "Prior and posterior intervals of each parameter"
+                + ("; dashed: published value." if fit.prior.informative else "."))
     # --- diagnostics
     sec = rep.section("Diagnostics")
     if diag is not None:

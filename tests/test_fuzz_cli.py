@@ -296,3 +296,16 @@ def test_cli_fit_on_fuzzed_runs_never_samples_invalid_input(tmp_path, capsys, mo
         _one_error_line(code, err)
         codes[code] += 1
     assert codes["sampling"] > 10 and codes[2] > 100, codes
+
+
+@pytest.mark.parametrize("value", ["0", "1", "-0.5", "1.5"])
+def test_cli_rejects_target_accept_outside_0_1(tmp_path, capsys, value):
+    runs = tmp_path / "runs.csv"
+    runs.write_text("params,tokens,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n8e8,1.6e10,2.55\n1.6e9,3.2e10,2.45\n"
+                    "3.2e9,6.4e10,2.37\n")
+    code = main(["fit", str(runs), "--out", str(tmp_path / "o"), "--quiet", "--target-accept", value])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip() == (f"error: --target-accept must be between 0 and 1 (exclusive), got {float(value)}; "
+                           "try 0.95.")
+    assert not (tmp_path / "o").exists()

@@ -95,3 +95,43 @@ def test_new_domain_forecast_needs_a_hierarchy(small_fit):
     fit, _ = small_fit
     with pytest.raises(bs.RunsTableError, match="cannot forecast another domain"):
         fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["elsewhere"]}))
+
+
+def test_new_domain_spread_follows_effect_order_and_shared_effects():
+    """tau is indexed by domain effect (logE, tN, s, tD, a), not by parameter (logE, tN, tD, s, a);
+    effects shared by all fitted domains stay shared for a new domain."""
+    from types import SimpleNamespace
+
+    from bayes_scaling.predict import _new_domain_draws
+
+    law = bs.laws.get_law("chinchilla")
+    s = 20000
+    tau = np.array([0.3, 0.5, 0.1, 0.4, 0.05])  # effect order
+    draws = {"mu": np.zeros((s, 5)), "tau": np.tile(tau, (s, 1)), "s_mu": np.full(s, np.log(0.01))}
+    stub = SimpleNamespace(hierarchical=True, law=law, varying=("logE", "tN", "s"), n_draws=s,
+                           posterior={"posterior": SimpleNamespace(data_vars=set(draws))},
+                           _flat=lambda name: draws[name])
+    theta, sigma = _new_domain_draws(stub, np.random.default_rng(0))
+    sd = dict(zip(law.params, theta.std(0), strict=True))
+    assert sd["logE"] == pytest.approx(0.3, rel=0.03)
+    assert sd["tN"] == pytest.approx(0.5, rel=0.03)
+    assert sd["s"] == pytest.approx(0.1, rel=0.03)
+    assert sd["tD"] == 0.0 and sd["a"] == 0.0
+    assert sigma.shape == (s,)
+
+
+@pytest.mark.slow
+def test_far_extrapolation_warns_once_with_the_numbers(small_fit):
+    fit, runs = small_fit
+    targets = pd.DataFrame({"params": [1e10, 1e15], "tokens": [2e11, 2e11]})
+    with pytest.warns(bs.ExtrapolationWarning) as rec:
+        fit.predict(targets)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, bs.ExtrapolationWarning)]
+    assert msgs == [
+        "1 target(s) lie more than 1000x beyond the largest run in 'params' (largest run 5e+09, target up to 1e+15, "
+        "5.3 decades): the forecast rests on the law's form alone; treat its interval as a lower bound on the "
+        "uncertainty."
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        fit.predict(targets.iloc[:1])  # 2x beyond: no warning

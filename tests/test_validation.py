@@ -679,3 +679,24 @@ def test_row_numbers_in_messages_point_at_the_file_line(write):
         assert (k, line) == (row, row + 1)
         assert path.read_text().splitlines()[line - 1] == lines[row]
         assert f"'{col}'" in str(e.value)
+
+
+# --- sampler settings -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"target_accept": 0}, "SamplerConfig.target_accept must be between 0 and 1 (exclusive), got 0; "
+                               "0.9 is the default, 0.95-0.99 for divergences."),
+        ({"target_accept": 1.2}, "SamplerConfig.target_accept must be between 0 and 1 (exclusive), got 1.2; "
+                                 "0.9 is the default, 0.95-0.99 for divergences."),
+        ({"draws": 0}, "SamplerConfig.draws must be a positive integer, got 0."),
+        ({"chains": 2.5}, "SamplerConfig.chains must be a positive integer, got 2.5."),
+        ({"sampler": "stan"}, "SamplerConfig.sampler must be 'nutpie' or 'pymc', got 'stan'."),
+    ],
+)
+def test_sampler_config_rejects_bad_settings(kw, message):
+    from bayes_scaling.inference import SamplerConfig
+
+    with pytest.raises(ValueError) as err:
+        SamplerConfig(**kw)
+    assert str(err.value) == message
