@@ -12,9 +12,8 @@ loss under s (the same Student-t or normal noise on log loss as the model).
 This needs no compilation and no refit, so ranking many candidates takes
 seconds; the effective sample size of the weights is reported and a candidate
 whose weights degenerate (ESS < ``min_ess``) is flagged (its estimate is then
-optimistic). ``method="refit"`` refits the compiled model with the simulated
-run appended instead (exact but slower: the compiled model is reused through
-``with_data``, no new compilation, but each refit samples).
+optimistic). Weighted interval ends use the inverted-CDF quantile (the method
+NumPy supports with weights).
 """
 
 from __future__ import annotations
@@ -40,7 +39,8 @@ def _weighted_width(draws: np.ndarray, log_w: np.ndarray, prob: float) -> tuple[
     w = np.exp(log_w - log_w.max())
     w /= w.sum()
     ess = 1.0 / np.sum(w**2)
-    lo, hi = np.asarray(array_stats.eti(draws, prob=prob, axis=0, weights=w))
+    # weighted quantiles: numpy supports weights only with the inverted-CDF method
+    lo, hi = np.asarray(array_stats.eti(draws, prob=prob, axis=0, weights=w, method="inverted_cdf"))
     return float(hi - lo), float(ess)
 
 

@@ -309,3 +309,27 @@ def test_cli_rejects_target_accept_outside_0_1(tmp_path, capsys, value):
     assert err.strip() == (f"error: --target-accept must be between 0 and 1 (exclusive), got {float(value)}; "
                            "try 0.95.")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_cli_next_run_and_compare_write_ranked_tables(saved_fit_dir, tmp_path, capsys):
+    import pandas as pd
+
+    cands = tmp_path / "cands.csv"
+    cands.write_text("label,params,tokens\nrepeat smallest,5e7,2.5e8\nnear target,2e10,4e11\n")
+    out = tmp_path / "next.csv"
+    code = main(["next-run", str(saved_fit_dir), "--candidates", str(cands), "--target-params", "7e10",
+                 "--target-tokens", "1.4e12", "--n-sims", "16", "--out", str(out), "--quiet"])
+    capsys.readouterr()
+    assert code == 0
+    res = pd.read_csv(out)
+    assert list(res["rank"]) == [1, 2]
+    assert {"label", "width_now", "width_after", "shrinkage", "shrinkage_per_exaflop", "ess", "ess_low"} <= set(res)
+    assert (res["shrinkage_per_exaflop"].diff().dropna() <= 0).all()  # ranked per FLOP by default
+    out2 = tmp_path / "cmp.csv"
+    code = main(["compare", str(saved_fit_dir), "--candidates", str(cands), "--out", str(out2), "--quiet"])
+    capsys.readouterr()
+    assert code == 0
+    cmp = pd.read_csv(out2)
+    assert cmp["p_best"].sum() == pytest.approx(1.0, abs=1e-9)
+    assert cmp.set_index("label").loc["near target", "p_best"] > 0.99  # 400x the compute of the other
