@@ -75,9 +75,10 @@ def optimal_allocation_draws(
         2024), so training gets D = (C - 2 N D_inf) / (6 N).
     iterations : int
         Golden-section iterations (60 narrow ln N to 3e-13 of its bracket).
-    discrepancy : (DiscrepancyBasis, ndarray of shape (S, m)), optional
-        A domain's discrepancy term, added to ``loss_opt`` (the allocation itself is
-        the law's optimum).
+    discrepancy : callable, optional
+        ``f(x) -> (S,)``: discrepancy of draw s at centred log inputs ``x`` (each (S,)), for
+        example ``lambda x: predict.discrepancy_draws(fit, domain, x, paired=True)``; added to ``loss_opt``
+        (the allocation itself is the law's optimum).
 
     Returns
     -------
@@ -142,10 +143,12 @@ def optimal_allocation_draws(
         x["_ref_params"], x["_ref_tokens"] = fit.refs["params"], fit.refs["tokens"]
     log_loss = law.log_loss(x, {k: v[:, None] for k, v in th.items()}, np)
     if discrepancy is not None:
-        basis, coef = discrepancy
-        flat = {k: (v.ravel() if isinstance(v, np.ndarray) else v) for k, v in x.items()}
-        psi = basis.psi(law, flat).reshape(*log_n.shape, -1)
-        log_loss = log_loss + np.einsum("skm,sm->sk", psi, coef)
+        # the same discrepancy draws as predict() at these (N, D): the GP near the runs, tapered
+        # into one far offset per draw beyond them (bayes_scaling.predict.discrepancy_draws)
+        k = log_n.shape[1]
+        for j in range(k):
+            xj = {key: (v[:, j] if isinstance(v, np.ndarray) and v.ndim == 2 else v) for key, v in x.items()}
+            log_loss[:, j] = log_loss[:, j] + discrepancy(xj)  # draw s at its own optimum
     loss = np.exp(log_loss)
     return {"params_opt": n_opt, "tokens_opt": d_opt, "tokens_per_param": d_opt / n_opt, "loss_opt": loss}
 
@@ -197,9 +200,9 @@ def frontier(
     theta, dom = _domain_theta(fit, domain, rng)
     disc = None
     if dom in fit.bases:
-        from .predict import discrepancy_coefficients
+        from .predict import discrepancy_draws
 
-        disc = (fit.bases[dom], discrepancy_coefficients(fit, dom))
+        disc = lambda xj: discrepancy_draws(fit, dom, xj, paired=True)  # noqa: E731
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,
         discrepancy=disc,

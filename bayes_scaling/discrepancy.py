@@ -28,6 +28,17 @@ Two details keep this fast and the law parameters meaningful:
   their meaning; away from the runs ``delta`` reverts to zero mean (no hidden
   parameter shift), so far forecasts centre on the law.
 
+Beyond the runs the sine basis is not a GP any more (it is periodic on the box,
+and inputs are clipped), so forecasts taper it off (:meth:`DiscrepancyBasis.taper`):
+inside the runs' box the GP is used as fitted; from the box edge to one more
+half-range (one length scale) it is blended with a *far* term, and beyond that
+only the far term is left: an unknown offset of log loss with the fitted
+amplitude, ``eta * z_far``, ``z_far ~ N(0, 1)`` shared by all far targets of a
+posterior draw. Far forecasts thus keep the discrepancy's size in their interval
+but not the GP's extrapolated wiggles, and comparisons between far options
+(:func:`bayes_scaling.decisions.compare`) rest on the law. The fitted model is
+unchanged: the runs lie inside the box, where the taper is 1.
+
 The term is used only for a domain with enough runs to tell a smooth misfit
 from noise (:data:`MIN_RUNS`, spread over at least :data:`MIN_DECADES` decades
 in every variable of the law); the threshold is about identifiability, not
@@ -44,7 +55,7 @@ from scipy import optimize, stats
 
 from .laws import Law
 
-__all__ = ["DiscrepancyBasis", "MIN_RUNS", "MIN_DECADES", "wants_discrepancy", "robust_point_fit"]
+__all__ = ["DiscrepancyBasis", "MIN_RUNS", "MIN_DECADES", "TAPER_END", "wants_discrepancy", "robust_point_fit"]
 
 #: Fewest runs of a domain for which the discrepancy term is switched on.
 MIN_RUNS = 40
@@ -57,6 +68,9 @@ M_PER_DIM = {1: 10, 2: 6}
 #: Inputs are clipped to this fraction of the box before evaluating the basis (the
 #: sine basis is periodic beyond the box).
 CLIP = 0.9
+#: Distance (box half-ranges from the runs' centre; 1 = edge of the runs) where the GP is fully
+#: replaced by the far offset in forecasts (one length scale beyond the runs).
+TAPER_END = 1.5
 
 
 def wants_discrepancy(x: dict[str, np.ndarray], law: Law) -> bool:
@@ -192,6 +206,18 @@ class DiscrepancyBasis:
         for k in range(self.dim):
             out *= np.sqrt(1.0 / BOX) * np.sin(np.pi * self.indices[:, k] * (u[:, k, None] + BOX) / (2 * BOX))
         return out
+
+    def taper(self, x: dict[str, np.ndarray]) -> np.ndarray:
+        """Weight of the GP in forecasts, shape (n,): 1 inside the runs' box, 0 beyond :data:`TAPER_END`.
+
+        ``t = cos^2(pi/2 (r - 1) / (TAPER_END - 1))`` for ``1 < r < TAPER_END``, with ``r``
+        the largest distance from the box centre over the variables, in half-ranges.
+        """
+        u = np.stack([(np.asarray(x[v], float) - c) / h
+                      for v, c, h in zip(self.variables, self.centre, self.half_range, strict=True)], -1)
+        r = np.max(np.abs(u), axis=-1)
+        f = np.clip((r - 1.0) / (TAPER_END - 1.0), 0.0, 1.0)
+        return np.cos(0.5 * np.pi * f) ** 2
 
     def psi(self, law: Law, x: dict[str, np.ndarray]) -> np.ndarray:
         """Orthogonalised basis ``phi(x) P`` at centred log inputs, shape (n, m)."""

@@ -160,9 +160,9 @@ def plot_fit(
     if law.has_allocation and x == "flops":
         disc = None
         if domain in fit.bases:
-            from .predict import discrepancy_coefficients
+            from .predict import discrepancy_draws
 
-            disc = (fit.bases[domain], discrepancy_coefficients(fit, domain))
+            disc = lambda xj: discrepancy_draws(fit, domain, xj, paired=True)  # noqa: E731
         res = optimal_allocation_draws(fit, grid, theta, discrepancy=disc)
         curve = res["loss_opt"]
         label_path = "compute-optimal L(C)"

@@ -27,7 +27,7 @@ from arviz_stats.base import array_stats
 from .data import RunsTableError, validate_targets
 from .model import NOISE_SPREAD
 
-__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "interval", "ExtrapolationWarning",
+__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "discrepancy_draws", "interval", "ExtrapolationWarning",
            "EXTRAPOLATION_FACTOR"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
@@ -127,6 +127,31 @@ def discrepancy_coefficients(fit, domain: str) -> np.ndarray:
     return basis.sqrt_spectral(fit._flat("eta"), ls) * fit._flat("zg")[:, slot, :]
 
 
+def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool = False) -> np.ndarray:
+    """Draws of a domain's model discrepancy (log loss) at centred log inputs, shape (S, n).
+
+    ``t(x) * gp(x) + sqrt(1 - t(x)^2) * eta * z_far`` with the taper ``t``
+    (:meth:`DiscrepancyBasis.taper`: 1 on the runs, 0 one length scale beyond them)
+    and one far offset ``z_far ~ N(0, 1)`` per posterior draw, the same in every call
+    for a fit (seeded by the fit's seed), so forecasts, the frontier and comparisons
+    agree. Zero for a domain without a discrepancy term. With ``paired=True`` the
+    inputs have one point per draw (each (S,)) and the result is (S,): draw s at point s.
+    """
+    n = len(np.atleast_1d(next(iter(v for k, v in x.items() if not k.startswith("_")))))
+    if domain not in fit.bases:
+        return np.zeros((fit.n_draws, n))
+    basis = fit.bases[domain]
+    t = basis.taper(x)
+    coef = discrepancy_coefficients(fit, domain)
+    z_far = np.random.default_rng([int(fit.random_seed), 0x5CA1E]).standard_normal(fit.n_draws)
+    far = fit._flat("eta") * z_far
+    if paired:
+        gp = np.einsum("sm,sm->s", coef, basis.psi(fit.law, x))
+        return t * gp + np.sqrt(1.0 - t**2) * far
+    gp = coef @ basis.psi(fit.law, x).T
+    return t[None, :] * gp + np.sqrt(1.0 - t**2)[None, :] * far[:, None]
+
+
 def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Draws of the expected and the new-run log loss at the rows of ``table`` for one domain.
 
@@ -154,7 +179,7 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
     with np.errstate(over="ignore"):
         mean = law.log_loss(x, th, np)
     if domain in fit.bases:
-        mean = mean + discrepancy_coefficients(fit, domain) @ fit.bases[domain].psi(law, x).T
+        mean = mean + discrepancy_draws(fit, domain, x)
     nu = fit.nu(domain)
     noise = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
     return mean, mean + sigma[:, None] * noise

@@ -547,3 +547,26 @@ def test_ax_is_honoured_by_parameters(small_fit):
     assert axes[0].get_legend() is not None and not fig.legends
     with pytest.raises(ValueError, match="one Axes per parameter"):
         plot_parameters(fit, ax=axes[:3])
+
+
+@pytest.mark.slow
+def test_far_discrepancy_is_one_offset_so_frontier_and_compare_agree(chinchilla_fit):
+    """Beyond the runs the discrepancy is tapered into one offset per draw: the frontier's optimum is the
+    best of a split of the same budget, and the uncapped optimal loss falls with compute."""
+    from bayes_scaling.decisions import compare
+
+    fit = chinchilla_fit
+    basis = fit.bases["chinchilla"]
+    x_far = fit.law.inputs(pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), fit.refs)
+    x_in = fit.law.inputs(fit.runs.iloc[:5], fit.refs)
+    assert basis.taper(x_far)[0] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(basis.taper(x_in), 1.0)
+    fr = fit.frontier([1e23, 5.88e23, 1e24, 1e25])
+    assert (np.diff(fr["loss_opt_median"].to_numpy()) < 0).all()
+    n_opt = float(fr.loc[1, "params_opt_median"])
+    cands = pd.DataFrame({"params": [0.5 * n_opt, n_opt, 2 * n_opt]})
+    cands["tokens"] = 5.88e23 / (6 * cands["params"])
+    res = compare(fit, cands)
+    best = res.sort_values("rank").iloc[0]
+    assert best["params"] == pytest.approx(n_opt)
+    assert best["p_best"] > 0.8
