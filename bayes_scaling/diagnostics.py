@@ -84,6 +84,15 @@ class Diagnostics:
         )
 
 
+def _above(value: float, limit: float) -> str:
+    """``value`` with enough decimals to show it exceeds ``limit`` (1.0103 vs 1.01 prints 1.0103, not 1.010)."""
+    for digits in (3, 4, 5, 6):
+        text = f"{value:.{digits}f}"
+        if float(text) > limit:
+            return text
+    return f"{value:.6g}"
+
+
 def _worst(tree: xr.DataTree, fn, var_names, reduce) -> tuple[dict[str, float], list[str]]:
     """Worst finite value of a statistic per variable, and the variables where it is not finite anywhere."""
     res = fn(tree, var_names=var_names)
@@ -183,7 +192,7 @@ def check_convergence(
     if n_chains > 1 and max_rhat > RHAT_MAX:
         worst = table["r_hat"].idxmax()
         problems.append(
-            f"R-hat is {max_rhat:.3f} for '{worst}' (should be <= {RHAT_MAX}): the chains disagree, so the "
+            f"R-hat is {_above(max_rhat, RHAT_MAX)} for '{worst}' (should be <= {RHAT_MAX}): the chains disagree, so the "
             "posterior is not reliable. Run more draws (draws=2000, tune=2000) or use a more informative prior."
         )
     if min_b < need or min_t < need:

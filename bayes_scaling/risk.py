@@ -318,7 +318,10 @@ def prior_contribution(spec, runs, targets, *, reference=None, prob: float = 0.9
         Per target: ``domain``, ``params``, ``tokens``, ``width_prior`` and ``width_weak``
         (relative widths (upper - lower) / median), ``prior_share`` = 1 - width_prior / width_weak
         (the fraction of the interval the prior removes; 0 = the runs alone decide,
-        near 1 = the prior decides) and ``median_shift`` (relative change of the median).
+        near 1 = the prior decides; negative when the published prior *widens* the interval,
+        which happens when it disagrees with the runs or when the weak-prior fit is itself
+        narrow: the published law then adds its between-domain spread) and
+        ``median_shift`` (relative change of the median).
     """
     import warnings
     from dataclasses import replace

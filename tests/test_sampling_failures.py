@@ -276,3 +276,10 @@ def test_cli_without_strict_exits_0_with_one_warning_line(runs_csv, tmp_path, ca
     warn = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
     assert len(warn) == 1 and "failed its convergence checks when it was made" in warn[0], err
     assert "loss_median" in stdout
+
+
+@pytest.mark.parametrize("value, text", [(1.0103, "1.0103"), (1.034, "1.034"), (1.01001, "1.01001"), (1.2, "1.200")])
+def test_rhat_in_messages_never_rounds_down_to_the_limit(value, text):
+    from bayes_scaling.diagnostics import _above
+
+    assert _above(value, 1.01) == text
