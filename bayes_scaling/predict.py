@@ -27,7 +27,7 @@ from arviz_stats.base import array_stats
 from .data import RunsTableError, validate_targets
 from .model import NOISE_SPREAD
 
-__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "discrepancy_draws", "interval", "ExtrapolationWarning",
+__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "discrepancy_draws", "interval", "prepare_targets", "ExtrapolationWarning",
            "EXTRAPOLATION_FACTOR"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
@@ -185,6 +185,36 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
     return mean, mean + sigma[:, None] * noise
 
 
+def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool = True) -> pd.DataFrame:
+    """Validated targets with the law's variables and a ``domain`` for every row.
+
+    Rows without a domain get ``domain`` (if given), else the fit's default domain; a
+    data-constrained law without ``unique_tokens`` gets ``unique_tokens = tokens``.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    targets : DataFrame or path
+    domain : str, optional
+    check_domains : bool, default True
+        Pass the fit's domains to :func:`bayes_scaling.data.validate_targets`.
+
+    Raises
+    ------
+    RunsTableError
+        Invalid targets.
+    """
+    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
+    t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs)
+    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
+        t["unique_tokens"] = t["tokens"]
+    if domain is not None:
+        t["domain"] = t["domain"].where(t["domain"].notna(), domain)
+    if t["domain"].isna().any():
+        t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
+    return t
+
+
 def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,
             kind: str = "eti") -> pd.DataFrame:
     """Forecast the loss at targets with credible intervals.
@@ -217,14 +247,7 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
     RunsTableError
         Invalid targets or a missing domain in a multi-domain fit.
     """
-    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(targets, domains=fit.domains, needs=needs)
-    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
-        t["unique_tokens"] = t["tokens"]
-    if domain is not None:
-        t["domain"] = t["domain"].where(t["domain"].notna(), domain)
-    if t["domain"].isna().any():
-        t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
+    t = prepare_targets(fit, targets, domain)
     _warn_extrapolation(fit, t)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     out = t.copy()

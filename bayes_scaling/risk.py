@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from .data import RunsTableError, validate_targets
-from .predict import interval, predictive_draws
+from .predict import interval, predictive_draws, prepare_targets
 
 __all__ = [
     "exceedance",
@@ -70,15 +70,7 @@ def published_theta(fit) -> np.ndarray | None:
 
 
 def _targets(fit, targets, domain):
-    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(targets, needs=needs)
-    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
-        t["unique_tokens"] = t["tokens"]
-    if domain is not None:
-        t["domain"] = t["domain"].where(t["domain"].notna(), domain)
-    if t["domain"].isna().any():
-        t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
-    return t
+    return prepare_targets(fit, targets, domain, check_domains=False)
 
 
 def exceedance(fit, targets, threshold: float, domain: str | None = None, random_seed: int | None = None) -> pd.DataFrame:
