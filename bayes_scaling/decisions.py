@@ -44,6 +44,15 @@ def _domain_theta(fit, domain, rng):
     return _new_domain_draws(fit, rng)[0], domain
 
 
+def discrepancy_of(fit, domain):
+    """The ``discrepancy`` argument of :func:`optimal_allocation_draws` for a domain (None without one)."""
+    if domain not in fit.bases:
+        return None
+    from .predict import discrepancy_draws
+
+    return lambda x: discrepancy_draws(fit, domain, x, paired=True)
+
+
 def optimal_allocation_draws(
     fit,
     flops: np.ndarray,
@@ -198,14 +207,9 @@ def frontier(
         raise ValueError(f"budgets look like PF-days or exponents (largest {flops.max():g}); give FLOPs, e.g. 5.88e23.")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     theta, dom = _domain_theta(fit, domain, rng)
-    disc = None
-    if dom in fit.bases:
-        from .predict import discrepancy_draws
-
-        disc = lambda xj: discrepancy_draws(fit, dom, xj, paired=True)  # noqa: E731
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,
-        discrepancy=disc,
+        discrepancy=discrepancy_of(fit, dom),
     )
     out = {"flops": flops}
     for key, val in res.items():

@@ -142,7 +142,7 @@ def plot_fit(
     ValueError
         For an unknown ``x``, or an ``x`` a one-variable law does not depend on.
     """
-    from .decisions import optimal_allocation_draws
+    from .decisions import discrepancy_of, optimal_allocation_draws
 
     law = fit.law
     if x is None:
@@ -158,12 +158,7 @@ def plot_fit(
     grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
     rng = np.random.default_rng(fit.random_seed)
     if law.has_allocation and x == "flops":
-        disc = None
-        if domain in fit.bases:
-            from .predict import discrepancy_draws
-
-            disc = lambda xj: discrepancy_draws(fit, domain, xj, paired=True)  # noqa: E731
-        res = optimal_allocation_draws(fit, grid, theta, discrepancy=disc)
+        res = optimal_allocation_draws(fit, grid, theta, discrepancy=discrepancy_of(fit, domain))
         curve = res["loss_opt"]
         label_path = "compute-optimal L(C)"
     else:

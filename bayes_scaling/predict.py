@@ -20,6 +20,8 @@ between-domain spread, and a noise scale from the fitted noise population.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from arviz_stats.base import array_stats
@@ -27,8 +29,8 @@ from arviz_stats.base import array_stats
 from .data import RunsTableError, validate_targets
 from .model import NOISE_SPREAD
 
-__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "discrepancy_draws", "interval", "prepare_targets", "ExtrapolationWarning",
-           "EXTRAPOLATION_FACTOR"]
+__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "discrepancy_draws", "interval",
+           "prepare_targets", "ExtrapolationWarning", "EXTRAPOLATION_FACTOR"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
 #: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
@@ -49,8 +51,6 @@ def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
         far = t[v].to_numpy(float) > EXTRAPOLATION_FACTOR * largest
         if far.any():
             top = float(t[v].to_numpy(float)[far].max())
-            import warnings
-
             warnings.warn(
                 f"{int(far.sum())} target(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
                 f"'{v}' (largest run {largest:.3g}, target up to {top:.3g}, {np.log10(top / largest):.1f} decades): "
