@@ -139,8 +139,10 @@ def test_limit_is_the_irreducible_loss_E(name):
         for size in (1e20, 1e100, 1e300):  # every variable of the law (N, D, C and U) at this size
             table = pd.DataFrame({"params": [size], "tokens": [size], "flops": [size], "unique_tokens": [size]})
             excess.append(law.loss(table, th, ref)[0] - e)
-        assert all(x >= 0 for x in excess)
-        assert excess[0] >= excess[1] >= excess[2]
+        # np.exp and math.exp may differ by an ulp (SIMD exp on some CPUs: logE = -0.125 here)
+        ulp = 4 * np.finfo(float).eps * e
+        assert all(x >= -ulp for x in excess)
+        assert excess[0] >= excess[1] - ulp and excess[1] >= excess[2] - ulp
         assert excess[2] <= 1e-10 * e  # exponents >= 0.05 and A, B <= e^10: (1e300)^-0.05 * e^10 < 3e-11
         # and approached from above at finite sizes
         small = law.loss(_table(law, np.array([math.log(1e6)]), np.array([math.log(1e6)])), th, ref)
