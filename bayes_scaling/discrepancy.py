@@ -51,7 +51,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from .laws import Law
 
@@ -129,7 +129,11 @@ def robust_point_fit(
         with np.errstate(all="ignore"):
             r = log_loss - law.log_loss(x, th, np)
         s, nu = np.exp(v[-2]), np.exp(v[-1])
-        val = -stats.t.logpdf(r, nu, scale=s).sum() + 0.5 * (((v[:-2] - prior_mean) / prior_sd) ** 2).sum()
+        # Student-t log density, written out (scipy.stats.t.logpdf costs ~0.3 ms per call in
+        # argument checks; this runs thousands of times per fit)
+        logpdf = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(np.pi * nu) - np.log(s)
+                  - (nu + 1) / 2 * np.log1p((r / s) ** 2 / nu))
+        val = -logpdf.sum() + 0.5 * (((v[:-2] - prior_mean) / prior_sd) ** 2).sum()
         return val if np.isfinite(val) else 1e30
 
     best = None

