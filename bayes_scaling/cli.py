@@ -113,11 +113,11 @@ def _sampler_config(args):
     from .inference import SamplerConfig
 
     kw = {}
-    for k in ("draws", "tune", "chains"):
+    for k in ("draws", "tune", "chains", "max_treedepth"):
         v = getattr(args, k, None)
         if v is not None:
             if v < 1:
-                raise CliError(f"--{k} must be a positive integer, got {v}.")
+                raise CliError(f"--{k.replace('_', '-')} must be a positive integer, got {v}.")
             kw[k] = v
     if getattr(args, "sampler", None):
         kw["sampler"] = args.sampler
@@ -350,10 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def sampling(sp):
         sp.add_argument("--draws", type=int, default=None, help="posterior draws per chain (default 1000)")
-        sp.add_argument("--tune", type=int, default=None, help="warm-up draws per chain (default 1000)")
+        sp.add_argument("--tune", type=int, default=None, help="warm-up draws per chain (default: 300 for one domain, 1000 for several)")
         sp.add_argument("--chains", type=int, default=None, help="chains (default 4)")
         sp.add_argument("--sampler", choices=["nutpie", "pymc"], default=None, help="NUTS implementation (default nutpie)")
         sp.add_argument("--target-accept", type=float, default=None, dest="target_accept")
+        sp.add_argument("--max-treedepth", type=int, default=None, dest="max_treedepth",
+                        help="largest NUTS tree depth (default: 6 for one domain, 10 for several)")
         sp.add_argument("--strict", action="store_true", help="exit with code 3 when sampling diagnostics fail")
         sp.add_argument("--discrepancy", choices=["auto", "gp", "none"], default="auto",
                         help="model-discrepancy term (default: auto, for domains with many runs)")

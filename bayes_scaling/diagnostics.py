@@ -16,10 +16,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["Diagnostics", "ConvergenceWarning", "SamplingError", "check_convergence", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
+__all__ = ["Diagnostics", "ConvergenceWarning", "SamplingError", "check_convergence", "RHAT_MAX", "ESS_MIN_PER_CHAIN",
+           "TREEDEPTH_HIT_MAX"]
 
 RHAT_MAX = 1.01
 ESS_MIN_PER_CHAIN = 100
+#: Fraction of draws at the maximum tree depth above which it is reported (Stan reports any;
+#: here the one-domain default depth is 6, so a few hits are expected and harmless).
+TREEDEPTH_HIT_MAX = 0.05
 
 
 class ConvergenceWarning(UserWarning):
@@ -43,6 +47,9 @@ class Diagnostics:
     divergences : int
     n_draws : int
         Total posterior draws (chains x draws).
+    treedepth_hits : int
+        Draws whose NUTS tree reached the maximum depth (an efficiency concern, not a
+        validity one; reported as a problem above :data:`TREEDEPTH_HIT_MAX` of the draws).
     problems : list of str
         One plain-language sentence per failed check, with the action to take.
     table : pandas.DataFrame
@@ -57,6 +64,7 @@ class Diagnostics:
     n_draws: int
     problems: list[str] = field(default_factory=list)
     table: pd.DataFrame | None = None
+    treedepth_hits: int = 0
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -67,6 +75,7 @@ class Diagnostics:
             "min_ess_tail": float(self.min_ess_tail),
             "divergences": int(self.divergences),
             "n_draws": int(self.n_draws),
+            "treedepth_hits": int(self.treedepth_hits),
             "problems": list(self.problems),
         }
 
@@ -81,6 +90,7 @@ class Diagnostics:
             int(d["divergences"]),
             int(d["n_draws"]),
             list(d.get("problems", [])),
+            treedepth_hits=int(d.get("treedepth_hits", 0)),
         )
 
 
@@ -170,6 +180,13 @@ def check_convergence(
     div = 0
     if "sample_stats" in posterior.children and "diverging" in posterior["sample_stats"].data_vars:
         div = int(np.asarray(posterior["sample_stats"]["diverging"].values).sum())
+    hits = 0
+    if "sample_stats" in posterior.children:
+        ss = posterior["sample_stats"]
+        for key in ("maxdepth_reached", "reached_max_treedepth"):  # nutpie, PyMC
+            if key in ss.data_vars:
+                hits = int(np.asarray(ss[key].values, bool).sum())
+                break
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: reported as 'stuck' below
         max_rhat = float(np.nanmax(table["r_hat"])) if n_chains > 1 and len(table) else float("nan")
@@ -201,6 +218,11 @@ def check_convergence(
             f"effective sample size is {min(min_b, min_t):.0f} for '{worst}' (should be >= {need}): "
             "interval ends are noisy. Run more draws (draws=2000)."
         )
+    if hits > TREEDEPTH_HIT_MAX * n_draws:
+        problems.append(
+            f"{hits} of {n_draws} draws hit the maximum tree depth: the sampler took its longest allowed "
+            "trajectories, so it explores slowly. Raise max_treedepth (SamplerConfig(max_treedepth=10))."
+        )
     for name, (lo, hi) in (bound_checks or {}).items():
         if name not in post.data_vars:
             continue
@@ -213,7 +235,7 @@ def check_convergence(
                 "published prior."
             )
     ok = not problems
-    diag = Diagnostics(ok, max_rhat, min_b, min_t, div, n_draws, problems, table)
+    diag = Diagnostics(ok, max_rhat, min_b, min_t, div, n_draws, problems, table, hits)
     if problems:
         msg = "Sampling problems: " + " ".join(problems)
         if strict:

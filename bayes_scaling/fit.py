@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 from .data import RunsTableError, validate_runs
 from .diagnostics import Diagnostics, check_convergence
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
-from .inference import SamplerConfig, sample_posterior
+from .inference import SamplerConfig, laplace_precondition, sample_posterior
 from .laws import Law, get_law
 from .model import RICH_RUNS, SPARSE_NU, Structure, data_arrays
 from .priors import PriorSpec, get_prior
@@ -340,8 +340,10 @@ class ScalingLaw:
         all_counts = table["domain"].value_counts().reindex(domains).to_numpy()
         vary_names = self.varying_parameters(all_counts, table, domains)
         vary = np.array([1.0 if name in vary_names else 0.0 for name, _ in law.effects()])
+        precond = None if hierarchical else laplace_precondition(law, x, y, prior_mean, prior_cov)
         arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, self.gp_lengthscale,
-                             vary=vary, noise_vary=1.0 if self.noise == "domain" else 0.0, summary=summary)
+                             vary=vary, noise_vary=1.0 if self.noise == "domain" else 0.0, summary=summary,
+                             precond=precond)
         return {
             "runs": table,
             "structure": structure,
@@ -397,9 +399,8 @@ class ScalingLaw:
         t0 = time.perf_counter()
         prep = self.prepare(runs, reference=reference, loss_unit=loss_unit)
         t_prep = time.perf_counter() - t0
-        res = sample_posterior(
-            prep["structure"], prep["arrays"], prep["refs"], self.sampler, random_seed, progress=progress
-        )
+        sampler = self.sampler.resolved(prep["structure"])
+        res = sample_posterior(prep["structure"], prep["arrays"], prep["refs"], sampler, random_seed, progress=progress)
         fit = ScalingFit(
             law=self.law,  # type: ignore[arg-type]
             prior=self.prior,  # type: ignore[arg-type]
@@ -411,7 +412,7 @@ class ScalingLaw:
             runs=prep["runs"],
             posterior=res.posterior,
             bases=prep["bases"],
-            sampler=self.sampler,
+            sampler=sampler,
             random_seed=int(random_seed),
             timings={
                 "prepare_seconds": t_prep,
@@ -494,7 +495,7 @@ class ScalingFit:
 
     def free_variables(self) -> list[str]:
         """Names of the model's free parameters (checked by the diagnostics)."""
-        names = ["z_pop", "log_sigma", "tau", "u_rich", "u_ref", "u_dom", "s_mu", "s_tau", "zs", "nu_rich", "log_sigma_rich",
+        names = ["z_pop", "w_pop", "log_sigma", "tau", "u_rich", "u_ref", "u_dom", "s_mu", "s_tau", "zs", "nu_rich", "log_sigma_rich",
                  "eta", "zg", "mu"]
         return [n for n in names if n in self.posterior["posterior"].data_vars]
 
