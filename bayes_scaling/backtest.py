@@ -451,8 +451,10 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, seed: int
             dens[pos] = _kde_log_density(new, y[pos])
             kinds.add("kde")
     notes = []
-    if fit.diagnostics is not None and not fit.diagnostics.ok:
-        notes.append("sampling diagnostics flagged problems")
+    d = fit.diagnostics
+    if d is not None:
+        notes.append(f"max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
+                     + ("" if d.ok else ": sampling diagnostics flagged problems"))
     unseen = sorted(set(test["domain"]) - set(fit.domains))
     if unseen:
         notes.append(f"population predictive for unseen domain(s) {', '.join(unseen)}")

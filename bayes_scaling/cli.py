@@ -165,7 +165,8 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
                       sampler=_sampler_config(args), domain_col=getattr(args, "domain_col", "domain") or "domain",
                       discrepancy=getattr(args, "discrepancy", "auto") or "auto")
     _progress(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
-              f"({spec.sampler.chains} chains x {spec.sampler.draws} draws; the first fit compiles the model, ~10-20 s)", quiet)
+              f"({spec.sampler.chains} chains x {spec.sampler.draws} draws; the first fit in a process compiles the model: "
+              "~15 s, up to 45 s the first time on a machine)", quiet)
     fit = spec.fit(runs, reference=reference, random_seed=args.seed, strict=getattr(args, "strict", False),
                    progress=False)
     _progress(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "

@@ -210,7 +210,8 @@ def check_convergence(
         worst = table["r_hat"].idxmax()
         problems.append(
             f"R-hat is {_above(max_rhat, RHAT_MAX)} for '{worst}' (should be <= {RHAT_MAX}): the chains disagree, so the "
-            "posterior is not reliable. Run more draws (draws=2000, tune=2000) or use a more informative prior."
+            "posterior is not reliable. Run more draws (draws=2000, tune=2000; a hierarchical fit of many domains with "
+            "few runs each mixes slowly and may need draws=8000) or use a more informative prior."
         )
     if min_b < need or min_t < need:
         worst = table["ess_bulk"].idxmin() if min_b < need else table["ess_tail"].idxmin()

@@ -40,7 +40,7 @@ def reference_summary(spec: ScalingLaw, runs: pd.DataFrame, refs: dict[str, floa
     """Normal summary of one reference domain's own posterior, in the joint fit's parameterisation.
 
     The reference runs are fitted alone with a weak prior (same law, likelihood,
-    discrepancy and sampler as ``spec``); the draws are converted to the joint fit's
+    discrepancy and sampler implementation as ``spec``, default draws and warm-up); the draws are converted to the joint fit's
     reference scales through the law's catalog parameters. Results are cached for
     the process by the runs' content.
 
@@ -61,17 +61,20 @@ def reference_summary(spec: ScalingLaw, runs: pd.DataFrame, refs: dict[str, floa
     import hashlib
 
     law = spec.law
+    # The summary needs a mean and covariance, not the long chains a hierarchical fit may ask for:
+    # the default settings of a one-domain fit, with the user's sampler choice.
+    sampler = SamplerConfig(sampler=spec.sampler.sampler, cores=spec.sampler.cores)
     key = (
         law.name,
         spec.likelihood,
         spec.discrepancy,
         spec.gp_lengthscale,
-        spec.sampler,
+        sampler,
         hashlib.sha256(runs[["params", "tokens", "loss"]].to_numpy(float).tobytes()).hexdigest(),
     )
     if key not in _REFERENCE_CACHE:
         alone = ScalingLaw(law=law, prior="weak", discrepancy=spec.discrepancy, likelihood=spec.likelihood,
-                           sampler=spec.sampler, gp_lengthscale=spec.gp_lengthscale)
+                           sampler=sampler, gp_lengthscale=spec.gp_lengthscale)
         cols = [c for c in ("params", "tokens", "flops", "unique_tokens", "loss") if c in runs]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
