@@ -21,7 +21,8 @@ from bayes_scaling.diagnostics import (
 from bayes_scaling.inference import SamplerConfig
 from bayes_scaling.io import load_fit
 
-RHAT_ACTION = "Run more draws (draws=2000, tune=2000) or use a more informative prior."
+RHAT_ACTION = ("Run more draws (draws=2000, tune=2000; a hierarchical fit of many domains with few runs each mixes "
+               "slowly and may need draws=8000) or use a more informative prior.")
 DIV_ACTION = "Try target_accept=0.95, a more informative prior, or check the runs for outliers."
 
 
