@@ -126,9 +126,10 @@ def laplace_precondition(law, x: dict[str, np.ndarray], log_loss: np.ndarray, pr
     and tail weight, and the noise prior :data:`~bayes_scaling.model.NOISE_PRIOR`;
     then inverts the finite-difference Hessian (Laplace 1774; Gelman et al. 2013,
     *Bayesian Data Analysis*, §4.1). The sampler draws ``w`` with
-    ``theta = mean + chol @ w``, so its unit starting mass matrix matches the
-    posterior's scale and the A-alpha / B-beta correlations (above 0.999 in the
-    published bootstraps, Besiroglu et al. 2024) are removed before warm-up.
+    ``theta = mean + chol @ w``, so its unit starting mass matrix and jittered
+    starts match the posterior's scale and the A-alpha / B-beta correlations
+    (above 0.999 in the published bootstraps, Besiroglu et al. 2024) are removed
+    before warm-up.
     The posterior itself is unchanged (the map is linear).
 
     Parameters

@@ -42,7 +42,9 @@ def datasets():
     routing = bs.datasets.load_routing()[["params", "tokens", "loss", "domain"]]
     return [
         ("Chinchilla, fit C < 1e21", chin, Split.cutoff("flops", 1e21), {"prior": "weak"}),
-        ("OpenLM, fit N <= 411M, forecast 1.4B and 6.9B", openlm, Split.cutoff("params", 5e8), {}),
+        # 24 domains mix slowly in the population centre: 8000 draws per chain (as bench_transfer.py)
+        ("OpenLM, fit N <= 411M, forecast 1.4B and 6.9B", openlm, Split.cutoff("params", 5e8),
+         {"sampler": bs.SamplerConfig(draws=8000, tune=2000)}),
         ("datablations, fit N < 2B", dc, Split.cutoff("params", 2e9), {"law": "data_constrained"}),
         ("routing dense, fit N <= 370M, forecast 1.3B", routing, Split.cutoff("params", 4e8), {"law": "power_params"}),
     ]

@@ -284,3 +284,68 @@ def test_rhat_in_messages_never_rounds_down_to_the_limit(value, text):
     from bayes_scaling.diagnostics import _above
 
     assert _above(value, 1.01) == text
+
+
+# ----------------------------------------------------------------------------- tree depth, sampler defaults
+
+
+def _tree_with_depth_hits(hits: np.ndarray, key: str) -> xr.DataTree:
+    rng = np.random.default_rng(5)
+    tree = _tree(rng.normal(size=hits.shape))
+    tree["sample_stats"] = xr.DataTree(xr.Dataset({key: (("chain", "draw"), hits)}))
+    return tree
+
+
+@pytest.mark.parametrize("key", ["maxdepth_reached", "reached_max_treedepth"])  # nutpie, PyMC
+def test_tree_depth_hits_are_counted_and_reported_above_five_percent(key):
+    hits = np.zeros((4, 1000), bool)
+    hits.flat[:200] = True  # 5 % exactly: counted, not a problem
+    diag, conv = _check(_tree_with_depth_hits(hits, key))
+    assert diag.treedepth_hits == 200 and diag.ok and conv == []
+    hits.flat[:201] = True
+    diag, conv = _check(_tree_with_depth_hits(hits, key))
+    assert diag.treedepth_hits == 201 and not diag.ok
+    assert diag.problems == [
+        "201 of 4000 draws hit the maximum tree depth: the sampler took its longest allowed trajectories, so it "
+        "explores slowly. Raise max_treedepth (SamplerConfig(max_treedepth=10))."
+    ]
+    assert Diagnostics.from_dict(json.loads(json.dumps(diag.to_dict()))).treedepth_hits == 201
+
+
+def test_sampler_defaults_depend_on_the_model_shape_and_explicit_values_win():
+    from bayes_scaling.model import Structure
+
+    one = Structure("chinchilla", 1)
+    many = Structure("chinchilla", 24, hierarchical=True)
+    assert (SamplerConfig().resolved(one).tune, SamplerConfig().resolved(one).max_treedepth) == (300, 6)
+    assert (SamplerConfig().resolved(many).tune, SamplerConfig().resolved(many).max_treedepth) == (1000, 10)
+    cfg = SamplerConfig(tune=50, max_treedepth=8).resolved(one)
+    assert (cfg.tune, cfg.max_treedepth, cfg.draws) == (50, 8, 1000)
+    with pytest.raises(ValueError, match=r"^SamplerConfig.max_treedepth must be a positive integer, got 0\.$"):
+        SamplerConfig(max_treedepth=0)
+
+
+def test_laplace_preconditioner_recovers_the_law_and_its_scale():
+    """On 60 runs simulated from the Chinchilla law (1 % noise), the Laplace centre is within 2.5 of its
+    own standard deviations of the truth, and no preconditioner is built from too few runs."""
+    from bayes_scaling.inference import laplace_precondition
+    from bayes_scaling.laws import get_law
+
+    law = get_law("chinchilla")
+    rng = np.random.default_rng(11)
+    n = np.exp(rng.uniform(np.log(5e7), np.log(1e10), 60))
+    d = n * np.exp(rng.uniform(np.log(5), np.log(200), 60))
+    loss = bs.laws.chinchilla_loss(n, d, E=1.8, A=480.0, B=2000.0, alpha=0.35, beta=0.37)
+    runs = pd.DataFrame({"params": n, "tokens": d, "loss": loss * np.exp(rng.normal(0, 0.01, n.size))})
+    ref = law.reference(runs)
+    x = law.inputs(runs, ref)
+    y = np.log(runs["loss"].to_numpy())
+    m, sd = law.weak_prior(runs)
+    mean, chol = laplace_precondition(law, x, y, m, np.diag(sd**2))
+    truth = law.from_catalog({"logA": np.log(480.0), "logB": np.log(2000.0), "logE": np.log(1.8),
+                              "alpha": 0.35, "beta": 0.37}, ref)
+    true = np.array([truth[k] for k in law.params])
+    post_sd = np.sqrt(np.diag(chol @ chol.T))
+    assert np.all(np.abs(mean - true) < 2.5 * post_sd), (mean, true, post_sd)
+    assert np.all(post_sd < 0.5 * sd)  # the data, not the prior, set the scale
+    assert laplace_precondition(law, {k: v[:19] for k, v in x.items()}, y[:19], m, np.diag(sd**2)) is None
