@@ -9,6 +9,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,9 +21,9 @@ import xarray as xr
 
 __version__ = "0.1.0"
 from .data import RunsTableError, validate_runs
-from .diagnostics import Diagnostics, check_convergence
+from .diagnostics import ConvergenceWarning, Diagnostics, check_convergence
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
-from .inference import SamplerConfig, laplace_precondition, sample_posterior
+from .inference import LONG_TREEDEPTH, LONG_TUNE, SamplerConfig, laplace_precondition, sample_posterior
 from .laws import Law, get_law
 from .model import RICH_RUNS, SPARSE_NU, Structure, data_arrays
 from .priors import PriorSpec, get_prior
@@ -403,6 +404,34 @@ class ScalingLaw:
         prep = self.prepare(runs, reference=reference, loss_unit=loss_unit)
         t_prep = time.perf_counter() - t0
         sampler = self.sampler.resolved(prep["structure"])
+        fit = self._sample(prep, sampler, random_seed, progress, t_prep)
+        quick = self.sampler.tune is None and self.sampler.max_treedepth is None and not prep["hierarchical"]
+        with warnings.catch_warnings():
+            if quick:  # a failed quick attempt is retried below; only the retry's verdict is reported
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            fit.diagnostics = check_convergence(
+                fit.posterior, fit.free_variables(), strict=strict and not quick, bound_checks=fit._bound_checks()
+            )
+        if quick and not fit.diagnostics.ok:
+            # The short warm-up and depth limit of one-domain fits (SamplerConfig.resolved) suit most
+            # posteriors; when the checks fail, sample once more with the long settings.
+            first, quick_cfg, quick_seconds = fit.diagnostics, sampler, fit.timings["sample_seconds"]
+            sampler = dataclasses.replace(sampler, tune=LONG_TUNE, max_treedepth=LONG_TREEDEPTH)
+            fit = self._sample(prep, sampler, random_seed, progress, t_prep)
+            fit.timings["sample_seconds"] += quick_seconds
+            fit.notes.append(
+                f"the quick settings (warm-up {quick_cfg.tune}, tree depth {quick_cfg.max_treedepth}) failed the "
+                f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, {first.divergences} "
+                f"divergences); sampled again with warm-up {LONG_TUNE} and tree depth {LONG_TREEDEPTH}"
+            )
+            fit.diagnostics = check_convergence(
+                fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks()
+            )
+        fit.timings["total_seconds"] = time.perf_counter() - t0
+        return fit
+
+    def _sample(self, prep: dict, sampler: SamplerConfig, random_seed: int, progress: bool, t_prep: float) -> ScalingFit:
+        """Sample the prepared model with resolved settings and wrap the draws (no diagnostics)."""
         res = sample_posterior(prep["structure"], prep["arrays"], prep["refs"], sampler, random_seed, progress=progress)
         fit = ScalingFit(
             law=self.law,  # type: ignore[arg-type]
@@ -429,10 +458,6 @@ class ScalingLaw:
             varying=prep["varying"],
         )
         fit._attach_coords()
-        fit.diagnostics = check_convergence(
-            fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks()
-        )
-        fit.timings["total_seconds"] = time.perf_counter() - t0
         return fit
 
 

@@ -62,7 +62,10 @@ class SamplerConfig:
         10 (Stan's and nutpie's default) for hierarchical fits, 6 for one domain, whose
         whitened posterior needs depth 4 (15 steps) once adapted, while the first warm-up
         iterations, before the mass matrix is known, ran at depth 8-10 and cost as much as
-        all the draws. Draws that hit the limit are counted in the diagnostics.
+        all the draws. Draws that hit the limit are counted in the diagnostics. When both
+        ``tune`` and ``max_treedepth`` are None and a one-domain fit fails its checks with
+        the quick settings, :meth:`ScalingLaw.fit` samples it again with
+        :data:`LONG_TUNE` and :data:`LONG_TREEDEPTH` and says so in ``fit.notes``.
     """
 
     draws: int = 1000
@@ -102,14 +105,19 @@ class SamplerConfig:
         one = not structure.hierarchical
         return dataclasses.replace(
             self,
-            tune=self.tune if self.tune is not None else (300 if one else 1000),
-            max_treedepth=self.max_treedepth if self.max_treedepth is not None else (6 if one else 10),
+            tune=self.tune if self.tune is not None else (300 if one else LONG_TUNE),
+            max_treedepth=self.max_treedepth if self.max_treedepth is not None else (6 if one else LONG_TREEDEPTH),
         )
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+
+#: Warm-up draws and tree depth of hierarchical fits, and of a one-domain fit whose quick
+#: settings (300, depth 6) failed the checks (it is sampled again with these).
+LONG_TUNE = 1000
+LONG_TREEDEPTH = 10
 
 #: Runs per law parameter above which a one-domain fit is whitened around its Laplace
 #: approximation (with fewer runs the posterior is far from normal, and the prior's own

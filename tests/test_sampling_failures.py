@@ -349,3 +349,31 @@ def test_laplace_preconditioner_recovers_the_law_and_its_scale():
     assert np.all(np.abs(mean - true) < 2.5 * post_sd), (mean, true, post_sd)
     assert np.all(post_sd < 0.5 * sd)  # the data, not the prior, set the scale
     assert laplace_precondition(law, {k: v[:19] for k, v in x.items()}, y[:19], m, np.diag(sd**2)) is None
+
+
+@pytest.mark.slow
+def test_quick_one_domain_fit_that_fails_is_sampled_again_with_long_settings(few_runs, monkeypatch):
+    import bayes_scaling.fit as fit_module
+
+    real, calls = fit_module.check_convergence, []
+
+    def first_fails(posterior, names, **kw):
+        calls.append(kw["strict"])
+        diag = real(posterior, names, **kw)
+        if len(calls) == 1:
+            diag.ok, diag.max_rhat = False, 1.05
+        return diag
+
+    monkeypatch.setattr(fit_module, "check_convergence", first_fails)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(few_runs, random_seed=1)
+    assert len(calls) == 2
+    assert (fit.sampler.tune, fit.sampler.max_treedepth) == (1000, 10)
+    assert fit.notes[-1].startswith("the quick settings (warm-up 300, tree depth 6) failed the checks (max R-hat 1.050, ")
+    assert fit.notes[-1].endswith("sampled again with warm-up 1000 and tree depth 10")
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = bs.ScalingLaw(prior="weak", discrepancy="none", sampler=SamplerConfig(tune=300)).fit(few_runs, random_seed=1)
+    assert calls == [False] and fixed.sampler.tune == 300  # settings the user chose are not overridden
