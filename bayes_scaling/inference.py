@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import optimize, special
+from scipy import optimize
 
+from .discrepancy import student_t_logpdf
 from .model import NOISE_PRIOR, Structure, build_model
 
 __all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info", "laplace_precondition"]
@@ -166,11 +167,9 @@ def laplace_precondition(law, x: dict[str, np.ndarray], log_loss: np.ndarray, pr
         th = dict(zip(law.params, v[:p], strict=True))
         with np.errstate(all="ignore"):
             r = log_loss - law.log_loss(x, th, np)
-            s, nu = np.exp(v[p]), np.exp(v[p + 1])
-            lp = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(np.pi * nu) - np.log(s)
-                  - (nu + 1) / 2 * np.log1p((r / s) ** 2 / nu))
             d = v[:p] - prior_mean
-            val = -lp.sum() + 0.5 * d @ prec @ d + 0.5 * ((v[p] - mu_s) / sd_s) ** 2
+            val = (-student_t_logpdf(r, np.exp(v[p]), np.exp(v[p + 1])).sum() + 0.5 * d @ prec @ d
+                   + 0.5 * ((v[p] - mu_s) / sd_s) ** 2)
         return float(val) if np.isfinite(val) else 1e30
 
     bounds = [(None, None)] * p + [(np.log(1e-5), 0.0), (0.0, np.log(1e3))]
