@@ -154,16 +154,15 @@ def data_arrays(
     chol = np.linalg.cholesky(np.asarray(prior_cov, float))
     if structure.hierarchical:
         out["prior_chol"] = chol
+        out["tau_scale"] = np.asarray(tau_scale, float)
+        out["vary"] = np.ones(len(law.params)) if vary is None else np.asarray(vary, float)
+        out["effects"] = law.effect_matrix()
     else:
         out["prior_chol_inv"] = np.linalg.inv(chol)
         if precond is None:  # no approximation: whitened = prior units
             precond = (out["prior_mean"], chol)
         out["precond_mean"] = np.asarray(precond[0], float)
         out["precond_chol"] = np.asarray(precond[1], float)
-    if structure.hierarchical:
-        out["tau_scale"] = np.asarray(tau_scale, float)
-        out["vary"] = np.ones(len(law.params)) if vary is None else np.asarray(vary, float)
-        out["effects"] = law.effect_matrix()
     if summary is not None:
         out["ref_mean"] = np.asarray(summary["mean"], float)
         out["ref_chol"] = np.asarray(summary["chol"], float)
