@@ -260,7 +260,9 @@ def _nutpie_compile(structure, arrays, refs, progress):
             compiled = nutpie.compile_pymc_model(model)
         _COMPILED[structure] = compiled
         _MODELS.setdefault(structure, model)
-    compiled = compiled.with_data(**arrays)
+    # Only the containers the compiled functions read (a one-domain graph does not use dom_idx).
+    used = {var.name for var in compiled.shared_var_keys}
+    compiled = compiled.with_data(**{k: v for k, v in arrays.items() if k in used})
     return compiled, time.perf_counter() - t0
 
 

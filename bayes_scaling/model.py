@@ -176,6 +176,34 @@ def data_arrays(
     return out
 
 
+def _fixed(name: str, value, shape: tuple | None = None):
+    """A ``pm.Data`` container whose shape is fixed by the :class:`Structure` (static in the graph).
+
+    Static shapes let PyTensor drop the run-time shape checks and broadcasting asserts that
+    dynamic containers need; each of those is a function Numba compiles. Refits of the same
+    structure pass arrays of the same shape (``shape`` may leave the run axis as ``None``).
+    """
+    value = np.asarray(value)
+    return pm.Data(name, value, shape=value.shape if shape is None else shape)
+
+
+def _group(domains: list[int]):
+    """Index of a group of domains: a slice when they are consecutive (basic indexing, which
+    compiles and differentiates more cheaply than a list), else the list."""
+    if domains and domains == list(range(domains[0], domains[-1] + 1)):
+        return slice(domains[0], domains[-1] + 1)
+    return domains
+
+
+def _rowsum(matrix, vector):
+    """``matrix @ vector`` as a broadcast product and a sum over the last axis.
+
+    The same numbers as ``pt.dot``; for the small products here (p x p, runs x basis) the fused
+    elementwise loop compiles in a fraction of the time of Numba's BLAS-backed ``dot`` and its
+    gradient (cold compile of the one-domain model: ~40 s -> ~25 s together with ``_fixed``)."""
+    return (matrix * vector[None, :]).sum(axis=1)
+
+
 def _student_t_logp(value, nu, mu, sigma, log_norm):
     """Student-t log density with a precomputed normaliser ``log_norm`` =
     gammaln((nu+1)/2) - gammaln(nu/2) - log(pi nu)/2 (Student 1908; as ``pm.StudentT``)."""
@@ -215,10 +243,10 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             xs["_ref_tokens"] = refs["tokens"]
         y = pm.Data("log_loss", arrays["log_loss"])
         dom = pm.Data("dom_idx", arrays["dom_idx"])
-        m0 = pm.Data("prior_mean", arrays["prior_mean"])
+        m0 = _fixed("prior_mean", arrays["prior_mean"])
 
         if structure.hierarchical:
-            l0 = pm.Data("prior_chol", arrays["prior_chol"])
+            l0 = _fixed("prior_chol", arrays["prior_chol"])
             z_pop = pm.Normal("z_pop", 0.0, 1.0, shape=p)
             mu = pm.Deterministic("mu", m0 + pt.dot(l0, z_pop), dims="param")
         else:
@@ -229,22 +257,22 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # identity mass matrix and the jittered starts are on the posterior's scale. Measured on
             # the 245 Chinchilla runs this alone saved little warm-up (100-150k -> 99-113k leapfrog
             # steps); the tree-depth limit of one-domain fits (SamplerConfig.resolved) saved most.
-            t0 = pm.Data("precond_mean", arrays["precond_mean"])
-            s0 = pm.Data("precond_chol", arrays["precond_chol"])
-            l0_inv = pm.Data("prior_chol_inv", arrays["prior_chol_inv"])
+            t0 = _fixed("precond_mean", arrays["precond_mean"])
+            s0 = _fixed("precond_chol", arrays["precond_chol"])
+            l0_inv = _fixed("prior_chol_inv", arrays["prior_chol_inv"])
             w_pop = pm.Flat("w_pop", shape=p)
-            mu = pm.Deterministic("mu", t0 + pt.dot(s0, w_pop), dims="param")
-            z_prior = pt.dot(l0_inv, mu - m0)
+            mu = pm.Deterministic("mu", t0 + _rowsum(s0, w_pop), dims="param")
+            z_prior = _rowsum(l0_inv, mu - m0)
             pm.Potential("prior_mu", -0.5 * pt.sum(z_prior**2))
         rich = list(structure.rich)
         summ = list(structure.summarized)
         sparse = [i for i in range(nd) if i not in rich and i not in summ]
         if structure.hierarchical:
-            tau_scale = pm.Data("tau_scale", arrays["tau_scale"])
+            tau_scale = _fixed("tau_scale", arrays["tau_scale"])
             tau = pm.HalfNormal("tau", sigma=tau_scale, shape=p)
-            vary = pm.Data("vary", arrays["vary"])  # 1 = the effect varies by domain, 0 = shared
-            effects = pm.Data("effects", arrays["effects"])  # (p, k): column j = effect j in parameter space
-            effects_inv = pm.Data("effects_inv", np.linalg.inv(arrays["effects"]))
+            vary = _fixed("vary", arrays["vary"])  # 1 = the effect varies by domain, 0 = shared
+            effects = _fixed("effects", arrays["effects"])  # (p, k): column j = effect j in parameter space
+            effects_inv = _fixed("effects_inv", np.linalg.inv(arrays["effects"]))
             mu_eff = pt.dot(effects_inv, mu)  # population centre in effect coordinates
 
             def centred(name, k):
@@ -261,15 +289,15 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # (as many effects as runs - 1), and on the 24-domain OpenLM split the non-centred form
             # took 4x the leapfrog steps (130 vs 31 per draw) with worse R-hat for the spreads.
             if sparse:
-                theta = pt.set_subtensor(theta[sparse], centred("u_dom", len(sparse)))
+                theta = pt.set_subtensor(theta[_group(sparse)], centred("u_dom", len(sparse)))
             if rich:  # many runs: the data pin the domain, so the centred form samples better
                 # A shared effect (vary = 0) is unused; its draw gets scale 1 instead of tau, which would
                 # otherwise form a prior-only funnel (Neal 2003).
-                theta = pt.set_subtensor(theta[rich], centred("u_rich", len(rich)))
+                theta = pt.set_subtensor(theta[_group(rich)], centred("u_rich", len(rich)))
             if summ:  # reference domains enter through a normal summary of their own posterior
-                theta = pt.set_subtensor(theta[summ], centred("u_ref", len(summ)))
-                ref_mean = pm.Data("ref_mean", arrays["ref_mean"])
-                ref_chol = pm.Data("ref_chol", arrays["ref_chol"])
+                theta = pt.set_subtensor(theta[_group(summ)], centred("u_ref", len(summ)))
+                ref_mean = _fixed("ref_mean", arrays["ref_mean"])
+                ref_chol = _fixed("ref_chol", arrays["ref_chol"])
                 for k, i in enumerate(summ):
                     pm.MvNormal(f"ref_summary_{k}", mu=theta[i], chol=ref_chol[k], observed=ref_mean[k])
             theta = pm.Deterministic("theta", theta, dims=("domain_idx", "param"))
@@ -284,23 +312,35 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             log_sigma = pt.zeros(nd)
             if sparse:
                 zs = pm.Normal("zs", 0.0, 1.0, shape=len(sparse))
-                noise_vary = pm.Data("noise_vary", arrays["noise_vary"])
-                log_sigma = pt.set_subtensor(log_sigma[sparse], s_mu + noise_vary * s_tau * zs)
+                noise_vary = _fixed("noise_vary", arrays["noise_vary"])
+                log_sigma = pt.set_subtensor(log_sigma[_group(sparse)], s_mu + noise_vary * s_tau * zs)
             if rich:
                 ls_rich = pm.Normal("log_sigma_rich", s_mu, s_tau, shape=len(rich))
-                log_sigma = pt.set_subtensor(log_sigma[rich], ls_rich)
+                log_sigma = pt.set_subtensor(log_sigma[_group(rich)], ls_rich)
             if summ:
-                log_sigma = pt.set_subtensor(log_sigma[summ], pt.log(pm.Data("ref_sigma", arrays["ref_sigma"])))
+                log_sigma = pt.set_subtensor(log_sigma[_group(summ)], pt.log(_fixed("ref_sigma", arrays["ref_sigma"])))
             sigma = pm.Deterministic("sigma", pt.exp(log_sigma), dims="domain_idx")
         else:
             log_sigma = pm.Normal("log_sigma", *NOISE_PRIOR)
             sigma = pm.Deterministic("sigma", pt.exp(log_sigma)[None], dims="domain_idx")
 
-        th_obs = theta[dom]
-        named = {name: th_obs[:, j] for j, name in enumerate(law.params)}
+        if nd == 1:
+            # One domain: per-domain quantities are scalars that broadcast over the runs; gathering
+            # them by dom_idx would add advanced-indexing ops (and their gradients) that Numba
+            # compiles slowly and that sample no faster.
+            named = {name: mu[j] for j, name in enumerate(law.params)}
+
+            def gather(v):
+                return v[0]
+        else:
+            th_obs = theta[dom]
+            named = {name: th_obs[:, j] for j, name in enumerate(law.params)}
+
+            def gather(v):
+                return v[dom]
         mean = law.log_loss(xs, named, pt)
         if structure.n_gp > 0:
-            psi = pm.Data("psi", arrays["psi"])
+            psi = _fixed("psi", arrays["psi"], (structure.n_gp, None, structure.n_basis))
             d = structure.gp_dim
             # Amplitude prior: half-normal with scale 0.02 in log loss (~2 % of the loss),
             # the size of the extrapolation errors seen in published ladders (Choshen et al.
@@ -309,35 +349,38 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # Length scales in units of each domain's data half-range, fixed (not learned):
             # learning them mixed slowly (R-hat 1.02, ESS ~200 per 4000 draws on the Chinchilla
             # runs) and did not improve forecasts; 1 = correlation over half the data range.
-            ls = pm.Data("gp_lengthscale", arrays["gp_lengthscale"])
+            ls = _fixed("gp_lengthscale", arrays["gp_lengthscale"])
             zg = pm.Normal("zg", 0.0, 1.0, shape=(structure.n_gp, structure.n_basis))
             basis = DiscrepancyBasis(law.size_variables, np.zeros(d), np.ones(d), np.zeros(p), np.zeros((p, 1)))
             sqrt_s = basis.sqrt_spectral(eta, ls, pt)
             coef = zg * sqrt_s[None, :]
             # one matrix-vector product per discrepancy domain (psi is zero outside its rows)
             for s in range(structure.n_gp):
-                mean = mean + pt.dot(psi[s], coef[s])
+                mean = mean + _rowsum(psi[s], coef[s])
         if structure.likelihood == "student_t":
             # Tail weight: learned per data-rich domain (its outliers are its own); a domain with
             # few runs cannot learn it, and a learned heavy tail on 3-8 points opens modes in which
             # some runs are declared outliers, so those domains use normal noise (nu = 1e6).
             nu_dom = pt.zeros(nd)
-            if sparse:
-                nu_dom = pt.set_subtensor(nu_dom[sparse], SPARSE_NU)
-            if rich:
-                nu_rich = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=len(rich))
-                nu_dom = pt.set_subtensor(nu_dom[rich], nu_rich)
+            if nd == 1:
+                nu_dom = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=1) if rich else pt.as_tensor([SPARSE_NU])
+            else:
+                if sparse:
+                    nu_dom = pt.set_subtensor(nu_dom[_group(sparse)], SPARSE_NU)
+                if rich:
+                    nu_rich = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=len(rich))
+                    nu_dom = pt.set_subtensor(nu_dom[_group(rich)], nu_rich)
             if summ:
-                nu_dom = pt.set_subtensor(nu_dom[summ], pm.Data("ref_nu", arrays["ref_nu"]))
+                nu_dom = pt.set_subtensor(nu_dom[_group(summ)], _fixed("ref_nu", arrays["ref_nu"]))
             nu_dom = pm.Deterministic("nu_dom", nu_dom, dims="domain_idx")
             # Student-t log density with its normalising constant computed once per domain and
             # gathered, instead of gammaln/digamma at every run as pm.StudentT does (the same
             # density; 245 runs: the log-density-and-gradient call takes ~20 % less time).
             log_norm = pt.gammaln((nu_dom + 1.0) / 2.0) - pt.gammaln(nu_dom / 2.0) - 0.5 * pt.log(np.pi * nu_dom)
-            pm.CustomDist("obs", nu_dom[dom], mean, sigma[dom], log_norm[dom], logp=_student_t_logp,
+            pm.CustomDist("obs", gather(nu_dom), mean, gather(sigma), gather(log_norm), logp=_student_t_logp,
                           observed=y, shape=y.shape)
         elif structure.likelihood == "normal":
-            pm.Normal("obs", mu=mean, sigma=sigma[dom], observed=y, shape=y.shape)
+            pm.Normal("obs", mu=mean, sigma=gather(sigma), observed=y, shape=y.shape)
         else:
             raise ValueError(f"unknown likelihood '{structure.likelihood}'; use 'student_t' or 'normal'.")
     model._bs_box = BOX  # for introspection in tests
