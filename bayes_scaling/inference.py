@@ -253,7 +253,7 @@ def _nutpie_compile(structure, arrays, refs, progress):
     t0 = time.perf_counter()
     if compiled is None:
         if progress:
-            _log.info("compiling the model (once per model shape; about 10-20 s)")
+            _log.info("compiling the model (once per model shape; about 10-30 s)")
         model = build_model(structure, arrays, refs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -71,6 +71,24 @@ def test_crps_of_normal_draws_matches_closed_form():
         crps_from_draws(x, np.zeros(3))
 
 
+def test_crps_is_scored_on_log_loss_and_finite_for_heavy_tailed_draws():
+    # A new-run forecast with Cauchy-like noise on log L: its far-tail draws overflow exp(),
+    # where a loss-scale CRPS was NaN (benchmarks/results.md before this change). On log loss
+    # the score is finite and equals the closed form of the draws' empirical distribution.
+    from bayes_scaling.backtest import _score_method
+    from bayes_scaling.baselines import Forecast
+
+    rng = np.random.default_rng(0)
+    y = np.array([2.0, 2.5])
+    draws = np.log(y)[None, :] + 0.01 * rng.standard_t(0.8, size=(4000, 2))
+    draws[0, 0] = 800.0  # exp(800) overflows
+    te = pd.DataFrame({"domain": ["d", "d"], "params": [1e9, 2e9], "tokens": [2e10, 4e10], "flops": [1.2e20, 4.8e20]})
+    fc = Forecast(point_log=np.log(y), draws_log=draws)
+    pts = _score_method(te, y, (0.9,), None, {None: fc}, [])
+    np.testing.assert_allclose(pts["crps"], crps_from_draws(draws, np.log(y)), rtol=1e-12)
+    assert np.isfinite(pts["crps"]).all() and np.isfinite(pts["loss_median"]).all()
+
+
 def _points(loss, median, half_widths: dict, crps=None, dens=None):
     df = pd.DataFrame({"loss": loss, "loss_median": median})
     for p, h in half_widths.items():
@@ -153,7 +171,8 @@ def test_chinchilla_split_baselines(local_result):
     # published law: a point forecast
     assert s.loc["published", ["coverage_50", "coverage_90", "width_90", "log_pred_density"]].isna().all()
     p_pub = points[(points["method"] == "published") & (points["split"] == "flops<1e+21")]
-    np.testing.assert_allclose(p_pub["crps"], np.abs(p_pub["loss_median"] - p_pub["loss"]))
+    # CRPS is scored on log loss: for a point forecast, the absolute log error
+    np.testing.assert_allclose(p_pub["crps"], np.abs(np.log(p_pub["loss_median"]) - np.log(p_pub["loss"])))
     for m in ("huber_ls", "huber_ls_bootstrap", "published_offset"):
         cov = s.loc[m, ["coverage_50", "coverage_80", "coverage_90", "coverage_95"]].to_numpy(float)
         assert np.all(np.diff(cov) >= 0), m
