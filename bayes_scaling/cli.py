@@ -52,8 +52,16 @@ def _progress(msg: str, quiet: bool = False) -> None:
         print(f"[bayes-scaling] {msg}", file=sys.stderr, flush=True)
 
 
+_SHOWN: set[str] = set()
+
+
 def _showwarning(message, category, filename, lineno, file=None, line=None):
+    """Print a warning as one line, once per run of the CLI (the runs table is validated when it is
+    read and again by the fit, which would otherwise repeat every data warning)."""
     text = " ".join(str(message).split())
+    if text in _SHOWN:
+        return
+    _SHOWN.add(text)
     print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
@@ -116,7 +124,9 @@ def _sampler_config(args):
     for k in ("draws", "tune", "chains", "max_treedepth"):
         v = getattr(args, k, None)
         if v is not None:
-            if v < 1:
+            if k == "tune" and v < 0:  # as SamplerConfig: no warm-up is allowed (a fixed, tuned step)
+                raise CliError(f"--tune must be a non-negative integer, got {v}.")
+            if k != "tune" and v < 1:
                 raise CliError(f"--{k.replace('_', '-')} must be a positive integer, got {v}.")
             kw[k] = v
     if getattr(args, "sampler", None):
@@ -333,12 +343,20 @@ def cmd_backtest(args) -> int:
     return backtest_cli(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error contract: one ``error:`` line on stderr, exit code 2."""
+
+    def error(self, message):  # noqa: D102 - argparse API
+        _error(f"{self.prog}: {message} (see '{self.prog} --help')")
+        sys.exit(EXIT_INPUT)  # 2, as argparse itself
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (documented in the README)."""
     from . import __version__
     from .priors import list_priors
 
-    p = argparse.ArgumentParser(prog="bayes-scaling", description="Bayesian scaling-law forecasts with credible intervals.")
+    p = _Parser(prog="bayes-scaling", description="Bayesian scaling-law forecasts with credible intervals.")
     p.add_argument("--version", action="version", version=f"bayes_scaling {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -461,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _resolve_fit_dir(args)
     warnings.showwarning = _showwarning
+    _SHOWN.clear()
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         import matplotlib

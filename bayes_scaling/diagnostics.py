@@ -126,6 +126,7 @@ def check_convergence(
     *,
     strict: bool = False,
     bound_checks: dict[str, tuple[float, float]] | None = None,
+    target_accept: float | None = None,
 ) -> Diagnostics:
     """Compute R-hat, bulk/tail ESS and divergences and report problems once.
 
@@ -140,6 +141,9 @@ def check_convergence(
     bound_checks : dict, optional
         ``{name: (lower, upper)}`` of natural bounds; a posterior with more than 5 %
         of its mass beyond one is reported as pressed against the bound.
+    target_accept : float, optional
+        The sampler's target acceptance rate, so that the advice on divergences
+        names a higher one (0.95, then 0.99) rather than the one already used.
 
     Returns
     -------
@@ -195,9 +199,10 @@ def check_convergence(
     need = ESS_MIN_PER_CHAIN * n_chains
     problems = []
     if div:
+        higher = next((f"target_accept={t}, " for t in (0.95, 0.99) if target_accept is None or target_accept < t), "")
         problems.append(
             f"{div} divergent transition{'s' if div != 1 else ''}: the sampler could not follow the posterior "
-            "everywhere, so intervals may be wrong. Try target_accept=0.95, a more informative prior, or check the "
+            f"everywhere, so intervals may be wrong. Try {higher}a more informative prior, or check the "
             "runs for outliers."
         )
     if stuck:

@@ -410,7 +410,8 @@ class ScalingLaw:
             if quick:  # a failed quick attempt is retried below; only the retry's verdict is reported
                 warnings.simplefilter("ignore", ConvergenceWarning)
             fit.diagnostics = check_convergence(
-                fit.posterior, fit.free_variables(), strict=strict and not quick, bound_checks=fit._bound_checks()
+                fit.posterior, fit.free_variables(), strict=strict and not quick, bound_checks=fit._bound_checks(),
+                target_accept=sampler.target_accept,
             )
         if quick and not fit.diagnostics.ok:
             # The short warm-up and depth limit of one-domain fits (SamplerConfig.resolved) suit most
@@ -425,7 +426,8 @@ class ScalingLaw:
                 f"divergences); sampled again with warm-up {LONG_TUNE} and tree depth {LONG_TREEDEPTH}"
             )
             fit.diagnostics = check_convergence(
-                fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks()
+                fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks(),
+                target_accept=sampler.target_accept,
             )
         fit.timings["total_seconds"] = time.perf_counter() - t0
         return fit

@@ -152,6 +152,47 @@ def test_cli_demo_writes_everything(tmp_path, chinchilla_fit):
 
 
 @pytest.mark.parametrize(
+    "args, line",
+    [
+        (["fit"], "error: bayes-scaling fit: the following arguments are required: runs, --out "
+                  "(see 'bayes-scaling fit --help')"),
+        (["demo", "--bogus"], "error: bayes-scaling: unrecognized arguments: --bogus (see 'bayes-scaling --help')"),
+        (["demo", "--tune", "-1"], "error: --tune must be a non-negative integer, got -1."),
+        (["demo", "--draws", "0"], "error: --draws must be a positive integer, got 0."),
+    ],
+)
+def test_cli_usage_errors_are_exactly_one_line(capsys, tmp_path, monkeypatch, args, line):
+    # argparse's own errors follow the CLI contract too: one line, no usage block, exit code 2
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse exits from parse_args
+        code = exc.code
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [line]
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_cli_prints_each_data_warning_once(capsys):
+    # read_runs and the fit both validate the table; the CLI shows each warning once
+    from bayes_scaling import cli
+    from bayes_scaling.data import RunsTableWarning
+
+    cli._SHOWN.clear()
+    for _ in range(2):
+        cli._showwarning(RunsTableWarning("column 'flops' differs\nfrom 6 N D"), RunsTableWarning, "a.py", 1)
+    cli._showwarning(RunsTableWarning("another"), RunsTableWarning, "b.py", 2)
+    assert capsys.readouterr().err.splitlines() == ["warning: column 'flops' differs from 6 N D", "warning: another"]
+
+
+def test_cli_accepts_no_warm_up_like_sampler_config():
+    from bayes_scaling.cli import _sampler_config, build_parser
+
+    args = build_parser().parse_args(["demo", "--tune", "0"])
+    assert _sampler_config(args).tune == 0
+
+
+@pytest.mark.parametrize(
     "args, code, message",
     [
         (["predict", "/nonexistent/dir", "--at", "x.csv"], 4, "is not a saved fit directory"),

@@ -88,6 +88,24 @@ def test_rhat_failure_raises_under_strict():
     assert RHAT_ACTION in str(e.value)
 
 
+@pytest.mark.parametrize("used, advice", [
+    (0.8, "Try target_accept=0.95, a more informative prior"),
+    (0.95, "Try target_accept=0.99, a more informative prior"),
+    (0.99, "Try a more informative prior"),
+])
+def test_divergence_advice_names_a_higher_target_accept_than_the_one_used(used, advice):
+    rng = np.random.default_rng(3)
+    div = np.zeros((4, 1000), bool)
+    div[0, :3] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        diag = check_convergence(_tree(rng.normal(size=(4, 1000)), div), ["a", "b"], target_accept=used)
+    assert diag.problems == [
+        "3 divergent transitions: the sampler could not follow the posterior everywhere, so intervals may be "
+        f"wrong. {advice}, or check the runs for outliers."
+    ]
+
+
 @pytest.mark.parametrize("n_div, word", [(1, "1 divergent transition:"), (7, "7 divergent transitions:")])
 def test_divergences_are_counted_and_explained(n_div, word):
     rng = np.random.default_rng(3)
