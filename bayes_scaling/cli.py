@@ -20,7 +20,9 @@ line each, prefixed ``warning:``. Progress goes to stderr, results to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import sys
 import time
 import warnings
@@ -54,11 +56,23 @@ def _progress(msg: str, quiet: bool = False) -> None:
 
 _SHOWN: set[str] = set()
 
+# Advice in library messages names Python settings (draws=2000, prior='besiroglu2024'); on the
+# command line the same advice is a flag.
+_SETTING = re.compile(r"\b(draws|tune|target_accept|max_treedepth|widen)=([0-9.]+)")
+_CHOICE = re.compile(r"\b(prior|reference)='([\w.-]+)'")
+
+
+def _as_flags(text: str) -> str:
+    """Rewrite Python-style settings in advice as CLI flags (``draws=2000`` -> ``--draws 2000``)."""
+    text = _SETTING.sub(lambda m: f"--{m.group(1).replace('_', '-')} {m.group(2)}", text)
+    text = _CHOICE.sub(lambda m: f"--{m.group(1)} {m.group(2)}", text)
+    return re.sub(r"SamplerConfig\((--[\w-]+ [0-9.]+)\)", r"\1", text)
+
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
     """Print a warning as one line, once per run of the CLI (the runs table is validated when it is
     read and again by the fit, which would otherwise repeat every data warning)."""
-    text = " ".join(str(message).split())
+    text = _as_flags(" ".join(str(message).split()))
     if text in _SHOWN:
         return
     _SHOWN.add(text)
@@ -67,7 +81,7 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
 
 def _error(message) -> None:
     """Print an error as exactly one line (messages may quote file content with line breaks)."""
-    text = " ".join(str(message).split())
+    text = _as_flags(" ".join(str(message).split()))
     print(f"error: {text}", file=sys.stderr, flush=True)
 
 
@@ -87,15 +101,47 @@ def _prob(p: float) -> float:
     return p
 
 
+def _check_args(args) -> None:
+    """Checks of plain arguments, before anything is read, fitted or written."""
+    if getattr(args, "prob", None) is not None:
+        _prob(args.prob)
+    widen = getattr(args, "widen", None)
+    if widen is not None and not widen > 0:
+        raise CliError(f"--widen must be a positive factor (1 = the published prior, 2 = twice its spread), got {widen}.")
+    threshold = getattr(args, "threshold", None)
+    if threshold is not None and not threshold > 0:
+        raise CliError(f"--threshold is a target loss in nats/token and must be positive, got {threshold}.")
+    if getattr(args, "flops", None):
+        if any(not v > 0 for v in _floats(args.flops, "--flops")):
+            raise CliError(f"--flops must be positive budgets in FLOPs such as 1e21,5.88e23, got '{args.flops}'.")
+    _sampler_config(args)
+
+
 def _check_out_file(path: str | None, force: bool) -> Path | None:
     if path is None:
         return None
     p = Path(path)
+    if p.is_dir():
+        raise CliError(f"--out '{p}' is a directory; give a CSV file name such as '{p / 'table.csv'}'.", EXIT_FILE)
     if p.exists() and not force:
         raise CliError(f"'{p}' already exists; choose another --out or pass --force to overwrite it.", EXIT_FILE)
     if p.parent and not p.parent.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+
+@contextlib.contextmanager
+def _out_dir(out: str, force: bool):
+    """The output directory of demo/fit; one this run created is removed again if the run fails before
+    writing anything into it (no empty directories left behind by bad input)."""
+    created = not Path(out).exists()
+    p = _prepare_out_dir(out, force)
+    try:
+        yield p
+    except BaseException:
+        if created and p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
+        raise
 
 
 def _prepare_out_dir(out: str, force: bool) -> Path:
@@ -113,8 +159,11 @@ def _prepare_out_dir(out: str, force: bool) -> Path:
 
 def _write_csv(df, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # no stray temporary file when the write or the rename fails
 
 
 def _sampler_config(args):
@@ -171,7 +220,8 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
     t0 = time.perf_counter()
     prob = _prob(args.prob)
     _progress("validating runs and building the model", quiet)
-    spec = ScalingLaw(law=law, prior=prior, widen=getattr(args, "widen", 1.0) or 1.0,
+    widen = getattr(args, "widen", None)
+    spec = ScalingLaw(law=law, prior=prior, widen=1.0 if widen is None else widen,
                       sampler=_sampler_config(args), domain_col=getattr(args, "domain_col", "domain") or "domain",
                       discrepancy=getattr(args, "discrepancy", "auto") or "auto")
     _progress(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
@@ -181,6 +231,8 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
                    progress=False)
     _progress(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "
               f"sampling {fit.timings['sample_seconds']:.1f} s); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}", quiet)
+    for note in fit.notes:  # e.g. a quick one-domain fit that was sampled again with the long settings
+        _progress(f"note: {note}", quiet)
     if targets is None:
         targets = _default_targets(fit)
     pred = fit.predict(targets, prob=prob)
@@ -231,11 +283,9 @@ def cmd_demo(args) -> int:
 
     from .datasets import citation, load_chinchilla
 
-    _sampler_config(args)
-    out = _prepare_out_dir(args.out, args.force)
     runs = load_chinchilla()
     targets = pd.DataFrame(DEMO_TARGETS)
-    with warnings.catch_warnings():
+    with _out_dir(args.out, args.force) as out, warnings.catch_warnings():
         # the embedded runs include 6.8B-parameter models on 245M tokens (0.04 tokens/param): real, known
         warnings.filterwarnings("ignore", message=".*tokens per parameter, outside.*")
         _run_fit_and_report(
@@ -248,22 +298,28 @@ def cmd_demo(args) -> int:
 
 def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
-    from .data import read_runs
+    from .data import read_runs, validate_targets
+    from .laws import get_law
 
-    _sampler_config(args)  # bad sampler settings fail before anything is read or written
     runs = read_runs(args.runs)
-    targets = read_runs(args.targets, what="targets table") if args.targets else None
-    out = _prepare_out_dir(args.out, args.force)
+    targets = None
+    if args.targets:  # checked now, not after the fit
+        needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")
+        targets = read_runs(args.targets, what="targets table")
+        validate_targets(targets, needs=needs)
     reference = args.reference
-    _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}",
-                        data_note=f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else ""),
-                        targets=targets, prior=args.prior, law=args.law, reference=reference, quiet=args.quiet)
+    with _out_dir(args.out, args.force) as out:
+        _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}",
+                            data_note=f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else ""),
+                            targets=targets, prior=args.prior, law=args.law, reference=reference, quiet=args.quiet)
     return EXIT_OK
 
 
 def _load(dir_: str):
     from .io import load_fit
 
+    if not Path(dir_).exists():
+        raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
     return load_fit(dir_)
 
 
@@ -490,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         from .io import FitFileError
 
         try:
+            _check_args(args)  # plain argument errors before anything is read, fitted or written
             return args.func(args)
         except CliError as exc:
             _error(exc)

@@ -126,10 +126,8 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         raise RunsTableError(f"{what} path '{path}' is a directory; give a CSV file.")
     raw = path.read_bytes()
     if len(raw) == 0:
-        raise RunsTableError(
-            f"{what} file '{path}' is empty; it needs a header line "
-            "'params,tokens,loss' and one line per run."
-        )
+        header, rows = ("'params,tokens'", "target") if "target" in what else ("'params,tokens,loss'", "run")
+        raise RunsTableError(f"{what} file '{path}' is empty; it needs a header line {header} and one line per {rows}.")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -205,7 +203,9 @@ def _closest(name: str, columns: Sequence[str]) -> str:
     for col in columns:
         if col.lower() in aliases.get(name, []):
             return f"; did you mean '{col}'? Rename it to '{name}'"
-    match = difflib.get_close_matches(name, list(columns), n=1, cutoff=0.6)
+    # never suggest renaming a column that already has a meaning of its own (loss -> 'flops')
+    free = [c for c in columns if c not in aliases and c != "domain"]
+    match = difflib.get_close_matches(name, free, n=1, cutoff=0.6)
     if match:
         return f"; did you mean '{match[0]}'? Rename it to '{name}'"
     return ""
@@ -369,7 +369,10 @@ def validate_runs(
             )
         out["domain"] = dom.astype(str).str.strip()
     elif domain_col != "domain":
-        raise RunsTableError(f"runs table has no domain column '{domain_col}'{_closest(domain_col, cols)}.")
+        raise RunsTableError(
+            f"runs table has no domain column '{domain_col}'{_closest(domain_col, cols)}. "
+            f"Columns found: {', '.join(map(str, cols))}."
+        )
     else:
         out["domain"] = "default"
 

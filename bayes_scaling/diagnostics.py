@@ -127,6 +127,7 @@ def check_convergence(
     strict: bool = False,
     bound_checks: dict[str, tuple[float, float]] | None = None,
     target_accept: float | None = None,
+    hierarchical: bool | None = None,
 ) -> Diagnostics:
     """Compute R-hat, bulk/tail ESS and divergences and report problems once.
 
@@ -144,6 +145,9 @@ def check_convergence(
     target_accept : float, optional
         The sampler's target acceptance rate, so that the advice on divergences
         names a higher one (0.95, then 0.99) rather than the one already used.
+    hierarchical : bool, optional
+        Whether the model has several domains; the advice for slow mixing of many sparse
+        domains (draws=8000) is given only then (or when unknown).
 
     Returns
     -------
@@ -215,8 +219,10 @@ def check_convergence(
         worst = table["r_hat"].idxmax()
         problems.append(
             f"R-hat is {_above(max_rhat, RHAT_MAX)} for '{worst}' (should be <= {RHAT_MAX}): the chains disagree, so the "
-            "posterior is not reliable. Run more draws (draws=2000, tune=2000; a hierarchical fit of many domains with "
-            "few runs each mixes slowly and may need draws=8000) or use a more informative prior."
+            "posterior is not reliable. Run more draws (draws=2000, tune=2000"
+            + ("; a hierarchical fit of many domains with few runs each mixes slowly and may need draws=8000"
+               if hierarchical is not False else "")
+            + ") or use a more informative prior."
         )
     if min_b < need or min_t < need:
         worst = table["ess_bulk"].idxmin() if min_b < need else table["ess_tail"].idxmin()

@@ -21,7 +21,7 @@ import xarray as xr
 
 __version__ = "0.1.0"
 from .data import RunsTableError, validate_runs
-from .diagnostics import ConvergenceWarning, Diagnostics, check_convergence
+from .diagnostics import ESS_MIN_PER_CHAIN, ConvergenceWarning, Diagnostics, check_convergence
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .inference import LONG_TREEDEPTH, LONG_TUNE, SamplerConfig, laplace_precondition, sample_posterior
 from .laws import Law, get_law
@@ -411,23 +411,27 @@ class ScalingLaw:
                 warnings.simplefilter("ignore", ConvergenceWarning)
             fit.diagnostics = check_convergence(
                 fit.posterior, fit.free_variables(), strict=strict and not quick, bound_checks=fit._bound_checks(),
-                target_accept=sampler.target_accept,
+                target_accept=sampler.target_accept, hierarchical=prep["hierarchical"],
             )
         if quick and not fit.diagnostics.ok:
             # The short warm-up and depth limit of one-domain fits (SamplerConfig.resolved) suit most
             # posteriors; when the checks fail, sample once more with the long settings.
             first, quick_cfg, quick_seconds = fit.diagnostics, sampler, fit.timings["sample_seconds"]
-            sampler = dataclasses.replace(sampler, tune=LONG_TUNE, max_treedepth=LONG_TREEDEPTH)
+            # too few effective draws: the retry also draws twice as many (one-domain sampling takes seconds)
+            low_ess = min(first.min_ess_bulk, first.min_ess_tail) < ESS_MIN_PER_CHAIN * sampler.chains
+            draws = 2 * sampler.draws if low_ess else sampler.draws
+            sampler = dataclasses.replace(sampler, tune=LONG_TUNE, max_treedepth=LONG_TREEDEPTH, draws=draws)
             fit = self._sample(prep, sampler, random_seed, progress, t_prep)
             fit.timings["sample_seconds"] += quick_seconds
             fit.notes.append(
                 f"the quick settings (warm-up {quick_cfg.tune}, tree depth {quick_cfg.max_treedepth}) failed the "
-                f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, {first.divergences} "
-                f"divergences); sampled again with warm-up {LONG_TUNE} and tree depth {LONG_TREEDEPTH}"
+                f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "
+                f"{first.min_ess_tail:.0f}, {first.divergences} divergences); sampled again with warm-up {LONG_TUNE}, "
+                f"tree depth {LONG_TREEDEPTH} and {draws} draws per chain"
             )
             fit.diagnostics = check_convergence(
                 fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks(),
-                target_accept=sampler.target_accept,
+                target_accept=sampler.target_accept, hierarchical=prep["hierarchical"],
             )
         fit.timings["total_seconds"] = time.perf_counter() - t0
         return fit

@@ -185,6 +185,68 @@ def test_cli_prints_each_data_warning_once(capsys):
     assert capsys.readouterr().err.splitlines() == ["warning: column 'flops' differs from 6 N D", "warning: another"]
 
 
+@pytest.mark.parametrize(
+    "args, code, line",
+    [
+        (["fit", "runs.csv", "--out", "o", "--widen", "0"], 2,
+         "error: --widen must be a positive factor (1 = the published prior, 2 = twice its spread), got 0.0."),
+        (["fit", "runs.csv", "--out", "o", "--threshold", "-3"], 2,
+         "error: --threshold is a target loss in nats/token and must be positive, got -3.0."),
+        (["fit", "runs.csv", "--out", "o", "--flops=1e21,-5"], 2,
+         "error: --flops must be positive budgets in FLOPs such as 1e21,5.88e23, got '1e21,-5'."),
+        (["fit", "runs.csv", "--out", "o", "--targets", "t.csv"], 2,
+         "error: targets table has no column 'tokens' (or give 'flops'). Columns found: params."),
+        (["fit", "runs.csv", "--out", "o", "--prob", "1.5"], 2, "error: --prob must be between 0 and 1 (e.g. 0.9), got 1.5."),
+        (["predict", "nosuch", "--at", "t.csv"], 4,
+         "error: fit directory 'nosuch' does not exist; give the --out directory of a fit or demo run."),
+        (["predict", "nosuch", "--at", "t.csv", "--out", "adir", "--force"], 4,
+         "error: --out 'adir' is a directory; give a CSV file name such as 'adir/table.csv'."),
+    ],
+)
+def test_cli_bad_arguments_fail_before_fitting_and_leave_nothing_behind(tmp_path, monkeypatch, capsys, args, code, line):
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.chdir(tmp_path)
+    runs = bs.datasets.load_chinchilla()
+    runs[(runs["tokens"] / runs["params"]).between(1, 1000)].head(40).to_csv("runs.csv", index=False)
+    pd.DataFrame({"params": [7e10]}).to_csv("t.csv", index=False)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "adir" / "keep.txt").write_text("mine")
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda *a, **k: pytest.fail("must fail before fitting"))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(args) == code
+    assert capsys.readouterr().err.splitlines() == [line]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no empty --out directory, no temporary file
+    assert (tmp_path / "adir" / "keep.txt").read_text() == "mine"
+
+
+def test_cli_removes_the_output_directory_it_created_when_the_fit_fails(tmp_path, monkeypatch, capsys):
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.chdir(tmp_path)
+    runs = bs.datasets.load_chinchilla()
+    runs[(runs["tokens"] / runs["params"]).between(1, 1000)].head(40).to_csv("runs.csv", index=False)
+
+    def fails(*a, **k):
+        raise ValueError("sampling failed")
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fails)
+    assert main(["fit", "runs.csv", "--out", "new", "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: sampling failed"]
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_advice_names_flags_not_python_settings():
+    from bayes_scaling.cli import _as_flags
+
+    assert _as_flags("Run more draws (draws=2000, tune=2000). Try target_accept=0.95, a more informative prior. "
+                     "Raise max_treedepth (SamplerConfig(max_treedepth=10)). Use prior='besiroglu2024' or "
+                     "reference='chinchilla', or widen=2; got 'x'.") == (
+        "Run more draws (--draws 2000, --tune 2000). Try --target-accept 0.95, a more informative prior. "
+        "Raise max_treedepth (--max-treedepth 10). Use --prior besiroglu2024 or --reference chinchilla, "
+        "or --widen 2; got 'x'.")
+
+
 def test_cli_accepts_no_warm_up_like_sampler_config():
     from bayes_scaling.cli import _sampler_config, build_parser
 
@@ -195,9 +257,9 @@ def test_cli_accepts_no_warm_up_like_sampler_config():
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["predict", "/nonexistent/dir", "--at", "x.csv"], 4, "is not a saved fit directory"),
+        (["predict", "/nonexistent/dir", "--at", "x.csv"], 4, "does not exist; give the --out directory"),
         (["fit", "/nonexistent/runs.csv", "--out", "OUT"], 2, "does not exist; check the path"),
-        (["frontier", "/nonexistent", "--flops", "abc"], 4, "is not a saved fit directory"),
+        (["frontier", "/nonexistent", "--flops", "abc"], 2, "--flops must be comma-separated numbers"),
     ],
 )
 def test_cli_errors_are_one_line_without_traceback(tmp_path, args, code, message):

@@ -519,6 +519,22 @@ def test_empty_file(write):
     )
 
 
+def test_empty_targets_file_names_the_targets_header(write):
+    path = write("")
+    with pytest.raises(RunsTableError) as e:
+        read_runs(path, what="targets table")
+    assert str(e.value) == (
+        f"targets table file '{path}' is empty; it needs a header line 'params,tokens' and one line per target."
+    )
+
+
+def test_missing_loss_never_suggests_renaming_a_column_that_has_its_own_meaning():
+    df = pd.DataFrame({"params": [1e8, 2e8, 4e8], "flops": [1e18, 4e18, 1.6e19]})
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == "runs table has no column 'loss'. Columns found: params, flops."
+
+
 def test_only_blank_lines(write):
     with pytest.raises(RunsTableError, match=r"has no header; the first line must name the columns"):
         read_runs(write("\n\n  \n"))
