@@ -41,7 +41,7 @@ def _domain_theta(fit, domain, rng):
         return fit.theta(domain), domain
     from .predict import _new_domain_draws
 
-    return _new_domain_draws(fit, rng)[0], domain
+    return _new_domain_draws(fit, rng, domain)[0], domain
 
 
 def discrepancy_of(fit, domain):

@@ -417,12 +417,14 @@ class ScalingLaw:
             # The short warm-up and depth limit of one-domain fits (SamplerConfig.resolved) suit most
             # posteriors; when the checks fail, sample once more with the long settings.
             first, quick_cfg, quick_seconds = fit.diagnostics, sampler, fit.timings["sample_seconds"]
+            quick_compile = fit.timings["compile_seconds"]
             # too few effective draws: the retry also draws twice as many (one-domain sampling takes seconds)
             low_ess = min(first.min_ess_bulk, first.min_ess_tail) < ESS_MIN_PER_CHAIN * sampler.chains
             draws = 2 * sampler.draws if low_ess else sampler.draws
             sampler = dataclasses.replace(sampler, tune=LONG_TUNE, max_treedepth=LONG_TREEDEPTH, draws=draws)
             fit = self._sample(prep, sampler, random_seed, progress, t_prep)
             fit.timings["sample_seconds"] += quick_seconds
+            fit.timings["compile_seconds"] += quick_compile  # the retry reuses the compiled model
             fit.notes.append(
                 f"the quick settings (warm-up {quick_cfg.tune}, tree depth {quick_cfg.max_treedepth}) failed the "
                 f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "

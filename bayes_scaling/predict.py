@@ -93,10 +93,11 @@ def interval(draws: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndar
     return res[..., 0], res[..., 1]
 
 
-def _new_domain_draws(fit, rng) -> tuple[np.ndarray, np.ndarray]:
+def _new_domain_draws(fit, rng, domain=None) -> tuple[np.ndarray, np.ndarray]:
     if not fit.hierarchical:
+        asked = f"domain '{domain}' is not in this fit: " if domain is not None else ""
         raise RunsTableError(
-            "this fit has a single domain and no hierarchy, so it cannot forecast another domain; "
+            f"{asked}this fit has a single domain and no hierarchy, so it cannot forecast another domain; "
             f"use domain '{fit.domains[0]}' or refit with reference runs."
         )
     mu = fit._flat("mu")
@@ -174,7 +175,7 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
         theta = fit.theta(domain)
         sigma = fit.sigma(domain)
     else:
-        theta, sigma = _new_domain_draws(fit, rng)
+        theta, sigma = _new_domain_draws(fit, rng, domain)
     th = {k: v[:, None] for k, v in fit.theta_dict(theta).items()}
     with np.errstate(over="ignore"):
         mean = law.log_loss(x, th, np)

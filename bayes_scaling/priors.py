@@ -36,6 +36,8 @@ deviations by a factor).
 
 from __future__ import annotations
 
+import difflib
+
 import json
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -336,7 +338,11 @@ def get_prior(name: str | PriorSpec, law: str = "chinchilla", widen: float = 1.0
     elif name in CATALOG:
         spec = CATALOG[name]
     else:
-        raise ValueError(f"unknown prior '{name}'; choose one of: {', '.join(list_priors(law))}.")
+        close = difflib.get_close_matches(str(name), list_priors(law), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ValueError(
+            f"unknown prior '{name}'; {hint}the {get_law(law).name} law has: {', '.join(list_priors(law))}."
+        )
     if spec.law != get_law(law).name:
         raise ValueError(
             f"prior '{spec.name}' is for the {spec.law} law, not {get_law(law).name}; "

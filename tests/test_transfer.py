@@ -93,7 +93,8 @@ def test_exceedance_matches_predictive_quantiles(fit_same):
 
 def test_new_domain_forecast_needs_a_hierarchy(small_fit):
     fit, _ = small_fit
-    with pytest.raises(bs.RunsTableError, match="cannot forecast another domain"):
+    with pytest.raises(bs.RunsTableError, match="^domain 'elsewhere' is not in this fit: this fit has a single "
+                       "domain and no hierarchy, so it cannot forecast another domain; use domain '"):
         fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["elsewhere"]}))
 
 

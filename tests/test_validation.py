@@ -716,3 +716,14 @@ def test_sampler_config_rejects_bad_settings(kw, message):
     with pytest.raises(ValueError) as err:
         SamplerConfig(**kw)
     assert str(err.value) == message
+
+
+def test_unknown_prior_suggests_the_closest_name_of_the_law():
+    from bayes_scaling.priors import get_prior
+
+    with pytest.raises(ValueError) as e:
+        get_prior("besiroglu2023")
+    assert str(e.value) == (
+        "unknown prior 'besiroglu2023'; did you mean 'besiroglu2024'? the chinchilla law has: "
+        "besiroglu2024, hoffmann2022, weak."
+    )
