@@ -446,7 +446,7 @@ def build_fit_report(
         f"(parameter and discrepancy uncertainty only). Intervals are {prob:.0%} equal-tailed."
     )
     show = [c for c in ("domain", "params", "tokens", "flops", "loss_median", "loss_lower", "loss_upper",
-                        "mean_loss_lower", "mean_loss_upper", "loss") if c in predictions]
+                        "mean_loss_median", "mean_loss_lower", "mean_loss_upper", "loss") if c in predictions]
     sec.table(predictions[show], "forecast table")
     if len(predictions):
         r0 = predictions.iloc[0]
