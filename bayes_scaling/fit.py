@@ -695,12 +695,38 @@ class ScalingFit:
             "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
             "notes": self.notes,
         }
+        published, source = self.published_values()  # as the report's table (for comparison under a weak prior)
+        out["published_source"] = source
         for d, sub in params.groupby("domain", sort=False):
             out["parameters"][d] = {
-                r.parameter: {"median": r.median, "lower": r.lower, "upper": r.upper, "published": None if np.isnan(r.published) else r.published}
+                r.parameter: {"median": r.median, "lower": r.lower, "upper": r.upper,
+                              "published": published.get(r.parameter)}
                 for r in sub.itertuples()
             }
         return out
+
+    def published_values(self) -> tuple[dict[str, float], str | None]:
+        """Published estimates of the law's natural parameters to show next to the posterior.
+
+        Returns
+        -------
+        values : dict of float
+            The informative prior's centre; for a weak prior, the Besiroglu et al. (2024,
+            Table 1) fit for comparison when the catalog has one for this law; else empty.
+        source : str or None
+            The catalog entry the values come from.
+        """
+        from .priors import get_prior
+
+        prior = self.prior
+        if not prior.informative:
+            try:
+                prior = get_prior("besiroglu2024", law=self.law.name)
+            except ValueError:
+                return {}, None
+        cat = {k: np.asarray(v) for k, v in prior.mean.items()}
+        nat = self.law.natural(self.law.from_catalog(cat, self.refs), self.refs)
+        return {k: float(v) for k, v in nat.items()}, prior.name
 
     def save(self, path, force: bool = False) -> Path:
         """Save to a directory (NetCDF + JSON); see :func:`bayes_scaling.io.save_fit`."""

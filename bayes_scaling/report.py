@@ -398,15 +398,10 @@ def build_fit_report(
     sec = rep.section("Posterior parameters")
     params = fit.parameters(prob)
     if not pr.informative:
-        from .priors import get_prior
-
-        try:
-            pub = get_prior("besiroglu2024", law=law.name)
-            nat = law.natural(law.from_catalog({k: np.asarray(v) for k, v in pub.mean.items()}, fit.refs), fit.refs)
-            params["published"] = params["parameter"].map({k: float(v) for k, v in nat.items()})
+        published, source = fit.published_values()
+        if published:
+            params["published"] = params["parameter"].map(published)
             sec.text("Published column: Besiroglu et al. (2024) estimates, for comparison.")
-        except ValueError:
-            pass
     sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
     sec.figure(plot_parameters(fit, prob=prob)[0], "parameters", "Prior and posterior intervals of each parameter"
                 + ("; dashed: published value." if fit.prior.informative else "."))

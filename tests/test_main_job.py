@@ -247,6 +247,15 @@ def test_cli_advice_names_flags_not_python_settings():
         "or --widen 2; got 'x'.")
 
 
+def test_summary_json_carries_the_published_values_the_report_shows(chinchilla_fit):
+    # weak prior: the report compares with Besiroglu et al. (2024, Table 1); summary.json says the same
+    s = chinchilla_fit.summary(0.9)
+    assert s["published_source"] == "besiroglu2024"
+    pub = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}
+    assert pub["alpha"] == pytest.approx(0.3478, abs=5e-4) and pub["beta"] == pytest.approx(0.3658, abs=5e-4)
+    assert pub["E"] == pytest.approx(1.817, abs=1e-3)
+
+
 def test_cli_accepts_no_warm_up_like_sampler_config():
     from bayes_scaling.cli import _sampler_config, build_parser
 
