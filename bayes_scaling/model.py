@@ -361,17 +361,17 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # Tail weight: learned per data-rich domain (its outliers are its own); a domain with
             # few runs cannot learn it, and a learned heavy tail on 3-8 points opens modes in which
             # some runs are declared outliers, so those domains use normal noise (nu = 1e6).
-            nu_dom = pt.zeros(nd)
-            if nd == 1:
+            if nd == 1:  # one domain, no set_subtensor (see gather above)
                 nu_dom = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=1) if rich else pt.as_tensor([SPARSE_NU])
             else:
+                nu_dom = pt.zeros(nd)
                 if sparse:
                     nu_dom = pt.set_subtensor(nu_dom[_group(sparse)], SPARSE_NU)
                 if rich:
                     nu_rich = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=len(rich))
                     nu_dom = pt.set_subtensor(nu_dom[_group(rich)], nu_rich)
-            if summ:
-                nu_dom = pt.set_subtensor(nu_dom[_group(summ)], _fixed("ref_nu", arrays["ref_nu"]))
+                if summ:
+                    nu_dom = pt.set_subtensor(nu_dom[_group(summ)], _fixed("ref_nu", arrays["ref_nu"]))
             nu_dom = pm.Deterministic("nu_dom", nu_dom, dims="domain_idx")
             # Student-t log density with its normalising constant computed once per domain and
             # gathered, instead of gammaln/digamma at every run as pm.StudentT does (the same
