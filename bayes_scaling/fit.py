@@ -404,15 +404,17 @@ class ScalingLaw:
         prep = self.prepare(runs, reference=reference, loss_unit=loss_unit)
         t_prep = time.perf_counter() - t0
         sampler = self.sampler.resolved(prep["structure"])
+        def checked(fit: ScalingFit, sampler: SamplerConfig, strict: bool) -> Diagnostics:
+            return check_convergence(fit.posterior, fit.free_variables(), strict=strict,
+                                     bound_checks=fit._bound_checks(), target_accept=sampler.target_accept,
+                                     hierarchical=prep["hierarchical"])
+
         fit = self._sample(prep, sampler, random_seed, progress, t_prep)
         quick = self.sampler.tune is None and self.sampler.max_treedepth is None and not prep["hierarchical"]
         with warnings.catch_warnings():
             if quick:  # a failed quick attempt is retried below; only the retry's verdict is reported
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            fit.diagnostics = check_convergence(
-                fit.posterior, fit.free_variables(), strict=strict and not quick, bound_checks=fit._bound_checks(),
-                target_accept=sampler.target_accept, hierarchical=prep["hierarchical"],
-            )
+            fit.diagnostics = checked(fit, sampler, strict and not quick)
         if quick and not fit.diagnostics.ok:
             # The short warm-up and depth limit of one-domain fits (SamplerConfig.resolved) suit most
             # posteriors; when the checks fail, sample once more with the long settings.
@@ -431,10 +433,7 @@ class ScalingLaw:
                 f"{first.min_ess_tail:.0f}, {first.divergences} divergences); sampled again with warm-up {LONG_TUNE}, "
                 f"tree depth {LONG_TREEDEPTH} and {draws} draws per chain"
             )
-            fit.diagnostics = check_convergence(
-                fit.posterior, fit.free_variables(), strict=strict, bound_checks=fit._bound_checks(),
-                target_accept=sampler.target_accept, hierarchical=prep["hierarchical"],
-            )
+            fit.diagnostics = checked(fit, sampler, strict)
         fit.timings["total_seconds"] = time.perf_counter() - t0
         return fit
 
@@ -625,12 +624,7 @@ class ScalingFit:
 
         doms = [domain] if domain else list(self.domains)
         rows = []
-        published = {}
-        if self.prior.informative:
-            nat = self.law.natural(
-                self.law.from_catalog({k: np.asarray(v) for k, v in self.prior.mean.items()}, self.refs), self.refs
-            )
-            published = {k: float(v) for k, v in nat.items()}
+        published = self.published_values()[0] if self.prior.informative else {}  # the prior's centre
         targets = [(d, self.theta(d)) for d in doms]
         if self.hierarchical and len(self.domains) > 1 and domain is None:
             targets.append(("(population)", self.theta(None)))

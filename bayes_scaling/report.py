@@ -398,7 +398,7 @@ def build_fit_report(
     sec = rep.section("Posterior parameters")
     params = fit.parameters(prob)
     if not pr.informative:
-        published, source = fit.published_values()
+        published, _ = fit.published_values()
         if published:
             params["published"] = params["parameter"].map(published)
             sec.text("Published column: Besiroglu et al. (2024) estimates, for comparison.")
