@@ -1,20 +1,26 @@
-"""Filters for known, harmless warnings of the libraries we build on.
+"""Floor 0. Filters for known, harmless warnings and log lines of the libraries we build on.
 
-Analysts should see one readable line per real problem, not walls of library
-noise. Only warnings listed here (each seen with the pinned stack, see
-``pymc-arviz-notes.md`` §6.1) are silenced; everything else is kept.
+Analysts should see one readable line per real problem, not walls of library noise.
+Only the messages listed here (each seen with the pinned stack, see
+``pymc-arviz-notes.md`` §6.1) are silenced, and only around the package's own calls
+into those libraries (building, compiling and sampling a model, ArviZ diagnostics):
+:func:`quiet_library_noise` is a context manager that restores every filter and log
+level on exit, so importing bayes_scaling changes nothing in the user's session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 
 __all__ = ["quiet_library_noise"]
 
+#: Loggers whose INFO and WARNING lines are progress chatter during compilation and sampling.
+NOISY_LOGGERS = ("pymc", "pymc.sampling", "pytensor", "nutpie")
 
-def quiet_library_noise() -> None:
-    """Silence known-harmless warnings and log lines from PyMC, PyTensor, numba and ArviZ."""
+
+def _filter_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*Importing 'IfElse' from 'pytensor.ifelse' is deprecated.*")
     warnings.filterwarnings("ignore", message=".*Importing 'ifelse' from 'pytensor.ifelse' is deprecated.*")
     warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")
@@ -25,5 +31,27 @@ def quiet_library_noise() -> None:
         warnings.filterwarnings("ignore", category=NumbaPerformanceWarning)
     except Exception:  # pragma: no cover - numba always present with pytensor 3
         pass
-    for name in ("pymc", "pymc.sampling", "pytensor", "nutpie"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def quiet_library_noise():
+    """Silence known-harmless warnings and log lines of PyMC, PyTensor, numba and ArviZ inside the block.
+
+    Every warning filter and logger level is restored when the block ends.
+
+    Examples
+    --------
+    >>> with quiet_library_noise():  # doctest: +SKIP
+    ...     compiled = nutpie.compile_pymc_model(model)
+    """
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        _filter_known_warnings()
+        for lg in loggers:
+            lg.setLevel(max(lg.level, logging.ERROR))
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)

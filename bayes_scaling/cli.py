@@ -1,4 +1,4 @@
-"""Command-line interface: ``bayes-scaling demo | fit | predict | frontier | compare | risk | next-run | backtest``.
+"""Floor 6. Command-line interface: ``bayes-scaling demo | fit | predict | frontier | compare | risk | next-run | backtest``.
 
 Columns: runs tables have ``params`` (N), ``tokens`` (D) or ``flops`` (C = 6ND),
 ``loss`` (nats/token) and optional ``domain``; forecasts add ``loss_median``,
@@ -15,6 +15,9 @@ Exit codes
 
 Errors are one readable line on stderr, never a traceback. Warnings are one
 line each, prefixed ``warning:``. Progress goes to stderr, results to stdout.
+
+A thin shell: ``demo`` and ``fit`` run :func:`bayes_scaling.workflow.fit_and_report`;
+the other commands load a saved fit and call one analysis.
 """
 
 from __future__ import annotations
@@ -24,9 +27,28 @@ import contextlib
 import os
 import re
 import sys
-import time
 import warnings
+from functools import partial
 from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from ._version import __version__
+from .backtest import backtest_cli
+from .data import RunsTableError, read_runs, validate_targets
+from .datasets import citation, load_chinchilla
+from .decisions import compare, frontier
+from .diagnostics import SamplingError
+from .inference import SamplerConfig
+from .io import FitFileError
+from .laws import get_law
+from .posterior import ScalingFit
+from .predict import predict
+from .priors import list_priors
+from .risk import prior_data_conflict, risk_table
+from .value_of_information import next_run
+from .workflow import fit_and_report
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4
 
@@ -38,7 +60,6 @@ DEMO_TARGETS = [
     {"label": "7B / 140B", "params": 7e9, "tokens": 140e9},
     {"label": "1T / 20T", "params": 1e12, "tokens": 20e12},
 ]
-DEMO_BUDGETS = [1e21, 1e22, 1e23, 5.88e23]
 
 
 class CliError(Exception):
@@ -167,8 +188,6 @@ def _write_csv(df, path: Path) -> None:
 
 
 def _sampler_config(args):
-    from .inference import SamplerConfig
-
     kw = {}
     for k in ("draws", "tune", "chains", "max_treedepth"):
         v = getattr(args, k, None)
@@ -188,101 +207,29 @@ def _sampler_config(args):
     return SamplerConfig(**kw)
 
 
-def _default_targets(fit):
-    """Targets when the user gives none: compute-optimal runs at 10x and 100x the largest run's compute."""
-    import numpy as np
-    import pandas as pd
-
-    rows = []
-    own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
-    for dom in own:
-        runs = fit.runs[fit.runs["domain"] == dom]
-        cmax = float(runs["flops"].max())
-        if fit.law.has_allocation:
-            fr = fit.frontier([10 * cmax, 100 * cmax], domain=dom)
-            for r in fr.itertuples():
-                n = float(np.round(r.params_opt_median, -6 if r.params_opt_median > 1e7 else 0))
-                rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})
-        else:
-            var = fit.law.variables[0]
-            for f in (10, 100):
-                rows.append({"domain": dom, var: float(runs[var].max() * f)})
-    return pd.DataFrame(rows)
-
-
-def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str, targets=None, heldout=None,
-                        prior="weak", law="chinchilla", reference=None, quiet=False):
-    import pandas as pd
-
-    from .fit import ScalingLaw
-    from .report import build_fit_report, write_json
-
-    t0 = time.perf_counter()
-    prob = _prob(args.prob)
-    _progress("validating runs and building the model", quiet)
+def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str, targets=None, prior="weak",
+                        law="chinchilla", reference=None, quiet=False):
+    """:func:`bayes_scaling.workflow.fit_and_report` with the command's options; prints where the results are."""
     widen = getattr(args, "widen", None)
-    spec = ScalingLaw(law=law, prior=prior, widen=1.0 if widen is None else widen,
-                      sampler=_sampler_config(args), domain_col=getattr(args, "domain_col", "domain") or "domain",
-                      discrepancy=getattr(args, "discrepancy", "auto") or "auto")
-    _progress(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
-              f"({spec.sampler.chains} chains x {spec.sampler.draws} draws; the first fit in a process compiles the model: "
-              "~15 s, up to 45 s the first time on a machine)", quiet)
-    fit = spec.fit(runs, reference=reference, random_seed=args.seed, strict=getattr(args, "strict", False),
-                   progress=False)
-    _progress(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "
-              f"sampling {fit.timings['sample_seconds']:.1f} s); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}", quiet)
-    for note in fit.notes:  # e.g. a quick one-domain fit that was sampled again with the long settings
-        _progress(f"note: {note}", quiet)
-    if targets is None:
-        targets = _default_targets(fit)
-    pred = fit.predict(targets, prob=prob)
-    if heldout is not None and len(heldout):
-        ho = fit.predict(heldout[["params", "tokens", "domain"]], prob=prob)
-        ho["loss"] = heldout["loss"].to_numpy()
-        ho["label"] = "held-out run"
-        pred = pd.concat([pred, ho], ignore_index=True)
-    frontier = None
-    if fit.law.has_allocation:
-        budgets = DEMO_BUDGETS if not getattr(args, "flops", None) else _floats(args.flops, "--flops")
-        frontier = fit.frontier(budgets, prob=prob)
-    _progress("writing the report, figures, saved fit and tables", quiet)
-    from .report import risk_section
-
-    extra = []
-    if fit.hierarchical:
-        _progress("assessing transfer risk", quiet)
-        sec = risk_section(fit, pred, getattr(args, "threshold", None), prob=prob)
-        if sec is not None:
-            extra.append(sec)
-    rep = build_fit_report(fit, pred, frontier, prob=prob, title=title, data_note=data_note,
-                           threshold=getattr(args, "threshold", None), heldout=heldout, extra_sections=extra)
-    from .io import save_fit
-
-    save_fit(fit, out_dir / "fit", force=True)
-    _write_csv(pred, out_dir / "predictions.csv")
-    if frontier is not None:
-        _write_csv(frontier, out_dir / "frontier.csv")
-    files = rep.write(out_dir)
-    summary = fit.summary(prob)
-    summary["timings"]["report_seconds"] = round(time.perf_counter() - t0 - fit.timings["total_seconds"], 3)
-    summary["timings"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    summary["predictions"] = pred.to_dict(orient="records")
-    if frontier is not None:
-        summary["frontier"] = frontier.to_dict(orient="records")
-    write_json(summary, out_dir / "summary.json")
-    print(rep.summary[0] if rep.summary else "")
-    print(f"report: {files['html']}")
-    print(f"markdown: {files['markdown']}")
-    print(f"saved fit: {out_dir / 'fit'}")
-    return fit
+    res = fit_and_report(
+        runs, out_dir, law=law, prior=prior, widen=1.0 if widen is None else widen, reference=reference,
+        targets=targets, flops=_floats(args.flops, "--flops") if getattr(args, "flops", None) else None,
+        prob=_prob(args.prob), threshold=getattr(args, "threshold", None), random_seed=args.seed,
+        sampler=_sampler_config(args), strict=getattr(args, "strict", False),
+        domain_col=getattr(args, "domain_col", "domain") or "domain",
+        discrepancy=getattr(args, "discrepancy", "auto") or "auto", title=title, data_note=data_note,
+        force=True,  # _out_dir has checked --out (and --force) already
+        progress=partial(_progress, quiet=quiet),
+    )
+    print(res.report.summary[0] if res.report.summary else "")
+    print(f"report: {res.paths['html']}")
+    print(f"markdown: {res.paths['markdown']}")
+    print(f"saved fit: {res.paths['fit']}")
+    return res.fit
 
 
 def cmd_demo(args) -> int:
     """Fit the embedded Chinchilla runs and write a report."""
-    import pandas as pd
-
-    from .datasets import citation, load_chinchilla
-
     runs = load_chinchilla()
     targets = pd.DataFrame(DEMO_TARGETS)
     with _out_dir(args.out, args.force) as out, warnings.catch_warnings():
@@ -298,9 +245,6 @@ def cmd_demo(args) -> int:
 
 def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
-    from .data import read_runs, validate_targets
-    from .laws import get_law
-
     runs = read_runs(args.runs)
     targets = None
     if args.targets:  # checked now, not after the fit
@@ -315,17 +259,13 @@ def cmd_fit(args) -> int:
     return EXIT_OK
 
 
-def _load(dir_: str):
-    from .io import load_fit
-
+def _load(dir_: str) -> ScalingFit:
     if not Path(dir_).exists():
         raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
-    return load_fit(dir_)
+    return ScalingFit.load(dir_)
 
 
 def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
-    import pandas as pd
-
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.6g}".format):
         print(df.to_string(index=False))
     if out_path is not None:
@@ -337,7 +277,7 @@ def cmd_predict(args) -> int:
     """Forecast loss at targets from a saved fit."""
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
-    pred = fit.predict(args.at, prob=_prob(args.prob), domain=args.domain)
+    pred = predict(fit, args.at, prob=_prob(args.prob), domain=args.domain)
     _emit(pred, out_path, args.quiet)
     return EXIT_OK
 
@@ -347,16 +287,14 @@ def cmd_frontier(args) -> int:
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
     budgets = _floats(args.flops, "--flops")
-    fr = fit.frontier(budgets, prob=_prob(args.prob), domain=args.domain, max_params=args.max_params,
-                      unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
+    fr = frontier(fit, budgets, prob=_prob(args.prob), domain=args.domain, max_params=args.max_params,
+                  unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
     _emit(fr, out_path, args.quiet)
     return EXIT_OK
 
 
 def cmd_compare(args) -> int:
     """Compare candidate runs."""
-    from .decisions import compare
-
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
@@ -366,8 +304,6 @@ def cmd_compare(args) -> int:
 
 def cmd_risk(args) -> int:
     """Transfer-risk table at targets: P(miss threshold), expected shortfall, departure from the published law."""
-    from .risk import prior_data_conflict, risk_table
-
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
     table = risk_table(fit, args.at, args.threshold, prob=_prob(args.prob), domain=args.domain)
@@ -379,10 +315,6 @@ def cmd_risk(args) -> int:
 
 def cmd_next_run(args) -> int:
     """Rank candidate next runs by expected interval shrinkage at the target per FLOP."""
-    import pandas as pd
-
-    from .value_of_information import next_run
-
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
     target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
@@ -394,8 +326,6 @@ def cmd_next_run(args) -> int:
 
 def cmd_backtest(args) -> int:
     """Backtest: fit below a scale cutoff, score forecasts of the rest (see bayes_scaling.backtest)."""
-    from .backtest import backtest_cli
-
     return backtest_cli(args)
 
 
@@ -409,9 +339,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (documented in the README)."""
-    from . import __version__
-    from .priors import list_priors
-
     p = _Parser(prog="bayes-scaling", description="Bayesian scaling-law forecasts with credible intervals.")
     p.add_argument("--version", action="version", version=f"bayes_scaling {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -538,13 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     _SHOWN.clear()
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        import matplotlib
-
         matplotlib.use("Agg")
-        from .data import RunsTableError
-        from .diagnostics import SamplingError
-        from .io import FitFileError
-
         try:
             _check_args(args)  # plain argument errors before anything is read, fitted or written
             return args.func(args)

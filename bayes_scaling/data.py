@@ -1,4 +1,4 @@
-"""Runs tables: reading, validating and normalising training-run data.
+"""Floor 0. Runs tables: reading, validating and normalising training-run data.
 
 A *runs table* has one row per training run:
 
@@ -251,7 +251,7 @@ def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
 def validate_runs(
     runs: pd.DataFrame | str | Path,
     *,
-    law_n_params: int = 5,
+    n_law_parameters: int = 5,
     informative_prior: bool = False,
     domain_col: str = "domain",
     needs: Sequence[str] = ("params", "tokens"),
@@ -263,7 +263,7 @@ def validate_runs(
     ----------
     runs : DataFrame, str or Path
         The runs; a path is read with :func:`read_runs`.
-    law_n_params : int, default 5
+    n_law_parameters : int, default 5
         Free parameters of the law per domain (5 for the Chinchilla law,
         Hoffmann et al. 2022 Eq. 2). A single-domain fit with fewer runs than this
         is an error under a weak prior and a warning under an informative one.
@@ -494,9 +494,9 @@ def validate_runs(
             "(at least 3 for a new domain with a published prior, and a reference data set)."
         )
     doms = out["domain"].value_counts()
-    if len(doms) == 1 and n < law_n_params:
+    if len(doms) == 1 and n < n_law_parameters:
         msg = (
-            f"{n} runs cannot determine the {law_n_params} parameters of the law"
+            f"{n} runs cannot determine the {n_law_parameters} parameters of the law"
         )
         if informative_prior:
             warnings.warn(
@@ -506,7 +506,7 @@ def validate_runs(
             )
         else:
             raise RunsTableError(
-                msg + f" with a weak prior; add runs (at least {law_n_params}), use a published prior "
+                msg + f" with a weak prior; add runs (at least {n_law_parameters}), use a published prior "
                 "(prior='besiroglu2024'), or fit next to reference runs (reference='chinchilla')."
             )
     for axis, label in (("params", "N"), ("tokens", "D")):

@@ -1,4 +1,4 @@
-"""Decisions: compute-optimal allocation, comparing options, and the next run to make.
+"""Floor 3. Decisions: compute-optimal allocation and comparing options.
 
 All functions work on posterior draws, so every answer comes with a credible
 interval and a probability.
@@ -9,9 +9,9 @@ interval and a probability.
   size, a unique-token budget or inference cost (Sardana et al. 2024) as options).
 * :func:`compare` — posterior loss of candidate runs, probability that each is
   the best and the expected loss gap to the best.
-* :func:`next_run` — preposterior value of information of candidate next runs
-  (see its docstring).
-* :func:`sensitivity` — the frontier under other priors, side by side.
+
+The next run to make is :func:`bayes_scaling.value_of_information.next_run`; the
+frontier under other priors is :func:`bayes_scaling.sensitivity.sensitivity`.
 
 The allocation on the frontier is the *law's* optimum: the discrepancy term is
 orthogonal to the law and reverts to zero mean beyond the runs
@@ -25,11 +25,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import RunsTableError
+from .data import RunsTableError, validate_targets
+from .intervals import interval
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
-from .predict import interval
+from .predict import discrepancy_draws, predictive_draws
 
-__all__ = ["frontier", "optimal_allocation_draws", "compare", "next_run", "sensitivity"]
+__all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -39,17 +40,13 @@ def _domain_theta(fit, domain, rng):
         domain = fit.default_domain
     if domain in fit.domains:
         return fit.theta(domain), domain
-    from .predict import _new_domain_draws
-
-    return _new_domain_draws(fit, rng, domain)[0], domain
+    return fit.new_domain_draws(rng, domain)[0], domain
 
 
 def discrepancy_of(fit, domain):
     """The ``discrepancy`` argument of :func:`optimal_allocation_draws` for a domain (None without one)."""
     if domain not in fit.bases:
         return None
-    from .predict import discrepancy_draws
-
     return lambda x: discrepancy_draws(fit, domain, x, paired=True)
 
 
@@ -224,8 +221,6 @@ def frontier(
 
 
 def _loss_draws(fit, candidates: pd.DataFrame, domain, rng, noise: bool):
-    from .predict import predictive_draws
-
     dom = domain or fit.default_domain
     mean, new = predictive_draws(fit, candidates, dom, rng)
     return np.exp(new if noise else mean)
@@ -265,8 +260,6 @@ def compare(
     RunsTableError
         Invalid candidates or fewer than two.
     """
-    from .data import validate_targets
-
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     cand = validate_targets(candidates, needs=needs)
     if len(cand) < 2:
@@ -290,52 +283,3 @@ def compare(
     out["rank"] = out["p_best"].rank(ascending=False, method="min").astype(int)
     out.attrs["prob"] = prob
     return out
-
-
-def next_run(*args, **kwargs):  # pragma: no cover - implemented in bayes_scaling.value_of_information
-    """See :func:`bayes_scaling.value_of_information.next_run`."""
-    from .value_of_information import next_run as _next_run
-
-    return _next_run(*args, **kwargs)
-
-
-def sensitivity(runs, flops, priors=("weak", "hoffmann2022", "besiroglu2024"), widen=(1.0, 3.0), prob=0.9,
-                random_seed=0, sampler=None, reference=None) -> pd.DataFrame:
-    """The compute-optimal decision under different priors, side by side.
-
-    Parameters
-    ----------
-    runs : DataFrame or path
-        Runs to fit.
-    flops : float or sequence of float
-        Budgets.
-    priors : sequence of str
-        Catalog priors for the Chinchilla law.
-    widen : sequence of float
-        Widening factors applied to each informative prior.
-    prob : float
-    random_seed : int
-    sampler : SamplerConfig, optional
-    reference : optional
-        Reference runs (see :meth:`ScalingLaw.fit`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The :func:`frontier` rows of every (prior, widen) combination, with columns
-        ``prior`` and ``widen`` in front. Fits of the same shape reuse one compiled model.
-    """
-    from .fit import ScalingLaw
-    from .inference import SamplerConfig
-
-    rows = []
-    for name in priors:
-        for w in widen if name != "weak" else (1.0,):
-            law = ScalingLaw(prior=name, widen=w, sampler=sampler or SamplerConfig())
-            fit = law.fit(runs, reference=reference, random_seed=random_seed)
-            fr = fit.frontier(flops, prob=prob)
-            fr.insert(0, "widen", w)
-            fr.insert(0, "prior", name)
-            fr["diagnostics_ok"] = fit.diagnostics.ok
-            rows.append(fr)
-    return pd.concat(rows, ignore_index=True)

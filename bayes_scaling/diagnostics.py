@@ -1,4 +1,4 @@
-"""Convergence diagnostics with ArviZ, reported in plain words.
+"""Floor 1. Convergence diagnostics with ArviZ, reported in plain words.
 
 Thresholds follow Vehtari et al. (2021), *Rank-normalization, folding, and
 localization: an improved R-hat*, Bayesian Analysis 16(2): rank R-hat <= 1.01

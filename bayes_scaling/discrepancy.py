@@ -1,4 +1,4 @@
-"""Model-discrepancy term: an orthogonal Hilbert-space Gaussian process.
+"""Floor 1. Model-discrepancy term: an orthogonal Hilbert-space Gaussian process.
 
 Why
 ---
@@ -133,7 +133,7 @@ def robust_point_fit(
     """
 
     def unpack(v):
-        return dict(zip(law.params, v[: len(law.params)], strict=True))
+        return dict(zip(law.theta_names, v[: len(law.theta_names)], strict=True))
 
     def nll(v):
         th = unpack(v)
@@ -150,7 +150,7 @@ def robust_point_fit(
         if best is None or res.fun < best.fun:
             best = res
     v = best.x
-    return v[: len(law.params)], float(np.exp(v[-2])), float(np.exp(v[-1]))
+    return v[: len(law.theta_names)], float(np.exp(v[-2])), float(np.exp(v[-1]))
 
 
 def _jacobian(law: Law, x: dict[str, np.ndarray], theta0: np.ndarray) -> np.ndarray:
@@ -160,8 +160,8 @@ def _jacobian(law: Law, x: dict[str, np.ndarray], theta0: np.ndarray) -> np.ndar
         up, dn = theta0.copy(), theta0.copy()
         up[j] += h
         dn[j] -= h
-        fu = law.log_loss(x, dict(zip(law.params, up, strict=True)), np)
-        fd = law.log_loss(x, dict(zip(law.params, dn, strict=True)), np)
+        fu = law.log_loss(x, dict(zip(law.theta_names, up, strict=True)), np)
+        fd = law.log_loss(x, dict(zip(law.theta_names, dn, strict=True)), np)
         cols.append((fu - fd) / (2 * h))
     return np.stack(cols, axis=-1)
 
@@ -259,7 +259,7 @@ class DiscrepancyBasis:
         hi = np.array([x[v].max() for v in variables])
         centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1e-3)
         theta0, sigma, nu = robust_point_fit(law, x, log_loss, prior_mean, prior_sd)
-        r = log_loss - law.log_loss(x, dict(zip(law.params, theta0, strict=True)), np)
+        r = log_loss - law.log_loss(x, dict(zip(law.theta_names, theta0, strict=True)), np)
         w = (nu + 1.0) / (nu + (r / sigma) ** 2)
         tmp = cls(variables, centre, half, theta0, np.zeros((len(theta0), 1)))
         phi = tmp.phi(x)

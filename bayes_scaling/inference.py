@@ -1,4 +1,4 @@
-"""Sampling: nutpie by default, PyMC's NUTS as fallback, compiled models reused.
+"""Floor 1. Sampling: nutpie by default, PyMC's NUTS as fallback, compiled models reused.
 
 Compilation dominates PyMC run time (seconds per graph, see
 ``pymc-arviz-notes.md`` §0.4), so this module keeps one compiled nutpie model per
@@ -24,6 +24,7 @@ import pymc as pm
 import xarray as xr
 from scipy import optimize
 
+from ._warnings import quiet_library_noise
 from .discrepancy import student_t_logpdf
 from .model import NOISE_PRIOR, Structure, build_model
 
@@ -164,7 +165,7 @@ def laplace_precondition(law, x: dict[str, np.ndarray], log_loss: np.ndarray, pr
     mu_s, sd_s = NOISE_PRIOR
 
     def nll(v):
-        th = dict(zip(law.params, v[:p], strict=True))
+        th = dict(zip(law.theta_names, v[:p], strict=True))
         with np.errstate(all="ignore"):
             r = log_loss - law.log_loss(x, th, np)
             d = v[:p] - prior_mean
@@ -295,8 +296,12 @@ def sample_posterior(
     -------
     SampleResult
     """
+    with quiet_library_noise():
+        return _sample(structure, arrays, refs, config.resolved(structure), random_seed, progress)
+
+
+def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, progress: bool) -> SampleResult:
     notes: list[str] = []
-    config = config.resolved(structure)
     cores = config.cores or min(os.cpu_count() or 1, config.chains)
     if config.sampler == "nutpie":
         try:

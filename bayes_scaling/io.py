@@ -1,4 +1,10 @@
-"""Saving and loading fits: NetCDF for the draws, JSON for the configuration.
+"""Floor 2. The saved-fit file format: NetCDF for the draws, JSON for the configuration, CSV for the runs.
+
+This module knows files, not fits: :func:`write_fit` takes a configuration dict (a fit's
+:meth:`~bayes_scaling.posterior.ScalingFit.to_dict`), the draws and the runs;
+:func:`read_fit` gives them back after checking them. :meth:`ScalingFit.save
+<bayes_scaling.posterior.ScalingFit.save>` and :meth:`ScalingFit.load
+<bayes_scaling.posterior.ScalingFit.load>` are the user-facing calls.
 
 A saved fit is a directory::
 
@@ -9,7 +15,7 @@ A saved fit is a directory::
 
 Guarantees
 ----------
-* **No pickle, no code**: loading reads NetCDF and JSON only.
+* **No pickle, no code**: loading reads NetCDF, JSON and CSV only.
 * **Never overwrites** an existing fit unless ``force=True``; the write is
   atomic (a temporary directory in the same parent, then a rename), so an
   interrupted save leaves the old fit intact.
@@ -31,23 +37,21 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["save_fit", "load_fit", "FitFileError", "FORMAT_VERSION"]
+from ._version import __version__
+
+__all__ = ["write_fit", "read_fit", "SavedFit", "FitFileError", "FORMAT_VERSION"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
 FORMAT_VERSION = 2
 
-#: Top-level fields of fit.json that loading needs.
-_REQUIRED_FIELDS = (
-    "bayes_scaling_version", "law", "prior", "structure", "hierarchical", "refs", "domains",
-    "reference_domains", "bases", "sampler", "sampler_used", "random_seed", "timings", "notes",
-    "discrepancy", "gp_lengthscale", "diagnostics", "checksums", "config_sha256",
-)
+#: Fields of fit.json that this module writes and needs (after the caller's own).
+_ENVELOPE_FIELDS = ("checksums", "config_sha256")
 
 
 class FitFileError(ValueError):
@@ -69,46 +73,43 @@ def _config_digest(cfg: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _prior_to_dict(prior) -> dict:
-    return {
-        "name": prior.name,
-        "law": prior.law,
-        "mean": prior.mean,
-        "cov": None if prior.cov is None else np.asarray(prior.cov).tolist(),
-        "citation": prior.citation,
-        "where": prior.where,
-        "units": prior.units,
-        "param_convention": prior.param_convention,
-        "widen_factor": prior.widen_factor,
-        "weak_params": list(prior.weak_params),
-    }
+@dataclass
+class SavedFit:
+    """What :func:`read_fit` returns: the checked parts of a saved fit.
+
+    Attributes
+    ----------
+    path : Path
+        The fit directory.
+    config : dict
+        The content of ``fit.json`` (format version and checksums included).
+    posterior : xarray.DataTree
+        The draws (loaded into memory; the file is closed).
+    runs : pandas.DataFrame
+        The runs the fit used (``domain`` read as text).
+    """
+
+    path: Path
+    config: dict
+    posterior: xr.DataTree
+    runs: pd.DataFrame
 
 
-def _prior_from_dict(d: dict):
-    from .priors import PriorSpec
-
-    return PriorSpec(
-        name=d["name"],
-        law=d["law"],
-        mean=d["mean"],
-        cov=None if d["cov"] is None else np.asarray(d["cov"], float),
-        citation=d["citation"],
-        where=d["where"],
-        units=d["units"],
-        param_convention=d["param_convention"],
-        widen_factor=float(d["widen_factor"]),
-        weak_params=tuple(d["weak_params"]),
-    )
-
-
-def save_fit(fit, path, force: bool = False) -> Path:
-    """Save a fit to a directory.
+def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, force: bool = False) -> Path:
+    """Write a fit's configuration, draws and runs to a directory, atomically.
 
     Parameters
     ----------
-    fit : ScalingFit
     path : str or Path
         Target directory (created).
+    config : dict
+        JSON-serialisable configuration (:meth:`ScalingFit.to_dict
+        <bayes_scaling.posterior.ScalingFit.to_dict>`); ``format_version``,
+        ``checksums`` and ``config_sha256`` are added.
+    posterior : xarray.DataTree
+        Groups ``posterior`` and ``sample_stats`` (text variables such as nutpie's
+        divergence messages are left out).
+    runs : pandas.DataFrame
     force : bool, default False
         Replace an existing directory at ``path``.
 
@@ -120,7 +121,7 @@ def save_fit(fit, path, force: bool = False) -> Path:
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``force`` is False.
+        If ``path`` exists and ``force`` is False, or ``path`` is a file.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -132,49 +133,20 @@ def save_fit(fit, path, force: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     try:
         post = tmp / "posterior.nc"
-        tree = xr.DataTree.from_dict(
-            {name: fit.posterior[name].to_dataset() for name in fit.posterior.children}
-        )
+        tree = xr.DataTree.from_dict({name: posterior[name].to_dataset() for name in posterior.children})
         for node in tree.subtree:
             for var in list(node.data_vars):
                 if node[var].dtype == object:  # nutpie's divergence messages are strings
                     del node[var]
         tree.to_netcdf(post, engine="h5netcdf")
         runs_file = tmp / "runs.csv"
-        fit.runs.to_csv(runs_file, index=False)
-        config = {
-            "format_version": FORMAT_VERSION,
-            "bayes_scaling_version": fit.version,
-            "law": fit.law.name,
-            "prior": _prior_to_dict(fit.prior),
-            "structure": {
-                "law": fit.structure.law,
-                "n_domains": fit.structure.n_domains,
-                "n_gp": fit.structure.n_gp,
-                "likelihood": fit.structure.likelihood,
-                "hierarchical": fit.structure.hierarchical,
-                "rich": list(fit.structure.rich),
-            },
-            "hierarchical": fit.hierarchical,
-            "refs": fit.refs,
-            "domains": fit.domains,
-            "reference_domains": fit.reference_domains,
-            "bases": {d: b.to_dict() for d, b in fit.bases.items()},
-            "sampler": fit.sampler.to_dict(),
-            "sampler_used": fit.sampler_used,
-            "random_seed": fit.random_seed,
-            "timings": fit.timings,
-            "notes": fit.notes,
-            "discrepancy": fit.discrepancy,
-            "gp_lengthscale": fit.gp_lengthscale,
-            "varying": list(fit.varying) if fit.varying is not None else None,
-            "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
-            "checksums": {"posterior.nc": _sha256(post), "runs.csv": _sha256(runs_file)},
-        }
-        config = json.loads(json.dumps(config))  # canonical JSON types, so the digest is what loading recomputes
-        config["config_sha256"] = _config_digest(config)
+        runs.to_csv(runs_file, index=False)
+        cfg = {"format_version": FORMAT_VERSION, **config,
+               "checksums": {"posterior.nc": _sha256(post), "runs.csv": _sha256(runs_file)}}
+        cfg = json.loads(json.dumps(cfg))  # canonical JSON types, so the digest is what loading recomputes
+        cfg["config_sha256"] = _config_digest(cfg)
         with (tmp / "fit.json").open("w", encoding="utf-8") as fh:
-            json.dump(config, fh, indent=1)
+            json.dump(cfg, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
         if path.exists():
@@ -195,38 +167,32 @@ def save_fit(fit, path, force: bool = False) -> Path:
     return path
 
 
-def load_fit(path):
-    """Load a fit saved by :func:`save_fit`.
+def read_fit(path, required=()) -> SavedFit:
+    """Read and check a fit written by :func:`write_fit`.
 
     Parameters
     ----------
     path : str or Path
         Fit directory.
+    required : sequence of str
+        Configuration fields the caller needs (checked before anything else is read).
 
     Returns
     -------
-    ScalingFit
-        Predictions from it are identical to those of the saved fit (same draws,
-        same seed).
+    SavedFit
 
     Raises
     ------
     FitFileError
         Missing directory or files, checksum mismatch (truncated or edited file),
-        missing or malformed JSON fields, incompatible format version.
+        missing fields, JSON that is not an object, incompatible format version,
+        a posterior that cannot be read.
 
     Warns
     -----
-    ConvergenceWarning
-        If the saved fit failed its convergence checks (``diagnostics.ok`` is False).
+    UserWarning
+        When the fit was written by another version of bayes_scaling.
     """
-    from .diagnostics import Diagnostics
-    from .discrepancy import DiscrepancyBasis
-    from .fit import ScalingFit
-    from .inference import SamplerConfig
-    from .laws import get_law
-    from .model import Structure
-
     path = Path(path)
     if not path.is_dir():
         raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc).")
@@ -256,7 +222,7 @@ def load_fit(path):
             f"it was written by bayes_scaling {cfg.get('bayes_scaling_version', 'unknown')}. Refit with this version "
             "or install the version that wrote it."
         )
-    missing_fields = [k for k in _REQUIRED_FIELDS if k not in cfg]
+    missing_fields = [k for k in (*required, *_ENVELOPE_FIELDS) if k not in cfg]
     if missing_fields:
         raise FitFileError(
             f"'{cfg_file}' lacks the field(s) {', '.join(repr(k) for k in missing_fields)}: it is damaged or was "
@@ -267,14 +233,12 @@ def load_fit(path):
             f"'{cfg_file}' does not match the checksum it records ('config_sha256'): it was damaged or edited. "
             "Restore it from a backup or refit; it was not loaded."
         )
-    from . import __version__
-
     if cfg.get("bayes_scaling_version") != __version__:
         warnings.warn(
             f"'{path}' was saved by bayes_scaling {cfg.get('bayes_scaling_version')} and is read by {__version__}; "
             "the format is compatible, but check forecasts against the original report.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     try:
         checks = cfg["checksums"]
@@ -293,37 +257,6 @@ def load_fit(path):
         except Exception as exc:  # h5py/h5netcdf raise many types for damaged files
             raise FitFileError(f"'{path / 'posterior.nc'}' cannot be read ({type(exc).__name__}); refit.") from None
         runs = pd.read_csv(path / "runs.csv", dtype={"domain": str})
-        law = get_law(cfg["law"])
-        st = cfg["structure"]
-        fit = ScalingFit(
-            law=law,
-            prior=_prior_from_dict(cfg["prior"]),
-            structure=Structure(st["law"], int(st["n_domains"]), int(st["n_gp"]), st["likelihood"], bool(st["hierarchical"]),
-                                tuple(int(i) for i in st["rich"])),
-            hierarchical=bool(cfg["hierarchical"]),
-            refs={k: float(v) for k, v in cfg["refs"].items()},
-            domains=[str(d) for d in cfg["domains"]],
-            reference_domains=[str(d) for d in cfg["reference_domains"]],
-            runs=runs,
-            posterior=posterior,
-            bases={d: DiscrepancyBasis.from_dict(b) for d, b in cfg["bases"].items()},
-            sampler=SamplerConfig(**cfg["sampler"]),
-            random_seed=int(cfg["random_seed"]),
-            timings=dict(cfg["timings"]),
-            notes=list(cfg["notes"]),
-            sampler_used=cfg["sampler_used"],
-            discrepancy=cfg["discrepancy"],
-            gp_lengthscale=float(cfg["gp_lengthscale"]),
-            varying=tuple(str(v) for v in cfg["varying"]) if cfg.get("varying") is not None else None,
-            diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
-        )
-        post = fit.posterior["posterior"]
-        needed = ["mu", "theta", "sigma"] + (["eta", "zg"] if fit.bases else [])
-        missing = [v for v in needed if v not in post.data_vars]
-        if missing:
-            raise FitFileError(f"'{path / 'posterior.nc'}' lacks the variables {missing}; it is not a bayes_scaling fit.")
-        if post["theta"].shape[-1] != len(law.params) or post["theta"].shape[-2] != len(fit.domains):
-            raise FitFileError(f"'{path}' is inconsistent: the draws do not match the law and domains in fit.json.")
     except FitFileError:
         raise
     except KeyError as exc:
@@ -335,13 +268,4 @@ def load_fit(path):
             f"'{cfg_file}' is damaged or was edited: a field is malformed ({type(exc).__name__}: {exc}). "
             "Restore it from a backup or refit."
         ) from None
-    if fit.diagnostics is not None and not fit.diagnostics.ok:
-        from .diagnostics import ConvergenceWarning
-
-        warnings.warn(
-            f"the fit in '{path}' failed its convergence checks when it was made, so its forecasts may be wrong: "
-            + " ".join(fit.diagnostics.problems),
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return fit
+    return SavedFit(path, cfg, posterior, runs)

@@ -1,4 +1,4 @@
-"""Scaling laws as pure functions, written once for NumPy and PyTensor.
+"""Floor 0. Scaling laws as pure functions, written once for NumPy and PyTensor.
 
 Every law is evaluated **in log space**: it returns ``log L`` (L in nats/token)
 as a log-sum-exp of terms, which is numerically stable for N, D from 1e3 to
@@ -16,8 +16,9 @@ the log of each term at the centre of the data, removes that ridge.
 
 A law object knows:
 
-* ``params``: the sampling parameters (all real-valued), in order;
-* ``catalog_params``: the parameterisation in which published fits are quoted;
+* ``theta_names``: the sampling parameters (all real-valued), in order (``params``
+  always means N, the model size, never a law parameter);
+* ``catalog_names``: the parameterisation in which published fits are quoted;
 * ``log_loss(x, theta, xp)``: the law, for ``xp`` = :mod:`numpy` or
   :mod:`pytensor.tensor` (``x`` holds log sizes minus log reference scales);
 * ``to_catalog`` / ``from_catalog``: conversion between the two parameterisations.
@@ -74,9 +75,9 @@ class Law:
         Catalog name.
     variables : tuple of str
         Runs-table columns the law uses (``params``, ``tokens``, ``flops``, ``unique_tokens``).
-    params : tuple of str
-        Sampling parameters.
-    catalog_params : tuple of str
+    theta_names : tuple of str
+        Sampling parameters (the columns of a ``theta`` draw matrix).
+    catalog_names : tuple of str
         Parameters of published fits.
     param_convention : str
         How N is counted in the published fits behind the law's priors.
@@ -86,8 +87,8 @@ class Law:
 
     name: str = ""
     variables: tuple[str, ...] = ()
-    params: tuple[str, ...] = ()
-    catalog_params: tuple[str, ...] = ()
+    theta_names: tuple[str, ...] = ()
+    catalog_names: tuple[str, ...] = ()
     param_convention: str = "total parameters including embeddings"
     citation: str = ""
     #: prior scale (HalfNormal sigma) of the between-domain spread of each sampling parameter
@@ -100,7 +101,7 @@ class Law:
         """Domain effects as ``(name, loading vector of shape (p,))``, a basis of parameter space."""
         if self.domain_effects:
             return [(name, np.asarray(v, float)) for name, v in self.domain_effects]
-        return [(name, np.eye(len(self.params))[i]) for i, name in enumerate(self.params)]
+        return [(name, np.eye(len(self.theta_names))[i]) for i, name in enumerate(self.theta_names)]
 
     def effect_matrix(self) -> np.ndarray:
         """Loadings of the domain effects, shape (p, k) with k = p (column j = effect j)."""
@@ -300,8 +301,8 @@ class ChinchillaLaw(Law):
 
     name: str = "chinchilla"
     variables: tuple[str, ...] = ("params", "tokens")
-    params: tuple[str, ...] = ("logE", "tN", "tD", "s", "a")
-    catalog_params: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta")
+    theta_names: tuple[str, ...] = ("logE", "tN", "tD", "s", "a")
+    catalog_names: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta")
     citation: str = "Hoffmann et al. (2022), arXiv:2203.15556, Eq. 2; log-space form as in Besiroglu et al. (2024)."
     # Between-domain spread (HalfNormal scales), from published-fits.md §2.6 and §4:
     # the allocation exponent a = beta/(alpha+beta) ranges 0.45-0.58 across data sets
@@ -392,8 +393,8 @@ class PowerLaw(Law):
     name: str = "power_params"
     x: str = "params"
     variables: tuple[str, ...] = ("params",)
-    params: tuple[str, ...] = ("logE", "tX", "alpha")
-    catalog_params: tuple[str, ...] = ("logA", "logE", "alpha")
+    theta_names: tuple[str, ...] = ("logE", "tX", "alpha")
+    catalog_names: tuple[str, ...] = ("logA", "logE", "alpha")
     citation: str = "Henighan et al. (2020), arXiv:2010.14701, Eq. 1.1; Hestness et al. (2017), arXiv:1712.00409."
     between_domain_scale: dict[str, float] = field(default_factory=lambda: {"logE": 0.3, "tX": 0.5, "alpha": 0.1})
     domain_effects: tuple = (
@@ -459,8 +460,8 @@ class KaplanLaw(Law):
 
     name: str = "kaplan"
     variables: tuple[str, ...] = ("params", "tokens")
-    params: tuple[str, ...] = ("sN", "sD", "alpha_N", "alpha_D")
-    catalog_params: tuple[str, ...] = ("logNc", "logDc", "alpha_N", "alpha_D")
+    theta_names: tuple[str, ...] = ("sN", "sD", "alpha_N", "alpha_D")
+    catalog_names: tuple[str, ...] = ("logNc", "logDc", "alpha_N", "alpha_D")
     param_convention: str = "non-embedding parameters"
     citation: str = "Kaplan et al. (2020), arXiv:2001.08361, Eq. 1.5 and Table 2."
     between_domain_scale: dict[str, float] = field(
@@ -557,8 +558,8 @@ class DataConstrainedLaw(Law):
 
     name: str = "data_constrained"
     variables: tuple[str, ...] = ("params", "tokens", "unique_tokens")
-    params: tuple[str, ...] = ("logE", "tN", "tD", "s", "a", "logRD", "logRN")
-    catalog_params: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta", "logRD", "logRN")
+    theta_names: tuple[str, ...] = ("logE", "tN", "tD", "s", "a", "logRD", "logRN")
+    catalog_names: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta", "logRD", "logRN")
     citation: str = "Muennighoff et al. (2023), arXiv:2305.16264, §3.1 (datablations README 'Parametric Fit')."
     between_domain_scale: dict[str, float] = field(
         default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "s": 0.1, "a": 0.05, "logRD": 0.5, "logRN": 0.5}

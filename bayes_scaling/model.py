@@ -1,4 +1,4 @@
-"""The PyMC model: a (hierarchical) scaling law with a robust likelihood.
+"""Floor 1. The PyMC model: a (hierarchical) scaling law with a robust likelihood.
 
 Structure (all sizes in natural logs, centred at the reference scales)::
 
@@ -34,10 +34,11 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .discrepancy import BOX, M_PER_DIM, DiscrepancyBasis
+from .discrepancy import M_PER_DIM, DiscrepancyBasis
 from .laws import Law, get_law
 
-__all__ = ["Structure", "build_model", "NOISE_PRIOR", "RICH_RUNS"]
+__all__ = ["Structure", "build_model", "data_arrays", "PosteriorNames", "VARS", "NOISE_PRIOR", "NOISE_SPREAD", "RICH_RUNS",
+           "SPARSE_NU"]
 
 #: Runs above which a domain counts as data-rich (centred parameterisation, own tail weight).
 RICH_RUNS = 30
@@ -50,6 +51,73 @@ SPARSE_NU = 1e6
 #: loss, the order of the seed-to-seed variation of ~0.02 nats at L ~ 3
 #: (Kaplan et al. 2020, §4.2); sd 1 (a factor of 2.7 either way).
 NOISE_PRIOR = (float(np.log(0.01)), 1.0)
+
+
+@dataclass(frozen=True)
+class PosteriorNames:
+    """Names of the model's variables in the posterior draws, declared once.
+
+    :func:`build_model` names its variables with these; :class:`bayes_scaling.posterior.ScalingFit`
+    reads the draws through them (analyses use the fit's accessors, never the names). A saved
+    fit (format 2) stores the draws under these names.
+
+    Attributes
+    ----------
+    population : str
+        Population centre of the law's sampling parameters, dims (``param``).
+    theta : str
+        Each fitted domain's sampling parameters, dims (``domain_idx``, ``param``).
+    spread : str
+        Between-domain spread of each domain effect, in the order of ``law.effects()`` (hierarchical fits).
+    noise : str
+        Noise scale of log loss per domain, dims (``domain_idx``).
+    noise_centre : str
+        Population centre of the log noise scales (several domains).
+    tail_weight : str
+        Student-t degrees of freedom per domain, dims (``domain_idx``) (Student-t likelihood).
+    discrepancy_scale, discrepancy_weights : str
+        Discrepancy amplitude and whitened basis coefficients (n_gp, m) of the domains with a discrepancy term.
+    z_pop, w_pop, log_sigma, u_dom, u_rich, u_ref, zs, nu_rich, log_sigma_rich : str
+        Free variables of the graph (sampled coordinates; see :func:`build_model`).
+    param_dim, domain_dim : str
+        Dimension names of the law's parameters and of the domains.
+    """
+
+    population: str = "mu"
+    theta: str = "theta"
+    spread: str = "tau"
+    noise: str = "sigma"
+    noise_centre: str = "s_mu"
+    tail_weight: str = "nu_dom"
+    discrepancy_scale: str = "eta"
+    discrepancy_weights: str = "zg"
+    z_pop: str = "z_pop"
+    w_pop: str = "w_pop"
+    log_sigma: str = "log_sigma"
+    u_dom: str = "u_dom"
+    u_rich: str = "u_rich"
+    u_ref: str = "u_ref"
+    zs: str = "zs"
+    nu_rich: str = "nu_rich"
+    log_sigma_rich: str = "log_sigma_rich"
+    param_dim: str = "param"
+    domain_dim: str = "domain_idx"
+
+    @property
+    def checked(self) -> tuple[str, ...]:
+        """Variables whose convergence is checked (the free variables and the population centre), in report order."""
+        return (self.z_pop, self.w_pop, self.log_sigma, self.spread, self.u_rich, self.u_ref, self.u_dom,
+                self.noise_centre, self.zs, self.nu_rich, self.log_sigma_rich, self.discrepancy_scale,
+                self.discrepancy_weights, self.population)
+
+    @property
+    def traced(self) -> tuple[str, ...]:
+        """Population-level variables drawn by default in trace and rank plots."""
+        return (self.population, self.log_sigma, self.noise_centre, self.discrepancy_scale)
+
+
+#: The posterior's variable names (see :class:`PosteriorNames`).
+VARS = PosteriorNames()
 
 
 @dataclass(frozen=True)
@@ -76,7 +144,7 @@ class Structure:
     summarized : tuple of int
         Reference domains that enter through a normal summary of their own posterior
         (a two-stage hierarchical model, as in meta-analysis; see
-        :func:`bayes_scaling.fit.reference_summary`).
+        :func:`bayes_scaling.reference.reference_summary`).
     """
 
     law: str
@@ -86,6 +154,17 @@ class Structure:
     hierarchical: bool = False
     rich: tuple[int, ...] = ()
     summarized: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (the ``structure`` field of a saved fit)."""
+        return {"law": self.law, "n_domains": self.n_domains, "n_gp": self.n_gp, "likelihood": self.likelihood,
+                "hierarchical": self.hierarchical, "rich": list(self.rich), "summarized": list(self.summarized)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Structure:
+        """Inverse of :meth:`to_dict` (``summarized`` is optional: fits saved before it was recorded lack it)."""
+        return cls(d["law"], int(d["n_domains"]), int(d["n_gp"]), d["likelihood"], bool(d["hierarchical"]),
+                   tuple(int(i) for i in d["rich"]), tuple(int(i) for i in d.get("summarized", ())))
 
     @property
     def gp_dim(self) -> int:
@@ -155,7 +234,7 @@ def data_arrays(
     if structure.hierarchical:
         out["prior_chol"] = chol
         out["tau_scale"] = np.asarray(tau_scale, float)
-        out["vary"] = np.ones(len(law.params)) if vary is None else np.asarray(vary, float)
+        out["vary"] = np.ones(len(law.theta_names)) if vary is None else np.asarray(vary, float)
         out["effects"] = law.effect_matrix()
     else:
         out["prior_chol_inv"] = np.linalg.inv(chol)
@@ -231,9 +310,9 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
         (discrepancy; ``gp_lengthscale`` is data); deterministics ``mu`` (p,), ``theta`` (domains, p), ``sigma`` (domains,).
     """
     law = get_law(structure.law)
-    p = len(law.params)
+    p = len(law.theta_names)
     nd = structure.n_domains
-    coords = {"param": list(law.params), "domain_idx": list(range(nd))}
+    coords = {VARS.param_dim: list(law.theta_names), VARS.domain_dim: list(range(nd))}
     with pm.Model(coords=coords) as model:
         xs = {}
         for k in law.variables:
@@ -247,8 +326,8 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
 
         if structure.hierarchical:
             l0 = _fixed("prior_chol", arrays["prior_chol"])
-            z_pop = pm.Normal("z_pop", 0.0, 1.0, shape=p)
-            mu = pm.Deterministic("mu", m0 + pt.dot(l0, z_pop), dims="param")
+            z_pop = pm.Normal(VARS.z_pop, 0.0, 1.0, shape=p)
+            mu = pm.Deterministic(VARS.population, m0 + pt.dot(l0, z_pop), dims=VARS.param_dim)
         else:
             # One domain: sample whitened coordinates w around a Laplace approximation of the
             # posterior (mu = t0 + S w, see bayes_scaling.inference.laplace_precondition), with the
@@ -260,8 +339,8 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             t0 = _fixed("precond_mean", arrays["precond_mean"])
             s0 = _fixed("precond_chol", arrays["precond_chol"])
             l0_inv = _fixed("prior_chol_inv", arrays["prior_chol_inv"])
-            w_pop = pm.Flat("w_pop", shape=p)
-            mu = pm.Deterministic("mu", t0 + _rowsum(s0, w_pop), dims="param")
+            w_pop = pm.Flat(VARS.w_pop, shape=p)
+            mu = pm.Deterministic(VARS.population, t0 + _rowsum(s0, w_pop), dims=VARS.param_dim)
             z_prior = _rowsum(l0_inv, mu - m0)
             pm.Potential("prior_mu", -0.5 * pt.sum(z_prior**2))
         rich = list(structure.rich)
@@ -269,7 +348,7 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
         sparse = [i for i in range(nd) if i not in rich and i not in summ]
         if structure.hierarchical:
             tau_scale = _fixed("tau_scale", arrays["tau_scale"])
-            tau = pm.HalfNormal("tau", sigma=tau_scale, shape=p)
+            tau = pm.HalfNormal(VARS.spread, sigma=tau_scale, shape=p)
             vary = _fixed("vary", arrays["vary"])  # 1 = the effect varies by domain, 0 = shared
             effects = _fixed("effects", arrays["effects"])  # (p, k): column j = effect j in parameter space
             effects_inv = _fixed("effects_inv", np.linalg.inv(arrays["effects"]))
@@ -289,52 +368,52 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # (as many effects as runs - 1), and on the 24-domain OpenLM split the non-centred form
             # took 4x the leapfrog steps (130 vs 31 per draw) with worse R-hat for the spreads.
             if sparse:
-                theta = pt.set_subtensor(theta[_group(sparse)], centred("u_dom", len(sparse)))
+                theta = pt.set_subtensor(theta[_group(sparse)], centred(VARS.u_dom, len(sparse)))
             if rich:  # many runs: the data pin the domain, so the centred form samples better
                 # A shared effect (vary = 0) is unused; its draw gets scale 1 instead of tau, which would
                 # otherwise form a prior-only funnel (Neal 2003).
-                theta = pt.set_subtensor(theta[_group(rich)], centred("u_rich", len(rich)))
+                theta = pt.set_subtensor(theta[_group(rich)], centred(VARS.u_rich, len(rich)))
             if summ:  # reference domains enter through a normal summary of their own posterior
-                theta = pt.set_subtensor(theta[_group(summ)], centred("u_ref", len(summ)))
+                theta = pt.set_subtensor(theta[_group(summ)], centred(VARS.u_ref, len(summ)))
                 ref_mean = _fixed("ref_mean", arrays["ref_mean"])
                 ref_chol = _fixed("ref_chol", arrays["ref_chol"])
                 for k, i in enumerate(summ):
                     pm.MvNormal(f"ref_summary_{k}", mu=theta[i], chol=ref_chol[k], observed=ref_mean[k])
-            theta = pm.Deterministic("theta", theta, dims=("domain_idx", "param"))
+            theta = pm.Deterministic(VARS.theta, theta, dims=(VARS.domain_dim, VARS.param_dim))
         else:
-            theta = pm.Deterministic("theta", pt.repeat(mu[None, :], nd, axis=0), dims=("domain_idx", "param"))
+            theta = pm.Deterministic(VARS.theta, pt.repeat(mu[None, :], nd, axis=0), dims=(VARS.domain_dim, VARS.param_dim))
         if nd > 1:
-            s_mu = pm.Normal("s_mu", *NOISE_PRIOR)
+            s_mu = pm.Normal(VARS.noise_centre, *NOISE_PRIOR)
             # Spread of log noise scales between domains, fixed: domains with 3-8 runs cannot learn it,
             # and learning it left a funnel (R-hat 1.06 on the OpenLM split). 0.5 = scales differ by
             # a factor of about 1.6 between typical domains.
             s_tau = NOISE_SPREAD
             log_sigma = pt.zeros(nd)
             if sparse:
-                zs = pm.Normal("zs", 0.0, 1.0, shape=len(sparse))
+                zs = pm.Normal(VARS.zs, 0.0, 1.0, shape=len(sparse))
                 noise_vary = _fixed("noise_vary", arrays["noise_vary"])
                 log_sigma = pt.set_subtensor(log_sigma[_group(sparse)], s_mu + noise_vary * s_tau * zs)
             if rich:
-                ls_rich = pm.Normal("log_sigma_rich", s_mu, s_tau, shape=len(rich))
+                ls_rich = pm.Normal(VARS.log_sigma_rich, s_mu, s_tau, shape=len(rich))
                 log_sigma = pt.set_subtensor(log_sigma[_group(rich)], ls_rich)
             if summ:
                 log_sigma = pt.set_subtensor(log_sigma[_group(summ)], pt.log(_fixed("ref_sigma", arrays["ref_sigma"])))
-            sigma = pm.Deterministic("sigma", pt.exp(log_sigma), dims="domain_idx")
+            sigma = pm.Deterministic(VARS.noise, pt.exp(log_sigma), dims=VARS.domain_dim)
         else:
-            log_sigma = pm.Normal("log_sigma", *NOISE_PRIOR)
-            sigma = pm.Deterministic("sigma", pt.exp(log_sigma)[None], dims="domain_idx")
+            log_sigma = pm.Normal(VARS.log_sigma, *NOISE_PRIOR)
+            sigma = pm.Deterministic(VARS.noise, pt.exp(log_sigma)[None], dims=VARS.domain_dim)
 
         if nd == 1:
             # One domain: per-domain quantities are scalars that broadcast over the runs; gathering
             # them by dom_idx would add advanced-indexing ops (and their gradients) that Numba
             # compiles slowly and that sample no faster.
-            named = {name: mu[j] for j, name in enumerate(law.params)}
+            named = {name: mu[j] for j, name in enumerate(law.theta_names)}
 
             def gather(v):
                 return v[0]
         else:
             th_obs = theta[dom]
-            named = {name: th_obs[:, j] for j, name in enumerate(law.params)}
+            named = {name: th_obs[:, j] for j, name in enumerate(law.theta_names)}
 
             def gather(v):
                 return v[dom]
@@ -345,12 +424,12 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # Amplitude prior: half-normal with scale 0.02 in log loss (~2 % of the loss),
             # the size of the extrapolation errors seen in published ladders (Choshen et al.
             # 2024 report ~4 % as the practical floor of absolute relative error).
-            eta = pm.HalfNormal("eta", 0.02)
+            eta = pm.HalfNormal(VARS.discrepancy_scale, 0.02)
             # Length scales in units of each domain's data half-range, fixed (not learned):
             # learning them mixed slowly (R-hat 1.02, ESS ~200 per 4000 draws on the Chinchilla
             # runs) and did not improve forecasts; 1 = correlation over half the data range.
             ls = _fixed("gp_lengthscale", arrays["gp_lengthscale"])
-            zg = pm.Normal("zg", 0.0, 1.0, shape=(structure.n_gp, structure.n_basis))
+            zg = pm.Normal(VARS.discrepancy_weights, 0.0, 1.0, shape=(structure.n_gp, structure.n_basis))
             basis = DiscrepancyBasis(law.size_variables, np.zeros(d), np.ones(d), np.zeros(p), np.zeros((p, 1)))
             sqrt_s = basis.sqrt_spectral(eta, ls, pt)
             coef = zg * sqrt_s[None, :]
@@ -362,17 +441,17 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # few runs cannot learn it, and a learned heavy tail on 3-8 points opens modes in which
             # some runs are declared outliers, so those domains use normal noise (nu = 1e6).
             if nd == 1:  # one domain, no set_subtensor (see gather above)
-                nu_dom = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=1) if rich else pt.as_tensor([SPARSE_NU])
+                nu_dom = pm.Gamma(VARS.nu_rich, alpha=2.0, beta=0.1, shape=1) if rich else pt.as_tensor([SPARSE_NU])
             else:
                 nu_dom = pt.zeros(nd)
                 if sparse:
                     nu_dom = pt.set_subtensor(nu_dom[_group(sparse)], SPARSE_NU)
                 if rich:
-                    nu_rich = pm.Gamma("nu_rich", alpha=2.0, beta=0.1, shape=len(rich))
+                    nu_rich = pm.Gamma(VARS.nu_rich, alpha=2.0, beta=0.1, shape=len(rich))
                     nu_dom = pt.set_subtensor(nu_dom[_group(rich)], nu_rich)
                 if summ:
                     nu_dom = pt.set_subtensor(nu_dom[_group(summ)], _fixed("ref_nu", arrays["ref_nu"]))
-            nu_dom = pm.Deterministic("nu_dom", nu_dom, dims="domain_idx")
+            nu_dom = pm.Deterministic(VARS.tail_weight, nu_dom, dims=VARS.domain_dim)
             # Student-t log density with its normalising constant computed once per domain and
             # gathered, instead of gammaln/digamma at every run as pm.StudentT does (the same
             # density; 245 runs: the log-density-and-gradient call takes ~20 % less time).
@@ -383,5 +462,4 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             pm.Normal("obs", mu=mean, sigma=gather(sigma), observed=y, shape=y.shape)
         else:
             raise ValueError(f"unknown likelihood '{structure.likelihood}'; use 'student_t' or 'normal'.")
-    model._bs_box = BOX  # for introspection in tests
     return model

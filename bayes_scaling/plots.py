@@ -1,4 +1,4 @@
-"""Figures (matplotlib). Each function returns ``(Figure, Axes)`` and accepts ``ax=``
+"""Floor 4. Figures (matplotlib). Each function returns ``(Figure, Axes)`` and accepts ``ax=``
 (except :func:`plot_diagnostics`, whose figure ``arviz_plots`` lays out).
 
 Conventions: log axes with readable units (``1B``, ``10B``, ``1T`` for counts;
@@ -13,7 +13,10 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from .predict import interval, predictive_draws
+from ._warnings import quiet_library_noise
+from .decisions import discrepancy_of, frontier, optimal_allocation_draws
+from .intervals import interval
+from .predict import predict, predictive_draws
 
 __all__ = [
     "OKABE_ITO",
@@ -142,8 +145,6 @@ def plot_fit(
     ValueError
         For an unknown ``x``, or an ``x`` a one-variable law does not depend on.
     """
-    from .decisions import discrepancy_of, optimal_allocation_draws
-
     law = fit.law
     if x is None:
         x = "flops" if law.has_allocation else law.variables[0]
@@ -182,12 +183,11 @@ def plot_fit(
         ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} band (expected loss)")
     ax.plot(grid, np.median(curve, 0), color=_BAND, lw=2, label=f"posterior median {label_path}".strip())
     if published and fit.prior.informative:
-        th0 = fit.law.from_catalog({k: np.asarray([v]) for k, v in fit.prior.mean.items()}, fit.refs)
-        th0 = np.column_stack([th0[k] for k in law.params])
+        th0 = fit.published_theta()[None, :]  # the prior's centre, shape (1, p)
         if law.has_allocation and x == "flops":
             pub = optimal_allocation_draws(fit, grid, th0)["loss_opt"][0]
         else:
-            pub = law.loss(table, {k: th0[0, j] for j, k in enumerate(law.params)}, fit.refs)
+            pub = law.loss(table, {k: th0[0, j] for j, k in enumerate(law.theta_names)}, fit.refs)
         ax.plot(grid, pub, color=_PUBLISHED, lw=1.5, ls="--", label=f"published law ({_plain(fit.prior.name)})")
     colour = np.log10(runs["tokens"] / runs["params"]) if law.has_allocation else None
     sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis", s=14, zorder=3, label="runs")
@@ -243,9 +243,7 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
         cov = cov + law.between_domain_cov()
     prior_draws = rng.multivariate_normal(mean, cov, size=4000)
     prior = law.natural(fit.theta_dict(prior_draws), fit.refs)
-    published = {}
-    if fit.prior.informative:
-        published = law.natural(law.from_catalog({k: np.asarray(v) for k, v in fit.prior.mean.items()}, fit.refs), fit.refs)
+    published = fit.published_values()[0] if fit.prior.informative else {}
     names = list(post)
     own_figure = ax is None
     if own_figure:
@@ -299,7 +297,7 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
     if flops is None:
         c = fit.runs["flops"]
         flops = np.geomspace(c.min(), c.max() * 1000, 60)
-    fr = fit.frontier(np.asarray(flops, float), prob=prob, domain=domain)
+    fr = frontier(fit, np.asarray(flops, float), prob=prob, domain=domain)
     for key, colour, label in (("params_opt", OKABE_ITO[0], "N_opt (parameters)"), ("tokens_opt", OKABE_ITO[1], "D_opt (tokens)")):
         ax.fill_between(fr["flops"], fr[f"{key}_lower"], fr[f"{key}_upper"], color=colour, alpha=0.25, lw=0)
         ax.plot(fr["flops"], fr[f"{key}_median"], color=colour, lw=2, label=f"{label}, {prob:.0%} band")
@@ -338,8 +336,6 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
         A histogram of draws, vertical lines at the interval ends and the median
         (and the threshold).
     """
-    from .predict import predict
-
     fig, ax = _ax(ax)
     table = pd.DataFrame([target])
     domain = domain or (target.get("domain") if isinstance(target, dict) else None) or fit.default_domain
@@ -446,7 +442,9 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
     fit : ScalingFit
     kind : {"rank", "trace", "energy"}
     var_names : list of str, optional
-        Default: the population parameters ``mu`` and the noise.
+        Default: the population-level variables (:meth:`ScalingFit.trace_variables
+        <bayes_scaling.posterior.ScalingFit.trace_variables>`: the population centre, the
+        noise and the discrepancy amplitude).
 
     Returns
     -------
@@ -454,17 +452,18 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
         A new figure (``arviz_plots`` lays out its own grid, so there is no ``ax=``),
         with constrained layout so panel titles do not overlap the row above.
     """
-    import arviz_plots as azp
-
-    var_names = var_names or [v for v in ("mu", "log_sigma", "s_mu", "nu", "eta") if v in fit.posterior["posterior"].data_vars]
-    if kind == "energy":
-        pc = azp.plot_energy(fit.posterior, backend="matplotlib")
-    elif kind == "trace":
-        pc = azp.plot_trace(fit.posterior, var_names=var_names, backend="matplotlib")
-    elif kind == "rank":
-        pc = azp.plot_rank(fit.posterior, var_names=var_names, backend="matplotlib")
-    else:
+    if kind not in ("rank", "trace", "energy"):
         raise ValueError(f"kind must be 'rank', 'trace' or 'energy', not '{kind}'.")
+    import arviz_plots as azp  # imported on use: it loads a plotting backend registry (~1 s)
+
+    var_names = var_names or fit.trace_variables()
+    with quiet_library_noise():
+        if kind == "energy":
+            pc = azp.plot_energy(fit.posterior, backend="matplotlib")
+        elif kind == "trace":
+            pc = azp.plot_trace(fit.posterior, var_names=var_names, backend="matplotlib")
+        else:
+            pc = azp.plot_rank(fit.posterior, var_names=var_names, backend="matplotlib")
     fig = pc.viz["figure"].item() if hasattr(pc.viz["figure"], "item") else pc.viz["figure"]
     if fig.get_layout_engine() is None:
         fig.set_layout_engine("constrained")

@@ -1,4 +1,4 @@
-"""Posterior predictive forecasts of loss, computed from the draws with NumPy.
+"""Floor 3. Posterior predictive forecasts of loss, computed from the draws with NumPy.
 
 No PyTensor graph is compiled here: the laws are pure functions
 (:mod:`bayes_scaling.laws`) and the discrepancy basis is evaluated in NumPy
@@ -15,7 +15,11 @@ Two intervals are reported for each target:
 
 For a domain the fit has not seen, the *population predictive* is used: new
 domain parameters are drawn around the population mean with the fitted
-between-domain spread, and a noise scale from the fitted noise population.
+between-domain spread, and a noise scale from the fitted noise population
+(:meth:`ScalingFit.new_domain_draws <bayes_scaling.posterior.ScalingFit.new_domain_draws>`).
+
+Every function takes the fit as an argument and reads it through its public
+accessors only.
 """
 
 from __future__ import annotations
@@ -24,18 +28,22 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from arviz_stats.base import array_stats
 
-from .data import RunsTableError, validate_targets
-from .model import NOISE_SPREAD
+from .data import validate_targets
+from .intervals import interval
 
-__all__ = ["predict", "predictive_draws", "discrepancy_coefficients", "discrepancy_draws", "interval",
-           "prepare_targets", "ExtrapolationWarning", "EXTRAPOLATION_FACTOR"]
+__all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning",
+           "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
 #: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
 #: (Hoffmann et al. 2022, Fig. 3; Besiroglu et al. 2024); three decades is far beyond any such check.
 EXTRAPOLATION_FACTOR = 1000.0
+
+
+#: The forecast columns every forecaster adds to the targets (nats/token): one new run (noise included) and
+#: the expected loss; shared with the baselines (:data:`bayes_scaling.baselines.FORECAST_COLUMNS`).
+FORECAST_COLUMNS = ("loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper")
 
 
 class ExtrapolationWarning(UserWarning):
@@ -60,74 +68,6 @@ def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
             )
 
 
-def interval(draws: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndarray, np.ndarray]:
-    """Credible interval of draws along axis 0.
-
-    Parameters
-    ----------
-    draws : ndarray, shape (S, ...)
-    prob : float
-        Probability mass in (0, 1).
-    kind : {"eti", "hdi"}
-        Equal-tailed (default) or highest-density interval (ArviZ ``array_stats``).
-
-    Returns
-    -------
-    (lower, upper) : tuple of ndarray
-
-    Raises
-    ------
-    ValueError
-        If ``prob`` is not in (0, 1) or ``kind`` is unknown.
-    """
-    if not 0 < prob < 1:
-        raise ValueError(f"interval probability must be between 0 and 1 (exclusive), got {prob}.")
-    flat = draws.reshape(draws.shape[0], -1)
-    if kind == "eti":
-        res = array_stats.eti(flat, prob=prob, axis=0)
-    elif kind == "hdi":
-        res = array_stats.hdi(flat, prob=prob, axis=0)
-    else:
-        raise ValueError(f"interval kind must be 'eti' or 'hdi', not '{kind}'.")
-    res = np.asarray(res).reshape(*draws.shape[1:], 2)
-    return res[..., 0], res[..., 1]
-
-
-def _new_domain_draws(fit, rng, domain=None) -> tuple[np.ndarray, np.ndarray]:
-    if not fit.hierarchical:
-        asked = f"domain '{domain}' is not in this fit: " if domain is not None else ""
-        raise RunsTableError(
-            f"{asked}this fit has a single domain and no hierarchy, so it cannot forecast another domain; "
-            f"use domain '{fit.domains[0]}' or refit with reference runs."
-        )
-    mu = fit._flat("mu")
-    # tau is the spread of each domain *effect* (columns of law.effect_matrix(), not the parameter
-    # order); effects shared by all domains (fit.varying) are shared by a new domain too.
-    tau = fit._flat("tau")
-    law = fit.law
-    names = [name for name, _ in law.effects()]
-    on = np.array([1.0 if fit.varying is None or name in fit.varying else 0.0 for name in names])
-    theta = mu + (on * tau * rng.standard_normal(tau.shape)) @ law.effect_matrix().T
-    post = fit.posterior["posterior"]
-    if "s_mu" in post.data_vars:
-        sigma = np.exp(fit._flat("s_mu") + NOISE_SPREAD * rng.standard_normal(fit.n_draws))
-    else:
-        sigma = fit.sigma(fit.domains[0])
-    return theta, sigma
-
-
-def discrepancy_coefficients(fit, domain: str) -> np.ndarray:
-    """Posterior draws of a domain's discrepancy coefficients, shape (S, m).
-
-    The discrepancy at centred log inputs ``x`` is ``coef @ basis.psi(law, x).T``
-    (see :mod:`bayes_scaling.discrepancy`).
-    """
-    basis = fit.bases[domain]
-    slot = list(fit.bases).index(domain)
-    ls = np.full((fit.n_draws, basis.dim), fit.gp_lengthscale)
-    return basis.sqrt_spectral(fit._flat("eta"), ls) * fit._flat("zg")[:, slot, :]
-
-
 def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool = False) -> np.ndarray:
     """Draws of a domain's model discrepancy (log loss) at centred log inputs, shape (S, n).
 
@@ -143,9 +83,9 @@ def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool =
         return np.zeros((fit.n_draws, n))
     basis = fit.bases[domain]
     t = basis.taper(x)
-    coef = discrepancy_coefficients(fit, domain)
+    coef = fit.discrepancy_coefficients(domain)
     z_far = np.random.default_rng([int(fit.random_seed), 0x5CA1E]).standard_normal(fit.n_draws)
-    far = fit._flat("eta") * z_far
+    far = fit.discrepancy_scale() * z_far
     if paired:
         gp = np.einsum("sm,sm->s", coef, basis.psi(fit.law, x))
         return t * gp + np.sqrt(1.0 - t**2) * far
@@ -172,16 +112,14 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
     law = fit.law
     x = law.inputs(table, fit.refs)
     if domain in fit.domains:
-        theta = fit.theta(domain)
-        sigma = fit.sigma(domain)
+        theta, sigma, nu = fit.theta(domain), fit.noise_scale(domain), fit.tail_weight(domain)
     else:
-        theta, sigma = _new_domain_draws(fit, rng, domain)
+        theta, sigma, nu = fit.new_domain_draws(rng, domain)
     th = {k: v[:, None] for k, v in fit.theta_dict(theta).items()}
     with np.errstate(over="ignore"):
         mean = law.log_loss(x, th, np)
     if domain in fit.bases:
         mean = mean + discrepancy_draws(fit, domain, x)
-    nu = fit.nu(domain)
     noise = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
     return mean, mean + sigma[:, None] * noise
 
@@ -252,8 +190,7 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
     _warn_extrapolation(fit, t)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     out = t.copy()
-    cols = ["loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper"]
-    for c in cols:
+    for c in FORECAST_COLUMNS:
         out[c] = np.nan
     out["domain_kind"] = ""
     for dom, idx in t.groupby("domain", sort=False).groups.items():

@@ -1,4 +1,4 @@
-"""The prior catalog: published scaling-law fits as priors, with their sources.
+"""Floor 0. The prior catalog: published scaling-law fits as priors, with their sources.
 
 Each :class:`PriorSpec` is a multivariate normal over a law's *catalog
 parameters* (the parameterisation in which the paper quotes its fit, e.g.
@@ -85,7 +85,7 @@ class PriorSpec:
     mean : dict of float
         Means of the catalog parameters (``None`` for a weak prior, computed from data).
     cov : ndarray, shape (k, k)
-        Covariance of the catalog parameters in ``law.catalog_params`` order.
+        Covariance of the catalog parameters in ``law.catalog_names`` order.
     citation : str
         Paper.
     where : str
@@ -96,7 +96,7 @@ class PriorSpec:
         How N was counted.
     widen_factor : float
         Factor applied to the standard deviations (1 = as published).
-    weak_params : tuple of str
+    weak_names : tuple of str
         Parameters that get the law's weak prior even in an informative entry
         (for example E of a one-variable sweep, which absorbs the fixed other term).
     """
@@ -110,7 +110,7 @@ class PriorSpec:
     units: str = "N: parameters; D: tokens; L: nats/token"
     param_convention: str = "total parameters including embeddings"
     widen_factor: float = 1.0
-    weak_params: tuple[str, ...] = field(default_factory=tuple)
+    weak_names: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def informative(self) -> bool:
@@ -149,7 +149,7 @@ class PriorSpec:
         Returns
         -------
         (mean, cov) : tuple of ndarray
-            Shapes (p,) and (p, p), in ``law.params`` order. The catalog normal is
+            Shapes (p,) and (p, p), in ``law.theta_names`` order. The catalog normal is
             pushed through ``law.from_catalog`` to first order (exact when linear).
 
         Raises
@@ -166,30 +166,67 @@ class PriorSpec:
         if not self.informative:
             sd = weak_sd * self.widen_factor
             return weak_mean, np.diag(sd**2)
-        keys = law.catalog_params
+        keys = law.catalog_names
         mu = np.array([self.mean[k] for k in keys], float)
         cov = np.asarray(self.cov, float) * self.widen_factor**2
 
         def f(v):
             th = law.from_catalog(dict(zip(keys, v, strict=True)), ref)
-            return np.array([th[k] for k in law.params], float)
+            return np.array([th[k] for k in law.theta_names], float)
 
         m = f(mu)
-        jac = np.empty((len(law.params), len(keys)))
+        jac = np.empty((len(law.theta_names), len(keys)))
         for j in range(len(keys)):
             h = 1e-6 * max(1.0, abs(mu[j]))
             e = np.zeros(len(keys))
             e[j] = h
             jac[:, j] = (f(mu + e) - f(mu - e)) / (2 * h)
         scov = jac @ cov @ jac.T
-        for p in self.weak_params:
-            i = law.params.index(p)
+        for p in self.weak_names:
+            i = law.theta_names.index(p)
             scov[i, :] = 0.0
             scov[:, i] = 0.0
             scov[i, i] = (weak_sd[i] * self.widen_factor) ** 2
             m[i] = weak_mean[i]
         scov = 0.5 * (scov + scov.T) + 1e-12 * np.eye(len(m))
         return m, scov
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (the ``prior`` field of a saved fit)."""
+        return {
+            "name": self.name,
+            "law": self.law,
+            "mean": self.mean,
+            "cov": None if self.cov is None else np.asarray(self.cov).tolist(),
+            "citation": self.citation,
+            "where": self.where,
+            "units": self.units,
+            "param_convention": self.param_convention,
+            "widen_factor": self.widen_factor,
+            "weak_params": list(self.weak_names),  # the saved-fit key (format 2)
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PriorSpec:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            For a missing or malformed field.
+        """
+        return cls(
+            name=d["name"],
+            law=d["law"],
+            mean=d["mean"],
+            cov=None if d["cov"] is None else np.asarray(d["cov"], float),
+            citation=d["citation"],
+            where=d["where"],
+            units=d["units"],
+            param_convention=d["param_convention"],
+            widen_factor=float(d["widen_factor"]),
+            weak_names=tuple(d["weak_params"]),
+        )
 
     def table(self) -> list[dict]:
         """Rows ``{parameter, mean, sd}`` of the catalog parameters (for reports)."""
@@ -199,8 +236,8 @@ class PriorSpec:
         law = get_law(self.law)
         return [
             {"parameter": k, "mean": self.mean[k], "sd": float(s)}
-            for k, s in zip(law.catalog_params, sd, strict=True)
-            if k not in self.weak_params
+            for k, s in zip(law.catalog_names, sd, strict=True)
+            if k not in self.weak_names
         ]
 
 
@@ -281,7 +318,7 @@ def _build_catalog() -> dict[str, PriorSpec]:
             citation=cat["besiroglu2024"].citation,
             where="The A, alpha (or B, beta) marginal of the Besiroglu et al. (2024) fit; E gets a weak prior "
             "because a one-variable sweep folds the fixed other term into it",
-            weak_params=("logE",),
+            weak_names=("logE",),
         )
         assert len(keys) == 3
     for law in ("chinchilla", "power_params", "power_tokens", "power_flops", "kaplan", "data_constrained"):

@@ -1,4 +1,4 @@
-"""Reports: one self-contained HTML page and a Markdown twin.
+"""Floor 4. Reports: one self-contained HTML page and a Markdown twin.
 
 The HTML embeds its figures as base64 PNG (no network, no scripts), has a print
 stylesheet for A4 and Letter, and escapes every piece of user-supplied text
@@ -12,7 +12,6 @@ import base64
 import html
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,16 +19,21 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
+from ._version import __version__
+from .display import format_number, table_html
+from .plots import format_count, plot_departures, plot_fit, plot_forecast, plot_frontier, plot_parameters
+from .predict import predictive_draws
+from .risk import departures, exceedance, prior_data_conflict
+
 __all__ = [
     "Report",
     "Section",
     "Figure",
     "build_fit_report",
+    "figure_domain",
+    "risk_section",
     "headline_sentence",
-    "fit_html_summary",
-    "fit_text_summary",
-    "short_citation",
-    "fmt_count",
+    "write_json",
 ]
 
 _CSS = """
@@ -60,26 +64,6 @@ th,td{padding:.1rem .25rem}
 img{max-height:21cm;width:auto}
 a{color:inherit;text-decoration:none}}
 """
-
-
-def fmt_count(v: float) -> str:
-    """10M / 1.4B / 1.4T style count."""
-    from .plots import format_count
-
-    return format_count(float(v))
-
-
-def _num(v, digits=4) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "–"
-    if isinstance(v, (int, np.integer)):
-        return f"{v:d}"
-    v = float(v)
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        mant, exp = f"{v:.{digits - 1}e}".split("e")
-        mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
-        return f"{mant}e{int(exp):+d}"  # 7e+10, 1.4e+12, 5.88e+23 (no padding zeros)
-    return f"{v:.{digits}g}"
 
 
 #: Resolution of the report's PNG figures; the HTML shows them at their size in inches (96 CSS px per inch).
@@ -139,30 +123,6 @@ class Section:
         return self
 
 
-def _header_html(name) -> str:
-    """A column name, escaped, that may wrap after its underscores (long names such as tokens_per_param_median)."""
-    return html.escape(str(name)).replace("_", "_<wbr>")
-
-
-def _table_html(df: pd.DataFrame, caption: str) -> str:
-    cols = list(df.columns)
-    head = "".join(
-        f'<th class="{"t" if not pd.api.types.is_numeric_dtype(df[c]) else ""}">{_header_html(c)}</th>' for c in cols
-    )
-    rows = []
-    for _, r in df.iterrows():
-        cells = []
-        for c in cols:
-            v = r[c]
-            if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
-                cells.append(f"<td>{html.escape(_num(v))}</td>")
-            else:
-                cells.append(f'<td class="t">{html.escape(str(v))}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-
-
 def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -179,7 +139,7 @@ def _table_md(df: pd.DataFrame, caption: str) -> str:
         for c in cols:
             v = r[c]
             if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
-                cells.append(_num(v))
+                cells.append(format_number(v))
             else:
                 cells.append(_md_escape(v))
         lines.append("| " + " | ".join(cells) + " |")
@@ -220,7 +180,7 @@ class Report:
                 if kind == "text":
                     parts.append(f"<p>{html.escape(obj)}</p>")
                 elif kind == "table":
-                    parts.append(_table_html(*obj))
+                    parts.append(table_html(*obj))
                 elif kind == "figure":
                     parts.append(_figure_html(obj))
         if self.footer:
@@ -277,7 +237,7 @@ def headline_sentence(row: pd.Series, prob: float, threshold: float | None = Non
     1.92-1.97); 12 % chance of missing 1.95."
     """
     s = (
-        f"A {fmt_count(row['params'])}-parameter model on {fmt_count(row['tokens'])} tokens"
+        f"A {format_count(row['params'])}-parameter model on {format_count(row['tokens'])} tokens"
         + (f" ({row['domain']})" if isinstance(row.get("domain"), str) and row.get("domain") not in ("default",) else "")
         + f" reaches {row['loss_median']:.3f} nats/token ({prob:.0%} interval {row['loss_lower']:.3f}–{row['loss_upper']:.3f}"
         + ", one training run)"
@@ -285,6 +245,30 @@ def headline_sentence(row: pd.Series, prob: float, threshold: float | None = Non
     if threshold is not None and p_exceed is not None:
         s += f"; {p_exceed:.0%} chance of missing the target {threshold:g}"
     return s + "."
+
+
+def figure_domain(fit, predictions: pd.DataFrame | None = None) -> str | None:
+    """The domain the report's figures and frontier table are drawn for.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    predictions : DataFrame, optional
+        The forecast table (its first row is the report's headline).
+
+    Returns
+    -------
+    str or None
+        None (the fit's default domain) for a fit with one domain of its own (reference
+        domains aside); otherwise the headline forecast's domain when the fit has seen it,
+        else the first domain of the runs.
+    """
+    own = [d for d in fit.domains if d not in fit.reference_domains]
+    if len(own) <= 1:
+        return None
+    if predictions is not None and len(predictions) and predictions["domain"].iloc[0] in own:
+        return str(predictions["domain"].iloc[0])
+    return own[0]
 
 
 def build_fit_report(
@@ -323,11 +307,11 @@ def build_fit_report(
     -------
     Report
     """
-    from .plots import plot_fit, plot_forecast, plot_frontier, plot_parameters
-    from .predict import predictive_draws
-
     rep = Report(title)
     law = fit.law
+    fig_dom = figure_domain(fit, predictions)  # None: the fit's default domain
+    if fig_dom is not None and heldout is not None and "domain" in heldout:
+        heldout = heldout[heldout["domain"] == fig_dom]
     diag = fit.diagnostics
     # --- summary
     if len(predictions):
@@ -342,8 +326,8 @@ def build_fit_report(
     if frontier is not None and len(frontier):
         f = frontier.iloc[-1]
         rep.summary.append(
-            f"At {f['flops']:.3g} FLOPs the compute-optimal model has {fmt_count(f['params_opt_median'])} parameters "
-            f"({prob:.0%} interval {fmt_count(f['params_opt_lower'])}–{fmt_count(f['params_opt_upper'])}) trained on "
+            f"At {f['flops']:.3g} FLOPs the compute-optimal model has {format_count(f['params_opt_median'])} parameters "
+            f"({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) trained on "
             f"{f['tokens_per_param_median']:.1f} tokens per parameter ({f['tokens_per_param_lower']:.1f}–"
             f"{f['tokens_per_param_upper']:.1f}), reaching {f['loss_opt_median']:.3f} nats/token."
         )
@@ -357,9 +341,9 @@ def build_fit_report(
     runs = fit.runs
     sec = rep.section("Data")
     sec.text(
-        f"{len(runs)} training runs in {len(fit.domains)} domain(s); N from {fmt_count(runs['params'].min())} to "
-        f"{fmt_count(runs['params'].max())} parameters, D from {fmt_count(runs['tokens'].min())} to "
-        f"{fmt_count(runs['tokens'].max())} tokens, loss from {runs['loss'].min():.3f} to {runs['loss'].max():.3f} nats/token."
+        f"{len(runs)} training runs in {len(fit.domains)} domain(s); N from {format_count(runs['params'].min())} to "
+        f"{format_count(runs['params'].max())} parameters, D from {format_count(runs['tokens'].min())} to "
+        f"{format_count(runs['tokens'].max())} tokens, loss from {runs['loss'].min():.3f} to {runs['loss'].max():.3f} nats/token."
         if "params" in runs and "tokens" in runs
         else f"{len(runs)} training runs in {len(fit.domains)} domain(s)."
     )
@@ -403,7 +387,7 @@ def build_fit_report(
             params["published"] = params["parameter"].map(published)
             sec.text("Published column: Besiroglu et al. (2024) estimates, for comparison.")
     sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
-    sec.figure(plot_parameters(fit, prob=prob)[0], "parameters", "Prior and posterior intervals of each parameter"
+    sec.figure(plot_parameters(fit, prob=prob, domain=fig_dom)[0], "parameters", "Prior and posterior intervals of each parameter"
                 + ("; dashed: published value." if fit.prior.informative else "."))
     # --- diagnostics
     sec = rep.section("Diagnostics")
@@ -422,16 +406,16 @@ def build_fit_report(
     # --- figures
     sec = rep.section("Fit")
     if law.has_allocation:
-        sec.figure(plot_fit(fit, "flops", heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
+        sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
                    f"Loss vs compute: runs (colour: tokens per parameter), compute-optimal posterior median with 50 % and {prob:.0%} bands.")
-        sec.figure(plot_fit(fit, "params", heldout=heldout, probs=(0.5, prob))[0], "fit_params",
+        sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
                    "Loss vs parameters along a constant tokens-per-parameter ray.")
     else:
-        sec.figure(plot_fit(fit, law.variables[0], heldout=heldout, probs=(0.5, prob))[0], "fit",
+        sec.figure(plot_fit(fit, law.variables[0], domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit",
                    f"Loss vs {law.variables[0]} with 50 % and {prob:.0%} bands.")
     if frontier is not None and len(frontier) and law.has_allocation:
         sec = rep.section("Compute-optimal frontier")
-        sec.figure(plot_frontier(fit, prob=prob)[0], "frontier", f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND).")
+        sec.figure(plot_frontier(fit, prob=prob, domain=fig_dom)[0], "frontier", f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND).")
         cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
         sec.table(frontier[cols], f"compute-optimal allocation, {prob:.0%} intervals")
     # --- forecasts
@@ -451,8 +435,6 @@ def build_fit_report(
                    "Posterior predictive distribution of one new run at the headline target.")
     for s in extra_sections or []:
         rep.sections.append(s)
-    from . import __version__
-
     rep.footer = (
         f"bayes_scaling {__version__}. Law: {law.citation} Prior: {fit.prior.citation}. "
         "Credible intervals are equal-tailed posterior intervals."
@@ -476,10 +458,7 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     Section or None
         None when the law has no published fit to compare with.
     """
-    from .plots import plot_departures
-    from .risk import departures, exceedance, prior_data_conflict, published_theta
-
-    if published_theta(fit) is None:
+    if fit.published_theta() is None:
         return None
     sec = Section("Transfer risk")
     own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
@@ -499,157 +478,6 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
         cols = [c for c in ("domain", "params", "tokens", "threshold", "p_exceed", "expected_shortfall") if c in ex]
         sec.table(ex[cols], f"probability that one run misses the target loss {threshold:g}")
     return sec
-
-
-def short_citation(citation: str) -> str:
-    """First author and year of a citation: "Besiroglu, Erdil, ... (2024). ..." -> "Besiroglu et al. 2024".
-
-    Returns the empty string when the text names no year in parentheses.
-    """
-    m = re.match(r"\s*([^(]+?)\s*\((\d{4})\)", citation or "")
-    if not m:
-        return ""
-    authors, year = m.group(1).strip().rstrip(",."), m.group(2)
-    if authors.endswith("et al"):
-        return f"{authors}. {year}"
-    first = authors.split(",")[0].strip()
-    return f"{first} et al. {year}" if "," in authors else f"{first} {year}"
-
-
-def _fit_overview(fit) -> dict:
-    """What the Jupyter and text summaries of a fit show (plain values, not yet escaped)."""
-    pr = fit.prior
-    prior = pr.name + (f" widened {pr.widen_factor:g}x" if pr.widen_factor != 1 else "")
-    prior_source = short_citation(pr.citation) if pr.informative else "weakly informative"
-    params = fit.parameters(0.9)
-    names = list(dict.fromkeys(params["parameter"]))
-    key = [k for k in ("E", "alpha", "beta") if k in names]
-    key = key if len(key) >= 2 else names
-    rows = []
-    for dom, sub in params.groupby("domain", sort=False):
-        sub = sub.set_index("parameter")
-        rows.append((str(dom), {k: (sub.loc[k, "median"], sub.loc[k, "lower"], sub.loc[k, "upper"]) for k in key}))
-    published = {}
-    if pr.informative:
-        first = params.drop_duplicates("parameter").set_index("parameter")["published"]
-        published = {k: float(first[k]) for k in key if np.isfinite(first[k])}
-    d = fit.diagnostics
-    if d is None:
-        status, detail = "not checked", ""
-    else:
-        status = "ok" if d.ok else "problems"
-        detail = f"max R-hat {d.max_rhat:.3f}, min ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
-    return {
-        "law": fit.law.name,
-        "law_source": short_citation(fit.law.citation),
-        "prior": prior,
-        "prior_source": prior_source,
-        "n_runs": len(fit.runs),
-        "n_domains": len(fit.domains),
-        "n_reference": len(fit.reference_domains),
-        "draws": fit.n_draws,
-        "key": key,
-        "rows": rows,
-        "published": published,
-        "status": status,
-        "detail": detail,
-        "problems": list(d.problems) if d is not None and not d.ok else [],
-    }
-
-
-#: Domains listed in the Jupyter/text summaries; fit.parameters() has them all.
-SUMMARY_MAX_DOMAINS = 12
-
-
-def _g(v: float) -> str:
-    return f"{v:.4g}"
-
-
-def fit_text_summary(fit) -> str:
-    """Plain-text summary of a fit (``repr(ScalingFit)``): law, prior, data, 90 % intervals, diagnostics.
-
-    Example::
-
-        ScalingFit(law=chinchilla [Hoffmann et al. 2022], prior=weak [weakly informative], runs=245, domains=1,
-                   draws=4000, diagnostics=ok)
-          diagnostics: max R-hat 1.004, min ESS 905, 0 divergences
-          90% intervals  E                     alpha                    beta
-          chinchilla     1.829 [1.813, 1.843]  0.3391 [0.3298, 0.3487]  0.3906 [0.379, 0.402]
-    """
-    o = _fit_overview(fit)
-    diag = {"ok": "ok", "problems": "PROBLEMS", "not checked": "not checked"}[o["status"]]
-    law = o["law"] + (f" [{o['law_source']}]" if o["law_source"] else "")
-    prior = o["prior"] + (f" [{o['prior_source']}]" if o["prior_source"] else "")
-    lines = [
-        f"ScalingFit(law={law}, prior={prior}, runs={o['n_runs']}, domains={o['n_domains']}, "
-        f"draws={o['draws']}, diagnostics={diag})"
-    ]
-    if o["detail"]:
-        lines.append(f"  diagnostics: {o['detail']}")
-    lines += [f"  problem: {' '.join(str(p).split())}" for p in o["problems"]]
-    table = [["90% intervals"] + o["key"]]
-    for dom, vals in o["rows"][:SUMMARY_MAX_DOMAINS]:
-        name = " ".join(dom.split()) or repr(dom)
-        table.append([name] + [f"{_g(m)} [{_g(lo)}, {_g(hi)}]" for m, lo, hi in vals.values()])
-    if o["published"]:
-        table.append([f"published ({o['prior_source'] or o['prior']})"] + [_g(o["published"][k]) if k in o["published"]
-                                                                          else "" for k in o["key"]])
-    widths = [max(len(r[j]) for r in table) for j in range(len(table[0]))]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
-    if len(o["rows"]) > SUMMARY_MAX_DOMAINS:
-        lines.append(f"  ... and {len(o['rows']) - SUMMARY_MAX_DOMAINS} more domains (fit.parameters() lists them all)")
-    return "\n".join(lines)
-
-
-def fit_html_summary(fit) -> str:
-    """Compact HTML summary of a fit for Jupyter (``ScalingFit._repr_html_``).
-
-    Law and prior (with their sources), runs, domains and draws, the diagnostics
-    status, and the posterior median with the 90 % interval of the key parameters
-    (E, alpha, beta) per domain; every parameter in a collapsed table below. Inline
-    styles only (Jupyter has no report stylesheet); every name is escaped.
-    """
-    o = _fit_overview(fit)
-    e = html.escape
-    colour = {"ok": "#006d43", "problems": "#b03000", "not checked": "#555555"}[o["status"]]
-    status = f'<span class="{"ok" if o["status"] == "ok" else "bad"}" style="color:{colour};font-weight:600">{e(o["status"])}</span>'
-    law = f"<b>{e(o['law'])}</b>" + (f" ({e(o['law_source'])})" if o["law_source"] else "")
-    prior = f"<b>{e(o['prior'])}</b>" + (f" ({e(o['prior_source'])})" if o["prior_source"] else "")
-    runs = f"{o['n_runs']} runs in {o['n_domains']} domain{'s' if o['n_domains'] != 1 else ''}"
-    if o["n_reference"]:
-        runs += f" ({o['n_reference']} reference)"
-    head = (
-        f"<p style=\"margin:.2em 0\"><b>ScalingFit</b> &middot; law {law} &middot; prior {prior} &middot; {runs} "
-        f"&middot; {o['draws']} draws &middot; diagnostics {status}"
-        + (f' <span style="color:#555">({e(o["detail"])})</span>' if o["detail"] else "")
-        + "</p>"
-    )
-    if o["problems"]:
-        head += "<ul style=\"margin:.2em 0;color:#b03000\">" + "".join(f"<li>{e(p)}</li>" for p in o["problems"]) + "</ul>"
-    cell = "padding:.15em .6em;text-align:right;white-space:nowrap"
-    th = "".join(f'<th style="{cell}">{e(k)}</th>' for k in o["key"])
-    body = []
-    for dom, vals in o["rows"][:SUMMARY_MAX_DOMAINS]:
-        tds = "".join(
-            f'<td style="{cell}">{e(_g(m))} <span style="color:#666">[{e(_g(lo))}, {e(_g(hi))}]</span></td>'
-            for m, lo, hi in vals.values()
-        )
-        body.append(f'<tr><td style="{cell};text-align:left">{e(dom)}</td>{tds}</tr>')
-    if o["published"]:
-        tds = "".join(f'<td style="{cell}">{e(_g(o["published"][k])) if k in o["published"] else ""}</td>' for k in o["key"])
-        body.append(f'<tr style="color:#555"><td style="{cell};text-align:left">published '
-                    f'({e(o["prior_source"] or o["prior"])})</td>{tds}</tr>')
-    more = ""
-    if len(o["rows"]) > SUMMARY_MAX_DOMAINS:
-        more = f"<p style=\"margin:.2em 0\">&hellip; and {len(o['rows']) - SUMMARY_MAX_DOMAINS} more domains.</p>"
-    table = (
-        f'<table style="border-collapse:collapse;margin:.3em 0"><caption style="text-align:left;color:#555">'
-        f"posterior median [90% credible interval]</caption><thead><tr>"
-        f'<th style="{cell};text-align:left">domain</th>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-    )
-    full = _table_html(fit.parameters(0.9), "")
-    details = f"<details><summary>all parameters (90% intervals)</summary>{full}</details>"
-    return f'<div class="bayes-scaling-fit">{head}{table}{more}{details}</div>'
 
 
 def write_json(obj, path) -> Path:

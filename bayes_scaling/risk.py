@@ -1,4 +1,4 @@
-"""Transfer risk: how likely a run misses its target, and how far a domain departs from the published law.
+"""Floor 3. Transfer risk: how likely a run misses its target, and how far a domain departs from the published law.
 
 * :func:`exceedance` — P(loss of one new run > threshold) and the expected
   shortfall E[max(L - threshold, 0)] at each target.
@@ -8,14 +8,14 @@
 * :func:`prior_data_conflict` — how surprising a domain's runs are under the
   prior predictive of the published law (Box 1980; Evans & Moshonov 2006),
   flagged in plain words.
-* :func:`prior_contribution` — how much of the forecast interval the prior
-  removes: interval width with the published prior vs with the same prior
-  widened tenfold (nearly flat), fitted with the same compiled model.
 * :func:`risk_table` — the per-target table behind ``bayes-scaling risk``.
 
 The *published law* is the prior's mean (e.g. Besiroglu et al. 2024 for
 ``besiroglu2024``); for a fit with a weak prior it is the Besiroglu et al.
-(2024) estimate of the same law, when the catalog has one.
+(2024) estimate of the same law, when the catalog has one
+(:meth:`ScalingFit.published_prior <bayes_scaling.posterior.ScalingFit.published_prior>`).
+How much of a forecast's interval the prior removes is
+:func:`bayes_scaling.sensitivity.prior_contribution`.
 """
 
 from __future__ import annotations
@@ -25,16 +25,18 @@ import pandas as pd
 from scipy import stats
 
 from .data import RunsTableError, validate_targets
-from .predict import interval, predictive_draws, prepare_targets
+from .decisions import frontier
+from .intervals import interval
+from .laws import ChinchillaLaw
+from .model import NOISE_PRIOR
+from .predict import predict, predictive_draws, prepare_targets
 
 __all__ = [
     "exceedance",
     "departures",
     "prior_data_conflict",
-    "prior_contribution",
     "risk_table",
     "DEFAULT_TOLERANCE",
-    "published_theta",
 ]
 
 #: Default tolerances of a departure: exponents ±0.05 (about the published bootstrap
@@ -42,31 +44,6 @@ __all__ = [
 #: expected loss at the target ±2 % (the practical accuracy floor of extrapolated
 #: scaling laws is a few percent; Choshen et al. 2024).
 DEFAULT_TOLERANCE = {"alpha": 0.05, "beta": 0.05, "E_rel": 0.10, "loss_gap_rel": 0.02}
-
-
-def published_theta(fit) -> np.ndarray | None:
-    """Sampling parameters of the published law for this fit's law, shape (p,), or None.
-
-    Parameters
-    ----------
-    fit : ScalingFit
-
-    Returns
-    -------
-    ndarray or None
-        The prior mean for an informative prior; otherwise the ``besiroglu2024``
-        estimate for the Chinchilla law; None when no published fit exists.
-    """
-    from .priors import get_prior
-
-    spec = fit.prior
-    if not spec.informative:
-        try:
-            spec = get_prior("besiroglu2024", law=fit.law.name)
-        except ValueError:
-            return None
-    th = fit.law.from_catalog({k: np.asarray(v, float) for k, v in spec.mean.items()}, fit.refs)
-    return np.array([float(th[k]) for k in fit.law.params])
 
 
 def _targets(fit, targets, domain):
@@ -155,14 +132,12 @@ def departures(
     ValueError
         If the law has no published fit to compare with.
     """
-    from .laws import ChinchillaLaw
-
     tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
-    th_pub = published_theta(fit)
+    th_pub = fit.published_theta()
     if th_pub is None:
         raise ValueError(f"the {fit.law.name} law has no published fit in the catalog to measure departures from.")
     law = fit.law
-    pub = law.natural({k: np.asarray([v]) for k, v in zip(law.params, th_pub, strict=True)}, fit.refs)
+    pub = law.natural({k: np.asarray([v]) for k, v in zip(law.theta_names, th_pub, strict=True)}, fit.refs)
     rows = []
     for dom in domains or fit.domains:
         th = fit.theta(dom)
@@ -182,7 +157,7 @@ def departures(
             t = t.assign(unique_tokens=t["tokens"])
         x = law.inputs(t, fit.refs)
         l_dom = np.exp(law.log_loss(x, {k: v[:, None] for k, v in fit.theta_dict(th).items()}, np))[:, 0]
-        l_pub = float(np.exp(law.log_loss(x, dict(zip(law.params, th_pub, strict=True)), np))[0])
+        l_pub = float(np.exp(law.log_loss(x, dict(zip(law.theta_names, th_pub, strict=True)), np))[0])
         quantities.append(("loss gap", (l_dom - l_pub) / l_pub, tol["loss_gap_rel"]))
         for name, draws, tl in quantities:
             lo, hi = interval(np.asarray(draws, float), prob)
@@ -201,7 +176,7 @@ def departures(
 
 
 def _optimal_target(fit, domain, flops) -> pd.DataFrame:
-    fr = fit.frontier([flops], domain=domain).iloc[0]
+    fr = frontier(fit, [flops], domain=domain).iloc[0]
     n = float(fr["params_opt_median"])
     return pd.DataFrame({"params": [n], "tokens": [flops / (6 * n)], "flops": [flops]})
 
@@ -232,18 +207,14 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
         ``flag`` (``none``, ``mild``, ``strong``) and ``message`` in plain words.
         ``p_value`` is NaN when the law has no published fit.
     """
-    from .model import NOISE_PRIOR
-
     domain = domain or fit.default_domain
     law = fit.law
     runs = fit.runs[fit.runs["domain"] == domain]
-    th_pub = published_theta(fit)
+    th_pub = fit.published_theta()
     if th_pub is None:
         return {"domain": domain, "n_runs": len(runs), "distance2": np.nan, "p_value": np.nan, "worst_run": None,
                 "flag": "none", "message": "No published law to compare with."}
-    from .priors import get_prior
-
-    spec = fit.prior if fit.prior.informative else get_prior("besiroglu2024", law=law.name)
+    spec = fit.published_prior()
     mean, cov = spec.sampling_prior(law, fit.refs, runs)
     mean = th_pub if mean is None else mean
     rng = np.random.default_rng(random_seed)
@@ -251,7 +222,7 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     sigma = np.exp(rng.normal(*NOISE_PRIOR, size=n_draws))
     x = law.inputs(runs, fit.refs)
     with np.errstate(all="ignore"):
-        mu = law.log_loss(x, {k: th[:, j, None] for j, k in enumerate(law.params)}, np)
+        mu = law.log_loss(x, {k: th[:, j, None] for j, k in enumerate(law.theta_names)}, np)
     rep = mu + sigma[:, None] * rng.standard_normal(mu.shape)
     ok = np.all(np.isfinite(rep), axis=1)
     rep = rep[ok]
@@ -283,61 +254,6 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
             "flag": flag, "message": msg}
 
 
-def prior_contribution(spec, runs, targets, *, reference=None, prob: float = 0.9, random_seed: int = 0,
-                       widen_weak: float = 10.0) -> pd.DataFrame:
-    """How much of the forecast interval comes from the prior and how much from the runs.
-
-    Fits the same model twice: with the prior as given and with its standard
-    deviations multiplied by ``widen_weak`` (a nearly flat prior of the same
-    shape, so the compiled model is reused), and compares the new-run interval
-    widths at the targets.
-
-    Parameters
-    ----------
-    spec : ScalingLaw
-        The fit specification (with an informative prior).
-    runs, targets : DataFrame or path
-    reference : optional
-        Reference runs, as in :meth:`ScalingLaw.fit`.
-    prob : float
-    random_seed : int
-    widen_weak : float
-        Widening factor of the comparison prior.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Per target: ``domain``, ``params``, ``tokens``, ``width_prior`` and ``width_weak``
-        (relative widths (upper - lower) / median), ``prior_share`` = 1 - width_prior / width_weak
-        (the fraction of the interval the prior removes; 0 = the runs alone decide,
-        near 1 = the prior decides; negative when the published prior *widens* the interval,
-        which happens when it disagrees with the runs or when the weak-prior fit is itself
-        narrow: the published law then adds its between-domain spread) and
-        ``median_shift`` (relative change of the median).
-    """
-    import warnings
-    from dataclasses import replace
-
-    from .fit import ScalingLaw
-
-    if not spec.prior.informative:
-        raise ValueError("prior_contribution needs an informative prior (e.g. prior='besiroglu2024').")
-    weak_spec = ScalingLaw(**{**{f: getattr(spec, f) for f in spec.__dataclass_fields__},
-                              "prior": replace(spec.prior, widen_factor=spec.prior.widen_factor * widen_weak), "widen": 1.0})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = spec.fit(runs, reference=reference, random_seed=random_seed).predict(targets, prob=prob)
-        b = weak_spec.fit(runs, reference=reference, random_seed=random_seed).predict(targets, prob=prob)
-    w_a = (a["loss_upper"] - a["loss_lower"]) / a["loss_median"]
-    w_b = (b["loss_upper"] - b["loss_lower"]) / b["loss_median"]
-    out = a[[c for c in ("domain", "params", "tokens") if c in a]].copy()
-    out["width_prior"] = w_a.to_numpy()
-    out["width_weak"] = w_b.to_numpy()
-    out["prior_share"] = (1.0 - w_a / w_b).to_numpy()
-    out["median_shift"] = ((a["loss_median"] - b["loss_median"]) / b["loss_median"]).to_numpy()
-    return out
-
-
 def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | None = None,
                tolerance: dict | None = None) -> pd.DataFrame:
     """Forecast, miss probability and departure from the published law at each target.
@@ -362,15 +278,13 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
         published law), ``p_departure`` = P(|gap| > tolerance) and the domain's
         prior-data conflict ``conflict_p``.
     """
-    from .predict import predict
-
     tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
     pred = predict(fit, targets, prob=prob, domain=domain)
     ex = exceedance(fit, targets, threshold, domain=domain)
     out = pred.copy()
     for col in ("threshold", "p_exceed", "expected_shortfall"):
         out[col] = ex[col].to_numpy()
-    th_pub = published_theta(fit)
+    th_pub = fit.published_theta()
     if th_pub is not None:
         law = fit.law
         gaps, pdep, conflict = [], [], {}
@@ -378,7 +292,7 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
         for _, row in out.iterrows():
             t = pd.DataFrame([row])
             mean, _ = predictive_draws(fit, t, row["domain"], rng)
-            l_pub = float(np.exp(law.log_loss(law.inputs(t, fit.refs), dict(zip(law.params, th_pub, strict=True)), np))[0])
+            l_pub = float(np.exp(law.log_loss(law.inputs(t, fit.refs), dict(zip(law.theta_names, th_pub, strict=True)), np))[0])
             gap = (np.exp(mean[:, 0]) - l_pub) / l_pub
             gaps.append(float(np.median(gap)))
             pdep.append(float((np.abs(gap) > tol["loss_gap_rel"]).mean()))

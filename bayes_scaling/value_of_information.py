@@ -1,4 +1,4 @@
-"""Which run to make next: preposterior value of information.
+"""Floor 3. Which run to make next: preposterior value of information.
 
 For each candidate run c (N_c, D_c) the question is how much it would narrow
 the credible interval of the forecast at the target. Preposterior analysis
@@ -13,17 +13,17 @@ This needs no compilation and no refit, so ranking many candidates takes
 seconds; the effective sample size of the weights is reported and a candidate
 whose weights degenerate (ESS < ``min_ess``) is flagged (its estimate is then
 optimistic). Weighted interval ends use the inverted-CDF quantile (the method
-NumPy supports with weights).
+NumPy supports with weights; :func:`bayes_scaling.intervals.interval`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from arviz_stats.base import array_stats
 from scipy import stats
 
 from .data import RunsTableError, validate_targets
+from .intervals import interval
 from .predict import predictive_draws
 
 __all__ = ["next_run", "expected_width_after"]
@@ -39,8 +39,7 @@ def _weighted_width(draws: np.ndarray, log_w: np.ndarray, prob: float) -> tuple[
     w = np.exp(log_w - log_w.max())
     w /= w.sum()
     ess = 1.0 / np.sum(w**2)
-    # weighted quantiles: numpy supports weights only with the inverted-CDF method
-    lo, hi = np.asarray(array_stats.eti(draws, prob=prob, axis=0, weights=w, method="inverted_cdf"))
+    lo, hi = interval(draws, prob, weights=w)
     return float(hi - lo), float(ess)
 
 
@@ -81,8 +80,8 @@ def expected_width_after(
     # the width now uses the same (inverted-CDF) quantiles as the reweighted widths, with equal
     # weights, so that the method's own bias (~1 % of the width) does not pose as shrinkage
     width_now = _weighted_width(lt, np.zeros(lt.shape[0]), prob)[0] / med
-    sigma = fit.sigma(domain) if domain in fit.domains else np.full(fit.n_draws, float(np.median(fit._flat("sigma"))))
-    nu = fit.nu(domain)
+    sigma = fit.noise_scale(domain) if domain in fit.domains else np.full(fit.n_draws, float(np.median(fit.noise_scales())))
+    nu = fit.tail_weight(domain)
     sims = rng.choice(new_c.shape[0], size=n_sims, replace=False)
     widths, esses = [], []
     for s in sims:

@@ -1,4 +1,4 @@
-"""Real public training runs shipped with the package.
+"""Floor 0. Real public training runs shipped with the package.
 
 See ``PROVENANCE.md`` in this folder for sources, licences and citations.
 

@@ -1,0 +1,523 @@
+"""Floor 3. Running a backtest: fit every method on the fitting runs of each split, forecast the
+held-out runs, score the forecasts (:mod:`bayes_scaling.scoring`).
+
+Independent work (the Bayesian fit of each split, the Huber fit of each split and
+domain, chunks of 25 bootstrap resamples) runs through :class:`joblib.Parallel` or a
+Dask cluster; every task gets its seed from ``random_seed``, the domain name and the
+resample number, so the numbers do not depend on the backend or the number of workers.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import logsumexp
+
+from ..baselines import (
+    POOLED_DOMAIN,
+    Forecast,
+    HuberBootstrap,
+    HuberFit,
+    HuberLeastSquares,
+    PublishedLaw,
+    PublishedLawOffset,
+    bootstrap_tasks,
+    fit_domain,
+)
+from ..baselines.huber import MIN_RUNS_FOR_INTERVALS
+from ..data import RunsTableError, RunsTableWarning, validate_runs
+from ..fit import ScalingLaw
+from ..intervals import interval
+from ..predict import predictive_draws
+from ..scoring import ape, crps_from_draws, kde_log_density, level_label, summarize_points
+from .splits import normalise_splits
+
+__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "normalise_methods", "score_points"]
+
+#: Method names understood by :func:`backtest`.
+METHODS = ("bayes", "huber_ls", "huber_ls_bootstrap", "published", "published_offset")
+
+
+_HUBER_KEYS = ("delta", "grid_stride", "per_domain", "polish")
+_BOOT_KEYS = ("n_boot", "n_draws")
+_PUB_KEYS = ("source", "uncertainty", "n_draws", "random_seed")
+_BAYES_FIT_KEYS = ("reference", "strict")
+
+
+def normalise_methods(methods) -> list[tuple[str, str, dict]]:
+    """The ``methods`` argument of :func:`backtest` as ``(label, base method, kwargs)`` triples.
+
+    Raises
+    ------
+    ValueError
+        Unknown methods or options, duplicate labels, no methods.
+    """
+    if methods is None:
+        methods = METHODS
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if isinstance(methods, Mapping):
+        items = list(methods.items())
+    else:
+        items = [(m, {}) for m in methods]
+    if not items:
+        raise ValueError(f"no methods given; choose from {', '.join(METHODS)}.")
+    out = []
+    for label, kw in items:
+        kw = dict(kw or {})
+        base = kw.pop("method", label)
+        if base not in METHODS:
+            raise ValueError(f"unknown method '{base}'; choose from {', '.join(METHODS)}.")
+        allowed = {
+            "huber_ls": _HUBER_KEYS,
+            "huber_ls_bootstrap": _HUBER_KEYS + _BOOT_KEYS,
+            "published": _PUB_KEYS,
+            "published_offset": ("source", "n_draws"),
+        }.get(base)
+        if allowed is not None:
+            bad = sorted(set(kw) - set(allowed))
+            if bad:
+                raise ValueError(f"method '{label}' ({base}) does not take {', '.join(bad)}; it takes {', '.join(allowed)}.")
+        out.append((str(label), base, kw))
+    labels = [o[0] for o in out]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"method labels must be unique, got {labels}.")
+    return out
+
+
+def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, seed: int) -> dict:
+    """Fit the Bayesian model and return its forecast of the held-out runs (a joblib task)."""
+    kw = dict(kwargs)
+    fit_kw = {k: kw.pop(k) for k in _BAYES_FIT_KEYS if k in kw}
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunsTableWarning)
+        fit = ScalingLaw(**kw).fit(train, random_seed=seed, **fit_kw)
+    secs = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    n = len(test)
+    draws = mean = None
+    dens = np.full(n, np.nan)
+    kinds = set()
+    y = np.log(test["loss"].to_numpy(float))
+    for dom in sorted(test["domain"].unique()):
+        pos = np.flatnonzero(test["domain"].to_numpy() == dom)
+        m, new = predictive_draws(fit, test.iloc[pos], dom, rng)
+        if draws is None:
+            draws = np.full((new.shape[0], n), np.nan)
+            mean = np.full((new.shape[0], n), np.nan)
+        draws[:, pos] = new
+        mean[:, pos] = m
+        if dom in fit.domains:
+            sig = fit.noise_scale(dom)[:, None]
+            nu = fit.tail_weight(dom)[:, None]
+            if np.isfinite(nu).all():
+                lp = stats.t.logpdf(y[pos][None, :], df=nu, loc=m, scale=sig)
+            else:
+                lp = stats.norm.logpdf(y[pos][None, :], loc=m, scale=sig)
+            dens[pos] = logsumexp(lp, axis=0) - np.log(lp.shape[0])
+            kinds.add("exact")
+        else:
+            dens[pos] = kde_log_density(new, y[pos])
+            kinds.add("kde")
+    notes = []
+    d = fit.diagnostics
+    if d is not None:
+        notes.append(f"max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
+                     + ("" if d.ok else ": sampling diagnostics flagged problems"))
+    unseen = sorted(set(test["domain"]) - set(fit.domains))
+    if unseen:
+        notes.append(f"population predictive for unseen domain(s) {', '.join(unseen)}")
+    return {
+        "forecast": Forecast(np.median(mean, 0), draws, mean, dens, "+".join(sorted(kinds))),
+        "seconds": secs,
+        "notes": notes,
+    }
+
+
+def _run_parallel(tasks, n_jobs, client):
+    if not tasks:
+        return []
+    if client is not None:
+        with joblib.parallel_config(backend="dask", client=client):
+            return joblib.Parallel(n_jobs=-1)(tasks)
+    return joblib.Parallel(n_jobs=n_jobs)(tasks)
+
+
+def _key(kw: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in kw.items()))
+
+
+@dataclass
+class BacktestResult:
+    """Result of :func:`backtest`; unpacks as ``summary, points = result``.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        One row per split and method: ``split``, ``method``, ``n_train``,
+        ``n_heldout``, ``n_scored``, ``mape`` (percent), ``rmsle``, ``r2``,
+        ``coverage_50``, ``coverage_80``, ``coverage_90``, ``coverage_95`` (one
+        per level), ``width_90``, ``crps`` (of log loss), ``log_pred_density``,
+        ``fit_seconds``, ``density``, ``notes``.
+    points : pandas.DataFrame
+        One row per split, method and held-out run: ``split``, ``method``,
+        ``run`` (index in the validated runs), ``domain``, ``params``, ``tokens``,
+        ``flops``, ``loss``, ``loss_median``, ``loss_lower_XX``, ``loss_upper_XX``,
+        ``ape`` (percent), ``log_error`` (log median - log loss), ``crps``,
+        ``log_density``.
+    prob_levels : tuple of float
+    """
+
+    summary: pd.DataFrame
+    points: pd.DataFrame
+    prob_levels: tuple
+
+    def __iter__(self):
+        yield self.summary
+        yield self.points
+
+    def calibration_table(self, by_split: bool = False) -> pd.DataFrame:
+        """Nominal vs empirical coverage; see :func:`calibration_table`."""
+        return calibration_table(self, by_split=by_split)
+
+
+def calibration_table(result, prob_levels=None, by_split: bool = False) -> pd.DataFrame:
+    """Nominal vs empirical interval coverage per method (for :func:`bayes_scaling.plots.plot_calibration`).
+
+    Parameters
+    ----------
+    result : BacktestResult or pandas.DataFrame
+        A backtest result or its ``points`` table.
+    prob_levels : sequence of float, optional
+        Default: every level with ``loss_lower_XX`` columns.
+    by_split : bool, default False
+        One set of rows per split (column ``split``); default pools the splits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``method``, ``nominal``, ``empirical`` (fraction of scored
+        held-out runs inside the equal-tailed interval), ``n`` (runs scored)
+        [, ``split``]. Methods without intervals (``published``) are left out.
+    """
+    points = result.points if isinstance(result, BacktestResult) else result
+    if prob_levels is None:
+        prob_levels = sorted(
+            float(c[len("loss_lower_"):]) / 100 for c in points.columns if c.startswith("loss_lower_")
+        )
+    groups = ["split", "method"] if by_split else ["method"]
+    rows = []
+    for key, sub in points.groupby(groups, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for q in prob_levels:
+            lo, hi = sub[f"loss_lower_{level_label(q)}"], sub[f"loss_upper_{level_label(q)}"]
+            ok = lo.notna() & hi.notna() & sub["loss"].notna()
+            if not ok.any():
+                continue
+            y = sub.loc[ok, "loss"]
+            row = dict(zip(groups, key, strict=True))
+            row.update({"nominal": float(q), "empirical": float(np.mean((lo[ok] <= y) & (y <= hi[ok]))),
+                        "n": int(ok.sum())})
+            rows.append(row)
+    cols = ["method", "nominal", "empirical", "n"] + (["split"] if by_split else [])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def backtest(
+    runs,
+    split,
+    methods=None,
+    prob_levels=(0.5, 0.8, 0.9, 0.95),
+    *,
+    random_seed: int = 0,
+    n_jobs: int | None = None,
+    client=None,
+    n_boot: int = 200,
+    loss_unit: str = "nats",
+) -> BacktestResult:
+    """Fit each method on the fitting runs and score its forecasts of the held-out runs.
+
+    Parameters
+    ----------
+    runs : DataFrame or path, or None
+        Runs table (``params``, ``tokens`` or ``flops``, ``loss`` [, ``domain``]),
+        validated by :func:`bayes_scaling.data.validate_runs`; may be None when
+        every split is a given (train, heldout) pair.
+    split : Split, tuple, dict, (train, heldout) or list of these
+        ``Split.cutoff("flops", 1e21)`` (or ``("flops", 1e21)``, or
+        ``{"by": "flops", "cutoff": 1e21}``): fit on runs below the cutoff, score
+        the rest. ``Split.smallest(4, by="flops")`` (or ``{"k": 4}``): fit on the
+        4 smallest runs of each domain, score the rest. A pair of DataFrames is
+        used as given. A list runs several splits (in parallel).
+    methods : sequence of str or dict, optional
+        Names from :data:`METHODS` (default: all five), or a mapping
+        ``label -> kwargs``; kwargs may name the base method (``"method"``) so one
+        method can appear twice, e.g. ``{"bayes": {}, "bayes_weak": {"method":
+        "bayes", "prior": "weak"}}``. ``bayes`` kwargs go to
+        :class:`~bayes_scaling.ScalingLaw` (plus ``reference`` and ``strict`` to
+        its ``fit``); Huber kwargs to :class:`~bayes_scaling.baselines.HuberLeastSquares`
+        (plus ``n_boot``, ``n_draws`` for the bootstrap); ``published`` kwargs to
+        :class:`~bayes_scaling.baselines.PublishedLaw`.
+    prob_levels : sequence of float, default (0.5, 0.8, 0.9, 0.95)
+        Interval probabilities scored (0.9 is always scored, for ``width_90``).
+    random_seed : int, default 0
+        Seed of the Bayesian fits, the bootstrap resamples and the predictive draws.
+    n_jobs : int, optional
+        joblib workers (default: joblib's, i.e. 1 unless a ``parallel_config`` is active).
+    client : dask.distributed.Client, optional
+        Run the tasks on this Dask cluster (joblib's ``dask`` backend, all
+        workers; ``n_jobs`` is then ignored). Same numbers as the local run.
+    n_boot : int, default 200
+        Bootstrap resamples (``huber_ls_bootstrap``), unless its kwargs say otherwise.
+    loss_unit : {"nats", "bits"}
+
+    Returns
+    -------
+    BacktestResult
+        ``summary`` (one row per split and method) and ``points`` (one row per
+        held-out run and method); see :class:`BacktestResult` and the module
+        docstring for the definitions of the scores.
+
+    Raises
+    ------
+    RunsTableError
+        Invalid runs, or a split that leaves no runs to fit or none to score.
+    ValueError
+        Unknown methods or method options, bad probability levels, bad split.
+
+    Notes
+    -----
+    Held-out runs of a domain without fitting runs get NaN forecasts from the
+    per-domain baselines (``n_scored`` < ``n_heldout``, see ``notes``); the
+    Bayesian fit forecasts them with its population predictive.
+    """
+    levels = tuple(sorted(set(float(p) for p in prob_levels) | {0.9}))
+    for p in levels:
+        if not 0 < p < 1:
+            raise ValueError(f"interval probabilities must be between 0 and 1 (exclusive), got {p}.")
+    if n_boot < 2:
+        raise ValueError(f"n_boot must be at least 2, got {n_boot}.")
+    specs = normalise_methods(methods)
+    given = normalise_splits(split)
+    table = None
+    if runs is not None:
+        table = validate_runs(runs, n_law_parameters=5, informative_prior=True, needs=("params", "tokens"),
+                              loss_unit=loss_unit)
+    elif any(sp is not None for *_, sp in given):
+        raise RunsTableError("runs is None: give the runs table, or the split as a (train, heldout) pair of DataFrames.")
+    splits = []
+    for label, tr, te, sp in given:
+        if sp is not None:
+            tr, te = sp.apply(table)
+            label = sp.label
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RunsTableWarning)
+                tr = validate_runs(tr, n_law_parameters=5, informative_prior=True, needs=("params", "tokens"),
+                                   loss_unit=loss_unit)
+                te = validate_runs(te, n_law_parameters=5, informative_prior=True, needs=("params", "tokens"),
+                                   loss_unit=loss_unit)
+        splits.append((label, tr, te))
+    labels = [s[0] for s in splits]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"split labels must be unique, got {labels}.")
+
+    # ---- phase 1: Bayesian fits and per-domain Huber fits (independent tasks)
+    tasks, keys = [], []
+    huber_cfgs: dict[tuple, HuberLeastSquares] = {}
+    for si, (_, tr, te) in enumerate(splits):
+        for label, base, kw in specs:
+            if base == "bayes":
+                tasks.append(joblib.delayed(_bayes_task)(tr, te, kw, random_seed))
+                keys.append(("bayes", si, label))
+            elif base in ("huber_ls", "huber_ls_bootstrap"):
+                hk = {k: v for k, v in kw.items() if k in _HUBER_KEYS}
+                cfg_key = (si, _key(hk))
+                if cfg_key in huber_cfgs:
+                    continue
+                cfg = HuberLeastSquares(**hk)
+                huber_cfgs[cfg_key] = cfg
+                sub = tr if cfg.per_domain else tr.assign(domain=POOLED_DOMAIN)
+                for dom, g in sub.groupby("domain", sort=True):
+                    arr = (np.log(g["params"].to_numpy(float)), np.log(g["tokens"].to_numpy(float)),
+                           np.log(g["loss"].to_numpy(float)))
+                    tasks.append(joblib.delayed(fit_domain)(dom, *arr, delta=cfg.delta, grid_stride=cfg.grid_stride,
+                                                            polish=cfg.polish))
+                    keys.append(("huber", cfg_key, dom))
+    results = _run_parallel(tasks, n_jobs, client)
+    bayes_out: dict[tuple, dict] = {}
+    domain_fits: dict[tuple, dict] = {}
+    for key, res in zip(keys, results, strict=True):
+        if key[0] == "bayes":
+            bayes_out[(key[1], key[2])] = res
+        else:
+            domain_fits.setdefault(key[1], {})[key[2]] = res
+    huber_fits = {}
+    for cfg_key, cfg in huber_cfgs.items():
+        si = cfg_key[0]
+        fits = domain_fits.get(cfg_key, {})
+        huber_fits[cfg_key] = HuberFit(cfg, fits, splits[si][1],
+                                       {"fit_seconds": sum(f.seconds for f in fits.values())})
+
+    # ---- phase 2: bootstrap chunks
+    tasks, keys = [], []
+    boot_specs = {}
+    for si, _ in enumerate(splits):
+        for label, base, kw in specs:
+            if base != "huber_ls_bootstrap":
+                continue
+            hk = {k: v for k, v in kw.items() if k in _HUBER_KEYS}
+            nb = int(kw.get("n_boot", n_boot))
+            if nb < 2:
+                raise ValueError(f"n_boot must be at least 2, got {nb}.")
+            fit = huber_fits[(si, _key(hk))]
+            t, k = bootstrap_tasks(fit, nb, random_seed)
+            boot_specs[(si, label)] = (fit, len(tasks), len(tasks) + len(t), k, nb, int(kw.get("n_draws", 4000)))
+            tasks.extend(t)
+            keys.extend(k)
+    results = _run_parallel(tasks, n_jobs, client)
+    boots = {}
+    for sk, (fit, lo, hi, k, nb, nd) in boot_specs.items():
+        boots[sk] = HuberBootstrap.from_chunks(fit, k, results[lo:hi], n_boot=nb, random_seed=random_seed, n_draws=nd)
+
+    # ---- scoring (main process)
+    summary_rows, point_frames = [], []
+    for si, (split_label, tr, te) in enumerate(splits):
+        y = te["loss"].to_numpy(float)
+        for label, base, kw in specs:
+            notes: list[str] = []
+            if base == "bayes":
+                out = bayes_out[(si, label)]
+                fc_by_dom = {None: out["forecast"]}
+                seconds = out["seconds"]
+                notes.extend(out["notes"])
+                model = None
+            elif base in ("huber_ls", "huber_ls_bootstrap"):
+                hk = {k: v for k, v in kw.items() if k in _HUBER_KEYS}
+                model = huber_fits[(si, _key(hk))]
+                seconds = model.timings["fit_seconds"]
+                if base == "huber_ls_bootstrap":
+                    model = boots[(si, label)]
+                    seconds += model.seconds
+                    failed = sum(model.n_failed.values())
+                    if failed:
+                        notes.append(f"{failed} bootstrap refits failed")
+                fits = model.fit.fits if base == "huber_ls_bootstrap" else model.fits
+                small = sorted(d for d, f in fits.items() if f.n_runs < MIN_RUNS_FOR_INTERVALS)
+                if small:
+                    notes.append(f"no intervals for domain(s) with fewer than 6 fitting runs: {', '.join(small)}")
+            else:
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RunsTableWarning)  # already reported for the whole table
+                    model = (PublishedLaw if base == "published" else PublishedLawOffset)(**kw).fit(tr)
+                seconds = time.perf_counter() - t0
+            pts = score_points(te, y, levels, model, fc_by_dom if base == "bayes" else None, notes)
+            pts.insert(0, "method", label)
+            pts.insert(0, "split", split_label)
+            point_frames.append(pts)
+            density = {"bayes": bayes_out[(si, label)]["forecast"].density_kind if base == "bayes" else "",
+                       "huber_ls": "kde", "huber_ls_bootstrap": "kde", "published": "none",
+                       "published_offset": "exact"}[base]
+            row = {"split": split_label, "method": label, "n_train": int(len(tr))}
+            row.update(summarize_points(pts, levels))
+            row["fit_seconds"] = float(seconds)
+            row["density"] = density
+            row["notes"] = "; ".join(notes)
+            summary_rows.append(row)
+    summary = pd.DataFrame(summary_rows)
+    cov_cols = [f"coverage_{level_label(q)}" for q in levels]
+    order = ["split", "method", "n_train", "n_heldout", "n_scored", "mape", "rmsle", "r2", *cov_cols, "width_90",
+             "crps", "log_pred_density", "fit_seconds", "density", "notes"]
+    summary = summary[order]
+    points = pd.concat(point_frames, ignore_index=True)
+    return BacktestResult(summary=summary, points=points, prob_levels=levels)
+
+
+def score_points(te: pd.DataFrame, y: np.ndarray, levels, model, bayes_fc, notes: list) -> pd.DataFrame:
+    """Per-point forecasts and scores of one method on one split's held-out runs.
+
+    Parameters
+    ----------
+    te : pandas.DataFrame
+        Held-out runs (``domain``, ``params``, ``tokens``, ``flops``).
+    y : ndarray, shape (n,)
+        Their observed losses (nats/token).
+    levels : sequence of float
+        Interval probabilities.
+    model : Forecaster or None
+        A fitted baseline (forecasts per domain); None when ``bayes_fc`` is given.
+    bayes_fc : dict or None
+        ``{None: Forecast}``: one forecast of every held-out run (the Bayesian method).
+    notes : list of str
+        Appended to: held-out runs a per-domain baseline could not forecast.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out run: ``run``, ``domain``, ``params``, ``tokens``, ``flops``,
+        ``loss``, ``loss_median``, ``loss_lower_XX`` / ``loss_upper_XX`` per level, ``ape``,
+        ``log_error``, ``crps`` (of log loss) and ``log_density``.
+    """
+    n = len(te)
+    pts = pd.DataFrame({
+        "run": te.index.to_numpy(),
+        "domain": te["domain"].to_numpy(),
+        "params": te["params"].to_numpy(float),
+        "tokens": te["tokens"].to_numpy(float),
+        "flops": te["flops"].to_numpy(float),
+        "loss": y,
+    })
+    med = np.full(n, np.nan)
+    lows = {q: np.full(n, np.nan) for q in levels}
+    highs = {q: np.full(n, np.nan) for q in levels}
+    crps = np.full(n, np.nan)
+    dens = np.full(n, np.nan)
+    if bayes_fc is not None:
+        groups = [(np.arange(n), bayes_fc[None])]
+    else:
+        groups = []
+        missing = []
+        for dom in sorted(te["domain"].unique()):
+            pos = np.flatnonzero(te["domain"].to_numpy() == dom)
+            try:
+                fc = model.forecast(te.iloc[pos], dom, loss=y[pos])
+            except RunsTableError:
+                missing.append(dom)
+                continue
+            groups.append((pos, fc))
+        if missing:
+            k = int(te["domain"].isin(missing).sum())
+            notes.append(f"{k} held-out run(s) in domain(s) without fitting runs not scored: {', '.join(missing)}")
+    for pos, fc in groups:
+        if fc.draws_log is None or fc.draws_log.shape[0] == 1:
+            med[pos] = np.exp(fc.point_log)
+            crps[pos] = np.abs(fc.point_log - np.log(y[pos]))
+        else:
+            with np.errstate(over="ignore"):  # a far-tail draw may overflow; the median does not
+                med[pos] = np.median(np.exp(fc.draws_log), 0)
+            crps[pos] = crps_from_draws(fc.draws_log, np.log(y[pos]))
+            if fc.has_interval:
+                for q in levels:
+                    lo, hi = interval(fc.draws_log, q)
+                    lows[q][pos] = np.exp(lo)
+                    highs[q][pos] = np.exp(hi)
+        if fc.log_density is not None:
+            dens[pos] = fc.log_density
+    pts["loss_median"] = med
+    for q in levels:
+        pts[f"loss_lower_{level_label(q)}"] = lows[q]
+        pts[f"loss_upper_{level_label(q)}"] = highs[q]
+    pts["ape"] = ape(med, y)
+    pts["log_error"] = np.log(med) - np.log(y)
+    pts["crps"] = crps
+    pts["log_density"] = dens
+    return pts

@@ -1,0 +1,239 @@
+"""Floor 2. Everything the model needs from a runs table: :class:`FitInputs` and :func:`build_inputs`.
+
+The runs (and any reference runs) are validated, given reference scales, split by
+domain, and turned into the model's data arrays: centred log inputs, the prior in
+sampling coordinates (widened by the between-domain spread for a published prior),
+the discrepancy bases of the domains that can identify one, the domain effects that
+vary, the Laplace preconditioner of a one-domain fit, and the normal summaries of
+reference domains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import RunsTableError, read_runs, validate_runs
+from .datasets import load_chinchilla
+from .discrepancy import DiscrepancyBasis, wants_discrepancy
+from .inference import laplace_precondition
+from .laws import Law
+from .model import RICH_RUNS, Structure, data_arrays
+
+__all__ = ["FitInputs", "build_inputs", "resolve_reference", "REFERENCE_DOMAIN"]
+
+#: Domain name given to reference runs that have no domain column.
+REFERENCE_DOMAIN = "reference"
+
+
+def resolve_reference(reference) -> pd.DataFrame | None:
+    """The reference runs as a table.
+
+    Parameters
+    ----------
+    reference : {"chinchilla"}, path, DataFrame or None
+        The embedded Chinchilla runs, a CSV file of runs, or a table.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+
+    Raises
+    ------
+    RunsTableError
+        For anything else, or a file that cannot be read as runs.
+    """
+    if reference is None:
+        return None
+    if isinstance(reference, str) and reference == "chinchilla":
+        return load_chinchilla()
+    if isinstance(reference, (str, Path)):
+        return read_runs(reference, what="reference runs")
+    if isinstance(reference, pd.DataFrame):
+        return reference
+    raise RunsTableError("reference must be 'chinchilla', a CSV path or a DataFrame of runs.")
+
+
+@dataclass
+class FitInputs:
+    """The model's inputs for one fit (the output of :func:`build_inputs`).
+
+    Attributes
+    ----------
+    runs : pandas.DataFrame
+        Validated runs with ``is_reference`` (reference runs appended).
+    structure : Structure
+        Shape of the model graph (compile-cache key).
+    hierarchical : bool
+        Several domains (each drawn around a population centre).
+    arrays : dict of ndarray
+        ``pm.Data`` values (:func:`bayes_scaling.model.data_arrays`).
+    refs : dict
+        Log reference scales (natural logs of N_ref, D_ref, ...).
+    domains, reference_domains : list of str
+        Domain names in model order, and those of the reference runs.
+    bases : dict of DiscrepancyBasis
+        Discrepancy basis of each domain that has one.
+    prior_mean : ndarray, shape (p,)
+    prior_cov : ndarray, shape (p, p)
+        Prior in sampling coordinates (widened by the between-domain spread for a published prior).
+    varying : tuple of str
+        Domain effects that vary by domain (empty for one domain).
+    """
+
+    runs: pd.DataFrame
+    structure: Structure
+    hierarchical: bool
+    arrays: dict[str, np.ndarray]
+    refs: dict[str, float]
+    domains: list[str]
+    reference_domains: list[str]
+    bases: dict[str, DiscrepancyBasis]
+    prior_mean: np.ndarray
+    prior_cov: np.ndarray
+    varying: tuple[str, ...]
+
+
+def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
+                 summarize: Callable | None = None) -> FitInputs:
+    """Validate runs (and reference runs) and build every model input.
+
+    Parameters
+    ----------
+    spec : ScalingLaw
+        What to fit (law, prior, likelihood, discrepancy, domain column, ...).
+    runs : DataFrame or path
+        The domain runs.
+    reference : {"chinchilla"}, path or DataFrame, optional
+        Reference runs fitted alongside as sibling domain(s).
+    loss_unit : {"nats", "bits"}
+    summarize : callable, optional
+        ``summarize(runs_of_one_reference_domain, refs) -> (mean, cov, sigma, nu)``: the
+        normal summary of a reference domain's own posterior
+        (:func:`bayes_scaling.reference.reference_summary`); needed when reference runs
+        enter as a summary (``spec.reference_mode == "summary"``, the default).
+
+    Returns
+    -------
+    FitInputs
+
+    Raises
+    ------
+    RunsTableError
+        On invalid runs or reference runs.
+    """
+    law: Law = spec.law
+    needs = tuple(v for v in law.variables if v != "unique_tokens")
+    ref_runs = resolve_reference(reference)
+    multi = ref_runs is not None
+    table = validate_runs(
+        runs,
+        n_law_parameters=len(law.theta_names),
+        informative_prior=spec.prior.informative or multi,
+        domain_col=spec.domain_col,
+        needs=needs,
+        loss_unit=loss_unit,
+    )
+    if "unique_tokens" in law.variables and "unique_tokens" not in table:
+        raise RunsTableError(
+            "the data-constrained law needs a column 'unique_tokens' (U, unique tokens in the training data)."
+        )
+    table["is_reference"] = False
+    if ref_runs is not None:
+        rt = validate_runs(ref_runs, n_law_parameters=len(law.theta_names), informative_prior=True, needs=needs)
+        if (rt["domain"] == "default").all():
+            rt["domain"] = REFERENCE_DOMAIN
+        clash = set(rt["domain"]) & set(table["domain"])
+        if clash:
+            raise RunsTableError(
+                f"reference domain(s) {sorted(clash)} have the same name as domains of the runs; rename them."
+            )
+        rt["is_reference"] = True
+        if "unique_tokens" in law.variables and "unique_tokens" not in rt:
+            rt["unique_tokens"] = rt["tokens"]
+        table = pd.concat([table, rt[[c for c in table.columns if c in rt.columns]]], ignore_index=True)
+    domains = list(dict.fromkeys(table["domain"]))
+    refs = law.reference(table[~table["is_reference"]] if (~table["is_reference"]).any() else table)
+    reference_domains = list(dict.fromkeys(table.loc[table["is_reference"], "domain"]))
+    summarized = spec.reference_mode == "summary" and bool(reference_domains)
+    own = table[~table["is_reference"]] if summarized else table
+    x = law.inputs(own, refs)
+    y = np.log(own["loss"].to_numpy(float))
+    dom_idx = own["domain"].map({d: i for i, d in enumerate(domains)}).to_numpy()
+    summary = None
+    if summarized:
+        if summarize is None:
+            raise ValueError("reference runs entered as a summary need summarize=(runs, refs) -> (mean, cov, sigma, nu).")
+        summary = {"mean": [], "chol": [], "sigma": [], "nu": []}
+        for d in reference_domains:
+            m, c, sig, nu = summarize(table[table["domain"] == d], refs)
+            summary["mean"].append(m)
+            summary["chol"].append(np.linalg.cholesky(c))
+            summary["sigma"].append(sig)
+            summary["nu"].append(nu)
+    prior_mean, prior_cov = spec.prior.sampling_prior(law, refs, table)
+    weak_mean, weak_sd = law.weak_prior(table)
+    # With several domains, each domain's parameters are drawn around a population centre.
+    # With one domain and a published prior, the domain may depart from the published law by
+    # the between-domain spread: the prior covariance is widened by it (a hierarchy with a
+    # single domain would leave the spread unidentified, a funnel for the sampler).
+    hierarchical = len(domains) > 1
+    # GP discrepancy for domains that can identify it
+    bases: dict[str, DiscrepancyBasis] = {}
+    if spec.discrepancy != "none":
+        for i, d in enumerate(domains):
+            sel = dom_idx == i
+            xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+            if spec.discrepancy == "gp" or wants_discrepancy(xd, law):
+                if sel.sum() < 2 * len(law.theta_names):
+                    continue
+                bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd, spec.gp_lengthscale)
+    counts = np.bincount(dom_idx, minlength=len(domains))
+    summ_idx = tuple(domains.index(d) for d in reference_domains) if summarized else ()
+    rich = tuple(int(i) for i in np.flatnonzero(counts >= RICH_RUNS) if int(i) not in summ_idx)
+    structure = Structure(
+        law=law.name,
+        n_domains=len(domains),
+        n_gp=len(bases),
+        likelihood=spec.likelihood,
+        hierarchical=hierarchical,
+        rich=rich,
+        summarized=summ_idx,
+    )
+    if spec.prior.informative:
+        # The published fit is one domain drawn from the population of domains: the population
+        # centre (several domains) or this domain (one domain) is known only up to the
+        # between-domain spread.
+        prior_cov = prior_cov + law.between_domain_cov()
+    psi = None
+    if bases:
+        psi = np.zeros((len(bases), len(y), structure.n_basis))
+        for s, (d, basis) in enumerate(bases.items()):
+            sel = dom_idx == domains.index(d)
+            xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+            psi[s, sel] = basis.psi(law, xd)
+    tau_scale = law.effect_scales()
+    all_counts = table["domain"].value_counts().reindex(domains).to_numpy()
+    vary_names = spec.varying_parameters(all_counts, table, domains)
+    vary = np.array([1.0 if name in vary_names else 0.0 for name, _ in law.effects()])
+    precond = None if hierarchical else laplace_precondition(law, x, y, prior_mean, prior_cov)
+    arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, spec.gp_lengthscale,
+                         vary=vary, noise_vary=1.0 if spec.noise == "domain" else 0.0, summary=summary,
+                         precond=precond)
+    return FitInputs(
+        runs=table,
+        structure=structure,
+        hierarchical=hierarchical,
+        arrays=arrays,
+        refs=refs,
+        domains=domains,
+        reference_domains=reference_domains,
+        bases=bases,
+        prior_mean=prior_mean,
+        prior_cov=prior_cov,
+        varying=tuple(vary_names) if hierarchical else (),
+    )

@@ -1,0 +1,607 @@
+"""Floor 2. The fitted posterior, :class:`ScalingFit`: the floor every analysis stands on.
+
+A fit holds the posterior draws and everything needed to use them (law, prior,
+reference scales, domains, runs, discrepancy bases, sampler settings, diagnostics).
+Analyses (:mod:`~bayes_scaling.predict`, :mod:`~bayes_scaling.decisions`,
+:mod:`~bayes_scaling.risk`, :mod:`~bayes_scaling.value_of_information`,
+:mod:`~bayes_scaling.plots`, :mod:`~bayes_scaling.report`) take a fit as an argument
+and read it only through the public accessors below and ``fit.law.log_loss``; the
+names of the model's variables are declared once, in
+:data:`bayes_scaling.model.VARS`, and read only here.
+
+Accessors (S = chains x draws, p = the law's sampling parameters, k = domain effects)
+--------------------------------------------------------------------------------------
+``theta(domain)`` (S, p), ``population_theta()`` (S, p), ``between_domain_spread()`` (S, k),
+``noise_scale(domain)`` (S,), ``noise_scales()`` (S, domains), ``tail_weight(domain)`` (S,),
+``discrepancy_scale()`` (S,), ``discrepancy_coefficients(domain)`` (S, m),
+``new_domain_draws(rng)`` -> (theta, sigma, nu), ``draws(name)`` for any other variable;
+``n_draws``, ``domains``, ``reference_domains``, ``varying``, ``default_domain``.
+
+Saving: :meth:`ScalingFit.to_dict` / :meth:`ScalingFit.from_dict` give the JSON
+configuration; :meth:`ScalingFit.save` and :meth:`ScalingFit.load` hand it, the draws
+and the runs to :mod:`bayes_scaling.io` (the file format).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._version import __version__
+from .data import RunsTableError
+from .diagnostics import ConvergenceWarning, Diagnostics
+from .discrepancy import DiscrepancyBasis
+from .display import fit_html_summary, fit_text_summary
+from .inference import SamplerConfig
+from .intervals import interval
+from .io import FitFileError, read_fit, write_fit
+from .laws import Law, get_law
+from .model import NOISE_SPREAD, SPARSE_NU, VARS, Structure
+from .priors import PriorSpec, get_prior
+
+__all__ = ["ScalingFit", "label_draws"]
+
+
+def label_draws(tree: xr.DataTree, domains: list[str], law: Law) -> xr.DataTree:
+    """The sampler's draws with the domain and parameter coordinates named (domain names, ``law.theta_names``).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Groups ``posterior`` and ``sample_stats`` as the sampler returns them.
+    domains : list of str
+        Domain names in model order.
+    law : Law
+
+    Returns
+    -------
+    xarray.DataTree
+        The same tree (modified in place and returned).
+    """
+    post = tree["posterior"].to_dataset()
+    if VARS.domain_dim in post.dims:
+        post = post.assign_coords({VARS.domain_dim: domains[: post.sizes[VARS.domain_dim]]})
+    if VARS.param_dim in post.dims:
+        post = post.assign_coords({VARS.param_dim: list(law.theta_names)})
+    tree["posterior"] = xr.DataTree(post)
+    return tree
+
+
+@dataclass
+class ScalingFit:
+    """A fitted scaling law: posterior draws plus everything needed to use them.
+
+    Attributes
+    ----------
+    law : Law
+    prior : PriorSpec
+    structure : Structure
+    hierarchical : bool
+    refs : dict
+        Log reference scales (natural logs of N_ref, D_ref, ...).
+    domains : list of str
+        Domain names, in model order.
+    reference_domains : list of str
+        Domains that came from reference runs.
+    runs : pandas.DataFrame
+        Validated runs used in the fit (with ``is_reference``).
+    posterior : xarray.DataTree
+        Groups ``posterior`` and ``sample_stats``.
+    bases : dict of DiscrepancyBasis
+        Discrepancy basis per domain that has one.
+    sampler : SamplerConfig
+        Settings of the kept draws.
+    random_seed : int
+    diagnostics : Diagnostics
+    timings : dict
+        Seconds spent preparing, compiling and sampling.
+    notes : list of str
+        What happened (fallbacks, a retry with the long sampler settings).
+    varying : tuple of str or None
+        Domain effects that vary by domain (hierarchical fits); the others are shared by
+        every domain, a new one included. None (fits saved before it was recorded): all vary.
+    """
+
+    law: Law
+    prior: PriorSpec
+    structure: Structure
+    hierarchical: bool
+    refs: dict[str, float]
+    domains: list[str]
+    reference_domains: list[str]
+    runs: pd.DataFrame
+    posterior: xr.DataTree
+    bases: dict[str, DiscrepancyBasis]
+    sampler: SamplerConfig
+    random_seed: int
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    sampler_used: str = "nutpie"
+    discrepancy: str = "auto"
+    gp_lengthscale: float = 1.0
+    diagnostics: Diagnostics | None = None
+    version: str = __version__
+    varying: tuple[str, ...] | None = None
+
+    # ------------------------------------------------------------ the draws
+    @property
+    def n_draws(self) -> int:
+        """Total posterior draws S (chains x draws)."""
+        p = self.posterior["posterior"]
+        return int(p.sizes["chain"] * p.sizes["draw"])
+
+    def has(self, name: str) -> bool:
+        """Whether the posterior holds a variable of this name (see :data:`bayes_scaling.model.VARS`)."""
+        return name in self.posterior["posterior"].data_vars
+
+    def draws(self, name: str) -> np.ndarray:
+        """Draws of one posterior variable with chains and draws flattened, shape (S, ...).
+
+        Parameters
+        ----------
+        name : str
+            A name of :data:`bayes_scaling.model.VARS`.
+
+        Raises
+        ------
+        KeyError
+            When the posterior has no such variable.
+        """
+        if not self.has(name):
+            raise KeyError(f"the posterior has no variable '{name}'.")
+        v = np.asarray(self.posterior["posterior"][name].values)
+        return v.reshape(self.n_draws, *v.shape[2:])
+
+    def _slot(self, values: np.ndarray, domain: str) -> np.ndarray:
+        """Column of a per-domain (S, domains, ...) array for a fitted domain (a one-domain draw serves every name)."""
+        return values[:, self.domains.index(domain) if values.shape[1] > 1 else 0]
+
+    def free_variables(self) -> list[str]:
+        """Names of the model's variables whose convergence is checked (those present in this posterior)."""
+        return [n for n in VARS.checked if self.has(n)]
+
+    def trace_variables(self) -> list[str]:
+        """Population-level variables drawn by default in trace and rank plots (those present)."""
+        return [n for n in VARS.traced if self.has(n)]
+
+    # ------------------------------------------------------------ accessors
+    def theta(self, domain: str | None = None) -> np.ndarray:
+        """Posterior draws of a fitted domain's sampling parameters, shape (S, p).
+
+        Parameters
+        ----------
+        domain : str, optional
+            Domain name; None gives the population centre (:meth:`population_theta`).
+
+        Raises
+        ------
+        KeyError
+            For a domain the fit has not seen (see :meth:`new_domain_draws`).
+        """
+        if domain is None:
+            return self.population_theta()
+        if domain not in self.domains:
+            raise KeyError(f"unknown domain '{domain}'; known domains: {', '.join(self.domains)}.")
+        return self._slot(self.draws(VARS.theta), domain)
+
+    def population_theta(self) -> np.ndarray:
+        """Posterior draws of the population centre of the sampling parameters, shape (S, p)."""
+        return self.draws(VARS.population)
+
+    def theta_dict(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Split (S, p) draws into ``{name: (S,)}`` by ``law.theta_names``."""
+        return {k: theta[:, j] for j, k in enumerate(self.law.theta_names)}
+
+    @property
+    def effect_names(self) -> tuple[str, ...]:
+        """Names of the domain effects, the columns of :meth:`between_domain_spread` (``law.effects()`` order)."""
+        return tuple(name for name, _ in self.law.effects())
+
+    def between_domain_spread(self) -> np.ndarray:
+        """Posterior draws of the between-domain spread of each domain effect, shape (S, k).
+
+        Columns follow :attr:`effect_names`; effects not in :attr:`varying` are shared by
+        every domain (their spread is not used).
+
+        Raises
+        ------
+        RunsTableError
+            For a fit without a hierarchy (one domain).
+        """
+        if not self.hierarchical:
+            raise RunsTableError("this fit has a single domain and no hierarchy, so it has no between-domain spread.")
+        return self.draws(VARS.spread)
+
+    def noise_scale(self, domain: str) -> np.ndarray:
+        """Posterior draws of a fitted domain's noise scale (log-loss units), shape (S,)."""
+        return self._slot(self.draws(VARS.noise), domain)
+
+    def noise_scales(self) -> np.ndarray:
+        """Posterior draws of every fitted domain's noise scale, shape (S, domains)."""
+        return self.draws(VARS.noise)
+
+    def tail_weight(self, domain: str | None = None) -> np.ndarray:
+        """Student-t degrees of freedom of a domain, shape (S,) (``inf`` for a normal likelihood).
+
+        A domain the fit has not seen gets the normal noise of the domains with few runs
+        (:data:`bayes_scaling.model.SPARSE_NU`).
+        """
+        if not self.has(VARS.tail_weight):
+            return np.full(self.n_draws, np.inf)
+        if domain in self.domains:
+            return self._slot(self.draws(VARS.tail_weight), domain)
+        return np.full(self.n_draws, SPARSE_NU)
+
+    def discrepancy_scale(self) -> np.ndarray:
+        """Posterior draws of the discrepancy amplitude eta (log-loss units), shape (S,).
+
+        Raises
+        ------
+        KeyError
+            For a fit without a discrepancy term.
+        """
+        return self.draws(VARS.discrepancy_scale)
+
+    def discrepancy_coefficients(self, domain: str) -> np.ndarray:
+        """Posterior draws of a domain's discrepancy coefficients, shape (S, m).
+
+        The discrepancy at centred log inputs ``x`` is ``coef @ basis.psi(law, x).T``
+        (see :mod:`bayes_scaling.discrepancy`).
+
+        Raises
+        ------
+        KeyError
+            For a domain without a discrepancy term.
+        """
+        basis = self.bases[domain]
+        slot = list(self.bases).index(domain)
+        ls = np.full((self.n_draws, basis.dim), self.gp_lengthscale)
+        return basis.sqrt_spectral(self.discrepancy_scale(), ls) * self.draws(VARS.discrepancy_weights)[:, slot, :]
+
+    def new_domain_draws(self, rng: np.random.Generator, domain: str | None = None):
+        """Draws of the parameters and noise of a domain the fit has not seen (the population predictive).
+
+        New domain parameters are drawn around the population centre with the fitted
+        between-domain spread of each varying effect (shared effects stay at the
+        centre), and a noise scale from the fitted noise population.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        domain : str, optional
+            Name of the new domain (only used in the error message).
+
+        Returns
+        -------
+        (theta, sigma, nu) : tuple of ndarray
+            Shapes (S, p), (S,) and (S,).
+
+        Raises
+        ------
+        RunsTableError
+            For a fit without a hierarchy (one domain).
+        """
+        if not self.hierarchical:
+            asked = f"domain '{domain}' is not in this fit: " if domain is not None else ""
+            raise RunsTableError(
+                f"{asked}this fit has a single domain and no hierarchy, so it cannot forecast another domain; "
+                f"use domain '{self.domains[0]}' or refit with reference runs."
+            )
+        mu = self.population_theta()
+        # the spread is that of each domain *effect* (columns of law.effect_matrix(), not the parameter
+        # order); effects shared by all domains (self.varying) are shared by a new domain too.
+        tau = self.between_domain_spread()
+        on = np.array([1.0 if self.varying is None or name in self.varying else 0.0 for name in self.effect_names])
+        theta = mu + (on * tau * rng.standard_normal(tau.shape)) @ self.law.effect_matrix().T
+        if self.has(VARS.noise_centre):
+            sigma = np.exp(self.draws(VARS.noise_centre) + NOISE_SPREAD * rng.standard_normal(self.n_draws))
+        else:
+            sigma = self.noise_scale(self.domains[0])
+        return theta, sigma, self.tail_weight(None)
+
+    @property
+    def default_domain(self) -> str:
+        """The domain used when a target names none: the only non-reference domain."""
+        own = [d for d in self.domains if d not in self.reference_domains]
+        if len(own) == 1:
+            return own[0]
+        if len(self.domains) == 1:
+            return self.domains[0]
+        raise RunsTableError(
+            "this fit has several domains; add a 'domain' column to the targets. Known domains: "
+            + ", ".join(self.domains)
+            + " (any other name gives the forecast for a new, unseen domain)."
+        )
+
+    # ------------------------------------------------------------ summaries
+    def published_prior(self) -> PriorSpec | None:
+        """The published fit this posterior is compared with.
+
+        Returns
+        -------
+        PriorSpec or None
+            The informative prior; for a weak prior the Besiroglu et al. (2024, Table 1)
+            entry of the catalog when it has one for this law; else None.
+        """
+        if self.prior.informative:
+            return self.prior
+        try:
+            return get_prior("besiroglu2024", law=self.law.name)
+        except ValueError:
+            return None
+
+    def published_theta(self) -> np.ndarray | None:
+        """Sampling parameters of the published law (:meth:`published_prior`), shape (p,), or None."""
+        prior = self.published_prior()
+        if prior is None:
+            return None
+        th = self.law.from_catalog({k: np.asarray(v, float) for k, v in prior.mean.items()}, self.refs)
+        return np.array([float(th[k]) for k in self.law.theta_names])
+
+    def published_values(self) -> tuple[dict[str, float], str | None]:
+        """Published estimates of the law's natural parameters to show next to the posterior.
+
+        Returns
+        -------
+        values : dict of float
+            The natural parameters of :meth:`published_prior` (empty when there is none).
+        source : str or None
+            The catalog entry the values come from.
+        """
+        prior = self.published_prior()
+        if prior is None:
+            return {}, None
+        cat = {k: np.asarray(v) for k, v in prior.mean.items()}
+        nat = self.law.natural(self.law.from_catalog(cat, self.refs), self.refs)
+        return {k: float(v) for k, v in nat.items()}, prior.name
+
+    def parameters(self, prob: float = 0.9, domain: str | None = None) -> pd.DataFrame:
+        """Posterior median and equal-tailed interval of the natural parameters.
+
+        Parameters
+        ----------
+        prob : float, default 0.9
+            Interval probability.
+        domain : str, optional
+            Domain; default: every domain (and the population centre for hierarchical fits).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``domain``, ``parameter``, ``median``, ``lower``, ``upper``,
+            ``published`` (the prior's value, NaN for a weak prior).
+        """
+        doms = [domain] if domain else list(self.domains)
+        rows = []
+        published = self.published_values()[0] if self.prior.informative else {}  # the prior's centre
+        targets = [(d, self.theta(d)) for d in doms]
+        if self.hierarchical and len(self.domains) > 1 and domain is None:
+            targets.append(("(population)", self.population_theta()))
+        for d, th in targets:
+            nat = self.law.natural(self.theta_dict(th), self.refs)
+            for k, v in nat.items():
+                lo, hi = interval(np.asarray(v, float), prob)
+                rows.append(
+                    {
+                        "domain": d,
+                        "parameter": k,
+                        "median": float(np.median(v)),
+                        "lower": float(lo),
+                        "upper": float(hi),
+                        "published": published.get(k, np.nan),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def summary(self, prob: float = 0.9) -> dict:
+        """JSON-serialisable summary: parameters, diagnostics, timings, prior, data."""
+        params = self.parameters(prob)
+        out = {
+            "bayes_scaling_version": self.version,
+            "law": self.law.name,
+            "law_citation": self.law.citation,
+            "prior": {
+                "name": self.prior.name,
+                "citation": self.prior.citation,
+                "where": self.prior.where,
+                "widen_factor": self.prior.widen_factor,
+            },
+            "interval": {"prob": prob, "kind": "equal-tailed"},
+            "data": {
+                "n_runs": int(len(self.runs)),
+                "domains": self.domains,
+                "reference_domains": self.reference_domains,
+                "params_range": [float(self.runs["params"].min()), float(self.runs["params"].max())]
+                if "params" in self.runs
+                else None,
+                "tokens_range": [float(self.runs["tokens"].min()), float(self.runs["tokens"].max())]
+                if "tokens" in self.runs
+                else None,
+            },
+            "parameters": {},
+            "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
+            "diagnostics_ok": bool(self.diagnostics.ok) if self.diagnostics else None,
+            "discrepancy_domains": list(self.bases),
+            "sampler": {**self.sampler.to_dict(), "used": self.sampler_used, "random_seed": self.random_seed},
+            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
+            "notes": self.notes,
+        }
+        published, source = self.published_values()  # as the report's table (for comparison under a weak prior)
+        out["published_source"] = source
+        for d, sub in params.groupby("domain", sort=False):
+            out["parameters"][d] = {
+                r.parameter: {"median": r.median, "lower": r.lower, "upper": r.upper,
+                              "published": published.get(r.parameter)}
+                for r in sub.itertuples()
+            }
+        return out
+
+    # ------------------------------------------------------ convenience API
+    def predict(self, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None):
+        """Posterior predictive loss at targets; see :func:`bayes_scaling.predict.predict`."""
+        from .predict import predict  # the one upward import: a convenience method (tests/test_architecture.py)
+
+        return predict(self, targets, prob=prob, domain=domain, random_seed=random_seed)
+
+    def frontier(self, flops, prob: float = 0.9, domain: str | None = None, **kwargs):
+        """Compute-optimal allocation; see :func:`bayes_scaling.decisions.frontier`."""
+        from .decisions import frontier  # the other upward import: a convenience method
+
+        return frontier(self, flops, prob=prob, domain=domain, **kwargs)
+
+    # --------------------------------------------------------------- saving
+    #: Fields of :meth:`to_dict` that :meth:`from_dict` needs (``varying`` is optional: older fits lack it).
+    REQUIRED_FIELDS = (
+        "bayes_scaling_version", "law", "prior", "structure", "hierarchical", "refs", "domains",
+        "reference_domains", "bases", "sampler", "sampler_used", "random_seed", "timings", "notes",
+        "discrepancy", "gp_lengthscale", "diagnostics",
+    )
+
+    def to_dict(self) -> dict:
+        """The fit's configuration as JSON-serialisable values (everything but the draws and the runs).
+
+        Returns
+        -------
+        dict
+            The fields of ``fit.json`` (format 2) except those :mod:`bayes_scaling.io` adds
+            (``format_version``, ``checksums``, ``config_sha256``).
+        """
+        return {
+            "bayes_scaling_version": self.version,
+            "law": self.law.name,
+            "prior": self.prior.to_dict(),
+            "structure": self.structure.to_dict(),
+            "hierarchical": self.hierarchical,
+            "refs": self.refs,
+            "domains": self.domains,
+            "reference_domains": self.reference_domains,
+            "bases": {d: b.to_dict() for d, b in self.bases.items()},
+            "sampler": self.sampler.to_dict(),
+            "sampler_used": self.sampler_used,
+            "random_seed": self.random_seed,
+            "timings": self.timings,
+            "notes": self.notes,
+            "discrepancy": self.discrepancy,
+            "gp_lengthscale": self.gp_lengthscale,
+            "varying": list(self.varying) if self.varying is not None else None,
+            "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
+        }
+
+    @classmethod
+    def from_dict(cls, config: dict, posterior: xr.DataTree, runs: pd.DataFrame) -> ScalingFit:
+        """Inverse of :meth:`to_dict`, given the draws and the runs.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError, AttributeError
+            For a missing or malformed field (:meth:`load` turns them into a :class:`FitFileError`).
+        """
+        cfg = config
+        return cls(
+            law=get_law(cfg["law"]),
+            prior=PriorSpec.from_dict(cfg["prior"]),
+            structure=Structure.from_dict(cfg["structure"]),
+            hierarchical=bool(cfg["hierarchical"]),
+            refs={k: float(v) for k, v in cfg["refs"].items()},
+            domains=[str(d) for d in cfg["domains"]],
+            reference_domains=[str(d) for d in cfg["reference_domains"]],
+            runs=runs,
+            posterior=posterior,
+            bases={d: DiscrepancyBasis.from_dict(b) for d, b in cfg["bases"].items()},
+            sampler=SamplerConfig(**cfg["sampler"]),
+            random_seed=int(cfg["random_seed"]),
+            timings=dict(cfg["timings"]),
+            notes=list(cfg["notes"]),
+            sampler_used=cfg["sampler_used"],
+            discrepancy=cfg["discrepancy"],
+            gp_lengthscale=float(cfg["gp_lengthscale"]),
+            varying=tuple(str(v) for v in cfg["varying"]) if cfg.get("varying") is not None else None,
+            diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
+        )
+
+    def save(self, path, force: bool = False) -> Path:
+        """Save to a directory (NetCDF + JSON + CSV); see :func:`bayes_scaling.io.write_fit`.
+
+        Parameters
+        ----------
+        path : str or Path
+        force : bool, default False
+            Replace an existing fit at ``path``.
+
+        Returns
+        -------
+        Path
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``force`` is False, or is a file.
+        """
+        return write_fit(path, self.to_dict(), self.posterior, self.runs, force=force)
+
+    @classmethod
+    def load(cls, path) -> ScalingFit:
+        """Load a fit saved by :meth:`save`.
+
+        Predictions from it are identical to those of the saved fit (same draws, same seed).
+
+        Raises
+        ------
+        FitFileError
+            Missing directory or files, checksum mismatch (truncated or edited file),
+            missing or malformed JSON fields, incompatible format version, draws that do
+            not match the configuration.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If the saved fit failed its convergence checks (``diagnostics.ok`` is False).
+        """
+        saved = read_fit(path, required=cls.REQUIRED_FIELDS)
+        path, cfg_file = saved.path, saved.path / "fit.json"
+        try:
+            fit = cls.from_dict(saved.config, saved.posterior, saved.runs)
+            missing = [v for v in fit.required_variables() if not fit.has(v)]
+            if missing:
+                raise FitFileError(f"'{path / 'posterior.nc'}' lacks the variables {missing}; it is not a bayes_scaling fit.")
+            theta = fit.posterior["posterior"][VARS.theta]
+            if theta.shape[-1] != len(fit.law.theta_names) or theta.shape[-2] != len(fit.domains):
+                raise FitFileError(f"'{path}' is inconsistent: the draws do not match the law and domains in fit.json.")
+        except FitFileError:
+            raise
+        except KeyError as exc:
+            raise FitFileError(
+                f"'{cfg_file}' is damaged or was edited: the field {exc} is missing. Restore it from a backup or refit."
+            ) from None
+        except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            raise FitFileError(
+                f"'{cfg_file}' is damaged or was edited: a field is malformed ({type(exc).__name__}: {exc}). "
+                "Restore it from a backup or refit."
+            ) from None
+        if fit.diagnostics is not None and not fit.diagnostics.ok:
+            warnings.warn(
+                f"the fit in '{path}' failed its convergence checks when it was made, so its forecasts may be wrong: "
+                + " ".join(fit.diagnostics.problems),
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return fit
+
+    def required_variables(self) -> list[str]:
+        """Variables a usable posterior of this fit must hold."""
+        return [VARS.population, VARS.theta, VARS.noise] + (
+            [VARS.discrepancy_scale, VARS.discrepancy_weights] if self.bases else [])
+
+    # ----------------------------------------------------------------- repr
+    def __repr__(self) -> str:
+        """Law and prior with their sources, runs, domains, diagnostics and the 90 % intervals of E, alpha, beta."""
+        return fit_text_summary(self)
+
+    def _repr_html_(self) -> str:
+        """The same summary as HTML for Jupyter (names escaped), with every parameter in a collapsed table."""
+        return fit_html_summary(self)
