@@ -1,14 +1,22 @@
 """Shared fixtures.
 
-Real fits are session-scoped so each model shape is compiled once per test run;
-they are marked ``slow`` by the tests that use them (and run in CI).
+Two kinds of fit:
+
+* **fake fits** (``fake_fit``, ``fake_gp_fit``, ``fake_hier_fit``, ``fake_chinchilla_fit``): the
+  real model inputs of a runs table (:meth:`ScalingLaw.inputs`: validation, reference scales,
+  discrepancy bases, domain effects) with synthetic posterior draws of a known Chinchilla law
+  (E=1.8, A=480, B=2000, alpha=0.35, beta=0.37, small Gaussian jitter per draw), assembled into
+  a :class:`~bayes_scaling.ScalingFit` without any sampler. They serve the analysis, plot,
+  report and io tests of the quick loop (``pytest tests -m "not slow"``).
+* **real fits** (``small_fit``, ``chinchilla_fit``, ``chinchilla_split_fit``): nutpie, session-scoped
+  so each model shape is compiled once per test run; every test that uses one is marked ``slow``.
+
+Fixtures are shared across tests: never modify a fit in place (``dataclasses.replace`` it).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import matplotlib
 
@@ -17,11 +25,24 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 import bayes_scaling as bs  # noqa: E402
+from bayes_scaling.diagnostics import check_convergence  # noqa: E402
 from bayes_scaling.inference import SamplerConfig  # noqa: E402
+from bayes_scaling.model import SPARSE_NU, VARS  # noqa: E402
+from bayes_scaling.posterior import label_draws  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# One BLAS thread in the test process: the baselines' L-BFGS-B fits (5 parameters) gain nothing from BLAS threads,
+# and on a shared 2-core machine OpenBLAS's spinning threads made one Huber fit of the Chinchilla runs take 4-35 s
+# instead of 0.8 s. Subprocesses (the CLI tests) are not affected.
+threadpool_limits(limits=1, user_api="blas")
+
+#: The known law of the synthetic runs and draws (Chinchilla form, Hoffmann et al. 2022 Eq. 2).
+TRUTH = {"E": 1.8, "A": 480.0, "B": 2000.0, "alpha": 0.35, "beta": 0.37}
+#: Per-draw jitter (sd) of the sampling parameters (logE, tN, tD, s, a) of the fake posteriors.
+JITTER = np.array([0.004, 0.01, 0.01, 0.002, 0.004])
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +53,135 @@ def _close_figures():
     plt.close("all")
 
 
+# ----------------------------------------------------------------------------- data
+
+
+def synthetic_runs(n_sizes: int = 6, ratios=(5, 20, 60, 200), noise: float = 0.004, seed: int = 0, domain=None,
+                   **law) -> pd.DataFrame:
+    """Runs from the known law (``TRUTH``, overridden by ``law``) with log-normal noise: N from 5e7 to 5e9."""
+    p = {**TRUTH, **law}
+    rng = np.random.default_rng(seed)
+    n = np.repeat(np.geomspace(5e7, 5e9, n_sizes), len(ratios))
+    d = n * np.tile(np.asarray(ratios, float), n_sizes)
+    loss = bs.laws.chinchilla_loss(n, d, **p) * np.exp(rng.normal(0, noise, n.size))
+    runs = pd.DataFrame({"params": n, "tokens": d, "loss": loss})
+    if domain is not None:
+        runs["domain"] = domain
+    return runs
+
+
 @pytest.fixture(scope="session")
 def chinchilla():
     return bs.datasets.load_chinchilla()
+
+
+# ----------------------------------------------------------------------------- fake fits
+
+
+def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chains: int = 2, draws: int = 500,
+                  seed: int = 0, offsets: dict | None = None, tau=(0.1, 0.2, 0.05, 0.2, 0.03), law=None) -> bs.ScalingFit:
+    """A ScalingFit of ``runs`` whose draws are synthetic: the known law plus Gaussian jitter, no sampler.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        Runs table (one or several domains).
+    prior, discrepancy : str
+        As :class:`bs.ScalingLaw` (the model inputs are built for real).
+    chains, draws : int
+    seed : int
+    offsets : dict, optional
+        ``{domain: {sampling parameter: shift}}``: a domain's departure from the population centre.
+    tau : sequence of float
+        Between-domain spread of each domain effect (hierarchical fits), in ``law.effects()`` order.
+    law : dict, optional
+        Natural parameters of the draws' centre (default ``TRUTH``).
+    """
+    spec = bs.ScalingLaw(prior=prior, discrepancy=discrepancy, sampler=SamplerConfig(chains=chains, draws=draws))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        inputs = spec.inputs(runs)
+    lw = spec.law
+    p = {**TRUTH, **(law or {})}
+    cat = {"logA": np.log(p["A"]), "logB": np.log(p["B"]), "logE": np.log(p["E"]), "alpha": p["alpha"], "beta": p["beta"]}
+    centre = lw.from_catalog(cat, inputs.refs)
+    theta0 = np.array([float(centre[k]) for k in lw.theta_names])
+    rng = np.random.default_rng(seed)
+    s, nd, k = chains * draws, len(inputs.domains), len(lw.theta_names)
+    mu = theta0 + JITTER * rng.standard_normal((s, k))
+    theta = np.empty((s, nd, k))
+    for i, dom in enumerate(inputs.domains):
+        shift = np.array([(offsets or {}).get(dom, {}).get(name, 0.0) for name in lw.theta_names])
+        theta[:, i] = (mu if nd == 1 else mu + shift + JITTER * rng.standard_normal((s, k)))
+    sigma = 0.005 * np.exp(0.1 * rng.standard_normal((s, nd)))
+    shape = (chains, draws)
+    post = {
+        VARS.population: ((*("chain", "draw"), VARS.param_dim), mu.reshape(*shape, k)),
+        VARS.theta: (("chain", "draw", VARS.domain_dim, VARS.param_dim), theta.reshape(*shape, nd, k)),
+        VARS.noise: (("chain", "draw", VARS.domain_dim), sigma.reshape(*shape, nd)),
+        VARS.tail_weight: (("chain", "draw", VARS.domain_dim), np.full((*shape, nd), SPARSE_NU)),
+    }
+    if inputs.hierarchical:
+        spread = np.abs(np.asarray(tau) * (1 + 0.05 * rng.standard_normal((s, k))))
+        post[VARS.spread] = (("chain", "draw", "effect"), spread.reshape(*shape, k))
+        post[VARS.noise_centre] = (("chain", "draw"), (np.log(0.005) + 0.05 * rng.standard_normal(s)).reshape(shape))
+        post[VARS.z_pop] = (("chain", "draw", "z_pop_dim"), rng.standard_normal((*shape, k)))
+    else:
+        post[VARS.w_pop] = (("chain", "draw", "w_pop_dim"), rng.standard_normal((*shape, k)))
+        post[VARS.log_sigma] = (("chain", "draw"), np.log(sigma[:, 0]).reshape(shape))
+    if inputs.bases:
+        m = inputs.structure.n_basis
+        post[VARS.discrepancy_scale] = (("chain", "draw"), np.abs(0.01 + 0.002 * rng.standard_normal(shape)))
+        post[VARS.discrepancy_weights] = (("chain", "draw", "gp", "basis"),
+                                          rng.standard_normal((*shape, len(inputs.bases), m)))
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    tree = xr.DataTree.from_dict({
+        "posterior": xr.Dataset({name: xr.Variable(dims, v) for name, (dims, v) in post.items()}, coords=coords),
+        "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, bool)),
+                                    "energy": (("chain", "draw"), rng.standard_normal(shape))}, coords=coords),
+    })
+    fit = bs.ScalingFit(
+        law=lw, prior=spec.prior, structure=inputs.structure, hierarchical=inputs.hierarchical, refs=inputs.refs,
+        domains=inputs.domains, reference_domains=inputs.reference_domains, runs=inputs.runs,
+        posterior=label_draws(tree, inputs.domains, lw), bases=inputs.bases, sampler=spec.sampler.resolved(inputs.structure),
+        random_seed=seed, timings={"prepare_seconds": 0.0, "compile_seconds": 0.0, "sample_seconds": 0.0,
+                                   "total_seconds": 0.0},
+        sampler_used="fake", discrepancy=discrepancy, varying=inputs.varying,
+    )
+    fit.diagnostics = check_convergence(fit.posterior, fit.free_variables())
+    return fit
+
+
+@pytest.fixture(scope="session")
+def fake_fit():
+    """One domain ('default'), 24 runs of the known law, weak prior, no discrepancy term (like small_fit)."""
+    return make_fake_fit(synthetic_runs())
+
+
+@pytest.fixture(scope="session")
+def fake_gp_fit():
+    """One domain with a discrepancy term (a real orthogonal basis, synthetic coefficients)."""
+    return make_fake_fit(synthetic_runs(n_sizes=8, ratios=(5, 10, 20, 40, 80, 200)), discrepancy="gp", seed=1)
+
+
+@pytest.fixture(scope="session")
+def fake_hier_fit():
+    """Three domains of 8 runs, hierarchical: 'code' has a higher E (logE +0.1), 'web' a lower one."""
+    runs = pd.concat([
+        synthetic_runs(n_sizes=4, ratios=(10, 40), domain="books", seed=1),
+        synthetic_runs(n_sizes=4, ratios=(10, 40), domain="code", seed=2, E=1.8 * np.exp(0.1)),
+        synthetic_runs(n_sizes=4, ratios=(10, 40), domain="web", seed=3, E=1.8 * np.exp(-0.1)),
+    ], ignore_index=True)
+    return make_fake_fit(runs, offsets={"code": {"logE": 0.1}, "web": {"logE": -0.1}}, seed=2)
+
+
+@pytest.fixture(scope="session")
+def fake_chinchilla_fit(chinchilla):
+    """The 245 embedded Chinchilla runs (domain 'chinchilla' after validation) with synthetic draws, no discrepancy."""
+    return make_fake_fit(chinchilla.assign(domain="chinchilla"), seed=3)
+
+
+# ----------------------------------------------------------------------------- real fits (slow)
 
 
 def _quiet_fit(law, runs, **kw):
@@ -58,12 +205,7 @@ def chinchilla_split_fit(chinchilla):
 
 @pytest.fixture(scope="session")
 def small_fit():
-    """A quick real fit of synthetic runs from a known law (no discrepancy term), few draws."""
-    rng = np.random.default_rng(0)
-    n = np.repeat(np.geomspace(5e7, 5e9, 6), 4)
-    d = n * np.tile([5, 20, 60, 200], 6)
-    law = bs.laws.chinchilla_loss(n, d, E=1.8, A=480.0, B=2000.0, alpha=0.35, beta=0.37)
-    loss = law * np.exp(rng.normal(0, 0.004, n.size))
-    runs = pd.DataFrame({"params": n, "tokens": d, "loss": loss})
+    """A quick real fit of synthetic runs from the known law (no discrepancy term), few draws; with its runs."""
+    runs = synthetic_runs()
     cfg = SamplerConfig(draws=500, tune=500, chains=4)
     return _quiet_fit(bs.ScalingLaw(prior="weak", discrepancy="none", sampler=cfg), runs, random_seed=3), runs

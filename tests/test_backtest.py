@@ -1,4 +1,5 @@
-"""Backtests: scores with known answers, splits, the Chinchilla split, determinism across backends, CLI."""
+"""bayes_scaling.backtest (splits, runner, command): splits, scoring of each method's forecasts, the Chinchilla
+split, determinism across backends, the CLI. The scores themselves are test_scoring.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 import bayes_scaling as bs
 from bayes_scaling.backtest import (
@@ -17,10 +17,10 @@ from bayes_scaling.backtest import (
     backtest,
     backtest_cli,
     calibration_table,
-    crps_from_draws,
-    crps_normal,
-    summarize_points,
 )
+from bayes_scaling.backtest.runner import score_points
+from bayes_scaling.baselines import Forecast
+from bayes_scaling.scoring import crps_from_draws
 
 # Fast configuration of the baselines for tests: every 31st grid start, 40 bootstrap resamples.
 FAST = {
@@ -44,88 +44,22 @@ def local_result(chinchilla):
         return backtest(chinchilla, SPLITS, FAST, random_seed=7, n_jobs=1)
 
 
-# ---------------------------------------------------------------- scores with known answers
-
-
-def test_crps_point_forecast_is_absolute_error_and_zero_when_perfect():
-    y = np.array([2.0, 2.5, 3.0])
-    np.testing.assert_allclose(crps_from_draws(y[None, :], y), 0.0)
-    np.testing.assert_allclose(crps_from_draws(np.array([[2.1, 2.5, 2.7]]), y), [0.1, 0.0, 0.3], atol=1e-12)
-
-
-def test_crps_of_normal_draws_matches_closed_form():
-    mu, sigma = 2.0, 0.05
-    y = np.array([2.0, 2.03, 1.9, 2.2])
-    s = 20_000
-    grid = mu + sigma * stats.norm.ppf((np.arange(s) + 0.5) / s)  # exact quantiles as draws
-    got = crps_from_draws(np.repeat(grid[:, None], y.size, axis=1), y)
-    np.testing.assert_allclose(got, crps_normal(y, mu, sigma), rtol=2e-3)
-    # at y = mu: sigma (2 phi(0) - 1/sqrt(pi)) = sigma (sqrt(2/pi) - 1/sqrt(pi))
-    assert crps_normal(mu, mu, sigma) == pytest.approx(sigma * (np.sqrt(2 / np.pi) - 1 / np.sqrt(np.pi)), rel=1e-12)
-    # the O(S log S) form equals the O(S^2) definition
-    x = np.random.default_rng(0).normal(size=(300, 2))
-    yy = np.array([0.3, -1.0])
-    direct = np.mean(np.abs(x - yy), 0) - 0.5 * np.mean(np.abs(x[:, None, :] - x[None, :, :]), axis=(0, 1))
-    np.testing.assert_allclose(crps_from_draws(x, yy), direct, rtol=1e-12)
-    with pytest.raises(ValueError, match="columns"):
-        crps_from_draws(x, np.zeros(3))
+# ---------------------------------------------------------------- scoring of forecasts
 
 
 def test_crps_is_scored_on_log_loss_and_finite_for_heavy_tailed_draws():
     # A new-run forecast with Cauchy-like noise on log L: its far-tail draws overflow exp(),
     # where a loss-scale CRPS was NaN (benchmarks/results.md before this change). On log loss
     # the score is finite and equals the closed form of the draws' empirical distribution.
-    from bayes_scaling.backtest import _score_method
-    from bayes_scaling.baselines import Forecast
-
     rng = np.random.default_rng(0)
     y = np.array([2.0, 2.5])
     draws = np.log(y)[None, :] + 0.01 * rng.standard_t(0.8, size=(4000, 2))
     draws[0, 0] = 800.0  # exp(800) overflows
     te = pd.DataFrame({"domain": ["d", "d"], "params": [1e9, 2e9], "tokens": [2e10, 4e10], "flops": [1.2e20, 4.8e20]})
     fc = Forecast(point_log=np.log(y), draws_log=draws)
-    pts = _score_method(te, y, (0.9,), None, {None: fc}, [])
+    pts = score_points(te, y, (0.9,), None, {None: fc}, [])
     np.testing.assert_allclose(pts["crps"], crps_from_draws(draws, np.log(y)), rtol=1e-12)
     assert np.isfinite(pts["crps"]).all() and np.isfinite(pts["loss_median"]).all()
-
-
-def _points(loss, median, half_widths: dict, crps=None, dens=None):
-    df = pd.DataFrame({"loss": loss, "loss_median": median})
-    for p, h in half_widths.items():
-        pct = format(100 * p, "g")
-        df[f"loss_lower_{pct}"] = np.asarray(median) - h
-        df[f"loss_upper_{pct}"] = np.asarray(median) + h
-    if crps is not None:
-        df["crps"] = crps
-    if dens is not None:
-        df["log_density"] = dens
-    return df
-
-
-def test_perfect_forecasts_score_perfectly():
-    y = np.array([2.0, 2.2, 2.5, 3.0])
-    s = summarize_points(_points(y, y, {0.5: 0.01, 0.9: 0.02}, crps=np.zeros(4), dens=np.ones(4)), (0.5, 0.9))
-    assert s["n_heldout"] == s["n_scored"] == 4
-    assert s["mape"] == 0 and s["rmsle"] == 0 and s["r2"] == 1
-    assert s["coverage_50"] == 1 and s["coverage_90"] == 1
-    assert s["width_90"] == pytest.approx(np.mean(0.04 / y))
-    assert s["crps"] == 0 and s["log_pred_density"] == 1
-
-
-def test_hand_made_scores():
-    y = np.array([2.0, 2.0, 2.0, 2.0])
-    med = np.array([2.02, 1.96, 2.0, 2.1])  # APE 1, 2, 0, 5 %: median 1.5 %
-    half = {0.5: 0.03, 0.9: 0.05}  # 50 %: covers runs 0 and 2 only (|err| <= 0.03); 90 %: all but run 3
-    s = summarize_points(_points(y, med, half), (0.5, 0.9))
-    assert s["mape"] == pytest.approx(1.5)
-    assert s["rmsle"] == pytest.approx(np.sqrt(np.mean(np.log(med / y) ** 2)))
-    assert np.isnan(s["r2"])  # constant observed loss: R^2 undefined
-    assert s["coverage_50"] == pytest.approx(0.5)
-    assert s["coverage_90"] == pytest.approx(0.75)
-    assert np.isnan(s["crps"]) and np.isnan(s["log_pred_density"])
-    s2 = summarize_points(_points(np.array([2.0, 3.0]), np.array([2.5, 2.5]), {}), (0.9,))
-    assert s2["r2"] == pytest.approx(1 - 0.5 / 0.5)  # = 0: no better than the mean
-    assert np.isnan(s2["coverage_90"]) and np.isnan(s2["width_90"])
 
 
 # ---------------------------------------------------------------- splits
@@ -360,3 +294,19 @@ def test_bayes_method_on_synthetic_runs():
     assert s.loc["bayes", "log_pred_density"] > 1  # a density of log loss with sd ~ 0.005
     assert s.loc["bayes", "density"] == "exact"
     assert s.loc["bayes", "fit_seconds"] > 0
+
+
+def test_bayes_method_is_scored_without_a_sampler(fake_fit, monkeypatch):
+    """The bayes branch of the runner (exact predictive density, diagnostics in the notes) with a fake posterior
+    of the simulated law in place of the fit (the real fit is the slow test above)."""
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    runs = fake_fit.runs[["params", "tokens", "loss"]]
+    res = backtest(runs, Split.cutoff("params", 2e9), {"bayes": {"prior": "weak"}}, random_seed=3)
+    s = res.summary.set_index("method").loc["bayes"]
+    assert s["n_heldout"] == s["n_scored"] == 4 and s["density"] == "exact"
+    assert s["mape"] < 1.5 and s["coverage_95"] >= 0.75 and s["log_pred_density"] > 1
+    assert s["notes"].startswith("max R-hat")
+    pts = res.points
+    assert (pts["loss_lower_90"] < pts["loss_median"]).all() and (pts["loss_median"] < pts["loss_upper_90"]).all()

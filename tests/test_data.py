@@ -1,4 +1,4 @@
-"""Issue 7: the runs-table input matrix — every bad input gives a message naming the column, the row and the fix."""
+"""bayes_scaling.data (issue 7): the runs-table input matrix — every bad input gives a message naming the column, the row and the fix."""
 
 from __future__ import annotations
 
@@ -249,7 +249,7 @@ def test_all_runs_at_one_model_size_warns_with_informative_prior():
 def test_one_size_is_fine_for_a_one_variable_law_in_the_other_variable():
     df = runs()
     df["params"] = 1e9  # a token sweep at fixed N
-    out = no_warnings(validate_runs, df, law_n_params=3, needs=("tokens",))
+    out = no_warnings(validate_runs, df, n_law_parameters=3, needs=("tokens",))
     assert len(out) == 6
 
 
@@ -365,7 +365,7 @@ def test_loss_in_bits_is_converted_to_nats():
 def test_perplexity_check_applies_after_bits_conversion():
     df = runs()
     df["loss"] = 25.0  # 25 bits = 17.3 nats: a plausible (if high) loss, not a perplexity
-    out = validate_runs(df, loss_unit="bits", informative_prior=True, needs=("params",), law_n_params=3)
+    out = validate_runs(df, loss_unit="bits", informative_prior=True, needs=("params",), n_law_parameters=3)
     assert out["loss"].iloc[0] == pytest.approx(25 * np.log(2))
 
 
@@ -695,35 +695,3 @@ def test_row_numbers_in_messages_point_at_the_file_line(write):
         assert (k, line) == (row, row + 1)
         assert path.read_text().splitlines()[line - 1] == lines[row]
         assert f"'{col}'" in str(e.value)
-
-
-# --- sampler settings -------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "kw, message",
-    [
-        ({"target_accept": 0}, "SamplerConfig.target_accept must be between 0 and 1 (exclusive), got 0; "
-                               "0.9 is the default, 0.95-0.99 for divergences."),
-        ({"target_accept": 1.2}, "SamplerConfig.target_accept must be between 0 and 1 (exclusive), got 1.2; "
-                                 "0.9 is the default, 0.95-0.99 for divergences."),
-        ({"draws": 0}, "SamplerConfig.draws must be a positive integer, got 0."),
-        ({"chains": 2.5}, "SamplerConfig.chains must be a positive integer, got 2.5."),
-        ({"sampler": "stan"}, "SamplerConfig.sampler must be 'nutpie' or 'pymc', got 'stan'."),
-    ],
-)
-def test_sampler_config_rejects_bad_settings(kw, message):
-    from bayes_scaling.inference import SamplerConfig
-
-    with pytest.raises(ValueError) as err:
-        SamplerConfig(**kw)
-    assert str(err.value) == message
-
-
-def test_unknown_prior_suggests_the_closest_name_of_the_law():
-    from bayes_scaling.priors import get_prior
-
-    with pytest.raises(ValueError) as e:
-        get_prior("besiroglu2023")
-    assert str(e.value) == (
-        "unknown prior 'besiroglu2023'; did you mean 'besiroglu2024'? the chinchilla law has: "
-        "besiroglu2024, hoffmann2022, weak."
-    )

@@ -28,7 +28,6 @@ import bayes_scaling.fit as fit_module
 import bayes_scaling.inference as inference_module
 from bayes_scaling.cli import main
 from bayes_scaling.data import RunsTableError, read_runs, validate_runs, validate_targets
-from bayes_scaling.io import save_fit
 
 WEIRD_VALUES = [
     "", " ", "nan", "NaN", "NA", "N/A", "null", "None", "inf", "-inf", "Infinity", "-1", "0", "-0", "1e308",
@@ -233,12 +232,10 @@ def _one_error_line(code, err):
 
 
 @pytest.fixture(scope="module")
-def saved_fit_dir(small_fit, tmp_path_factory):
-    fit, _ = small_fit
-    return save_fit(fit, tmp_path_factory.mktemp("fuzzfit") / "fit")
+def saved_fit_dir(fake_fit, tmp_path_factory):
+    return fake_fit.save(tmp_path_factory.mktemp("fuzzfit") / "fit")
 
 
-@pytest.mark.slow
 def test_cli_predict_on_fuzzed_targets(saved_fit_dir, tmp_path, capsys, monkeypatch):
     # loading the NetCDF takes ~0.5 s; load it for real once and hand the CLI the same fit afterwards
     # (loading damaged fits is fuzzed in test_io_damage.py)
@@ -311,7 +308,6 @@ def test_cli_rejects_target_accept_outside_0_1(tmp_path, capsys, value):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.slow
 def test_cli_next_run_and_compare_write_ranked_tables(saved_fit_dir, tmp_path, capsys):
     import pandas as pd
 

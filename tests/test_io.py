@@ -1,4 +1,8 @@
-"""Issue 7: damaged saved fits give a FitFileError (never a prediction); saving is atomic and never overwrites."""
+"""bayes_scaling.io (issue 7): the saved-fit format. Damaged saved fits give a FitFileError (never a prediction);
+saving is atomic and never overwrites; fits written by earlier versions of the package (format 2) still load.
+
+The fits here are fake (synthetic draws, no sampler); ``ScalingFit.save``/``load`` go through
+:func:`write_fit`/:func:`read_fit`."""
 
 from __future__ import annotations
 
@@ -8,24 +12,35 @@ import json
 import os
 import pickle
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
 from bayes_scaling.cli import main
-from bayes_scaling.io import FORMAT_VERSION, FitFileError, load_fit, save_fit
+from bayes_scaling.diagnostics import ConvergenceWarning
+from bayes_scaling.io import FORMAT_VERSION, FitFileError, read_fit, write_fit
+from bayes_scaling.posterior import ScalingFit
 
-pytestmark = pytest.mark.slow  # every test here uses the real small_fit
+MAIN_FIT = Path(__file__).parent / "data" / "main-format-2"
 
 TARGETS = pd.DataFrame({"params": [3e9, 7e10], "tokens": [6e10, 1.4e12]})
 
 
+def save_fit(fit, path, force=False):
+    return fit.save(path, force=force)
+
+
+def load_fit(path):
+    return ScalingFit.load(path)
+
+
 @pytest.fixture(scope="module")
-def template(small_fit, tmp_path_factory):
+def template(fake_fit, tmp_path_factory):
     """One saved fit; tests damage copies of it."""
-    fit, _ = small_fit
-    return save_fit(fit, tmp_path_factory.mktemp("saved") / "fit")
+    return save_fit(fake_fit, tmp_path_factory.mktemp("saved") / "fit")
 
 
 @pytest.fixture
@@ -64,8 +79,8 @@ def _files(path):
 # ----------------------------------------------------------------------------- round trip baseline
 
 
-def test_saved_fit_loads_and_predicts_identically(small_fit, saved):
-    fit, _ = small_fit
+def test_saved_fit_loads_and_predicts_identically(fake_fit, saved):
+    fit = fake_fit
     loaded = load_fit(saved)
     pd.testing.assert_frame_equal(fit.predict(TARGETS), loaded.predict(TARGETS))
     cfg = json.loads((saved / "fit.json").read_text())
@@ -225,8 +240,8 @@ def test_cli_predict_on_damaged_fit_gives_no_number(saved, tmp_path, capsys, dam
 # ----------------------------------------------------------------------------- saving
 
 
-def test_save_never_overwrites_without_force(small_fit, saved):
-    fit, _ = small_fit
+def test_save_never_overwrites_without_force(fake_fit, saved):
+    fit = fake_fit
     before = _files(saved)
     with pytest.raises(FileExistsError, match=r"already exists; choose another path or pass force=True \(--force\)"):
         save_fit(fit, saved)
@@ -243,8 +258,8 @@ def test_save_never_overwrites_without_force(small_fit, saved):
     assert sorted(p.name for p in saved.parent.iterdir()) == ["afile", "fit"]
 
 
-def test_interrupted_save_leaves_previous_fit_intact(small_fit, saved, monkeypatch):
-    fit, _ = small_fit
+def test_interrupted_save_leaves_previous_fit_intact(fake_fit, saved, monkeypatch):
+    fit = fake_fit
     before = _files(saved)
     expected = load_fit(saved).predict(TARGETS)
 
@@ -263,16 +278,16 @@ def test_interrupted_save_leaves_previous_fit_intact(small_fit, saved, monkeypat
     assert [p.name for p in saved.parent.iterdir()] == ["fit"]  # no .fit.tmp-* left behind
 
 
-def test_interrupted_first_save_leaves_nothing(small_fit, tmp_path, monkeypatch):
-    fit, _ = small_fit
+def test_interrupted_first_save_leaves_nothing(fake_fit, tmp_path, monkeypatch):
+    fit = fake_fit
     monkeypatch.setattr(xr.DataTree, "to_netcdf", lambda self, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         save_fit(fit, tmp_path / "new")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_while_swapping_directories_restores_previous_fit(small_fit, saved, monkeypatch):
-    fit, _ = small_fit
+def test_failure_while_swapping_directories_restores_previous_fit(fake_fit, saved, monkeypatch):
+    fit = fake_fit
     before = _files(saved)
     real_replace = os.replace
     calls = []
@@ -324,3 +339,41 @@ def test_loading_runs_no_code_from_the_file(saved, tmp_path, monkeypatch):
     with pytest.raises(FitFileError, match=r"a field is malformed \(ValueError: unknown law"):
         load_fit(saved)
     assert not marker.exists()
+
+
+# ----------------------------------------------------------------------------- the format, without a fit
+
+
+def test_io_writes_and_reads_a_configuration_not_a_fit(tmp_path):
+    """write_fit/read_fit know files: any JSON configuration, the draws and the runs, checked on the way back."""
+    post = xr.Dataset({"x": (("chain", "draw"), np.arange(6.0).reshape(2, 3))})
+    tree = xr.DataTree.from_dict({"posterior": post})
+    runs = pd.DataFrame({"params": [1e9], "tokens": [2e10], "loss": [2.5], "domain": ["007"]})
+    path = write_fit(tmp_path / "f", {"bayes_scaling_version": "0.1.0", "anything": [1, 2]}, tree, runs)
+    saved = read_fit(path, required=("anything",))
+    assert saved.config["anything"] == [1, 2] and saved.config["format_version"] == FORMAT_VERSION
+    assert set(saved.config) == {"format_version", "bayes_scaling_version", "anything", "checksums", "config_sha256"}
+    np.testing.assert_array_equal(saved.posterior["posterior"]["x"].values, post["x"].values)
+    assert saved.runs["domain"].tolist() == ["007"]  # domain names stay text
+    with pytest.raises(FitFileError, match=r"lacks the field\(s\) 'law': it is damaged or was edited"):
+        read_fit(path, required=("law",))
+
+
+def test_a_fit_saved_by_the_previous_layout_loads_and_forecasts_the_same(tmp_path):
+    """tests/data/main-format-2 was written by bayes_scaling before the posterior module existed (ScalingFit in
+    fit.py, io.save_fit); its forecasts were saved next to it by that code."""
+    with pytest.warns(ConvergenceWarning, match="failed its convergence checks when it was made"):
+        fit = ScalingFit.load(MAIN_FIT / "fit")
+    assert fit.domains == ["a", "b"] and fit.hierarchical and fit.prior.name == "besiroglu2024"
+    assert fit.structure.summarized == ()  # the field did not exist then
+    t = pd.DataFrame({"params": [3e9, 7e10, 7e10], "tokens": [6e10, 1.4e12, 1.4e12], "domain": ["a", "b", "unseen"]})
+    expected = pd.read_csv(MAIN_FIT / "predictions.csv", dtype={"domain": str})
+    got = fit.predict(t)
+    for col in ("loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper"):
+        np.testing.assert_allclose(got[col], expected[col], rtol=1e-12, err_msg=col)
+    assert got["domain_kind"].tolist() == expected["domain_kind"].tolist() == ["fitted", "fitted", "new_domain"]
+    front = fit.frontier([1e21, 5.88e23], domain="a")
+    pd.testing.assert_frame_equal(front, pd.read_csv(MAIN_FIT / "frontier.csv"), check_exact=False, rtol=1e-12)
+    # and it saves again in the same format
+    again = fit.save(tmp_path / "again")
+    assert json.loads((again / "fit.json").read_text())["format_version"] == 2

@@ -1,8 +1,8 @@
-"""What the figures draw: bands equal to the predicted intervals, the right lines, axes and labels.
+"""bayes_scaling.plots: what the figures draw — bands equal to the predicted intervals, the right lines, axes
+and labels.
 
-Most tests need a real posterior (``small_fit``, ``chinchilla_fit``) and are marked
-``slow``; the formatting, calibration and departure-panel tests run on constructed
-inputs.
+The figures are drawn from fake posteriors (synthetic draws of a known law, conftest.py); the
+Chinchilla-specific figure along compute is also checked on the real fit (slow).
 """
 
 from __future__ import annotations
@@ -119,9 +119,9 @@ def test_palette_is_okabe_ito():
 
 
 # ------------------------------------------------------------------ plot_fit
-@pytest.mark.slow
-def test_plot_fit_along_params_bands_equal_predict(small_fit):
-    fit, runs = small_fit
+def test_plot_fit_along_params_bands_equal_predict(fake_fit):
+    fit = fake_fit
+    runs = fit.runs
     fig, ax = plot_fit(fit, "params", tokens_per_param=20.0, probs=(0.5, 0.9))
     assert isinstance(fig, Figure)
     b = bands(ax)
@@ -158,9 +158,9 @@ def test_plot_fit_along_params_bands_equal_predict(small_fit):
     assert ax.get_xlabel() == "parameters N"
 
 
-@pytest.mark.slow
-def test_plot_fit_along_tokens(small_fit):
-    fit, runs = small_fit
+def test_plot_fit_along_tokens(fake_fit):
+    fit = fake_fit
+    runs = fit.runs
     fig, ax = plot_fit(fit, "tokens", tokens_per_param=40.0, probs=(0.9,))
     x, lo, hi = bands(ax)["90% band (expected loss)"]
     np.testing.assert_allclose([x[0], x[-1]], [runs["tokens"].min() / 2, runs["tokens"].max() * 10], rtol=1e-12)
@@ -197,9 +197,8 @@ def test_plot_fit_along_flops_bands_equal_frontier(chinchilla_fit):
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
 
 
-@pytest.mark.slow
-def test_published_law_only_for_informative_priors(small_fit):
-    fit, _ = small_fit
+def test_published_law_only_for_informative_priors(fake_fit):
+    fit = fake_fit
     _, ax = plot_fit(fit, "params", tokens_per_param=20.0)
     assert not fit.prior.informative
     assert [ln.get_label() for ln in ax.lines if "published" in ln.get_label()] == []
@@ -218,9 +217,8 @@ def test_published_law_only_for_informative_priors(small_fit):
     assert len(ax.lines) == 1
 
 
-@pytest.mark.slow
-def test_published_compute_optimal_law_along_flops(small_fit):
-    fit, _ = small_fit
+def test_published_compute_optimal_law_along_flops(fake_fit):
+    fit = fake_fit
     _, ax = plot_fit(with_published_prior(fit), probs=(0.9,))
     (pub,) = [ln for ln in ax.lines if ln.get_label().startswith("published law")]
     c = pub.get_xdata()
@@ -229,9 +227,9 @@ def test_published_compute_optimal_law_along_flops(small_fit):
     np.testing.assert_allclose(pub.get_ydata(), expected, rtol=2e-3)
 
 
-@pytest.mark.slow
-def test_heldout_runs_are_a_separate_scatter(small_fit):
-    fit, runs = small_fit
+def test_heldout_runs_are_a_separate_scatter(fake_fit):
+    fit = fake_fit
+    runs = fit.runs
     heldout = pd.DataFrame({"params": [1e10, 2e10, 3e10, 5e10, 8e10], "tokens": [2e11, 4e11, 6e11, 1e12, 1.6e12],
                             "loss": [2.2, 2.15, 2.1, 2.05, 2.0]})
     # no flops column: drawn at C = 6ND
@@ -247,16 +245,14 @@ def test_heldout_runs_are_a_separate_scatter(small_fit):
     assert len(scatters(ax)) == 1
 
 
-@pytest.mark.slow
-def test_plot_fit_rejects_an_unknown_axis(small_fit):
-    fit, _ = small_fit
+def test_plot_fit_rejects_an_unknown_axis(fake_fit):
+    fit = fake_fit
     with pytest.raises(ValueError, match="x must be one of flops, params, tokens"):
         plot_fit(fit, "loss")
 
 
-@pytest.mark.slow
-def test_domain_name_with_dollars_is_drawn_literally(small_fit):
-    fit, runs = small_fit
+def test_domain_name_with_dollars_is_drawn_literally(fake_fit):
+    fit = fake_fit
     name = r"price $\frac{$ per run"  # invalid mathtext: would raise when drawn if not escaped
     renamed = dataclasses.replace(fit, domains=[name], runs=fit.runs.assign(domain=name))
     fig, ax = plot_fit(renamed, "params", tokens_per_param=20.0)
@@ -265,9 +261,8 @@ def test_domain_name_with_dollars_is_drawn_literally(small_fit):
 
 
 # ---------------------------------------------------------- plot_parameters
-@pytest.mark.slow
-def test_plot_parameters_intervals_equal_parameters_table(small_fit):
-    fit, _ = small_fit
+def test_plot_parameters_intervals_equal_parameters_table(fake_fit):
+    fit = fake_fit
     fig, axes = plot_parameters(fit, prob=0.8)
     table = fit.parameters(0.8).set_index("parameter")
     assert [a.get_title(loc="left") for a in axes] == list(table.index) == ["A", "B", "E", "alpha", "beta"]
@@ -291,9 +286,8 @@ def test_plot_parameters_intervals_equal_parameters_table(small_fit):
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["prior 80%", "posterior 80%"]
 
 
-@pytest.mark.slow
-def test_plot_parameters_published_values(small_fit):
-    fit, _ = small_fit
+def test_plot_parameters_published_values(fake_fit):
+    fit = fake_fit
     informative = with_published_prior(fit)
     fig, axes = plot_parameters(informative)
     published = informative.parameters(0.9).set_index("parameter")["published"]
@@ -305,9 +299,8 @@ def test_plot_parameters_published_values(small_fit):
 
 
 # ------------------------------------------------------------- plot_frontier
-@pytest.mark.slow
-def test_plot_frontier_bands_equal_frontier(small_fit):
-    fit, _ = small_fit
+def test_plot_frontier_bands_equal_frontier(fake_fit):
+    fit = fake_fit
     flops = np.geomspace(1e19, 1e24, 12)
     fig, ax = plot_frontier(fit, flops, prob=0.8)
     fr = fit.frontier(flops, prob=0.8)
@@ -338,9 +331,8 @@ def test_plot_frontier_bands_equal_frontier(small_fit):
     assert {"1B", "10B", "1T"} <= set(ylabels)
 
 
-@pytest.mark.slow
-def test_plot_frontier_default_budgets(small_fit):
-    fit, runs = small_fit
+def test_plot_frontier_default_budgets(fake_fit):
+    fit = fake_fit
     _, ax = plot_frontier(fit)
     x = ax.lines[0].get_xdata()
     assert len(x) == 60
@@ -348,9 +340,8 @@ def test_plot_frontier_default_budgets(small_fit):
 
 
 # ------------------------------------------------------------- plot_forecast
-@pytest.mark.slow
-def test_plot_forecast_threshold_and_exceedance(small_fit):
-    fit, _ = small_fit
+def test_plot_forecast_threshold_and_exceedance(fake_fit):
+    fit = fake_fit
     target = {"params": 2e10, "tokens": 4e11}
     pred = fit.predict(pd.DataFrame([target]), prob=0.9).iloc[0]
     threshold = round(float(pred["loss_median"] + 0.3 * (pred["loss_upper"] - pred["loss_median"])), 4)
@@ -375,9 +366,8 @@ def test_plot_forecast_threshold_and_exceedance(small_fit):
     assert float((heights * widths).sum()) == pytest.approx(1.0, rel=1e-9)
 
 
-@pytest.mark.slow
-def test_plot_forecast_without_threshold(small_fit):
-    fit, _ = small_fit
+def test_plot_forecast_without_threshold(fake_fit):
+    fit = fake_fit
     _, ax = plot_forecast(fit, {"params": 7e10, "tokens": 1.4e12})
     assert len(ax.lines) == 3
     assert not [ln for ln in ax.lines if "threshold" in ln.get_label()]
@@ -413,9 +403,8 @@ def test_plot_departures_one_interval_per_domain():
     assert [t.get_text().replace("\\$", "$") for t in axes[0].get_yticklabels()] == domains
 
 
-@pytest.mark.slow
-def test_plot_departures_of_a_real_fit(small_fit):
-    fit, _ = small_fit
+def test_plot_departures_of_a_real_fit(fake_fit):
+    fit = fake_fit
     dep = departures(fit)
     _, axes = plot_departures(dep)
     assert len(axes) == dep["quantity"].nunique() == 4
@@ -460,9 +449,8 @@ def test_plot_calibration_one_line_per_method_and_diagonal():
 
 
 # ----------------------------------------------------------- plot_diagnostics
-@pytest.mark.slow
-def test_plot_diagnostics_rank_plots(small_fit):
-    fit, _ = small_fit
+def test_plot_diagnostics_rank_plots(fake_fit):
+    fit = fake_fit
     fig, axes = plot_diagnostics(fit)
     assert isinstance(fig, Figure)
     assert isinstance(axes, np.ndarray) and all(a.figure is fig for a in axes)
@@ -471,7 +459,7 @@ def test_plot_diagnostics_rank_plots(small_fit):
     n_panels = sum(int(np.prod(post[v].shape[2:])) for v in names)
     chains = post.sizes["chain"]
     drawn = [a for a in axes if len(a.lines) >= chains]
-    assert len(drawn) == n_panels >= len(fit.law.params)
+    assert len(drawn) == n_panels >= len(fit.law.theta_names)
     assert _overlapping_titles(fig) == []
 
 
@@ -492,12 +480,11 @@ def _overlapping_titles(fig) -> list[tuple[str, str]]:
     return clashes
 
 
-@pytest.mark.slow
-def test_plot_diagnostics_kinds(small_fit):
-    fit, _ = small_fit
+def test_plot_diagnostics_kinds(fake_fit):
+    fit = fake_fit
     fig, axes = plot_diagnostics(fit, kind="trace", var_names=["mu"])
     assert isinstance(fig, Figure) and len(axes) >= 1
-    assert sum(len(a.lines) for a in axes) >= fit.posterior["posterior"].sizes["chain"] * len(fit.law.params)
+    assert sum(len(a.lines) for a in axes) >= fit.posterior["posterior"].sizes["chain"] * len(fit.law.theta_names)
     fig, axes = plot_diagnostics(fit, kind="energy")
     assert isinstance(fig, Figure) and len(axes) >= 1
     with pytest.raises(ValueError, match="kind must be"):
@@ -513,10 +500,9 @@ def _draws_into_given_axes(call):
     assert target.lines or target.collections
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("which", ["fit", "frontier", "forecast"])
-def test_ax_is_honoured_by_fit_figures(small_fit, which):
-    fit, _ = small_fit
+def test_ax_is_honoured_by_fit_figures(fake_fit, which):
+    fit = fake_fit
     calls = {
         "fit": lambda ax: plot_fit(fit, "params", tokens_per_param=20.0, ax=ax),
         "frontier": lambda ax: plot_frontier(fit, [1e20, 1e21, 1e22], ax=ax),
@@ -537,9 +523,8 @@ def test_ax_is_honoured_by_departures():
     assert all(len(a.collections) == 1 for a in axes.ravel())
 
 
-@pytest.mark.slow
-def test_ax_is_honoured_by_parameters(small_fit):
-    fit, _ = small_fit
+def test_ax_is_honoured_by_parameters(fake_fit):
+    fit = fake_fit
     fig, axes = plt.subplots(5, 1)
     got_fig, got = plot_parameters(fit, ax=axes)
     assert got_fig is fig and list(got) == list(axes)
@@ -549,24 +534,23 @@ def test_ax_is_honoured_by_parameters(small_fit):
         plot_parameters(fit, ax=axes[:3])
 
 
-@pytest.mark.slow
-def test_far_discrepancy_is_one_offset_so_frontier_and_compare_agree(chinchilla_fit):
-    """Beyond the runs the discrepancy is tapered into one offset per draw: the frontier's optimum is the
-    best of a split of the same budget, and the uncapped optimal loss falls with compute."""
-    from bayes_scaling.decisions import compare
+def test_plot_fit_along_flops_with_a_discrepancy_term_bands_equal_frontier(fake_gp_fit):
+    """Along C the curve is L_opt(C): the band is the frontier's loss_opt band, discrepancy term included."""
+    fit = fake_gp_fit
+    fig, ax = plot_fit(fit, probs=(0.5, 0.9))
+    for p in (0.5, 0.9):
+        x, lo, hi = bands(ax)[f"{p:.0%} band (expected loss)"]
+        np.testing.assert_allclose([x[0], x[-1]], [fit.runs["flops"].min() / 2, fit.runs["flops"].max() * 10], rtol=1e-12)
+        fr = fit.frontier(x, prob=p)
+        np.testing.assert_allclose(lo, fr["loss_opt_lower"], rtol=RTOL)
+        np.testing.assert_allclose(hi, fr["loss_opt_upper"], rtol=RTOL)
+    (median,) = ax.lines
+    assert median.get_label() == "posterior median compute-optimal L(C)"
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "log10 tokens per parameter"
 
-    fit = chinchilla_fit
-    basis = fit.bases["chinchilla"]
-    x_far = fit.law.inputs(pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), fit.refs)
-    x_in = fit.law.inputs(fit.runs.iloc[:5], fit.refs)
-    assert basis.taper(x_far)[0] == pytest.approx(0.0, abs=1e-12)
-    np.testing.assert_allclose(basis.taper(x_in), 1.0)
-    fr = fit.frontier([1e23, 5.88e23, 1e24, 1e25])
-    assert (np.diff(fr["loss_opt_median"].to_numpy()) < 0).all()
-    n_opt = float(fr.loc[1, "params_opt_median"])
-    cands = pd.DataFrame({"params": [0.5 * n_opt, n_opt, 2 * n_opt]})
-    cands["tokens"] = 5.88e23 / (6 * cands["params"])
-    res = compare(fit, cands)
-    best = res.sort_values("rank").iloc[0]
-    assert best["params"] == pytest.approx(n_opt)
-    assert best["p_best"] > 0.8
+
+def test_plot_fit_of_one_domain_of_a_hierarchy(fake_hier_fit):
+    _, ax = plot_fit(fake_hier_fit, "params", domain="code", tokens_per_param=20.0)
+    (sc,) = scatters(ax)
+    assert len(sc.get_offsets()) == int((fake_hier_fit.runs["domain"] == "code").sum())
+    assert ax.get_title() == "chinchilla law fit: code"

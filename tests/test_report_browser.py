@@ -206,9 +206,9 @@ def test_print_layout_fits_the_paper(browser, demo, paper):
 
 
 @pytest.fixture
-def hostile_report(small_fit, tmp_path) -> tuple[Path, int]:
+def hostile_report(fake_fit, tmp_path) -> tuple[Path, int]:
     """A real report of a fit whose domain (user input) is a script tag, plus text and a table carrying markup."""
-    fit, _ = small_fit
+    fit = fake_fit
     hostile = dataclasses.replace(fit, domains=[HOSTILE], runs=fit.runs.assign(domain=HOSTILE))
     targets = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 2e11], "domain": [HOSTILE, HOSTILE]})
     pred = hostile.predict(targets)
@@ -223,7 +223,7 @@ def hostile_report(small_fit, tmp_path) -> tuple[Path, int]:
     return files["html"], len(files["figures"])
 
 
-def test_user_text_is_shown_as_text_not_run(browser, hostile_report, small_fit, tmp_path):
+def test_user_text_is_shown_as_text_not_run(browser, hostile_report, fake_fit, tmp_path):
     path, n_figures = hostile_report
     _open(browser, path)
     assert not _alert_opened(browser)
@@ -240,7 +240,7 @@ def test_user_text_is_shown_as_text_not_run(browser, hostile_report, small_fit, 
     assert HOSTILE in cells and HOSTILE_IMG in cells
     assert _severe(browser) == []
     # the Jupyter representation of the same fit, in a page of its own
-    fit, _ = small_fit
+    fit = fake_fit
     hostile_fit = dataclasses.replace(fit, domains=[HOSTILE], runs=fit.runs.assign(domain=HOSTILE))
     page = tmp_path / "repr.html"
     page.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>repr</title></head><body>"

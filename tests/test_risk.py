@@ -1,4 +1,5 @@
-"""Issue 3: hierarchical transfer, new-domain forecasts and transfer risk with known answers."""
+"""bayes_scaling.risk (issue 3): transfer risk with known answers — exceedance, departures from the published law,
+prior-data conflict and the risk table; on fake fits, and on real fits with the published prior (slow)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
+from conftest import make_fake_fit
+
 from bayes_scaling.laws import chinchilla_loss
-from bayes_scaling.risk import departures, exceedance, prior_data_conflict, risk_table
+from bayes_scaling.risk import DEFAULT_TOLERANCE, departures, exceedance, prior_data_conflict, risk_table
 
 # Besiroglu et al. (2024) point estimate (priors.besiroglu2024_covariance)
 PUB = {"E": 1.81686, "A": 482.006, "B": 2085.434, "alpha": 0.34781, "beta": 0.36585}
@@ -91,69 +94,58 @@ def test_exceedance_matches_predictive_quantiles(fit_same):
     assert {"p_exceed", "expected_shortfall", "loss_gap_median", "p_departure", "conflict_p"} <= set(table)
 
 
-def test_new_domain_forecast_needs_a_hierarchy(small_fit):
-    fit, _ = small_fit
-    with pytest.raises(bs.RunsTableError, match="^domain 'elsewhere' is not in this fit: this fit has a single "
-                       "domain and no hierarchy, so it cannot forecast another domain; use domain '"):
-        fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["elsewhere"]}))
+# ----------------------------------------------------------------------------- the same checks on fake fits
 
 
-def test_new_domain_spread_follows_effect_order_and_shared_effects():
-    """tau is indexed by domain effect (logE, tN, s, tD, a), not by parameter (logE, tN, tD, s, a);
-    effects shared by all fitted domains stay shared for a new domain."""
-    from types import SimpleNamespace
-
-    from bayes_scaling.predict import _new_domain_draws
-
-    law = bs.laws.get_law("chinchilla")
-    s = 20000
-    tau = np.array([0.3, 0.5, 0.1, 0.4, 0.05])  # effect order
-    draws = {"mu": np.zeros((s, 5)), "tau": np.tile(tau, (s, 1)), "s_mu": np.full(s, np.log(0.01))}
-    stub = SimpleNamespace(hierarchical=True, law=law, varying=("logE", "tN", "s"), n_draws=s,
-                           posterior={"posterior": SimpleNamespace(data_vars=set(draws))},
-                           _flat=lambda name: draws[name])
-    theta, sigma = _new_domain_draws(stub, np.random.default_rng(0))
-    sd = dict(zip(law.params, theta.std(0), strict=True))
-    assert sd["logE"] == pytest.approx(0.3, rel=0.03)
-    assert sd["tN"] == pytest.approx(0.5, rel=0.03)
-    assert sd["s"] == pytest.approx(0.1, rel=0.03)
-    assert sd["tD"] == 0.0 and sd["a"] == 0.0
-    assert sigma.shape == (s,)
+def _fake(alpha_shift=0.0, seed=0):
+    """A fake fit with the published prior whose draws sit on the law the runs were simulated from."""
+    law = {"A": PUB["A"] * 1e9**alpha_shift, "alpha": PUB["alpha"] + alpha_shift}
+    return make_fake_fit(simulate(alpha_shift=alpha_shift, seed=seed), prior="besiroglu2024", seed=seed,
+                         law={**PUB, **law})
 
 
-@pytest.mark.slow
-def test_far_extrapolation_warns_once_with_the_numbers(small_fit):
-    fit, runs = small_fit
-    targets = pd.DataFrame({"params": [1e10, 1e15], "tokens": [2e11, 2e11]})
-    with pytest.warns(bs.ExtrapolationWarning) as rec:
-        fit.predict(targets)
-    msgs = [str(w.message) for w in rec if issubclass(w.category, bs.ExtrapolationWarning)]
-    assert msgs == [
-        "1 target(s) lie more than 1000x beyond the largest run in 'params' (largest run 5e+09, target up to 1e+15, "
-        "5.3 decades): the forecast rests on the law's form alone; treat its interval as a lower bound on the "
-        "uncertainty."
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", bs.ExtrapolationWarning)
-        fit.predict(targets.iloc[:1])  # 2x beyond: no warning
+def test_departures_of_fake_fits_follow_the_shift_of_alpha():
+    same = departures(_fake()).set_index("quantity")
+    shifted = departures(_fake(alpha_shift=0.1, seed=1)).set_index("quantity")
+    assert list(same.index) == ["Δalpha", "Δbeta", "ΔE", "loss gap"]
+    assert abs(same.loc["Δalpha", "median"]) < 0.01 and same.loc["Δalpha", "p_outside"] == 0.0
+    assert shifted.loc["Δalpha", "median"] == pytest.approx(0.1, abs=0.01) and shifted.loc["Δalpha", "p_outside"] == 1.0
+    assert same.loc["Δalpha", "tolerance"] == DEFAULT_TOLERANCE["alpha"]
+    assert same.loc["ΔE", "tolerance"] == pytest.approx(DEFAULT_TOLERANCE["E_rel"] * PUB["E"], rel=1e-3)
+    # the loss gap at 100x the largest run is the true gap of the simulated law (the draws' centre)
+    for table, shift in ((same, 0.0), (shifted, 0.1)):
+        gap = table.loc["loss gap"]
+        n, d = gap["target_params"], gap["target_tokens"]
+        truth = dict(PUB, A=PUB["A"] * 1e9**shift, alpha=PUB["alpha"] + shift)
+        true_gap = chinchilla_loss(n, d, **truth) / chinchilla_loss(n, d, **PUB) - 1
+        assert gap["lower"] <= true_gap <= gap["upper"], (shift, true_gap, gap.to_dict())
 
 
-@pytest.mark.slow
-def test_next_run_prefers_the_informative_candidate(small_fit):
-    """A run near the target shrinks its interval more than a repeat of the smallest run; ranking and
-    columns are as documented, and the same seed gives the same table."""
-    from bayes_scaling.value_of_information import next_run
+def test_prior_data_conflict_reads_the_runs_only():
+    ok = prior_data_conflict(_fake())
+    assert ok["flag"] == "none" and ok["p_value"] > 0.1 and ok["n_runs"] == 12
+    far = prior_data_conflict(_fake(alpha_shift=0.5, seed=2))
+    assert far["flag"] == "strong" and far["p_value"] < 0.01
+    assert far["message"].startswith("Strong prior-data conflict (p = ")
+    assert far["worst_run"] in range(12)
 
-    fit, runs = small_fit
-    cands = pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]})
-    target = {"params": 7e10, "tokens": 1.4e12}
-    out = next_run(fit, cands, target, rank_by="shrinkage", random_seed=0, n_sims=32)
-    assert list(out["label"]) == ["near target", "repeat smallest"]
-    assert list(out["rank"]) == [1, 2]
-    near = out.set_index("label").loc["near target"]
-    small = out.set_index("label").loc["repeat smallest"]
-    assert near["shrinkage"] > 0.2 * near["width_now"]  # at least a fifth of the interval
-    assert abs(small["shrinkage"]) < 0.1 * small["width_now"]
-    assert np.allclose(out["shrinkage"], out["width_now"] - out["width_after"])
-    again = next_run(fit, cands, target, rank_by="shrinkage", random_seed=0, n_sims=32)
-    pd.testing.assert_frame_equal(out, again)
+
+def test_exceedance_of_a_fake_fit_matches_its_predictive_quantiles(fake_fit):
+    t = pd.DataFrame({"params": [7e10], "tokens": [1.4e12]})
+    pred = fake_fit.predict(t, prob=0.9)
+    lo, hi, med = pred.loc[0, "loss_lower"], pred.loc[0, "loss_upper"], pred.loc[0, "loss_median"]
+    assert exceedance(fake_fit, t, lo).loc[0, "p_exceed"] == pytest.approx(0.95, abs=0.002)
+    assert exceedance(fake_fit, t, hi).loc[0, "p_exceed"] == pytest.approx(0.05, abs=0.002)
+    assert exceedance(fake_fit, t, med).loc[0, "p_exceed"] == pytest.approx(0.5, abs=0.002)
+    ex = exceedance(fake_fit, t, hi)
+    assert 0 < ex.loc[0, "expected_shortfall"] < ex.loc[0, "mean_excess_if_missed"]
+    with pytest.raises(ValueError, match="threshold must be a positive loss in nats/token, got -1"):
+        exceedance(fake_fit, t, -1)
+
+
+def test_risk_table_of_a_fake_fit(fake_fit):
+    t = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 2e11]})
+    table = risk_table(fake_fit, t, threshold=2.0)
+    assert {"loss_median", "p_exceed", "expected_shortfall", "loss_gap_median", "p_departure", "conflict_p"} <= set(table)
+    assert (table["conflict_p"] > 0.1).all()  # the runs follow a law close to Besiroglu et al. (2024)
+    assert table["p_exceed"].iloc[1] > table["p_exceed"].iloc[0]  # the smaller model misses 2.0 more often

@@ -1,0 +1,270 @@
+"""bayes_scaling.fit: the specification (ScalingLaw), the fit orchestration and its retry policy.
+
+Real fits (nutpie) are marked ``slow``: recovery of a known law and of the published Chinchilla
+fit, determinism, failing fits and the retry. The orchestration itself is also checked without a
+sampler (a fake ``sample_posterior``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+import bayes_scaling.fit as fit_module
+from bayes_scaling.diagnostics import ConvergenceWarning, Diagnostics, SamplingError
+from bayes_scaling.fit import RETRY, RetryPolicy, default_prior_name
+from bayes_scaling.inference import SampleResult, SamplerConfig
+
+# Besiroglu et al. (2024) estimates and bootstrap standard errors (priors module docstring).
+BESIROGLU = {"alpha": (0.3478, 0.0154), "beta": (0.3658, 0.0206), "E": (1.817, 0.026)}
+
+
+# ----------------------------------------------------------------------------- the specification
+
+
+def test_spec_resolves_law_and_default_prior():
+    spec = bs.ScalingLaw()
+    assert spec.law.name == "chinchilla" and spec.prior.name == "besiroglu2024"
+    assert default_prior_name("kaplan") == "kaplan2020"
+    assert default_prior_name("data_constrained") == "muennighoff2023"
+    assert default_prior_name("power_flops") == "weak"
+    assert bs.ScalingLaw(law="power_params").prior.name == "besiroglu2024_params"
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"discrepancy": "always"}, "discrepancy must be 'auto', 'gp' or 'none', not 'always'."),
+    ({"likelihood": "cauchy"}, "likelihood must be 'student_t' or 'normal', not 'cauchy'."),
+])
+def test_spec_rejects_unknown_settings(kw, message):
+    with pytest.raises(ValueError) as e:
+        bs.ScalingLaw(**kw)
+    assert str(e.value) == message
+
+
+def test_parameter_convention_mismatch_warns():
+    with pytest.warns(UserWarning, match="the runs count N as 'non-embedding parameters' but the prior 'besiroglu2024'"):
+        bs.ScalingLaw(param_convention="non-embedding parameters")
+
+
+def test_varying_effects_follow_the_runs_per_domain():
+    spec = bs.ScalingLaw(prior="weak")
+    table = pd.DataFrame({"domain": ["a"] * 4 + ["b"] * 4, "is_reference": False})
+    # 4 runs per domain: as many effects as a domain can identify (runs - 1), in the law's order
+    assert spec.varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("logE", "tN", "s")
+    assert spec.varying_parameters(np.array([8, 8]), table, ["a", "b"]) == ("logE", "tN", "s", "tD", "a")
+    assert bs.ScalingLaw(prior="weak", vary=("logE",)).varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("logE",)
+    with pytest.raises(ValueError, match=r"vary names unknown domain effects \['x'\]"):
+        bs.ScalingLaw(prior="weak", vary=("x",)).varying_parameters(np.array([4, 4]), table, ["a", "b"])
+
+
+# ----------------------------------------------------------------------------- the retry policy
+
+
+def _diag(ok=False, rhat=1.05, ess=800.0):
+    return Diagnostics(ok=ok, max_rhat=rhat, min_ess_bulk=ess, min_ess_tail=ess, divergences=2, n_draws=4000)
+
+
+def test_retry_policy_applies_only_to_quick_one_domain_defaults():
+    assert RETRY.applies(SamplerConfig(), hierarchical=False)
+    assert not RETRY.applies(SamplerConfig(), hierarchical=True)
+    assert not RETRY.applies(SamplerConfig(tune=300), hierarchical=False)
+    assert not RETRY.applies(SamplerConfig(max_treedepth=6), hierarchical=False)
+
+
+def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few():
+    quick = SamplerConfig(draws=1000, chains=4, tune=300, max_treedepth=6)
+    again = RETRY.retry_settings(quick, _diag(ess=800.0))
+    assert (again.tune, again.max_treedepth, again.draws) == (1000, 10, 1000)
+    assert RETRY.retry_settings(quick, _diag(ess=399.0)).draws == 2000  # below 100 per chain
+    assert RETRY.note(quick, _diag(), again) == (
+        "the quick settings (warm-up 300, tree depth 6) failed the checks (max R-hat 1.050, min bulk ESS 800, "
+        "min tail ESS 800, 2 divergences); sampled again with warm-up 1000, tree depth 10 and 1000 draws per chain")
+    assert RetryPolicy(tune=2000).retry_settings(quick, _diag()).tune == 2000
+
+
+def _fake_sampler(fake, calls):
+    """A sample_posterior that returns the fake fit's draws and records the settings it was given."""
+
+    def sample(structure, arrays, refs, config, random_seed, progress=False):
+        calls.append(config)
+        tree = fake.posterior.copy()
+        return SampleResult(tree, compile_seconds=2.0, sample_seconds=3.0, sampler="fake", notes=["first note"])
+
+    return sample
+
+
+def test_fit_orchestration_retries_a_failed_quick_fit_without_a_sampler(fake_fit, monkeypatch):
+    calls, checks = [], []
+    real = fit_module.check_convergence
+
+    def first_fails(posterior, names, **kw):
+        checks.append(kw["strict"])
+        diag = real(posterior, names, **kw)
+        if len(checks) == 1:
+            diag.ok, diag.max_rhat = False, 1.05
+        return diag
+
+    monkeypatch.setattr(fit_module, "sample_posterior", _fake_sampler(fake_fit, calls))
+    monkeypatch.setattr(fit_module, "check_convergence", first_fails)
+    fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(fake_fit.runs[["params", "tokens", "loss"]], random_seed=5)
+    assert [(c.tune, c.max_treedepth) for c in calls] == [(300, 6), (1000, 10)]
+    assert checks == [False, False]  # the quick attempt never raises; the retry's verdict is reported
+    assert fit.sampler.tune == 1000 and fit.diagnostics.ok
+    assert fit.notes[0] == "first note" and fit.notes[-1].startswith("the quick settings (warm-up 300, tree depth 6) failed")
+    assert fit.timings["sample_seconds"] == 6.0 and fit.timings["compile_seconds"] == 4.0  # both attempts counted
+    assert fit.timings["total_seconds"] >= fit.timings["prepare_seconds"] > 0
+    assert fit.random_seed == 5 and fit.domains == ["default"]
+    # the draws are labelled: domain names and the law's parameter names
+    post = fit.posterior["posterior"]
+    assert list(post["theta"].coords["domain_idx"].values) == ["default"]
+    assert list(post["mu"].coords["param"].values) == list(fit.law.theta_names)
+
+
+def test_strict_fit_raises_when_the_checks_fail(fake_fit, monkeypatch):
+    calls = []
+    monkeypatch.setattr(fit_module, "sample_posterior", _fake_sampler(fake_fit, calls))
+
+    def fails(posterior, names, strict=False, **kw):
+        if strict:
+            raise SamplingError("Sampling problems: made up.")
+        return _diag()
+
+    monkeypatch.setattr(fit_module, "check_convergence", fails)
+    with pytest.raises(SamplingError, match="made up"):
+        bs.ScalingLaw(prior="weak", discrepancy="none", sampler=SamplerConfig(tune=300)).fit(
+            fake_fit.runs[["params", "tokens", "loss"]], strict=True)
+    assert len(calls) == 1
+
+
+# ----------------------------------------------------------------------------- real fits (slow)
+
+
+@pytest.mark.slow
+def test_weak_prior_recovers_besiroglu_within_two_se(chinchilla_fit):
+    p = chinchilla_fit.parameters(0.9).set_index("parameter")["median"]
+    for name, (value, se) in BESIROGLU.items():
+        assert abs(p[name] - value) <= 2 * se, (name, p[name], value, se)
+    d = chinchilla_fit.diagnostics
+    assert d.max_rhat <= 1.01
+    assert d.min_ess_bulk >= 400
+    assert d.divergences == 0 or not d.ok  # divergences are never silent
+    assert d.ok
+    # the Chinchilla exponents are near the published ~0.34 / ~0.37 (Hoffmann et al. 2022; Besiroglu et al. 2024)
+    q = chinchilla_fit.parameters(0.9).set_index("parameter")
+    assert 0.25 < q.loc["alpha", "lower"] < q.loc["alpha", "upper"] < 0.45
+    assert 0.25 < q.loc["beta", "lower"] < q.loc["beta", "upper"] < 0.45
+
+
+@pytest.mark.slow
+def test_small_fit_recovers_known_law(small_fit):
+    fit, runs = small_fit
+    p = fit.parameters(0.9).set_index("parameter")
+    assert abs(p.loc["alpha", "median"] - 0.35) < 0.05
+    assert abs(p.loc["beta", "median"] - 0.37) < 0.05
+    assert abs(p.loc["E", "median"] - 1.8) < 0.1
+    wide = fit.parameters(0.99).set_index("parameter")  # 99 %: three 90 % intervals all cover only ~73 % of the time
+    for name, true in (("alpha", 0.35), ("beta", 0.37), ("E", 1.8)):
+        assert wide.loc[name, "lower"] < true < wide.loc[name, "upper"], name
+
+
+@pytest.mark.slow
+def test_same_seed_same_numbers(small_fit):
+    fit, runs = small_fit
+    again = bs.ScalingLaw(prior="weak", discrepancy="none", sampler=fit.sampler).fit(runs, random_seed=3)
+    other = bs.ScalingLaw(prior="weak", discrepancy="none", sampler=fit.sampler).fit(runs, random_seed=4)
+    np.testing.assert_array_equal(fit.population_theta(), again.population_theta())
+    assert not np.array_equal(fit.population_theta(), other.population_theta())
+    t = pd.DataFrame({"params": [1e10], "tokens": [2e11]})
+    pd.testing.assert_frame_equal(fit.predict(t), again.predict(t))
+
+
+
+BAD = SamplerConfig(draws=30, tune=10, chains=2, target_accept=0.3)
+
+
+@pytest.fixture(scope="module")
+def few_runs():
+    rng = np.random.default_rng(0)
+    n = np.geomspace(5e7, 5e9, 6)
+    d = n * np.array([5, 20, 60, 200, 20, 60])
+    loss = bs.laws.chinchilla_loss(n, d, E=1.8, A=480.0, B=2000.0, alpha=0.35, beta=0.37)
+    return pd.DataFrame({"params": n, "tokens": d, "loss": loss * np.exp(rng.normal(0, 0.004, n.size))})
+
+
+def _bad_fit(runs, strict=False, seed=1):
+    # same model shape as conftest's small_fit (weak prior, one domain, no discrepancy): compiled once per session
+    return bs.ScalingLaw(prior="weak", discrepancy="none", sampler=BAD).fit(runs, random_seed=seed, strict=strict)
+
+
+@pytest.mark.slow
+def test_real_unconverged_fit_warns_once_and_carries_ok_false(few_runs):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fit = _bad_fit(few_runs)
+    conv = [str(w.message) for w in rec if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1
+    d = fit.diagnostics
+    assert d.ok is False
+    assert d.n_draws == 60
+    assert d.problems and conv[0] == "Sampling problems: " + " ".join(d.problems)
+    # 60 draws cannot reach the 200 effective draws two chains need
+    assert any(p.startswith("effective sample size is") and "(should be >= 200)" in p for p in d.problems)
+    assert all(any(k in p for k in ("Run more", "Try target_accept", "Raise max_treedepth")) for p in d.problems)  # each says what to do
+    assert "diagnostics=PROBLEMS" in repr(fit)
+    assert fit.summary()["diagnostics_ok"] is False
+
+
+@pytest.mark.slow
+def test_real_unconverged_fit_raises_under_strict(few_runs):
+    with pytest.raises(SamplingError, match=r"^Sampling problems: .*effective sample size is \d+ for '\w+' "
+                                            r"\(should be >= 200\)"):
+        _bad_fit(few_runs, strict=True)
+
+
+@pytest.mark.slow
+def test_real_unconverged_fit_keeps_ok_false_after_save(few_runs, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = _bad_fit(few_runs)
+    path = fit.save(tmp_path / "bad")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        loaded = bs.ScalingFit.load(path)
+    assert loaded.diagnostics.ok is False
+    assert loaded.diagnostics.problems == fit.diagnostics.problems
+    # loading says so once, so forecasts from it are never silently trusted
+    conv = [str(w.message) for w in rec if issubclass(w.category, ConvergenceWarning)]
+    assert conv == [f"the fit in '{path}' failed its convergence checks when it was made, so its forecasts may be "
+                    "wrong: " + " ".join(fit.diagnostics.problems)]
+
+
+@pytest.mark.slow
+def test_quick_one_domain_fit_that_fails_is_sampled_again_with_long_settings(few_runs, monkeypatch):
+    real, calls = fit_module.check_convergence, []
+
+    def first_fails(posterior, names, **kw):
+        calls.append(kw["strict"])
+        diag = real(posterior, names, **kw)
+        if len(calls) == 1:
+            diag.ok, diag.max_rhat = False, 1.05
+        return diag
+
+    monkeypatch.setattr(fit_module, "check_convergence", first_fails)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(few_runs, random_seed=1)
+    assert len(calls) == 2
+    assert (fit.sampler.tune, fit.sampler.max_treedepth) == (1000, 10)
+    assert fit.notes[-1].startswith("the quick settings (warm-up 300, tree depth 6) failed the checks (max R-hat 1.050, ")
+    # the retry doubles the draws only when the quick attempt had too few effective draws
+    assert fit.sampler.draws in (1000, 2000)
+    assert fit.notes[-1].endswith(f"sampled again with warm-up 1000, tree depth 10 and {fit.sampler.draws} draws per chain")
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = bs.ScalingLaw(prior="weak", discrepancy="none", sampler=SamplerConfig(tune=300)).fit(few_runs, random_seed=1)
+    assert calls == [False] and fixed.sampler.tune == 300  # settings the user chose are not overridden

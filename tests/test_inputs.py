@@ -1,0 +1,65 @@
+"""bayes_scaling.inputs: FitInputs from runs (and reference runs) — domains, reference scales, the prior in sampling
+coordinates, discrepancy bases, varying effects, reference summaries — and the errors of bad combinations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_runs
+
+import bayes_scaling as bs
+from bayes_scaling.inputs import REFERENCE_DOMAIN, FitInputs, build_inputs, resolve_reference
+
+
+def test_one_domain_inputs(fake_fit):
+    spec = bs.ScalingLaw(prior="weak", discrepancy="none")
+    inputs = build_inputs(spec, synthetic_runs())
+    assert isinstance(inputs, FitInputs)
+    assert inputs.domains == ["default"] and inputs.reference_domains == [] and not inputs.hierarchical
+    assert inputs.varying == () and inputs.bases == {}
+    assert inputs.refs == fake_fit.refs and inputs.structure == fake_fit.structure
+    assert inputs.arrays["log_loss"].shape == (24,) and "precond_mean" in inputs.arrays  # Laplace-whitened
+    assert inputs.runs["is_reference"].eq(False).all() and {"flops", "domain"} <= set(inputs.runs)
+    np.testing.assert_allclose(inputs.refs["params"], np.mean(np.log(inputs.runs["params"])), atol=1e-6)
+
+
+def test_published_prior_is_widened_by_the_between_domain_spread():
+    runs = synthetic_runs()
+    weak = build_inputs(bs.ScalingLaw(prior="besiroglu2024", discrepancy="none"), runs)
+    law = bs.get_law("chinchilla")
+    mean, cov = bs.get_prior("besiroglu2024").sampling_prior(law, weak.refs, weak.runs)
+    np.testing.assert_allclose(weak.prior_mean, mean)
+    np.testing.assert_allclose(weak.prior_cov, cov + law.between_domain_cov())
+
+
+def test_reference_runs_enter_as_a_summary(monkeypatch):
+    runs = synthetic_runs(n_sizes=3, ratios=(10, 40), domain="mine")
+    reference = synthetic_runs(seed=5)  # no domain column: named 'reference'
+    seen = []
+
+    def summarize(table, refs):
+        seen.append((len(table), refs))
+        return np.zeros(5), np.eye(5) * 0.01, 0.01, 1e6
+
+    inputs = build_inputs(bs.ScalingLaw(prior="besiroglu2024", discrepancy="none"), runs, reference=reference,
+                          summarize=summarize)
+    assert inputs.domains == ["mine", REFERENCE_DOMAIN] and inputs.reference_domains == [REFERENCE_DOMAIN]
+    assert inputs.hierarchical and inputs.structure.summarized == (1,)
+    assert seen == [(24, inputs.refs)]  # the reference runs, at the joint fit's reference scales
+    np.testing.assert_allclose(inputs.arrays["ref_chol"][0], np.eye(5) * 0.1)
+    # the reference scales come from the domain's own runs
+    assert inputs.refs["params"] == pytest.approx(np.mean(np.log(runs["params"])), abs=1e-6)
+    with pytest.raises(ValueError, match="reference runs entered as a summary need summarize="):
+        build_inputs(bs.ScalingLaw(prior="besiroglu2024"), runs, reference=reference)
+
+
+def test_bad_combinations_are_named():
+    runs = synthetic_runs(domain="chinchilla")
+    with pytest.raises(bs.RunsTableError, match=r"reference domain\(s\) \['chinchilla'\] have the same name"):
+        build_inputs(bs.ScalingLaw(prior="besiroglu2024"), runs,
+                     reference=bs.datasets.load_chinchilla().assign(domain="chinchilla"), summarize=lambda t, r: None)
+    with pytest.raises(bs.RunsTableError, match="the data-constrained law needs a column 'unique_tokens'"):
+        build_inputs(bs.ScalingLaw(law="data_constrained", prior="weak"), synthetic_runs())
+    with pytest.raises(bs.RunsTableError, match="reference must be 'chinchilla', a CSV path or a DataFrame of runs"):
+        resolve_reference(42)
+    assert len(resolve_reference("chinchilla")) == 245 and resolve_reference(None) is None

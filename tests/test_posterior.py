@@ -1,0 +1,183 @@
+"""bayes_scaling.posterior: the fitted posterior's accessors, summaries, published values, to_dict/from_dict
+and save/load (the file format itself and its damage checks are test_io.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import bayes_scaling as bs
+from bayes_scaling.model import SPARSE_NU, VARS
+from bayes_scaling.posterior import ScalingFit
+
+TARGETS = pd.DataFrame({"params": [3e9, 7e10], "tokens": [6e10, 1.4e12]})
+
+
+# ----------------------------------------------------------------------------- accessors
+
+
+def test_accessors_have_the_documented_shapes(fake_fit, fake_hier_fit, fake_gp_fit):
+    s = fake_fit.n_draws
+    assert s == 1000
+    p = len(fake_fit.law.theta_names)
+    assert fake_fit.theta("default").shape == (s, p)
+    assert fake_fit.population_theta().shape == (s, p)
+    np.testing.assert_array_equal(fake_fit.theta(None), fake_fit.population_theta())
+    assert fake_fit.noise_scale("default").shape == (s,)
+    assert fake_fit.noise_scales().shape == (s, 1)
+    assert fake_fit.tail_weight("default").shape == (s,)
+    assert (fake_fit.tail_weight("unseen") == SPARSE_NU).all()  # a new domain gets normal noise
+    h = fake_hier_fit
+    assert h.between_domain_spread().shape == (h.n_draws, len(h.effect_names))
+    assert h.effect_names == ("logE", "tN", "s", "tD", "a")  # law.effects() order, not the parameter order
+    assert h.noise_scales().shape == (h.n_draws, 3)
+    m = fake_gp_fit.bases["default"].n_basis
+    assert fake_gp_fit.discrepancy_coefficients("default").shape == (fake_gp_fit.n_draws, m)
+    assert fake_gp_fit.discrepancy_scale().shape == (fake_gp_fit.n_draws,)
+
+
+def test_the_draws_are_read_by_the_declared_names(fake_hier_fit):
+    h = fake_hier_fit
+    post = h.posterior["posterior"]
+    np.testing.assert_array_equal(h.theta("code"), post[VARS.theta].sel({VARS.domain_dim: "code"}).values.reshape(-1, 5))
+    np.testing.assert_array_equal(h.draws(VARS.population), h.population_theta())
+    with pytest.raises(KeyError, match="the posterior has no variable 'nope'"):
+        h.draws("nope")
+    assert h.free_variables() == [VARS.z_pop, VARS.spread, VARS.noise_centre, VARS.population]
+    assert h.trace_variables() == [VARS.population, VARS.noise_centre]
+
+
+def test_unknown_domain_and_default_domain_messages(fake_fit, fake_hier_fit):
+    with pytest.raises(KeyError, match="unknown domain 'x'; known domains: default."):
+        fake_fit.theta("x")
+    assert fake_fit.default_domain == "default"
+    with pytest.raises(bs.RunsTableError, match="^this fit has several domains; add a 'domain' column to the targets. "
+                                                "Known domains: books, code, web"):
+        fake_hier_fit.default_domain
+    with pytest.raises(bs.RunsTableError, match="single domain and no hierarchy, so it has no between-domain spread"):
+        fake_fit.between_domain_spread()
+
+
+def test_new_domain_spread_follows_effect_order_and_shared_effects(fake_hier_fit):
+    """The spread is indexed by domain effect (logE, tN, s, tD, a), not by parameter (logE, tN, tD, s, a);
+    effects shared by all fitted domains stay shared for a new domain."""
+    s = 20000
+    tau = np.array([0.3, 0.5, 0.1, 0.4, 0.05])  # effect order
+    post = xr.Dataset({
+        VARS.population: (("chain", "draw", VARS.param_dim), np.zeros((1, s, 5))),
+        VARS.spread: (("chain", "draw", "effect"), np.tile(tau, (1, s, 1))),
+        VARS.noise_centre: (("chain", "draw"), np.full((1, s), np.log(0.01))),
+    })
+    stub = dataclasses.replace(fake_hier_fit, posterior=xr.DataTree.from_dict({"posterior": post}),
+                               varying=("logE", "tN", "s"))
+    theta, sigma, nu = stub.new_domain_draws(np.random.default_rng(0))
+    sd = dict(zip(stub.law.theta_names, theta.std(0), strict=True))
+    assert sd["logE"] == pytest.approx(0.3, rel=0.03)
+    assert sd["tN"] == pytest.approx(0.5, rel=0.03)
+    assert sd["s"] == pytest.approx(0.1, rel=0.03)
+    assert sd["tD"] == 0.0 and sd["a"] == 0.0
+    assert sigma.shape == (s,) and nu.shape == (s,)
+    # the noise of a new domain: log-normal around exp(s_mu) with the fixed spread 0.5 (model.NOISE_SPREAD)
+    assert np.log(sigma).std() == pytest.approx(0.5, rel=0.03)
+    assert np.median(sigma) == pytest.approx(0.01, rel=0.03)
+
+
+def test_a_new_domain_needs_a_hierarchy(fake_fit):
+    with pytest.raises(bs.RunsTableError, match="^domain 'elsewhere' is not in this fit: this fit has a single domain"):
+        fake_fit.new_domain_draws(np.random.default_rng(0), "elsewhere")
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def test_parameters_table_recovers_the_known_law(fake_fit):
+    p = fake_fit.parameters(0.9).set_index("parameter")
+    assert list(p.index) == ["A", "B", "E", "alpha", "beta"]
+    for name, true in (("A", 480.0), ("B", 2000.0), ("E", 1.8), ("alpha", 0.35), ("beta", 0.37)):
+        assert p.loc[name, "lower"] < true < p.loc[name, "upper"], name
+    assert p["published"].isna().all()  # a weak prior has no published centre in this table
+    wide = fake_fit.parameters(0.99).set_index("parameter")
+    assert (wide["upper"] - wide["lower"] > p["upper"] - p["lower"]).all()
+
+
+def test_hierarchical_parameters_add_the_population(fake_hier_fit):
+    p = fake_hier_fit.parameters(0.9)
+    assert list(dict.fromkeys(p["domain"])) == ["books", "code", "web", "(population)"]
+    e = p[p["parameter"] == "E"].set_index("domain")["median"]
+    assert e["code"] == pytest.approx(1.8 * np.exp(0.1), rel=0.01) and e["books"] == pytest.approx(1.8, rel=0.01)
+
+
+def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit):
+    # weak prior: the report compares with Besiroglu et al. (2024, Table 1); summary.json says the same
+    s = fake_chinchilla_fit.summary(0.9)
+    assert s["published_source"] == "besiroglu2024"
+    pub = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}
+    assert pub["alpha"] == pytest.approx(0.3478, abs=5e-4) and pub["beta"] == pytest.approx(0.3658, abs=5e-4)
+    assert pub["E"] == pytest.approx(1.817, abs=1e-3)
+    assert json.loads(json.dumps(s)) == s  # JSON-serialisable
+    assert s["data"]["n_runs"] == 245 and s["diagnostics_ok"] is True
+
+
+def test_published_law_is_the_prior_centre_or_besiroglu(fake_fit):
+    informative = dataclasses.replace(fake_fit, prior=bs.get_prior("hoffmann2022"))
+    assert informative.published_prior().name == "hoffmann2022"
+    assert fake_fit.published_prior().name == "besiroglu2024"
+    values, source = informative.published_values()
+    assert source == "hoffmann2022"
+    assert values["E"] == pytest.approx(1.6934, rel=1e-4) and values["beta"] == pytest.approx(0.2849, rel=1e-3)
+    th = informative.published_theta()
+    nat = fake_fit.law.natural(fake_fit.theta_dict(th[None, :]), fake_fit.refs)
+    assert float(nat["alpha"][0]) == pytest.approx(values["alpha"], rel=1e-12)
+    kaplan = dataclasses.replace(fake_fit, law=bs.get_law("kaplan"), prior=bs.get_prior("weak", law="kaplan"))
+    assert kaplan.published_prior() is None and kaplan.published_values() == ({}, None)
+    assert kaplan.published_theta() is None
+
+
+# ----------------------------------------------------------------------------- to_dict, save, load
+
+
+def test_to_dict_and_from_dict_round_trip(fake_hier_fit):
+    cfg = json.loads(json.dumps(fake_hier_fit.to_dict()))  # through JSON, as in a saved fit
+    back = ScalingFit.from_dict(cfg, fake_hier_fit.posterior, fake_hier_fit.runs)
+    assert back.to_dict() == cfg
+    assert back.structure == fake_hier_fit.structure and back.varying == fake_hier_fit.varying
+    pd.testing.assert_frame_equal(back.predict(TARGETS.assign(domain="code")),
+                                  fake_hier_fit.predict(TARGETS.assign(domain="code")))
+    assert set(ScalingFit.REQUIRED_FIELDS) <= set(cfg)
+
+
+def test_save_load_round_trip_gives_identical_predictions(fake_fit, fake_gp_fit, tmp_path):
+    for fit in (fake_fit, fake_gp_fit):  # with and without a discrepancy term
+        path = fit.save(tmp_path / f"fit-{len(fit.bases)}")
+        loaded = ScalingFit.load(path)
+        pd.testing.assert_frame_equal(fit.predict(TARGETS), loaded.predict(TARGETS))
+        pd.testing.assert_frame_equal(fit.frontier([1e22]), loaded.frontier([1e22]))
+        assert loaded.to_dict() == json.loads(json.dumps(fit.to_dict()))
+        with pytest.raises(FileExistsError, match="already exists; choose another path or pass force=True"):
+            fit.save(path)
+        fit.save(path, force=True)
+
+
+@pytest.mark.slow
+def test_discrepancy_round_trip(chinchilla_fit, tmp_path):
+    path = chinchilla_fit.save(tmp_path / "chin")
+    loaded = ScalingFit.load(path)
+    t = pd.DataFrame({"params": [7e10, 7e9], "tokens": [1.4e12, 1.4e11]})
+    pd.testing.assert_frame_equal(chinchilla_fit.predict(t), loaded.predict(t))
+
+
+def test_load_refuses_draws_that_do_not_match_the_configuration(fake_fit, tmp_path):
+    missing = dataclasses.replace(fake_fit, posterior=xr.DataTree.from_dict(
+        {"posterior": fake_fit.posterior["posterior"].to_dataset().drop_vars(VARS.noise)}))
+    path = missing.save(tmp_path / "nosigma")
+    with pytest.raises(bs.FitFileError, match=r"posterior.nc' lacks the variables \['sigma'\]; it is not a bayes_scaling fit"):
+        ScalingFit.load(path)
+    other = dataclasses.replace(fake_fit, domains=["a", "b"])
+    path = other.save(tmp_path / "twodomains")
+    with pytest.raises(bs.FitFileError, match="is inconsistent: the draws do not match the law and domains in fit.json"):
+        ScalingFit.load(path)

@@ -1,0 +1,115 @@
+"""bayes_scaling.predict: the forecast contract, new-domain forecasts, the discrepancy in forecasts, extrapolation
+warnings and, on a real fit (slow), calibration on the largest Chinchilla runs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling import scoring
+from bayes_scaling.predict import FORECAST_COLUMNS, discrepancy_draws, predict, predictive_draws, prepare_targets
+
+
+def test_predict_contract_and_flops_input(fake_fit):
+    fit = fake_fit
+    t = pd.DataFrame({"params": [1e9, 1e10], "flops": [6 * 1e9 * 2e10, 6 * 1e10 * 2e11]})
+    out = fit.predict(t, prob=0.8)
+    for col in ("params", "flops", "tokens", "loss_median", "loss_lower", "loss_upper", "mean_loss_lower", "mean_loss_upper"):
+        assert col in out.columns
+    np.testing.assert_allclose(out["tokens"], [2e10, 2e11])
+    assert np.all(out["loss_lower"] < out["loss_median"]) and np.all(out["loss_median"] < out["loss_upper"])
+    assert np.all(out["mean_loss_lower"] >= out["loss_lower"]) and np.all(out["mean_loss_upper"] <= out["loss_upper"])
+    wide = fit.predict(t, prob=0.95)
+    assert np.all(wide["loss_upper"] - wide["loss_lower"] > out["loss_upper"] - out["loss_lower"])
+    assert set(FORECAST_COLUMNS) <= set(out) and out.attrs == {"prob": 0.8, "interval_kind": "eti"}
+    assert (out["domain_kind"] == "fitted").all()
+
+
+def test_forecast_is_the_known_law_with_its_noise(fake_fit):
+    """Draws centred on the law E=1.8, A=480, B=2000, alpha=0.35, beta=0.37: the median forecast is that law."""
+    t = pd.DataFrame({"params": [1e9, 7e10], "tokens": [2e10, 1.4e12]})
+    out = predict(fake_fit, t)
+    truth = bs.laws.chinchilla_loss(t["params"], t["tokens"], E=1.8, A=480.0, B=2000.0, alpha=0.35, beta=0.37)
+    np.testing.assert_allclose(out["mean_loss_median"], truth, rtol=2e-3)
+    # one new run adds noise of sd ~0.005 in log loss (the fake's sigma): the new-run interval is wider
+    assert np.all(out["loss_upper"] - out["loss_lower"] > out["mean_loss_upper"] - out["mean_loss_lower"])
+
+
+def test_the_same_seed_gives_the_same_forecast_and_hdi_is_offered(fake_fit):
+    t = pd.DataFrame({"params": [1e10], "tokens": [2e11]})
+    pd.testing.assert_frame_equal(predict(fake_fit, t), predict(fake_fit, t))
+    other = predict(fake_fit, t, random_seed=99)
+    assert other["loss_lower"].iloc[0] != predict(fake_fit, t)["loss_lower"].iloc[0]  # noise draws differ
+    assert other["mean_loss_median"].iloc[0] == predict(fake_fit, t)["mean_loss_median"].iloc[0]  # the law does not
+    hdi = predict(fake_fit, t, kind="hdi")
+    assert hdi.attrs["interval_kind"] == "hdi" and hdi["loss_lower"].iloc[0] < hdi["loss_upper"].iloc[0]
+    with pytest.raises(ValueError, match="interval kind must be 'eti' or 'hdi', not 'x'"):
+        predict(fake_fit, t, kind="x")
+
+
+def test_new_domain_forecast_needs_a_hierarchy(fake_fit):
+    with pytest.raises(bs.RunsTableError, match="^domain 'elsewhere' is not in this fit: this fit has a single "
+                       "domain and no hierarchy, so it cannot forecast another domain; use domain '"):
+        fake_fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["elsewhere"]}))
+
+
+def test_new_domain_forecast_is_the_wider_population_predictive(fake_hier_fit):
+    t = pd.DataFrame({"params": [7e10, 7e10], "tokens": [1.4e12, 1.4e12], "domain": ["books", "unseen"]})
+    out = predict(fake_hier_fit, t)
+    assert out["domain_kind"].tolist() == ["fitted", "new_domain"]
+    width = out["loss_upper"] - out["loss_lower"]
+    assert width.iloc[1] > 3 * width.iloc[0]
+    with pytest.raises(bs.RunsTableError, match="several domains; add a 'domain' column"):
+        predict(fake_hier_fit, t[["params", "tokens"]])
+    filled = prepare_targets(fake_hier_fit, t[["params", "tokens"]], domain="code")
+    assert filled["domain"].tolist() == ["code", "code"]
+
+
+def test_discrepancy_is_the_gp_on_the_runs_and_one_offset_far_away(fake_gp_fit):
+    fit = fake_gp_fit
+    basis = fit.bases["default"]
+    x_in = fit.law.inputs(fit.runs.iloc[:3], fit.refs)
+    far = pd.DataFrame({"params": [7e11, 7e12], "tokens": [1.4e13, 1.4e14]})
+    x_far = fit.law.inputs(far, fit.refs)
+    np.testing.assert_allclose(basis.taper(x_in), 1.0)
+    np.testing.assert_allclose(basis.taper(x_far), 0.0, atol=1e-12)
+    d_in = discrepancy_draws(fit, "default", x_in)
+    d_far = discrepancy_draws(fit, "default", x_far)
+    np.testing.assert_allclose(d_in, fit.discrepancy_coefficients("default") @ basis.psi(fit.law, x_in).T)
+    np.testing.assert_allclose(d_far[:, 0], d_far[:, 1])  # one offset per draw, the same at both far targets
+    assert d_far[:, 0].std() == pytest.approx(np.sqrt(np.mean(fit.discrepancy_scale() ** 2)), rel=0.1)
+    np.testing.assert_array_equal(d_far, discrepancy_draws(fit, "default", x_far))  # the same in every call
+    mean, new = predictive_draws(fit, far, "default", np.random.default_rng(0))
+    assert mean.shape == new.shape == (fit.n_draws, 2)
+
+
+def test_far_extrapolation_warns_once_with_the_numbers(fake_fit):
+    targets = pd.DataFrame({"params": [1e10, 1e15], "tokens": [2e11, 2e11]})
+    with pytest.warns(bs.ExtrapolationWarning) as rec:
+        fake_fit.predict(targets)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, bs.ExtrapolationWarning)]
+    assert msgs == [
+        "1 target(s) lie more than 1000x beyond the largest run in 'params' (largest run 5e+09, target up to 1e+15, "
+        "5.3 decades): the forecast rests on the law's form alone; treat its interval as a lower bound on the "
+        "uncertainty."
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        fake_fit.predict(targets.iloc[:1])  # 2x beyond: no warning
+
+
+@pytest.mark.slow
+def test_forecast_of_largest_runs_is_calibrated(chinchilla, chinchilla_split_fit):
+    held = chinchilla[chinchilla["flops"] >= 1e21]
+    assert len(held) == 23
+    pred = chinchilla_split_fit.predict(held[["params", "tokens"]], prob=0.9)
+    y = held["loss"].to_numpy()
+    assert scoring.mape(pred["loss_median"], y) <= 2.0  # median absolute percentage error, percent
+    covered = scoring.covered(y, pred["loss_lower"], pred["loss_upper"])
+    assert covered.sum() >= 19, covered.sum()
+    # the expected-loss interval is never wider than the new-run interval
+    assert np.all(pred["mean_loss_upper"] - pred["mean_loss_lower"] <= pred["loss_upper"] - pred["loss_lower"] + 1e-12)

@@ -1,0 +1,94 @@
+"""bayes_scaling.report: the standard report of a fit (sections, tables, figures, plain-language summary), its
+Markdown twin, the transfer-risk section and summary.json's NaN handling. Rendering in a browser: test_report_browser.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling.report import Report, build_fit_report, headline_sentence, risk_section, write_json
+
+TARGETS = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 2e11]})
+
+
+@pytest.fixture(scope="module")
+def report(fake_fit):
+    pred = fake_fit.predict(TARGETS)
+    front = fake_fit.frontier([1e21, 5.88e23])
+    return build_fit_report(fake_fit, pred, front, title="Test report", data_note="Runs: synthetic.", threshold=1.95)
+
+
+def test_report_has_the_standard_sections_and_figures(report):
+    assert [s.title for s in report.sections] == ["Data", "Law and prior", "Posterior parameters", "Diagnostics", "Fit",
+                                                  "Compute-optimal frontier", "Forecasts"]
+    figures = [obj.name for s in report.sections for kind, obj in s.blocks if kind == "figure"]
+    assert figures == ["parameters", "fit_flops", "fit_params", "frontier", "forecast"]
+    assert all(obj.png[:8] == b"\x89PNG\r\n\x1a\n" for s in report.sections for kind, obj in s.blocks if kind == "figure")
+    assert report.footer.startswith(f"bayes_scaling {bs.__version__}. Law: Hoffmann et al. (2022)")
+
+
+def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report, fake_fit):
+    pred = fake_fit.predict(TARGETS).iloc[0]
+    head, frontier_line, diag = report.summary
+    assert head.startswith(f"A 70B-parameter model on 1.4T tokens reaches {pred['loss_median']:.3f} nats/token "
+                           f"(90% interval {pred['loss_lower']:.3f}–{pred['loss_upper']:.3f}, one training run)")
+    assert "% chance of missing the target 1.95." in head
+    assert frontier_line.startswith("At 5.88e+23 FLOPs the compute-optimal model has ")
+    assert diag == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
+
+
+def test_headline_sentence_names_a_domain_and_the_risk():
+    row = pd.Series({"params": 7e10, "tokens": 1.4e12, "domain": "code", "loss_median": 1.94, "loss_lower": 1.9,
+                     "loss_upper": 1.98})
+    assert headline_sentence(row, 0.9, 1.95, 0.123) == (
+        "A 70B-parameter model on 1.4T tokens (code) reaches 1.940 nats/token (90% interval 1.900–1.980, one training "
+        "run); 12% chance of missing the target 1.95.")
+    assert "(default)" not in headline_sentence(pd.Series({**row.to_dict(), "domain": "default"}), 0.9)
+
+
+def test_report_writes_html_markdown_and_pngs(report, tmp_path):
+    files = report.write(tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["report.html", "report.md", "parameters.png", "fit_flops.png", "fit_params.png", "frontier.png", "forecast.png"])
+    html = files["html"].read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<img") == 5 and "<script" not in html
+    md = files["markdown"].read_text()
+    assert md.startswith("# Test report\n") and "![Posterior predictive distribution" in md and "(forecast.png)" in md
+    assert "| domain | params | tokens |" in md
+
+
+def test_risk_section_of_a_hierarchy_with_a_published_law(fake_hier_fit):
+    fit = dataclasses.replace(fake_hier_fit, prior=bs.get_prior("besiroglu2024"))
+    pred = fit.predict(TARGETS.assign(domain="code"))
+    sec = risk_section(fit, pred, threshold=2.0)
+    kinds = [k for k, _ in sec.blocks]
+    assert sec.title == "Transfer risk" and kinds.count("figure") == 1 and kinds.count("table") == 2
+    texts = [obj for k, obj in sec.blocks if k == "text"]
+    assert sum(t.startswith(("No prior-data conflict", "Mild", "Strong")) for t in texts) == 3  # one per domain
+    kaplan = dataclasses.replace(fake_hier_fit, law=bs.get_law("kaplan"), prior=bs.get_prior("weak", law="kaplan"))
+    assert risk_section(kaplan) is None  # no published law to depart from
+
+
+def test_write_json_turns_nan_into_null(tmp_path):
+    path = write_json({"a": np.float64("nan"), "b": [np.int64(3), np.bool_(True)], 4: float("inf")}, tmp_path / "s.json")
+    assert json.loads(path.read_text()) == {"a": None, "b": [3, True], "4": None}
+
+
+def test_an_empty_report_is_still_a_page(tmp_path):
+    files = Report("Nothing yet").write(tmp_path)
+    assert "<h1>Nothing yet</h1>" in files["html"].read_text() and files["figures"] == []
+
+
+def test_figures_of_a_hierarchy_are_drawn_for_the_headline_domain(fake_fit, fake_hier_fit):
+    from bayes_scaling.report import figure_domain
+
+    assert figure_domain(fake_fit, fake_fit.predict(TARGETS)) is None  # one domain: the default
+    pred = fake_hier_fit.predict(TARGETS.assign(domain=["web", "code"]))
+    assert figure_domain(fake_hier_fit, pred) == "web"
+    assert figure_domain(fake_hier_fit, pred.assign(domain="unseen")) == "books"  # the first domain of the runs
+    assert figure_domain(fake_hier_fit) == "books"

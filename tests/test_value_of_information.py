@@ -1,0 +1,71 @@
+"""bayes_scaling.value_of_information: ranking candidate next runs by the expected shrinkage of the forecast
+interval at a target (importance reweighting, no refit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling.value_of_information import expected_width_after, next_run
+
+CANDIDATES = pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]})
+TARGET = {"params": 7e10, "tokens": 1.4e12}
+
+
+def test_next_run_table_contract_and_determinism(fake_fit):
+    out = next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16)
+    assert out.columns[0] == "rank" and set(out["label"]) == {"near target", "repeat smallest"}
+    assert {"flops", "width_now", "width_after", "shrinkage", "shrinkage_per_exaflop", "ess", "ess_low",
+            "domain"} <= set(out)
+    assert list(out["rank"]) == [1, 2]
+    assert (out["shrinkage_per_exaflop"].diff().dropna() <= 0).all()  # ranked per FLOP by default
+    np.testing.assert_allclose(out["shrinkage"], out["width_now"] - out["width_after"])
+    np.testing.assert_allclose(out["shrinkage_per_exaflop"], out["shrinkage"] / (out["flops"] / 1e18))
+    assert (out["domain"] == "default").all() and out.attrs["prob"] == 0.9
+    pd.testing.assert_frame_equal(out, next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16))
+
+
+def test_a_run_near_the_target_is_worth_more_than_a_repeat_of_the_smallest(fake_fit):
+    out = next_run(fake_fit, CANDIDATES, TARGET, rank_by="shrinkage", random_seed=0, n_sims=32).set_index("label")
+    assert list(out.index) == ["near target", "repeat smallest"]
+    assert out.loc["near target", "shrinkage"] > out.loc["repeat smallest", "shrinkage"]
+    assert out.loc["near target", "width_after"] < out.loc["near target", "width_now"]
+
+
+def test_width_now_is_the_interval_of_the_expected_loss_at_the_target(fake_fit):
+    cand, target = CANDIDATES.iloc[[1]], pd.DataFrame([TARGET])
+    res = expected_width_after(fake_fit, cand, target, "default", n_sims=8, rng=np.random.default_rng(0))
+    pred = fake_fit.predict(target).iloc[0]
+    rel = (pred["mean_loss_upper"] - pred["mean_loss_lower"]) / pred["mean_loss_median"]
+    assert res["width_now"] == pytest.approx(rel, rel=0.02)  # inverted-CDF vs linear quantiles
+    assert 0 < res["min_ess"] <= fake_fit.n_draws
+
+
+def test_budget_and_ranking_options_are_checked(fake_fit):
+    with pytest.raises(bs.RunsTableError, match=r"no candidate run fits the budget of 1e\+10 FLOPs"):
+        next_run(fake_fit, CANDIDATES, TARGET, budget=1e10)
+    only_small = next_run(fake_fit, CANDIDATES, TARGET, budget=1e18, n_sims=8)
+    assert list(only_small["label"]) == ["repeat smallest"]
+    with pytest.raises(ValueError, match="rank_by must be 'shrinkage_per_exaflop' or 'shrinkage'"):
+        next_run(fake_fit, CANDIDATES, TARGET, rank_by="cost", n_sims=8)
+
+
+@pytest.mark.slow
+def test_next_run_prefers_the_informative_candidate(small_fit):
+    """A run near the target shrinks its interval more than a repeat of the smallest run; ranking and
+    columns are as documented, and the same seed gives the same table."""
+    fit, runs = small_fit
+    cands = pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]})
+    target = {"params": 7e10, "tokens": 1.4e12}
+    out = next_run(fit, cands, target, rank_by="shrinkage", random_seed=0, n_sims=32)
+    assert list(out["label"]) == ["near target", "repeat smallest"]
+    assert list(out["rank"]) == [1, 2]
+    near = out.set_index("label").loc["near target"]
+    small = out.set_index("label").loc["repeat smallest"]
+    assert near["shrinkage"] > 0.2 * near["width_now"]  # at least a fifth of the interval
+    assert abs(small["shrinkage"]) < 0.1 * small["width_now"]
+    assert np.allclose(out["shrinkage"], out["width_now"] - out["width_after"])
+    again = next_run(fit, cands, target, rank_by="shrinkage", random_seed=0, n_sims=32)
+    pd.testing.assert_frame_equal(out, again)

@@ -1,0 +1,127 @@
+"""bayes_scaling.workflow: fit_and_report, the pipeline behind ``bayes-scaling fit`` — the same files as the CLI,
+the fit saved before anything is derived from it, nothing overwritten without force. The fit itself is replaced by
+a fake posterior (real fits: test_cli.py's demo, slow)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+import bayes_scaling.fit as fit_module
+import bayes_scaling.workflow as workflow_module
+from bayes_scaling.cli import main
+from bayes_scaling.workflow import DEFAULT_BUDGETS, FitReport, default_targets, fit_and_report
+
+FILES = ["fit", "fit_flops.png", "fit_params.png", "forecast.png", "frontier.csv", "frontier.png", "parameters.png",
+         "predictions.csv", "report.html", "report.md", "summary.json"]
+
+
+@pytest.fixture
+def fake_fitting(fake_fit, monkeypatch):
+    """ScalingLaw.fit returns the fake posterior (and records the specs and keyword arguments)."""
+    calls = []
+
+    def fake(self, runs, **kw):
+        calls.append((self, kw))
+        return fake_fit
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def notebook_run(fake_fit, tmp_path_factory):
+    """fit_and_report as a notebook calls it, once for the module (the fit replaced by the fake posterior)."""
+    calls, lines = [], []
+
+    def fake(self, runs, **kw):
+        calls.append((self, kw))
+        return fake_fit
+
+    out = tmp_path_factory.mktemp("workflow") / "nb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fit_module.ScalingLaw, "fit", fake)
+        res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], out, prior="weak", random_seed=3, title="t",
+                             progress=lines.append)
+    return res, out, calls, lines
+
+
+def test_fit_and_report_writes_what_the_cli_writes(fake_fit, fake_fitting, notebook_run, tmp_path, capsys):
+    res, out, calls, lines = notebook_run
+    assert isinstance(res, FitReport) and res.fit is fake_fit
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    assert res.paths["fit"] == out / "fit" and res.paths["html"].name == "report.html"
+    assert [p.name for p in res.paths["figures"]] == ["parameters.png", "fit_flops.png", "fit_params.png",
+                                                      "frontier.png", "forecast.png"]
+    spec, kw = calls[0]
+    assert spec.prior.name == "weak" and kw["random_seed"] == 3 and kw["strict"] is False
+    assert lines[0] == "validating runs and building the model" and lines[-1].startswith("writing the report")
+    # the same run through the CLI: the same tables
+    fake_fit.runs[["params", "tokens", "loss"]].to_csv(tmp_path / "runs.csv", index=False)
+    assert main(["fit", str(tmp_path / "runs.csv"), "--out", str(tmp_path / "cli"), "--prior", "weak", "--seed", "3",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    for name in ("predictions.csv", "frontier.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(out / name), pd.read_csv(tmp_path / "cli" / name))
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (out, tmp_path / "cli"))
+    a.pop("timings"), b.pop("timings")
+    assert a == b
+    pd.testing.assert_frame_equal(res.predictions, pd.read_csv(out / "predictions.csv"), check_dtype=False)
+
+
+def test_default_targets_and_budgets(fake_fit, notebook_run):
+    res = notebook_run[0]
+    targets = default_targets(fake_fit)
+    assert len(targets) == 2 and (targets["domain"] == "default").all()
+    c = 6 * targets["params"] * targets["tokens"]
+    pd.testing.assert_series_equal(c / c.iloc[0], pd.Series([1.0, 10.0]), check_names=False, rtol=1e-9)
+    assert c.iloc[0] == pytest.approx(10 * fake_fit.runs["flops"].max(), rel=1e-9)
+    pd.testing.assert_frame_equal(res.predictions[["domain", "params", "tokens"]], targets, check_dtype=False)
+    assert list(res.frontier["flops"]) == list(DEFAULT_BUDGETS)
+    assert res.summary["predictions"][0]["params"] == targets["params"].iloc[0]
+
+
+def test_the_fit_is_saved_before_anything_is_derived_from_it(fake_fit, fake_fitting, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(workflow_module, "build_fit_report", broken)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        fit_and_report(fake_fit.runs, tmp_path / "o")
+    # the posterior survived the failure; nothing derived was written
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["fit"]
+    assert bs.ScalingFit.load(tmp_path / "o" / "fit").n_draws == fake_fit.n_draws
+
+
+def test_nothing_is_overwritten_without_force(fake_fit, fake_fitting, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="already exists and is not empty; choose another directory or pass "
+                                              "force=True"):
+        fit_and_report(fake_fit.runs, out)
+    assert fake_fitting == [] and (out / "mine.txt").read_text() == "keep"  # refused before fitting
+    fit_and_report(fake_fit.runs, out, force=True)
+    assert (out / "mine.txt").read_text() == "keep" and (out / "report.html").exists()
+    with pytest.raises(FileExistsError, match="is a file; give a directory"):
+        fit_and_report(fake_fit.runs, out / "mine.txt")
+    with pytest.raises(ValueError, match="interval probability must be between 0 and 1"):
+        fit_and_report(fake_fit.runs, tmp_path / "p", prob=1.5)
+
+
+def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkeypatch, tmp_path):
+    import dataclasses
+
+    informative = dataclasses.replace(fake_hier_fit, prior=bs.get_prior("besiroglu2024"))
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: informative)
+    targets = pd.DataFrame({"params": [7e10], "tokens": [1.4e12], "domain": ["code"]})
+    heldout = pd.DataFrame({"params": [1e10], "tokens": [2e11], "domain": ["code"], "loss": [2.3]})
+    res = fit_and_report(informative.runs, tmp_path / "h", targets=targets, heldout=heldout, threshold=2.0,
+                         flops=[1e21])
+    assert [s.title for s in res.report.sections][-1] == "Transfer risk"
+    assert (tmp_path / "h" / "departures.png").exists()
+    assert res.predictions["label"].tolist()[-1] == "held-out run" and res.predictions["loss"].iloc[-1] == 2.3
+    assert list(res.frontier["flops"]) == [1e21]
