@@ -218,3 +218,30 @@ def test_the_upward_allowance_is_still_needed():
     """Each allowed upward import exists (an allowance nobody uses is removed), inside a function."""
     seen = {(m, t) for m, found in IMPORTS.items() for t, _, inside, _ in found if inside}
     assert set(ALLOWED_UPWARD) <= seen
+
+
+def _readme_modules() -> set[str]:
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Development"):]
+    return {m for m in re.findall(r"^\| \d \| `([\w/.]+)`", section, flags=re.M)}
+
+
+def test_the_readme_layout_lists_every_module_once():
+    listed = _readme_modules()
+    files = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")}
+    # a subpackage is listed by its modules (datasets/ by its directory); its __init__ only re-exports
+    expected = {f for f in files if not (f.endswith("/__init__.py") and f != "datasets/__init__.py")}
+    expected = {"datasets/" if f == "datasets/__init__.py" else f for f in expected}
+    assert listed == expected
+
+
+def test_tests_mirror_the_package():
+    """tests/test_<module>.py for every module (subpackages: one file each; _version.py holds a constant)."""
+    tests = {p.stem for p in (PACKAGE.parent / "tests").glob("test_*.py")}
+    wanted = set()
+    for name in MODULES:
+        parts = name.split(".")[1:]
+        if not parts or parts[-1] == "_version":
+            continue
+        wanted.add("test_" + parts[0].lstrip("_"))
+    assert wanted - tests == set()
