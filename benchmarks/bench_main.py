@@ -39,6 +39,7 @@ def cold_demo() -> float:
 
 def main() -> str:
     import bayes_scaling as bs
+    from bayes_scaling import scoring
     from bayes_scaling.baselines import HuberLeastSquares
 
     runs = bs.datasets.load_chinchilla()
@@ -70,11 +71,11 @@ def main() -> str:
     f = bs.ScalingLaw(prior="weak").fit(tr, random_seed=1)
     pred = f.predict(te[["params", "tokens"]])
     y = te["loss"].to_numpy()
-    ape = np.abs(pred["loss_median"].to_numpy() - y) / y
-    cov = ((y >= pred["loss_lower"].to_numpy()) & (y <= pred["loss_upper"].to_numpy())).sum()
+    mape = scoring.mape(pred["loss_median"], y)  # median absolute percentage error, percent
+    cov = scoring.covered(y, pred["loss_lower"], pred["loss_upper"]).sum()
     hb = HuberLeastSquares(per_domain=False).fit(tr).bootstrap(n_boot=200, random_seed=0).predict(te[["params", "tokens"]])
-    ape_b = np.abs(hb["loss_median"].to_numpy() - y) / y
-    cov_b = ((y >= hb["loss_lower"].to_numpy()) & (y <= hb["loss_upper"].to_numpy())).sum()
+    mape_b = scoring.mape(hb["loss_median"], y)
+    cov_b = scoring.covered(y, hb["loss_lower"], hb["loss_upper"]).sum()
     fr = fit1.frontier([5.88e23], prob=0.8).iloc[0]
     out = [f"## Chinchilla runs: fit times ({machine()})", "", md_table(times), "",
            "## Weak-prior fit of all 245 runs vs Besiroglu et al. (2024)", "",
@@ -87,8 +88,8 @@ def main() -> str:
            f"N_opt {fr['params_opt_median'] / 1e9:.1f}B.", "",
            "## Calibration split: fit C < 1e21 (222 runs), forecast the 23 runs with C >= 1e21", "",
            md_table(pd.DataFrame([
-               {"method": "bayes (weak prior)", "mape_%": 100 * np.median(ape), "covered_90": f"{cov}/23"},
-               {"method": "Huber LS + bootstrap", "mape_%": 100 * np.median(ape_b), "covered_90": f"{cov_b}/23"},
+               {"method": "bayes (weak prior)", "mape_%": mape, "covered_90": f"{cov}/23"},
+               {"method": "Huber LS + bootstrap", "mape_%": mape_b, "covered_90": f"{cov_b}/23"},
            ]))]
     return "\n".join(out)
 

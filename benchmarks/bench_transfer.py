@@ -23,6 +23,7 @@ from _common import Timer, machine, md_table, quiet
 
 quiet()
 
+from bayes_scaling import scoring  # noqa: E402
 from bayes_scaling.backtest import backtest  # noqa: E402
 from bayes_scaling.datasets import openlm_transfer_split  # noqa: E402
 from bayes_scaling.inference import SamplerConfig  # noqa: E402
@@ -49,7 +50,7 @@ def main(seed: int = 0) -> str:
     pts = res.points
     per = pts.pivot_table(index="domain", columns="method", values="ape", aggfunc="median").round(2)
     cov = pts[pts["method"] == "bayes"].assign(
-        covered=lambda d: (d["loss"] >= d["loss_lower_90"]) & (d["loss"] <= d["loss_upper_90"])
+        covered=lambda d: scoring.covered(d["loss"], d["loss_lower_90"], d["loss_upper_90"])
     ).groupby("domain")["covered"].mean().rename("bayes_coverage_90")
     per = per.join(cov).reset_index()
     lines.append("### Median absolute percentage error per domain (%), and the Bayesian 90 % coverage")
