@@ -1,4 +1,4 @@
-"""Floor 0. Filters for known, harmless warnings and log lines of the libraries we build on.
+"""Floor 0. Our warnings, and filters for known, harmless warnings and log lines of the libraries we build on.
 
 Analysts should see one readable line per real problem, not walls of library noise.
 Only the messages listed here (each seen with the pinned stack, see
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 
-__all__ = ["quiet_library_noise"]
+__all__ = ["quiet_library_noise", "warn_caller"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 #: Loggers whose INFO and WARNING lines are progress chatter during compilation and sampling.
 NOISY_LOGGERS = ("pymc", "pymc.sampling", "pytensor", "nutpie")
@@ -55,3 +58,12 @@ def quiet_library_noise():
         finally:
             for lg, level in zip(loggers, levels, strict=True):
                 lg.setLevel(level)
+
+
+def warn_caller(message: str, category: type[Warning]) -> None:
+    """Issue a warning attributed to the first caller outside bayes_scaling (the user's line, not ours).
+
+    However deep in the package the warning arises (``fit.predict`` -> ``predict`` -> the check), the
+    file and line shown are the user's call (``warnings.warn(skip_file_prefixes=...)``, Python 3.12).
+    """
+    warnings.warn(message, category, skip_file_prefixes=(_PACKAGE_DIR,))

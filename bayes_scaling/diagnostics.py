@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._warnings import warn_caller
+
 __all__ = ["Diagnostics", "ConvergenceWarning", "SamplingError", "check_convergence", "RHAT_MAX", "ESS_MIN_PER_CHAIN",
            "TREEDEPTH_HIT_MAX"]
 
@@ -252,5 +254,5 @@ def check_convergence(
         msg = "Sampling problems: " + " ".join(problems)
         if strict:
             raise SamplingError(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        warn_caller(msg, ConvergenceWarning)
     return diag

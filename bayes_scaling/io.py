@@ -36,7 +36,6 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,7 @@ import pandas as pd
 import xarray as xr
 
 from ._version import __version__
+from ._warnings import warn_caller
 
 __all__ = ["write_fit", "read_fit", "SavedFit", "FitFileError", "FORMAT_VERSION"]
 
@@ -234,11 +234,10 @@ def read_fit(path, required=()) -> SavedFit:
             "Restore it from a backup or refit; it was not loaded."
         )
     if cfg.get("bayes_scaling_version") != __version__:
-        warnings.warn(
+        warn_caller(
             f"'{path}' was saved by bayes_scaling {cfg.get('bayes_scaling_version')} and is read by {__version__}; "
             "the format is compatible, but check forecasts against the original report.",
             UserWarning,
-            stacklevel=3,
         )
     try:
         checks = cfg["checksums"]

@@ -24,7 +24,6 @@ and the runs to :mod:`bayes_scaling.io` (the file format).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from ._version import __version__
+from ._warnings import warn_caller
 from .data import RunsTableError
 from .diagnostics import ConvergenceWarning, Diagnostics
 from .discrepancy import DiscrepancyBasis
@@ -584,11 +584,10 @@ class ScalingFit:
                 "Restore it from a backup or refit."
             ) from None
         if fit.diagnostics is not None and not fit.diagnostics.ok:
-            warnings.warn(
+            warn_caller(
                 f"the fit in '{path}' failed its convergence checks when it was made, so its forecasts may be wrong: "
                 + " ".join(fit.diagnostics.problems),
                 ConvergenceWarning,
-                stacklevel=2,
             )
         return fit
 

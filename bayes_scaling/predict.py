@@ -24,11 +24,10 @@ accessors only.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
+from ._warnings import warn_caller
 from .data import validate_targets
 from .intervals import interval
 
@@ -59,12 +58,11 @@ def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
         far = t[v].to_numpy(float) > EXTRAPOLATION_FACTOR * largest
         if far.any():
             top = float(t[v].to_numpy(float)[far].max())
-            warnings.warn(
+            warn_caller(
                 f"{int(far.sum())} target(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
                 f"'{v}' (largest run {largest:.3g}, target up to {top:.3g}, {np.log10(top / largest):.1f} decades): "
                 "the forecast rests on the law's form alone; treat its interval as a lower bound on the uncertainty.",
                 ExtrapolationWarning,
-                stacklevel=3,
             )
 
 

@@ -41,3 +41,16 @@ def test_importing_the_package_changes_no_filter_and_no_log_level():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_package_warnings_point_at_the_users_line(fake_fit):
+    """A warning raised deep inside the package (fit.predict -> predict -> the check) names the caller's file."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fake_fit.predict(pd.DataFrame({"params": [1e15], "tokens": [2e11]}))
+    (w,) = [w for w in rec if issubclass(w.category, bs.ExtrapolationWarning)]
+    assert w.filename == __file__

@@ -92,16 +92,16 @@ def normalise_methods(methods) -> list[tuple[str, str, dict]]:
     return out
 
 
-def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, seed: int) -> dict:
+def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_seed: int) -> dict:
     """Fit the Bayesian model and return its forecast of the held-out runs (a joblib task)."""
     kw = dict(kwargs)
     fit_kw = {k: kw.pop(k) for k in _BAYES_FIT_KEYS if k in kw}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunsTableWarning)
-        fit = ScalingLaw(**kw).fit(train, random_seed=seed, **fit_kw)
+        fit = ScalingLaw(**kw).fit(train, random_seed=random_seed, **fit_kw)
     secs = time.perf_counter() - t0
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_seed)
     n = len(test)
     draws = mean = None
     dens = np.full(n, np.nan)
