@@ -53,6 +53,7 @@ def test_reference_runs_enter_as_a_summary(monkeypatch):
         build_inputs(bs.ScalingLaw(prior="besiroglu2024"), runs, reference=reference)
 
 
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
 def test_bad_combinations_are_named():
     runs = synthetic_runs(domain="chinchilla")
     with pytest.raises(bs.RunsTableError, match=r"reference domain\(s\) \['chinchilla'\] have the same name"):
