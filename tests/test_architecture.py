@@ -97,10 +97,17 @@ def _imports() -> dict[str, list[tuple[str, list[str], bool, int]]]:
 IMPORTS = _imports()
 
 
-def _floor(name: str) -> int | None:
+def _docstring_floor(name: str) -> int | None:
     doc = ast.get_docstring(ast.parse(MODULES[name].read_text(encoding="utf-8"))) or ""
     m = re.match(r"Floor (\d+)\.", doc)
     return int(m.group(1)) if m else None
+
+
+FLOORS = {name: _docstring_floor(name) for name in MODULES}
+
+
+def _floor(name: str) -> int | None:
+    return FLOORS[name]
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -31,7 +31,7 @@ def test_importing_the_package_changes_no_filter_and_no_log_level():
     """In a fresh process: the libraries' own imports first, then ours, which must leave both alone."""
     code = (
         "import logging, warnings\n"
-        "import arviz, arviz_plots, matplotlib.pyplot, nutpie, pymc, pytensor, xarray\n"
+        "import arviz, joblib, matplotlib.pyplot, pymc, pytensor, scipy.stats, xarray\n"  # what we import at module level
         "names = ('pymc', 'pymc.sampling', 'pytensor', 'nutpie')\n"
         "levels = [logging.getLogger(n).level for n in names]\n"
         "filters = list(warnings.filters)\n"

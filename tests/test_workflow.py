@@ -13,6 +13,7 @@ import bayes_scaling as bs
 import bayes_scaling.fit as fit_module
 import bayes_scaling.workflow as workflow_module
 from bayes_scaling.cli import main
+from bayes_scaling.report import Report
 from bayes_scaling.workflow import DEFAULT_BUDGETS, FitReport, default_targets, fit_and_report
 
 FILES = ["fit", "fit_flops.png", "fit_params.png", "forecast.png", "frontier.csv", "frontier.png", "parameters.png",
@@ -96,7 +97,8 @@ def test_the_fit_is_saved_before_anything_is_derived_from_it(fake_fit, fake_fitt
     assert bs.ScalingFit.load(tmp_path / "o" / "fit").n_draws == fake_fit.n_draws
 
 
-def test_nothing_is_overwritten_without_force(fake_fit, fake_fitting, tmp_path):
+def test_nothing_is_overwritten_without_force(fake_fit, fake_fitting, tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow_module, "build_fit_report", lambda *a, **k: Report("stub"))  # no figures needed here
     out = tmp_path / "o"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
