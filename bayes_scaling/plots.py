@@ -238,10 +238,7 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
     post = law.natural(fit.theta_dict(fit.theta(domain)), fit.refs)
     rng = np.random.default_rng(0)
     runs = fit.runs
-    mean, cov = fit.prior.sampling_prior(law, fit.refs, runs)
-    if fit.prior.informative:  # the domain may depart from the published law by the between-domain spread
-        cov = cov + law.between_domain_cov()
-    prior_draws = rng.multivariate_normal(mean, cov, size=4000)
+    prior_draws = fit.prior_draws(4000, rng, domain=domain)  # published: widened by the between-domain spread
     prior = law.natural(fit.theta_dict(prior_draws), fit.refs)
     published = fit.published_values()[0] if fit.prior.informative else {}
     names = list(post)

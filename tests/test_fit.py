@@ -53,11 +53,13 @@ def test_parameter_convention_mismatch_warns():
 def test_varying_effects_follow_the_runs_per_domain():
     spec = bs.ScalingLaw(prior="weak")
     table = pd.DataFrame({"domain": ["a"] * 4 + ["b"] * 4, "is_reference": False})
-    # 4 runs per domain: as many effects as a domain can identify (runs - 1), in the law's order
-    assert spec.varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("logE", "tN", "s")
-    assert spec.varying_parameters(np.array([8, 8]), table, ["a", "b"]) == ("logE", "tN", "s", "tD", "a")
-    assert bs.ScalingLaw(prior="weak", vary=("logE",)).varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("logE",)
-    with pytest.raises(ValueError, match=r"vary names unknown domain effects \['x'\]"):
+    # 4 runs per domain: as many coordinates as a domain can identify (runs - 1), in role order (the loss
+    # level, the exponent, the N-term share), listed in the law's order
+    assert spec.varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("ell", "uN", "ls")
+    assert spec.varying_parameters(np.array([3, 3]), table, ["a", "b"]) == ("ell", "ls")
+    assert spec.varying_parameters(np.array([8, 8]), table, ["a", "b"]) == ("ell", "uN", "uD", "ls", "la")
+    assert bs.ScalingLaw(prior="weak", vary=("ell",)).varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("ell",)
+    with pytest.raises(ValueError, match=r"vary names unknown sampling coordinates \['x'\]"):
         bs.ScalingLaw(prior="weak", vary=("x",)).varying_parameters(np.array([4, 4]), table, ["a", "b"])
 
 
@@ -121,7 +123,7 @@ def test_fit_orchestration_retries_a_failed_quick_fit_without_a_sampler(fake_fit
     # the draws are labelled: domain names and the law's parameter names
     post = fit.posterior["posterior"]
     assert list(post["theta"].coords["domain_idx"].values) == ["default"]
-    assert list(post["mu"].coords["param"].values) == list(fit.law.theta_names)
+    assert list(post["theta_pop"].coords["param"].values) == list(fit.law.theta_names)
 
 
 def test_strict_fit_raises_when_the_checks_fail(fake_fit, monkeypatch):
