@@ -14,7 +14,7 @@ from matplotlib import pyplot as plt
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 from ._warnings import quiet_library_noise
-from .decisions import discrepancy_of, frontier, optimal_allocation_draws
+from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
 from .intervals import interval
 from .predict import predict, predictive_draws
 
@@ -159,7 +159,8 @@ def plot_fit(
     grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
     rng = np.random.default_rng(fit.random_seed)
     if law.has_allocation and x == "flops":
-        res = optimal_allocation_draws(fit, grid, theta, discrepancy=discrepancy_of(fit, domain))
+        res = optimal_allocation_draws(fit, grid, theta, discrepancy=discrepancy_of(fit, domain),
+                                       extrapolation=extrapolation_of(fit, domain))
         curve = res["loss_opt"]
         label_path = "compute-optimal L(C)"
     else:

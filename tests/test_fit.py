@@ -222,8 +222,8 @@ def test_real_unconverged_fit_warns_once_and_carries_ok_false(few_runs):
 
 @pytest.mark.slow
 def test_real_unconverged_fit_raises_under_strict(few_runs):
-    with pytest.raises(SamplingError, match=r"^Sampling problems: .*effective sample size is \d+ for '\w+' "
-                                            r"\(should be >= 200\)"):
+    with pytest.raises(SamplingError, match=r"^Sampling problems: .*effective sample size is \d+ for the [a-z ]+ "
+                                            r"\('\w+'\) \(should be >= 200\)"):
         _bad_fit(few_runs, strict=True)
 
 

@@ -50,6 +50,10 @@ _BOOT_KEYS = ("n_boot", "n_draws")
 _PUB_KEYS = ("source", "uncertainty", "n_draws", "random_seed")
 _BAYES_FIT_KEYS = ("reference", "strict")
 
+#: Convergence columns of the summary (the Bayesian method's fit; NaN for baselines): the largest R-hat,
+#: the smallest bulk or tail ESS and the percentage of divergent draws.
+DIAGNOSTIC_COLUMNS = ("max_rhat", "min_ess", "divergent_pct")
+
 
 def normalise_methods(methods) -> list[tuple[str, str, dict]]:
     """The ``methods`` argument of :func:`backtest` as ``(label, base method, kwargs)`` triples.
@@ -135,10 +139,13 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_se
     unseen = sorted(set(test["domain"]) - set(fit.domains))
     if unseen:
         notes.append(f"population predictive for unseen domain(s) {', '.join(unseen)}")
+    diag = {"max_rhat": float(d.max_rhat), "min_ess": float(min(d.min_ess_bulk, d.min_ess_tail)),
+            "divergent_pct": 100.0 * d.divergences / d.n_draws} if d is not None else {}
     return {
         "forecast": Forecast(np.median(mean, 0), draws, mean, dens, "+".join(sorted(kinds))),
         "seconds": secs,
         "notes": notes,
+        "diagnostics": diag,
     }
 
 
@@ -166,6 +173,7 @@ class BacktestResult:
         ``n_heldout``, ``n_scored``, ``mape`` (percent), ``rmsle``, ``r2``,
         ``coverage_50``, ``coverage_80``, ``coverage_90``, ``coverage_95`` (one
         per level), ``width_90``, ``crps`` (of log loss), ``log_pred_density``,
+        ``max_rhat``, ``min_ess``, ``divergent_pct`` (the Bayesian fit's convergence; NaN for baselines),
         ``fit_seconds``, ``density``, ``notes``.
     points : pandas.DataFrame
         One row per split, method and held-out run: ``split``, ``method``,
@@ -430,13 +438,16 @@ def backtest(
             row = {"split": split_label, "method": label, "n_train": int(len(tr))}
             row.update(summarize_points(pts, levels))
             row["fit_seconds"] = float(seconds)
+            diag = bayes_out[(si, label)].get("diagnostics", {}) if base == "bayes" else {}
+            for col in DIAGNOSTIC_COLUMNS:
+                row[col] = diag.get(col, np.nan)
             row["density"] = density
             row["notes"] = "; ".join(notes)
             summary_rows.append(row)
     summary = pd.DataFrame(summary_rows)
     cov_cols = [f"coverage_{level_label(q)}" for q in levels]
     order = ["split", "method", "n_train", "n_heldout", "n_scored", "mape", "rmsle", "r2", *cov_cols, "width_90",
-             "crps", "log_pred_density", "fit_seconds", "density", "notes"]
+             "crps", "log_pred_density", "fit_seconds", *DIAGNOSTIC_COLUMNS, "density", "notes"]
     summary = summary[order]
     points = pd.concat(point_frames, ignore_index=True)
     return BacktestResult(summary=summary, points=points, prob_levels=levels)
