@@ -9,9 +9,10 @@ Data sets and splits (fit below the scale cutoff, forecast the rest):
   (all at 130B tokens: a one-variable law in N).
 
 Methods: ``bayes`` (the package; weak prior on Chinchilla, whose published priors were fitted on the
-held-out runs), ``huber_ls`` (Huber least squares on log L from a grid of starts, Hoffmann 2022 Eq. 3),
+held-out runs), ``huber_ls`` (Huber least squares on log L from a grid of starts, Hoffmann 2022 Eq. 3,
+fitting the same law as ``bayes``: data-constrained on datablations, one-variable in N on routing),
 ``huber_ls_bootstrap`` (its 200-resample bootstrap), ``published`` (Besiroglu law unchanged) and
-``published_offset`` (Besiroglu law + a per-domain offset). Fit time: ``cold`` is the first fit in the
+``published_offset`` (Besiroglu law + a per-domain offset; both always the Chinchilla law). Fit time: ``cold`` is the first fit in the
 process (compilation included), ``warm`` a refit with the compiled model reused.
 
 Run: ``python benchmarks/bench_backtest.py`` — writes ``benchmarks/results.md`` and prints it.
@@ -84,7 +85,7 @@ def main() -> str:
                        "bayes_coverage_90": b["coverage_90"], "coverage_in_80_98": "yes" if cov_ok else "NO",
                        "mape_not_worse_than_best_baseline": "yes" if mape_ok else "NO"})
     all_s = pd.concat(tables, ignore_index=True)
-    cols = ["data set", "method", "n_heldout", "mape", "rmsle", "coverage_50", "coverage_90", "coverage_95", "width_90",
+    cols = ["data set", "method", "law", "n_heldout", "mape", "rmsle", "coverage_50", "coverage_90", "coverage_95", "width_90",
             "crps", "fit_seconds_cold", "fit_seconds_warm", "mape_ratio_to_best_baseline", "crps_ratio_to_best_baseline"]
     out = [
         "# Backtest results (`python benchmarks/bench_backtest.py`)",
