@@ -11,9 +11,10 @@ Data sets and splits (fit below the scale cutoff, forecast the rest):
 
 Methods: ``bayes`` (the package with its default sampler settings and the extrapolation-error prior
 ``learned_without_<data set>``, so no data set's own errors set its intervals), ``huber_ls`` (Huber least
-squares on log L of the same law, from a grid of starts), ``huber_ls_bootstrap`` (its 200-resample
+squares on log L from a grid of starts, Hoffmann 2022 Eq. 3, fitting the same law as ``bayes``:
+data-constrained on datablations, one-variable in N on routing), ``huber_ls_bootstrap`` (its 200-resample
 bootstrap), ``published`` (Besiroglu law unchanged) and ``published_offset`` (Besiroglu law + a per-domain
-offset). On Chinchilla the two published baselines were fitted on the held-out runs (leakage), so the
+offset; both always the Chinchilla law). On Chinchilla the two published baselines were fitted on the held-out runs (leakage), so the
 check against the best baseline excludes them there. Fit time: ``cold`` is the first fit in the process
 (compilation included), ``warm`` a refit with the compiled model reused.
 
