@@ -2,7 +2,7 @@
 
 The runs (and any reference runs) are validated, given reference scales, split by
 domain, and turned into the model's data arrays: centred log inputs, the prior in
-sampling coordinates (widened by the between-domain spread for a published prior),
+sampling coordinates (widened by the between-study spread for a published prior),
 the discrepancy bases of the domains that can identify one, the domain effects that
 vary, the Laplace preconditioner of a one-domain fit, and the normal summaries of
 reference domains.
@@ -22,7 +22,7 @@ from .datasets import load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
 from .model import RICH_RUNS, Structure, data_arrays
-from .priors import between_domain_spread
+from .priors import between_domain_spread, between_study_spread
 
 __all__ = ["FitInputs", "build_inputs", "resolve_reference", "REFERENCE_DOMAIN"]
 
@@ -80,7 +80,7 @@ class FitInputs:
         Discrepancy basis of each domain that has one.
     prior_mean : ndarray, shape (q,)
     prior_cov : ndarray, shape (q, q)
-        Prior in the model's sampling coordinates (``law.z_names``), widened by the between-domain
+        Prior in the model's sampling coordinates (``law.z_names``), widened by the between-study
         spread for a published prior.
     varying : tuple of str
         Sampling coordinates that vary by domain (empty for one domain).
@@ -183,7 +183,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     weak_mean, weak_sd = law.weak_prior(table)
     # With several domains, each domain's parameters are drawn around a population centre.
     # With one domain and a published prior, the domain may depart from the published law by
-    # the between-domain spread: the prior covariance is widened by it (a hierarchy with a
+    # the between-study spread: the prior covariance is widened by it (a hierarchy with a
     # single domain would leave the spread unidentified, a funnel for the sampler).
     hierarchical = len(domains) > 1
     # GP discrepancy for domains that can identify it
@@ -212,7 +212,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         # The published fit is one domain drawn from the population of domains: the population
         # centre (several domains) or this domain (one domain) is known only up to the
         # between-domain spread.
-        prior_cov = prior_cov + np.diag(between_domain_spread(law)[0] ** 2)
+        prior_cov = prior_cov + np.diag(between_study_spread(law) ** 2)
     psi = None
     if bases:
         psi = np.zeros((len(bases), len(y), structure.n_basis))

@@ -43,7 +43,7 @@ from .intervals import interval
 from .io import FitFileError, read_fit, write_fit
 from .laws import Law, get_law
 from .model import NOISE_SPREAD, SPARSE_NU, VARS, Structure
-from .priors import PriorSpec, between_domain_spread, get_prior
+from .priors import PriorSpec, between_study_spread, get_prior
 
 __all__ = ["ScalingFit", "label_draws"]
 
@@ -275,8 +275,8 @@ class ScalingFit:
         """Draws of one domain's parameters from a prior, shape (n, p) in ``law.theta_names``.
 
         The prior in the model's sampling coordinates (:meth:`PriorSpec.z_prior`) at this fit's
-        reference scales; a published prior is widened by the between-domain spread (a domain
-        departs from the published law by about as much as data sets differ).
+        reference scales; a published prior is widened by the between-study spread (a domain
+        departs from the published law by about as much as studies differ, :data:`~bayes_scaling.priors.BETWEEN_STUDY`).
 
         Parameters
         ----------
@@ -291,7 +291,7 @@ class ScalingFit:
         runs = self.own_runs(domain) if domain is not None else self.runs
         mean, cov = prior.z_prior(self.law, self.refs, runs)
         if prior.informative:
-            cov = cov + np.diag(between_domain_spread(self.law)[0] ** 2)
+            cov = cov + np.diag(between_study_spread(self.law) ** 2)
         return self.law.theta_matrix(rng.multivariate_normal(mean, cov, size=n))
 
     def own_runs(self, domain: str | None = None) -> pd.DataFrame:
