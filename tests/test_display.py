@@ -176,7 +176,8 @@ def test_many_domains_are_listed_up_to_a_limit(fake_fit):
     assert "domain-14" in page.text  # still in the collapsed full table
 
 
-@pytest.mark.parametrize(("value", "text"), [(7e10, "7e+10"), (1.4e12, "1.4e+12"), (5.88e23, "5.88e+23"),
+@pytest.mark.parametrize(("value", "text"), [(7e10, "70B"), (1.4e12, "1.4T"), (5.88e23, "5.88e23"), (2.99e9, "2.99B"),
+                                             (1.2e5, "120K"), (1e21, "1e21"),
                                              (2.5, "2.5"), (0.3478, "0.3478"), (1.81686, "1.817"), (3, "3"),
                                              (0.0004, "4e-4"), (float("nan"), "–"), (None, "–")])
 def test_numbers_as_reports_show_them(value, text):

@@ -37,8 +37,8 @@ def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report,
     head, frontier_line, diag = report.summary
     assert head.startswith(f"A 70B-parameter model on 1.4T tokens reaches {pred['loss_median']:.3f} nats/token "
                            f"(90% interval {pred['loss_lower']:.3f}–{pred['loss_upper']:.3f}, one training run)")
-    assert "% chance of missing the target 1.95." in head
-    assert frontier_line.startswith("At 5.88e+23 FLOPs the compute-optimal model has ")
+    assert " % chance of missing the target 1.95 nats/token." in head
+    assert frontier_line.startswith("At 5.88e23 FLOPs the compute-optimal model has ")
     assert diag == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
 
 
@@ -47,8 +47,14 @@ def test_headline_sentence_names_a_domain_and_the_risk():
                      "loss_upper": 1.98})
     assert headline_sentence(row, 0.9, 1.95, 0.123) == (
         "A 70B-parameter model on 1.4T tokens (code) reaches 1.940 nats/token (90% interval 1.900–1.980, one training "
-        "run); 12% chance of missing the target 1.95.")
+        "run); 12 % chance of missing the target 1.95 nats/token.")
     assert "(default)" not in headline_sentence(pd.Series({**row.to_dict(), "domain": "default"}), 0.9)
+    # issue 14: the risk table had 0.0025 where the headline said "0% chance of missing the target 3"
+    assert headline_sentence(row, 0.9, 3.0, 0.0025).endswith("; < 1 % chance of missing the target 3 nats/token.")
+    assert headline_sentence(row, 0.9, 3.0, 0.02512).endswith("; 2.5 % chance of missing the target 3 nats/token.")
+    assert headline_sentence(row, 0.9, 3.0, 0.9975).endswith("; > 99 % chance of missing the target 3 nats/token.")
+    new = pd.Series({**row.to_dict(), "domain": "(new domain)", "domain_kind": "new_domain"})
+    assert "tokens (a new domain: the population forecast) reaches" in headline_sentence(new, 0.9)
 
 
 def test_report_writes_html_markdown_and_pngs(report, tmp_path):
