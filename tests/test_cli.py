@@ -101,8 +101,19 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
         table = pd.read_csv(out)
         assert columns <= set(table.columns), args[0]
         assert printed.splitlines()[0].split()[:2] == [str(c) for c in table.columns[:2]]
-        if args[0] == "risk":  # and the prior-data conflict in words
-            assert printed.splitlines()[-1].startswith(("No prior-data conflict", "Mild", "Strong"))
+        if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
+            lines = printed.splitlines()
+            assert any(ln.startswith(("No prior-data conflict", "Mild", "Strong")) for ln in lines)
+            assert "  loss_gap_median: relative gap of the expected loss to the published law at the target, " \
+                   "(L_domain - L_published) / L_published: 0.14 = 14 % above the published law" in lines
+            assert any(ln.startswith("  p_departure: P(|loss gap| > departure_tolerance)") for ln in lines)
+            assert table["departure_tolerance"].eq(0.02).all()
+            if table["p_departure"].gt(0.5).any() and "No prior-data conflict" in printed:
+                assert lines[-1].startswith("A domain can depart from the published law and still show no")
+        if args[0] == "next-run":  # units of every column
+            assert "  width_now: width of the credible interval of the expected loss at the target today, relative " \
+                   "to its median (0.12 = the interval spans 12 % of the forecast loss)" in printed.splitlines()
+            assert any(ln.startswith("  ess_low: True when ess is below 100") for ln in printed.splitlines())
     assert main(["frontier", str(saved), "--flops", "1e21", "--out", str(tmp_path / "frontier.csv"), "--quiet"]) == 4
     assert capsys.readouterr().err.startswith(f"error: '{tmp_path / 'frontier.csv'}' already exists")
 
