@@ -28,10 +28,11 @@ import pandas as pd
 
 from .data import validate_targets
 from .datasets import load_chinchilla
+from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
 from .fit import ScalingLaw
 from .inference import SamplerConfig, compile_cache_info
-from .intervals import check_prob
+from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import predict
 from .report import Report, build_fit_report, figure_domain, risk_section, write_json
@@ -114,6 +115,26 @@ def _with_population(fit: ScalingFit) -> bool:
     return bool(fit.hierarchical) and len(own_domains(fit)) > 1
 
 
+def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs) -> tuple[pd.DataFrame | None, float]:
+    """The frontier of one domain from the draws whose optimum is finite; and the share of draws left out."""
+    flops = np.atleast_1d(np.asarray(flops, float))
+    rng = np.random.default_rng(fit.random_seed)  # as decisions.frontier draws a new domain
+    theta = fit.theta(domain) if domain in fit.domains else fit.new_domain_draws(rng, domain)[0]
+    res = optimal_allocation_draws(fit, flops, theta, discrepancy=discrepancy_of(fit, domain), **kwargs)
+    ok = np.all([np.all(np.isfinite(v), axis=1) for v in res.values()], axis=0)  # (S,): finite at every budget
+    if ok.mean() < 0.5:
+        return None, float(1 - ok.mean())
+    out = {"flops": flops}
+    for key, val in res.items():
+        lo, hi = interval(val[ok], prob)
+        out[f"{key}_median"] = np.median(val[ok], axis=0)
+        out[f"{key}_lower"] = lo
+        out[f"{key}_upper"] = hi
+    df = pd.DataFrame(out)
+    df["domain"] = domain
+    return df, float(1 - ok.mean())
+
+
 def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[str] | None = None,
                      **kwargs) -> tuple[pd.DataFrame, list[str]]:
     """The compute-optimal frontier of every domain, and notes on the domains where it is undefined.
@@ -135,19 +156,28 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
     -------
     (table, notes) : (pandas.DataFrame, list of str)
         Rows of :func:`bayes_scaling.decisions.frontier` for each domain, stacked (column
-        ``domain``). A domain whose frontier has non-finite medians (its posterior draws make the
-        optimum undefined) is left out and named in ``notes``.
+        ``domain``). Where some posterior draws give no finite optimum (e.g. a new domain's
+        exponents drawn near zero), the frontier is computed from the others and a note says
+        how many were left out; a domain where most draws have none is left out and named in
+        ``notes``.
     """
     if domains is None:
         domains = own_domains(fit) + ([NEW_DOMAIN] if _with_population(fit) else [])
     parts, notes = [], []
     for dom in domains:
-        fr = frontier_table(fit, flops, prob=prob, domain=dom, **kwargs)
-        med = fr[[c for c in fr if c.endswith("_median")]].to_numpy(float)
-        if not np.isfinite(med).all():
-            notes.append(f"the compute-optimal frontier of domain '{dom}' is undefined (its posterior gives no finite "
-                         "optimum at these budgets), so it has no frontier row and no default target.")
-            continue
+        with np.errstate(all="ignore"):
+            fr = frontier_table(fit, flops, prob=prob, domain=dom, **kwargs)
+            med = fr[[c for c in fr if c.endswith("_median")]].to_numpy(float)
+            if not np.isfinite(med).all():
+                fr, dropped = _finite_frontier(fit, flops, prob, dom, **kwargs)
+                name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
+                if fr is None:
+                    notes.append(f"the compute-optimal frontier of {name} is undefined: {dropped:.0%} of its posterior "
+                                 "draws give no finite optimum at these budgets, so it has no frontier row and no "
+                                 "default target.")
+                    continue
+                notes.append(f"{dropped:.1%} of the posterior draws of {name} give no finite compute-optimal "
+                             "allocation (an exponent drawn at or below zero has no optimum); its frontier is computed from the others.")
         parts.append(fr)
     if not parts:
         return pd.DataFrame(columns=["flops", "domain"]), notes
