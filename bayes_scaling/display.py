@@ -141,6 +141,11 @@ def _fit_overview(fit) -> dict:
     if pr.informative:
         first = params.drop_duplicates("parameter").set_index("parameter")["published"]
         published = {k: float(first[k]) for k in key if np.isfinite(first[k])}
+    runs = fit.runs
+    own = runs[~runs["is_reference"].astype(bool)] if "is_reference" in runs else runs
+    keys = [c for c in ("params", "tokens", "domain") if c in own]
+    counts = own.groupby(keys).size() if keys else pd.Series(dtype=int)
+    repeated = counts[counts > 1]
     d = fit.diagnostics
     if d is None:
         status, detail = "not checked", ""
@@ -162,6 +167,8 @@ def _fit_overview(fit) -> dict:
         "status": status,
         "detail": detail,
         "problems": list(d.problems) if d is not None and not d.ok else [],
+        "repeated": (f"{len(repeated)} configuration(s) (same N, D and domain) trained more than once, e.g. seeds "
+                     f"({int(repeated.sum())} runs): every run is kept") if len(repeated) else "",
     }
 
 
@@ -195,6 +202,8 @@ def fit_text_summary(fit) -> str:
     if o["detail"]:
         lines.append(f"  diagnostics: {o['detail']}")
     lines += [f"  problem: {' '.join(str(p).split())}" for p in o["problems"]]
+    if o["repeated"]:
+        lines.append(f"  data: {o['repeated']}")
     table = [["90% intervals"] + o["key"]]
     for dom, vals in o["rows"][:SUMMARY_MAX_DOMAINS]:
         name = " ".join(dom.split()) or repr(dom)
@@ -232,6 +241,8 @@ def fit_html_summary(fit) -> str:
         + (f' <span style="color:#555">({e(o["detail"])})</span>' if o["detail"] else "")
         + "</p>"
     )
+    if o["repeated"]:
+        head += f'<p style="margin:.2em 0;color:#555">{e(o["repeated"])}.</p>'
     if o["problems"]:
         head += "<ul style=\"margin:.2em 0;color:#b03000\">" + "".join(f"<li>{e(p)}</li>" for p in o["problems"]) + "</ul>"
     cell = "padding:.15em .6em;text-align:right;white-space:nowrap"
