@@ -683,11 +683,14 @@ def validate_runs(
     return out
 
 
-#: A domain whose losses sit this far above the published Chinchilla laws (median ratio over its runs) is
-#: likely given in bits (x 1/ln 2 = 1.44). In nats, the 28 public domains of the embedded data sets (Chinchilla,
-#: OpenLM's 24 train/eval pairs, datablations, routing) lie at 0.62-1.56 times the larger of the Hoffmann et al.
-#: (2022) and Besiroglu et al. (2024) laws at their own N and D; bits would put them at 0.90-2.25.
-BITS_RATIO = 1.6
+#: A domain whose losses sit this far above the published Chinchilla laws (median ratio over its runs) may
+#: be given in bits (x 1/ln 2 = 1.44). In nats, the 28 public domains of the embedded data sets (Chinchilla,
+#: OpenLM's 24 train/eval pairs, datablations, routing) lie at 0.62-1.56 times the larger of the Hoffmann
+#: et al. (2022) and Besiroglu et al. (2024) laws at their own N and D (median 1.13); in bits they would lie at
+#: 0.90-2.25. The two ranges overlap, so no threshold separates them: 1.5 ("half as much loss again as the
+#: published laws") catches bits for 22 of the 28 and wrongly asks about one nats domain (OpenLM's C4-trained
+#: model on PTB, 1.56), for which the warning's other reading (a much harder domain) is the right one.
+BITS_RATIO = 1.5
 
 
 def published_loss(params, tokens) -> np.ndarray:
@@ -717,7 +720,7 @@ def _check_bits(out: pd.DataFrame, ctx: _Ctx) -> None:
     where = f" in the {ctx.what}" if ctx.what else ""
     warnings.warn(
         f"the losses{names}{where} are {high.max():.2g}x what the published Chinchilla laws give at the same N and D "
-        f"(median over the runs; natural-log losses of public domains lie at 0.6-1.6x): are they in bits (log2)? "
+        f"(median over the runs; natural-log losses of public domains are typically 0.6-1.4x): are they in bits (log2)? "
         "If so, pass loss_unit='bits' to convert them to nats; if they are in nats, the domain is much harder than "
         "the published data.",
         RunsTableWarning,

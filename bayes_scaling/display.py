@@ -77,6 +77,8 @@ def format_number(v, digits=4) -> str:
     if v != 0 and abs(v) >= 1e5:
         sign = "-" if v < 0 else ""
         return sign + (format_count(abs(v)) if abs(v) < 1e15 else format_flops(abs(v), digits=3))
+    if abs(v) >= 1e4:
+        return f"{v:.0f}"  # 12950, not 1.295e+04
     if v != 0 and abs(v) < 1e-3:
         mant, exp = f"{v:.{digits - 1}e}".split("e")
         mant = mant.rstrip("0").rstrip(".") if "." in mant else mant

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.colors import LogNorm
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ._warnings import quiet_library_noise
 from .display import format_count, format_flops, format_probability
@@ -216,17 +216,21 @@ def plot_fit(
 
 
 def _thin_minor_labels(ax) -> None:
-    """At most ~6 labelled minor ticks on a log y axis spanning less than a decade (no overlapping labels)."""
+    """Readable ticks on a log loss axis that spans less than a decade: about five round values (2, 2.5, 3, 3.5),
+    each labelled once, none overlapping (the default labels only 2, 3, 4 or nothing at all)."""
     lo, hi = ax.get_ylim()
-    if hi / lo < 10:
-        ax.yaxis.set_minor_formatter(FuncFormatter(
-            lambda v, _p, lo=lo, hi=hi: f"{v:.3g}" if _keep_minor(v, lo, hi) else ""))
-
-
-def _keep_minor(v: float, lo: float, hi: float) -> bool:
-    step = max(1, int(np.ceil(np.log10(hi / lo) / np.log10(1.1) / 6)))  # roughly 6 labels
-    k = int(round(np.log(v) / np.log(1.1)))
-    return k % step == 0
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 or hi / lo >= 10:
+        return
+    span = hi - lo
+    step = 10 ** np.floor(np.log10(span / 4))
+    for m in (1, 2, 2.5, 5, 10):
+        if span / (m * step) <= 6:
+            step *= m
+            break
+    ticks = np.arange(np.ceil(lo / step) * step, hi + 1e-12, step)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
 
 
 def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_panels: int = 24):

@@ -500,7 +500,7 @@ def build_fit_report(
     sec = rep.section("Fit")
     if several and law.has_allocation:
         sec.figure(plot_domains(fit, own, probs=(0.5, prob))[0], "fit_domains",
-                   f"Every domain: runs, compute-optimal posterior median with 50 % and {prob:.0%} bands of the expected loss.")
+                   f"Every domain: runs (colour: tokens per parameter, dark few, yellow many), compute-optimal posterior median with 50 % and {prob:.0%} bands of the expected loss.")
     if law.has_allocation:
         sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
                    f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
@@ -553,6 +553,15 @@ def build_fit_report(
     return rep
 
 
+def _as_probabilities(df: pd.DataFrame, cols) -> pd.DataFrame:
+    """Probability columns as a reader takes them: "< 1 %", "12 %", "> 99 %" (never a bare 0 or 1)."""
+    out = df.copy()
+    for c in cols:
+        if c in out:
+            out[c] = [format_probability(v) for v in out[c]]
+    return out
+
+
 def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | None = None, prob: float = 0.9) -> Section | None:
     """Transfer-risk section: departures from the published law, prior-data conflict, P(miss).
 
@@ -582,8 +591,8 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
         "compute-optimal run with 100x the domain's largest compute (0.14 = 14 % above the published law; tolerance "
         "±2 %). p_outside is the posterior probability that the departure is larger than its tolerance."
     )
-    sec.table(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
-              f"departures from the published law ({prob:.0%} intervals)")
+    sec.table(_as_probabilities(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
+                                ["p_outside"]), f"departures from the published law ({prob:.0%} intervals)")
     sec.figure(plot_departures(dep)[0], "departures", "Domain departures from the published law with intervals; dotted: no departure.")
     for d in own[:30]:
         sec.text(prior_data_conflict(fit, d)["message"])
@@ -591,7 +600,8 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     if threshold is not None and targets is not None and len(targets):
         ex = exceedance(fit, targets, threshold)
         cols = [c for c in ("domain", "params", "tokens", "threshold", "p_exceed", "expected_shortfall") if c in ex]
-        sec.table(ex[cols], f"probability that one run misses the target loss {threshold:.4g} nats/token "
+        sec.table(_as_probabilities(ex[cols], ["p_exceed"]),
+                  f"probability that one run misses the target loss {threshold:.4g} nats/token "
                             "(p_exceed; expected_shortfall in nats/token)")
     return sec
 

@@ -482,7 +482,14 @@ def fit_and_report(
         front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,
                           lambda: domain_frontiers(fit, budgets, prob=prob))
         notes.extend(n for n in why if n not in notes)
-    notes = list(dict.fromkeys(notes))
+    seen, unique = set(), []
+    for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)
+        key = n.split(" of ", 1)[-1] if "posterior draws of" in n else n
+        key = key.split(" give ")[0].split(" is undefined")[0]
+        if key not in seen:
+            seen.add(key)
+            unique.append(n)
+    notes = unique
     for note in notes:
         say(f"note: {note}")
     extra = []
