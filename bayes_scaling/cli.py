@@ -394,6 +394,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 _FORMATS = "CSV, .xlsx, .parquet or .json"
+#: The sampler's defaults, quoted in --help (read from SamplerConfig so the text cannot drift from it).
+_DEFAULT = SamplerConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -411,13 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs (default: refuse)")
 
     def sampling(sp):
-        sp.add_argument("--draws", type=int, default=None, help="posterior draws per chain (default: 1000)")
+        sp.add_argument("--draws", type=int, default=None, help=f"posterior draws per chain (default: {_DEFAULT.draws})")
         sp.add_argument("--tune", type=int, default=None,
                         help="warm-up draws per chain (default: 300 for one domain, 1000 for several)")
-        sp.add_argument("--chains", type=int, default=None, help="chains (default: 4)")
+        sp.add_argument("--chains", type=int, default=None, help=f"chains (default: {_DEFAULT.chains})")
         sp.add_argument("--sampler", choices=["nutpie", "pymc"], default=None, help="NUTS implementation (default: nutpie)")
         sp.add_argument("--target-accept", type=float, default=None, dest="target_accept",
-                        help="NUTS target acceptance rate; raise it (0.95) against divergences (default: 0.8)")
+                        help="NUTS target acceptance rate; raise it (0.95-0.99) against divergences "
+                             f"(default: {_DEFAULT.target_accept:g})")
         sp.add_argument("--max-treedepth", type=int, default=None, dest="max_treedepth",
                         help="largest NUTS tree depth (default: 6 for one domain, 10 for several)")
         sp.add_argument("--strict", action="store_true",

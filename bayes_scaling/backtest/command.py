@@ -10,10 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import read_runs
+from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
 from .splits import SIZE_VARIABLES, Split
 
 __all__ = ["add_backtest_arguments", "backtest_cli"]
+
+#: The sampler's defaults, quoted in --help (read from SamplerConfig so the text cannot drift from it).
+_DEFAULT = SamplerConfig()
 
 
 def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -52,13 +56,14 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="prior of the bayes method (default: the law's published prior)")
     parser.add_argument("--reference", default=None,
                         help="reference runs of the bayes method: 'chinchilla' or a runs file (default: none)")
-    parser.add_argument("--draws", type=int, default=None, help="bayes method: posterior draws per chain (default: 1000)")
+    parser.add_argument("--draws", type=int, default=None,
+                        help=f"bayes method: posterior draws per chain (default: {_DEFAULT.draws})")
     parser.add_argument("--tune", type=int, default=None,
                         help="bayes method: warm-up draws per chain (default: 300 for one domain, 1000 for several)")
-    parser.add_argument("--chains", type=int, default=None, help="bayes method: chains (default: 4)")
+    parser.add_argument("--chains", type=int, default=None, help=f"bayes method: chains (default: {_DEFAULT.chains})")
     parser.add_argument("--target-accept", dest="target_accept", type=float, default=None,
-                        help="bayes method: NUTS target acceptance rate; raise it (0.95) against divergences "
-                             "(default: 0.8)")
+                        help=f"bayes method: NUTS target acceptance rate; raise it (0.95-0.99) against divergences "
+                             f"(default: {_DEFAULT.target_accept:g})")
     parser.add_argument("--max-treedepth", dest="max_treedepth", type=int, default=None,
                         help="bayes method: largest NUTS tree depth (default: 6 for one domain, 10 for several)")
     parser.add_argument("--sampler", choices=["nutpie", "pymc"], default=None,
@@ -77,8 +82,6 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def _sampler_of(g):
     """The bayes method's SamplerConfig from the sampler flags (None when none is given)."""
-    from ..inference import SamplerConfig  # floor 1: allowed, imported on use like the runner's fits
-
     kw = {k: g(k) for k in ("draws", "tune", "chains", "target_accept", "max_treedepth", "sampler") if g(k) is not None}
     for k in ("draws", "chains", "max_treedepth"):
         if k in kw and kw[k] < 1:
