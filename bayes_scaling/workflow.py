@@ -30,6 +30,7 @@ from .data import validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
+from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
@@ -432,19 +433,33 @@ def fit_and_report(
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
         "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")
-    # The fit's warnings (data, convergence) are held back until its notes are said, so a note such as
-    # "sampled again with the long settings" comes before the verdict it explains.
-    with warnings.catch_warnings(record=True) as held:
+    # The fit's convergence warnings are held back until its notes are said, so a note such as "sampled again
+    # with the long settings" comes before the verdict it explains; data warnings are shown at once (before the
+    # sampling they may make pointless).
+    held: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def hold(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ConvergenceWarning):
+                held.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = hold
         try:
             with _CompileWatch(say):
                 fit = spec.fit(runs, reference=_reference_table(reference), random_seed=random_seed, strict=strict,
                                progress=False, loss_unit=loss_unit)
-        finally:
-            caught = list(held)
+        except BaseException:
+            warnings.showwarning = shown
+            for w in held:
+                shown(w.message, w.category, w.filename, w.lineno)
+            raise
     for note in fit.notes:  # e.g. a quick one-domain fit that was sampled again with the long settings
         say(f"note: {note}")
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    for w in held:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     say(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "
         f"sampling {fit.timings['sample_seconds']:.1f} s); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}")
     out.mkdir(parents=True, exist_ok=True)
