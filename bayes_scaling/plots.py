@@ -186,6 +186,8 @@ def plot_fit(
     if colour is not None and colorbar:
         cb = fig.colorbar(sc, ax=ax, pad=0.01)
         cb.set_label("tokens per parameter (D/N)")
+        if norm.vmax / norm.vmin < 300:  # under ~2 decades: 1, 2, 5, 10, 20, 50 ... (else only 100 may show)
+            cb.ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
         cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
         cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
     if heldout is not None and len(heldout):
