@@ -1,3 +1,3 @@
 """Floor 0. The package version, in one place (``bayes_scaling.__version__`` re-exports it)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -28,9 +28,10 @@ import pandas as pd
 from .data import RunsTableError, validate_targets
 from .intervals import interval
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
+from .extrapolation import extrapolation_distance
 from .predict import discrepancy_draws, predictive_draws
 
-__all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of"]
+__all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -41,6 +42,17 @@ def _domain_theta(fit, domain, rng):
     if domain in fit.domains:
         return fit.theta(domain), domain
     return fit.new_domain_draws(rng, domain)[0], domain
+
+
+def extrapolation_of(fit, domain):
+    """The ``extrapolation`` argument of :func:`optimal_allocation_draws` for a domain: draw s's model-form
+    error at its own (N, D) (:meth:`ScalingFit.extrapolation_error`, paired by draw)."""
+    slopes = fit.extrapolation.slopes(fit.n_draws, fit.random_seed)
+    runs = fit.own_runs(domain)
+
+    def f(params, tokens):
+        return slopes * extrapolation_distance(runs, pd.DataFrame({"params": params, "tokens": tokens}))
+    return f
 
 
 def discrepancy_of(fit, domain):
@@ -60,6 +72,7 @@ def optimal_allocation_draws(
     inference_tokens: float = 0.0,
     iterations: int = 60,
     discrepancy=None,
+    extrapolation=None,
 ) -> dict[str, np.ndarray]:
     """Compute-optimal N, D and L for each posterior draw and budget.
 
@@ -85,6 +98,9 @@ def optimal_allocation_draws(
         ``f(x) -> (S,)``: discrepancy of draw s at centred log inputs ``x`` (each (S,)), for
         example ``lambda x: predict.discrepancy_draws(fit, domain, x, paired=True)``; added to ``loss_opt``
         (the allocation itself is the law's optimum).
+    extrapolation : callable, optional
+        ``f(params (S,), tokens (S,)) -> (S,)``: the model-form error of draw s at its own optimum
+        (:meth:`ScalingFit.extrapolation_error`, paired by draw); added to ``loss_opt``.
 
     Returns
     -------
@@ -149,12 +165,15 @@ def optimal_allocation_draws(
         x["_ref_params"], x["_ref_tokens"] = fit.refs["params"], fit.refs["tokens"]
     log_loss = law.log_loss(x, {k: v[:, None] for k, v in th.items()}, np)
     if discrepancy is not None:
-        # the same discrepancy draws as predict() at these (N, D): the GP near the runs, tapered
-        # into one far offset per draw beyond them (bayes_scaling.predict.discrepancy_draws)
+        # the same discrepancy draws as predict() at these (N, D): the GP near the runs, tapered off
+        # beyond them (bayes_scaling.predict.discrepancy_draws)
         k = log_n.shape[1]
         for j in range(k):
             xj = {key: (v[:, j] if isinstance(v, np.ndarray) and v.ndim == 2 else v) for key, v in x.items()}
             log_loss[:, j] = log_loss[:, j] + discrepancy(xj)  # draw s at its own optimum
+    if extrapolation is not None:
+        for j in range(log_n.shape[1]):
+            log_loss[:, j] = log_loss[:, j] + extrapolation(n_opt[:, j], d_opt[:, j])
     loss = np.exp(log_loss)
     return {"params_opt": n_opt, "tokens_opt": d_opt, "tokens_per_param": d_opt / n_opt, "loss_opt": loss}
 
@@ -206,7 +225,7 @@ def frontier(
     theta, dom = _domain_theta(fit, domain, rng)
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,
-        discrepancy=discrepancy_of(fit, dom),
+        discrepancy=discrepancy_of(fit, dom), extrapolation=extrapolation_of(fit, dom),
     )
     out = {"flops": flops}
     for key, val in res.items():

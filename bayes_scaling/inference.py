@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import optimize
+import pytensor
 
 from ._warnings import quiet_library_noise
-from .discrepancy import student_t_logpdf
-from .model import NOISE_PRIOR, Structure, build_model
+from .model import Structure, build_model
 
-__all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info", "laplace_precondition"]
+__all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info"]
 
 _log = logging.getLogger("bayes_scaling")
 
@@ -121,87 +120,6 @@ class SamplerConfig:
 LONG_TUNE = 1000
 LONG_TREEDEPTH = 10
 
-#: Runs per law parameter above which a one-domain fit is whitened around its Laplace
-#: approximation (with fewer runs the posterior is far from normal, and the prior's own
-#: scale is the better guess).
-LAPLACE_MIN_RUNS_PER_PARAM = 4
-
-
-def laplace_precondition(law, x: dict[str, np.ndarray], log_loss: np.ndarray, prior_mean: np.ndarray,
-                         prior_cov: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Laplace approximation of a one-domain posterior, used to whiten the sampler's coordinates.
-
-    Maximises the log posterior of the law's sampling parameters under the prior
-    N(prior_mean, prior_cov), a Student-t likelihood on log loss with a learned scale
-    and tail weight, and the noise prior :data:`~bayes_scaling.model.NOISE_PRIOR`;
-    then inverts the finite-difference Hessian (Laplace 1774; Gelman et al. 2013,
-    *Bayesian Data Analysis*, §4.1). The sampler draws ``w`` with
-    ``theta = mean + chol @ w``, so its unit starting mass matrix and jittered
-    starts match the posterior's scale and the A-alpha / B-beta correlations
-    (above 0.999 in the published bootstraps, Besiroglu et al. 2024) are removed
-    before warm-up.
-    The posterior itself is unchanged (the map is linear).
-
-    Parameters
-    ----------
-    law : Law
-    x : dict of ndarray
-        Centred log inputs, each (n,).
-    log_loss : ndarray, shape (n,)
-    prior_mean : ndarray, shape (p,)
-    prior_cov : ndarray, shape (p, p)
-
-    Returns
-    -------
-    (mean, chol) : tuple of ndarray, shapes (p,) and (p, p), or None
-        None when there are fewer than :data:`LAPLACE_MIN_RUNS_PER_PARAM` runs per
-        parameter or the Hessian is not positive definite (the prior's scale is used).
-    """
-    p = len(prior_mean)
-    n = len(log_loss)
-    if n < LAPLACE_MIN_RUNS_PER_PARAM * p:
-        return None
-    prec = np.linalg.inv(prior_cov)
-    mu_s, sd_s = NOISE_PRIOR
-
-    def nll(v):
-        th = dict(zip(law.theta_names, v[:p], strict=True))
-        with np.errstate(all="ignore"):
-            r = log_loss - law.log_loss(x, th, np)
-            d = v[:p] - prior_mean
-            val = (-student_t_logpdf(r, np.exp(v[p]), np.exp(v[p + 1])).sum() + 0.5 * d @ prec @ d
-                   + 0.5 * ((v[p] - mu_s) / sd_s) ** 2)
-        return float(val) if np.isfinite(val) else 1e30
-
-    bounds = [(None, None)] * p + [(np.log(1e-5), 0.0), (0.0, np.log(1e3))]
-    start = np.r_[prior_mean, mu_s, np.log(5.0)]
-    res = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds)
-    v = res.x
-    if not np.isfinite(res.fun) or res.fun >= 1e30:
-        return None
-    k = len(v)
-    h = 1e-4
-    hess = np.empty((k, k))
-    f0 = nll(v)
-    for i in range(k):
-        for j in range(i, k):
-            e_i, e_j = np.eye(k)[i] * h, np.eye(k)[j] * h
-            if i == j:
-                hess[i, i] = (nll(v + e_i) - 2 * f0 + nll(v - e_i)) / h**2
-            else:
-                hess[i, j] = hess[j, i] = (nll(v + e_i + e_j) - nll(v + e_i - e_j) - nll(v - e_i + e_j)
-                                           + nll(v - e_i - e_j)) / (4 * h**2)
-    try:
-        cov = np.linalg.inv(hess)[:p, :p]
-        cov = 0.5 * (cov + cov.T)
-        chol = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        return None
-    if not np.all(np.isfinite(chol)):
-        return None
-    return v[:p], chol
-
-
 def clear_compile_cache() -> None:
     """Forget every compiled model (the next fit compiles again)."""
     _COMPILED.clear()
@@ -256,7 +174,12 @@ def _nutpie_compile(structure, arrays, refs, progress):
         if progress:
             _log.info("compiling the model (once per model shape; about 10-30 s)")
         model = build_model(structure, arrays, refs)
-        with warnings.catch_warnings():
+        # Without fast-math: LLVM may reorder floating-point arithmetic differently in a freshly
+        # compiled and in a disk-cached kernel, and the same seed then gave different draws in
+        # another process (measured: medians 0.008 apart; /work/scratch/determinism). The flag is
+        # part of PyTensor's cache key, so no fast-math kernel is reused. Cost: sampling ~1.2x on
+        # one domain, none measured on hierarchical fits.
+        with warnings.catch_warnings(), pytensor.config.change_flags(numba__fastmath=False):
             warnings.simplefilter("ignore")
             compiled = nutpie.compile_pymc_model(model)
         _COMPILED[structure] = compiled
@@ -338,7 +261,7 @@ def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, pr
     model = get_model(structure, arrays, refs)
     tc = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), pytensor.config.change_flags(numba__fastmath=False):
         warnings.simplefilter("ignore")
         idata = pm.sample(
             draws=config.draws,

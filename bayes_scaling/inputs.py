@@ -20,9 +20,9 @@ import pandas as pd
 from .data import RunsTableError, read_runs, validate_runs
 from .datasets import load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
-from .inference import laplace_precondition
 from .laws import Law
 from .model import RICH_RUNS, Structure, data_arrays
+from .priors import between_domain_spread
 
 __all__ = ["FitInputs", "build_inputs", "resolve_reference", "REFERENCE_DOMAIN"]
 
@@ -78,11 +78,14 @@ class FitInputs:
         Domain names in model order, and those of the reference runs.
     bases : dict of DiscrepancyBasis
         Discrepancy basis of each domain that has one.
-    prior_mean : ndarray, shape (p,)
-    prior_cov : ndarray, shape (p, p)
-        Prior in sampling coordinates (widened by the between-domain spread for a published prior).
+    prior_mean : ndarray, shape (q,)
+    prior_cov : ndarray, shape (q, q)
+        Prior in the model's sampling coordinates (``law.z_names``), widened by the between-domain
+        spread for a published prior.
     varying : tuple of str
-        Domain effects that vary by domain (empty for one domain).
+        Sampling coordinates that vary by domain (empty for one domain).
+    centre : ndarray, shape (domains, q) or None
+        1 where a domain's coordinate is sampled centred, 0 non-centred (several domains).
     """
 
     runs: pd.DataFrame
@@ -96,6 +99,7 @@ class FitInputs:
     prior_mean: np.ndarray
     prior_cov: np.ndarray
     varying: tuple[str, ...]
+    centre: np.ndarray | None = None
 
 
 def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
@@ -175,7 +179,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
             summary["chol"].append(np.linalg.cholesky(c))
             summary["sigma"].append(sig)
             summary["nu"].append(nu)
-    prior_mean, prior_cov = spec.prior.sampling_prior(law, refs, table)
+    prior_mean, prior_cov = spec.prior.z_prior(law, refs, table)
     weak_mean, weak_sd = law.weak_prior(table)
     # With several domains, each domain's parameters are drawn around a population centre.
     # With one domain and a published prior, the domain may depart from the published law by
@@ -208,7 +212,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         # The published fit is one domain drawn from the population of domains: the population
         # centre (several domains) or this domain (one domain) is known only up to the
         # between-domain spread.
-        prior_cov = prior_cov + law.between_domain_cov()
+        prior_cov = prior_cov + np.diag(between_domain_spread(law)[0] ** 2)
     psi = None
     if bases:
         psi = np.zeros((len(bases), len(y), structure.n_basis))
@@ -216,14 +220,21 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
             sel = dom_idx == domains.index(d)
             xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
             psi[s, sel] = basis.psi(law, xd)
-    tau_scale = law.effect_scales()
+    spread_scale, _ = between_domain_spread(law)
     all_counts = table["domain"].value_counts().reindex(domains).to_numpy()
     vary_names = spec.varying_parameters(all_counts, table, domains)
-    vary = np.array([1.0 if name in vary_names else 0.0 for name, _ in law.effects()])
-    precond = None if hierarchical else laplace_precondition(law, x, y, prior_mean, prior_cov)
-    arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, tau_scale, psi, structure, spec.gp_lengthscale,
-                         vary=vary, noise_vary=1.0 if spec.noise == "domain" else 0.0, summary=summary,
-                         precond=precond)
+    vary = np.array([1.0 if name in vary_names else 0.0 for name in law.z_names])
+    centre = None
+    if hierarchical:
+        # Centred where the runs pin the coordinate: every domain's loss level, the exponent of a domain
+        # with many runs, and every coordinate of a reference summary; non-centred elsewhere.
+        centre = np.zeros((len(domains), len(law.z_names)))
+        centre[:, [j for j, r in enumerate(law.z_roles) if r == "level"]] = 1.0
+        centre[np.ix_(list(rich), [j for j, r in enumerate(law.z_roles) if r == "exponent"])] = 1.0
+        centre[list(summ_idx), :] = 1.0
+        centre = centre * vary[None, :]
+    arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, spread_scale, psi, structure, spec.gp_lengthscale,
+                         vary=vary, centre=centre, noise_vary=1.0 if spec.noise == "domain" else 0.0, summary=summary)
     return FitInputs(
         runs=table,
         structure=structure,
@@ -236,4 +247,5 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         prior_mean=prior_mean,
         prior_cov=prior_cov,
         varying=tuple(vary_names) if hierarchical else (),
+        centre=centre,
     )

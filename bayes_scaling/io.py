@@ -26,7 +26,8 @@ Guarantees
   format version gives a :class:`FitFileError` that says what is wrong, never a
   wrong prediction.
 
-Format versions: 1 (no ``config_sha256``) is no longer read; 2 is current.
+Format versions: 1 (no ``config_sha256``) and 2 (the model before sampling coordinates and the
+extrapolation error, bayes_scaling 0.1) are no longer read; 3 is current.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from ._warnings import warn_caller
 __all__ = ["write_fit", "read_fit", "SavedFit", "FitFileError", "FORMAT_VERSION"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: Fields of fit.json that this module writes and needs (after the caller's own).
 _ENVELOPE_FIELDS = ("checksums", "config_sha256")

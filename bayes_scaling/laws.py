@@ -36,6 +36,7 @@ import numpy as np
 
 __all__ = [
     "Law",
+    "ROLE_ORDER",
     "ChinchillaLaw",
     "PowerLaw",
     "KaplanLaw",
@@ -65,6 +66,28 @@ def _lse2(xp, a, b):
     return xp.log(xp.exp(a) + xp.exp(b))
 
 
+def _sigmoid(xp, v):
+    """Logistic function in NumPy or PyTensor."""
+    if xp is np:
+        return 1.0 / (1.0 + np.exp(-v))
+    return xp.sigmoid(v)
+
+
+def _softplus_share(xp, *u):
+    """log(1 + sum_k exp(u_k)): the log of (E + size terms) / E at the centre, from the share logits."""
+    if xp is np:
+        out = np.zeros_like(np.asarray(u[0], float))
+        for v in u:
+            out = np.logaddexp(out, v)
+        return out
+    return xp.log(1.0 + sum(xp.exp(v) for v in u))
+
+
+#: Roles of sampling coordinates, in the order in which they are allowed to vary between
+#: domains when domains have few runs (a domain with n runs varies in its first n - 1).
+ROLE_ORDER = ("level", "exponent", "share", "allocation", "extra")
+
+
 @dataclass(frozen=True)
 class Law:
     """Base class of a scaling law (see the module docstring).
@@ -91,34 +114,37 @@ class Law:
     catalog_names: tuple[str, ...] = ()
     param_convention: str = "total parameters including embeddings"
     citation: str = ""
-    #: prior scale (HalfNormal sigma) of the between-domain spread of each sampling parameter
-    between_domain_scale: dict[str, float] = field(default_factory=dict)
-    #: domain effects (name -> loading on the sampling parameters), in the order in which they
-    #: are allowed to vary when domains have few runs; default: one effect per parameter
-    domain_effects: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    #: sampling coordinates of the model (see :meth:`theta_from_z`), and the role of each:
+    #: ``level`` (log loss at the centre of the runs), ``share`` (log ratio of a size term to the
+    #: irreducible term there), ``exponent`` (log of the overall exponent), ``allocation`` (how the
+    #: exponent splits between N and D) or ``extra`` (other parameters, e.g. repetition constants)
+    z_names: tuple[str, ...] = ()
+    z_roles: tuple[str, ...] = ()
 
-    def effects(self) -> list[tuple[str, np.ndarray]]:
-        """Domain effects as ``(name, loading vector of shape (p,))``, a basis of parameter space."""
-        if self.domain_effects:
-            return [(name, np.asarray(v, float)) for name, v in self.domain_effects]
-        return [(name, np.eye(len(self.theta_names))[i]) for i, name in enumerate(self.theta_names)]
+    # --- sampling coordinates ---------------------------------------------
+    def theta_from_z(self, z: dict[str, Any], xp=np) -> dict[str, Any]:  # pragma: no cover - abstract
+        """The law's parameters (``theta_names``) from the model's sampling coordinates (``z_names``)."""
+        raise NotImplementedError
 
-    def effect_matrix(self) -> np.ndarray:
-        """Loadings of the domain effects, shape (p, k) with k = p (column j = effect j)."""
-        return np.column_stack([v for _, v in self.effects()])
+    def z_from_theta(self, theta: dict[str, Any]) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
+        """Sampling coordinates from the law's parameters (NumPy); the inverse of :meth:`theta_from_z`."""
+        raise NotImplementedError
 
-    def between_domain_cov(self) -> np.ndarray:
-        """Prior covariance of one domain's departure from the population, shape (p, p).
+    def weak_prior_z(self, runs) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        """Weakly-informative independent normal prior (mean, sd) in sampling coordinates, each (len(z_names),)."""
+        raise NotImplementedError
 
-        ``Lambda diag(scales^2) Lambda'`` with the effect loadings and their
-        between-domain scales (published-fits.md §2.6 and §4).
-        """
-        lam = self.effect_matrix()
-        return lam @ np.diag(self.effect_scales() ** 2) @ lam.T
+    def theta_matrix(self, z: np.ndarray) -> np.ndarray:
+        """Sampling coordinates (..., len(z_names)) -> law parameters (..., len(theta_names)) (NumPy)."""
+        z = np.asarray(z, float)
+        th = self.theta_from_z({k: z[..., j] for j, k in enumerate(self.z_names)}, np)
+        return np.stack([np.broadcast_to(np.asarray(th[k], float), z.shape[:-1]) for k in self.theta_names], axis=-1)
 
-    def effect_scales(self) -> np.ndarray:
-        """Between-domain prior scale of each effect, shape (k,)."""
-        return np.array([self.between_domain_scale[name] for name, _ in self.effects()])
+    def z_matrix(self, theta: np.ndarray) -> np.ndarray:
+        """Law parameters (..., len(theta_names)) -> sampling coordinates (..., len(z_names)) (NumPy)."""
+        theta = np.asarray(theta, float)
+        z = self.z_from_theta({k: theta[..., j] for j, k in enumerate(self.theta_names)})
+        return np.stack([np.broadcast_to(np.asarray(z[k], float), theta.shape[:-1]) for k in self.z_names], axis=-1)
 
     # --- reference scales -------------------------------------------------
     def reference(self, runs) -> dict[str, float]:
@@ -304,27 +330,41 @@ class ChinchillaLaw(Law):
     theta_names: tuple[str, ...] = ("logE", "tN", "tD", "s", "a")
     catalog_names: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta")
     citation: str = "Hoffmann et al. (2022), arXiv:2203.15556, Eq. 2; log-space form as in Besiroglu et al. (2024)."
-    # Between-domain spread (HalfNormal scales), from published-fits.md §2.6 and §4:
-    # the allocation exponent a = beta/(alpha+beta) ranges 0.45-0.58 across data sets
-    # (DeepSeek 2024 Table 4; Hoffmann 2022 App. C: C4 0.50, GitHub 0.53), so sd ~0.05;
-    # loss-N exponents range 0.07-0.24 across modalities (Henighan 2020 Table 1) and
-    # 0.28-0.37 across LM fits, so the mean exponent s gets 0.1; irreducible loss differs
-    # by tokenizer and data (E = 1.69 Chinchilla vs 2.76 Kumar 2024: 0.5 in log E); Kaplan
-    # 2020 §3.2.2: other distributions shift the loss by a roughly constant offset.
-    between_domain_scale: dict[str, float] = field(
-        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "s": 0.1, "a": 0.05}
-    )
-    # Domain effects, most important first: the irreducible loss, the scale of the size term,
-    # the mean exponent, the data term, the allocation exponent (a domain with 4 runs varies in
-    # the first three; measured on the OpenLM split, a common log-offset of all terms in their
-    # place fitted worse: 5.6 % vs 3.1 % median error).
-    domain_effects: tuple = (
-        ("logE", (1.0, 0.0, 0.0, 0.0, 0.0)),
-        ("tN", (0.0, 1.0, 0.0, 0.0, 0.0)),
-        ("s", (0.0, 0.0, 0.0, 1.0, 0.0)),
-        ("tD", (0.0, 0.0, 1.0, 0.0, 0.0)),
-        ("a", (0.0, 0.0, 0.0, 0.0, 1.0)),
-    )
+
+    # Sampling coordinates: the loss at the centre of the runs and how it splits, then the exponents.
+    # ell = log L at the reference scales = LSE(logE, tN, tD) (what a few runs pin down first);
+    # uN = tN - logE, uD = tD - logE (log ratio of each size term to E there: the E vs size-term
+    # split, which a few runs over one decade cannot pin down); ls = log s; la = logit a, so that
+    # both exponents are positive by construction (alpha = 2 s (1 - a), beta = 2 s a > 0).
+    z_names: tuple[str, ...] = ("ell", "uN", "uD", "ls", "la")
+    z_roles: tuple[str, ...] = ("level", "share", "share", "exponent", "allocation")
+
+    def theta_from_z(self, z, xp=np):
+        """logE = ell - log(1 + e^uN + e^uD), tN = logE + uN, tD = logE + uD, s = e^ls, a = logistic(la)."""
+        log_e = z["ell"] - _softplus_share(xp, z["uN"], z["uD"])
+        return {"logE": log_e, "tN": log_e + z["uN"], "tD": log_e + z["uD"], "s": xp.exp(z["ls"]),
+                "a": _sigmoid(xp, z["la"])}
+
+    def z_from_theta(self, theta):
+        th = {k: np.asarray(v, float) for k, v in theta.items()}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {"ell": np.logaddexp(np.logaddexp(th["logE"], th["tN"]), th["tD"]), "uN": th["tN"] - th["logE"],
+                    "uD": th["tD"] - th["logE"], "ls": np.log(th["s"]), "la": np.log(th["a"] / (1.0 - th["a"]))}
+
+    def weak_prior_z(self, runs):
+        """Weak prior in sampling coordinates: ell ~ N(log median L, 0.5); uN, uD ~ N(-1, 1.5); ls ~ N(log 0.35, 0.5);
+        la ~ N(0, 0.6).
+
+        The loss at the centre of the runs is about their median loss; at the centre the irreducible
+        loss is usually the largest term (e^-1: each size term about a third of E; Besiroglu et al. 2024
+        at N = 1e9, D = 2e10: 0.36 and 0.36 of E = 1.82), with a factor e^1.5 either way; the
+        exponent centre 0.35 is the order of every published LM fit (0.28-0.37, published-fits.md §1)
+        and sd 0.5 in log covers 0.15-0.8; la sd 0.6 covers every published allocation exponent
+        (a = 0.45-0.73, §2.6).
+        """
+        loss = runs["loss"].to_numpy(float)
+        return (np.array([np.log(np.median(loss)), -1.0, -1.0, np.log(0.35), 0.0]),
+                np.array([0.5, 1.5, 1.5, 0.5, 0.6]))
 
     @staticmethod
     def exponents(theta):
@@ -396,12 +436,26 @@ class PowerLaw(Law):
     theta_names: tuple[str, ...] = ("logE", "tX", "alpha")
     catalog_names: tuple[str, ...] = ("logA", "logE", "alpha")
     citation: str = "Henighan et al. (2020), arXiv:2010.14701, Eq. 1.1; Hestness et al. (2017), arXiv:1712.00409."
-    between_domain_scale: dict[str, float] = field(default_factory=lambda: {"logE": 0.3, "tX": 0.5, "alpha": 0.1})
-    domain_effects: tuple = (
-        ("logE", (1.0, 0.0, 0.0)),
-        ("tX", (0.0, 1.0, 0.0)),
-        ("alpha", (0.0, 0.0, 1.0)),
-    )
+
+    # ell = log L at the reference scale = LSE(logE, tX); u = tX - logE; lalpha = log alpha (> 0).
+    z_names: tuple[str, ...] = ("ell", "u", "lalpha")
+    z_roles: tuple[str, ...] = ("level", "share", "exponent")
+
+    def theta_from_z(self, z, xp=np):
+        """logE = ell - log(1 + e^u), tX = logE + u, alpha = e^lalpha."""
+        log_e = z["ell"] - _softplus_share(xp, z["u"])
+        return {"logE": log_e, "tX": log_e + z["u"], "alpha": xp.exp(z["lalpha"])}
+
+    def z_from_theta(self, theta):
+        th = {k: np.asarray(v, float) for k, v in theta.items()}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {"ell": np.logaddexp(th["logE"], th["tX"]), "u": th["tX"] - th["logE"], "lalpha": np.log(th["alpha"])}
+
+    def weak_prior_z(self, runs):
+        """Weak prior: ell ~ N(log median L, 0.5); u ~ N(-1, 1.5); lalpha ~ N(log 0.35, 0.6) (log 0.2 for C)."""
+        loss = runs["loss"].to_numpy(float)
+        centre = 0.2 if self.x == "flops" else 0.35
+        return np.array([np.log(np.median(loss)), -1.0, np.log(centre)]), np.array([0.5, 1.5, 0.6])
 
     def log_loss(self, x, theta, xp=np):
         """log L = logaddexp(logE, tX - alpha (ln x - ln x_ref))."""
@@ -464,15 +518,28 @@ class KaplanLaw(Law):
     catalog_names: tuple[str, ...] = ("logNc", "logDc", "alpha_N", "alpha_D")
     param_convention: str = "non-embedding parameters"
     citation: str = "Kaplan et al. (2020), arXiv:2001.08361, Eq. 1.5 and Table 2."
-    between_domain_scale: dict[str, float] = field(
-        default_factory=lambda: {"sN": 0.5, "sD": 0.5, "alpha_N": 0.03, "alpha_D": 0.03}
-    )
-    domain_effects: tuple = (
-        ("sN", (1.0, 0.0, 0.0, 0.0)),
-        ("alpha_N", (0.0, 0.0, 1.0, 0.0)),
-        ("sD", (0.0, 1.0, 0.0, 0.0)),
-        ("alpha_D", (0.0, 0.0, 0.0, 1.0)),
-    )
+
+    # ell = log L at the reference scales = alpha_D LSE(sN, sD); u = sN - sD; lad = log alpha_D;
+    # lr = log(alpha_N / alpha_D), so both exponents are positive by construction.
+    z_names: tuple[str, ...] = ("ell", "u", "lad", "lr")
+    z_roles: tuple[str, ...] = ("level", "share", "exponent", "allocation")
+
+    def theta_from_z(self, z, xp=np):
+        """alpha_D = e^lad, alpha_N = e^(lr + lad), sD = ell / alpha_D - log(1 + e^u), sN = sD + u."""
+        alpha_d = xp.exp(z["lad"])
+        s_d = z["ell"] / alpha_d - _softplus_share(xp, z["u"])
+        return {"sN": s_d + z["u"], "sD": s_d, "alpha_N": xp.exp(z["lr"] + z["lad"]), "alpha_D": alpha_d}
+
+    def z_from_theta(self, theta):
+        th = {k: np.asarray(v, float) for k, v in theta.items()}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {"ell": th["alpha_D"] * np.logaddexp(th["sN"], th["sD"]), "u": th["sN"] - th["sD"],
+                    "lad": np.log(th["alpha_D"]), "lr": np.log(th["alpha_N"] / th["alpha_D"])}
+
+    def weak_prior_z(self, runs):
+        """Weak prior: ell ~ N(log median L, 0.5); u ~ N(0, 3); lad ~ N(log 0.09, 0.6); lr ~ N(0, 0.5)."""
+        loss = runs["loss"].to_numpy(float)
+        return np.array([np.log(np.median(loss)), 0.0, np.log(0.09), 0.0]), np.array([0.5, 3.0, 0.6, 0.5])
 
     def log_loss(self, x, theta, xp=np):
         """log L = alpha_D * logaddexp(sN - (alpha_N/alpha_D) x_N, sD - x_D)."""
@@ -561,18 +628,27 @@ class DataConstrainedLaw(Law):
     theta_names: tuple[str, ...] = ("logE", "tN", "tD", "s", "a", "logRD", "logRN")
     catalog_names: tuple[str, ...] = ("logA", "logB", "logE", "alpha", "beta", "logRD", "logRN")
     citation: str = "Muennighoff et al. (2023), arXiv:2305.16264, §3.1 (datablations README 'Parametric Fit')."
-    between_domain_scale: dict[str, float] = field(
-        default_factory=lambda: {"logE": 0.3, "tN": 0.5, "tD": 0.5, "s": 0.1, "a": 0.05, "logRD": 0.5, "logRN": 0.5}
-    )
-    domain_effects: tuple = (
-        ("logE", (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)),
-        ("tN", (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)),
-        ("s", (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)),
-        ("tD", (0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)),
-        ("a", (0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)),
-        ("logRD", (0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)),
-        ("logRN", (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)),
-    )
+
+    z_names: tuple[str, ...] = ("ell", "uN", "uD", "ls", "la", "logRD", "logRN")
+    z_roles: tuple[str, ...] = ("level", "share", "share", "exponent", "allocation", "extra", "extra")
+
+    def theta_from_z(self, z, xp=np):
+        """The Chinchilla map (:meth:`ChinchillaLaw.theta_from_z`) plus ln R_D*, ln R_N* unchanged."""
+        out = ChinchillaLaw().theta_from_z(z, xp)
+        out["logRD"] = z["logRD"]
+        out["logRN"] = z["logRN"]
+        return out
+
+    def z_from_theta(self, theta):
+        out = ChinchillaLaw().z_from_theta(theta)
+        out["logRD"] = np.asarray(theta["logRD"], float)
+        out["logRN"] = np.asarray(theta["logRN"], float)
+        return out
+
+    def weak_prior_z(self, runs):
+        """Chinchilla weak prior plus ln R_D*, ln R_N* ~ N(ln 10, 1)."""
+        m, s = ChinchillaLaw().weak_prior_z(runs)
+        return np.r_[m, np.log(10.0), np.log(10.0)], np.r_[s, 1.0, 1.0]
 
     def log_loss(self, x, theta, xp=np):
         """Log-space evaluation of the data-constrained law (centred log inputs)."""

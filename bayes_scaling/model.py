@@ -1,19 +1,30 @@
 """Floor 1. The PyMC model: a (hierarchical) scaling law with a robust likelihood.
 
-Structure (all sizes in natural logs, centred at the reference scales)::
+Structure (all sizes in natural logs, centred at the reference scales; z are the law's
+sampling coordinates ``law.z_names``, e.g. for the Chinchilla law the log loss at the centre
+of the runs, the log ratios of the size terms to E there, log s and logit a)::
 
-    z_pop ~ N(0, I_p)
-    mu    = m0 + L0 z_pop                       # population parameters; prior N(m0, L0 L0')
-                                                # (one domain: mu = t0 + S w_pop, whitened around a
-                                                # Laplace approximation, prior as a potential)
-    tau   ~ HalfNormal(tau_scale)               # between-domain spread of each domain effect
-    u_d ~ N(Lambda^-1 mu, tau), theta_d = Lambda u_d   # centred, in effect coordinates (Lambda:
-                                                # law.effect_matrix()); shared effects are exactly mu
+    z_pop ~ N(0, I_q)
+    mu    = m0 + L0 z_pop                       # population centre in z; prior N(m0, L0 L0')
+    tau_j ~ LogNormal(log scale_j, 0.75)        # learned spread (loss level, exponent), else fixed
+                                                # (bayes_scaling.priors.BETWEEN_DOMAIN)
+    z_d   = mu + tau * e_d, e_d ~ N(0, I)       # non-centred, or centred (z_d ~ N(mu, tau)) where the
+                                                # runs pin the coordinate (``centre``)
+    theta_d = law.theta_from_z(z_d)             # E, exponents > 0 by construction
+    (one domain: z = m0 + L0 w, w ~ N(0, I))
     log sigma_d = s_mu + 0.5 * zs_d             # per-domain noise, partially pooled (fixed spread)
-    nu_d ~ Gamma(2, 0.1)                        # Student-t tail weight of each data-rich domain (Juárez & Steel 2010);
-                                                # domains with few runs use normal noise
+    nu ~ Gamma(2, 0.1)                          # Student-t tail weight shared by the data-rich domains
+                                                # (Juárez & Steel 2010); domains with few runs: normal noise
     delta_d(x) = psi_d(x) (sqrt_spectral(eta, ls) * zg_d)   # orthogonal HSGP, rich domains only
     log L_i ~ StudentT(nu, law(x_i, theta_{d_i}) + delta_{d_i}(x_i), sigma_{d_i})
+
+Why these coordinates: a few runs over a decade measure the loss level and its local slopes,
+not E and the size term separately (the published E-A bootstrap correlation is 0.9993,
+Besiroglu et al. 2024). Sampled in (log E, log-term, exponent) the posterior is a banana
+across domains that mixed slowly (R-hat 1.03 with 1000 draws on 24 OpenLM domains) and, with a
+free sign, let an exponent go negative (a second mode); in z the level is a coordinate of its
+own, the split is a separate, prior-dominated one, and every exponent is positive.
+Measurements of the alternatives tried are in ``benchmarks/model_geometry.md``.
 
 Everything that changes between fits of the same *shape* — the runs, the
 prior mean and Cholesky factor, the between-domain scales, the discrepancy
@@ -36,6 +47,7 @@ import pytensor.tensor as pt
 
 from .discrepancy import M_PER_DIM, DiscrepancyBasis
 from .laws import Law, get_law
+from .priors import SPREAD_LOG_SD, between_domain_spread
 
 __all__ = ["Structure", "build_model", "data_arrays", "PosteriorNames", "VARS", "NOISE_PRIOR", "NOISE_SPREAD", "RICH_RUNS",
            "SPARSE_NU"]
@@ -59,16 +71,19 @@ class PosteriorNames:
 
     :func:`build_model` names its variables with these; :class:`bayes_scaling.posterior.ScalingFit`
     reads the draws through them (analyses use the fit's accessors, never the names). A saved
-    fit (format 2) stores the draws under these names.
+    fit (format 3) stores the draws under these names.
 
     Attributes
     ----------
     population : str
-        Population centre of the law's sampling parameters, dims (``param``).
+        Population centre of the law's parameters (``law.theta_names``), dims (``param``); for a
+        one-domain fit, that domain's parameters.
+    population_z : str
+        Population centre in the model's sampling coordinates (``law.z_names``), dims (``zparam``).
     theta : str
-        Each fitted domain's sampling parameters, dims (``domain_idx``, ``param``).
+        Each fitted domain's parameters, dims (``domain_idx``, ``param``).
     spread : str
-        Between-domain spread of each domain effect, in the order of ``law.effects()`` (hierarchical fits).
+        Between-domain spread of each sampling coordinate, dims (``zparam``) (0 where shared).
     noise : str
         Noise scale of log loss per domain, dims (``domain_idx``).
     noise_centre : str
@@ -77,13 +92,14 @@ class PosteriorNames:
         Student-t degrees of freedom per domain, dims (``domain_idx``) (Student-t likelihood).
     discrepancy_scale, discrepancy_weights : str
         Discrepancy amplitude and whitened basis coefficients (n_gp, m) of the domains with a discrepancy term.
-    z_pop, w_pop, log_sigma, u_dom, u_rich, u_ref, zs, nu_rich, log_sigma_rich : str
+    z_pop, w, spread_learned, z_dom, log_sigma, zs, nu_rich, log_sigma_rich : str
         Free variables of the graph (sampled coordinates; see :func:`build_model`).
-    param_dim, domain_dim : str
-        Dimension names of the law's parameters and of the domains.
+    param_dim, z_dim, domain_dim : str
+        Dimension names of the law's parameters, of the sampling coordinates and of the domains.
     """
 
-    population: str = "mu"
+    population: str = "theta_pop"
+    population_z: str = "mu"
     theta: str = "theta"
     spread: str = "tau"
     noise: str = "sigma"
@@ -92,28 +108,45 @@ class PosteriorNames:
     discrepancy_scale: str = "eta"
     discrepancy_weights: str = "zg"
     z_pop: str = "z_pop"
-    w_pop: str = "w_pop"
+    w: str = "w"
+    spread_learned: str = "tau_learned"
+    z_dom: str = "z_dom"
     log_sigma: str = "log_sigma"
-    u_dom: str = "u_dom"
-    u_rich: str = "u_rich"
-    u_ref: str = "u_ref"
     zs: str = "zs"
     nu_rich: str = "nu_rich"
     log_sigma_rich: str = "log_sigma_rich"
     param_dim: str = "param"
+    z_dim: str = "zparam"
     domain_dim: str = "domain_idx"
 
     @property
     def checked(self) -> tuple[str, ...]:
         """Variables whose convergence is checked (the free variables and the population centre), in report order."""
-        return (self.z_pop, self.w_pop, self.log_sigma, self.spread, self.u_rich, self.u_ref, self.u_dom,
-                self.noise_centre, self.zs, self.nu_rich, self.log_sigma_rich, self.discrepancy_scale,
-                self.discrepancy_weights, self.population)
+        return (self.z_pop, self.w, self.log_sigma, self.spread_learned, self.z_dom, self.noise_centre, self.zs,
+                self.nu_rich, self.log_sigma_rich, self.discrepancy_scale, self.discrepancy_weights, self.population)
 
     @property
     def traced(self) -> tuple[str, ...]:
         """Population-level variables drawn by default in trace and rank plots."""
         return (self.population, self.log_sigma, self.noise_centre, self.discrepancy_scale)
+
+    def describe(self, name: str) -> str:
+        """What a variable is, in the law's words (for convergence messages), e.g. ``'tau_learned'`` ->
+        ``'the between-domain spread of the law's parameters'``."""
+        return {
+            self.z_pop: "the population centre of the law's parameters",
+            self.w: "the law's parameters",
+            self.population: "the law's parameters (E, A, B, exponents)",
+            self.spread_learned: "the between-domain spread of the loss level and of the exponent",
+            self.z_dom: "the domains' own parameters",
+            self.log_sigma: "the noise scale",
+            self.noise_centre: "the typical noise scale of the domains",
+            self.zs: "the domains' noise scales",
+            self.log_sigma_rich: "the noise scales of the domains with many runs",
+            self.nu_rich: "the tail weight of the noise (Student-t degrees of freedom)",
+            self.discrepancy_scale: "the size of the model discrepancy",
+            self.discrepancy_weights: "the shape of the model discrepancy",
+        }.get(name, name)
 
 
 #: The posterior's variable names (see :class:`PosteriorNames`).
@@ -184,14 +217,14 @@ def data_arrays(
     dom_idx: np.ndarray,
     prior_mean: np.ndarray,
     prior_cov: np.ndarray,
-    tau_scale: np.ndarray,
+    spread_scale: np.ndarray,
     psi: np.ndarray | None,
     structure: Structure,
     gp_lengthscale: float = 1.0,
     vary: np.ndarray | None = None,
+    centre: np.ndarray | None = None,
     noise_vary: float | None = None,
     summary: dict | None = None,
-    precond: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """All ``pm.Data`` values of a fit, by container name.
 
@@ -203,45 +236,44 @@ def data_arrays(
     log_loss : ndarray, shape (n,)
     dom_idx : ndarray of int, shape (n,)
         Domain index of each run.
-    prior_mean : ndarray, shape (p,)
-    prior_cov : ndarray, shape (p, p)
-    tau_scale : ndarray, shape (p,)
-        HalfNormal scales of the between-domain spread.
+    prior_mean : ndarray, shape (q,)
+    prior_cov : ndarray, shape (q, q)
+        Prior of the population centre (or of the one domain) in sampling coordinates (``law.z_names``).
+    spread_scale : ndarray, shape (q,)
+        Between-domain spread of each coordinate: the fixed value, or the centre of the log-normal
+        prior of a learned one (:func:`bayes_scaling.priors.between_domain_spread`).
     psi : ndarray, shape (n_gp, n, m) or None
         Orthogonal discrepancy basis of each discrepancy domain (zero outside its runs).
     structure : Structure
     gp_lengthscale : float, default 1
         Discrepancy length scale in units of the data half-range.
-    vary : ndarray, shape (p,), optional
-        1 where a domain effect varies by domain, 0 where it is shared.
+    vary : ndarray, shape (q,), optional
+        1 where a coordinate varies by domain, 0 where it is shared (default: all vary).
+    centre : ndarray, shape (domains, q), optional
+        1 where a domain's coordinate is sampled centred (its own value), 0 non-centred (its
+        standardised departure from the population); default: the loss level centred.
     noise_vary : float, optional
         1 = per-domain noise scales, 0 = one shared scale.
     summary : dict, optional
-        Normal summaries of reference domains (``mean``, ``chol``, ``sigma``, ``nu``).
-    precond : (mean (p,), chol (p, p)), optional
-        Centre and Cholesky factor of the whitening of a one-domain fit (a Laplace
-        approximation of the posterior); default: the prior's.
+        Normal summaries of reference domains (``mean``, ``chol``, ``sigma``, ``nu``) in sampling coordinates.
 
     Returns
     -------
     dict of ndarray
     """
+    q = len(law.z_names)
     out = {f"x_{k}": np.asarray(v, float) for k, v in x.items() if not k.startswith("_")}
     out["log_loss"] = np.asarray(log_loss, float)
     out["dom_idx"] = np.asarray(dom_idx, "int64")
     out["prior_mean"] = np.asarray(prior_mean, float)
-    chol = np.linalg.cholesky(np.asarray(prior_cov, float))
+    out["prior_chol"] = np.linalg.cholesky(np.asarray(prior_cov, float))
     if structure.hierarchical:
-        out["prior_chol"] = chol
-        out["tau_scale"] = np.asarray(tau_scale, float)
-        out["vary"] = np.ones(len(law.theta_names)) if vary is None else np.asarray(vary, float)
-        out["effects"] = law.effect_matrix()
-    else:
-        out["prior_chol_inv"] = np.linalg.inv(chol)
-        if precond is None:  # no approximation: whitened = prior units
-            precond = (out["prior_mean"], chol)
-        out["precond_mean"] = np.asarray(precond[0], float)
-        out["precond_chol"] = np.asarray(precond[1], float)
+        out["spread_scale"] = np.asarray(spread_scale, float)
+        out["vary"] = np.ones(q) if vary is None else np.asarray(vary, float)
+        if centre is None:
+            centre = np.zeros((structure.n_domains, q))
+            centre[:, [j for j, r in enumerate(law.z_roles) if r == "level"]] = 1.0
+        out["centre"] = np.asarray(centre, float) * out["vary"][None, :]
     if summary is not None:
         out["ref_mean"] = np.asarray(summary["mean"], float)
         out["ref_chol"] = np.asarray(summary["chol"], float)
@@ -305,14 +337,24 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
     Returns
     -------
     pymc.Model
-        Free variables ``z_pop`` (hierarchical) or ``w_pop`` (one domain), ``tau``/``z_dom`` (hierarchical), noise
-        (``log_sigma`` or ``s_mu``/``s_tau``/``zs``), ``nu`` (Student-t), ``eta``/``zg``
-        (discrepancy; ``gp_lengthscale`` is data); deterministics ``mu`` (p,), ``theta`` (domains, p), ``sigma`` (domains,).
+        Free variables (see :class:`PosteriorNames`): ``z_pop``, ``tau_learned``, ``z_dom`` (several
+        domains) or ``w`` (one domain), the noise (``log_sigma``, or ``s_mu``/``zs``/``log_sigma_rich``),
+        ``nu_rich`` (Student-t, domains with many runs), ``eta``/``zg`` (discrepancy); deterministics
+        ``theta_pop`` (p,), ``theta`` (domains, p), ``sigma`` and ``nu_dom`` (domains,), and for several
+        domains ``mu`` and ``tau`` (q,) in sampling coordinates.
     """
     law = get_law(structure.law)
     p = len(law.theta_names)
+    q = len(law.z_names)
     nd = structure.n_domains
-    coords = {VARS.param_dim: list(law.theta_names), VARS.domain_dim: list(range(nd))}
+    coords = {VARS.param_dim: list(law.theta_names), VARS.z_dim: list(law.z_names), VARS.domain_dim: list(range(nd))}
+    spread_scale, learned = between_domain_spread(law)
+    learned_idx = [int(j) for j in np.flatnonzero(learned)]
+
+    def to_theta(zmat):
+        th = law.theta_from_z({k: zmat[..., j] for j, k in enumerate(law.z_names)}, pt)
+        return pt.stack([th[k] for k in law.theta_names], axis=-1)
+
     with pm.Model(coords=coords) as model:
         xs = {}
         for k in law.variables:
@@ -323,65 +365,49 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
         y = pm.Data("log_loss", arrays["log_loss"])
         dom = pm.Data("dom_idx", arrays["dom_idx"])
         m0 = _fixed("prior_mean", arrays["prior_mean"])
-
-        if structure.hierarchical:
-            l0 = _fixed("prior_chol", arrays["prior_chol"])
-            z_pop = pm.Normal(VARS.z_pop, 0.0, 1.0, shape=p)
-            mu = pm.Deterministic(VARS.population, m0 + pt.dot(l0, z_pop), dims=VARS.param_dim)
-        else:
-            # One domain: sample whitened coordinates w around a Laplace approximation of the
-            # posterior (mu = t0 + S w, see bayes_scaling.inference.laplace_precondition), with the
-            # prior N(m0, L0 L0') as a potential (the map is linear: constant Jacobian). The data
-            # pin the law's parameters ~100x tighter than a weak prior; in whitened units the
-            # identity mass matrix and the jittered starts are on the posterior's scale. Measured on
-            # the 245 Chinchilla runs this alone saved little warm-up (100-150k -> 99-113k leapfrog
-            # steps); the tree-depth limit of one-domain fits (SamplerConfig.resolved) saved most.
-            t0 = _fixed("precond_mean", arrays["precond_mean"])
-            s0 = _fixed("precond_chol", arrays["precond_chol"])
-            l0_inv = _fixed("prior_chol_inv", arrays["prior_chol_inv"])
-            w_pop = pm.Flat(VARS.w_pop, shape=p)
-            mu = pm.Deterministic(VARS.population, t0 + _rowsum(s0, w_pop), dims=VARS.param_dim)
-            z_prior = _rowsum(l0_inv, mu - m0)
-            pm.Potential("prior_mu", -0.5 * pt.sum(z_prior**2))
+        l0 = _fixed("prior_chol", arrays["prior_chol"])
         rich = list(structure.rich)
         summ = list(structure.summarized)
         sparse = [i for i in range(nd) if i not in rich and i not in summ]
+
         if structure.hierarchical:
-            tau_scale = _fixed("tau_scale", arrays["tau_scale"])
-            tau = pm.HalfNormal(VARS.spread, sigma=tau_scale, shape=p)
-            vary = _fixed("vary", arrays["vary"])  # 1 = the effect varies by domain, 0 = shared
-            effects = _fixed("effects", arrays["effects"])  # (p, k): column j = effect j in parameter space
-            effects_inv = _fixed("effects_inv", np.linalg.inv(arrays["effects"]))
-            mu_eff = pt.dot(effects_inv, mu)  # population centre in effect coordinates
-
-            def centred(name, k):
-                # Centred form: the free variable is the domain's own position in effect coordinates,
-                # u ~ N(mu_eff, tau), so moving mu does not drag every domain along. A shared effect
-                # (vary = 0) is exactly mu_eff; its unused draw gets scale 1 (no prior-only funnel).
-                scale = tau * vary + (1 - vary)
-                u = pm.Normal(name, mu_eff[None, :], scale[None, :], shape=(k, p))
-                u = vary[None, :] * u + (1 - vary)[None, :] * mu_eff[None, :]
-                return pt.dot(u, effects.T)
-
-            theta = pt.zeros((nd, p))
-            # All domains use the centred form: with 3-8 runs a domain's varying effects are identified
-            # (as many effects as runs - 1), and on the 24-domain OpenLM split the non-centred form
-            # took 4x the leapfrog steps (130 vs 31 per draw) with worse R-hat for the spreads.
-            if sparse:
-                theta = pt.set_subtensor(theta[_group(sparse)], centred(VARS.u_dom, len(sparse)))
-            if rich:  # many runs: the data pin the domain, so the centred form samples better
-                # A shared effect (vary = 0) is unused; its draw gets scale 1 instead of tau, which would
-                # otherwise form a prior-only funnel (Neal 2003).
-                theta = pt.set_subtensor(theta[_group(rich)], centred(VARS.u_rich, len(rich)))
+            # Population centre in sampling coordinates, non-centred around its prior.
+            z_pop = pm.Normal(VARS.z_pop, 0.0, 1.0, shape=q)
+            mu = pm.Deterministic(VARS.population_z, m0 + _rowsum(l0, z_pop), dims=VARS.z_dim)
+            # Between-domain spreads: the loss level's and the exponent's are learned with a log-normal
+            # prior (kept away from zero, where few domains make a funnel); the others are fixed
+            # (bayes_scaling.priors.BETWEEN_DOMAIN). Shared coordinates (vary = 0) have no spread.
+            scale = _fixed("spread_scale", arrays["spread_scale"])
+            vary = _fixed("vary", arrays["vary"])
+            tau = scale
+            if learned_idx:
+                tl = pm.LogNormal(VARS.spread_learned, mu=pt.log(scale[learned_idx]), sigma=SPREAD_LOG_SD,
+                                  shape=len(learned_idx))
+                tau = pt.set_subtensor(tau[learned_idx], tl)
+            tau = pm.Deterministic(VARS.spread, tau * vary, dims=VARS.z_dim)
+            # Each domain's coordinates: centred (c = 1, the free variable is the domain's own value)
+            # where its runs pin the coordinate (the loss level always; the exponent of a domain with
+            # many runs; a reference domain's summary), non-centred (c = 0, its standardised departure
+            # from the population) where they do not; no funnel either way (Papaspiliopoulos,
+            # Roberts & Skold 2007). A shared coordinate is exactly the population value.
+            c = _fixed("centre", arrays["centre"])
+            raw = pm.Normal(VARS.z_dom, mu=c * mu[None, :], sigma=c * tau[None, :] + (1.0 - c), shape=(nd, q))
+            zmat = c * raw + (1.0 - c) * (mu[None, :] + tau[None, :] * raw)
             if summ:  # reference domains enter through a normal summary of their own posterior
-                theta = pt.set_subtensor(theta[_group(summ)], centred(VARS.u_ref, len(summ)))
                 ref_mean = _fixed("ref_mean", arrays["ref_mean"])
                 ref_chol = _fixed("ref_chol", arrays["ref_chol"])
                 for k, i in enumerate(summ):
-                    pm.MvNormal(f"ref_summary_{k}", mu=theta[i], chol=ref_chol[k], observed=ref_mean[k])
-            theta = pm.Deterministic(VARS.theta, theta, dims=(VARS.domain_dim, VARS.param_dim))
+                    pm.MvNormal(f"ref_summary_{k}", mu=zmat[i], chol=ref_chol[k], observed=ref_mean[k])
+            theta = pm.Deterministic(VARS.theta, to_theta(zmat), dims=(VARS.domain_dim, VARS.param_dim))
+            pm.Deterministic(VARS.population, to_theta(mu), dims=VARS.param_dim)
         else:
-            theta = pm.Deterministic(VARS.theta, pt.repeat(mu[None, :], nd, axis=0), dims=(VARS.domain_dim, VARS.param_dim))
+            # One domain: its coordinates in prior units (non-centred), z = m0 + L0 w, w ~ N(0, I). The
+            # sampling coordinates separate what the runs pin (the loss level and its slopes) from what
+            # only the prior knows (the E vs size-term split), so the posterior needs no whitening.
+            w = pm.Normal(VARS.w, 0.0, 1.0, shape=q)
+            zvec = m0 + _rowsum(l0, w)
+            th_vec = pm.Deterministic(VARS.population, to_theta(zvec), dims=VARS.param_dim)
+            theta = pm.Deterministic(VARS.theta, th_vec[None, :], dims=(VARS.domain_dim, VARS.param_dim))
         if nd > 1:
             s_mu = pm.Normal(VARS.noise_centre, *NOISE_PRIOR)
             # Spread of log noise scales between domains, fixed: domains with 3-8 runs cannot learn it,
@@ -407,7 +433,7 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             # One domain: per-domain quantities are scalars that broadcast over the runs; gathering
             # them by dom_idx would add advanced-indexing ops (and their gradients) that Numba
             # compiles slowly and that sample no faster.
-            named = {name: mu[j] for j, name in enumerate(law.theta_names)}
+            named = {name: theta[0, j] for j, name in enumerate(law.theta_names)}
 
             def gather(v):
                 return v[0]
@@ -437,17 +463,19 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             for s in range(structure.n_gp):
                 mean = mean + _rowsum(psi[s], coef[s])
         if structure.likelihood == "student_t":
-            # Tail weight: learned per data-rich domain (its outliers are its own); a domain with
-            # few runs cannot learn it, and a learned heavy tail on 3-8 points opens modes in which
-            # some runs are declared outliers, so those domains use normal noise (nu = 1e6).
+            # Tail weight: one learned value shared by the domains with many runs (a tail weight per
+            # domain traded off against the between-domain spreads and opened a second mode on the
+            # OpenLM split: R-hat 2.07); a domain with few runs cannot learn it, and a heavy tail on
+            # 3-8 points opens modes in which some runs are declared outliers, so those domains use
+            # normal noise (nu = 1e6).
+            nu_rich = pm.Gamma(VARS.nu_rich, alpha=2.0, beta=0.1) if rich else None
             if nd == 1:  # one domain, no set_subtensor (see gather above)
-                nu_dom = pm.Gamma(VARS.nu_rich, alpha=2.0, beta=0.1, shape=1) if rich else pt.as_tensor([SPARSE_NU])
+                nu_dom = nu_rich[None] if rich else pt.as_tensor([SPARSE_NU])
             else:
                 nu_dom = pt.zeros(nd)
                 if sparse:
                     nu_dom = pt.set_subtensor(nu_dom[_group(sparse)], SPARSE_NU)
                 if rich:
-                    nu_rich = pm.Gamma(VARS.nu_rich, alpha=2.0, beta=0.1, shape=len(rich))
                     nu_dom = pt.set_subtensor(nu_dom[_group(rich)], nu_rich)
                 if summ:
                     nu_dom = pt.set_subtensor(nu_dom[_group(summ)], _fixed("ref_nu", arrays["ref_nu"]))

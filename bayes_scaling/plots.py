@@ -15,8 +15,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ._warnings import quiet_library_noise
+from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
 from .display import format_count, format_flops, format_probability
-from .decisions import discrepancy_of, frontier, optimal_allocation_draws
 from .intervals import interval
 from .predict import predict, predictive_draws
 
@@ -146,7 +146,8 @@ def plot_fit(
     grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
     rng = np.random.default_rng(fit.random_seed)
     if law.has_allocation and x == "flops":
-        res = optimal_allocation_draws(fit, grid, theta, discrepancy=discrepancy_of(fit, domain))
+        res = optimal_allocation_draws(fit, grid, theta, discrepancy=discrepancy_of(fit, domain),
+                                       extrapolation=extrapolation_of(fit, domain))
         curve = res["loss_opt"]
         label_path = "compute-optimal L(C)"
     else:
@@ -277,25 +278,21 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
     return fig, axes.ravel()[: len(domains)]
 
 
-def prior_natural_draws(fit, n: int = 4000, random_seed: int = 0) -> dict[str, np.ndarray]:
+def prior_natural_draws(fit, n: int = 4000, random_seed: int = 0, domain: str | None = None) -> dict[str, np.ndarray]:
     """Draws of one domain's prior in the law's own parameters, as :func:`plot_parameters` draws it.
 
-    The prior's sampling distribution (:meth:`PriorSpec.sampling_prior`); for an informative
-    prior widened by the between-domain spread (:meth:`Law.between_domain_cov`), because a
-    domain may depart from the published law by that much. The report's prior table shows
-    the same draws, so table and figure agree.
+    :meth:`ScalingFit.prior_draws <bayes_scaling.posterior.ScalingFit.prior_draws>` (for a published
+    prior: widened by the between-domain spread, because a domain may depart from the published law by
+    that much) in natural parameters. The report's prior table shows the same draws, so table and
+    figure agree.
 
     Returns
     -------
     dict of ndarray
         ``{parameter: (n,)}`` in the law's natural parameters.
     """
-    law = fit.law
-    mean, cov = fit.prior.sampling_prior(law, fit.refs, fit.runs)
-    if fit.prior.informative:  # the domain may depart from the published law by the between-domain spread
-        cov = cov + law.between_domain_cov()
-    draws = np.random.default_rng(random_seed).multivariate_normal(mean, cov, size=n)
-    return law.natural(fit.theta_dict(draws), fit.refs)
+    draws = fit.prior_draws(n, np.random.default_rng(random_seed), domain=domain)
+    return fit.law.natural(fit.theta_dict(draws), fit.refs)
 
 
 def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=None):
@@ -321,7 +318,7 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
     domain = domain or fit.default_domain
     law = fit.law
     post = law.natural(fit.theta_dict(fit.theta(domain)), fit.refs)
-    prior = prior_natural_draws(fit)
+    prior = prior_natural_draws(fit, domain=domain)
     published = fit.published_values()[0] if fit.prior.informative else {}
     names = list(post)
     own_figure = ax is None

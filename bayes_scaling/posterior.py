@@ -38,13 +38,14 @@ from ._warnings import warn_caller
 from .data import RunsTableError
 from .diagnostics import ConvergenceWarning, Diagnostics
 from .discrepancy import DiscrepancyBasis
+from .extrapolation import NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance
 from .display import fit_html_summary, fit_text_summary
 from .inference import SamplerConfig
 from .intervals import interval
 from .io import FitFileError, read_fit, write_fit
 from .laws import Law, get_law
 from .model import NOISE_SPREAD, SPARSE_NU, VARS, Structure
-from .priors import PriorSpec, get_prior
+from .priors import PriorSpec, between_domain_spread, get_prior
 
 __all__ = ["ScalingFit", "label_draws"]
 
@@ -70,6 +71,8 @@ def label_draws(tree: xr.DataTree, domains: list[str], law: Law) -> xr.DataTree:
         post = post.assign_coords({VARS.domain_dim: domains[: post.sizes[VARS.domain_dim]]})
     if VARS.param_dim in post.dims:
         post = post.assign_coords({VARS.param_dim: list(law.theta_names)})
+    if VARS.z_dim in post.dims:
+        post = post.assign_coords({VARS.z_dim: list(law.z_names)})
     tree["posterior"] = xr.DataTree(post)
     return tree
 
@@ -105,8 +108,11 @@ class ScalingFit:
     notes : list of str
         What happened (fallbacks, a retry with the long sampler settings).
     varying : tuple of str or None
-        Domain effects that vary by domain (hierarchical fits); the others are shared by
-        every domain, a new one included. None (fits saved before it was recorded): all vary.
+        Sampling coordinates (``law.z_names``) that vary by domain (hierarchical fits); the
+        others are shared by every domain, a new one included.
+    extrapolation : ExtrapolationPrior
+        The model-form error added to forecasts beyond the runs
+        (:mod:`bayes_scaling.extrapolation`).
     """
 
     law: Law
@@ -129,6 +135,7 @@ class ScalingFit:
     diagnostics: Diagnostics | None = None
     version: str = __version__
     varying: tuple[str, ...] | None = None
+    extrapolation: ExtrapolationPrior = NO_EXTRAPOLATION_ERROR
 
     # ------------------------------------------------------------ the draws
     @property
@@ -200,15 +207,15 @@ class ScalingFit:
         return {k: theta[:, j] for j, k in enumerate(self.law.theta_names)}
 
     @property
-    def effect_names(self) -> tuple[str, ...]:
-        """Names of the domain effects, the columns of :meth:`between_domain_spread` (``law.effects()`` order)."""
-        return tuple(name for name, _ in self.law.effects())
+    def spread_names(self) -> tuple[str, ...]:
+        """Names of the model's sampling coordinates (``law.z_names``), the columns of :meth:`between_domain_spread`."""
+        return tuple(self.law.z_names)
 
     def between_domain_spread(self) -> np.ndarray:
-        """Posterior draws of the between-domain spread of each domain effect, shape (S, k).
+        """Posterior draws of the between-domain spread of each sampling coordinate, shape (S, q).
 
-        Columns follow :attr:`effect_names`; effects not in :attr:`varying` are shared by
-        every domain (their spread is not used).
+        Columns follow :attr:`spread_names`; coordinates not in :attr:`varying` are shared by
+        every domain (spread 0).
 
         Raises
         ------
@@ -265,11 +272,61 @@ class ScalingFit:
         ls = np.full((self.n_draws, basis.dim), self.gp_lengthscale)
         return basis.sqrt_spectral(self.discrepancy_scale(), ls) * self.draws(VARS.discrepancy_weights)[:, slot, :]
 
+    def prior_draws(self, n: int, rng: np.random.Generator, prior: PriorSpec | None = None,
+                    domain: str | None = None) -> np.ndarray:
+        """Draws of one domain's parameters from a prior, shape (n, p) in ``law.theta_names``.
+
+        The prior in the model's sampling coordinates (:meth:`PriorSpec.z_prior`) at this fit's
+        reference scales; a published prior is widened by the between-domain spread (a domain
+        departs from the published law by about as much as data sets differ).
+
+        Parameters
+        ----------
+        n : int
+        rng : numpy.random.Generator
+        prior : PriorSpec, optional
+            Default: the fit's prior.
+        domain : str, optional
+            Whose runs set a weak prior's scale (default: every run of the fit).
+        """
+        prior = prior or self.prior
+        runs = self.own_runs(domain) if domain is not None else self.runs
+        mean, cov = prior.z_prior(self.law, self.refs, runs)
+        if prior.informative:
+            cov = cov + np.diag(between_domain_spread(self.law)[0] ** 2)
+        return self.law.theta_matrix(rng.multivariate_normal(mean, cov, size=n))
+
+    def own_runs(self, domain: str | None = None) -> pd.DataFrame:
+        """The runs a domain's forecasts rest on: its own runs, or every non-reference run for a domain the
+        fit has not seen (or for ``None``)."""
+        runs = self.runs
+        if domain in self.domains:
+            return runs[runs["domain"] == domain]
+        own = runs[~runs["is_reference"]] if "is_reference" in runs else runs
+        return own if len(own) else runs
+
+    def extrapolation_error(self, table: pd.DataFrame, domain: str | None = None) -> np.ndarray:
+        """Draws of the model-form error of log loss at the rows of ``table``, shape (S, n).
+
+        ``kappa_s z_s h(x)`` (:mod:`bayes_scaling.extrapolation`): zero inside the runs' range,
+        growing with the decades ``h`` beyond the domain's runs (:meth:`own_runs`); one
+        ``kappa_s z_s`` per posterior draw, the same in every call for this fit.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            Targets with the law's variables, n rows.
+        domain : str, optional
+            A fitted domain, or any other name (or None) for a new domain.
+        """
+        h = extrapolation_distance(self.own_runs(domain), table)
+        return self.extrapolation.slopes(self.n_draws, self.random_seed)[:, None] * h[None, :]
+
     def new_domain_draws(self, rng: np.random.Generator, domain: str | None = None):
         """Draws of the parameters and noise of a domain the fit has not seen (the population predictive).
 
-        New domain parameters are drawn around the population centre with the fitted
-        between-domain spread of each varying effect (shared effects stay at the
+        A new domain's sampling coordinates are drawn around the population centre with the
+        fitted between-domain spread of each coordinate (shared coordinates stay at the
         centre), and a noise scale from the fitted noise population.
 
         Parameters
@@ -294,12 +351,10 @@ class ScalingFit:
                 f"{asked}this fit has a single domain and no hierarchy, so it cannot forecast another domain; "
                 f"use domain '{self.domains[0]}' or refit with reference runs."
             )
-        mu = self.population_theta()
-        # the spread is that of each domain *effect* (columns of law.effect_matrix(), not the parameter
-        # order); effects shared by all domains (self.varying) are shared by a new domain too.
-        tau = self.between_domain_spread()
-        on = np.array([1.0 if self.varying is None or name in self.varying else 0.0 for name in self.effect_names])
-        theta = mu + (on * tau * rng.standard_normal(tau.shape)) @ self.law.effect_matrix().T
+        # a new domain's sampling coordinates around the population centre, with the fitted spread
+        # of each (0 for coordinates shared by every domain)
+        z = self.draws(VARS.population_z) + self.between_domain_spread() * rng.standard_normal((self.n_draws, len(self.law.z_names)))
+        theta = self.law.theta_matrix(z)
         if self.has(VARS.noise_centre):
             sigma = np.exp(self.draws(VARS.noise_centre) + NOISE_SPREAD * rng.standard_normal(self.n_draws))
         else:
@@ -539,7 +594,7 @@ class ScalingFit:
     REQUIRED_FIELDS = (
         "bayes_scaling_version", "law", "prior", "structure", "hierarchical", "refs", "domains",
         "reference_domains", "bases", "sampler", "sampler_used", "random_seed", "timings", "notes",
-        "discrepancy", "gp_lengthscale", "diagnostics",
+        "discrepancy", "gp_lengthscale", "diagnostics", "extrapolation",
     )
 
     def to_dict(self, prob: float = 0.9) -> dict:
@@ -553,7 +608,7 @@ class ScalingFit:
         Returns
         -------
         dict
-            The fields of ``fit.json`` (format 2; :meth:`from_dict` reads them back) except those
+            The fields of ``fit.json`` (format 3; :meth:`from_dict` reads them back) except those
             :mod:`bayes_scaling.io` adds (``format_version``, ``checksums``, ``config_sha256``),
             plus the summary: ``law_citation``, ``interval``, ``data`` (runs, domains, ranges,
             configurations repeated with several seeds), ``parameters`` (per domain and parameter:
@@ -579,6 +634,7 @@ class ScalingFit:
             "discrepancy": self.discrepancy,
             "gp_lengthscale": self.gp_lengthscale,
             "varying": list(self.varying) if self.varying is not None else None,
+            "extrapolation": self.extrapolation.to_dict(),
             "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
         }
         runs = self.runs
@@ -646,6 +702,7 @@ class ScalingFit:
             discrepancy=cfg["discrepancy"],
             gp_lengthscale=float(cfg["gp_lengthscale"]),
             varying=tuple(str(v) for v in cfg["varying"]) if cfg.get("varying") is not None else None,
+            extrapolation=ExtrapolationPrior.from_dict(cfg["extrapolation"]),
             diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
         )
 

@@ -69,26 +69,21 @@ def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
 def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool = False) -> np.ndarray:
     """Draws of a domain's model discrepancy (log loss) at centred log inputs, shape (S, n).
 
-    ``t(x) * gp(x) + sqrt(1 - t(x)^2) * eta * z_far`` with the taper ``t``
-    (:meth:`DiscrepancyBasis.taper`: 1 on the runs, 0 one length scale beyond them)
-    and one far offset ``z_far ~ N(0, 1)`` per posterior draw, the same in every call
-    for a fit (seeded by the fit's seed), so forecasts, the frontier and comparisons
-    agree. Zero for a domain without a discrepancy term. With ``paired=True`` the
-    inputs have one point per draw (each (S,)) and the result is (S,): draw s at point s.
+    ``t(x) * gp(x)`` with the taper ``t`` (:meth:`DiscrepancyBasis.taper`: 1 on the runs, 0 one
+    length scale beyond them): the structured misfit inside the runs' range. Beyond the runs the
+    model-form error is :meth:`ScalingFit.extrapolation_error` instead. Zero for a domain without a
+    discrepancy term. With ``paired=True`` the inputs have one point per draw (each (S,)) and the
+    result is (S,): draw s at point s.
     """
     n = len(np.atleast_1d(next(iter(v for k, v in x.items() if not k.startswith("_")))))
     if domain not in fit.bases:
-        return np.zeros((fit.n_draws, n))
+        return np.zeros(n) if paired else np.zeros((fit.n_draws, n))
     basis = fit.bases[domain]
     t = basis.taper(x)
     coef = fit.discrepancy_coefficients(domain)
-    z_far = np.random.default_rng([int(fit.random_seed), 0x5CA1E]).standard_normal(fit.n_draws)
-    far = fit.discrepancy_scale() * z_far
     if paired:
-        gp = np.einsum("sm,sm->s", coef, basis.psi(fit.law, x))
-        return t * gp + np.sqrt(1.0 - t**2) * far
-    gp = coef @ basis.psi(fit.law, x).T
-    return t[None, :] * gp + np.sqrt(1.0 - t**2)[None, :] * far[:, None]
+        return t * np.einsum("sm,sm->s", coef, basis.psi(fit.law, x))
+    return t[None, :] * (coef @ basis.psi(fit.law, x).T)
 
 
 def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +101,8 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
     Returns
     -------
     (mean_log_loss, new_run_log_loss) : tuple of ndarray, each (S, n)
+        The expected log loss (the law, the discrepancy inside the runs' range and the model-form
+        error beyond them) and one new run's (plus the run-to-run noise).
     """
     law = fit.law
     x = law.inputs(table, fit.refs)
@@ -118,6 +115,7 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
         mean = law.log_loss(x, th, np)
     if domain in fit.bases:
         mean = mean + discrepancy_draws(fit, domain, x)
+    mean = mean + fit.extrapolation_error(table, domain)
     noise = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
     return mean, mean + sigma[:, None] * noise
 

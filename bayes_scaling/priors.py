@@ -46,7 +46,59 @@ import numpy as np
 
 from .laws import Law, get_law
 
-__all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_covariance"]
+__all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_covariance", "BETWEEN_DOMAIN",
+           "SPREAD_LOG_SD", "between_domain_spread"]
+
+#: Between-domain spread of each sampling coordinate, by role (see ``Law.z_roles``): whether the
+#: hierarchy learns it from the domains (``True``: a log-normal prior centred on the scale, sd
+#: :data:`SPREAD_LOG_SD`) or keeps it fixed at the scale (``False``), and the scale.
+#:
+#: * ``level`` (log loss at the centre of the runs): learned, 0.3. Evaluation sets and corpora
+#:   shift the loss by tens of per cent (Kaplan et al. 2020 §3.2.2: "a roughly constant offset";
+#:   the 8 OpenLM evaluation sets of Gadre et al. 2024 span 2.4-4.5 nats at one model size).
+#: * ``exponent`` (log of the overall exponent): learned, 0.15. Loss exponents of language data
+#:   sets range 0.28-0.37 (published-fits.md §1), about +-15 %; other modalities range wider
+#:   (0.07-0.24, Henighan et al. 2020 Table 1), which the log-normal prior allows.
+#: * ``share`` (log ratio of a size term to the irreducible loss at the centre): fixed, 0.3.
+#:   A few runs over a decade cannot tell the irreducible loss from the size term (the E-A ridge,
+#:   correlation 0.9993 in the Besiroglu et al. 2024 bootstrap), so neither can the hierarchy learn
+#:   how much that split varies between domains: a learned spread mixed slowly (R-hat 1.02, bulk
+#:   ESS ~150 of 4000 draws on the 24 OpenLM domains, benchmarks/model_geometry.md).
+#: * ``allocation`` (logit of a = beta / (alpha + beta)): fixed, 0.16, i.e. a sd of 0.04 in a at
+#:   a = 0.5: the spread of a across data sets (0.45-0.58, DeepSeek-AI 2024 Table 4; 0.46-0.53,
+#:   Hoffmann et al. 2022 Table 2 and App. C).
+#: * ``extra`` (other parameters, e.g. ln R_D*, ln R_N*): fixed, 0.5 (one study only, Muennighoff
+#:   et al. 2023).
+BETWEEN_DOMAIN: dict[str, tuple[bool, float]] = {
+    "level": (True, 0.3),
+    "exponent": (True, 0.15),
+    "share": (False, 0.3),
+    "allocation": (False, 0.16),
+    "extra": (False, 0.5),
+}
+
+#: Standard deviation of the log-normal prior of a learned between-domain spread: the spread is
+#: kept away from zero, where a hierarchy with few domains has its funnel (Neal 2003), and may
+#: move by a factor of about 4 either way (90 %) if the domains ask for it.
+SPREAD_LOG_SD = 0.75
+
+
+def between_domain_spread(law: Law) -> tuple[np.ndarray, np.ndarray]:
+    """Between-domain spread of the law's sampling coordinates (see :data:`BETWEEN_DOMAIN`).
+
+    Parameters
+    ----------
+    law : Law
+
+    Returns
+    -------
+    (scale, learned) : tuple of ndarray
+        Shapes (len(law.z_names),): the scale of each coordinate's spread (log-loss, log or
+        logit units) and whether the hierarchy learns it.
+    """
+    scale = np.array([BETWEEN_DOMAIN[r][1] for r in law.z_roles], float)
+    learned = np.array([BETWEEN_DOMAIN[r][0] for r in law.z_roles], bool)
+    return scale, learned
 
 
 def besiroglu2024_covariance() -> dict:
@@ -190,6 +242,47 @@ class PriorSpec:
             m[i] = weak_mean[i]
         scov = 0.5 * (scov + scov.T) + 1e-12 * np.eye(len(m))
         return m, scov
+
+    def z_prior(self, law: Law, ref: dict[str, float], runs) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance in the model's sampling coordinates (``law.z_names``).
+
+        A weak prior is the law's :meth:`~bayes_scaling.laws.Law.weak_prior_z` (times the widening
+        factor); a published prior is :meth:`sampling_prior` pushed through ``law.z_from_theta``
+        to first order.
+
+        Parameters
+        ----------
+        law : Law
+        ref : dict
+            Log reference scales of the data.
+        runs : pandas.DataFrame
+            Validated runs.
+
+        Returns
+        -------
+        (mean, cov) : tuple of ndarray
+            Shapes (q,) and (q, q), q = len(law.z_names).
+
+        Raises
+        ------
+        ValueError
+            If the prior is for another law.
+        """
+        if not self.informative:
+            if law.name != self.law:
+                self.sampling_prior(law, ref, runs)  # raises the wrong-law error
+            m, sd = law.weak_prior_z(runs)
+            return m, np.diag((sd * self.widen_factor) ** 2)
+        mt, ct = self.sampling_prior(law, ref, runs)
+        m = law.z_matrix(mt)
+        jac = np.empty((len(m), len(mt)))
+        for j in range(len(mt)):
+            h = 1e-6 * max(1.0, abs(mt[j]))
+            e = np.zeros(len(mt))
+            e[j] = h
+            jac[:, j] = (law.z_matrix(mt + e) - law.z_matrix(mt - e)) / (2 * h)
+        cov = jac @ ct @ jac.T
+        return m, 0.5 * (cov + cov.T) + 1e-12 * np.eye(len(m))
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (the ``prior`` field of a saved fit)."""

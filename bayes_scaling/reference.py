@@ -49,7 +49,8 @@ def reference_summary(spec, runs: pd.DataFrame, refs: dict[str, float]):
     Returns
     -------
     (mean, cov, sigma, nu) : tuple
-        Mean (p,) and covariance (p, p) of the sampling parameters; posterior medians
+        Mean (q,) and covariance (q, q) of the model's sampling coordinates (``law.z_names``) at
+        the joint fit's reference scales; posterior medians
         of the noise scale and of the Student-t degrees of freedom (at most
         :data:`~bayes_scaling.model.SPARSE_NU`).
     """
@@ -77,5 +78,5 @@ def reference_summary(spec, runs: pd.DataFrame, refs: dict[str, float]):
                        float(np.median(fit.noise_scale(domain))), float(np.median(fit.tail_weight(domain))))
     cat, sigma, nu = _CACHE[key]
     th = law.from_catalog(cat, refs)
-    draws = np.column_stack([th[k] for k in law.theta_names])
+    draws = law.z_matrix(np.column_stack([th[k] for k in law.theta_names]))
     return draws.mean(0), np.cov(draws, rowvar=False) + 1e-10 * np.eye(draws.shape[1]), sigma, min(nu, SPARSE_NU)

@@ -243,10 +243,8 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
         return {"domain": domain, "n_runs": len(runs), "distance2": np.nan, "p_value": np.nan, "worst_run": None,
                 "flag": "none", "message": "No published law to compare with."}
     spec = fit.published_prior()
-    mean, cov = spec.sampling_prior(law, fit.refs, runs)
-    mean = th_pub if mean is None else mean
     rng = np.random.default_rng(random_seed)
-    th = rng.multivariate_normal(mean, cov + law.between_domain_cov(), size=n_draws)
+    th = fit.prior_draws(n_draws, rng, prior=spec, domain=domain)
     sigma = np.exp(rng.normal(*NOISE_PRIOR, size=n_draws))
     x = law.inputs(runs, fit.refs)
     with np.errstate(all="ignore"):

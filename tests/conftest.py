@@ -79,7 +79,7 @@ def chinchilla():
 
 
 def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chains: int = 2, draws: int = 500,
-                  seed: int = 0, offsets: dict | None = None, tau=(0.1, 0.2, 0.05, 0.2, 0.03), law=None) -> bs.ScalingFit:
+                  seed: int = 0, offsets: dict | None = None, tau=(0.1, 0.3, 0.3, 0.1, 0.16), law=None) -> bs.ScalingFit:
     """A ScalingFit of ``runs`` whose draws are synthetic: the known law plus Gaussian jitter, no sampler.
 
     Parameters
@@ -93,7 +93,7 @@ def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chain
     offsets : dict, optional
         ``{domain: {sampling parameter: shift}}``: a domain's departure from the population centre.
     tau : sequence of float
-        Between-domain spread of each domain effect (hierarchical fits), in ``law.effects()`` order.
+        Between-domain spread of each sampling coordinate (hierarchical fits), in ``law.z_names`` order.
     law : dict, optional
         Natural parameters of the draws' centre (default ``TRUTH``).
     """
@@ -109,6 +109,8 @@ def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chain
     rng = np.random.default_rng(seed)
     s, nd, k = chains * draws, len(inputs.domains), len(lw.theta_names)
     mu = theta0 + JITTER * rng.standard_normal((s, k))
+    mu_z = lw.z_matrix(mu)
+    q = len(lw.z_names)
     theta = np.empty((s, nd, k))
     for i, dom in enumerate(inputs.domains):
         shift = np.array([(offsets or {}).get(dom, {}).get(name, 0.0) for name in lw.theta_names])
@@ -122,12 +124,13 @@ def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chain
         VARS.tail_weight: (("chain", "draw", VARS.domain_dim), np.full((*shape, nd), SPARSE_NU)),
     }
     if inputs.hierarchical:
-        spread = np.abs(np.asarray(tau) * (1 + 0.05 * rng.standard_normal((s, k))))
-        post[VARS.spread] = (("chain", "draw", "effect"), spread.reshape(*shape, k))
+        spread = np.abs(np.asarray(tau) * (1 + 0.05 * rng.standard_normal((s, q))))
+        post[VARS.spread] = (("chain", "draw", VARS.z_dim), spread.reshape(*shape, q))
+        post[VARS.population_z] = (("chain", "draw", VARS.z_dim), mu_z.reshape(*shape, q))
         post[VARS.noise_centre] = (("chain", "draw"), (np.log(0.005) + 0.05 * rng.standard_normal(s)).reshape(shape))
-        post[VARS.z_pop] = (("chain", "draw", "z_pop_dim"), rng.standard_normal((*shape, k)))
+        post[VARS.z_pop] = (("chain", "draw", "z_pop_dim"), rng.standard_normal((*shape, q)))
     else:
-        post[VARS.w_pop] = (("chain", "draw", "w_pop_dim"), rng.standard_normal((*shape, k)))
+        post[VARS.w] = (("chain", "draw", "w_dim"), rng.standard_normal((*shape, q)))
         post[VARS.log_sigma] = (("chain", "draw"), np.log(sigma[:, 0]).reshape(shape))
     if inputs.bases:
         m = inputs.structure.n_basis

@@ -18,7 +18,7 @@ from bayes_scaling.backtest import (
     backtest_cli,
     calibration_table,
 )
-from bayes_scaling.backtest.runner import score_points
+from bayes_scaling.backtest.runner import normalise_methods, score_points
 from bayes_scaling.baselines import Forecast
 from bayes_scaling.scoring import crps_from_draws
 
@@ -271,6 +271,59 @@ def test_bayes_scaling_cli_backtest_command(tmp_path, capsys):
     assert main(["backtest", str(csv), "--cutoff", "1e15", "--methods", "published", "--quiet"]) == 2
     assert "no runs to fit" in capsys.readouterr().err
     assert main(["backtest", str(csv), "--split-by", "smallest", "--methods", "published", "--quiet"]) == 2
+
+
+# ---------------------------------------------------------------- every law against its own least-squares fit
+
+
+def test_huber_methods_take_the_law_of_the_bayes_method_unless_told():
+    spec = normalise_methods({"bayes": {"law": "data_constrained"}, "huber_ls": {}, "huber_ls_bootstrap": {},
+                              "huber_chin": {"method": "huber_ls", "law": "chinchilla"}, "published": {}})
+    laws = {label: kw.get("law") for label, _, kw in spec}
+    assert laws == {"bayes": "data_constrained", "huber_ls": "data_constrained", "huber_ls_bootstrap": "data_constrained",
+                    "huber_chin": "chinchilla", "published": None}
+    assert dict((lb, kw.get("law")) for lb, _, kw in normalise_methods(["huber_ls", "published"])) == {
+        "huber_ls": "chinchilla", "published": None}
+    assert normalise_methods({"bayes": {"law": bs.laws.LAWS["kaplan"]}, "huber_ls": {}})[1][2]["law"] == "kaplan"
+    with pytest.raises(ValueError, match="the bayes methods fit different laws \\(chinchilla, power_params\\); say "
+                                         "which law 'huber_ls' fits"):
+        normalise_methods({"bayes": {}, "b2": {"method": "bayes", "law": "power_params"}, "huber_ls": {}})
+    with pytest.raises(ValueError, match="unknown law 'kaplan2020'"):
+        normalise_methods({"huber_ls": {"law": "kaplan2020"}})
+
+
+def test_backtest_compares_the_data_constrained_law_with_its_own_least_squares_fit(fake_fit, monkeypatch):
+    """Repeated-data runs (Muennighoff et al. 2023 law): huber_ls fits the bayes method's data-constrained law, and
+    its forecasts of the held-out 3B runs differ from (and beat) the Chinchilla-law fit that ignores repetition.
+
+    The Bayesian fit is replaced by a stand-in posterior (no sampler): only the baselines' law is under test."""
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    rng = np.random.default_rng(4)
+    n = np.repeat(np.geomspace(1e8, 3e9, 5), 6)
+    u = np.tile(np.repeat([1e9, 4e9], 3), 5)
+    d = u * np.tile([1.0, 4.0, 16.0], 10)
+    dc = {"E": np.exp(0.6254804), "A": np.exp(6.255414), "B": np.exp(7.3049974), "alpha": 0.3526596,
+          "beta": 0.3526596, "rd_star": 15.387756, "rn_star": 5.309743}
+    loss = bs.laws.data_constrained_loss(n, d, u, **dc) * np.exp(rng.normal(0, 0.002, n.size))
+    runs = pd.DataFrame({"params": n, "tokens": d, "unique_tokens": u, "loss": loss})
+    methods = {"bayes": {"law": "data_constrained"}, "huber_ls": {"grid_stride": 1013},
+               "huber_chinchilla": {"method": "huber_ls", "law": "chinchilla", "grid_stride": 31}, "published": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        res = backtest(runs, Split.cutoff("params", 2e9), methods, random_seed=1)
+    s = res.summary.set_index("method")
+    assert s["law"].to_dict() == {"bayes": "data_constrained", "huber_ls": "data_constrained",
+                                  "huber_chinchilla": "chinchilla", "published": "chinchilla"}
+    assert list(res.summary.columns[:4]) == ["split", "method", "law", "n_train"]
+    assert s.loc["huber_ls", "n_scored"] == 6
+    assert "published Chinchilla-law fit, not the data_constrained law" in s.loc["published", "notes"]
+    pts = res.points.pivot(index="run", columns="method", values="loss_median")
+    assert (np.abs(pts["huber_ls"] / pts["huber_chinchilla"] - 1) > 0.005).any()
+    assert s.loc["huber_ls", "mape"] < 0.5 < s.loc["huber_chinchilla", "mape"]
+    with pytest.raises(bs.RunsTableError, match="needs column\\(s\\) 'unique_tokens'"):
+        backtest(runs.drop(columns="unique_tokens"), Split.cutoff("params", 2e9), methods)
 
 
 # ---------------------------------------------------------------- the Bayesian method (one real fit)

@@ -18,7 +18,8 @@ from bayes_scaling.baselines import (
     huber_objective,
     log_loss_lse,
 )
-from bayes_scaling.laws import chinchilla_loss
+from bayes_scaling.baselines.huber import DEFAULT_GRID_STRIDE, grid_axes, law_grid, law_objective
+from bayes_scaling.laws import LAWS, chinchilla_loss, data_constrained_loss, kaplan_loss
 from bayes_scaling.priors import besiroglu2024_covariance
 
 # Besiroglu et al. (2024), notebook cells 24-25 and 54: MLE and bootstrap SEs.
@@ -214,6 +215,130 @@ def test_huber_validates_runs():
         HuberLeastSquares().fit(pd.DataFrame({"params": [1e8, 1e9], "tokens": [1e9, 1e10]}))
     with pytest.raises(ValueError, match="delta"):
         HuberLeastSquares(delta=0)
+
+
+# ---------------------------------------------------------------- other laws than Chinchilla
+
+# Muennighoff et al. (2023), datablations README "Parametric Fit".
+MUENNIGHOFF = {"E": np.exp(0.6254804), "A": np.exp(6.255414), "B": np.exp(7.3049974), "alpha": 0.3526596,
+               "beta": 0.3526596, "rd_star": 15.387756, "rn_star": 5.309743}
+
+
+def _repeated_data_runs(noise=0.0, seed=0):
+    """30 runs of the data-constrained law: N 1e8..3e9, U = 1e9 or 4e9 unique tokens seen for 1, 4 or 16 epochs.
+
+    N_opt(U) is 5e7 (U = 1e9) and 2e8 (U = 4e9), so most runs also have excess parameters (R_N* matters).
+    """
+    rng = np.random.default_rng(seed)
+    n = np.repeat(np.geomspace(1e8, 3e9, 5), 6)
+    u = np.tile(np.repeat([1e9, 4e9], 3), 5)
+    d = u * np.tile([1.0, 4.0, 16.0], 10)
+    loss = data_constrained_loss(n, d, u, **MUENNIGHOFF) * np.exp(rng.normal(0, noise, n.size))
+    return pd.DataFrame({"params": n, "tokens": d, "unique_tokens": u, "loss": loss})
+
+
+def test_law_grids_are_hoffmanns_axes_and_cover_every_axis_value():
+    np.testing.assert_array_equal(law_grid("chinchilla", 7), hoffmann_grid(7))
+    np.testing.assert_array_equal(law_grid("chinchilla"), hoffmann_grid(7))
+    full = {"chinchilla": 4500, "data_constrained": 40_500, "kaplan": 625, "power_params": 150, "power_tokens": 150,
+            "power_flops": 150}
+    for name, law in LAWS.items():
+        axes = grid_axes(name)
+        assert tuple(axes) == law.catalog_names
+        assert law_grid(name, 1).shape == (full[name], len(law.catalog_names))
+        sub = law_grid(name)
+        assert sub.shape[0] == -(-full[name] // DEFAULT_GRID_STRIDE[name])
+        for j, values in enumerate(axes.values()):  # the default stride visits every value of every axis
+            assert set(np.unique(sub[:, j])) == set(values), (name, j)
+    assert law_grid("data_constrained").shape == (664, 7)
+    np.testing.assert_allclose(grid_axes("data_constrained")["logRD"], np.log([5, 15, 50]))
+    np.testing.assert_allclose(np.exp(grid_axes("kaplan")["logNc"][2]), 6.4e13)
+    with pytest.raises(ValueError, match="positive integer"):
+        law_grid("kaplan", 0)
+    with pytest.raises(ValueError, match="unknown law 'chinchila'"):
+        HuberLeastSquares(law="chinchila")
+
+
+def test_law_objective_equals_the_analytic_chinchilla_objective():
+    rng = np.random.default_rng(1)
+    runs = pd.DataFrame({"params": np.exp(rng.uniform(18, 23, 40)), "tokens": np.exp(rng.uniform(20, 26, 40))})
+    th = np.array([6.0, 7.0, 0.5, 0.33, 0.36])
+    ln, ld = np.log(runs["params"].to_numpy()), np.log(runs["tokens"].to_numpy())
+    y = log_loss_lse(th, ln, ld) + rng.normal(0, 2e-3, 40)
+    law = LAWS["chinchilla"]
+    ref = law.reference(runs)
+    f, g = law_objective(th, law, law.inputs(runs, ref), y, ref)
+    f0, g0 = huber_objective(th, ln, ld, y)
+    assert f == pytest.approx(f0, rel=1e-10)
+    np.testing.assert_allclose(g, g0, rtol=1e-6, atol=1e-10)  # central differences of the law
+
+
+def test_data_constrained_huber_recovers_published_parameters_from_repeated_data():
+    runs = _repeated_data_runs()
+    fit = HuberLeastSquares(law="data_constrained", grid_stride=1013).fit(runs)  # 40 starts keep the test fast
+    p = fit.parameters().iloc[0]
+    assert p["n_starts"] == 40 and p["n_converged"] >= 30
+    truth = {"E": MUENNIGHOFF["E"], "A": MUENNIGHOFF["A"], "B": MUENNIGHOFF["B"], "RD_star": MUENNIGHOFF["rd_star"],
+             "RN_star": MUENNIGHOFF["rn_star"]}
+    for k, v in truth.items():
+        assert p[k] == pytest.approx(v, rel=1e-3), k
+    assert p["alpha"] == pytest.approx(0.3526596, abs=1e-4) and p["beta"] == pytest.approx(0.3526596, abs=1e-4)
+    # forecast far beyond the runs: 4x the largest model, 40 epochs of 25B unique tokens (README worked example scale)
+    t = pd.DataFrame({"params": [1.2e10, 6.34e9], "tokens": [1e12, 242e9], "unique_tokens": [25e9, 25e9]})
+    out = fit.predict(t)
+    np.testing.assert_allclose(out["mean_loss_median"], data_constrained_loss(t["params"], t["tokens"],
+                                                                              t["unique_tokens"], **MUENNIGHOFF),
+                               rtol=1e-4)
+    assert out["mean_loss_median"].iloc[1] == pytest.approx(2.2256, abs=1e-4)  # README: 2.2256
+    with pytest.raises(bs.RunsTableError, match="needs column\\(s\\) 'unique_tokens'"):
+        fit.predict(t.drop(columns="unique_tokens"))
+    with pytest.raises(bs.RunsTableError, match="needs column\\(s\\) 'unique_tokens'"):
+        HuberLeastSquares(law="data_constrained").fit(runs.drop(columns="unique_tokens"))
+
+
+def test_kaplan_and_power_law_huber_recover_parameters():
+    n = np.repeat(np.geomspace(1e7, 3e9, 6), 4)
+    d = n * np.tile([5, 20, 60, 200], 6)
+    runs = pd.DataFrame({"params": n, "tokens": d, "loss": kaplan_loss(n, d, 6.4e13, 1.8e13, 0.076, 0.103)})
+    p = HuberLeastSquares(law="kaplan", grid_stride=7).fit(runs).parameters().iloc[0]  # 90 of the 625 starts
+    assert p["n_starts"] == 90
+    assert p["Nc"] == pytest.approx(6.4e13, rel=1e-3) and p["Dc"] == pytest.approx(1.8e13, rel=1e-3)
+    assert p["alpha_N"] == pytest.approx(0.076, abs=1e-5) and p["alpha_D"] == pytest.approx(0.103, abs=1e-5)
+
+    rng = np.random.default_rng(3)
+    n = np.geomspace(1e7, 3e9, 12)
+    pw = pd.DataFrame({"params": n, "tokens": 1e11, "loss": (1.7 + 400 * n**-0.34) * np.exp(rng.normal(0, 0.003, 12))})
+    fit = HuberLeastSquares(law="power_params").fit(pw)
+    p = fit.parameters().iloc[0]
+    assert p["n_starts"] == 150
+    assert p["E"] == pytest.approx(1.7, rel=0.03) and p["alpha"] == pytest.approx(0.34, abs=0.03)
+    # targets need only N; the interval is the law plus the in-sample residuals, as for the Chinchilla law
+    out = fit.predict(pd.DataFrame({"params": [1e10]}), 0.9)
+    f = fit.fits["default"]
+    point = np.log(p["E"] + p["A"] * 1e10 ** -p["alpha"])
+    lo, hi = np.quantile(f.residuals, [0.05, 0.95])
+    assert out["mean_loss_median"].iloc[0] == pytest.approx(np.exp(point), rel=1e-10)
+    assert out["loss_lower"].iloc[0] == pytest.approx(np.exp(point + lo), rel=1e-10)
+    assert out["loss_upper"].iloc[0] == pytest.approx(np.exp(point + hi), rel=1e-10)
+
+
+def test_generic_law_fit_and_bootstrap_are_deterministic():
+    runs = _repeated_data_runs(noise=0.003, seed=5)
+    cfg = HuberLeastSquares(law="data_constrained", grid_stride=2027)  # 20 starts
+    a, b = cfg.fit(runs), cfg.fit(runs)
+    np.testing.assert_array_equal(a.fits["default"].theta, b.fits["default"].theta)
+    ba = a.bootstrap(n_boot=12, random_seed=1)
+    with joblib.parallel_config(backend="threading"):
+        bb = b.bootstrap(n_boot=12, random_seed=1, n_jobs=2)
+    np.testing.assert_array_equal(ba.theta["default"], bb.theta["default"])
+    assert ba.theta["default"].shape == (12, 7)
+    t = pd.DataFrame({"params": [6e9], "tokens": [1e11], "unique_tokens": [1e10]})
+    pa, pb = ba.predict(t), bb.predict(t)
+    pd.testing.assert_frame_equal(pa, pb)
+    assert pa["loss_lower"].iloc[0] < pa["mean_loss_median"].iloc[0] < pa["loss_upper"].iloc[0]
+    par = ba.parameters().set_index("parameter")
+    assert set(par.index) == {"A", "B", "E", "alpha", "beta", "RD_star", "RN_star"}
+    assert (par["se"] > 0).all() and (par["n_boot"] == 12).all()
 
 
 # ---------------------------------------------------------------- published law

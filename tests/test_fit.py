@@ -18,6 +18,7 @@ import bayes_scaling.fit as fit_module
 from bayes_scaling.diagnostics import ConvergenceWarning, Diagnostics, SamplingError
 from bayes_scaling.fit import RETRY, RetryPolicy, default_prior_name
 from bayes_scaling.inference import SampleResult, SamplerConfig
+from bayes_scaling.model import Structure
 
 # Besiroglu et al. (2024) estimates and bootstrap standard errors (priors module docstring).
 BESIROGLU = {"alpha": (0.3478, 0.0154), "beta": (0.3658, 0.0206), "E": (1.817, 0.026)}
@@ -53,11 +54,13 @@ def test_parameter_convention_mismatch_warns():
 def test_varying_effects_follow_the_runs_per_domain():
     spec = bs.ScalingLaw(prior="weak")
     table = pd.DataFrame({"domain": ["a"] * 4 + ["b"] * 4, "is_reference": False})
-    # 4 runs per domain: as many effects as a domain can identify (runs - 1), in the law's order
-    assert spec.varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("logE", "tN", "s")
-    assert spec.varying_parameters(np.array([8, 8]), table, ["a", "b"]) == ("logE", "tN", "s", "tD", "a")
-    assert bs.ScalingLaw(prior="weak", vary=("logE",)).varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("logE",)
-    with pytest.raises(ValueError, match=r"vary names unknown domain effects \['x'\]"):
+    # 4 runs per domain: as many coordinates as a domain can identify (runs - 1), in role order (the loss
+    # level, the exponent, the N-term share), listed in the law's order
+    assert spec.varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("ell", "uN", "ls")
+    assert spec.varying_parameters(np.array([3, 3]), table, ["a", "b"]) == ("ell", "ls")
+    assert spec.varying_parameters(np.array([8, 8]), table, ["a", "b"]) == ("ell", "uN", "uD", "ls", "la")
+    assert bs.ScalingLaw(prior="weak", vary=("ell",)).varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("ell",)
+    with pytest.raises(ValueError, match=r"vary names unknown sampling coordinates \['x'\]"):
         bs.ScalingLaw(prior="weak", vary=("x",)).varying_parameters(np.array([4, 4]), table, ["a", "b"])
 
 
@@ -80,9 +83,16 @@ def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few(
     again = RETRY.retry_settings(quick, _diag(ess=800.0))
     assert (again.tune, again.max_treedepth, again.draws) == (1000, 10, 1000)
     assert RETRY.retry_settings(quick, _diag(ess=399.0)).draws == 2000  # below 100 per chain
+    assert again.target_accept == 0.95  # the first attempt diverged (2 draws) with the default target 0.9
     assert RETRY.note(quick, _diag(), again) == (
         "the quick settings (warm-up 300, tree depth 6) failed the checks (max R-hat 1.050, min bulk ESS 800, "
-        "min tail ESS 800, 2 divergences); sampled again with warm-up 1000, tree depth 10 and 1000 draws per chain")
+        "min tail ESS 800, 2 divergences); sampled again with warm-up 1000, tree depth 10, 1000 draws per chain "
+        "and target acceptance 0.95")
+    calm = Diagnostics(ok=False, max_rhat=1.05, min_ess_bulk=800, min_ess_tail=800, divergences=0, n_draws=4000)
+    assert RETRY.retry_settings(quick, calm).target_accept == 0.9  # no divergence: the step size is not the problem
+    assert RETRY.retry_settings(SamplerConfig(tune=300, target_accept=0.8), _diag()).target_accept == 0.8  # the user's
+    assert RETRY.note(quick, calm, RETRY.retry_settings(quick, calm)).endswith(
+        "sampled again with warm-up 1000, tree depth 10, 1000 draws per chain")
     assert RetryPolicy(tune=2000).retry_settings(quick, _diag()).tune == 2000
 
 
@@ -121,7 +131,7 @@ def test_fit_orchestration_retries_a_failed_quick_fit_without_a_sampler(fake_fit
     # the draws are labelled: domain names and the law's parameter names
     post = fit.posterior["posterior"]
     assert list(post["theta"].coords["domain_idx"].values) == ["default"]
-    assert list(post["mu"].coords["param"].values) == list(fit.law.theta_names)
+    assert list(post["theta_pop"].coords["param"].values) == list(fit.law.theta_names)
 
 
 def test_strict_fit_raises_when_the_checks_fail(fake_fit, monkeypatch):
@@ -220,8 +230,8 @@ def test_real_unconverged_fit_warns_once_and_carries_ok_false(few_runs):
 
 @pytest.mark.slow
 def test_real_unconverged_fit_raises_under_strict(few_runs):
-    with pytest.raises(SamplingError, match=r"^Sampling problems: .*effective sample size is \d+ for '\w+' "
-                                            r"\(should be >= 200\)"):
+    with pytest.raises(SamplingError, match=r"^Sampling problems: .*effective sample size is \d+ for the [a-z ]+ "
+                                            r"\('\w+'\) \(should be >= 200\)"):
         _bad_fit(few_runs, strict=True)
 
 
@@ -246,11 +256,14 @@ def test_real_unconverged_fit_keeps_ok_false_after_save(few_runs, tmp_path):
 def test_quick_one_domain_fit_that_fails_is_sampled_again_with_long_settings(few_runs, monkeypatch):
     real, calls = fit_module.check_convergence, []
 
+    firsts = []
+
     def first_fails(posterior, names, **kw):
         calls.append(kw["strict"])
         diag = real(posterior, names, **kw)
         if len(calls) == 1:
             diag.ok, diag.max_rhat = False, 1.05
+            firsts.append(diag)
         return diag
 
     monkeypatch.setattr(fit_module, "check_convergence", first_fails)
@@ -260,9 +273,10 @@ def test_quick_one_domain_fit_that_fails_is_sampled_again_with_long_settings(few
     assert len(calls) == 2
     assert (fit.sampler.tune, fit.sampler.max_treedepth) == (1000, 10)
     assert fit.notes[-1].startswith("the quick settings (warm-up 300, tree depth 6) failed the checks (max R-hat 1.050, ")
-    # the retry doubles the draws only when the quick attempt had too few effective draws
-    assert fit.sampler.draws in (1000, 2000)
-    assert fit.notes[-1].endswith(f"sampled again with warm-up 1000, tree depth 10 and {fit.sampler.draws} draws per chain")
+    # the retry's settings follow the quick attempt's diagnostics (RetryPolicy), and the note says what they were
+    quick = SamplerConfig().resolved(Structure("chinchilla", 1))
+    assert fit.sampler == RETRY.retry_settings(quick, firsts[0])
+    assert fit.notes[-1] == RETRY.note(quick, firsts[0], fit.sampler)
     calls.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -4,6 +4,7 @@ coordinates, discrepancy bases, varying effects, reference summaries — and the
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import synthetic_runs
 
@@ -18,7 +19,8 @@ def test_one_domain_inputs(fake_fit):
     assert inputs.domains == ["default"] and inputs.reference_domains == [] and not inputs.hierarchical
     assert inputs.varying == () and inputs.bases == {}
     assert inputs.refs == fake_fit.refs and inputs.structure == fake_fit.structure
-    assert inputs.arrays["log_loss"].shape == (24,) and "precond_mean" in inputs.arrays  # Laplace-whitened
+    assert inputs.arrays["log_loss"].shape == (24,) and inputs.centre is None
+    assert inputs.arrays["prior_chol"].shape == (5, 5) and "centre" not in inputs.arrays
     assert inputs.runs["is_reference"].eq(False).all() and {"flops", "domain"} <= set(inputs.runs)
     np.testing.assert_allclose(inputs.refs["params"], np.mean(np.log(inputs.runs["params"])), atol=1e-6)
 
@@ -27,9 +29,24 @@ def test_published_prior_is_widened_by_the_between_domain_spread():
     runs = synthetic_runs()
     weak = build_inputs(bs.ScalingLaw(prior="besiroglu2024", discrepancy="none"), runs)
     law = bs.get_law("chinchilla")
-    mean, cov = bs.get_prior("besiroglu2024").sampling_prior(law, weak.refs, weak.runs)
+    mean, cov = bs.get_prior("besiroglu2024").z_prior(law, weak.refs, weak.runs)
     np.testing.assert_allclose(weak.prior_mean, mean)
-    np.testing.assert_allclose(weak.prior_cov, cov + law.between_domain_cov())
+    np.testing.assert_allclose(weak.prior_cov, cov + np.diag([0.3, 0.3, 0.3, 0.15, 0.16]) ** 2)
+    # the published centre in sampling coordinates is the published law: back-transformed, Besiroglu et al.
+    nat = law.natural(dict(zip(law.theta_names, law.theta_matrix(mean))), weak.refs)
+    np.testing.assert_allclose([nat["E"], nat["alpha"], nat["beta"]], [1.81686, 0.34781, 0.36585], rtol=2e-4)
+
+
+def test_hierarchical_inputs_centre_the_loss_level_and_the_exponent_of_rich_domains():
+    runs = pd.concat([synthetic_runs(n_sizes=8, ratios=(5, 10, 20, 40, 80), domain="rich"),
+                      synthetic_runs(n_sizes=2, ratios=(10, 40), domain="sparse", seed=1)], ignore_index=True)
+    inputs = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), runs)
+    assert inputs.structure.rich == (0,)
+    # typical domain: (40 + 4) / 2 = 22 runs > 5 parameters, so every coordinate varies
+    assert inputs.varying == ("ell", "uN", "uD", "ls", "la")
+    np.testing.assert_array_equal(inputs.centre, [[1, 0, 0, 1, 0], [1, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(inputs.arrays["centre"], inputs.centre)
+    np.testing.assert_allclose(inputs.arrays["spread_scale"], [0.3, 0.3, 0.3, 0.15, 0.16])
 
 
 def test_reference_runs_enter_as_a_summary(monkeypatch):

@@ -84,7 +84,7 @@ def test_saved_fit_loads_and_predicts_identically(fake_fit, saved):
     loaded = load_fit(saved)
     pd.testing.assert_frame_equal(fit.predict(TARGETS), loaded.predict(TARGETS))
     cfg = json.loads((saved / "fit.json").read_text())
-    assert cfg["format_version"] == FORMAT_VERSION == 2
+    assert cfg["format_version"] == FORMAT_VERSION == 3
     assert cfg["config_sha256"] == _digest(cfg)
     assert sorted(p.name for p in saved.iterdir()) == ["fit.json", "posterior.nc", "runs.csv"]
 
@@ -190,14 +190,14 @@ def test_fit_json_deeply_nested(saved):
 
 def test_format_version_changed(saved):
     _edit_json(saved, lambda c: c.update(format_version=99))
-    msg = _expect(saved, r"uses saved-fit format 99 but this bayes_scaling reads format 2; it was written by "
-                         r"bayes_scaling 0.1.0")
+    msg = _expect(saved, r"uses saved-fit format 99 but this bayes_scaling reads format 3; it was written by "
+                         r"bayes_scaling 0.2.0")
     assert msg.endswith("Refit with this version or install the version that wrote it.")
 
 
 def test_old_format_without_config_checksum_is_refused(saved):
     _edit_json(saved, lambda c: (c.update(format_version=1), c.pop("config_sha256")))
-    _expect(saved, r"uses saved-fit format 1 but this bayes_scaling reads format 2")
+    _expect(saved, r"uses saved-fit format 1 but this bayes_scaling reads format 3")
 
 
 def test_fit_json_missing(saved):
@@ -216,7 +216,7 @@ DAMAGES = {
     "flipped runs byte": lambda p: _flip_byte(p / "runs.csv", 0.5),
     "field removed": lambda p: _edit_json(p, lambda c: c.pop("bases")),
     "not json": lambda p: (p / "fit.json").write_text("nope"),
-    "format changed": lambda p: _edit_json(p, lambda c: c.update(format_version=3)),
+    "format changed": lambda p: _edit_json(p, lambda c: c.update(format_version=4)),
     "json missing": lambda p: (p / "fit.json").unlink(),
 }
 
@@ -359,21 +359,13 @@ def test_io_writes_and_reads_a_configuration_not_a_fit(tmp_path):
         read_fit(path, required=("law",))
 
 
-def test_a_fit_saved_by_the_previous_layout_loads_and_forecasts_the_same(tmp_path):
-    """tests/data/main-format-2 was written by bayes_scaling before the posterior module existed (ScalingFit in
-    fit.py, io.save_fit); its forecasts were saved next to it by that code."""
-    with pytest.warns(ConvergenceWarning, match="failed its convergence checks when it was made"):
-        fit = ScalingFit.load(MAIN_FIT / "fit")
-    assert fit.domains == ["a", "b"] and fit.hierarchical and fit.prior.name == "besiroglu2024"
-    assert fit.structure.summarized == ()  # the field did not exist then
-    t = pd.DataFrame({"params": [3e9, 7e10, 7e10], "tokens": [6e10, 1.4e12, 1.4e12], "domain": ["a", "b", "unseen"]})
-    expected = pd.read_csv(MAIN_FIT / "predictions.csv", dtype={"domain": str})
-    got = fit.predict(t)
-    for col in ("loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper"):
-        np.testing.assert_allclose(got[col], expected[col], rtol=1e-12, err_msg=col)
-    assert got["domain_kind"].tolist() == expected["domain_kind"].tolist() == ["fitted", "fitted", "new_domain"]
-    front = fit.frontier([1e21, 5.88e23], domain="a")
-    pd.testing.assert_frame_equal(front, pd.read_csv(MAIN_FIT / "frontier.csv"), check_exact=False, rtol=1e-12)
-    # and it saves again in the same format
-    again = fit.save(tmp_path / "again")
-    assert json.loads((again / "fit.json").read_text())["format_version"] == 2
+def test_a_fit_saved_by_the_previous_model_is_refused_with_the_fix(tmp_path):
+    """tests/data/main-format-2 was written by bayes_scaling 0.1 (format 2), whose hierarchy sampled other
+    coordinates: its between-domain spreads cannot give a new-domain forecast in this model, so it is refused
+    with the fix, never read into wrong numbers."""
+    with pytest.raises(FitFileError) as err:
+        ScalingFit.load(MAIN_FIT / "fit")
+    assert str(err.value) == (
+        f"'{MAIN_FIT / 'fit'}' uses saved-fit format 2 but this bayes_scaling reads format 3; it was written by "
+        "bayes_scaling 0.1.0. Refit with this version or install the version that wrote it.")
+

@@ -21,9 +21,9 @@ def _model(runs, **spec):
 def test_one_domain_graph_uses_the_declared_names():
     inputs, model = _model(synthetic_runs(), discrepancy="none")
     names = set(model.named_vars)
-    assert {VARS.w_pop, VARS.population, VARS.theta, VARS.log_sigma, VARS.noise, VARS.tail_weight} <= names
-    assert VARS.spread not in names and VARS.z_pop not in names
-    assert [v.name for v in model.free_RVs] == [VARS.w_pop, VARS.log_sigma]
+    assert {VARS.w, VARS.population, VARS.theta, VARS.log_sigma, VARS.noise, VARS.tail_weight} <= names
+    assert VARS.spread not in names and VARS.z_pop not in names and VARS.population_z not in names
+    assert [v.name for v in model.free_RVs] == [VARS.w, VARS.log_sigma]
     assert set(model.named_vars_to_dims[VARS.theta]) == {VARS.domain_dim, VARS.param_dim}
     assert list(model.coords[VARS.param_dim]) == list(bs.get_law("chinchilla").theta_names)
 
@@ -35,14 +35,17 @@ def test_hierarchical_graph_with_a_discrepancy_term_uses_the_declared_names():
     assert inputs.structure.hierarchical and inputs.structure.n_gp >= 1
     free = {v.name for v in model.free_RVs}
     assert free <= set(VARS.checked), free - set(VARS.checked)  # every free variable is checked for convergence
-    assert {VARS.z_pop, VARS.spread, VARS.noise_centre, VARS.discrepancy_scale, VARS.discrepancy_weights} <= free
-    assert {VARS.population, VARS.theta, VARS.noise, VARS.tail_weight} <= set(model.named_vars)
+    assert {VARS.z_pop, VARS.spread_learned, VARS.z_dom, VARS.noise_centre, VARS.discrepancy_scale,
+            VARS.discrepancy_weights} <= free
+    assert {VARS.population, VARS.population_z, VARS.spread, VARS.theta, VARS.noise, VARS.tail_weight} <= set(model.named_vars)
+    assert list(model.coords[VARS.z_dim]) == list(bs.get_law("chinchilla").z_names)
 
 
 def test_names_are_declared_once_and_distinct():
     values = [getattr(VARS, f.name) for f in dataclasses.fields(PosteriorNames)]
     assert len(values) == len(set(values))
-    assert VARS.traced == ("mu", "log_sigma", "s_mu", "eta")
+    assert VARS.traced == ("theta_pop", "log_sigma", "s_mu", "eta")
+    assert VARS.describe(VARS.spread_learned) == "the between-domain spread of the loss level and of the exponent"
 
 
 def test_structure_round_trips_and_reads_fits_saved_before_summarized_was_recorded():

@@ -462,7 +462,7 @@ def test_plot_diagnostics_rank_plots(fake_fit):
     assert isinstance(fig, Figure)
     assert isinstance(axes, np.ndarray) and all(a.figure is fig for a in axes)
     post = fit.posterior["posterior"]
-    names = [v for v in ("mu", "log_sigma", "s_mu", "nu", "eta") if v in post.data_vars]
+    names = [v for v in ("theta_pop", "log_sigma", "s_mu", "nu", "eta") if v in post.data_vars]
     n_panels = sum(int(np.prod(post[v].shape[2:])) for v in names)
     chains = post.sizes["chain"]
     drawn = [a for a in axes if len(a.lines) >= chains]
@@ -489,7 +489,7 @@ def _overlapping_titles(fig) -> list[tuple[str, str]]:
 
 def test_plot_diagnostics_kinds(fake_fit):
     fit = fake_fit
-    fig, axes = plot_diagnostics(fit, kind="trace", var_names=["mu"])
+    fig, axes = plot_diagnostics(fit, kind="trace", var_names=["theta_pop"])
     assert isinstance(fig, Figure) and len(axes) >= 1
     assert sum(len(a.lines) for a in axes) >= fit.posterior["posterior"].sizes["chain"] * len(fit.law.theta_names)
     fig, axes = plot_diagnostics(fit, kind="energy")

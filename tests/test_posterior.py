@@ -34,8 +34,8 @@ def test_accessors_have_the_documented_shapes(fake_fit, fake_hier_fit, fake_gp_f
     assert fake_fit.tail_weight("default").shape == (s,)
     assert (fake_fit.tail_weight("unseen") == SPARSE_NU).all()  # a new domain gets normal noise
     h = fake_hier_fit
-    assert h.between_domain_spread().shape == (h.n_draws, len(h.effect_names))
-    assert h.effect_names == ("logE", "tN", "s", "tD", "a")  # law.effects() order, not the parameter order
+    assert h.between_domain_spread().shape == (h.n_draws, len(h.spread_names))
+    assert h.spread_names == ("ell", "uN", "uD", "ls", "la")  # the model's sampling coordinates
     assert h.noise_scales().shape == (h.n_draws, 3)
     m = fake_gp_fit.bases["default"].n_basis
     assert fake_gp_fit.discrepancy_coefficients("default").shape == (fake_gp_fit.n_draws, m)
@@ -49,7 +49,7 @@ def test_the_draws_are_read_by_the_declared_names(fake_hier_fit):
     np.testing.assert_array_equal(h.draws(VARS.population), h.population_theta())
     with pytest.raises(KeyError, match="the posterior has no variable 'nope'"):
         h.draws("nope")
-    assert h.free_variables() == [VARS.z_pop, VARS.spread, VARS.noise_centre, VARS.population]
+    assert h.free_variables() == [VARS.z_pop, VARS.noise_centre, VARS.population]
     assert h.trace_variables() == [VARS.population, VARS.noise_centre]
 
 
@@ -64,24 +64,27 @@ def test_unknown_domain_and_default_domain_messages(fake_fit, fake_hier_fit):
         fake_fit.between_domain_spread()
 
 
-def test_new_domain_spread_follows_effect_order_and_shared_effects(fake_hier_fit):
-    """The spread is indexed by domain effect (logE, tN, s, tD, a), not by parameter (logE, tN, tD, s, a);
-    effects shared by all fitted domains stay shared for a new domain."""
+def test_new_domain_draws_spread_each_sampling_coordinate_and_keep_shared_ones(fake_hier_fit):
+    """A new domain's coordinates are the population centre plus the fitted spread of each (0 = shared):
+    with only the loss level spread, the new domain's loss at the centre of the runs (ell) has that
+    sd while the E/term split, the exponents and the allocation stay at the centre."""
     s = 20000
-    tau = np.array([0.3, 0.5, 0.1, 0.4, 0.05])  # effect order
+    law = fake_hier_fit.law
+    centre = np.array([1.0, -1.0, -1.2, np.log(0.35), 0.1])
+    tau = np.array([0.3, 0.0, 0.0, 0.0, 0.0])
     post = xr.Dataset({
-        VARS.population: (("chain", "draw", VARS.param_dim), np.zeros((1, s, 5))),
-        VARS.spread: (("chain", "draw", "effect"), np.tile(tau, (1, s, 1))),
+        VARS.population_z: (("chain", "draw", VARS.z_dim), np.tile(centre, (1, s, 1))),
+        VARS.spread: (("chain", "draw", VARS.z_dim), np.tile(tau, (1, s, 1))),
         VARS.noise_centre: (("chain", "draw"), np.full((1, s), np.log(0.01))),
     })
-    stub = dataclasses.replace(fake_hier_fit, posterior=xr.DataTree.from_dict({"posterior": post}),
-                               varying=("logE", "tN", "s"))
+    stub = dataclasses.replace(fake_hier_fit, posterior=xr.DataTree.from_dict({"posterior": post}))
     theta, sigma, nu = stub.new_domain_draws(np.random.default_rng(0))
-    sd = dict(zip(stub.law.theta_names, theta.std(0), strict=True))
-    assert sd["logE"] == pytest.approx(0.3, rel=0.03)
-    assert sd["tN"] == pytest.approx(0.5, rel=0.03)
-    assert sd["s"] == pytest.approx(0.1, rel=0.03)
-    assert sd["tD"] == 0.0 and sd["a"] == 0.0
+    z = law.z_matrix(theta)
+    assert z[:, 0].std() == pytest.approx(0.3, rel=0.03)
+    np.testing.assert_allclose(z[:, 1:], np.tile(centre[1:], (s, 1)), atol=1e-9)
+    th = dict(zip(law.theta_names, theta.T, strict=True))
+    alpha, beta = law.exponents(th)
+    assert (alpha > 0).all() and (beta > 0).all()  # positive by construction
     assert sigma.shape == (s,) and nu.shape == (s,)
     # the noise of a new domain: log-normal around exp(s_mu) with the fixed spread 0.5 (model.NOISE_SPREAD)
     assert np.log(sigma).std() == pytest.approx(0.5, rel=0.03)

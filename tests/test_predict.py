@@ -3,6 +3,7 @@ warnings and, on a real fit (slow), calibration on the largest Chinchilla runs."
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling import scoring
+from bayes_scaling.extrapolation import ExtrapolationPrior
 from bayes_scaling.predict import FORECAST_COLUMNS, discrepancy_draws, predict, predictive_draws, prepare_targets
 
 
@@ -69,7 +71,7 @@ def test_new_domain_forecast_is_the_wider_population_predictive(fake_hier_fit):
     assert filled["domain"].tolist() == ["code", "code"]
 
 
-def test_discrepancy_is_the_gp_on_the_runs_and_one_offset_far_away(fake_gp_fit):
+def test_discrepancy_is_the_gp_on_the_runs_and_tapers_to_zero_beyond(fake_gp_fit):
     fit = fake_gp_fit
     basis = fit.bases["default"]
     x_in = fit.law.inputs(fit.runs.iloc[:3], fit.refs)
@@ -78,13 +80,32 @@ def test_discrepancy_is_the_gp_on_the_runs_and_one_offset_far_away(fake_gp_fit):
     np.testing.assert_allclose(basis.taper(x_in), 1.0)
     np.testing.assert_allclose(basis.taper(x_far), 0.0, atol=1e-12)
     d_in = discrepancy_draws(fit, "default", x_in)
-    d_far = discrepancy_draws(fit, "default", x_far)
     np.testing.assert_allclose(d_in, fit.discrepancy_coefficients("default") @ basis.psi(fit.law, x_in).T)
-    np.testing.assert_allclose(d_far[:, 0], d_far[:, 1])  # one offset per draw, the same at both far targets
-    assert d_far[:, 0].std() == pytest.approx(np.sqrt(np.mean(fit.discrepancy_scale() ** 2)), rel=0.1)
-    np.testing.assert_array_equal(d_far, discrepancy_draws(fit, "default", x_far))  # the same in every call
+    np.testing.assert_allclose(discrepancy_draws(fit, "default", x_far), 0.0, atol=1e-12)
     mean, new = predictive_draws(fit, far, "default", np.random.default_rng(0))
     assert mean.shape == new.shape == (fit.n_draws, 2)
+
+
+def test_the_model_form_error_grows_with_the_decades_beyond_the_runs(fake_fit):
+    """Inside the runs' range nothing is added; beyond, a random slope per draw (kappa z) times the decades,
+    the same in every call; its spread follows the prior (log kappa ~ N(m, s))."""
+    prior = ExtrapolationPrior("test", np.log(0.02), 0.5)
+    fit = dataclasses.replace(fake_fit, extrapolation=prior)
+    top_n, top_d = fit.runs["params"].max(), fit.runs["tokens"].max()
+    t = pd.DataFrame({"params": [top_n / 10, top_n * 10, top_n * 100], "tokens": [top_d / 10, top_d, top_d]})
+    err = fit.extrapolation_error(t, "default")
+    np.testing.assert_array_equal(err[:, 0], 0.0)
+    # one decade beyond in N (and in compute), two decades: exactly twice the error of the same draw
+    np.testing.assert_allclose(err[:, 2], 2 * err[:, 1])
+    np.testing.assert_array_equal(err, fit.extrapolation_error(t, "default"))
+    kappa_z = err[:, 1]
+    s = len(kappa_z)
+    # E|kappa z| = E kappa * sqrt(2/pi) with E kappa = exp(m + s^2/2)
+    expected = np.exp(np.log(0.02) + 0.5**2 / 2) * np.sqrt(2 / np.pi)
+    assert np.mean(np.abs(kappa_z)) == pytest.approx(expected, rel=4 / np.sqrt(s))
+    base_mean, _ = predictive_draws(fake_fit, t, "default", np.random.default_rng(0))
+    mean, _ = predictive_draws(fit, t, "default", np.random.default_rng(0))
+    np.testing.assert_allclose(mean - base_mean, err, atol=1e-12)
 
 
 def test_far_extrapolation_warns_once_with_the_numbers(fake_fit):

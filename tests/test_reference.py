@@ -32,7 +32,7 @@ def test_summary_is_the_reference_posterior_at_the_joint_scales(fake_fit, monkey
     law = fake_fit.law
     cat = law.to_catalog(fake_fit.theta_dict(fake_fit.theta("default")), fake_fit.refs)
     th = law.from_catalog(cat, refs)
-    draws = np.column_stack([th[k] for k in law.theta_names])
+    draws = law.z_matrix(np.column_stack([th[k] for k in law.theta_names]))  # in sampling coordinates
     np.testing.assert_allclose(mean, draws.mean(0))
     np.testing.assert_allclose(cov, np.cov(draws, rowvar=False), atol=1e-9)
     assert sigma == pytest.approx(float(np.median(fake_fit.noise_scale("default"))))

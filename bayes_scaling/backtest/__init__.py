@@ -18,12 +18,18 @@ Methods
 ``huber_ls``
     :class:`bayes_scaling.baselines.HuberLeastSquares` (Hoffmann et al. 2022,
     Eq. 3; Besiroglu et al. 2024), one fit per domain, plug-in residual intervals.
+    It fits the **same law** as the ``bayes`` method (``{"bayes": {"law":
+    "data_constrained"}, "huber_ls": {}}`` compares two fits of the data-constrained
+    law) unless its kwargs name a ``law``.
 ``huber_ls_bootstrap``
     The same fit plus its nonparametric bootstrap (default 200 resamples).
 ``published``
     The published Besiroglu et al. (2024) law, unchanged (a point forecast).
+    Always the Chinchilla law, whatever the other methods fit.
 ``published_offset``
-    The published law plus a per-domain offset on log loss.
+    The published (Chinchilla-law) fit plus a per-domain offset on log loss.
+
+The summary's ``law`` column names the law each method fits.
 
 Scores (per method, pooled over the held-out runs)
 --------------------------------------------------

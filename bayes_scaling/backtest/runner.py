@@ -29,35 +29,44 @@ from ..baselines import (
     PublishedLaw,
     PublishedLawOffset,
     bootstrap_tasks,
-    fit_domain,
 )
-from ..baselines.huber import MIN_RUNS_FOR_INTERVALS
 from ..data import RunsTableError, RunsTableWarning, validate_runs
 from ..fit import ScalingLaw
 from ..intervals import interval
+from ..laws import get_law
 from ..predict import predictive_draws
 from ..scoring import ape, crps_from_draws, kde_log_density, level_label, summarize_points
 from .splits import normalise_splits
 
-__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "normalise_methods", "score_points"]
+__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "method_law", "normalise_methods",
+           "score_points"]
 
 #: Method names understood by :func:`backtest`.
 METHODS = ("bayes", "huber_ls", "huber_ls_bootstrap", "published", "published_offset")
 
 
-_HUBER_KEYS = ("delta", "grid_stride", "per_domain", "polish")
+_HUBER_KEYS = ("delta", "grid_stride", "per_domain", "polish", "law")
 _BOOT_KEYS = ("n_boot", "n_draws")
 _PUB_KEYS = ("source", "uncertainty", "n_draws", "random_seed")
 _BAYES_FIT_KEYS = ("reference", "strict")
+
+#: Convergence columns of the summary (the Bayesian method's fit; NaN for baselines): the largest R-hat,
+#: the smallest bulk or tail ESS and the percentage of divergent draws.
+DIAGNOSTIC_COLUMNS = ("max_rhat", "min_ess", "divergent_pct")
 
 
 def normalise_methods(methods) -> list[tuple[str, str, dict]]:
     """The ``methods`` argument of :func:`backtest` as ``(label, base method, kwargs)`` triples.
 
+    A ``huber_ls`` or ``huber_ls_bootstrap`` method without a ``law`` gets the law of the
+    ``bayes`` method(s) (the Chinchilla law when there is none), so that every law is
+    compared with the least-squares fit of the same law.
+
     Raises
     ------
     ValueError
-        Unknown methods or options, duplicate labels, no methods.
+        Unknown methods or options, duplicate labels, no methods; Bayesian methods of
+        different laws next to a Huber method that names none.
     """
     if methods is None:
         methods = METHODS
@@ -89,7 +98,27 @@ def normalise_methods(methods) -> list[tuple[str, str, dict]]:
     labels = [o[0] for o in out]
     if len(set(labels)) != len(labels):
         raise ValueError(f"method labels must be unique, got {labels}.")
+    bayes_laws = sorted({method_law(base, kw) for _, base, kw in out if base == "bayes"})
+    for label, base, kw in out:
+        if base in ("huber_ls", "huber_ls_bootstrap"):
+            if "law" in kw:
+                kw["law"] = get_law(kw["law"]).name
+            elif len(bayes_laws) > 1:
+                raise ValueError(f"the bayes methods fit different laws ({', '.join(bayes_laws)}); say which law "
+                                 f"'{label}' fits, e.g. {{'{label}': {{'law': '{bayes_laws[0]}'}}}}.")
+            else:
+                kw["law"] = bayes_laws[0] if bayes_laws else "chinchilla"
     return out
+
+
+def method_law(base: str, kwargs: dict) -> str:
+    """The law a method fits: its ``law`` keyword (``bayes``, Huber), else the Chinchilla law.
+
+    ``published`` and ``published_offset`` are always the published Chinchilla-law fit.
+    """
+    if base in ("published", "published_offset"):
+        return "chinchilla"
+    return get_law(kwargs.get("law", "chinchilla")).name
 
 
 def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_seed: int) -> dict:
@@ -135,10 +164,13 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_se
     unseen = sorted(set(test["domain"]) - set(fit.domains))
     if unseen:
         notes.append(f"population predictive for unseen domain(s) {', '.join(unseen)}")
+    diag = {"max_rhat": float(d.max_rhat), "min_ess": float(min(d.min_ess_bulk, d.min_ess_tail)),
+            "divergent_pct": 100.0 * d.divergences / d.n_draws} if d is not None else {}
     return {
         "forecast": Forecast(np.median(mean, 0), draws, mean, dens, "+".join(sorted(kinds))),
         "seconds": secs,
         "notes": notes,
+        "diagnostics": diag,
     }
 
 
@@ -162,10 +194,12 @@ class BacktestResult:
     Attributes
     ----------
     summary : pandas.DataFrame
-        One row per split and method: ``split``, ``method``, ``n_train``,
+        One row per split and method: ``split``, ``method``, ``law`` (the law the
+        method fits; ``published`` and ``published_offset`` always the Chinchilla law), ``n_train``,
         ``n_heldout``, ``n_scored``, ``mape`` (percent), ``rmsle``, ``r2``,
         ``coverage_50``, ``coverage_80``, ``coverage_90``, ``coverage_95`` (one
         per level), ``width_90``, ``crps`` (of log loss), ``log_pred_density``,
+        ``max_rhat``, ``min_ess``, ``divergent_pct`` (the Bayesian fit's convergence; NaN for baselines),
         ``fit_seconds``, ``density``, ``notes``.
     points : pandas.DataFrame
         One row per split, method and held-out run: ``split``, ``method``,
@@ -265,7 +299,12 @@ def backtest(
         :class:`~bayes_scaling.ScalingLaw` (plus ``reference`` and ``strict`` to
         its ``fit``); Huber kwargs to :class:`~bayes_scaling.baselines.HuberLeastSquares`
         (plus ``n_boot``, ``n_draws`` for the bootstrap); ``published`` kwargs to
-        :class:`~bayes_scaling.baselines.PublishedLaw`.
+        :class:`~bayes_scaling.baselines.PublishedLaw`. The Huber methods fit the
+        law of the ``bayes`` method (``{"bayes": {"law": "data_constrained"},
+        "huber_ls": {}}`` fits the data-constrained law by least squares) unless
+        their kwargs name a ``law``; ``published`` and ``published_offset`` stay the
+        published Chinchilla-law fit (their ``notes`` say so when other methods
+        fit another law).
     prob_levels : sequence of float, default (0.5, 0.8, 0.9, 0.95)
         Interval probabilities scored (0.9 is always scored, for ``width_90``).
     random_seed : int, default 0
@@ -344,13 +383,11 @@ def backtest(
                 if cfg_key in huber_cfgs:
                     continue
                 cfg = HuberLeastSquares(**hk)
+                cfg.validate(tr, quiet=True)  # e.g. the data-constrained law without 'unique_tokens'
                 huber_cfgs[cfg_key] = cfg
                 sub = tr if cfg.per_domain else tr.assign(domain=POOLED_DOMAIN)
                 for dom, g in sub.groupby("domain", sort=True):
-                    arr = (np.log(g["params"].to_numpy(float)), np.log(g["tokens"].to_numpy(float)),
-                           np.log(g["loss"].to_numpy(float)))
-                    tasks.append(joblib.delayed(fit_domain)(dom, *arr, delta=cfg.delta, grid_stride=cfg.grid_stride,
-                                                            polish=cfg.polish))
+                    tasks.append(cfg.domain_task(dom, g))
                     keys.append(("huber", cfg_key, dom))
     results = _run_parallel(tasks, n_jobs, client)
     bayes_out: dict[tuple, dict] = {}
@@ -389,6 +426,7 @@ def backtest(
         boots[sk] = HuberBootstrap.from_chunks(fit, k, results[lo:hi], n_boot=nb, random_seed=random_seed, n_draws=nd)
 
     # ---- scoring (main process)
+    others = sorted({method_law(b, kw) for _, b, kw in specs} - {"chinchilla"})
     summary_rows, point_frames = [], []
     for si, (split_label, tr, te) in enumerate(splits):
         y = te["loss"].to_numpy(float)
@@ -411,15 +449,19 @@ def backtest(
                     if failed:
                         notes.append(f"{failed} bootstrap refits failed")
                 fits = model.fit.fits if base == "huber_ls_bootstrap" else model.fits
-                small = sorted(d for d, f in fits.items() if f.n_runs < MIN_RUNS_FOR_INTERVALS)
+                small = sorted(d for d, f in fits.items() if f.n_runs < f.min_runs_for_intervals)
                 if small:
-                    notes.append(f"no intervals for domain(s) with fewer than 6 fitting runs: {', '.join(small)}")
+                    k = min(f.min_runs_for_intervals for f in fits.values())
+                    notes.append(f"no intervals for domain(s) with fewer than {k} fitting runs: {', '.join(small)}")
             else:
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RunsTableWarning)  # already reported for the whole table
                     model = (PublishedLaw if base == "published" else PublishedLawOffset)(**kw).fit(tr)
                 seconds = time.perf_counter() - t0
+                if others:
+                    notes.append(f"the published Chinchilla-law fit, not the {', '.join(others)} law of the other "
+                                 "methods")
             pts = score_points(te, y, levels, model, fc_by_dom if base == "bayes" else None, notes)
             pts.insert(0, "method", label)
             pts.insert(0, "split", split_label)
@@ -427,16 +469,19 @@ def backtest(
             density = {"bayes": bayes_out[(si, label)]["forecast"].density_kind if base == "bayes" else "",
                        "huber_ls": "kde", "huber_ls_bootstrap": "kde", "published": "none",
                        "published_offset": "exact"}[base]
-            row = {"split": split_label, "method": label, "n_train": int(len(tr))}
+            row = {"split": split_label, "method": label, "law": method_law(base, kw), "n_train": int(len(tr))}
             row.update(summarize_points(pts, levels))
             row["fit_seconds"] = float(seconds)
+            diag = bayes_out[(si, label)].get("diagnostics", {}) if base == "bayes" else {}
+            for col in DIAGNOSTIC_COLUMNS:
+                row[col] = diag.get(col, np.nan)
             row["density"] = density
             row["notes"] = "; ".join(notes)
             summary_rows.append(row)
     summary = pd.DataFrame(summary_rows)
     cov_cols = [f"coverage_{level_label(q)}" for q in levels]
-    order = ["split", "method", "n_train", "n_heldout", "n_scored", "mape", "rmsle", "r2", *cov_cols, "width_90",
-             "crps", "log_pred_density", "fit_seconds", "density", "notes"]
+    order = ["split", "method", "law", "n_train", "n_heldout", "n_scored", "mape", "rmsle", "r2", *cov_cols, "width_90",
+             "crps", "log_pred_density", "fit_seconds", *DIAGNOSTIC_COLUMNS, "density", "notes"]
     summary = summary[order]
     points = pd.concat(point_frames, ignore_index=True)
     return BacktestResult(summary=summary, points=points, prob_levels=levels)

@@ -18,6 +18,10 @@ Baselines
     (A = e^a, B = e^b, E = e^e) by L-BFGS-B from a grid of starting values and
     keep the best. One fit per domain by default. :meth:`HuberFit.bootstrap`
     adds the nonparametric bootstrap of Besiroglu et al. (2024).
+    ``HuberLeastSquares(law=...)`` fits any other law of
+    :data:`bayes_scaling.laws.LAWS` the same way (the data-constrained,
+    Kaplan and one-variable laws; grids of starts in :func:`law_grid`), with
+    the same intervals; the published baselines are Chinchilla-law only.
 :class:`PublishedLaw`
     The published Besiroglu et al. (2024) law, unchanged (a point forecast).
 :class:`PublishedLawOffset`
@@ -33,7 +37,7 @@ Predictive intervals (exactly what each baseline does)
     a new run's log loss are ``log L_hat(x) + r_i`` for every fitted run i.
     In-sample residuals understate out-of-sample error (no leverage
     correction). With n <= 5 runs (no residual degrees of freedom for 5
-    parameters) the intervals are NaN.
+    parameters; n <= p for a law with p parameters) the intervals are NaN.
 ``HuberBootstrap``
     B resamples (default 200) of the domain's runs with replacement, each refit
     by L-BFGS-B started at the full-data estimate. Draw s of a new run's log
@@ -72,8 +76,11 @@ from .huber import (
     bootstrap_chunk,
     bootstrap_tasks,
     fit_domain,
+    fit_domain_law,
     hoffmann_grid,
     huber_objective,
+    law_grid,
+    law_objective,
 )
 from .published import PublishedFit, PublishedLaw, PublishedLawOffset
 
@@ -93,7 +100,10 @@ __all__ = [
     "fit_domain",
     "bootstrap_chunk",
     "bootstrap_tasks",
+    "fit_domain_law",
     "hoffmann_grid",
     "huber_objective",
+    "law_grid",
+    "law_objective",
     "log_loss_lse",
 ]

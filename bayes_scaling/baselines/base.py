@@ -112,6 +112,8 @@ class BaselineFit:
 
     domains: list[str]
     name: str = "baseline"
+    #: Target columns the baseline's law needs (a Huber fit of a one-variable law needs one).
+    needs: tuple[str, ...] = NEEDS
 
     def default_domain(self) -> str:
         """The domain of targets that name none: the only fitted domain.
@@ -130,7 +132,7 @@ class BaselineFit:
         )
 
     def _targets(self, targets, domain):
-        t = validate_targets(targets, domains=self.domains, needs=NEEDS)
+        t = validate_targets(targets, domains=self.domains, needs=self.needs)
         if domain is not None:
             t["domain"] = t["domain"].where(t["domain"].notna(), domain)
         if t["domain"].isna().any():
@@ -232,12 +234,13 @@ class BaselineFit:
         return out
 
 
-def validated_runs(runs, loss_unit="nats", quiet=False) -> pd.DataFrame:
-    """Runs validated for a Chinchilla-law baseline (N and D needed; 5 law parameters)."""
+def validated_runs(runs, loss_unit="nats", quiet=False, needs=NEEDS, n_law_parameters=5) -> pd.DataFrame:
+    """Runs validated for a baseline: by default a Chinchilla-law one (N and D needed; 5 law parameters)."""
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore", RunsTableWarning)
-        return validate_runs(runs, n_law_parameters=5, informative_prior=True, needs=NEEDS, loss_unit=loss_unit)
+        return validate_runs(runs, n_law_parameters=n_law_parameters, informative_prior=True, needs=tuple(needs),
+                             loss_unit=loss_unit)
 
 
 def domain_arrays(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
