@@ -36,6 +36,7 @@ import pandas as pd
 
 from ._version import __version__
 from .backtest import backtest_cli
+from .backtest.command import add_backtest_arguments
 from .data import RunsTableError, read_runs, validate_targets
 from .datasets import citation, load_chinchilla
 from .decisions import compare, frontier
@@ -46,9 +47,9 @@ from .laws import get_law
 from .posterior import ScalingFit
 from .predict import predict
 from .priors import list_priors
-from .risk import prior_data_conflict, risk_table
-from .value_of_information import next_run
-from .workflow import fit_and_report
+from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
+from .value_of_information import NEXT_RUN_COLUMNS, next_run
+from .workflow import NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report, own_domains
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4
 
@@ -80,13 +81,13 @@ _SHOWN: set[str] = set()
 # Advice in library messages names Python settings (draws=2000, prior='besiroglu2024'); on the
 # command line the same advice is a flag.
 _SETTING = re.compile(r"\b(draws|tune|target_accept|max_treedepth|widen)=([0-9.]+)")
-_CHOICE = re.compile(r"\b(prior|reference)='([\w.-]+)'")
+_CHOICE = re.compile(r"\b(prior|reference|loss_unit)='([\w.-]+)'")
 
 
 def _as_flags(text: str) -> str:
     """Rewrite Python-style settings in advice as CLI flags (``draws=2000`` -> ``--draws 2000``)."""
     text = _SETTING.sub(lambda m: f"--{m.group(1).replace('_', '-')} {m.group(2)}", text)
-    text = _CHOICE.sub(lambda m: f"--{m.group(1)} {m.group(2)}", text)
+    text = _CHOICE.sub(lambda m: f"--{m.group(1).replace('_', '-')} {m.group(2)}", text)
     return re.sub(r"SamplerConfig\((--[\w-]+ [0-9.]+)\)", r"\1", text)
 
 
@@ -124,18 +125,22 @@ def _prob(p: float) -> float:
 
 def _check_args(args) -> None:
     """Checks of plain arguments, before anything is read, fitted or written."""
-    if getattr(args, "prob", None) is not None:
+    if getattr(args, "prob", None) is not None and args.command != "backtest":
         _prob(args.prob)
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise CliError(f"--seed must be a non-negative integer, got {seed}.")
     widen = getattr(args, "widen", None)
     if widen is not None and not widen > 0:
         raise CliError(f"--widen must be a positive factor (1 = the published prior, 2 = twice its spread), got {widen}.")
     threshold = getattr(args, "threshold", None)
     if threshold is not None and not threshold > 0:
         raise CliError(f"--threshold is a target loss in nats/token and must be positive, got {threshold}.")
-    if getattr(args, "flops", None):
+    if getattr(args, "flops", None) and args.command != "backtest":
         if any(not v > 0 for v in _floats(args.flops, "--flops")):
             raise CliError(f"--flops must be positive budgets in FLOPs such as 1e21,5.88e23, got '{args.flops}'.")
-    _sampler_config(args)
+    if args.command != "backtest":
+        _sampler_config(args)
 
 
 def _check_out_file(path: str | None, force: bool) -> Path | None:
@@ -217,11 +222,14 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         prob=_prob(args.prob), threshold=getattr(args, "threshold", None), random_seed=args.seed,
         sampler=_sampler_config(args), strict=getattr(args, "strict", False),
         domain_col=getattr(args, "domain_col", "domain") or "domain",
-        discrepancy=getattr(args, "discrepancy", "auto") or "auto", title=title, data_note=data_note,
+        discrepancy=getattr(args, "discrepancy", "auto") or "auto", loss_unit=getattr(args, "loss_unit", "nats") or "nats",
+        title=title, data_note=data_note,
         force=True,  # _out_dir has checked --out (and --force) already
         progress=partial(_progress, quiet=quiet),
     )
     print(res.report.summary[0] if res.report.summary else "")
+    for note in res.notes:
+        print(f"note: {note}")
     print(f"report: {res.paths['html']}")
     print(f"markdown: {res.paths['markdown']}")
     print(f"saved fit: {res.paths['fit']}")
@@ -273,11 +281,26 @@ def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
         _progress(f"wrote {out_path}", quiet)
 
 
+def _several(fit: ScalingFit) -> bool:
+    return len(own_domains(fit)) > 1
+
+
+def _legend(columns: dict, shown) -> None:
+    """Print what each shown column means, one line each, under a table."""
+    lines = [f"  {c}: {text}" for c, text in columns.items() if c in shown]
+    if lines:
+        print("Columns:")
+        print("\n".join(lines))
+
+
 def cmd_predict(args) -> int:
     """Forecast loss at targets from a saved fit."""
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
-    pred = predict(fit, args.at, prob=_prob(args.prob), domain=args.domain)
+    targets = args.at
+    if args.domain is None and _several(fit):  # targets without a domain: every domain, and a new one
+        targets = expand_targets(fit, targets)
+    pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain)
     _emit(pred, out_path, args.quiet)
     return EXIT_OK
 
@@ -287,16 +310,41 @@ def cmd_frontier(args) -> int:
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
     budgets = _floats(args.flops, "--flops")
-    fr = frontier(fit, budgets, prob=_prob(args.prob), domain=args.domain, max_params=args.max_params,
-                  unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
+    kw = dict(max_params=args.max_params, unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
+    if args.domain is None and _several(fit):  # every domain, and a new one
+        fr, notes = domain_frontiers(fit, budgets, prob=_prob(args.prob), **kw)
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=1)
+        if fr.empty:
+            raise CliError("no domain has a defined compute-optimal frontier at these budgets.")
+        fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]  # several domains: say whose row it is first
+    else:
+        fr = frontier(fit, budgets, prob=_prob(args.prob), domain=args.domain, **kw)
     _emit(fr, out_path, args.quiet)
     return EXIT_OK
+
+
+def _need_domain(fit: ScalingFit, domain, table, what: str) -> None:
+    """A command that compares rows within one domain needs it named in a fit of several domains."""
+    if domain is not None or not _several(fit):
+        return
+    has = False
+    try:
+        has = bool(validate_targets(table, needs=tuple(v for v in fit.law.variables if v != "unique_tokens"))["domain"]
+                   .notna().any())
+    except RunsTableError:
+        return  # the analysis reports the table's problem itself
+    if not has:
+        raise CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the {what} are "
+                       f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
+                       "forecast for a new domain).")
 
 
 def cmd_compare(args) -> int:
     """Compare candidate runs."""
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
+    _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
     _emit(res, out_path, args.quiet)
     return EXIT_OK
@@ -306,10 +354,17 @@ def cmd_risk(args) -> int:
     """Transfer-risk table at targets: P(miss threshold), expected shortfall, departure from the published law."""
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
-    table = risk_table(fit, args.at, args.threshold, prob=_prob(args.prob), domain=args.domain)
+    targets = args.at
+    if args.domain is None and _several(fit):
+        targets = expand_targets(fit, targets)
+    table = risk_table(fit, targets, args.threshold, prob=_prob(args.prob), domain=args.domain)
     _emit(table, out_path, args.quiet)
-    for dom in dict.fromkeys(d for d in table["domain"] if d in fit.domains):
-        print(prior_data_conflict(fit, dom)["message"])
+    _legend(RISK_COLUMNS, table.columns)
+    flags = [prior_data_conflict(fit, dom) for dom in dict.fromkeys(d for d in table["domain"] if d in fit.domains)]
+    for res in flags:
+        print(res["message"])
+    if "p_departure" in table and any(f["flag"] == "none" for f in flags) and (table["p_departure"] > 0.5).any():
+        print(DEPARTURE_VS_CONFLICT)
     return EXIT_OK
 
 
@@ -317,10 +372,12 @@ def cmd_next_run(args) -> int:
     """Rank candidate next runs by expected interval shrinkage at the target per FLOP."""
     out_path = _check_out_file(args.out, args.force)
     fit = _load(args.fit_dir)
+    _need_domain(fit, args.domain, args.candidates, "candidates")
     target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
-                   n_sims=args.n_sims)
+                   n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
     _emit(res, out_path, args.quiet)
+    _legend(NEXT_RUN_COLUMNS, res.columns)
     return EXIT_OK
 
 
@@ -337,115 +394,160 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_INPUT)  # 2, as argparse itself
 
 
+_FORMATS = "CSV, .xlsx, .parquet or .json"
+#: The sampler's defaults, quoted in --help (read from SamplerConfig so the text cannot drift from it).
+_DEFAULT = SamplerConfig()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
+    """The argument parser (documented in the README); every option's help says what it does and its default."""
     p = _Parser(prog="bayes-scaling", description="Bayesian scaling-law forecasts with credible intervals.")
     p.add_argument("--version", action="version", version=f"bayes_scaling {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp, seed=True):
-        sp.add_argument("--prob", type=float, default=0.9, help="credible-interval probability (default 0.9)")
+    def common(sp, seed=True, out_file=True):
+        sp.add_argument("--prob", type=float, default=0.9, help="credible-interval probability (default: 0.9)")
         if seed:
-            sp.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
-        sp.add_argument("--quiet", action="store_true", help="no progress messages")
-        sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+            sp.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers "
+                                                                "(default: 0)")
+        sp.add_argument("--quiet", action="store_true", help="no progress messages on stderr (default: shown)")
+        sp.add_argument("--force", action="store_true", help="overwrite existing outputs (default: refuse)")
 
     def sampling(sp):
-        sp.add_argument("--draws", type=int, default=None, help="posterior draws per chain (default 1000)")
-        sp.add_argument("--tune", type=int, default=None, help="warm-up draws per chain (default: 300 for one domain, 1000 for several)")
-        sp.add_argument("--chains", type=int, default=None, help="chains (default 4)")
-        sp.add_argument("--sampler", choices=["nutpie", "pymc"], default=None, help="NUTS implementation (default nutpie)")
-        sp.add_argument("--target-accept", type=float, default=None, dest="target_accept")
+        sp.add_argument("--draws", type=int, default=None, help=f"posterior draws per chain (default: {_DEFAULT.draws})")
+        sp.add_argument("--tune", type=int, default=None,
+                        help="warm-up draws per chain (default: 300 for one domain, 1000 for several)")
+        sp.add_argument("--chains", type=int, default=None, help=f"chains (default: {_DEFAULT.chains})")
+        sp.add_argument("--sampler", choices=["nutpie", "pymc"], default=None, help="NUTS implementation (default: nutpie)")
+        sp.add_argument("--target-accept", type=float, default=None, dest="target_accept",
+                        help="NUTS target acceptance rate; raise it (0.95-0.99) against divergences "
+                             f"(default: {_DEFAULT.target_accept:g})")
         sp.add_argument("--max-treedepth", type=int, default=None, dest="max_treedepth",
                         help="largest NUTS tree depth (default: 6 for one domain, 10 for several)")
-        sp.add_argument("--strict", action="store_true", help="exit with code 3 when sampling diagnostics fail")
+        sp.add_argument("--strict", action="store_true",
+                        help="exit with code 3 and write nothing when sampling diagnostics fail (default: warn and go on)")
         sp.add_argument("--discrepancy", choices=["auto", "gp", "none"], default="auto",
-                        help="model-discrepancy term (default: auto, for domains with many runs)")
+                        help="model-discrepancy term: auto uses it for domains with many runs (default: auto)")
+
+    def domain_opt(sp, what):
+        sp.add_argument("--domain", default=None,
+                        help=f"domain of {what} without a domain column; a name the fit has not seen gives the forecast "
+                             "for a new domain (default: the fit's only domain; in a fit of several domains, every "
+                             "domain and a new one)")
+
+    def out_file(sp, what):
+        sp.add_argument("--out", default=None, help=f"write {what} to this CSV file (default: print only)")
 
     d = sub.add_parser("demo", help="fit the embedded Chinchilla runs and write a report")
-    d.add_argument("--out", default="bayes-scaling-demo", help="output directory (default ./bayes-scaling-demo)")
+    d.add_argument("--out", default="bayes-scaling-demo", help="output directory (default: ./bayes-scaling-demo)")
     common(d)
     sampling(d)
     d.set_defaults(func=cmd_demo)
 
-    f = sub.add_parser("fit", help="fit a runs table (CSV) and write a report")
-    f.add_argument("runs", help="CSV with params, tokens (or flops), loss [, domain]")
-    f.add_argument("--out", required=True, help="output directory")
-    f.add_argument("--prior", default=None, help=f"prior from the catalog: {', '.join(list_priors())} (default: the law's published prior)")
-    f.add_argument("--widen", type=float, default=1.0, help="multiply the prior's standard deviations (trust it less)")
-    f.add_argument("--law", default="chinchilla", help="chinchilla, kaplan, data_constrained, power_params, power_tokens, power_flops")
-    f.add_argument("--domain-col", default="domain", dest="domain_col", help="column naming each run's domain")
-    f.add_argument("--reference", default=None, help="reference runs fitted alongside: 'chinchilla' or a CSV file")
-    f.add_argument("--targets", default=None, help="CSV of forecast targets (params, tokens or flops [, domain])")
-    f.add_argument("--threshold", type=float, default=None, help="target loss: report P(loss > threshold) at the first target")
-    f.add_argument("--flops", default=None, help="budgets for the frontier table, e.g. 1e21,5.88e23")
+    f = sub.add_parser("fit", help="fit a runs table and write a report, the saved fit and the tables")
+    f.add_argument("runs", help=f"runs table ({_FORMATS}) with params, tokens (or flops), loss [, domain]")
+    f.add_argument("--out", required=True, help="output directory (required; created)")
+    f.add_argument("--prior", default=None, help=f"prior from the catalog: {', '.join(list_priors())} "
+                                                 "(default: the law's published prior, besiroglu2024 for chinchilla)")
+    f.add_argument("--widen", type=float, default=1.0,
+                   help="multiply the prior's standard deviations, i.e. trust it less (default: 1)")
+    f.add_argument("--law", default="chinchilla",
+                   help="chinchilla, kaplan, data_constrained, power_params, power_tokens, power_flops (default: chinchilla)")
+    f.add_argument("--domain-col", default="domain", dest="domain_col",
+                   help="column naming each run's domain (default: domain)")
+    f.add_argument("--reference", default=None,
+                   help="reference runs fitted alongside as another domain: 'chinchilla' (embedded) or a runs file "
+                        "(default: none)")
+    f.add_argument("--targets", default=None,
+                   help=f"forecast targets ({_FORMATS}) with params, tokens or flops [, domain]; a row without a domain "
+                        "is forecast for every domain and a new one (default: compute-optimal runs at 10x and 100x "
+                        "each domain's largest compute)")
+    f.add_argument("--threshold", type=float, default=None,
+                   help="target loss, in the unit of --loss-unit: the report gives P(loss > threshold) at the first "
+                        "target (default: none)")
+    f.add_argument("--flops", default=None, help="budgets for the frontier table, e.g. 1e21,5.88e23 "
+                                                 "(default: 1e21,1e22,1e23,5.88e23)")
+    f.add_argument("--loss-unit", choices=["nats", "bits"], default="nats", dest="loss_unit",
+                   help="unit of the runs' loss column: nats (natural log) or bits (log2, converted to nats) "
+                        "(default: nats)")
     common(f)
     sampling(f)
     f.set_defaults(func=cmd_fit)
 
     pr = sub.add_parser("predict", help="forecast loss at targets from a saved fit")
     pr.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
-    pr.add_argument("--at", required=True, help="CSV with params and tokens (or flops) [, domain]")
-    pr.add_argument("--domain", default=None, help="domain for targets without a domain column")
-    pr.add_argument("--out", default=None, help="write the forecast table to this CSV")
+    pr.add_argument("--at", required=True, help=f"targets ({_FORMATS}) with params and tokens (or flops) [, domain] "
+                                                "(required)")
+    domain_opt(pr, "targets")
+    out_file(pr, "the forecast table")
     common(pr, seed=False)
     pr.set_defaults(func=cmd_predict)
 
     fr = sub.add_parser("frontier", help="compute-optimal allocation over budgets")
-    fr.add_argument("fit_dir")
-    fr.add_argument("--flops", required=True, help="budgets in FLOPs, e.g. 1e21,5.88e23")
-    fr.add_argument("--domain", default=None)
-    fr.add_argument("--max-params", type=float, default=None, dest="max_params", help="largest allowed model size")
+    fr.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
+    fr.add_argument("--flops", required=True, help="budgets in FLOPs, e.g. 1e21,5.88e23 (required)")
+    fr.add_argument("--domain", default=None,
+                    help="domain of the frontier; a name the fit has not seen gives a new domain's (default: the "
+                         "fit's only domain; in a fit of several domains, every domain and a new one)")
+    fr.add_argument("--max-params", type=float, default=None, dest="max_params",
+                    help="largest allowed model size N (default: no limit)")
     fr.add_argument("--unique-tokens", type=float, default=None, dest="unique_tokens",
-                    help="unique tokens available (data-constrained law)")
+                    help="unique tokens available, data-constrained law (default: unlimited)")
     fr.add_argument("--inference-tokens", type=float, default=None, dest="inference_tokens",
-                    help="tokens to be served after training (2N FLOPs each, Sardana et al. 2024)")
-    fr.add_argument("--out", default=None)
+                    help="tokens to be served after training, 2N FLOPs each (Sardana et al. 2024) (default: 0)")
+    out_file(fr, "the frontier table")
     common(fr, seed=False)
     fr.set_defaults(func=cmd_frontier)
 
     c = sub.add_parser("compare", help="compare candidate runs: loss, P(best), expected gap")
-    c.add_argument("fit_dir")
-    c.add_argument("--candidates", required=True, help="CSV with params and tokens (or flops) [, label]")
-    c.add_argument("--domain", default=None)
-    c.add_argument("--new-run", action="store_true", dest="new_run", help="compare single runs (noise included)")
-    c.add_argument("--out", default=None)
+    c.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
+    c.add_argument("--candidates", required=True,
+                   help=f"candidate runs ({_FORMATS}) with params and tokens (or flops) [, label] (required)")
+    c.add_argument("--domain", default=None,
+                   help="domain of the candidates; a name the fit has not seen gives a new domain's forecast "
+                        "(default: the fit's only domain; required in a fit of several domains)")
+    c.add_argument("--new-run", action="store_true", dest="new_run",
+                   help="compare single runs, run-to-run noise included (default: expected losses)")
+    out_file(c, "the comparison")
     common(c, seed=False)
     c.set_defaults(func=cmd_compare)
 
     r = sub.add_parser("risk", help="transfer risk at targets: P(miss threshold), shortfall, departure")
-    r.add_argument("fit_dir")
-    r.add_argument("--at", required=True, help="CSV with params and tokens (or flops) [, domain]")
-    r.add_argument("--threshold", required=True, type=float, help="target loss in nats/token")
-    r.add_argument("--domain", default=None)
-    r.add_argument("--out", default=None, help="write the risk table to this CSV")
+    r.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
+    r.add_argument("--at", required=True, help=f"targets ({_FORMATS}) with params and tokens (or flops) [, domain] "
+                                               "(required)")
+    r.add_argument("--threshold", required=True, type=float, help="target loss in nats/token (required)")
+    domain_opt(r, "targets")
+    out_file(r, "the risk table")
     common(r, seed=False)
     r.set_defaults(func=cmd_risk)
 
-    n = sub.add_parser("next-run", help="rank candidate next runs by expected interval shrinkage per FLOP")
-    n.add_argument("fit_dir")
-    n.add_argument("--candidates", required=True, help="CSV with params and tokens (or flops) [, label]")
-    n.add_argument("--target-params", required=True, type=float, dest="target_params", help="N of the run to forecast")
-    n.add_argument("--target-tokens", required=True, type=float, dest="target_tokens", help="D of the run to forecast")
-    n.add_argument("--budget", type=float, default=None, help="drop candidates costing more FLOPs than this")
-    n.add_argument("--n-sims", type=int, default=64, dest="n_sims", help="simulated outcomes per candidate")
-    n.add_argument("--domain", default=None)
-    n.add_argument("--out", default=None)
+    n = sub.add_parser("next-run", help="rank candidate next runs by expected interval shrinkage at the target")
+    n.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
+    n.add_argument("--candidates", required=True,
+                   help=f"candidate runs ({_FORMATS}) with params and tokens (or flops) [, label] (required)")
+    n.add_argument("--target-params", required=True, type=float, dest="target_params",
+                   help="N of the run to forecast, a raw count such as 7e9 (required)")
+    n.add_argument("--target-tokens", required=True, type=float, dest="target_tokens",
+                   help="D of the run to forecast, a raw count such as 1.4e11 (required)")
+    n.add_argument("--budget", type=float, default=None,
+                   help="drop candidates costing more FLOPs (C = 6ND) than this (default: no budget)")
+    n.add_argument("--rank-by", choices=["per_flop", "absolute"], default="per_flop", dest="rank_by",
+                   help="rank by interval shrinkage per FLOP spent, or by shrinkage alone (default: per_flop)")
+    n.add_argument("--n-sims", type=int, default=64, dest="n_sims",
+                   help="simulated outcomes per candidate (default: 64)")
+    n.add_argument("--seed", type=int, default=None,
+                   help="random seed of the simulations; a candidate's numbers depend only on it and the candidate "
+                        "(default: the fit's seed)")
+    n.add_argument("--domain", default=None,
+                   help="domain of the candidates and the target (default: the fit's only domain; required in a fit "
+                        "of several domains)")
+    out_file(n, "the ranking")
     common(n, seed=False)
     n.set_defaults(func=cmd_next_run)
 
     b = sub.add_parser("backtest", help="fit below a scale cutoff and score forecasts of the rest, against baselines")
-    b.add_argument("runs", help="CSV with params, tokens (or flops), loss [, domain]")
-    b.add_argument("--split-by", default="flops", dest="split_by", choices=["params", "tokens", "flops", "smallest"],
-                   help="scale to split on (or 'smallest': the k smallest runs per domain)")
-    b.add_argument("--cutoff", type=float, default=None, help="fit runs below this value of --split-by")
-    b.add_argument("--k", type=int, default=None, help="with --split-by smallest: runs per domain used for fitting")
-    b.add_argument("--methods", default=None, help="comma-separated: bayes,huber_ls,huber_ls_bootstrap,published,published_offset")
-    b.add_argument("--prior", default=None)
-    b.add_argument("--reference", default=None)
-    b.add_argument("--n-jobs", type=int, default=1, dest="n_jobs")
-    b.add_argument("--out", default=None, help="write one row per method to this CSV")
-    common(b)
+    add_backtest_arguments(b)
     b.set_defaults(func=cmd_backtest)
     return p
 
@@ -478,6 +580,17 @@ def main(argv: list[str] | None = None) -> int:
         except SamplingError as exc:
             _error(f"{exc} (exiting because of --strict)")
             return EXIT_SAMPLING
+        except StepError as exc:  # the fit is saved; a later step failed: say which and how to redo it
+            cause = exc.__cause__
+            if os.environ.get("BAYES_SCALING_DEBUG") and cause is not None and not isinstance(
+                    cause, (RunsTableError, ValueError, KeyError, FitFileError, OSError)):
+                raise
+            _error(exc)
+            if isinstance(cause, (RunsTableError, ValueError, KeyError)):
+                return EXIT_INPUT
+            if isinstance(cause, (FitFileError, OSError)):
+                return EXIT_FILE
+            return EXIT_INTERNAL
         except (FitFileError, FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             _error(exc)
             return EXIT_FILE

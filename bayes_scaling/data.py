@@ -75,15 +75,31 @@ class RunsTableWarning(UserWarning):
 
 @dataclass(frozen=True)
 class _Ctx:
-    """Where a table came from, to phrase row numbers."""
+    """Where a table came from, to phrase row numbers.
+
+    ``what`` names a table that is not the user's runs table (e.g. "reference runs"): its
+    rows are then called "row 3 of the reference runs", so a warning about them never
+    reads as one about the user's file. ``line_word`` is how the source counts lines
+    ("file line" for CSV, "sheet row" for a spreadsheet).
+    """
 
     source: str | None = None
     one_based_file: bool = False
+    what: str | None = None
+    line_word: str = "file line"
+
+    @classmethod
+    def of(cls, table: pd.DataFrame) -> _Ctx:
+        what = table.attrs.get("what")
+        return cls(table.attrs.get("source"), bool(table.attrs.get("one_based_file", False)),
+                   None if what in (None, "runs table", "targets table") else str(what),
+                   str(table.attrs.get("line_word", "file line")))
 
     def row(self, label) -> str:
+        where = f" of the {self.what}" if self.what else ""
         if self.one_based_file:
-            return f"row {label} (file line {int(label) + 1})"
-        return f"row {label}"
+            return f"row {label}{where} ({self.line_word} {int(label) + 1})"
+        return f"row {label}{where}"
 
 
 def _rows(ctx: _Ctx, labels: Sequence, limit: int = 3) -> str:
@@ -93,41 +109,85 @@ def _rows(ctx: _Ctx, labels: Sequence, limit: int = 3) -> str:
     return shown + more
 
 
+#: File extensions read with pandas instead of the CSV reader, and the optional package each needs.
+_OTHER_FORMATS = {
+    ".xlsx": ("Excel workbook", "openpyxl", "excel"),
+    ".xlsm": ("Excel workbook", "openpyxl", "excel"),
+    ".xls": ("Excel 97-2003 workbook", "xlrd", None),
+    ".parquet": ("Parquet file", "pyarrow", None),
+    ".pq": ("Parquet file", "pyarrow", None),
+    ".json": ("JSON file", None, None),
+}
+
+#: The first bytes of binary formats people save runs in, and what to tell them.
+_MAGIC = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls)"),
+    (b"PAR1", "a Parquet file"),
+    (b"\x89HDF", "an HDF5/NetCDF file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode text')"),
+    (b"\xfe\xff", "UTF-16 text"),
+    (b"\x80", "a Python pickle"),
+)
+
+
 def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
-    """Read a runs (or targets) CSV file without interpreting it.
+    """Read a runs (or targets) table from a file without interpreting it.
 
     Parameters
     ----------
     path : str or Path
-        CSV file; a UTF-8 byte-order mark in the header is accepted.
+        A CSV file (a UTF-8 byte-order mark in the header is accepted); or, by extension, an
+        Excel workbook (``.xlsx``/``.xlsm``, first sheet; needs the optional ``openpyxl``:
+        ``pip install 'bayes_scaling[excel]'``), a Parquet file (``.parquet``; ``pyarrow``,
+        installed with nutpie) or a JSON file (``.json``: a list of records
+        ``[{"params": 7e9, "tokens": 1.4e11, "loss": 2.1}, ...]`` or an object of columns).
     what : str
         Name used in error messages.
 
     Returns
     -------
     pandas.DataFrame
-        Raw table of strings. The index is the row number: row *k* is file line
-        *k + 1*, so the first data row after the header is row 1. Blank lines (and
-        lines of empty cells, as spreadsheets export them) are skipped but keep
-        their numbers, so a row number in a message always points at the file.
-        Validate the table with :func:`validate_runs`.
+        Raw table (strings for CSV; the cells' own types for the other formats). The index is
+        the row number: row *k* is file line (sheet row) *k + 1*, so the first data row after
+        the header is row 1. Blank lines (and lines of empty cells, as spreadsheets export them)
+        are skipped but keep their numbers, so a row number in a message always points at the
+        file. Validate the table with :func:`validate_runs`.
 
     Raises
     ------
     RunsTableError
-        If the file does not exist, is empty, is not UTF-8 text, is not a
-        comma-separated file, has a line with more or fewer values than the
-        header names, repeats a column name, or has no data rows.
+        If the file does not exist, is empty, is a binary file under a text extension (its
+        format is named), is not UTF-8 text, is not a comma-separated file, has a line with
+        more or fewer values than the header names, repeats a column name, has no data rows,
+        or needs an optional package that is not installed (the package is named).
     """
     path = Path(path)
     if not path.exists():
         raise RunsTableError(f"{what} file '{path}' does not exist; check the path.")
     if path.is_dir():
         raise RunsTableError(f"{what} path '{path}' is a directory; give a CSV file.")
+    if path.suffix.lower() in _OTHER_FORMATS:
+        df = _read_other(path, what)
+        df.attrs.update(source=str(path), what=what)
+        return df
     raw = path.read_bytes()
     if len(raw) == 0:
         header, rows = ("'params,tokens'", "target") if "target" in what else ("'params,tokens,loss'", "run")
         raise RunsTableError(f"{what} file '{path}' is empty; it needs a header line {header} and one line per {rows}.")
+    for magic, kind in _MAGIC:
+        if raw.startswith(magic):
+            raise RunsTableError(
+                f"{what} file '{path}' is {kind}, not a CSV text file; save it as CSV (UTF-8), or give an Excel "
+                "workbook the extension .xlsx and a Parquet file .parquet: both are read as they are."
+            )
+    if b"\x00" in raw[:4096]:
+        raise RunsTableError(
+            f"{what} file '{path}' is a binary file (it contains NUL bytes), not a CSV text file; export the runs as "
+            "CSV (UTF-8), .xlsx, .parquet or .json."
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -172,6 +232,52 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
     df = pd.DataFrame.from_records(records, columns=header, index=pd.Index(labels, dtype=int))
     df.attrs["source"] = str(path)
     df.attrs["one_based_file"] = True
+    df.attrs["what"] = what
+    return df
+
+
+def _read_other(path: Path, what: str) -> pd.DataFrame:
+    """An Excel, Parquet or JSON table, numbered like a CSV (row 1 = the first data row)."""
+    kind, package, extra = _OTHER_FORMATS[path.suffix.lower()]
+    if path.stat().st_size == 0:
+        raise RunsTableError(f"{what} file '{path}' is empty; it needs columns params, tokens and loss.")
+    try:
+        if path.suffix.lower() == ".json":
+            try:
+                df = pd.read_json(path, orient=None)
+            except ValueError:
+                df = pd.read_json(path, lines=True)
+        elif package == "pyarrow":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_excel(path, sheet_name=0)
+    except ImportError:
+        how = f"pip install 'bayes_scaling[{extra}]' (or pip install {package})" if extra else f"pip install {package}"
+        raise RunsTableError(
+            f"reading the {kind} '{path}' needs the optional package {package}, which is not installed: {how}; "
+            "or save the table as CSV."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - pandas/openpyxl/pyarrow raise many kinds for a file they cannot read
+        example = ('a list of records such as [{"params": 7e9, "tokens": 1.4e11, "loss": 2.1}, ...]'
+                   if kind == "JSON file" else f"a valid {kind}")
+        raise RunsTableError(
+            f"{what} file '{path}' could not be read as a {kind} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            f"it should be {example}, or save the table as CSV."
+        ) from None
+    if not isinstance(df, pd.DataFrame) or df.shape[1] == 0:
+        raise RunsTableError(f"{what} file '{path}' holds no table; it needs columns params, tokens and loss.")
+    df.columns = [str(c).strip() for c in df.columns]
+    dup = next((c for i, c in enumerate(df.columns) if c in list(df.columns)[:i]), None)
+    if dup is not None:
+        raise RunsTableError(f"{what} file '{path}' names column '{dup}' twice; keep one.")
+    df = df.reset_index(drop=True)
+    df.index = pd.Index(np.arange(1, len(df) + 1), dtype=int)
+    empty = df.isna().all(axis=1) | df.apply(lambda r: all(str(v).strip() == "" for v in r), axis=1)
+    df = df[~empty]
+    if df.empty:
+        raise RunsTableError(f"{what} file '{path}' has column names but no data rows; add one row per run.")
+    df.attrs["one_based_file"] = path.suffix.lower() in (".xlsx", ".xlsm", ".xls")
+    df.attrs["line_word"] = "sheet row"
     return df
 
 
@@ -188,6 +294,36 @@ def _check_header(header: list[str], path: Path, what: str) -> list[str]:
     if dup is not None:
         raise RunsTableError(f"{what} file '{path}' names column '{dup}' twice in its header; keep one.")
     return [c if c else f"Unnamed: {i}" for i, c in enumerate(header)]
+
+
+#: Column names of published run tables, read as the package's (exact, case-insensitive): Epoch AI's
+#: Chinchilla table (Besiroglu et al. 2024, data/svg_extracted_data.csv) and spelled-out variants.
+PUBLISHED_HEADERS = {
+    "model size": "params",
+    "training tokens": "tokens",
+    "training flop": "flops",
+    "training flops": "flops",
+}
+
+
+def _published_headers(df: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    """Rename the columns of a published table (Epoch's 'Model Size', 'Training Tokens', 'Training FLOP') in one go."""
+    have = set(df.columns)
+    renames = {}
+    for c in df.columns:
+        target = PUBLISHED_HEADERS.get(str(c).strip().lower())
+        if target and target not in have and target not in renames.values():
+            renames[c] = target
+    if not renames:
+        return df
+    warnings.warn(
+        "read the columns " + ", ".join(f"'{a}' as '{b}'" for a, b in renames.items())
+        + (f" in the {ctx.what}" if ctx.what else "")
+        + " (the names of Epoch AI's Chinchilla table, Besiroglu et al. 2024); rename them to silence this.",
+        RunsTableWarning,
+        stacklevel=4,
+    )
+    return df.rename(columns=renames)
 
 
 def _closest(name: str, columns: Sequence[str]) -> str:
@@ -301,7 +437,7 @@ def validate_runs(
         runs = read_runs(runs)
     if not isinstance(runs, pd.DataFrame):  # pragma: no cover - defensive
         raise RunsTableError("runs must be a pandas DataFrame or a path to a CSV file.")
-    ctx = _Ctx(runs.attrs.get("source"), bool(runs.attrs.get("one_based_file", False)))
+    ctx = _Ctx.of(runs)
     if len(runs) == 0:
         raise RunsTableError("the runs table is empty; give one row per training run with params, tokens and loss.")
     df = runs.copy()
@@ -311,20 +447,26 @@ def validate_runs(
     if df.columns.duplicated().any():
         dup = df.columns[df.columns.duplicated()][0]
         raise RunsTableError(f"column '{dup}' appears twice in the header; keep one.")
+    df = _published_headers(df, ctx)
     cols = list(df.columns)
 
     size_cols = list(needs)
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
         size_cols = [c if c != "tokens" else "flops" for c in size_cols]
     required = [*size_cols, "loss"]
-    if "flops" in size_cols and "params" not in size_cols and "params" in cols:
-        pass
-    for col in required:
+    missing = []
+    for col in required:  # every missing column in one message: one round of renaming, not one per column
         if col not in cols:
             hint = _closest(col, cols)
             if col == "tokens":
                 hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
-            raise RunsTableError(f"runs table has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
+            missing.append(f"'{col}'{hint}")
+    if missing:
+        name = "runs table" if ctx.what is None else ctx.what
+        raise RunsTableError(
+            (f"{name} has no column " if len(missing) == 1 else f"{name} lacks {len(missing)} columns: ")
+            + "; ".join(missing) + f". Columns found: {', '.join(cols)}."
+        )
     if "flops" in size_cols and "params" not in cols and "tokens" in size_cols:
         raise RunsTableError("column 'flops' needs 'params' to derive tokens = flops / (6 params); add 'params'.")
 
@@ -410,6 +552,9 @@ def validate_runs(
         )
 
     # derive D from C = 6 N D (Kaplan et al. 2020, §2.1; Hoffmann et al. 2022, §3)
+    if loss_unit == "nats" and "params" in out and ("tokens" in out or "flops" in out):
+        _check_bits(out, ctx)
+
     if "tokens" not in out and "flops" in out and "params" in out:
         out["tokens"] = out["flops"] / (6.0 * out["params"])
         if out["tokens"].max() < _MIN_TOKENS:
@@ -538,6 +683,51 @@ def validate_runs(
     return out
 
 
+#: A domain whose losses sit this far above the published Chinchilla laws (median ratio over its runs) may
+#: be given in bits (x 1/ln 2 = 1.44). In nats, the 28 public domains of the embedded data sets (Chinchilla,
+#: OpenLM's 24 train/eval pairs, datablations, routing) lie at 0.62-1.56 times the larger of the Hoffmann
+#: et al. (2022) and Besiroglu et al. (2024) laws at their own N and D (median 1.13); in bits they would lie at
+#: 0.90-2.25. The two ranges overlap, so no threshold separates them: 1.5 ("half as much loss again as the
+#: published laws") catches bits for 22 of the 28 and wrongly asks about one nats domain (OpenLM's C4-trained
+#: model on PTB, 1.56), for which the warning's other reading (a much harder domain) is the right one.
+BITS_RATIO = 1.5
+
+
+def published_loss(params, tokens) -> np.ndarray:
+    """The larger of the Hoffmann et al. (2022) and Besiroglu et al. (2024) Chinchilla laws at (N, D), nats/token."""
+    from .laws import chinchilla_loss  # floor 0, imported on use (the catalog loads the bootstrap covariance)
+    from .priors import get_prior
+
+    out = []
+    for name in ("besiroglu2024", "hoffmann2022"):
+        m = get_prior(name).mean
+        out.append(chinchilla_loss(np.asarray(params, float), np.asarray(tokens, float), np.exp(m["logE"]),
+                                   np.exp(m["logA"]), np.exp(m["logB"]), m["alpha"], m["beta"]))
+    return np.maximum(*out)
+
+
+def _check_bits(out: pd.DataFrame, ctx: _Ctx) -> None:
+    """Warn when a domain's losses look like bits per token rather than nats (see :data:`BITS_RATIO`)."""
+    tokens = out["tokens"] if "tokens" in out else out["flops"] / (6.0 * out["params"])
+    with np.errstate(all="ignore"):
+        ratio = out["loss"] / published_loss(out["params"], tokens)
+    dom = out["domain"] if "domain" in out else pd.Series("default", index=out.index)
+    med = ratio.groupby(dom, sort=False).median()
+    high = med[med > BITS_RATIO]
+    if high.empty:
+        return
+    names = "" if dom.nunique() == 1 else " of domain(s) " + ", ".join(repr(d) for d in high.index[:5])
+    where = f" in the {ctx.what}" if ctx.what else ""
+    warnings.warn(
+        f"the losses{names}{where} are {high.max():.2g}x what the published Chinchilla laws give at the same N and D "
+        f"(median over the runs; natural-log losses of public domains are typically 0.6-1.4x): are they in bits (log2)? "
+        "If so, pass loss_unit='bits' to convert them to nats; if they are in nats, the domain is much harder than "
+        "the published data.",
+        RunsTableWarning,
+        stacklevel=3,
+    )
+
+
 def _check_derived(out: pd.DataFrame, ctx: _Ctx, what: str) -> None:
     """Derived sizes (C = 6 N D or D = C / (6 N)) must stay positive and finite."""
     for col in ("tokens", "flops"):
@@ -598,13 +788,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     """
     if not isinstance(targets, pd.DataFrame):
         targets = read_runs(targets, what="targets table")
-    ctx = _Ctx(targets.attrs.get("source"), bool(targets.attrs.get("one_based_file", False)))
+    ctx = _Ctx.of(targets)
     if len(targets) == 0:
         raise RunsTableError("the targets table is empty; give one row per forecast with params and tokens.")
     df = targets.copy()
     if not df.index.is_unique:  # repeated labels would mix up rows when forecasts are written back
         df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    df = _published_headers(df, ctx)
     cols = list(df.columns)
     size_cols = list(needs)
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:

@@ -270,7 +270,8 @@ def compare(
     Returns
     -------
     pandas.DataFrame
-        One row per candidate: the candidate columns, ``loss_median``, ``loss_lower``,
+        One row per candidate: the candidate columns, ``domain`` and ``domain_kind`` (as
+        :func:`~bayes_scaling.predict.predict` gives them), ``loss_median``, ``loss_lower``,
         ``loss_upper``, ``p_best`` (probability of the lowest loss), ``expected_gap``
         (E[L - min over candidates], nats/token) and ``rank`` (by ``p_best``).
 
@@ -294,6 +295,8 @@ def compare(
     out = cand.copy()
     if "label" not in out:
         out.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(out["params"], out["tokens"], strict=True)])
+    out["domain"] = dom if dom is not None else fit.default_domain  # as predict shows it (never None)
+    out["domain_kind"] = "fitted" if out["domain"].iloc[0] in fit.domains else "new_domain"
     out["loss_median"] = np.median(draws, 0)
     out["loss_lower"] = lo
     out["loss_upper"] = hi

@@ -16,21 +16,73 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["fit_text_summary", "fit_html_summary", "short_citation", "format_number", "table_html", "SUMMARY_MAX_DOMAINS"]
+__all__ = ["fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
+           "format_probability", "table_html", "SUMMARY_MAX_DOMAINS"]
+
+
+def format_count(v: float, _pos=None) -> str:
+    """Format a count as 10M, 1B, 1.5T (for N and D); 1e15 and above in powers of ten (:func:`format_flops`).
+
+    The value is rounded to three significant digits before the unit is chosen, so
+    999.7e9 reads ``1T`` (not ``1e+03B``). Empty for non-positive or non-finite values.
+    """
+    if not np.isfinite(v) or v <= 0:
+        return ""
+    r = float(f"{v:.3g}")
+    if r >= 1e15:
+        return format_flops(r)
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if r >= div:
+            return f"{r / div:.3g}{unit}"
+    return f"{r:.3g}"
+
+
+def format_flops(v: float, _pos=None, digits: int = 2) -> str:
+    """Format FLOPs as 1e21, 5.9e23 (``digits`` significant digits); empty for non-positive or non-finite values."""
+    if not np.isfinite(v) or v <= 0:
+        return ""
+    e = int(np.floor(np.log10(v) + 1e-9))
+    m = float(f"{v / 10**e:.{digits}g}")
+    if m >= 10:  # 9.96e22 rounds to 1e23
+        e, m = e + 1, m / 10
+    return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:.{digits}g}e{e}"
+
+
+def format_probability(p) -> str:
+    """A probability as a report states it: "< 1 %", "> 99 %", else two significant digits ("12 %", "2.5 %").
+
+    A Monte Carlo estimate of 0 or 1 from a few thousand draws is not a certainty, so the
+    ends read "< 1 %" and "> 99 %"; "–" for None and NaN.
+    """
+    if p is None or not np.isfinite(p):
+        return "–"
+    p = float(p)
+    if p < 0.01:
+        return "< 1 %"
+    if p > 0.99:
+        return "> 99 %"
+    return f"{100 * p:.2g} %"
 
 
 def format_number(v, digits=4) -> str:
-    """A number as a report shows it: integers as such, very large or small floats as 7e+10, else 4 significant digits;
-    "–" for None and non-finite values."""
+    """A number as a report shows it: integers as such; 1e5 to 1e15 as counts (2.99B, 70B, 1.4T); larger as
+    5.88e23; small as 4e-4; else 4 significant digits; "–" for None and non-finite values."""
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
-    if isinstance(v, (int, np.integer)):
-        return f"{v:d}"
+    if isinstance(v, (int, np.integer)) and abs(int(v)) < 100_000:
+        return f"{int(v):d}"
     v = float(v)
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+    if not np.isfinite(v):
+        return "–"
+    if v != 0 and abs(v) >= 1e5:
+        sign = "-" if v < 0 else ""
+        return sign + (format_count(abs(v)) if abs(v) < 1e15 else format_flops(abs(v), digits=3))
+    if abs(v) >= 1e4:
+        return f"{v:.0f}"  # 12950, not 1.295e+04
+    if v != 0 and abs(v) < 1e-3:
         mant, exp = f"{v:.{digits - 1}e}".split("e")
         mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
-        return f"{mant}e{int(exp):+d}"  # 7e+10, 1.4e+12, 5.88e+23 (no padding zeros)
+        return f"{mant}e{int(exp):+d}"  # 4e-4 (no padding zeros)
     return f"{v:.{digits}g}"
 
 
@@ -91,6 +143,11 @@ def _fit_overview(fit) -> dict:
     if pr.informative:
         first = params.drop_duplicates("parameter").set_index("parameter")["published"]
         published = {k: float(first[k]) for k in key if np.isfinite(first[k])}
+    runs = fit.runs
+    own = runs[~runs["is_reference"].astype(bool)] if "is_reference" in runs else runs
+    keys = [c for c in ("params", "tokens", "domain") if c in own]
+    counts = own.groupby(keys).size() if keys else pd.Series(dtype=int)
+    repeated = counts[counts > 1]
     d = fit.diagnostics
     if d is None:
         status, detail = "not checked", ""
@@ -112,6 +169,8 @@ def _fit_overview(fit) -> dict:
         "status": status,
         "detail": detail,
         "problems": list(d.problems) if d is not None and not d.ok else [],
+        "repeated": (f"{len(repeated)} configuration(s) (same N, D and domain) trained more than once, e.g. seeds "
+                     f"({int(repeated.sum())} runs): every run is kept") if len(repeated) else "",
     }
 
 
@@ -145,6 +204,8 @@ def fit_text_summary(fit) -> str:
     if o["detail"]:
         lines.append(f"  diagnostics: {o['detail']}")
     lines += [f"  problem: {' '.join(str(p).split())}" for p in o["problems"]]
+    if o["repeated"]:
+        lines.append(f"  data: {o['repeated']}")
     table = [["90% intervals"] + o["key"]]
     for dom, vals in o["rows"][:SUMMARY_MAX_DOMAINS]:
         name = " ".join(dom.split()) or repr(dom)
@@ -182,6 +243,8 @@ def fit_html_summary(fit) -> str:
         + (f' <span style="color:#555">({e(o["detail"])})</span>' if o["detail"] else "")
         + "</p>"
     )
+    if o["repeated"]:
+        head += f'<p style="margin:.2em 0;color:#555">{e(o["repeated"])}.</p>'
     if o["problems"]:
         head += "<ul style=\"margin:.2em 0;color:#b03000\">" + "".join(f"<li>{e(p)}</li>" for p in o["problems"]) + "</ul>"
     cell = "padding:.15em .6em;text-align:right;white-space:nowrap"

@@ -174,7 +174,7 @@ def read_fit(path, required=()) -> SavedFit:
     Parameters
     ----------
     path : str or Path
-        Fit directory.
+        Fit directory, or a directory written by ``bayes-scaling fit``/``demo`` (its ``fit`` subdirectory is read).
     required : sequence of str
         Configuration fields the caller needs (checked before anything else is read).
 
@@ -195,6 +195,8 @@ def read_fit(path, required=()) -> SavedFit:
         When the fit was written by another version of bayes_scaling.
     """
     path = Path(path)
+    if path.is_dir() and not (path / "fit.json").exists() and (path / "fit" / "fit.json").exists():
+        path = path / "fit"  # the --out directory of `bayes-scaling fit`/`demo` (or fit_and_report): its saved fit
     if not path.is_dir():
         raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc).")
     cfg_file = path / "fit.json"

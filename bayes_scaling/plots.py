@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
-from matplotlib.ticker import FuncFormatter, LogLocator
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ._warnings import quiet_library_noise
 from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
+from .display import format_count, format_flops, format_probability
 from .intervals import interval
 from .predict import predict, predictive_draws
 
@@ -22,7 +24,9 @@ __all__ = [
     "OKABE_ITO",
     "format_count",
     "plot_fit",
+    "plot_domains",
     "plot_parameters",
+    "prior_natural_draws",
     "plot_frontier",
     "plot_forecast",
     "plot_departures",
@@ -37,32 +41,9 @@ _PUBLISHED = "#D55E00"
 _HELDOUT = "#CC79A7"
 
 
-def format_count(v: float, _pos=None) -> str:
-    """Format a count as 10M, 1B, 1.5T (for N and D axes); 1e15 and above in powers of ten.
-
-    The value is rounded to three significant digits before the unit is chosen, so
-    999.7e9 reads ``1T`` (not ``1e+03B``).
-    """
-    if not np.isfinite(v) or v <= 0:
-        return ""
-    r = float(f"{v:.3g}")
-    if r >= 1e15:
-        return _format_flops(r)
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if r >= div:
-            return f"{r / div:.3g}{unit}"
-    return f"{r:.3g}"
-
-
 def _format_flops(v: float, _pos=None) -> str:
-    """Format FLOPs as 1e21, 5.9e23."""
-    if not np.isfinite(v) or v <= 0:
-        return ""
-    e = int(np.floor(np.log10(v) + 1e-9))
-    m = float(f"{v / 10**e:.2g}")
-    if m >= 10:  # 9.96e22 rounds to 1e23
-        e, m = e + 1, m / 10
-    return f"1e{e}" if abs(m - 1) < 1e-6 else f"{m:.2g}e{e}"
+    """Format FLOPs as 1e21, 5.9e23 (two significant digits, for axes)."""
+    return format_flops(v)
 
 
 def _plain(text) -> str:
@@ -102,6 +83,8 @@ def plot_fit(
     heldout: pd.DataFrame | None = None,
     published: bool = True,
     extend: float = 10.0,
+    colorbar: bool = True,
+    legend: bool = True,
     ax=None,
 ):
     """Loss against N, D or C: the runs, the posterior median and credible bands.
@@ -129,6 +112,9 @@ def plot_fit(
         Draw the prior's published law (informative priors only).
     extend : float
         Extend the curve this factor beyond the largest run.
+    colorbar, legend : bool
+        Draw the colour bar of tokens per parameter and the legend (a figure of its own gets
+        the legend below the axes, where it cannot hide a run).
     ax : matplotlib Axes, optional
 
     Returns
@@ -151,6 +137,7 @@ def plot_fit(
     allowed = ("flops", "params", "tokens") if law.has_allocation else (law.variables[0],)
     if x not in allowed:
         raise ValueError(f"x must be one of {', '.join(allowed)} for the {law.name} law, not '{x}'.")
+    own_figure = ax is None
     fig, ax = _ax(ax)
     domain = domain or fit.default_domain
     runs = fit.runs[fit.runs["domain"] == domain]
@@ -190,11 +177,20 @@ def plot_fit(
         else:
             pub = law.loss(table, {k: th0[0, j] for j, k in enumerate(law.theta_names)}, fit.refs)
         ax.plot(grid, pub, color=_PUBLISHED, lw=1.5, ls="--", label=f"published law ({_plain(fit.prior.name)})")
-    colour = np.log10(runs["tokens"] / runs["params"]) if law.has_allocation else None
-    sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis", s=14, zorder=3, label="runs")
+    colour = (runs["tokens"] / runs["params"]).to_numpy(float) if law.has_allocation else None
+    norm = None
     if colour is not None:
+        lo_c, hi_c = float(colour.min()), float(colour.max())
+        norm = LogNorm(vmin=lo_c / 1.5, vmax=hi_c * 1.5) if hi_c / lo_c < 3 else LogNorm(vmin=lo_c, vmax=hi_c)
+    sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis" if colour is not None else None, norm=norm, s=14,
+                    zorder=3, label="runs", edgecolors="none" if colour is not None else None)
+    if colour is not None and colorbar:
         cb = fig.colorbar(sc, ax=ax, pad=0.01)
-        cb.set_label("log10 tokens per parameter")
+        cb.set_label("tokens per parameter (D/N)")
+        if norm.vmax / norm.vmin < 300:  # under ~2 decades: 1, 2, 5, 10, 20, 50 ... (else only 100 may show)
+            cb.ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+        cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
     if heldout is not None and len(heldout):
         if x in heldout:
             hx = heldout[x].to_numpy(float)
@@ -207,11 +203,96 @@ def plot_fit(
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
+    _thin_minor_labels(ax)
     ax.set_xlabel(_LABELS.get(x, x))
     ax.set_ylabel("loss (nats/token)")
-    ax.set_title(_plain(f"{law.name} law fit: {domain}"))
-    ax.legend(fontsize=8, loc="upper right")
+    what = {"flops": "compute", "params": "parameters", "tokens": "tokens"}.get(x, x)
+    named = len(fit.domains) > 1 or domain not in ("default", law.name)
+    ax.set_title(_plain(f"Loss vs {what}" + (f": {domain}" if named else "")), fontsize=10)
+    if legend:
+        if own_figure:  # below the axes: a legend inside would hide runs
+            handles, labels = ax.get_legend_handles_labels()
+            fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=2, frameon=False)
+        else:
+            ax.legend(fontsize=7, loc="best")
     return fig, ax
+
+
+def _thin_minor_labels(ax) -> None:
+    """Readable ticks on a log loss axis that spans less than a decade: about five round values (2, 2.5, 3, 3.5),
+    each labelled once, none overlapping (the default labels only 2, 3, 4 or nothing at all)."""
+    lo, hi = ax.get_ylim()
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 or hi / lo >= 10:
+        return
+    span = hi - lo
+    step = 10 ** np.floor(np.log10(span / 4))
+    for m in (1, 2, 2.5, 5, 10):
+        if span / (m * step) <= 6:
+            step *= m
+            break
+    ticks = np.arange(np.ceil(lo / step) * step, hi + 1e-12, step)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
+
+
+def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_panels: int = 24):
+    """Loss vs compute for several domains, one small panel each (the runs, the posterior median and bands).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    domains : list of str, optional
+        Default: the domains of the runs (reference domains aside).
+    probs : sequence of float
+    ncols : int
+        Panels per row.
+    max_panels : int
+        At most this many domains are drawn (the first ones).
+
+    Returns
+    -------
+    (Figure, ndarray of Axes)
+        One axis per domain drawn (:func:`plot_fit` along ``flops`` without colour bar and
+        legend); one legend for the figure.
+    """
+    if domains is None:
+        domains = [d for d in fit.domains if d not in fit.reference_domains] or list(fit.domains)
+    domains = list(domains)[:max_panels]
+    ncols = max(1, min(ncols, len(domains)))
+    nrows = int(np.ceil(len(domains) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols + 0.4, 2.5 * nrows + 0.6), layout="constrained",
+                             squeeze=False)
+    x = "flops" if fit.law.has_allocation else fit.law.variables[0]
+    for a, dom in zip(axes.ravel(), domains, strict=False):
+        plot_fit(fit, x, domain=dom, probs=probs, colorbar=False, legend=False, ax=a)
+        a.set_title(_plain(dom), fontsize=8)
+        a.set_xlabel(a.get_xlabel(), fontsize=7)
+        a.set_ylabel("loss (nats/token)", fontsize=7)
+        a.tick_params(labelsize=6, which="both")
+        a.xaxis.set_major_locator(LogLocator(base=10.0, numticks=4))
+    for a in axes.ravel()[len(domains):]:
+        a.set_visible(False)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=min(4, len(labels)), frameon=False)
+    return fig, axes.ravel()[: len(domains)]
+
+
+def prior_natural_draws(fit, n: int = 4000, random_seed: int = 0, domain: str | None = None) -> dict[str, np.ndarray]:
+    """Draws of one domain's prior in the law's own parameters, as :func:`plot_parameters` draws it.
+
+    :meth:`ScalingFit.prior_draws <bayes_scaling.posterior.ScalingFit.prior_draws>` (for a published
+    prior: widened by the between-domain spread, because a domain may depart from the published law by
+    that much) in natural parameters. The report's prior table shows the same draws, so table and
+    figure agree.
+
+    Returns
+    -------
+    dict of ndarray
+        ``{parameter: (n,)}`` in the law's natural parameters.
+    """
+    draws = fit.prior_draws(n, np.random.default_rng(random_seed), domain=domain)
+    return fit.law.natural(fit.theta_dict(draws), fit.refs)
 
 
 def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=None):
@@ -237,10 +318,7 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
     domain = domain or fit.default_domain
     law = fit.law
     post = law.natural(fit.theta_dict(fit.theta(domain)), fit.refs)
-    rng = np.random.default_rng(0)
-    runs = fit.runs
-    prior_draws = fit.prior_draws(4000, rng, domain=domain)  # published: widened by the between-domain spread
-    prior = law.natural(fit.theta_dict(prior_draws), fit.refs)
+    prior = prior_natural_draws(fit, domain=domain)
     published = fit.published_values()[0] if fit.prior.informative else {}
     names = list(post)
     own_figure = ax is None
@@ -304,8 +382,12 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
     ax.set_xlabel(_LABELS["flops"])
     ax.set_ylabel("compute-optimal size")
     twin = ax.twinx()
-    twin.plot(fr["flops"], fr["tokens_per_param_median"], color=OKABE_ITO[2], lw=1.2, ls=":", label="tokens per parameter")
-    twin.set_ylabel("tokens per parameter", color=OKABE_ITO[2])
+    twin.fill_between(fr["flops"], fr["tokens_per_param_lower"], fr["tokens_per_param_upper"], color=OKABE_ITO[2],
+                      alpha=0.12, lw=0)
+    twin.plot(fr["flops"], fr["tokens_per_param_median"], color=OKABE_ITO[2], lw=1.2, ls=":",
+              label=f"tokens per parameter, {prob:.0%} band")
+    twin.set_ylabel("tokens per parameter (D/N)", color=OKABE_ITO[2])
+    twin.set_ylim(bottom=0)
     lines = ax.get_legend_handles_labels()
     lines2 = twin.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper left")
@@ -358,13 +440,20 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
         title += f" ({_plain(domain)})"
     if threshold is not None:
         p = float((draws > threshold).mean())
-        ax.axvline(threshold, color=_PUBLISHED, lw=2, label=f"threshold {threshold:g}: P(loss > threshold) = {p:.1%}")
-        title += f" - P(miss {threshold:g}) = {p:.1%}"
+        ax.axvline(threshold, color=_PUBLISHED, lw=2,
+                   label=f"threshold {threshold:.4g} nats/token: P(loss > threshold) {_p_text(p)}")
+        title += f" - P(miss {threshold:.4g}) {_p_text(p)}"
     ax.set_xlabel("loss (nats/token)")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return fig, ax
+
+
+def _p_text(p: float) -> str:
+    """``= 12 %``, ``< 1 %`` (the phrase after "P(...)")."""
+    text = format_probability(p)
+    return text if text[0] in "<>" else f"= {text}"
 
 
 def plot_departures(departures: pd.DataFrame, *, ax=None):
@@ -401,7 +490,13 @@ def plot_departures(departures: pd.DataFrame, *, ax=None):
         a.plot(sub["median"], y, "o", color=_BAND, ms=4)
         a.axvline(0, color="#555555", lw=1, ls=":")
         a.set_yticks(y, [_plain(d) for d in sub["domain"]], fontsize=7)
+        a.set_ylim(len(sub) - 0.5, -0.5)  # first domain on top
+        a.xaxis.set_major_locator(MaxNLocator(nbins=4, min_n_ticks=3))  # no overlapping tick labels in a narrow panel
+        a.tick_params(axis="x", labelsize=7)
         a.set_title(q, fontsize=10)
+        if q == "loss gap":
+            a.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{100 * v:.3g} %"))
+            a.set_xlabel("relative to the published law", fontsize=7)
     return fig, axes
 
 

@@ -24,6 +24,8 @@ and the runs to :mod:`bayes_scaling.io` (the file format).
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -453,48 +455,126 @@ class ScalingFit:
                 )
         return pd.DataFrame(rows)
 
-    def summary(self, prob: float = 0.9) -> dict:
-        """JSON-serialisable summary: parameters, diagnostics, timings, prior, data."""
-        params = self.parameters(prob)
-        out = {
-            "bayes_scaling_version": self.version,
-            "law": self.law.name,
-            "law_citation": self.law.citation,
-            "prior": {
-                "name": self.prior.name,
-                "citation": self.prior.citation,
-                "where": self.prior.where,
-                "widen_factor": self.prior.widen_factor,
-            },
-            "interval": {"prob": prob, "kind": "equal-tailed"},
-            "data": {
-                "n_runs": int(len(self.runs)),
-                "domains": self.domains,
-                "reference_domains": self.reference_domains,
-                "params_range": [float(self.runs["params"].min()), float(self.runs["params"].max())]
-                if "params" in self.runs
-                else None,
-                "tokens_range": [float(self.runs["tokens"].min()), float(self.runs["tokens"].max())]
-                if "tokens" in self.runs
-                else None,
-            },
-            "parameters": {},
-            "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
-            "diagnostics_ok": bool(self.diagnostics.ok) if self.diagnostics else None,
-            "discrepancy_domains": list(self.bases),
-            "sampler": {**self.sampler.to_dict(), "used": self.sampler_used, "random_seed": self.random_seed},
-            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
-            "notes": self.notes,
-        }
-        published, source = self.published_values()  # as the report's table (for comparison under a weak prior)
-        out["published_source"] = source
-        for d, sub in params.groupby("domain", sort=False):
-            out["parameters"][d] = {
-                r.parameter: {"median": r.median, "lower": r.lower, "upper": r.upper,
-                              "published": published.get(r.parameter)}
-                for r in sub.itertuples()
-            }
-        return out
+    def summary(self, prob: float = 0.9) -> pd.DataFrame:
+        """Per parameter and domain: posterior median, interval, R-hat, effective sample sizes, published value.
+
+        The law's natural parameters (E, A, B, alpha, beta for the Chinchilla law), as
+        :meth:`parameters` gives them, with the convergence diagnostics of those same
+        parameters (ArviZ rank-normalised R-hat and bulk/tail ESS, computed on the draws
+        :meth:`add_natural_parameters` puts in the posterior) and the published value they
+        are compared with (:meth:`published_values`; for a weak prior the Besiroglu et al.
+        (2024) estimate when the catalog has one). The JSON form, with the fit's data,
+        prior, diagnostics and timings, is :meth:`to_dict`.
+
+        Parameters
+        ----------
+        prob : float, default 0.9
+            Interval probability (equal-tailed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``domain``, ``parameter``, ``median``, ``lower``, ``upper``, ``r_hat``,
+            ``ess_bulk``, ``ess_tail``, ``published``; ``attrs["published_source"]`` names
+            the catalog entry of ``published`` (None without one).
+        """
+        import arviz as az  # imported on use: diagnostics are the only caller of ArviZ here
+
+        from ._warnings import quiet_library_noise
+
+        table = self.parameters(prob)
+        published, source = self.published_values()
+        table["published"] = table["parameter"].map(lambda k: published.get(k, np.nan)).astype(float)
+        for col in ("r_hat", "ess_bulk", "ess_tail"):
+            table[col] = np.nan
+        tree = self.posterior
+        names = [k for k in dict.fromkeys(table["parameter"]) if self.has(k)]
+        if names and self.NATURAL_DIM in tree["posterior"].dims:
+            with quiet_library_noise(), np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a constant parameter has no R-hat (NaN)
+                stats = {
+                    "r_hat": az.rhat(tree, var_names=names) if tree["posterior"].sizes["chain"] > 1 else None,
+                    "ess_bulk": az.ess(tree, var_names=names, method="bulk"),
+                    "ess_tail": az.ess(tree, var_names=names, method="tail"),
+                }
+            for col, res in stats.items():
+                if res is None:
+                    continue
+                ds = res["posterior"].to_dataset() if "posterior" in res.children else res.to_dataset()
+                for i, r in enumerate(table.itertuples()):
+                    if r.parameter in ds and r.domain in ds[r.parameter][self.NATURAL_DIM].values:
+                        table.iloc[i, table.columns.get_loc(col)] = float(ds[r.parameter].sel({self.NATURAL_DIM: r.domain}))
+        table = table[["domain", "parameter", "median", "lower", "upper", "r_hat", "ess_bulk", "ess_tail", "published"]]
+        table.attrs["published_source"] = source
+        table.attrs["prob"] = prob
+        return table
+
+    # ------------------------------------------------- natural parameters
+    #: Dimension of the natural parameters in the posterior (fitted domains, then ``(population)``).
+    NATURAL_DIM = "domain"
+    #: Entry of :attr:`NATURAL_DIM` holding the population centre (hierarchical fits of several domains).
+    POPULATION = "(population)"
+
+    def __post_init__(self):
+        self.add_natural_parameters()
+
+    def natural_parameter_names(self) -> list[str]:
+        """Names of the law's own parameters as the posterior holds them (``E``, ``A``, ``B``, ``alpha``, ``beta``)."""
+        sampling = {getattr(VARS, f.name) for f in dataclasses.fields(VARS)}
+        th = np.zeros((1, len(self.law.theta_names)))
+        try:
+            names = list(self.law.natural(self.theta_dict(th), self.refs))
+        except (KeyError, ValueError, TypeError):
+            return []
+        return [k for k in names if k not in sampling]
+
+    def add_natural_parameters(self) -> ScalingFit:
+        """Put the law's own parameters in the posterior group, under their own names.
+
+        For the Chinchilla law: ``E``, ``A``, ``B``, ``alpha``, ``beta``, each with dims
+        (``chain``, ``draw``, ``domain``); the ``domain`` coordinate lists the fitted domains
+        and, for a hierarchical fit of several domains, ``(population)`` (the population
+        centre). ``az.summary(fit.posterior, var_names=["E", "alpha", "beta"])``,
+        ``arviz_plots`` and one's own plots then need no knowledge of the sampling
+        coordinates. The values are :meth:`Law.natural <bayes_scaling.laws.Law.natural>`
+        of the sampled draws (deterministic: nothing is re-sampled); convergence is still
+        checked on the sampled variables. Called when a fit is made or loaded; calling it
+        again recomputes the same values. The fit's tree is copied, never changed in place
+        (a fit made with ``dataclasses.replace`` leaves the original's tree as it was).
+
+        Returns
+        -------
+        ScalingFit
+            The same fit.
+        """
+        names = self.natural_parameter_names()
+        tree = self.posterior
+        if not names or tree is None or "posterior" not in tree.children or not self.has(VARS.theta):
+            return self
+        try:
+            post = tree["posterior"].to_dataset()
+            chains, draws = post.sizes["chain"], post.sizes["draw"]
+            doms = list(self.domains)
+            thetas = [self.theta(d) for d in doms]
+            if self.hierarchical and len(doms) > 1 and self.has(VARS.population):
+                doms.append(self.POPULATION)
+                thetas.append(self.population_theta())
+            nat = [self.law.natural(self.theta_dict(th), self.refs) for th in thetas]
+            values = {k: np.stack([np.asarray(n[k], float).reshape(chains, draws) for n in nat], axis=-1) for k in names}
+        except (KeyError, ValueError, IndexError):  # a posterior without the draws this needs: nothing to add
+            return self
+        old = [k for k in post.data_vars if self.NATURAL_DIM in post[k].dims]
+        post = post.drop_vars(old)
+        if self.NATURAL_DIM in post.coords:
+            post = post.drop_vars(self.NATURAL_DIM)
+        post = post.assign({k: (("chain", "draw", self.NATURAL_DIM), v) for k, v in values.items()})
+        post = post.assign_coords({self.NATURAL_DIM: doms})
+        for k in names:
+            post[k].attrs["description"] = f"the {self.law.name} law's parameter {k} (derived from the sampled draws)"
+        tree = tree.copy(deep=False)
+        tree["posterior"] = xr.DataTree(post)
+        self.posterior = tree
+        return self
 
     # ------------------------------------------------------ convenience API
     def predict(self, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None):
@@ -517,16 +597,26 @@ class ScalingFit:
         "discrepancy", "gp_lengthscale", "diagnostics", "extrapolation",
     )
 
-    def to_dict(self) -> dict:
-        """The fit's configuration as JSON-serialisable values (everything but the draws and the runs).
+    def to_dict(self, prob: float = 0.9) -> dict:
+        """The fit as JSON-serialisable values: its configuration and its summary (everything but the draws and the runs).
+
+        Parameters
+        ----------
+        prob : float, default 0.9
+            Interval probability of the parameter summary.
 
         Returns
         -------
         dict
-            The fields of ``fit.json`` (format 3) except those :mod:`bayes_scaling.io` adds
-            (``format_version``, ``checksums``, ``config_sha256``).
+            The fields of ``fit.json`` (format 3; :meth:`from_dict` reads them back) except those
+            :mod:`bayes_scaling.io` adds (``format_version``, ``checksums``, ``config_sha256``),
+            plus the summary: ``law_citation``, ``interval``, ``data`` (runs, domains, ranges,
+            configurations repeated with several seeds), ``parameters`` (per domain and parameter:
+            median, lower, upper, r_hat, ess_bulk, ess_tail, published), ``published_source``,
+            ``diagnostics_ok``, ``discrepancy_domains``. What ``summary()`` returned before it
+            became a table; ``summary.json`` of ``bayes-scaling fit`` is this plus the forecasts.
         """
-        return {
+        out = {
             "bayes_scaling_version": self.version,
             "law": self.law.name,
             "prior": self.prior.to_dict(),
@@ -547,6 +637,41 @@ class ScalingFit:
             "extrapolation": self.extrapolation.to_dict(),
             "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
         }
+        runs = self.runs
+        own = runs[~runs["is_reference"]] if "is_reference" in runs else runs
+        keys = [c for c in ("params", "tokens", "domain") if c in own]
+        repeated = own.groupby(keys).size() if keys else pd.Series(dtype=int)
+        repeated = repeated[repeated > 1]
+        table = self.summary(prob)
+
+        def clean(v):
+            return None if v is None or not np.isfinite(v) else float(v)
+
+        out.update({
+            "law_citation": self.law.citation,
+            "interval": {"prob": prob, "kind": "equal-tailed"},
+            "data": {
+                "n_runs": int(len(own)),
+                "n_reference_runs": int(len(runs) - len(own)),
+                "domains": [d for d in self.domains if d not in self.reference_domains],
+                "reference_domains": self.reference_domains,
+                "params_range": [float(own["params"].min()), float(own["params"].max())] if "params" in own else None,
+                "tokens_range": [float(own["tokens"].min()), float(own["tokens"].max())] if "tokens" in own else None,
+                "repeated_configurations": int(len(repeated)),
+                "runs_in_repeated_configurations": int(repeated.sum()),
+            },
+            "parameters": {
+                str(d): {r.parameter: {"median": float(r.median), "lower": float(r.lower), "upper": float(r.upper),
+                                       "r_hat": clean(r.r_hat), "ess_bulk": clean(r.ess_bulk),
+                                       "ess_tail": clean(r.ess_tail), "published": clean(r.published)}
+                         for r in sub.itertuples()}
+                for d, sub in table.groupby("domain", sort=False)
+            },
+            "published_source": table.attrs["published_source"],
+            "diagnostics_ok": bool(self.diagnostics.ok) if self.diagnostics else None,
+            "discrepancy_domains": list(self.bases),
+        })
+        return out
 
     @classmethod
     def from_dict(cls, config: dict, posterior: xr.DataTree, runs: pd.DataFrame) -> ScalingFit:

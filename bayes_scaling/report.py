@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +21,19 @@ import pandas as pd
 from matplotlib import pyplot as plt
 
 from ._version import __version__
-from .display import format_number, table_html
-from .plots import format_count, plot_departures, plot_fit, plot_forecast, plot_frontier, plot_parameters
+from .display import format_count, format_number, format_probability, table_html
+from .plots import (
+    plot_departures,
+    plot_domains,
+    plot_fit,
+    plot_forecast,
+    plot_frontier,
+    plot_parameters,
+    prior_natural_draws,
+)
 from .predict import predictive_draws
-from .risk import departures, exceedance, prior_data_conflict
+from .intervals import interval
+from .risk import DEPARTURE_VS_CONFLICT, departures, exceedance, prior_data_conflict
 
 __all__ = [
     "Report",
@@ -124,7 +134,10 @@ class Section:
 
 
 def _md_escape(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for the Markdown twin: table pipes escaped, and a ``<`` that could open an HTML tag backslash-escaped
+    (CommonMark); "<= 1.01" and "< 1 %" stay as written, never as HTML entities."""
+    text = str(s).replace("|", "\\|")
+    return re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text)
 
 
 def _table_md(df: pd.DataFrame, caption: str) -> str:
@@ -230,20 +243,31 @@ class Report:
         return {"html": h, "markdown": m, "figures": figs}
 
 
+def _domain_phrase(row) -> str:
+    dom = row.get("domain")
+    if row.get("domain_kind") == "new_domain":
+        return " (a new domain: the population forecast)"
+    if isinstance(dom, str) and dom not in ("default",):
+        return f" ({dom})"
+    return ""
+
+
 def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None) -> str:
     """Plain-language forecast sentence.
 
-    Example: "A 70B model on 1.4T tokens reaches 1.94 nats/token (90 % interval
-    1.92-1.97); 12 % chance of missing 1.95."
+    Example: "A 70B-parameter model on 1.4T tokens reaches 1.940 nats/token (90% interval
+    1.900–1.980, one training run); 12 % chance of missing the target 1.95 nats/token."
+    Probabilities read as :func:`bayes_scaling.display.format_probability` writes them
+    ("< 1 %", "2.5 %", "> 99 %").
     """
     s = (
         f"A {format_count(row['params'])}-parameter model on {format_count(row['tokens'])} tokens"
-        + (f" ({row['domain']})" if isinstance(row.get("domain"), str) and row.get("domain") not in ("default",) else "")
+        + _domain_phrase(row)
         + f" reaches {row['loss_median']:.3f} nats/token ({prob:.0%} interval {row['loss_lower']:.3f}–{row['loss_upper']:.3f}"
         + ", one training run)"
     )
     if threshold is not None and p_exceed is not None:
-        s += f"; {p_exceed:.0%} chance of missing the target {threshold:g}"
+        s += f"; {format_probability(p_exceed)} chance of missing the target {threshold:.4g} nats/token"
     return s + "."
 
 
@@ -271,6 +295,18 @@ def figure_domain(fit, predictions: pd.DataFrame | None = None) -> str | None:
     return own[0]
 
 
+def _published_outside(table: pd.DataFrame, prob: float) -> str | None:
+    """One sentence naming the parameters whose published value lies outside the posterior interval."""
+    out = table[np.isfinite(table["published"]) & ((table["published"] < table["lower"]) | (table["published"] > table["upper"]))]
+    if out.empty:
+        return None
+    parts = [f"{r.parameter} in {r.domain} ({format_number(r.published)} vs {format_number(r.lower)}–{format_number(r.upper)})"
+             for r in out.head(8).itertuples()]
+    more = f" and {len(out) - 8} more" if len(out) > 8 else ""
+    return (f"The published value lies outside the {prob:.0%} posterior interval for " + "; ".join(parts) + more
+            + ": the runs pull these parameters away from the published fit.")
+
+
 def build_fit_report(
     fit,
     predictions: pd.DataFrame,
@@ -282,6 +318,8 @@ def build_fit_report(
     threshold: float | None = None,
     heldout: pd.DataFrame | None = None,
     extra_sections: list[Section] | None = None,
+    notes: list[str] | None = None,
+    loss_unit: str = "nats",
 ) -> Report:
     """The standard report of a fit.
 
@@ -291,17 +329,22 @@ def build_fit_report(
     predictions : DataFrame
         Output of :meth:`ScalingFit.predict` (the forecast table; its first row is the headline).
     frontier : DataFrame, optional
-        Output of :meth:`ScalingFit.frontier`.
+        Output of :meth:`ScalingFit.frontier`, or the frontiers of several domains stacked
+        (column ``domain``; :func:`bayes_scaling.workflow.domain_frontiers`).
     prob : float
     title : str
     data_note : str
         Where the runs came from (citation), shown in the data section.
     threshold : float, optional
-        Target loss for the headline P(miss).
+        Target loss (nats/token) for the headline P(miss).
     heldout : DataFrame, optional
         Held-out runs drawn on the fit figure.
     extra_sections : list of Section, optional
         Appended after the standard sections (risk, backtest).
+    notes : list of str, optional
+        What could not be done for some domain; a "Notes" section.
+    loss_unit : {"nats", "bits"}
+        Unit the runs' losses were given in (bits are converted to nats before the fit; the data section says so).
 
     Returns
     -------
@@ -309,10 +352,16 @@ def build_fit_report(
     """
     rep = Report(title)
     law = fit.law
+    own = [d for d in fit.domains if d not in fit.reference_domains] or list(fit.domains)
+    several = len(own) > 1
     fig_dom = figure_domain(fit, predictions)  # None: the fit's default domain
+    head_dom = fig_dom or fit.default_domain
     if fig_dom is not None and heldout is not None and "domain" in heldout:
         heldout = heldout[heldout["domain"] == fig_dom]
     diag = fit.diagnostics
+    front_dom = frontier
+    if frontier is not None and "domain" in frontier and frontier["domain"].nunique() > 1:
+        front_dom = frontier[frontier["domain"] == head_dom]
     # --- summary
     if len(predictions):
         row = predictions.iloc[0]
@@ -323,13 +372,19 @@ def build_fit_report(
             _, new = predictive_draws(fit, predictions.iloc[[0]], dom, rng)
             p_ex = float((np.exp(new[:, 0]) > threshold).mean())
         rep.summary.append(headline_sentence(row, prob, threshold, p_ex))
-    if frontier is not None and len(frontier):
-        f = frontier.iloc[-1]
+    if front_dom is not None and len(front_dom):
+        f = front_dom.iloc[-1]
+        where = f" for {head_dom}" if several else ""
         rep.summary.append(
-            f"At {f['flops']:.3g} FLOPs the compute-optimal model has {format_count(f['params_opt_median'])} parameters "
-            f"({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) trained on "
-            f"{f['tokens_per_param_median']:.1f} tokens per parameter ({f['tokens_per_param_lower']:.1f}–"
+            f"At {format_number(f['flops'])} FLOPs the compute-optimal model{where} has {format_count(f['params_opt_median'])} "
+            f"parameters ({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) "
+            f"trained on {f['tokens_per_param_median']:.1f} tokens per parameter ({f['tokens_per_param_lower']:.1f}–"
             f"{f['tokens_per_param_upper']:.1f}), reaching {f['loss_opt_median']:.3f} nats/token."
+        )
+    if several:
+        rep.summary.append(
+            f"The runs cover {len(own)} domains: the Forecasts and Compute-optimal frontier sections give each of them "
+            "and a new, unseen domain (the population forecast); figures are drawn for " + head_dom + "."
         )
     if diag is not None:
         rep.summary.append(
@@ -339,14 +394,32 @@ def build_fit_report(
         )
     # --- data
     runs = fit.runs
+    is_ref = runs["is_reference"].astype(bool) if "is_reference" in runs else runs["domain"].isin(fit.reference_domains)
+    mine, ref = runs[~is_ref], runs[is_ref]
     sec = rep.section("Data")
     sec.text(
-        f"{len(runs)} training runs in {len(fit.domains)} domain(s); N from {format_count(runs['params'].min())} to "
-        f"{format_count(runs['params'].max())} parameters, D from {format_count(runs['tokens'].min())} to "
-        f"{format_count(runs['tokens'].max())} tokens, loss from {runs['loss'].min():.3f} to {runs['loss'].max():.3f} nats/token."
-        if "params" in runs and "tokens" in runs
-        else f"{len(runs)} training runs in {len(fit.domains)} domain(s)."
+        f"{len(mine)} training runs in {len(own)} domain{'s' if len(own) != 1 else ''}; N from "
+        f"{format_count(mine['params'].min())} to {format_count(mine['params'].max())} parameters, D from "
+        f"{format_count(mine['tokens'].min())} to {format_count(mine['tokens'].max())} tokens, loss from "
+        f"{mine['loss'].min():.3f} to {mine['loss'].max():.3f} nats/token."
+        if "params" in mine and "tokens" in mine
+        else f"{len(mine)} training runs in {len(own)} domain(s)."
     )
+    if loss_unit == "bits":
+        sec.text("The losses were given in bits per token (log2) and converted to nats (x ln 2 = 0.693); every loss in "
+                 "this report is in nats/token.")
+    keys = [c for c in ("params", "tokens", "domain") if c in mine]
+    reps = mine.groupby(keys).size() if keys else pd.Series(dtype=int)
+    reps = reps[reps > 1]
+    if len(reps):
+        sec.text(f"{len(reps)} configuration(s) (same N, D and domain) were trained more than once ({int(reps.sum())} "
+                 "runs, e.g. several seeds): every run is kept, and their spread informs the run-to-run noise.")
+    if len(ref):
+        sec.text(
+            f"Reference runs, fitted alongside but not part of your data: {len(ref)} runs of "
+            + ", ".join(fit.reference_domains)
+            + " (they inform the population of domains through a summary of their own posterior)."
+        )
     if data_note:
         sec.text(data_note)
     counts = runs.groupby("domain", sort=False).size().rename("runs").reset_index()
@@ -361,14 +434,27 @@ def build_fit_report(
             f"Prior: {pr.name} — {pr.citation}. Values: {pr.where}. Units: {pr.units}; N counted as {pr.param_convention}."
             + (f" Standard deviations widened {pr.widen_factor:g}x." if pr.widen_factor != 1 else "")
         )
-        sec.table(pd.DataFrame(pr.table()), "prior (catalog parameters): mean and standard deviation")
-        if fit.hierarchical:
-            sec.text(
-                "Each domain's parameters may depart from the published law by a between-domain spread learned from "
-                "the data (half-normal priors informed by the published spread across data sources)."
-            )
+        sec.table(pd.DataFrame(pr.table()), "the published fit (catalog parameters): mean and standard deviation of its estimate")
     else:
         sec.text("Prior: weakly informative (wide independent normals; see the law's weak_prior). Published values are shown for comparison.")
+    prior_draws = prior_natural_draws(fit)
+    ptab = pd.DataFrame([
+        {"parameter": k, "median": float(np.median(v)), "lower": float(interval(np.asarray(v, float), prob)[0]),
+         "upper": float(interval(np.asarray(v, float), prob)[1])}
+        for k, v in prior_draws.items()
+    ])
+    if pr.informative:
+        sec.text(
+            "A new domain may depart from the published law by the spread seen between data sets, so the prior a domain "
+            "actually gets is wider than the published fit's own uncertainty above: the table below is that prior, the "
+            "grey lines of the parameter figure."
+        )
+    sec.table(ptab, f"prior of each domain's parameters: median and {prob:.0%} interval (as drawn in the parameter figure)")
+    if fit.hierarchical:
+        sec.text(
+            "Each domain's parameters may depart from the population by a between-domain spread learned from "
+            "the data (half-normal priors informed by the published spread across data sources)."
+        )
     noise = "Student-t (robust; tail weight learned)" if fit.structure.likelihood == "student_t" else "normal"
     sec.text(
         f"Likelihood: {noise} on log loss, noise scale learned per domain. "
@@ -381,14 +467,19 @@ def build_fit_report(
     # --- posterior
     sec = rep.section("Posterior parameters")
     params = fit.parameters(prob)
-    if not pr.informative:
-        published, _ = fit.published_values()
-        if published:
-            params["published"] = params["parameter"].map(published)
+    published, _ = fit.published_values()
+    if published:
+        params["published"] = params["parameter"].map(published)
+        if not pr.informative:
             sec.text("Published column: Besiroglu et al. (2024) estimates, for comparison.")
+    outside = _published_outside(params[params["domain"].isin(own)], prob) if published else None
+    if outside:
+        sec.text(outside)
     sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
-    sec.figure(plot_parameters(fit, prob=prob, domain=fig_dom)[0], "parameters", "Prior and posterior intervals of each parameter"
-                + ("; dashed: published value." if fit.prior.informative else "."))
+    sec.figure(plot_parameters(fit, prob=prob, domain=fig_dom)[0], "parameters",
+               f"Prior (grey) and posterior (blue) {prob:.0%} intervals of each parameter"
+               + (f" for {head_dom}" if several else "")
+               + ("; dashed: published value." if published else "."))
     # --- diagnostics
     sec = rep.section("Diagnostics")
     if diag is not None:
@@ -398,6 +489,8 @@ def build_fit_report(
             f"min tail ESS {diag.min_ess_tail:.0f}, divergences {diag.divergences}. "
             + ("All checks passed." if diag.ok else "Problems: " + " ".join(diag.problems))
         )
+    for note in fit.notes:
+        sec.text(f"Note: {note}")
     t = fit.timings
     sec.text(
         f"Time: compile {t.get('compile_seconds', 0):.1f} s, sampling {t.get('sample_seconds', 0):.1f} s, "
@@ -405,27 +498,41 @@ def build_fit_report(
     )
     # --- figures
     sec = rep.section("Fit")
+    if several and law.has_allocation:
+        sec.figure(plot_domains(fit, own, probs=(0.5, prob))[0], "fit_domains",
+                   f"Every domain: runs (colour: tokens per parameter, dark few, yellow many), compute-optimal posterior median with 50 % and {prob:.0%} bands of the expected loss.")
     if law.has_allocation:
         sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
-                   f"Loss vs compute: runs (colour: tokens per parameter), compute-optimal posterior median with 50 % and {prob:.0%} bands.")
+                   f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
+                   f"compute-optimal posterior median with 50 % and {prob:.0%} bands.")
         sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
-                   "Loss vs parameters along a constant tokens-per-parameter ray.")
+                   "Loss vs parameters along a constant tokens-per-parameter ray"
+                   + (f" for {head_dom}." if several else "."))
     else:
         sec.figure(plot_fit(fit, law.variables[0], domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit",
                    f"Loss vs {law.variables[0]} with 50 % and {prob:.0%} bands.")
     if frontier is not None and len(frontier) and law.has_allocation:
         sec = rep.section("Compute-optimal frontier")
-        sec.figure(plot_frontier(fit, prob=prob, domain=fig_dom)[0], "frontier", f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND).")
+        sec.figure(plot_frontier(fit, prob=prob, domain=fig_dom)[0], "frontier",
+                   f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND)" + (f" for {head_dom}." if several else "."))
         cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
-        sec.table(frontier[cols], f"compute-optimal allocation, {prob:.0%} intervals")
+        if several and "domain" in frontier:
+            last = frontier[frontier["flops"] == frontier["flops"].max()]
+            sec.table(last[["domain"] + cols], f"compute-optimal allocation of each domain at {format_number(last['flops'].iloc[0])} "
+                      f"FLOPs, {prob:.0%} intervals (frontier.csv has every budget)")
+        else:
+            sec.table(frontier[cols], f"compute-optimal allocation, {prob:.0%} intervals")
     # --- forecasts
     sec = rep.section("Forecasts")
     sec.text(
         "loss_* is one new training run (run-to-run noise included); mean_loss_* is the expected loss "
-        f"(parameter and discrepancy uncertainty only). Intervals are {prob:.0%} equal-tailed."
+        f"(parameter and discrepancy uncertainty only). Intervals are {prob:.0%} equal-tailed. All losses in nats/token."
+        + (" A domain the fit has not seen (domain_kind new_domain) gets the population forecast." if several else "")
     )
-    show = [c for c in ("domain", "params", "tokens", "flops", "loss_median", "loss_lower", "loss_upper",
+    show = [c for c in ("label", "domain", "domain_kind", "params", "tokens", "flops", "loss_median", "loss_lower", "loss_upper",
                         "mean_loss_median", "mean_loss_lower", "mean_loss_upper", "loss") if c in predictions]
+    if not several:
+        show = [c for c in show if c != "domain_kind"]
     sec.table(predictions[show], "forecast table")
     if len(predictions):
         r0 = predictions.iloc[0]
@@ -433,13 +540,26 @@ def build_fit_report(
         dom = r0["domain"] if isinstance(r0.get("domain"), str) else None
         sec.figure(plot_forecast(fit, target, threshold=threshold, prob=prob, domain=dom)[0], "forecast",
                    "Posterior predictive distribution of one new run at the headline target.")
-    for s in extra_sections or []:
-        rep.sections.append(s)
+    for s_ in extra_sections or []:
+        rep.sections.append(s_)
+    if notes:
+        sec = rep.section("Notes")
+        for n in notes:
+            sec.text(n[0].upper() + n[1:])
     rep.footer = (
         f"bayes_scaling {__version__}. Law: {law.citation} Prior: {fit.prior.citation}. "
         "Credible intervals are equal-tailed posterior intervals."
     )
     return rep
+
+
+def _as_probabilities(df: pd.DataFrame, cols) -> pd.DataFrame:
+    """Probability columns as a reader takes them: "< 1 %", "12 %", "> 99 %" (never a bare 0 or 1)."""
+    out = df.copy()
+    for c in cols:
+        if c in out:
+            out[c] = [format_probability(v) for v in out[c]]
+    return out
 
 
 def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | None = None, prob: float = 0.9) -> Section | None:
@@ -451,6 +571,7 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     targets : DataFrame, optional
         Forecast targets (for P(miss) when ``threshold`` is given).
     threshold : float, optional
+        Target loss in nats/token.
     prob : float
 
     Returns
@@ -464,19 +585,24 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
     dep = departures(fit, prob=prob, domains=own)
     sec.text(
-        "Departure of each domain from the published law: Δalpha, Δbeta and ΔE (domain minus published), and the "
-        "relative gap of the expected loss at the compute-optimal run with 100x the domain's largest compute. "
-        "p_outside is the posterior probability that the departure exceeds the tolerance."
+        "Departure of each domain from the published law: Δalpha and Δbeta (domain minus published exponent, "
+        "tolerance ±0.05), ΔE (domain minus published irreducible loss in nats/token, tolerance ±10 % of it) and the "
+        "loss gap: the relative difference (L_domain − L_published) / L_published of the expected loss at the "
+        "compute-optimal run with 100x the domain's largest compute (0.14 = 14 % above the published law; tolerance "
+        "±2 %). p_outside is the posterior probability that the departure is larger than its tolerance."
     )
-    sec.table(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
-              f"departures from the published law ({prob:.0%} intervals)")
+    sec.table(_as_probabilities(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
+                                ["p_outside"]), f"departures from the published law ({prob:.0%} intervals)")
     sec.figure(plot_departures(dep)[0], "departures", "Domain departures from the published law with intervals; dotted: no departure.")
     for d in own[:30]:
         sec.text(prior_data_conflict(fit, d)["message"])
+    sec.text(DEPARTURE_VS_CONFLICT)
     if threshold is not None and targets is not None and len(targets):
         ex = exceedance(fit, targets, threshold)
         cols = [c for c in ("domain", "params", "tokens", "threshold", "p_exceed", "expected_shortfall") if c in ex]
-        sec.table(ex[cols], f"probability that one run misses the target loss {threshold:g}")
+        sec.table(_as_probabilities(ex[cols], ["p_exceed"]),
+                  f"probability that one run misses the target loss {threshold:.4g} nats/token "
+                            "(p_exceed; expected_shortfall in nats/token)")
     return sec
 
 

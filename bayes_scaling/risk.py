@@ -37,6 +37,8 @@ __all__ = [
     "prior_data_conflict",
     "risk_table",
     "DEFAULT_TOLERANCE",
+    "DEPARTURE_VS_CONFLICT",
+    "RISK_COLUMNS",
 ]
 
 #: Default tolerances of a departure: exponents ±0.05 (about the published bootstrap
@@ -44,6 +46,32 @@ __all__ = [
 #: expected loss at the target ±2 % (the practical accuracy floor of extrapolated
 #: scaling laws is a few percent; Choshen et al. 2024).
 DEFAULT_TOLERANCE = {"alpha": 0.05, "beta": 0.05, "E_rel": 0.10, "loss_gap_rel": 0.02}
+
+#: Why a domain can depart from the published law and still be consistent with the prior, in words.
+DEPARTURE_VS_CONFLICT = (
+    "A domain can depart from the published law and still show no prior-data conflict. The departure asks whether "
+    "this domain's loss curve differs from the published one at all (beyond a small tolerance); the conflict check "
+    "asks whether its runs are surprising for a domain drawn from the prior, and the prior already lets every new "
+    "domain differ from the published fit by the spread seen between data sets (another corpus or evaluation set "
+    "shifts the whole curve, often by 10-20 %). A departure without conflict is a domain that differs as domains "
+    "usually do: its own runs set its forecast. A conflict means it differs by more than that: check the runs."
+)
+
+#: What each column of :func:`risk_table` means (printed by ``bayes-scaling risk``).
+RISK_COLUMNS = {
+    "threshold": "the target loss, nats/token",
+    "p_exceed": "P(one new run at the target has a loss above the threshold)",
+    "expected_shortfall": "E[max(loss - threshold, 0)] of one new run, nats/token",
+    "loss_gap_median": "relative gap of the expected loss to the published law at the target, "
+                       "(L_domain - L_published) / L_published: 0.14 = 14 % above the published law",
+    "loss_gap_lower": "lower end of the gap's credible interval (relative)",
+    "loss_gap_upper": "upper end of the gap's credible interval (relative)",
+    "departure_tolerance": "the relative gap counted as no departure (default 0.02 = 2 %)",
+    "p_departure": "P(|loss gap| > departure_tolerance): that the domain's loss at the target departs from the "
+                   "published law by more than the tolerance",
+    "conflict_p": "prior-data conflict p-value of the domain's runs (small = the runs are surprising under the "
+                  "published prior with its between-domain spread; see the sentences below the table)",
+}
 
 
 def _targets(fit, targets, domain):
@@ -272,9 +300,11 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
     pandas.DataFrame
         Per target: the forecast columns of :func:`bayes_scaling.predict.predict`,
         ``threshold``, ``p_exceed``, ``expected_shortfall``, and (for laws with a
-        published fit) ``loss_gap_median`` (relative gap of the expected loss to the
-        published law), ``p_departure`` = P(|gap| > tolerance) and the domain's
-        prior-data conflict ``conflict_p``.
+        published fit) ``loss_gap_median``, ``loss_gap_lower``, ``loss_gap_upper`` (relative
+        gap of the expected loss to the published law, (L - L_pub) / L_pub, with its
+        interval), ``departure_tolerance`` (the relative gap counted as none),
+        ``p_departure`` = P(|gap| > tolerance) and the domain's prior-data conflict
+        ``conflict_p``; :data:`RISK_COLUMNS` says the same in words.
     """
     tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
     pred = predict(fit, targets, prob=prob, domain=domain)
@@ -285,7 +315,7 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
     th_pub = fit.published_theta()
     if th_pub is not None:
         law = fit.law
-        gaps, pdep, conflict = [], [], {}
+        gaps, lows, highs, pdep, conflict = [], [], [], [], {}
         rng = np.random.default_rng(fit.random_seed)
         for _, row in out.iterrows():
             t = pd.DataFrame([row])
@@ -293,10 +323,16 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
             l_pub = float(np.exp(law.log_loss(law.inputs(t, fit.refs), dict(zip(law.theta_names, th_pub, strict=True)), np))[0])
             gap = (np.exp(mean[:, 0]) - l_pub) / l_pub
             gaps.append(float(np.median(gap)))
+            lo, hi = interval(gap, prob)
+            lows.append(float(lo))
+            highs.append(float(hi))
             pdep.append(float((np.abs(gap) > tol["loss_gap_rel"]).mean()))
             if row["domain"] in fit.domains and row["domain"] not in conflict:
                 conflict[row["domain"]] = prior_data_conflict(fit, row["domain"])["p_value"]
         out["loss_gap_median"] = gaps
+        out["loss_gap_lower"] = lows
+        out["loss_gap_upper"] = highs
+        out["departure_tolerance"] = float(tol["loss_gap_rel"])
         out["p_departure"] = pdep
         out["conflict_p"] = out["domain"].map(conflict)
     if out.empty:

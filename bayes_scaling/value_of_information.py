@@ -26,7 +26,32 @@ from .data import RunsTableError, validate_targets
 from .intervals import interval
 from .predict import predictive_draws
 
-__all__ = ["next_run", "expected_width_after"]
+__all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY"]
+
+#: What each column of :func:`next_run` means, with its unit (printed by ``bayes-scaling next-run``).
+NEXT_RUN_COLUMNS = {
+    "flops": "training compute of the candidate, C = 6 N D (FLOPs)",
+    "width_now": "width of the credible interval of the expected loss at the target today, relative to its median "
+                 "(0.12 = the interval spans 12 % of the forecast loss)",
+    "width_after": "the same width expected after the candidate run is made (relative, averaged over its simulated outcomes)",
+    "shrinkage": "width_now - width_after (relative; 0.01 = the interval narrows by 1 % of the forecast loss)",
+    "shrinkage_per_exaflop": "shrinkage per 1e18 FLOPs of the candidate's compute",
+    "ess": "smallest effective sample size of the importance weights over the simulated outcomes (draws)",
+    "ess_low": "True when ess is below 100: the reweighted posterior rests on few draws, so width_after is an "
+               "optimistic estimate (the candidate is far from what the fit has seen)",
+}
+
+#: Ranking orders of :func:`next_run`: the option names and the column each sorts by.
+RANK_BY = {"per_flop": "shrinkage_per_exaflop", "absolute": "shrinkage",
+           "shrinkage_per_exaflop": "shrinkage_per_exaflop", "shrinkage": "shrinkage"}
+
+
+def _candidate_rng(seed: int, candidate: pd.DataFrame) -> np.random.Generator:
+    """A generator for one candidate, fixed by the seed and the candidate's own sizes: the same candidate gets the same
+    numbers whatever else is in the table (another candidate, a budget that drops some)."""
+    sizes = np.array([float(candidate[c].iloc[0]) for c in ("params", "tokens", "flops", "unique_tokens")
+                      if c in candidate and pd.notna(candidate[c].iloc[0])], dtype=np.float64)
+    return np.random.default_rng([int(seed), *np.frombuffer(sizes.tobytes(), dtype=np.uint32).tolist()])
 
 
 def _loglik(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray, nu: np.ndarray) -> np.ndarray:
@@ -127,8 +152,11 @@ def next_run(
         Candidates whose importance weights fall below this effective sample size
         are flagged ``ess_low`` (their shrinkage is then an optimistic estimate).
     random_seed : int, optional
-    rank_by : {"shrinkage_per_exaflop", "shrinkage"}
-        Rank by shrinkage per FLOP spent (default) or by shrinkage alone (within the budget).
+        Default: the fit's seed. Each candidate's simulations are seeded by the seed and its own
+        sizes, so a candidate's numbers do not change when others are added or dropped (``budget``).
+    rank_by : {"shrinkage_per_exaflop", "shrinkage", "per_flop", "absolute"}
+        Rank by shrinkage per FLOP spent (default; ``per_flop``) or by shrinkage alone
+        within the budget (``absolute``).
 
     Returns
     -------
@@ -136,13 +164,17 @@ def next_run(
         One row per candidate, best first: candidate columns, ``flops``,
         ``width_now`` and ``width_after`` (relative 90 % width of the expected
         loss at the target), ``shrinkage`` (= width_now - width_after),
-        ``shrinkage_per_exaflop`` (shrinkage per 1e18 FLOPs), ``ess`` and ``ess_low``.
+        ``shrinkage_per_exaflop`` (shrinkage per 1e18 FLOPs), ``ess`` and ``ess_low``
+        (see :data:`NEXT_RUN_COLUMNS`).
 
     Raises
     ------
     RunsTableError
         Invalid candidates/target, or no candidate within the budget.
     """
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by must be 'per_flop' or 'absolute' (or 'shrinkage_per_exaflop', 'shrinkage'), "
+                         f"not '{rank_by}'.")
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     cand = validate_targets(candidates, needs=needs)
     if isinstance(target, dict):
@@ -156,11 +188,11 @@ def next_run(
         if cand.empty:
             raise RunsTableError(f"no candidate run fits the budget of {budget:g} FLOPs (C = 6 N D).")
     dom = domain or (cand["domain"].dropna().iloc[0] if cand["domain"].notna().any() else fit.default_domain)
-    rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
+    seed = fit.random_seed if random_seed is None else random_seed
     rows = []
     for i in range(len(cand)):
         c = cand.iloc[[i]]
-        res = expected_width_after(fit, c, tgt, dom, prob=prob, n_sims=n_sims, rng=rng)
+        res = expected_width_after(fit, c, tgt, dom, prob=prob, n_sims=n_sims, rng=_candidate_rng(seed, c))
         rows.append(res)
     out = cand.copy().reset_index(drop=True)
     if "label" not in out:
@@ -172,9 +204,7 @@ def next_run(
     out["ess"] = [r["min_ess"] for r in rows]
     out["ess_low"] = out["ess"] < min_ess
     out["domain"] = dom
-    if rank_by not in ("shrinkage_per_exaflop", "shrinkage"):
-        raise ValueError(f"rank_by must be 'shrinkage_per_exaflop' or 'shrinkage', not '{rank_by}'.")
-    out = out.sort_values(rank_by, ascending=False, kind="stable").reset_index(drop=True)
+    out = out.sort_values(RANK_BY[rank_by], ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out.attrs["target"] = tgt.iloc[0].to_dict()
     out.attrs["prob"] = prob

@@ -16,7 +16,9 @@ Example
 from __future__ import annotations
 
 import os
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,19 +26,50 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .data import validate_targets
+from .datasets import load_chinchilla
+from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
+from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
-from .inference import SamplerConfig
-from .intervals import check_prob
+from .inference import SamplerConfig, compile_cache_info
+from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import predict
 from .report import Report, build_fit_report, figure_domain, risk_section, write_json
 
-__all__ = ["fit_and_report", "FitReport", "default_targets", "DEFAULT_BUDGETS"]
+__all__ = ["fit_and_report", "FitReport", "StepError", "default_targets", "expand_targets", "domain_frontiers",
+           "own_domains", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
 
 #: Budgets (FLOPs) of the frontier table when none are given: 1e21 to the Chinchilla budget
 #: (5.88e23 FLOPs, Hoffmann et al. 2022 Table 1).
 DEFAULT_BUDGETS = (1e21, 1e22, 1e23, 5.88e23)
+
+#: Domain name of the population forecast: a domain the fit has not seen (any name outside
+#: ``fit.domains`` gets the population predictive; this one says so in tables).
+NEW_DOMAIN = "(new domain)"
+
+
+class StepError(RuntimeError):
+    """A step after the fit failed; the fit itself is saved.
+
+    Attributes
+    ----------
+    step : str
+        What failed (``forecasts``, ``frontier``, ``transfer risk``, ``report``, ``tables``).
+    fit_path : Path
+        Where the fit was saved.
+    rerun : str
+        The command that redoes the step from the saved fit.
+    """
+
+    def __init__(self, step: str, fit_path: Path, rerun: str, cause: BaseException):
+        self.step, self.fit_path, self.rerun = step, Path(fit_path), rerun
+        why = " ".join(str(cause.args[0] if isinstance(cause, KeyError) and cause.args else cause).split())
+        super().__init__(
+            f"the fit is saved in '{fit_path}', but the {step} step failed: {why} "
+            f"Redo that step from the saved fit with: {rerun}"
+        )
 
 
 @dataclass
@@ -50,8 +83,9 @@ class FitReport:
     predictions : pandas.DataFrame
         Forecasts at the targets (and at held-out runs, with their ``loss``), as ``predictions.csv``.
     frontier : pandas.DataFrame or None
-        Compute-optimal allocation per budget, as ``frontier.csv`` (None for a law without an N-D split), for
-        the report's domain (:func:`bayes_scaling.report.figure_domain`).
+        Compute-optimal allocation per budget and domain (every domain of the runs, and
+        :data:`NEW_DOMAIN` when there are several), as ``frontier.csv`` (None for a law
+        without an N-D split).
     report : Report
         The report (``report.html``, ``report.md`` and the figures).
     summary : dict
@@ -59,6 +93,8 @@ class FitReport:
     paths : dict
         ``fit``, ``predictions``, ``frontier`` (if any), ``html``, ``markdown``, ``summary`` (Path)
         and ``figures`` (list of Path).
+    notes : list of str
+        What the pipeline could not do for some domain (e.g. a frontier that is undefined), in words.
     """
 
     fit: ScalingFit
@@ -67,14 +103,99 @@ class FitReport:
     report: Report
     summary: dict
     paths: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
-def default_targets(fit: ScalingFit) -> pd.DataFrame:
-    """Targets when none are given: compute-optimal runs at 10x and 100x each domain's largest compute.
+def own_domains(fit: ScalingFit) -> list[str]:
+    """The domains of the user's runs (reference domains aside), in model order."""
+    return [d for d in fit.domains if d not in fit.reference_domains] or list(fit.domains)
+
+
+def _with_population(fit: ScalingFit) -> bool:
+    """Whether tables add the population forecast for a new domain (a hierarchy over several domains of one's own)."""
+    return bool(fit.hierarchical) and len(own_domains(fit)) > 1
+
+
+def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs) -> tuple[pd.DataFrame | None, float]:
+    """The frontier of one domain from the draws whose optimum is finite; and the share of draws left out."""
+    flops = np.atleast_1d(np.asarray(flops, float))
+    rng = np.random.default_rng(fit.random_seed)  # as decisions.frontier draws a new domain
+    theta = fit.theta(domain) if domain in fit.domains else fit.new_domain_draws(rng, domain)[0]
+    res = optimal_allocation_draws(fit, flops, theta, discrepancy=discrepancy_of(fit, domain), **kwargs)
+    ok = np.all([np.all(np.isfinite(v), axis=1) for v in res.values()], axis=0)  # (S,): finite at every budget
+    if ok.mean() < 0.5:
+        return None, float(1 - ok.mean())
+    out = {"flops": flops}
+    for key, val in res.items():
+        lo, hi = interval(val[ok], prob)
+        out[f"{key}_median"] = np.median(val[ok], axis=0)
+        out[f"{key}_lower"] = lo
+        out[f"{key}_upper"] = hi
+    df = pd.DataFrame(out)
+    df["domain"] = domain
+    return df, float(1 - ok.mean())
+
+
+def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[str] | None = None,
+                     **kwargs) -> tuple[pd.DataFrame, list[str]]:
+    """The compute-optimal frontier of every domain, and notes on the domains where it is undefined.
 
     Parameters
     ----------
     fit : ScalingFit
+    flops : sequence of float
+        Budgets in FLOPs.
+    prob : float
+    domains : list of str, optional
+        Default: the domains of the runs (:func:`own_domains`) and, for a fit of several
+        domains, :data:`NEW_DOMAIN` (the population frontier of a domain not yet seen).
+    **kwargs
+        ``max_params``, ``unique_tokens``, ``inference_tokens``
+        (:func:`bayes_scaling.decisions.frontier`).
+
+    Returns
+    -------
+    (table, notes) : (pandas.DataFrame, list of str)
+        Rows of :func:`bayes_scaling.decisions.frontier` for each domain, stacked (column
+        ``domain``). Where some posterior draws give no finite optimum (e.g. a new domain's
+        exponents drawn near zero), the frontier is computed from the others and a note says
+        how many were left out; a domain where most draws have none is left out and named in
+        ``notes``.
+    """
+    if domains is None:
+        domains = own_domains(fit) + ([NEW_DOMAIN] if _with_population(fit) else [])
+    parts, notes = [], []
+    for dom in domains:
+        with np.errstate(all="ignore"):
+            fr = frontier_table(fit, flops, prob=prob, domain=dom, **kwargs)
+            med = fr[[c for c in fr if c.endswith("_median")]].to_numpy(float)
+            if not np.isfinite(med).all():
+                fr, dropped = _finite_frontier(fit, flops, prob, dom, **kwargs)
+                name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
+                if fr is None:
+                    notes.append(f"the compute-optimal frontier of {name} is undefined: {dropped:.0%} of its posterior "
+                                 "draws give no finite optimum at these budgets, so it has no frontier row and no "
+                                 "default target.")
+                    continue
+                notes.append(f"{dropped:.1%} of the posterior draws of {name} give no finite compute-optimal "
+                             "allocation (an exponent drawn at or below zero has no optimum); its frontier is computed from the others.")
+        parts.append(fr)
+    if not parts:
+        return pd.DataFrame(columns=["flops", "domain"]), notes
+    return pd.concat(parts, ignore_index=True), notes
+
+
+def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataFrame:
+    """Targets when none are given: compute-optimal runs at 10x and 100x each domain's largest compute.
+
+    For a fit of several domains, the same two budgets (10x and 100x the largest run of
+    all) are added for :data:`NEW_DOMAIN`, the population forecast of a domain not yet seen.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    notes : list of str, optional
+        Receives a sentence for each domain left out because its frontier is undefined.
 
     Returns
     -------
@@ -83,12 +204,16 @@ def default_targets(fit: ScalingFit) -> pd.DataFrame:
         N-D split; otherwise ``domain`` and the law's variable at 10x and 100x the largest run.
     """
     rows = []
-    own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
-    for dom in own:
-        runs = fit.runs[fit.runs["domain"] == dom]
-        cmax = float(runs["flops"].max())
+    own = own_domains(fit)
+    doms = own + ([NEW_DOMAIN] if _with_population(fit) else [])
+    mine = fit.runs[fit.runs["domain"].isin(own)]
+    for dom in doms:
+        runs = fit.runs[fit.runs["domain"] == dom] if dom in own else mine
         if fit.law.has_allocation:
-            fr = frontier_table(fit, [10 * cmax, 100 * cmax], domain=dom)
+            cmax = float(runs["flops"].max())
+            fr, why = domain_frontiers(fit, [10 * cmax, 100 * cmax], domains=[dom])
+            if notes is not None:
+                notes.extend(why)
             for r in fr.itertuples():
                 n = float(np.round(r.params_opt_median, -6 if r.params_opt_median > 1e7 else 0))
                 rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})
@@ -96,7 +221,49 @@ def default_targets(fit: ScalingFit) -> pd.DataFrame:
             var = fit.law.variables[0]
             for f in (10, 100):
                 rows.append({"domain": dom, var: float(runs[var].max() * f)})
+    if not rows:
+        raise ValueError("no domain has a defined compute-optimal frontier, so there are no default targets; "
+                         "give targets (--targets T.csv).")
     return pd.DataFrame(rows)
+
+
+def expand_targets(fit: ScalingFit, targets) -> pd.DataFrame:
+    """Targets with a domain on every row: a row without one is forecast for every domain of the runs.
+
+    In a fit of one domain (reference domains aside) a row without a domain belongs to that
+    domain. In a fit of several, it is repeated for each domain of the runs and for
+    :data:`NEW_DOMAIN` (the population forecast), so nothing is dropped and nothing guessed.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    targets : DataFrame or path
+        See :func:`bayes_scaling.data.validate_targets`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Validated targets with a ``domain`` on every row, in the input order (rows without a
+        domain expanded in place).
+
+    Raises
+    ------
+    RunsTableError
+        Invalid targets.
+    """
+    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
+    t = validate_targets(targets, needs=needs).reset_index(drop=True)
+    own = own_domains(fit)
+    if len(own) == 1:
+        return t.assign(domain=t["domain"].where(t["domain"].notna(), own[0]))
+    doms = own + ([NEW_DOMAIN] if _with_population(fit) else [])
+    parts = []
+    for _, row in t.iterrows():
+        if row["domain"] is not None and isinstance(row["domain"], str):
+            parts.append(pd.DataFrame([row]))
+        else:
+            parts.append(pd.DataFrame([row.to_dict() | {"domain": d} for d in doms]))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -117,6 +284,52 @@ def _write_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+class _CompileWatch:
+    """Progress lines while :meth:`ScalingLaw.fit` runs: when a model finishes compiling, and every
+    ``every`` seconds while nothing else is said (the fit itself prints nothing)."""
+
+    def __init__(self, say: Callable[[str], None], every: float = 20.0, poll: float = 0.5):
+        self.say, self.every, self.poll = say, every, poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _compiled(self) -> int:
+        try:
+            return len(compile_cache_info())
+        except RuntimeError:  # the cache changed size while it was read
+            return -1
+
+    def _run(self) -> None:
+        t0 = last = time.perf_counter()
+        known = self._compiled()
+        while not self._stop.wait(self.poll):
+            now, n = time.perf_counter(), self._compiled()
+            if n > known >= 0:
+                self.say(f"model compiled after {now - t0:.0f} s (kept for later fits in this process); sampling")
+                known, last = n, now
+            elif now - last >= self.every:
+                self.say(f"still compiling or sampling ({now - t0:.0f} s so far)")
+                last = now
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+
+def _reference_table(reference):
+    """The embedded Chinchilla runs, labelled so warnings about them name them (not the user's file)."""
+    if isinstance(reference, str) and reference == "chinchilla":
+        table = load_chinchilla()
+        table.attrs["what"] = "reference runs (embedded Chinchilla data)"
+        return table
+    return reference
+
+
 def fit_and_report(
     runs,
     out,
@@ -135,6 +348,7 @@ def fit_and_report(
     strict: bool = False,
     domain_col: str = "domain",
     discrepancy: str = "auto",
+    loss_unit: str = "nats",
     title: str = "Scaling-law forecast",
     data_note: str = "",
     force: bool = False,
@@ -144,8 +358,10 @@ def fit_and_report(
 
     The same pipeline as ``bayes-scaling fit`` (and ``demo``): the fit is saved first
     (``out/fit``), then the forecasts (``predictions.csv``), the compute-optimal frontier
-    (``frontier.csv``), the transfer-risk section (hierarchical fits), the report
-    (``report.html``, ``report.md``, PNG figures) and ``summary.json`` are derived from it.
+    of every domain (``frontier.csv``), the transfer-risk section (hierarchical fits), the
+    report (``report.html``, ``report.md``, PNG figures) and ``summary.json`` are derived
+    from it. A step that fails after the fit raises :class:`StepError`, which names the
+    step and the command that redoes it from the saved fit.
 
     Parameters
     ----------
@@ -158,7 +374,8 @@ def fit_and_report(
     reference : {"chinchilla"}, path or DataFrame, optional
         Reference runs fitted alongside as sibling domains.
     targets : DataFrame or path, optional
-        Forecast targets; default :func:`default_targets`.
+        Forecast targets; default :func:`default_targets`. In a fit of several domains a
+        target without a domain is forecast for every domain and a new one (:func:`expand_targets`).
     heldout : DataFrame, optional
         Held-out runs (``params``, ``tokens``, ``domain``, ``loss``): forecast, appended to
         the predictions with their ``loss`` and drawn on the fit figures.
@@ -167,13 +384,16 @@ def fit_and_report(
     prob : float, default 0.9
         Interval probability.
     threshold : float, optional
-        Target loss: P(loss > threshold) at the first target in the report's summary.
+        Target loss in nats/token (in bits when ``loss_unit="bits"``: converted like the runs):
+        P(loss > threshold) at the first target in the report's summary.
     random_seed : int, default 0
         The same seed gives the same numbers.
     sampler : SamplerConfig, optional
     strict : bool, default False
         Raise :class:`~bayes_scaling.diagnostics.SamplingError` (nothing is written)
         when sampling fails its checks.
+    loss_unit : {"nats", "bits"}, default "nats"
+        Unit of the runs' ``loss`` column; bits (log2) are converted to nats.
     title, data_note : str
         Report title, and where the runs came from.
     force : bool, default False
@@ -191,6 +411,8 @@ def fit_and_report(
         Invalid runs or targets.
     SamplingError
         Failed convergence checks with ``strict=True``.
+    StepError
+        A step after the fit failed (the fit is saved; the message says how to redo the step).
     FileExistsError
         ``out`` is a file, or a non-empty directory and ``force`` is False.
     ValueError
@@ -201,50 +423,120 @@ def fit_and_report(
     prob = check_prob(prob)
     out = Path(out)
     _check_out(out, force)
+    if loss_unit not in ("nats", "bits"):
+        raise ValueError(f"loss_unit must be 'nats' or 'bits', not '{loss_unit}'.")
+    if threshold is not None and loss_unit == "bits":
+        threshold = float(threshold) * float(np.log(2.0))
     say("validating runs and building the model")
     spec = ScalingLaw(law=law, prior=prior, widen=widen, sampler=sampler or SamplerConfig(), domain_col=domain_col,
                       discrepancy=discrepancy)
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
-        f"({spec.sampler.chains} chains x {spec.sampler.draws} draws; the first fit in a process compiles the model: "
-        "~15 s, up to 45 s the first time on a machine)")
-    fit = spec.fit(runs, reference=reference, random_seed=random_seed, strict=strict, progress=False)
-    say(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "
-        f"sampling {fit.timings['sample_seconds']:.1f} s); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}")
+        f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
+        "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")
+    # The fit's convergence warnings are held back until its notes are said, so a note such as "sampled again
+    # with the long settings" comes before the verdict it explains; data warnings are shown at once (before the
+    # sampling they may make pointless).
+    held: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def hold(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ConvergenceWarning):
+                held.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = hold
+        try:
+            with _CompileWatch(say):
+                fit = spec.fit(runs, reference=_reference_table(reference), random_seed=random_seed, strict=strict,
+                               progress=False, loss_unit=loss_unit)
+        except BaseException:
+            warnings.showwarning = shown
+            for w in held:
+                shown(w.message, w.category, w.filename, w.lineno)
+            raise
     for note in fit.notes:  # e.g. a quick one-domain fit that was sampled again with the long settings
         say(f"note: {note}")
+    for w in held:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    say(f"fitted in {fit.timings['total_seconds']:.1f} s (compile {fit.timings['compile_seconds']:.1f} s, "
+        f"sampling {fit.timings['sample_seconds']:.1f} s); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}")
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"fit": fit.save(out / "fit", force=True)}  # saved before anything is derived from it
-    if targets is None:
-        targets = default_targets(fit)
-    pred = predict(fit, targets, prob=prob)
-    if heldout is not None and len(heldout):
-        ho = predict(fit, heldout[["params", "tokens", "domain"]], prob=prob)
-        ho["loss"] = heldout["loss"].to_numpy()
-        ho["label"] = "held-out run"
-        pred = pd.concat([pred, ho], ignore_index=True)
+    say(f"saved the fit in {paths['fit']}")
+    notes: list[str] = []
+    own = own_domains(fit)
+    several = len(own) > 1
+    dom_flag = " --domain DOMAIN" if several else ""
+
+    def step(name: str, rerun: str, fn):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - re-raised with the step named and the fit's place
+            raise StepError(name, paths["fit"], rerun.replace("DIR", str(out)), exc) from exc
+
+    say("forecasting the targets" + (f" for {len(own)} domains and a new one" if several else ""))
+
+    def forecasts():
+        t = default_targets(fit, notes) if targets is None else expand_targets(fit, targets)
+        pred = predict(fit, t, prob=prob)
+        if heldout is not None and len(heldout):
+            ho = predict(fit, heldout[["params", "tokens", "domain"]], prob=prob)
+            ho["loss"] = heldout["loss"].to_numpy()
+            ho["label"] = "held-out run"
+            pred = pd.concat([pred, ho], ignore_index=True)
+        return pred
+
+    pred = step("forecasts", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, forecasts)
     front = None
+    budgets = DEFAULT_BUDGETS if flops is None else flops
     if fit.law.has_allocation:
-        front = frontier_table(fit, DEFAULT_BUDGETS if flops is None else flops, prob=prob,
-                               domain=figure_domain(fit, pred))  # None: the fit's one domain
-    say("writing the report, figures, saved fit and tables")
+        say("computing the compute-optimal frontier" + (" of every domain" if several else ""))
+        flag = ",".join(f"{b:g}" for b in budgets)
+        front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,
+                          lambda: domain_frontiers(fit, budgets, prob=prob))
+        notes.extend(n for n in why if n not in notes)
+    seen, unique = set(), []
+    for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)
+        key = n.split(" of ", 1)[-1] if "posterior draws of" in n else n
+        key = key.split(" give ")[0].split(" is undefined")[0]
+        if key not in seen:
+            seen.add(key)
+            unique.append(n)
+    notes = unique
+    for note in notes:
+        say(f"note: {note}")
     extra = []
     if fit.hierarchical:
         say("assessing transfer risk")
-        sec = risk_section(fit, pred, threshold, prob=prob)
+        sec = step("transfer risk", "bayes-scaling risk DIR --at TARGETS.csv --threshold LOSS",
+                   lambda: risk_section(fit, pred, threshold, prob=prob))
         if sec is not None:
             extra.append(sec)
-    rep = build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note, threshold=threshold,
-                           heldout=heldout, extra_sections=extra)
-    paths["predictions"] = _write_csv(pred, out / "predictions.csv")
-    if front is not None:
-        paths["frontier"] = _write_csv(front, out / "frontier.csv")
-    files = rep.write(out)
-    paths.update(html=files["html"], markdown=files["markdown"], figures=files["figures"])
-    summary = fit.summary(prob)
-    summary["timings"]["report_seconds"] = round(time.perf_counter() - t0 - fit.timings["total_seconds"], 3)
-    summary["timings"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    summary["predictions"] = pred.to_dict(orient="records")
-    if front is not None:
-        summary["frontier"] = front.to_dict(orient="records")
-    paths["summary"] = write_json(summary, out / "summary.json")
-    return FitReport(fit=fit, predictions=pred, frontier=front, report=rep, summary=summary, paths=paths)
+    say("writing the report, figures and tables")
+    rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
+               lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
+                                        threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
+                                        loss_unit=loss_unit))
+
+    def tables():
+        paths["predictions"] = _write_csv(pred, out / "predictions.csv")
+        if front is not None:
+            paths["frontier"] = _write_csv(front, out / "frontier.csv")
+        files = rep.write(out)
+        paths.update(html=files["html"], markdown=files["markdown"], figures=files["figures"])
+        summary = fit.to_dict(prob)
+        summary["timings"] = dict(summary["timings"])
+        summary["timings"]["report_seconds"] = round(time.perf_counter() - t0 - fit.timings["total_seconds"], 3)
+        summary["timings"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
+        summary["loss_unit_of_runs"] = loss_unit
+        summary["workflow_notes"] = notes
+        summary["predictions"] = pred.to_dict(orient="records")
+        if front is not None:
+            summary["frontier"] = front.to_dict(orient="records")
+        paths["summary"] = write_json(summary, out / "summary.json")
+        return summary
+
+    summary = step("tables", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, tables)
+    return FitReport(fit=fit, predictions=pred, frontier=front, report=rep, summary=summary, paths=paths, notes=notes)

@@ -244,7 +244,9 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
     with pytest.raises(ValueError, match="exactly one of --cutoff"):
         backtest_cli([str(csv), "--methods", "published", "--quiet"])
     with pytest.raises(ValueError, match="exactly one of --cutoff"):
-        backtest_cli([str(csv), "--cutoff", "1e21", "--k-smallest", "3", "--quiet"])
+        backtest_cli([str(csv), "--split-by", "smallest", "--cutoff", "1e21", "--k", "3", "--quiet"])
+    with pytest.raises(ValueError, match="--k goes with --split-by smallest"):
+        backtest_cli([str(csv), "--cutoff", "1e21", "--k", "3", "--quiet"])
     with pytest.raises(bs.RunsTableError, match="no runs to score"):
         backtest_cli([str(csv), "--cutoff", "1e30", "--methods", "published", "--quiet"])
     with pytest.raises(ValueError, match="--prob"):

@@ -101,8 +101,19 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
         table = pd.read_csv(out)
         assert columns <= set(table.columns), args[0]
         assert printed.splitlines()[0].split()[:2] == [str(c) for c in table.columns[:2]]
-        if args[0] == "risk":  # and the prior-data conflict in words
-            assert printed.splitlines()[-1].startswith(("No prior-data conflict", "Mild", "Strong"))
+        if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
+            lines = printed.splitlines()
+            assert any(ln.startswith(("No prior-data conflict", "Mild", "Strong")) for ln in lines)
+            assert "  loss_gap_median: relative gap of the expected loss to the published law at the target, " \
+                   "(L_domain - L_published) / L_published: 0.14 = 14 % above the published law" in lines
+            assert any(ln.startswith("  p_departure: P(|loss gap| > departure_tolerance)") for ln in lines)
+            assert table["departure_tolerance"].eq(0.02).all()
+            if table["p_departure"].gt(0.5).any() and "No prior-data conflict" in printed:
+                assert lines[-1].startswith("A domain can depart from the published law and still show no")
+        if args[0] == "next-run":  # units of every column
+            assert "  width_now: width of the credible interval of the expected loss at the target today, relative " \
+                   "to its median (0.12 = the interval spans 12 % of the forecast loss)" in printed.splitlines()
+            assert any(ln.startswith("  ess_low: True when ess is below 100") for ln in printed.splitlines())
     assert main(["frontier", str(saved), "--flops", "1e21", "--out", str(tmp_path / "frontier.csv"), "--quiet"]) == 4
     assert capsys.readouterr().err.startswith(f"error: '{tmp_path / 'frontier.csv'}' already exists")
 
@@ -293,3 +304,206 @@ def test_cli_without_strict_exits_0_with_one_warning_line(few_runs_csv, tmp_path
     warn = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
     assert len(warn) == 1 and "failed its convergence checks when it was made" in warn[0], err
     assert "loss_median" in stdout
+
+
+# ---------------------------------------------------------------- issue 14: the multi-domain path and a new user's findings
+
+
+@pytest.fixture
+def hier_runs_csv(fake_hier_fit, tmp_path):
+    path = tmp_path / "two_domains.csv"
+    fake_hier_fit.runs[["params", "tokens", "loss", "domain"]].to_csv(path, index=False)
+    return path
+
+
+def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys):
+    """Issue 14: `fit` with a domain column ended in 'add a domain column to the targets', exit 2, nothing written."""
+    import dataclasses
+
+    import bayes_scaling.fit as fit_module
+
+    informative = dataclasses.replace(fake_hier_fit, prior=bs.get_prior("besiroglu2024"))
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: informative)
+    out = tmp_path / "o"
+    assert main(["fit", str(hier_runs_csv), "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    for name in ("report.html", "report.md", "predictions.csv", "frontier.csv", "summary.json", "fit/fit.json",
+                 "fit_domains.png", "departures.png"):
+        assert (out / name).exists(), name
+    pred = pd.read_csv(out / "predictions.csv")
+    assert list(dict.fromkeys(pred["domain"])) == ["books", "code", "web", "(new domain)"]
+    assert list(pred.groupby("domain", sort=False).size()) == [2, 2, 2, 2]
+    assert list(pred["domain_kind"].unique()) == ["fitted", "new_domain"]
+    fr = pd.read_csv(out / "frontier.csv")
+    assert list(dict.fromkeys(fr["domain"])) == ["books", "code", "web", "(new domain)"] and len(fr) == 16
+    # targets without a domain: every domain and a new one
+    targets = tmp_path / "t.csv"
+    pd.DataFrame({"params": [1e9, 7e9], "tokens": [2e10, 1.4e11]}).to_csv(targets, index=False)
+    capsys.readouterr()
+    assert main(["fit", str(hier_runs_csv), "--out", str(tmp_path / "o2"), "--targets", str(targets), "--quiet"]) == 0
+    pred = pd.read_csv(tmp_path / "o2" / "predictions.csv")
+    assert len(pred) == 8 and list(pred["domain"][:4]) == ["books", "code", "web", "(new domain)"]
+    # the analysis commands on the result: the directory the CLI wrote, every domain where none is named
+    capsys.readouterr()
+    assert main(["predict", str(out), "--at", str(targets)]) == 0
+    assert capsys.readouterr().out.count("(new domain)") == 2
+    assert main(["frontier", str(out), "--flops", "1e21", "--domain", "code"]) == 0
+    assert main(["risk", str(out), "--at", str(targets), "--threshold", "2.5"]) == 0
+    assert main(["compare", str(out), "--candidates", str(targets)]) == 2
+    assert "this fit has several domains (books, code, web); say which one the candidates are for with --domain NAME" \
+        in capsys.readouterr().err
+    assert main(["compare", str(out), "--candidates", str(targets), "--domain", "web", "--out",
+                 str(tmp_path / "c.csv")]) == 0
+    assert (pd.read_csv(tmp_path / "c.csv")["domain"] == "web").all()  # not None: as predict shows it
+    assert main(["next-run", str(out), "--candidates", str(targets), "--domain", "web", "--target-params", "7e10",
+                 "--target-tokens", "1.4e12", "--n-sims", "8"]) == 0
+    assert bs.ScalingFit.load(out).domains == ["books", "code", "web"]  # the directory the CLI wrote
+
+
+def test_a_failing_step_after_the_fit_keeps_it_and_says_how_to_redo_it(fake_hier_fit, hier_runs_csv, tmp_path,
+                                                                       monkeypatch, capsys):
+    import bayes_scaling.fit as fit_module
+    import bayes_scaling.workflow as workflow_module
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
+
+    def broken(*a, **k):
+        raise ValueError("the risk section broke.")
+
+    monkeypatch.setattr(workflow_module, "risk_section", broken)
+    out = tmp_path / "o"
+    assert main(["fit", str(hier_runs_csv), "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: the fit is saved in '{out / 'fit'}', but the transfer risk step failed: the risk section broke. Redo "
+        f"that step from the saved fit with: bayes-scaling risk {out} --at TARGETS.csv --threshold LOSS"]
+    assert bs.ScalingFit.load(out / "fit").n_draws == fake_hier_fit.n_draws
+
+
+def test_every_option_has_a_sentence_and_its_default():
+    import argparse
+
+    from bayes_scaling.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sp in sub.choices.items():
+        for action in sp._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            text = action.help or ""
+            assert len(text.split()) >= 3, (name, action.option_strings)
+            assert "default" in text or "required" in text, (name, action.option_strings, text)
+
+
+def test_every_flag_a_message_suggests_exists(tmp_path, capsys):
+    """Issue 14: backtest suggested --k-smallest and --draws/--tune/--target-accept, which it did not accept."""
+    import re
+
+    from bayes_scaling.backtest.command import backtest_cli
+    from bayes_scaling.cli import _as_flags, build_parser
+
+    parser = build_parser()
+    csv = tmp_path / "runs.csv"
+    bs.datasets.load_chinchilla().head(40).to_csv(csv, index=False)
+    messages = []
+    for args in (["--methods", "published"], ["--split-by", "smallest", "--methods", "published"],
+                 ["--cutoff", "1e21", "--k", "3"]):
+        with pytest.raises(ValueError) as e:
+            backtest_cli([str(csv), *args, "--quiet"])
+        messages.append(str(e.value))
+    messages.append(_as_flags("Run more draws (draws=2000, tune=2000). Try target_accept=0.95. Raise max_treedepth "
+                              "(SamplerConfig(max_treedepth=10)). pass loss_unit='bits'"))
+    for cmd in ("backtest", "fit"):
+        (sub,) = [a for a in parser._actions if hasattr(a, "choices") and isinstance(a.choices, dict)]
+        known = {o for a in sub.choices[cmd]._actions for o in a.option_strings}
+        for msg in messages:
+            for flag in re.findall(r"--[a-z][a-z-]+", msg):
+                if cmd == "fit" and flag in ("--cutoff", "--k", "--split-by", "--methods"):
+                    continue  # backtest's own
+                if cmd == "backtest" and flag == "--loss-unit":
+                    continue
+                assert flag in known, (cmd, flag, msg)
+    args = build_parser().parse_args(["backtest", str(csv), "--split-by", "smallest", "--k", "4", "--draws", "200",
+                                      "--tune", "100", "--target-accept", "0.95"])
+    assert (args.k, args.draws, args.tune, args.target_accept) == (4, 200, 100, 0.95)
+
+
+def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_path, monkeypatch, capsys):
+    import bayes_scaling.fit as fit_module
+
+    seen = {}
+
+    def fake(self, runs, **kw):
+        seen.update(kw)
+        return fake_fit
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    csv = tmp_path / "runs.csv"
+    fake_fit.runs[["params", "tokens", "loss"]].assign(loss=lambda d: d["loss"] / np.log(2)).to_csv(csv, index=False)
+    assert main(["fit", str(csv), "--out", str(tmp_path / "o"), "--loss-unit", "bits", "--threshold", "3",
+                 "--quiet"]) == 0
+    assert seen["loss_unit"] == "bits"
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith(f"chance of missing the target {3 * np.log(2):.4g} nats/token.")
+    assert "converted to nats" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monkeypatch):
+    import bayes_scaling.fit as fit_module
+    from bayes_scaling.workflow import fit_and_report
+
+    seen = {}
+
+    def fake(self, runs, **kw):
+        seen.update(kw)
+        return fake_fit
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    fit_and_report(fake_fit.runs, tmp_path / "o", reference="chinchilla")
+    assert seen["reference"].attrs["what"] == "reference runs (embedded Chinchilla data)"
+    assert len(seen["reference"]) == 245
+
+
+def test_the_retry_note_comes_before_the_verdict(fake_fit, tmp_path, monkeypatch):
+    import dataclasses
+    import warnings as w
+
+    import bayes_scaling.fit as fit_module
+    from bayes_scaling.workflow import fit_and_report
+
+    noted = dataclasses.replace(fake_fit, notes=["the quick settings failed the checks; sampled again"])
+    events = []
+
+    def fake(self, runs, **kw):
+        w.warn("Sampling problems: R-hat is 1.02", ConvergenceWarning, stacklevel=1)
+        return noted
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    old = w.showwarning
+    monkeypatch.setattr(w, "showwarning", lambda message, *a, **k: events.append(f"warning: {message}"))
+    try:
+        with w.catch_warnings():
+            w.simplefilter("always")
+            w.showwarning = lambda message, *a, **k: events.append(f"warning: {message}")
+            fit_and_report(fake_fit.runs, tmp_path / "o", progress=events.append)
+    finally:
+        w.showwarning = old
+    note = events.index("note: the quick settings failed the checks; sampled again")
+    warn = events.index("warning: Sampling problems: R-hat is 1.02")
+    verdict = next(i for i, e in enumerate(events) if e.startswith("fitted in"))
+    assert note < warn < verdict
+
+
+def test_a_progress_line_while_the_model_compiles(monkeypatch):
+    import time as t
+
+    import bayes_scaling.workflow as workflow_module
+
+    cache = []
+    monkeypatch.setattr(workflow_module, "compile_cache_info", lambda: list(cache))
+    lines = []
+    with workflow_module._CompileWatch(lines.append, every=0.2, poll=0.02):
+        t.sleep(0.3)
+        cache.append("model")
+        t.sleep(0.1)
+    assert lines[0].startswith("still compiling or sampling (")
+    assert any(ln.startswith("model compiled after ") for ln in lines)

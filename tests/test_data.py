@@ -695,3 +695,109 @@ def test_row_numbers_in_messages_point_at_the_file_line(write):
         assert (k, line) == (row, row + 1)
         assert path.read_text().splitlines()[line - 1] == lines[row]
         assert f"'{col}'" in str(e.value)
+
+
+# ---------------------------------------------------------------- issue 14: files users actually have
+
+
+def test_parquet_and_json_runs_are_read(tmp_path):
+    df = runs()
+    df.to_parquet(tmp_path / "runs.parquet")
+    df.to_json(tmp_path / "runs.json", orient="records")
+    df.to_json(tmp_path / "cols.json", orient="columns")
+    for name in ("runs.parquet", "runs.json", "cols.json"):
+        raw = read_runs(tmp_path / name)
+        assert list(raw.index) == [1, 2, 3, 4, 5, 6]  # row 1 = the first data row, as for CSV
+        out = validate_runs(raw)
+        np.testing.assert_allclose(out["loss"], df["loss"], rtol=1e-9)  # JSON keeps 10 significant digits
+    bad = df.copy().astype(object)
+    bad.loc[2, "loss"] = "n/a?"
+    bad.to_json(tmp_path / "bad.json", orient="records")
+    with pytest.raises(RunsTableError, match=r"^column 'loss', row 3: 'n/a\?' is not a number"):
+        validate_runs(read_runs(tmp_path / "bad.json"))
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(RunsTableError, match=r"could not be read as a JSON file .* it should be a list of records such "
+                                             r"as \[\{\"params\": 7e9"):
+        read_runs(tmp_path / "broken.json")
+
+
+def test_xlsx_runs_are_read_with_sheet_rows(tmp_path):
+    pytest.importorskip("openpyxl")
+    df = runs().assign(domain="web").astype({"params": object})
+    df.loc[3, "params"] = "7B"
+    df.to_excel(tmp_path / "runs.xlsx", index=False)
+    raw = read_runs(tmp_path / "runs.xlsx")
+    with pytest.raises(RunsTableError, match=r"^column 'params', row 4 \(sheet row 5\): '7B' is not a number"):
+        validate_runs(raw)
+    runs().to_excel(tmp_path / "ok.xlsx", index=False)
+    assert len(validate_runs(read_runs(tmp_path / "ok.xlsx"))) == 6
+
+
+def test_a_missing_excel_reader_is_named(tmp_path, monkeypatch):
+    runs().to_csv(tmp_path / "runs.xlsx")  # the content does not matter: the reader is missing
+
+    def no_openpyxl(*args, **kwargs):
+        raise ImportError("Missing optional dependency 'openpyxl'.")
+
+    monkeypatch.setattr(pd, "read_excel", no_openpyxl)
+    with pytest.raises(RunsTableError) as e:
+        read_runs(tmp_path / "runs.xlsx")
+    assert str(e.value) == (f"reading the Excel workbook '{tmp_path / 'runs.xlsx'}' needs the optional package openpyxl, "
+                            "which is not installed: pip install 'bayes_scaling[excel]' (or pip install openpyxl); or "
+                            "save the table as CSV.")
+
+
+@pytest.mark.parametrize(("head", "kind"), [(b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+                                            (b"PAR1", "a Parquet file"), (b"\xff\xfe", "UTF-16 text")])
+def test_a_binary_file_is_named_not_called_empty(write, head, kind):
+    """Issue 14: a binary file was reported as 'a header but no data rows'."""
+    path = write(head + b"params\x00\x01\x02" * 40)
+    with pytest.raises(RunsTableError, match=re.escape(f"runs table file '{path}' is {kind}")) as e:
+        read_runs(path)
+    assert "no data rows" not in str(e.value)
+    path = write(b"params,tokens,loss\n\x00\x00\x00\x00")
+    with pytest.raises(RunsTableError, match="is a binary file \\(it contains NUL bytes\\)"):
+        read_runs(path)
+
+
+def test_epoch_headers_are_recognised_in_one_round():
+    epoch = pd.DataFrame({"Model Size": N6, "Training FLOP": 6 * N6 * 20 * N6,
+                          "loss": chinchilla_loss(N6, 20 * N6, E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)})
+    with pytest.warns(RunsTableWarning, match=r"read the columns 'Model Size' as 'params', 'Training FLOP' as 'flops' "
+                                              r"\(the names of Epoch AI's Chinchilla table"):
+        out = validate_runs(epoch)
+    np.testing.assert_allclose(out["tokens"], 20 * N6, rtol=1e-12)
+    # other spellings: every missing column named in one message
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(pd.DataFrame({"n_params": N6, "train_tokens": N6, "val_loss": N6}))
+    assert str(e.value).startswith("runs table lacks 3 columns: 'params'; did you mean 'n_params'? Rename it to 'params'; "
+                                   "'tokens'; did you mean 'train_tokens'? Rename it to 'tokens' (or give 'flops'")
+    assert "'loss'; did you mean 'val_loss'? Rename it to 'loss'. Columns found: n_params, train_tokens, val_loss." in str(e.value)
+
+
+def test_losses_in_bits_are_flagged_and_converted():
+    """Issue 14: loss in bits (4.3-7.8 on OpenLM runs) was accepted as nats."""
+    import bayes_scaling as bs
+
+    d = bs.datasets.load_openlm()
+    five = d[(d["domain"] == "rpj/c4_val") & np.isclose(d["tokens"] / d["params"], 20)].head(5)
+    bits = five[["params", "tokens"]].assign(loss=five["loss"] / np.log(2))
+    with pytest.warns(RunsTableWarning, match=r"^the losses are 1.6x what the published Chinchilla laws give at the "
+                                              r"same N and D .* are they in bits \(log2\)\? If so, pass loss_unit='bits'"):
+        validate_runs(bits, informative_prior=True)
+    # the 24 OpenLM domains in nats: only the C4-trained model on PTB (1.56x) is asked about
+    with pytest.warns(RunsTableWarning, match=r"^the losses of domain\(s\) 'c4_original/paloma_ptb' are 1.6x"):
+        validate_runs(bs.datasets.load_openlm().drop(columns=["flops"]), informative_prior=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunsTableWarning)
+        out = validate_runs(bits, informative_prior=True, loss_unit="bits")  # converted: no warning
+        validate_runs(five[["params", "tokens", "loss"]], informative_prior=True)  # the same runs in nats: none
+    np.testing.assert_allclose(out["loss"], five["loss"], rtol=1e-12)
+
+
+def test_rows_of_reference_runs_are_called_so():
+    ref = runs().assign(domain="ref")
+    ref.loc[0, "tokens"] = ref.loc[0, "params"] * 0.03
+    ref.attrs["what"] = "reference runs (embedded Chinchilla data)"
+    with pytest.warns(RunsTableWarning, match=r"\(row 0 of the reference runs \(embedded Chinchilla data\)\) have 0.03"):
+        validate_runs(ref)

@@ -176,7 +176,8 @@ def test_many_domains_are_listed_up_to_a_limit(fake_fit):
     assert "domain-14" in page.text  # still in the collapsed full table
 
 
-@pytest.mark.parametrize(("value", "text"), [(7e10, "7e+10"), (1.4e12, "1.4e+12"), (5.88e23, "5.88e+23"),
+@pytest.mark.parametrize(("value", "text"), [(7e10, "70B"), (1.4e12, "1.4T"), (5.88e23, "5.88e23"), (2.99e9, "2.99B"),
+                                             (1.2e5, "120K"), (1e21, "1e21"),
                                              (2.5, "2.5"), (0.3478, "0.3478"), (1.81686, "1.817"), (3, "3"),
                                              (0.0004, "4e-4"), (float("nan"), "–"), (None, "–")])
 def test_numbers_as_reports_show_them(value, text):
@@ -189,3 +190,16 @@ def test_table_html_escapes_and_aligns():
     assert "<b>x</b>" not in out and "&lt;b&gt;x&lt;/b&gt;" in out
     assert '<td class="t">' in out and "<td>1.941</td>" in out
     assert "<caption>a &lt;caption&gt;</caption>" in out and "loss_<wbr>median" in out
+
+
+def test_runs_repeated_with_several_seeds_are_noted(fake_fit):
+    """Issue 14: a seed column with repeated (N, D) is noted in the fit's summary."""
+    import dataclasses
+
+    runs = pd.concat([fake_fit.runs, fake_fit.runs.iloc[:3].assign(loss=lambda d: d["loss"] * 1.001)], ignore_index=True)
+    fit = dataclasses.replace(fake_fit, runs=runs)
+    note = "3 configuration(s) (same N, D and domain) trained more than once, e.g. seeds (6 runs): every run is kept"
+    assert f"  data: {note}" in repr(fit).splitlines()
+    assert note in fit._repr_html_()
+    assert fit.to_dict()["data"]["repeated_configurations"] == 3
+    assert "data:" not in repr(fake_fit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ def test_hierarchical_parameters_add_the_population(fake_hier_fit):
 
 def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit):
     # weak prior: the report compares with Besiroglu et al. (2024, Table 1); summary.json says the same
-    s = fake_chinchilla_fit.summary(0.9)
+    s = fake_chinchilla_fit.to_dict(0.9)
     assert s["published_source"] == "besiroglu2024"
     pub = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}
     assert pub["alpha"] == pytest.approx(0.3478, abs=5e-4) and pub["beta"] == pytest.approx(0.3658, abs=5e-4)
@@ -184,3 +185,41 @@ def test_load_refuses_draws_that_do_not_match_the_configuration(fake_fit, tmp_pa
     path = other.save(tmp_path / "twodomains")
     with pytest.raises(bs.FitFileError, match="is inconsistent: the draws do not match the law and domains in fit.json"):
         ScalingFit.load(path)
+
+
+def test_summary_is_a_table_with_intervals_diagnostics_and_published_values(fake_chinchilla_fit):
+    """Issue 14: fit.summary() is a DataFrame (the dict is fit.to_dict())."""
+    t = fake_chinchilla_fit.summary(0.9)
+    assert isinstance(t, pd.DataFrame)
+    assert list(t.columns) == ["domain", "parameter", "median", "lower", "upper", "r_hat", "ess_bulk", "ess_tail",
+                               "published"]
+    assert list(t["parameter"]) == ["A", "B", "E", "alpha", "beta"] and (t["domain"] == "chinchilla").all()
+    row = t.set_index("parameter").loc["alpha"]
+    params = fake_chinchilla_fit.parameters(0.9).set_index("parameter").loc["alpha"]
+    assert row["median"] == params["median"] and row["lower"] == params["lower"]
+    assert row["published"] == pytest.approx(0.3478, abs=5e-4) and t.attrs["published_source"] == "besiroglu2024"
+    # synthetic draws are independent: R-hat about 1, ESS about the number of draws
+    assert t["r_hat"].between(0.99, 1.02).all() and (t["ess_bulk"] > 0.5 * fake_chinchilla_fit.n_draws).all()
+
+
+def test_posterior_carries_the_law_parameters_under_their_names(fake_hier_fit):
+    """Issue 14: az.summary and users' plots work on E, A, B, alpha, beta without knowing the sampling coordinates."""
+    import arviz as az
+
+    post = fake_hier_fit.posterior["posterior"]
+    for name in ("E", "A", "B", "alpha", "beta"):
+        assert post[name].dims == ("chain", "draw", "domain")
+    assert list(post["domain"].values) == ["books", "code", "web", "(population)"]
+    params = fake_hier_fit.parameters(0.9).set_index(["domain", "parameter"])
+    e_code = post["E"].sel(domain="code").values.ravel()
+    assert float(np.median(e_code)) == pytest.approx(params.loc[("code", "E"), "median"], rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ArviZ warning for the law's parameters
+        s = az.summary(fake_hier_fit.posterior, var_names=["E", "alpha", "beta"])
+    assert "E[code]" in s.index and "beta[(population)]" in s.index
+    assert s.loc["E[code]", "mean"] == pytest.approx(float(e_code.mean()), rel=1e-2)
+
+
+def test_replacing_a_fit_does_not_change_the_original_tree(fake_fit):
+    kaplan = dataclasses.replace(fake_fit, law=bs.get_law("kaplan"), prior=bs.get_prior("weak", law="kaplan"))
+    assert "E" in fake_fit.posterior["posterior"] and kaplan.posterior is not fake_fit.posterior

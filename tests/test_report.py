@@ -37,8 +37,8 @@ def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report,
     head, frontier_line, diag = report.summary
     assert head.startswith(f"A 70B-parameter model on 1.4T tokens reaches {pred['loss_median']:.3f} nats/token "
                            f"(90% interval {pred['loss_lower']:.3f}–{pred['loss_upper']:.3f}, one training run)")
-    assert "% chance of missing the target 1.95." in head
-    assert frontier_line.startswith("At 5.88e+23 FLOPs the compute-optimal model has ")
+    assert " % chance of missing the target 1.95 nats/token." in head
+    assert frontier_line.startswith("At 5.88e23 FLOPs the compute-optimal model has ")
     assert diag == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
 
 
@@ -47,8 +47,14 @@ def test_headline_sentence_names_a_domain_and_the_risk():
                      "loss_upper": 1.98})
     assert headline_sentence(row, 0.9, 1.95, 0.123) == (
         "A 70B-parameter model on 1.4T tokens (code) reaches 1.940 nats/token (90% interval 1.900–1.980, one training "
-        "run); 12% chance of missing the target 1.95.")
+        "run); 12 % chance of missing the target 1.95 nats/token.")
     assert "(default)" not in headline_sentence(pd.Series({**row.to_dict(), "domain": "default"}), 0.9)
+    # issue 14: the risk table had 0.0025 where the headline said "0% chance of missing the target 3"
+    assert headline_sentence(row, 0.9, 3.0, 0.0025).endswith("; < 1 % chance of missing the target 3 nats/token.")
+    assert headline_sentence(row, 0.9, 3.0, 0.02512).endswith("; 2.5 % chance of missing the target 3 nats/token.")
+    assert headline_sentence(row, 0.9, 3.0, 0.9975).endswith("; > 99 % chance of missing the target 3 nats/token.")
+    new = pd.Series({**row.to_dict(), "domain": "(new domain)", "domain_kind": "new_domain"})
+    assert "tokens (a new domain: the population forecast) reaches" in headline_sentence(new, 0.9)
 
 
 def test_report_writes_html_markdown_and_pngs(report, tmp_path):
@@ -92,3 +98,54 @@ def test_figures_of_a_hierarchy_are_drawn_for_the_headline_domain(fake_fit, fake
     assert figure_domain(fake_hier_fit, pred) == "web"
     assert figure_domain(fake_hier_fit, pred.assign(domain="unseen")) == "books"  # the first domain of the runs
     assert figure_domain(fake_hier_fit) == "books"
+
+
+# ---------------------------------------------------------------- issue 14
+
+
+def test_reference_runs_are_kept_apart_from_the_users(fake_hier_fit):
+    runs = fake_hier_fit.runs.assign(is_reference=fake_hier_fit.runs["domain"] == "web")
+    fit = dataclasses.replace(fake_hier_fit, runs=runs, reference_domains=["web"], prior=bs.get_prior("besiroglu2024"))
+    pred = fit.predict(TARGETS.assign(domain="code"))
+    rep = build_fit_report(fit, pred, None)
+    texts = [obj for kind, obj in rep.sections[0].blocks if kind == "text"]
+    assert texts[0].startswith("16 training runs in 2 domains; N from ")
+    assert "Reference runs, fitted alongside but not part of your data: 8 runs of web" in texts[1]
+
+
+def test_markdown_has_no_escaped_html_and_says_when_the_published_value_is_outside(fake_fit, tmp_path):
+    from bayes_scaling.diagnostics import Diagnostics
+
+    diag = dataclasses.replace(fake_fit.diagnostics, ok=False,
+                               problems=["R-hat is 1.040 for 'E' (should be <= 1.01): run more draws."])
+    fit = dataclasses.replace(fake_fit, diagnostics=diag)
+    assert isinstance(fit.diagnostics, Diagnostics)
+    rep = build_fit_report(fit, fit.predict(TARGETS), None)
+    md = rep.to_markdown()
+    assert "&lt;" not in md and "&gt;" not in md and "(should be <= 1.01)" in md
+    # the synthetic law has E = 1.8 with a tight posterior; Besiroglu et al. (2024) give 1.817
+    post = rep.sections[2]
+    (sentence,) = [obj for kind, obj in post.blocks if kind == "text" and obj.startswith("The published value lies")]
+    assert sentence.startswith("The published value lies outside the 90% posterior interval for E in default (1.817 vs ")
+    assert "- \\<script>" in Report("x", summary=["<script>"]).to_markdown()  # a tag is escaped, not turned into HTML
+
+
+def test_prior_table_is_the_prior_drawn_in_the_parameter_figure(fake_fit):
+    """Issue 14: the prior table said sd 0.0154 for alpha while parameters.png drew 0.18-0.52."""
+    from bayes_scaling.plots import plot_parameters
+
+    fit = dataclasses.replace(fake_fit, prior=bs.get_prior("besiroglu2024"))
+    rep = build_fit_report(fit, fit.predict(TARGETS), None)
+    tables = [obj for kind, obj in rep.sections[1].blocks if kind == "table"]
+    (prior_table,) = [df for df, cap in tables if cap.startswith("prior of each domain's parameters")]
+    _, axes = plot_parameters(fit, prob=0.9)
+    for a in axes:
+        name = a.get_title(loc="left")
+        grey = [ln for ln in a.lines if ln.get_label() == "prior 90%"][0]
+        row = prior_table.set_index("parameter").loc[name]
+        np.testing.assert_allclose(sorted(grey.get_xdata()), [row["lower"], row["upper"]], rtol=1e-12)
+
+
+def test_numbers_in_tables_read_as_counts(report):
+    md = report.to_markdown()
+    assert "| 70B | 1.4T |" in md and "e+" not in md

@@ -48,8 +48,22 @@ def test_budget_and_ranking_options_are_checked(fake_fit):
         next_run(fake_fit, CANDIDATES, TARGET, budget=1e10)
     only_small = next_run(fake_fit, CANDIDATES, TARGET, budget=1e18, n_sims=8)
     assert list(only_small["label"]) == ["repeat smallest"]
-    with pytest.raises(ValueError, match="rank_by must be 'shrinkage_per_exaflop' or 'shrinkage'"):
+    with pytest.raises(ValueError, match="rank_by must be 'per_flop' or 'absolute'"):
         next_run(fake_fit, CANDIDATES, TARGET, rank_by="cost", n_sims=8)
+
+
+def test_a_candidate_keeps_its_numbers_when_a_budget_drops_others(fake_fit):
+    """Issue 14: ESS 49 -> 105 for the same candidate once --budget was added (a shared random stream)."""
+    both = next_run(fake_fit, CANDIDATES, TARGET, n_sims=16).set_index("label")
+    small = next_run(fake_fit, CANDIDATES, TARGET, budget=1e18, n_sims=16).set_index("label")
+    reordered = next_run(fake_fit, CANDIDATES.iloc[::-1], TARGET, n_sims=16).set_index("label")
+    cols = ["width_now", "width_after", "shrinkage", "ess"]
+    pd.testing.assert_series_equal(both.loc["repeat smallest", cols], small.loc["repeat smallest", cols])
+    pd.testing.assert_frame_equal(both[cols], reordered.loc[both.index, cols])
+    other = next_run(fake_fit, CANDIDATES, TARGET, n_sims=16, random_seed=5).set_index("label")
+    assert other.loc["near target", "width_after"] != both.loc["near target", "width_after"]
+    absolute = next_run(fake_fit, CANDIDATES, TARGET, n_sims=16, rank_by="absolute")
+    assert (absolute["shrinkage"].diff().dropna() <= 0).all()
 
 
 @pytest.mark.slow

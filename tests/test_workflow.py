@@ -126,6 +126,8 @@ def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkey
     res = fit_and_report(informative.runs, tmp_path / "h", targets=targets, heldout=heldout, threshold=2.0,
                          flops=[1e21])
     assert [s.title for s in res.report.sections][-1] == "Transfer risk"
-    assert (tmp_path / "h" / "departures.png").exists()
+    assert (tmp_path / "h" / "departures.png").exists() and (tmp_path / "h" / "fit_domains.png").exists()
     assert res.predictions["label"].tolist()[-1] == "held-out run" and res.predictions["loss"].iloc[-1] == 2.3
-    assert list(res.frontier["flops"]) == [1e21]
+    # the frontier of every domain and of a new one (issue 14)
+    assert list(res.frontier["flops"]) == [1e21] * 4
+    assert list(res.frontier["domain"]) == ["books", "code", "web", "(new domain)"]

@@ -10,45 +10,87 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import read_runs
+from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
 from .splits import SIZE_VARIABLES, Split
 
 __all__ = ["add_backtest_arguments", "backtest_cli"]
 
+#: The sampler's defaults, quoted in --help (read from SamplerConfig so the text cannot drift from it).
+_DEFAULT = SamplerConfig()
+
 
 def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``backtest`` options to an argparse (sub)parser.
+    """Add the ``backtest`` options to an argparse (sub)parser: the one parser of the command.
 
-    Adds ``runs``, ``--split-by``, ``--cutoff``, ``--k-smallest``, ``--methods``,
-    ``--prob`` (comma-separated levels), ``--n-boot``, ``--prior``, ``--reference``, ``--seed``,
-    ``--n-jobs``, ``--out``, ``--points-out``, ``--force``, ``--quiet``. Do not add
-    the CLI's common ``--prob`` option as well.
+    ``bayes-scaling backtest`` and :func:`backtest_cli` with a list of strings both use it, so
+    every flag a message suggests exists in both. Adds ``runs``, ``--split-by``
+    (``params``, ``tokens``, ``flops`` or ``smallest``), ``--cutoff``, ``--k``, ``--methods``,
+    ``--prob`` (comma-separated levels), ``--n-boot``, ``--prior``, ``--reference``, the
+    sampler settings of the bayes method (``--draws``, ``--tune``, ``--chains``,
+    ``--target-accept``, ``--max-treedepth``, ``--sampler``), ``--seed``, ``--n-jobs``,
+    ``--out``, ``--points-out``, ``--force``, ``--quiet``.
 
     Returns
     -------
     argparse.ArgumentParser
         The same parser.
     """
-    parser.add_argument("runs", help="CSV with params, tokens (or flops), loss [, domain]")
-    parser.add_argument("--split-by", dest="split_by", choices=list(SIZE_VARIABLES), default="flops",
-                        help="size variable of the split (default flops)")
+    parser.add_argument("runs", help="runs table (CSV, .xlsx, .parquet or .json) with params, tokens (or flops), loss "
+                        "[, domain]")
+    parser.add_argument("--split-by", dest="split_by", choices=[*SIZE_VARIABLES, "smallest"], default="flops",
+                        help="how to split: fit the runs below --cutoff in params, tokens or flops, or 'smallest': fit "
+                             "the --k smallest runs (by compute) of each domain; score the rest (default: flops)")
     parser.add_argument("--cutoff", type=float, default=None,
-                        help="fit on runs with split-by < cutoff, score the rest (e.g. 1e21)")
-    parser.add_argument("--k-smallest", dest="k_smallest", type=int, default=None,
-                        help="instead of --cutoff: fit on the k smallest runs of each domain, score the rest")
+                        help="fit on runs with split-by < cutoff, score the rest, e.g. 1e21 (default: none; give "
+                             "--cutoff or --split-by smallest --k K)")
+    parser.add_argument("--k", dest="k", type=int, default=None,
+                        help="with --split-by smallest: runs per domain used for fitting, e.g. 4 (default: none)")
     parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"comma-separated methods (default all: {','.join(METHODS)})")
-    parser.add_argument("--prob", default="0.5,0.8,0.9,0.95", help="interval probabilities scored (default 0.5,0.8,0.9,0.95)")
-    parser.add_argument("--n-boot", dest="n_boot", type=int, default=200, help="bootstrap resamples (default 200)")
-    parser.add_argument("--prior", default=None, help="prior of the bayes method (default: the package default)")
-    parser.add_argument("--reference", default=None, help="reference runs of the bayes method: 'chinchilla' or a CSV")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
-    parser.add_argument("--n-jobs", dest="n_jobs", type=int, default=1, help="parallel workers (joblib; -1 = all cores)")
-    parser.add_argument("--out", default=None, help="write the summary table to this CSV")
-    parser.add_argument("--points-out", dest="points_out", default=None, help="write the per-run table to this CSV")
-    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+                        help=f"comma-separated methods (default: all, {','.join(METHODS)})")
+    parser.add_argument("--prob", default="0.5,0.8,0.9,0.95",
+                        help="interval probabilities scored, comma-separated (default: 0.5,0.8,0.9,0.95)")
+    parser.add_argument("--n-boot", dest="n_boot", type=int, default=200,
+                        help="bootstrap resamples of huber_ls_bootstrap (default: 200)")
+    parser.add_argument("--prior", default=None,
+                        help="prior of the bayes method (default: the law's published prior)")
+    parser.add_argument("--reference", default=None,
+                        help="reference runs of the bayes method: 'chinchilla' or a runs file (default: none)")
+    parser.add_argument("--draws", type=int, default=None,
+                        help=f"bayes method: posterior draws per chain (default: {_DEFAULT.draws})")
+    parser.add_argument("--tune", type=int, default=None,
+                        help="bayes method: warm-up draws per chain (default: 300 for one domain, 1000 for several)")
+    parser.add_argument("--chains", type=int, default=None, help=f"bayes method: chains (default: {_DEFAULT.chains})")
+    parser.add_argument("--target-accept", dest="target_accept", type=float, default=None,
+                        help=f"bayes method: NUTS target acceptance rate; raise it (0.95-0.99) against divergences "
+                             f"(default: {_DEFAULT.target_accept:g})")
+    parser.add_argument("--max-treedepth", dest="max_treedepth", type=int, default=None,
+                        help="bayes method: largest NUTS tree depth (default: 6 for one domain, 10 for several)")
+    parser.add_argument("--sampler", choices=["nutpie", "pymc"], default=None,
+                        help="bayes method: NUTS implementation (default: nutpie)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers (default: 0)")
+    parser.add_argument("--n-jobs", dest="n_jobs", type=int, default=1,
+                        help="parallel workers (joblib; -1 = all cores) (default: 1)")
+    parser.add_argument("--out", default=None, help="write the summary table (one row per method) to this CSV "
+                                                    "(default: print only)")
+    parser.add_argument("--points-out", dest="points_out", default=None,
+                        help="write the per-run table to this CSV (default: not written)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files (default: refuse)")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages on stderr (default: shown)")
     return parser
+
+
+def _sampler_of(g):
+    """The bayes method's SamplerConfig from the sampler flags (None when none is given)."""
+    kw = {k: g(k) for k in ("draws", "tune", "chains", "target_accept", "max_treedepth", "sampler") if g(k) is not None}
+    for k in ("draws", "chains", "max_treedepth"):
+        if k in kw and kw[k] < 1:
+            raise ValueError(f"--{k.replace('_', '-')} must be a positive integer, got {kw[k]}.")
+    if "tune" in kw and kw["tune"] < 0:
+        raise ValueError(f"--tune must be a non-negative integer, got {kw['tune']}.")
+    if "target_accept" in kw and not 0 < kw["target_accept"] < 1:
+        raise ValueError(f"--target-accept must be between 0 and 1 (exclusive), got {kw['target_accept']}; try 0.95.")
+    return SamplerConfig(**kw) if kw else None
 
 
 def _parse_probs(text) -> list[float]:
@@ -73,10 +115,7 @@ def backtest_cli(args) -> int:
     ----------
     args : argparse.Namespace or sequence of str
         Parsed options (see :func:`add_backtest_arguments`) or the argument list.
-        The convention of ``bayes_scaling.cli`` is accepted too: ``--split-by
-        smallest --k K`` (the K smallest runs of each domain by compute),
-        ``--methods`` None (all), and a single float ``--prob`` (scored together
-        with 0.5, 0.8, 0.9, 0.95).
+        ``--split-by smallest --k K`` fits the K smallest runs of each domain (by compute).
 
     Returns
     -------
@@ -86,7 +125,7 @@ def backtest_cli(args) -> int:
     Raises
     ------
     ValueError
-        Neither or both of ``--cutoff`` and ``--k-smallest``, bad ``--prob``,
+        Neither or both of ``--cutoff`` and ``--split-by smallest --k``, bad ``--prob``,
         unknown methods, non-positive ``--n-jobs`` other than -1.
     RunsTableError
         Unreadable or invalid runs, a cutoff leaving nothing to fit or to score.
@@ -98,19 +137,24 @@ def backtest_cli(args) -> int:
         args = parser.parse_args(list(args))
     g = lambda name, default=None: getattr(args, name, default)  # noqa: E731
     cutoff = g("cutoff")
-    k = g("k_smallest") if g("k_smallest") is not None else g("k")
+    k = g("k")
     by = g("split_by", "flops") or "flops"
-    if by == "smallest":  # cli.py convention: --split-by smallest --k K (k smallest runs by compute)
+    if by == "smallest":  # --split-by smallest --k K: the k smallest runs of each domain, by compute
         if k is None:
             raise ValueError("--split-by smallest needs --k (runs per domain used for fitting), e.g. --k 4.")
+        if cutoff is not None:
+            raise ValueError("give exactly one of --cutoff (e.g. --split-by flops --cutoff 1e21) and --split-by "
+                             "smallest --k K (e.g. --k 4).")
         by = "flops"
+    elif k is not None:
+        raise ValueError(f"--k goes with --split-by smallest (the k smallest runs of each domain); with --split-by {by} "
+                         "give --cutoff instead.")
     if (cutoff is None) == (k is None):
-        raise ValueError("give exactly one of --cutoff (e.g. --cutoff 1e21) and --k-smallest (e.g. --k-smallest 4).")
+        raise ValueError("give exactly one of --cutoff (e.g. --split-by flops --cutoff 1e21) and --split-by smallest "
+                         "--k K (e.g. --split-by smallest --k 4).")
     split = Split.cutoff(by, cutoff) if cutoff is not None else Split.smallest(k, by)
-    prob = g("prob", "0.5,0.8,0.9,0.95")
-    probs = _parse_probs(prob)
-    if isinstance(prob, float):  # a single --prob (the CLI's common option): score it with the default levels
-        probs = sorted(set(probs) | {0.5, 0.8, 0.9, 0.95})
+    probs = _parse_probs(g("prob", "0.5,0.8,0.9,0.95"))
+    sampler = _sampler_of(g)
     names = [m.strip() for m in str(g("methods") or ",".join(METHODS)).split(",") if m.strip()]
     methods = normalise_methods(names)
     n_jobs = g("n_jobs", 1)
@@ -126,6 +170,8 @@ def backtest_cli(args) -> int:
             kw = {**kw, "prior": g("prior")}
         if base == "bayes" and g("reference"):
             kw = {**kw, "reference": g("reference")}
+        if base == "bayes" and sampler is not None:
+            kw = {**kw, "sampler": sampler}
         spec[label] = {"method": base, **kw}
     if not g("quiet", False):
         print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
