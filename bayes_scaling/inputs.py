@@ -21,7 +21,7 @@ from .data import RunsTableError, read_runs, validate_runs
 from .datasets import load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
-from .model import RICH_RUNS, Structure, data_arrays
+from .model import MIN_DOMAINS_TO_LEARN_SPREAD, RICH_RUNS, Structure, data_arrays
 from .priors import between_domain_spread, between_study_spread
 
 __all__ = ["FitInputs", "build_inputs", "resolve_reference", "REFERENCE_DOMAIN"]
@@ -207,6 +207,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         hierarchical=hierarchical,
         rich=rich,
         summarized=summ_idx,
+        learn_spread=len(domains) - len(reference_domains) >= MIN_DOMAINS_TO_LEARN_SPREAD,
     )
     if spec.prior.informative:
         # The published fit is one domain drawn from the population of domains: the population

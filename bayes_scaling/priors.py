@@ -95,7 +95,7 @@ BETWEEN_STUDY: dict[str, float] = {"level": 0.5, "share": 0.7, "exponent": 0.3, 
 #: Standard deviation of the log-normal prior of a learned between-domain spread: the spread is
 #: kept away from zero, where a hierarchy with few domains has its funnel (Neal 2003), and may
 #: move by a factor of about 4 either way (90 %) if the domains ask for it.
-SPREAD_LOG_SD = 0.75
+SPREAD_LOG_SD = 0.5
 
 
 def between_domain_spread(law: Law) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,7 @@ def test_varying_effects_follow_the_runs_per_domain():
     # level, the exponent, the N-term share), listed in the law's order
     assert spec.varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("ell", "uN", "ls")
     assert spec.varying_parameters(np.array([3, 3]), table, ["a", "b"]) == ("ell", "ls")
+    assert spec.varying_parameters(np.array([5, 5]), table, ["a", "b"]) == ("ell", "uN", "ls")  # at most three
     assert spec.varying_parameters(np.array([8, 8]), table, ["a", "b"]) == ("ell", "uN", "uD", "ls", "la")
     assert bs.ScalingLaw(prior="weak", vary=("ell",)).varying_parameters(np.array([4, 4]), table, ["a", "b"]) == ("ell",)
     with pytest.raises(ValueError, match=r"vary names unknown sampling coordinates \['x'\]"):

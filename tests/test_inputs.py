@@ -47,6 +47,10 @@ def test_hierarchical_inputs_centre_the_loss_level_and_the_exponent_of_rich_doma
     np.testing.assert_array_equal(inputs.centre, [[1, 0, 0, 1, 0], [1, 0, 0, 0, 0]])
     np.testing.assert_array_equal(inputs.arrays["centre"], inputs.centre)
     np.testing.assert_allclose(inputs.arrays["spread_scale"], [0.3, 0.3, 0.3, 0.3, 0.16])
+    # two domains of one's own cannot tell a spread (one degree of freedom): every spread is fixed
+    assert not inputs.structure.learn_spread
+    three = pd.concat([runs, synthetic_runs(n_sizes=2, ratios=(10, 40), domain="third", seed=2)], ignore_index=True)
+    assert build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), three).structure.learn_spread
 
 
 def test_reference_runs_enter_as_a_summary(monkeypatch):

@@ -30,9 +30,10 @@ def test_one_domain_graph_uses_the_declared_names():
 
 def test_hierarchical_graph_with_a_discrepancy_term_uses_the_declared_names():
     runs = pd.concat([synthetic_runs(n_sizes=8, ratios=(5, 10, 20, 40, 80, 200), domain="big"),
-                      synthetic_runs(n_sizes=2, ratios=(10, 40), domain="small", seed=1)], ignore_index=True)
+                      synthetic_runs(n_sizes=2, ratios=(10, 40), domain="small", seed=1),
+                      synthetic_runs(n_sizes=2, ratios=(10, 40), domain="third", seed=2)], ignore_index=True)
     inputs, model = _model(runs, discrepancy="gp")
-    assert inputs.structure.hierarchical and inputs.structure.n_gp >= 1
+    assert inputs.structure.hierarchical and inputs.structure.n_gp >= 1 and inputs.structure.learn_spread
     free = {v.name for v in model.free_RVs}
     assert free <= set(VARS.checked), free - set(VARS.checked)  # every free variable is checked for convergence
     assert {VARS.z_pop, VARS.spread_learned, VARS.z_dom, VARS.noise_centre, VARS.discrepancy_scale,
@@ -49,10 +50,11 @@ def test_names_are_declared_once_and_distinct():
 
 
 def test_structure_round_trips_and_reads_fits_saved_before_summarized_was_recorded():
-    st = Structure("chinchilla", 3, n_gp=1, likelihood="student_t", hierarchical=True, rich=(0,), summarized=(2,))
+    st = Structure("chinchilla", 3, n_gp=1, likelihood="student_t", hierarchical=True, rich=(0,), summarized=(2,),
+                   learn_spread=False)
     assert Structure.from_dict(st.to_dict()) == st
-    old = {k: v for k, v in st.to_dict().items() if k != "summarized"}
-    assert Structure.from_dict(old) == dataclasses.replace(st, summarized=())
+    old = {k: v for k, v in st.to_dict().items() if k not in ("summarized", "learn_spread")}
+    assert Structure.from_dict(old) == dataclasses.replace(st, summarized=(), learn_spread=True)
     assert st.gp_dim == 2 and st.n_basis == 36
     with pytest.raises(KeyError):
         Structure.from_dict({"law": "chinchilla"})
