@@ -23,16 +23,19 @@ Methods
     the stage-1 bootstrap draws. Point forecast: the LS link at the LS loss.
 ``bayes (true loss)``
     Stage 2 alone at the held-out models' measured loss (no stage-1 error): separates the stages.
+``bayes, no walk (true loss)``
+    With ``--ablation`` only: the same, with ``fit_downstream(discrepancy=False)`` (no random-walk term).
 
 Scores per task and pooled over (model, task): median absolute error in accuracy points and the
 fraction of held-out accuracies inside the 90 % interval.
 
-Run: ``python benchmarks/bench_downstream.py`` — prints the tables and writes
-``benchmarks/downstream_results.md``.
+Run: ``python benchmarks/bench_downstream.py [--ablation]`` — prints the tables and writes
+``benchmarks/downstream_results.md`` (``downstream_ablation.md`` with ``--ablation``).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -122,6 +125,15 @@ def two_step_ls(small, runs, models, tasks, rng):
 
 
 # --------------------------------------------------------------------------- bayes
+def ablation(small, models, tasks):
+    """Stage 2 without the random-walk discrepancy, at the held-out models' true loss."""
+    fit2 = fit_downstream(small[small["task"].isin(tasks)], tasks, group_col="train_dataset", random_seed=SEED,
+                          discrepancy=False)
+    true_l = np.tile(models["loss"].to_numpy()[None, :], (fit2.n_draws, 1))
+    oracle = fit2.metric_draws(true_l, models["train_dataset"].tolist(), rng=np.random.default_rng(SEED + 2))
+    return {t: oracle[:, :, fit2.tasks.index(t)] for t in tasks}
+
+
 def bayes(small, runs, models, tasks):
     t0 = time.perf_counter()
     fit1 = bs.ScalingLaw().fit(runs[["params", "tokens", "loss", "domain"]], random_seed=SEED)
@@ -149,7 +161,7 @@ def score(point, draws, truth):
     return np.abs(point - truth) * 100, (lo <= truth) & (truth <= hi), (hi - lo) * 100
 
 
-def main() -> str:
+def main(with_ablation: bool = False) -> str:
     t_start = time.perf_counter()
     small, big, runs, models = data()
     flags = predictable_tasks(small)
@@ -160,17 +172,22 @@ def main() -> str:
     t0 = time.perf_counter()
     res_ls, ls_loss = two_step_ls(small, runs, models, tasks, rng)
     t_ls = time.perf_counter() - t0
+    no_walk = ablation(small, models, tasks) if with_ablation else None
 
-    rows, pooled = [], {m: ([], [], []) for m in ("bayes", "two_step_ls", "bayes_true_loss")}
+    names = ("bayes", "two_step_ls", "bayes_true_loss") + (("no_walk_true_loss",) if with_ablation else ())
+    rows, pooled = [], {m: ([], [], []) for m in names}
     for task in tasks:
         y = truth[task].to_numpy()
         row = {"task": task, "chance": float(flags.set_index("task").loc[task, "chance"]),
                "mean_acc_heldout": y.mean() * 100}
-        for name, (point, draws) in {
+        methods = {
             "bayes": (np.median(res_b["draws"][task], 0), res_b["draws"][task]),
             "two_step_ls": res_ls[task],
             "bayes_true_loss": (np.median(res_b["oracle"][task], 0), res_b["oracle"][task]),
-        }.items():
+        }
+        if with_ablation:
+            methods["no_walk_true_loss"] = (np.median(no_walk[task], 0), no_walk[task])
+        for name, (point, draws) in methods.items():
             err, cov, width = score(point, draws, y)
             row[f"{name}_mae_median"] = float(np.median(err))
             row[f"{name}_cov90"] = float(cov.mean())
@@ -211,7 +228,8 @@ def main() -> str:
             f"(compile {f2.timings['compile_seconds']:.0f} s); baseline {t_ls:.0f} s")
     shown = table[["task", "chance", "mean_acc_heldout", "bayes_mae_median", "bayes_cov90", "bayes_width",
                    "two_step_ls_mae_median", "two_step_ls_cov90", "two_step_ls_width", "bayes_true_loss_mae_median",
-                   "bayes_true_loss_cov90"]]
+                   "bayes_true_loss_cov90"] + (["no_walk_true_loss_mae_median", "no_walk_true_loss_cov90"]
+                                               if with_ablation else [])]
     flagged = flags[["task", "chance", "n_items", "kendall_tau", "p_trend", "metric_at_best", "noise_sd", "lift_z",
                      "predictable", "reason"]]
     md = "\n".join([
@@ -244,8 +262,9 @@ def main() -> str:
 
 
 if __name__ == "__main__":
-    md, checks = main()
-    out = Path(__file__).with_name("downstream_results.md")
+    abl = "--ablation" in sys.argv[1:]
+    md, checks = main(with_ablation=abl)
+    out = Path(__file__).with_name("downstream_ablation.md" if abl else "downstream_results.md")
     out.write_text(md)
     print(md)
     print(f"written to {out}")
