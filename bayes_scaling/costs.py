@@ -541,7 +541,7 @@ class ValueModel:
             pts = ", ".join(f"{x:g} -> {y:.4g}" for x, y in zip(*self._xy, strict=True))
             txt = f"Value: {self.metric} interpolated linearly in the table {pts} {c} (constant beyond its ends)"
         if self.keep_current:
-            txt += "; a plan worse than the current product earns 0 (the current one is kept)."
+            txt += "; a plan worse than the current product earns 0 (the current one is kept)"
         return txt + "."
 
 

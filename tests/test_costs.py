@@ -136,6 +136,8 @@ def test_linear_value_by_hand():
     assert ValueModel(baseline=0.60, money_per_unit=2e6, unit=0.01, keep_current=False).value(0.55) == pytest.approx(-10e6)
     loss = ValueModel(metric="loss", higher_is_better=False, baseline=2.0, money_per_unit=1e6, unit=0.01)
     assert loss.value(1.95) == pytest.approx(5e6)
+    assert v.formula_text() == ("Value: 2e+06 USD per 0.01 of accuracy x (accuracy - 0.6) / 0.01; a plan worse than "
+                                "the current product earns 0 (the current one is kept).")
 
 
 def test_table_value_interpolates_and_is_flat_beyond_its_ends():
