@@ -8,6 +8,8 @@ load_chinchilla
     245 Chinchilla runs (Hoffmann et al. 2022 Fig. 4, extracted by Besiroglu et al. 2024).
 load_openlm
     OpenLM over-training runs (Gadre et al. 2024): 3 training corpora x 8 eval domains.
+load_openlm_downstream
+    The same 104 OpenLM models' accuracy on 46 downstream tasks, with each model's loss.
 openlm_transfer_split
     The few-small-runs / large-held-out split used to test transfer.
 load_datablations
@@ -26,6 +28,7 @@ import pandas as pd
 __all__ = [
     "load_chinchilla",
     "load_openlm",
+    "load_openlm_downstream",
     "openlm_transfer_split",
     "load_datablations",
     "load_routing",
@@ -155,6 +158,56 @@ def load_openlm(eval_domains: list[str] | None = None, train_datasets: list[str]
     ).reset_index(drop=True)
     df.attrs["citation"] = _CITATIONS["openlm"]
     return df
+
+
+def load_openlm_downstream(eval_domain: str = "c4_val") -> pd.DataFrame:
+    """Downstream accuracy of the 104 OpenLM models (Gadre et al. 2024), one row per model and task.
+
+    Parameters
+    ----------
+    eval_domain : str, default "c4_val"
+        Eval domain whose loss is attached to each model (see :func:`load_openlm`);
+        Gadre et al. (2024, §4) relate downstream error to the C4 eval loss.
+
+    Returns
+    -------
+    pandas.DataFrame
+        4784 rows (104 models x 46 tasks): ``run_name``, ``train_dataset``, ``params``,
+        ``tokens``, ``chinchilla_multiplier``, ``loss`` (nats/token on ``eval_domain``),
+        ``task``, ``metric`` (accuracy in [0, 1]), ``chance`` (the task's random
+        baseline as a fraction, from ``eval_metadata.csv``, where it is in percent),
+        ``n_items`` (the task's number of examples), ``task_type``, ``task_category``.
+
+    Raises
+    ------
+    KeyError
+        For an unknown eval domain (the message lists the known ones).
+
+    Notes
+    -----
+    Source: ``exp_data/evals/*.json`` (``icl`` scores) and ``exp_data/eval_metadata.csv`` of
+    github.com/mlfoundations/scaling (MIT), see ``PROVENANCE.md``.
+    """
+    wide = _read("openlm_downstream_wide.csv")
+    meta = _read("eval_metadata.csv").set_index("Eval Task")
+    losses = _read("openlm_losses_long.csv")
+    known = sorted(losses["eval_domain"].unique())
+    if eval_domain not in known:
+        raise KeyError(f"unknown eval domain '{eval_domain}'; known: {known}.")
+    loss = losses[losses["eval_domain"] == eval_domain].set_index("run_name")["loss"]
+    ids = ["run_name", "train_dataset", "params", "tokens", "chinchilla_multiplier"]
+    tasks = [c for c in wide.columns if c in meta.index]
+    long = wide[ids + tasks].melt(id_vars=ids, var_name="task", value_name="metric")
+    long.insert(len(ids), "loss", long["run_name"].map(loss).astype(float))
+    long["params"] = long["params"].astype(float)
+    long["tokens"] = long["tokens"].astype(float)
+    long["chance"] = long["task"].map(meta["Random baseline"]).astype(float) / 100.0
+    long["n_items"] = long["task"].map(meta["#datapoints"]).astype(int)
+    long["task_type"] = long["task"].map(meta["Task Type"])
+    long["task_category"] = long["task"].map(meta["Task Category"])
+    long.attrs["citation"] = _CITATIONS["openlm"]
+    long.attrs["eval_domain"] = eval_domain
+    return long
 
 
 def openlm_transfer_split(max_params: float = 1.6e8, max_runs_per_domain: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
