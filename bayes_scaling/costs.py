@@ -1,4 +1,4 @@
-"""Costs and value of a training plan, in the user's currency.
+"""Floor 0. Costs and value of a training plan, in the user's currency.
 
 A deliberately small, explicit model: every number is given by the user (a
 TOML file or Python), every formula is printed by :meth:`CostModel.formulas_text`

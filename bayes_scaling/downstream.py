@@ -1,4 +1,4 @@
-"""Downstream metrics from loss: the second stage of a two-stage forecast.
+"""Floor 3. Downstream metrics from loss: the second stage of a two-stage forecast.
 
 Published practice forecasts a downstream metric in two steps: compute -> loss
 (a scaling law), then loss -> metric (Llama 3, arXiv:2407.21783, §3.2.1, a
@@ -64,8 +64,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .diagnostics import check_convergence
 from .inference import SamplerConfig
-from .predict import interval
+from .intervals import interval
 
 __all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean",
            "PREDICTABLE_ALPHA"]
@@ -653,7 +654,6 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     DownstreamTableError
         A malformed table, or no task to fit.
     """
-    from .diagnostics import check_convergence
 
     t0 = time.perf_counter()
     t = validate_downstream(table, group_col=group_col)

@@ -1,4 +1,4 @@
-"""Investment decisions in money: which plan, whether it pays off, and whether to run a pilot first.
+"""Floor 3. Investment decisions in money: which plan, whether it pays off, and whether to run a pilot first.
 
 Everything here works on posterior draws given as arrays, so it plugs into any
 stage that produces them (the loss posterior of :mod:`bayes_scaling.predict`,
@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import special
 
 from .costs import CostModel, ValueModel
-from .predict import interval
+from .intervals import interval
 
 __all__ = ["decide", "Decision", "net_value_draws", "pilot_value", "staged_decision", "cost_frontier",
            "format_money", "STATUS_QUO"]
