@@ -14,10 +14,10 @@ The next run to make is :func:`bayes_scaling.value_of_information.next_run`; the
 frontier under other priors is :func:`bayes_scaling.sensitivity.sensitivity`.
 
 The allocation on the frontier is the *law's* optimum: the discrepancy term is
-orthogonal to the law and reverts to zero mean beyond the runs
-(:mod:`bayes_scaling.discrepancy`). ``loss_opt`` includes the discrepancy's
-uncertainty, so it agrees with :func:`bayes_scaling.predict.predict` at the same
-(N, D).
+orthogonal to the law on the runs and held at its edge value beyond them
+(:mod:`bayes_scaling.discrepancy`). ``loss_opt`` includes the discrepancy and the
+model-form error beyond the runs (:mod:`bayes_scaling.extrapolation`), so it agrees
+with :func:`bayes_scaling.predict.predict` at the same (N, D).
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ def optimal_allocation_draws(
         x["_ref_params"], x["_ref_tokens"] = fit.refs["params"], fit.refs["tokens"]
     log_loss = law.log_loss(x, {k: v[:, None] for k, v in th.items()}, np)
     if discrepancy is not None:
-        # the same discrepancy draws as predict() at these (N, D): the GP near the runs, tapered off
-        # beyond them (bayes_scaling.predict.discrepancy_draws)
+        # the same discrepancy draws as predict() at these (N, D): the GP on the runs, held at its value
+        # on the edge of their range beyond them (bayes_scaling.predict.discrepancy_draws)
         k = log_n.shape[1]
         for j in range(k):
             xj = {key: (v[:, j] if isinstance(v, np.ndarray) and v.ndim == 2 else v) for key, v in x.items()}

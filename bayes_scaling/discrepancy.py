@@ -28,16 +28,13 @@ Two details keep this fast and the law parameters meaningful:
   their meaning; away from the runs ``delta`` reverts to zero mean (no hidden
   parameter shift), so far forecasts centre on the law.
 
-Beyond the runs the sine basis is not a GP any more (it is periodic on the box,
-and inputs are clipped), so forecasts taper it off (:meth:`DiscrepancyBasis.taper`):
-inside the runs' box the GP is used as fitted; from the box edge to one more
-half-range (one length scale) it is blended with a *far* term, and beyond that
-only the far term is left: an unknown offset of log loss with the fitted
-amplitude, ``eta * z_far``, ``z_far ~ N(0, 1)`` shared by all far targets of a
-posterior draw. Far forecasts thus keep the discrepancy's size in their interval
-but not the GP's extrapolated wiggles, and comparisons between far options
-(:func:`bayes_scaling.decisions.compare`) rest on the law. The fitted model is
-unchanged: the runs lie inside the box, where the taper is 1.
+Beyond the runs the sine basis is not a GP any more (it is periodic on the box), so
+forecasts hold the discrepancy at its value on the edge of the runs' box
+(:meth:`DiscrepancyBasis.clip_to_runs`): a target beyond the runs gets the misfit of the
+nearest point of the runs' range, so forecast curves continue the law's slope from there
+(no bend where a fade-out would pull the curve back to the law), and the uncertainty that
+grows beyond the runs is the model-form error of :mod:`bayes_scaling.extrapolation`. The
+fitted model is unchanged: the runs lie inside the box.
 
 The term is used only for a domain with enough runs to tell a smooth misfit
 from noise (:data:`MIN_RUNS`, spread over at least :data:`MIN_DECADES` decades
@@ -55,7 +52,7 @@ from scipy import optimize, special
 
 from .laws import Law
 
-__all__ = ["DiscrepancyBasis", "MIN_RUNS", "MIN_DECADES", "TAPER_END", "wants_discrepancy", "robust_point_fit"]
+__all__ = ["DiscrepancyBasis", "MIN_RUNS", "MIN_DECADES", "wants_discrepancy", "robust_point_fit"]
 
 #: Fewest runs of a domain for which the discrepancy term is switched on.
 MIN_RUNS = 40
@@ -68,9 +65,6 @@ M_PER_DIM = {1: 10, 2: 6}
 #: Inputs are clipped to this fraction of the box before evaluating the basis (the
 #: sine basis is periodic beyond the box).
 CLIP = 0.9
-#: Distance (box half-ranges from the runs' centre; 1 = edge of the runs) where the GP is fully
-#: replaced by the far offset in forecasts (one length scale beyond the runs).
-TAPER_END = 1.5
 
 
 def wants_discrepancy(x: dict[str, np.ndarray], law: Law) -> bool:
@@ -218,17 +212,17 @@ class DiscrepancyBasis:
             out *= np.sqrt(1.0 / BOX) * np.sin(np.pi * self.indices[:, k] * (u[:, k, None] + BOX) / (2 * BOX))
         return out
 
-    def taper(self, x: dict[str, np.ndarray]) -> np.ndarray:
-        """Weight of the GP in forecasts, shape (n,): 1 inside the runs' box, 0 beyond :data:`TAPER_END`.
+    def clip_to_runs(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Centred log inputs moved to the nearest point of the runs' box (``centre +- half_range``).
 
-        ``t = cos^2(pi/2 (r - 1) / (TAPER_END - 1))`` for ``1 < r < TAPER_END``, with ``r``
-        the largest distance from the box centre over the variables, in half-ranges.
+        Inputs inside the runs' range are unchanged; beyond it each variable is held at the edge,
+        so the discrepancy of a far target is that of the nearest point the runs cover. Keys that are
+        not the basis's variables (e.g. ``unique_tokens``) are returned unchanged.
         """
-        u = np.stack([(np.asarray(x[v], float) - c) / h
-                      for v, c, h in zip(self.variables, self.centre, self.half_range, strict=True)], -1)
-        r = np.max(np.abs(u), axis=-1)
-        f = np.clip((r - 1.0) / (TAPER_END - 1.0), 0.0, 1.0)
-        return np.cos(0.5 * np.pi * f) ** 2
+        out = dict(x)
+        for v, c, h in zip(self.variables, self.centre, self.half_range, strict=True):
+            out[v] = np.clip(np.asarray(x[v], float), c - h, c + h)
+        return out
 
     def psi(self, law: Law, x: dict[str, np.ndarray]) -> np.ndarray:
         """Orthogonalised basis ``phi(x) P`` at centred log inputs, shape (n, m)."""

@@ -69,21 +69,21 @@ def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
 def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool = False) -> np.ndarray:
     """Draws of a domain's model discrepancy (log loss) at centred log inputs, shape (S, n).
 
-    ``t(x) * gp(x)`` with the taper ``t`` (:meth:`DiscrepancyBasis.taper`: 1 on the runs, 0 one
-    length scale beyond them): the structured misfit inside the runs' range. Beyond the runs the
-    model-form error is :meth:`ScalingFit.extrapolation_error` instead. Zero for a domain without a
-    discrepancy term. With ``paired=True`` the inputs have one point per draw (each (S,)) and the
-    result is (S,): draw s at point s.
+    The fitted GP inside the runs' range; beyond it, its value on the edge of the range
+    (:meth:`DiscrepancyBasis.clip_to_runs`), while the uncertainty that grows beyond the runs is
+    :meth:`ScalingFit.extrapolation_error`. Zero for a domain without a discrepancy term. With
+    ``paired=True`` the inputs have one point per draw (each (S,)) and the result is (S,): draw s at
+    point s.
     """
     n = len(np.atleast_1d(next(iter(v for k, v in x.items() if not k.startswith("_")))))
     if domain not in fit.bases:
         return np.zeros(n) if paired else np.zeros((fit.n_draws, n))
     basis = fit.bases[domain]
-    t = basis.taper(x)
+    psi = basis.psi(fit.law, basis.clip_to_runs(x))
     coef = fit.discrepancy_coefficients(domain)
     if paired:
-        return t * np.einsum("sm,sm->s", coef, basis.psi(fit.law, x))
-    return t[None, :] * (coef @ basis.psi(fit.law, x).T)
+        return np.einsum("sm,sm->s", coef, psi)
+    return coef @ psi.T
 
 
 def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """bayes_scaling.discrepancy: when the term is used, its basis is orthogonal to the law's Jacobian (it cannot
-absorb a change of the law's parameters), the forecast taper, and the basis round trip through a saved fit."""
+absorb a change of the law's parameters), the edge hold of forecasts beyond the runs, and the basis round trip through a saved fit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_runs
 
-from bayes_scaling.discrepancy import MIN_RUNS, TAPER_END, DiscrepancyBasis, robust_point_fit, wants_discrepancy
+from bayes_scaling.discrepancy import MIN_RUNS, DiscrepancyBasis, robust_point_fit, wants_discrepancy
 from bayes_scaling.laws import get_law
 
 LAW = get_law("chinchilla")
@@ -50,15 +50,16 @@ def test_basis_is_orthogonal_to_the_law_jacobian(domain):
     assert np.abs(cross).max() < 1e-6 * np.abs(jac.T * w).sum(axis=1).max() * np.abs(psi).max()
 
 
-def test_taper_is_one_on_the_runs_and_zero_beyond_its_end(domain):
+def test_beyond_the_runs_the_inputs_are_held_on_the_edge_of_their_box(domain):
     x, *_, basis = domain
-    np.testing.assert_allclose(basis.taper(x), 1.0)
-    far = {v: np.array([c + TAPER_END * h * 1.01]) for v, c, h in zip(basis.variables, basis.centre, basis.half_range,
-                                                                      strict=True)}
-    assert basis.taper(far)[0] == pytest.approx(0.0, abs=1e-12)
-    mid = {v: np.array([c + 0.5 * (1 + TAPER_END) * h]) for v, c, h in zip(basis.variables, basis.centre,
-                                                                          basis.half_range, strict=True)}
-    assert basis.taper(mid)[0] == pytest.approx(0.5)
+    inside = basis.clip_to_runs(x)
+    for v in basis.variables:
+        np.testing.assert_array_equal(inside[v], x[v])  # the runs lie in their box
+    far = {v: np.array([c + 3.0 * h, c - 0.5 * h]) for v, c, h in zip(basis.variables, basis.centre, basis.half_range,
+                                                                       strict=True)}
+    held = basis.clip_to_runs(far)
+    for v, c, h in zip(basis.variables, basis.centre, basis.half_range, strict=True):
+        np.testing.assert_allclose(held[v], [c + h, c - 0.5 * h])  # beyond: the edge; inside: unchanged
 
 
 def test_basis_round_trips_through_json(domain):

@@ -71,17 +71,19 @@ def test_new_domain_forecast_is_the_wider_population_predictive(fake_hier_fit):
     assert filled["domain"].tolist() == ["code", "code"]
 
 
-def test_discrepancy_is_the_gp_on_the_runs_and_tapers_to_zero_beyond(fake_gp_fit):
+def test_discrepancy_is_the_gp_on_the_runs_and_its_edge_value_beyond(fake_gp_fit):
     fit = fake_gp_fit
     basis = fit.bases["default"]
     x_in = fit.law.inputs(fit.runs.iloc[:3], fit.refs)
-    far = pd.DataFrame({"params": [7e11, 7e12], "tokens": [1.4e13, 1.4e14]})
+    top = fit.runs.loc[fit.runs["flops"].idxmax(), ["params", "tokens"]]
+    far = pd.DataFrame({"params": [top["params"] * 10, top["params"] * 100], "tokens": [top["tokens"] * 10, top["tokens"] * 100]})
     x_far = fit.law.inputs(far, fit.refs)
-    np.testing.assert_allclose(basis.taper(x_in), 1.0)
-    np.testing.assert_allclose(basis.taper(x_far), 0.0, atol=1e-12)
-    d_in = discrepancy_draws(fit, "default", x_in)
-    np.testing.assert_allclose(d_in, fit.discrepancy_coefficients("default") @ basis.psi(fit.law, x_in).T)
-    np.testing.assert_allclose(discrepancy_draws(fit, "default", x_far), 0.0, atol=1e-12)
+    coef = fit.discrepancy_coefficients("default")
+    np.testing.assert_allclose(discrepancy_draws(fit, "default", x_in), coef @ basis.psi(fit.law, x_in).T)
+    d_far = discrepancy_draws(fit, "default", x_far)
+    np.testing.assert_allclose(d_far[:, 0], d_far[:, 1])  # both far targets: the same corner of the runs' box
+    corner = {v: np.array([c + h]) for v, c, h in zip(basis.variables, basis.centre, basis.half_range, strict=True)}
+    np.testing.assert_allclose(d_far[:, 0], (coef @ basis.psi(fit.law, corner).T)[:, 0])
     mean, new = predictive_draws(fit, far, "default", np.random.default_rng(0))
     assert mean.shape == new.shape == (fit.n_draws, 2)
 
