@@ -425,8 +425,12 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     _, new = predictive_draws(fit, t, domain, rng)
     draws = np.exp(new[:, 0])
     lo, hi = interval(draws, prob)
-    # bins over the central 99.8 % so a few heavy-tail (Student-t) draws cannot squash the histogram
-    ax.hist(draws, bins=60, range=tuple(np.quantile(draws, [0.001, 0.999])), color=_BAND, alpha=0.55, density=True,
+    # the central 99 % of the draws (and the threshold) set the view and the bins: a heavy tail (Student-t noise,
+    # the model-form error far beyond the runs) would otherwise squash the histogram into a few bins
+    view = [float(v) for v in np.quantile(draws, [0.005, 0.995])] + ([threshold] if threshold is not None else [])
+    pad = 0.05 * (max(view) - min(view))
+    span = (min(view) - pad, max(view) + pad)
+    ax.hist(draws, bins=60, range=span, color=_BAND, alpha=0.55, density=True,
             label="new-run loss (posterior predictive)")
     ax.axvline(float(lo), color=_BAND, ls="--", lw=1, label=f"{prob:.0%} interval")
     ax.axvline(float(hi), color=_BAND, ls="--", lw=1)
@@ -443,6 +447,7 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
         ax.axvline(threshold, color=_PUBLISHED, lw=2,
                    label=f"threshold {threshold:.4g} nats/token: P(loss > threshold) {_p_text(p)}")
         title += f" - P(miss {threshold:.4g}) {_p_text(p)}"
+    ax.set_xlim(*span)
     ax.set_xlabel("loss (nats/token)")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
