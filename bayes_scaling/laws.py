@@ -29,7 +29,7 @@ shape ``(n,)`` give ``(S, n)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

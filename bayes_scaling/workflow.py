@@ -36,7 +36,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import predict
-from .report import Report, build_fit_report, figure_domain, risk_section, write_json
+from .report import Report, build_fit_report, risk_section, write_json
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "default_targets", "expand_targets", "domain_frontiers",
            "own_domains", "NEW_DOMAIN", "DEFAULT_BUDGETS"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from _common import machine, md_table, quiet

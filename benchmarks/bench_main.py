@@ -52,7 +52,7 @@ def main() -> str:
     warm = []
     for seed in (2, 3, 4):
         with Timer() as t:
-            fit = bs.ScalingLaw(prior="weak").fit(runs, random_seed=seed)
+            bs.ScalingLaw(prior="weak").fit(runs, random_seed=seed)
         warm.append(t.seconds)
     rows.append({"what": "bayes: warm refit (compiled model reused), median of 3", "seconds": float(np.median(warm))})
     with Timer() as tb:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from _common import Timer, machine, md_table, quiet
 
 quiet()

@@ -3,13 +3,9 @@ the compile cache and the scoped silencing of library noise around sampling (rea
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
-import bayes_scaling as bs
 from bayes_scaling.inference import SamplerConfig
-from bayes_scaling.laws import get_law
 from bayes_scaling.model import Structure
 
 

@@ -20,7 +20,6 @@ import pytest
 import xarray as xr
 
 from bayes_scaling.cli import main
-from bayes_scaling.diagnostics import ConvergenceWarning
 from bayes_scaling.io import FORMAT_VERSION, FitFileError, read_fit, write_fit
 from bayes_scaling.posterior import ScalingFit
 
