@@ -116,8 +116,9 @@ def test_hierarchical_parameters_add_the_population(fake_hier_fit):
     assert e["code"] == pytest.approx(1.8 * np.exp(0.1), rel=0.01) and e["books"] == pytest.approx(1.8, rel=0.01)
 
 
-def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit):
-    # weak prior: the report compares with Besiroglu et al. (2024, Table 1); summary.json says the same
+def test_to_dict_carries_the_published_values(fake_chinchilla_fit):
+    # weak prior: compared with Besiroglu et al. (2024, Table 1); the files (summary.json, the report) are
+    # test_workflow.py's test_summary_json_carries_the_published_values_the_report_shows
     s = fake_chinchilla_fit.to_dict(0.9)
     assert s["published_source"] == "besiroglu2024"
     pub = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}

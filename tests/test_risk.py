@@ -3,14 +3,16 @@ prior-data conflict and the risk table; on fake fits, and on real fits with the 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import bayes_scaling as bs
-from conftest import make_fake_fit
+from conftest import TRUTH, make_fake_fit
 
 from bayes_scaling.laws import chinchilla_loss
 from bayes_scaling.risk import DEFAULT_TOLERANCE, departures, exceedance, prior_data_conflict, risk_table
@@ -90,8 +92,17 @@ def test_exceedance_matches_predictive_quantiles(fit_same):
     ex = exceedance(fit_same, t, hi)
     assert ex.loc[0, "expected_shortfall"] > 0
     assert ex.loc[0, "expected_shortfall"] < ex.loc[0, "mean_excess_if_missed"]
-    table = risk_table(fit_same, t, threshold=float(pred.loc[0, "loss_median"]))
-    assert {"p_exceed", "expected_shortfall", "loss_gap_median", "p_departure", "conflict_p"} <= set(table)
+    # the risk table is the functions it summarises; inside the runs' range (no model-form error beyond them)
+    # its gap is departures()' loss gap of the same draws
+    inside = pd.DataFrame({"params": [1e9], "tokens": [4e10]})
+    table = risk_table(fit_same, inside, threshold=float(pred.loc[0, "loss_median"]))
+    ex = exceedance(fit_same, inside, float(pred.loc[0, "loss_median"]))
+    assert table.loc[0, "p_exceed"] == ex.loc[0, "p_exceed"]
+    assert table.loc[0, "expected_shortfall"] == ex.loc[0, "expected_shortfall"]
+    gap = departures(fit_same, targets=inside).set_index("quantity").loc["loss gap"]
+    assert table.loc[0, "loss_gap_median"] == pytest.approx(gap["median"], rel=1e-12)
+    assert table.loc[0, "p_departure"] == gap["p_outside"]
+    assert table.loc[0, "conflict_p"] == prior_data_conflict(fit_same)["p_value"]
 
 
 # ----------------------------------------------------------------------------- the same checks on fake fits
@@ -149,3 +160,94 @@ def test_risk_table_of_a_fake_fit(fake_fit):
     assert {"loss_median", "p_exceed", "expected_shortfall", "loss_gap_median", "p_departure", "conflict_p"} <= set(table)
     assert (table["conflict_p"] > 0.1).all()  # the runs follow a law close to Besiroglu et al. (2024)
     assert table["p_exceed"].iloc[1] > table["p_exceed"].iloc[0]  # the smaller model misses 2.0 more often
+
+
+# ----------------------------------------------------------------------------- known answers (issue 17 item 4)
+
+
+def _point_fit(fit, sigma: float):
+    """A copy of a fake fit whose every draw is the known law (TRUTH) with noise scale ``sigma``: one new run's log
+    loss at a target is then exactly normal, N(log L_true, sigma^2), and P(miss) has a closed form."""
+    law = fit.law
+    cat = {"logA": np.log(TRUTH["A"]), "logB": np.log(TRUTH["B"]), "logE": np.log(TRUTH["E"]), "alpha": TRUTH["alpha"],
+           "beta": TRUTH["beta"]}
+    th = law.from_catalog(cat, fit.refs)
+    tree = fit.posterior.copy(deep=True)
+    post = tree["posterior"].to_dataset()
+    post["theta"] = post["theta"] * 0 + np.array([float(th[k]) for k in law.theta_names])
+    post["theta_pop"] = post["theta_pop"] * 0 + np.array([float(th[k]) for k in law.theta_names])
+    post["sigma"] = post["sigma"] * 0 + sigma
+    tree["posterior"] = post
+    return dataclasses.replace(fit, posterior=tree)
+
+
+TARGET = pd.DataFrame({"params": [7e10], "tokens": [1.4e12]})
+
+
+def test_exceedance_equals_the_closed_form_of_a_lognormal_run(fake_fit):
+    """log L ~ N(m, s^2): P(L > t) = Phi((m - log t) / s) and E[max(L - t, 0)] = e^(m + s^2/2) Phi(d + s) - t Phi(d)
+    with d = (m - log t) / s (the Black-Scholes call value); tolerance: 4 Monte Carlo standard errors of the
+    fit's 1000 draws."""
+    sigma = 0.01
+    fit = _point_fit(fake_fit, sigma)
+    m = float(np.log(bs.laws.chinchilla_loss(7e10, 1.4e12, **TRUTH)))
+    n = fit.n_draws
+    for z in (-1.5, 0.0, 0.7):
+        t = float(np.exp(m - z * sigma))
+        d = (m - np.log(t)) / sigma
+        p = stats.norm.cdf(d)
+        es = np.exp(m + sigma**2 / 2) * stats.norm.cdf(d + sigma) - t * stats.norm.cdf(d)
+        row = exceedance(fit, TARGET, t).iloc[0]
+        assert row["p_exceed"] == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n)), z
+        assert row["expected_shortfall"] == pytest.approx(es, abs=4 * np.exp(m) * sigma / np.sqrt(n)), z
+
+
+def test_a_threshold_below_or_above_every_draw_gives_a_certain_answer(fake_fit):
+    sigma = 0.01
+    fit = _point_fit(fake_fit, sigma)
+    true = float(bs.laws.chinchilla_loss(7e10, 1.4e12, **TRUTH))
+    low = exceedance(fit, TARGET, true * np.exp(-10 * sigma)).iloc[0]  # 10 sd below: no draw of 1000 is under it
+    assert low["p_exceed"] == 1.0
+    # every run misses: the shortfall is the mean loss minus the threshold, e^(m + s^2/2) - t
+    expected = true * np.exp(sigma**2 / 2) - true * np.exp(-10 * sigma)
+    assert low["expected_shortfall"] == pytest.approx(expected, abs=4 * true * sigma / np.sqrt(fit.n_draws))
+    assert low["mean_excess_if_missed"] == low["expected_shortfall"]
+    high = exceedance(fit, TARGET, true * np.exp(10 * sigma)).iloc[0]
+    assert high["p_exceed"] == 0.0 and high["expected_shortfall"] == 0.0 and np.isnan(high["mean_excess_if_missed"])
+
+
+def test_risk_table_is_the_functions_it_summarises():
+    """Each column of risk_table equals the function it summarises (fake fits: no discrepancy, no model-form
+    error, so the expected-loss draws are the law's and departures() sees the same gap), for a domain on the
+    published law and one whose alpha is 0.1 higher."""
+    targets = pd.DataFrame({"params": [7e10, 1e9], "tokens": [1.4e12, 2e10]})
+    for shift, seed in ((0.0, 0), (0.1, 1)):
+        fit = _fake(alpha_shift=shift, seed=seed)
+        table = risk_table(fit, targets, threshold=2.2)
+        pd.testing.assert_frame_equal(table[list(fit.predict(targets))], fit.predict(targets))
+        ex = exceedance(fit, targets, 2.2)
+        for col in ("threshold", "p_exceed", "expected_shortfall"):
+            np.testing.assert_array_equal(table[col].to_numpy(), ex[col].to_numpy())
+        assert (table["conflict_p"] == prior_data_conflict(fit)["p_value"]).all()
+        assert (table["departure_tolerance"] == DEFAULT_TOLERANCE["loss_gap_rel"]).all()
+        for i in range(len(targets)):
+            gap = departures(fit, targets=targets.iloc[[i]]).set_index("quantity").loc["loss gap"]
+            row = table.iloc[i]
+            assert row["loss_gap_median"] == pytest.approx(gap["median"], rel=1e-12, abs=1e-15)
+            assert row["loss_gap_lower"] == pytest.approx(gap["lower"], rel=1e-12, abs=1e-15)
+            assert row["loss_gap_upper"] == pytest.approx(gap["upper"], rel=1e-12, abs=1e-15)
+            assert row["p_departure"] == gap["p_outside"]
+
+
+def test_risk_table_gap_has_the_known_answer():
+    """On the published law: no gap (|median| below the draws' jitter, 0.5 %) and P(departure) = 0; alpha 0.1
+    higher (A kept equal at N = 1e9): the gap at N = 1e8 is the true gap of the two laws (within 0.5 %) and,
+    more than twice the 2 % tolerance, P(departure) = 1."""
+    t = pd.DataFrame({"params": [7e10, 1e8], "tokens": [1.4e12, 2e9]})
+    same = risk_table(_fake(), t, threshold=2.0)
+    assert (same["loss_gap_median"].abs() < 0.005).all() and (same["p_departure"] == 0.0).all()
+    shifted = risk_table(_fake(alpha_shift=0.1, seed=1), t, threshold=2.0).iloc[1]
+    truth = dict(PUB, A=PUB["A"] * 1e9**0.1, alpha=PUB["alpha"] + 0.1)
+    true_gap = chinchilla_loss(1e8, 2e9, **truth) / chinchilla_loss(1e8, 2e9, **PUB) - 1
+    assert true_gap > 2 * DEFAULT_TOLERANCE["loss_gap_rel"]  # below N = 1e9 the steeper N term costs loss
+    assert shifted["loss_gap_median"] == pytest.approx(true_gap, abs=0.005) and shifted["p_departure"] == 1.0

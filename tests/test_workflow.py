@@ -131,3 +131,25 @@ def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkey
     # the frontier of every domain and of a new one (issue 14)
     assert list(res.frontier["flops"]) == [1e21] * 4
     assert list(res.frontier["domain"]) == ["books", "code", "web", "(new domain)"]
+
+
+def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit, monkeypatch, tmp_path):
+    """Weak prior: summary.json and the report's posterior table both carry the Besiroglu et al. (2024) values,
+    the same numbers (to the digits the report shows)."""
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_chinchilla_fit)
+    res = fit_and_report(fake_chinchilla_fit.runs[["params", "tokens", "loss"]], tmp_path / "r", prior="weak")
+    s = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
+    assert s == json.loads(json.dumps(res.summary))
+    assert s["published_source"] == "besiroglu2024" and s["data"]["n_runs"] == 245 and s["diagnostics_ok"] is True
+    published = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}
+    assert published == pytest.approx({"A": 482.006, "B": 2085.434, "E": 1.81686, "alpha": 0.34781, "beta": 0.36585},
+                                      rel=1e-5)
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "Published column: Besiroglu et al. (2024) estimates, for comparison." in md
+    rows = [line.split(" | ") for line in md.splitlines() if line.startswith("| chinchilla | ")]
+    shown = {r[1]: float(r[-1].rstrip(" |")) for r in rows}
+    assert list(shown) == ["A", "B", "E", "alpha", "beta"]
+    for k, v in shown.items():  # four significant digits
+        assert v == pytest.approx(published[k], rel=5e-4), k
+    html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert all(f">{r[-1].rstrip(' |')}</td>" in html for r in rows)
