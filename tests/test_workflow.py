@@ -131,3 +131,30 @@ def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkey
     # the frontier of every domain and of a new one (issue 14)
     assert list(res.frontier["flops"]) == [1e21] * 4
     assert list(res.frontier["domain"]) == ["books", "code", "web", "(new domain)"]
+
+
+def test_write_decision_writes_the_tables_and_the_report_and_asks_before_replacing(fake_fit, tmp_path):
+    from bayes_scaling.costs import CostModel, ValueModel
+    from bayes_scaling.decisions import decide
+    from bayes_scaling.workflow import write_decision
+
+    plans = pd.DataFrame({"label": ["1B", "10B"], "params": [1e9, 1e10], "tokens": [2e10, 2e11]})
+    costs = CostModel(price_per_flop=1e-18)
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=2.3, money_per_unit=2e3, unit=0.01)
+    res = decide(fake_fit, plans, costs, value, pilots=plans.assign(label=["p1", "p2"]), budgets=[1e4])
+    paths = write_decision(res, tmp_path / "d")
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["decision.csv", "decision.html", "decision.md",
+                                                                  "frontier.csv", "net_value.png", "pilots.csv"]
+    table = pd.read_csv(paths["decision"])
+    pd.testing.assert_frame_equal(table[["label", "net_value_mean", "p_pays_off"]],
+                                  res.plans[["label", "net_value_mean", "p_pays_off"]], check_exact=False, rtol=1e-12)
+    assert list(pd.read_csv(paths["pilots"])["label"]) == list(res.pilots["label"])
+    with pytest.raises(FileExistsError, match="already exists and is not empty; choose another directory or pass "
+                                              "force=True"):
+        write_decision(res, tmp_path / "d")
+    # replacing: the files of the earlier run that this one does not write go; the user's own stay
+    (tmp_path / "d" / "notes.txt").write_text("mine")
+    plain = decide(fake_fit, plans, costs, value)
+    write_decision(plain, tmp_path / "d", force=True)
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["decision.csv", "decision.html", "decision.md",
+                                                                  "net_value.png", "notes.txt"]
