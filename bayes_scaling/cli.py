@@ -1,4 +1,5 @@
-"""Floor 6. Command-line interface: ``bayes-scaling demo | fit | predict | frontier | compare | risk | next-run | backtest``.
+"""Floor 6. Command-line interface: ``bayes-scaling demo | fit | predict | frontier | compare | risk | next-run | backtest
+| decide``.
 
 Columns: runs tables have ``params`` (N), ``tokens`` (D) or ``flops`` (C = 6ND),
 ``loss`` (nats/token) and optional ``domain``; forecasts add ``loss_median``,
@@ -37,9 +38,11 @@ import pandas as pd
 from ._version import __version__
 from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
+from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, read_runs, validate_targets
 from .datasets import citation, load_chinchilla
-from .decisions import compare, frontier
+from .decisions import compare, decide, frontier
+from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
 from .io import FitFileError
@@ -49,7 +52,8 @@ from .predict import predict
 from .priors import list_priors
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
 from .value_of_information import NEXT_RUN_COLUMNS, next_run
-from .workflow import NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report, own_domains
+from .workflow import (NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
+                       own_domains, write_decision)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4
 
@@ -381,6 +385,114 @@ def cmd_next_run(args) -> int:
     return EXIT_OK
 
 
+#: Size of one "point" of --value-per-point on the metric's scale: one percentage point of accuracy, or
+#: 0.01 nats/token of loss.
+POINT = 0.01
+
+
+def _value_model(args, costs) -> ValueModel:
+    """The value model of ``decide``: --value FILE, --value-per-point X with --baseline, or the costs file's [value]."""
+    per_point = args.value_per_point
+    if args.value and per_point is not None:
+        raise CliError("give the value either as --value FILE or as --value-per-point X with --baseline B, not both.")
+    if per_point is None and (args.baseline is not None or args.currency is not None):
+        raise CliError("--baseline and --currency go with --value-per-point X (money per point of improvement).")
+    if per_point is not None:
+        if not per_point >= 0:
+            raise CliError(f"--value-per-point is money per point of improvement and must be zero or positive, got "
+                           f"{per_point:g}.")
+        if args.baseline is None:
+            unit = "nats/token of the current model's loss, e.g. --baseline 3.2" if args.metric == "loss" else \
+                "score of the current product, e.g. --baseline 0.62"
+            raise CliError(f"--value-per-point needs --baseline, the {unit}.")
+        return ValueModel(metric=args.metric, higher_is_better=args.metric != "loss", baseline=args.baseline,
+                          money_per_unit=per_point, unit=POINT, currency=args.currency or costs.currency)
+    path = args.value or args.costs
+    try:
+        return load_value(path)
+    except ValueError as exc:
+        if args.value is None and "has no [value] section" in str(exc):
+            raise CliError(f"no value model: '{args.costs}' has no [value] section; add one, or give --value FILE (a "
+                           "TOML file with a [value] section) or --value-per-point X with --baseline B.") from None
+        raise
+
+
+def _downstream(args):
+    if args.metric == "loss":
+        if args.downstream:
+            raise CliError("--downstream is for a downstream metric; give --metric TASK (or --metric mean) with it.")
+        return None
+    if not args.downstream:
+        raise CliError(f"--metric {args.metric} is a downstream task: give --downstream DIR, a downstream fit saved "
+                       "with DownstreamFit.save (bayes_scaling.downstream), or use --metric loss.")
+    from .downstream import DownstreamFit
+
+    if not Path(args.downstream).exists():
+        raise CliError(f"downstream fit '{args.downstream}' does not exist; give the directory DownstreamFit.save "
+                       "wrote.", EXIT_FILE)
+    return DownstreamFit.load(args.downstream)
+
+
+def _decision_lines(res) -> list[str]:
+    """The options (and pilots) as short aligned tables for the terminal, money in readable units."""
+    c = res.currency
+    t = res.plans
+    rows = [(str(r["label"]), format_money(r["total_cost"], c), format_money(r["net_value_mean"], c),
+             f"{format_money(r['net_value_lower'], c)} to {format_money(r['net_value_upper'], c)}",
+             f"{r['p_pays_off']:.2f}", f"{r['p_best']:.2f}") for _, r in t.iterrows()]
+    head = ("option", "cost", "expected net value", f"{res.prob:.0%} interval", "P(pays off)", "P(best)")
+    lines = _aligned(head, rows)
+    if res.pilots is not None and len(res.pilots):
+        prow = [(str(r["label"]), format_money(r["pilot_cost"], c), format_money(r["evsi"], c),
+                 format_money(r["pilot_net_value"], c), f"{r['p_change']:.2f}", "yes" if r["worth_it"] else "no")
+                for _, r in res.pilots.iterrows()]
+        lines += [""] + _aligned(("pilot", "cost", "EVSI", "EVSI - cost", "P(changes decision)", "worth it"), prow)
+    return lines
+
+
+def _aligned(head, rows) -> list[str]:
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    fmt = lambda cells: "  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(cells, widths,  # noqa: E731
+                                                                                                      strict=True)))
+    return [fmt(head)] + [fmt(r) for r in rows]
+
+
+def cmd_decide(args) -> int:
+    """Which plan to fund, P(pays off), and the value of a pilot: money from a saved fit."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out '{out}' is a file; give a directory.", EXIT_FILE)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise CliError(f"output directory '{out}' already exists and is not empty; choose another --out or pass "
+                       "--force to replace its decision files.", EXIT_FILE)
+    budgets = _floats(args.budgets, "--budgets") if args.budgets else None
+    if budgets is not None and any(not b > 0 for b in budgets):
+        raise CliError(f"--budgets must be positive amounts of money such as 1e5,1e6, got '{args.budgets}'.")
+    costs = load_costs(args.costs)
+    value = _value_model(args, costs)
+    fit = _load(args.fit_dir)
+    downstream = _downstream(args)
+    if args.domain is None and _several(fit):
+        raise CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the plans are "
+                       f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
+                       "forecast for a new domain).")
+    _progress("drawing the forecasts of the plans" + (" and pilots" if args.pilots else ""), args.quiet)
+    res = decide(fit, args.plans, costs, value, metric=args.metric, downstream=downstream, group=args.group,
+                 pilots=args.pilots, budgets=budgets, domain=args.domain, prob=_prob(args.prob),
+                 random_seed=args.seed)
+    note = (f"Fit: {args.fit_dir}; plans: {args.plans}; costs: {args.costs}"
+            + (f"; value: {args.value}" if args.value else "") + (f"; pilots: {args.pilots}" if args.pilots else "")
+            + (f"; downstream fit: {args.downstream}" if args.downstream else "") + f"; seed {args.seed if args.seed is not None else fit.random_seed}.")
+    with _out_dir(str(out), args.force) as out_dir:
+        paths = write_decision(res, out_dir, force=True, data_note=note)  # --out and --force checked above
+    print("\n".join(_decision_lines(res)))
+    print()
+    print(res.summary_text())
+    print(f"report: {paths['html']}")
+    print(f"tables: {', '.join(str(paths[k]) for k in ('decision', 'pilots', 'frontier') if k in paths)}")
+    return EXIT_OK
+
+
 def cmd_backtest(args) -> int:
     """Backtest: fit below a scale cutoff, score forecasts of the rest (see bayes_scaling.backtest)."""
     return backtest_cli(args)
@@ -545,6 +657,48 @@ def build_parser() -> argparse.ArgumentParser:
     out_file(n, "the ranking")
     common(n, seed=False)
     n.set_defaults(func=cmd_next_run)
+
+    dc = sub.add_parser("decide", help="which plan to fund: net value in money, P(pays off), the value of a pilot")
+    dc.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
+    dc.add_argument("--plans", required=True,
+                    help=f"candidate plans ({_FORMATS}) with params and tokens (or flops) [, label, unique_tokens] "
+                         "(required)")
+    dc.add_argument("--costs", required=True,
+                    help="costs TOML file: currency, [training] price, optional [data], [inference], "
+                         "fixed_cost_per_run and [value] (required)")
+    dc.add_argument("--value", default=None,
+                    help="TOML file with a [value] section: money per improvement of the metric (default: the costs "
+                         "file's [value] section)")
+    dc.add_argument("--value-per-point", type=float, default=None, dest="value_per_point",
+                    help="money per point of improvement instead of a value file: a point is 0.01 of the metric (one "
+                         "accuracy point, or 0.01 nats/token of loss); needs --baseline (default: none)")
+    dc.add_argument("--baseline", type=float, default=None,
+                    help="metric of the current product, with --value-per-point (default: none)")
+    dc.add_argument("--currency", default=None,
+                    help="currency of --value-per-point; must be the costs file's (default: the costs file's)")
+    dc.add_argument("--metric", default="loss",
+                    help="what the value is paid for: loss (one new run's, nats/token), a task of --downstream, or "
+                         "mean (of its tasks) (default: loss)")
+    dc.add_argument("--downstream", default=None,
+                    help="directory of a saved downstream fit (DownstreamFit.save), for a task metric (default: none)")
+    dc.add_argument("--group", default=None,
+                    help="training corpus of the plans, for a downstream fit of several corpora (default: none)")
+    dc.add_argument("--pilots", default=None,
+                    help=f"candidate pilot runs ({_FORMATS}), same columns as --plans: each is valued by its expected "
+                         "value of sample information (default: none)")
+    dc.add_argument("--budgets", default=None,
+                    help="money budgets, e.g. 1e5,1e6: the best model size each buys under the costs "
+                         "(default: none)")
+    dc.add_argument("--domain", default=None,
+                    help="domain of the plans; a name the fit has not seen gives a new domain's forecast (default: the "
+                         "fit's only domain; required in a fit of several domains)")
+    dc.add_argument("--out", default="bayes-scaling-decision",
+                    help="output directory for decision.csv, pilots.csv, frontier.csv, decision.html/.md "
+                         "(default: ./bayes-scaling-decision)")
+    dc.add_argument("--seed", type=int, default=None,
+                    help="random seed; the same seed gives the same numbers (default: the fit's seed)")
+    common(dc, seed=False)
+    dc.set_defaults(func=cmd_decide)
 
     b = sub.add_parser("backtest", help="fit below a scale cutoff and score forecasts of the rest, against baselines")
     add_backtest_arguments(b)

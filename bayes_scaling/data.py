@@ -92,7 +92,7 @@ class _Ctx:
     def of(cls, table: pd.DataFrame) -> _Ctx:
         what = table.attrs.get("what")
         return cls(table.attrs.get("source"), bool(table.attrs.get("one_based_file", False)),
-                   None if what in (None, "runs table", "targets table") else str(what),
+                   None if what in (None, "runs table", "targets table", "plans table", "pilots table") else str(what),
                    str(table.attrs.get("line_word", "file line")))
 
     def row(self, label) -> str:
@@ -761,7 +761,7 @@ def estimated_fit_seconds(n_runs: int, n_domains: int = 1) -> float:
 
 
 def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[str] | None = None,
-                     needs: Sequence[str] = ("params", "tokens")) -> pd.DataFrame:
+                     needs: Sequence[str] = ("params", "tokens"), what: str = "targets table") -> pd.DataFrame:
     """Validate a table of forecast targets.
 
     Parameters
@@ -774,6 +774,9 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         the population predictive (a new, unseen domain).
     needs : sequence of str
         Size columns the law needs.
+    what : str, default "targets table"
+        The table's name in messages ("plans table" gives "plans column 'params', row 2 ...: fix or
+        drop that plan").
 
     Returns
     -------
@@ -787,10 +790,13 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         On the same problems as :func:`validate_runs` (column, row and fix named).
     """
     if not isinstance(targets, pd.DataFrame):
-        targets = read_runs(targets, what="targets table")
+        targets = read_runs(targets, what=what)
     ctx = _Ctx.of(targets)
+    noun = what.removesuffix(" table")  # "targets", "plans"
+    one = {"targets": "target", "plans": "plan", "pilots": "pilot"}.get(noun, "row")
     if len(targets) == 0:
-        raise RunsTableError("the targets table is empty; give one row per forecast with params and tokens.")
+        per = "forecast" if noun == "targets" else one
+        raise RunsTableError(f"the {what} is empty; give one row per {per} with params and tokens.")
     df = targets.copy()
     if not df.index.is_unique:  # repeated labels would mix up rows when forecasts are written back
         df = df.reset_index(drop=True)
@@ -801,13 +807,13 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
         size_cols = [c if c != "tokens" else "flops" for c in size_cols]
     if "flops" in size_cols and "tokens" in needs and "params" not in cols:
-        raise RunsTableError("targets table has 'flops' but no 'params'; tokens are derived as flops / (6 params).")
+        raise RunsTableError(f"{what} has 'flops' but no 'params'; tokens are derived as flops / (6 params).")
     for col in size_cols:
         if col not in cols:
             hint = _closest(col, cols)
             if col == "tokens":
                 hint += " (or give 'flops')"
-            raise RunsTableError(f"targets table has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
+            raise RunsTableError(f"{what} has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
     for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols]:
         s = _to_numeric(df, col, ctx)
         bad = ~np.isfinite(s) | (s <= 0)
@@ -815,20 +821,20 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             first = s.index[bad][0]
             value = str(df[col][first]).strip()
             raise RunsTableError(
-                f"targets column '{col}', {ctx.row(first)}: "
+                f"{noun} column '{col}', {ctx.row(first)}: "
                 + (f"'{value}' is not" if value and value.lower() != "nan" else "the value is missing; it must be")
-                + " a positive finite number; fix or drop that target."
+                + f" a positive finite number; fix or drop that {one}."
             )
         lo = {"params": _MIN_PARAMS, "tokens": _MIN_TOKENS, "unique_tokens": _MIN_TOKENS, "flops": 1e12}[col]
         if s.max() < lo:
             raise RunsTableError(
-                f"targets column '{col}' looks like it is in millions, billions or PF-days (largest value "
+                f"{noun} column '{col}' looks like it is in millions, billions or PF-days (largest value "
                 f"{s.max():g}); give raw counts (FLOPs for 'flops'), e.g. 7e9 for 7B."
             )
         if (s < lo).any():
             first = s.index[s < lo][0]
             raise RunsTableError(
-                f"targets column '{col}', {ctx.row(first)}: {s[first]:g} is below {lo:g} while other rows are raw "
+                f"{noun} column '{col}', {ctx.row(first)}: {s[first]:g} is below {lo:g} while other rows are raw "
                 "counts; it looks like millions, billions or PF-days. Give raw counts (FLOPs for 'flops'), e.g. 7e9."
             )
         df[col] = s
@@ -837,11 +843,11 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             df["tokens"] = df["flops"] / (6.0 * df["params"])
         if "params" in df and "tokens" in df and "flops" not in cols:
             df["flops"] = 6.0 * df["params"] * df["tokens"]
-    _check_derived(df, ctx, "targets")
+    _check_derived(df, ctx, noun)
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < _MIN_TOKENS).any():
         first = df.index[df["tokens"] < _MIN_TOKENS][0]
         raise RunsTableError(
-            f"targets {ctx.row(first)}: flops / (6 params) gives {df.loc[first, 'tokens']:g} tokens, below "
+            f"{noun} {ctx.row(first)}: flops / (6 params) gives {df.loc[first, 'tokens']:g} tokens, below "
             f"{_MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
         )
     if "domain" in cols:

@@ -1,4 +1,4 @@
-"""Floor 3. Decisions: compute-optimal allocation and comparing options.
+"""Floor 3. Decisions: compute-optimal allocation, comparing options, and the investment decision from a fit.
 
 All functions work on posterior draws, so every answer comes with a credible
 interval and a probability.
@@ -9,6 +9,12 @@ interval and a probability.
   size, a unique-token budget or inference cost (Sardana et al. 2024) as options).
 * :func:`compare` — posterior loss of candidate runs, probability that each is
   the best and the expected loss gap to the best.
+* :func:`decide` — the decision in money from a saved fit: draws the loss (or, with
+  a :class:`~bayes_scaling.downstream.DownstreamFit`, a downstream metric) at each
+  plan and pilot from the same posterior draws and hands them to
+  :mod:`bayes_scaling.investment` (net value, P(pays off), P(best), EVSI of pilots,
+  the frontier under a money budget); :class:`InvestmentDecision` holds the tables
+  and says the result in plain words.
 
 The next run to make is :func:`bayes_scaling.value_of_information.next_run`; the
 frontier under other priors is :func:`bayes_scaling.sensitivity.sensitivity`.
@@ -22,16 +28,23 @@ with :func:`bayes_scaling.predict.predict` at the same (N, D).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
+from .costs import CostModel, ValueModel
 from .data import RunsTableError, validate_targets
-from .intervals import interval
+from .display import format_count
+from .intervals import check_prob, interval
+from .investment import Decision, cost_frontier, format_money, staged_decision
+from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .extrapolation import extrapolation_distance
 from .predict import discrepancy_draws, predictive_draws
 
-__all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of"]
+__all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
+           "InvestmentDecision"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -305,3 +318,303 @@ def compare(
     out["rank"] = out["p_best"].rank(ascending=False, method="min").astype(int)
     out.attrs["prob"] = prob
     return out
+
+
+# ------------------------------------------------------------------------------------------------ money
+
+#: Metric name of :func:`decide` for the mean over a downstream fit's tasks.
+MEAN_OF_TASKS = "mean"
+
+
+@dataclass
+class InvestmentDecision:
+    """Result of :func:`decide`: the plans, the pilots and the frontier as tidy tables, and the verdict in words.
+
+    Attributes
+    ----------
+    plans : pandas.DataFrame
+        One row per option (the plans, then ``do nothing``; :data:`bayes_scaling.investment.STATUS_QUO`):
+        the plan columns, the cost breakdown, ``metric_*``, ``value_mean``, ``net_value_*``,
+        ``p_pays_off``, ``p_best``, ``expected_regret``, ``rank``, ``recommended``
+        (:func:`bayes_scaling.investment.decide`). Money in :attr:`currency`.
+    pilots : pandas.DataFrame or None
+        One row per pilot, best first (:func:`bayes_scaling.investment.staged_decision`):
+        ``pilot_cost``, ``evsi``, ``pilot_net_value``, ``p_change``, ``worth_it``, ...
+    frontier : pandas.DataFrame or None
+        The best plan per money budget (:func:`bayes_scaling.investment.cost_frontier`).
+    net_value : ndarray, shape (S, options)
+        Net-value draws in the order of :attr:`plans`.
+    recommended : str
+        Label of the option with the highest expected net value.
+    evpi : float
+        Expected value of perfect information (money).
+    metric : str
+        ``"loss"``, a task name or ``"mean"`` (of the downstream fit's tasks).
+    domain : str
+        Domain of the loss forecast (a fitted one, or a new domain's population forecast).
+    currency : str
+    prob : float
+        Interval probability.
+    formulas : str
+        The cost and value formulas with their numbers, one per line.
+    decision : Decision
+        The underlying :class:`bayes_scaling.investment.Decision` (with its metric draws).
+    """
+
+    plans: pd.DataFrame
+    pilots: pd.DataFrame | None
+    frontier: pd.DataFrame | None
+    net_value: np.ndarray
+    recommended: str
+    evpi: float
+    metric: str
+    domain: str
+    currency: str
+    prob: float
+    formulas: str
+    decision: Decision = field(repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The options table (:attr:`plans`), under the name :class:`~bayes_scaling.investment.Decision` uses."""
+        return self.plans
+
+    def frontier_text(self) -> str:
+        """The best plan at each money budget in plain words ("" without budgets)."""
+        if self.frontier is None or not len(self.frontier):
+            return ""
+        c, parts = self.currency, []
+        for _, r in self.frontier.iterrows():
+            txt = (f"with a budget of {format_money(r['budget'], c)}, the best plan is {format_count(r['params_best'])} "
+                   f"parameters on {format_count(r['tokens_best'])} tokens ({r['tokens_per_param_best']:.0f} tokens per "
+                   "parameter)")
+            if "net_value_mean" in r:
+                txt += (f", expected net value {format_money(r['net_value_mean'], c)}, paying off with probability "
+                        f"{r['p_pays_off']:.2f}")
+            if r.get("at_grid_edge"):
+                txt += " (at the edge of the model sizes searched)"
+            parts.append(txt)
+        text = "; ".join(parts)
+        return text[0].upper() + text[1:] + "."
+
+    def summary_text(self) -> str:
+        """The decision in plain words: the recommended plan, P(pays off), the expected net value, the pilots.
+
+        Returns
+        -------
+        str
+        """
+        return " ".join(t for t in (self.decision.summary_text(), self.pilot_caveat(), self.frontier_text()) if t)
+
+    def pilot_caveat(self) -> str:
+        """A sentence when a pilot's EVSI rests on few posterior draws ("" otherwise).
+
+        After a very informative pilot outcome, the importance weights concentrate on a few
+        posterior draws (``ess_min`` below 50, ``ess_low``), and the EVSI is then an
+        approximation (biased up; Raiffa & Schlaifer's preposterior analysis needs the
+        posterior after the outcome, which reweighting approximates).
+        """
+        if self.pilots is None or "ess_low" not in self.pilots or not self.pilots["ess_low"].any():
+            return ""
+        low = self.pilots[self.pilots["ess_low"]]
+        names = ", ".join(str(x) for x in low["label"])
+        return (f"The value of pilot{'s' if len(low) > 1 else ''} {names} is approximate: after some outcomes only "
+                f"{low['ess_min'].min():.0f} of the {self.net_value.shape[0]} posterior draws carry the weight "
+                "(a pilot that pins the forecast down this much is valued by reweighting few draws).")
+
+
+def _check_metric(metric: str, value: ValueModel, downstream) -> None:
+    zero = value.table is None and value.money_per_unit == 0  # no value at all: its direction does not matter
+    if metric == "loss":
+        if value.higher_is_better and not zero:
+            raise ValueError("the value model must say higher_is_better = false for metric 'loss' (a lower loss is "
+                             "better); set it in the [value] section, or choose a downstream metric.")
+        if value.metric not in ("loss", "accuracy"):
+            raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about 'loss'; use "
+                             "one metric.")
+        return
+    if downstream is None:
+        raise ValueError(f"metric '{metric}' is a downstream task: pass downstream= (a DownstreamFit of the loss -> "
+                         "metric stage), or use metric='loss'.")
+    tasks = list(downstream.tasks)
+    if metric != MEAN_OF_TASKS and metric not in tasks:
+        flags = downstream.flags
+        row = flags[flags["task"] == metric] if flags is not None and "task" in flags else []
+        if len(row):
+            raise ValueError(f"task '{metric}' is not yet predictable ({row['reason'].iloc[0]}): it was not fitted; "
+                             f"choose one of {tasks} or '{MEAN_OF_TASKS}' (their mean).")
+        raise ValueError(f"task '{metric}' is not in the downstream fit; choose one of {tasks} or '{MEAN_OF_TASKS}' "
+                         "(their mean), or 'loss'.")
+    if not value.higher_is_better and not zero:
+        raise ValueError(f"the value model says higher_is_better = false, but '{metric}' is a score where higher is "
+                         "better; set higher_is_better = true.")
+    if value.metric not in (metric, "accuracy", "metric"):
+        raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about '{metric}'; use "
+                         "one metric.")
+
+
+def _plans(fit, table, what: str) -> pd.DataFrame:
+    """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row."""
+    needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
+    t = validate_targets(table, needs=needs, what=what).reset_index(drop=True)
+    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
+        t["unique_tokens"] = t["tokens"]
+    if "label" not in t:
+        t.insert(0, "label", [f"{format_count(n)} x {format_count(d)} tokens"
+                              for n, d in zip(t["params"], t["tokens"], strict=True)])
+    t["label"] = t["label"].astype(str).str.strip()
+    if (t["label"] == "").any():
+        i = int(np.flatnonzero(t["label"] == "")[0])
+        raise RunsTableError(f"{what} column 'label', row {i}: the label is empty; name every row or drop the column.")
+    keep = [c for c in ("label", "params", "tokens", "flops", "unique_tokens") if c in t]
+    return t[keep]
+
+
+def decide(
+    fit,
+    plans,
+    costs: CostModel,
+    value: ValueModel,
+    *,
+    metric: str = "loss",
+    downstream=None,
+    group=None,
+    pilots=None,
+    budgets=None,
+    domain: str | None = None,
+    prob: float = 0.9,
+    status_quo: bool = True,
+    params_range: tuple[float, float] = (1e7, 1e13),
+    n_sims: int | None = None,
+    random_seed: int | None = None,
+) -> InvestmentDecision:
+    """Which plan to fund, whether it pays off, and whether a pilot run first is worth it — from a saved fit.
+
+    The loss at every plan and pilot is drawn from the fit's posterior predictive
+    (:func:`bayes_scaling.predict.predictive_draws`) with generators seeded alike, so draw
+    s is the same posterior draw (the same law, the same new-domain parameters, the same
+    model-form error) for every plan, every pilot and every frontier grid point; only the
+    run-to-run noise of each plan is its own. The metric is then
+
+    * ``metric="loss"``: the loss of one new training run at the plan (nats/token; the
+      value model must say ``higher_is_better = false``);
+    * a task name or ``"mean"``: that task's score (or the mean over the downstream fit's
+      tasks) as one evaluation of the new model would show it
+      (:meth:`DownstreamFit.metric_draws <bayes_scaling.downstream.DownstreamFit.metric_draws>`
+      at the new-run loss draws).
+
+    The net value is ``value(metric) - total cost`` (:mod:`bayes_scaling.costs`); a pilot is
+    valued by its EVSI (:func:`bayes_scaling.investment.pilot_value`): it observes its own
+    loss (one run, with the fitted run-to-run noise), which updates the plans' draws by
+    importance reweighting.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        Stage 1 (compute -> loss). For a downstream metric, its losses must be on the eval
+        set the downstream fit used (e.g. C4 validation loss for the OpenLM tasks).
+    plans : pandas.DataFrame or path
+        Candidate plans: ``params`` (N) and ``tokens`` (D, or ``flops``), optional ``label``
+        and ``unique_tokens`` (data-constrained law, data cost).
+    costs : CostModel
+    value : ValueModel
+        Money per improvement of the metric (same currency as ``costs``).
+    metric : str, default "loss"
+        ``"loss"``, a task of ``downstream``, or ``"mean"`` of its tasks.
+    downstream : DownstreamFit, optional
+        Stage 2 (loss -> metric); required for a downstream metric.
+    group : str, optional
+        Training corpus of the plans, for a downstream fit of several corpora (a corpus it
+        has not seen gets the between-corpus spread).
+    pilots : pandas.DataFrame or path, optional
+        Candidate pilot runs (same columns as ``plans``); priced without inference.
+    budgets : sequence of float, optional
+        Money budgets: the best (N, D) each buys under the cost model
+        (:func:`bayes_scaling.investment.cost_frontier`, expected metric, no run-to-run noise).
+    domain : str, optional
+        A fitted domain, or a new name for the population forecast of an unseen domain
+        (default: the fit's only domain).
+    prob : float, default 0.9
+        Interval probability.
+    status_quo : bool, default True
+        Include the option of not investing (net value 0).
+    params_range : (float, float), default (1e7, 1e13)
+        Model sizes searched by the frontier.
+    n_sims : int, optional
+        Simulated pilot outcomes (default: one per posterior draw).
+    random_seed : int, optional
+        Default: the fit's seed. The same seed gives the same numbers.
+
+    Returns
+    -------
+    InvestmentDecision
+        Tables ``plans``, ``pilots`` (None without pilots), ``frontier`` (None without
+        budgets); ``summary_text()`` in plain words.
+
+    Raises
+    ------
+    RunsTableError
+        Bad plans or pilots (column, row and fix named), or a domain the fit cannot forecast.
+    ValueError
+        A metric the value model or the downstream fit does not match; currencies that
+        differ; a non-positive budget; duplicate labels.
+
+    Examples
+    --------
+    >>> from bayes_scaling.costs import CostModel, ValueModel
+    >>> costs = CostModel.from_gpu_hours(2.0, 989e12, 0.4, currency="USD")       # doctest: +SKIP
+    >>> value = ValueModel(metric="loss", higher_is_better=False, baseline=3.2,
+    ...                    money_per_unit=1e5, unit=0.01)                        # doctest: +SKIP
+    >>> res = decide(fit, plans, costs, value, pilots=pilots, random_seed=0)    # doctest: +SKIP
+    >>> res.plans, res.pilots, print(res.summary_text())                        # doctest: +SKIP
+    """
+    prob = check_prob(prob)
+    _check_metric(metric, value, downstream)
+    if value.currency != costs.currency:
+        raise ValueError(f"the value model is in {value.currency} but the costs are in {costs.currency}; use one "
+                         "currency.")
+    dom = domain if domain is not None else fit.default_domain
+    seed = fit.random_seed if random_seed is None else int(random_seed)
+    plan_t = _plans(fit, plans, "plans table")
+    pilot_t = _plans(fit, pilots, "pilots table") if pilots is not None else None
+    law_vars = list(fit.law.variables)
+
+    def loss_draws(table, kind):
+        # a freshly seeded generator per call: the same domain draws (new domain) in every call
+        if "unique_tokens" in law_vars and "unique_tokens" not in table:
+            table = table.assign(unique_tokens=table["tokens"])
+        mean, new = predictive_draws(fit, table[law_vars], dom, np.random.default_rng(seed))
+        return mean if kind == "mean_log" else np.exp(mean if kind == "mean" else new)
+
+    def metric_of(loss, new_eval):
+        if metric == "loss":
+            return loss
+        m = downstream.metric_draws(loss, group, new_eval=new_eval, rng=np.random.default_rng([seed, 2]))
+        return m.mean(axis=2) if metric == MEAN_OF_TASKS else m[:, :, list(downstream.tasks).index(metric)]
+
+    metric_draws = metric_of(loss_draws(plan_t, "new"), new_eval=True)
+    d = decide_from_draws(metric_draws, plan_t, costs, value, prob=prob, status_quo=status_quo)
+    d.metric = metric
+    pilot_out = None
+    if pilot_t is not None:
+        mean_log = loss_draws(pilot_t, "mean_log")  # (S, pilots): the pilots' expected log loss, draw by draw
+        if dom in fit.domains:
+            sigma, nu = fit.noise_scale(dom), fit.tail_weight(dom)
+        else:  # the new domain's noise, from the same seeded draws as its parameters
+            _, sigma, nu = fit.new_domain_draws(np.random.default_rng(seed), dom)
+        col = {lab: j for j, lab in enumerate(pilot_t["label"])}
+
+        def observe(row):
+            return mean_log[:, col[row["label"]]], sigma, nu
+
+        pilot_out = staged_decision(d, pilot_t, observe, costs, n_sims=n_sims, random_seed=seed)
+    front = None
+    if budgets is not None:
+        b = np.atleast_1d(np.asarray(budgets, float))
+        if b.size == 0 or not np.all(np.isfinite(b)) or np.any(b <= 0):
+            raise ValueError("budgets must be positive amounts of money, e.g. 1e5,1e6.")
+        front = cost_frontier(lambda t: metric_of(loss_draws(t, "mean"), new_eval=False), b, costs, value,
+                              params_range=params_range, prob=prob)
+    return InvestmentDecision(plans=d.table, pilots=pilot_out, frontier=front, net_value=d.net_value,
+                              recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
+                              currency=costs.currency, prob=prob, formulas=d.formulas, decision=d)

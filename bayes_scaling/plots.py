@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
+from scipy import stats
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
@@ -18,6 +19,7 @@ from ._warnings import quiet_library_noise
 from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
 from .display import format_count, format_flops, format_probability
 from .intervals import interval
+from .investment import STATUS_QUO, format_money
 from .predict import predict, predictive_draws
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "plot_frontier",
     "plot_forecast",
     "plot_departures",
+    "plot_net_value",
     "plot_calibration",
     "plot_diagnostics",
 ]
@@ -503,6 +506,94 @@ def plot_departures(departures: pd.DataFrame, *, ax=None):
             a.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{100 * v:.3g} %"))
             a.set_xlabel("relative to the published law", fontsize=7)
     return fig, axes
+
+
+_LOSES = "#D55E00"  # vermillion: the draws in which an option loses money
+_PAYS = "#009E73"  # bluish green: the draws in which it pays off
+
+
+def plot_net_value(decision, *, ax=None):
+    """The net value of each option as a distribution, with the break-even line and P(pays off).
+
+    One row per option, top to bottom in the table's order: the posterior density of the
+    net value (value of the improvement minus the total cost), green where the option pays
+    off and vermillion where it loses money, its median (white dot) and equal-tailed
+    interval (black line); the y label gives P(pays off) and the expected net value. Draws
+    with no gain over the current product (the value model keeps it: value 0, net value
+    minus the cost) are a bar at that point, its height and the density's in proportion to
+    their shares. The option of doing nothing is a diamond at 0. Money reads as 1.2 M, -350 k.
+
+    Parameters
+    ----------
+    decision : InvestmentDecision or Decision
+        From :func:`bayes_scaling.decisions.decide` or :func:`bayes_scaling.investment.decide`
+        (uses ``table``, ``net_value``, ``currency``, ``prob``, ``recommended``).
+    ax : Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+        A dashed vertical line at 0 (``Axes.lines``); per option with spread two filled
+        areas (``Axes.collections``: loses, pays off) and its interval line.
+    """
+    table = decision.table.reset_index(drop=True)
+    nv = np.asarray(decision.net_value, float)
+    labels = list(table["label"])
+    n = len(labels)
+    fig, ax = _ax(ax, figsize=(7.0, 0.85 * n + 1.4))
+    prob, cur = float(decision.prob), decision.currency
+    lo_all, hi_all = interval(nv, prob)
+    # x range: the central 99 % of every option and the break-even point, so a heavy tail cannot squash the rest
+    q = np.quantile(nv, [0.005, 0.995], axis=0)
+    left, right = min(0.0, float(q[0].min())), max(0.0, float(q[1].max()))
+    pad = 0.06 * (right - left or max(abs(left), abs(right), 1.0))
+    x_lo, x_hi = left - pad, right + pad
+    ax.axvline(0.0, color="#555555", lw=1, ls="--", zorder=1)
+    ticks = []
+    for i, lab in enumerate(labels):
+        v = nv[:, i]
+        row = table.iloc[i]
+        mark = " (recommended)" if lab == decision.recommended else ""
+        if lab == STATUS_QUO:
+            ax.plot([0.0], [i], "D", color="#555555", ms=7, zorder=3)
+            ticks.append(f"{lab}{mark}\nnet value 0 (keep the current product)")
+            continue
+        tol = 1e-9 * max(1.0, float(np.abs(v).max()))
+        # an atom at the lowest value: the draws with no gain over the current product (it is kept, value 0)
+        atom = np.abs(v - v.min()) <= tol
+        share = float(atom.mean())
+        rest = v[~atom]
+        # heights in proportion to the share of draws: the atom a bar, the rest a density
+        if share >= 0.01:
+            x0 = float(v.min())
+            ax.vlines(x0, i - 0.42 * share, i + 0.42 * share, color=_LOSES if x0 <= 0 else _PAYS, lw=3, zorder=3)
+        if len(rest) > 1 and np.ptp(rest) > tol:
+            grid = np.linspace(max(x_lo, float(rest.min())), min(x_hi, float(rest.max())), 400)
+            dens = stats.gaussian_kde(rest)(grid)
+            h = 0.42 * (1.0 - share) * dens / dens.max()
+            neg, pos = grid <= 0, grid >= 0
+            if neg.any():
+                ax.fill_between(grid[neg], i - h[neg], i + h[neg], color=_LOSES, alpha=0.55, lw=0, zorder=2)
+            if pos.any():
+                ax.fill_between(grid[pos], i - h[pos], i + h[pos], color=_PAYS, alpha=0.55, lw=0, zorder=2)
+        if np.ptp(v) > tol:
+            ax.hlines(i, lo_all[i], hi_all[i], color="black", lw=2, zorder=3)
+        ax.plot([float(np.median(v))], [i], "o", color="white", mec="black", ms=5, zorder=4)
+        ticks.append(f"{_plain(lab)}{mark}\nP(pays off) {row['p_pays_off']:.2f}, "
+                     f"mean {format_money(float(row['net_value_mean']), cur)}"
+                     + (f"\nno gain in {format_probability(share)} of draws (bar)" if share >= 0.01 else ""))
+    ax.set_yticks(np.arange(n), ticks, fontsize=8)
+    for t, lab in zip(ax.get_yticklabels(), labels, strict=True):
+        if lab == decision.recommended:
+            t.set_fontweight("bold")
+    ax.set_ylim(n - 0.5, -0.5)  # first option on top
+    ax.set_xlim(x_lo, x_hi)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: format_money(x)))
+    ax.set_xlabel(f"net value ({_plain(cur)}) = value of the improvement - total cost")
+    ax.text(0.0, n - 0.5, " break-even", ha="left", va="bottom", fontsize=8, color="#555555")
+    ax.set_title(f"Net value of each option: density, median and {prob:.0%} interval", fontsize=10)
+    return fig, ax
 
 
 def plot_calibration(coverage: pd.DataFrame, *, ax=None):

@@ -22,12 +22,14 @@ from matplotlib import pyplot as plt
 
 from ._version import __version__
 from .display import format_count, format_number, format_probability, table_html
+from .investment import format_money
 from .plots import (
     plot_departures,
     plot_domains,
     plot_fit,
     plot_forecast,
     plot_frontier,
+    plot_net_value,
     plot_parameters,
     prior_natural_draws,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "build_fit_report",
     "figure_domain",
     "risk_section",
+    "decision_section",
+    "decision_report",
     "headline_sentence",
     "write_json",
 ]
@@ -219,8 +223,14 @@ class Report:
             out += ["", f"<sub>{_md_escape(self.footer)}</sub>"]
         return "\n".join(out) + "\n"
 
-    def write(self, out_dir) -> dict[str, Path]:
-        """Write ``report.html``, ``report.md`` and one PNG per figure into ``out_dir``.
+    def write(self, out_dir, stem: str = "report") -> dict[str, Path]:
+        """Write ``<stem>.html``, ``<stem>.md`` and one PNG per figure into ``out_dir``.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+        stem : str, default "report"
+            File name of the HTML page and its Markdown twin (``decision`` for ``bayes-scaling decide``).
 
         Returns
         -------
@@ -236,9 +246,9 @@ class Report:
                     p = out_dir / f"{obj.name}.png"
                     p.write_bytes(obj.png)
                     figs.append(p)
-        h = out_dir / "report.html"
+        h = out_dir / f"{stem}.html"
         h.write_text(self.to_html(), encoding="utf-8")
-        m = out_dir / "report.md"
+        m = out_dir / f"{stem}.md"
         m.write_text(self.to_markdown(), encoding="utf-8")
         return {"html": h, "markdown": m, "figures": figs}
 
@@ -604,6 +614,115 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
                   f"probability that one run misses the target loss {threshold:.4g} nats/token "
                             "(p_exceed; expected_shortfall in nats/token)")
     return sec
+
+
+_MONEY_COLUMNS = ("training_cost", "data_cost", "inference_cost", "fixed_cost", "total_cost", "value_mean",
+                  "net_value_mean", "net_value_median", "net_value_lower", "net_value_upper", "expected_regret",
+                  "pilot_cost", "evsi", "pilot_net_value", "budget")
+
+
+def _money(df: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Money columns as a reader takes them (1.2 M, -350 k); the CSV files keep the numbers."""
+    out = df.copy()
+    for c in _MONEY_COLUMNS:
+        if c in out:
+            out[c] = [format_money(float(v)) if np.isfinite(v) else "–" for v in out[c].astype(float)]
+    return out
+
+
+def _metric_phrase(decision) -> str:
+    if decision.metric == "loss":
+        return (f"the loss of one new training run at the plan's size (nats/token, run-to-run noise included), for "
+                f"domain {decision.domain}")
+    what = "the mean score over the downstream tasks" if decision.metric == "mean" else f"the score on {decision.metric}"
+    return (f"{what} as one evaluation of the new model shows it, from its loss (domain {decision.domain}) through "
+            "the downstream stage")
+
+
+def decision_section(decision, *, title: str = "Investment decision", summary: bool = True) -> Section:
+    """The investment decision as a report section: the verdict in words, the net-value figure, the tables, the formulas.
+
+    Parameters
+    ----------
+    decision : InvestmentDecision
+        From :func:`bayes_scaling.decisions.decide`.
+    title : str
+    summary : bool, default True
+        Start with the plain-words summary (a report that states it at its top leaves it out).
+
+    Returns
+    -------
+    Section
+        Paragraphs (the plain-words summary, what the metric is, how the numbers are
+        computed, the cost and value formulas), the figure ``net_value``
+        (:func:`bayes_scaling.plots.plot_net_value`) and the tables of the options, the pilots
+        (if any) and the money frontier (if any); money columns in readable units.
+    """
+    sec = Section(title)
+    cur, prob = decision.currency, decision.prob
+    if summary:
+        sec.text(decision.summary_text())
+    sec.figure(plot_net_value(decision)[0], "net_value",
+               f"Net value of each option ({cur}): where it pays off (green) and where it loses money (vermillion); "
+               f"white dot the median, black line the {prob:.0%} interval; dashed: break-even.")
+    sec.text(f"The metric is {_metric_phrase(decision)}. Every option is drawn from the same posterior draws, so the "
+             "comparisons keep their correlation. Net value = value of the improvement - total cost; P(pays off) = "
+             "P(net value > 0); P(best) = probability of the highest net value among the options; expected regret = "
+             "expected shortfall from the best option in each draw.")
+    cols = [c for c in ("label", "params", "tokens", "total_cost", "metric_median", "metric_lower", "metric_upper",
+                        "net_value_mean", "net_value_lower", "net_value_upper", "p_pays_off", "p_best",
+                        "expected_regret") if c in decision.plans]
+    sec.table(_money(decision.plans[cols], cur),
+              f"options: cost, metric and net value ({cur}) with {prob:.0%} intervals (decision.csv has every column)")
+    if decision.pilots is not None and len(decision.pilots):
+        sec.text("A pilot is a small run made first; its loss updates the forecast of every plan (importance "
+                 "reweighting of the posterior draws), and the plan is chosen after it. EVSI (expected value of sample "
+                 "information) is what that is worth before its cost; a pilot is worth running when EVSI exceeds its "
+                 "cost (training and data, no inference). p_change is the probability that its outcome changes the "
+                 "choice; ess_min the fewest draws that carry the weight after an outcome (below 50: approximate).")
+        pcols = [c for c in ("rank", "label", "params", "tokens", "pilot_cost", "evsi", "pilot_net_value", "p_change",
+                             "worth_it", "ess_min") if c in decision.pilots]
+        pil = decision.pilots[pcols].copy()
+        if "worth_it" in pil:
+            pil["worth_it"] = pil["worth_it"].map({True: "yes", False: "no"})
+        sec.table(_money(pil, cur), f"pilots, best first ({cur})")
+    if decision.frontier is not None and len(decision.frontier):
+        fcols = [c for c in ("budget", "params_best", "tokens_best", "tokens_per_param_best", "metric_median",
+                             "metric_lower", "metric_upper", "net_value_mean", "p_pays_off") if c in decision.frontier]
+        sec.table(_money(decision.frontier[fcols], cur),
+                  f"the best plan each budget buys under the cost model ({cur}; expected metric, {prob:.0%} intervals)")
+    sec.text("How the money is computed (the numbers are the inputs given):")
+    for line in decision.formulas.splitlines():
+        if line.strip():
+            sec.text(line.strip())
+    return sec
+
+
+def decision_report(decision, *, title: str = "Investment decision", data_note: str = "") -> Report:
+    """A report of its own for an investment decision (what ``bayes-scaling decide`` writes as decision.html/.md).
+
+    Parameters
+    ----------
+    decision : InvestmentDecision
+    title : str
+    data_note : str
+        Where the fit, plans and prices came from.
+
+    Returns
+    -------
+    Report
+        Summary lines (the plain-words verdict, sentence by sentence) and :func:`decision_section`;
+        write it with ``report.write(out_dir, stem="decision")``.
+    """
+    rep = Report(title)
+    rep.summary += [s if s.endswith(".") else s + "." for s in re.split(r"(?<=\.) (?=[A-Z])", decision.summary_text())]
+    sec = decision_section(decision, title="Decision", summary=False)
+    if data_note:
+        sec.blocks.insert(0, ("text", data_note))
+    rep.sections.append(sec)
+    rep.footer = (f"bayes_scaling {__version__}. Money in {decision.currency}; intervals are equal-tailed posterior "
+                  "intervals.")
+    return rep
 
 
 def write_json(obj, path) -> Path:

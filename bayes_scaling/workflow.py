@@ -1,4 +1,5 @@
-"""Floor 5. The fit-and-report pipeline: :func:`fit_and_report`, what ``bayes-scaling fit`` and ``demo`` run.
+"""Floor 5. The fit-and-report pipeline: :func:`fit_and_report`, what ``bayes-scaling fit`` and ``demo`` run;
+and :func:`write_decision`, the files of ``bayes-scaling decide``.
 
 From a runs table to a directory with the saved fit, the forecast and frontier
 tables, the HTML and Markdown report with its figures, and ``summary.json``. The fit
@@ -36,10 +37,10 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import predict
-from .report import Report, build_fit_report, risk_section, write_json
+from .report import Report, build_fit_report, decision_report, risk_section, write_json
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "default_targets", "expand_targets", "domain_frontiers",
-           "own_domains", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
+           "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
 
 #: Budgets (FLOPs) of the frontier table when none are given: 1e21 to the Chinchilla budget
 #: (5.88e23 FLOPs, Hoffmann et al. 2022 Table 1).
@@ -540,3 +541,54 @@ def fit_and_report(
 
     summary = step("tables", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, tables)
     return FitReport(fit=fit, predictions=pred, frontier=front, report=rep, summary=summary, paths=paths, notes=notes)
+
+
+#: Files :func:`write_decision` may write (``pilots.csv`` and ``frontier.csv`` only with pilots and budgets).
+DECISION_FILES = ("decision.csv", "pilots.csv", "frontier.csv", "decision.html", "decision.md", "net_value.png")
+
+
+def write_decision(decision, out, *, force: bool = False, title: str = "Investment decision",
+                   data_note: str = "") -> dict[str, Path]:
+    """Write an investment decision: its tables as CSV and its report (what ``bayes-scaling decide`` writes).
+
+    Parameters
+    ----------
+    decision : InvestmentDecision
+        From :func:`bayes_scaling.decisions.decide`.
+    out : str or Path
+        Output directory (created).
+    force : bool, default False
+        Write into a directory that is not empty; the decision files of an earlier run that this
+        one does not write (e.g. ``pilots.csv`` when there are no pilots now) are removed, other
+        files are left alone.
+    title, data_note : str
+        The report's title and a sentence on where the fit, plans and prices came from.
+
+    Returns
+    -------
+    dict of Path
+        ``decision`` (decision.csv: one row per option), ``pilots`` (pilots.csv) and
+        ``frontier`` (frontier.csv) when present, ``html`` (decision.html), ``markdown``
+        (decision.md), ``figures`` (list: net_value.png).
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` is a file, or a directory that is not empty and ``force`` is False.
+    """
+    out = Path(out)
+    _check_out(out, force)
+    rep = decision_report(decision, title=title, data_note=data_note)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict = {"decision": _write_csv(decision.plans, out / "decision.csv")}
+    if decision.pilots is not None:
+        paths["pilots"] = _write_csv(decision.pilots, out / "pilots.csv")
+    if decision.frontier is not None:
+        paths["frontier"] = _write_csv(decision.frontier, out / "frontier.csv")
+    files = rep.write(out, stem="decision")
+    paths.update(html=files["html"], markdown=files["markdown"], figures=files["figures"])
+    written = {p.name for p in paths.values() if isinstance(p, Path)} | {p.name for p in files["figures"]}
+    for name in DECISION_FILES:  # an earlier run's files that this run does not replace
+        if name not in written:
+            (out / name).unlink(missing_ok=True)
+    return paths

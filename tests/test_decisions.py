@@ -116,3 +116,171 @@ def test_far_discrepancy_is_one_offset_so_frontier_and_compare_agree(chinchilla_
     best = res.sort_values("rank").iloc[0]
     assert best["params"] == pytest.approx(n_opt)
     assert best["p_best"] > 0.8
+
+
+# ----------------------------------------------------------------------------- decide: the investment decision
+
+from bayes_scaling.costs import CostModel, ValueModel  # noqa: E402
+from bayes_scaling.decisions import decide  # noqa: E402
+from bayes_scaling.investment import STATUS_QUO  # noqa: E402
+from bayes_scaling.predict import predictive_draws  # noqa: E402
+
+COSTS = CostModel(price_per_flop=1e-18, currency="USD")  # 1 USD per 1e18 FLOPs
+PLANS = pd.DataFrame({"label": ["1B", "10B", "70B"], "params": [1e9, 1e10, 7e10], "tokens": [2e10, 2e11, 1.4e12]})
+
+
+def _loss_value(baseline=2.3, per_point=2e3, keep_current=True):
+    """Money per 0.01 nats/token of loss below ``baseline``."""
+    return ValueModel(metric="loss", higher_is_better=False, baseline=baseline, money_per_unit=per_point, unit=0.01,
+                      keep_current=keep_current)
+
+
+def test_decide_zero_value_never_pays_off(fake_fit, fake_hier_fit):
+    """Known answer: a value model that is zero gives P(pays off) = 0 for every plan with a cost."""
+    for fit, dom in ((fake_fit, None), (fake_hier_fit, "unseen")):
+        res = decide(fit, PLANS, COSTS, ValueModel.zero(metric="loss"), domain=dom, random_seed=1)
+        t = res.plans.set_index("label")
+        assert (t.loc[["1B", "10B", "70B"], "total_cost"] > 0).all()
+        assert (t.loc[["1B", "10B", "70B"], "p_pays_off"] == 0.0).all()
+        assert res.recommended == STATUS_QUO and res.evpi == 0.0
+        assert t.loc["70B", "net_value_mean"] == pytest.approx(-6 * 7e10 * 1.4e12 * 1e-18)
+        assert res.summary_text().startswith("No plan is expected to pay off")
+
+
+def test_decide_net_value_is_the_value_of_the_forecast_loss_minus_the_cost(fake_fit):
+    """Known answer: with a linear value the expected net value is per_point * (baseline - E[loss]) / 0.01 - cost,
+    E[loss] over the draws of one new run that predictive_draws gives for the same seed."""
+    value = _loss_value(keep_current=False)
+    res = decide(fake_fit, PLANS, COSTS, value, random_seed=5)
+    _, new = predictive_draws(fake_fit, PLANS[["params", "tokens"]], fake_fit.default_domain,
+                              np.random.default_rng(5))
+    loss = np.exp(new)
+    t = res.plans.set_index("label")
+    cost = COSTS.total_cost(PLANS["params"], PLANS["tokens"])
+    expect = 2e3 * (2.3 - loss.mean(0)) / 0.01 - cost
+    np.testing.assert_allclose(t.loc[["1B", "10B", "70B"], "net_value_mean"], expect, rtol=1e-12)
+    np.testing.assert_allclose(t.loc[["1B", "10B", "70B"], "metric_median"], np.median(loss, 0), rtol=1e-12)
+    assert list(res.plans["label"]) == ["1B", "10B", "70B", STATUS_QUO]
+    assert res.net_value.shape == (fake_fit.n_draws, 4) and res.metric == "loss"
+
+
+def test_decide_a_plan_dominated_in_loss_and_cost_is_never_best(fake_fit):
+    """Known answer: 1e11 x 2.5e10 costs more than 1e10 x 2e11 (1.5e22 vs 1.2e22 FLOPs) and reaches a higher loss
+    (2.15 vs 2.08 nats/token under the known law): it is never the best option, under any value model."""
+    plans = pd.DataFrame({"label": ["good", "dominated"], "params": [1e10, 1e11], "tokens": [2e11, 2.5e10]})
+    for value in (_loss_value(), _loss_value(keep_current=False), _loss_value(baseline=2.0, per_point=1e5),
+                  ValueModel(metric="loss", higher_is_better=False, table=((2.0, 1e6), (2.2, 0.0)))):
+        res = decide(fake_fit, plans, COSTS, value, random_seed=2)
+        t = res.plans.set_index("label")
+        assert (res.decision.metric_draws[:, 1] > res.decision.metric_draws[:, 0]).all()  # higher loss in every draw
+        assert t.loc["dominated", "p_best"] == 0.0 and res.recommended != "dominated"
+
+
+def test_decide_pilot_evsi_is_zero_when_it_cannot_change_the_decision(fake_fit):
+    """Known answer: when the 70B plan is the best in every draw, no pilot outcome changes the choice."""
+    pilots = pd.DataFrame({"label": ["small", "medium"], "params": [1e9, 5e9], "tokens": [2e10, 1e11]})
+    res = decide(fake_fit, PLANS, COSTS, _loss_value(per_point=2e5), pilots=pilots, random_seed=0)
+    t = res.plans.set_index("label")
+    assert t.loc["70B", "p_best"] == 1.0 and res.evpi == 0.0
+    assert (res.pilots["evsi"] == 0.0).all() and (res.pilots["p_change"] == 0.0).all()
+    assert not res.pilots["worth_it"].any()
+    assert res.pilots.set_index("label").loc["small", "pilot_cost"] == pytest.approx(6 * 1e9 * 2e10 * 1e-18)
+    assert "A pilot small first would change the decision with probability 0.00 and is not worth its cost" in \
+        res.summary_text()
+
+
+def test_decide_pilots_of_a_new_domain_are_worth_something_never_negative(fake_hier_fit):
+    """A new domain is uncertain (the between-domain spread): a pilot in it can change the choice. Its EVSI is
+    never negative and never above the EVPI; the plans' numbers do not depend on which pilots are asked about."""
+    value = _loss_value(baseline=2.1, per_point=6e4)
+    pilots = pd.DataFrame({"label": ["small", "medium"], "params": [1e9, 5e9], "tokens": [2e10, 1e11]})
+    res = decide(fake_hier_fit, PLANS, COSTS, value, pilots=pilots, domain="unseen", random_seed=0)
+    alone = decide(fake_hier_fit, PLANS, COSTS, value, domain="unseen", random_seed=0)
+    pd.testing.assert_frame_equal(res.plans, alone.plans)
+    assert res.evpi > 0
+    assert (res.pilots["evsi"] >= 0).all() and (res.pilots["evsi"] <= res.evpi * 1.05).all()
+    assert (res.pilots["p_change"] > 0).all()
+    assert res.domain == "unseen"
+    # the same seed gives the same numbers; another seed other ones
+    again = decide(fake_hier_fit, PLANS, COSTS, value, pilots=pilots, domain="unseen", random_seed=0)
+    pd.testing.assert_frame_equal(res.pilots, again.pilots)
+    other = decide(fake_hier_fit, PLANS, COSTS, value, domain="unseen", random_seed=1)
+    assert not np.allclose(other.plans["net_value_mean"].iloc[:3], res.plans["net_value_mean"].iloc[:3])
+
+
+def test_decide_budgets_give_the_money_frontier(fake_fit):
+    res = decide(fake_fit, PLANS, COSTS, _loss_value(baseline=3.0, per_point=1e4), budgets=[1e3, 1e5],
+                 params_range=(1e8, 1e12))
+    fr = res.frontier
+    assert list(fr["budget"]) == [1e3, 1e5]
+    # no data or inference price: the budget buys C = budget / price FLOPs, spent on the compute-optimal split
+    assert fr["flops"].to_numpy() == pytest.approx([1e21, 1e23], rel=1e-9)
+    n_opt = frontier(fake_fit, [1e21, 1e23])["params_opt_median"].to_numpy()
+    assert np.all(np.abs(np.log(fr["params_best"].to_numpy() / n_opt)) < np.log(1.2))
+    assert {"net_value_mean", "p_pays_off"} <= set(fr.columns)
+    assert "With a budget of 1 k USD, the best plan is" in res.summary_text()
+
+
+def test_decide_with_a_downstream_metric(fake_fit):
+    """Task metric from a downstream fit whose posterior is one point (the 'rises' sigmoid of test_downstream):
+    the plans' accuracy is the link at their loss."""
+    from test_downstream import TASKS, _fake_fit
+
+    from bayes_scaling.downstream import link_mean
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01, keep_current=False)
+    res = decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=ds, random_seed=3)
+    _, new = predictive_draws(fake_fit, PLANS[["params", "tokens"]], fake_fit.default_domain, np.random.default_rng(3))
+    chance, ceil, b, s = TASKS["rises"]
+    expect = link_mean(np.median(np.exp(new), 0), chance, ceil, b, s)
+    got = res.plans.set_index("label").loc[["1B", "10B", "70B"], "metric_median"].to_numpy()
+    np.testing.assert_allclose(got, expect, atol=0.01)  # plus the binomial noise of one evaluation (2000 items)
+    assert res.metric == "rises"
+    mean = decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1e3, unit=0.01), metric="mean",
+                  downstream=ds, random_seed=3)
+    assert (mean.plans["metric_median"].iloc[:3] < got).all()  # the other task is lower at these losses
+
+
+@pytest.mark.parametrize("kwargs, value, message", [
+    ({}, ValueModel(baseline=0.6, money_per_unit=1.0),
+     "the value model must say higher_is_better = false for metric 'loss' (a lower loss is better); set it in the "
+     "[value] section, or choose a downstream metric."),
+    ({"metric": "arc_easy"}, ValueModel(baseline=0.6, money_per_unit=1.0),
+     "metric 'arc_easy' is a downstream task: pass downstream= (a DownstreamFit of the loss -> metric stage), or use "
+     "metric='loss'."),
+    ({}, ValueModel(metric="loss", higher_is_better=False, baseline=2.0, money_per_unit=1.0, currency="EUR"),
+     "the value model is in EUR but the costs are in USD; use one currency."),
+    ({"budgets": [0.0]}, ValueModel(metric="loss", higher_is_better=False, baseline=2.0, money_per_unit=1.0),
+     "budgets must be positive amounts of money, e.g. 1e5,1e6."),
+])
+def test_decide_rejects_a_value_model_that_does_not_fit_the_metric(fake_fit, kwargs, value, message):
+    with pytest.raises(ValueError) as e:
+        decide(fake_fit, PLANS, COSTS, value, **kwargs)
+    assert str(e.value) == message
+
+
+def test_decide_names_the_task_that_is_not_predictable(fake_fit):
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"^task 'flat' is not yet predictable \(at chance: no rise beyond noise and "
+                                         r"no trend in loss\): it was not fitted; choose one of \['language', 'rises'\]"):
+        decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1.0), metric="flat", downstream=ds)
+
+
+def test_decide_bad_plans_name_the_column_row_and_fix(fake_fit):
+    bad = PLANS.assign(params=["1e9", "lots", "7e10"])
+    with pytest.raises(bs.RunsTableError) as e:
+        decide(fake_fit, bad, COSTS, _loss_value())
+    assert str(e.value) == "column 'params', row 1: 'lots' is not a number; write plain numbers such as 7e9 or 7000000000."
+    with pytest.raises(bs.RunsTableError) as e:
+        decide(fake_fit, PLANS.assign(tokens=[2e10, -1.0, 1.4e12]), COSTS, _loss_value())
+    assert str(e.value) == "plans column 'tokens', row 1: '-1.0' is not a positive finite number; fix or drop that plan."
+    with pytest.raises(bs.RunsTableError, match=r"^plans table has no column 'tokens'"):
+        decide(fake_fit, PLANS.drop(columns="tokens"), COSTS, _loss_value())
+    with pytest.raises(ValueError, match=r"^plan label '1B' is used twice; labels must be unique.$"):
+        decide(fake_fit, PLANS.assign(label=["1B", "1B", "70B"]), COSTS, _loss_value())
+    res = decide(fake_fit, PLANS.drop(columns="label").assign(flops=6 * PLANS["params"] * PLANS["tokens"])
+                 .drop(columns="tokens"), COSTS, _loss_value())
+    assert list(res.plans["label"])[:3] == ["1B x 20B tokens", "10B x 200B tokens", "70B x 1.4T tokens"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +193,29 @@ def test_fit_recovers_known_sigmoid_parameters():
         assert abs(p.loc[t, "b_median"] - b) < 0.1, t
         assert abs(p.loc[t, "s_median"] / s - 1) < 0.2, t
         assert abs(p.loc[t, "ceil_median"] - ceil) < 0.1, t
+
+
+def test_save_and_load_give_the_same_forecasts(tmp_path, fake_fit):
+    rng = np.random.default_rng(7)
+    fit = _fake_fit(rng, knots=np.linspace(3.0, 5.0, 10), kappa=0.5)
+    fit = dataclasses.replace(fit, runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"],
+                                                      "metric": [0.5, 0.4], "chance": [0.25, 0.25],
+                                                      "n_items": [2000, 2000]}))
+    path = fit.save(tmp_path / "ds")
+    back = DownstreamFit.load(path)
+    assert back.tasks == fit.tasks and back.x_ref == fit.x_ref
+    np.testing.assert_array_equal(back.knots, fit.knots)
+    pd.testing.assert_frame_equal(back.flags, fit.flags, check_dtype=False)
+    losses = np.array([[2.6, 3.0, 3.5]]).repeat(400, axis=0)
+    np.testing.assert_array_equal(back.metric_draws(losses), fit.metric_draws(losses))
+    with pytest.raises(FileExistsError, match="already exists"):
+        fit.save(path)
+    # a scaling-law fit is not a downstream fit; an edited file is refused
+    fake_fit.save(tmp_path / "law")
+    with pytest.raises(bs.FitFileError, match=r"holds a scaling-law fit, not a downstream fit; give the directory "
+                                              r"DownstreamFit.save wrote."):
+        DownstreamFit.load(tmp_path / "law")
+    cfg = (path / "fit.json").read_text().replace('"x_ref": 3.2', '"x_ref": 3.3')
+    (path / "fit.json").write_text(cfg)
+    with pytest.raises(bs.FitFileError, match="does not match the checksum it records"):
+        DownstreamFit.load(path)

@@ -27,6 +27,7 @@ from bayes_scaling.plots import (
     plot_calibration,
     plot_departures,
     plot_diagnostics,
+    plot_net_value,
     plot_fit,
     plot_forecast,
     plot_frontier,
@@ -426,6 +427,62 @@ def test_plot_departures_checks_the_number_of_axes():
     _, axes = plt.subplots(1, 2)
     with pytest.raises(ValueError, match="one Axes per quantity"):
         plot_departures(_departures_table(["a"]), ax=axes)
+
+
+# ----------------------------------------------------------- plot_net_value
+def _decision(value_per_point=6e4, baseline=2.1, seed=0):
+    """An investment decision on synthetic net values: three plans, the status quo (bayes_scaling.investment)."""
+    from bayes_scaling.costs import CostModel, ValueModel
+    from bayes_scaling.investment import decide
+
+    rng = np.random.default_rng(seed)
+    plans = pd.DataFrame({"label": ["1B", "10B $big$", "70B"], "params": [1e9, 1e10, 7e10],
+                          "tokens": [2e10, 2e11, 1.4e12]})
+    loss = np.array([2.3, 2.05, 1.95]) + 0.12 * rng.standard_normal((4000, 1)) + 0.02 * rng.standard_normal((4000, 3))
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=baseline, money_per_unit=value_per_point,
+                       unit=0.01, currency="EUR")
+    return decide(loss, plans, CostModel(price_per_flop=1.4e-18, currency="EUR"), value)
+
+
+def test_plot_net_value_rows_intervals_and_labels():
+    d = _decision()
+    fig, ax = plot_net_value(d)
+    t = d.table
+    # one row per option, first on top; each label states P(pays off) and the expected net value of the table
+    fig.canvas.draw()
+    labels = [x.get_text().replace("\\$", "$") for x in ax.get_yticklabels()]
+    assert len(labels) == 4 and labels[3].startswith("do nothing")
+    for lab, (_, row) in zip(labels[:3], t.iloc[:3].iterrows(), strict=True):
+        assert lab.startswith(row["label"])
+        assert f"P(pays off) {row['p_pays_off']:.2f}, mean {plots.format_money(row['net_value_mean'], 'EUR')}" in lab
+    rec = int(np.flatnonzero(t["recommended"])[0])
+    assert "(recommended)" in labels[rec] and ax.get_yticklabels()[rec].get_fontweight() == "bold"
+    # the interval lines are the table's intervals
+    segs = [seg for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    got = sorted((float(s[0, 0]), float(s[1, 0])) for s in segs if len(s) == 2 and s[0, 1] == s[1, 1])
+    want = sorted(zip(t["net_value_lower"].iloc[:3], t["net_value_upper"].iloc[:3], strict=True))
+    np.testing.assert_allclose(got, want)
+    # the break-even line, money in readable units on the axis
+    assert any(list(ln.get_xdata()) == [0, 0] for ln in ax.lines)
+    ticks = [x.get_text() for x in ax.get_xticklabels()]
+    assert any(re.fullmatch(r"-?[\d.]+ [kM]", x) for x in ticks), ticks
+    assert ax.get_xlabel() == "net value (EUR) = value of the improvement - total cost"
+    # areas where an option pays off (green) and loses money (vermillion)
+    colours = {to_hex(c.get_facecolor()[0]) for c in ax.collections if isinstance(c, PolyCollection)}
+    assert {"#009e73", "#d55e00"} <= colours
+
+
+def test_plot_net_value_of_a_value_model_that_is_zero():
+    """Every draw of a plan is minus its cost: a bar at that point, no density; the label says so."""
+    d = _decision(value_per_point=0.0)
+    fig, ax = plot_net_value(d)
+    fig.canvas.draw()
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
+    labels = [x.get_text() for x in ax.get_yticklabels()]
+    assert all("P(pays off) 0.00" in lab and "no gain in > 99 % of draws" in lab for lab in labels[:3])
+    assert "(recommended)" not in " ".join(labels[:3]) and labels[3].startswith("do nothing (recommended)")
+    left, right = ax.get_xlim()
+    assert left < -float(d.table["total_cost"].max()) and right > 0
 
 
 # ----------------------------------------------------------- plot_calibration

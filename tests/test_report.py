@@ -149,3 +149,55 @@ def test_prior_table_is_the_prior_drawn_in_the_parameter_figure(fake_fit):
 def test_numbers_in_tables_read_as_counts(report):
     md = report.to_markdown()
     assert "| 70B | 1.4T |" in md and "e+" not in md
+
+
+# ----------------------------------------------------------------------------- the investment decision
+
+@pytest.fixture(scope="module")
+def decision(fake_hier_fit):
+    from bayes_scaling.costs import CostModel, ValueModel
+    from bayes_scaling.decisions import decide
+
+    plans = pd.DataFrame({"label": ["1B", "10B", "70B"], "params": [1e9, 1e10, 7e10], "tokens": [2e10, 2e11, 1.4e12]})
+    pilots = pd.DataFrame({"label": ["pilot 1B"], "params": [1e9], "tokens": [2e10]})
+    costs = CostModel(price_per_flop=1.4e-18, currency="EUR", tokens_served=1e12)
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=2.1, money_per_unit=6e4, unit=0.01,
+                       currency="EUR")
+    return decide(fake_hier_fit, plans, costs, value, pilots=pilots, budgets=[1e5], domain="unseen", random_seed=0)
+
+
+def test_decision_section_has_the_verdict_the_figure_the_tables_and_the_formulas(decision):
+    from bayes_scaling.report import decision_section
+
+    sec = decision_section(decision)
+    texts = [obj for kind, obj in sec.blocks if kind == "text"]
+    assert texts[0] == decision.summary_text()
+    assert [obj.name for kind, obj in sec.blocks if kind == "figure"] == ["net_value"]
+    tables = [obj for kind, obj in sec.blocks if kind == "table"]
+    assert [caption.split(":")[0].split(",")[0] for _, caption in tables] == ["options", "pilots", "the best plan each "
+                                                                             "budget buys under the cost model (EUR; expected metric"]
+    options = tables[0][0]
+    assert list(options["label"]) == ["1B", "10B", "70B", "do nothing"]
+    # money in readable units, the numbers of the decision table
+    row = decision.plans.set_index("label").loc["10B"]
+    assert options.set_index("label").loc["10B", "net_value_mean"] == bs.investment.format_money(row["net_value_mean"])
+    assert tables[1][0]["worth_it"].isin(["yes", "no"]).all()
+    # every cost and value formula with its numbers
+    assert "Training: 6 x N x D FLOPs x 1.4e-18 EUR/FLOP (Kaplan et al. 2020; Hoffmann et al. 2022)." in texts
+    assert any(t.startswith("Value: 6e+04 EUR per 0.01 of loss x (2.1 - loss) / 0.01") for t in texts)
+    assert any(t.startswith("The metric is the loss of one new training run") and "domain unseen" in t for t in texts)
+    assert decision_section(decision, summary=False).blocks[0][0] == "figure"  # a report that states it above
+
+
+def test_decision_report_writes_decision_html_with_its_figure(decision, tmp_path):
+    from bayes_scaling.report import decision_report
+
+    rep = decision_report(decision, title="Which model to train", data_note="Fit: synthetic.")
+    assert " ".join(rep.summary) == decision.summary_text()
+    files = rep.write(tmp_path, stem="decision")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decision.html", "decision.md", "net_value.png"]
+    html = files["html"].read_text()
+    assert html.count('<img alt="Net value of each option (EUR)') == 1 and "data:image/png;base64," in html
+    assert html.count(decision.summary_text().split(";")[0]) == 1  # the verdict once, in the summary box
+    md = files["markdown"].read_text()
+    assert md.startswith("# Which model to train\n") and "(net_value.png)" in md and "Fit: synthetic." in md

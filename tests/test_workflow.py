@@ -142,7 +142,7 @@ def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchi
     assert s == json.loads(json.dumps(res.summary))
     assert s["published_source"] == "besiroglu2024" and s["data"]["n_runs"] == 245 and s["diagnostics_ok"] is True
     published = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}
-    assert published == pytest.approx({"A": 482.006, "B": 2085.434, "E": 1.81686, "alpha": 0.34781, "beta": 0.36585},
+    assert published == pytest.approx({"A": 482.006, "B": 2085.434, "E": 1.81686, "alpha": 0.34781, "beta": 0.365854},
                                       rel=1e-5)
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert "Published column: Besiroglu et al. (2024) estimates, for comparison." in md
@@ -153,3 +153,30 @@ def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchi
         assert v == pytest.approx(published[k], rel=5e-4), k
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert all(f">{r[-1].rstrip(' |')}</td>" in html for r in rows)
+
+
+def test_write_decision_writes_the_tables_and_the_report_and_asks_before_replacing(fake_fit, tmp_path):
+    from bayes_scaling.costs import CostModel, ValueModel
+    from bayes_scaling.decisions import decide
+    from bayes_scaling.workflow import write_decision
+
+    plans = pd.DataFrame({"label": ["1B", "10B"], "params": [1e9, 1e10], "tokens": [2e10, 2e11]})
+    costs = CostModel(price_per_flop=1e-18)
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=2.3, money_per_unit=2e3, unit=0.01)
+    res = decide(fake_fit, plans, costs, value, pilots=plans.assign(label=["p1", "p2"]), budgets=[1e4])
+    paths = write_decision(res, tmp_path / "d")
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["decision.csv", "decision.html", "decision.md",
+                                                                  "frontier.csv", "net_value.png", "pilots.csv"]
+    table = pd.read_csv(paths["decision"])
+    pd.testing.assert_frame_equal(table[["label", "net_value_mean", "p_pays_off"]],
+                                  res.plans[["label", "net_value_mean", "p_pays_off"]], check_exact=False, rtol=1e-12)
+    assert list(pd.read_csv(paths["pilots"])["label"]) == list(res.pilots["label"])
+    with pytest.raises(FileExistsError, match="already exists and is not empty; choose another directory or pass "
+                                              "force=True"):
+        write_decision(res, tmp_path / "d")
+    # replacing: the files of the earlier run that this one does not write go; the user's own stay
+    (tmp_path / "d" / "notes.txt").write_text("mine")
+    plain = decide(fake_fit, plans, costs, value)
+    write_decision(plain, tmp_path / "d", force=True)
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["decision.csv", "decision.html", "decision.md",
+                                                                  "net_value.png", "notes.txt"]
