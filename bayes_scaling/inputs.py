@@ -228,11 +228,13 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     centre = None
     if hierarchical:
         # Centred where the runs pin the coordinate: every domain's loss level, the exponent of a domain
-        # with many runs, and every coordinate of a reference summary; non-centred elsewhere.
+        # with many runs, every coordinate of a reference summary, and any coordinate whose runs carry
+        # more information than the between-domain spread (pinned_coordinates); non-centred elsewhere.
         centre = np.zeros((len(domains), len(law.z_names)))
         centre[:, [j for j, r in enumerate(law.z_roles) if r == "level"]] = 1.0
         centre[np.ix_(list(rich), [j for j, r in enumerate(law.z_roles) if r == "exponent"])] = 1.0
         centre[list(summ_idx), :] = 1.0
+        centre = np.maximum(centre, pinned_coordinates(law, x, dom_idx, len(domains), prior_mean, spread_scale))
         centre = centre * vary[None, :]
     arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, spread_scale, psi, structure, spec.gp_lengthscale,
                          vary=vary, centre=centre, noise_vary=1.0 if spec.noise == "domain" else 0.0, summary=summary)
@@ -250,3 +252,69 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         varying=tuple(vary_names) if hierarchical else (),
         centre=centre,
     )
+
+
+#: Noise of the log loss at which :func:`pinned_coordinates` judges what a domain's runs measure: the
+#: centre of the noise prior (``model.NOISE_PRIOR``, 1 %).
+PINNING_NOISE = 0.01
+
+
+def pinned_coordinates(law, x: dict, dom_idx: np.ndarray, n_domains: int, z0: np.ndarray, spread: np.ndarray,
+                       sigma: float = PINNING_NOISE) -> np.ndarray:
+    """Which sampling coordinates each domain's runs pin down better than the between-domain spread does.
+
+    A hierarchical coordinate ``z_dj ~ N(mu_j, tau_j)`` samples best centred (the free variable is
+    ``z_dj``) when the domain's likelihood carries more information about it than the prior, and
+    non-centred (``z_dj = mu_j + tau_j e_dj``) otherwise (Papaspiliopoulos, Roberts & Sköld 2007;
+    Betancourt & Girolami 2015, §3). The information is judged at the population centre ``z0``: with
+    ``J`` the Jacobian of the domain's log losses in ``z`` and noise ``sigma``, the precision given the
+    spread is ``P = J'J / sigma^2 + diag(1 / tau^2)``; the coordinate is pinned when its conditional
+    variance ``(P^-1)_jj`` is below half the prior's ``tau_j^2``, i.e. the runs carry more than half of
+    what is known about it.
+
+    Parameters
+    ----------
+    law : Law
+    x : dict of ndarray
+        Centred log inputs of the runs (:meth:`Law.inputs`), each of shape (n,).
+    dom_idx : ndarray of int, shape (n,)
+        Domain of each run.
+    n_domains : int
+    z0 : ndarray, shape (q,)
+        Point of the sampling coordinates (``law.z_names``) at which the Jacobian is taken.
+    spread : ndarray, shape (q,)
+        Between-domain spread of each coordinate (``priors.between_domain_spread``).
+    sigma : float, default PINNING_NOISE
+        Noise sd of the log loss.
+
+    Returns
+    -------
+    ndarray of float, shape (n_domains, q)
+        1.0 where the coordinate is pinned, else 0.0. Domains without runs here (reference
+        summaries) get 0.
+    """
+    q = len(law.z_names)
+    z0 = np.asarray(z0, float)
+    spread = np.asarray(spread, float)
+    step = 1e-5
+
+    def logl(z, sel):
+        th = law.theta_matrix(z[None, :])[0]
+        xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+        return np.asarray(law.log_loss(xd, {k: th[j] for j, k in enumerate(law.theta_names)}), float)
+
+    out = np.zeros((n_domains, q))
+    for d in range(n_domains):
+        sel = dom_idx == d
+        if not sel.any():
+            continue
+        base = logl(z0, sel)
+        jac = np.empty((int(sel.sum()), q))
+        for j in range(q):
+            dz = np.zeros(q)
+            dz[j] = step
+            jac[:, j] = (logl(z0 + dz, sel) - base) / step
+        prec = jac.T @ jac / sigma**2 + np.diag(1.0 / spread**2)
+        var = np.diag(np.linalg.inv(prec))
+        out[d] = (var < 0.5 * spread**2).astype(float)
+    return out

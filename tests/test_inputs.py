@@ -9,7 +9,7 @@ import pytest
 from conftest import synthetic_runs
 
 import bayes_scaling as bs
-from bayes_scaling.inputs import REFERENCE_DOMAIN, FitInputs, build_inputs, resolve_reference
+from bayes_scaling.inputs import REFERENCE_DOMAIN, FitInputs, build_inputs, pinned_coordinates, resolve_reference
 
 
 def test_one_domain_inputs(fake_fit):
@@ -37,14 +37,16 @@ def test_published_prior_is_widened_by_the_between_domain_spread():
     np.testing.assert_allclose([nat["E"], nat["alpha"], nat["beta"]], [1.81686, 0.34781, 0.36585], rtol=2e-4)
 
 
-def test_hierarchical_inputs_centre_the_loss_level_and_the_exponent_of_rich_domains():
+def test_hierarchical_inputs_centre_what_the_runs_pin():
     runs = pd.concat([synthetic_runs(n_sizes=8, ratios=(5, 10, 20, 40, 80), domain="rich"),
                       synthetic_runs(n_sizes=2, ratios=(10, 40), domain="sparse", seed=1)], ignore_index=True)
     inputs = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), runs)
     assert inputs.structure.rich == (0,)
     # typical domain: (40 + 4) / 2 = 22 runs > 5 parameters, so every coordinate varies
     assert inputs.varying == ("ell", "uN", "uD", "ls", "la")
-    np.testing.assert_array_equal(inputs.centre, [[1, 0, 0, 1, 0], [1, 0, 0, 0, 0]])
+    # 40 runs over two decades pin every coordinate; 4 runs at two sizes two decades apart pin all but the
+    # allocation (pinned_coordinates)
+    np.testing.assert_array_equal(inputs.centre, [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
     np.testing.assert_array_equal(inputs.arrays["centre"], inputs.centre)
     np.testing.assert_allclose(inputs.arrays["spread_scale"], [0.3, 0.3, 0.3, 0.3, 0.16])
     # two domains of one's own cannot tell a spread (one degree of freedom): every spread is fixed
@@ -85,3 +87,24 @@ def test_bad_combinations_are_named():
     with pytest.raises(bs.RunsTableError, match="reference must be 'chinchilla', a CSV path or a DataFrame of runs"):
         resolve_reference(42)
     assert len(resolve_reference("chinchilla")) == 245 and resolve_reference(None) is None
+
+
+def test_pinned_coordinates_follow_what_the_runs_measure():
+    """A coordinate is sampled centred when the runs carry more than half of what is known about it (conditional
+    variance below half the spread's): runs all at one size measure the loss level there and nothing of the
+    exponent or of the E/size-term split (their Jacobian is zero at the reference scale); eight runs over three
+    decades measure all three."""
+    law = bs.get_law("power_params")
+    spread = np.array([0.3, 0.3, 0.3])
+    one_size = pd.DataFrame({"params": [1e8] * 4, "loss": [3.0, 3.01, 2.99, 3.0]})
+    z0, _ = law.weak_prior_z(one_size)
+    x = law.inputs(one_size, law.reference(one_size))
+    np.testing.assert_array_equal(pinned_coordinates(law, x, np.zeros(4, int), 1, z0, spread), [[1, 0, 0]])
+    wide = pd.DataFrame({"params": np.geomspace(1e7, 1e10, 8), "loss": np.geomspace(4.0, 2.5, 8)})
+    x = law.inputs(wide, law.reference(wide))
+    np.testing.assert_array_equal(pinned_coordinates(law, x, np.zeros(8, int), 1, z0, spread), [[1, 1, 1]])
+    # noisier runs measure less: at 30 % noise the eight runs no longer pin the split or the exponent
+    np.testing.assert_array_equal(pinned_coordinates(law, x, np.zeros(8, int), 1, z0, spread, sigma=0.3),
+                                  [[1, 0, 0]])
+    # a domain without runs here (a reference summary) is left to the caller
+    np.testing.assert_array_equal(pinned_coordinates(law, x, np.zeros(8, int), 2, z0, spread)[1], [0, 0, 0])
