@@ -84,11 +84,11 @@ def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few(
     again = RETRY.retry_settings(quick, _diag(ess=800.0))
     assert (again.tune, again.max_treedepth, again.draws) == (1000, 10, 1000)
     assert RETRY.retry_settings(quick, _diag(ess=399.0)).draws == 2000  # below 100 per chain
-    assert again.target_accept == 0.95  # the first attempt diverged (2 draws) with the default target 0.9
+    assert again.target_accept == 0.99  # the first attempt diverged (2 draws) with the default target 0.9
     assert RETRY.note(quick, _diag(), again) == (
         "the quick settings (warm-up 300, tree depth 6) failed the checks (max R-hat 1.050, min bulk ESS 800, "
         "min tail ESS 800, 2 divergences); sampled again with warm-up 1000, tree depth 10, 1000 draws per chain "
-        "and target acceptance 0.95")
+        "and target acceptance 0.99")
     calm = Diagnostics(ok=False, max_rhat=1.05, min_ess_bulk=800, min_ess_tail=800, divergences=0, n_draws=4000)
     assert RETRY.retry_settings(quick, calm).target_accept == 0.9  # no divergence: the step size is not the problem
     assert RETRY.retry_settings(SamplerConfig(tune=300, target_accept=0.8), _diag()).target_accept == 0.8  # the user's
