@@ -185,7 +185,7 @@ def test_decide_pilot_evsi_is_zero_when_it_cannot_change_the_decision(fake_fit):
     assert (res.pilots["evsi"] == 0.0).all() and (res.pilots["p_change"] == 0.0).all()
     assert not res.pilots["worth_it"].any()
     assert res.pilots.set_index("label").loc["small", "pilot_cost"] == pytest.approx(6 * 1e9 * 2e10 * 1e-18)
-    assert "A pilot small first would change the decision with probability 0.00 and is not worth its cost" in \
+    assert "Running the pilot 'small' first would change the decision with probability 0.00 and is not worth its cost" in \
         res.summary_text()
 
 
