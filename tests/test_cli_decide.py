@@ -132,3 +132,50 @@ def test_decide_does_not_replace_a_non_empty_out_without_force(files, tmp_path, 
     assert main(_args(files, out, "--force")) == 0
     assert pd.read_csv(out / "decision.csv")["label"].iloc[0] == "1B"
     capsys.readouterr()
+
+
+@pytest.fixture(scope="module")
+def downstream_dir(tmp_path_factory, fake_fit):
+    """A saved DownstreamFit whose posterior is a point (test_downstream._fake_fit), tasks 'language' and 'rises'."""
+    import dataclasses
+
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    ds = dataclasses.replace(ds, runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"], "metric": [0.5, 0.4],
+                                                    "chance": [0.25, 0.25], "n_items": [2000, 2000]}))
+    return ds, ds.save(tmp_path_factory.mktemp("ds") / "ds")
+
+
+def test_decide_on_a_downstream_task_gives_decides_numbers(files, downstream_dir, fake_fit, tmp_path, capsys):
+    ds, path = downstream_dir
+    out = tmp_path / "d"
+    args = ["--downstream", str(path), "--metric", "rises", "--value-per-point", "1000", "--baseline", "0.6"]
+    assert main(_args(files, out, *args, costs="no_value.toml")) == 0, capsys.readouterr().err
+    value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1000.0, unit=0.01)
+    ref = decide(fake_fit, PLANS, CostModel(price_per_flop=1e-18), value, metric="rises", downstream=ds)
+    table = pd.read_csv(out / "decision.csv")
+    np.testing.assert_allclose(table["metric_median"].iloc[:3], ref.plans["metric_median"].iloc[:3], rtol=1e-12)
+    np.testing.assert_allclose(table["net_value_mean"], ref.plans["net_value_mean"], rtol=1e-9)
+    assert "the score on rises as one evaluation of the new model shows it" in (out / "decision.md").read_text()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--metric", "flat"], "error: task 'flat' is not yet predictable (at chance: no rise beyond noise and no trend "
+                           "in loss): it was not fitted; choose one of ['language', 'rises'] or 'mean' (their mean)."),
+    (["--metric", "rises", "--no-downstream"],
+     "error: --metric rises is a downstream task: give --downstream DIR, a downstream fit saved with "
+     "DownstreamFit.save (bayes_scaling.downstream), or use --metric loss."),
+    (["--metric", "loss"], "error: --downstream is for a downstream metric; give --metric TASK (or --metric mean) "
+                           "with it."),
+])
+def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra, message):
+    out = tmp_path / "d"
+    ds_args = [] if "--no-downstream" in extra else ["--downstream", str(downstream_dir[1])]
+    extra = [x for x in extra if x != "--no-downstream"]
+    baseline = "2.3" if "loss" in extra else "0.6"
+    assert main(_args(files, out, *ds_args, *extra, "--value-per-point", "1000", "--baseline", baseline,
+                      costs="no_value.toml")) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not out.exists()
