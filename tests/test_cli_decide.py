@@ -169,6 +169,9 @@ def test_decide_on_a_downstream_task_gives_decides_numbers(files, downstream_dir
      "DownstreamFit.save (bayes_scaling.downstream), or use --metric loss."),
     (["--metric", "loss"], "error: --downstream is for a downstream metric; give --metric TASK (or --metric mean) "
                            "with it."),
+    (["--metric", "loss", "--group", "rpj", "--no-downstream"],
+     "error: --group is the training corpus for a downstream fit; give it with --downstream DIR and --metric TASK, or "
+     "drop it."),
 ])
 def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra, message):
     out = tmp_path / "d"
