@@ -421,6 +421,9 @@ def _downstream(args):
     if args.metric == "loss":
         if args.downstream:
             raise CliError("--downstream is for a downstream metric; give --metric TASK (or --metric mean) with it.")
+        if args.group is not None:  # ignored silently, it would look as if the corpus had been taken into account
+            raise CliError("--group is the training corpus for a downstream fit; give it with --downstream DIR and "
+                           "--metric TASK, or drop it.")
         return None
     if not args.downstream:
         raise CliError(f"--metric {args.metric} is a downstream task: give --downstream DIR, a downstream fit saved "

@@ -417,9 +417,11 @@ class InvestmentDecision:
         if self.pilots is None or "ess_low" not in self.pilots or not self.pilots["ess_low"].any():
             return ""
         low = self.pilots[self.pilots["ess_low"]]
-        names = ", ".join(str(x) for x in low["label"])
+        names = ", ".join(f"'{x}'" for x in low["label"])
+        ess = float(low["ess_min"].min())
         return (f"The value of pilot{'s' if len(low) > 1 else ''} {names} is approximate: after some outcomes only "
-                f"{low['ess_min'].min():.0f} of the {self.net_value.shape[0]} posterior draws carry the weight "
+                f"{ess:.0f} of the {self.net_value.shape[0]} posterior draws carr{'ies' if round(ess) == 1 else 'y'} "
+                "the weight "
                 "(a pilot that pins the forecast down this much is valued by reweighting few draws).")
 
 

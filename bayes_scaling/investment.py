@@ -195,7 +195,7 @@ class Decision:
                            f"is not worth its cost ({format_money(r['evsi'], c)} of information for "
                            f"{format_money(r['pilot_cost'], c)})")
                 lines.append(
-                    f"A pilot {r['label']} first would change the decision with probability {r['p_change']:.2f} and "
+                    f"Running the pilot '{r['label']}' first would change the decision with probability {r['p_change']:.2f} and "
                     f"{verdict}.")
         return " ".join(lines)
 

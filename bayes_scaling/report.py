@@ -631,12 +631,12 @@ def _money(df: pd.DataFrame, currency: str) -> pd.DataFrame:
 
 
 def _metric_phrase(decision) -> str:
+    # a runs table without a domain column has the one domain "default": not worth naming to a reader
+    dom = "" if decision.domain == "default" else f" in domain '{decision.domain}'"
     if decision.metric == "loss":
-        return (f"the loss of one new training run at the plan's size (nats/token, run-to-run noise included), for "
-                f"domain {decision.domain}")
+        return (f"the loss of one new training run at the plan's size (nats/token, run-to-run noise included){dom}")
     what = "the mean score over the downstream tasks" if decision.metric == "mean" else f"the score on {decision.metric}"
-    return (f"{what} as one evaluation of the new model shows it, from its loss (domain {decision.domain}) through "
-            "the downstream stage")
+    return (f"{what} as one evaluation of the new model shows it, from its loss{dom} through the downstream stage")
 
 
 def decision_section(decision, *, title: str = "Investment decision", summary: bool = True) -> Section:

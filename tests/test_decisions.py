@@ -185,8 +185,26 @@ def test_decide_pilot_evsi_is_zero_when_it_cannot_change_the_decision(fake_fit):
     assert (res.pilots["evsi"] == 0.0).all() and (res.pilots["p_change"] == 0.0).all()
     assert not res.pilots["worth_it"].any()
     assert res.pilots.set_index("label").loc["small", "pilot_cost"] == pytest.approx(6 * 1e9 * 2e10 * 1e-18)
-    assert "A pilot small first would change the decision with probability 0.00 and is not worth its cost" in \
+    assert "Running the pilot 'small' first would change the decision with probability 0.00 and is not worth its cost" in \
         res.summary_text()
+
+
+def test_pilot_caveat_names_the_pilots_whose_value_rests_on_few_draws(fake_fit):
+    import dataclasses
+
+    pilots = pd.DataFrame({"label": ["small", "medium"], "params": [1e9, 5e9], "tokens": [2e10, 1e11]})
+    res = decide(fake_fit, PLANS, COSTS, _loss_value(per_point=2e5), pilots=pilots, random_seed=0)
+    assert not res.pilots["ess_low"].any() and res.pilot_caveat() == ""
+    small = res.pilots["label"] == "small"
+    one = dataclasses.replace(res, pilots=res.pilots.assign(ess_low=small, ess_min=np.where(small, 1.0, 900.0)))
+    tail = "(a pilot that pins the forecast down this much is valued by reweighting few draws)."
+    assert one.pilot_caveat() == (f"The value of pilot 'small' is approximate: after some outcomes only 1 of the "
+                                  f"{fake_fit.n_draws} posterior draws carries the weight {tail}")
+    both = dataclasses.replace(res, pilots=res.pilots.assign(ess_low=True, ess_min=np.where(small, 12.0, 30.0)))
+    assert both.pilot_caveat().startswith(f"The value of pilots {', '.join(repr(x) for x in res.pilots['label'])} is "
+                                          f"approximate: after some outcomes only 12 of the {fake_fit.n_draws} "
+                                          "posterior draws carry the weight")
+    assert one.pilot_caveat() in one.summary_text()
 
 
 def test_decide_pilots_of_a_new_domain_are_worth_something_never_negative(fake_hier_fit):

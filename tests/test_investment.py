@@ -136,8 +136,8 @@ def test_staged_decision_ranks_pilots_and_reports_them(plans):
     assert t.loc["precise", "evsi"] == pytest.approx(t.loc["costly", "evsi"], rel=0.5)
     assert t.loc["precise", "pilot_cost"] == pytest.approx(6 * 1e8 * 2e9 * 1e-18)
     text = d.summary_text()
-    assert "A pilot precise first would change the decision with probability" in text
-    assert "A pilot costly first would change the decision" in text and "is not worth its cost" in text
+    assert "Running the pilot 'precise' first would change the decision with probability" in text
+    assert "Running the pilot 'costly' first would change the decision" in text and "is not worth its cost" in text
 
 
 def test_cost_frontier_matches_the_flop_frontier_without_data_or_inference_costs():

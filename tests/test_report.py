@@ -185,7 +185,7 @@ def test_decision_section_has_the_verdict_the_figure_the_tables_and_the_formulas
     # every cost and value formula with its numbers
     assert "Training: 6 x N x D FLOPs x 1.4e-18 EUR/FLOP (Kaplan et al. 2020; Hoffmann et al. 2022)." in texts
     assert any(t.startswith("Value: 6e+04 EUR per 0.01 of loss x (2.1 - loss) / 0.01") for t in texts)
-    assert any(t.startswith("The metric is the loss of one new training run") and "domain unseen" in t for t in texts)
+    assert any(t.startswith("The metric is the loss of one new training run") and "in domain 'unseen'" in t for t in texts)
     assert decision_section(decision, summary=False).blocks[0][0] == "figure"  # a report that states it above
 
 

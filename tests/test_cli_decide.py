@@ -1,0 +1,184 @@
+"""bayes_scaling.cli ``decide``: files written, the printed verdict, exit codes and exact one-line errors.
+
+No sampling: the synthetic fits of conftest.py are saved with ``fit.save`` and the CLI runs in-process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_scaling.cli import main
+from bayes_scaling.costs import CostModel, ValueModel
+from bayes_scaling.decisions import decide
+
+PLANS = pd.DataFrame({"label": ["1B", "10B", "70B"], "params": [1e9, 1e10, 7e10], "tokens": [2e10, 2e11, 1.4e12]})
+PILOTS = pd.DataFrame({"label": ["small", "medium"], "params": [1e9, 5e9], "tokens": [2e10, 1e11]})
+#: 1 USD per 1e18 FLOPs; 2000 USD per 0.01 nats/token below 2.3 (the known law reaches ~2.1-2.3 at these plans)
+COSTS_TOML = """currency = "USD"
+[training]
+price_per_flop = 1e-18
+[value]
+metric = "loss"
+higher_is_better = false
+baseline = 2.3
+money_per_unit = 2000
+unit = 0.01
+"""
+NO_VALUE_TOML = COSTS_TOML.split("[value]")[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, fake_fit, fake_hier_fit):
+    d = tmp_path_factory.mktemp("decide")
+    fake_fit.save(d / "fit")
+    fake_hier_fit.save(d / "hier")
+    PLANS.to_csv(d / "plans.csv", index=False)
+    PILOTS.to_csv(d / "pilots.csv", index=False)
+    (d / "costs.toml").write_text(COSTS_TOML)
+    (d / "no_value.toml").write_text(NO_VALUE_TOML)
+    return d
+
+
+def _args(files, out, *extra, fit="fit", costs="costs.toml"):
+    return ["decide", str(files / fit), "--plans", str(files / "plans.csv"), "--costs", str(files / costs),
+            "--out", str(out), "--quiet", *extra]
+
+
+def test_decide_writes_the_tables_and_the_report_with_the_numbers_of_decide(files, fake_fit, tmp_path, capsys):
+    out = tmp_path / "decision"
+    code = main(_args(files, out, "--pilots", str(files / "pilots.csv"), "--budgets", "1e3,1e5", "--seed", "3"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.err == ""  # --quiet: no progress
+    assert sorted(p.name for p in out.iterdir()) == ["decision.csv", "decision.html", "decision.md", "frontier.csv",
+                                                    "net_value.png", "pilots.csv"]
+    # the CLI's numbers are decide()'s on the saved fit with the same seed
+    costs = CostModel(price_per_flop=1e-18, currency="USD")
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=2.3, money_per_unit=2000.0, unit=0.01)
+    ref = decide(fake_fit, PLANS, costs, value, pilots=PILOTS, budgets=[1e3, 1e5], random_seed=3)
+    assert ref.recommended == "10B"  # 1B earns nothing below 2.3 nats/token, 70B costs 588 k USD
+    table = pd.read_csv(out / "decision.csv")
+    assert list(table["label"]) == ["1B", "10B", "70B", "do nothing"]
+    np.testing.assert_allclose(table["net_value_mean"], ref.plans["net_value_mean"], rtol=1e-9)
+    np.testing.assert_allclose(table["p_pays_off"], ref.plans["p_pays_off"])
+    assert table.loc[table["recommended"], "label"].tolist() == [ref.recommended]
+    assert table.set_index("label").loc["70B", "total_cost"] == pytest.approx(6 * 7e10 * 1.4e12 * 1e-18)
+    pilots = pd.read_csv(out / "pilots.csv")
+    assert sorted(pilots["label"]) == ["medium", "small"] and (pilots["evsi"] >= 0).all()
+    assert list(pd.read_csv(out / "frontier.csv")["budget"]) == [1e3, 1e5]
+    # the printed table, then the verdict in words, then where the files are
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["option", "cost", "expected", "net", "value", "90%", "interval", "P(pays", "off)",
+                                "P(best)"]
+    assert [ln.split()[0] for ln in lines[1:5]] == ["1B", "10B", "70B", "do"]
+    assert lines[6].split()[:3] == ["pilot", "cost", "EVSI"]
+    assert any(ln.startswith(f"Plan {ref.recommended} has the highest expected net value") for ln in lines)
+    assert ref.summary_text() in lines
+    assert lines[-2] == f"report: {out / 'decision.html'}"
+    assert lines[-1] == f"tables: {out / 'decision.csv'}, {out / 'pilots.csv'}, {out / 'frontier.csv'}"
+    html = (out / "decision.html").read_text()
+    assert "data:image/png;base64," in html and ref.recommended in html
+
+
+def test_decide_with_value_per_point_and_baseline(files, tmp_path, capsys):
+    out = tmp_path / "d"
+    assert main(_args(files, out, "--value-per-point", "2000", "--baseline", "2.3", costs="no_value.toml")) == 0
+    with_file = tmp_path / "d2"
+    assert main(_args(files, with_file)) == 0  # the same value model, from the costs file's [value]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "decision.csv"), pd.read_csv(with_file / "decision.csv"))
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("extra, costs, message", [
+    (["--value-per-point", "2000"], "no_value.toml",
+     "error: --value-per-point needs --baseline, the nats/token of the current model's loss, e.g. --baseline 3.2."),
+    (["--value", "VALUE", "--value-per-point", "2000", "--baseline", "2.3"], "costs.toml",
+     "error: give the value either as --value FILE or as --value-per-point X with --baseline B, not both."),
+    ([], "no_value.toml",
+     "error: no value model: 'COSTS' has no [value] section; add one, or give --value FILE (a TOML file with a "
+     "[value] section) or --value-per-point X with --baseline B."),
+])
+def test_decide_value_errors_are_one_line_exit_2_and_write_nothing(files, tmp_path, capsys, extra, costs, message):
+    out = tmp_path / "d"
+    extra = [str(files / "costs.toml") if x == "VALUE" else x for x in extra]
+    assert main(_args(files, out, *extra, costs=costs)) == 2
+    assert capsys.readouterr().err == message.replace("COSTS", str(files / costs)) + "\n"
+    assert not out.exists()
+
+
+def test_decide_in_a_fit_of_several_domains_needs_domain(files, tmp_path, capsys):
+    out = tmp_path / "d"
+    assert main(_args(files, out, fit="hier")) == 2
+    assert capsys.readouterr().err == (
+        "error: this fit has several domains (books, code, web); say which one the plans are for with --domain NAME "
+        "(a name the fit has not seen, e.g. --domain '(new domain)', gives the forecast for a new domain).\n")
+    assert not out.exists()
+    assert main(_args(files, out, "--domain", "code", fit="hier")) == 0
+    assert (out / "decision.csv").exists()
+    capsys.readouterr()
+
+
+def test_decide_does_not_replace_a_non_empty_out_without_force(files, tmp_path, capsys):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "decision.csv").write_text("mine\n")
+    assert main(_args(files, out)) == 4
+    assert capsys.readouterr().err == (
+        f"error: output directory '{out}' already exists and is not empty; choose another --out or pass --force to "
+        "replace its decision files.\n")
+    assert (out / "decision.csv").read_text() == "mine\n" and len(list(out.iterdir())) == 1
+    assert main(_args(files, out, "--force")) == 0
+    assert pd.read_csv(out / "decision.csv")["label"].iloc[0] == "1B"
+    capsys.readouterr()
+
+
+@pytest.fixture(scope="module")
+def downstream_dir(tmp_path_factory, fake_fit):
+    """A saved DownstreamFit whose posterior is a point (test_downstream._fake_fit), tasks 'language' and 'rises'."""
+    import dataclasses
+
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    ds = dataclasses.replace(ds, runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"], "metric": [0.5, 0.4],
+                                                    "chance": [0.25, 0.25], "n_items": [2000, 2000]}))
+    return ds, ds.save(tmp_path_factory.mktemp("ds") / "ds")
+
+
+def test_decide_on_a_downstream_task_gives_decides_numbers(files, downstream_dir, fake_fit, tmp_path, capsys):
+    ds, path = downstream_dir
+    out = tmp_path / "d"
+    args = ["--downstream", str(path), "--metric", "rises", "--value-per-point", "1000", "--baseline", "0.6"]
+    assert main(_args(files, out, *args, costs="no_value.toml")) == 0, capsys.readouterr().err
+    value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1000.0, unit=0.01)
+    ref = decide(fake_fit, PLANS, CostModel(price_per_flop=1e-18), value, metric="rises", downstream=ds)
+    table = pd.read_csv(out / "decision.csv")
+    np.testing.assert_allclose(table["metric_median"].iloc[:3], ref.plans["metric_median"].iloc[:3], rtol=1e-12)
+    np.testing.assert_allclose(table["net_value_mean"], ref.plans["net_value_mean"], rtol=1e-9)
+    assert "the score on rises as one evaluation of the new model shows it" in (out / "decision.md").read_text()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--metric", "flat"], "error: task 'flat' is not yet predictable (at chance: no rise beyond noise and no trend "
+                           "in loss): it was not fitted; choose one of ['language', 'rises'] or 'mean' (their mean)."),
+    (["--metric", "rises", "--no-downstream"],
+     "error: --metric rises is a downstream task: give --downstream DIR, a downstream fit saved with "
+     "DownstreamFit.save (bayes_scaling.downstream), or use --metric loss."),
+    (["--metric", "loss"], "error: --downstream is for a downstream metric; give --metric TASK (or --metric mean) "
+                           "with it."),
+    (["--metric", "loss", "--group", "rpj", "--no-downstream"],
+     "error: --group is the training corpus for a downstream fit; give it with --downstream DIR and --metric TASK, or "
+     "drop it."),
+])
+def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra, message):
+    out = tmp_path / "d"
+    ds_args = [] if "--no-downstream" in extra else ["--downstream", str(downstream_dir[1])]
+    extra = [x for x in extra if x != "--no-downstream"]
+    baseline = "2.3" if "loss" in extra else "0.6"
+    assert main(_args(files, out, *ds_args, *extra, "--value-per-point", "1000", "--baseline", baseline,
+                      costs="no_value.toml")) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not out.exists()
