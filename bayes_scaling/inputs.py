@@ -4,8 +4,8 @@ The runs (and any reference runs) are validated, given reference scales, split b
 domain, and turned into the model's data arrays: centred log inputs, the prior in
 sampling coordinates (widened by the between-study spread for a published prior),
 the discrepancy bases of the domains that can identify one, the domain effects that
-vary, the Laplace preconditioner of a one-domain fit, and the normal summaries of
-reference domains.
+vary and which of them are sampled centred, and the normal summaries of reference
+domains.
 """
 
 from __future__ import annotations
