@@ -48,8 +48,9 @@ class RetryPolicy:
     convergence checks, the fit is sampled once more with :attr:`tune` warm-up draws and
     tree depth :attr:`max_treedepth`, with twice the draws when the quick attempt had too
     few effective draws; only the second attempt's verdict is reported, and ``fit.notes``
-    says what happened. Settings the user chose are never overridden; hierarchical fits
-    use the long settings from the start.
+    says what happened. Settings the user chose are never overridden. Hierarchical fits
+    use the long settings from the start; if they fail, they are sampled once more with twice the
+    draws (or target acceptance :attr:`target_accept` after divergent draws).
 
     Attributes
     ----------
@@ -69,8 +70,12 @@ class RetryPolicy:
     target_accept: float = 0.99
 
     def applies(self, requested: SamplerConfig, hierarchical: bool) -> bool:
-        """Whether a failed first attempt is sampled again (quick defaults of a one-domain fit)."""
-        return requested.tune is None and requested.max_treedepth is None and not hierarchical
+        """Whether a failed first attempt is sampled again: the warm-up and tree depth were left to the package.
+
+        One-domain fits retry with the long settings; hierarchical fits, which start with them, retry
+        with twice the draws (or a higher target acceptance after divergent draws).
+        """
+        return requested.tune is None and requested.max_treedepth is None
 
     def retry_settings(self, quick: SamplerConfig, first: Diagnostics) -> SamplerConfig:
         """The settings of the second attempt, given the first attempt's settings and diagnostics.
@@ -82,17 +87,21 @@ class RetryPolicy:
         step size was too large; at 0.99 none of them fails, ``benchmarks/bench_few_runs.py``).
         """
         low_ess = min(first.min_ess_bulk, first.min_ess_tail) < self.ess_per_chain * quick.chains
-        draws = 2 * quick.draws if low_ess else quick.draws
         target = quick.target_accept
         if first.divergences and target == SamplerConfig().target_accept:
             target = max(target, self.target_accept)
+        # a first attempt that already had the long settings (a hierarchical fit) gets twice the draws
+        # unless a higher target acceptance changes it: the same settings would give the same draws
+        same = (quick.tune, quick.max_treedepth, quick.target_accept) == (self.tune, self.max_treedepth, target)
+        draws = 2 * quick.draws if low_ess or same else quick.draws
         return dataclasses.replace(quick, tune=self.tune, max_treedepth=self.max_treedepth, draws=draws,
                                    target_accept=target)
 
     def note(self, quick: SamplerConfig, first: Diagnostics, retry: SamplerConfig) -> str:
         """The sentence ``fit.notes`` records after a retry."""
         return (
-            f"the quick settings (warm-up {quick.tune}, tree depth {quick.max_treedepth}) failed the "
+            f"the {'quick' if quick.tune != self.tune else 'first'} settings (warm-up {quick.tune}, tree depth "
+            f"{quick.max_treedepth}) failed the "
             f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "
             f"{first.min_ess_tail:.0f}, {first.divergences} divergences); sampled again with warm-up {retry.tune}, "
             f"tree depth {retry.max_treedepth}, {retry.draws} draws per chain"

@@ -72,9 +72,9 @@ def _diag(ok=False, rhat=1.05, ess=800.0):
     return Diagnostics(ok=ok, max_rhat=rhat, min_ess_bulk=ess, min_ess_tail=ess, divergences=2, n_draws=4000)
 
 
-def test_retry_policy_applies_only_to_quick_one_domain_defaults():
+def test_retry_policy_applies_only_to_the_package_defaults():
     assert RETRY.applies(SamplerConfig(), hierarchical=False)
-    assert not RETRY.applies(SamplerConfig(), hierarchical=True)
+    assert RETRY.applies(SamplerConfig(), hierarchical=True)
     assert not RETRY.applies(SamplerConfig(tune=300), hierarchical=False)
     assert not RETRY.applies(SamplerConfig(max_treedepth=6), hierarchical=False)
 
@@ -95,6 +95,15 @@ def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few(
     assert RETRY.note(quick, calm, RETRY.retry_settings(quick, calm)).endswith(
         "sampled again with warm-up 1000, tree depth 10, 1000 draws per chain")
     assert RetryPolicy(tune=2000).retry_settings(quick, _diag()).tune == 2000
+    # a hierarchical fit starts with the long settings: its retry doubles the draws, or raises the target
+    # acceptance after divergent draws (the same settings would give the same draws)
+    long = SamplerConfig(draws=1000, chains=4, tune=1000, max_treedepth=10)
+    assert RETRY.retry_settings(long, calm).draws == 2000 and RETRY.retry_settings(long, calm).target_accept == 0.9
+    diverged = RETRY.retry_settings(long, _diag(ess=800.0))
+    assert (diverged.draws, diverged.target_accept) == (1000, 0.99)
+    assert RETRY.note(long, calm, RETRY.retry_settings(long, calm)) == (
+        "the first settings (warm-up 1000, tree depth 10) failed the checks (max R-hat 1.050, min bulk ESS 800, "
+        "min tail ESS 800, 0 divergences); sampled again with warm-up 1000, tree depth 10, 2000 draws per chain")
 
 
 def _fake_sampler(fake, calls):
