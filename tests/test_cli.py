@@ -507,3 +507,19 @@ def test_a_progress_line_while_the_model_compiles(monkeypatch):
         t.sleep(0.1)
     assert lines[0].startswith("still compiling or sampling (")
     assert any(ln.startswith("model compiled after ") for ln in lines)
+
+
+@pytest.mark.slow
+def test_same_seed_gives_byte_identical_files_in_two_processes(few_runs_csv, tmp_path):
+    """Issue 13 item 5: `fit --seed 1` in two processes (each compiles or loads the model itself) writes the same
+    predictions.csv and frontier.csv, byte for byte; another seed does not."""
+    def fit(out, seed):
+        r = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", "fit", str(few_runs_csv), "--out", str(out),
+                            "--seed", str(seed), "--prior", "weak", "--quiet"], capture_output=True, text=True,
+                           cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return {name: (out / name).read_bytes() for name in ("predictions.csv", "frontier.csv")}
+
+    first, second = fit(tmp_path / "a", 1), fit(tmp_path / "b", 1)
+    assert first == second
+    assert fit(tmp_path / "c", 2)["predictions.csv"] != first["predictions.csv"]
