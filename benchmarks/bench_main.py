@@ -77,6 +77,7 @@ def main() -> str:
     mape_b = scoring.mape(hb["loss_median"], y)
     cov_b = scoring.covered(y, hb["loss_lower"], hb["loss_upper"]).sum()
     fr = fit1.frontier([5.88e23], prob=0.8).iloc[0]
+    f9 = fit1.frontier([5.88e23], prob=0.9).iloc[0]
     out = [f"## Chinchilla runs: fit times ({machine()})", "", md_table(times), "",
            "## Weak-prior fit of all 245 runs vs Besiroglu et al. (2024)", "",
            f"alpha {p.loc['alpha', 'median']:.4f} [{p.loc['alpha', 'lower']:.4f}, {p.loc['alpha', 'upper']:.4f}] (published 0.3478 ± 0.0154); "
@@ -85,7 +86,10 @@ def main() -> str:
            f"Max R-hat {d.max_rhat:.4f}, min bulk ESS {d.min_ess_bulk:.0f}, divergences {d.divergences}.", "",
            f"Compute-optimal at 5.88e23 FLOPs: {fr['tokens_per_param_median']:.1f} tokens/param "
            f"(80 % {fr['tokens_per_param_lower']:.1f}-{fr['tokens_per_param_upper']:.1f}; Besiroglu bootstrap 10-90 %: 9.9-29.0), "
-           f"N_opt {fr['params_opt_median'] / 1e9:.1f}B.", "",
+           f"N_opt {fr['params_opt_median'] / 1e9:.1f}B. At 90 %: N_opt {f9['params_opt_median'] / 1e9:.0f}B "
+           f"({f9['params_opt_lower'] / 1e9:.0f}-{f9['params_opt_upper'] / 1e9:.0f}B), "
+           f"{f9['tokens_per_param_median']:.1f} tokens/param ({f9['tokens_per_param_lower']:.1f}-"
+           f"{f9['tokens_per_param_upper']:.1f}).", "",
            "## Calibration split: fit C < 1e21 (222 runs), forecast the 23 runs with C >= 1e21", "",
            md_table(pd.DataFrame([
                {"method": "bayes (weak prior)", "mape_%": mape, "covered_90": f"{cov}/23"},
