@@ -751,6 +751,15 @@ def main(argv: list[str] | None = None) -> int:
         except (FitFileError, FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             _error(exc)
             return EXIT_FILE
+        except NotADirectoryError as exc:  # e.g. --out below a file
+            blocker = next((p for p in Path(str(exc.filename)).parents if p.exists()), None)
+            _error(f"'{blocker}' is a file, not a directory; choose another output path." if blocker is not None
+                   and blocker.is_file() else f"cannot write '{exc.filename}': not a directory.")
+            return EXIT_FILE
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say to it
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that the interpreter's final flush is quiet
+            return EXIT_OK
         except (ValueError, KeyError) as exc:
             _error(exc.args[0] if exc.args else exc)
             return EXIT_INPUT

@@ -574,6 +574,7 @@ def validate_runs(
                 RunsTableWarning,
                 stacklevel=2,
             )
+            out["flops"] = implied  # as the warning says: C = 6ND everywhere (distances beyond the runs, figures)
     if "params" in out and "tokens" in out and "flops" not in out:
         with np.errstate(over="ignore"):
             out["flops"] = 6.0 * out["params"] * out["tokens"]

@@ -523,3 +523,27 @@ def test_same_seed_gives_byte_identical_files_in_two_processes(few_runs_csv, tmp
     first, second = fit(tmp_path / "a", 1), fit(tmp_path / "b", 1)
     assert first == second
     assert fit(tmp_path / "c", 2)["predictions.csv"] != first["predictions.csv"]
+
+
+def test_out_below_a_file_is_a_file_error(fake_fit, tmp_path, capsys):
+    fit_dir = fake_fit.save(tmp_path / "fit")
+    (tmp_path / "notes.txt").write_text("mine")
+    code = main(["frontier", str(fit_dir), "--flops", "1e21", "--out", str(tmp_path / "notes.txt" / "f.csv")])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert err.strip() == f"error: '{tmp_path / 'notes.txt'}' is a file, not a directory; choose another output path."
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_closed_pipe_ends_quietly(fake_fit, tmp_path, monkeypatch, capsys):
+    """`bayes-scaling frontier ... | head -1`: the reader closes the pipe; exit 0 and no error line."""
+    from bayes_scaling import cli
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    fit_dir = fake_fit.save(tmp_path / "fit")
+    monkeypatch.setattr(cli, "cmd_frontier", closed)
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # main() replaces stdout with devnull; the fixture restores it
+    assert main(["frontier", str(fit_dir), "--flops", "1e21"]) == 0
+    assert "error" not in capsys.readouterr().err
