@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import re
 import sys
@@ -271,10 +272,17 @@ def cmd_fit(args) -> int:
     return EXIT_OK
 
 
-def _load(dir_: str) -> ScalingFit:
+def _load(dir_: str, domain: str | None = None) -> ScalingFit:
+    """The saved fit in ``dir_``; a ``--domain`` that is not the fit's but close to one of its names gets a warning."""
     if not Path(dir_).exists():
         raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
-    return ScalingFit.load(dir_)
+    fit = ScalingFit.load(dir_)
+    if domain is not None and domain not in fit.domains:
+        close = difflib.get_close_matches(domain, fit.domains, n=1, cutoff=0.8)
+        if close:
+            warnings.warn(f"--domain '{domain}' is not a domain of this fit, so it gets the forecast for a new domain; "
+                          f"did you mean '{close[0]}'?", UserWarning, stacklevel=1)
+    return fit
 
 
 def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
@@ -300,7 +308,7 @@ def _legend(columns: dict, shown) -> None:
 def cmd_predict(args) -> int:
     """Forecast loss at targets from a saved fit."""
     out_path = _check_out_file(args.out, args.force)
-    fit = _load(args.fit_dir)
+    fit = _load(args.fit_dir, getattr(args, "domain", None))
     targets = args.at
     if args.domain is None and _several(fit):  # targets without a domain: every domain, and a new one
         targets = expand_targets(fit, targets)
@@ -312,7 +320,7 @@ def cmd_predict(args) -> int:
 def cmd_frontier(args) -> int:
     """Compute-optimal frontier from a saved fit."""
     out_path = _check_out_file(args.out, args.force)
-    fit = _load(args.fit_dir)
+    fit = _load(args.fit_dir, getattr(args, "domain", None))
     budgets = _floats(args.flops, "--flops")
     kw = dict(max_params=args.max_params, unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
     if args.domain is None and _several(fit):  # every domain, and a new one
@@ -347,7 +355,7 @@ def _need_domain(fit: ScalingFit, domain, table, what: str) -> None:
 def cmd_compare(args) -> int:
     """Compare candidate runs."""
     out_path = _check_out_file(args.out, args.force)
-    fit = _load(args.fit_dir)
+    fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
     _emit(res, out_path, args.quiet)
@@ -357,7 +365,7 @@ def cmd_compare(args) -> int:
 def cmd_risk(args) -> int:
     """Transfer-risk table at targets: P(miss threshold), expected shortfall, departure from the published law."""
     out_path = _check_out_file(args.out, args.force)
-    fit = _load(args.fit_dir)
+    fit = _load(args.fit_dir, getattr(args, "domain", None))
     targets = args.at
     if args.domain is None and _several(fit):
         targets = expand_targets(fit, targets)
@@ -375,7 +383,7 @@ def cmd_risk(args) -> int:
 def cmd_next_run(args) -> int:
     """Rank candidate next runs by expected interval shrinkage at the target per FLOP."""
     out_path = _check_out_file(args.out, args.force)
-    fit = _load(args.fit_dir)
+    fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
@@ -473,7 +481,7 @@ def cmd_decide(args) -> int:
         raise CliError(f"--budgets must be positive amounts of money such as 1e5,1e6, got '{args.budgets}'.")
     costs = load_costs(args.costs)
     value = _value_model(args, costs)
-    fit = _load(args.fit_dir)
+    fit = _load(args.fit_dir, getattr(args, "domain", None))
     downstream = _downstream(args)
     if args.domain is None and _several(fit):
         raise CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the plans are "

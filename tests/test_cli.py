@@ -547,3 +547,17 @@ def test_a_closed_pipe_ends_quietly(fake_fit, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # main() replaces stdout with devnull; the fixture restores it
     assert main(["frontier", str(fit_dir), "--flops", "1e21"]) == 0
     assert "error" not in capsys.readouterr().err
+
+
+def test_a_misspelt_domain_is_named_with_the_closest_one(fake_hier_fit, tmp_path, capsys):
+    fit_dir = fake_hier_fit.save(tmp_path / "fit")
+    targets = tmp_path / "t.csv"
+    pd.DataFrame({"params": [1e9], "tokens": [2e10]}).to_csv(targets, index=False)
+    assert main(["predict", str(fit_dir), "--at", str(targets), "--domain", "cod"]) == 0
+    captured = capsys.readouterr()
+    assert ("warning: --domain 'cod' is not a domain of this fit, so it gets the forecast for a new domain; did you "
+            "mean 'code'?") in captured.err
+    assert "new_domain" in captured.out
+    # an intended new domain far from every name: no warning
+    assert main(["predict", str(fit_dir), "--at", str(targets), "--domain", "legal-contracts"]) == 0
+    assert "warning" not in capsys.readouterr().err
