@@ -240,7 +240,7 @@ def test_cli_predict_on_fuzzed_targets(saved_fit_dir, tmp_path, capsys, monkeypa
     # loading the NetCDF takes ~0.5 s; load it for real once and hand the CLI the same fit afterwards
     # (loading damaged fits is fuzzed in test_io_damage.py)
     real_load, cache = cli_module._load, {}
-    monkeypatch.setattr(cli_module, "_load", lambda d: cache[d] if d in cache else cache.setdefault(d, real_load(d)))
+    monkeypatch.setattr(cli_module, "_load", lambda d, domain=None: cache[d] if d in cache else cache.setdefault(d, real_load(d)))
     rng = np.random.default_rng(7)
     codes = Counter()
     for i in range(N_PREDICT):
