@@ -316,13 +316,13 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
     (Figure, ndarray of Axes)
         Per axis: a prior interval line (grey) and a posterior interval line (blue),
         each with a median marker, and the published value as a vertical dashed line
-        for informative priors.
+        (for a weak prior, the published fit the report compares with).
     """
     domain = domain or fit.default_domain
     law = fit.law
     post = law.natural(fit.theta_dict(fit.theta(domain)), fit.refs)
     prior = prior_natural_draws(fit, domain=domain)
-    published = fit.published_values()[0] if fit.prior.informative else {}
+    published, source = fit.published_values()  # a weak prior still has the published fit to compare with
     names = list(post)
     own_figure = ax is None
     if own_figure:
@@ -341,7 +341,7 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
             a.plot([np.median(draws)], [y], "o", color=colour, ms=5)
         if name in published:
             a.axvline(float(published[name]), color=_PUBLISHED, ls="--", lw=1.2,
-                      label=f"published ({_plain(fit.prior.name)})")
+                      label=f"published ({_plain(source)})")
         if logscale:
             a.set_xscale("log")
         a.set_yticks([0, 1], ["posterior", "prior"])

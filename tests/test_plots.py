@@ -270,7 +270,7 @@ def test_plot_parameters_intervals_equal_parameters_table(fake_fit):
     assert [a.get_title(loc="left") for a in axes] == list(table.index) == ["A", "B", "E", "alpha", "beta"]
     for a in axes:
         name = a.get_title(loc="left")
-        intervals = [ln for ln in a.lines if len(ln.get_xdata()) == 2]
+        intervals = [ln for ln in a.lines if len(ln.get_xdata()) == 2 and not ln.get_label().startswith("published")]
         assert [ln.get_label() for ln in intervals] == ["prior 80%", "posterior 80%"]
         post = intervals[1]
         np.testing.assert_allclose(post.get_xdata(), table.loc[name, ["lower", "upper"]].to_numpy(float), rtol=RTOL)
@@ -282,10 +282,11 @@ def test_plot_parameters_intervals_equal_parameters_table(fake_fit):
         prior_width = np.ptp(intervals[0].get_xdata())
         assert prior_width > 3 * np.ptp(post.get_xdata())
         assert a.get_xscale() == ("log" if name in ("A", "B") else "linear")
-        assert not [ln for ln in a.lines if "published" in ln.get_label()]
+        assert len([ln for ln in a.lines if "published" in ln.get_label()]) == 1  # weak prior: Besiroglu et al.
     # the legend sits above the panels (not over an interval)
     assert len(fig.legends) == 1
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["prior 80%", "posterior 80%"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["prior 80%", "posterior 80%",
+                                                                   "published (besiroglu2024)"]
 
 
 def test_plot_parameters_published_values(fake_fit):
@@ -298,6 +299,12 @@ def test_plot_parameters_published_values(fake_fit):
         (line,) = [ln for ln in a.lines if ln.get_label() == "published (besiroglu2024)"]
         np.testing.assert_allclose(line.get_xdata(), [published[name]] * 2, rtol=1e-12)
     np.testing.assert_allclose(published[["E", "alpha", "beta"]].to_numpy(float), [1.817, 0.3478, 0.3658], rtol=2e-3)
+    # a weak prior: the report compares with Besiroglu et al. (2024), so does the figure (its caption says so)
+    assert fit.prior.name == "weak"
+    _, weak_axes = plot_parameters(fit)
+    for a in weak_axes:
+        (line,) = [ln for ln in a.lines if ln.get_label() == "published (besiroglu2024)"]
+        np.testing.assert_allclose(line.get_xdata(), [published[a.get_title(loc="left")]] * 2, rtol=1e-12)
 
 
 # ------------------------------------------------------------- plot_frontier
@@ -592,7 +599,7 @@ def test_ax_is_honoured_by_parameters(fake_fit):
     fig, axes = plt.subplots(5, 1)
     got_fig, got = plot_parameters(fit, ax=axes)
     assert got_fig is fig and list(got) == list(axes)
-    assert all(len(a.lines) == 4 for a in axes)
+    assert all(len(a.lines) == 5 for a in axes)  # prior and posterior: line and median marker; published value
     assert axes[0].get_legend() is not None and not fig.legends
     with pytest.raises(ValueError, match="one Axes per parameter"):
         plot_parameters(fit, ax=axes[:3])
