@@ -370,7 +370,8 @@ class ScalingFit:
         if len(self.domains) == 1:
             return self.domains[0]
         raise RunsTableError(
-            "this fit has several domains; add a 'domain' column to the targets. Known domains: "
+            "this fit has several domains; say which one: a 'domain' column in the targets, or domain=NAME "
+            "(--domain NAME on the command line). Known domains: "
             + ", ".join(self.domains)
             + " (any other name gives the forecast for a new, unseen domain)."
         )

@@ -57,9 +57,15 @@ def test_unknown_domain_and_default_domain_messages(fake_fit, fake_hier_fit):
     with pytest.raises(KeyError, match="unknown domain 'x'; known domains: default."):
         fake_fit.theta("x")
     assert fake_fit.default_domain == "default"
-    with pytest.raises(bs.RunsTableError, match="^this fit has several domains; add a 'domain' column to the targets. "
-                                                "Known domains: books, code, web"):
+    msg = ("this fit has several domains; say which one: a 'domain' column in the targets, or domain=NAME (--domain "
+           "NAME on the command line). Known domains: books, code, web (any other name gives the forecast for a new, "
+           "unseen domain).")
+    with pytest.raises(bs.RunsTableError) as err:
         fake_hier_fit.default_domain
+    assert str(err.value) == msg
+    with pytest.raises(bs.RunsTableError) as err:  # the frontier has no targets table: the message says domain=
+        fake_hier_fit.frontier([1e21])
+    assert str(err.value) == msg
     with pytest.raises(bs.RunsTableError, match="single domain and no hierarchy, so it has no between-domain spread"):
         fake_fit.between_domain_spread()
 

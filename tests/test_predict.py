@@ -65,7 +65,7 @@ def test_new_domain_forecast_is_the_wider_population_predictive(fake_hier_fit):
     assert out["domain_kind"].tolist() == ["fitted", "new_domain"]
     width = out["loss_upper"] - out["loss_lower"]
     assert width.iloc[1] > 3 * width.iloc[0]
-    with pytest.raises(bs.RunsTableError, match="several domains; add a 'domain' column"):
+    with pytest.raises(bs.RunsTableError, match="several domains; say which one: a 'domain' column in the targets, or domain=NAME"):
         predict(fake_hier_fit, t[["params", "tokens"]])
     filled = prepare_targets(fake_hier_fit, t[["params", "tokens"]], domain="code")
     assert filled["domain"].tolist() == ["code", "code"]
