@@ -286,8 +286,7 @@ class CostModel:
         ndarray
             Money.
         """
-        return (self.training_cost(params, tokens) + self.data_cost(tokens, unique_tokens)
-                + self.inference_cost(params) + self.fixed_cost_per_run)
+        return self.run_cost(params, tokens, unique_tokens) + self.inference_cost(params)
 
     def run_cost(self, params, tokens, unique_tokens=None) -> np.ndarray:
         """Cost of a run that is not deployed (a pilot): training + data + fixed, no inference.

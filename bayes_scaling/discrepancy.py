@@ -147,19 +147,6 @@ def robust_point_fit(
     return v[: len(law.theta_names)], float(np.exp(v[-2])), float(np.exp(v[-1]))
 
 
-def _jacobian(law: Law, x: dict[str, np.ndarray], theta0: np.ndarray) -> np.ndarray:
-    cols = []
-    for j in range(len(theta0)):
-        h = 1e-5 * max(1.0, abs(theta0[j]))
-        up, dn = theta0.copy(), theta0.copy()
-        up[j] += h
-        dn[j] -= h
-        fu = law.log_loss(x, dict(zip(law.theta_names, up, strict=True)), np)
-        fd = law.log_loss(x, dict(zip(law.theta_names, dn, strict=True)), np)
-        cols.append((fu - fd) / (2 * h))
-    return np.stack(cols, axis=-1)
-
-
 @dataclass
 class DiscrepancyBasis:
     """The orthogonal HSGP basis of one domain (see the module docstring).
@@ -257,7 +244,7 @@ class DiscrepancyBasis:
         w = (nu + 1.0) / (nu + (r / sigma) ** 2)
         tmp = cls(variables, centre, half, theta0, np.zeros((len(theta0), 1)))
         phi = tmp.phi(x)
-        jac = _jacobian(law, x, theta0)
+        jac = law.log_loss_jacobian(x, theta0)
         a = (jac.T * w) @ phi  # (p, m)
         s0 = tmp.sqrt_spectral(np.asarray(1.0), np.full(len(variables), float(lengthscale)))
         sa = (s0**2)[:, None] * a.T  # S A'

@@ -191,7 +191,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     if spec.discrepancy != "none":
         for i, d in enumerate(domains):
             sel = dom_idx == i
-            xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+            xd = _select(x, sel)
             if spec.discrepancy == "gp" or wants_discrepancy(xd, law):
                 if sel.sum() < 2 * len(law.theta_names):
                     continue
@@ -219,7 +219,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         psi = np.zeros((len(bases), len(y), structure.n_basis))
         for s, (d, basis) in enumerate(bases.items()):
             sel = dom_idx == domains.index(d)
-            xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
+            xd = _select(x, sel)
             psi[s, sel] = basis.psi(law, xd)
     spread_scale, _ = between_domain_spread(law)
     all_counts = table["domain"].value_counts().reindex(domains).to_numpy()
@@ -294,27 +294,18 @@ def pinned_coordinates(law, x: dict, dom_idx: np.ndarray, n_domains: int, z0: np
         summaries) get 0.
     """
     q = len(law.z_names)
-    z0 = np.asarray(z0, float)
     spread = np.asarray(spread, float)
-    step = 1e-5
-
-    def logl(z, sel):
-        th = law.theta_matrix(z[None, :])[0]
-        xd = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}
-        return np.asarray(law.log_loss(xd, {k: th[j] for j, k in enumerate(law.theta_names)}), float)
-
     out = np.zeros((n_domains, q))
     for d in range(n_domains):
         sel = dom_idx == d
         if not sel.any():
             continue
-        base = logl(z0, sel)
-        jac = np.empty((int(sel.sum()), q))
-        for j in range(q):
-            dz = np.zeros(q)
-            dz[j] = step
-            jac[:, j] = (logl(z0 + dz, sel) - base) / step
+        jac = law.log_loss_jacobian(_select(x, sel), z0, coords="z")
         prec = jac.T @ jac / sigma**2 + np.diag(1.0 / spread**2)
-        var = np.diag(np.linalg.inv(prec))
-        out[d] = (var < 0.5 * spread**2).astype(float)
+        out[d] = (np.diag(np.linalg.inv(prec)) < 0.5 * spread**2).astype(float)
     return out
+
+
+def _select(x: dict, sel: np.ndarray) -> dict:
+    """The runs ``sel`` of centred log inputs ``x`` (scalar entries, e.g. reference scales, kept)."""
+    return {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in x.items()}

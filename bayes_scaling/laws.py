@@ -245,6 +245,39 @@ class Law:
         th = {k: np.asarray(v)[..., None] if np.ndim(v) else v for k, v in theta.items()}
         return np.exp(self.log_loss(x, th, np))
 
+    def log_loss_jacobian(self, x: dict[str, Any], point, coords: str = "theta") -> np.ndarray:
+        """Derivatives of the log loss at the runs ``x`` with respect to the law's parameters, by central differences.
+
+        Parameters
+        ----------
+        x : dict of ndarray
+            Centred log inputs (:meth:`inputs`), each of shape (n,).
+        point : array_like, shape (p,)
+            Where the derivatives are taken: the parameters ``theta_names`` (``coords="theta"``) or the
+            sampling coordinates ``z_names`` (``coords="z"``).
+        coords : {"theta", "z"}
+            The coordinates of ``point``.
+
+        Returns
+        -------
+        ndarray, shape (n, p)
+            ``d log L_i / d point_j``; step ``1e-5 * max(1, |point_j|)``.
+        """
+        point = np.asarray(point, float)
+
+        def log_loss_at(p):
+            th = self.theta_matrix(p) if coords == "z" else p
+            return np.asarray(self.log_loss(x, dict(zip(self.theta_names, th, strict=True)), np), float)
+
+        cols = []
+        for j in range(len(point)):
+            h = 1e-5 * max(1.0, abs(point[j]))
+            up, dn = point.copy(), point.copy()
+            up[j] += h
+            dn[j] -= h
+            cols.append((log_loss_at(up) - log_loss_at(dn)) / (2 * h))
+        return np.stack(cols, axis=-1)
+
     @property
     def has_allocation(self) -> bool:
         """Whether the law depends on both N and D (so a compute-optimal split exists)."""
