@@ -34,6 +34,18 @@ def md_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     return "\n".join(out)
 
 
+#: Evaluation sets of the routing dense runs (Clark et al. 2022), each a domain in the benchmarks.
+ROUTING_EVAL_SETS = ("c4", "curation_corpus", "lambada", "pile", "validation", "wikitext103")
+
+
+def routing_domains() -> pd.DataFrame:
+    """The routing dense runs on every evaluation set, one domain per set (``domain`` = the set's name)."""
+    import bayes_scaling as bs
+
+    return pd.concat([bs.datasets.load_routing(eval_set=ev).assign(domain=ev) for ev in ROUTING_EVAL_SETS],
+                     ignore_index=True)
+
+
 class Timer:
     def __enter__(self):
         self.t0 = time.perf_counter()

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _common import machine, md_table, quiet
+from _common import machine, md_table, quiet, routing_domains
 
 quiet()
 
@@ -67,9 +67,7 @@ def splits():
     db = bs.datasets.load_datablations()[["params", "tokens", "unique_tokens", "flops", "loss", "domain"]]
     for cut, label in ((1e9, "N < 1B"), (2e9, "N < 2B")):
         yield "datablations", label, db[db.params < cut], db[db.params >= cut], {"law": "data_constrained"}
-    rt = pd.concat([bs.datasets.load_routing(eval_set=ev)[["params", "tokens", "flops", "loss"]].assign(domain=ev)
-                    for ev in ("c4", "curation_corpus", "lambada", "pile", "validation", "wikitext103")],
-                   ignore_index=True)
+    rt = routing_domains()[["params", "tokens", "flops", "loss", "domain"]]
     for cut, label in ((1.1e8, "N <= 110M"), (4e8, "N <= 370M")):
         yield "routing", label, rt[rt.params <= cut], rt[rt.params > cut], {"law": "power_params"}
 

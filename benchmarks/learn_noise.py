@@ -15,23 +15,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from _common import machine, md_table, quiet
+from _common import machine, md_table, quiet, routing_domains
 
 quiet()
 import bayes_scaling as bs  # noqa: E402
 from bayes_scaling.baselines.huber import fit_domain_law  # noqa: E402
 from bayes_scaling.model import NOISE_PRIOR  # noqa: E402
 
-ROUTING_SETS = ("c4", "curation_corpus", "lambada", "pile", "validation", "wikitext103")
-
-
 def data_sets():
     """(data set, runs with a domain column, law)."""
     yield "chinchilla", bs.datasets.load_chinchilla(), "chinchilla"
     yield "openlm", bs.datasets.load_openlm(), "chinchilla"
     yield "datablations", bs.datasets.load_datablations(), "data_constrained"
-    yield "routing", pd.concat([bs.datasets.load_routing(eval_set=ev).assign(domain=ev) for ev in ROUTING_SETS],
-                               ignore_index=True), "power_params"
+    yield "routing", routing_domains(), "power_params"
 
 
 def main() -> str:
