@@ -50,6 +50,7 @@ from .io import FitFileError
 from .laws import get_law
 from .posterior import ScalingFit
 from .predict import predict
+from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
 from .value_of_information import NEXT_RUN_COLUMNS, next_run
@@ -228,6 +229,8 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         sampler=_sampler_config(args), strict=getattr(args, "strict", False),
         domain_col=getattr(args, "domain_col", "domain") or "domain",
         discrepancy=getattr(args, "discrepancy", "auto") or "auto", loss_unit=getattr(args, "loss_unit", "nats") or "nats",
+        extrapolation=getattr(args, "extrapolation", "learned") or "learned",
+        extrapolation_update=not getattr(args, "no_extrapolation_update", False),
         title=title, data_note=data_note,
         force=True,  # _out_dir has checked --out (and --force) already
         progress=partial(_progress, quiet=quiet),
@@ -551,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exit with code 3 and write nothing when sampling diagnostics fail (default: warn and go on)")
         sp.add_argument("--discrepancy", choices=["auto", "gp", "none"], default="auto",
                         help="model-discrepancy term: auto uses it for domains with many runs (default: auto)")
+        sp.add_argument("--extrapolation", choices=list_extrapolation_priors(), default="learned",
+                        help="model-form error added beyond the runs, per decade of extrapolation: learned from "
+                             "backtests of public data sets, one of them left out, or none (default: learned)")
+        sp.add_argument("--no-extrapolation-update", action="store_true", dest="no_extrapolation_update",
+                        help="do not update that error with the runs' own (each domain's largest runs forecast from "
+                             "a second fit of its smaller ones; skipping it saves that fit) (default: update)")
 
     def domain_opt(sp, what):
         sp.add_argument("--domain", default=None,

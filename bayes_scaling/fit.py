@@ -31,7 +31,10 @@ from .inputs import FitInputs, build_inputs
 from .laws import ROLE_ORDER, Law, get_law
 from .model import VARS
 from .posterior import ScalingFit, label_draws
-from .extrapolation import ExtrapolationPrior, get_extrapolation_prior
+from .predict import predictive_draws
+from .extrapolation import (NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance, get_extrapolation_prior,
+                            leave_future_out,
+                            update_extrapolation_prior)
 from .priors import PriorSpec, get_prior
 from .reference import reference_summary
 
@@ -170,6 +173,12 @@ class ScalingLaw:
         Model-form error added to forecasts beyond the runs, growing with the decades of
         extrapolation (:mod:`bayes_scaling.extrapolation`): ``learned`` (learned from backtests
         of public data sets), ``learned_without_<data set>`` (that data set left out), ``none``.
+    extrapolation_update : bool, default True
+        Update that prior with the fit's own errors beyond its runs: the runs in the top third of each
+        domain's compute range are forecast from a second fit of the others
+        (:func:`~bayes_scaling.extrapolation.leave_future_out`,
+        :func:`~bayes_scaling.extrapolation.update_extrapolation_prior`), which costs a second fit.
+        Left out when no domain has runs to spare (fewer than 4 runs at distinct compute).
     """
 
     law: str | Law = "chinchilla"
@@ -185,6 +194,7 @@ class ScalingLaw:
     noise: str = "domain"
     reference_mode: str = "summary"
     extrapolation: str | ExtrapolationPrior = "learned"
+    extrapolation_update: bool = True
 
     def __post_init__(self):
         self.law = get_law(self.law)
@@ -312,8 +322,79 @@ class ScalingLaw:
             fit.timings["compile_seconds"] += quick_timings["compile_seconds"]  # the retry reuses the compiled model
             fit.notes.append(RETRY.note(quick, first, sampler))
             fit.diagnostics = _checked(fit, sampler, strict, inputs.hierarchical)
+        if self.extrapolation_update and fit.extrapolation.active:
+            self._update_extrapolation(fit, inputs, reference, random_seed)
         fit.timings["total_seconds"] = time.perf_counter() - t0
         return fit
+
+    def _update_extrapolation(self, fit: ScalingFit, inputs: FitInputs, reference, random_seed: int) -> None:
+        """Update ``fit.extrapolation`` with the fit's own errors beyond its runs (see ``extrapolation_update``)."""
+        t0 = time.perf_counter()
+        errors, draws, small = self.leave_future_out_errors(inputs=inputs, reference=reference,
+                                                            random_seed=random_seed)
+        if small is None:
+            fit.notes.append("the extrapolation prior was not updated: no domain has runs to spare (at least "
+                             "4 runs at distinct compute) for a forecast of its largest runs from its smaller ones")
+            return
+        fit.extrapolation = update_extrapolation_prior(fit.extrapolation, errors["log_loss"], *draws,
+                                                       errors["distance"], errors["domain"])
+        seconds = time.perf_counter() - t0
+        fit.timings["extrapolation_update_seconds"] = seconds
+        d = small.diagnostics
+        fit.notes.append(f"model-form error beyond the runs: {fit.extrapolation.where}; the fit of the smaller "
+                         f"runs took {seconds:.1f} s (max R-hat {d.max_rhat:.3f}, {d.divergences} divergences)")
+
+    def leave_future_out_errors(self, runs=None, *, reference=None, random_seed: int = 0, inputs: FitInputs | None = None,
+                                loss_unit: str = "nats") -> tuple[pd.DataFrame, tuple, ScalingFit | None]:
+        """Forecast each domain's largest runs from a fit of its smaller ones: the law's own errors beyond its runs.
+
+        The held-out runs are those of :func:`~bayes_scaling.extrapolation.leave_future_out` (the top third of
+        each domain's compute range); the fit of the others uses this law, prior, reference and sampler settings
+        without the model-form error. What :meth:`fit` feeds to
+        :func:`~bayes_scaling.extrapolation.update_extrapolation_prior`.
+
+        Parameters
+        ----------
+        runs : DataFrame or path, optional
+            Runs table (or pass ``inputs``, the result of :meth:`inputs`).
+        reference, random_seed, loss_unit
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        errors : pandas.DataFrame
+            One row per held-out run: its own columns and ``log_loss`` (observed), ``median`` and ``scale`` (the
+            forecast's median and 90 % range / 3.29, log loss, run-to-run noise included) and ``distance``
+            (decades beyond the fitted runs).
+        draws : tuple of two ndarray, each (S, k)
+            The forecast's draws of the expected and of a new run's log loss (the rows of ``errors``).
+        small : ScalingFit or None
+            The fit of the other runs (None when no domain can spare runs; ``errors`` is then empty).
+        """
+        if inputs is None:
+            inputs = self.inputs(runs, reference=reference, loss_unit=loss_unit)
+        own = inputs.runs[~inputs.runs["is_reference"]].drop(columns="is_reference").reset_index(drop=True)
+        held = leave_future_out(own)
+        cols = ["log_loss", "median", "scale", "distance"]
+        if not held.any():
+            return own.iloc[:0].assign(**{c: np.zeros(0) for c in cols}), (np.zeros((0, 0)),) * 2, None
+        inner = dataclasses.replace(self, widen=1.0, extrapolation=NO_EXTRAPOLATION_ERROR, extrapolation_update=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            small = inner.fit(own[~held].reset_index(drop=True), reference=reference, random_seed=random_seed)
+        test = own[held].reset_index(drop=True)
+        rng = np.random.default_rng([int(random_seed), 0x1F0])
+        out = {c: np.zeros(len(test)) for c in cols}
+        expected, new_run = np.zeros((small.n_draws, len(test))), np.zeros((small.n_draws, len(test)))
+        for dom, idx in test.groupby("domain").groups.items():
+            sub = test.loc[idx]
+            mean, new = predictive_draws(small, sub, dom, rng)
+            expected[:, idx], new_run[:, idx] = mean, new
+            q05, q50, q95 = np.nanquantile(new, [0.05, 0.5, 0.95], axis=0)
+            out["log_loss"][idx] = np.log(sub["loss"].to_numpy(float))
+            out["median"][idx], out["scale"][idx] = q50, (q95 - q05) / 3.29
+            out["distance"][idx] = extrapolation_distance(small.own_runs(dom), sub)
+        return test.assign(**out), (expected, new_run), small
 
     def inputs(self, runs, reference=None, loss_unit: str = "nats") -> FitInputs:
         """Validate runs (and reference runs) and build every model input; see :func:`bayes_scaling.inputs.build_inputs`.

@@ -1,4 +1,4 @@
-"""Floor 3. Posterior predictive forecasts of loss, computed from the draws with NumPy.
+"""Floor 2. Posterior predictive forecasts of loss, computed from the draws with NumPy.
 
 No PyTensor graph is compiled here: the laws are pure functions
 (:mod:`bayes_scaling.laws`) and the discrepancy basis is evaluated in NumPy

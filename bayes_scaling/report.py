@@ -474,6 +474,18 @@ def build_fit_report(
             else "No model-discrepancy term (too few runs to identify one)."
         )
     )
+    ex = fit.extrapolation
+    if ex.active:
+        q = ex.quantiles_per_decade((0.05, 0.5, 0.95))
+        sec.text(
+            "Model-form error beyond the runs: a forecast's interval widens with the decades it lies beyond the "
+            f"runs (in N, D or C) by kappa per decade of log loss, kappa median {q[0.5]:.3g} ({q[0.05]:.2g} to "
+            f"{q[0.95]:.2g}), learned from backtests of public data sets ({', '.join(ex.learned_from)})"
+            + (f"; updated with {ex.where.split('updated with ', 1)[1]}." if "updated with " in ex.where else ".")
+        )
+    else:
+        sec.text("Model-form error beyond the runs: none added (extrapolation='none'); intervals far beyond the runs "
+                 "rest on the law's form alone.")
     # --- posterior
     sec = rep.section("Posterior parameters")
     params = fit.parameters(prob)
@@ -536,7 +548,7 @@ def build_fit_report(
     sec = rep.section("Forecasts")
     sec.text(
         "loss_* is one new training run (run-to-run noise included); mean_loss_* is the expected loss "
-        f"(parameter and discrepancy uncertainty only). Intervals are {prob:.0%} equal-tailed. All losses in nats/token."
+        f"(parameter, discrepancy and model-form uncertainty, no run-to-run noise). Intervals are {prob:.0%} equal-tailed. All losses in nats/token."
         + (" A domain the fit has not seen (domain_kind new_domain) gets the population forecast." if several else "")
     )
     show = [c for c in ("label", "domain", "domain_kind", "params", "tokens", "flops", "loss_median", "loss_lower", "loss_upper",

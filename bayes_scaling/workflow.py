@@ -350,6 +350,8 @@ def fit_and_report(
     domain_col: str = "domain",
     discrepancy: str = "auto",
     loss_unit: str = "nats",
+    extrapolation: str = "learned",
+    extrapolation_update: bool = True,
     title: str = "Scaling-law forecast",
     data_note: str = "",
     force: bool = False,
@@ -370,7 +372,7 @@ def fit_and_report(
         Runs table (see :mod:`bayes_scaling.data`).
     out : str or Path
         Output directory (created).
-    law, prior, widen, discrepancy, domain_col
+    law, prior, widen, discrepancy, domain_col, extrapolation, extrapolation_update
         See :class:`~bayes_scaling.ScalingLaw` (``prior=None``: the law's published prior).
     reference : {"chinchilla"}, path or DataFrame, optional
         Reference runs fitted alongside as sibling domains.
@@ -430,7 +432,7 @@ def fit_and_report(
         threshold = float(threshold) * float(np.log(2.0))
     say("validating runs and building the model")
     spec = ScalingLaw(law=law, prior=prior, widen=widen, sampler=sampler or SamplerConfig(), domain_col=domain_col,
-                      discrepancy=discrepancy)
+                      discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
         "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")

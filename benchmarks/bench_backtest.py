@@ -6,8 +6,10 @@ Data sets and splits (fit below the scale cutoff, forecast the rest):
   (weak prior: the published priors were fitted on these runs);
 * OpenLM over-training (Gadre et al. 2024): fit N <= 411M, forecast the 1.4B and 6.9B runs, 24 domains;
 * data-constrained runs (Muennighoff et al. 2023): fit N < 2B, forecast N >= 2B (data-constrained law);
-* dense runs of the routing data set (Clark et al. 2022): fit N <= 370M, forecast the 1.3B model
-  (all at 130B tokens: a one-variable law in N).
+* dense runs of the routing data set (Clark et al. 2022) on its six evaluation sets (each a domain, as in
+  ``learn_extrapolation.py``): fit N <= 370M, forecast the 481M, 708M and 1.3B models (18 runs; all at 130B
+  tokens: a one-variable law in N). One evaluation set alone has 3 held-out runs, whose coverage can only be
+  0, 1/3, 2/3 or 1.
 
 Methods: ``bayes`` (the package with its default sampler settings and the extrapolation-error prior
 ``learned_without_<data set>``, so no data set's own errors set its intervals), ``huber_ls`` (Huber least
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _common import machine, md_table, quiet
+from _common import machine, md_table, quiet, routing_domains
 
 quiet()
 
@@ -48,12 +50,12 @@ def datasets():
     chin = bs.datasets.load_chinchilla()
     openlm = bs.datasets.load_openlm()[["params", "tokens", "loss", "domain"]]
     dc = bs.datasets.load_datablations()[["params", "tokens", "unique_tokens", "loss", "domain"]]
-    routing = bs.datasets.load_routing()[["params", "tokens", "loss", "domain"]]
+    routing = routing_domains()[["params", "tokens", "loss", "domain"]]
     return [
         ("chinchilla", "Chinchilla, fit C < 1e21", chin, Split.cutoff("flops", 1e21), {"prior": "weak"}),
         ("openlm", "OpenLM, fit N <= 411M, forecast 1.4B and 6.9B", openlm, Split.cutoff("params", 5e8), {}),
         ("datablations", "datablations, fit N < 2B", dc, Split.cutoff("params", 2e9), {"law": "data_constrained"}),
-        ("routing", "routing dense, fit N <= 370M, forecast 1.3B", routing, Split.cutoff("params", 4e8),
+        ("routing", "routing dense, 6 evaluation sets, fit N <= 370M", routing, Split.cutoff("params", 4e8),
          {"law": "power_params"}),
     ]
 

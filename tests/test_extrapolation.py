@@ -12,7 +12,9 @@ from bayes_scaling.extrapolation import (
     ExtrapolationPrior,
     extrapolation_distance,
     get_extrapolation_prior,
+    leave_future_out,
     list_extrapolation_priors,
+    update_extrapolation_prior,
 )
 
 RUNS = pd.DataFrame({"params": [1e8, 1e9], "tokens": [2e9, 2e10]})
@@ -57,3 +59,80 @@ def test_round_trip_through_a_saved_fit_dict():
     assert ExtrapolationPrior.from_dict(prior.to_dict()) == prior
     back = ExtrapolationPrior.from_dict(NO_EXTRAPOLATION_ERROR.to_dict())
     assert back.name == "none" and not back.active
+
+
+def test_leave_future_out_holds_out_the_top_third_of_each_domains_compute_range():
+    # domain a: compute 1e18 .. 1e23 in decades -> top third is above 10**21.33: the two largest runs;
+    # domain b: 3 runs cannot spare any (3 must remain to fit); domain c: one compute, no range
+    runs = pd.DataFrame({"flops": [1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e18, 1e19, 1e20, 1e20, 1e20, 1e20, 1e20],
+                         "domain": ["a"] * 6 + ["b"] * 3 + ["c"] * 4})
+    np.testing.assert_array_equal(leave_future_out(runs), [False] * 4 + [True, True] + [False] * 7)
+    # C = 6 N D where the table has no flops
+    nd = pd.DataFrame({"params": [1e7, 1e8, 1e9, 1e10], "tokens": [1e9] * 4, "domain": "x"})
+    np.testing.assert_array_equal(leave_future_out(nd), [False, False, False, True])
+
+
+def _draws(k, s, S=400, seed=1):
+    """Forecast draws without the model-form error: centred at 0, independent run-to-run noise of sd s."""
+    rng = np.random.default_rng(seed)
+    expected = 1e-4 * rng.standard_normal((S, k))
+    return expected, expected + s * rng.standard_normal((S, k))
+
+
+def _errors(kappa, n_domains, n_per, seed=0, s=0.01):
+    """Held-out errors simulated from the model: one drift per domain, h from 0.2 to 1 decade."""
+    rng = np.random.default_rng(seed)
+    h = np.tile(np.linspace(0.2, 1.0, n_per), n_domains)
+    z = np.repeat(rng.standard_normal(n_domains), n_per)
+    y = kappa * z * h + s * rng.standard_normal(h.size)
+    return (y, *_draws(h.size, s), h, np.repeat(np.arange(n_domains), n_per))
+
+
+@pytest.mark.parametrize("kappa", [0.003, 0.1])
+def test_update_recovers_the_error_per_decade_of_simulated_data_sets(kappa):
+    prior = get_extrapolation_prior("learned")
+    post = update_extrapolation_prior(prior, *_errors(kappa, n_domains=40, n_per=5))
+    # 40 domains: log kappa within 0.35 of the truth, far from the prior's median (0.0149) at either end
+    assert abs(post.log_kappa_mean - np.log(kappa)) < 0.35
+    assert post.log_kappa_sd < 0.5 * prior.log_kappa_sd
+    assert post.details["n_points"] == 200 and post.details["n_groups"] == 40
+    assert post.name == "learned + own runs"
+    assert ExtrapolationPrior.from_dict(post.to_dict()) == post
+
+
+def test_runs_of_one_domain_are_one_piece_of_evidence():
+    # one domain that drifted by 0.02 per decade: one draw of kappa * z, consistent with many kappas
+    prior = get_extrapolation_prior("learned")
+    h = np.linspace(0.2, 1.0, 40)
+    y = 0.02 * h + 0.001 * np.random.default_rng(0).standard_normal(40)
+    expected, new = _draws(40, 0.001)
+    one = update_extrapolation_prior(prior, y, expected, new, h, np.zeros(40))
+    independent = update_extrapolation_prior(prior, y, expected, new, h, np.arange(40))
+    # read as 40 domains, the errors would pin kappa at 0.02 (sd 0.13); as one domain they cannot (sd 0.65)
+    assert independent.log_kappa_sd < 0.2 and abs(np.exp(independent.log_kappa_mean) - 0.02) < 0.002
+    assert one.log_kappa_sd > 0.5
+
+
+def test_errors_the_parameters_explain_do_not_count_as_model_form_error():
+    # a forecast whose slope is uncertain: errors growing with h are what its own draws predict
+    rng = np.random.default_rng(2)
+    h = np.linspace(0.2, 1.0, 8)
+    slope = 0.05 * rng.standard_normal((2000, 1))
+    expected = slope * h
+    new = expected + 0.002 * rng.standard_normal(expected.shape)
+    y = 0.05 * h + 0.002 * rng.standard_normal(8)  # one sd of the slope's uncertainty
+    prior = get_extrapolation_prior("learned")
+    post = update_extrapolation_prior(prior, y, expected, new, h)
+    # not much above the prior's median: the draws explained the drift (as independent noise it would not be)
+    assert post.log_kappa_mean < prior.log_kappa_mean + 0.5
+    naive = update_extrapolation_prior(prior, y, np.zeros_like(expected), expected + new - expected, h)
+    assert naive.log_kappa_mean > post.log_kappa_mean
+
+
+def test_update_without_information_returns_the_prior():
+    prior = get_extrapolation_prior("learned")
+    inside = np.zeros(3)  # h = 0: inside the runs' range
+    expected, new = _draws(3, 0.01)
+    assert update_extrapolation_prior(prior, np.ones(3), expected, new, inside) is prior
+    assert update_extrapolation_prior(NO_EXTRAPOLATION_ERROR, np.ones(3), expected, new,
+                                      np.ones(3)) is NO_EXTRAPOLATION_ERROR

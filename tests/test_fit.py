@@ -130,7 +130,8 @@ def test_fit_orchestration_retries_a_failed_quick_fit_without_a_sampler(fake_fit
 
     monkeypatch.setattr(fit_module, "sample_posterior", _fake_sampler(fake_fit, calls))
     monkeypatch.setattr(fit_module, "check_convergence", first_fails)
-    fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(fake_fit.runs[["params", "tokens", "loss"]], random_seed=5)
+    fit = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False).fit(
+        fake_fit.runs[["params", "tokens", "loss"]], random_seed=5)
     assert [(c.tune, c.max_treedepth) for c in calls] == [(300, 6), (1000, 10)]
     assert checks == [False, False]  # the quick attempt never raises; the retry's verdict is reported
     assert fit.sampler.tune == 1000 and fit.diagnostics.ok
@@ -142,6 +143,27 @@ def test_fit_orchestration_retries_a_failed_quick_fit_without_a_sampler(fake_fit
     post = fit.posterior["posterior"]
     assert list(post["theta"].coords["domain_idx"].values) == ["default"]
     assert list(post["theta_pop"].coords["param"].values) == list(fit.law.theta_names)
+
+
+def test_fit_updates_the_extrapolation_prior_with_a_fit_of_its_smaller_runs(fake_fit, monkeypatch):
+    calls = []
+    monkeypatch.setattr(fit_module, "sample_posterior", _fake_sampler(fake_fit, calls))
+    runs = fake_fit.runs[["params", "tokens", "loss"]]
+    fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(runs, random_seed=5)
+    held = bs.extrapolation.leave_future_out(runs.assign(domain="default"))
+    # a second fit of the runs outside the top third of the compute range; the update is recorded
+    assert len(calls) == 2 and 0 < held.sum() < len(runs)
+    assert fit.extrapolation.name == "learned + own runs"
+    assert fit.extrapolation.details["n_points"] == held.sum() and fit.extrapolation.details["n_groups"] == 1
+    assert fit.notes[-1].startswith("model-form error beyond the runs: learned (kappa median 0.0149 per decade), "
+                                    f"updated with this fit's own errors: {held.sum()} runs of 1 domain(s)")
+    assert fit.timings["extrapolation_update_seconds"] > 0
+    off = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False).fit(runs, random_seed=5)
+    assert off.extrapolation.name == "learned" and len(calls) == 3
+    # too few runs to spare: no second fit, and a note says why
+    few = bs.ScalingLaw(discrepancy="none").fit(runs.iloc[:3], random_seed=5)
+    assert few.extrapolation.name == "learned" and len(calls) == 4
+    assert few.notes[-1].startswith("the extrapolation prior was not updated: no domain has runs to spare")
 
 
 def test_strict_fit_raises_when_the_checks_fail(fake_fit, monkeypatch):
