@@ -23,7 +23,7 @@ extrapolations of OPT). Forecasts therefore add a model-form error to the law's 
 A fit updates the distribution of its own ``kappa`` with its own errors beyond its runs
 (:func:`leave_future_out`, :func:`update_extrapolation_prior`): the runs in the top third of each
 domain's compute range are forecast from a fit of the others, and the misfit grows or shrinks
-``kappa`` from the population's prior (``ScalingLaw(extrapolation_update=True)``, the default).
+``kappa`` from the population's prior (``ScalingLaw(extrapolation_update=True)``; off by default, see its docstring).
 
 The learned priors are stored in ``_resources/extrapolation_prior.json`` with the data sets
 they were learned from; ``learned`` uses all of them, ``learned_without_<data set>`` leaves

@@ -351,7 +351,7 @@ def fit_and_report(
     discrepancy: str = "auto",
     loss_unit: str = "nats",
     extrapolation: str = "learned",
-    extrapolation_update: bool = True,
+    extrapolation_update: bool = False,
     title: str = "Scaling-law forecast",
     data_note: str = "",
     force: bool = False,

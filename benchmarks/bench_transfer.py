@@ -11,7 +11,7 @@ corpora x 8 eval sets), 4 fitting runs per domain with N <= 154M; forecast the
 * ``huber_ls``: the same law fitted per domain without priors (Huber least squares);
 * ``published_offset``: the published Besiroglu law with only a per-domain offset.
 
-Run: ``python benchmarks/bench_transfer.py`` (prints the tables; ~3-5 min on 2 cores).
+Run: ``python benchmarks/bench_transfer.py [seed] [--extrapolation-update]`` (prints the tables; ~2-5 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -28,16 +28,18 @@ from bayes_scaling.datasets import openlm_transfer_split  # noqa: E402
 
 
 
-def main(seed: int = 0) -> str:
+def main(seed: int = 0, update: bool = False) -> str:
     train, held = openlm_transfer_split()
     cols = ["params", "tokens", "loss", "domain"]
     with Timer() as t:
         res = backtest(None, (train[cols], held[cols]),
-                       methods={"bayes": {"reference": "chinchilla", "extrapolation": "learned_without_openlm"}, "huber_ls": {},
+                       methods={"bayes": {"reference": "chinchilla", "extrapolation": "learned_without_openlm",
+                                          "extrapolation_update": update}, "huber_ls": {},
                                 "published_offset": {}},
                        random_seed=seed)
     s = res.summary
-    lines = [f"## OpenLM transfer: 4 runs/domain (N <= 154M) + Chinchilla reference, forecast 1.4B and 6.9B ({machine()})", ""]
+    lines = [f"## OpenLM transfer: 4 runs/domain (N <= 154M) + Chinchilla reference, forecast 1.4B and 6.9B ({machine()})"
+             + (", extrapolation prior updated with the fit's own runs (extrapolation_update=True)" if update else ""), ""]
     show = s[["method", "n_heldout", "n_scored", "mape", "rmsle", "coverage_80", "coverage_90", "coverage_95",
               "width_90", "crps", "fit_seconds", "notes"]].copy()
     lines.append(md_table(show))
@@ -61,4 +63,5 @@ def main(seed: int = 0) -> str:
 
 
 if __name__ == "__main__":
-    print(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    args = [a for a in sys.argv[1:] if a != "--extrapolation-update"]
+    print(main(int(args[0]) if args else 0, update="--extrapolation-update" in sys.argv[1:]))

@@ -149,7 +149,7 @@ def test_fit_updates_the_extrapolation_prior_with_a_fit_of_its_smaller_runs(fake
     calls = []
     monkeypatch.setattr(fit_module, "sample_posterior", _fake_sampler(fake_fit, calls))
     runs = fake_fit.runs[["params", "tokens", "loss"]]
-    fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(runs, random_seed=5)
+    fit = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=True).fit(runs, random_seed=5)
     held = bs.extrapolation.leave_future_out(runs.assign(domain="default"))
     # a second fit of the runs outside the top third of the compute range; the update is recorded
     assert len(calls) == 2 and 0 < held.sum() < len(runs)
@@ -158,10 +158,10 @@ def test_fit_updates_the_extrapolation_prior_with_a_fit_of_its_smaller_runs(fake
     assert fit.notes[-1].startswith("model-form error beyond the runs: learned (kappa median 0.0149 per decade), "
                                     f"updated with this fit's own errors: {held.sum()} runs of 1 domain(s)")
     assert fit.timings["extrapolation_update_seconds"] > 0
-    off = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False).fit(runs, random_seed=5)
+    off = bs.ScalingLaw(prior="weak", discrepancy="none").fit(runs, random_seed=5)  # the default: no update
     assert off.extrapolation.name == "learned" and len(calls) == 3
     # too few runs to spare: no second fit, and a note says why
-    few = bs.ScalingLaw(discrepancy="none").fit(runs.iloc[:3], random_seed=5)
+    few = bs.ScalingLaw(discrepancy="none", extrapolation_update=True).fit(runs.iloc[:3], random_seed=5)
     assert few.extrapolation.name == "learned" and len(calls) == 4
     assert few.notes[-1].startswith("the extrapolation prior was not updated: no domain has runs to spare")
 
