@@ -236,13 +236,24 @@ def test_cli_accepts_no_warm_up_like_sampler_config():
         (["frontier", "/nonexistent", "--flops", "abc"], 2, "--flops must be comma-separated numbers"),
     ],
 )
-def test_cli_errors_are_one_line_without_traceback(tmp_path, args, code, message):
+@pytest.mark.parametrize("process", [
+    "in-process",  # main() as the console script calls it
+    pytest.param("subprocess", marks=pytest.mark.slow),  # `python -m bayes_scaling.cli`: the exit code of the process
+])
+def test_cli_errors_are_one_line_without_traceback(tmp_path, monkeypatch, capsys, args, code, message, process):
     args = [a.replace("OUT", str(tmp_path / "o")) for a in args]
-    r = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", *args], capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == code
-    assert "Traceback" not in r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], r.stderr
+    if process == "subprocess":  # ~3 s, nearly all of it importing the package
+        r = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", *args], capture_output=True, text=True,
+                           cwd=tmp_path)
+        returncode, stderr = r.returncode, r.stderr
+    else:
+        monkeypatch.chdir(tmp_path)
+        returncode = main(args)
+        stderr = capsys.readouterr().err
+    assert returncode == code
+    assert "Traceback" not in stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], stderr
 
 
 # ----------------------------------------------------------------------------- --strict and failed sampling (real fits)
