@@ -53,6 +53,34 @@ def _close_figures():
     plt.close("all")
 
 
+@pytest.fixture
+def unrasterized_figures(monkeypatch):
+    """Report figures are built (every plot function runs and the figure is closed) but not rasterized: a 1x1 PNG
+    stands in for each. For tests of a report's text, tables and files: ``savefig`` is ~85 % of a report's 2-4 s.
+    The PNGs themselves are checked where reports are rendered for real (test_report's ``report``, test_workflow's
+    ``notebook_run`` and hierarchical fit, the demo in test_cli, test_report_browser)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from bayes_scaling import report as report_module
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), "white").save(buf, format="PNG")
+    png = buf.getvalue()
+    drawn = []
+
+    def figure(self, fig, name, caption):
+        plt.close(fig)
+        drawn.append(name)
+        self.blocks.append(("figure", report_module.Figure(name, caption, png)))
+        return self
+
+    monkeypatch.setattr(report_module.Section, "figure", figure)
+    return drawn
+
+
 # ----------------------------------------------------------------------------- data
 
 

@@ -327,7 +327,8 @@ def hier_runs_csv(fake_hier_fit, tmp_path):
     return path
 
 
-def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys):
+def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys,
+                                                         unrasterized_figures):
     """Issue 14: `fit` with a domain column ended in 'add a domain column to the targets', exit 2, nothing written."""
     import dataclasses
 
@@ -371,7 +372,7 @@ def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs
 
 
 def test_a_failing_step_after_the_fit_keeps_it_and_says_how_to_redo_it(fake_hier_fit, hier_runs_csv, tmp_path,
-                                                                       monkeypatch, capsys):
+                                                                       monkeypatch, capsys, unrasterized_figures):
     import bayes_scaling.fit as fit_module
     import bayes_scaling.workflow as workflow_module
 
@@ -438,7 +439,8 @@ def test_every_flag_a_message_suggests_exists(tmp_path, capsys):
     assert (args.k, args.draws, args.tune, args.target_accept) == (4, 200, 100, 0.95)
 
 
-def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_path, monkeypatch, capsys):
+def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_path, monkeypatch, capsys,
+                                                                  unrasterized_figures):
     import bayes_scaling.fit as fit_module
 
     seen = {}
@@ -458,7 +460,7 @@ def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_
     assert "converted to nats" in (tmp_path / "o" / "report.md").read_text()
 
 
-def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monkeypatch):
+def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monkeypatch, unrasterized_figures):
     import bayes_scaling.fit as fit_module
     from bayes_scaling.workflow import fit_and_report
 
@@ -474,7 +476,7 @@ def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monk
     assert len(seen["reference"]) == 245
 
 
-def test_the_retry_note_comes_before_the_verdict(fake_fit, tmp_path, monkeypatch):
+def test_the_retry_note_comes_before_the_verdict(fake_fit, tmp_path, monkeypatch, unrasterized_figures):
     import dataclasses
     import warnings as w
 

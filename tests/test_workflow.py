@@ -133,7 +133,8 @@ def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkey
     assert list(res.frontier["domain"]) == ["books", "code", "web", "(new domain)"]
 
 
-def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit, monkeypatch, tmp_path):
+def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit, monkeypatch, tmp_path,
+                                                                    unrasterized_figures):
     """Weak prior: summary.json and the report's posterior table both carry the Besiroglu et al. (2024) values,
     the same numbers (to the digits the report shows)."""
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_chinchilla_fit)
