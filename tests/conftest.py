@@ -53,12 +53,11 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.fixture
-def unrasterized_figures(monkeypatch):
+def unrasterize(monkeypatch) -> list[str]:
     """Report figures are built (every plot function runs and the figure is closed) but not rasterized: a 1x1 PNG
     stands in for each. For tests of a report's text, tables and files: ``savefig`` is ~85 % of a report's 2-4 s.
     The PNGs themselves are checked where reports are rendered for real (test_report's ``report``, test_workflow's
-    ``notebook_run`` and hierarchical fit, the demo in test_cli, test_report_browser)."""
+    hierarchical fit, the demo in test_cli, test_report_browser). Returns the names of the figures built."""
     import io
 
     import matplotlib.pyplot as plt
@@ -79,6 +78,12 @@ def unrasterized_figures(monkeypatch):
 
     monkeypatch.setattr(report_module.Section, "figure", figure)
     return drawn
+
+
+@pytest.fixture
+def unrasterized_figures(monkeypatch):
+    """:func:`unrasterize` for one test."""
+    return unrasterize(monkeypatch)
 
 
 # ----------------------------------------------------------------------------- data
