@@ -56,8 +56,9 @@ def _close_figures():
 def unrasterize(monkeypatch) -> list[str]:
     """Report figures are built (every plot function runs and the figure is closed) but not rasterized: a 1x1 PNG
     stands in for each. For tests of a report's text, tables and files: ``savefig`` is ~85 % of a report's 2-4 s.
-    The PNGs themselves are checked where reports are rendered for real (test_report's ``report``, test_workflow's
-    hierarchical fit, the demo in test_cli, test_report_browser). Returns the names of the figures built."""
+    The PNGs themselves are checked where reports are rendered for real (test_report's ``report`` for the standard
+    figures, test_workflow's hierarchical fit for those of several domains, the real demo in test_cli and
+    test_report_browser, both slow). Returns the names of the figures built."""
     import io
 
     import matplotlib.pyplot as plt

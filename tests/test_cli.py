@@ -50,8 +50,10 @@ def test_cli_demo_writes_everything(tmp_path, chinchilla_fit):
     assert len(f) == 2
 
 
-def test_cli_demo_writes_everything_without_a_sampler(tmp_path, fake_chinchilla_fit, monkeypatch, capsys):
-    """The demo's files, tables and stdout, with the fit replaced by synthetic draws (the real run is the test above)."""
+def test_cli_demo_writes_everything_without_a_sampler(tmp_path, fake_chinchilla_fit, monkeypatch, capsys,
+                                                      unrasterized_figures):
+    """The demo's files, tables and stdout, with the fit replaced by synthetic draws (the real run is the test above;
+    the figures are rasterized there, in test_report.py and in test_report_browser.py)."""
     import bayes_scaling.fit as fit_module
 
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_chinchilla_fit)

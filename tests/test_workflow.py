@@ -46,7 +46,7 @@ def notebook_run(fake_fit, tmp_path_factory):
     out = tmp_path_factory.mktemp("workflow") / "nb"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fit_module.ScalingLaw, "fit", fake)
-        unrasterize(mp)  # the files and paths are the point here; the demo in test_cli rasterizes the same figures
+        unrasterize(mp)  # the files and paths are the point here; test_report.py rasterizes the same figures
         res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], out, prior="weak", random_seed=3, title="t",
                              progress=lines.append)
     return res, out, calls, lines
