@@ -11,6 +11,10 @@ Two kinds of fit:
 * **real fits** (``small_fit``, ``chinchilla_fit``, ``chinchilla_split_fit``): nutpie, session-scoped
   so each model shape is compiled once per test run; every test that uses one is marked ``slow``.
 
+``slow`` also marks tests whose point is a fresh process (a subprocess CLI, a pytest run under another
+environment, worker processes) and the full-size runs of the fuzz and property tests (the quick tier runs about
+a quarter of their inputs). Tests of a report's text, tables and files use ``unrasterized_figures``.
+
 Fixtures are shared across tests: never modify a fit in place (``dataclasses.replace`` it).
 """
 
