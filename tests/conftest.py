@@ -11,6 +11,10 @@ Two kinds of fit:
 * **real fits** (``small_fit``, ``chinchilla_fit``, ``chinchilla_split_fit``): nutpie, session-scoped
   so each model shape is compiled once per test run; every test that uses one is marked ``slow``.
 
+``slow`` also marks tests whose point is a fresh process (a subprocess CLI, a pytest run under another
+environment, worker processes) and the full-size runs of the fuzz and property tests (the quick tier runs about
+a quarter of their inputs). Tests of a report's text, tables and files use ``unrasterized_figures``.
+
 Fixtures are shared across tests: never modify a fit in place (``dataclasses.replace`` it).
 """
 
@@ -51,6 +55,40 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def unrasterize(monkeypatch) -> list[str]:
+    """Report figures are built (every plot function runs and the figure is closed) but not rasterized: a 1x1 PNG
+    stands in for each. For tests of a report's text, tables and files: ``savefig`` is ~85 % of a report's 2-4 s.
+    The PNGs themselves are checked where reports are rendered for real (test_report's ``report`` for the standard
+    figures, test_workflow's hierarchical fit for those of several domains, the real demo in test_cli and
+    test_report_browser, both slow). Returns the names of the figures built."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from bayes_scaling import report as report_module
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), "white").save(buf, format="PNG")
+    png = buf.getvalue()
+    drawn = []
+
+    def figure(self, fig, name, caption):
+        plt.close(fig)
+        drawn.append(name)
+        self.blocks.append(("figure", report_module.Figure(name, caption, png)))
+        return self
+
+    monkeypatch.setattr(report_module.Section, "figure", figure)
+    return drawn
+
+
+@pytest.fixture
+def unrasterized_figures(monkeypatch):
+    """:func:`unrasterize` for one test."""
+    return unrasterize(monkeypatch)
 
 
 # ----------------------------------------------------------------------------- data

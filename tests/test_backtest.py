@@ -138,6 +138,7 @@ def test_calibration_table(local_result):
     assert len(ax.lines) == 1 + cal["method"].nunique()
 
 
+@pytest.mark.slow  # two worker processes (the point: the same numbers across processes); ~3.5 s to start them
 def test_same_numbers_with_two_local_workers(chinchilla, local_result):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.RunsTableWarning)

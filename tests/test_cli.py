@@ -50,8 +50,10 @@ def test_cli_demo_writes_everything(tmp_path, chinchilla_fit):
     assert len(f) == 2
 
 
-def test_cli_demo_writes_everything_without_a_sampler(tmp_path, fake_chinchilla_fit, monkeypatch, capsys):
-    """The demo's files, tables and stdout, with the fit replaced by synthetic draws (the real run is the test above)."""
+def test_cli_demo_writes_everything_without_a_sampler(tmp_path, fake_chinchilla_fit, monkeypatch, capsys,
+                                                      unrasterized_figures):
+    """The demo's files, tables and stdout, with the fit replaced by synthetic draws (the real run is the test above;
+    the figures are rasterized there, in test_report.py and in test_report_browser.py)."""
     import bayes_scaling.fit as fit_module
 
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_chinchilla_fit)
@@ -236,13 +238,24 @@ def test_cli_accepts_no_warm_up_like_sampler_config():
         (["frontier", "/nonexistent", "--flops", "abc"], 2, "--flops must be comma-separated numbers"),
     ],
 )
-def test_cli_errors_are_one_line_without_traceback(tmp_path, args, code, message):
+@pytest.mark.parametrize("process", [
+    "in-process",  # main() as the console script calls it
+    pytest.param("subprocess", marks=pytest.mark.slow),  # `python -m bayes_scaling.cli`: the exit code of the process
+])
+def test_cli_errors_are_one_line_without_traceback(tmp_path, monkeypatch, capsys, args, code, message, process):
     args = [a.replace("OUT", str(tmp_path / "o")) for a in args]
-    r = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", *args], capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == code
-    assert "Traceback" not in r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], r.stderr
+    if process == "subprocess":  # ~3 s, nearly all of it importing the package
+        r = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", *args], capture_output=True, text=True,
+                           cwd=tmp_path)
+        returncode, stderr = r.returncode, r.stderr
+    else:
+        monkeypatch.chdir(tmp_path)
+        returncode = main(args)
+        stderr = capsys.readouterr().err
+    assert returncode == code
+    assert "Traceback" not in stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], stderr
 
 
 # ----------------------------------------------------------------------------- --strict and failed sampling (real fits)
@@ -316,7 +329,8 @@ def hier_runs_csv(fake_hier_fit, tmp_path):
     return path
 
 
-def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys):
+def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys,
+                                                         unrasterized_figures):
     """Issue 14: `fit` with a domain column ended in 'add a domain column to the targets', exit 2, nothing written."""
     import dataclasses
 
@@ -360,7 +374,7 @@ def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs
 
 
 def test_a_failing_step_after_the_fit_keeps_it_and_says_how_to_redo_it(fake_hier_fit, hier_runs_csv, tmp_path,
-                                                                       monkeypatch, capsys):
+                                                                       monkeypatch, capsys, unrasterized_figures):
     import bayes_scaling.fit as fit_module
     import bayes_scaling.workflow as workflow_module
 
@@ -427,7 +441,8 @@ def test_every_flag_a_message_suggests_exists(tmp_path, capsys):
     assert (args.k, args.draws, args.tune, args.target_accept) == (4, 200, 100, 0.95)
 
 
-def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_path, monkeypatch, capsys):
+def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_path, monkeypatch, capsys,
+                                                                  unrasterized_figures):
     import bayes_scaling.fit as fit_module
 
     seen = {}
@@ -447,7 +462,7 @@ def test_loss_unit_reaches_the_fit_and_the_threshold_is_converted(fake_fit, tmp_
     assert "converted to nats" in (tmp_path / "o" / "report.md").read_text()
 
 
-def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monkeypatch):
+def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monkeypatch, unrasterized_figures):
     import bayes_scaling.fit as fit_module
     from bayes_scaling.workflow import fit_and_report
 
@@ -463,7 +478,7 @@ def test_the_embedded_reference_is_labelled_in_warnings(fake_fit, tmp_path, monk
     assert len(seen["reference"]) == 245
 
 
-def test_the_retry_note_comes_before_the_verdict(fake_fit, tmp_path, monkeypatch):
+def test_the_retry_note_comes_before_the_verdict(fake_fit, tmp_path, monkeypatch, unrasterized_figures):
     import dataclasses
     import warnings as w
 

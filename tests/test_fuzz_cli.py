@@ -170,13 +170,25 @@ def _check_valid(out, path, kind):
 
 
 N_LOADER, N_PREDICT, N_FIT = 600, 300, 300  # + 300 hypothesis inputs: 1,500 in all
+#: The quick tier fuzzes the first quarter of each seeded stream (the same inputs, fewer of them) and expects a
+#: quarter of each outcome count; all of them (``slow``) run in tier 2. Each input costs a few milliseconds.
+QUICK = 4
 
 
-def test_loaders_never_raise_anything_but_runs_table_error(tmp_path):
+def _sizes(n_full):
+    """Parameters (n, fraction of the full count) of a fuzz test: a quarter in the quick tier, all of it when slow."""
+    return pytest.mark.parametrize("n, share", [
+        pytest.param(n_full // QUICK, 1 / QUICK, id="quick"),
+        pytest.param(n_full, 1.0, id="full", marks=pytest.mark.slow),
+    ])
+
+
+@_sizes(N_LOADER)
+def test_loaders_never_raise_anything_but_runs_table_error(tmp_path, n, share):
     rng = np.random.default_rng(20240601)
     path = tmp_path / "fuzz.csv"
     outcome = Counter()
-    for i in range(N_LOADER):
+    for i in range(n):
         kind = "runs" if i % 3 else "targets"
         path.write_bytes(generate(rng, kind))
         for what, fn in (("runs", validate_runs), ("targets", validate_targets)):
@@ -194,18 +206,38 @@ def test_loaders_never_raise_anything_but_runs_table_error(tmp_path):
                 _check_valid(out, path, what)
                 outcome[f"{what} ok"] += 1
     # the generator exercises both outcomes for both loaders
-    assert outcome["runs ok"] >= 40 and outcome["runs error"] >= 300, outcome
-    assert outcome["targets ok"] >= 100 and outcome["targets error"] >= 300, outcome
+    assert outcome["runs ok"] >= 40 * share and outcome["runs error"] >= 300 * share, outcome
+    assert outcome["targets ok"] >= 100 * share and outcome["targets error"] >= 300 * share, outcome
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(
+HYPOTHESIS_CSV = st.one_of(
     st.binary(max_size=200),
     st.text(max_size=200).map(lambda s: s.encode("utf-8")),
     st.lists(st.lists(st.one_of(st.sampled_from(WEIRD_VALUES + NAMES), st.text(max_size=8)), max_size=5),
              min_size=1, max_size=8).map(lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8")),
-))
+)
+
+
+def _hypothesis_settings(n):
+    return settings(max_examples=n, derandomize=True, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.slow
+@_hypothesis_settings(300)
+@given(data=HYPOTHESIS_CSV)
 def test_loaders_on_hypothesis_inputs(tmp_path, data):
+    _loaders_accept_or_reject(tmp_path, data)
+
+
+@_hypothesis_settings(300 // QUICK)
+@given(data=HYPOTHESIS_CSV)
+def test_loaders_on_hypothesis_inputs_quick(tmp_path, data):
+    """The quick tier's share of the test above (hypothesis's first examples, derandomized)."""
+    _loaders_accept_or_reject(tmp_path, data)
+
+
+def _loaders_accept_or_reject(tmp_path, data):
     path = tmp_path / "h.csv"
     path.write_bytes(data)
     for what, fn in (("runs", validate_runs), ("targets", validate_targets)):
@@ -236,14 +268,15 @@ def saved_fit_dir(fake_fit, tmp_path_factory):
     return fake_fit.save(tmp_path_factory.mktemp("fuzzfit") / "fit")
 
 
-def test_cli_predict_on_fuzzed_targets(saved_fit_dir, tmp_path, capsys, monkeypatch):
+@_sizes(N_PREDICT)
+def test_cli_predict_on_fuzzed_targets(saved_fit_dir, tmp_path, capsys, monkeypatch, n, share):
     # loading the NetCDF takes ~0.5 s; load it for real once and hand the CLI the same fit afterwards
     # (loading damaged fits is fuzzed in test_io_damage.py)
     real_load, cache = cli_module._load, {}
     monkeypatch.setattr(cli_module, "_load", lambda d, domain=None: cache[d] if d in cache else cache.setdefault(d, real_load(d)))
     rng = np.random.default_rng(7)
     codes = Counter()
-    for i in range(N_PREDICT):
+    for i in range(n):
         at = tmp_path / f"t{i}.csv"
         at.write_bytes(generate(rng, "targets"))
         code = main(["predict", str(saved_fit_dir), "--at", str(at), "--quiet"])
@@ -259,14 +292,15 @@ def test_cli_predict_on_fuzzed_targets(saved_fit_dir, tmp_path, capsys, monkeypa
             assert out == ""
         codes[code] += 1
     assert len(cache) == 1  # the same saved fit every time
-    assert codes[0] > 50 and codes[2] > 50, codes
+    assert codes[0] > 50 * share and codes[2] > 50 * share, codes
 
 
 class _ReachedSampling(BaseException):  # noqa: N818 - a sentinel, not an error; BaseException passes main()'s handlers
     """Raised instead of sampling: the input passed validation."""
 
 
-def test_cli_fit_on_fuzzed_runs_never_samples_invalid_input(tmp_path, capsys, monkeypatch):
+@_sizes(N_FIT)
+def test_cli_fit_on_fuzzed_runs_never_samples_invalid_input(tmp_path, capsys, monkeypatch, n, share):
     def sentinel(*args, **kwargs):
         raise _ReachedSampling
 
@@ -274,7 +308,7 @@ def test_cli_fit_on_fuzzed_runs_never_samples_invalid_input(tmp_path, capsys, mo
     monkeypatch.setattr(inference_module, "sample_posterior", sentinel)
     rng = np.random.default_rng(11)
     codes = Counter()
-    for i in range(N_FIT):
+    for i in range(n):
         runs = tmp_path / f"r{i}.csv"
         runs.write_bytes(generate(rng, "runs"))
         try:
@@ -292,7 +326,7 @@ def test_cli_fit_on_fuzzed_runs_never_samples_invalid_input(tmp_path, capsys, mo
         assert code in (2, 4), (code, err, runs.read_bytes()[:300])
         _one_error_line(code, err)
         codes[code] += 1
-    assert codes["sampling"] > 10 and codes[2] > 100, codes
+    assert codes["sampling"] > 10 * share and codes[2] > 100 * share, codes
 
 
 @pytest.mark.parametrize("value", ["0", "1", "-0.5", "1.5"])

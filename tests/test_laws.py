@@ -20,6 +20,16 @@ from bayes_scaling.laws import (
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+
+def _settings(examples: int):
+    return settings(SETTINGS, max_examples=examples)
+
+
+#: The per-law property tests (18 of them, ~3 ms an example): 40 examples each in the quick tier, the full 150 in
+#: tier 2 (``slow``).
+EXAMPLES = pytest.mark.parametrize("examples", [pytest.param(40, id="quick"),
+                                                pytest.param(150, id="full", marks=pytest.mark.slow)])
+
 LOG_MIN, LOG_MAX = math.log(1e3), math.log(1e16)
 sizes = st.floats(LOG_MIN, LOG_MAX, allow_nan=False)
 refs = st.fixed_dictionaries({"params": st.floats(math.log(1e6), math.log(1e12)),
@@ -80,11 +90,12 @@ def _linear_reference(name, cat, table):
     return e(cat["logE"]) + e(cat["logA"]) * x ** (-cat["alpha"])
 
 
+@EXAMPLES
 @pytest.mark.parametrize("name", list(LAWS))
-def test_log_space_form_matches_linear_reference_and_is_finite_positive(name):
+def test_log_space_form_matches_linear_reference_and_is_finite_positive(name, examples):
     law = LAWS[name]
 
-    @SETTINGS
+    @_settings(examples)
     @given(cat=CATALOG[name], ref=refs, log_n=sizes, log_d=sizes, u_frac=st.floats(0.01, 1.0))
     def check(cat, ref, log_n, log_d, u_frac):
         log_u = log_d + math.log(u_frac)
@@ -104,11 +115,12 @@ def test_log_space_form_matches_linear_reference_and_is_finite_positive(name):
 
 @pytest.mark.parametrize("name", list(LAWS))
 @pytest.mark.parametrize("axis", ["params", "tokens"])
-def test_loss_does_not_increase_with_model_or_data_size(name, axis):
+@EXAMPLES
+def test_loss_does_not_increase_with_model_or_data_size(name, axis, examples):
     law = LAWS[name]
     varies = axis in law.variables or (law.name == "power_flops")  # C grows with N and with D
 
-    @SETTINGS
+    @_settings(examples)
     @given(cat=CATALOG[name], ref=refs, log_n=sizes, log_d=sizes, step=st.floats(1e-3, 5.0), u_frac=st.floats(0.01, 1))
     def check(cat, ref, log_n, log_d, step, u_frac):
         th = _theta(law, cat, ref)
@@ -126,11 +138,12 @@ def test_loss_does_not_increase_with_model_or_data_size(name, axis):
     check()
 
 
+@EXAMPLES
 @pytest.mark.parametrize("name", [n for n in LAWS if n != "kaplan"])
-def test_limit_is_the_irreducible_loss_E(name):
+def test_limit_is_the_irreducible_loss_E(name, examples):
     law = LAWS[name]
 
-    @SETTINGS
+    @_settings(examples)
     @given(cat=CATALOG[name], ref=refs)
     def check(cat, ref):
         e = math.exp(cat["logE"])

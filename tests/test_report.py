@@ -103,7 +103,7 @@ def test_figures_of_a_hierarchy_are_drawn_for_the_headline_domain(fake_fit, fake
 # ---------------------------------------------------------------- issue 14
 
 
-def test_reference_runs_are_kept_apart_from_the_users(fake_hier_fit):
+def test_reference_runs_are_kept_apart_from_the_users(fake_hier_fit, unrasterized_figures):
     runs = fake_hier_fit.runs.assign(is_reference=fake_hier_fit.runs["domain"] == "web")
     fit = dataclasses.replace(fake_hier_fit, runs=runs, reference_domains=["web"], prior=bs.get_prior("besiroglu2024"))
     pred = fit.predict(TARGETS.assign(domain="code"))
@@ -113,7 +113,8 @@ def test_reference_runs_are_kept_apart_from_the_users(fake_hier_fit):
     assert "Reference runs, fitted alongside but not part of your data: 8 runs of web" in texts[1]
 
 
-def test_markdown_has_no_escaped_html_and_says_when_the_published_value_is_outside(fake_fit, tmp_path):
+def test_markdown_has_no_escaped_html_and_says_when_the_published_value_is_outside(fake_fit, tmp_path,
+                                                                                   unrasterized_figures):
     from bayes_scaling.diagnostics import Diagnostics
 
     diag = dataclasses.replace(fake_fit.diagnostics, ok=False,
@@ -130,7 +131,7 @@ def test_markdown_has_no_escaped_html_and_says_when_the_published_value_is_outsi
     assert "- \\<script>" in Report("x", summary=["<script>"]).to_markdown()  # a tag is escaped, not turned into HTML
 
 
-def test_prior_table_is_the_prior_drawn_in_the_parameter_figure(fake_fit):
+def test_prior_table_is_the_prior_drawn_in_the_parameter_figure(fake_fit, unrasterized_figures):
     """Issue 14: the prior table said sd 0.0154 for alpha while parameters.png drew 0.18-0.52."""
     from bayes_scaling.plots import plot_parameters
 

@@ -54,7 +54,8 @@ CHROMIUM, CHROMEDRIVER, MISSING = find_browser()
 
 
 def browser_test(test):
-    """Mark a test as a browser test (``browser``, ``slow``); the checks of the CI plumbing run in the quick tier."""
+    """Mark a test as a browser test (``browser``, ``slow``); the checks of ``.ci/run`` run in the quick tier, the
+    two that start a fresh pytest process are ``slow``."""
     return pytest.mark.slow(pytest.mark.browser(test))
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -411,7 +412,7 @@ def test_the_alert_check_detects_markup_that_runs(browser, tmp_path):
     assert HOSTILE in browser.find_element("tag name", "body").text
 
 
-# ------------------------------------------------------- CI cannot pass by skipping them (quick tier)
+# ------------------------------------------------------- CI cannot pass by skipping them (.ci/run: quick tier)
 def _bin_without_chromium(tmp_path: Path, apt_get: str | None) -> Path:
     """A PATH directory with the few tools .ci/run needs before it installs anything, and no browser."""
     bin_dir = tmp_path / "bin"
@@ -438,6 +439,7 @@ def test_ci_run_stops_with_one_line_when_chromium_cannot_be_installed(tmp_path, 
     assert res.stdout == ""
 
 
+@pytest.mark.slow  # a fresh pytest process (PATH and CI are read at import): ~7 s each, most of it importing
 @pytest.mark.parametrize("ci, code, outcome", [("true", 1, "1 error"), ("", 0, "1 skipped")])
 def test_browser_tests_fail_under_ci_and_skip_elsewhere_without_a_driver(tmp_path, ci, code, outcome):
     empty = tmp_path / "empty-path"

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import warnings
 
+import pytest
+
 from bayes_scaling import quiet_library_noise
 
 
@@ -27,6 +29,7 @@ def test_quieting_is_scoped_and_restores_filters_and_log_levels():
     logger.setLevel(logging.NOTSET)
 
 
+@pytest.mark.slow  # needs a fresh interpreter; importing pymc and the package there takes ~3 s
 def test_importing_the_package_changes_no_filter_and_no_log_level():
     """In a fresh process: the libraries' own imports first, then ours, which must leave both alone."""
     code = (

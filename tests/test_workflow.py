@@ -15,6 +15,7 @@ import bayes_scaling.workflow as workflow_module
 from bayes_scaling.cli import main
 from bayes_scaling.report import Report
 from bayes_scaling.workflow import DEFAULT_BUDGETS, FitReport, default_targets, fit_and_report
+from conftest import unrasterize
 
 FILES = ["fit", "fit_flops.png", "fit_params.png", "forecast.png", "frontier.csv", "frontier.png", "parameters.png",
          "predictions.csv", "report.html", "report.md", "summary.json"]
@@ -45,6 +46,7 @@ def notebook_run(fake_fit, tmp_path_factory):
     out = tmp_path_factory.mktemp("workflow") / "nb"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fit_module.ScalingLaw, "fit", fake)
+        unrasterize(mp)  # the files and paths are the point here; test_report.py rasterizes the same figures
         res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], out, prior="weak", random_seed=3, title="t",
                              progress=lines.append)
     return res, out, calls, lines
@@ -133,7 +135,8 @@ def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkey
     assert list(res.frontier["domain"]) == ["books", "code", "web", "(new domain)"]
 
 
-def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit, monkeypatch, tmp_path):
+def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit, monkeypatch, tmp_path,
+                                                                    unrasterized_figures):
     """Weak prior: summary.json and the report's posterior table both carry the Besiroglu et al. (2024) values,
     the same numbers (to the digits the report shows)."""
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_chinchilla_fit)
