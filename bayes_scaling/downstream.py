@@ -353,7 +353,9 @@ def _sample(key: tuple, arrays: dict, config: SamplerConfig, random_seed: int):
                               chains=cfg.chains, cores=cfg.cores or min(2, cfg.chains), seed=int(random_seed),
                               progress_bar=False, save_warmup=False, adaptation=cfg.adaptation,
                               target_accept=cfg.target_accept,
-                              maxdepth=cfg.max_treedepth if cfg.max_treedepth is not None else 10)
+                              maxdepth=cfg.max_treedepth if cfg.max_treedepth is not None else 10,
+                              **({"mass_matrix_gamma": float(cfg.mass_matrix_gamma)} if cfg.adaptation == "low_rank"
+                                 else {}))
     tree = xr.DataTree.from_dict({"posterior": trace["posterior"].to_dataset(),
                                   "sample_stats": trace["sample_stats"].to_dataset()})
     return tree, t_compile, time.perf_counter() - t0
