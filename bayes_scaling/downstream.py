@@ -68,7 +68,7 @@ from scipy import stats
 
 from ._version import __version__
 from .diagnostics import check_convergence
-from .inference import SamplerConfig
+from .inference import SamplerConfig, mass_matrix_gamma
 from .intervals import interval
 from .io import FitFileError, read_fit, write_fit
 
@@ -354,8 +354,8 @@ def _sample(key: tuple, arrays: dict, config: SamplerConfig, random_seed: int):
                               progress_bar=False, save_warmup=False, adaptation=cfg.adaptation,
                               target_accept=cfg.target_accept,
                               maxdepth=cfg.max_treedepth if cfg.max_treedepth is not None else 10,
-                              **({"mass_matrix_gamma": float(cfg.mass_matrix_gamma)} if cfg.adaptation == "low_rank"
-                                 else {}))
+                              **({"mass_matrix_gamma": mass_matrix_gamma(cfg, compiled.n_dim)}
+                                 if cfg.adaptation == "low_rank" else {}))
     tree = xr.DataTree.from_dict({"posterior": trace["posterior"].to_dataset(),
                                   "sample_stats": trace["sample_stats"].to_dataset()})
     return tree, t_compile, time.perf_counter() - t0

@@ -27,7 +27,8 @@ import pytensor
 from ._warnings import quiet_library_noise
 from .model import Structure, build_model
 
-__all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info"]
+__all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info", "mass_matrix_gamma",
+           "MASS_MATRIX_GAMMA", "LARGE_MODEL_DIM"]
 
 _log = logging.getLogger("bayes_scaling")
 
@@ -35,11 +36,25 @@ _COMPILED: dict[Structure, object] = {}
 _MODELS: dict[Structure, pm.Model] = {}
 
 
-#: Default regularisation of nutpie's low-rank mass matrix (see :class:`SamplerConfig`).
-#: Chosen from 1e-5 (nutpie's default), 1e-4, 1e-3, 1e-2 on two benchmarks together: 1e-3 samples the 8 x 50
-#: discrepancy fit 5-6x faster than 1e-5 with the same ESS, and passes the diagnostics on all 24 one-domain fits of
-#: 5 OpenLM runs for seeds 0 and 1 (1e-5: 24 and 23; 1e-2: 23 and 24; ``bench_few_runs.py``).
+#: Regularisation of nutpie's low-rank mass matrix for models with more than :data:`LARGE_MODEL_DIM` free
+#: parameters (see :class:`SamplerConfig`); smaller models keep nutpie's default (1e-5). The low-rank correction's
+#: cost per leapfrog step grows with the dimension: at 346 parameters (8 domains x 50 runs with a discrepancy
+#: term) it cost ~1 ms per step against 0.1 ms for the gradient, and 1e-3 sampled that fit 5-6x faster with the
+#: same steps per draw and ESS (1e-5/1e-4/1e-3/1e-2: 125/80/19-25/15 s); on the OpenLM transfer split (~160
+#: parameters) it gave the same coverage and ESS in 30 s instead of 40-65 s. Small models gain nothing: on one
+#: domain of 5 runs 1e-3 left one fit at R-hat 1.0104 where 1e-5 and 1e-2 passed (notebook 04's fit).
 MASS_MATRIX_GAMMA = 1e-3
+#: Free parameters above which :data:`MASS_MATRIX_GAMMA` is used by default.
+LARGE_MODEL_DIM = 100
+#: nutpie's own default regularisation (nutpie 0.16).
+NUTPIE_MASS_MATRIX_GAMMA = 1e-5
+
+
+def mass_matrix_gamma(config: SamplerConfig, n_dim: int) -> float:
+    """The low-rank regularisation for a model of ``n_dim`` free parameters: the configured value, or by size."""
+    if config.mass_matrix_gamma is not None:
+        return float(config.mass_matrix_gamma)
+    return MASS_MATRIX_GAMMA if n_dim > LARGE_MODEL_DIM else NUTPIE_MASS_MATRIX_GAMMA
 
 
 @dataclass(frozen=True)
@@ -65,12 +80,11 @@ class SamplerConfig:
         nutpie mass-matrix adaptation; ``low_rank`` adapts to the correlated
         posteriors of scaling laws (10x the ESS per second of ``diag`` measured on
         the Chinchilla runs).
-    mass_matrix_gamma : float
+    mass_matrix_gamma : float or None
         Regularisation of the eigenvalues of nutpie's low-rank mass matrix (nutpie's
-        ``mass_matrix_gamma``; its default is 1e-5). Larger values keep fewer directions in the low-rank
-        correction, so each leapfrog step is cheaper; measured on 8 synthetic domains x 50 runs with a
-        discrepancy term (346 parameters), sampling took 125 s at 1e-5, 80 s at 1e-4, 19-25 s at 1e-3,
-        15 s at 1e-2, with the same steps per draw and ESS (``benchmarks/results/speed.md``).
+        ``mass_matrix_gamma``). Larger values keep fewer directions in the low-rank correction, so each
+        leapfrog step is cheaper. None = by model size (:func:`mass_matrix_gamma`): 1e-3 above
+        :data:`LARGE_MODEL_DIM` free parameters, nutpie's 1e-5 below.
     max_treedepth : int or None
         Largest NUTS tree depth (2**depth - 1 leapfrog steps); None = by model shape:
         10 (Stan's and nutpie's default) for hierarchical fits, 6 for one domain, whose
@@ -90,7 +104,7 @@ class SamplerConfig:
     sampler: str = "nutpie"
     adaptation: str = "low_rank"
     max_treedepth: int | None = None
-    mass_matrix_gamma: float = MASS_MATRIX_GAMMA
+    mass_matrix_gamma: float | None = None
 
     def __post_init__(self):
         for k in ("draws", "tune", "chains", "max_treedepth"):
@@ -102,6 +116,10 @@ class SamplerConfig:
         if not (isinstance(self.target_accept, (int, float)) and 0.0 < float(self.target_accept) < 1.0):
             raise ValueError(f"SamplerConfig.target_accept must be between 0 and 1 (exclusive), got "
                              f"{self.target_accept!r}; 0.9 is the default, 0.95-0.99 for divergences.")
+        g = self.mass_matrix_gamma
+        if g is not None and (isinstance(g, bool) or not isinstance(g, (int, float)) or not float(g) > 0):
+            raise ValueError(f"SamplerConfig.mass_matrix_gamma must be a positive number or None (by model size), "
+                             f"got {g!r}.")
         if self.sampler not in ("nutpie", "pymc"):
             raise ValueError(f"SamplerConfig.sampler must be 'nutpie' or 'pymc', got {self.sampler!r}.")
 
@@ -260,7 +278,8 @@ def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, pr
                     adaptation=config.adaptation,
                     target_accept=config.target_accept,
                     maxdepth=config.max_treedepth,
-                    **({"mass_matrix_gamma": float(config.mass_matrix_gamma)} if config.adaptation == "low_rank" else {}),
+                    **({"mass_matrix_gamma": mass_matrix_gamma(config, compiled.n_dim)}
+                       if config.adaptation == "low_rank" else {}),
                 )
             ts = time.perf_counter() - t0
             tree = xr.DataTree.from_dict(

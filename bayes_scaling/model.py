@@ -257,8 +257,7 @@ def data_arrays(
         Between-domain spread of each coordinate: the fixed value, or the centre of the log-normal
         prior of a learned one (:func:`bayes_scaling.priors.between_domain_spread`).
     psi : ndarray, shape (n_gp, n, m) or None
-        Orthogonal discrepancy basis of each discrepancy domain (zero outside its runs); stored as
-        ``psi`` (n, m), each run's row, and ``gp_idx`` (n,), the discrepancy domain of each run.
+        Orthogonal discrepancy basis of each discrepancy domain (zero outside its runs).
     structure : Structure
     gp_lengthscale : float, default 1
         Discrepancy length scale in units of the data half-range.
@@ -297,12 +296,7 @@ def data_arrays(
     if structure.n_domains > 1 and len(structure.rich) + len(structure.summarized) < structure.n_domains:
         out["noise_vary"] = np.asarray(1.0 if noise_vary is None else noise_vary, float)
     if structure.n_gp > 0:
-        # each run lies in at most one discrepancy domain: its basis row and the index of that domain's
-        # coefficients (0 with a zero row for a run without one), so the graph evaluates n x m products
-        # instead of n_gp x n x m (8 domains x 50 runs: sampling 144 s -> see benchmarks/results/speed.md)
-        psi = np.asarray(psi, float)
-        out["psi"] = psi.sum(axis=0)
-        out["gp_idx"] = np.argmax(np.abs(psi).sum(axis=2) > 0, axis=0).astype("int64")
+        out["psi"] = np.asarray(psi, float)
         out["gp_lengthscale"] = np.full(structure.gp_dim, float(gp_lengthscale))
     return out
 
@@ -465,8 +459,7 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
                 return v[dom]
         mean = law.log_loss(xs, named, pt)
         if structure.n_gp > 0:
-            psi = _fixed("psi", arrays["psi"], (None, structure.n_basis))
-            gp_idx = _fixed("gp_idx", arrays["gp_idx"], (None,))
+            psi = _fixed("psi", arrays["psi"], (structure.n_gp, None, structure.n_basis))
             d = structure.gp_dim
             # Amplitude prior: half-normal with scale 0.02 in log loss (~2 % of the loss),
             # the size of the extrapolation errors seen in published ladders (Choshen et al.
@@ -480,8 +473,9 @@ def build_model(structure: Structure, arrays: dict[str, np.ndarray], refs: dict[
             basis = DiscrepancyBasis(law.size_variables, np.zeros(d), np.ones(d), np.zeros(p), np.zeros((p, 1)))
             sqrt_s = basis.sqrt_spectral(eta, ls, pt)
             coef = zg * sqrt_s[None, :]
-            # each run's basis row times its discrepancy domain's coefficients (zero rows elsewhere)
-            mean = mean + (psi * coef[gp_idx]).sum(axis=1)
+            # one matrix-vector product per discrepancy domain (psi is zero outside its rows)
+            for s in range(structure.n_gp):
+                mean = mean + _rowsum(psi[s], coef[s])
         if structure.likelihood == "student_t":
             # Tail weight: one learned value shared by the domains with many runs (a tail weight per
             # domain traded off against the between-domain spreads and opened a second mode on the

@@ -36,3 +36,15 @@ def test_sampler_defaults_depend_on_the_model_shape_and_explicit_values_win():
     assert (cfg.tune, cfg.max_treedepth, cfg.draws) == (50, 8, 1000)
     with pytest.raises(ValueError, match=r"^SamplerConfig.max_treedepth must be a positive integer, got 0\.$"):
         SamplerConfig(max_treedepth=0)
+
+
+def test_low_rank_regularisation_follows_the_model_size_unless_set():
+    from bayes_scaling.inference import LARGE_MODEL_DIM, MASS_MATRIX_GAMMA, mass_matrix_gamma
+
+    assert mass_matrix_gamma(SamplerConfig(), LARGE_MODEL_DIM + 1) == MASS_MATRIX_GAMMA == 1e-3
+    assert mass_matrix_gamma(SamplerConfig(), LARGE_MODEL_DIM) == 1e-5  # nutpie's own default for small models
+    assert mass_matrix_gamma(SamplerConfig(mass_matrix_gamma=0.02), 5) == 0.02
+    assert SamplerConfig().to_dict()["mass_matrix_gamma"] is None
+    with pytest.raises(ValueError, match=r"SamplerConfig.mass_matrix_gamma must be a positive number or None \(by model "
+                                         r"size\), got -1.0."):
+        SamplerConfig(mass_matrix_gamma=-1.0)
