@@ -68,7 +68,7 @@ from scipy import stats
 
 from ._version import __version__
 from .diagnostics import check_convergence
-from .inference import SamplerConfig, mass_matrix_gamma
+from .inference import SamplerConfig, adaptation_options
 from .intervals import interval
 from .io import FitFileError, read_fit, write_fit
 
@@ -351,11 +351,9 @@ def _sample(key: tuple, arrays: dict, config: SamplerConfig, random_seed: int):
         warnings.simplefilter("ignore")
         trace = nutpie.sample(compiled, draws=cfg.draws, tune=cfg.tune if cfg.tune is not None else 1000,
                               chains=cfg.chains, cores=cfg.cores or min(2, cfg.chains), seed=int(random_seed),
-                              progress_bar=False, save_warmup=False, adaptation=cfg.adaptation,
-                              target_accept=cfg.target_accept,
+                              progress_bar=False, save_warmup=False, target_accept=cfg.target_accept,
                               maxdepth=cfg.max_treedepth if cfg.max_treedepth is not None else 10,
-                              **({"mass_matrix_gamma": mass_matrix_gamma(cfg, compiled.n_dim)}
-                                 if cfg.adaptation == "low_rank" else {}))
+                              **adaptation_options(cfg, compiled.n_dim))
     tree = xr.DataTree.from_dict({"posterior": trace["posterior"].to_dataset(),
                                   "sample_stats": trace["sample_stats"].to_dataset()})
     return tree, t_compile, time.perf_counter() - t0

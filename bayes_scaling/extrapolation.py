@@ -32,6 +32,7 @@ one out (for an honest backtest of that data set), ``none`` adds nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -73,6 +74,15 @@ class ExtrapolationPrior:
     citation: str = ""
     where: str = ""
     details: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def own_runs_update(self) -> str:
+        """How a fit's own runs updated this prior (:func:`update_extrapolation_prior`), in words; '' if they did not."""
+        d = self.details
+        if "n_groups" not in d:
+            return ""
+        return (f"this fit's own errors: {d['n_points']} runs of {d['n_groups']} domain(s) forecast from the smaller "
+                f"ones, up to {d['max_distance']:.2f} decades beyond them (kappa median {np.exp(self.log_kappa_mean):.3g})")
 
     @property
     def active(self) -> bool:
@@ -318,7 +328,6 @@ def update_extrapolation_prior(prior: ExtrapolationPrior, log_loss: np.ndarray, 
     details = {"n_points": int(ok.sum()), "n_groups": int(np.unique(g[ok]).size),
                "max_distance": round(float(h[ok].max()), 3),
                "prior_log_kappa_mean": mu0, "prior_log_kappa_sd": sd0}
-    where = (f"{prior.name} (kappa median {np.exp(mu0):.3g} per decade), updated with this fit's own errors: "
-             f"{details['n_points']} runs of {details['n_groups']} domain(s) forecast from the smaller ones, up to "
-             f"{details['max_distance']:.2f} decades beyond them (kappa median {np.exp(mean):.3g})")
-    return ExtrapolationPrior(f"{prior.name} + own runs", mean, sd, prior.learned_from, prior.citation, where, details)
+    updated = ExtrapolationPrior(f"{prior.name} + own runs", mean, sd, prior.learned_from, prior.citation, "", details)
+    where = f"{prior.name} (kappa median {np.exp(mu0):.3g} per decade), updated with {updated.own_runs_update}"
+    return dataclasses.replace(updated, where=where)

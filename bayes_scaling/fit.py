@@ -33,8 +33,7 @@ from .model import VARS
 from .posterior import ScalingFit, label_draws
 from .predict import predictive_draws
 from .extrapolation import (NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance, get_extrapolation_prior,
-                            leave_future_out,
-                            update_extrapolation_prior)
+                            leave_future_out, update_extrapolation_prior)
 from .priors import PriorSpec, get_prior
 from .reference import reference_summary
 

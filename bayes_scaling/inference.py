@@ -28,7 +28,7 @@ from ._warnings import quiet_library_noise
 from .model import Structure, build_model
 
 __all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info", "mass_matrix_gamma",
-           "MASS_MATRIX_GAMMA", "LARGE_MODEL_DIM"]
+           "adaptation_options", "MASS_MATRIX_GAMMA", "LARGE_MODEL_DIM"]
 
 _log = logging.getLogger("bayes_scaling")
 
@@ -55,6 +55,17 @@ def mass_matrix_gamma(config: SamplerConfig, n_dim: int) -> float:
     if config.mass_matrix_gamma is not None:
         return float(config.mass_matrix_gamma)
     return MASS_MATRIX_GAMMA if n_dim > LARGE_MODEL_DIM else NUTPIE_MASS_MATRIX_GAMMA
+
+
+def adaptation_options(config: SamplerConfig, n_dim: int) -> dict:
+    """``nutpie.sample`` keyword arguments of the mass-matrix adaptation for a model of ``n_dim`` free parameters.
+
+    ``adaptation``, and with ``low_rank`` its regularisation (:func:`mass_matrix_gamma`). Shared by the
+    scaling-law fit and the downstream stage (:mod:`bayes_scaling.downstream`).
+    """
+    if config.adaptation == "low_rank":
+        return {"adaptation": config.adaptation, "mass_matrix_gamma": mass_matrix_gamma(config, n_dim)}
+    return {"adaptation": config.adaptation}
 
 
 @dataclass(frozen=True)
@@ -275,11 +286,9 @@ def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, pr
                     seed=int(random_seed),
                     progress_bar=progress,
                     save_warmup=False,
-                    adaptation=config.adaptation,
                     target_accept=config.target_accept,
                     maxdepth=config.max_treedepth,
-                    **({"mass_matrix_gamma": mass_matrix_gamma(config, compiled.n_dim)}
-                       if config.adaptation == "low_rank" else {}),
+                    **adaptation_options(config, compiled.n_dim),
                 )
             ts = time.perf_counter() - t0
             tree = xr.DataTree.from_dict(

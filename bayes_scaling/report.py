@@ -481,7 +481,7 @@ def build_fit_report(
             "Model-form error beyond the runs: a forecast's interval widens with the decades it lies beyond the "
             f"runs (in N, D or C) by kappa per decade of log loss, kappa median {q[0.5]:.3g} ({q[0.05]:.2g} to "
             f"{q[0.95]:.2g}), learned from backtests of public data sets ({', '.join(ex.learned_from)})"
-            + (f"; updated with {ex.where.split('updated with ', 1)[1]}." if "updated with " in ex.where else ".")
+            + (f"; updated with {ex.own_runs_update}." if ex.own_runs_update else ".")
         )
     else:
         sec.text("Model-form error beyond the runs: none added (extrapolation='none'); intervals far beyond the runs "

@@ -39,12 +39,14 @@ def test_sampler_defaults_depend_on_the_model_shape_and_explicit_values_win():
 
 
 def test_low_rank_regularisation_follows_the_model_size_unless_set():
-    from bayes_scaling.inference import LARGE_MODEL_DIM, MASS_MATRIX_GAMMA, mass_matrix_gamma
+    from bayes_scaling.inference import LARGE_MODEL_DIM, MASS_MATRIX_GAMMA, adaptation_options, mass_matrix_gamma
 
     assert mass_matrix_gamma(SamplerConfig(), LARGE_MODEL_DIM + 1) == MASS_MATRIX_GAMMA == 1e-3
     assert mass_matrix_gamma(SamplerConfig(), LARGE_MODEL_DIM) == 1e-5  # nutpie's own default for small models
     assert mass_matrix_gamma(SamplerConfig(mass_matrix_gamma=0.02), 5) == 0.02
     assert SamplerConfig().to_dict()["mass_matrix_gamma"] is None
+    assert adaptation_options(SamplerConfig(), 346) == {"adaptation": "low_rank", "mass_matrix_gamma": 1e-3}
+    assert adaptation_options(SamplerConfig(adaptation="diag", mass_matrix_gamma=0.02), 346) == {"adaptation": "diag"}
     with pytest.raises(ValueError, match=r"SamplerConfig.mass_matrix_gamma must be a positive number or None \(by model "
                                          r"size\), got -1.0."):
         SamplerConfig(mass_matrix_gamma=-1.0)
