@@ -42,8 +42,7 @@ _MODELS: dict[Structure, pm.Model] = {}
 #: term) it cost ~1 ms per step against 0.1 ms for the gradient, and 1e-3 sampled that fit 5-6x faster with the
 #: same steps per draw and ESS (1e-5/1e-4/1e-3/1e-2: 125/80/19-25/15 s of sampling, measured with a row-gathered
 #: discrepancy basis since reverted; ``bench_speed.py`` on this code: 25-29 s at 1e-3, 126-140 s before); on the
-#: OpenLM transfer split (~160
-#: parameters) it gave the same coverage and ESS in 30 s instead of 40-65 s. Small models gain nothing: on one
+#: OpenLM transfer split it gave the same coverage and ESS with a fit of 30-36 s instead of 41-65 s. Small models gain nothing: on one
 #: domain of 5 runs 1e-3 left one fit at R-hat 1.0104 where 1e-5 and 1e-2 passed (notebook 04's fit).
 MASS_MATRIX_GAMMA = 1e-3
 #: Free parameters above which :data:`MASS_MATRIX_GAMMA` is used by default.
