@@ -221,10 +221,20 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
             sel = dom_idx == domains.index(d)
             xd = _select(x, sel)
             psi[s, sel] = basis.psi(law, xd)
-    spread_scale, _ = between_domain_spread(law)
     all_counts = table["domain"].value_counts().reindex(domains).to_numpy()
     vary_names = spec.varying_parameters(all_counts, table, domains)
     vary = np.array([1.0 if name in vary_names else 0.0 for name in law.z_names])
+    spread_scale, _ = between_domain_spread(law)
+    pinned = None
+    if hierarchical:
+        # What each domain's runs pin, judged at the narrow between-domain spreads (pinned_coordinates).
+        pinned = pinned_coordinates(law, x, dom_idx, len(domains), prior_mean, spread_scale)
+        own_idx = [i for i, d in enumerate(domains) if d not in reference_domains]
+        if vary.all() and pinned[own_idx].mean(axis=0).min() > 0.5:
+            # The runs of most of the user's own domains pin every coordinate: the domains' split between E and
+            # the size terms is measured, not assumed, and may differ between them as much as between studies
+            # (priors.BETWEEN_DOMAIN, "share").
+            spread_scale, _ = between_domain_spread(law, identified=True)
     centre = None
     if hierarchical:
         # Centred where the runs pin the coordinate: every domain's loss level, the exponent of a domain
@@ -234,7 +244,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         centre[:, [j for j, r in enumerate(law.z_roles) if r == "level"]] = 1.0
         centre[np.ix_(list(rich), [j for j, r in enumerate(law.z_roles) if r == "exponent"])] = 1.0
         centre[list(summ_idx), :] = 1.0
-        centre = np.maximum(centre, pinned_coordinates(law, x, dom_idx, len(domains), prior_mean, spread_scale))
+        centre = np.maximum(centre, pinned)
         centre = centre * vary[None, :]
     arrays = data_arrays(law, x, y, dom_idx, prior_mean, prior_cov, spread_scale, psi, structure, spec.gp_lengthscale,
                          vary=vary, centre=centre, noise_vary=1.0 if spec.noise == "domain" else 0.0, summary=summary)

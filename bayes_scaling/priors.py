@@ -66,7 +66,12 @@ __all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_co
 #:   A few runs over a decade cannot tell the irreducible loss from the size term (the E-A ridge,
 #:   correlation 0.9993 in the Besiroglu et al. 2024 bootstrap), so neither can the hierarchy learn
 #:   how much that split varies between domains: a learned spread mixed slowly (R-hat 1.02, bulk
-#:   ESS ~150 of 4000 draws on the 24 OpenLM domains, benchmarks/model_geometry.md).
+#:   ESS ~150 of 4000 draws on the 24 OpenLM domains, benchmarks/model_geometry.md). Where the runs
+#:   of most domains pin every coordinate (``between_domain_spread(law, identified=True)``, decided by
+#:   ``inputs.pinned_coordinates``) the share's spread is the between-study one (:data:`BETWEEN_STUDY`, 0.7): evaluation sets and
+#:   corpora split their loss between E and the size terms as differently as studies do (per-domain
+#:   least squares on the six routing evaluation sets: E from 0 to 1.36 nats), and 0.3 held such
+#:   domains to the population's split (``benchmarks/model_geometry.md``, "The share's spread").
 #: * ``allocation`` (logit of a = beta / (alpha + beta)): fixed, 0.16, i.e. a sd of 0.04 in a at
 #:   a = 0.5: the spread of a across data sets (0.45-0.58, DeepSeek-AI 2024 Table 4; 0.46-0.53,
 #:   Hoffmann et al. 2022 Table 2 and App. C).
@@ -98,12 +103,16 @@ BETWEEN_STUDY: dict[str, float] = {"level": 0.5, "share": 0.7, "exponent": 0.3, 
 SPREAD_LOG_SD = 0.5
 
 
-def between_domain_spread(law: Law) -> tuple[np.ndarray, np.ndarray]:
+def between_domain_spread(law: Law, identified: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Between-domain spread of the law's sampling coordinates (see :data:`BETWEEN_DOMAIN`).
 
     Parameters
     ----------
     law : Law
+    identified : bool, default False
+        Whether the runs of most domains pin every coordinate (measure it better than the
+        between-domain spread does): the size-term shares then get the between-study spread
+        (:data:`BETWEEN_STUDY`) instead of the narrower between-domain one.
 
     Returns
     -------
@@ -111,7 +120,8 @@ def between_domain_spread(law: Law) -> tuple[np.ndarray, np.ndarray]:
         Shapes (len(law.z_names),): the scale of each coordinate's spread (log-loss, log or
         logit units) and whether the hierarchy learns it.
     """
-    scale = np.array([BETWEEN_DOMAIN[r][1] for r in law.z_roles], float)
+    scale = np.array([BETWEEN_STUDY[r] if identified and r == "share" else BETWEEN_DOMAIN[r][1]
+                      for r in law.z_roles], float)
     learned = np.array([BETWEEN_DOMAIN[r][0] for r in law.z_roles], bool)
     return scale, learned
 

@@ -55,6 +55,23 @@ def test_hierarchical_inputs_centre_what_the_runs_pin():
     assert build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), three).structure.learn_spread
 
 
+def test_domains_whose_runs_pin_every_coordinate_get_the_between_study_share_spread():
+    # three domains of 40 runs over two decades in N and 16x in tokens per parameter pin every coordinate
+    rich = pd.concat([synthetic_runs(n_sizes=8, ratios=(5, 10, 20, 40, 80), domain=f"d{i}", seed=i) for i in range(3)],
+                     ignore_index=True)
+    inputs = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), rich)
+    assert inputs.varying == ("ell", "uN", "uD", "ls", "la")
+    np.testing.assert_array_equal(inputs.centre, np.ones((3, 5)))
+    # the shares (uN, uD) get the between-study 0.7 instead of 0.3; the other spreads stay
+    np.testing.assert_allclose(inputs.arrays["spread_scale"], [0.3, 0.7, 0.7, 0.3, 0.16])
+    # domains of 4 runs at two sizes cannot pin the allocation: with two of four domains pinning it (not
+    # most), the shares keep the between-domain spread
+    sparse = pd.concat([rich[rich["domain"] != "d2"]] + [synthetic_runs(n_sizes=2, ratios=(10, 40), domain=f"s{i}",
+                                                                        seed=5 + i) for i in range(2)], ignore_index=True)
+    np.testing.assert_allclose(build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), sparse)
+                               .arrays["spread_scale"], [0.3, 0.3, 0.3, 0.3, 0.16])
+
+
 def test_reference_runs_enter_as_a_summary(monkeypatch):
     runs = synthetic_runs(n_sizes=3, ratios=(10, 40), domain="mine")
     reference = synthetic_runs(seed=5)  # no domain column: named 'reference'
