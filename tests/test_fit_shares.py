@@ -1,0 +1,61 @@
+"""bayes_scaling.fit, several domains whose runs pin every coordinate but split their loss differently between the
+irreducible loss E and the size term (as the routing evaluation sets do: per-domain least squares put E anywhere
+from 0 to 1.36 nats). Each domain must be forecast from its own curve, not bent towards the population's split.
+
+Known truth: five domains of the one-variable law L = E + A N^-alpha (E from 0.02 to 1.4 nats), 10 runs each over
+1.4 decades of N (1.5e7-4e8, fixed D), 0.3 % noise; forecasts of the expected loss at 1.3e9 and 3e9 parameters
+(0.5 and 0.9 decade beyond the runs), without the model-form error. Real nutpie sampling with the package
+defaults (marked slow).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling import priors
+
+pytestmark = pytest.mark.slow
+
+#: (E, A, alpha) per domain: a pure power law over the runs' range, and curves bending towards a large E.
+DOMAINS = {"pure": (0.02, 40.0, 0.16), "flat": (0.3, 25.0, 0.13), "mild": (0.6, 60.0, 0.20), "mid": (1.0, 80.0, 0.22),
+           "bent": (1.4, 300.0, 0.32)}
+N_RUNS = np.geomspace(1.5e7, 4e8, 10)
+TOKENS = 1.3e11
+TARGET_N = (1.3e9, 3e9)
+
+
+def _runs() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for d, (e, a, alpha) in DOMAINS.items():
+        loss = (e + a * N_RUNS**-alpha) * np.exp(rng.normal(0, 0.003, N_RUNS.size))
+        rows.append(pd.DataFrame({"params": N_RUNS, "tokens": TOKENS, "loss": loss, "domain": d}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _max_error_percent() -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bs.ScalingLaw(law="power_params", extrapolation="none").fit(_runs(), random_seed=0)
+    assert fit.diagnostics.ok, fit.diagnostics.problems
+    targets = pd.DataFrame([(d, n) for d in DOMAINS for n in TARGET_N], columns=["domain", "params"]).assign(tokens=TOKENS)
+    truth = np.array([DOMAINS[d][0] + DOMAINS[d][1] * n ** -DOMAINS[d][2] for d, n in zip(targets["domain"],
+                                                                                          targets["params"])])
+    median = fit.predict(targets)["mean_loss_median"].to_numpy()
+    return float(np.max(np.abs(median / truth - 1.0)) * 100)
+
+
+def test_each_domain_keeps_its_own_split_between_e_and_the_size_term(monkeypatch):
+    # the runs pin every coordinate of every domain, so the shares get the between-study spread (0.7): every
+    # domain's forecast 0.5-0.9 decade beyond its runs within 2.5 % of the truth (measured: 2.0 %, the pure
+    # power law's, whose E the population lifts from 0.02)
+    assert _max_error_percent() < 2.5
+    # with the between-domain spread of sparse designs (0.3) the pure power law is bent towards the population's
+    # E and forecast 5.7 % high at 3e9 (measured): the check above can fail
+    monkeypatch.setitem(priors.BETWEEN_STUDY, "share", priors.BETWEEN_DOMAIN["share"][1])
+    assert _max_error_percent() > 4.0
