@@ -317,6 +317,33 @@ def _published_outside(table: pd.DataFrame, prob: float) -> str | None:
             + ": the runs pull these parameters away from the published fit.")
 
 
+
+def _between_domain_text(fit) -> str:
+    """How far each domain may depart from the population, in words, from the fit's own spreads (posterior medians)."""
+    roles = dict(zip(fit.law.z_names, fit.law.z_roles))
+    tau = np.median(fit.between_domain_spread(), axis=0)
+    by_role = {}
+    for name, t in zip(fit.spread_names, tau):
+        if t > 0:
+            by_role.setdefault(roles[name], []).append(float(t))
+    words = {"level": "loss level", "exponent": "exponent", "share": "split of the loss between E and the size terms",
+             "allocation": "allocation between N and D", "extra": "other parameters"}
+    learned = [r for r in ("level", "exponent") if r in by_role and fit.structure.learn_spread]
+    fixed = [r for r in by_role if r not in learned]
+    text = "Each domain's parameters may depart from the population. "
+    if learned:
+        text += (f"How far the {' and the '.join(words[r] for r in learned)} differ between domains is learned from the "
+                 "domains (log-normal priors kept away from zero; posterior median "
+                 + ", ".join(f"{words[r]} {np.median(by_role[r]):.2g}" for r in learned) + ", log scale). ")
+    if fixed:
+        text += ("Fixed at literature values (log or logit scale): " + "; ".join(f"{words[r]} {max(by_role[r]):.2g}"
+                                                                             for r in fixed) + ".")
+        if "share" in fixed:
+            text += (" The split may differ between domains as much as between published studies (0.7) where every "
+                     "domain's runs measure it, and by 0.3 where they cannot.")
+    return text
+
+
 def build_fit_report(
     fit,
     predictions: pd.DataFrame,
@@ -461,10 +488,7 @@ def build_fit_report(
         )
     sec.table(ptab, f"prior of each domain's parameters: median and {prob:.0%} interval (as drawn in the parameter figure)")
     if fit.hierarchical:
-        sec.text(
-            "Each domain's parameters may depart from the population by a between-domain spread learned from "
-            "the data (half-normal priors informed by the published spread across data sources)."
-        )
+        sec.text(_between_domain_text(fit))
     noise = "Student-t (robust; tail weight learned)" if fit.structure.likelihood == "student_t" else "normal"
     sec.text(
         f"Likelihood: {noise} on log loss, noise scale learned per domain. "

@@ -202,3 +202,17 @@ def test_decision_report_writes_decision_html_with_its_figure(decision, tmp_path
     assert html.count(decision.summary_text().split(";")[0]) == 1  # the verdict once, in the summary box
     md = files["markdown"].read_text()
     assert md.startswith("# Which model to train\n") and "(net_value.png)" in md and "Fit: synthetic." in md
+
+
+def test_law_section_states_the_between_domain_spreads_of_the_fit(fake_hier_fit, unrasterized_figures):
+    """The report said 'half-normal priors' for every spread; it now reads the fit's own spreads (the fake fit's
+    draws: loss level and exponent 0.1 learned, shares 0.3 and allocation 0.16 fixed)."""
+    rep = build_fit_report(fake_hier_fit, fake_hier_fit.predict(TARGETS.assign(domain="books")), None)
+    texts = [obj for sec in rep.sections for kind, obj in sec.blocks if kind == "text"]
+    (text,) = [t for t in texts if t.startswith("Each domain's parameters may depart")]
+    assert text == (
+        "Each domain's parameters may depart from the population. How far the loss level and the exponent differ "
+        "between domains is learned from the domains (log-normal priors kept away from zero; posterior median loss "
+        "level 0.1, exponent 0.1, log scale). Fixed at literature values (log or logit scale): split of the loss "
+        "between E and the size terms 0.3; allocation between N and D 0.16. The split may differ between domains as "
+        "much as between published studies (0.7) where every domain's runs measure it, and by 0.3 where they cannot.")
