@@ -35,7 +35,8 @@ from .plots import (
 )
 from .predict import predictive_draws
 from .intervals import interval
-from .risk import DEPARTURE_VS_CONFLICT, departures, exceedance, prior_data_conflict
+from .risk import (DEPARTURE_COMPUTE_FACTOR, DEPARTURE_SIZE_FACTOR, DEPARTURE_VS_CONFLICT, departures, exceedance,
+                   prior_data_conflict)
 
 __all__ = [
     "Report",
@@ -608,6 +609,10 @@ def _as_probabilities(df: pd.DataFrame, cols) -> pd.DataFrame:
     return out
 
 
+#: The law's size variables in words (report text).
+_SIZE_WORDS = {"params": "N (parameters)", "tokens": "D (tokens)", "flops": "C (FLOPs)", "unique_tokens": "U (unique tokens)"}
+
+
 def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | None = None, prob: float = 0.9) -> Section | None:
     """Transfer-risk section: departures from the published law, prior-data conflict, P(miss).
 
@@ -630,12 +635,16 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     sec = Section("Transfer risk")
     own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
     dep = departures(fit, prob=prob, domains=own)
+    quantities = ", ".join(dict.fromkeys(q for q in dep["quantity"] if q != "loss gap"))
+    where = (f"the compute-optimal run with {DEPARTURE_COMPUTE_FACTOR:.0f}x the domain's largest compute"
+             if fit.law.has_allocation else
+             f"the domain's largest run with {' and '.join(_SIZE_WORDS[v] for v in fit.law.size_variables)} "
+             f"{DEPARTURE_SIZE_FACTOR:.0f}x larger")
     sec.text(
-        "Departure of each domain from the published law: Δalpha and Δbeta (domain minus published exponent, "
-        "tolerance ±0.05), ΔE (domain minus published irreducible loss in nats/token, tolerance ±10 % of it) and the "
-        "loss gap: the relative difference (L_domain − L_published) / L_published of the expected loss at the "
-        "compute-optimal run with 100x the domain's largest compute (0.14 = 14 % above the published law; tolerance "
-        "±2 %). p_outside is the posterior probability that the departure is larger than its tolerance."
+        f"Departure of each domain from the published law: {quantities} (domain minus published value; tolerance "
+        "±0.05 for an exponent, ±10 % of the published irreducible loss E) and the loss gap: the relative difference "
+        f"(L_domain − L_published) / L_published of the expected loss at {where} (0.14 = 14 % above the published law; "
+        "tolerance ±2 %). p_outside is the posterior probability that the departure is larger than its tolerance."
     )
     sec.table(_as_probabilities(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
                                 ["p_outside"]), f"departures from the published law ({prob:.0%} intervals)")

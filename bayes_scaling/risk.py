@@ -38,6 +38,9 @@ __all__ = [
     "risk_table",
     "DEFAULT_TOLERANCE",
     "DEPARTURE_VS_CONFLICT",
+    "default_departure_target",
+    "DEPARTURE_COMPUTE_FACTOR",
+    "DEPARTURE_SIZE_FACTOR",
     "RISK_COLUMNS",
 ]
 
@@ -138,8 +141,10 @@ def departures(
     fit : ScalingFit
         A fit of a law with a published counterpart (e.g. the Chinchilla law).
     targets : DataFrame, optional
-        One target (the first row is used) for the loss gap; default: the
-        compute-optimal run at 100x each domain's largest run.
+        One target (the first row is used) for the loss gap; default
+        (:func:`default_departure_target`): the compute-optimal run at 100x each
+        domain's largest compute, or for a law of one variable its largest run
+        with that variable 10x larger.
     tolerance : dict, optional
         Overrides of :data:`DEFAULT_TOLERANCE`.
     prob : float
@@ -179,8 +184,7 @@ def departures(
         if targets is not None:
             t = validate_targets(targets, needs=tuple(v for v in law.variables if v != "unique_tokens")).iloc[[0]]
         else:
-            runs = fit.runs[fit.runs["domain"] == dom]
-            t = _optimal_target(fit, dom, 100 * float(runs["flops"].max()))
+            t = default_departure_target(fit, dom)
         if "unique_tokens" in law.variables and "unique_tokens" not in t:
             t = t.assign(unique_tokens=t["tokens"])
         x = law.inputs(t, fit.refs)
@@ -201,6 +205,42 @@ def departures(
                 "target_tokens": float(t["tokens"].iloc[0]) if name == "loss gap" else np.nan,
             })
     return pd.DataFrame(rows)
+
+
+#: How far beyond a domain's largest run :func:`departures` measures the loss gap by default: 100x its compute
+#: (at the compute-optimal split), or, for a law of one variable (no split), 10x that variable.
+DEPARTURE_COMPUTE_FACTOR = 100.0
+DEPARTURE_SIZE_FACTOR = 10.0
+
+
+def default_departure_target(fit, domain: str) -> pd.DataFrame:
+    """The run at which :func:`departures` compares a domain's loss with the published law's, by default.
+
+    For a law with an allocation between N and D (Chinchilla, Kaplan, data-constrained): the compute-optimal run
+    (posterior median split) at :data:`DEPARTURE_COMPUTE_FACTOR` times the domain's largest compute. For a law of
+    one variable (``power_params``, ``power_tokens``, ``power_flops``), which has no such split: the domain's
+    largest run with that variable :data:`DEPARTURE_SIZE_FACTOR` times larger.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    domain : str
+        A fitted domain.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``params``, ``tokens``, ``flops`` (FLOPs; ``6 N D`` unless the law's variable is ``flops``).
+    """
+    runs = fit.runs[fit.runs["domain"] == domain]
+    if fit.law.has_allocation:
+        return _optimal_target(fit, domain, DEPARTURE_COMPUTE_FACTOR * float(runs["flops"].max()))
+    t = runs.loc[[runs["flops"].idxmax()], ["params", "tokens", "flops"]].astype(float).reset_index(drop=True)
+    for v in fit.law.size_variables:
+        t[v] = t[v] * DEPARTURE_SIZE_FACTOR
+    if "flops" not in fit.law.size_variables:
+        t["flops"] = 6.0 * t["params"] * t["tokens"]
+    return t
 
 
 def _optimal_target(fit, domain, flops) -> pd.DataFrame:
