@@ -254,7 +254,9 @@ def frontier(
 
 def _loss_draws(fit, candidates: pd.DataFrame, domain, rng, noise: bool):
     dom = domain or fit.default_domain
-    mean, new = predictive_draws(fit, candidates, dom, rng)
+    # single runs: a normal run-to-run noise with the Student-t's 90 % interval, so that the expected gap (a mean in
+    # loss space) is finite (predict.predictive_draws)
+    mean, new = predictive_draws(fit, candidates, dom, rng, noise="matched_normal" if noise else "student_t")
     return np.exp(new if noise else mean)
 
 
@@ -277,7 +279,9 @@ def compare(
     prob : float, default 0.9
     domain : str, optional
     new_run : bool, default False
-        Compare single runs (noise included) instead of expected losses.
+        Compare single runs (noise included) instead of expected losses; the run-to-run noise is then
+        taken as normal with the same 90 % interval as the fit's Student-t, whose tail has no mean in loss
+        space (:func:`bayes_scaling.predict.predictive_draws`).
     random_seed : int, optional
 
     Returns

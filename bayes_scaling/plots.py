@@ -95,7 +95,8 @@ def plot_fit(
     For an N-D law the curve needs a path through (N, D): along ``flops`` it is the
     compute-optimal frontier L_opt(C); along ``params`` or ``tokens`` it is the ray
     of constant ``tokens_per_param`` (default: the posterior-median optimum at the
-    largest run's compute).
+    largest run's compute, brought into the range of the runs' own D/N, so the curve
+    runs through the runs it was fitted to).
 
     Parameters
     ----------
@@ -157,7 +158,10 @@ def plot_fit(
         if law.has_allocation:
             if tokens_per_param is None:
                 opt = optimal_allocation_draws(fit, np.array([runs["flops"].max()]), theta)
-                tokens_per_param = float(np.median(opt["tokens_per_param"]))
+                ratio = (runs["tokens"] / runs["params"]).to_numpy(float)
+                # an optimum outside the runs' ratios (OpenLM c4_val: 3.4 against runs at 5-640) drew the ray below
+                # every run, which read as a bad fit
+                tokens_per_param = float(np.clip(np.median(opt["tokens_per_param"]), ratio.min(), ratio.max()))
             if x == "params":
                 table = pd.DataFrame({"params": grid, "tokens": grid * tokens_per_param})
             else:

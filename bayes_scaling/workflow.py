@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import validate_targets
+from .data import RunsTableWarning, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -439,7 +439,10 @@ def fit_and_report(
     # The fit's convergence warnings are held back until its notes are said, so a note such as "sampled again
     # with the long settings" comes before the verdict it explains; data warnings are shown at once (before the
     # sampling they may make pointless).
+    # Warnings about the runs (a loss that looks like bits, repeated rows, a domain of one run) are also kept for the
+    # report's notes and summary.json, so the written outputs say what the terminal said.
     held: list[warnings.WarningMessage] = []
+    data_warnings: list[str] = []
     with warnings.catch_warnings():
         shown = warnings.showwarning
 
@@ -447,6 +450,8 @@ def fit_and_report(
             if issubclass(category, ConvergenceWarning):
                 held.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
             else:
+                if issubclass(category, RunsTableWarning) and str(message) not in data_warnings:
+                    data_warnings.append(str(message))
                 shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = hold
@@ -468,7 +473,7 @@ def fit_and_report(
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"fit": fit.save(out / "fit", force=True)}  # saved before anything is derived from it
     say(f"saved the fit in {paths['fit']}")
-    notes: list[str] = []
+    notes: list[str] = [f"warning about the runs: {w}" for w in data_warnings]
     own = own_domains(fit)
     several = len(own) > 1
     dom_flag = " --domain DOMAIN" if several else ""
@@ -502,6 +507,9 @@ def fit_and_report(
         notes.extend(n for n in why if n not in notes)
     seen, unique = set(), []
     for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)
+        if n.startswith("warning about the runs: "):
+            unique.append(n)
+            continue
         key = n.split(" of ", 1)[-1] if "posterior draws of" in n else n
         key = key.split(" give ")[0].split(" is undefined")[0]
         if key not in seen:
@@ -509,7 +517,8 @@ def fit_and_report(
             unique.append(n)
     notes = unique
     for note in notes:
-        say(f"note: {note}")
+        if not note.startswith("warning about the runs: "):  # those were shown when they were raised
+            say(f"note: {note}")
     extra = []
     if fit.hierarchical:
         say("assessing transfer risk")

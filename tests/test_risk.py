@@ -251,3 +251,31 @@ def test_risk_table_gap_has_the_known_answer():
     true_gap = chinchilla_loss(1e8, 2e9, **truth) / chinchilla_loss(1e8, 2e9, **PUB) - 1
     assert true_gap > 2 * DEFAULT_TOLERANCE["loss_gap_rel"]  # below N = 1e9 the steeper N term costs loss
     assert shifted["loss_gap_median"] == pytest.approx(true_gap, abs=0.005) and shifted["p_departure"] == 1.0
+
+
+def test_expected_shortfall_stays_finite_with_the_heavy_tails_that_many_run_fits_learn(fake_fit):
+    """A fresh user's `risk` on OpenLM c4_val runs printed an expected shortfall of 3.29e14 nats/token: the fit's
+    Student-t tail weight was 0.65-2.3, and E[exp(sigma t)] is infinite for any tail weight. P(miss) keeps the
+    Student-t; the two means take a normal noise with its 90 % interval (predict.predictive_draws)."""
+    sigma, nu = 0.015, 0.8
+    fit = _point_fit(fake_fit, sigma)
+    tree = fit.posterior.copy(deep=True)
+    post = tree["posterior"].to_dataset()
+    post["nu_dom"] = post["nu_dom"] * 0 + nu
+    tree["posterior"] = post
+    fit = dataclasses.replace(fit, posterior=tree)
+    m = float(np.log(bs.laws.chinchilla_loss(7e10, 1.4e12, **TRUTH)))
+    t = float(np.exp(m + 0.01))
+    row = exceedance(fit, TARGET, t).iloc[0]
+    # P(miss): the Student-t's, P(t_nu > 0.01 / sigma)
+    p = stats.t.sf(0.01 / sigma, nu)
+    assert row["p_exceed"] == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / fit.n_draws))
+    # the shortfall: the closed form of a lognormal run with the matched scale
+    s = sigma * stats.t.ppf(0.95, nu) / stats.norm.ppf(0.95)
+    d = (m - np.log(t)) / s
+    es = np.exp(m + s**2 / 2) * stats.norm.cdf(d + s) - t * stats.norm.cdf(d)
+    assert row["expected_shortfall"] == pytest.approx(es, rel=0.15)
+    assert row["expected_shortfall"] < 0.2 and row["mean_excess_if_missed"] < 0.5
+    # the Student-t draws themselves have no mean in loss space: their Monte Carlo mean is set by the largest draw
+    _, new = bs.predict.predictive_draws(fit, TARGET, fit.domains[0], np.random.default_rng(0))
+    assert np.exp(new).max() > 100 * np.exp(m)

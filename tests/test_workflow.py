@@ -5,6 +5,7 @@ a fake posterior (real fits: test_cli.py's demo, slow)."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import pandas as pd
 import pytest
@@ -184,3 +185,26 @@ def test_write_decision_writes_the_tables_and_the_report_and_asks_before_replaci
     write_decision(plain, tmp_path / "d", force=True)
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["decision.csv", "decision.html", "decision.md",
                                                                   "net_value.png", "notes.txt"]
+
+
+def test_warnings_about_the_runs_reach_the_report_and_summary_json(fake_fit, monkeypatch, tmp_path):
+    """A fresh user's runs in bits, or with repeated rows, got a warning on the terminal but a report and a summary.json
+    that said nothing of it."""
+    message = "the losses run from 3.9 to 5.9: that looks like bits per token; pass loss_unit='bits'"
+
+    def fake(self, runs, **kw):
+        warnings.warn(message, bs.RunsTableWarning, stacklevel=2)
+        return fake_fit
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    seen = {}
+    monkeypatch.setattr(workflow_module, "build_fit_report",
+                        lambda *a, **k: seen.update(k) or Report("stub", summary=["stub"]))
+    lines = []
+    with pytest.warns(bs.RunsTableWarning, match="looks like bits"):  # still shown when raised
+        res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "out", prior="weak",
+                             progress=lines.append)
+    assert seen["notes"][0] == "warning about the runs: " + message
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["workflow_notes"][0] == seen["notes"][0]
+    assert res.notes == seen["notes"]
+    assert not any(message in line for line in lines)  # shown once, when raised, not again as a note
