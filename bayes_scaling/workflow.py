@@ -137,6 +137,29 @@ def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs)
     return df, float(1 - ok.mean())
 
 
+def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) -> str:
+    """``'name (lo-hi)'`` when a domain's compute-optimal tokens per parameter lie outside the D/N of the runs behind it
+    ('' if not).
+
+    The split between N and D is set by the ratio of the two exponents and the two size terms, which runs at other
+    ratios measure only by extrapolation (a fresh user's OpenLM c4_val fit: 1-3 tokens per parameter from runs at
+    5-640)."""
+    if "tokens_per_param_median" not in fr or fr.empty:
+        return ""
+    own = fit.runs[~fit.runs["is_reference"]] if "is_reference" in fit.runs else fit.runs
+    runs = own if dom == NEW_DOMAIN else own[own["domain"] == dom]
+    if runs.empty:
+        return ""
+    ratio = (runs["tokens"] / runs["params"]).to_numpy(float)
+    tpp = fr["tokens_per_param_median"].to_numpy(float)
+    lo, hi = float(ratio.min()), float(ratio.max())
+    if not ((tpp < lo) | (tpp > hi)).any():
+        return ""
+    name = "a new domain" if dom == NEW_DOMAIN else dom
+    span = f"{np.min(tpp):.3g}" + (f"-{np.max(tpp):.3g}" if np.max(tpp) > np.min(tpp) else "")
+    return f"{name} {span} (its runs {lo:.3g}-{hi:.3g})"
+
+
 def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[str] | None = None,
                      **kwargs) -> tuple[pd.DataFrame, list[str]]:
     """The compute-optimal frontier of every domain, and notes on the domains where it is undefined.
@@ -165,7 +188,7 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
     """
     if domains is None:
         domains = own_domains(fit) + ([NEW_DOMAIN] if _with_population(fit) else [])
-    parts, notes = [], []
+    parts, notes, outside = [], [], []
     for dom in domains:
         with np.errstate(all="ignore"):
             fr = frontier_table(fit, flops, prob=prob, domain=dom, **kwargs)
@@ -181,6 +204,12 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
                 notes.append(f"{dropped:.1%} of the posterior draws of {name} give no finite compute-optimal "
                              "allocation (an exponent drawn at or below zero has no optimum); its frontier is computed from the others.")
         parts.append(fr)
+        outside.append(_allocation_outside_the_runs(fit, fr, dom))
+    outside = [o for o in outside if o]
+    if outside:
+        notes.append("the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
+                     + "; ".join(outside) + ": the allocation is an extrapolation of the law; runs near the suggested "
+                     "ratio would check it.")
     if not parts:
         return pd.DataFrame(columns=["flops", "domain"]), notes
     return pd.concat(parts, ignore_index=True), notes

@@ -208,3 +208,19 @@ def test_warnings_about_the_runs_reach_the_report_and_summary_json(fake_fit, mon
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["workflow_notes"][0] == seen["notes"][0]
     assert res.notes == seen["notes"]
     assert not any(message in line for line in lines)  # shown once, when raised, not again as a note
+
+
+def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
+    """A fresh user's OpenLM fit reported 1-3 tokens per parameter from runs at 5-640 without a word of caution."""
+    from conftest import make_fake_fit, synthetic_runs
+    from bayes_scaling.workflow import domain_frontiers
+
+    table, notes = domain_frontiers(fake_fit, [1e21, 1e23])  # runs at 5-200 tokens per parameter, optimum ~20 inside
+    assert notes == [] and len(table) == 2
+    over = make_fake_fit(synthetic_runs(ratios=(100, 200, 400)))  # the same law, runs far over-trained
+    table, notes = domain_frontiers(over, [1e21, 1e23])
+    tpp = table["tokens_per_param_median"]
+    assert (tpp < 100).all()
+    assert notes == ["the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
+                     f"default {tpp.min():.3g}-{tpp.max():.3g} (its runs 100-400): the allocation is an extrapolation of "
+                     "the law; runs near the suggested ratio would check it."]
