@@ -563,7 +563,7 @@ def decide(
         Bad plans or pilots (column, row and fix named), or a domain the fit cannot forecast.
     ValueError
         A metric the value model or the downstream fit does not match; currencies that
-        differ; a non-positive budget; duplicate labels.
+        differ; a non-positive budget; duplicate labels; a fit of a one-variable law.
 
     Examples
     --------
@@ -576,6 +576,11 @@ def decide(
     """
     prob = check_prob(prob)
     _check_metric(metric, value, downstream)
+    if not fit.law.has_allocation:
+        # plans are priced by their tokens, which a one-variable law does not see (a fresh user got the same loss for
+        # 1M and 131B tokens, and a cheaper plan for the 1M)
+        raise ValueError(f"decide prices plans by their model size and tokens, but the {fit.law.name} law forecasts "
+                         "the loss from one of them only; fit a law of N and D (e.g. law='chinchilla') to compare plans.")
     if value.currency != costs.currency:
         raise ValueError(f"the value model is in {value.currency} but the costs are in {costs.currency}; use one "
                          "currency.")

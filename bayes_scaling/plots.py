@@ -446,6 +446,8 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     parts = [f"{sym}={format_count(size[c])}" for c, sym in (("params", "N"), ("tokens", "D")) if c in size]
     if len(parts) < 2 and "flops" in size:
         parts.append(f"C={_format_flops(size['flops'])}")
+    if "unique_tokens" in t and "tokens" in size and float(t["unique_tokens"].iloc[0]) < size["tokens"]:
+        parts.append(f"U={format_count(float(t['unique_tokens'].iloc[0]))}")
     title = ", ".join(parts)
     if len(fit.domains) > 1 or domain not in fit.domains:
         title += f" ({_plain(domain)})"

@@ -29,10 +29,10 @@ import pandas as pd
 from scipy import stats
 
 from ._warnings import warn_caller
-from .data import validate_targets
+from .data import RunsTableWarning, validate_targets
 from .intervals import interval
 
-__all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning",
+__all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
@@ -87,6 +87,11 @@ def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool =
     return coef @ psi.T
 
 
+#: Largest run-to-run deviation of a new run's log loss that :func:`predictive_draws` draws (a factor e^20 ~ 5e8
+#: in loss): Student-t draws beyond it are set to it, so that exp() of the draws stays finite.
+RUN_NOISE_CLIP = 20.0
+
+
 def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Generator,
                      noise: str = "student_t") -> tuple[np.ndarray, np.ndarray]:
     """Draws of the expected and the new-run log loss at the rows of ``table`` for one domain.
@@ -135,14 +140,17 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
         scale = sigma * (stats.t.ppf(0.95, nu) / stats.norm.ppf(0.95) if np.isfinite(nu).all() else 1.0)
         return mean, mean + scale[:, None] * rng.standard_normal(mean.shape)
     eps = rng.standard_t(np.broadcast_to(nu[:, None], mean.shape)) if np.isfinite(nu).all() else rng.standard_normal(mean.shape)
-    return mean, mean + sigma[:, None] * eps
+    # a tail weight near 1 puts a few draws of the noise at |log loss| in the thousands, where exp() overflows; a
+    # factor e^RUN_NOISE_CLIP is beyond any loss a run can have and changes no quantile the package reports
+    return mean, mean + np.clip(sigma[:, None] * eps, -RUN_NOISE_CLIP, RUN_NOISE_CLIP)
 
 
 def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool = True) -> pd.DataFrame:
     """Validated targets with the law's variables and a ``domain`` for every row.
 
     Rows without a domain get ``domain`` (if given), else the fit's default domain; a
-    data-constrained law without ``unique_tokens`` gets ``unique_tokens = tokens``.
+    data-constrained law without ``unique_tokens`` gets ``unique_tokens = tokens``, with a
+    :class:`~bayes_scaling.data.RunsTableWarning`.
 
     Parameters
     ----------
@@ -160,6 +168,8 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs)
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
+        warn_caller("the targets have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
+                    "repeated data); add unique_tokens to forecast runs that repeat their data.", RunsTableWarning)
         t["unique_tokens"] = t["tokens"]
     if domain is not None:
         t["domain"] = t["domain"].where(t["domain"].notna(), domain)

@@ -263,6 +263,11 @@ def _domain_phrase(row) -> str:
     return ""
 
 
+def _known(row: pd.Series, col: str) -> bool:
+    """Whether a forecast row has a finite value in ``col``."""
+    return col in row.index and pd.notna(row[col]) and np.isfinite(float(row[col]))
+
+
 def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None) -> str:
     """Plain-language forecast sentence.
 
@@ -271,8 +276,14 @@ def headline_sentence(row: pd.Series, prob: float, threshold: float | None = Non
     Probabilities read as :func:`bayes_scaling.display.format_probability` writes them
     ("< 1 %", "2.5 %", "> 99 %").
     """
+    size = (f"A {format_count(row['params'])}-parameter model" if _known(row, "params") else
+            f"A run of {row['flops']:.3g} FLOPs" if _known(row, "flops") else "A run")
+    if _known(row, "tokens"):
+        size += f" on {format_count(row['tokens'])} tokens"
+        if _known(row, "unique_tokens") and row["unique_tokens"] < row["tokens"]:
+            size += f" ({format_count(row['unique_tokens'])} unique, {row['tokens'] / row['unique_tokens']:.3g} epochs)"
     s = (
-        f"A {format_count(row['params'])}-parameter model on {format_count(row['tokens'])} tokens"
+        size
         + _domain_phrase(row)
         + f" reaches {row['loss_median']:.3f} nats/token ({prob:.0%} interval {row['loss_lower']:.3f}–{row['loss_upper']:.3f}"
         + ", one training run)"
@@ -576,14 +587,15 @@ def build_fit_report(
         f"(parameter, discrepancy and model-form uncertainty, no run-to-run noise). Intervals are {prob:.0%} equal-tailed. All losses in nats/token."
         + (" A domain the fit has not seen (domain_kind new_domain) gets the population forecast." if several else "")
     )
-    show = [c for c in ("label", "domain", "domain_kind", "params", "tokens", "flops", "loss_median", "loss_lower", "loss_upper",
+    show = [c for c in ("label", "domain", "domain_kind", "params", "tokens", "unique_tokens", "flops", "loss_median", "loss_lower", "loss_upper",
                         "mean_loss_median", "mean_loss_lower", "mean_loss_upper", "loss") if c in predictions]
     if not several:
         show = [c for c in show if c != "domain_kind"]
     sec.table(predictions[show], "forecast table")
     if len(predictions):
         r0 = predictions.iloc[0]
-        target = {"params": float(r0["params"]), "tokens": float(r0["tokens"])}
+        # every size column the law reads (a data-constrained forecast without unique_tokens drew another run)
+        target = {c: float(r0[c]) for c in ("params", "tokens", "flops", "unique_tokens") if _known(r0, c)}
         dom = r0["domain"] if isinstance(r0.get("domain"), str) else None
         sec.figure(plot_forecast(fit, target, threshold=threshold, prob=prob, domain=dom)[0], "forecast",
                    "Posterior predictive distribution of one new run at the headline target.")

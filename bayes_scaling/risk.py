@@ -27,7 +27,6 @@ from scipy import stats
 from .data import RunsTableError, validate_targets
 from .decisions import frontier
 from .intervals import interval
-from .laws import ChinchillaLaw
 from .model import NOISE_PRIOR
 from .predict import predict, predictive_draws, prepare_targets
 
@@ -185,9 +184,8 @@ def departures(
         th = fit.theta(dom)
         nat = law.natural(fit.theta_dict(th), fit.refs)
         quantities = []
-        if isinstance(law, ChinchillaLaw) or {"alpha", "beta"} <= set(nat):
-            quantities += [("Δalpha", nat["alpha"] - pub["alpha"][0], tol["alpha"]),
-                           ("Δbeta", nat["beta"] - pub["beta"][0], tol["beta"])]
+        # each exponent the law has (a one-variable law in N has alpha only)
+        quantities += [(f"Δ{e}", nat[e] - pub[e][0], tol[e]) for e in ("alpha", "beta") if e in nat and e in pub]
         if "E" in nat:
             quantities.append(("ΔE", nat["E"] - pub["E"][0], tol["E_rel"] * float(pub["E"][0])))
         if targets is not None:

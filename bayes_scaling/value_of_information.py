@@ -176,7 +176,8 @@ def next_run(
         raise ValueError(f"rank_by must be 'per_flop' or 'absolute' (or 'shrinkage_per_exaflop', 'shrinkage'), "
                          f"not '{rank_by}'.")
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    cand = validate_targets(candidates, needs=needs)
+    # a candidate is a run to train: its cost needs N and D (or C), whatever the law reads
+    cand = validate_targets(candidates, needs=("params", "tokens"), what="candidates table")
     if isinstance(target, dict):
         target = pd.DataFrame([target])
     tgt = validate_targets(target, needs=needs).iloc[[0]]

@@ -137,6 +137,10 @@ def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs)
     return df, float(1 - ok.mean())
 
 
+#: How the note on a compute-optimal allocation outside the runs' D/N begins (:func:`domain_frontiers`).
+ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
+
+
 def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) -> str:
     """``'name (lo-hi)'`` when a domain's compute-optimal tokens per parameter lie outside the D/N of the runs behind it
     ('' if not).
@@ -207,8 +211,7 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         outside.append(_allocation_outside_the_runs(fit, fr, dom))
     outside = [o for o in outside if o]
     if outside:
-        notes.append("the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
-                     + "; ".join(outside) + ": the allocation is an extrapolation of the law; runs near the suggested "
+        notes.append(ALLOCATION_NOTE + "; ".join(outside) + ": the allocation is an extrapolation of the law; runs near the suggested "
                      "ratio would check it.")
     if not parts:
         return pd.DataFrame(columns=["flops", "domain"]), notes
@@ -242,8 +245,8 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
         if fit.law.has_allocation:
             cmax = float(runs["flops"].max())
             fr, why = domain_frontiers(fit, [10 * cmax, 100 * cmax], domains=[dom])
-            if notes is not None:
-                notes.extend(why)
+            if notes is not None:  # the allocation note is the frontier table's (its budgets), not these targets'
+                notes.extend(n for n in why if not n.startswith(ALLOCATION_NOTE))
             for r in fr.itertuples():
                 n = float(np.round(r.params_opt_median, -6 if r.params_opt_median > 1e7 else 0))
                 rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})

@@ -77,12 +77,28 @@ def test_departures_of_a_one_variable_law_are_measured_at_ten_times_the_largest_
     from bayes_scaling.risk import departures
 
     dep = departures(fit)
-    assert sorted(set(dep["quantity"])) == ["loss gap", "ΔE"] and sorted(set(dep["domain"])) == sorted(DOMAINS)
+    assert list(dict.fromkeys(dep["quantity"])) == ["Δalpha", "ΔE", "loss gap"]
+    assert sorted(set(dep["domain"])) == sorted(DOMAINS)
     gap = dep[dep["quantity"] == "loss gap"]
     np.testing.assert_allclose(gap["target_params"], 10 * N_RUNS.max())
     # the pure power law (E 0.02) lies far below the published law's E of 1.82: its ΔE is about -1.8
     pure = dep[(dep["domain"] == "pure") & (dep["quantity"] == "ΔE")].iloc[0]
     assert -1.82 < pure["median"] < -1.5 and pure["p_outside"] > 0.99
     text = [obj for kind, obj in risk_section(fit).blocks if kind == "text"][0]
-    assert text.startswith("Departure of each domain from the published law: ΔE (domain minus published value; ")
+    assert text.startswith("Departure of each domain from the published law: Δalpha, ΔE (domain minus published value; ")
     assert "at the domain's largest run with N (parameters) 10x larger (0.14 = 14 % above" in text
+
+
+def test_decide_refuses_a_law_that_does_not_see_the_tokens_it_prices(fit):
+    """A fresh user's `decide` on a one-variable fit gave a 13B model on 1M tokens the loss of one on 131B tokens,
+    and the cheaper price."""
+    from bayes_scaling.costs import CostModel, ValueModel
+    from bayes_scaling.decisions import decide
+
+    plans = pd.DataFrame({"label": ["A", "B"], "params": [1e9, 3e9], "tokens": [TOKENS, TOKENS]})
+    costs = CostModel.from_gpu_hours(2.0, 989e12, 0.4, currency="USD")
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=2.0, money_per_unit=1e5, unit=0.01,
+                       currency="USD")
+    with pytest.raises(ValueError, match="^decide prices plans by their model size and tokens, but the power_params "
+                                         "law forecasts the loss from one of them only; fit a law of N and D"):
+        decide(fit, plans, costs, value)

@@ -55,6 +55,14 @@ def test_headline_sentence_names_a_domain_and_the_risk():
     assert headline_sentence(row, 0.9, 3.0, 0.9975).endswith("; > 99 % chance of missing the target 3 nats/token.")
     new = pd.Series({**row.to_dict(), "domain": "(new domain)", "domain_kind": "new_domain"})
     assert "tokens (a new domain: the population forecast) reaches" in headline_sentence(new, 0.9)
+    # a one-variable law's forecast has no tokens (the report step of `fit --law power_params` failed on it), and a
+    # data-constrained one says how often its data repeat
+    one = pd.Series({"params": 1.31e10, "loss_median": 1.97, "loss_lower": 1.849, "loss_upper": 2.12})
+    assert headline_sentence(one, 0.9) == ("A 13.1B-parameter model reaches 1.970 nats/token (90% interval 1.849–2.120, "
+                                           "one training run).")
+    dc = pd.Series({"params": 2.16e9, "tokens": 4.6e10, "unique_tokens": 1e8, "loss_median": 3.573, "loss_lower": 3.1,
+                    "loss_upper": 4.1})
+    assert headline_sentence(dc, 0.9).startswith("A 2.16B-parameter model on 46B tokens (100M unique, 460 epochs) reaches")
 
 
 def test_report_writes_html_markdown_and_pngs(report, tmp_path):

@@ -276,6 +276,12 @@ def test_expected_shortfall_stays_finite_with_the_heavy_tails_that_many_run_fits
     es = np.exp(m + s**2 / 2) * stats.norm.cdf(d + s) - t * stats.norm.cdf(d)
     assert row["expected_shortfall"] == pytest.approx(es, rel=0.15)
     assert row["expected_shortfall"] < 0.2 and row["mean_excess_if_missed"] < 0.5
-    # the Student-t draws themselves have no mean in loss space: their Monte Carlo mean is set by the largest draw
-    _, new = bs.predict.predictive_draws(fit, TARGET, fit.domains[0], np.random.default_rng(0))
+    # the Student-t draws themselves have no mean in loss space: their Monte Carlo mean is set by the largest draw;
+    # the largest are held at e^20 times the expected loss, so exp() stays finite (no overflow warning)
+    mean, new = bs.predict.predictive_draws(fit, TARGET, fit.domains[0], np.random.default_rng(0))
     assert np.exp(new).max() > 100 * np.exp(m)
+    post["nu_dom"] = post["nu_dom"] * 0 + 0.3  # a tail weight of 0.3 puts some of 1000 draws beyond e^20
+    tree["posterior"] = post
+    heavier = dataclasses.replace(fit, posterior=tree)
+    mean, new = bs.predict.predictive_draws(heavier, TARGET, fit.domains[0], np.random.default_rng(0))
+    assert np.abs(new - mean).max() == bs.predict.RUN_NOISE_CLIP and np.isfinite(np.exp(new)).all()

@@ -83,3 +83,10 @@ def test_next_run_prefers_the_informative_candidate(small_fit):
     assert np.allclose(out["shrinkage"], out["width_now"] - out["width_after"])
     again = next_run(fit, cands, target, rank_by="shrinkage", random_seed=0, n_sims=32)
     pd.testing.assert_frame_equal(out, again)
+
+
+def test_candidates_need_their_tokens_whatever_the_law_reads(fake_fit):
+    """A one-variable fit's next-run with params-only candidates stopped on a bare KeyError 'flops': the cost of a
+    candidate needs N and D."""
+    with pytest.raises(bs.RunsTableError, match="^candidates table has no column 'tokens' \\(or give 'flops'\\)"):
+        next_run(fake_fit, CANDIDATES[["params"]], TARGET, n_sims=8)
