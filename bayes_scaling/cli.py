@@ -54,7 +54,7 @@ from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
 from .value_of_information import NEXT_RUN_COLUMNS, next_run
-from .workflow import (NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
+from .workflow import (DATA_WARNING_NOTE, NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
                        own_domains, write_decision)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4
@@ -237,7 +237,8 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
     )
     print(res.report.summary[0] if res.report.summary else "")
     for note in res.notes:
-        print(f"note: {note}")
+        if not note.startswith(DATA_WARNING_NOTE):  # printed as a warning when it was raised
+            print(f"note: {note}")
     print(f"report: {res.paths['html']}")
     print(f"markdown: {res.paths['markdown']}")
     print(f"saved fit: {res.paths['fit']}")

@@ -39,8 +39,8 @@ from .posterior import ScalingFit
 from .predict import predict
 from .report import Report, build_fit_report, decision_report, risk_section, write_json
 
-__all__ = ["fit_and_report", "FitReport", "StepError", "default_targets", "expand_targets", "domain_frontiers",
-           "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
+__all__ = ["fit_and_report", "FitReport", "StepError", "DATA_WARNING_NOTE", "ALLOCATION_NOTE", "default_targets",
+           "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
 
 #: Budgets (FLOPs) of the frontier table when none are given: 1e21 to the Chinchilla budget
 #: (5.88e23 FLOPs, Hoffmann et al. 2022 Table 1).
@@ -137,6 +137,8 @@ def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs)
     return df, float(1 - ok.mean())
 
 
+#: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them).
+DATA_WARNING_NOTE = "warning about the runs: "
 #: How the note on a compute-optimal allocation outside the runs' D/N begins (:func:`domain_frontiers`).
 ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
 
@@ -505,7 +507,7 @@ def fit_and_report(
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"fit": fit.save(out / "fit", force=True)}  # saved before anything is derived from it
     say(f"saved the fit in {paths['fit']}")
-    notes: list[str] = [f"warning about the runs: {w}" for w in data_warnings]
+    notes: list[str] = [DATA_WARNING_NOTE + w for w in data_warnings]
     own = own_domains(fit)
     several = len(own) > 1
     dom_flag = " --domain DOMAIN" if several else ""
@@ -539,7 +541,7 @@ def fit_and_report(
         notes.extend(n for n in why if n not in notes)
     seen, unique = set(), []
     for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)
-        if n.startswith("warning about the runs: "):
+        if n.startswith(DATA_WARNING_NOTE):
             unique.append(n)
             continue
         key = n.split(" of ", 1)[-1] if "posterior draws of" in n else n
@@ -549,7 +551,7 @@ def fit_and_report(
             unique.append(n)
     notes = unique
     for note in notes:
-        if not note.startswith("warning about the runs: "):  # those were shown when they were raised
+        if not note.startswith(DATA_WARNING_NOTE):  # those were shown when they were raised
             say(f"note: {note}")
     extra = []
     if fit.hierarchical:
