@@ -394,6 +394,10 @@ def cmd_next_run(args) -> int:
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
     _emit(res, out_path, args.quiet)
     _legend(NEXT_RUN_COLUMNS, res.columns)
+    if bool(res["ess_low"].iloc[0]):  # a fresh user's first-ranked candidate rested on one draw (ess 1-3)
+        warnings.warn(f"the first-ranked candidate's width_after rests on few posterior draws (ess "
+                      f"{res['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False, or "
+                      "refit with more draws (--draws) before choosing.", UserWarning, stacklevel=1)
     return EXIT_OK
 
 

@@ -576,3 +576,20 @@ def test_a_misspelt_domain_is_named_with_the_closest_one(fake_hier_fit, tmp_path
     # an intended new domain far from every name: no warning
     assert main(["predict", str(fit_dir), "--at", str(targets), "--domain", "legal-contracts"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_next_run_warns_when_its_first_choice_rests_on_few_draws(tmp_path, fake_fit, capsys):
+    """A fresh user's first-ranked next run had an effective sample size of 1-3, and only the column legend said so.
+    On the fake fit a repeat of the smallest run ranks first per FLOP with ess_low (as in test_value_of_information)."""
+    saved = fake_fit.save(tmp_path / "fit")
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]}).to_csv(
+        cands, index=False)
+    assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens",
+                 "1.4e12", "--n-sims", "16", "--seed", "0", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    first = out.splitlines()[1]
+    assert first.split()[0] == "1" and "repeat smallest" in first and first.split()[-1] == "True"
+    assert "warning: the first-ranked candidate's width_after rests on few posterior draws (ess " in err
+    assert err.rstrip().endswith("an optimistic estimate; prefer a candidate with ess_low False, or refit with more "
+                                 "draws (--draws) before choosing.")
