@@ -68,10 +68,11 @@ __all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_co
 #:   how much that split varies between domains: a learned spread mixed slowly (R-hat 1.02, bulk
 #:   ESS ~150 of 4000 draws on the 24 OpenLM domains, benchmarks/model_geometry.md). Where the runs
 #:   of most domains pin every coordinate (``between_domain_spread(law, identified=True)``, decided by
-#:   ``inputs.pinned_coordinates``) the share's spread is the between-study one (:data:`BETWEEN_STUDY`, 0.7): evaluation sets and
-#:   corpora split their loss between E and the size terms as differently as studies do (per-domain
-#:   least squares on the six routing evaluation sets: E from 0 to 1.36 nats), and 0.3 held such
-#:   domains to the population's split (``benchmarks/model_geometry.md``, "The share's spread").
+#:   ``inputs.pinned_coordinates``) the share's spread is the between-study one (:data:`BETWEEN_STUDY`,
+#:   0.7): evaluation sets and corpora split their loss between E and the size terms as differently as
+#:   studies do (per-domain least squares on the six routing evaluation sets: E from 0 to 1.36 nats),
+#:   and 0.3 held such domains to the population's split (``benchmarks/model_geometry.md``, "The
+#:   share's spread").
 #: * ``allocation`` (logit of a = beta / (alpha + beta)): fixed, 0.16, i.e. a sd of 0.04 in a at
 #:   a = 0.5: the spread of a across data sets (0.45-0.58, DeepSeek-AI 2024 Table 4; 0.46-0.53,
 #:   Hoffmann et al. 2022 Table 2 and App. C).
