@@ -34,6 +34,7 @@ from .plots import (
     prior_natural_draws,
 )
 from .predict import predictive_draws
+from .priors import BETWEEN_DOMAIN, BETWEEN_STUDY
 from .intervals import interval
 from .risk import (DEPARTURE_COMPUTE_FACTOR, DEPARTURE_SIZE_FACTOR, DEPARTURE_VS_CONFLICT, departures, exceedance,
                    prior_data_conflict)
@@ -329,7 +330,6 @@ def _published_outside(table: pd.DataFrame, prob: float) -> str | None:
             + ": the runs pull these parameters away from the published fit.")
 
 
-
 def _between_domain_text(fit) -> str:
     """How far each domain may depart from the population, in words, from the fit's own spreads (posterior medians)."""
     roles = dict(zip(fit.law.z_names, fit.law.z_roles))
@@ -351,8 +351,9 @@ def _between_domain_text(fit) -> str:
         text += ("Fixed at literature values (log or logit scale): " + "; ".join(f"{words[r]} {max(by_role[r]):.2g}"
                                                                              for r in fixed) + ".")
         if "share" in fixed:
-            text += (" The split may differ between domains as much as between published studies (0.7) where every "
-                     "domain's runs measure it, and by 0.3 where they cannot.")
+            text += (" The split may differ between domains as much as between published studies "
+                     f"({BETWEEN_STUDY['share']:.2g}) where every domain's runs measure it, and by "
+                     f"{BETWEEN_DOMAIN['share'][1]:.2g} where they cannot.")
     return text
 
 

@@ -20,6 +20,8 @@ How much of a forecast's interval the prior removes is
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -119,13 +121,11 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
     for col in ("p_exceed", "expected_shortfall", "mean_excess_if_missed"):
         out[col] = np.nan
     for dom, idx in t.groupby("domain", sort=False).groups.items():
-        state = rng.bit_generator.state
+        same = copy.deepcopy(rng)  # the same draws of the law (and of a new domain) for both noises
         _, new = predictive_draws(fit, t.loc[idx], dom, rng)
         out.loc[idx, "p_exceed"] = (np.exp(new) > threshold).mean(0)
-        # the means in loss space of the same draws with a normal run-to-run noise of the same 90 % interval (a
-        # Student-t log noise has no mean in loss space: predictive_draws)
-        same = np.random.default_rng()
-        same.bit_generator.state = state
+        # the means in loss space take a normal run-to-run noise of the same 90 % interval (a Student-t log noise
+        # has no mean in loss space: predictive_draws)
         _, new = predictive_draws(fit, t.loc[idx], dom, same, noise="matched_normal")
         excess = np.exp(new) - threshold
         miss = excess > 0

@@ -507,7 +507,7 @@ def fit_and_report(
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"fit": fit.save(out / "fit", force=True)}  # saved before anything is derived from it
     say(f"saved the fit in {paths['fit']}")
-    notes: list[str] = [DATA_WARNING_NOTE + w for w in data_warnings]
+    notes: list[str] = []
     own = own_domains(fit)
     several = len(own) > 1
     dom_flag = " --domain DOMAIN" if several else ""
@@ -541,18 +541,15 @@ def fit_and_report(
         notes.extend(n for n in why if n not in notes)
     seen, unique = set(), []
     for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)
-        if n.startswith(DATA_WARNING_NOTE):
-            unique.append(n)
-            continue
         key = n.split(" of ", 1)[-1] if "posterior draws of" in n else n
         key = key.split(" give ")[0].split(" is undefined")[0]
         if key not in seen:
             seen.add(key)
             unique.append(n)
-    notes = unique
-    for note in notes:
-        if not note.startswith(DATA_WARNING_NOTE):  # those were shown when they were raised
-            say(f"note: {note}")
+    for note in unique:
+        say(f"note: {note}")
+    # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
+    notes = [DATA_WARNING_NOTE + w for w in data_warnings] + unique
     extra = []
     if fit.hierarchical:
         say("assessing transfer risk")
