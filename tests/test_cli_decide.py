@@ -182,3 +182,39 @@ def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra
                       costs="no_value.toml")) == 2
     assert capsys.readouterr().err == message + "\n"
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- the README's example, on its files
+EXAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "decide"
+
+
+def test_readme_decide_example_files_are_the_openlm_runs():
+    import bayes_scaling as bs
+    from bayes_scaling.costs import load_costs, load_value
+
+    openlm = bs.datasets.load_openlm(eval_domains=["c4_val"], train_datasets=["rpj"])
+    runs = pd.read_csv(EXAMPLE / "runs.csv")
+    both = runs.merge(openlm, on=["params", "tokens"], suffixes=("", "_openlm"))
+    assert len(both) == 5 and (both["loss"] == both["loss_openlm"]).all() and runs["params"].max() < 1.6e8
+    # the plans OpenLM trained, with the losses the README quotes
+    plans = pd.read_csv(EXAMPLE / "plans.csv").merge(openlm, on=["params", "tokens"])
+    assert [round(v, 3) for v in plans["loss"]] == [2.769, 2.502, 2.425]
+    assert load_costs(EXAMPLE / "costs.toml").currency == "USD"
+    assert load_value(EXAMPLE / "costs.toml") is not None
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    for name in ("runs.csv", "plans.csv", "pilots.csv", "costs.toml"):
+        assert f"examples/decide/{name}" in readme, name
+
+
+@pytest.mark.slow
+def test_readme_decide_example_prints_what_the_readme_shows(tmp_path, capsys):
+    """The README's two commands on examples/decide/, in-process: the verdict and figures it quotes."""
+    fit = tmp_path / "fit"
+    assert main(["fit", str(EXAMPLE / "runs.csv"), "--out", str(fit), "--target-accept", "0.99", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["decide", str(fit), "--plans", str(EXAMPLE / "plans.csv"), "--costs", str(EXAMPLE / "costs.toml"),
+                 "--pilots", str(EXAMPLE / "pilots.csv"), "--out", str(tmp_path / "decision")]) == 0
+    out = capsys.readouterr().out
+    assert "Plan B: 1.4B x 921B has the highest expected net value, 358 k USD (90 % interval -148 k USD to 737 k USD)" in out
+    assert "pays off with probability 0.92 and is the best option with probability 0.90" in out
+    assert "is not worth its cost (8.3 k USD of information for 13.5 k USD)" in out
