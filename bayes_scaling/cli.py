@@ -481,6 +481,10 @@ def cmd_decide(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out '{out}' is a file; give a directory.", EXIT_FILE)
+    if (out / "fit.json").exists() or (out / "fit" / "fit.json").exists():
+        # a fit's directory has its own frontier.csv and report, which --force would replace
+        raise CliError(f"--out '{out}' holds a saved fit and its tables; write the decision to another directory "
+                       "(the default is bayes-scaling-decision).", EXIT_FILE)
     if out.exists() and any(out.iterdir()) and not args.force:
         raise CliError(f"output directory '{out}' already exists and is not empty; choose another --out or pass "
                        "--force to replace its decision files.", EXIT_FILE)

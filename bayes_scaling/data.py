@@ -133,6 +133,15 @@ _MAGIC = (
 )
 
 
+def _expected_header(what: str) -> tuple[str, str]:
+    """The header line and the row noun a table named ``what`` needs (for messages about empty files)."""
+    for key, header, row in (("target", "'params,tokens'", "target"), ("plan", "'label,params,tokens'", "plan"),
+                             ("pilot", "'label,params,tokens'", "pilot")):
+        if key in what:
+            return header, row
+    return "'params,tokens,loss'", "run"
+
+
 def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
     """Read a runs (or targets) table from a file without interpreting it.
 
@@ -175,7 +184,7 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         return df
     raw = path.read_bytes()
     if len(raw) == 0:
-        header, rows = ("'params,tokens'", "target") if "target" in what else ("'params,tokens,loss'", "run")
+        header, rows = _expected_header(what)
         raise RunsTableError(f"{what} file '{path}' is empty; it needs a header line {header} and one line per {rows}.")
     for magic, kind in _MAGIC:
         if raw.startswith(magic):
@@ -225,10 +234,11 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         ) from None
     if header is None:
         raise RunsTableError(
-            f"{what} file '{path}' has no header; the first line must name the columns, e.g. 'params,tokens,loss'."
+            f"{what} file '{path}' has no header; the first line must name the columns, e.g. {_expected_header(what)[0]}."
         )
     if not records:
-        raise RunsTableError(f"{what} file '{path}' has a header but no data rows; add one line per run.")
+        raise RunsTableError(f"{what} file '{path}' has a header but no data rows; add one line per "
+                             f"{_expected_header(what)[1]}.")
     df = pd.DataFrame.from_records(records, columns=header, index=pd.Index(labels, dtype=int))
     df.attrs["source"] = str(path)
     df.attrs["one_based_file"] = True
@@ -789,6 +799,12 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     ------
     RunsTableError
         On the same problems as :func:`validate_runs` (column, row and fix named).
+
+    Warns
+    -----
+    RunsTableWarning
+        When ``flops`` differs from ``6 * params * tokens`` by more than 1.5x in some rows (Kaplan et
+        al. 2020, §2.1): ``tokens`` is used and ``flops`` replaced by 6ND, as in :func:`validate_runs`.
     """
     if not isinstance(targets, pd.DataFrame):
         targets = read_runs(targets, what=what)
@@ -844,6 +860,16 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             df["tokens"] = df["flops"] / (6.0 * df["params"])
         if "params" in df and "tokens" in df and "flops" not in cols:
             df["flops"] = 6.0 * df["params"] * df["tokens"]
+        if {"params", "tokens", "flops"} <= set(cols):  # as validate_runs: tokens win, C = 6 N D
+            implied = 6.0 * df["params"] * df["tokens"]
+            off = np.abs(np.log(df["flops"] / implied)) > np.log(1.5)
+            if off.any():
+                first = df.index[off][0]
+                warnings.warn(
+                    f"{noun}: column 'flops' differs from 6 * params * tokens by more than 1.5x in "
+                    f"{_rows(ctx, df.index[off])} (e.g. {df.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' "
+                    "is used and 'flops' ignored.", RunsTableWarning, stacklevel=2)
+                df["flops"] = implied
     _check_derived(df, ctx, noun)
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < _MIN_TOKENS).any():
         first = df.index[df["tokens"] < _MIN_TOKENS][0]

@@ -435,9 +435,10 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
         if value.higher_is_better and not zero:
             raise ValueError("the value model must say higher_is_better = false for metric 'loss' (a lower loss is "
                              "better); set it in the [value] section, or choose a downstream metric.")
-        if value.metric not in ("loss", "accuracy"):
-            raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about 'loss'; use "
-                             "one metric.")
+        if value.metric != "loss" and not zero:
+            raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about 'loss'; set "
+                             "metric = \"loss\" in the [value] section (ValueModel(metric='loss')), or choose that "
+                             "downstream metric.")
         return
     if downstream is None:
         raise ValueError(f"metric '{metric}' is a downstream task: pass downstream= (a DownstreamFit of the loss -> "

@@ -134,6 +134,21 @@ def test_decide_does_not_replace_a_non_empty_out_without_force(files, tmp_path, 
     capsys.readouterr()
 
 
+def test_decide_refuses_to_write_into_a_fit_directory_even_with_force(files, tmp_path, capsys):
+    """A fit's --out holds its own frontier.csv and report: --force must not replace them with a decision's."""
+    import shutil
+
+    fit_out = tmp_path / "fitdir"
+    shutil.copytree(files / "fit", fit_out / "fit")
+    (fit_out / "frontier.csv").write_text("the fit's frontier\n")
+    for out in (fit_out, fit_out / "fit"):
+        assert main(["decide", str(fit_out), "--plans", str(files / "plans.csv"), "--costs", str(files / "costs.toml"),
+                     "--out", str(out), "--force", "--quiet"]) == 4
+        assert capsys.readouterr().err == (f"error: --out '{out}' holds a saved fit and its tables; write the decision "
+                                           "to another directory (the default is bayes-scaling-decision).\n")
+    assert (fit_out / "frontier.csv").read_text() == "the fit's frontier\n"
+
+
 @pytest.fixture(scope="module")
 def downstream_dir(tmp_path_factory, fake_fit):
     """A saved DownstreamFit whose posterior is a point (test_downstream._fake_fit), tasks 'language' and 'rises'."""
@@ -218,3 +233,14 @@ def test_readme_decide_example_prints_what_the_readme_shows(tmp_path, capsys):
     assert "Plan B: 1.4B x 921B has the highest expected net value, 358 k USD (90 % interval -148 k USD to 737 k USD)" in out
     assert "pays off with probability 0.92 and is the best option with probability 0.90" in out
     assert "is not worth its cost (8.3 k USD of information for 13.5 k USD)" in out
+
+
+def test_decide_names_the_plans_header_for_an_empty_or_header_only_plans_file(files, tmp_path, capsys):
+    empty, header = tmp_path / "empty.csv", tmp_path / "header.csv"
+    empty.write_text("")
+    header.write_text("label,params,tokens\n")
+    for plans, tail in ((empty, "is empty; it needs a header line 'label,params,tokens' and one line per plan."),
+                        (header, "has a header but no data rows; add one line per plan.")):
+        assert main(["decide", str(files / "fit"), "--plans", str(plans), "--costs", str(files / "costs.toml"),
+                     "--out", str(tmp_path / "d"), "--quiet"]) == 2
+        assert capsys.readouterr().err == f"error: plans table file '{plans}' {tail}\n"

@@ -495,6 +495,17 @@ def test_trailing_commas_are_accepted(write):
     np.testing.assert_allclose(out["params"].to_numpy(), N6, rtol=1e-9)
 
 
+def test_targets_with_flops_that_contradict_6nd_warn_and_use_the_tokens():
+    """A plans table whose flops are 40x off 6ND (a typo) is warned about, not silently read (fresh-user finding)."""
+    t = pd.DataFrame({"label": ["A", "B"], "params": [1.44e9, 1e9], "tokens": [2.88e10, 2e10], "flops": [1e22, 1.2e20]})
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_targets(t, what="plans table")
+    assert [str(w.message) for w in rec] == [
+        "plans: column 'flops' differs from 6 * params * tokens by more than 1.5x in row 0 (e.g. 1e+22 vs "
+        "2.48832e+20); 'tokens' is used and 'flops' ignored."]
+    np.testing.assert_allclose(out["flops"], [6 * 1.44e9 * 2.88e10, 1.2e20])
+
+
 def test_pandas_index_column_is_ignored(write):
     out = no_warnings(validate_runs, write(runs().to_csv()))  # header ',params,tokens,loss'
     np.testing.assert_allclose(out["tokens"].to_numpy(), 20 * N6, rtol=1e-9)

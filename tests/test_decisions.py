@@ -267,6 +267,9 @@ def test_decide_with_a_downstream_metric(fake_fit):
     ({"metric": "arc_easy"}, ValueModel(baseline=0.6, money_per_unit=1.0),
      "metric 'arc_easy' is a downstream task: pass downstream= (a DownstreamFit of the loss -> metric stage), or use "
      "metric='loss'."),
+    ({}, ValueModel(metric="accuracy", higher_is_better=False, baseline=2.0, money_per_unit=1.0),
+     "the value model is stated for 'accuracy' but the decision is about 'loss'; set metric = \"loss\" in the [value] "
+     "section (ValueModel(metric='loss')), or choose that downstream metric."),
     ({}, ValueModel(metric="loss", higher_is_better=False, baseline=2.0, money_per_unit=1.0, currency="EUR"),
      "the value model is in EUR but the costs are in USD; use one currency."),
     ({"budgets": [0.0]}, ValueModel(metric="loss", higher_is_better=False, baseline=2.0, money_per_unit=1.0),
