@@ -832,7 +832,10 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 hint += " (or give 'flops')"
             raise RunsTableError(f"{what} has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
     for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols]:
-        s = _to_numeric(df, col, ctx)
+        try:
+            s = _to_numeric(df, col, ctx)
+        except RunsTableError as exc:  # name the table, as the messages below do
+            raise RunsTableError(f"{noun} {exc}" if str(exc).startswith("column '") else str(exc)) from None
         bad = ~np.isfinite(s) | (s <= 0)
         if bad.any():
             first = s.index[bad][0]
@@ -871,6 +874,12 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                     "is used and 'flops' ignored.", RunsTableWarning, stacklevel=2)
                 df["flops"] = implied
     _check_derived(df, ctx, noun)
+    if "unique_tokens" in df and "tokens" in df:
+        more = df["unique_tokens"] > df["tokens"] * (1 + 1e-9)
+        if more.any():
+            raise RunsTableError(f"{noun} column 'unique_tokens' exceeds 'tokens' in {_rows(ctx, df.index[more])}; "
+                                 f"unique tokens U cannot exceed the tokens seen D (a {one} repeats data, it cannot "
+                                 "skip it): lower U or raise D.")
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < _MIN_TOKENS).any():
         first = df.index[df["tokens"] < _MIN_TOKENS][0]
         raise RunsTableError(

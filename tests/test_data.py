@@ -506,6 +506,17 @@ def test_targets_with_flops_that_contradict_6nd_warn_and_use_the_tokens():
     np.testing.assert_allclose(out["flops"], [6 * 1.44e9 * 2.88e10, 1.2e20])
 
 
+def test_targets_errors_name_the_table():
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"label": ["A"], "params": ["abc"], "tokens": [2e10]}), what="plans table")
+    assert str(e.value) == "plans column 'params', row 0: 'abc' is not a number; write plain numbers such as 7e9 or 7000000000."
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"label": ["A", "B"], "params": [1e9, 1e9], "tokens": [2e10, 2e10],
+                                       "unique_tokens": [1e10, 3e10]}), what="plans table")
+    assert str(e.value) == ("plans column 'unique_tokens' exceeds 'tokens' in row 1; unique tokens U cannot exceed the "
+                            "tokens seen D (a plan repeats data, it cannot skip it): lower U or raise D.")
+
+
 def test_pandas_index_column_is_ignored(write):
     out = no_warnings(validate_runs, write(runs().to_csv()))  # header ',params,tokens,loss'
     np.testing.assert_allclose(out["tokens"].to_numpy(), 20 * N6, rtol=1e-9)

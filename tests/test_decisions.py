@@ -294,7 +294,7 @@ def test_decide_bad_plans_name_the_column_row_and_fix(fake_fit):
     bad = PLANS.assign(params=["1e9", "lots", "7e10"])
     with pytest.raises(bs.RunsTableError) as e:
         decide(fake_fit, bad, COSTS, _loss_value())
-    assert str(e.value) == "column 'params', row 1: 'lots' is not a number; write plain numbers such as 7e9 or 7000000000."
+    assert str(e.value) == "plans column 'params', row 1: 'lots' is not a number; write plain numbers such as 7e9 or 7000000000."
     with pytest.raises(bs.RunsTableError) as e:
         decide(fake_fit, PLANS.assign(tokens=[2e10, -1.0, 1.4e12]), COSTS, _loss_value())
     assert str(e.value) == "plans column 'tokens', row 1: '-1.0' is not a positive finite number; fix or drop that plan."
