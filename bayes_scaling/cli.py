@@ -113,13 +113,13 @@ def _error(message) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
 
-def _floats(text: str, what: str) -> list[float]:
+def _floats(text: str, what: str, example: str = "1e21,5.88e23") -> list[float]:
     try:
         vals = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
     except ValueError:
-        raise CliError(f"{what} must be comma-separated numbers such as 1e21,5.88e23, got '{text}'.") from None
+        raise CliError(f"{what} must be comma-separated numbers such as {example}, got '{text}'.") from None
     if not vals:
-        raise CliError(f"{what} is empty; give comma-separated numbers such as 1e21,5.88e23.")
+        raise CliError(f"{what} is empty; give comma-separated numbers such as {example}.")
     return vals
 
 
@@ -488,7 +488,7 @@ def cmd_decide(args) -> int:
     if out.exists() and any(out.iterdir()) and not args.force:
         raise CliError(f"output directory '{out}' already exists and is not empty; choose another --out or pass "
                        "--force to replace its decision files.", EXIT_FILE)
-    budgets = _floats(args.budgets, "--budgets") if args.budgets else None
+    budgets = _floats(args.budgets, "--budgets", "1e5,1e6 (money)") if args.budgets else None
     if budgets is not None and any(not b > 0 for b in budgets):
         raise CliError(f"--budgets must be positive amounts of money such as 1e5,1e6, got '{args.budgets}'.")
     costs = load_costs(args.costs)

@@ -244,3 +244,12 @@ def test_decide_names_the_plans_header_for_an_empty_or_header_only_plans_file(fi
         assert main(["decide", str(files / "fit"), "--plans", str(plans), "--costs", str(files / "costs.toml"),
                      "--out", str(tmp_path / "d"), "--quiet"]) == 2
         assert capsys.readouterr().err == f"error: plans table file '{plans}' {tail}\n"
+
+
+@pytest.mark.parametrize("budgets, message", [
+    ("abc", "--budgets must be comma-separated numbers such as 1e5,1e6 (money), got 'abc'."),
+    ("1e5,0", "--budgets must be positive amounts of money such as 1e5,1e6, got '1e5,0'."),
+])
+def test_decide_budgets_errors_give_a_money_example(files, tmp_path, capsys, budgets, message):
+    assert main(_args(files, tmp_path / "d", "--budgets", budgets)) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
