@@ -46,6 +46,7 @@ __all__ = [
     "validate_runs",
     "validate_targets",
     "estimated_fit_seconds",
+    "MAX_LOSS_NATS",
 ]
 
 #: Columns every runs table needs (``tokens`` may be replaced by ``flops``).
@@ -61,7 +62,9 @@ OPTIONAL_COLUMNS = ("flops", "domain", "unique_tokens")
 #   is at least uniform; log(1e6) = 13.8, so > 20 is a perplexity.
 _MIN_PARAMS = 1e4
 _MIN_TOKENS = 1e5
-_MAX_LOSS_NATS = 20.0
+#: Largest plausible loss in nats per token (see above); larger values are perplexities.
+MAX_LOSS_NATS = 20.0
+_MAX_LOSS_NATS = MAX_LOSS_NATS
 _THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
 
 

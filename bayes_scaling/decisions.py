@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .costs import CostModel, ValueModel
-from .data import RunsTableError, validate_targets
+from .data import MAX_LOSS_NATS, RunsTableError, validate_targets
 from .display import format_count
 from .intervals import check_prob, interval
 from .investment import Decision, cost_frontier, format_money, staged_decision
@@ -435,6 +435,11 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
         if value.higher_is_better and not zero:
             raise ValueError("the value model must say higher_is_better = false for metric 'loss' (a lower loss is "
                              "better); set it in the [value] section, or choose a downstream metric.")
+        points = [value.baseline] if value.table is None else [p[0] for p in value.table]
+        if not zero and any(p is not None and p > MAX_LOSS_NATS for p in points):
+            raise ValueError(f"the value model's loss {max(p for p in points if p is not None):g} is not a loss in "
+                             f"nats per token (above {MAX_LOSS_NATS:g}: a perplexity?); give today's model's loss, "
+                             "the log of its perplexity, e.g. baseline = 3.0.")
         if value.metric != "loss" and not zero:
             raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about 'loss'; set "
                              "metric = \"loss\" in the [value] section (ValueModel(metric='loss')), or choose that "

@@ -267,6 +267,9 @@ def test_decide_with_a_downstream_metric(fake_fit):
     ({"metric": "arc_easy"}, ValueModel(baseline=0.6, money_per_unit=1.0),
      "metric 'arc_easy' is a downstream task: pass downstream= (a DownstreamFit of the loss -> metric stage), or use "
      "metric='loss'."),
+    ({}, ValueModel(metric="loss", higher_is_better=False, baseline=30.0, money_per_unit=1.0),
+     "the value model's loss 30 is not a loss in nats per token (above 20: a perplexity?); give today's model's "
+     "loss, the log of its perplexity, e.g. baseline = 3.0."),
     ({}, ValueModel(metric="accuracy", higher_is_better=False, baseline=2.0, money_per_unit=1.0),
      "the value model is stated for 'accuracy' but the decision is about 'loss'; set metric = \"loss\" in the [value] "
      "section (ValueModel(metric='loss')), or choose that downstream metric."),
