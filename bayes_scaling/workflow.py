@@ -140,12 +140,12 @@ def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs)
 #: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them).
 DATA_WARNING_NOTE = "warning about the runs: "
 #: How the note on a compute-optimal allocation outside the runs' D/N begins (:func:`domain_frontiers`).
-ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
+ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: "
 
 
 def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) -> str:
-    """``'name (lo-hi)'`` when a domain's compute-optimal tokens per parameter lie outside the D/N of the runs behind it
-    ('' if not).
+    """``"domain 'name' a-b (its runs lo-hi)"`` when a domain's compute-optimal tokens per parameter lie outside the
+    D/N of the runs behind it (``"a-b (the runs lo-hi)"`` for a fit of one domain; '' if not).
 
     The split between N and D is set by the ratio of the two exponents and the two size terms, which runs at other
     ratios measure only by extrapolation (a fresh user's OpenLM c4_val fit: 1-3 tokens per parameter from runs at
@@ -161,8 +161,10 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
     lo, hi = float(ratio.min()), float(ratio.max())
     if not ((tpp < lo) | (tpp > hi)).any():
         return ""
-    name = "a new domain" if dom == NEW_DOMAIN else dom
     span = f"{np.min(tpp):.3g}" + (f"-{np.max(tpp):.3g}" if np.max(tpp) > np.min(tpp) else "")
+    if dom != NEW_DOMAIN and len(fit.domains) == 1:
+        return f"{span} (the runs {lo:.3g}-{hi:.3g})"
+    name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
     return f"{name} {span} (its runs {lo:.3g}-{hi:.3g})"
 
 

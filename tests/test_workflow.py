@@ -221,6 +221,13 @@ def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
     table, notes = domain_frontiers(over, [1e21, 1e23])
     tpp = table["tokens_per_param_median"]
     assert (tpp < 100).all()
-    assert notes == ["the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs for "
-                     f"default {tpp.min():.3g}-{tpp.max():.3g} (its runs 100-400): the allocation is an extrapolation of "
+    assert notes == ["the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: "
+                     f"{tpp.min():.3g}-{tpp.max():.3g} (the runs 100-400): the allocation is an extrapolation of "
                      "the law; runs near the suggested ratio would check it."]
+    # several domains: each is named
+    two = make_fake_fit(pd.concat([synthetic_runs(ratios=(100, 200, 400), domain="a"),
+                                   synthetic_runs(ratios=(100, 200, 400), domain="b", seed=1)], ignore_index=True))
+    table, notes = domain_frontiers(two, [1e21, 1e23])
+    assert len(notes) == 1 and notes[0].startswith(
+        "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: domain 'a' ")
+    assert "; domain 'b' " in notes[0] and "; a new domain " in notes[0] and notes[0].count("(its runs 100-400)") == 3
