@@ -850,6 +850,12 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             )
         lo = {"params": _MIN_PARAMS, "tokens": _MIN_TOKENS, "unique_tokens": _MIN_TOKENS, "flops": 1e12}[col]
         if s.max() < lo:
+            raw_params = "params" in cols and (pd.to_numeric(df["params"], errors="coerce") > _MIN_PARAMS).all()
+            if col == "tokens" and raw_params:
+                raise RunsTableError(  # as validate_runs: raw parameter counts next to small token numbers
+                    f"{noun} column 'tokens' looks like tokens per parameter (largest value {s.max():g}); give "
+                    "total training tokens D, e.g. tokens = tokens_per_param * params."
+                )
             raise RunsTableError(
                 f"{noun} column '{col}' looks like it is in millions, billions or PF-days (largest value "
                 f"{s.max():g}); give raw counts (FLOPs for 'flops'), e.g. 7e9 for 7B."

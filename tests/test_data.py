@@ -515,6 +515,10 @@ def test_targets_errors_name_the_table():
                                        "unique_tokens": [1e10, 3e10]}), what="plans table")
     assert str(e.value) == ("plans column 'unique_tokens' exceeds 'tokens' in row 1; unique tokens U cannot exceed the "
                             "tokens seen D (a plan repeats data, it cannot skip it): lower U or raise D.")
+    with pytest.raises(RunsTableError) as e:  # a plan written as 20 tokens per parameter
+        validate_targets(pd.DataFrame({"label": ["A"], "params": [1e9], "tokens": [20]}), what="plans table")
+    assert str(e.value) == ("plans column 'tokens' looks like tokens per parameter (largest value 20); give total "
+                            "training tokens D, e.g. tokens = tokens_per_param * params.")
 
 
 def test_pandas_index_column_is_ignored(write):
