@@ -28,6 +28,7 @@ with :func:`bayes_scaling.predict.predict` at the same (N, D).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,11 +37,11 @@ import pandas as pd
 from .costs import CostModel, ValueModel
 from .data import MAX_LOSS_NATS, RunsTableError, validate_targets
 from .display import format_count
+from .extrapolation import extrapolation_distance
 from .intervals import check_prob, interval
 from .investment import Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
-from .extrapolation import extrapolation_distance
 from .predict import discrepancy_draws, predictive_draws
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
@@ -594,6 +595,14 @@ def decide(
     seed = fit.random_seed if random_seed is None else int(random_seed)
     plan_t = _plans(fit, plans, "plans table")
     pilot_t = _plans(fit, pilots, "pilots table") if pilots is not None else None
+    if pilot_t is not None and len(plan_t):
+        largest = plan_t.loc[plan_t["flops"].idxmax()]
+        big = pilot_t[pilot_t["flops"] >= largest["flops"]]
+        if len(big):  # a fresh user's 6.9B x 1T pilot was valued without a word
+            warnings.warn(f"pilot{'s' if len(big) > 1 else ''} {', '.join(repr(x) for x in big['label'])} "
+                          f"cost{'' if len(big) > 1 else 's'} at least as much compute as the largest plan, "
+                          f"'{largest['label']}' ({largest['flops']:.3g} FLOPs): a pilot is a smaller run that "
+                          "informs the choice; its value is computed all the same.", UserWarning, stacklevel=2)
     law_vars = list(fit.law.variables)
 
     def loss_draws(table, kind):

@@ -3,6 +3,8 @@ candidate runs; on the real Chinchilla fit (slow), the published allocation band
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -308,3 +310,17 @@ def test_decide_bad_plans_name_the_column_row_and_fix(fake_fit):
     res = decide(fake_fit, PLANS.drop(columns="label").assign(flops=6 * PLANS["params"] * PLANS["tokens"])
                  .drop(columns="tokens"), COSTS, _loss_value())
     assert list(res.plans["label"])[:3] == ["1B x 20B tokens", "10B x 200B tokens", "70B x 1.4T tokens"]
+
+
+def test_decide_warns_when_a_pilot_is_not_smaller_than_a_plan(fake_fit):
+    value = ValueModel(metric="loss", higher_is_better=False, baseline=2.3, money_per_unit=1e3, unit=0.01)
+    big = pd.DataFrame({"label": ["huge"], "params": [7e10], "tokens": [1.4e12]})
+    with pytest.warns(UserWarning) as rec:
+        res = decide(fake_fit, PLANS, COSTS, value, pilots=big, random_seed=0)
+    assert [str(w.message) for w in rec] == [
+        "pilot 'huge' costs at least as much compute as the largest plan, '70B' (5.88e+23 FLOPs): a pilot is a "
+        "smaller run that informs the choice; its value is computed all the same."]
+    assert list(res.pilots["label"]) == ["huge"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a small pilot: no warning
+        decide(fake_fit, PLANS, COSTS, value, pilots=PLANS.iloc[1:2].assign(label="as the 10B plan"), random_seed=0)

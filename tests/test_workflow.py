@@ -168,7 +168,8 @@ def test_write_decision_writes_the_tables_and_the_report_and_asks_before_replaci
     plans = pd.DataFrame({"label": ["1B", "10B"], "params": [1e9, 1e10], "tokens": [2e10, 2e11]})
     costs = CostModel(price_per_flop=1e-18)
     value = ValueModel(metric="loss", higher_is_better=False, baseline=2.3, money_per_unit=2e3, unit=0.01)
-    res = decide(fake_fit, plans, costs, value, pilots=plans.assign(label=["p1", "p2"]), budgets=[1e4])
+    with pytest.warns(UserWarning, match="pilot 'p2' costs at least as much compute as the largest plan"):
+        res = decide(fake_fit, plans, costs, value, pilots=plans.assign(label=["p1", "p2"]), budgets=[1e4])
     paths = write_decision(res, tmp_path / "d")
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["decision.csv", "decision.html", "decision.md",
                                                                   "frontier.csv", "net_value.png", "pilots.csv"]
