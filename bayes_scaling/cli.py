@@ -46,7 +46,7 @@ from .decisions import compare, decide, frontier
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
-from .io import FitFileError
+from .io import FitFileError, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
 from .predict import predict
@@ -481,7 +481,7 @@ def cmd_decide(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out '{out}' is a file; give a directory.", EXIT_FILE)
-    if (out / "fit.json").exists() or (out / "fit" / "fit.json").exists():
+    if saved_fit_dir(out) is not None:
         # a fit's directory has its own frontier.csv and report, which --force would replace
         raise CliError(f"--out '{out}' holds a saved fit and its tables; write the decision to another directory "
                        "(the default is bayes-scaling-decision).", EXIT_FILE)
@@ -738,8 +738,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _resolve_fit_dir(args) -> None:
     d = getattr(args, "fit_dir", None)
-    if d and Path(d).is_dir() and not (Path(d) / "fit.json").exists() and (Path(d) / "fit" / "fit.json").exists():
-        args.fit_dir = str(Path(d) / "fit")
+    found = saved_fit_dir(d) if d else None
+    if found is not None and found != Path(d):
+        args.fit_dir = str(found)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -397,6 +397,33 @@ def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
     return pd.Series(vals, index=s.index, name=col)
 
 
+def _flops_from_tokens(table: pd.DataFrame, ctx: _Ctx, prefix: str) -> None:
+    """Where ``flops`` differs from 6 N D by more than 1.5x, warn and set it to 6 N D (tokens win; in place).
+
+    Kaplan et al. 2020, §2.1: C = 6 N D. ``prefix`` names a table other than the runs ("plans: ")."""
+    with np.errstate(over="ignore"):
+        implied = 6.0 * table["params"] * table["tokens"]
+        off = np.abs(np.log(table["flops"] / implied)) > np.log(1.5)
+    if off.any():
+        first = table.index[off][0]
+        warnings.warn(
+            f"{prefix}column 'flops' differs from 6 * params * tokens by more than 1.5x in "
+            f"{_rows(ctx, table.index[off])} (e.g. {table.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' is "
+            "used and 'flops' ignored.",
+            RunsTableWarning,
+            stacklevel=3,  # the caller of validate_runs / validate_targets
+        )
+        table["flops"] = implied  # as the warning says: C = 6ND everywhere (distances beyond the runs, figures)
+
+
+def _check_unique_tokens(table: pd.DataFrame, ctx: _Ctx, prefix: str, tail: str) -> None:
+    """Raise when some rows have more unique tokens U than tokens seen D (U <= D), naming them."""
+    more = table["unique_tokens"] > table["tokens"] * (1 + 1e-9)
+    if more.any():
+        raise RunsTableError(f"{prefix}column 'unique_tokens' exceeds 'tokens' in {_rows(ctx, table.index[more])}; "
+                             f"unique tokens U cannot exceed the tokens seen D{tail}")
+
+
 def validate_runs(
     runs: pd.DataFrame | str | Path,
     *,
@@ -576,18 +603,7 @@ def validate_runs(
                 "and 'params' is a raw count."
             )
     elif "tokens" in out and "flops" in out and "params" in out:
-        with np.errstate(over="ignore"):
-            implied = 6.0 * out["params"] * out["tokens"]
-            off = np.abs(np.log(out["flops"] / implied)) > np.log(1.5)
-        if off.any():
-            first = out.index[off][0]
-            warnings.warn(
-                f"column 'flops' differs from 6 * params * tokens by more than 1.5x in {_rows(ctx, out.index[off])} "
-                f"(e.g. {out.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' is used and 'flops' ignored.",
-                RunsTableWarning,
-                stacklevel=2,
-            )
-            out["flops"] = implied  # as the warning says: C = 6ND everywhere (distances beyond the runs, figures)
+        _flops_from_tokens(out, ctx, "")
     if "params" in out and "tokens" in out and "flops" not in out:
         with np.errstate(over="ignore"):
             out["flops"] = 6.0 * out["params"] * out["tokens"]
@@ -613,12 +629,7 @@ def validate_runs(
             )
 
     if "unique_tokens" in out and "tokens" in out:
-        more = out["unique_tokens"] > out["tokens"] * (1 + 1e-9)
-        if more.any():
-            raise RunsTableError(
-                f"column 'unique_tokens' exceeds 'tokens' in {_rows(ctx, out.index[more])}; "
-                "unique tokens U cannot exceed the tokens seen D."
-            )
+        _check_unique_tokens(out, ctx, "", ".")
 
     # allocation plausibility
     if "params" in out and "tokens" in out:
@@ -873,22 +884,10 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         if "params" in df and "tokens" in df and "flops" not in cols:
             df["flops"] = 6.0 * df["params"] * df["tokens"]
         if {"params", "tokens", "flops"} <= set(cols):  # as validate_runs: tokens win, C = 6 N D
-            implied = 6.0 * df["params"] * df["tokens"]
-            off = np.abs(np.log(df["flops"] / implied)) > np.log(1.5)
-            if off.any():
-                first = df.index[off][0]
-                warnings.warn(
-                    f"{noun}: column 'flops' differs from 6 * params * tokens by more than 1.5x in "
-                    f"{_rows(ctx, df.index[off])} (e.g. {df.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' "
-                    "is used and 'flops' ignored.", RunsTableWarning, stacklevel=2)
-                df["flops"] = implied
+            _flops_from_tokens(df, ctx, f"{noun}: ")
     _check_derived(df, ctx, noun)
     if "unique_tokens" in df and "tokens" in df:
-        more = df["unique_tokens"] > df["tokens"] * (1 + 1e-9)
-        if more.any():
-            raise RunsTableError(f"{noun} column 'unique_tokens' exceeds 'tokens' in {_rows(ctx, df.index[more])}; "
-                                 f"unique tokens U cannot exceed the tokens seen D (a {one} repeats data, it cannot "
-                                 "skip it): lower U or raise D.")
+        _check_unique_tokens(df, ctx, f"{noun} ", f" (a {one} repeats data, it cannot skip it): lower U or raise D.")
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < _MIN_TOKENS).any():
         first = df.index[df["tokens"] < _MIN_TOKENS][0]
         raise RunsTableError(

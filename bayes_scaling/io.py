@@ -46,7 +46,7 @@ import xarray as xr
 from ._version import __version__
 from ._warnings import warn_caller
 
-__all__ = ["write_fit", "read_fit", "SavedFit", "FitFileError", "FORMAT_VERSION"]
+__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
 FORMAT_VERSION = 3
@@ -168,6 +168,25 @@ def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, fo
     return path
 
 
+def saved_fit_dir(path) -> Path | None:
+    """The saved fit in ``path``: ``path`` itself when it holds ``fit.json``, its ``fit/`` subdirectory when
+    ``path`` is the ``--out`` directory of ``bayes-scaling fit``/``demo`` (or of ``fit_and_report``), else None.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Path or None
+    """
+    path = Path(path)
+    for d in (path, path / "fit"):
+        if (d / "fit.json").exists():
+            return d
+    return None
+
+
 def read_fit(path, required=()) -> SavedFit:
     """Read and check a fit written by :func:`write_fit`.
 
@@ -194,9 +213,7 @@ def read_fit(path, required=()) -> SavedFit:
     UserWarning
         When the fit was written by another version of bayes_scaling.
     """
-    path = Path(path)
-    if path.is_dir() and not (path / "fit.json").exists() and (path / "fit" / "fit.json").exists():
-        path = path / "fit"  # the --out directory of `bayes-scaling fit`/`demo` (or fit_and_report): its saved fit
+    path = saved_fit_dir(path) or Path(path)
     if not path.is_dir():
         raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc).")
     cfg_file = path / "fit.json"
