@@ -263,6 +263,10 @@ def cmd_demo(args) -> int:
 def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
     runs = read_runs(args.runs)
+    if args.domain_col is not None and args.domain_col not in runs.columns:  # named, so meant: never fit one domain
+        raise CliError(f"--domain-col '{args.domain_col}' is not a column of '{args.runs}' (columns: "
+                       f"{', '.join(map(str, runs.columns))}); name the column that holds each run's domain, or leave "
+                       "--domain-col out to fit the runs as one domain.", EXIT_INPUT)
     targets = None
     if args.targets:  # checked now, not after the fit
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")
@@ -595,8 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multiply the prior's standard deviations, i.e. trust it less (default: 1)")
     f.add_argument("--law", default="chinchilla",
                    help="chinchilla, kaplan, data_constrained, power_params, power_tokens, power_flops (default: chinchilla)")
-    f.add_argument("--domain-col", default="domain", dest="domain_col",
-                   help="column naming each run's domain (default: domain)")
+    f.add_argument("--domain-col", default=None, dest="domain_col",
+                   help="column naming each run's domain (default: domain, if the table has one)")
     f.add_argument("--reference", default=None,
                    help="reference runs fitted alongside as another domain: 'chinchilla' (embedded) or a runs file "
                         "(default: none)")

@@ -173,6 +173,9 @@ def test_cli_prints_each_data_warning_once(capsys):
         (["fit", "runs.csv", "--out", "o", "--targets", "t.csv"], 2,
          "error: targets table has no column 'tokens' (or give 'flops'). Columns found: params."),
         (["fit", "runs.csv", "--out", "o", "--prob", "1.5"], 2, "error: --prob must be between 0 and 1 (e.g. 0.9), got 1.5."),
+        (["fit", "runs.csv", "--out", "o", "--domain-col", "corpus"], 2,
+         "error: --domain-col 'corpus' is not a column of 'runs.csv' (columns: params, tokens, flops, loss, domain); name the column "
+         "that holds each run's domain, or leave --domain-col out to fit the runs as one domain."),
         (["predict", "nosuch", "--at", "t.csv"], 4,
          "error: fit directory 'nosuch' does not exist; give the --out directory of a fit or demo run."),
         (["predict", "nosuch", "--at", "t.csv", "--out", "adir", "--force"], 4,
