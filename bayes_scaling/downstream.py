@@ -25,8 +25,8 @@ which is Gadre et al.'s exponential ``Err = eps - k exp(-gamma L)`` with
 forecast never leaves [floor, 1].
 
 Task parameters are partially pooled across tasks (non-centred normal
-populations of ``b``, ``log s``, ``logit`` of the ceiling, and ``log`` of the
-extra noise). The noise of an evaluation is binomial plus a task-specific extra
+populations of ``a``, the log lift over chance at the low end of the runs' losses,
+``log s``, ``logit`` of the ceiling, and ``log`` of the extra noise). The noise of an evaluation is binomial plus a task-specific extra
 term::
 
     metric_ik ~ Normal(m_ik, sqrt(m_ik (1 - m_ik) / n_k + sigma_k^2))
@@ -36,18 +36,24 @@ is a floor for the noise; ``sigma_k`` absorbs what else differs between models a
 the same loss (prompt format effects, checkpoint noise).
 
 **Discrepancy.** The sigmoid is a convenient shape, not a law: tasks rise more
-sharply or more slowly than it says. A random walk ``W_k(x)`` (Brownian motion
+sharply or more slowly than it says. A random walk ``W_k(x)`` in nats (Brownian motion
 with rate ``kappa_k``, on :data:`RW_KNOTS` knots over the runs' losses, anchored
-at the lowest loss, linearly interpolated) is added to the sigmoid's argument::
+at the lowest loss, linearly interpolated) shifts the loss axis::
 
-    metric = floor + (ceil - floor) * sigmoid((b_k + delta_gk - x) / s_k + W_k(x))
+    metric = floor + (ceil - floor) * sigmoid((b_k + delta_gk + W_k(x) - x) / s_k)
 
 Within the runs it absorbs the systematic departures from the sigmoid, and their
 size sets ``kappa_k`` (partially pooled); beyond the runs the walk continues, so the
-forecast's uncertainty grows like ``kappa_k^2 * distance`` in the argument. On the
+forecast's uncertainty grows like ``kappa_k^2 * distance`` on the loss axis. Within the
+runs the walk's straight line through its anchor is removed (:func:`detrend_walk`): a
+straight line is the width ``s_k``'s job, and a walk that could carry one too traded off
+against ``s_k`` along a ridge the sampler crossed slowly. The walk is in nats, not in
+units of the sigmoid's argument (as before 2026-12-04): there, a walk with a large rate
+could draw any curve, and a step-like sigmoid with a huge rate became a second mode of
+the posterior (``benchmarks/model_geometry.md``). On the
 OpenLM backtest at the held-out models' true loss (stage 2 alone, 17 tasks, 9
-models; ``benchmarks/bench_downstream.py --ablation``): pooled 90 % coverage 0.63
-without the walk, 0.92 with it; median absolute error 2.65 and 2.28 points.
+models, the walk in units of the argument; ``benchmarks/bench_downstream.py --ablation``):
+pooled 90 % coverage 0.63 without the walk, 0.92 with it; median absolute error 2.65 and 2.28 points.
 
 A task is forecast only when the small runs show a rise above chance beyond this
 noise (:func:`predictable_tasks`); the others are reported as *not yet
@@ -72,7 +78,7 @@ from .inference import SamplerConfig, adaptation_options
 from .intervals import interval
 from .io import FitFileError, read_fit, write_fit
 
-__all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean",
+__all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean", "detrend_walk",
            "PREDICTABLE_ALPHA"]
 
 #: One-sided significance level of both checks of :func:`predictable_tasks` (a conventional 5 %, not tuned).
@@ -173,7 +179,7 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
 def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFrame:
     """Flag the tasks whose small-run metrics rise above chance beyond noise.
 
-    A task is *predictable* from the runs in ``table`` when both hold:
+    A task is *predictable* from the runs in ``table`` when all three hold:
 
     1. **trend**: the metric falls as the loss rises: Kendall's tau between loss and
        metric is negative with one-sided p-value < ``alpha`` (a rank test, robust to
@@ -185,9 +191,18 @@ def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFram
        sample) and the difference-based noise scale of the runs ordered by loss
        (Rice 1984: ``1.4826 MAD(y_(i+1) - y_i) / sqrt(2)``, free of any assumed trend shape).
 
+    3. **still rising**: among the better half of the runs (the lower half of their losses,
+       at least 5 runs), Kendall's tau between loss and metric is again negative with
+       one-sided p-value < ``alpha``. A metric that has stopped rising or turns down among
+       the best runs (saturated, or reversing: on the OpenLM runs ``pubmed_qa_labeled``
+       falls from 0.51 to 0.42 over the lowest losses) follows no monotone link there, so
+       the link cannot say where it goes next; fitted, such a task also split the
+       posterior into separate modes (``benchmarks/model_geometry.md``).
+
     So a task is forecast only when the best small runs are distinguishable from a
-    model at chance by one evaluation's noise, and the rise is monotone in loss.
-    Nothing here is tuned to a data set: ``alpha`` is the conventional 5 %.
+    model at chance by one evaluation's noise, and the rise is monotone in loss and still
+    under way among the best runs. Nothing here is tuned to a data set: ``alpha`` is the
+    conventional 5 %, and "half" is the median split of the runs.
 
     Parameters
     ----------
@@ -200,7 +215,8 @@ def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFram
     pandas.DataFrame
         One row per task: ``task``, ``chance``, ``n_items``, ``n_runs``, ``kendall_tau``,
         ``p_trend``, ``metric_at_best`` (m*), ``noise_sd``, ``lift_z`` ((m* - chance) /
-        noise_sd), ``predictable`` (bool), ``reason`` (plain words).
+        noise_sd), ``kendall_tau_best_half``, ``p_trend_best_half`` (check 3),
+        ``predictable`` (bool), ``reason`` (plain words).
     """
     t = validate_downstream(table)
     z = stats.norm.ppf(1.0 - alpha)
@@ -211,6 +227,7 @@ def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFram
         row = {"task": task, "chance": chance, "n_items": int(n), "n_runs": len(g)}
         if len(g) < 5 or np.ptp(x) == 0:
             row.update(kendall_tau=np.nan, p_trend=np.nan, metric_at_best=np.nan, noise_sd=np.nan, lift_z=np.nan,
+                       kendall_tau_best_half=np.nan, p_trend_best_half=np.nan,
                        predictable=False, reason="fewer than 5 runs with different losses")
             rows.append(row)
             continue
@@ -228,8 +245,19 @@ def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFram
         noise = max(np.sqrt(m_best * (1.0 - m_best) / n), rice)
         lift = (m_best - chance) / noise if noise > 0 else (np.inf if m_best > chance else 0.0)
         trend_ok, lift_ok = p < alpha, lift > z
-        if trend_ok and lift_ok:
+        # check 3: the rise goes on among the better half of the runs (median split of the losses)
+        best = order[: max(5, len(order) // 2)]
+        if np.ptp(x[best]) > 0 and np.ptp(y[best]) > 0:
+            res_h = stats.kendalltau(x[best], y[best], alternative="less")
+            tau_h, p_h = float(res_h.statistic), float(res_h.pvalue)
+        else:
+            tau_h, p_h = 0.0, 1.0
+        rising_ok = p_h < alpha
+        if trend_ok and lift_ok and rising_ok:
             reason = "rises above chance beyond noise, monotone in loss"
+        elif trend_ok and lift_ok:
+            reason = ("above chance but no longer rising among the better half of the runs (saturated or turning "
+                      "down: not extrapolable)")
         elif not trend_ok and not lift_ok:
             reason = "at chance: no rise beyond noise and no trend in loss"
         elif not trend_ok:
@@ -237,7 +265,8 @@ def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFram
         else:
             reason = "trend in loss but still within noise of chance"
         row.update(kendall_tau=tau, p_trend=p, metric_at_best=m_best, noise_sd=noise, lift_z=lift,
-                   predictable=bool(trend_ok and lift_ok), reason=reason)
+                   kendall_tau_best_half=tau_h, p_trend_best_half=p_h,
+                   predictable=bool(trend_ok and lift_ok and rising_ok), reason=reason)
         rows.append(row)
     out = pd.DataFrame(rows)
     out.attrs["alpha"] = alpha
@@ -255,6 +284,33 @@ _FREE = ("mu_a", "tau_a", "z_a", "mu_ls", "tau_ls", "z_s", "mu_r", "tau_r", "z_r
 
 #: Knots of the random-walk discrepancy over the loss range of the runs.
 RW_KNOTS = 10
+
+
+#: Knot index (0 at the anchor) and the least-squares projection on the straight line through the anchor:
+#: ``walk @ _TREND`` is the slope of that line, which the walk must not carry (see :func:`detrend_walk`).
+_KNOT_INDEX = np.arange(RW_KNOTS, dtype=float)
+_TREND = _KNOT_INDEX / (_KNOT_INDEX @ _KNOT_INDEX)
+
+
+def detrend_walk(walk: np.ndarray) -> np.ndarray:
+    """Remove from each walk its least-squares straight line through the anchor (knot 0).
+
+    A straight line in the link's argument along the loss is what the width ``s`` already
+    describes (the argument is ``(b - x) / s``); a walk free to carry one too trades off
+    against ``s`` along a long ridge, which made the sampler take about 300 leapfrog steps
+    per draw (``benchmarks/model_geometry.md``). The walk keeps its bends; beyond the
+    runs it continues as Brownian motion from its end, as before.
+
+    Parameters
+    ----------
+    walk : ndarray, shape (..., RW_KNOTS)
+        Walk values at the evenly spaced knots, 0 at knot 0.
+
+    Returns
+    -------
+    ndarray, same shape
+    """
+    return walk - (walk @ _TREND)[..., None] * _KNOT_INDEX
 
 
 def _rw_weights(x: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -304,21 +360,24 @@ def _build_model(key: tuple, arrays: dict):
             tau_e = pm.HalfNormal("tau_e", 0.1)  # task-specific part of the shift
             z_e = pm.ZeroSumNormal("z_e", sigma=1.0, shape=(n_tasks, n_groups))
             shift = tau_d * z_d[gi] + tau_e * z_e[ti, gi]
-        u = (x - shift) / s[ti] - a[ti] + pt.log(ceil[ti] - floor[ti])
         if rw:
-            # random-walk discrepancy of the link's argument along the loss (Brownian motion anchored at the
-            # lowest-loss knot): the wiggles of the runs around the sigmoid set its rate kappa, which also sets
-            # how fast the uncertainty grows beyond the runs
+            # random-walk discrepancy of the loss axis, in nats (Brownian motion anchored at the lowest-loss
+            # knot): the wiggles of the runs around the sigmoid set its rate kappa, which also sets how fast the
+            # uncertainty grows beyond the runs. In nats, not in units of the link's argument: there a walk with
+            # a large rate could draw any curve, and a step-like sigmoid (s -> 0) with kappa -> infinity became
+            # a second mode (benchmarks/model_geometry.md)
             kj = pm.Data("rw_idx", arrays["rw_idx"])
             kw = pm.Data("rw_w", arrays["rw_w"])
             dk = pm.Data("rw_sqrt_step", arrays["rw_sqrt_step"])  # sqrt of knot spacing, nats^0.5
-            mu_lk = pm.Normal("mu_lk", np.log(0.5), 1.0)
+            mu_lk = pm.Normal("mu_lk", np.log(0.2), 1.0)  # ~0.2 nats per sqrt(nat): 0.5 in the argument at s 0.4
             tau_lk = pm.HalfNormal("tau_lk", 1.0)
             z_k = pm.Normal("z_k", 0.0, 1.0, shape=n_tasks)
             kappa = pt.exp(mu_lk + tau_lk * z_k)
             z_w = pm.Normal("z_w", 0.0, 1.0, shape=(n_tasks, RW_KNOTS - 1))
             walk = pt.concatenate([pt.zeros((n_tasks, 1)), pt.cumsum(kappa[:, None] * dk * z_w, axis=1)], axis=1)
-            u = u - ((1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1])
+            walk = walk - pt.dot(walk, _TREND)[:, None] * _KNOT_INDEX[None, :]  # its straight line is 1/s's job
+            shift = shift + ((1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1])
+        u = (x - shift) / s[ti] - a[ti] + pt.log(ceil[ti] - floor[ti])
         m = floor[ti] + (ceil[ti] - floor[ti]) * pt.exp(-pt.softplus(u))
         sd = pt.sqrt(m * (1.0 - m) / n_items[ti] + sigma[ti] ** 2)
         pm.Normal("metric", m, sd, observed=y)
@@ -379,6 +438,10 @@ class DownstreamFit:
     diagnostics : Diagnostics
     random_seed : int
     timings : dict
+    walk : str
+        ``"loss"``: the random walk shifts the loss axis (nats) and its straight line through
+        its anchor is removed (:func:`detrend_walk`); ``"argument"``: fits saved before
+        2026-12-04, whose walk was added to the link's argument, not detrended.
     """
 
     posterior: object
@@ -396,6 +459,7 @@ class DownstreamFit:
     knots: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
     target_accept: float = 0.9
+    walk: str = "argument"
 
     # ------------------------------------------------------------------ files
     def save(self, path, force: bool = False) -> Path:
@@ -427,6 +491,7 @@ class DownstreamFit:
             "random_seed": int(self.random_seed), "free_ceiling": bool(self.free_ceiling), "group_col": self.group_col,
             "x_ref": float(self.x_ref), "knots": None if self.knots is None else [float(v) for v in self.knots],
             "timings": {k: float(v) for k, v in self.timings.items()}, "target_accept": float(self.target_accept),
+            "walk": self.walk,
         }
         return write_fit(path, config, self.posterior, self.runs, force=force)
 
@@ -457,7 +522,8 @@ class DownstreamFit:
                        runs=saved.runs, diagnostics=diag, random_seed=int(cfg["random_seed"]),
                        free_ceiling=bool(cfg["free_ceiling"]), group_col=cfg["group_col"], x_ref=float(cfg["x_ref"]),
                        knots=None if knots is None else np.asarray(knots, float), timings=dict(cfg.get("timings", {})),
-                       target_accept=float(cfg.get("target_accept", 0.9)))
+                       target_accept=float(cfg.get("target_accept", 0.9)),
+                       walk=str(cfg.get("walk", "argument")))
         except (KeyError, TypeError, ValueError) as exc:
             raise FitFileError(f"'{saved.path / 'fit.json'}' is damaged or was edited ({type(exc).__name__}: {exc}); "
                                "refit and save again.") from None
@@ -505,6 +571,8 @@ class DownstreamFit:
             kappa = np.exp(f("mu_lk")[:, None] + f("tau_lk")[:, None] * f("z_k"))
             steps = kappa[:, :, None] * np.sqrt(np.diff(self.knots))[None, None, :] * f("z_w")
             walk = np.concatenate([np.zeros((self.n_draws, k, 1)), np.cumsum(steps, axis=2)], axis=2)
+            if self.walk == "loss":
+                walk = detrend_walk(walk)
         else:
             kappa = np.zeros((self.n_draws, k))
             walk = np.zeros((self.n_draws, k, 2))
@@ -575,8 +643,12 @@ class DownstreamFit:
         a, sc, ceil, sigma = d["a"][idx], d["s"][idx], d["ceil"][idx], d["sigma"][idx]  # (S1, K)
         shift = self._shift_for(group, n, d, idx, rng)  # (S1, n, K)
         walk = self._walk_at(L, d["kappa"][idx], d["walk"][idx], rng)  # (S1, n, K)
-        u = ((L[:, :, None] - shift - self.x_ref) / sc[:, None, :] - a[:, None, :]
-             + np.log(ceil - self.chance)[:, None, :] - walk)
+        if self.walk == "argument":  # fits saved before 2026-12-04: the walk was in units of the argument
+            u = ((L[:, :, None] - shift - self.x_ref) / sc[:, None, :] - a[:, None, :]
+                 + np.log(ceil - self.chance)[:, None, :] - walk)
+        else:
+            u = ((L[:, :, None] - shift - walk - self.x_ref) / sc[:, None, :] - a[:, None, :]
+                 + np.log(ceil - self.chance)[:, None, :])
         m = self.chance + (ceil - self.chance)[:, None, :] * np.exp(-np.logaddexp(0.0, u))
         if new_eval:
             sd = np.sqrt(m * (1.0 - m) / self.n_items + sigma[:, None, :] ** 2)
@@ -776,6 +848,6 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     return DownstreamFit(posterior=post, tasks=tasks_sorted, groups=groups, chance=meta["chance"].to_numpy(float),
                          n_items=meta["n_items"].to_numpy(float), flags=flags, runs=t, diagnostics=diag,
                          random_seed=random_seed, free_ceiling=free_ceiling, group_col=group_col,
-                         x_ref=x_ref, knots=knots, target_accept=cfg.target_accept,
+                         x_ref=x_ref, knots=knots, target_accept=cfg.target_accept, walk="loss",
                          timings={"compile_seconds": tc, "sample_seconds": ts,
                                   "total_seconds": time.perf_counter() - t0})

@@ -13,6 +13,7 @@ import bayes_scaling as bs
 from bayes_scaling.downstream import (
     DownstreamFit,
     DownstreamTableError,
+    detrend_walk,
     fit_downstream,
     link_mean,
     predictable_tasks,
@@ -61,6 +62,23 @@ def test_predictable_flags_on_synthetic_tasks():
     assert flags.loc["rises", "p_trend"] < 1e-6
 
 
+def test_predictable_flags_a_task_that_turns_down_among_the_best_runs():
+    # rises from chance up to a peak at loss 4, then falls back towards the lowest losses: above chance and
+    # monotone over all runs (Kendall), but not rising among the better half, so not extrapolable
+    rng = np.random.default_rng(3)
+    losses = np.sort(rng.uniform(3.0, 5.0, 60))
+    acc = rng.binomial(2000, 0.25 + 0.3 * np.exp(-(((losses - 3.9) / 0.5) ** 2))) / 2000  # peak at loss 3.9
+    df = pd.DataFrame({"loss": losses, "task": "turns", "metric": acc, "chance": 0.25, "n_items": 2000})
+    both = pd.concat([df, _synthetic(rng, {"rises": TASKS["rises"]}, losses)], ignore_index=True)
+    flags = predictable_tasks(both).set_index("task")
+    assert flags.loc["turns", "p_trend"] < 0.05 and flags.loc["turns", "lift_z"] > 1.645
+    assert flags.loc["turns", "p_trend_best_half"] > 0.95
+    assert not flags.loc["turns", "predictable"]
+    assert flags.loc["turns", "reason"] == ("above chance but no longer rising among the better half of the runs "
+                                            "(saturated or turning down: not extrapolable)")
+    assert flags.loc["rises", "predictable"] and flags.loc["rises", "p_trend_best_half"] < 1e-6
+
+
 def test_predictable_flag_false_positive_rate_at_chance_is_about_alpha():
     # tasks at chance (binomial noise only) should be flagged in well under alpha = 5 % of repetitions
     rng = np.random.default_rng(1)
@@ -78,6 +96,10 @@ def test_predictable_flags_on_openlm_small_runs():
     assert flags.loc["hellaswag", "predictable"] and flags.loc["arc_easy", "predictable"]
     for task in ("mmlu", "simple_arithmetic_nospaces", "bigbench_elementary_math_qa"):
         assert not flags.loc[task, "predictable"], task  # at chance, or rising the wrong way
+    # rises to 0.51 and falls back to 0.42 over the lowest losses: turns down among the better half
+    assert not flags.loc["pubmed_qa_labeled", "predictable"]
+    assert flags.loc["pubmed_qa_labeled", "reason"].startswith("above chance but no longer rising")
+    assert int(flags["predictable"].sum()) == 16
 
 
 def test_downstream_table_errors_name_column_and_row():
@@ -195,15 +217,46 @@ def test_fit_recovers_known_sigmoid_parameters():
         assert abs(p.loc[t, "ceil_median"] - ceil) < 0.1, t
 
 
+def test_detrend_walk_removes_the_straight_line_through_the_anchor_and_keeps_the_bends():
+    j = np.arange(10.0)
+    line = 0.3 * j
+    bend = (j - 4.5) ** 2 - 20.25  # 0 at the anchor
+    out = detrend_walk(np.stack([line, bend, line + bend]))
+    np.testing.assert_allclose(out[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(out[2], out[1], atol=1e-12)
+    assert out[1, 0] == 0.0 and abs(out[1] @ j) < 1e-9  # anchored, no straight-line part left
+    assert np.ptp(out[1]) > 10  # the bend is kept
+
+
+def test_walk_in_nats_shifts_the_loss_axis_and_old_fits_keep_the_argument_walk():
+    # a tent-shaped walk (up 4 knots, down 5): a fit with walk="loss" evaluates the link at the loss minus the
+    # detrended walk (nats); a fit saved before (walk="argument") adds the raw walk to the argument, i.e. s * W
+    knots = np.linspace(3.0, 5.0, 10)
+    z_w = np.broadcast_to(np.r_[np.ones(4), -np.ones(5)], (1, 400, 2, 9))
+    fit = _fake_fit(np.random.default_rng(11), knots=knots, kappa=0.5, extra={"z_w": z_w})
+    x, k = 3.6, fit.tasks.index("rises")
+    j, w = 2, (3.6 - knots[2]) / (knots[3] - knots[2])  # 3.6 lies between knots 2 and 3
+    chance, ceil, b, s = TASKS["rises"]
+    for mode in ("loss", "argument"):
+        f = dataclasses.replace(fit, walk=mode)
+        walk = f.parameter_draws()["walk"][0, k]
+        assert (abs(walk @ np.arange(10.0)) < 1e-9) == (mode == "loss")  # detrended only in nats
+        wx = (1 - w) * walk[j] + w * walk[j + 1]
+        assert abs(wx) > 0.05
+        got = f.metric_draws(np.full((20, 1), x), new_eval=False)[0, 0, k]
+        x_eff = x - wx if mode == "loss" else x - s * wx
+        assert got == pytest.approx(link_mean(x_eff, chance, ceil, b, s), rel=1e-6), mode
+
+
 def test_save_and_load_give_the_same_forecasts(tmp_path, fake_fit):
     rng = np.random.default_rng(7)
     fit = _fake_fit(rng, knots=np.linspace(3.0, 5.0, 10), kappa=0.5)
-    fit = dataclasses.replace(fit, runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"],
+    fit = dataclasses.replace(fit, walk="loss", runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"],
                                                       "metric": [0.5, 0.4], "chance": [0.25, 0.25],
                                                       "n_items": [2000, 2000]}))
     path = fit.save(tmp_path / "ds")
     back = DownstreamFit.load(path)
-    assert back.tasks == fit.tasks and back.x_ref == fit.x_ref
+    assert back.tasks == fit.tasks and back.x_ref == fit.x_ref and back.walk == "loss"
     np.testing.assert_array_equal(back.knots, fit.knots)
     pd.testing.assert_frame_equal(back.flags, fit.flags, check_dtype=False)
     losses = np.array([[2.6, 3.0, 3.5]]).repeat(400, axis=0)
