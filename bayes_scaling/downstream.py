@@ -29,11 +29,20 @@ populations of ``a``, the log lift over chance at the low end of the runs' losse
 ``log s``, ``logit`` of the ceiling, and ``log`` of the extra noise). The noise of an evaluation is binomial plus a task-specific extra
 term::
 
-    metric_ik ~ Normal(m_ik, sqrt(m_ik (1 - m_ik) / n_k + sigma_k^2))
+    metric_ik ~ Normal(m_ik, sqrt(m_ik (1 - m_ik) / n_k + 1 / n_k^2 + sigma_k^2))
 
 where n_k is the number of examples of task k: binomial sampling of the test items
 is a floor for the noise; ``sigma_k`` absorbs what else differs between models at
-the same loss (prompt format effects, checkpoint noise).
+the same loss (prompt format effects, checkpoint noise). The ``1 / n_k^2`` term (one
+item's worth) keeps the normal approximation honest where the binomial is not normal,
+at a metric near 0 or 1: without it the density of an observed 0 grows without bound as
+``m_ik -> 0`` (the binomial's probability of no item right is at most 1, the normal
+density times the bin width ``1 / n_k`` would be ``1 / sqrt(2 pi n_k m_ik)``). A task
+with many exact zeros (``jeopardy`` on the small OpenLM runs) then pulled its sigmoid
+into a step (``s -> 0``) that set those zeros exactly: on one corpus every transition
+diverged, R-hat 4.1; with the term, 10 divergent transitions in 4,000
+(``benchmarks/model_geometry.md``). With it, the density times ``1 / n_k`` is at most
+``1 / sqrt(2 pi)``.
 
 **Discrepancy.** The sigmoid is a convenient shape, not a law: tasks rise more
 sharply or more slowly than it says. A random walk ``W_k(x)`` in nats (Brownian motion
@@ -379,7 +388,7 @@ def _build_model(key: tuple, arrays: dict):
             shift = shift + ((1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1])
         u = (x - shift) / s[ti] - a[ti] + pt.log(ceil[ti] - floor[ti])
         m = floor[ti] + (ceil[ti] - floor[ti]) * pt.exp(-pt.softplus(u))
-        sd = pt.sqrt(m * (1.0 - m) / n_items[ti] + sigma[ti] ** 2)
+        sd = pt.sqrt(m * (1.0 - m) / n_items[ti] + 1.0 / n_items[ti] ** 2 + sigma[ti] ** 2)  # 1/n: _noise_floor
         pm.Normal("metric", m, sd, observed=y)
     return model
 
@@ -651,7 +660,7 @@ class DownstreamFit:
                  + np.log(ceil - self.chance)[:, None, :])
         m = self.chance + (ceil - self.chance)[:, None, :] * np.exp(-np.logaddexp(0.0, u))
         if new_eval:
-            sd = np.sqrt(m * (1.0 - m) / self.n_items + sigma[:, None, :] ** 2)
+            sd = np.sqrt(m * (1.0 - m) / self.n_items + 1.0 / self.n_items ** 2 + sigma[:, None, :] ** 2)
             m = np.clip(m + sd * rng.standard_normal(m.shape), 0.0, 1.0)
         return m
 
