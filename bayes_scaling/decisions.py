@@ -36,6 +36,7 @@ import pandas as pd
 
 from .costs import CostModel, ValueModel
 from .data import MAX_LOSS_NATS, RunsTableError, validate_targets
+from .diagnostics import ConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
 from .intervals import check_prob, interval
@@ -458,9 +459,19 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
                              f"choose one of {tasks} or '{MEAN_OF_TASKS}' (their mean).")
         raise ValueError(f"task '{metric}' is not in the downstream fit; choose one of {tasks} or '{MEAN_OF_TASKS}' "
                          "(their mean), or 'loss'.")
+    if value.metric == "loss" and not zero:  # before the direction: the whole [value] section is for loss
+        raise ValueError(f"the value model is stated for 'loss' but the decision is about '{metric}'; for a score, set "
+                         f"metric = \"{metric}\", higher_is_better = true and a baseline score in [0, 1] in the [value] "
+                         "section, or give --value-per-point with --baseline.")
     if not value.higher_is_better and not zero:
         raise ValueError(f"the value model says higher_is_better = false, but '{metric}' is a score where higher is "
                          "better; set higher_is_better = true.")
+    points = [value.baseline] if value.table is None else [p[0] for p in value.table]
+    off = [p for p in points if p is not None and not 0.0 <= p <= 1.0]
+    if off and not zero:  # a percent (45) or a loss (3.0) would make every plan look worthless, silently
+        hint = f", e.g. {off[0] / 100:g} for {off[0]:g} %" if 1.0 < off[0] <= 100.0 else ""
+        raise ValueError(f"the value model's score {off[0]:g} for '{metric}' is not a fraction in [0, 1]: a downstream "
+                         f"metric is the share of the task's items right; give today's score as a fraction{hint}.")
     if value.metric not in (metric, "accuracy", "metric"):
         raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about '{metric}'; use "
                          "one metric.")
@@ -583,6 +594,11 @@ def decide(
     """
     prob = check_prob(prob)
     _check_metric(metric, value, downstream)
+    if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
+        # shown when it was fitted, perhaps in another session: the decision's intervals inherit it
+        warnings.warn("the downstream fit did not pass the sampling checks (" + "; ".join(downstream.diagnostics.problems)
+                      + "): the metric's intervals, and so the probabilities below, are approximate.", ConvergenceWarning,
+                      stacklevel=2)
     if not fit.law.has_allocation:
         # plans are priced by their tokens, which a one-variable law does not see (a fresh user got the same loss for
         # 1M and 131B tokens, and a cheaper plan for the 1M)

@@ -324,3 +324,40 @@ def test_decide_warns_when_a_pilot_is_not_smaller_than_a_plan(fake_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a small pilot: no warning
         decide(fake_fit, PLANS, COSTS, value, pilots=PLANS.iloc[1:2].assign(label="as the 10B plan"), random_seed=0)
+
+
+@pytest.mark.parametrize("value, message", [
+    (ValueModel(baseline=45.0, money_per_unit=1.0),
+     "the value model's score 45 for 'rises' is not a fraction in [0, 1]: a downstream metric is the share of the "
+     "task's items right; give today's score as a fraction, e.g. 0.45 for 45 %."),
+    (ValueModel(metric="loss", higher_is_better=False, baseline=3.0, money_per_unit=1.0),
+     "the value model is stated for 'loss' but the decision is about 'rises'; for a score, set metric = \"rises\", "
+     "higher_is_better = true and a baseline score in [0, 1] in the [value] section, or give --value-per-point with "
+     "--baseline."),
+])
+def test_decide_rejects_a_value_model_off_the_scale_of_a_downstream_metric(fake_fit, value, message):
+    """A fresh user's --baseline 45 (percent) or the example's loss [value] section made every plan worthless,
+    silently ('keep the current product'); the loss section's first error led to a second one."""
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    with pytest.raises(ValueError) as e:
+        decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=ds)
+    assert str(e.value) == message
+
+
+def test_decide_passes_on_the_downstream_fits_sampling_problems(fake_fit):
+    """Shown when the downstream fit was made, perhaps in another session; the decision's intervals inherit them."""
+    import dataclasses
+
+    from test_downstream import _fake_fit
+
+    from bayes_scaling.diagnostics import ConvergenceWarning, Diagnostics
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    bad = Diagnostics(False, 1.033, 109.0, 200.0, 69, 4000, ["69 divergent transitions"])
+    value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01)
+    with pytest.warns(ConvergenceWarning, match=r"^the downstream fit did not pass the sampling checks \(69 divergent "
+                                                r"transitions\): the metric's intervals, and so the probabilities "
+                                                r"below, are approximate\.$"):
+        decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=dataclasses.replace(ds, diagnostics=bad))
