@@ -28,6 +28,7 @@ with :func:`bayes_scaling.predict.predict` at the same (N, D).
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from dataclasses import dataclass, field
 
@@ -457,8 +458,11 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
         if len(row):
             raise ValueError(f"task '{metric}' is not yet predictable ({row['reason'].iloc[0]}): it was not fitted; "
                              f"choose one of {tasks} or '{MEAN_OF_TASKS}' (their mean).")
-        raise ValueError(f"task '{metric}' is not in the downstream fit; choose one of {tasks} or '{MEAN_OF_TASKS}' "
-                         "(their mean), or 'loss'.")
+        close = difflib.get_close_matches(metric, tasks + list(flags["task"] if flags is not None and "task" in flags
+                                                               else []), n=1, cutoff=0.8)
+        guess = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"task '{metric}' is not in the downstream fit{guess}; choose one of {tasks} or "
+                         f"'{MEAN_OF_TASKS}' (their mean), or 'loss'.")
     if value.metric == "loss" and not zero:  # before the direction: the whole [value] section is for loss
         raise ValueError(f"the value model is stated for 'loss' but the decision is about '{metric}'; for a score, set "
                          f"metric = \"{metric}\", higher_is_better = true and a baseline score in [0, 1] in the [value] "

@@ -160,6 +160,7 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
         if unknown:
             raise DownstreamTableError(f"task(s) {unknown} are not in the table's 'task' column.")
         t = t[t["task"].isin(list(tasks))]
+    rows = t.index  # the caller's row labels, for the messages (a filtered table keeps its own)
     t = t.reset_index(drop=True)
     for col, lo, hi, what in (("loss", 0.0, 20.0, "nats per token (not perplexity)"), ("metric", 0.0, 1.0, "a fraction"),
                               ("chance", 0.0, 1.0, "a fraction (25 % -> 0.25)")):
@@ -167,14 +168,18 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
         bad = ~np.isfinite(v) | (v < lo) | (v > hi) | ((v <= 0) if col == "loss" else False)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DownstreamTableError(f"column '{col}' row {i}: {t[col].iloc[i]} is not {what} in "
+            if pd.isna(t[col].iloc[i]):
+                raise DownstreamTableError(f"column '{col}' row {rows[i]}: the value is missing; fill it in or drop "
+                                           "the row.")
+            raise DownstreamTableError(f"column '{col}' row {rows[i]}: {t[col].iloc[i]} is not {what} in "
                                        f"[{lo:g}, {hi:g}]; fix or drop the row.")
         t[col] = v
     n = pd.to_numeric(t["n_items"], errors="coerce").to_numpy(float)
-    if (~np.isfinite(n) | (n < 1)).any():
-        i = int(np.flatnonzero(~np.isfinite(n) | (n < 1))[0])
-        raise DownstreamTableError(f"column 'n_items' row {i}: {t['n_items'].iloc[i]} is not a positive count of "
-                                   "examples.")
+    bad = ~np.isfinite(n) | (n < 1) | (n != np.round(n))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DownstreamTableError(f"column 'n_items' row {rows[i]}: {t['n_items'].iloc[i]} is not a whole, positive "
+                                   "count of examples; give the number of examples the task has, e.g. 2376.")
     t["n_items"] = n
     for col in ("chance", "n_items"):
         k = t.groupby("task")[col].nunique()

@@ -361,3 +361,13 @@ def test_decide_passes_on_the_downstream_fits_sampling_problems(fake_fit):
                                                 r"transitions\): the metric's intervals, and so the probabilities "
                                                 r"below, are approximate\.$"):
         decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=dataclasses.replace(ds, diagnostics=bad))
+
+
+def test_decide_suggests_the_task_a_misspelt_metric_is_closest_to(fake_fit):
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0))
+    with pytest.raises(ValueError) as e:
+        decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1.0), metric="rise", downstream=ds)
+    assert str(e.value) == ("task 'rise' is not in the downstream fit (did you mean 'rises'?); choose one of "
+                            "['language', 'rises'] or 'mean' (their mean), or 'loss'.")

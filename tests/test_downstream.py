@@ -111,6 +111,22 @@ def test_downstream_table_errors_name_column_and_row():
     bad.loc[3, "metric"] = 45.0
     with pytest.raises(DownstreamTableError, match=r"^column 'metric' row 3: 45.0 is not a fraction in \[0, 1\]"):
         validate_downstream(bad)
+    with pytest.raises(DownstreamTableError) as e:  # a filtered table: its own row labels, not positions
+        validate_downstream(bad.iloc[2:])
+    assert str(e.value).startswith("column 'metric' row 3: 45.0")
+    bad = df.copy()
+    bad.loc[4, "loss"] = np.nan
+    with pytest.raises(DownstreamTableError) as e:
+        validate_downstream(bad)
+    assert str(e.value) == "column 'loss' row 4: the value is missing; fill it in or drop the row."
+    for n_items in (-100, 2376.5):
+        bad = df.copy()
+        bad["n_items"] = bad["n_items"].astype(float)
+        bad.loc[5, "n_items"] = n_items
+        with pytest.raises(DownstreamTableError) as e:
+            validate_downstream(bad)
+        assert str(e.value) == (f"column 'n_items' row 5: {float(n_items)} is not a whole, positive count of examples; "
+                                "give the number of examples the task has, e.g. 2376.")
     bad = df.copy()
     bad.loc[2, "chance"] = 0.5
     with pytest.raises(DownstreamTableError, match=r"task 'rises' has several values of 'chance'"):
