@@ -309,22 +309,30 @@ _TREND = _KNOT_INDEX / (_KNOT_INDEX @ _KNOT_INDEX)
 def detrend_walk(walk: np.ndarray) -> np.ndarray:
     """Remove from each walk its least-squares straight line through the anchor (knot 0).
 
-    A straight line in the link's argument along the loss is what the width ``s`` already
-    describes (the argument is ``(b - x) / s``); a walk free to carry one too trades off
+    A straight line along the loss is what the width ``s`` already describes (the link's
+    argument is ``(b - x) / s``); a walk free to carry one too trades off
     against ``s`` along a long ridge, which made the sampler take about 300 leapfrog steps
     per draw (``benchmarks/model_geometry.md``). The walk keeps its bends; beyond the
     runs it continues as Brownian motion from its end, as before.
 
     Parameters
     ----------
-    walk : ndarray, shape (..., RW_KNOTS)
-        Walk values at the evenly spaced knots, 0 at knot 0.
+    walk : ndarray or PyTensor tensor, shape (..., RW_KNOTS)
+        Walk values at the evenly spaced knots, 0 at knot 0 (the model and the forecasts use
+        this one function).
 
     Returns
     -------
-    ndarray, same shape
+    same type and shape
     """
     return walk - (walk @ _TREND)[..., None] * _KNOT_INDEX
+
+
+def _eval_variance(m, n_items, sigma):
+    """Variance of one evaluation of a task with ``n_items`` examples at expected metric ``m``: binomial, one
+    item's worth (``1 / n^2``: the normal approximation's floor, see the module docstring) and the extra
+    ``sigma^2``. NumPy arrays or PyTensor tensors: the model and the forecasts use this one formula."""
+    return m * (1.0 - m) / n_items + 1.0 / n_items**2 + sigma**2
 
 
 def _rw_weights(x: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,11 +397,11 @@ def _build_model(key: tuple, arrays: dict):
             kappa = pt.exp(mu_lk + tau_lk * z_k)
             z_w = pm.Normal("z_w", 0.0, 1.0, shape=(n_tasks, RW_KNOTS - 1))
             walk = pt.concatenate([pt.zeros((n_tasks, 1)), pt.cumsum(kappa[:, None] * dk * z_w, axis=1)], axis=1)
-            walk = walk - pt.dot(walk, _TREND)[:, None] * _KNOT_INDEX[None, :]  # its straight line is 1/s's job
+            walk = detrend_walk(walk)  # its straight line is 1/s's job
             shift = shift + ((1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1])
         u = (x - shift) / s[ti] - a[ti] + pt.log(ceil[ti] - floor[ti])
         m = floor[ti] + (ceil[ti] - floor[ti]) * pt.exp(-pt.softplus(u))
-        sd = pt.sqrt(m * (1.0 - m) / n_items[ti] + 1.0 / n_items[ti] ** 2 + sigma[ti] ** 2)  # 1/n: _noise_floor
+        sd = pt.sqrt(_eval_variance(m, n_items[ti], sigma[ti]))
         pm.Normal("metric", m, sd, observed=y)
     return model
 
@@ -665,7 +673,7 @@ class DownstreamFit:
                  + np.log(ceil - self.chance)[:, None, :])
         m = self.chance + (ceil - self.chance)[:, None, :] * np.exp(-np.logaddexp(0.0, u))
         if new_eval:
-            sd = np.sqrt(m * (1.0 - m) / self.n_items + 1.0 / self.n_items ** 2 + sigma[:, None, :] ** 2)
+            sd = np.sqrt(_eval_variance(m, self.n_items, sigma[:, None, :]))
             m = np.clip(m + sd * rng.standard_normal(m.shape), 0.0, 1.0)
         return m
 
