@@ -35,7 +35,7 @@ from . import datasets, laws, workflow
 from ._version import __version__
 from ._warnings import quiet_library_noise
 from .data import RunsTableError, RunsTableWarning, read_runs, validate_runs
-from .diagnostics import ConvergenceWarning, SamplingError
+from .diagnostics import ConvergenceWarning, DownstreamConvergenceWarning, SamplingError
 from .fit import ScalingLaw
 from .inference import SamplerConfig
 from .io import FitFileError
@@ -62,6 +62,7 @@ __all__ = [
     "RunsTableError",
     "RunsTableWarning",
     "ConvergenceWarning",
+    "DownstreamConvergenceWarning",
     "ExtrapolationWarning",
     "SamplingError",
     "FitFileError",

@@ -100,7 +100,9 @@ def _as_flags(text: str) -> str:
 def _showwarning(message, category, filename, lineno, file=None, line=None):
     """Print a warning as one line, once per run of the CLI (the runs table is validated when it is
     read and again by the fit, which would otherwise repeat every data warning)."""
-    text = _as_flags(" ".join(str(message).split()))
+    text = " ".join(str(message).split())
+    if getattr(category, "cli_flags", True):  # advice a CLI flag can follow (not a downstream fit's)
+        text = _as_flags(text)
     if text in _SHOWN:
         return
     _SHOWN.add(text)

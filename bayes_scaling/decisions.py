@@ -37,7 +37,7 @@ import pandas as pd
 
 from .costs import CostModel, ValueModel
 from .data import MAX_LOSS_NATS, RunsTableError, validate_targets
-from .diagnostics import ConvergenceWarning
+from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
 from .intervals import check_prob, interval
@@ -601,8 +601,8 @@ def decide(
     if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
         # shown when it was fitted, perhaps in another session: the decision's intervals inherit it
         warnings.warn("the downstream fit did not pass the sampling checks (" + "; ".join(downstream.diagnostics.problems)
-                      + "): the metric's intervals, and so the probabilities below, are approximate.", ConvergenceWarning,
-                      stacklevel=2)
+                      + "): the metric's intervals, and so the probabilities below, are approximate. Refit it with "
+                      "fit_downstream in Python to follow that advice.", DownstreamConvergenceWarning, stacklevel=2)
     if not fit.law.has_allocation:
         # plans are priced by their tokens, which a one-variable law does not see (a fresh user got the same loss for
         # 1M and 131B tokens, and a cheaper plan for the 1M)

@@ -36,6 +36,18 @@ DIVERGENT_MAX = 0.002
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge well; the message says what it means and what to try."""
 
+    #: The advice names Python settings (``target_accept=0.95``) that the CLI shows as its own flags.
+    cli_flags = True
+
+
+class DownstreamConvergenceWarning(ConvergenceWarning):
+    """A downstream fit (:func:`bayes_scaling.downstream.fit_downstream`) did not pass its sampling checks.
+
+    Its advice names settings of ``fit_downstream``, which only Python can change (no command of the CLI fits
+    a downstream stage), so the CLI shows them as they are, not as flags."""
+
+    cli_flags = False
+
 
 class SamplingError(RuntimeError):
     """Raised instead of :class:`ConvergenceWarning` when a fit is run with ``strict=True``."""

@@ -359,8 +359,21 @@ def test_decide_passes_on_the_downstream_fits_sampling_problems(fake_fit):
     value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01)
     with pytest.warns(ConvergenceWarning, match=r"^the downstream fit did not pass the sampling checks \(69 divergent "
                                                 r"transitions\): the metric's intervals, and so the probabilities "
-                                                r"below, are approximate\.$"):
+                                                r"below, are approximate\. Refit it with fit_downstream in Python to "
+                                                r"follow that advice\.$") as rec:
         decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=dataclasses.replace(ds, diagnostics=bad))
+    assert rec[0].category.cli_flags is False  # the CLI shows its advice as Python settings, not flags
+
+
+def test_cli_shows_a_downstream_fits_advice_as_python_settings(capsys):
+    # no command of the CLI fits a downstream stage: "--target-accept 0.95" would be advice nobody can follow
+    from bayes_scaling import cli
+    from bayes_scaling.diagnostics import ConvergenceWarning, DownstreamConvergenceWarning
+
+    cli._showwarning("Try target_accept=0.95, or more data.", DownstreamConvergenceWarning, "f.py", 1)
+    cli._showwarning("Try target_accept=0.99, or more data.", ConvergenceWarning, "f.py", 1)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["warning: Try target_accept=0.95, or more data.", "warning: Try --target-accept 0.99, or more data."]
 
 
 def test_decide_suggests_the_task_a_misspelt_metric_is_closest_to(fake_fit):
