@@ -550,6 +550,17 @@ class DownstreamFit:
             raise FitFileError(f"'{saved.path / 'fit.json'}' is damaged or was edited ({type(exc).__name__}: {exc}); "
                                "refit and save again.") from None
 
+    def __repr__(self) -> str:
+        """One line: tasks, corpora, draws, walk and the sampling checks (the dataclass's own repr printed every
+        table and array it holds, about 12,000 characters)."""
+        flagged = len(self.flags) - len(self.tasks) if self.flags is not None else 0
+        d = self.diagnostics
+        checks = ("not run" if d is None else "passed" if d.ok else
+                  f"FAILED (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergent)")
+        return (f"DownstreamFit({len(self.tasks)} tasks fitted, {max(flagged, 0)} not fitted; "
+                f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "
+                f"{self.n_draws} draws; walk={self.walk!r}; sampling checks {checks})")
+
     # ------------------------------------------------------------------ draws
     @property
     def n_draws(self) -> int:
@@ -704,6 +715,13 @@ class DownstreamFit:
     def _shift_for(self, group, n, d, idx, rng) -> np.ndarray:
         s1, k = len(idx), len(self.tasks)
         if len(self.groups) <= 1:
+            given = set() if group is None else {group} if isinstance(group, str) else set(map(str, group))
+            if given - set(self.groups):  # silently ignored, it would look as if the corpus had been taken into account
+                have = (f"one training corpus, {self.groups[0]!r}" if self.groups else
+                        "no training corpora (fitted without group_col)")
+                raise ValueError(f"group {sorted(given - set(self.groups))} given, but this fit has {have}: it cannot "
+                                 "tell corpora apart. Drop group=, or refit with group_col= on runs of several "
+                                 "corpora.")
             return np.zeros((s1, n, k))
         if group is None:
             raise ValueError(f"this fit has several training corpora {self.groups}: pass group= (one name per "

@@ -264,6 +264,23 @@ def test_walk_in_nats_shifts_the_loss_axis_and_old_fits_keep_the_argument_walk()
         assert got == pytest.approx(link_mean(x_eff, chance, ceil, b, s), rel=1e-6), mode
 
 
+def test_a_group_given_to_a_fit_without_corpora_is_an_error():
+    # ignored silently, the forecast would look as if the corpus had been taken into account
+    fit = _fake_fit(np.random.default_rng(3))
+    assert fit.groups == []
+    with pytest.raises(ValueError, match=r"^group \['rpj'\] given, but this fit has no training corpora \(fitted "
+                                         r"without group_col\): it cannot tell corpora apart\. Drop group=, or refit "
+                                         r"with group_col= on runs of several corpora\.$"):
+        fit.metric_draws(np.full((10, 1), 3.0), group="rpj")
+    assert fit.metric_draws(np.full((10, 1), 3.0), group=None).shape == (10, 1, 2)
+
+
+def test_repr_is_one_line():
+    fit = _fake_fit(np.random.default_rng(3))
+    assert repr(fit) == ("DownstreamFit(2 tasks fitted, 1 not fitted; no corpora; 0 evaluations; 400 draws; "
+                         "walk='argument'; sampling checks not run)")
+
+
 def test_save_and_load_give_the_same_forecasts(tmp_path, fake_fit):
     rng = np.random.default_rng(7)
     fit = _fake_fit(rng, knots=np.linspace(3.0, 5.0, 10), kappa=0.5)
