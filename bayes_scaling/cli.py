@@ -442,7 +442,8 @@ def _value_model(args, costs) -> ValueModel:
 def _downstream(args):
     if args.metric == "loss":
         if args.downstream:
-            raise CliError("--downstream is for a downstream metric; give --metric TASK (or --metric mean) with it.")
+            raise CliError("--downstream is not used with --metric loss: give --metric TASK (or --metric mean) for a "
+                           "downstream metric, or drop --downstream.")
         if args.group is not None:  # ignored silently, it would look as if the corpus had been taken into account
             raise CliError("--group is the training corpus for a downstream fit; give it with --downstream DIR and "
                            "--metric TASK, or drop it.")
@@ -455,7 +456,12 @@ def _downstream(args):
     if not Path(args.downstream).exists():
         raise CliError(f"downstream fit '{args.downstream}' does not exist; give the directory DownstreamFit.save "
                        "wrote.", EXIT_FILE)
-    return DownstreamFit.load(args.downstream)
+    ds = DownstreamFit.load(args.downstream)
+    if args.group is not None and args.group not in ds.groups and len(ds.groups) <= 1:
+        have = f"one training corpus, '{ds.groups[0]}'" if ds.groups else "no training corpora (fitted without group_col)"
+        raise CliError(f"--group {args.group}: the downstream fit '{args.downstream}' has {have}, so it cannot tell "
+                       "corpora apart; drop --group.")
+    return ds
 
 
 def _decision_lines(res) -> list[str]:

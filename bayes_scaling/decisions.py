@@ -366,6 +366,9 @@ class InvestmentDecision:
         The cost and value formulas with their numbers, one per line.
     decision : Decision
         The underlying :class:`bayes_scaling.investment.Decision` (with its metric draws).
+    sampling_caveat : str
+        A sentence when the downstream fit failed its sampling checks ("" otherwise); part of
+        :meth:`summary_text`, so the written report says it too.
     """
 
     plans: pd.DataFrame
@@ -380,6 +383,7 @@ class InvestmentDecision:
     prob: float
     formulas: str
     decision: Decision = field(repr=False)
+    sampling_caveat: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -411,7 +415,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.pilot_caveat(), self.frontier_text()) if t)
+        return " ".join(t for t in (self.decision.summary_text(), self.sampling_caveat, self.pilot_caveat(),
+                                    self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
         """A sentence when a pilot's EVSI rests on few posterior draws ("" otherwise).
@@ -598,11 +603,16 @@ def decide(
     """
     prob = check_prob(prob)
     _check_metric(metric, value, downstream)
+    caveat = ""
     if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
         # shown when it was fitted, perhaps in another session: the decision's intervals inherit it
-        warnings.warn("the downstream fit did not pass the sampling checks (" + "; ".join(downstream.diagnostics.problems)
+        dg = downstream.diagnostics
+        warnings.warn("the downstream fit did not pass the sampling checks (" + "; ".join(dg.problems)
                       + "): the metric's intervals, and so the probabilities below, are approximate. Refit it with "
-                      "fit_downstream in Python to follow that advice.", DownstreamConvergenceWarning, stacklevel=2)
+                      "fit_downstream(..., sampler=SamplerConfig(target_accept=0.95)) in Python to follow that advice.",
+                      DownstreamConvergenceWarning, stacklevel=2)
+        caveat = (f"The downstream fit did not pass its sampling checks (max R-hat {dg.max_rhat:.3f}, {dg.divergences} "
+                  f"divergent transitions in {dg.n_draws}), so these probabilities are approximate.")
     if not fit.law.has_allocation:
         # plans are priced by their tokens, which a one-variable law does not see (a fresh user got the same loss for
         # 1M and 131B tokens, and a cheaper plan for the 1M)
@@ -663,4 +673,5 @@ def decide(
                               params_range=params_range, prob=prob)
     return InvestmentDecision(plans=d.table, pilots=pilot_out, frontier=front, net_value=d.net_value,
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
-                              currency=costs.currency, prob=prob, formulas=d.formulas, decision=d)
+                              currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
+                              sampling_caveat=caveat)

@@ -672,6 +672,9 @@ class DownstreamFit:
         L = np.asarray(loss_draws, float)
         if L.ndim != 2:
             raise ValueError(f"loss_draws must have shape (S, n) (draws x targets), got {L.shape}.")
+        if L.shape[0] == 0 or L.shape[1] == 0:
+            raise ValueError(f"loss_draws is empty (shape {L.shape}): give at least one draw of at least one target's "
+                             "loss (nats/token).")
         if not np.all(np.isfinite(L)) or np.any(L <= 0):
             raise ValueError("loss_draws must be positive finite losses in nats/token (not log loss).")
         s1, n = L.shape

@@ -182,11 +182,14 @@ def test_decide_on_a_downstream_task_gives_decides_numbers(files, downstream_dir
     (["--metric", "rises", "--no-downstream"],
      "error: --metric rises is a downstream task: give --downstream DIR, a downstream fit saved with "
      "DownstreamFit.save (bayes_scaling.downstream), or use --metric loss."),
-    (["--metric", "loss"], "error: --downstream is for a downstream metric; give --metric TASK (or --metric mean) "
-                           "with it."),
+    (["--metric", "loss"], "error: --downstream is not used with --metric loss: give --metric TASK (or --metric mean) "
+                           "for a downstream metric, or drop --downstream."),
     (["--metric", "loss", "--group", "rpj", "--no-downstream"],
      "error: --group is the training corpus for a downstream fit; give it with --downstream DIR and --metric TASK, or "
      "drop it."),
+    (["--metric", "rises", "--group", "rpj"],
+     "error: --group rpj: the downstream fit '{ds}' has no training corpora (fitted without group_col), so it cannot "
+     "tell corpora apart; drop --group."),
 ])
 def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra, message):
     out = tmp_path / "d"
@@ -195,7 +198,7 @@ def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra
     baseline = "2.3" if "loss" in extra else "0.6"
     assert main(_args(files, out, *ds_args, *extra, "--value-per-point", "1000", "--baseline", baseline,
                       costs="no_value.toml")) == 2
-    assert capsys.readouterr().err == message + "\n"
+    assert capsys.readouterr().err == message.format(ds=downstream_dir[1]) + "\n"
     assert not out.exists()
 
 

@@ -359,10 +359,15 @@ def test_decide_passes_on_the_downstream_fits_sampling_problems(fake_fit):
     value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01)
     with pytest.warns(ConvergenceWarning, match=r"^the downstream fit did not pass the sampling checks \(69 divergent "
                                                 r"transitions\): the metric's intervals, and so the probabilities "
-                                                r"below, are approximate\. Refit it with fit_downstream in Python to "
-                                                r"follow that advice\.$") as rec:
-        decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=dataclasses.replace(ds, diagnostics=bad))
+                                                r"below, are approximate\. Refit it with fit_downstream\(\.\.\., "
+                                                r"sampler=SamplerConfig\(target_accept=0\.95\)\) in Python to follow "
+                                                r"that advice\.$") as rec:
+        res = decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=dataclasses.replace(ds, diagnostics=bad))
     assert rec[0].category.cli_flags is False  # the CLI shows its advice as Python settings, not flags
+    # the written report says it too (a fresh user found decision.md silent about it)
+    caveat = ("The downstream fit did not pass its sampling checks (max R-hat 1.033, 69 divergent transitions in 4000), "
+              "so these probabilities are approximate.")
+    assert res.sampling_caveat == caveat and caveat in res.summary_text()
 
 
 def test_cli_shows_a_downstream_fits_advice_as_python_settings(capsys):

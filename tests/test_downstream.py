@@ -281,6 +281,14 @@ def test_repr_is_one_line():
                          "walk='argument'; sampling checks not run)")
 
 
+@pytest.mark.parametrize("shape", [(0, 2), (5, 0)])
+def test_empty_loss_draws_are_an_error(shape):
+    # predict() crashed with numpy's "cannot reshape array of size 0" (a fresh user's attack)
+    fit = _fake_fit(np.random.default_rng(3))
+    with pytest.raises(ValueError, match=r"^loss_draws is empty \(shape \(%d, %d\)\): give at least one draw" % shape):
+        fit.predict(np.empty(shape))
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
