@@ -607,10 +607,10 @@ def decide(
     if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
         # shown when it was fitted, perhaps in another session: the decision's intervals inherit it
         dg = downstream.diagnostics
-        warnings.warn("the downstream fit did not pass the sampling checks (" + "; ".join(dg.problems)
-                      + "): the metric's intervals, and so the probabilities below, are approximate. Refit it with "
-                      "fit_downstream(..., sampler=SamplerConfig(target_accept=0.95)) in Python to follow that advice.",
-                      DownstreamConvergenceWarning, stacklevel=2)
+        warnings.warn("the downstream fit did not pass the sampling checks, so the metric's intervals, and so the "
+                      "probabilities below, are approximate. " + " ".join(p.rstrip(".") + "." for p in dg.problems)
+                      + " Refit it with fit_downstream(..., sampler=SamplerConfig(target_accept=0.95)) in Python to "
+                      "follow that advice.", DownstreamConvergenceWarning, stacklevel=2)
         caveat = (f"The downstream fit did not pass its sampling checks (max R-hat {dg.max_rhat:.3f}, {dg.divergences} "
                   f"divergent transitions in {dg.n_draws}), so these probabilities are approximate.")
     if not fit.law.has_allocation:
