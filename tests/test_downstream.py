@@ -289,6 +289,21 @@ def test_empty_loss_draws_are_an_error(shape):
         fit.predict(np.empty(shape))
 
 
+def test_a_loss_in_other_units_is_warned_about():
+    # a fresh user's log loss (0.95) gave hellaswag 0.93 and a perplexity gave chance, without a word
+    fit = _fake_fit(np.random.default_rng(3))
+    fit = dataclasses.replace(fit, runs=pd.DataFrame({"loss": [2.7, 6.1]}))
+    with pytest.warns(UserWarning, match=r"^the loss of target\(s\) \[1\] \(median 0\.95\) lies far outside the losses "
+                                         r"this link was fitted on \(2\.7-6\.1 nats/token\): give the loss in nats per "
+                                         r"token on the same eval set \(not log loss, bits or perplexity\)\.$"):
+        fit.metric_draws(np.array([[2.4, 0.95]] * 10))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit.metric_draws(np.array([[1.9, 6.5]] * 10))  # far beyond the runs, but not a unit mistake: no warning
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
