@@ -124,6 +124,16 @@ def link_mean(x, floor, ceil, b, s):
     return floor + (ceil - floor) * np.exp(-np.logaddexp(0.0, z))
 
 
+def _unknown_tasks(unknown: list, known) -> str:
+    """The message for task names the table lacks, with the closest names it has (difflib)."""
+    import difflib
+
+    names = sorted(set(map(str, known)))
+    close = {u: difflib.get_close_matches(str(u), names, n=1, cutoff=0.6) for u in unknown}
+    hint = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
+    return f"task(s) {unknown} are not in the table's 'task' column" + (f" ({hint})" if hint else "") + "."
+
+
 def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.DataFrame:
     """Check a long downstream table and return a clean copy.
 
@@ -158,7 +168,7 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
     if tasks is not None:
         unknown = sorted(set(tasks) - set(t["task"]))
         if unknown:
-            raise DownstreamTableError(f"task(s) {unknown} are not in the table's 'task' column.")
+            raise DownstreamTableError(_unknown_tasks(unknown, t["task"]))
         t = t[t["task"].isin(list(tasks))]
     rows = t.index  # the caller's row labels, for the messages (a filtered table keeps its own)
     t = t.reset_index(drop=True)
@@ -171,6 +181,12 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
             if pd.isna(t[col].iloc[i]):
                 raise DownstreamTableError(f"column '{col}' row {rows[i]}: the value is missing; fill it in or drop "
                                            "the row.")
+            finite = v[np.isfinite(v)]
+            if hi == 1.0 and bad.sum() > 1 and finite.max() <= 100.0 and (finite > 1.0).mean() > 0.5:
+                # most of the column above 1 and none above 100: percent, not one bad row
+                raise DownstreamTableError(f"column '{col}' looks like percent ({int(bad.sum())} of {len(v)} rows "
+                                           f"above 1, up to {finite.max():g}): give {what} in [0, 1], i.e. divide "
+                                           "the column by 100.")
             raise DownstreamTableError(f"column '{col}' row {rows[i]}: {t[col].iloc[i]} is not {what} in "
                                        f"[{lo:g}, {hi:g}]; fix or drop the row.")
         t[col] = v
@@ -566,7 +582,8 @@ class DownstreamFit:
         flagged = len(self.flags) - len(self.tasks) if self.flags is not None else 0
         d = self.diagnostics
         checks = ("not run" if d is None else "passed" if d.ok else
-                  f"FAILED (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergent)")
+                  f"FAILED (max R-hat {d.max_rhat:.3f}, min ESS {min(d.min_ess_bulk, d.min_ess_tail):.0f}, "
+                  f"{d.divergences} divergent)")
         return (f"DownstreamFit({len(self.tasks)} tasks fitted, {max(flagged, 0)} not fitted; "
                 f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "
                 f"{self.n_draws} draws; walk={self.walk!r}; sampling checks {checks})")
@@ -890,7 +907,7 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
         fit_tasks = list(tasks)
         unknown = sorted(set(fit_tasks) - set(flags["task"]))
         if unknown:
-            raise DownstreamTableError(f"task(s) {unknown} are not in the table's 'task' column.")
+            raise DownstreamTableError(_unknown_tasks(unknown, flags["task"]))
         weak = flags[flags["task"].isin(fit_tasks) & ~flags["predictable"]]["task"].tolist()
         if weak:
             warnings.warn(f"task(s) {weak} are not flagged predictable (predictable_tasks); their forecasts rest on "

@@ -304,6 +304,23 @@ def test_a_loss_in_other_units_is_warned_about():
         fit.metric_draws(np.array([[1.9, 6.5]] * 10))  # far beyond the runs, but not a unit mistake: no warning
 
 
+def test_a_metric_column_in_percent_is_named_as_such():
+    t = pd.DataFrame({"loss": [3.0, 3.2, 3.4], "task": ["a"] * 3, "metric": [61.0, 55.5, 0.4], "chance": 0.25,
+                      "n_items": 1000})
+    with pytest.raises(DownstreamTableError, match=r"^column 'metric' looks like percent \(2 of 3 rows above 1, up to "
+                                                   r"61\): give a fraction in \[0, 1\], i\.e\. divide the column by "
+                                                   r"100\.$"):
+        validate_downstream(t)
+
+
+def test_a_misspelt_task_gets_the_closest_name():
+    t = pd.DataFrame({"loss": [3.0, 3.2], "task": ["hellaswag"] * 2, "metric": [0.4, 0.3], "chance": 0.25,
+                      "n_items": 1000})
+    with pytest.raises(DownstreamTableError, match=r"^task\(s\) \['helaswag', 'zzz'\] are not in the table's 'task' "
+                                                   r"column \('helaswag': did you mean 'hellaswag'\?\)\.$"):
+        validate_downstream(t, tasks=["helaswag", "zzz"])
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
