@@ -484,6 +484,9 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
     if value.metric not in (metric, "accuracy", "metric"):
         raise ValueError(f"the value model is stated for '{value.metric}' but the decision is about '{metric}'; use "
                          "one metric.")
+    if value.table is None and value.baseline == 1.0 and not zero:
+        warnings.warn(f"the baseline score for '{metric}' is 1 (every item right): no plan can improve on it, so every "
+                      "plan's value is 0 and none pays off; give today's score (e.g. 0.45).", UserWarning, stacklevel=3)
 
 
 def _plans(fit, table, what: str) -> pd.DataFrame:

@@ -371,6 +371,17 @@ def test_decide_passes_on_the_downstream_fits_sampling_problems(fake_fit):
     assert res.sampling_caveat == caveat and caveat in res.summary_text()
 
 
+def test_a_perfect_baseline_score_is_warned_about(fake_fit):
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    value = ValueModel(metric="rises", baseline=1.0, money_per_unit=1e3, unit=0.01)
+    with pytest.warns(UserWarning, match=r"^the baseline score for 'rises' is 1 \(every item right\): no plan can "
+                                         r"improve on it"):
+        res = decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=ds)
+    assert (res.plans["p_pays_off"] == 0).all()
+
+
 def test_cli_shows_a_downstream_fits_advice_as_python_settings(capsys):
     # no command of the CLI fits a downstream stage: "--target-accept 0.95" would be advice nobody can follow
     from bayes_scaling import cli
