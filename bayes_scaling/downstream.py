@@ -46,14 +46,16 @@ diverged, R-hat 4.1; with the term, 10 divergent transitions in 4,000
 
 **Discrepancy.** The sigmoid is a convenient shape, not a law: tasks rise more
 sharply or more slowly than it says. A random walk ``W_k(x)`` (Brownian motion with
-rate ``kappa_k``, on :data:`RW_KNOTS` knots over the runs' losses, anchored at the
-lowest loss, linearly interpolated) is added to the sigmoid's argument::
+rate ``kappa``, one path per task, on :data:`RW_KNOTS` knots over the runs' losses,
+anchored at the lowest loss, linearly interpolated) is added to the sigmoid's argument::
 
     metric = floor + (ceil - floor) * sigmoid((b_k + delta_gk - x) / s_k + W_k(x))
 
 Within the runs it absorbs the systematic departures from the sigmoid, and their
-size sets ``kappa_k`` (partially pooled); beyond the runs the walk continues, so the
-forecast's uncertainty grows like ``kappa_k^2 * distance``. On the OpenLM backtest at
+size sets ``kappa``; beyond the runs the walk continues, so the forecast's uncertainty
+grows like ``kappa^2 * distance``. The rate is one for all tasks: a rate per task,
+partially pooled, funnelled in the spread of the rates (R-hat 1.19 and 12 % divergent
+on the README's one-corpus example; ``benchmarks/model_geometry.md``). On the OpenLM backtest at
 the held-out models' true loss (stage 2 alone, 17 tasks, 9 models;
 ``benchmarks/bench_downstream.py --ablation``): pooled 90 % coverage 0.63 without the
 walk, 0.92 with it; median absolute error 2.65 and 2.28 points.
@@ -415,9 +417,9 @@ def _build_model(key: tuple, arrays: dict):
             dk = pm.Data("rw_sqrt_step", arrays["rw_sqrt_step"])  # sqrt of knot spacing, nats^0.5
             # ~0.5 in the argument per sqrt(nat); in nats ~0.2 (0.5 in the argument at s 0.4)
             mu_lk = pm.Normal("mu_lk", np.log(0.5) if rw == "argument" else np.log(0.2), 1.0)
-            tau_lk = pm.HalfNormal("tau_lk", 1.0)
-            z_k = pm.Normal("z_k", 0.0, 1.0, shape=n_tasks)
-            kappa = pt.exp(mu_lk + tau_lk * z_k)
+            # one rate for every task: a rate per task, partially pooled, funnelled in the spread of the rates
+            # (R-hat 1.19 for tau_lk, 12 % divergent on the README's one-corpus example; model_geometry.md)
+            kappa = pt.exp(mu_lk) * pt.ones(n_tasks)
             z_w = pm.Normal("z_w", 0.0, 1.0, shape=(n_tasks, RW_KNOTS - 1))
             walk = pt.concatenate([pt.zeros((n_tasks, 1)), pt.cumsum(kappa[:, None] * dk * z_w, axis=1)], axis=1)
             if rw == "loss":
@@ -628,7 +630,10 @@ class DownstreamFit:
             tau_d = tau_e = np.zeros(self.n_draws)
             shift = np.zeros((self.n_draws, k, g))
         if self.knots is not None:
-            kappa = np.exp(f("mu_lk")[:, None] + f("tau_lk")[:, None] * f("z_k"))
+            if "tau_lk" in self.posterior["posterior"]:  # fits saved before 2026-12-05: a rate per task
+                kappa = np.exp(f("mu_lk")[:, None] + f("tau_lk")[:, None] * f("z_k"))
+            else:
+                kappa = np.repeat(np.exp(f("mu_lk"))[:, None], k, axis=1)
             steps = kappa[:, :, None] * np.sqrt(np.diff(self.knots))[None, None, :] * f("z_w")
             walk = np.concatenate([np.zeros((self.n_draws, k, 1)), np.cumsum(steps, axis=2)], axis=2)
             if self.walk == "loss":

@@ -152,8 +152,7 @@ def _fake_fit(rng, s_draws=400, groups=(), knots=None, kappa=0.0, extra=None):
         "mu_ln": np.log(1e-9) * one, "tau_ln": 0 * one, "z_n": np.zeros((1, s_draws, k)),
     }
     if knots is not None:
-        post.update(mu_lk=np.log(kappa) * one, tau_lk=0 * one, z_k=np.zeros((1, s_draws, k)),
-                    z_w=np.zeros((1, s_draws, k, len(knots) - 1)))
+        post.update(mu_lk=np.log(kappa) * one, z_w=np.zeros((1, s_draws, k, len(knots) - 1)))
     post.update(extra or {})
     ds = xr.Dataset({name: (("chain", "draw") + tuple(f"{name}_{i}" for i in range(np.ndim(v) - 2)), np.asarray(v))
                      for name, v in post.items()})
@@ -321,6 +320,17 @@ def test_a_misspelt_task_gets_the_closest_name():
         validate_downstream(t, tasks=["helaswag", "zzz"])
 
 
+def test_fits_saved_with_a_walk_rate_per_task_keep_their_rates():
+    # before 2026-12-05 each task had its own rate exp(mu_lk + tau_lk z_k); now one rate exp(mu_lk) for all
+    knots = np.linspace(3.0, 5.0, 10)
+    fit = _fake_fit(np.random.default_rng(5), knots=knots, kappa=0.5)
+    assert fit.parameter_draws()["kappa"][0] == pytest.approx([0.5, 0.5])
+    z_k = np.broadcast_to(np.array([-1.0, 1.0]), (1, 400, 2))
+    old = _fake_fit(np.random.default_rng(5), knots=knots, kappa=0.5,
+                    extra={"tau_lk": np.full((1, 400), 0.3), "z_k": z_k})
+    assert old.parameter_draws()["kappa"][0] == pytest.approx(0.5 * np.exp([-0.3, 0.3]))
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
@@ -370,12 +380,12 @@ def test_exact_zeros_do_not_pull_a_task_into_a_step():
     # scores exactly 0 on 14 of its 32 runs. Without the one-item noise floor the normal likelihood of those zeros grew
     # without bound as the sigmoid became a step: every one of the 4000 transitions diverged (R-hat 4.1) and every chain
     # had jeopardy's width s = 0.011. With the floor, s about 0.15-0.18 in every chain (a rise from 0.005 to 0.06
-    # over 0.4 nats is s ~ 0.16) and 115 divergent transitions with the default walk (10 with walk="loss");
-    # measured on 2 cores
+    # over 0.4 nats is s ~ 0.16) and 27 divergent transitions with the defaults (115 with a walk rate per task, 10
+    # with walk="loss"); measured on 2 cores
     t = bs.datasets.load_openlm_downstream()
     small = t[(t["params"] <= 4.2e8) & (t["train_dataset"] == "rw_original")]
     fit = fit_downstream(small, random_seed=0)
     assert "jeopardy" in fit.tasks
-    assert fit.diagnostics.divergences < 400  # < 10 % of the 4000 transitions, not all of them (measured 115)
+    assert fit.diagnostics.divergences < 400  # < 10 % of the 4000 transitions, not all of them (measured 27)
     s = fit.parameter_draws()["s"][:, fit.tasks.index("jeopardy")].reshape(fit.posterior["posterior"].sizes["chain"], -1)
     assert (np.median(s, axis=1) > 0.1).all() and (np.median(s, axis=1) < 0.3).all(), np.median(s, axis=1)
