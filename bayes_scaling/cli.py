@@ -457,10 +457,9 @@ def _downstream(args):
         raise CliError(f"downstream fit '{args.downstream}' does not exist; give the directory DownstreamFit.save "
                        "wrote.", EXIT_FILE)
     ds = DownstreamFit.load(args.downstream)
-    if args.group is not None and args.group not in ds.groups and len(ds.groups) <= 1:
-        have = f"one training corpus, '{ds.groups[0]}'" if ds.groups else "no training corpora (fitted without group_col)"
-        raise CliError(f"--group {args.group}: the downstream fit '{args.downstream}' has {have}, so it cannot tell "
-                       "corpora apart; drop --group.")
+    problem = ds.corpus_problem(args.group)
+    if problem:
+        raise CliError(f"--group {problem} ('{args.downstream}'); drop --group.")
     return ds
 
 

@@ -63,8 +63,8 @@ walk, 0.92 with it; median absolute error 2.65 and 2.28 points.
 ``fit_downstream(walk="loss")`` instead shifts the loss axis by a walk in nats, with its
 straight line removed (:func:`detrend_walk`). It was the default on 2026-12-04 only,
 while exact zeros (above) made the argument walk bimodal; with the noise floor, the
-argument walk converges better at every seed tried (three corpora, 16 tasks: R-hat
-1.008-1.015 against 1.028-1.046, ESS 411-527 against 118-158; ``benchmarks/model_geometry.md``).
+argument walk had the lower R-hat on five of six fits (three corpora, 16 tasks: 1.008-1.009
+against 1.028-1.046; ``benchmarks/model_geometry.md``).
 
 A task is forecast only when the small runs show a rise above chance beyond this
 noise (:func:`predictable_tasks`); the others are reported as *not yet
@@ -410,8 +410,8 @@ def _build_model(key: tuple, arrays: dict):
             # random-walk discrepancy (Brownian motion anchored at the lowest-loss knot): the wiggles of the runs
             # around the sigmoid set its rate kappa, which also sets how fast the uncertainty grows beyond the
             # runs. walk "argument" (default): in units of the link's argument, not detrended; "loss": in nats on
-            # the loss axis, detrended. With the noise floor the argument walk converges better at every seed tried
-            # (R-hat 1.008-1.015 vs 1.028-1.046 on the 3-corpus backtest; benchmarks/model_geometry.md)
+            # the loss axis, detrended. With the noise floor the argument walk had the lower R-hat on five of six
+            # fits (benchmarks/model_geometry.md)
             kj = pm.Data("rw_idx", arrays["rw_idx"])
             kw = pm.Data("rw_w", arrays["rw_w"])
             dk = pm.Data("rw_sqrt_step", arrays["rw_sqrt_step"])  # sqrt of knot spacing, nats^0.5
@@ -424,10 +424,12 @@ def _build_model(key: tuple, arrays: dict):
             walk = pt.concatenate([pt.zeros((n_tasks, 1)), pt.cumsum(kappa[:, None] * dk * z_w, axis=1)], axis=1)
             if rw == "loss":
                 walk = detrend_walk(walk)  # its straight line is 1/s's job
-                shift = shift + ((1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1])
+            walk_x = (1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1]  # at each run's loss
+            if rw == "loss":
+                shift = shift + walk_x
         u = (x - shift) / s[ti] - a[ti] + pt.log(ceil[ti] - floor[ti])
         if rw == "argument":
-            u = u - ((1.0 - kw) * walk[ti, kj] + kw * walk[ti, kj + 1])
+            u = u - walk_x
         m = floor[ti] + (ceil[ti] - floor[ti]) * pt.exp(-pt.softplus(u))
         sd = pt.sqrt(_eval_variance(m, n_items[ti], sigma[ti]))
         pm.Normal("metric", m, sd, observed=y)
@@ -763,16 +765,38 @@ class DownstreamFit:
                 out[i, pos[order]] += np.cumsum(incr, axis=0)
         return out
 
+    def corpus_problem(self, group) -> str:
+        """Why ``group`` cannot be used with this fit, or "" when it can.
+
+        A fit with no or one training corpus has no between-corpus shift, so it cannot forecast
+        another corpus: a name it has not seen would otherwise be silently ignored.
+
+        Parameters
+        ----------
+        group : str, sequence of str or None
+
+        Returns
+        -------
+        str
+            E.g. ``"['rpj'] given, but this fit has no training corpora (fitted without group_col):
+            it cannot tell corpora apart"``; "" for ``None``, a fit of several corpora or its one corpus.
+        """
+        if group is None or len(self.groups) > 1:
+            return ""
+        given = {group} if isinstance(group, str) else set(map(str, group))
+        unseen = sorted(given - set(self.groups))
+        if not unseen:
+            return ""
+        have = (f"one training corpus, {self.groups[0]!r}" if self.groups
+                else "no training corpora (fitted without group_col)")
+        return f"{unseen} given, but this fit has {have}: it cannot tell corpora apart"
+
     def _shift_for(self, group, n, d, idx, rng) -> np.ndarray:
         s1, k = len(idx), len(self.tasks)
         if len(self.groups) <= 1:
-            given = set() if group is None else {group} if isinstance(group, str) else set(map(str, group))
-            if given - set(self.groups):  # silently ignored, it would look as if the corpus had been taken into account
-                have = (f"one training corpus, {self.groups[0]!r}" if self.groups else
-                        "no training corpora (fitted without group_col)")
-                raise ValueError(f"group {sorted(given - set(self.groups))} given, but this fit has {have}: it cannot "
-                                 "tell corpora apart. Drop group=, or refit with group_col= on runs of several "
-                                 "corpora.")
+            problem = self.corpus_problem(group)
+            if problem:  # silently ignored, it would look as if the corpus had been taken into account
+                raise ValueError(f"group {problem}. Drop group=, or refit with group_col= on runs of several corpora.")
             return np.zeros((s1, n, k))
         if group is None:
             raise ValueError(f"this fit has several training corpora {self.groups}: pass group= (one name per "
@@ -878,8 +902,9 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     walk : {"argument", "loss"}, default "argument"
         Where the walk acts: ``"argument"`` adds it to the sigmoid's argument; ``"loss"``
         shifts the loss axis in nats and removes its straight line (:func:`detrend_walk`).
-        Same coverage on the OpenLM backtest; the argument walk converges better
-        (``benchmarks/model_geometry.md``), ``"loss"`` is kept for comparison.
+        With the noise floor the argument walk had the lower R-hat on five of six fits and the
+        closer coverage on the OpenLM backtest (``benchmarks/model_geometry.md``); ``"loss"`` is
+        kept for comparison.
     sampler : SamplerConfig, optional
         Default 4 chains x 1000 draws, 1000 warm-up, tree depth 10, target_accept 0.9.
     random_seed : int, default 0

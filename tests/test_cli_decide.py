@@ -188,8 +188,8 @@ def test_decide_on_a_downstream_task_gives_decides_numbers(files, downstream_dir
      "error: --group is the training corpus for a downstream fit; give it with --downstream DIR and --metric TASK, or "
      "drop it."),
     (["--metric", "rises", "--group", "rpj"],
-     "error: --group rpj: the downstream fit '{ds}' has no training corpora (fitted without group_col), so it cannot "
-     "tell corpora apart; drop --group."),
+     "error: --group ['rpj'] given, but this fit has no training corpora (fitted without group_col): it cannot tell "
+     "corpora apart ('{ds}'); drop --group."),
 ])
 def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra, message):
     out = tmp_path / "d"
