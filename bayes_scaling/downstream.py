@@ -678,7 +678,9 @@ class DownstreamFit:
         loss_draws : array_like, shape (S1, n)
             Loss (nats/token, *not* log loss) at n targets, e.g. ``exp`` of the new-run
             draws of :func:`bayes_scaling.predict.predictive_draws` for the training corpus
-            and eval domain the downstream fit used.
+            and eval domain the downstream fit used. One draw is paired with one stage-2 draw:
+            for a point loss, repeat it (``np.repeat(L, fit.n_draws, axis=0)``; :meth:`predict`
+            does this itself).
         group : str or sequence of str, optional
             Training corpus of each target (one name for all). A corpus the fit has not
             seen gets a shift drawn from the fitted between-corpus spread.
@@ -821,7 +823,9 @@ class DownstreamFit:
         Parameters
         ----------
         loss_draws : array_like, shape (S, n)
-            Loss draws at n targets (see :meth:`metric_draws`).
+            Loss draws at n targets (see :meth:`metric_draws`). Fewer draws than the fit has
+            (e.g. one row: a point loss) are repeated to its number of draws, so the interval
+            carries the whole stage-2 posterior at those losses.
         targets : pandas.DataFrame, optional
             n rows describing the targets (e.g. ``params``, ``tokens``); copied into the output.
         group : str or sequence of str, optional
@@ -843,6 +847,10 @@ class DownstreamFit:
         """
         rng = np.random.default_rng([self.random_seed, 0xD1]) if rng is None else rng
         L = np.asarray(loss_draws, float)
+        if L.ndim == 2 and L.shape[1] > 0 and 0 < L.shape[0] < self.n_draws:
+            # fewer loss draws than stage-2 draws (a point loss, S = 1): repeat them, so the interval carries every
+            # stage-2 draw instead of as many as there are loss draws (one draw: lower = upper)
+            L = np.resize(L, (self.n_draws, L.shape[1]))
         state = rng.bit_generator.state
         mean = self.metric_draws(L, group, new_eval=False, rng=rng)
         rng.bit_generator.state = state  # same pairing and corpus draws for both

@@ -331,6 +331,16 @@ def test_fits_saved_with_a_walk_rate_per_task_keep_their_rates():
     assert old.parameter_draws()["kappa"][0] == pytest.approx(0.5 * np.exp([-0.3, 0.3]))
 
 
+def test_a_point_loss_gets_the_interval_of_every_stage_2_draw():
+    # one loss draw used to pair with one stage-2 draw: metric_lower == metric_upper
+    rng = np.random.default_rng(3)
+    fit = _fake_fit(rng, knots=np.linspace(3.0, 5.0, 10), kappa=0.5)
+    point = fit.predict(np.array([[3.4]]), include_unpredictable=False)
+    repeated = fit.predict(np.full((fit.n_draws, 1), 3.4), include_unpredictable=False)
+    assert (point["metric_upper"] - point["metric_lower"] > 0.01).all()
+    pd.testing.assert_frame_equal(point, repeated)
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
