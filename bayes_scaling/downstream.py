@@ -592,6 +592,27 @@ class DownstreamFit:
                 f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "
                 f"{self.n_draws} draws; walk={self.walk!r}; sampling checks {checks})")
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the one-line summary, then per fitted task the link's midpoint ``b``, width ``s`` and ceiling
+        (posterior median [90 % interval]), and the tasks not fitted with the reason."""
+        import html
+
+        from .display import format_number, table_html
+
+        p = self.parameters(0.9)
+        cell = {name: [f"{format_number(m, 3)} [{format_number(lo, 3)}, {format_number(hi, 3)}]"
+                       for m, lo, hi in zip(p[f"{name}_median"], p[f"{name}_lower"], p[f"{name}_upper"])]
+                for name in ("b", "s", "ceil")}
+        tab = pd.DataFrame({"task": p["task"], "chance": p["chance"], "midpoint b (nats)": cell["b"],
+                            "width s (nats)": cell["s"], "ceiling": cell["ceil"]})
+        out = f"<p>{html.escape(repr(self))}</p>" + table_html(tab, "posterior median [90 % credible interval]")
+        if self.flags is not None:
+            skipped = self.flags[~self.flags["task"].isin(self.tasks)]
+            if len(skipped):
+                out += table_html(skipped[["task", "chance", "reason"]].reset_index(drop=True),
+                                  "not yet predictable (not fitted)")
+        return out
+
     # ------------------------------------------------------------------ draws
     @property
     def n_draws(self) -> int:

@@ -341,6 +341,16 @@ def test_a_point_loss_gets_the_interval_of_every_stage_2_draw():
     pd.testing.assert_frame_equal(point, repeated)
 
 
+def test_jupyter_shows_the_summary_line_and_one_row_per_task():
+    fit = _fake_fit(np.random.default_rng(1))
+    page = fit._repr_html_()
+    assert page.startswith("<p>DownstreamFit(2 tasks fitted, 1 not fitted;")
+    assert page.count("<tr>") == 1 + 2 + 1 + 1  # header and 2 tasks; header and the flagged task
+    b = fit.parameters()["b_median"].iloc[1]
+    assert f"<td class=\"t\">{b:.3g} [" in page  # 'rises': its midpoint TASKS['rises'][2]
+    assert "not yet predictable (not fitted)" in page and "<td class=\"t\">flat</td>" in page
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
