@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import re
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
+from ._text import did_you_mean
 from ._version import __version__
 from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
@@ -288,10 +288,10 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
         raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
     fit = ScalingFit.load(dir_)
     if domain is not None and domain not in fit.domains:
-        close = difflib.get_close_matches(domain, fit.domains, n=1, cutoff=0.8)
-        if close:
+        hint = did_you_mean(domain, fit.domains, cutoff=0.8)
+        if hint:
             warnings.warn(f"--domain '{domain}' is not a domain of this fit, so it gets the forecast for a new domain; "
-                          f"did you mean '{close[0]}'?", UserWarning, stacklevel=1)
+                          f"{hint}", UserWarning, stacklevel=1)
     return fit
 
 

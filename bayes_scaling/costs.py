@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._text import did_you_mean
+
 __all__ = ["CostModel", "ValueModel", "CostsFileError", "load_costs", "load_value", "GPU_PRESETS"]
 
 #: Dense BF16 peak FLOP/s of common accelerators, from the vendors' data sheets
@@ -390,12 +392,10 @@ class CostModel:
 def _check_keys(section: dict, known: set[str], name: str) -> None:
     unknown = sorted(set(section) - known)
     if unknown:
-        import difflib
-
         hints = []
         for k in unknown:
-            close = difflib.get_close_matches(k, sorted(known), n=1)
-            hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            hint = did_you_mean(k, sorted(known))
+            hints.append(f"'{k}'" + (f" ({hint})" if hint else ""))
         raise CostsFileError(f"unknown key {', '.join(hints)} in [{name}]; known keys: {sorted(known)}.")
 
 

@@ -26,7 +26,6 @@ the index starts at 1 for the first data row, so row *k* is file line *k + 1*
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
 import warnings
@@ -36,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ._text import did_you_mean
 
 __all__ = [
     "RunsTableError",
@@ -354,9 +355,9 @@ def _closest(name: str, columns: Sequence[str]) -> str:
             return f"; did you mean '{col}'? Rename it to '{name}'"
     # never suggest renaming a column that already has a meaning of its own (loss -> 'flops')
     free = [c for c in columns if c not in aliases and c != "domain"]
-    match = difflib.get_close_matches(name, free, n=1, cutoff=0.6)
-    if match:
-        return f"; did you mean '{match[0]}'? Rename it to '{name}'"
+    hint = did_you_mean(name, free)
+    if hint:
+        return f"; {hint} Rename it to '{name}'"
     return ""
 
 

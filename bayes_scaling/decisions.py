@@ -28,13 +28,13 @@ with :func:`bayes_scaling.predict.predict` at the same (N, D).
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ._text import did_you_mean
 from .costs import CostModel, ValueModel
 from .data import MAX_LOSS_NATS, RunsTableError, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
@@ -463,9 +463,9 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
         if len(row):
             raise ValueError(f"task '{metric}' is not yet predictable ({row['reason'].iloc[0]}): it was not fitted; "
                              f"choose one of {tasks} or '{MEAN_OF_TASKS}' (their mean).")
-        close = difflib.get_close_matches(metric, tasks + list(flags["task"] if flags is not None and "task" in flags
-                                                               else []), n=1, cutoff=0.8)
-        guess = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(metric, tasks + list(flags["task"] if flags is not None and "task" in flags else []),
+                            cutoff=0.8)
+        guess = f" ({hint})" if hint else ""
         raise ValueError(f"task '{metric}' is not in the downstream fit{guess}; choose one of {tasks} or "
                          f"'{MEAN_OF_TASKS}' (their mean), or 'loss'.")
     if value.metric == "loss" and not zero:  # before the direction: the whole [value] section is for loss

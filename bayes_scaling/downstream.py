@@ -83,6 +83,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._text import did_you_mean
 from ._version import __version__
 from .diagnostics import check_convergence
 from .inference import SamplerConfig, adaptation_options
@@ -127,12 +128,9 @@ def link_mean(x, floor, ceil, b, s):
 
 
 def _unknown_tasks(unknown: list, known) -> str:
-    """The message for task names the table lacks, with the closest names it has (difflib)."""
-    import difflib
-
+    """The message for task names the table lacks, with the closest names it has (:func:`._text.did_you_mean`)."""
     names = sorted(set(map(str, known)))
-    close = {u: difflib.get_close_matches(str(u), names, n=1, cutoff=0.6) for u in unknown}
-    hint = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
+    hint = "; ".join(f"{u!r}: {h}" for u in unknown if (h := did_you_mean(u, names)))
     return f"task(s) {unknown} are not in the table's 'task' column" + (f" ({hint})" if hint else "") + "."
 
 

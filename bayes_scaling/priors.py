@@ -36,7 +36,6 @@ deviations by a factor).
 
 from __future__ import annotations
 
-import difflib
 
 import json
 from dataclasses import dataclass, field, replace
@@ -44,6 +43,7 @@ from importlib import resources
 
 import numpy as np
 
+from ._text import did_you_mean
 from .laws import Law, get_law
 
 __all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_covariance", "BETWEEN_DOMAIN",
@@ -516,8 +516,8 @@ def get_prior(name: str | PriorSpec, law: str = "chinchilla", widen: float = 1.0
     elif name in CATALOG:
         spec = CATALOG[name]
     else:
-        close = difflib.get_close_matches(str(name), list_priors(law), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        hint = did_you_mean(name, list_priors(law))
+        hint = f"{hint} " if hint else ""
         raise ValueError(
             f"unknown prior '{name}'; {hint}the {get_law(law).name} law has: {', '.join(list_priors(law))}."
         )

@@ -1,0 +1,25 @@
+"""The one "did you mean ...?" of the package (bayes_scaling._text)."""
+
+from bayes_scaling._text import CLOSE_ENOUGH, closest_name, did_you_mean
+
+
+def test_the_closest_known_name_is_suggested_in_one_wording():
+    assert closest_name("helaswag", ["piqa", "hellaswag", "hellaswag_zeroshot"]) == "hellaswag"
+    assert did_you_mean("helaswag", ["piqa", "hellaswag"]) == "did you mean 'hellaswag'?"
+
+
+def test_nothing_is_suggested_when_no_name_is_close():
+    assert closest_name("zzz", ["params", "tokens"]) is None
+    assert did_you_mean("zzz", ["params", "tokens"]) == ""
+
+
+def test_the_cutoff_decides_what_counts_as_close():
+    # 'c4_orig' vs 'c4_original': similarity 0.78, suggested at difflib's default 0.6, not at 0.8
+    assert CLOSE_ENOUGH == 0.6
+    assert did_you_mean("c4_orig", ["c4_original"]) == "did you mean 'c4_original'?"
+    assert did_you_mean("c4_orig", ["c4_original"], cutoff=0.8) == ""
+    assert did_you_mean("c4_originl", ["c4_original"], cutoff=0.8) == "did you mean 'c4_original'?"
+
+
+def test_names_are_compared_as_text():
+    assert closest_name(1024, ["1025", "tokens"]) == "1025"
