@@ -232,6 +232,29 @@ def test_fit_recovers_known_sigmoid_parameters():
         assert abs(p.loc[t, "ceil_median"] - ceil) < 0.1, t
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::bayes_scaling.ConvergenceWarning")
+def test_a_fit_of_two_corpora_recovers_their_shift_of_the_loss_axis():
+    # corpus "a" scores at loss x what the link gives at x + 0.1, corpus "b" at x - 0.1: shifts -0.1 and +0.1
+    # (metric = link(x - shift)); the lift a_k is sampled centred with several corpora (benchmarks/model_geometry.md)
+    rng = np.random.default_rng(8)
+    truth = {"t1": (0.25, 0.85, 3.0, 0.30), "t2": (0.0, 0.70, 3.2, 0.25)}
+    frames = []
+    for g, d in (("a", -0.1), ("b", 0.1)):
+        losses = np.sort(rng.uniform(2.6, 4.6, 30))
+        df = _synthetic(rng, truth, losses - d, n_items=5000)
+        frames.append(df.assign(loss=df["loss"] + d, corpus=g))
+    fit = fit_downstream(pd.concat(frames, ignore_index=True), group_col="corpus", random_seed=2, discrepancy=False,
+                         sampler=bs.SamplerConfig(draws=500, tune=1000))
+    assert fit.groups == ["a", "b"] and "a_k" in fit.posterior["posterior"]
+    shift = np.median(fit.parameter_draws()["shift"], axis=0)  # (K, G)
+    np.testing.assert_allclose(shift[:, 1] - shift[:, 0], 0.2, atol=0.05)
+    p = fit.parameters(prob=0.9).set_index("task")
+    for t, (_, _, b, s) in truth.items():
+        assert abs(p.loc[t, "b_median"] - b) < 0.1, t
+        assert abs(p.loc[t, "s_median"] / s - 1) < 0.2, t
+
+
 def test_detrend_walk_removes_the_straight_line_through_the_anchor_and_keeps_the_bends():
     j = np.arange(10.0)
     line = 0.3 * j
@@ -349,6 +372,20 @@ def test_jupyter_shows_the_summary_line_and_one_row_per_task():
     b = fit.parameters()["b_median"].iloc[1]
     assert f"<td class=\"t\">{b:.3g} [" in page  # 'rises': its midpoint TASKS['rises'][2]
     assert "not yet predictable (not fitted)" in page and "<td class=\"t\">flat</td>" in page
+
+
+def test_the_lift_is_read_from_either_parameterisation():
+    # one corpus samples a_k non-centred (a = mu_a + tau_a z_a); several corpora sample a_k itself
+    fit = _fake_fit(np.random.default_rng(5))
+    a = fit.parameter_draws()["a"]
+    post = fit.posterior["posterior"].to_dataset()
+    z_a = (post["z_a"] - 0.5) / 2.0
+    centred = post.drop_vars(["z_a"]).assign(a_k=post["z_a"].rename({"z_a_0": "a_k_0"}))
+    non_centred = post.assign(mu_a=post["mu_a"] * 0 + 0.5, tau_a=post["tau_a"] * 0 + 2.0, z_a=z_a)
+    for p in (centred, non_centred):
+        other = dataclasses.replace(fit, posterior=xr.DataTree.from_dict({"posterior": p}))
+        np.testing.assert_allclose(other.parameter_draws()["a"], a)
+    assert "a_k" in centred and "z_a" not in centred
 
 
 def test_fit_downstream_rejects_an_unknown_walk():
