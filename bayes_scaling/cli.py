@@ -460,6 +460,16 @@ def _downstream(args):
     problem = ds.corpus_problem(args.group)
     if problem:
         raise CliError(f"--group {problem} ('{args.downstream}'); drop --group.")
+    if len(ds.groups) > 1:
+        if args.group is None:
+            raise CliError(f"the downstream fit '{args.downstream}' has several training corpora {ds.groups}: give "
+                           "--group NAME, the corpus the plans would be trained on (a name it has not seen gets a new "
+                           "corpus's forecast).")
+        if args.group not in ds.groups:
+            hint = did_you_mean(args.group, ds.groups, cutoff=0.8)
+            warnings.warn(f"--group '{args.group}' is not a training corpus of the downstream fit {ds.groups}, so it "
+                          "gets a new corpus's forecast (a shift drawn from the spread between corpora)"
+                          + (f"; {hint}" if hint else "."), UserWarning, stacklevel=1)
     return ds
 
 

@@ -202,6 +202,44 @@ def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra
     assert not out.exists()
 
 
+@pytest.fixture(scope="module")
+def downstream_corpora_dir(tmp_path_factory, fake_fit):
+    """The fake downstream fit of downstream_dir with two training corpora, 'c4' (shift +0.1 nats) and 'rpj' (-0.1)."""
+    import dataclasses
+
+    from test_downstream import _fake_fit
+
+    s = fake_fit.n_draws
+    extra = {"tau_d": np.full((1, s), 0.1), "tau_e": np.full((1, s), 0.0), "z_d": np.tile([1.0, -1.0], (1, s, 1)),
+             "z_e": np.zeros((1, s, 2, 2))}
+    ds = _fake_fit(np.random.default_rng(0), s_draws=s, groups=["c4", "rpj"], extra=extra)
+    ds = dataclasses.replace(ds, runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"], "metric": [0.5, 0.4],
+                                                    "chance": [0.25, 0.25], "n_items": [2000, 2000]}))
+    return ds.save(tmp_path_factory.mktemp("ds2") / "ds")
+
+
+def test_decide_with_a_downstream_fit_of_several_corpora_needs_group(files, downstream_corpora_dir, tmp_path, capsys):
+    out = tmp_path / "d"
+    args = ["--downstream", str(downstream_corpora_dir), "--metric", "rises", "--value-per-point", "1000",
+            "--baseline", "0.6"]
+    assert main(_args(files, out, *args, costs="no_value.toml")) == 2
+    assert capsys.readouterr().err == (
+        f"error: the downstream fit '{downstream_corpora_dir}' has several training corpora ['c4', 'rpj']: give --group "
+        "NAME, the corpus the plans would be trained on (a name it has not seen gets a new corpus's forecast).\n")
+    assert not out.exists()
+    assert main(_args(files, out, *args, "--group", "rpj", costs="no_value.toml")) == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+
+def test_decide_warns_about_a_group_the_downstream_fit_has_not_seen(files, downstream_corpora_dir, tmp_path, capsys):
+    args = ["--downstream", str(downstream_corpora_dir), "--metric", "rises", "--value-per-point", "1000",
+            "--baseline", "0.6"]
+    assert main(_args(files, tmp_path / "d", *args, "--group", "rpjj", costs="no_value.toml")) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("warning: --group 'rpjj' is not a training corpus of the downstream fit ['c4', 'rpj'], so it gets "
+                      "a new corpus's forecast (a shift drawn from the spread between corpora); did you mean 'rpj'?")
+
+
 # ----------------------------------------------------------------------------- the README's example, on its files
 EXAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "decide"
 
