@@ -597,6 +597,26 @@ class DownstreamFit:
                 f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "
                 f"{self.n_draws} draws; walk={self.walk!r}; sampling checks {checks})")
 
+    #: Status of a task that passed the checks of :func:`predictable_tasks` but was not among the tasks fitted.
+    NOT_CHOSEN = "not fitted: predictable, but not among the tasks given to fit_downstream (refit with it in tasks=)"
+
+    def unfitted_tasks(self) -> pd.DataFrame:
+        """The tasks of the table that were not fitted, and why.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per task of :attr:`flags` not in :attr:`tasks`: ``task``, ``chance`` and ``status``,
+            ``"not yet predictable: <reason>"`` for a task the checks flagged (:func:`predictable_tasks`), or
+            :attr:`NOT_CHOSEN` for a predictable task the fit was not given.
+        """
+        if self.flags is None or not len(self.flags):
+            return pd.DataFrame(columns=["task", "chance", "status"])
+        f = self.flags[~self.flags["task"].isin(self.tasks)]
+        ok = f["predictable"].astype(bool) if "predictable" in f else pd.Series(False, index=f.index)
+        status = np.where(ok, self.NOT_CHOSEN, "not yet predictable: " + f["reason"].astype(str))
+        return pd.DataFrame({"task": f["task"].to_numpy(), "chance": f["chance"].to_numpy(), "status": status})
+
     def _repr_html_(self) -> str:
         """Jupyter: the one-line summary, then per fitted task the link's midpoint ``b``, width ``s`` and ceiling
         (posterior median [90 % interval]), and the tasks not fitted with the reason."""
@@ -611,11 +631,9 @@ class DownstreamFit:
         tab = pd.DataFrame({"task": p["task"], "chance": p["chance"], "midpoint b (nats)": cell["b"],
                             "width s (nats)": cell["s"], "ceiling": cell["ceil"]})
         out = f"<p>{html.escape(repr(self))}</p>" + table_html(tab, "posterior median [90 % credible interval]")
-        if self.flags is not None:
-            skipped = self.flags[~self.flags["task"].isin(self.tasks)]
-            if len(skipped):
-                out += table_html(skipped[["task", "chance", "reason"]].reset_index(drop=True),
-                                  "not yet predictable (not fitted)")
+        skipped = self.unfitted_tasks()
+        if len(skipped):
+            out += table_html(skipped, "not fitted")
         return out
 
     # ------------------------------------------------------------------ draws
@@ -862,8 +880,8 @@ class DownstreamFit:
         prob : float, default 0.9
         rng : numpy.random.Generator, optional
         include_unpredictable : bool, default True
-            Add a row per target for each task flagged not predictable, with
-            ``status = "not yet predictable"`` and no forecast.
+            Add a row per target for each task not fitted, with its ``status`` from
+            :meth:`unfitted_tasks` ("not yet predictable: ..." or not chosen) and no forecast.
 
         Returns
         -------
@@ -888,6 +906,7 @@ class DownstreamFit:
         lo, hi = interval(new, prob)
         mlo, mhi = interval(mean, prob)
         sd0 = np.sqrt(self.chance * (1 - self.chance) / self.n_items)
+        skipped = self.unfitted_tasks() if include_unpredictable else None
         rows = []
         for j in range(n):
             for k, task in enumerate(self.tasks):
@@ -897,9 +916,8 @@ class DownstreamFit:
                              "mean_metric_lower": float(mlo[j, k]), "mean_metric_upper": float(mhi[j, k]),
                              "p_above_chance": float(np.mean(mean[:, j, k] > self.chance[k] + sd0[k]))})
             if include_unpredictable:
-                for _, f in self.flags[~self.flags["task"].isin(self.tasks)].iterrows():
-                    rows.append({"target": j, "task": f["task"], "chance": f["chance"],
-                                 "status": "not yet predictable: " + f["reason"]})
+                for _, f in skipped.iterrows():
+                    rows.append({"target": j, "task": f["task"], "chance": f["chance"], "status": f["status"]})
         out = pd.DataFrame(rows)
         if targets is not None:
             if len(targets) != n:

@@ -295,6 +295,23 @@ def test_decide_names_the_task_that_is_not_predictable(fake_fit):
         decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1.0), metric="flat", downstream=ds)
 
 
+def test_decide_says_a_predictable_task_was_not_given_to_the_fit(fake_fit):
+    import dataclasses
+
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0))
+    flags = pd.concat([ds.flags, pd.DataFrame({"task": ["piqa"], "chance": [0.5], "predictable": [True],
+                                               "reason": ["rises above chance beyond noise, monotone in loss"]})],
+                      ignore_index=True)
+    ds = dataclasses.replace(ds, flags=flags)
+    with pytest.raises(ValueError) as e:
+        decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1.0), metric="piqa", downstream=ds)
+    assert str(e.value) == ("task 'piqa' was not fitted: it is predictable, but not among the tasks given to "
+                            "fit_downstream; refit with it in tasks=, or choose one of ['language', 'rises'] or 'mean' "
+                            "(their mean).")
+
+
 def test_decide_bad_plans_name_the_column_row_and_fix(fake_fit):
     bad = PLANS.assign(params=["1e9", "lots", "7e10"])
     with pytest.raises(bs.RunsTableError) as e:

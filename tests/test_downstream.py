@@ -371,7 +371,21 @@ def test_jupyter_shows_the_summary_line_and_one_row_per_task():
     assert page.count("<tr>") == 1 + 2 + 1 + 1  # header and 2 tasks; header and the flagged task
     b = fit.parameters()["b_median"].iloc[1]
     assert f"<td class=\"t\">{b:.3g} [" in page  # 'rises': its midpoint TASKS['rises'][2]
-    assert "not yet predictable (not fitted)" in page and "<td class=\"t\">flat</td>" in page
+    assert "<caption>not fitted</caption>" in page and "<td class=\"t\">flat</td>" in page
+    assert "not yet predictable: at chance: no rise beyond noise and no trend in loss" in page
+
+
+def test_a_predictable_task_the_fit_was_not_given_is_not_called_unpredictable():
+    fit = _fake_fit(np.random.default_rng(2))
+    flags = pd.concat([fit.flags, pd.DataFrame({"task": ["piqa"], "chance": [0.5], "predictable": [True],
+                                                "reason": ["rises above chance beyond noise, monotone in loss"]})],
+                      ignore_index=True)
+    fit = dataclasses.replace(fit, flags=flags)
+    status = fit.predict(np.full((10, 1), 3.4)).drop_duplicates("task").set_index("task")["status"]
+    assert status["piqa"] == ("not fitted: predictable, but not among the tasks given to fit_downstream (refit with it "
+                              "in tasks=)")
+    assert status["flat"] == "not yet predictable: at chance: no rise beyond noise and no trend in loss"
+    assert status["rises"] == "forecast"
 
 
 def test_the_lift_is_read_from_either_parameterisation():
