@@ -617,8 +617,8 @@ def decide(
         dg = downstream.diagnostics
         warnings.warn("the downstream fit did not pass the sampling checks, so the metric's intervals, and so the "
                       "probabilities below, are approximate. " + " ".join(p.rstrip(".") + "." for p in dg.problems)
-                      + " Refit it with fit_downstream(..., sampler=SamplerConfig(target_accept=0.95)) in Python to "
-                      "follow that advice.", DownstreamConvergenceWarning, stacklevel=2)
+                      + " No command of the CLI fits a downstream stage: refit it in Python (fit_downstream(..., "
+                      "sampler=SamplerConfig(...))) to follow that advice.", DownstreamConvergenceWarning, stacklevel=2)
         caveat = (f"The downstream fit did not pass its sampling checks (max R-hat {dg.max_rhat:.3f}, {dg.divergences} "
                   f"divergent transitions in {dg.n_draws}), so these probabilities are approximate.")
     if not fit.law.has_allocation:

@@ -148,6 +148,8 @@ def check_convergence(
     target_accept: float | None = None,
     hierarchical: bool | None = None,
     describe=None,
+    setting: str = "{}",
+    prior_advice: bool = True,
 ) -> Diagnostics:
     """Compute R-hat, bulk/tail ESS and divergences and report problems once.
 
@@ -170,6 +172,13 @@ def check_convergence(
     describe : callable, optional
         ``describe(variable name) -> str``: what a variable is in the law's words
         (:meth:`bayes_scaling.model.PosteriorNames.describe`), used in the messages.
+    setting : str, default "{}"
+        How the advice names sampler settings: ``setting.format("draws=2000, tune=2000")``. The
+        scaling-law fit takes them as keywords (the default); :func:`bayes_scaling.downstream.fit_downstream`
+        passes ``"fit_downstream(..., sampler=SamplerConfig({}))"``.
+    prior_advice : bool, default True
+        Whether "use a more informative prior" is advice the caller can follow (not for a
+        downstream fit, which has no prior to choose).
 
     Returns
     -------
@@ -229,30 +238,33 @@ def check_convergence(
         text = describe(n) if describe is not None else n
         return f"{text} ('{n}')" if text != n else f"'{n}'"
 
+    prior = " or use a more informative prior" if prior_advice else ""
     if div >= DIVERGENT_MAX * n_draws:
-        higher = next((f"target_accept={t}, " for t in (0.95, 0.99) if target_accept is None or target_accept < t), "")
+        higher = next((setting.format(f"target_accept={t}") + ", " for t in (0.95, 0.99)
+                       if target_accept is None or target_accept < t), "")
         problems.append(
             f"{div} divergent transition{'s' if div != 1 else ''}: the sampler could not follow the posterior "
-            f"everywhere, so intervals may be wrong. Try {higher}a more informative prior, or check the "
-            "runs for outliers."
+            f"everywhere, so intervals may be wrong. Try {higher}{'a more informative prior, ' if prior_advice else ''}"
+            "or check the runs for outliers."
         )
     if stuck:
         problems.append(
             f"the draws of {', '.join(named(n) for n in stuck[:3])} do not move (a stuck sampler) or are not finite, "
             "so R-hat and effective sample size are meaningless and the posterior is not usable. "
-            "Run more warm-up draws (tune=2000), check the runs for errors, or use a more informative prior."
+            f"Run more warm-up draws ({setting.format('tune=2000')}), check the runs for errors"
+            + (", or use a more informative prior." if prior_advice else ".")
         )
     if n_chains > 1 and max_rhat > RHAT_MAX:
         worst = table["r_hat"].idxmax()
         problems.append(
             f"R-hat is {_above(max_rhat, RHAT_MAX)} for {named(worst)} (should be <= {RHAT_MAX}): the chains disagree, "
-            "so the posterior is not reliable. Run more draws (draws=2000, tune=2000) or use a more informative prior."
+            f"so the posterior is not reliable. Run more draws ({setting.format('draws=2000, tune=2000')}){prior}."
         )
     if min_b < need or min_t < need:
         worst = table["ess_bulk"].idxmin() if min_b < need else table["ess_tail"].idxmin()
         problems.append(
             f"effective sample size is {min(min_b, min_t):.0f} for {named(worst)} (should be >= {need}): "
-            "interval ends are noisy. Run more draws (draws=2000)."
+            f"interval ends are noisy. Run more draws ({setting.format('draws=2000')})."
         )
     if hits > TREEDEPTH_HIT_MAX * n_draws:
         problems.append(

@@ -313,6 +313,11 @@ _FREE = ("mu_a", "tau_a", "z_a", "a_k", "mu_ls", "tau_ls", "z_s", "mu_r", "tau_r
          "tau_d", "z_d", "tau_e", "z_e", "mu_lk", "tau_lk", "z_k", "z_w")
 
 
+#: How the advice of a failed sampling check names a setting (:func:`bayes_scaling.diagnostics.check_convergence`):
+#: ``fit_downstream`` takes them in a :class:`~bayes_scaling.inference.SamplerConfig`, not as keywords.
+SAMPLER_SETTING = "fit_downstream(..., sampler=SamplerConfig({}))"
+
+
 #: A target's median loss this factor below the runs' lowest loss or above their highest is taken as a unit
 #: mistake (log loss, perplexity) and warned about (:meth:`DownstreamFit.metric_draws`). Not fitted to data: the
 #: 6.9B models of the OpenLM backtest lie 0.31 nats (11 %) below the runs (2.38 vs 2.69); log loss and perplexity
@@ -572,7 +577,8 @@ class DownstreamFit:
             names = [v for v in _FREE if v in post["posterior"].data_vars]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                diag = check_convergence(post, names, target_accept=cfg.get("target_accept"), hierarchical=True)
+                diag = check_convergence(post, names, target_accept=cfg.get("target_accept"), hierarchical=True,
+                                         setting=SAMPLER_SETTING, prior_advice=False)
             knots = cfg["knots"]
             return cls(posterior=post, tasks=list(cfg["tasks"]), groups=list(cfg["groups"]),
                        chance=np.asarray(cfg["chance"], float), n_items=np.asarray(cfg["n_items"], float), flags=flags,
@@ -1022,7 +1028,8 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     cfg = sampler or SamplerConfig(tune=1000, max_treedepth=10, target_accept=0.9)
     post, tc, ts = _sample(key, arrays, cfg, random_seed)
     names = [v for v in _FREE if v in post["posterior"].data_vars]
-    diag = check_convergence(post, names, strict=strict, target_accept=cfg.target_accept, hierarchical=True)
+    diag = check_convergence(post, names, strict=strict, target_accept=cfg.target_accept, hierarchical=True,
+                             setting=SAMPLER_SETTING, prior_advice=False)
     return DownstreamFit(posterior=post, tasks=tasks_sorted, groups=groups, chance=meta["chance"].to_numpy(float),
                          n_items=meta["n_items"].to_numpy(float), flags=flags, runs=t, diagnostics=diag,
                          random_seed=random_seed, free_ceiling=free_ceiling, group_col=group_col,

@@ -376,10 +376,9 @@ def test_decide_passes_on_the_downstream_fits_sampling_problems(fake_fit):
     value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01)
     with pytest.warns(ConvergenceWarning, match=r"^the downstream fit did not pass the sampling checks, so the "
                                                 r"metric's intervals, and so the probabilities below, are "
-                                                r"approximate\. 69 divergent transitions\. Refit it with "
-                                                r"fit_downstream\(\.\.\., "
-                                                r"sampler=SamplerConfig\(target_accept=0\.95\)\) in Python to follow "
-                                                r"that advice\.$") as rec:
+                                                r"approximate\. 69 divergent transitions\. No command of the CLI "
+                                                r"fits a downstream stage: refit it in Python \(fit_downstream\(\.\.\., "
+                                                r"sampler=SamplerConfig\(\.\.\.\)\)\) to follow that advice\.$") as rec:
         res = decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=dataclasses.replace(ds, diagnostics=bad))
     assert rec[0].category.cli_flags is False  # the CLI shows its advice as Python settings, not flags
     # the written report says it too (a fresh user found decision.md silent about it)

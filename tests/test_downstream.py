@@ -402,6 +402,24 @@ def test_the_lift_is_read_from_either_parameterisation():
     assert "a_k" in centred and "z_a" not in centred
 
 
+def test_the_sampling_advice_of_a_downstream_fit_names_fit_downstream_settings():
+    # fit_downstream takes sampler settings in a SamplerConfig and has no prior to choose
+    from bayes_scaling.diagnostics import check_convergence
+    from bayes_scaling.downstream import SAMPLER_SETTING
+
+    rng = np.random.default_rng(0)
+    chains = np.stack([rng.normal(m, 1.0, 200) for m in (0.0, 0.0, 3.0, 3.0)])  # two pairs of chains that disagree
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu_a": (("chain", "draw"), chains)}),
+                                  "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.ones((4, 200), bool))})})
+    with pytest.warns(bs.ConvergenceWarning) as rec:
+        diag = check_convergence(tree, ["mu_a"], target_accept=0.9, setting=SAMPLER_SETTING, prior_advice=False)
+    assert diag.problems[0].endswith("Try fit_downstream(..., sampler=SamplerConfig(target_accept=0.95)), or check "
+                                     "the runs for outliers.")
+    assert diag.problems[1].endswith("Run more draws (fit_downstream(..., sampler=SamplerConfig(draws=2000, "
+                                     "tune=2000))).")
+    assert "prior" not in str(rec[0].message)
+
+
 def test_fit_downstream_rejects_an_unknown_walk():
     with pytest.raises(ValueError, match=r"^walk must be 'argument' or 'loss', not 'nats'\.$"):
         fit_downstream(pd.DataFrame(), walk="nats")
