@@ -466,6 +466,7 @@ def _downstream(args):
                            "--group NAME, the corpus the plans would be trained on (a name it has not seen gets a new "
                            "corpus's forecast).")
         if args.group not in ds.groups:
+            # said here in the flag's words; the library's own warning (DownstreamFit._shift_for) is silenced in decide
             hint = did_you_mean(args.group, ds.groups, cutoff=0.8)
             warnings.warn(f"--group '{args.group}' is not a training corpus of the downstream fit {ds.groups}, so it "
                           "gets a new corpus's forecast (a shift drawn from the spread between corpora)"
@@ -521,12 +522,16 @@ def cmd_decide(args) -> int:
                        f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
                        "forecast for a new domain).")
     _progress("drawing the forecasts of the plans" + (" and pilots" if args.pilots else ""), args.quiet)
-    res = decide(fit, args.plans, costs, value, metric=args.metric, downstream=downstream, group=args.group,
-                 pilots=args.pilots, budgets=budgets, domain=args.domain, prob=_prob(args.prob),
-                 random_seed=args.seed)
+    with warnings.catch_warnings():
+        # an unseen --group was warned about in the flag's words (_downstream)
+        warnings.filterwarnings("ignore", message="group '.*' is not a training corpus of this fit")
+        res = decide(fit, args.plans, costs, value, metric=args.metric, downstream=downstream, group=args.group,
+                     pilots=args.pilots, budgets=budgets, domain=args.domain, prob=_prob(args.prob),
+                     random_seed=args.seed)
     note = (f"Fit: {args.fit_dir}; plans: {args.plans}; costs: {args.costs}"
             + (f"; value: {args.value}" if args.value else "") + (f"; pilots: {args.pilots}" if args.pilots else "")
-            + (f"; downstream fit: {args.downstream}" if args.downstream else "") + f"; seed {args.seed if args.seed is not None else fit.random_seed}.")
+            + (f"; downstream fit: {args.downstream}" if args.downstream else "")
+            + (f"; training corpus (--group): {args.group}" if args.group else "") + f"; seed {args.seed if args.seed is not None else fit.random_seed}.")
     with _out_dir(str(out), args.force) as out_dir:
         paths = write_decision(res, out_dir, force=True, data_note=note)  # --out and --force checked above
     print("\n".join(_decision_lines(res)))

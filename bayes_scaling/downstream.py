@@ -85,6 +85,7 @@ import pandas as pd
 from scipy import stats
 
 from ._text import did_you_mean
+from ._warnings import warn_caller
 from ._version import __version__
 from .diagnostics import check_convergence
 from .inference import SamplerConfig, adaptation_options
@@ -791,10 +792,9 @@ class DownstreamFit:
         med = np.median(L, axis=0)
         off = (med < lo / LOSS_SCALE_FACTOR) | (med > hi * LOSS_SCALE_FACTOR)
         if off.any():
-            warnings.warn(f"the loss of target(s) {np.flatnonzero(off).tolist()} (median {med[off][0]:.3g}) lies far "
-                          f"outside the losses this link was fitted on ({lo:.3g}-{hi:.3g} nats/token): give the loss in "
-                          "nats per token on the same eval set (not log loss, bits or perplexity).", UserWarning,
-                          stacklevel=3)
+            warn_caller(f"the loss of target(s) {np.flatnonzero(off).tolist()} (median {med[off][0]:.3g}) lies far "
+                        f"outside the losses this link was fitted on ({lo:.3g}-{hi:.3g} nats/token): give the loss in "
+                        "nats per token on the same eval set (not log loss, bits or perplexity).", UserWarning)
 
     def _walk_at(self, L, kappa, walk, rng) -> np.ndarray:
         """Random-walk discrepancy at losses L (S, n) for each task: interpolated on the runs' range,
@@ -856,9 +856,18 @@ class DownstreamFit:
         if group is None:
             raise ValueError(f"this fit has several training corpora {self.groups}: pass group= (one name per "
                              "target, or one for all).")
+        if not isinstance(group, str) and not (isinstance(group, (list, tuple, np.ndarray, pd.Series))
+                                               and all(isinstance(g, str) for g in group)):
+            raise ValueError(f"group must be a training corpus name (str) or a list of names, one per target; got "
+                             f"{group!r}.")
         groups = [group] * n if isinstance(group, str) else list(group)
         if len(groups) != n:
             raise ValueError(f"group has {len(groups)} entries for {n} targets.")
+        for gname in sorted(set(groups) - set(self.groups)):
+            hint = did_you_mean(gname, self.groups, cutoff=0.8)
+            warn_caller(f"group '{gname}' is not a training corpus of this fit {self.groups}, so it gets a new "
+                        "corpus's forecast (a shift drawn from the spread between corpora)"
+                        + (f"; {hint}" if hint else "."), UserWarning)
         out = np.empty((s1, n, k))
         for j, gname in enumerate(groups):
             if gname in self.groups:
@@ -907,7 +916,9 @@ class DownstreamFit:
         state = rng.bit_generator.state
         mean = self.metric_draws(L, group, new_eval=False, rng=rng)
         rng.bit_generator.state = state  # same pairing and corpus draws for both
-        new = self.metric_draws(L, group, new_eval=True, rng=rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the same inputs: its warnings were given by the first call
+            new = self.metric_draws(L, group, new_eval=True, rng=rng)
         n = L.shape[1]
         lo, hi = interval(new, prob)
         mlo, mhi = interval(mean, prob)

@@ -208,7 +208,8 @@ def test_group_is_required_with_several_corpora():
     m_c4 = fit.metric_draws(np.full((10, 1), 3.0), group="c4", new_eval=False)[0, 0, 1]
     # the c4 shift of +0.1 nats moves the loss axis: metric at 3.0 for c4 = link at 2.9
     assert m_c4 == pytest.approx(link_mean(2.9, 0.25, 0.9, 3.0, 0.3))
-    new = fit.metric_draws(np.full((400, 1), 3.0), group="never_seen", new_eval=False)[:, 0, 1]
+    with pytest.warns(UserWarning, match="group 'never_seen' is not a training corpus of this fit"):
+        new = fit.metric_draws(np.full((400, 1), 3.0), group="never_seen", new_eval=False)[:, 0, 1]
     assert new.std() > 0  # a new corpus gets the population spread of shifts
 
 
@@ -418,6 +419,32 @@ def test_the_sampling_advice_of_a_downstream_fit_names_fit_downstream_settings()
     assert diag.problems[1].endswith("Run more draws (fit_downstream(..., sampler=SamplerConfig(draws=2000, "
                                      "tune=2000))).")
     assert "prior" not in str(rec[0].message)
+
+
+def test_an_unseen_corpus_is_forecast_as_new_with_a_warning_and_a_bad_group_is_an_error():
+    extra = {"tau_d": np.full((1, 400), 0.1), "tau_e": np.full((1, 400), 0.0),
+             "z_d": np.tile([1.0, -1.0], (1, 400, 1)), "z_e": np.zeros((1, 400, 2, 2))}
+    fit = _fake_fit(np.random.default_rng(5), groups=["c4", "rpj"], extra=extra)
+    with pytest.warns(UserWarning, match=r"^group 'rpjj' is not a training corpus of this fit \['c4', 'rpj'\], so it "
+                                         r"gets a new corpus's forecast \(a shift drawn from the spread between "
+                                         r"corpora\); did you mean 'rpj'\?$") as rec:
+        fit.predict(np.full((400, 1), 3.0), group="rpjj")
+    assert len(rec) == 1  # once per call, not once per draw of predict's two passes
+    assert rec[0].filename == __file__  # the user's line, not the package's
+    with pytest.warns(UserWarning, match=r"^group 'pile' is not a training corpus of this fit \['c4', 'rpj'\], so it "
+                                         r"gets a new corpus's forecast \(a shift drawn from the spread between "
+                                         r"corpora\)\.$"):
+        fit.predict(np.full((400, 1), 3.0), group="pile")
+    with pytest.raises(ValueError, match=r"^group must be a training corpus name \(str\) or a list of names, one per "
+                                         r"target; got 3\.$"):
+        fit.predict(np.full((400, 1), 3.0), group=3)
+
+
+def test_the_loss_scale_warning_is_given_once_at_the_users_line():
+    fit = dataclasses.replace(_fake_fit(np.random.default_rng(5)), runs=pd.DataFrame({"loss": [2.7, 4.0]}))
+    with pytest.warns(UserWarning, match=r"^the loss of target\(s\) \[0\] \(median 14\) lies far outside") as rec:
+        fit.predict(np.full((400, 1), 14.0))
+    assert len(rec) == 1 and rec[0].filename == __file__
 
 
 def test_fit_downstream_rejects_an_unknown_walk():
