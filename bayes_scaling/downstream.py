@@ -595,12 +595,15 @@ class DownstreamFit:
     def __repr__(self) -> str:
         """One line: tasks, corpora, draws, walk and the sampling checks (the dataclass's own repr printed every
         table and array it holds, about 12,000 characters)."""
-        flagged = len(self.flags) - len(self.tasks) if self.flags is not None else 0
+        unfitted = self.unfitted_tasks()["status"]
+        chosen_not = int((unfitted == self.NOT_CHOSEN).sum())
+        skipped = f"{len(unfitted) - chosen_not} not yet predictable" + (
+            f", {chosen_not} predictable but not given to the fit" if chosen_not else "")
         d = self.diagnostics
         checks = ("not run" if d is None else "passed" if d.ok else
                   f"FAILED (max R-hat {d.max_rhat:.3f}, min ESS {min(d.min_ess_bulk, d.min_ess_tail):.0f}, "
                   f"{d.divergences} divergent)")
-        return (f"DownstreamFit({len(self.tasks)} tasks fitted, {max(flagged, 0)} not fitted; "
+        return (f"DownstreamFit({len(self.tasks)} tasks fitted, {skipped}; "
                 f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "
                 f"{self.n_draws} draws; walk={self.walk!r}; sampling checks {checks})")
 
@@ -615,14 +618,18 @@ class DownstreamFit:
         pandas.DataFrame
             One row per task of :attr:`flags` not in :attr:`tasks`: ``task``, ``chance`` and ``status``,
             ``"not yet predictable: <reason>"`` for a task the checks flagged (:func:`predictable_tasks`), or
-            :attr:`NOT_CHOSEN` for a predictable task the fit was not given.
+            :attr:`NOT_CHOSEN` for a predictable task the fit was not given; the latter first.
         """
         if self.flags is None or not len(self.flags):
             return pd.DataFrame(columns=["task", "chance", "status"])
         f = self.flags[~self.flags["task"].isin(self.tasks)]
         ok = f["predictable"].astype(bool) if "predictable" in f else pd.Series(False, index=f.index)
         status = np.where(ok, self.NOT_CHOSEN, "not yet predictable: " + f["reason"].astype(str))
-        return pd.DataFrame({"task": f["task"].to_numpy(), "chance": f["chance"].to_numpy(), "status": status})
+        out = pd.DataFrame({"task": f["task"].to_numpy(), "chance": f["chance"].to_numpy(), "status": status,
+                            "_chosen_not": ok.to_numpy()})
+        # the tasks a refit could add first, then those not yet predictable; each in the table's order
+        return out.sort_values("_chosen_not", ascending=False, kind="stable").drop(columns="_chosen_not").reset_index(
+            drop=True)
 
     def _repr_html_(self) -> str:
         """Jupyter: the one-line summary, then per fitted task the link's midpoint ``b``, width ``s`` and ceiling

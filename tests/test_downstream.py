@@ -300,7 +300,7 @@ def test_a_group_given_to_a_fit_without_corpora_is_an_error():
 
 def test_repr_is_one_line():
     fit = _fake_fit(np.random.default_rng(3))
-    assert repr(fit) == ("DownstreamFit(2 tasks fitted, 1 not fitted; no corpora; 0 evaluations; 400 draws; "
+    assert repr(fit) == ("DownstreamFit(2 tasks fitted, 1 not yet predictable; no corpora; 0 evaluations; 400 draws; "
                          "walk='argument'; sampling checks not run)")
 
 
@@ -368,7 +368,7 @@ def test_a_point_loss_gets_the_interval_of_every_stage_2_draw():
 def test_jupyter_shows_the_summary_line_and_one_row_per_task():
     fit = _fake_fit(np.random.default_rng(1))
     page = fit._repr_html_()
-    assert page.startswith("<p>DownstreamFit(2 tasks fitted, 1 not fitted;")
+    assert page.startswith("<p>DownstreamFit(2 tasks fitted, 1 not yet predictable;")
     assert page.count("<tr>") == 1 + 2 + 1 + 1  # header and 2 tasks; header and the flagged task
     b = fit.parameters()["b_median"].iloc[1]
     assert f"<td class=\"t\">{b:.3g} [" in page  # 'rises': its midpoint TASKS['rises'][2]
@@ -387,6 +387,9 @@ def test_a_predictable_task_the_fit_was_not_given_is_not_called_unpredictable():
                               "in tasks=)")
     assert status["flat"] == "not yet predictable: at chance: no rise beyond noise and no trend in loss"
     assert status["rises"] == "forecast"
+    assert repr(fit).startswith("DownstreamFit(2 tasks fitted, 1 not yet predictable, 1 predictable but not given to "
+                                "the fit; ")
+    assert fit.unfitted_tasks()["task"].tolist() == ["piqa", "flat"]  # what a refit could add comes first
 
 
 def test_the_lift_is_read_from_either_parameterisation():
