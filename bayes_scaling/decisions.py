@@ -459,14 +459,14 @@ def _check_metric(metric: str, value: ValueModel, downstream) -> None:
     tasks = list(downstream.tasks)
     if metric != MEAN_OF_TASKS and metric not in tasks:
         flags = downstream.flags
-        unfitted = downstream.unfitted_tasks()
-        row = unfitted[unfitted["task"] == metric]
-        if len(row) and row["status"].iloc[0] == downstream.NOT_CHOSEN:
+        unfitted = downstream.unfitted_tasks().set_index("task")["status"]
+        if metric in unfitted.index and unfitted[metric] == downstream.NOT_CHOSEN:
             raise ValueError(f"task '{metric}' was not fitted: it is predictable, but not among the tasks given to "
                              f"fit_downstream; refit with it in tasks=, or choose one of {tasks} or '{MEAN_OF_TASKS}' "
                              "(their mean).")
-        if len(row):
-            raise ValueError(f"task '{metric}' is {row['status'].iloc[0].replace(': ', ' (', 1)}): it was not fitted; "
+        if metric in unfitted.index:
+            reason = flags.loc[flags["task"] == metric, "reason"].iloc[0]
+            raise ValueError(f"task '{metric}' is not yet predictable ({reason}): it was not fitted; "
                              f"choose one of {tasks} or '{MEAN_OF_TASKS}' (their mean).")
         hint = did_you_mean(metric, tasks + list(flags["task"] if flags is not None and "task" in flags else []),
                             cutoff=0.8)

@@ -319,6 +319,13 @@ _FREE = ("mu_a", "tau_a", "z_a", "a_k", "mu_ls", "tau_ls", "z_s", "mu_r", "tau_r
 SAMPLER_SETTING = "fit_downstream(..., sampler=SamplerConfig({}))"
 
 
+def _sampling_checks(post, target_accept, strict: bool = False):
+    """The sampling checks of a downstream posterior (its free variables, advice in ``fit_downstream``'s terms)."""
+    names = [v for v in _FREE if v in post["posterior"].data_vars]
+    return check_convergence(post, names, strict=strict, target_accept=target_accept, hierarchical=True,
+                             setting=SAMPLER_SETTING, prior_advice=False)
+
+
 #: A target's median loss this factor below the runs' lowest loss or above their highest is taken as a unit
 #: mistake (log loss, perplexity) and warned about (:meth:`DownstreamFit.metric_draws`). Not fitted to data: the
 #: 6.9B models of the OpenLM backtest lie 0.31 nats (11 %) below the runs (2.38 vs 2.69); log loss and perplexity
@@ -575,11 +582,9 @@ class DownstreamFit:
         try:
             flags = pd.DataFrame(cfg["flags"])
             post = saved.posterior
-            names = [v for v in _FREE if v in post["posterior"].data_vars]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                diag = check_convergence(post, names, target_accept=cfg.get("target_accept"), hierarchical=True,
-                                         setting=SAMPLER_SETTING, prior_advice=False)
+                diag = _sampling_checks(post, cfg.get("target_accept"))
             knots = cfg["knots"]
             return cls(posterior=post, tasks=list(cfg["tasks"]), groups=list(cfg["groups"]),
                        chance=np.asarray(cfg["chance"], float), n_items=np.asarray(cfg["n_items"], float), flags=flags,
@@ -625,11 +630,9 @@ class DownstreamFit:
         f = self.flags[~self.flags["task"].isin(self.tasks)]
         ok = f["predictable"].astype(bool) if "predictable" in f else pd.Series(False, index=f.index)
         status = np.where(ok, self.NOT_CHOSEN, "not yet predictable: " + f["reason"].astype(str))
-        out = pd.DataFrame({"task": f["task"].to_numpy(), "chance": f["chance"].to_numpy(), "status": status,
-                            "_chosen_not": ok.to_numpy()})
+        out = pd.DataFrame({"task": f["task"].to_numpy(), "chance": f["chance"].to_numpy(), "status": status})
         # the tasks a refit could add first, then those not yet predictable; each in the table's order
-        return out.sort_values("_chosen_not", ascending=False, kind="stable").drop(columns="_chosen_not").reset_index(
-            drop=True)
+        return out.iloc[np.argsort(~ok.to_numpy(), kind="stable")].reset_index(drop=True)
 
     def _repr_html_(self) -> str:
         """Jupyter: the one-line summary, then per fitted task the link's midpoint ``b``, width ``s`` and ceiling
@@ -1045,9 +1048,7 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     key = (len(tasks_sorted), max(len(groups), 1), bool(free_ceiling), walk if discrepancy else False)
     cfg = sampler or SamplerConfig(tune=1000, max_treedepth=10, target_accept=0.9)
     post, tc, ts = _sample(key, arrays, cfg, random_seed)
-    names = [v for v in _FREE if v in post["posterior"].data_vars]
-    diag = check_convergence(post, names, strict=strict, target_accept=cfg.target_accept, hierarchical=True,
-                             setting=SAMPLER_SETTING, prior_advice=False)
+    diag = _sampling_checks(post, cfg.target_accept, strict=strict)
     return DownstreamFit(posterior=post, tasks=tasks_sorted, groups=groups, chance=meta["chance"].to_numpy(float),
                          n_items=meta["n_items"].to_numpy(float), flags=flags, runs=t, diagnostics=diag,
                          random_seed=random_seed, free_ceiling=free_ceiling, group_col=group_col,
