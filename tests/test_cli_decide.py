@@ -207,12 +207,9 @@ def downstream_corpora_dir(tmp_path_factory, fake_fit):
     """The fake downstream fit of downstream_dir with two training corpora, 'c4' (shift +0.1 nats) and 'rpj' (-0.1)."""
     import dataclasses
 
-    from test_downstream import _fake_fit
+    from test_downstream import _two_corpus_fake
 
-    s = fake_fit.n_draws
-    extra = {"tau_d": np.full((1, s), 0.1), "tau_e": np.full((1, s), 0.0), "z_d": np.tile([1.0, -1.0], (1, s, 1)),
-             "z_e": np.zeros((1, s, 2, 2))}
-    ds = _fake_fit(np.random.default_rng(0), s_draws=s, groups=["c4", "rpj"], extra=extra)
+    ds = _two_corpus_fake(np.random.default_rng(0), s_draws=fake_fit.n_draws)
     ds = dataclasses.replace(ds, runs=pd.DataFrame({"loss": [3.0, 3.5], "task": ["rises", "rises"], "metric": [0.5, 0.4],
                                                     "chance": [0.25, 0.25], "n_items": [2000, 2000]}))
     return ds.save(tmp_path_factory.mktemp("ds2") / "ds")

@@ -164,6 +164,13 @@ def _fake_fit(rng, s_draws=400, groups=(), knots=None, kappa=0.0, extra=None):
                          knots=knots)
 
 
+def _two_corpus_fake(rng, s_draws=400):
+    """_fake_fit with two training corpora, 'c4' (shift +0.1 nats) and 'rpj' (-0.1), no task-specific part."""
+    extra = {"tau_d": np.full((1, s_draws), 0.1), "tau_e": np.full((1, s_draws), 0.0),
+             "z_d": np.tile([1.0, -1.0], (1, s_draws, 1)), "z_e": np.zeros((1, s_draws, 2, 2))}
+    return _fake_fit(rng, s_draws=s_draws, groups=["c4", "rpj"], extra=extra)
+
+
 def test_forecast_from_point_posterior_equals_the_link():
     rng = np.random.default_rng(3)
     fit = _fake_fit(rng)
@@ -199,10 +206,7 @@ def test_random_walk_uncertainty_grows_beyond_the_runs():
 
 
 def test_group_is_required_with_several_corpora():
-    rng = np.random.default_rng(5)
-    extra = {"tau_d": np.full((1, 400), 0.1), "tau_e": np.full((1, 400), 0.0),
-             "z_d": np.tile([1.0, -1.0], (1, 400, 1)), "z_e": np.zeros((1, 400, 2, 2))}
-    fit = _fake_fit(rng, groups=["c4", "rpj"], extra=extra)
+    fit = _two_corpus_fake(np.random.default_rng(5))
     with pytest.raises(ValueError, match=r"pass group="):
         fit.metric_draws(np.full((10, 1), 3.0))
     m_c4 = fit.metric_draws(np.full((10, 1), 3.0), group="c4", new_eval=False)[0, 0, 1]
@@ -425,9 +429,7 @@ def test_the_sampling_advice_of_a_downstream_fit_names_fit_downstream_settings()
 
 
 def test_an_unseen_corpus_is_forecast_as_new_with_a_warning_and_a_bad_group_is_an_error():
-    extra = {"tau_d": np.full((1, 400), 0.1), "tau_e": np.full((1, 400), 0.0),
-             "z_d": np.tile([1.0, -1.0], (1, 400, 1)), "z_e": np.zeros((1, 400, 2, 2))}
-    fit = _fake_fit(np.random.default_rng(5), groups=["c4", "rpj"], extra=extra)
+    fit = _two_corpus_fake(np.random.default_rng(5))
     with pytest.warns(UserWarning, match=r"^group 'rpjj' is not a training corpus of this fit \['c4', 'rpj'\], so it "
                                          r"gets a new corpus's forecast \(a shift drawn from the spread between "
                                          r"corpora\); did you mean 'rpj'\?$") as rec:
