@@ -42,7 +42,7 @@ from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, read_runs, validate_targets
 from .datasets import citation, load_chinchilla
-from .decisions import compare, decide, frontier
+from .decisions import check_metric, compare, decide, frontier
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -521,6 +521,7 @@ def cmd_decide(args) -> int:
         raise CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the plans are "
                        f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
                        "forecast for a new domain).")
+    check_metric(args.metric, value, downstream)  # a wrong --metric is said before any progress line
     _progress("drawing the forecasts of the plans" + (" and pilots" if args.pilots else ""), args.quiet)
     with warnings.catch_warnings():
         # an unseen --group was warned about in the flag's words (_downstream)

@@ -47,7 +47,7 @@ from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import discrepancy_draws, predictive_draws
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision"]
+           "InvestmentDecision", "check_metric"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -437,7 +437,24 @@ class InvestmentDecision:
                 "(a pilot that pins the forecast down this much is valued by reweighting few draws).")
 
 
-def _check_metric(metric: str, value: ValueModel, downstream) -> None:
+def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
+    """Check that a decision's metric, value model and downstream fit agree, before anything is drawn.
+
+    Parameters
+    ----------
+    metric : str
+        ``"loss"``, a task of ``downstream`` or ``"mean"`` (the mean over its tasks).
+    value : ValueModel
+        The money per unit of the metric (its direction must match the metric's).
+    downstream : DownstreamFit, optional
+        Needed for any metric other than ``"loss"``.
+
+    Raises
+    ------
+    ValueError
+        A task the downstream fit does not have (with the closest name), a task not yet predictable, a value
+        model stated for another metric or with the wrong direction, or a score outside [0, 1].
+    """
     zero = value.table is None and value.money_per_unit == 0  # no value at all: its direction does not matter
     if metric == "loss":
         if value.higher_is_better and not zero:
@@ -610,7 +627,7 @@ def decide(
     >>> res.plans, res.pilots, print(res.summary_text())                        # doctest: +SKIP
     """
     prob = check_prob(prob)
-    _check_metric(metric, value, downstream)
+    check_metric(metric, value, downstream)
     caveat = ""
     if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
         # shown when it was fitted, perhaps in another session: the decision's intervals inherit it

@@ -202,6 +202,15 @@ def test_decide_downstream_errors(files, downstream_dir, tmp_path, capsys, extra
     assert not out.exists()
 
 
+def test_decide_says_a_wrong_metric_before_any_progress_line(files, downstream_dir, tmp_path, capsys):
+    out = tmp_path / "d"
+    args = [a for a in _args(files, out, "--downstream", str(downstream_dir[1]), "--metric", "rise",
+                             "--value-per-point", "1000", "--baseline", "0.6", costs="no_value.toml") if a != "--quiet"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == ("error: task 'rise' is not in the downstream fit (did you mean 'rises'?); choose "
+                                       "one of ['language', 'rises'] or 'mean' (their mean), or 'loss'.\n")
+
+
 @pytest.fixture(scope="module")
 def downstream_corpora_dir(tmp_path_factory, fake_fit):
     """The fake downstream fit of downstream_dir with two training corpora, 'c4' (shift +0.1 nats) and 'rpj' (-0.1)."""
