@@ -488,6 +488,23 @@ def _sample(key: tuple, arrays: dict, config: SamplerConfig, random_seed: int):
     return tree, t_compile, time.perf_counter() - t0
 
 
+def _check_loss_draws(L: np.ndarray) -> None:
+    """Raise a ValueError naming the problem for loss draws that are not a 2-D array of positive finite losses."""
+    if L.ndim != 2:
+        hint = (f"; for one point loss per target write np.asarray(losses)[None, :] (shape (1, {L.shape[0]})), for "
+                f"draws of one target losses[:, None] (shape ({L.shape[0]}, 1))") if L.ndim == 1 else ""
+        raise ValueError(f"loss_draws must have shape (S, n) (draws x targets), got {L.shape}{hint}.")
+    if L.shape[0] == 0 or L.shape[1] == 0:
+        raise ValueError(f"loss_draws is empty (shape {L.shape}): give at least one draw of at least one target's "
+                         "loss (nats/token).")
+    bad = ~np.isfinite(L) | (L <= 0)
+    if bad.any():
+        s, j = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"loss_draws must be positive finite losses in nats/token (not log loss): {int(bad.sum())} "
+                         f"entr{'y is' if bad.sum() == 1 else 'ies are'} not, the first at draw {s}, target {j} "
+                         f"({float(L[s, j])!r}).")
+
+
 @dataclass
 class DownstreamFit:
     """Posterior of the loss -> metric stage.
@@ -766,13 +783,7 @@ class DownstreamFit:
         """
         rng = np.random.default_rng([self.random_seed, 0xD0]) if rng is None else rng
         L = np.asarray(loss_draws, float)
-        if L.ndim != 2:
-            raise ValueError(f"loss_draws must have shape (S, n) (draws x targets), got {L.shape}.")
-        if L.shape[0] == 0 or L.shape[1] == 0:
-            raise ValueError(f"loss_draws is empty (shape {L.shape}): give at least one draw of at least one target's "
-                             "loss (nats/token).")
-        if not np.all(np.isfinite(L)) or np.any(L <= 0):
-            raise ValueError("loss_draws must be positive finite losses in nats/token (not log loss).")
+        _check_loss_draws(L)
         self._check_loss_scale(L)
         s1, n = L.shape
         d = self.parameter_draws()
@@ -916,10 +927,17 @@ class DownstreamFit:
             evaluation of a new model, noise included), ``mean_metric_median``, ``mean_metric_lower``,
             ``mean_metric_upper`` (expected metric), ``p_above_chance`` (P(expected metric > chance + 1
             binomial sd)).
+
+        Raises
+        ------
+        ValueError
+            Loss draws that are not 2-D (a 1-D array gets the reshape to use), empty, or not positive finite
+            losses (the first bad entry is named); targets whose rows do not match the loss columns.
         """
         rng = np.random.default_rng([self.random_seed, 0xD1]) if rng is None else rng
         L = np.asarray(loss_draws, float)
-        if L.ndim == 2 and L.shape[1] > 0 and 0 < L.shape[0] < self.n_draws:
+        _check_loss_draws(L)  # before repeating a point loss, so the message counts the user's entries
+        if 0 < L.shape[0] < self.n_draws:
             # fewer loss draws than stage-2 draws (a point loss, S = 1): repeat them, so the interval carries every
             # stage-2 draw instead of as many as there are loss draws (one draw: lower = upper)
             L = np.resize(L, (self.n_draws, L.shape[1]))

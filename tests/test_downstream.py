@@ -316,6 +316,21 @@ def test_empty_loss_draws_are_an_error(shape):
         fit.predict(np.empty(shape))
 
 
+def test_bad_loss_draws_name_the_entry_and_a_1d_array_gets_the_reshape():
+    fit = _fake_fit(np.random.default_rng(3))
+    with pytest.raises(ValueError) as e:
+        fit.predict(np.array([[2.5, 3.0], [2.6, np.nan]]))
+    assert str(e.value) == ("loss_draws must be positive finite losses in nats/token (not log loss): 1 entry is not, "
+                            "the first at draw 1, target 1 (nan).")
+    with pytest.raises(ValueError, match=r"2 entries are not, the first at draw 0, target 0 \(-1.0\)\.$"):
+        fit.predict(np.array([[-1.0, 0.0]]))
+    with pytest.raises(ValueError) as e:
+        fit.predict(np.array([2.5, 3.0, 3.5]))
+    assert str(e.value) == ("loss_draws must have shape (S, n) (draws x targets), got (3,); for one point loss per target "
+                            "write np.asarray(losses)[None, :] (shape (1, 3)), for draws of one target losses[:, None] "
+                            "(shape (3, 1)).")
+
+
 def test_a_loss_in_other_units_is_warned_about():
     # a fresh user's log loss (0.95) gave hellaswag 0.93 and a perplexity gave chance, without a word
     fit = _fake_fit(np.random.default_rng(3))
