@@ -33,7 +33,15 @@ def closest_name(name, known: Iterable, cutoff: float = CLOSE_ENOUGH) -> str | N
     return match[0] if match else None
 
 
-def did_you_mean(name, known: Iterable, cutoff: float = CLOSE_ENOUGH) -> str:
-    """``"did you mean 'x'?"`` for the closest known name (:func:`closest_name`), or ``""`` when none is close."""
+def did_you_mean(name, known: Iterable, cutoff: float = CLOSE_ENOUGH, contains: bool = False) -> str:
+    """``"did you mean 'x'?"`` for the closest known name (:func:`closest_name`), or ``""`` when none is close.
+
+    With ``contains=True``, a name that is no near-typo of any known name but is part of some (``rpj`` of
+    ``rpj/c4_val``, ignoring case) gets those names, at most three: ``"did you mean 'rpj/c4_val' or 'rpj/ptb'?"``.
+    """
+    known = [str(k) for k in known]
     match = closest_name(name, known, cutoff)
-    return f"did you mean '{match}'?" if match is not None else ""
+    if match is not None:
+        return f"did you mean '{match}'?"
+    part = [k for k in known if contains and str(name).strip() and str(name).strip().lower() in k.lower()][:3]
+    return f"did you mean {' or '.join(repr(k) for k in part)}?" if part else ""

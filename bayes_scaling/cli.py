@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -42,7 +43,7 @@ from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, read_runs, validate_targets
 from .datasets import citation, load_chinchilla
-from .decisions import check_metric, compare, decide, frontier
+from .decisions import COMPARE_COLUMNS, check_metric, compare, decide, frontier
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -273,7 +274,7 @@ def cmd_fit(args) -> int:
     if args.targets:  # checked now, not after the fit
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")
         targets = read_runs(args.targets, what="targets table")
-        validate_targets(targets, needs=needs)
+        validate_targets(targets, needs=needs, domain_col=args.domain_col or "domain")
     reference = args.reference
     with _out_dir(args.out, args.force) as out:
         _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}",
@@ -288,7 +289,7 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
         raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
     fit = ScalingFit.load(dir_)
     if domain is not None and domain not in fit.domains:
-        hint = did_you_mean(domain, fit.domains, cutoff=0.8)
+        hint = did_you_mean(domain, fit.domains, cutoff=0.8, contains=True)
         if hint:
             warnings.warn(f"--domain '{domain}' is not a domain of this fit, so it gets the forecast for a new domain; "
                           f"{hint}", UserWarning, stacklevel=1)
@@ -352,7 +353,8 @@ def _need_domain(fit: ScalingFit, domain, table, what: str) -> None:
         return
     has = False
     try:
-        has = bool(validate_targets(table, needs=tuple(v for v in fit.law.variables if v != "unique_tokens"))["domain"]
+        has = bool(validate_targets(table, needs=tuple(v for v in fit.law.variables if v != "unique_tokens"),
+                                    domain_col=fit.domain_col)["domain"]
                    .notna().any())
     except RunsTableError:
         return  # the analysis reports the table's problem itself
@@ -369,6 +371,7 @@ def cmd_compare(args) -> int:
     _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
     _emit(res, out_path, args.quiet)
+    _legend(COMPARE_COLUMNS, res.columns)
     return EXIT_OK
 
 
@@ -770,6 +773,25 @@ def _resolve_fit_dir(args) -> None:
         args.fit_dir = str(found)
 
 
+def _font_fallback_line(record: logging.LogRecord) -> bool:
+    """False for matplotlib's "findfont: Font family [...] not found. Falling back to ..." (kept otherwise)."""
+    msg = record.getMessage()
+    return not (msg.startswith("findfont: Font family") and "Falling back to" in msg)
+
+
+def _quiet_font_fallback() -> None:
+    """Drop matplotlib's font-fallback log lines from the command's stderr.
+
+    Drawing mathtext makes matplotlib look for its STIX fallback font; with a font cache written by another
+    matplotlib installation that lacks it, every figure logged "findfont: Font family ['STIXGeneral'] not found.
+    Falling back to DejaVu Sans." (21 lines per fit, even with --quiet). The figure is drawn with DejaVu Sans either
+    way, so the line says nothing a user can act on. Only the CLI's own process is changed (once).
+    """
+    lg = logging.getLogger("matplotlib.font_manager")
+    if _font_fallback_line not in lg.filters:
+        lg.addFilter(_font_fallback_line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``bayes-scaling``; returns the exit code."""
     parser = build_parser()
@@ -778,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _showwarning
     _SHOWN.clear()
     os.environ.setdefault("MPLBACKEND", "Agg")
+    _quiet_font_fallback()
     try:
         matplotlib.use("Agg")
         try:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import did_you_mean
+from ._warnings import warn_caller
 
 __all__ = [
     "RunsTableError",
@@ -787,7 +788,8 @@ def estimated_fit_seconds(n_runs: int, n_domains: int = 1) -> float:
 
 
 def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[str] | None = None,
-                     needs: Sequence[str] = ("params", "tokens"), what: str = "targets table") -> pd.DataFrame:
+                     needs: Sequence[str] = ("params", "tokens"), what: str = "targets table",
+                     domain_col: str = "domain") -> pd.DataFrame:
     """Validate a table of forecast targets.
 
     Parameters
@@ -797,12 +799,16 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         optional ``unique_tokens``.
     domains : sequence of str, optional
         Domains known to the fit. A target domain not in this list is forecast with
-        the population predictive (a new, unseen domain).
+        the population predictive (a new, unseen domain); one close to a known name (a near-typo, or a
+        part of it such as ``rpj`` of ``rpj/c4_val``) gets a :class:`RunsTableWarning` naming it.
     needs : sequence of str
         Size columns the law needs.
     what : str, default "targets table"
         The table's name in messages ("plans table" gives "plans column 'params', row 2 ...: fix or
         drop that plan").
+    domain_col : str, default "domain"
+        The column that named the domains of the fit's runs (``ScalingLaw(domain_col=...)``, ``--domain-col``):
+        without a ``domain`` column, the targets' domains are read from it.
 
     Returns
     -------
@@ -819,7 +825,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     -----
     RunsTableWarning
         When ``flops`` differs from ``6 * params * tokens`` by more than 1.5x in some rows (Kaplan et
-        al. 2020, §2.1): ``tokens`` is used and ``flops`` replaced by 6ND, as in :func:`validate_runs`.
+        al. 2020, §2.1): ``tokens`` is used and ``flops`` replaced by 6ND, as in :func:`validate_runs`;
+        for a target domain close to one of ``domains``.
     """
     if not isinstance(targets, pd.DataFrame):
         targets = read_runs(targets, what=what)
@@ -834,6 +841,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     df = _published_headers(df, ctx)
+    if domain_col != "domain" and domain_col in df.columns and "domain" not in df.columns:
+        df["domain"] = df[domain_col]  # the fit's own domain column; the user's column is kept as well
     cols = list(df.columns)
     size_cols = list(needs)
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
@@ -899,6 +908,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         # an empty cell means "no domain given": the --domain option or the fit's default domain is used
         dom = df["domain"].where(df["domain"].notna(), "").astype(str).str.strip()
         df["domain"] = pd.Series([d if d else None for d in dom], index=df.index, dtype=object)
+        if domains is not None:  # an unseen name is a new domain; one close to a fitted name is likely a typo
+            known = [str(d) for d in domains]
+            for name in pd.unique(df["domain"].dropna()):
+                hint = did_you_mean(name, known, cutoff=0.8, contains=True) if name not in known else ""
+                if hint:
+                    first = df.index[df["domain"] == name][0]
+                    warn_caller(f"{noun} domain '{name}' ({ctx.row(first)}) is not a domain of this fit, so it gets the "
+                                f"forecast for a new domain; {hint}", RunsTableWarning)
     else:
         df["domain"] = None
     return df

@@ -47,9 +47,17 @@ from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import discrepancy_draws, predictive_draws
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric"]
+           "InvestmentDecision", "check_metric", "COMPARE_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+#: What the columns of :func:`compare` mean (printed under the table by ``bayes-scaling compare``).
+COMPARE_COLUMNS = {
+    "p_best": "P(this candidate has the lowest loss of all candidates), over the posterior draws",
+    "expected_gap": "E[loss - lowest loss among the candidates], nats/token: what choosing it costs on average",
+    "rank": "order by p_best (1 = most often the best); a candidate with a lower median or expected_gap can rank "
+            "below one that wins more often by a small margin",
+}
 
 
 def _domain_theta(fit, domain, rng):
@@ -301,7 +309,7 @@ def compare(
         Invalid candidates or fewer than two.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    cand = validate_targets(candidates, needs=needs)
+    cand = validate_targets(candidates, needs=needs, domain_col=fit.domain_col)
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs.")
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in cand:
@@ -514,7 +522,7 @@ def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
 def _plans(fit, table, what: str) -> pd.DataFrame:
     """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row."""
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(table, needs=needs, what=what).reset_index(drop=True)
+    t = validate_targets(table, needs=needs, what=what, domain_col=fit.domain_col).reset_index(drop=True)
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
         t["unique_tokens"] = t["tokens"]
     if "label" not in t:

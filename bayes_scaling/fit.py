@@ -438,6 +438,7 @@ class ScalingLaw:
             discrepancy=self.discrepancy,
             gp_lengthscale=self.gp_lengthscale,
             varying=inputs.varying,
+            domain_col=self.domain_col,
             extrapolation=self.extrapolation,  # type: ignore[arg-type]
         )
 

@@ -113,6 +113,9 @@ class ScalingFit:
     extrapolation : ExtrapolationPrior
         The model-form error added to forecasts beyond the runs
         (:mod:`bayes_scaling.extrapolation`).
+    domain_col : str
+        The column of the runs that named their domains (``ScalingLaw(domain_col=...)``); targets
+        without a ``domain`` column read their domains from it.
     """
 
     law: Law
@@ -136,6 +139,7 @@ class ScalingFit:
     version: str = __version__
     varying: tuple[str, ...] | None = None
     extrapolation: ExtrapolationPrior = NO_EXTRAPOLATION_ERROR
+    domain_col: str = "domain"
 
     # ------------------------------------------------------------ the draws
     @property
@@ -636,6 +640,7 @@ class ScalingFit:
             "gp_lengthscale": self.gp_lengthscale,
             "varying": list(self.varying) if self.varying is not None else None,
             "extrapolation": self.extrapolation.to_dict(),
+            "domain_col": self.domain_col,
             "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
         }
         runs = self.runs
@@ -704,6 +709,7 @@ class ScalingFit:
             gp_lengthscale=float(cfg["gp_lengthscale"]),
             varying=tuple(str(v) for v in cfg["varying"]) if cfg.get("varying") is not None else None,
             extrapolation=ExtrapolationPrior.from_dict(cfg["extrapolation"]),
+            domain_col=str(cfg.get("domain_col", "domain")),  # fits saved before it was recorded: "domain"
             diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
         )
 

@@ -166,7 +166,7 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
         Invalid targets.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs)
+    t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs, domain_col=fit.domain_col)
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
         warn_caller("the targets have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
                     "repeated data); add unique_tokens to forecast runs that repeat their data.", RunsTableWarning)

@@ -189,7 +189,8 @@ def departures(
         if "E" in nat:
             quantities.append(("ΔE", nat["E"] - pub["E"][0], tol["E_rel"] * float(pub["E"][0])))
         if targets is not None:
-            t = validate_targets(targets, needs=tuple(v for v in law.variables if v != "unique_tokens")).iloc[[0]]
+            t = validate_targets(targets, needs=tuple(v for v in law.variables if v != "unique_tokens"),
+                                 domain_col=fit.domain_col).iloc[[0]]
         else:
             t = default_departure_target(fit, dom)
         if "unique_tokens" in law.variables and "unique_tokens" not in t:

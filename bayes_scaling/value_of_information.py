@@ -177,10 +177,10 @@ def next_run(
                          f"not '{rank_by}'.")
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     # a candidate is a run to train: its cost needs N and D (or C), whatever the law reads
-    cand = validate_targets(candidates, needs=("params", "tokens"), what="candidates table")
+    cand = validate_targets(candidates, needs=("params", "tokens"), what="candidates table", domain_col=fit.domain_col)
     if isinstance(target, dict):
         target = pd.DataFrame([target])
-    tgt = validate_targets(target, needs=needs).iloc[[0]]
+    tgt = validate_targets(target, needs=needs, domain_col=fit.domain_col).iloc[[0]]
     for t in (cand, tgt):
         if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
             t["unique_tokens"] = t["tokens"]

@@ -289,7 +289,7 @@ def expand_targets(fit: ScalingFit, targets) -> pd.DataFrame:
         Invalid targets.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(targets, needs=needs).reset_index(drop=True)
+    t = validate_targets(targets, needs=needs, domain_col=fit.domain_col).reset_index(drop=True)
     own = own_domains(fit)
     if len(own) == 1:
         return t.assign(domain=t["domain"].where(t["domain"].notna(), own[0]))

@@ -279,6 +279,25 @@ def test_bayes_scaling_cli_backtest_command(tmp_path, capsys):
     assert main(["backtest", str(csv), "--split-by", "smallest", "--methods", "published", "--quiet"]) == 2
 
 
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_backtest_cli_reads_the_domains_from_domain_col(tmp_path, capsys):
+    # without --domain-col a 'mix' column was ignored and three data mixes were scored as one domain, their runs at
+    # the same (N, D) taken for repeated seeds (a fresh user's trial)
+    chin = bs.datasets.load_chinchilla()
+    two = pd.concat([chin.assign(mix="a"), chin.assign(mix="b", loss=chin["loss"] * 1.1)], ignore_index=True)
+    csv = tmp_path / "runs.csv"
+    two.drop(columns="domain", errors="ignore").to_csv(csv, index=False)
+    pts = tmp_path / "points.csv"
+    assert backtest_cli([str(csv), "--domain-col", "mix", "--cutoff", "1e21", "--methods", "published_offset",
+                         "--points-out", str(pts), "--quiet"]) == 0
+    points = pd.read_csv(pts)
+    assert points.groupby("domain").size().to_dict() == {"a": 23, "b": 23}
+    capsys.readouterr()
+    with pytest.raises(bs.RunsTableError) as e:
+        backtest_cli([str(csv), "--domain-col", "corpus", "--cutoff", "1e21", "--methods", "published", "--quiet"])
+    assert str(e.value).startswith(f"--domain-col 'corpus' is not a column of '{csv}' (columns: params, tokens, ")
+
+
 # ---------------------------------------------------------------- every law against its own least-squares fit
 
 

@@ -103,6 +103,9 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
         table = pd.read_csv(out)
         assert columns <= set(table.columns), args[0]
         assert printed.splitlines()[0].split()[:2] == [str(c) for c in table.columns[:2]]
+        if args[0] == "compare":  # a rank below a lower median puzzled a fresh user: the legend says why
+            assert "  rank: order by p_best (1 = most often the best); a candidate with a lower median or " \
+                   "expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
             lines = printed.splitlines()
             assert any(ln.startswith(("No prior-data conflict", "Mild", "Strong")) for ln in lines)
@@ -596,3 +599,16 @@ def test_next_run_warns_when_its_first_choice_rests_on_few_draws(tmp_path, fake_
     assert "warning: the first-ranked candidate's width_after rests on few posterior draws (ess " in err
     assert err.rstrip().endswith("an optimistic estimate; prefer a candidate with ess_low False, or refit with more "
                                  "draws (--draws) before choosing.")
+
+
+def test_the_cli_drops_matplotlibs_font_fallback_lines_only(fake_fit, tmp_path, caplog):
+    # every fit printed 21 "findfont: Font family ['STIXGeneral'] not found" lines, even with --quiet (a fresh user)
+    import logging
+
+    fit_dir = fake_fit.save(tmp_path / "fit")
+    assert main(["frontier", str(fit_dir), "--flops", "1e21", "--quiet"]) == 0
+    log = logging.getLogger("matplotlib.font_manager")
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        log.warning("findfont: Font family ['STIXGeneral'] not found. Falling back to DejaVu Sans.")
+        log.warning("findfont: something else")
+    assert [r.getMessage() for r in caplog.records] == ["findfont: something else"]

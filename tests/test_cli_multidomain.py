@@ -74,8 +74,8 @@ def _check_fit_dir(out: Path, domains: list[str]) -> None:
 def test_fit_two_domains_then_every_analysis_command(tmp_path):
     two = _design(_openlm(), ["rpj/c4_val", "rw_original/paloma_ptb"])
     assert list(two.groupby("domain").size()) == [5, 5]
-    two.to_csv(tmp_path / "two_domains.csv", index=False)
-    res = _cli("fit", "two_domains.csv", "--out", "o", "--quiet", cwd=tmp_path)
+    two.rename(columns={"domain": "mix"}).to_csv(tmp_path / "two_domains.csv", index=False)
+    res = _cli("fit", "two_domains.csv", "--domain-col", "mix", "--out", "o", "--quiet", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert not any(ln.startswith("error:") for ln in res.stderr.splitlines()) and "Traceback" not in res.stderr
     domains = ["rpj/c4_val", "rw_original/paloma_ptb"]
@@ -84,8 +84,12 @@ def test_fit_two_domains_then_every_analysis_command(tmp_path):
     pd.DataFrame({"params": [1.4e9, 6.9e9], "tokens": [2.8e10, 1.38e11]}).to_csv(tmp_path / "t.csv", index=False)
     pd.DataFrame({"label": ["1.4B@20", "411M@80"], "params": [1.4e9, 4.1e8],
                   "tokens": [2.8e10, 3.3e10]}).to_csv(tmp_path / "c.csv", index=False)
+    # targets that name their domain in the fit's own column (--domain-col mix) get that domain only
+    pd.DataFrame({"params": [1.4e9], "tokens": [2.8e10], "mix": ["rw_original/paloma_ptb"]}).to_csv(tmp_path / "tm.csv",
+                                                                                                  index=False)
     steps = [
         ("predict", "o", "--at", "t.csv", "--out", "p.csv"),
+        ("predict", "o", "--at", "tm.csv", "--out", "pm.csv"),
         ("frontier", "o", "--flops", "1e21,1e22", "--domain", "rpj/c4_val", "--out", "f.csv"),
         ("risk", "o", "--at", "t.csv", "--threshold", "3.0", "--out", "r.csv"),
         ("compare", "o", "--candidates", "c.csv", "--domain", "rpj/c4_val", "--out", "cmp.csv"),
@@ -96,6 +100,8 @@ def test_fit_two_domains_then_every_analysis_command(tmp_path):
         r = _cli(*args, "--quiet", cwd=tmp_path)
         assert r.returncode == 0, (args[0], r.stderr)
         assert "Traceback" not in r.stderr
+    pm = pd.read_csv(tmp_path / "pm.csv")
+    assert list(pm["domain"]) == ["rw_original/paloma_ptb"] and list(pm["mix"]) == ["rw_original/paloma_ptb"]
     p = pd.read_csv(tmp_path / "p.csv")
     assert list(p["domain"]) == ["rpj/c4_val", "rw_original/paloma_ptb", "(new domain)"] * 2
     f = pd.read_csv(tmp_path / "f.csv")
@@ -105,7 +111,7 @@ def test_fit_two_domains_then_every_analysis_command(tmp_path):
     assert (pd.read_csv(tmp_path / "cmp.csv")["domain"] == "rpj/c4_val").all()
     assert (pd.read_csv(tmp_path / "n.csv")["domain"] == "rpj/c4_val").all()
     fit = bs.ScalingFit.load(tmp_path / "o")  # the directory the CLI wrote
-    assert fit.domains == domains and "E" in fit.posterior["posterior"]
+    assert fit.domains == domains and "E" in fit.posterior["posterior"] and fit.domain_col == "mix"
 
 
 def test_fit_24_domains_with_the_chinchilla_reference(tmp_path):

@@ -88,6 +88,15 @@ def test_saved_fit_loads_and_predicts_identically(fake_fit, saved):
     assert sorted(p.name for p in saved.iterdir()) == ["fit.json", "posterior.nc", "runs.csv"]
 
 
+def test_the_domain_column_of_the_runs_is_saved_and_an_older_fit_reads_domain(fake_hier_fit, tmp_path):
+    import dataclasses
+
+    path = dataclasses.replace(fake_hier_fit, domain_col="mix").save(tmp_path / "f")
+    assert load_fit(path).domain_col == "mix"
+    _edit_json(path, lambda cfg: cfg.pop("domain_col"), reseal=True)  # as written before the field existed
+    assert load_fit(path).domain_col == "domain"
+
+
 # ----------------------------------------------------------------------------- damage
 
 

@@ -136,3 +136,32 @@ def test_forecast_of_largest_runs_is_calibrated(chinchilla, chinchilla_split_fit
     assert covered.sum() >= 19, covered.sum()
     # the expected-loss interval is never wider than the new-run interval
     assert np.all(pred["mean_loss_upper"] - pred["mean_loss_lower"] <= pred["loss_upper"] - pred["loss_lower"] + 1e-12)
+
+
+def test_targets_name_their_domain_in_the_fits_own_domain_column(fake_hier_fit):
+    # a fit of runs whose domains were in a column 'mix' (ScalingLaw(domain_col="mix")) predicted every domain
+    # (CLI) or asked for a 'domain' column (Python) when the targets named theirs in 'mix' (a fresh user's trial)
+    fit = dataclasses.replace(fake_hier_fit, domain_col="mix")
+    by_domain = fit.predict(pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10], "domain": ["code", "web"]}))
+    by_mix = fit.predict(pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10], "mix": ["code", "web"]}))
+    assert list(by_mix["domain"]) == ["code", "web"] and list(by_mix["mix"]) == ["code", "web"]
+    pd.testing.assert_frame_equal(by_mix.drop(columns="mix"), by_domain)
+    with pytest.raises(bs.RunsTableError, match="several domains"):  # the fit's column only, not any column
+        fake_hier_fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10], "mix": ["code"]}))
+
+
+def test_a_target_domain_close_to_a_fitted_one_is_warned_about(fake_hier_fit):
+    # 'rpj/c4-val' (a typo) and 'rpj' (part of a name) were forecast as new domains without a word (a fresh user's trial)
+    targets = pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [2e10] * 3, "domain": ["code", "cod", "we"]})
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        out = fake_hier_fit.predict(targets)
+    msgs = [str(w.message) for w in rec]
+    assert msgs == ["targets domain 'cod' (row 1) is not a domain of this fit, so it gets the forecast for a new "
+                    "domain; did you mean 'code'?",
+                    "targets domain 'we' (row 2) is not a domain of this fit, so it gets the forecast for a new "
+                    "domain; did you mean 'web'?"]
+    assert rec[0].filename == __file__  # the user's line
+    assert list(out["domain_kind"]) == ["fitted", "new_domain", "new_domain"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an intended new domain far from every name: no warning
+        fake_hier_fit.predict(targets.assign(domain=["code", "legal-contracts", "web"]))

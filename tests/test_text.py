@@ -23,3 +23,13 @@ def test_the_cutoff_decides_what_counts_as_close():
 
 def test_names_are_compared_as_text():
     assert closest_name(1024, ["1025", "tokens"]) == "1025"
+
+
+def test_with_contains_a_part_of_known_names_gets_them():
+    doms = ["rpj/c4_val", "rpj/paloma_ptb", "rw/c4_val", "c4/c4_val", "c4/ptb"]
+    assert did_you_mean("rpj", doms, cutoff=0.8) == ""  # no near-typo
+    assert did_you_mean("rpj", doms, cutoff=0.8, contains=True) == "did you mean 'rpj/c4_val' or 'rpj/paloma_ptb'?"
+    assert did_you_mean("C4_VAL", doms, cutoff=0.8, contains=True) == ("did you mean 'rpj/c4_val' or 'rw/c4_val' or "
+                                                                       "'c4/c4_val'?")  # at most three
+    assert did_you_mean("rpj/c4_vla", doms, cutoff=0.8, contains=True) == "did you mean 'rpj/c4_val'?"  # typo first
+    assert did_you_mean(" ", doms, contains=True) == ""

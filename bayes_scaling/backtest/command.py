@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data import read_runs
+from ..data import RunsTableError, read_runs
 from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
 from .splits import SIZE_VARIABLES, Split
@@ -38,6 +38,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     """
     parser.add_argument("runs", help="runs table (CSV, .xlsx, .parquet or .json) with params, tokens (or flops), loss "
                         "[, domain]")
+    parser.add_argument("--domain-col", default=None, dest="domain_col",
+                        help="column naming each run's domain, as for fit (default: domain, if the table has one)")
     parser.add_argument("--split-by", dest="split_by", choices=[*SIZE_VARIABLES, "smallest"], default="flops",
                         help="how to split: fit the runs below --cutoff in params, tokens or flops, or 'smallest': fit "
                              "the --k smallest runs (by compute) of each domain; score the rest (default: flops)")
@@ -128,7 +130,7 @@ def backtest_cli(args) -> int:
         Neither or both of ``--cutoff`` and ``--split-by smallest --k``, bad ``--prob``,
         unknown methods, non-positive ``--n-jobs`` other than -1.
     RunsTableError
-        Unreadable or invalid runs, a cutoff leaving nothing to fit or to score.
+        Unreadable or invalid runs, a --domain-col that is not a column, a cutoff leaving nothing to fit or to score.
     FileExistsError
         An output file exists and ``--force`` was not given.
     """
@@ -176,6 +178,13 @@ def backtest_cli(args) -> int:
     if not g("quiet", False):
         print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
     runs = read_runs(g("runs"))
+    col = g("domain_col")
+    if col is not None and col != "domain":
+        if col not in runs.columns:
+            raise RunsTableError(f"--domain-col '{col}' is not a column of '{g('runs')}' (columns: "
+                                 f"{', '.join(map(str, runs.columns))}); name the column that holds each run's domain, "
+                                 "or leave --domain-col out to score the runs as one domain.")
+        runs = runs.assign(domain=runs[col])  # the named column wins over a 'domain' column
     t0 = time.perf_counter()
     res = backtest(runs, split, spec, probs, random_seed=g("seed", 0), n_jobs=n_jobs, n_boot=g("n_boot", 200))
     if not g("quiet", False):
