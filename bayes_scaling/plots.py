@@ -20,7 +20,7 @@ from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_alloc
 from .display import format_count, format_flops, format_probability
 from .intervals import interval
 from .investment import STATUS_QUO, format_money
-from .predict import predict, predictive_draws
+from .predict import domain_generator, predict, predictive_draws, row_generators
 
 __all__ = [
     "OKABE_ITO",
@@ -428,8 +428,9 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     domain = domain or (target.get("domain") if isinstance(target, dict) else None) or fit.default_domain
     pred = predict(fit, table, prob=prob, domain=domain)
     t = pred.iloc[[0]]
-    rng = np.random.default_rng(fit.random_seed)
-    _, new = predictive_draws(fit, t, domain, rng)
+    # the draws predict() used for this target (keyed by seed, domain and sizes), so the histogram is its interval
+    _, new = predictive_draws(fit, t, domain, domain_generator(fit.random_seed, domain),
+                              row_rngs=row_generators(fit.random_seed, domain, t))
     draws = np.exp(new[:, 0])
     lo, hi = interval(draws, prob)
     # the central 95 % of the draws (and the threshold) set the view and the bins: a heavy tail (Student-t noise,

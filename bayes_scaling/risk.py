@@ -20,8 +20,6 @@ How much of a forecast's interval the prior removes is
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -30,7 +28,7 @@ from .data import RunsTableError, validate_targets
 from .decisions import frontier
 from .intervals import interval
 from .model import NOISE_PRIOR
-from .predict import predict, predictive_draws, prepare_targets
+from .predict import domain_generator, predict, predictive_draws, prepare_targets, row_generators
 
 __all__ = [
     "exceedance",
@@ -115,18 +113,21 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
     if not np.isfinite(threshold) or threshold <= 0:
         raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold}.")
     t = _targets(fit, targets, domain)
-    rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
+    seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()
     out["threshold"] = float(threshold)
     for col in ("p_exceed", "expected_shortfall", "mean_excess_if_missed"):
         out[col] = np.nan
     for dom, idx in t.groupby("domain", sort=False).groups.items():
-        same = copy.deepcopy(rng)  # the same draws of the law (and of a new domain) for both noises
-        _, new = predictive_draws(fit, t.loc[idx], dom, rng)
+        # the draws predict() makes for these targets (keyed by seed, domain and sizes: p_exceed at predict's
+        # interval ends is 0.05 and 0.95), and the same draws of the law for the normal noise of the means
+        _, new = predictive_draws(fit, t.loc[idx], dom, domain_generator(seed, dom),
+                                  row_rngs=row_generators(seed, dom, t.loc[idx]))
         out.loc[idx, "p_exceed"] = (np.exp(new) > threshold).mean(0)
         # the means in loss space take a normal run-to-run noise of the same 90 % interval (a Student-t log noise
         # has no mean in loss space: predictive_draws)
-        _, new = predictive_draws(fit, t.loc[idx], dom, same, noise="matched_normal")
+        _, new = predictive_draws(fit, t.loc[idx], dom, domain_generator(seed, dom), noise="matched_normal",
+                                  row_rngs=row_generators(seed, dom, t.loc[idx]))
         excess = np.exp(new) - threshold
         miss = excess > 0
         out.loc[idx, "expected_shortfall"] = np.maximum(excess, 0).mean(0)

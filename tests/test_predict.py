@@ -165,3 +165,18 @@ def test_a_target_domain_close_to_a_fitted_one_is_warned_about(fake_hier_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an intended new domain far from every name: no warning
         fake_hier_fit.predict(targets.assign(domain=["code", "legal-contracts", "web"]))
+
+
+def test_a_targets_numbers_do_not_depend_on_the_other_rows(fake_hier_fit):
+    # identical targets got 2.79748 and 2.79635, and one target 3.3839 / 3.3868 / 3.3857 in three files (a fresh user)
+    one = pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["web"]})
+    others = pd.DataFrame({"params": [3e9, 1e9, 5e8], "tokens": [6e10, 2e10, 1e10], "domain": ["new", "web", "code"]})
+    alone = fake_hier_fit.predict(one)
+    among = fake_hier_fit.predict(pd.concat([others, one], ignore_index=True))
+    cols = ["loss_median", "loss_lower", "loss_upper", "mean_loss_median"]
+    np.testing.assert_array_equal(among.loc[1, cols].to_numpy(float), among.loc[3, cols].to_numpy(float))  # identical rows
+    np.testing.assert_array_equal(among.loc[3, cols].to_numpy(float), alone.loc[0, cols].to_numpy(float))
+    new_alone = fake_hier_fit.predict(others.iloc[[0]])  # a new domain's draws do not depend on the rows before it
+    np.testing.assert_array_equal(among.loc[0, cols].to_numpy(float), new_alone.loc[0, cols].to_numpy(float))
+    other_seed = fake_hier_fit.predict(one, random_seed=fake_hier_fit.random_seed + 1)
+    assert other_seed.loc[0, "loss_lower"] != alone.loc[0, "loss_lower"]  # the seed still matters
