@@ -399,6 +399,13 @@ def cmd_next_run(args) -> int:
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
+    try:
+        validate_targets(target)
+    except RunsTableError as exc:  # said in the flags' words: the target is not a table the user wrote
+        msg = str(exc).replace("targets column 'params'", "--target-params").replace("targets column 'tokens'",
+                                                                                   "--target-tokens")
+        msg = re.sub(r", row \d+( \(file line \d+\))?:", ":", msg).replace(" (FLOPs for 'flops')", "")
+        raise CliError(msg.replace("fix or drop that target", "fix the flag")) from None
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
     _emit(res, out_path, args.quiet)

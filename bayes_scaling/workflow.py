@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import RunsTableWarning, validate_targets
+from .data import RunsTableWarning, validate_runs, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -469,6 +469,10 @@ def fit_and_report(
     say("validating runs and building the model")
     spec = ScalingLaw(law=law, prior=prior, widen=widen, sampler=sampler or SamplerConfig(), domain_col=domain_col,
                       discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
+    with warnings.catch_warnings():  # a bad runs table is said before "fitting ..."; its warnings come from the fit
+        warnings.simplefilter("ignore")
+        validate_runs(runs, n_law_parameters=len(spec.law.theta_names), informative_prior=True, domain_col=domain_col,
+                      needs=tuple(v for v in spec.law.variables if v != "unique_tokens"), loss_unit=loss_unit)
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
         "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")

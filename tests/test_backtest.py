@@ -241,6 +241,9 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "published_offset" in printed and "coverage_90" in printed
+    # 'mape' is a median, and min_ess the smaller of bulk and tail ESS (both puzzled a fresh user)
+    assert "  mape: MEDIAN absolute percentage error of the median forecast over the held-out runs, in percent" \
+        in printed.splitlines()
     table = pd.read_csv(out)
     assert list(table["method"]) == ["published", "published_offset"]
     assert (table["n_heldout"] == 23).all()

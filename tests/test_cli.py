@@ -15,6 +15,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.cli import main
+from conftest import synthetic_runs
 from bayes_scaling.diagnostics import ConvergenceWarning
 
 
@@ -612,3 +613,29 @@ def test_the_cli_drops_matplotlibs_font_fallback_lines_only(fake_fit, tmp_path, 
         log.warning("findfont: Font family ['STIXGeneral'] not found. Falling back to DejaVu Sans.")
         log.warning("findfont: something else")
     assert [r.getMessage() for r in caplog.records] == ["findfont: something else"]
+
+
+def test_a_bad_runs_table_is_said_before_the_fitting_line(tmp_path, capsys):
+    # "fitting the chinchilla law ... compiling the model first (~15 s ...)" came before the error (a fresh user)
+    runs = synthetic_runs()
+    runs.loc[6, "params"] = -1.05693e7
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    assert main(["fit", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "[bayes-scaling] validating runs and building the model",
+        "error: column 'params' must be positive; row 7 (file line 8) has -1.05693e+07; fix or drop those runs."]
+    assert not (tmp_path / "o").exists()
+
+
+def test_next_run_names_the_target_flag_it_rejects(fake_fit, tmp_path, capsys):
+    # "--target-params 3800" was rejected as "targets column 'params'", a table the user never wrote (a fresh user)
+    saved = fake_fit.save(tmp_path / "fit")
+    cands = tmp_path / "c.csv"
+    pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10]}).to_csv(cands, index=False)
+    base = ["next-run", str(saved), "--candidates", str(cands), "--target-tokens", "4e10", "--quiet"]
+    assert main([*base, "--target-params", "3800"]) == 2
+    assert capsys.readouterr().err == ("error: --target-params looks like it is in millions, billions or PF-days "
+                                       "(largest value 3800); give raw counts, e.g. 7e9 for 7B.\n")
+    assert main([*base, "--target-params", "-5"]) == 2
+    assert capsys.readouterr().err == "error: --target-params: '-5.0' is not a positive finite number; fix the flag.\n"

@@ -110,6 +110,15 @@ def _parse_probs(text) -> list[float]:
     return vals
 
 
+#: What the less obvious columns of the printed summary mean (printed under it; see :mod:`bayes_scaling.backtest`).
+BACKTEST_COLUMNS = {
+    "mape": "MEDIAN absolute percentage error of the median forecast over the held-out runs, in percent",
+    "width_90": "mean width of the 90 % interval relative to the median forecast (0.2 = 20 %)",
+    "crps": "continuous ranked probability score of log loss (about a relative error; lower is better)",
+    "min_ess": "the Bayesian fit's smallest effective sample size, bulk or tail (the notes give the bulk one)",
+}
+
+
 def backtest_cli(args) -> int:
     """``bayes-scaling backtest RUNS.csv --split-by flops --cutoff 1e21 ...``: print and save the scores.
 
@@ -192,6 +201,8 @@ def backtest_cli(args) -> int:
     show = res.summary.drop(columns=["density"])
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("Columns:")
+    print("\n".join(f"  {c}: {text}" for c, text in BACKTEST_COLUMNS.items() if c in show))
     for path, df in ((g("out"), res.summary), (g("points_out"), res.points)):
         if path:
             p = Path(path)
