@@ -237,6 +237,7 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         title=title, data_note=data_note,
         force=True,  # _out_dir has checked --out (and --force) already
         progress=partial(_progress, quiet=quiet),
+        advice_style=_as_flags,  # the report's notes give the advice as flags, as stderr does
     )
     print(res.report.summary[0] if res.report.summary else "")
     for note in res.notes:

@@ -392,6 +392,7 @@ def fit_and_report(
     data_note: str = "",
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    advice_style: Callable[[str], str] | None = None,
 ) -> FitReport:
     """Fit a runs table and write the saved fit, the tables and the report into ``out``.
 
@@ -439,6 +440,9 @@ def fit_and_report(
         Replace the results in a non-empty ``out``.
     progress : callable, optional
         Called with one line of text at each step (the CLI prints them to stderr).
+    advice_style : callable, optional
+        Rewrites the advice in the notes the report and ``summary.json`` repeat (the CLI turns
+        ``loss_unit='bits'`` into ``--loss-unit bits``, as on its stderr); default: unchanged.
 
     Returns
     -------
@@ -555,7 +559,8 @@ def fit_and_report(
     for note in unique:
         say(f"note: {note}")
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
-    notes = [DATA_WARNING_NOTE + w for w in data_warnings] + unique
+    style = advice_style or (lambda text: text)
+    notes = [style(DATA_WARNING_NOTE + w) for w in data_warnings] + [style(n) for n in unique]
     extra = []
     if fit.hierarchical:
         say("assessing transfer risk")

@@ -209,6 +209,14 @@ def test_warnings_about_the_runs_reach_the_report_and_summary_json(fake_fit, mon
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["workflow_notes"][0] == seen["notes"][0]
     assert res.notes == seen["notes"]
     assert not any(message in line for line in lines)  # shown once, when raised, not again as a note
+    # the CLI's report gave "pass loss_unit='bits'" where its stderr said --loss-unit bits (a fresh user)
+    from bayes_scaling.cli import _as_flags
+
+    with pytest.warns(bs.RunsTableWarning):
+        res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "out2", prior="weak",
+                             advice_style=_as_flags)
+    assert res.notes[0] == ("warning about the runs: the losses run from 3.9 to 5.9: that looks like bits per token; "
+                            "pass --loss-unit bits")
 
 
 def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
