@@ -415,6 +415,11 @@ def cmd_next_run(args) -> int:
         warnings.warn(f"the first-ranked candidate's width_after rests on few posterior draws (ess "
                       f"{res['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False, or "
                       "refit with more draws (--draws) before choosing.", UserWarning, stacklevel=1)
+    elif res["ess_low"].any():  # 3 of 4 candidates at ess 1-15 reordered between seeds, without a word (a fresh user)
+        k = int(res["ess_low"].sum())
+        warnings.warn(f"{k} of {len(res)} candidates' width_after rest on few posterior draws (ess_low True): their "
+                      "shrinkage and rank can change with --seed; compare them only after a refit with more draws "
+                      "(--draws).", UserWarning, stacklevel=1)
     return EXIT_OK
 
 

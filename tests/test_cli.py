@@ -639,3 +639,20 @@ def test_next_run_names_the_target_flag_it_rejects(fake_fit, tmp_path, capsys):
                                        "(largest value 3800); give raw counts, e.g. 7e9 for 7B.\n")
     assert main([*base, "--target-params", "-5"]) == 2
     assert capsys.readouterr().err == "error: --target-params: '-5.0' is not a positive finite number; fix the flag.\n"
+
+
+def test_next_run_warns_when_other_candidates_rest_on_few_draws(tmp_path, fake_fit, capsys):
+    # 3 of 4 candidates had ess 1-15 and reordered between seeds, with no warning as the first one was fine (a fresh
+    # user); ranked by absolute shrinkage, the run near the target comes first and the repeat of the smallest is ess_low
+    saved = fake_fit.save(tmp_path / "fit")
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]}).to_csv(
+        cands, index=False)
+    assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens",
+                 "1.4e12", "--n-sims", "16", "--seed", "0", "--rank-by", "absolute", "--out", str(tmp_path / "n.csv"),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "n.csv")
+    assert list(table["label"]) == ["near target", "repeat smallest"] and list(table["ess_low"]) == [False, True]
+    assert err == ("warning: 1 of 2 candidates' width_after rest on few posterior draws (ess_low True): their shrinkage "
+                   "and rank can change with --seed; compare them only after a refit with more draws (--draws).\n")
