@@ -572,7 +572,11 @@ def build_fit_report(
                    f"Loss vs {law.variables[0]} with 50 % and {prob:.0%} bands.")
     if frontier is not None and len(frontier) and law.has_allocation:
         sec = rep.section("Compute-optimal frontier")
-        sec.figure(plot_frontier(fit, prob=prob, domain=fig_dom)[0], "frontier",
+        # the figure reaches the largest budget of the table under it (a fresh user's figure stopped at 1e23, 1000x the
+        # largest run, while the report's headline budget was 5.88e23)
+        c = fit.runs["flops"]
+        top = max(float(c.max()) * 1000.0, float(frontier["flops"].max()) * 1.5)
+        sec.figure(plot_frontier(fit, np.geomspace(float(c.min()), top, 60), prob=prob, domain=fig_dom)[0], "frontier",
                    f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND)" + (f" for {head_dom}." if several else "."))
         cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
         if several and "domain" in frontier:

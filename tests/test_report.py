@@ -224,3 +224,22 @@ def test_law_section_states_the_between_domain_spreads_of_the_fit(fake_hier_fit,
         "level 0.1, exponent 0.1, log scale). Fixed at literature values (log or logit scale): split of the loss "
         "between E and the size terms 0.3; allocation between N and D 0.16. The split may differ between domains as "
         "much as between published studies (0.7) where every domain's runs measure it, and by 0.3 where they cannot.")
+
+
+def test_the_frontier_figure_reaches_the_largest_budget_of_its_table(fake_fit, monkeypatch):
+    # the figure stopped at 1000x the largest run (1e23 on a fresh user's runs) while the table and the headline were at
+    # 5.88e23
+    import bayes_scaling.report as report_module
+
+    seen = {}
+    real = report_module.plot_frontier
+
+    def spy(fit, flops=None, **kw):
+        seen["flops"] = np.asarray(flops)
+        return real(fit, flops, **kw)
+
+    monkeypatch.setattr(report_module, "plot_frontier", spy)
+    budget = float(fake_fit.runs["flops"].max()) * 1e5
+    build_fit_report(fake_fit, fake_fit.predict(TARGETS), fake_fit.frontier([budget]))
+    assert seen["flops"].max() == pytest.approx(1.5 * budget)
+    assert seen["flops"].min() == pytest.approx(float(fake_fit.runs["flops"].min()))
