@@ -1,0 +1,30 @@
+"""One-corpus (rpj, N <= 420M: the README example) stage-2 fit; prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): python benchmarks/geometry_prototype/downstream_one_corpus_rhat.py SEED [TARGET_ACCEPT]"""
+import sys, time, numpy as np, pandas as pd, warnings
+warnings.simplefilter("ignore")
+import bayes_scaling as bs, arviz as az
+from bayes_scaling.downstream import fit_downstream, predictable_tasks
+seed = int(sys.argv[1]); ta = float(sys.argv[2]) if len(sys.argv) > 2 else None
+d = bs.datasets.load_openlm_downstream()
+small = d[(d["params"] <= 4.2e8) & (d["train_dataset"] == "rpj")]
+fl = predictable_tasks(small)
+tasks = list(fl.loc[fl.predictable, "task"])
+kw = {} if ta is None else {"sampler": bs.SamplerConfig(target_accept=ta)}
+t0 = time.time()
+f = fit_downstream(small[small.task.isin(tasks)], tasks, random_seed=seed, **kw)
+dg = f.diagnostics
+print(f"seed {seed} ta {ta}: {time.time()-t0:.0f}s rhat {dg.max_rhat:.3f} ess {dg.min_ess_bulk:.0f} div {dg.divergences}", flush=True)
+post = f.posterior["posterior"]
+import arviz_stats
+rh = arviz_stats.rhat(post) if hasattr(arviz_stats, "rhat") else az.rhat(post)
+out = []
+for v in rh.data_vars:
+    vals = np.atleast_1d(rh[v].values).ravel()
+    for j, r in enumerate(vals): out.append((v, j, float(r)))
+o = pd.DataFrame(out, columns=["var", "j", "rhat"]).sort_values("rhat", ascending=False)
+print(o.head(15).to_string())
+print("tasks", list(enumerate(f.tasks)))
+print("chain means of mu_lk, tau_d, tau_e, mu_ln, tau_ln:")
+for v in ("mu_lk", "tau_d", "tau_e", "mu_ln", "tau_ln", "tau_ls", "tau_a", "tau_r"):
+    if v in post: print(v, np.round(post[v].mean("draw").values, 3))
+ss = f.posterior["sample_stats"]
+print("div/chain", ss["diverging"].sum("draw").values, "steps", ss["n_steps"].mean("draw").values.round(1))
