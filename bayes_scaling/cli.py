@@ -341,9 +341,10 @@ def cmd_frontier(args) -> int:
             warnings.warn(note, UserWarning, stacklevel=1)
         if fr.empty:
             raise CliError("no domain has a defined compute-optimal frontier at these budgets.")
-        fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]  # several domains: say whose row it is first
     else:
         fr = frontier(fit, budgets, prob=_prob(args.prob), domain=args.domain, **kw)
+    if _several(fit):  # several domains: say whose row it is first, with or without --domain
+        fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]
     _emit(fr, out_path, args.quiet)
     return EXIT_OK
 

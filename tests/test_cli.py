@@ -367,7 +367,8 @@ def test_cli_fit_of_several_domains_writes_every_domain(fake_hier_fit, hier_runs
     capsys.readouterr()
     assert main(["predict", str(out), "--at", str(targets)]) == 0
     assert capsys.readouterr().out.count("(new domain)") == 2
-    assert main(["frontier", str(out), "--flops", "1e21", "--domain", "code"]) == 0
+    assert main(["frontier", str(out), "--flops", "1e21", "--domain", "code", "--out", str(tmp_path / "f.csv")]) == 0
+    assert pd.read_csv(tmp_path / "f.csv").columns[0] == "domain"  # first, as without --domain (last before)
     assert main(["risk", str(out), "--at", str(targets), "--threshold", "2.5"]) == 0
     assert main(["compare", str(out), "--candidates", str(targets)]) == 2
     assert "this fit has several domains (books, code, web); say which one the candidates are for with --domain NAME" \
