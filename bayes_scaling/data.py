@@ -40,6 +40,7 @@ from ._text import did_you_mean
 from ._warnings import warn_caller
 
 __all__ = [
+    "repeated_configurations",
     "RunsTableError",
     "RunsTableWarning",
     "REQUIRED_COLUMNS",
@@ -145,6 +146,27 @@ def _expected_header(what: str) -> tuple[str, str]:
         if key in what:
             return header, row
     return "'params,tokens,loss'", "run"
+
+
+def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
+    """Configurations trained more than once (e.g. several seeds): run counts above 1, indexed by configuration.
+
+    A configuration is the same N, D, unique tokens U (where the table has them: runs of the data-constrained law
+    at one N and D but different U are different runs, not seeds) and domain.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Validated runs (``params``, ``tokens`` [, ``unique_tokens``] [, ``domain``]).
+
+    Returns
+    -------
+    pandas.Series
+        Run count of each repeated configuration (empty when none is repeated).
+    """
+    keys = [c for c in ("params", "tokens", "unique_tokens", "domain") if c in runs]
+    counts = runs.groupby(keys).size() if keys else pd.Series(dtype=int)
+    return counts[counts > 1]
 
 
 def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
@@ -841,7 +863,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     df = _published_headers(df, ctx)
-    if domain_col != "domain" and domain_col in df.columns and "domain" not in df.columns:
+    if domain_col != "domain" and domain_col in df.columns:
+        if "domain" in df.columns:  # e.g. t.assign(corpus=t.domain): the fit's own column wins, said when they differ
+            differ = df["domain"].astype(str) != df[domain_col].astype(str)
+            if differ.any():
+                first = df.index[differ][0]
+                warn_caller(f"{what} has both '{domain_col}' (the fit's domain column) and 'domain', which differ "
+                            f"({ctx.row(first)}: '{df.loc[first, domain_col]}' vs '{df.loc[first, 'domain']}'); "
+                            f"'{domain_col}' is used.", RunsTableWarning)
         df["domain"] = df[domain_col]  # the fit's own domain column; the user's column is kept as well
     cols = list(df.columns)
     size_cols = list(needs)

@@ -246,6 +246,11 @@ def frontier(
     if flops.max() < 1e12:
         raise ValueError(f"budgets look like PF-days or exponents (largest {flops.max():g}); give FLOPs, e.g. 5.88e23.")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
+    own = [d for d in fit.domains if d not in fit.reference_domains]
+    if domain is None and len(own) > 1:  # default_domain's message speaks of targets, which a frontier has none of
+        raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME "
+                             f"(--domain NAME on the command line). Known domains: {', '.join(fit.domains)} (any other "
+                             "name gives the frontier of a new, unseen domain).")
     theta, dom = _domain_theta(fit, domain, rng)
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,

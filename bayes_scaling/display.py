@@ -16,6 +16,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .data import repeated_configurations
+
 __all__ = ["fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
            "format_probability", "table_html", "SUMMARY_MAX_DOMAINS"]
 
@@ -145,9 +147,7 @@ def _fit_overview(fit) -> dict:
         published = {k: float(first[k]) for k in key if np.isfinite(first[k])}
     runs = fit.runs
     own = runs[~runs["is_reference"].astype(bool)] if "is_reference" in runs else runs
-    keys = [c for c in ("params", "tokens", "domain") if c in own]
-    counts = own.groupby(keys).size() if keys else pd.Series(dtype=int)
-    repeated = counts[counts > 1]
+    repeated = repeated_configurations(own)
     d = fit.diagnostics
     if d is None:
         status, detail = "not checked", ""

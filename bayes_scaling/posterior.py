@@ -35,7 +35,7 @@ import xarray as xr
 
 from ._version import __version__
 from ._warnings import warn_caller
-from .data import RunsTableError
+from .data import RunsTableError, repeated_configurations
 from .diagnostics import ConvergenceWarning, Diagnostics
 from .discrepancy import DiscrepancyBasis
 from .extrapolation import NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance
@@ -374,7 +374,7 @@ class ScalingFit:
         if len(self.domains) == 1:
             return self.domains[0]
         raise RunsTableError(
-            "this fit has several domains; say which one: a 'domain' column in the targets, or domain=NAME "
+            f"this fit has several domains; say which one: a '{self.domain_col}' column in the targets, or domain=NAME "
             "(--domain NAME on the command line). Known domains: "
             + ", ".join(self.domains)
             + " (any other name gives the forecast for a new, unseen domain)."
@@ -645,9 +645,7 @@ class ScalingFit:
         }
         runs = self.runs
         own = runs[~runs["is_reference"]] if "is_reference" in runs else runs
-        keys = [c for c in ("params", "tokens", "domain") if c in own]
-        repeated = own.groupby(keys).size() if keys else pd.Series(dtype=int)
-        repeated = repeated[repeated > 1]
+        repeated = repeated_configurations(own)
         table = self.summary(prob)
 
         def clean(v):

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib import pyplot as plt
 
 from ._version import __version__
+from .data import repeated_configurations
 from .display import format_count, format_number, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -428,8 +429,9 @@ def build_fit_report(
         rep.summary.append(
             f"At {format_number(f['flops'])} FLOPs the compute-optimal model{where} has {format_count(f['params_opt_median'])} "
             f"parameters ({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) "
-            f"trained on {f['tokens_per_param_median']:.1f} tokens per parameter ({f['tokens_per_param_lower']:.1f}–"
-            f"{f['tokens_per_param_upper']:.1f}), reaching {f['loss_opt_median']:.3f} nats/token."
+            f"trained on {format_number(f['tokens_per_param_median'], 3)} tokens per parameter "
+            f"({format_number(f['tokens_per_param_lower'], 2)}–{format_number(f['tokens_per_param_upper'], 3)}), reaching "
+            f"{f['loss_opt_median']:.3f} nats/token."
         )
     if several:
         rep.summary.append(
@@ -458,9 +460,7 @@ def build_fit_report(
     if loss_unit == "bits":
         sec.text("The losses were given in bits per token (log2) and converted to nats (x ln 2 = 0.693); every loss in "
                  "this report is in nats/token.")
-    keys = [c for c in ("params", "tokens", "domain") if c in mine]
-    reps = mine.groupby(keys).size() if keys else pd.Series(dtype=int)
-    reps = reps[reps > 1]
+    reps = repeated_configurations(mine)
     if len(reps):
         sec.text(f"{len(reps)} configuration(s) (same N, D and domain) were trained more than once ({int(reps.sum())} "
                  "runs, e.g. several seeds): every run is kept, and their spread informs the run-to-run noise.")

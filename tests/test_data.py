@@ -829,3 +829,15 @@ def test_rows_of_reference_runs_are_called_so():
     ref.attrs["what"] = "reference runs (embedded Chinchilla data)"
     with pytest.warns(RunsTableWarning, match=r"\(row 0 of the reference runs \(embedded Chinchilla data\)\) have 0.03"):
         validate_runs(ref)
+
+
+def test_runs_at_one_n_and_d_but_other_unique_tokens_are_not_seeds():
+    # a data-constrained fit's summary called 60 runs "seeds" (19 configurations "trained more than once"): they
+    # differed in unique tokens (a fresh user)
+    from bayes_scaling.data import repeated_configurations
+
+    runs = pd.DataFrame({"params": [8.27e7] * 4, "tokens": [2e10] * 4, "unique_tokens": [1e8, 4e8, 4e8, 2e10],
+                         "domain": ["d"] * 4})
+    rep = repeated_configurations(runs)
+    assert rep.to_dict() == {(8.27e7, 2e10, 4e8, "d"): 2}
+    assert repeated_configurations(runs.drop(columns="unique_tokens")).to_dict() == {(8.27e7, 2e10, "d"): 4}

@@ -180,3 +180,21 @@ def test_a_targets_numbers_do_not_depend_on_the_other_rows(fake_hier_fit):
     np.testing.assert_array_equal(among.loc[0, cols].to_numpy(float), new_alone.loc[0, cols].to_numpy(float))
     other_seed = fake_hier_fit.predict(one, random_seed=fake_hier_fit.random_seed + 1)
     assert other_seed.loc[0, "loss_lower"] != alone.loc[0, "loss_lower"]  # the seed still matters
+
+
+def test_the_fits_domain_column_wins_over_a_stray_domain_column_and_the_errors_name_it(fake_hier_fit):
+    # t.assign(corpus=t.domain) left a 'domain' column that silently chose another domain's forecast (a fresh user)
+    fit = dataclasses.replace(fake_hier_fit, domain_col="corpus")
+    both = pd.DataFrame({"params": [1e9], "tokens": [2e10], "corpus": ["code"], "domain": ["web"]})
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        out = fit.predict(both)
+    assert [str(w.message) for w in rec] == ["targets table has both 'corpus' (the fit's domain column) and 'domain', "
+                                             "which differ (row 0: 'code' vs 'web'); 'corpus' is used."]
+    assert list(out["domain"]) == ["code"]
+    pd.testing.assert_frame_equal(out.drop(columns="corpus"), fit.predict(both.drop(columns="corpus").assign(
+        domain="code")).drop(columns=[]), check_like=True)
+    with pytest.raises(bs.RunsTableError, match="say which one: a 'corpus' column in the targets, or domain=NAME"):
+        fit.predict(both.drop(columns=["corpus", "domain"]))
+    with pytest.raises(bs.RunsTableError, match=r"^this fit has several domains; say which one the frontier is for "
+                                                r"with domain=NAME \(--domain NAME on the command line\)\. Known"):
+        fit.frontier([1e21])

@@ -243,3 +243,11 @@ def test_the_frontier_figure_reaches_the_largest_budget_of_its_table(fake_fit, m
     build_fit_report(fake_fit, fake_fit.predict(TARGETS), fake_fit.frontier([budget]))
     assert seen["flops"].max() == pytest.approx(1.5 * budget)
     assert seen["flops"].min() == pytest.approx(float(fake_fit.runs["flops"].min()))
+
+
+def test_the_summary_keeps_two_significant_digits_of_a_small_allocation_bound(fake_fit):
+    # "trained on 1.5 tokens per parameter (0.0–45.1)" for a lower bound of 0.0476 (a fresh user)
+    front = fake_fit.frontier([5.88e23]).assign(tokens_per_param_median=1.5, tokens_per_param_lower=0.0476,
+                                                 tokens_per_param_upper=45.1)
+    rep = build_fit_report(fake_fit, fake_fit.predict(TARGETS), front)
+    assert "trained on 1.5 tokens per parameter (0.048–45.1)" in rep.summary[1]

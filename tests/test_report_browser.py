@@ -34,6 +34,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from bayes_scaling.cli import main
 from bayes_scaling.plots import format_count
+from bayes_scaling.display import format_number
 from bayes_scaling.report import Report, build_fit_report
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -256,8 +257,9 @@ def test_the_summary_sentences_show_the_numbers_of_summary_json(browser, demo):
     assert lines[1] == (
         f"At 5.88e23 FLOPs the compute-optimal model has {format_count(front['params_opt_median'])} parameters "
         f"(90% interval {format_count(front['params_opt_lower'])}–{format_count(front['params_opt_upper'])}) trained on "
-        f"{front['tokens_per_param_median']:.1f} tokens per parameter ({front['tokens_per_param_lower']:.1f}–"
-        f"{front['tokens_per_param_upper']:.1f}), reaching {front['loss_opt_median']:.3f} nats/token.")
+        f"{format_number(front['tokens_per_param_median'], 3)} tokens per parameter "
+        f"({format_number(front['tokens_per_param_lower'], 2)}–{format_number(front['tokens_per_param_upper'], 3)}), "
+        f"reaching {front['loss_opt_median']:.3f} nats/token.")
     assert s["diagnostics_ok"] is True
     assert lines[2] == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
     # the same sentences, number for number, in the Markdown twin
