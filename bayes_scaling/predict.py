@@ -35,7 +35,7 @@ from .data import RunsTableWarning, validate_targets
 from .intervals import interval
 
 __all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning", "RUN_NOISE_CLIP",
-           "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators"]
+           "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "MANY_EPOCHS"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
 #: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
@@ -52,7 +52,25 @@ class ExtrapolationWarning(UserWarning):
     """A forecast far beyond the fitted runs: it rests on the law's form, not on data."""
 
 
+#: Epochs (D / U) beyond which a data-constrained forecast is warned about: R_D* = 15.4, the published decay
+#: constant of the value of repeated tokens (Muennighoff et al. 2023, the datablations README's parametric fit;
+#: ``priors`` catalog ``muennighoff2023``). Beyond it more epochs add almost nothing in the law, while large models
+#: can over-fit (the loss rises with more epochs), which the law does not model: in the datablations backtest
+#: (fit N < 2B) 12 of the 13 runs outside their 90 % interval were at 30-460 epochs, forecast 14-67 % too low.
+MANY_EPOCHS = 15.4
+
+
 def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
+    if "unique_tokens" in fit.law.variables and "unique_tokens" in t and "tokens" in t:
+        epochs = t["tokens"].to_numpy(float) / t["unique_tokens"].to_numpy(float)
+        many = epochs > MANY_EPOCHS
+        if many.any():
+            warn_caller(
+                f"{int(many.sum())} target(s) repeat their data more than {MANY_EPOCHS:g} times (up to "
+                f"{epochs[many].max():.3g} epochs = tokens / unique_tokens): beyond R_D* = {MANY_EPOCHS:g} epochs more "
+                "repetition adds almost nothing in the data-constrained law, and large models can over-fit there (the "
+                "loss rises with more epochs), which the law does not model; such runs can land far above the "
+                "interval.", ExtrapolationWarning)
     runs = fit.runs
     for v in fit.law.size_variables:  # the law's own inputs (flops only for a law in C)
         if v not in t or v not in runs:
