@@ -24,7 +24,7 @@ from .laws import Law
 from .model import MIN_DOMAINS_TO_LEARN_SPREAD, RICH_RUNS, Structure, data_arrays
 from .priors import between_domain_spread, between_study_spread
 
-__all__ = ["FitInputs", "build_inputs", "resolve_reference", "REFERENCE_DOMAIN"]
+__all__ = ["FitInputs", "build_inputs", "validate_own_runs", "resolve_reference", "REFERENCE_DOMAIN"]
 
 #: Domain name given to reference runs that have no domain column.
 REFERENCE_DOMAIN = "reference"
@@ -102,6 +102,44 @@ class FitInputs:
     centre: np.ndarray | None = None
 
 
+def validate_own_runs(spec, runs, *, loss_unit: str = "nats", with_reference: bool = False) -> pd.DataFrame:
+    """The user's runs validated as :func:`build_inputs` validates them for a fit of ``spec`` (not the reference runs).
+
+    Parameters
+    ----------
+    spec : ScalingLaw
+        What is fitted (law, prior, domain column).
+    runs : DataFrame or path
+    loss_unit : {"nats", "bits"}
+    with_reference : bool, default False
+        Whether reference runs are fitted alongside (they make a few runs per domain enough).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The runs in canonical form (:func:`bayes_scaling.data.validate_runs`).
+
+    Raises
+    ------
+    RunsTableError
+        On invalid runs, or a data-constrained law without ``unique_tokens``.
+    """
+    law: Law = spec.law
+    table = validate_runs(
+        runs,
+        n_law_parameters=len(law.theta_names),
+        informative_prior=spec.prior.informative or with_reference,
+        domain_col=spec.domain_col,
+        needs=tuple(v for v in law.variables if v != "unique_tokens"),
+        loss_unit=loss_unit,
+    )
+    if "unique_tokens" in law.variables and "unique_tokens" not in table:
+        raise RunsTableError(
+            "the data-constrained law needs a column 'unique_tokens' (U, unique tokens in the training data)."
+        )
+    return table
+
+
 def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
                  summarize: Callable | None = None) -> FitInputs:
     """Validate runs (and reference runs) and build every model input.
@@ -134,18 +172,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     needs = tuple(v for v in law.variables if v != "unique_tokens")
     ref_runs = resolve_reference(reference)
     multi = ref_runs is not None
-    table = validate_runs(
-        runs,
-        n_law_parameters=len(law.theta_names),
-        informative_prior=spec.prior.informative or multi,
-        domain_col=spec.domain_col,
-        needs=needs,
-        loss_unit=loss_unit,
-    )
-    if "unique_tokens" in law.variables and "unique_tokens" not in table:
-        raise RunsTableError(
-            "the data-constrained law needs a column 'unique_tokens' (U, unique tokens in the training data)."
-        )
+    table = validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=multi)
     table["is_reference"] = False
     if ref_runs is not None:
         rt = validate_runs(ref_runs, n_law_parameters=len(law.theta_names), informative_prior=True, needs=needs)

@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import RunsTableWarning, validate_runs, validate_targets
+from .data import RunsTableWarning, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
 from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
+from .inputs import validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
@@ -475,8 +476,7 @@ def fit_and_report(
                       discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
     with warnings.catch_warnings():  # a bad runs table is said before "fitting ..."; its warnings come from the fit
         warnings.simplefilter("ignore")
-        validate_runs(runs, n_law_parameters=len(spec.law.theta_names), informative_prior=True, domain_col=domain_col,
-                      needs=tuple(v for v in spec.law.variables if v != "unique_tokens"), loss_unit=loss_unit)
+        validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=reference is not None)
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
         "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")
