@@ -20,7 +20,7 @@ from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_alloc
 from .display import format_count, format_flops, format_probability
 from .intervals import interval
 from .investment import STATUS_QUO, format_money
-from .predict import domain_generator, predict, predictive_draws, row_generators
+from .predict import keyed_predictive_draws, predict, predictive_draws
 
 __all__ = [
     "OKABE_ITO",
@@ -429,8 +429,7 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     pred = predict(fit, table, prob=prob, domain=domain)
     t = pred.iloc[[0]]
     # the draws predict() used for this target (keyed by seed, domain and sizes), so the histogram is its interval
-    _, new = predictive_draws(fit, t, domain, domain_generator(fit.random_seed, domain),
-                              row_rngs=row_generators(fit.random_seed, domain, t))
+    _, new = keyed_predictive_draws(fit, t, domain, fit.random_seed)
     draws = np.exp(new[:, 0])
     lo, hi = interval(draws, prob)
     # the central 95 % of the draws (and the threshold) set the view and the bins: a heavy tail (Student-t noise,

@@ -35,7 +35,8 @@ from .data import RunsTableWarning, validate_targets
 from .intervals import interval
 
 __all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning", "RUN_NOISE_CLIP",
-           "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "MANY_EPOCHS"]
+           "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
+           "MANY_EPOCHS"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
 #: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
@@ -203,6 +204,14 @@ def row_generators(seed: int, domain: str, table: pd.DataFrame) -> list[np.rando
     return [np.random.default_rng([int(seed), _key(str(domain), *row)]) for row in vals]
 
 
+def keyed_predictive_draws(fit, table: pd.DataFrame, domain: str, seed: int,
+                           noise: str = "student_t") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predictive_draws` with the draws :func:`predict` uses: a domain's from :func:`domain_generator`, each
+    row's run-to-run noise from :func:`row_generators`, so any caller gets predict's numbers for the same target."""
+    return predictive_draws(fit, table, domain, domain_generator(seed, domain), noise=noise,
+                            row_rngs=row_generators(seed, domain, table))
+
+
 def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool = True) -> pd.DataFrame:
     """Validated targets with the law's variables and a ``domain`` for every row.
 
@@ -280,7 +289,7 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
     for dom, idx in t.groupby("domain", sort=False).groups.items():
         sub = t.loc[idx]
         # per domain and per row, so a target's numbers do not depend on the other targets of the table
-        mean, new = predictive_draws(fit, sub, dom, domain_generator(seed, dom), row_rngs=row_generators(seed, dom, sub))
+        mean, new = keyed_predictive_draws(fit, sub, dom, seed)
         lm, ln = np.exp(mean), np.exp(new)
         lo, hi = interval(ln, prob, kind)
         mlo, mhi = interval(lm, prob, kind)

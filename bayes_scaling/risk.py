@@ -28,7 +28,7 @@ from .data import RunsTableError, validate_targets
 from .decisions import frontier
 from .intervals import interval
 from .model import NOISE_PRIOR
-from .predict import domain_generator, predict, predictive_draws, prepare_targets, row_generators
+from .predict import keyed_predictive_draws, predict, predictive_draws, prepare_targets
 
 __all__ = [
     "exceedance",
@@ -121,13 +121,11 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
     for dom, idx in t.groupby("domain", sort=False).groups.items():
         # the draws predict() makes for these targets (keyed by seed, domain and sizes: p_exceed at predict's
         # interval ends is 0.05 and 0.95), and the same draws of the law for the normal noise of the means
-        _, new = predictive_draws(fit, t.loc[idx], dom, domain_generator(seed, dom),
-                                  row_rngs=row_generators(seed, dom, t.loc[idx]))
+        _, new = keyed_predictive_draws(fit, t.loc[idx], dom, seed)
         out.loc[idx, "p_exceed"] = (np.exp(new) > threshold).mean(0)
         # the means in loss space take a normal run-to-run noise of the same 90 % interval (a Student-t log noise
         # has no mean in loss space: predictive_draws)
-        _, new = predictive_draws(fit, t.loc[idx], dom, domain_generator(seed, dom), noise="matched_normal",
-                                  row_rngs=row_generators(seed, dom, t.loc[idx]))
+        _, new = keyed_predictive_draws(fit, t.loc[idx], dom, seed, noise="matched_normal")
         excess = np.exp(new) - threshold
         miss = excess > 0
         out.loc[idx, "expected_shortfall"] = np.maximum(excess, 0).mean(0)
