@@ -41,7 +41,7 @@ from ._version import __version__
 from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
-from .data import RunsTableError, read_runs, validate_targets
+from .data import RunsTableError, read_runs, unseen_domain_note, validate_targets
 from .datasets import citation, load_chinchilla
 from .decisions import COMPARE_COLUMNS, check_metric, compare, decide, frontier
 from .investment import format_money
@@ -289,11 +289,9 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
     if not Path(dir_).exists():
         raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
     fit = ScalingFit.load(dir_)
-    if domain is not None and domain not in fit.domains:
-        hint = did_you_mean(domain, fit.domains, cutoff=0.8, contains=True)
-        if hint:
-            warnings.warn(f"--domain '{domain}' is not a domain of this fit, so it gets the forecast for a new domain; "
-                          f"{hint}", UserWarning, stacklevel=1)
+    note = unseen_domain_note(domain, fit.domains, f"--domain '{domain}'") if domain is not None else ""
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=1)
     return fit
 
 

@@ -41,6 +41,7 @@ from ._warnings import warn_caller
 
 __all__ = [
     "repeated_configurations",
+    "unseen_domain_note",
     "RunsTableError",
     "RunsTableWarning",
     "REQUIRED_COLUMNS",
@@ -167,6 +168,26 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     keys = [c for c in ("params", "tokens", "unique_tokens", "domain") if c in runs]
     counts = runs.groupby(keys).size() if keys else pd.Series(dtype=int)
     return counts[counts > 1]
+
+
+def unseen_domain_note(name, domains, who: str) -> str:
+    """The warning for a domain name a fit does not have but that is close to one of its names, else ``""``.
+
+    An unseen name is a new domain (the population forecast), so only a near-typo or a part of a fitted name
+    (``rpj`` of ``rpj/c4_val``) is questioned: ``did_you_mean(cutoff=0.8, contains=True)``.
+
+    Parameters
+    ----------
+    name : str
+        The domain name given.
+    domains : sequence of str
+        The fit's domains.
+    who : str
+        How the message names it, e.g. ``"--domain 'cod'"`` or ``"targets domain 'cod' (row 1)"``.
+    """
+    known = [str(d) for d in domains]
+    hint = did_you_mean(name, known, cutoff=0.8, contains=True) if str(name) not in known else ""
+    return f"{who} is not a domain of this fit, so it gets the forecast for a new domain; {hint}" if hint else ""
 
 
 def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
@@ -938,13 +959,11 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         dom = df["domain"].where(df["domain"].notna(), "").astype(str).str.strip()
         df["domain"] = pd.Series([d if d else None for d in dom], index=df.index, dtype=object)
         if domains is not None:  # an unseen name is a new domain; one close to a fitted name is likely a typo
-            known = [str(d) for d in domains]
             for name in pd.unique(df["domain"].dropna()):
-                hint = did_you_mean(name, known, cutoff=0.8, contains=True) if name not in known else ""
-                if hint:
-                    first = df.index[df["domain"] == name][0]
-                    warn_caller(f"{noun} domain '{name}' ({ctx.row(first)}) is not a domain of this fit, so it gets the "
-                                f"forecast for a new domain; {hint}", RunsTableWarning)
+                first = df.index[df["domain"] == name][0]
+                note = unseen_domain_note(name, domains, f"{noun} domain '{name}' ({ctx.row(first)})")
+                if note:
+                    warn_caller(note, RunsTableWarning)
     else:
         df["domain"] = None
     return df
