@@ -42,6 +42,7 @@ from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, read_runs, unseen_domain_note, validate_targets
+from .display import column_legend
 from .datasets import citation, load_chinchilla
 from .decisions import COMPARE_COLUMNS, check_metric, compare, decide, frontier
 from .investment import format_money
@@ -309,10 +310,9 @@ def _several(fit: ScalingFit) -> bool:
 
 def _legend(columns: dict, shown) -> None:
     """Print what each shown column means, one line each, under a table."""
-    lines = [f"  {c}: {text}" for c, text in columns.items() if c in shown]
-    if lines:
-        print("Columns:")
-        print("\n".join(lines))
+    legend = column_legend(columns, shown)
+    if legend:
+        print(legend)
 
 
 def cmd_predict(args) -> int:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .data import repeated_configurations
 
-__all__ = ["fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
+__all__ = ["column_legend", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
            "format_probability", "table_html", "SUMMARY_MAX_DOMAINS"]
 
 
@@ -86,6 +86,13 @@ def format_number(v, digits=4) -> str:
         mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
         return f"{mant}e{int(exp):+d}"  # 4e-4 (no padding zeros)
     return f"{v:.{digits}g}"
+
+
+def column_legend(columns: dict, shown) -> str:
+    """What each shown column of a printed table means: ``"Columns:"`` and one indented line per column of
+    ``columns`` (name -> meaning) that is in ``shown``; ``""`` when none is."""
+    lines = [f"  {c}: {text}" for c, text in columns.items() if c in shown]
+    return "\n".join(["Columns:", *lines]) if lines else ""
 
 
 def _header_html(name) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import RunsTableError, read_runs
+from ..display import column_legend
 from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
 from .splits import SIZE_VARIABLES, Split
@@ -201,8 +202,7 @@ def backtest_cli(args) -> int:
     show = res.summary.drop(columns=["density"])
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print("Columns:")
-    print("\n".join(f"  {c}: {text}" for c, text in BACKTEST_COLUMNS.items() if c in show))
+    print(column_legend(BACKTEST_COLUMNS, show.columns))
     for path, df in ((g("out"), res.summary), (g("points_out"), res.points)):
         if path:
             p = Path(path)
