@@ -1,16 +1,21 @@
-"""Stage-2 (downstream) fit of bench_downstream.py on the OpenLM tasks; prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): python benchmarks/geometry_prototype/downstream_stage2_rhat.py SEED [TARGET_ACCEPT]"""
+"""Stage-2 (downstream) fit of bench_downstream.py on the OpenLM tasks (three corpora, N <= 411M), or with --corpus NAME one corpus at N <= 420M (the README example: --corpus rpj); prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): python benchmarks/geometry_prototype/downstream_stage2_rhat.py SEED [TARGET_ACCEPT] [--corpus NAME]"""
 import sys, time, numpy as np, pandas as pd, warnings
 warnings.simplefilter("ignore")
 import bayes_scaling as bs, arviz as az
 from bayes_scaling.downstream import fit_downstream, predictable_tasks
-seed = int(sys.argv[1]); ta = float(sys.argv[2]) if len(sys.argv) > 2 else None
+args = sys.argv[1:]
+corpus = None
+if "--corpus" in args:
+    i = args.index("--corpus"); corpus = args[i + 1]; del args[i:i + 2]
+seed = int(args[0]); ta = float(args[1]) if len(args) > 1 else None
 d = bs.datasets.load_openlm_downstream("c4_val")
-small = d[d["params"] <= 5e8]
+small = d[d["params"] <= 5e8] if corpus is None else d[(d["params"] <= 4.2e8) & (d["train_dataset"] == corpus)]
 fl = predictable_tasks(small)
 tasks = list(fl.loc[fl.predictable, "task"])
 kw = {} if ta is None else {"sampler": bs.SamplerConfig(target_accept=ta)}
 t0 = time.time()
-f = fit_downstream(small[small.task.isin(tasks)], tasks, group_col="train_dataset", random_seed=seed, **kw)
+f = fit_downstream(small[small.task.isin(tasks)], tasks, group_col=None if corpus else "train_dataset", random_seed=seed,
+                   **kw)
 dg = f.diagnostics
 print(f"seed {seed} ta {ta}: {time.time()-t0:.0f}s rhat {dg.max_rhat:.3f} ess {dg.min_ess_bulk:.0f} div {dg.divergences}", flush=True)
 post = f.posterior["posterior"]
