@@ -42,6 +42,9 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 _BAND = "#0072B2"
 _PUBLISHED = "#D55E00"
 _HELDOUT = "#CC79A7"
+#: Span of the runs' tokens per parameter (90th / 10th percentile) above which ``plot_fit`` along N or D also draws
+#: the median curves at those two ratios: one ray cannot pass through runs 3x apart in D/N.
+RAYS_MIN_SPAN = 3.0
 
 
 def _format_flops(v: float, _pos=None) -> str:
@@ -96,7 +99,9 @@ def plot_fit(
     compute-optimal frontier L_opt(C); along ``params`` or ``tokens`` it is the ray
     of constant ``tokens_per_param`` (default: the posterior-median optimum at the
     largest run's compute, brought into the range of the runs' own D/N, so the curve
-    runs through the runs it was fitted to).
+    runs through the runs it was fitted to; when the runs' D/N span more than
+    :data:`RAYS_MIN_SPAN`, dash-dotted median curves at their 10th and 90th percentile D/N
+    too, coloured as the runs).
 
     Parameters
     ----------
@@ -124,7 +129,8 @@ def plot_fit(
     Returns
     -------
     (Figure, Axes)
-        Lines: ``[posterior median]`` (+ ``published law``); one ``PolyCollection``
+        Lines: ``[posterior median]`` (+ ``published law``) (+ the medians at the runs'
+        10th and 90th percentile D/N, with the default ``tokens_per_param``); one ``PolyCollection``
         per band, the credible band of the expected loss (along ``flops`` the
         ``loss_opt`` band of :meth:`ScalingFit.frontier`, discrepancy included;
         otherwise the ``mean_loss`` band of :meth:`ScalingFit.predict`); runs as a
@@ -149,12 +155,14 @@ def plot_fit(
     xv = runs[x].to_numpy(float)
     grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
     rng = np.random.default_rng(fit.random_seed)
+    extra_curves: list[tuple[float, np.ndarray]] = []  # (D/N, posterior median) of the runs' extreme ratios
     if law.has_allocation and x == "flops":
         res = optimal_allocation_draws(fit, grid, theta, discrepancy=discrepancy_of(fit, domain),
                                        extrapolation=extrapolation_of(fit, domain))
         curve = res["loss_opt"]
         label_path = "compute-optimal L(C)"
     else:
+        extra_rays = []
         if law.has_allocation:
             if tokens_per_param is None:
                 opt = optimal_allocation_draws(fit, np.array([runs["flops"].max()]), theta)
@@ -162,10 +170,13 @@ def plot_fit(
                 # an optimum outside the runs' ratios (OpenLM c4_val: 3.4 against runs at 5-640) drew the ray below
                 # every run, which read as a bad fit
                 tokens_per_param = float(np.clip(np.median(opt["tokens_per_param"]), ratio.min(), ratio.max()))
-            if x == "params":
-                table = pd.DataFrame({"params": grid, "tokens": grid * tokens_per_param})
-            else:
-                table = pd.DataFrame({"tokens": grid, "params": grid / tokens_per_param})
+                # runs at other ratios lie off that one ray (OpenLM: 5-640 tokens per parameter at each N), which
+                # also read as a bad fit: the runs' 10th and 90th percentile ratios get a median curve of their own
+                # (not the extremes: one Chinchilla run at 0.04 tokens per parameter drew a curve at 20 nats)
+                lo_r, hi_r = (float(v) for v in np.quantile(ratio, [0.1, 0.9]))
+                extra_rays = [r for r in (lo_r, hi_r)
+                              if hi_r / lo_r > RAYS_MIN_SPAN and max(r, tokens_per_param) / min(r, tokens_per_param) > 1.5]
+            table = _ray(x, grid, tokens_per_param)
             label_path = f"D/N = {tokens_per_param:.3g}"
         else:
             table = pd.DataFrame({law.variables[0]: grid})
@@ -173,6 +184,11 @@ def plot_fit(
         if "unique_tokens" in law.variables:
             table["unique_tokens"] = table["tokens"]
         curve = np.exp(predictive_draws(fit, table, domain, rng)[0])
+        for r in extra_rays:
+            t_r = _ray(x, grid, r)
+            if "unique_tokens" in law.variables:
+                t_r["unique_tokens"] = t_r["tokens"]
+            extra_curves.append((r, np.median(np.exp(predictive_draws(fit, t_r, domain, rng)[0]), 0)))
     for p, alpha in zip(sorted(probs, reverse=True), np.linspace(0.18, 0.4, len(probs)), strict=True):
         lo, hi = interval(curve, p)
         ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} band (expected loss)")
@@ -189,6 +205,9 @@ def plot_fit(
     if colour is not None:
         lo_c, hi_c = float(colour.min()), float(colour.max())
         norm = LogNorm(vmin=lo_c / 1.5, vmax=hi_c * 1.5) if hi_c / lo_c < 3 else LogNorm(vmin=lo_c, vmax=hi_c)
+    for r, med in extra_curves:
+        ax.plot(grid, med, color=plt.get_cmap("cividis")(norm(r)), lw=1.2, ls="-.",
+                label=f"posterior median D/N = {r:.3g}")
     sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis" if colour is not None else None, norm=norm, s=14,
                     zorder=3, label="runs", edgecolors="none" if colour is not None else None)
     if colour is not None and colorbar:
@@ -223,6 +242,13 @@ def plot_fit(
         else:
             ax.legend(fontsize=7, loc="best")
     return fig, ax
+
+
+def _ray(x: str, grid: np.ndarray, tokens_per_param: float) -> pd.DataFrame:
+    """Targets along a ray of constant D/N, ``grid`` being N (``x`` = params) or D (``x`` = tokens)."""
+    if x == "params":
+        return pd.DataFrame({"params": grid, "tokens": grid * tokens_per_param})
+    return pd.DataFrame({"tokens": grid, "params": grid / tokens_per_param})
 
 
 def _thin_minor_labels(ax) -> None:

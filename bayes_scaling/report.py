@@ -565,8 +565,10 @@ def build_fit_report(
                    f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
                    f"compute-optimal posterior median with 50 % and {prob:.0%} bands.")
         sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
-                   "Loss vs parameters along a constant tokens-per-parameter ray"
-                   + (f" for {head_dom}." if several else "."))
+                   "Loss vs parameters along a constant tokens-per-parameter ray (solid, with bands)"
+                   + (f" for {head_dom}" if several else "")
+                   + "; where the runs' tokens per parameter span more than 3x, dash-dotted medians at their 10th and 90th "
+                   "percentile ratios, coloured as the runs.")
     else:
         sec.figure(plot_fit(fit, law.variables[0], domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit",
                    f"Loss vs {law.variables[0]} with 50 % and {prob:.0%} bands.")

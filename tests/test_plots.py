@@ -160,6 +160,25 @@ def test_plot_fit_along_params_bands_equal_predict(fake_fit):
     assert ax.get_xlabel() == "parameters N"
 
 
+def test_plot_fit_default_ray_adds_medians_at_the_runs_spread_of_tokens_per_param(fake_fit):
+    fit = fake_fit
+    ratio = (fit.runs["tokens"] / fit.runs["params"]).to_numpy(float)
+    lo_r, hi_r = np.quantile(ratio, [0.1, 0.9])
+    assert hi_r / lo_r > plots.RAYS_MIN_SPAN  # the fake runs span enough D/N for the extra rays
+    _, ax = plot_fit(fit, "params")
+    extra = [ln for ln in ax.lines if ln.get_linestyle() == "-."]
+    assert [ln.get_label() for ln in extra] == [f"posterior median D/N = {lo_r:.3g}", f"posterior median D/N = {hi_r:.3g}"]
+    for ln, r in zip(extra, (lo_r, hi_r), strict=True):
+        x = ln.get_xdata()
+        pred = fit.predict(pd.DataFrame({"params": x, "tokens": r * x}), prob=0.9)
+        np.testing.assert_allclose(ln.get_ydata(), pred["mean_loss_median"], rtol=RTOL)
+    # more tokens per parameter, lower loss at every N
+    assert np.all(extra[1].get_ydata() < extra[0].get_ydata())
+    # an explicit ray draws that ray only
+    _, ax = plot_fit(fit, "params", tokens_per_param=20.0)
+    assert [ln.get_label() for ln in ax.lines] == ["posterior median D/N = 20"]
+
+
 def test_plot_fit_along_tokens(fake_fit):
     fit = fake_fit
     runs = fit.runs
