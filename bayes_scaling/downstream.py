@@ -90,7 +90,7 @@ from ._version import __version__
 from .diagnostics import check_convergence
 from .inference import SamplerConfig, adaptation_options
 from .intervals import interval
-from .io import FitFileError, read_fit, write_fit
+from .io import FitFileError, config_errors, read_fit, write_fit
 
 __all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean", "detrend_walk",
            "PREDICTABLE_ALPHA"]
@@ -596,7 +596,7 @@ class DownstreamFit:
         if cfg.get("kind") != "downstream":
             raise FitFileError(f"'{saved.path}' holds a scaling-law fit, not a downstream fit; give the directory "
                                "DownstreamFit.save wrote.")
-        try:
+        with config_errors(saved.path / "fit.json"):
             flags = pd.DataFrame(cfg["flags"])
             post = saved.posterior
             with warnings.catch_warnings():
@@ -610,9 +610,6 @@ class DownstreamFit:
                        knots=None if knots is None else np.asarray(knots, float), timings=dict(cfg.get("timings", {})),
                        target_accept=float(cfg.get("target_accept", 0.9)),
                        walk=str(cfg.get("walk", "argument")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FitFileError(f"'{saved.path / 'fit.json'}' is damaged or was edited ({type(exc).__name__}: {exc}); "
-                               "refit and save again.") from None
 
     def __repr__(self) -> str:
         """One line: tasks, corpora, draws, walk and the sampling checks (the dataclass's own repr printed every

@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ import xarray as xr
 from ._version import __version__
 from ._warnings import warn_caller
 
-__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION"]
+__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
 FORMAT_VERSION = 3
@@ -187,6 +188,38 @@ def saved_fit_dir(path) -> Path | None:
     return None
 
 
+@contextmanager
+def config_errors(cfg_file: Path):
+    """Turn the errors a damaged or edited ``fit.json`` raises while it is read into a :class:`FitFileError`.
+
+    A missing field (``KeyError``) and a malformed one (``TypeError``, ``ValueError``, ``AttributeError``,
+    ``IndexError``, ``OverflowError``) each get a message naming the file and what to do;
+    a :class:`FitFileError` raised inside passes unchanged.
+
+    Parameters
+    ----------
+    cfg_file : Path
+        The ``fit.json`` being read (named in the message).
+
+    Raises
+    ------
+    FitFileError
+    """
+    try:
+        yield
+    except FitFileError:
+        raise
+    except KeyError as exc:
+        raise FitFileError(
+            f"'{cfg_file}' is damaged or was edited: the field {exc} is missing. Restore it from a backup or refit."
+        ) from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise FitFileError(
+            f"'{cfg_file}' is damaged or was edited: a field is malformed ({type(exc).__name__}: {exc}). "
+            "Restore it from a backup or refit."
+        ) from None
+
+
 def read_fit(path, required=()) -> SavedFit:
     """Read and check a fit written by :func:`write_fit`.
 
@@ -259,7 +292,7 @@ def read_fit(path, required=()) -> SavedFit:
             "the format is compatible, but check forecasts against the original report.",
             UserWarning,
         )
-    try:
+    with config_errors(cfg_file):
         checks = cfg["checksums"]
         for name in ("posterior.nc", "runs.csv"):
             f = path / name
@@ -276,15 +309,4 @@ def read_fit(path, required=()) -> SavedFit:
         except Exception as exc:  # h5py/h5netcdf raise many types for damaged files
             raise FitFileError(f"'{path / 'posterior.nc'}' cannot be read ({type(exc).__name__}); refit.") from None
         runs = pd.read_csv(path / "runs.csv", dtype={"domain": str})
-    except FitFileError:
-        raise
-    except KeyError as exc:
-        raise FitFileError(
-            f"'{cfg_file}' is damaged or was edited: the field {exc} is missing. Restore it from a backup or refit."
-        ) from None
-    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
-        raise FitFileError(
-            f"'{cfg_file}' is damaged or was edited: a field is malformed ({type(exc).__name__}: {exc}). "
-            "Restore it from a backup or refit."
-        ) from None
     return SavedFit(path, cfg, posterior, runs)

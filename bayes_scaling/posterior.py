@@ -42,7 +42,7 @@ from .extrapolation import NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapola
 from .display import fit_html_summary, fit_text_summary
 from .inference import SamplerConfig
 from .intervals import interval
-from .io import FitFileError, read_fit, write_fit
+from .io import FitFileError, config_errors, read_fit, write_fit
 from .laws import Law, get_law
 from .model import NOISE_SPREAD, SPARSE_NU, VARS, Structure
 from .priors import PriorSpec, between_study_spread, get_prior
@@ -751,7 +751,7 @@ class ScalingFit:
         """
         saved = read_fit(path, required=cls.REQUIRED_FIELDS)
         path, cfg_file = saved.path, saved.path / "fit.json"
-        try:
+        with config_errors(cfg_file):
             fit = cls.from_dict(saved.config, saved.posterior, saved.runs)
             missing = [v for v in fit.required_variables() if not fit.has(v)]
             if missing:
@@ -759,17 +759,6 @@ class ScalingFit:
             theta = fit.posterior["posterior"][VARS.theta]
             if theta.shape[-1] != len(fit.law.theta_names) or theta.shape[-2] != len(fit.domains):
                 raise FitFileError(f"'{path}' is inconsistent: the draws do not match the law and domains in fit.json.")
-        except FitFileError:
-            raise
-        except KeyError as exc:
-            raise FitFileError(
-                f"'{cfg_file}' is damaged or was edited: the field {exc} is missing. Restore it from a backup or refit."
-            ) from None
-        except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
-            raise FitFileError(
-                f"'{cfg_file}' is damaged or was edited: a field is malformed ({type(exc).__name__}: {exc}). "
-                "Restore it from a backup or refit."
-            ) from None
         if fit.diagnostics is not None and not fit.diagnostics.ok:
             warn_caller(
                 f"the fit in '{path}' failed its convergence checks when it was made, so its forecasts may be wrong: "

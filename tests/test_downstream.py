@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -495,6 +497,15 @@ def test_save_and_load_give_the_same_forecasts(tmp_path, fake_fit):
     cfg = (path / "fit.json").read_text().replace('"x_ref": 3.2', '"x_ref": 3.3')
     (path / "fit.json").write_text(cfg)
     with pytest.raises(bs.FitFileError, match="does not match the checksum it records"):
+        DownstreamFit.load(path)
+    # edited with the checksum recomputed: the missing field is named, in the words of a scaling-law fit's load
+    cfg = json.loads((path / "fit.json").read_text())
+    del cfg["flags"]
+    cfg.pop("config_sha256")
+    cfg["config_sha256"] = hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    (path / "fit.json").write_text(json.dumps(cfg))
+    with pytest.raises(bs.FitFileError, match=r"fit.json' is damaged or was edited: the field 'flags' is missing. "
+                                              r"Restore it from a backup or refit.$"):
         DownstreamFit.load(path)
 
 
