@@ -13,6 +13,7 @@ import html
 import io
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,10 @@ __all__ = [
     "decision_section",
     "decision_report",
     "headline_sentence",
+    "heavy_tail_note",
     "write_json",
+    "HEAVY_TAIL_NU",
+    "FAR_ABOVE_SCALES",
 ]
 
 _CSS = """
@@ -358,6 +362,76 @@ def _between_domain_text(fit) -> str:
     return text
 
 
+#: Student-t tail weight below which the report explains the noise's heavy tail: below 2 the run-to-run scatter has
+#: no finite variance, and a few runs far above the law make the interval for one new run several times that of the
+#: expected loss (datablations, fit N < 2B: tail weight 0.84, one-run interval 0.28 wide against 0.037; 12 of the
+#: runs far above its law are over-fitted at 30-460 epochs; ``benchmarks/model_geometry.md``, session 11).
+HEAVY_TAIL_NU = 2.0
+#: A run this many noise scales above the law's median (log loss) is counted as far above it in that note.
+FAR_ABOVE_SCALES = 5.0
+
+
+def heavy_tail_note(fit, prob: float = 0.9) -> str:
+    """The report's note on a heavy-tailed noise: which domains, what set it, and what it does to the intervals.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    prob : float
+        Credible-interval probability of the widths compared.
+
+    Returns
+    -------
+    str
+        Empty unless a fitted domain of the user's (not a reference) has a Student-t tail weight with posterior
+        median below :data:`HEAVY_TAIL_NU`. Otherwise: the tail weights, the runs more than
+        :data:`FAR_ABOVE_SCALES` noise scales above the law (count and the largest), and the ratio of the
+        one-run interval (``loss_lower/upper``) to the expected-loss interval (``mean_loss_lower/upper``) at the
+        largest run of the heaviest-tailed domain.
+    """
+    own = [d for d in fit.domains if d not in fit.reference_domains]
+    heavy = [(d, fit.tail_weight(d)) for d in own]
+    heavy = [(d, nu) for d, nu in heavy if np.all(np.isfinite(nu)) and np.median(nu) < HEAVY_TAIL_NU]
+    if not heavy:
+        return ""
+    cols = [c for c in fit.law.variables if c in fit.runs]
+    with warnings.catch_warnings():  # forecasts of the fit's own runs: their warnings were given when they were read
+        warnings.simplefilter("ignore")
+        return _heavy_tail_text(fit, heavy, cols, prob)
+
+
+def _heavy_tail_text(fit, heavy, cols, prob) -> str:
+    far = []
+    for d, _ in heavy:
+        runs = fit.own_runs(d)
+        pred = fit.predict(runs[cols].assign(domain=d).reset_index(drop=True), prob=prob)
+        z = (np.log(runs["loss"].to_numpy(float)) - np.log(pred["mean_loss_median"].to_numpy(float))) / float(
+            np.median(fit.noise_scale(d)))
+        far.extend((float(zi), d, r) for zi, r in zip(z, runs.itertuples(index=False), strict=True) if zi > FAR_ABOVE_SCALES)
+    d0, nu0 = min(heavy, key=lambda t: float(np.median(t[1])))
+    runs0 = fit.own_runs(d0)
+    big = runs0.loc[[runs0["flops"].idxmax() if "flops" in runs0 else runs0.index[-1]], cols].assign(domain=d0)
+    p0 = fit.predict(big.reset_index(drop=True), prob=prob).iloc[0]
+    ratio = (p0["loss_upper"] - p0["loss_lower"]) / (p0["mean_loss_upper"] - p0["mean_loss_lower"])
+    lo, hi = interval(nu0, prob)
+    names = ", ".join(f"{d} {float(np.median(nu)):.2g}" for d, nu in heavy) if len(heavy) > 1 else f"{float(np.median(nu0)):.2g}"
+    text = (f"Heavy-tailed runs: the noise's tail weight (Student-t degrees of freedom) learned from the runs is "
+            f"{names}" + (f" ({prob:.0%} interval {lo:.2g}–{hi:.2g})" if len(heavy) == 1 else "")
+            + f"; below {HEAVY_TAIL_NU:g} the run-to-run scatter has no finite variance. ")
+    if far:
+        far.sort(key=lambda t: -t[0])
+        _, dz, r = far[0]
+        where = f" of {dz}" if len(heavy) > 1 else ""
+        size = f"N = {format_count(r.params)}, D = {format_count(r.tokens)}" if "params" in cols and "tokens" in cols else ""
+        text += (f"It is set by {len(far)} run(s) more than {FAR_ABOVE_SCALES:g} noise scales above the law; the "
+                 f"furthest{where}" + (f" ({size})" if size else "") + f" has a loss of {r.loss:.3f} nats/token. ")
+    text += (f"At the largest run{' of ' + d0 if len(heavy) > 1 else ''} the {prob:.0%} interval for one new run is "
+             f"{ratio:.1f}x as wide as that of the expected loss (columns loss_* against mean_loss_*). If such runs are "
+             "failures (diverged, over-fitted, mis-logged) rather than the regime you forecast, a fit without them "
+             "narrows the one-run interval; the medians are robust to them either way.")
+    return text
+
+
 def build_fit_report(
     fit,
     predictions: pd.DataFrame,
@@ -511,6 +585,9 @@ def build_fit_report(
             else "No model-discrepancy term (too few runs to identify one)."
         )
     )
+    tail = heavy_tail_note(fit, prob)
+    if tail:
+        sec.text(tail)
     ex = fit.extrapolation
     if ex.active:
         q = ex.quantiles_per_decade((0.05, 0.5, 0.95))

@@ -239,7 +239,8 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
     -------
     pandas.DataFrame
         ``domain`` and ``params``, ``tokens`` (N rounded to a million) for a law with an
-        N-D split; otherwise ``domain`` and the law's variable at 10x and 100x the largest run.
+        N-D split, and ``unique_tokens`` = ``tokens`` (one epoch) for the data-constrained law;
+        otherwise ``domain`` and the law's variable at 10x and 100x the largest run.
     """
     rows = []
     own = own_domains(fit)
@@ -262,7 +263,11 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
     if not rows:
         raise ValueError("no domain has a defined compute-optimal frontier, so there are no default targets; "
                          "give targets (--targets T.csv).")
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if "unique_tokens" in fit.law.variables and "tokens" in out:
+        # one epoch, said in the table: without the column predict warned about targets the user never wrote
+        out["unique_tokens"] = out["tokens"]
+    return out
 
 
 def expand_targets(fit: ScalingFit, targets) -> pd.DataFrame:

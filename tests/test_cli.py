@@ -5,6 +5,7 @@ The loaders and ``predict``/``fit`` are fuzzed in test_fuzz_cli.py; real fits (`
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -657,3 +658,27 @@ def test_next_run_warns_when_other_candidates_rest_on_few_draws(tmp_path, fake_f
     assert list(table["label"]) == ["near target", "repeat smallest"] and list(table["ess_low"]) == [False, True]
     assert err == ("warning: 1 of 2 candidates' width_after rest on few posterior draws (ess_low True): their shrinkage "
                    "and rank can change with --seed; compare them only after a refit with more draws (--draws).\n")
+
+
+@pytest.mark.slow
+def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, capsys):
+    """The embedded datablations runs with N < 2B (168, of which many over-fitted at 30-9000 epochs): the fit's
+    report says what sets the noise's heavy tail, and the default targets (one epoch) raise no unique_tokens warning."""
+    runs = bs.datasets.load_datablations()[["params", "tokens", "unique_tokens", "loss"]]
+    csv = tmp_path / "dc.csv"
+    runs[runs["params"] < 2e9].to_csv(csv, index=False)
+    out = tmp_path / "out"
+    assert main(["fit", str(csv), "--law", "data_constrained", "--out", str(out), "--seed", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "unique_tokens" not in err
+    assert "epochs" not in err  # the note's forecasts of the fit's own runs at many epochs warn nobody
+    md = (out / "report.md").read_text()
+    note = next(ln for ln in md.splitlines() if ln.startswith("Heavy-tailed runs"))
+    nu = float(re.search(r"learned from the runs is ([\d.]+) ", note).group(1))
+    assert 0.5 < nu < 1.5
+    far = int(re.search(r"It is set by (\d+) run\(s\) more than 5 noise scales above the law", note).group(1))
+    assert 20 <= far <= 60
+    ratio = float(re.search(r"one new run is ([\d.]+)x as wide", note).group(1))
+    assert ratio > 3
+    pred = pd.read_csv(out / "predictions.csv")
+    np.testing.assert_array_equal(pred["unique_tokens"], pred["tokens"])

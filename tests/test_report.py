@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
-from bayes_scaling.report import Report, build_fit_report, headline_sentence, risk_section, write_json
+from bayes_scaling.model import VARS
+from bayes_scaling.report import Report, build_fit_report, headline_sentence, heavy_tail_note, risk_section, write_json
 
 TARGETS = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 2e11]})
 
@@ -251,3 +252,25 @@ def test_the_summary_keeps_two_significant_digits_of_a_small_allocation_bound(fa
                                                  tokens_per_param_upper=45.1)
     rep = build_fit_report(fake_fit, fake_fit.predict(TARGETS), front)
     assert "trained on 1.5 tokens per parameter (0.048–45.1)" in rep.summary[1]
+
+
+def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_ratio():
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    runs.loc[3, "loss"] *= 1.5  # two failed runs, 0.41 and 0.26 in log loss above the law (noise scale 0.005)
+    runs.loc[7, "loss"] *= 1.3
+    fit = make_fake_fit(runs)
+    assert heavy_tail_note(fit) == ""  # normal noise (the fake fit's tail weight is SPARSE_NU): nothing to say
+    post = fit.posterior["posterior"]
+    post[VARS.tail_weight] = post[VARS.tail_weight] * 0 + 0.9
+    note = heavy_tail_note(fit)
+    assert note.startswith("Heavy-tailed runs: the noise's tail weight (Student-t degrees of freedom) learned from the "
+                           "runs is 0.9 (90% interval 0.9–0.9); below 2 the run-to-run scatter has no finite variance. "
+                           "It is set by 2 run(s) more than 5 noise scales above the law; the furthest")
+    assert f"has a loss of {runs.loc[3, 'loss']:.3f} nats/token" in note
+    big = fit.runs.loc[[fit.runs["flops"].idxmax()], ["params", "tokens"]].reset_index(drop=True)
+    p = fit.predict(big).iloc[0]
+    ratio = (p["loss_upper"] - p["loss_lower"]) / (p["mean_loss_upper"] - p["mean_loss_lower"])
+    assert ratio > 2
+    assert f"the 90% interval for one new run is {ratio:.1f}x as wide as that of the expected loss" in note
