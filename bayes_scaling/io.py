@@ -47,7 +47,7 @@ import xarray as xr
 from ._version import __version__
 from ._warnings import warn_caller
 
-__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors"]
+__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
 FORMAT_VERSION = 3
@@ -97,6 +97,10 @@ class SavedFit:
     runs: pd.DataFrame
 
 
+#: The files of a saved fit: the only ones ``write_fit(force=True)`` replaces.
+FIT_FILES = ("fit.json", "posterior.nc", "runs.csv")
+
+
 def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, force: bool = False) -> Path:
     """Write a fit's configuration, draws and runs to a directory, atomically.
 
@@ -113,7 +117,8 @@ def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, fo
         divergence messages are left out).
     runs : pandas.DataFrame
     force : bool, default False
-        Replace an existing directory at ``path``.
+        Replace an existing saved fit (or empty directory) at ``path``. A directory holding any
+        other file (:data:`FIT_FILES` aside) is never replaced.
 
     Returns
     -------
@@ -123,13 +128,23 @@ def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, fo
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``force`` is False, or ``path`` is a file.
+        If ``path`` exists and ``force`` is False, if it holds files other than a saved fit's,
+        or if ``path`` is a file.
     """
     path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"'{path}' already exists; choose another path or pass force=True (--force) to replace it.")
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"'{path}' is a file, not a fit directory; choose another path.")
+    if path.exists():
+        others = sorted(p.name for p in path.iterdir() if p.name not in FIT_FILES)
+        if others:  # replacing would delete them (a report, the user's own files): force does not reach that far
+            shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+            raise FileExistsError(
+                f"'{path}' already exists and holds files that are not part of a saved fit ({shown}); a fit is "
+                f"saved into a new directory or over another saved fit only, so nothing else is deleted. Choose "
+                f"another path, e.g. '{path / 'fit'}'.")
+        if not force:
+            raise FileExistsError(f"'{path}' already exists; choose another path or pass force=True (--force) to "
+                                  "replace it.")
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))

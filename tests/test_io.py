@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 
 from bayes_scaling.cli import main
-from bayes_scaling.io import FORMAT_VERSION, FitFileError, read_fit, write_fit
+from bayes_scaling.io import FIT_FILES, FORMAT_VERSION, FitFileError, read_fit, write_fit
 from bayes_scaling.posterior import ScalingFit
 
 MAIN_FIT = Path(__file__).parent / "data" / "main-format-2"
@@ -264,6 +264,27 @@ def test_save_never_overwrites_without_force(fake_fit, saved):
     save_fit(fit, saved, force=True)
     load_fit(saved)
     assert sorted(p.name for p in saved.parent.iterdir()) == ["afile", "fit"]
+
+
+def test_force_never_deletes_files_that_are_not_part_of_a_saved_fit(fake_fit, tmp_path):
+    """A fresh user's ``fit.save('report-dir', force=True)`` deleted the report and their own notes with it."""
+    out = tmp_path / "report-dir"
+    save_fit(fake_fit, out)
+    (out / "notes.txt").write_text("mine")
+    (out / "figures").mkdir()
+    (out / "figures" / "a.png").write_bytes(b"png")
+    before = sorted(p.name for p in out.rglob("*"))
+    with pytest.raises(FileExistsError) as e:
+        save_fit(fake_fit, out, force=True)
+    assert str(e.value) == (f"'{out}' already exists and holds files that are not part of a saved fit (figures, "
+                            "notes.txt); a fit is saved into a new directory or over another saved fit only, so "
+                            f"nothing else is deleted. Choose another path, e.g. '{out / 'fit'}'.")
+    assert sorted(p.name for p in out.rglob("*")) == before and (out / "notes.txt").read_text() == "mine"
+    # an empty directory is taken with force, as a saved fit is
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_fit(fake_fit, empty, force=True)
+    assert sorted(p.name for p in empty.iterdir()) == sorted(FIT_FILES)
 
 
 def test_interrupted_save_leaves_previous_fit_intact(fake_fit, saved, monkeypatch):
