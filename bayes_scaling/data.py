@@ -393,6 +393,8 @@ def _closest(name: str, columns: Sequence[str]) -> str:
         "tokens": ["d", "data", "num_tokens", "n_tokens", "training_tokens", "train_tokens"],
         "loss": ["l", "final_loss", "eval_loss", "val_loss", "train_loss", "nll"],
         "flops": ["c", "compute", "training flop", "training_flop", "flop", "train_flops"],
+        "unique_tokens": ["u", "unique", "unique tokens", "unique_data", "num_unique_tokens", "n_unique_tokens",
+                          "unique_toks"],
     }
     for col in columns:
         if col.lower() in aliases.get(name, []):
@@ -545,6 +547,9 @@ def validate_runs(
             hint = _closest(col, cols)
             if col == "tokens":
                 hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
+            if col == "unique_tokens":
+                hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "
+                         "U = D for a run that never repeats its data)")
             missing.append(f"'{col}'{hint}")
     if missing:
         name = "runs table" if ctx.what is None else ctx.what
@@ -604,7 +609,8 @@ def validate_runs(
         out["domain"] = "default"
 
     # unit checks, per domain so that a domain in other units is named
-    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens")):
+    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens"),
+                          ("unique_tokens", _MIN_TOKENS, "unique tokens")):
         if col not in out:
             continue
         for dname, sub in out.groupby("domain", sort=False):
@@ -654,7 +660,8 @@ def validate_runs(
             out["flops"] = 6.0 * out["params"] * out["tokens"]
     _check_derived(out, ctx, "runs")
     # per-row unit checks: a single row typed in billions among raw counts passes the per-domain checks above
-    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens")):
+    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens"),
+                          ("unique_tokens", _MIN_TOKENS, "unique tokens")):
         if col not in out:
             continue
         small = out[col] < lo
@@ -674,7 +681,8 @@ def validate_runs(
             )
 
     if "unique_tokens" in out and "tokens" in out:
-        _check_unique_tokens(out, ctx, "", ".")
+        _check_unique_tokens(out, ctx, "", "; check that both are raw token counts of the same run (U = D for a "
+                             "run that never repeats its data).")
 
     # allocation plausibility
     if "params" in out and "tokens" in out:

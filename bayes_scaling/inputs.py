@@ -130,13 +130,9 @@ def validate_own_runs(spec, runs, *, loss_unit: str = "nats", with_reference: bo
         n_law_parameters=len(law.theta_names),
         informative_prior=spec.prior.informative or with_reference,
         domain_col=spec.domain_col,
-        needs=tuple(v for v in law.variables if v != "unique_tokens"),
+        needs=tuple(law.variables),
         loss_unit=loss_unit,
     )
-    if "unique_tokens" in law.variables and "unique_tokens" not in table:
-        raise RunsTableError(
-            "the data-constrained law needs a column 'unique_tokens' (U, unique tokens in the training data)."
-        )
     return table
 
 

@@ -431,6 +431,24 @@ def test_unique_tokens_above_tokens():
         validate_runs(df)
 
 
+def test_unique_tokens_in_billions_are_refused_like_tokens():
+    """A fresh user's U in billions was fitted and saved (E 0.86, beta 0.17) before a targets message failed."""
+    df = runs()
+    df["unique_tokens"] = df["tokens"] / 1e9
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    big = df["unique_tokens"].idxmax()
+    assert str(e.value) == (f"column 'unique_tokens' looks like it is in millions or billions (largest value "
+                            f"{df['unique_tokens'].max():g}, row {big}); give raw counts of unique tokens, e.g. 7e9 "
+                            "for 7B.")
+    df["unique_tokens"] = df["tokens"]
+    df.loc[2, "unique_tokens"] = 40.0  # one row typed in billions
+    with pytest.raises(RunsTableError, match=r"^column 'unique_tokens', row 2: 40 is below 100000, too few unique "
+                                             r"tokens for a training run; it looks like millions or billions while "
+                                             r"other rows are raw counts; give raw counts, e.g. 7e9 for 7B.$"):
+        validate_runs(df)
+
+
 # ----------------------------------------------------------------------------- file formats
 
 

@@ -99,8 +99,12 @@ def test_bad_combinations_are_named():
     with pytest.raises(bs.RunsTableError, match=r"reference domain\(s\) \['chinchilla'\] have the same name"):
         build_inputs(bs.ScalingLaw(prior="besiroglu2024"), runs,
                      reference=bs.datasets.load_chinchilla().assign(domain="chinchilla"), summarize=lambda t, r: None)
-    with pytest.raises(bs.RunsTableError, match="the data-constrained law needs a column 'unique_tokens'"):
-        build_inputs(bs.ScalingLaw(law="data_constrained", prior="weak"), synthetic_runs())
+    with pytest.raises(bs.RunsTableError) as e:
+        build_inputs(bs.ScalingLaw(law="data_constrained", prior="weak"), synthetic_runs().assign(unique=1e9))
+    assert str(e.value) == (
+        "runs table has no column 'unique_tokens'; did you mean 'unique'? Rename it to 'unique_tokens' (U, the unique "
+        "tokens in each run's training data, which the data-constrained law needs; U = D for a run that never "
+        "repeats its data). Columns found: params, tokens, loss, unique.")
     with pytest.raises(bs.RunsTableError, match="reference must be 'chinchilla', a CSV path or a DataFrame of runs"):
         resolve_reference(42)
     assert len(resolve_reference("chinchilla")) == 245 and resolve_reference(None) is None
