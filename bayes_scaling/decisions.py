@@ -36,7 +36,8 @@ import pandas as pd
 
 from ._text import did_you_mean
 from .costs import CostModel, ValueModel
-from .data import MAX_LOSS_NATS, RunsTableError, validate_targets
+from ._warnings import warn_caller
+from .data import MAX_LOSS_NATS, RunsTableError, RunsTableWarning, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -44,7 +45,7 @@ from .intervals import check_prob, interval
 from .investment import Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
-from .predict import discrepancy_draws, predictive_draws
+from .predict import discrepancy_draws, predictive_draws, warn_extrapolation
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "COMPARE_COLUMNS"]
@@ -265,6 +266,9 @@ def frontier(
     df = pd.DataFrame(out)
     df["domain"] = dom
     df.attrs["prob"] = prob
+    if unique_tokens is not None and "unique_tokens" in fit.law.variables:
+        warn_extrapolation(fit, pd.DataFrame({"tokens": df["tokens_opt_median"], "unique_tokens": unique_tokens}),
+                           "compute-optimal run", beyond_runs=False)
     return df
 
 
@@ -318,7 +322,10 @@ def compare(
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs.")
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in cand:
+        warn_caller("the candidates have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
+                    "repeated data); add unique_tokens to compare runs that repeat their data.", RunsTableWarning)
         cand["unique_tokens"] = cand["tokens"]
+    warn_extrapolation(fit, cand, "candidate")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     dom = domain or (cand["domain"].dropna().iloc[0] if cand["domain"].notna().any() else None)
     draws = _loss_draws(fit, cand, dom, rng, new_run)

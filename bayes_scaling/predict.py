@@ -36,7 +36,7 @@ from .intervals import interval
 
 __all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
-           "MANY_EPOCHS"]
+           "MANY_EPOCHS", "warn_extrapolation"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
 #: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
@@ -61,17 +61,36 @@ class ExtrapolationWarning(UserWarning):
 MANY_EPOCHS = 15.4
 
 
-def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
+def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: bool = True) -> None:
+    """Warn about rows of ``t`` whose forecast rests on the law's form more than on the runs.
+
+    Two cases, each one :class:`ExtrapolationWarning` naming how many rows and how far: a data-constrained
+    fit's rows beyond :data:`MANY_EPOCHS` epochs (``tokens / unique_tokens``), and rows more than
+    :data:`EXTRAPOLATION_FACTOR` times beyond the largest run in one of the law's size variables.
+    Used by :func:`predict`, :func:`bayes_scaling.decisions.compare` and ``frontier``.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    t : DataFrame
+        Rows with the law's variables (``unique_tokens`` optional).
+    noun : str, default "target"
+        What a row is, in the warning ("candidate", "compute-optimal run").
+    beyond_runs : bool, default True
+        Also warn about rows far beyond the largest run (off: the epochs only).
+    """
     if "unique_tokens" in fit.law.variables and "unique_tokens" in t and "tokens" in t:
         epochs = t["tokens"].to_numpy(float) / t["unique_tokens"].to_numpy(float)
         many = epochs > MANY_EPOCHS
         if many.any():
             warn_caller(
-                f"{int(many.sum())} target(s) repeat their data more than {MANY_EPOCHS:g} times (up to "
-                f"{epochs[many].max():.3g} epochs = tokens / unique_tokens): beyond R_D* = {MANY_EPOCHS:g} epochs more "
-                "repetition adds almost nothing in the data-constrained law, and large models can over-fit there (the "
-                "loss rises with more epochs), which the law does not model; such runs can land far above the "
-                "interval.", ExtrapolationWarning)
+                f"{int(many.sum())} {noun}(s) repeat their data more than {MANY_EPOCHS:g} times (up to "
+                f"{epochs[many].max():.3g} epochs = tokens / unique_tokens): beyond the published R_D* = {MANY_EPOCHS:g} "
+                "epochs (Muennighoff et al. 2023) more repetition adds little in the data-constrained law, and large "
+                "models can over-fit there (the loss rises with more epochs), which the law does not model; such runs "
+                "can land far above the interval.", ExtrapolationWarning)
+    if not beyond_runs:
+        return
     runs = fit.runs
     for v in fit.law.size_variables:  # the law's own inputs (flops only for a law in C)
         if v not in t or v not in runs:
@@ -81,7 +100,7 @@ def _warn_extrapolation(fit, t: pd.DataFrame) -> None:
         if far.any():
             top = float(t[v].to_numpy(float)[far].max())
             warn_caller(
-                f"{int(far.sum())} target(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
+                f"{int(far.sum())} {noun}(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
                 f"'{v}' (largest run {largest:.3g}, target up to {top:.3g}, {np.log10(top / largest):.1f} decades): "
                 "the forecast rests on the law's form alone; treat its interval as a lower bound on the uncertainty.",
                 ExtrapolationWarning,
@@ -280,7 +299,7 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         Invalid targets or a missing domain in a multi-domain fit.
     """
     t = prepare_targets(fit, targets, domain)
-    _warn_extrapolation(fit, t)
+    warn_extrapolation(fit, t)
     seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()
     for c in FORECAST_COLUMNS:

@@ -35,7 +35,7 @@ from .plots import (
     plot_parameters,
     prior_natural_draws,
 )
-from .predict import predictive_draws
+from .predict import MANY_EPOCHS, predictive_draws
 from .priors import BETWEEN_DOMAIN, BETWEEN_STUDY
 from .intervals import interval
 from .risk import (DEPARTURE_COMPUTE_FACTOR, DEPARTURE_SIZE_FACTOR, DEPARTURE_VS_CONFLICT, departures, exceedance,
@@ -400,6 +400,18 @@ def heavy_tail_note(fit, prob: float = 0.9) -> str:
         return _heavy_tail_text(fit, heavy, cols, prob)
 
 
+def _run_phrase(r, cols) -> str:
+    """'N = 1.52B, D = 66B, U = 100M (660 epochs)' for a run (the law's size columns it has)."""
+    parts = []
+    if "params" in cols:
+        parts.append(f"N = {format_count(r.params)}")
+    if "tokens" in cols:
+        parts.append(f"D = {format_count(r.tokens)}")
+    if "unique_tokens" in cols:
+        parts.append(f"U = {format_count(r.unique_tokens)} ({format_number(r.tokens / r.unique_tokens, 3)} epochs)")
+    return ", ".join(parts)
+
+
 def _heavy_tail_text(fit, heavy, cols, prob) -> str:
     far = []
     for d, _ in heavy:
@@ -410,25 +422,31 @@ def _heavy_tail_text(fit, heavy, cols, prob) -> str:
         far.extend((float(zi), d, r) for zi, r in zip(z, runs.itertuples(index=False), strict=True) if zi > FAR_ABOVE_SCALES)
     d0, nu0 = min(heavy, key=lambda t: float(np.median(t[1])))
     runs0 = fit.own_runs(d0)
-    big = runs0.loc[[runs0["flops"].idxmax() if "flops" in runs0 else runs0.index[-1]], cols].assign(domain=d0)
-    p0 = fit.predict(big.reset_index(drop=True), prob=prob).iloc[0]
+    big = runs0.loc[[runs0["flops"].idxmax() if "flops" in runs0 else runs0.index[-1]]]
+    p0 = fit.predict(big[cols].assign(domain=d0).reset_index(drop=True), prob=prob).iloc[0]
     ratio = (p0["loss_upper"] - p0["loss_lower"]) / (p0["mean_loss_upper"] - p0["mean_loss_lower"])
     lo, hi = interval(nu0, prob)
-    names = ", ".join(f"{d} {float(np.median(nu)):.2g}" for d, nu in heavy) if len(heavy) > 1 else f"{float(np.median(nu0)):.2g}"
-    text = (f"Heavy-tailed runs: the noise's tail weight (Student-t degrees of freedom) learned from the runs is "
-            f"{names}" + (f" ({prob:.0%} interval {lo:.2g}–{hi:.2g})" if len(heavy) == 1 else "")
-            + f"; below {HEAVY_TAIL_NU:g} the run-to-run scatter has no finite variance. ")
+    several = len(heavy) > 1
+    names = ", ".join(f"{d} {float(np.median(nu)):.2g}" for d, nu in heavy) if several else f"{float(np.median(nu0)):.2g}"
+    text = (f"Heavy-tailed runs: the noise's tail weight learned from the runs (the degrees of freedom of its "
+            f"Student-t) is {names}" + (f" ({prob:.0%} interval {lo:.2g}–{hi:.2g})" if not several else "")
+            + f"; below {HEAVY_TAIL_NU:g}, runs very far from the law are expected now and then, and the interval "
+              "for one run has to reach them. ")
     if far:
         far.sort(key=lambda t: -t[0])
-        _, dz, r = far[0]
-        where = f" of {dz}" if len(heavy) > 1 else ""
-        size = f"N = {format_count(r.params)}, D = {format_count(r.tokens)}" if "params" in cols and "tokens" in cols else ""
-        text += (f"It is set by {len(far)} run(s) more than {FAR_ABOVE_SCALES:g} noise scales above the law; the "
-                 f"furthest{where}" + (f" ({size})" if size else "") + f" has a loss of {r.loss:.3f} nats/token. ")
-    text += (f"At the largest run{' of ' + d0 if len(heavy) > 1 else ''} the {prob:.0%} interval for one new run is "
-             f"{ratio:.1f}x as wide as that of the expected loss (columns loss_* against mean_loss_*). If such runs are "
-             "failures (diverged, over-fitted, mis-logged) rather than the regime you forecast, a fit without them "
-             "narrows the one-run interval; the medians are robust to them either way.")
+        text += f"It is set by {len(far)} run(s) more than {FAR_ABOVE_SCALES:g} noise scales above the law"
+        if "unique_tokens" in cols:
+            many = sum(r.tokens / r.unique_tokens > MANY_EPOCHS for _, _, r in far)
+            text += (f", {many} of them beyond the published R_D* = {MANY_EPOCHS:g} epochs, where large models "
+                     "over-fit and the data-constrained law has no term for it")
+        text += "; the furthest: " + "; ".join(
+            (f"{dz}: " if several else "") + f"{_run_phrase(r, cols)}, loss {r.loss:.3f} nats/token"
+            for _, dz, r in far[:3]) + ". "
+    text += (f"At the run of largest compute{' of ' + d0 if several else ''} ({_run_phrase(big.iloc[0], cols)}) the "
+             f"{prob:.0%} interval for one new run is {ratio:.1f}x as wide as that of the expected loss (columns "
+             "loss_* against mean_loss_*). If such runs are failures (diverged, over-fitted, mis-logged) rather than "
+             "the regime you forecast, a fit without them gives narrower one-run intervals and different medians; "
+             "compare the two fits before choosing.")
     return text
 
 

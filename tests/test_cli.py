@@ -674,11 +674,23 @@ def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, ca
     assert "epochs" not in err  # the note's forecasts of the fit's own runs at many epochs warn nobody
     md = (out / "report.md").read_text()
     note = next(ln for ln in md.splitlines() if ln.startswith("Heavy-tailed runs"))
-    nu = float(re.search(r"learned from the runs is ([\d.]+) ", note).group(1))
+    nu = float(re.search(r"degrees of freedom of its Student-t\) is ([\d.]+) ", note).group(1))
     assert 0.5 < nu < 1.5
-    far = int(re.search(r"It is set by (\d+) run\(s\) more than 5 noise scales above the law", note).group(1))
-    assert 20 <= far <= 60
+    m = re.search(r"It is set by (\d+) run\(s\) more than 5 noise scales above the law, (\d+) of them beyond the "
+                  r"published R_D\* = 15.4 epochs", note)
+    assert 20 <= int(m.group(1)) <= 60 and int(m.group(2)) >= int(m.group(1)) // 2  # mostly over-fitted runs
     ratio = float(re.search(r"one new run is ([\d.]+)x as wide", note).group(1))
     assert ratio > 3
     pred = pd.read_csv(out / "predictions.csv")
     np.testing.assert_array_equal(pred["unique_tokens"], pred["tokens"])
+    # compare and frontier say what predict says: candidates without U, runs beyond R_D* epochs
+    cand = tmp_path / "cand.csv"
+    pd.DataFrame({"params": [8.67e9, 2e9], "tokens": [2.2e10, 4e10]}).to_csv(cand, index=False)
+    assert main(["compare", str(out), "--candidates", str(cand), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the candidates have no 'unique_tokens' column: every token is taken as unique" in err
+    pd.DataFrame({"params": [8.67e9, 2e9], "tokens": [2.2e10, 4e10], "unique_tokens": [1e8, 4e10]}).to_csv(cand, index=False)
+    assert main(["compare", str(out), "--candidates", str(cand), "--quiet"]) == 0
+    assert "warning: 1 candidate(s) repeat their data more than 15.4 times (up to 220 epochs" in capsys.readouterr().err
+    assert main(["frontier", str(out), "--flops", "1e21,1e22", "--unique-tokens", "1e8", "--quiet"]) == 0
+    assert "warning: 2 compute-optimal run(s) repeat their data more than 15.4 times" in capsys.readouterr().err

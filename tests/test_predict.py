@@ -205,16 +205,25 @@ def test_targets_at_many_epochs_of_a_data_constrained_fit_are_warned_about():
     # backtest, and coverage 0.355 above 16 epochs in a fresh user's trial, without a word
     from types import SimpleNamespace
 
-    from bayes_scaling.predict import MANY_EPOCHS, ExtrapolationWarning, _warn_extrapolation
+    from bayes_scaling.predict import MANY_EPOCHS, ExtrapolationWarning, warn_extrapolation
 
     fit = SimpleNamespace(law=bs.get_law("data_constrained"),
                           runs=pd.DataFrame({"params": [1e9], "tokens": [1e11], "unique_tokens": [1e10]}))
     t = pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [1e11, 4e10, 4.6e10], "unique_tokens": [1e10, 1e9, 1e8]})
     with pytest.warns(ExtrapolationWarning) as rec:
-        _warn_extrapolation(fit, t)
+        warn_extrapolation(fit, t)
     assert MANY_EPOCHS == 15.4
     assert str(rec[0].message).startswith("2 target(s) repeat their data more than 15.4 times (up to 460 epochs = "
                                           "tokens / unique_tokens)")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_extrapolation(fit, t.iloc[[0]])  # 10 epochs: no warning
+        warn_extrapolation(fit, t.iloc[[0]])  # 10 epochs: no warning
+    # the noun of compare and frontier; beyond_runs=False keeps the epochs only (a frontier reaches far by design)
+    far = pd.DataFrame({"params": [1e9], "tokens": [4.6e14], "unique_tokens": [1e11]})  # 4600x the runs' D
+    with pytest.warns(ExtrapolationWarning) as rec:
+        warn_extrapolation(fit, far, "compute-optimal run", beyond_runs=False)
+    assert [str(r.message)[:63] for r in rec] == ["1 compute-optimal run(s) repeat their data more than 15.4 times"]
+    with pytest.warns(ExtrapolationWarning) as rec:
+        warn_extrapolation(fit, far, "candidate")
+    assert [str(r.message)[:40] for r in rec] == ["1 candidate(s) repeat their data more th",
+                                                   "1 candidate(s) lie more than 1000x beyon"]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
+from bayes_scaling.display import format_count
 from bayes_scaling.model import VARS
 from bayes_scaling.report import Report, build_fit_report, headline_sentence, heavy_tail_note, risk_section, write_json
 
@@ -265,10 +266,14 @@ def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_
     post = fit.posterior["posterior"]
     post[VARS.tail_weight] = post[VARS.tail_weight] * 0 + 0.9
     note = heavy_tail_note(fit)
-    assert note.startswith("Heavy-tailed runs: the noise's tail weight (Student-t degrees of freedom) learned from the "
-                           "runs is 0.9 (90% interval 0.9–0.9); below 2 the run-to-run scatter has no finite variance. "
-                           "It is set by 2 run(s) more than 5 noise scales above the law; the furthest")
-    assert f"has a loss of {runs.loc[3, 'loss']:.3f} nats/token" in note
+    assert note.startswith("Heavy-tailed runs: the noise's tail weight learned from the runs (the degrees of freedom of "
+                           "its Student-t) is 0.9 (90% interval 0.9–0.9); below 2, runs very far from the law are "
+                           "expected now and then, and the interval for one run has to reach them. It is set by 2 "
+                           "run(s) more than 5 noise scales above the law; the furthest: ")
+    r3, r7 = runs.loc[3], runs.loc[7]  # furthest first, each with its sizes and loss
+    assert (f"the furthest: N = {format_count(r3.params)}, D = {format_count(r3.tokens)}, loss {r3.loss:.3f} "
+            f"nats/token; N = {format_count(r7.params)}, D = {format_count(r7.tokens)}, loss {r7.loss:.3f} "
+            "nats/token. At the run of largest compute (N = ") in note
     big = fit.runs.loc[[fit.runs["flops"].idxmax()], ["params", "tokens"]].reset_index(drop=True)
     p = fit.predict(big).iloc[0]
     ratio = (p["loss_upper"] - p["loss_lower"]) / (p["mean_loss_upper"] - p["mean_loss_lower"])
