@@ -322,7 +322,7 @@ def cmd_predict(args) -> int:
     targets = args.at
     if args.domain is None and _several(fit):  # targets without a domain: every domain, and a new one
         targets = expand_targets(fit, targets)
-    pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain)
+    pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
     _emit(pred, out_path, args.quiet)
     return EXIT_OK
 
@@ -663,6 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--at", required=True, help=f"targets ({_FORMATS}) with params and tokens (or flops) [, domain] "
                                                 "(required)")
     domain_opt(pr, "targets")
+    pr.add_argument("--seed", type=int, default=None,
+                    help="random seed of the forecast draws, as predict(random_seed=) in Python; a target's numbers "
+                         "depend only on it, its domain and its sizes (default: the fit's seed)")
     out_file(pr, "the forecast table")
     common(pr, seed=False)
     pr.set_defaults(func=cmd_predict)

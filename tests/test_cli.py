@@ -123,6 +123,13 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
             assert any(ln.startswith("  ess_low: True when ess is below 100") for ln in printed.splitlines())
     assert main(["frontier", str(saved), "--flops", "1e21", "--out", str(tmp_path / "frontier.csv"), "--quiet"]) == 4
     assert capsys.readouterr().err.startswith(f"error: '{tmp_path / 'frontier.csv'}' already exists")
+    # predict --seed is predict(random_seed=): the same numbers as Python, other than the fit's seed's
+    assert main(["predict", str(saved), "--at", str(at), "--seed", "7", "--out", str(tmp_path / "p7.csv"),
+                 "--quiet"]) == 0
+    p7, p0 = pd.read_csv(tmp_path / "p7.csv"), pd.read_csv(tmp_path / "predict.csv")
+    py7 = bs.ScalingFit.load(saved).predict(pd.read_csv(at), random_seed=7)
+    np.testing.assert_allclose(p7["loss_upper"], py7["loss_upper"], rtol=1e-12)
+    assert not np.allclose(p7["loss_upper"], p0["loss_upper"], rtol=1e-9, atol=0)
 
 
 def test_cli_version_is_the_package_version(capsys):
