@@ -19,7 +19,7 @@ import pandas as pd
 from .data import repeated_configurations
 
 __all__ = ["column_legend", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
-           "format_probability", "table_html", "SUMMARY_MAX_DOMAINS"]
+           "format_probability", "format_p_value", "table_html", "SUMMARY_MAX_DOMAINS"]
 
 
 def format_count(v: float, _pos=None) -> str:
@@ -64,6 +64,12 @@ def format_probability(p) -> str:
     if p > 0.99:
         return "> 99 %"
     return f"{100 * p:.2g} %"
+
+
+def format_p_value(p: float) -> str:
+    """A p-value as a sentence states it: "p = 0.034", or "p < 0.001" (a tail probability that underflows to 0
+    for data far from a model read "p = 0", a certainty it is not)."""
+    return "p < 0.001" if p < 1e-3 else f"p = {p:.2g}"
 
 
 def format_number(v, digits=4) -> str:

@@ -26,6 +26,7 @@ from scipy import stats
 
 from .data import RunsTableError, validate_targets
 from .decisions import frontier
+from .display import format_p_value
 from .intervals import interval
 from .model import NOISE_PRIOR
 from .predict import keyed_predictive_draws, predict, predictive_draws, prepare_targets
@@ -309,18 +310,18 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     worst = runs.index[int(np.argmax(z))]
     if p < 0.01:
         flag, msg = "strong", (
-            f"Strong prior-data conflict (p = {p:.2g}): the {len(y)} runs of '{domain}' are very unlikely under the "
+            f"Strong prior-data conflict ({format_p_value(p)}): the {len(y)} runs of '{domain}' are very unlikely under the "
             f"published law ({spec.name}) even allowing for the usual spread between data sets. The domain departs "
             "from the published law; rely on its own runs, widen the prior, or check the runs (units, evaluation set)."
         )
     elif p < 0.1:
         flag, msg = "mild", (
-            f"Mild prior-data conflict (p = {p:.2g}): the runs of '{domain}' are somewhat unusual under the published "
+            f"Mild prior-data conflict ({format_p_value(p)}): the runs of '{domain}' are somewhat unusual under the published "
             f"law ({spec.name}); forecasts lean on the domain's own runs where they disagree."
         )
     else:
         flag, msg = "none", (
-            f"No prior-data conflict (p = {p:.2g}): the runs of '{domain}' are consistent with the published law "
+            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' are consistent with the published law "
             f"({spec.name}) up to the usual spread between data sets."
         )
     return {"domain": domain, "n_runs": int(len(y)), "distance2": d2, "p_value": p, "worst_run": worst,

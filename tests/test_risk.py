@@ -140,7 +140,11 @@ def test_prior_data_conflict_reads_the_runs_only():
     # priors.BETWEEN_STUDY); 0.85 (alpha_shift 0.5) lies within it and is not flagged
     far = prior_data_conflict(_fake(alpha_shift=0.7, seed=2))
     assert far["flag"] == "strong" and far["p_value"] < 0.01
-    assert far["message"].startswith("Strong prior-data conflict (p = ")
+    expected = "p < 0.001" if far["p_value"] < 1e-3 else f"p = {far['p_value']:.2g}"
+    assert far["message"].startswith(f"Strong prior-data conflict ({expected}): ")
+    from bayes_scaling.display import format_p_value  # a chi-square tail that underflows to 0 is not 'p = 0'
+    assert [format_p_value(0.0), format_p_value(9.9e-4), format_p_value(0.034)] == ["p < 0.001", "p < 0.001",
+                                                                                     "p = 0.034"]
     assert far["worst_run"] in range(12)
 
 
