@@ -525,6 +525,13 @@ def build_fit_report(
             f"({format_number(f['tokens_per_param_lower'], 2)}–{format_number(f['tokens_per_param_upper'], 3)}), reaching "
             f"{f['loss_opt_median']:.3f} nats/token."
         )
+    if "unique_tokens" in law.variables and len(predictions) and "unique_tokens" in predictions:
+        one_epoch = np.allclose(predictions["unique_tokens"], predictions["tokens"])
+        if one_epoch:  # a data-constrained reader is told what the numbers above take for granted
+            rep.summary.append(
+                "These forecasts and the frontier assume every training token is unique (one epoch, U = D). With a "
+                "limited data budget, add a unique_tokens column to the targets and give the frontier a unique-token "
+                "budget (unique_tokens=, --unique-tokens).")
     if several:
         rep.summary.append(
             f"The runs cover {len(own)} domains: the Forecasts and Compute-optimal frontier sections give each of them "
@@ -660,10 +667,13 @@ def build_fit_report(
                    f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
                    f"compute-optimal posterior median with 50 % and {prob:.0%} bands.")
         sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
-                   "Loss vs parameters along a constant tokens-per-parameter ray (solid, with bands)"
+                   "Loss vs parameters along a constant tokens-per-parameter ray (solid, with bands: the compute-"
+                   "optimal ratio at the largest run's compute, kept within the runs' ratios)"
                    + (f" for {head_dom}" if several else "")
                    + "; where the runs' tokens per parameter span more than 3x, dash-dotted medians at their 10th and 90th "
-                   "percentile ratios, coloured as the runs.")
+                   "percentile ratios, coloured as the runs."
+                   + (" The curves assume unique data (U = D): runs that repeat their data lie above them."
+                      if "unique_tokens" in law.variables else ""))
     else:
         sec.figure(plot_fit(fit, law.variables[0], domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit",
                    f"Loss vs {law.variables[0]} with 50 % and {prob:.0%} bands.")
