@@ -688,12 +688,14 @@ def validate_runs(
     if "params" in out and "tokens" in out:
         with np.errstate(over="ignore"):
             tpp = out["tokens"] / out["params"]
-        odd = (tpp < 0.1) | (tpp > 1e4)
-        if odd.any():
+        low, high = tpp < 0.1, tpp > 1e4
+        if low.any() or high.any():
+            parts = [f"{int(m.sum())} run(s) ({_rows(ctx, out.index[m])}) have {side} {lim:.3g} tokens per parameter"
+                     for m, side, lim in ((low, "as few as", tpp[low].min() if low.any() else 0.0),
+                                          (high, "as many as", tpp[high].max() if high.any() else 0.0)) if m.any()]
             warnings.warn(
-                f"{int(odd.sum())} run(s) ({_rows(ctx, out.index[odd])}) have {tpp[odd].min():.3g} to "
-                f"{tpp[odd].max():.3g} tokens per parameter, outside 0.1-10,000; check that 'params' and "
-                "'tokens' are raw counts of the same run.",
+                "; ".join(parts) + ", outside 0.1-10,000; check that 'params' and 'tokens' are raw counts of the same "
+                "run.",
                 RunsTableWarning,
                 stacklevel=2,
             )

@@ -369,7 +369,7 @@ def test_perplexity_check_applies_after_bits_conversion():
     assert out["loss"].iloc[0] == pytest.approx(25 * np.log(2))
 
 
-@pytest.mark.parametrize("tpp, shown", [(0.05, "0.05 to 0.05"), (2e4, "2e+04 to 2e+04")])
+@pytest.mark.parametrize("tpp, shown", [(0.05, "as few as 0.05"), (2e4, "as many as 2e+04")])
 def test_implausible_tokens_per_parameter_warns(tpp, shown):
     with pytest.warns(RunsTableWarning) as rec:
         out = validate_runs(runs(tpp=tpp))
@@ -379,6 +379,19 @@ def test_implausible_tokens_per_parameter_warns(tpp, shown):
         "that 'params' and 'tokens' are raw counts of the same run."
     ]
     assert len(out) == 6
+
+
+def test_implausible_tokens_per_parameter_at_both_ends_are_told_apart():
+    # a fresh user read "0.0912 to 6.38e+04" as one range; the two ends are two problems
+    df = runs()
+    df.loc[1, "tokens"] = 0.05 * df.loc[1, "params"]
+    df.loc[4, "tokens"] = 2e4 * df.loc[4, "params"]
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df)
+    msgs = [str(w.message) for w in rec if "tokens per parameter" in str(w.message)]
+    assert msgs == ["1 run(s) (row 1) have as few as 0.05 tokens per parameter; 1 run(s) (row 4) have as many as "
+                    "2e+04 tokens per parameter, outside 0.1-10,000; check that 'params' and 'tokens' are raw counts "
+                    "of the same run."]
 
 
 def test_flops_inconsistent_with_tokens_warns_and_tokens_win():
