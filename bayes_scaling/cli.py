@@ -41,7 +41,7 @@ from ._version import __version__
 from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
-from .data import RunsTableError, read_runs, unseen_domain_note, validate_targets
+from .data import RunsTableError, missing_domain_column, read_runs, unseen_domain_note, validate_targets
 from .display import column_legend
 from .datasets import citation, load_chinchilla
 from .decisions import COMPARE_COLUMNS, check_metric, compare, decide, frontier
@@ -269,9 +269,8 @@ def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
     runs = read_runs(args.runs)
     if args.domain_col is not None and args.domain_col not in runs.columns:  # named, so meant: never fit one domain
-        raise CliError(f"--domain-col '{args.domain_col}' is not a column of '{args.runs}' (columns: "
-                       f"{', '.join(map(str, runs.columns))}); name the column that holds each run's domain, or leave "
-                       "--domain-col out to fit the runs as one domain.", EXIT_INPUT)
+        raise CliError(missing_domain_column(args.domain_col, args.runs, runs.columns), EXIT_INPUT)
+
     targets = None
     if args.targets:  # checked now, not after the fit
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")

@@ -42,10 +42,13 @@ from ._warnings import warn_caller
 __all__ = [
     "repeated_configurations",
     "unseen_domain_note",
+    "one_domain_of",
+    "missing_domain_column",
     "RunsTableError",
     "RunsTableWarning",
     "REQUIRED_COLUMNS",
     "OPTIONAL_COLUMNS",
+    "LAW_COLUMNS",
     "read_runs",
     "validate_runs",
     "validate_targets",
@@ -57,6 +60,8 @@ __all__ = [
 REQUIRED_COLUMNS = ("params", "tokens", "loss")
 #: Columns the package understands besides the required ones.
 OPTIONAL_COLUMNS = ("flops", "domain", "unique_tokens")
+#: Columns of sizes and losses: never a domain column.
+LAW_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "loss")
 
 # Plausibility bounds. They are physical, not tuned to a data set:
 # - the smallest published language-model scaling runs have ~1e5-1e6 parameters;
@@ -168,6 +173,67 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     keys = [c for c in ("params", "tokens", "unique_tokens", "domain") if c in runs]
     counts = runs.groupby(keys).size() if keys else pd.Series(dtype=int)
     return counts[counts > 1]
+
+
+def missing_domain_column(col: str, source, columns, action: str = "fit") -> str:
+    """The message for a ``--domain-col`` that names no column of the runs: the closest name, the columns found.
+
+    Parameters
+    ----------
+    col : str
+        The column asked for.
+    source : str or Path
+        The runs file (named in the message).
+    columns : iterable
+        The file's columns.
+    action : str
+        What happens to the runs without it ("fit", "score").
+    """
+    columns = [str(c) for c in columns]
+    hint = did_you_mean(col, [c for c in columns if c not in LAW_COLUMNS])
+    return (f"--domain-col '{col}' is not a column of '{source}'" + (f"; {hint}" if hint else "")
+            + f" (columns: {', '.join(columns)}); name the column that holds each run's domain, or leave --domain-col "
+            f"out to {action} the runs as one domain.")
+
+
+def one_domain_of(table: pd.DataFrame, domain: str | None, what: str, domain_col: str = "domain") -> str | None:
+    """The one domain the rows of an analysis that ranks them against each other belong to.
+
+    ``compare`` and ``next-run`` rank their rows within one domain; a table naming two domains took the
+    first row's for every row (a fresh user's candidates in ``c4`` and ``chin`` were all ranked as ``c4``,
+    and in the other order as ``chin``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Validated rows with a ``domain`` column (None where not given).
+    domain : str or None
+        The domain passed as an argument (``--domain``).
+    what : str
+        What the rows are, for the message ("candidates").
+    domain_col : str
+        The fit's domain column, as the user named it.
+
+    Returns
+    -------
+    str or None
+        ``domain`` if given, else the one domain the rows name, else None.
+
+    Raises
+    ------
+    RunsTableError
+        If the rows name several domains, or one other than ``domain``.
+    """
+    named = list(dict.fromkeys(d for d in table["domain"] if isinstance(d, str)))
+    if len(named) > 1:
+        raise RunsTableError(
+            f"the {what} name several domains in column '{domain_col}' ({', '.join(named)}); they are ranked against "
+            f"each other within one domain: give the rows of one domain at a time.")
+    if domain is not None and named and named[0] != domain:
+        raise RunsTableError(
+            f"the {what} say domain '{named[0]}' in column '{domain_col}' but '{domain}' was asked for "
+            "(domain= / --domain); drop one of the two.")
+    return domain if domain is not None else (named[0] if named else None)
 
 
 def unseen_domain_note(name, domains, who: str) -> str:
@@ -592,6 +658,10 @@ def validate_runs(
         out["loss"] = out["loss"] * np.log(2.0)
 
     # domain
+    if domain_col in LAW_COLUMNS:  # one "domain" per run, a hierarchical fit of hundreds of one-run domains
+        raise RunsTableError(f"the domain column '{domain_col}' holds sizes or losses, not domains (names such as 'c4' "
+                             "or 'code'); name the column that holds each run's domain (domain_col=, --domain-col), or "
+                             "leave it out to fit the runs as one domain.")
     if domain_col in cols:
         dom = df[domain_col]
         missing = dom.isna() | (dom.astype(str).str.strip() == "")

@@ -37,7 +37,7 @@ import pandas as pd
 from ._text import did_you_mean
 from .costs import CostModel, ValueModel
 from ._warnings import warn_caller
-from .data import MAX_LOSS_NATS, RunsTableError, RunsTableWarning, validate_targets
+from .data import MAX_LOSS_NATS, RunsTableError, RunsTableWarning, one_domain_of, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -327,7 +327,7 @@ def compare(
         cand["unique_tokens"] = cand["tokens"]
     warn_extrapolation(fit, cand, "candidate")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
-    dom = domain or (cand["domain"].dropna().iloc[0] if cand["domain"].notna().any() else None)
+    dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
     draws = _loss_draws(fit, cand, dom, rng, new_run)
     best = draws.min(axis=1, keepdims=True)
     winner = draws.argmin(axis=1)

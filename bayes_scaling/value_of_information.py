@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .data import RunsTableError, validate_targets
+from .data import RunsTableError, one_domain_of, validate_targets
 from .intervals import interval
 from .predict import predictive_draws
 
@@ -188,7 +188,7 @@ def next_run(
         cand = cand[cand["flops"] <= budget]
         if cand.empty:
             raise RunsTableError(f"no candidate run fits the budget of {budget:g} FLOPs (C = 6 N D).")
-    dom = domain or (cand["domain"].dropna().iloc[0] if cand["domain"].notna().any() else fit.default_domain)
+    dom = one_domain_of(cand, domain, "candidates", fit.domain_col) or fit.default_domain
     seed = fit.random_seed if random_seed is None else random_seed
     rows = []
     for i in range(len(cand)):

@@ -188,6 +188,13 @@ def test_cli_prints_each_data_warning_once(capsys):
         (["fit", "runs.csv", "--out", "o", "--domain-col", "corpus"], 2,
          "error: --domain-col 'corpus' is not a column of 'runs.csv' (columns: params, tokens, flops, loss, domain); name the column "
          "that holds each run's domain, or leave --domain-col out to fit the runs as one domain."),
+        (["fit", "runs.csv", "--out", "o", "--domain-col", "Domain"], 2,
+         "error: --domain-col 'Domain' is not a column of 'runs.csv'; did you mean 'domain'? (columns: params, tokens, flops, "
+         "loss, domain); name the column that holds each run's domain, or leave --domain-col out to fit the runs as one "
+         "domain."),
+        (["fit", "runs.csv", "--out", "o", "--domain-col", "loss", "--quiet"], 2,
+         "error: the domain column 'loss' holds sizes or losses, not domains (names such as 'c4' or 'code'); name the "
+         "column that holds each run's domain (domain_col=, --domain-col), or leave it out to fit the runs as one domain."),
         (["predict", "nosuch", "--at", "t.csv"], 4,
          "error: fit directory 'nosuch' does not exist; give the --out directory of a fit or demo run."),
         (["predict", "nosuch", "--at", "t.csv", "--out", "adir", "--force"], 4,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
+from bayes_scaling.data import RunsTableError
 from bayes_scaling.decisions import compare, frontier, optimal_allocation_draws
 
 FRONTIER_COLUMNS = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt")
@@ -417,3 +418,23 @@ def test_decide_suggests_the_task_a_misspelt_metric_is_closest_to(fake_fit):
         decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1.0), metric="rise", downstream=ds)
     assert str(e.value) == ("task 'rise' is not in the downstream fit (did you mean 'rises'?); choose one of "
                             "['language', 'rises'] or 'mean' (their mean), or 'loss'.")
+
+
+def test_compare_refuses_candidates_of_several_domains_instead_of_ranking_them_as_the_first(fake_hier_fit):
+    # a fresh user's candidates in two domains were all ranked as the first row's domain (row order changed it)
+    fit = fake_hier_fit
+    d0, d1 = fit.domains[:2]
+    cand = pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10], "domain": [d0, d1]})
+    with pytest.raises(RunsTableError) as e:
+        compare(fit, cand)
+    assert str(e.value) == (f"the candidates name several domains in column 'domain' ({d0}, {d1}); they are ranked "
+                            "against each other within one domain: give the rows of one domain at a time.")
+    one = cand.assign(domain=d0)
+    with pytest.raises(RunsTableError, match=rf"^the candidates say domain '{d0}' in column 'domain' but '{d1}' was "
+                                             r"asked for \(domain= / --domain\); drop one of the two.$"):
+        compare(fit, one, domain=d1)
+    assert set(compare(fit, one)["domain"]) == {d0}
+    assert set(compare(fit, one, domain=d0)["domain"]) == {d0}
+    from bayes_scaling.value_of_information import next_run
+    with pytest.raises(RunsTableError, match="the candidates name several domains"):
+        next_run(fit, cand, pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), n_sims=4)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data import RunsTableError, read_runs
+from ..data import RunsTableError, missing_domain_column, read_runs
 from ..display import column_legend
 from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
@@ -191,9 +191,7 @@ def backtest_cli(args) -> int:
     col = g("domain_col")
     if col is not None and col != "domain":
         if col not in runs.columns:
-            raise RunsTableError(f"--domain-col '{col}' is not a column of '{g('runs')}' (columns: "
-                                 f"{', '.join(map(str, runs.columns))}); name the column that holds each run's domain, "
-                                 "or leave --domain-col out to score the runs as one domain.")
+            raise RunsTableError(missing_domain_column(col, g("runs"), runs.columns, action="score"))
         runs = runs.assign(domain=runs[col])  # the named column wins over a 'domain' column
     t0 = time.perf_counter()
     res = backtest(runs, split, spec, probs, random_seed=g("seed", 0), n_jobs=n_jobs, n_boot=g("n_boot", 200))
