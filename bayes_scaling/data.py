@@ -964,6 +964,11 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     df = _published_headers(df, ctx)
+    if domain_col not in df.columns and "domain" not in df.columns:  # a misspelt domain column forecast every domain
+        hint = did_you_mean(domain_col, [c for c in df.columns if c not in LAW_COLUMNS])
+        if hint:
+            warn_caller(f"{what} has no column '{domain_col}' (the fit's domain column); {hint} Without it every row "
+                        f"is taken as having no domain. Rename the column to '{domain_col}'.", RunsTableWarning)
     if domain_col != "domain" and domain_col in df.columns:
         if "domain" in df.columns:  # e.g. t.assign(corpus=t.domain): the fit's own column wins, said when they differ
             differ = df["domain"].astype(str) != df[domain_col].astype(str)

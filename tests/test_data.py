@@ -872,3 +872,16 @@ def test_runs_at_one_n_and_d_but_other_unique_tokens_are_not_seeds():
     rep = repeated_configurations(runs)
     assert rep.to_dict() == {(8.27e7, 2e10, 4e8, "d"): 2}
     assert repeated_configurations(runs.drop(columns="unique_tokens")).to_dict() == {(8.27e7, 2e10, "d"): 4}
+
+
+def test_targets_with_a_misspelt_domain_column_are_warned_about():
+    # a fresh user's 'Corpus' column was ignored and every domain forecast, without a word
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10], "Corpus": ["c4"]})
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_targets(t, domain_col="corpus")
+    assert [str(r.message) for r in rec] == [
+        "targets table has no column 'corpus' (the fit's domain column); did you mean 'Corpus'? Without it every row "
+        "is taken as having no domain. Rename the column to 'corpus'."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_targets(t.rename(columns={"Corpus": "label"}), domain_col="corpus")  # nothing close: silent
