@@ -270,7 +270,6 @@ def cmd_fit(args) -> int:
     runs = read_runs(args.runs)
     if args.domain_col is not None and args.domain_col not in runs.columns:  # named, so meant: never fit one domain
         raise CliError(missing_domain_column(args.domain_col, args.runs, runs.columns), EXIT_INPUT)
-
     targets = None
     if args.targets:  # checked now, not after the fit
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")

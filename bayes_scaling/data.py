@@ -759,10 +759,14 @@ def validate_runs(
         with np.errstate(over="ignore"):
             tpp = out["tokens"] / out["params"]
         low, high = tpp < 0.1, tpp > 1e4
-        if low.any() or high.any():
-            parts = [f"{int(m.sum())} run(s) ({_rows(ctx, out.index[m])}) have {side} {lim:.3g} tokens per parameter"
-                     for m, side, lim in ((low, "as few as", tpp[low].min() if low.any() else 0.0),
-                                          (high, "as many as", tpp[high].max() if high.any() else 0.0)) if m.any()]
+        parts = []
+        if low.any():
+            parts.append(f"{int(low.sum())} run(s) ({_rows(ctx, out.index[low])}) have as few as {tpp[low].min():.3g} "
+                         "tokens per parameter")
+        if high.any():
+            parts.append(f"{int(high.sum())} run(s) ({_rows(ctx, out.index[high])}) have as many as "
+                         f"{tpp[high].max():.3g} tokens per parameter")
+        if parts:
             warnings.warn(
                 "; ".join(parts) + ", outside 0.1-10,000; check that 'params' and 'tokens' are raw counts of the same "
                 "run.",

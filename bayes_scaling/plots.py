@@ -176,19 +176,15 @@ def plot_fit(
                 lo_r, hi_r = (float(v) for v in np.quantile(ratio, [0.1, 0.9]))
                 extra_rays = [r for r in (lo_r, hi_r)
                               if hi_r / lo_r > RAYS_MIN_SPAN and max(r, tokens_per_param) / min(r, tokens_per_param) > 1.5]
-            table = _ray(x, grid, tokens_per_param)
+            table = _ray(law, x, grid, tokens_per_param)
             label_path = f"D/N = {tokens_per_param:.3g}"
         else:
             table = pd.DataFrame({law.variables[0]: grid})
             label_path = ""
-        if "unique_tokens" in law.variables:
-            table["unique_tokens"] = table["tokens"]
         curve = np.exp(predictive_draws(fit, table, domain, rng)[0])
         for r in extra_rays:
-            t_r = _ray(x, grid, r)
-            if "unique_tokens" in law.variables:
-                t_r["unique_tokens"] = t_r["tokens"]
-            extra_curves.append((r, np.median(np.exp(predictive_draws(fit, t_r, domain, rng)[0]), 0)))
+            med = np.median(np.exp(predictive_draws(fit, _ray(law, x, grid, r), domain, rng)[0]), 0)
+            extra_curves.append((r, med))
     for p, alpha in zip(sorted(probs, reverse=True), np.linspace(0.18, 0.4, len(probs)), strict=True):
         lo, hi = interval(curve, p)
         ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} band (expected loss)")
@@ -244,11 +240,16 @@ def plot_fit(
     return fig, ax
 
 
-def _ray(x: str, grid: np.ndarray, tokens_per_param: float) -> pd.DataFrame:
-    """Targets along a ray of constant D/N, ``grid`` being N (``x`` = params) or D (``x`` = tokens)."""
+def _ray(law, x: str, grid: np.ndarray, tokens_per_param: float) -> pd.DataFrame:
+    """Targets along a ray of constant D/N, ``grid`` being N (``x`` = params) or D (``x`` = tokens); unique data
+    (U = D) for a law with ``unique_tokens``."""
     if x == "params":
-        return pd.DataFrame({"params": grid, "tokens": grid * tokens_per_param})
-    return pd.DataFrame({"tokens": grid, "params": grid / tokens_per_param})
+        t = pd.DataFrame({"params": grid, "tokens": grid * tokens_per_param})
+    else:
+        t = pd.DataFrame({"tokens": grid, "params": grid / tokens_per_param})
+    if "unique_tokens" in law.variables:
+        t["unique_tokens"] = t["tokens"]
+    return t
 
 
 def _thin_minor_labels(ax) -> None:

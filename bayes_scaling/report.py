@@ -385,9 +385,10 @@ def heavy_tail_note(fit, prob: float = 0.9) -> str:
     str
         Empty unless a fitted domain of the user's (not a reference) has a Student-t tail weight with posterior
         median below :data:`HEAVY_TAIL_NU`. Otherwise: the tail weights, the runs more than
-        :data:`FAR_ABOVE_SCALES` noise scales above the law (count and the largest), and the ratio of the
-        one-run interval (``loss_lower/upper``) to the expected-loss interval (``mean_loss_lower/upper``) at the
-        largest run of the heaviest-tailed domain.
+        :data:`FAR_ABOVE_SCALES` noise scales above the law (count, how many beyond :data:`MANY_EPOCHS` epochs for
+        the data-constrained law, and the three furthest), and the ratio of the one-run interval
+        (``loss_lower/upper``) to the expected-loss interval (``mean_loss_lower/upper``) at the run of largest
+        compute of the heaviest-tailed domain.
     """
     own = [d for d in fit.domains if d not in fit.reference_domains]
     heavy = [(d, fit.tail_weight(d)) for d in own]
@@ -413,17 +414,17 @@ def _run_phrase(r, cols) -> str:
 
 
 def _heavy_tail_text(fit, heavy, cols, prob) -> str:
-    far = []
+    far, preds = [], {}
     for d, _ in heavy:
-        runs = fit.own_runs(d)
-        pred = fit.predict(runs[cols].assign(domain=d).reset_index(drop=True), prob=prob)
+        runs = fit.own_runs(d).reset_index(drop=True)
+        pred = preds[d] = fit.predict(runs[cols].assign(domain=d), prob=prob)
         z = (np.log(runs["loss"].to_numpy(float)) - np.log(pred["mean_loss_median"].to_numpy(float))) / float(
             np.median(fit.noise_scale(d)))
         far.extend((float(zi), d, r) for zi, r in zip(z, runs.itertuples(index=False), strict=True) if zi > FAR_ABOVE_SCALES)
     d0, nu0 = min(heavy, key=lambda t: float(np.median(t[1])))
-    runs0 = fit.own_runs(d0)
-    big = runs0.loc[[runs0["flops"].idxmax() if "flops" in runs0 else runs0.index[-1]]]
-    p0 = fit.predict(big[cols].assign(domain=d0).reset_index(drop=True), prob=prob).iloc[0]
+    runs0 = fit.own_runs(d0).reset_index(drop=True)
+    i0 = int(runs0["flops"].idxmax()) if "flops" in runs0 else len(runs0) - 1
+    big, p0 = runs0.loc[[i0]], preds[d0].iloc[i0]  # the run of largest compute, forecast above (draws keyed by sizes)
     ratio = (p0["loss_upper"] - p0["loss_lower"]) / (p0["mean_loss_upper"] - p0["mean_loss_lower"])
     lo, hi = interval(nu0, prob)
     several = len(heavy) > 1
