@@ -1,0 +1,35 @@
+"""downstream_stage2_rhat.py with the tasks named in the environment variable DROP (comma-separated) left out of the fit. Usage (repo root): DROP=bigbench_operators python benchmarks/geometry_prototype/downstream_stage2_drop_tasks.py SEED --corpus rpj"""
+import sys, time, numpy as np, pandas as pd, warnings
+warnings.simplefilter("ignore")
+import bayes_scaling as bs, arviz as az
+from bayes_scaling.downstream import fit_downstream, predictable_tasks
+args = sys.argv[1:]
+corpus = None
+if "--corpus" in args:
+    i = args.index("--corpus"); corpus = args[i + 1]; del args[i:i + 2]
+seed = int(args[0]); ta = float(args[1]) if len(args) > 1 else None
+d = bs.datasets.load_openlm_downstream("c4_val")
+small = d[d["params"] <= 5e8] if corpus is None else d[(d["params"] <= 4.2e8) & (d["train_dataset"] == corpus)]
+fl = predictable_tasks(small)
+tasks = [t for t in fl.loc[fl.predictable, "task"] if t not in __import__("os").environ.get("DROP","").split(",")]
+kw = {} if ta is None else {"sampler": bs.SamplerConfig(target_accept=ta)}
+t0 = time.time()
+f = fit_downstream(small[small.task.isin(tasks)], tasks, group_col=None if corpus else "train_dataset", random_seed=seed,
+                   **kw)
+dg = f.diagnostics
+print(f"seed {seed} ta {ta}: {time.time()-t0:.0f}s rhat {dg.max_rhat:.3f} ess {dg.min_ess_bulk:.0f} div {dg.divergences}", flush=True)
+post = f.posterior["posterior"]
+import arviz_stats
+rh = arviz_stats.rhat(post) if hasattr(arviz_stats, "rhat") else az.rhat(post)
+out = []
+for v in rh.data_vars:
+    vals = np.atleast_1d(rh[v].values).ravel()
+    for j, r in enumerate(vals): out.append((v, j, float(r)))
+o = pd.DataFrame(out, columns=["var", "j", "rhat"]).sort_values("rhat", ascending=False)
+print(o.head(15).to_string())
+print("tasks", list(enumerate(f.tasks)))
+print("chain means of mu_lk, tau_d, tau_e, mu_ln, tau_ln:")
+for v in ("mu_lk", "tau_d", "tau_e", "mu_ln", "tau_ln", "tau_ls", "tau_a", "tau_r"):
+    if v in post: print(v, np.round(post[v].mean("draw").values, 3))
+ss = f.posterior["sample_stats"]
+print("div/chain", ss["diverging"].sum("draw").values, "steps", ss["n_steps"].mean("draw").values.round(1))
