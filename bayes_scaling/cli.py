@@ -48,13 +48,14 @@ from .decisions import COMPARE_COLUMNS, check_metric, compare, decide, frontier
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
-from .io import FitFileError, saved_fit_dir
+from .io import FitFileError, fit_dir_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
 from .predict import predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
+from . import value_of_information
 from .value_of_information import NEXT_RUN_COLUMNS, next_run
 from .workflow import (DATA_WARNING_NOTE, NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
                        own_domains, write_decision)
@@ -167,11 +168,11 @@ def _check_out_file(path: str | None, force: bool) -> Path | None:
 
 
 @contextlib.contextmanager
-def _out_dir(out: str, force: bool):
+def _out_dir(out: str, force: bool, fit: bool = True):
     """The output directory of demo/fit; one this run created is removed again if the run fails before
     writing anything into it (no empty directories left behind by bad input)."""
     created = not Path(out).exists()
-    p = _prepare_out_dir(out, force)
+    p = _prepare_out_dir(out, force, fit)
     try:
         yield p
     except BaseException:
@@ -180,7 +181,7 @@ def _out_dir(out: str, force: bool):
         raise
 
 
-def _prepare_out_dir(out: str, force: bool) -> Path:
+def _prepare_out_dir(out: str, force: bool, fit: bool = True) -> Path:
     p = Path(out)
     if p.exists() and not p.is_dir():
         raise CliError(f"--out '{p}' is a file; give a directory.", EXIT_FILE)
@@ -189,6 +190,9 @@ def _prepare_out_dir(out: str, force: bool) -> Path:
             f"output directory '{p}' already exists and is not empty; choose another --out or pass --force to replace its results.",
             EXIT_FILE,
         )
+    problem = fit_dir_problem(p / "fit", suggest=False) if fit else None
+    if problem:  # checked now, not after the sampling: the fit goes to DIR/fit, and --force replaces a saved fit only
+        raise CliError(f"{problem} Move those files or choose another --out.", EXIT_FILE)
     p.mkdir(parents=True, exist_ok=True)
     return p
 
@@ -408,7 +412,13 @@ def cmd_next_run(args) -> int:
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
     _emit(res, out_path, args.quiet)
     _legend(NEXT_RUN_COLUMNS, res.columns)
-    if bool(res["ess_low"].iloc[0]):  # a fresh user's first-ranked candidate rested on one draw (ess 1-3)
+    if not res["measurable"].any():  # e.g. a rich fit whose target interval is the model-form error beyond the runs
+        warnings.warn(f"no candidate narrows the interval at the target by "
+                      f"{100 * value_of_information.SHRINKAGE_RESOLUTION:g} % of its width or more "
+                      f"(width_now {res['width_now'].iloc[0]:.3g}): one more run of these sizes would not change this "
+                      "forecast measurably, so the ranking says nothing; try candidates nearer the target.",
+                      UserWarning, stacklevel=1)
+    elif bool(res["ess_low"].iloc[0]):  # a fresh user's first-ranked candidate rested on one draw (ess 1-3)
         warnings.warn(f"the first-ranked candidate's width_after rests on few posterior draws (ess "
                       f"{res['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False, or "
                       "refit with more draws (--draws) before choosing.", UserWarning, stacklevel=1)
@@ -546,7 +556,7 @@ def cmd_decide(args) -> int:
             + (f"; value: {args.value}" if args.value else "") + (f"; pilots: {args.pilots}" if args.pilots else "")
             + (f"; downstream fit: {args.downstream}" if args.downstream else "")
             + (f"; training corpus (--group): {args.group}" if args.group else "") + f"; seed {args.seed if args.seed is not None else fit.random_seed}.")
-    with _out_dir(str(out), args.force) as out_dir:
+    with _out_dir(str(out), args.force, fit=False) as out_dir:
         paths = write_decision(res, out_dir, force=True, data_note=note)  # --out and --force checked above
     print("\n".join(_decision_lines(res)))
     print()

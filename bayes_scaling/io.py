@@ -47,7 +47,7 @@ import xarray as xr
 from ._version import __version__
 from ._warnings import warn_caller
 
-__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES"]
+__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES", "fit_dir_problem"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
 FORMAT_VERSION = 3
@@ -101,6 +101,42 @@ class SavedFit:
 FIT_FILES = ("fit.json", "posterior.nc", "runs.csv")
 
 
+def fit_dir_problem(path, suggest: bool = True) -> str | None:
+    """Why a fit cannot be saved at ``path`` even with ``force`` (None if it can).
+
+    A fit replaces only another saved fit (:data:`FIT_FILES`) or an empty directory: a directory holding any
+    other file (a report, the user's own notes) is never emptied, and a file is not a directory. Checked by
+    :func:`write_fit` and, before anything is fitted, by the CLI for ``--out DIR --force`` (whose fit goes to
+    ``DIR/fit``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The directory a fit would be saved into.
+    suggest : bool, default True
+        End the message with another path to choose (the CLI gives its own advice, in terms of ``--out``).
+
+    Returns
+    -------
+    str or None
+        The message, naming the files in the way and another path to choose.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"'{path}' is a file, not a fit directory" + ("; choose another path." if suggest else ".")
+    others = sorted(p.name for p in path.iterdir() if p.name not in FIT_FILES)
+    if not others:
+        return None
+    shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+    # a directory named 'fit' is usually a report's own fit directory: suggest a sibling, not 'fit/fit'
+    other = path.with_name(path.name + "-2") if path.name == "fit" else path / "fit"
+    return (f"'{path}' already exists and holds files that are not part of a saved fit ({shown}); a fit is saved "
+            f"into a new directory or over another saved fit only, so nothing else is deleted."
+            + (f" Choose another path, e.g. '{other}'." if suggest else ""))
+
+
 def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, force: bool = False) -> Path:
     """Write a fit's configuration, draws and runs to a directory, atomically.
 
@@ -132,16 +168,10 @@ def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, fo
         or if ``path`` is a file.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"'{path}' is a file, not a fit directory; choose another path.")
+    problem = fit_dir_problem(path)
+    if problem:
+        raise FileExistsError(problem)
     if path.exists():
-        others = sorted(p.name for p in path.iterdir() if p.name not in FIT_FILES)
-        if others:  # replacing would delete them (a report, the user's own files): force does not reach that far
-            shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
-            raise FileExistsError(
-                f"'{path}' already exists and holds files that are not part of a saved fit ({shown}); a fit is "
-                f"saved into a new directory or over another saved fit only, so nothing else is deleted. Choose "
-                f"another path, e.g. '{path / 'fit'}'.")
         if not force:
             raise FileExistsError(f"'{path}' already exists; choose another path or pass force=True (--force) to "
                                   "replace it.")

@@ -199,6 +199,12 @@ def test_cli_prints_each_data_warning_once(capsys):
          "error: fit directory 'nosuch' does not exist; give the --out directory of a fit or demo run."),
         (["predict", "nosuch", "--at", "t.csv", "--out", "adir", "--force"], 4,
          "error: --out 'adir' is a directory; give a CSV file name such as 'adir/table.csv'."),
+        # the fit goes to rep/fit, which --force may not empty: said before the sampling, not after it (a fresh user
+        # waited for the fit, then read a suggestion 'rep/fit/fit' that no --out can give)
+        (["fit", "runs.csv", "--out", "rep", "--force", "--quiet"], 4,
+         "error: 'rep/fit' already exists and holds files that are not part of a saved fit (notes.txt); a fit is saved "
+         "into a new directory or over another saved fit only, so nothing else is deleted. Move those files or choose "
+         "another --out."),
     ],
 )
 def test_cli_bad_arguments_fail_before_fitting_and_leave_nothing_behind(tmp_path, monkeypatch, capsys, args, code, line):
@@ -210,6 +216,8 @@ def test_cli_bad_arguments_fail_before_fitting_and_leave_nothing_behind(tmp_path
     pd.DataFrame({"params": [7e10]}).to_csv("t.csv", index=False)
     (tmp_path / "adir").mkdir()
     (tmp_path / "adir" / "keep.txt").write_text("mine")
+    (tmp_path / "rep" / "fit").mkdir(parents=True)
+    (tmp_path / "rep" / "fit" / "notes.txt").write_text("mine")
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda *a, **k: pytest.fail("must fail before fitting"))
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(args) == code
@@ -601,21 +609,40 @@ def test_a_misspelt_domain_is_named_with_the_closest_one(fake_hier_fit, tmp_path
     assert "warning" not in capsys.readouterr().err
 
 
-def test_next_run_warns_when_its_first_choice_rests_on_few_draws(tmp_path, fake_fit, capsys):
-    """A fresh user's first-ranked next run had an effective sample size of 1-3, and only the column legend said so.
-    On the fake fit a repeat of the smallest run ranks first per FLOP with ess_low (as in test_value_of_information)."""
+def test_next_run_says_when_no_candidate_changes_the_forecast(tmp_path, fake_fit, capsys, monkeypatch):
+    """On the demo fit, with a 70B / 1.4T target, candidates from 10M to 1B read -0.014 to +0.0008 of shrinkage on a
+    width of 0.194: noise of either sign, ranked per FLOP as if it were a gain, without a word."""
+    import bayes_scaling.value_of_information as voi
+
+    monkeypatch.setattr(voi, "SHRINKAGE_RESOLUTION", 0.5)  # on the fake fit every candidate informs the target
     saved = fake_fit.save(tmp_path / "fit")
     cands = tmp_path / "cands.csv"
-    pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]}).to_csv(
-        cands, index=False)
+    pd.DataFrame({"params": [5e7], "tokens": [2.5e8], "label": ["repeat smallest"]}).to_csv(cands, index=False)
     assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens",
-                 "1.4e12", "--n-sims", "16", "--seed", "0", "--quiet"]) == 0
-    out, err = capsys.readouterr()
-    first = out.splitlines()[1]
-    assert first.split()[0] == "1" and "repeat smallest" in first and first.split()[-1] == "True"
-    assert "warning: the first-ranked candidate's width_after rests on few posterior draws (ess " in err
-    assert err.rstrip().endswith("an optimistic estimate; prefer a candidate with ess_low False, or refit with more "
-                                 "draws (--draws) before choosing.")
+                 "1.4e12", "--n-sims", "16", "--seed", "0", "--out", str(tmp_path / "n.csv"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    row = pd.read_csv(tmp_path / "n.csv").iloc[0]
+    assert not bool(row["measurable"]) and row["shrinkage"] < 0.5 * row["width_now"]
+    assert err == (f"warning: no candidate narrows the interval at the target by 50 % of its width or more (width_now "
+                   f"{row['width_now']:.3g}): one more run of these sizes would not change this forecast measurably, so "
+                   "the ranking says nothing; try candidates nearer the target.\n")
+
+
+def test_next_run_warns_when_its_first_choice_rests_on_few_draws(tmp_path, fake_fit, capsys, monkeypatch):
+    """A fresh user's first-ranked next run had an effective sample size of 1-3, and only the column legend said so."""
+    import bayes_scaling.cli as cli
+
+    saved = fake_fit.save(tmp_path / "fit")
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame({"params": [5e7], "tokens": [2.5e8]}).to_csv(cands, index=False)
+    table = pd.DataFrame({"rank": [1, 2], "label": ["a", "b"], "width_now": 0.2, "width_after": [0.1, 0.15],
+                          "shrinkage": [0.1, 0.05], "ess": [2.5, 900.0], "ess_low": [True, False], "measurable": True})
+    monkeypatch.setattr(cli, "next_run", lambda *a, **k: table)
+    assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens",
+                 "1.4e12", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "warning: the first-ranked candidate's width_after rests on few posterior draws (ess 2.5): an optimistic "
+        "estimate; prefer a candidate with ess_low False, or refit with more draws (--draws) before choosing.\n")
 
 
 def test_the_cli_drops_matplotlibs_font_fallback_lines_only(fake_fit, tmp_path, caplog):

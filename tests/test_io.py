@@ -280,6 +280,11 @@ def test_force_never_deletes_files_that_are_not_part_of_a_saved_fit(fake_fit, tm
                             "notes.txt); a fit is saved into a new directory or over another saved fit only, so "
                             f"nothing else is deleted. Choose another path, e.g. '{out / 'fit'}'.")
     assert sorted(p.name for p in out.rglob("*")) == before and (out / "notes.txt").read_text() == "mine"
+    # a report's own 'fit' directory with a stray file: the suggestion is a sibling, not 'fit/fit'
+    (tmp_path / "rep" / "fit").mkdir(parents=True)
+    (tmp_path / "rep" / "fit" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"Choose another path, e.g. '.*rep/fit-2'\.$"):
+        save_fit(fake_fit, tmp_path / "rep" / "fit", force=True)
     # an empty directory is taken with force, as a saved fit is
     empty = tmp_path / "empty"
     empty.mkdir()
