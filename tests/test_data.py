@@ -885,3 +885,34 @@ def test_targets_with_a_misspelt_domain_column_are_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         validate_targets(t.rename(columns={"Corpus": "label"}), domain_col="corpus")  # nothing close: silent
+
+
+def test_tokens_in_billions_are_named_as_such():
+    """A fresh user's Chinchilla runs with tokens in billions were told only "looks like tokens per parameter"."""
+    from bayes_scaling.datasets import load_chinchilla
+
+    df = load_chinchilla()[["params", "tokens", "loss"]].copy()
+    df["tokens"] = df["tokens"] / 1e9
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    row = int(df["tokens"].to_numpy().argmax())
+    assert str(e.value) == (
+        f"column 'tokens' looks like tokens per parameter or billions of tokens (largest value "
+        f"{df['tokens'].max():g}, row {row}); give total training tokens D as a raw count: tokens = tokens_per_param "
+        "* params, or tokens * 1e9 for billions.")
+
+
+def test_a_loss_far_below_every_other_is_warned_about():
+    """A fresh user's loss of 0.05 among losses of 2-8 was fitted without a word."""
+    df = runs()
+    df.loc[3, "loss"] = 0.05
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df)
+    msgs = [str(w.message) for w in rec if "less than 1/3" in str(w.message)]
+    second = df["loss"].drop(3).min()
+    assert msgs == [f"column 'loss', row 3: 0.05 is less than 1/3 of every other loss (the next lowest is {second:g}); "
+                    "a scaling law does not fall that far between runs: check its value and unit (nats per token), or "
+                    "drop the row."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_runs(runs())  # the clean table is quiet
