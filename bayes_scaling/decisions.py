@@ -36,8 +36,7 @@ import pandas as pd
 
 from ._text import did_you_mean
 from .costs import CostModel, ValueModel
-from ._warnings import warn_caller
-from .data import MAX_LOSS_NATS, RunsTableError, RunsTableWarning, one_domain_of, validate_targets
+from .data import MAX_LOSS_NATS, RunsTableError, one_domain_of, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -45,7 +44,7 @@ from .intervals import check_prob, interval
 from .investment import Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
-from .predict import discrepancy_draws, predictive_draws, warn_extrapolation
+from .predict import assume_unique_tokens, discrepancy_draws, predictive_draws, warn_extrapolation
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "COMPARE_COLUMNS"]
@@ -321,10 +320,7 @@ def compare(
     cand = validate_targets(candidates, needs=needs, domain_col=fit.domain_col)
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs.")
-    if "unique_tokens" in fit.law.variables and "unique_tokens" not in cand:
-        warn_caller("the candidates have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
-                    "repeated data); add unique_tokens to compare runs that repeat their data.", RunsTableWarning)
-        cand["unique_tokens"] = cand["tokens"]
+    assume_unique_tokens(fit, cand, "candidates", "compare")
     warn_extrapolation(fit, cand, "candidate")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
@@ -535,8 +531,7 @@ def _plans(fit, table, what: str) -> pd.DataFrame:
     """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row."""
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     t = validate_targets(table, needs=needs, what=what, domain_col=fit.domain_col).reset_index(drop=True)
-    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
-        t["unique_tokens"] = t["tokens"]
+    assume_unique_tokens(fit, t, what.removesuffix(" table"), "cost and value")
     if "label" not in t:
         t.insert(0, "label", [f"{format_count(n)} x {format_count(d)} tokens"
                               for n, d in zip(t["params"], t["tokens"], strict=True)])

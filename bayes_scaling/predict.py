@@ -34,7 +34,7 @@ from ._warnings import warn_caller
 from .data import RunsTableWarning, validate_targets
 from .intervals import interval
 
-__all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "ExtrapolationWarning", "RUN_NOISE_CLIP",
+__all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
            "MANY_EPOCHS", "warn_extrapolation"]
 
@@ -231,6 +231,34 @@ def keyed_predictive_draws(fit, table: pd.DataFrame, domain: str, seed: int,
                             row_rngs=row_generators(seed, domain, table))
 
 
+def assume_unique_tokens(fit, table: pd.DataFrame, noun: str, verb: str) -> pd.DataFrame:
+    """Fill ``unique_tokens = tokens`` in place where a data-constrained fit needs it and the table has none, saying so.
+
+    A table of runs to forecast, compare, plan or pilot without ``unique_tokens`` is read as runs that never repeat
+    their data (one epoch; the data-constrained law then reduces to the Chinchilla law, Muennighoff et al. 2023,
+    §3.1). One place for the fill and its :class:`~bayes_scaling.data.RunsTableWarning`: predict, compare, next-run
+    and decide each had their own, and two of them filled silently.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    table : pandas.DataFrame
+        Validated rows with ``tokens``; changed in place.
+    noun, verb : str
+        How the warning names the rows and what is done with them ("candidates", "compare").
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table``.
+    """
+    if "unique_tokens" in fit.law.variables and "unique_tokens" not in table:
+        warn_caller(f"the {noun} have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
+                    f"repeated data); add unique_tokens to {verb} runs that repeat their data.", RunsTableWarning)
+        table["unique_tokens"] = table["tokens"]
+    return table
+
+
 def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool = True) -> pd.DataFrame:
     """Validated targets with the law's variables and a ``domain`` for every row.
 
@@ -253,10 +281,7 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs, domain_col=fit.domain_col)
-    if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
-        warn_caller("the targets have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
-                    "repeated data); add unique_tokens to forecast runs that repeat their data.", RunsTableWarning)
-        t["unique_tokens"] = t["tokens"]
+    assume_unique_tokens(fit, t, "targets", "forecast")
     if domain is not None:
         t["domain"] = t["domain"].where(t["domain"].notna(), domain)
     if t["domain"].isna().any():

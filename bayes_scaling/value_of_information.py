@@ -40,7 +40,7 @@ from scipy import stats
 
 from .data import RunsTableError, one_domain_of, validate_targets
 from .intervals import interval
-from .predict import predictive_draws
+from .predict import assume_unique_tokens, predictive_draws
 
 __all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY", "SHRINKAGE_RESOLUTION"]
 
@@ -206,9 +206,9 @@ def next_run(
     if isinstance(target, dict):
         target = pd.DataFrame([target])
     tgt = validate_targets(target, needs=needs, domain_col=fit.domain_col).iloc[[0]]
-    for t in (cand, tgt):
-        if "unique_tokens" in fit.law.variables and "unique_tokens" not in t:
-            t["unique_tokens"] = t["tokens"]
+    assume_unique_tokens(fit, cand, "candidates", "rank")
+    if "unique_tokens" in fit.law.variables and "unique_tokens" not in tgt:
+        tgt["unique_tokens"] = tgt["tokens"]  # the big run, on unique data unless given (the CLI has no flag for U)
     if budget is not None:
         cand = cand[cand["flops"] <= budget]
         if cand.empty:

@@ -737,3 +737,11 @@ def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, ca
     assert "warning: 1 candidate(s) repeat their data more than 15.4 times (up to 220 epochs" in capsys.readouterr().err
     assert main(["frontier", str(out), "--flops", "1e21,1e22", "--unique-tokens", "1e8", "--quiet"]) == 0
     assert "warning: 2 compute-optimal run(s) repeat their data more than 15.4 times" in capsys.readouterr().err
+    # next-run says it once for the candidates (it filled U silently), never for the target, which has no flag for U
+    pd.DataFrame({"params": [8.67e9, 2e9], "tokens": [2.2e10, 4e10]}).to_csv(cand, index=False)
+    assert main(["next-run", str(out), "--candidates", str(cand), "--target-params", "8.7e9", "--target-tokens",
+                 "1.8e11", "--n-sims", "16", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("have no 'unique_tokens' column") == 1
+    assert "warning: the candidates have no 'unique_tokens' column: every token is taken as unique (one epoch, no " \
+           "repeated data); add unique_tokens to rank runs that repeat their data." in err

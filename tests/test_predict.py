@@ -227,3 +227,25 @@ def test_targets_at_many_epochs_of_a_data_constrained_fit_are_warned_about():
         warn_extrapolation(fit, far, "candidate")
     assert [str(r.message)[:40] for r in rec] == ["1 candidate(s) repeat their data more th",
                                                    "1 candidate(s) lie more than 1000x beyon"]
+
+
+def test_one_fill_of_unique_tokens_says_so_once():
+    """predict, compare, next-run and decide each had their own fill of U = D; next-run's and decide's were silent."""
+    from types import SimpleNamespace
+
+    from bayes_scaling.predict import assume_unique_tokens
+
+    fit = SimpleNamespace(law=bs.get_law("data_constrained"))
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        out = assume_unique_tokens(fit, t, "plans", "value")
+    assert out is t and t["unique_tokens"].tolist() == [2e10]
+    assert [str(r.message) for r in rec] == [
+        "the plans have no 'unique_tokens' column: every token is taken as unique (one epoch, no repeated data); add "
+        "unique_tokens to value runs that repeat their data."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assume_unique_tokens(fit, t, "plans", "value")  # present: nothing to say
+        chin = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+        assume_unique_tokens(SimpleNamespace(law=bs.get_law("chinchilla")), chin, "plans", "value")
+    assert "unique_tokens" not in chin
