@@ -361,9 +361,14 @@ def _need_domain(fit: ScalingFit, domain, table, what: str) -> None:
     except RunsTableError:
         return  # the analysis reports the table's problem itself
     if not has:
-        raise CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the {what} are "
-                       f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
-                       "forecast for a new domain).")
+        raise _name_the_domain(fit, what)
+
+
+def _name_the_domain(fit: ScalingFit, what: str) -> CliError:
+    """The error of a command about rows of one domain, run on a fit of several without --domain."""
+    return CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the {what} are "
+                    f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
+                    "forecast for a new domain).")
 
 
 def cmd_compare(args) -> int:
@@ -541,9 +546,7 @@ def cmd_decide(args) -> int:
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     downstream = _downstream(args)
     if args.domain is None and _several(fit):
-        raise CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the plans are "
-                       f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
-                       "forecast for a new domain).")
+        raise _name_the_domain(fit, "plans")
     check_metric(args.metric, value, downstream)  # a wrong --metric is said before any progress line
     _progress("drawing the forecasts of the plans" + (" and pilots" if args.pilots else ""), args.quiet)
     with warnings.catch_warnings():
