@@ -1,5 +1,5 @@
-"""Stage-2 (downstream) fit of bench_downstream.py on the OpenLM tasks (three corpora, N <= 411M), or with --corpus NAME one corpus at N <= 420M (the README example: --corpus rpj); prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): python benchmarks/geometry_prototype/downstream_stage2_rhat.py SEED [TARGET_ACCEPT] [--corpus NAME]"""
-import sys, time, numpy as np, pandas as pd, warnings
+"""Stage-2 (downstream) fit of bench_downstream.py on the OpenLM tasks (three corpora, N <= 411M), or with --corpus NAME one corpus at N <= 420M (the README example: --corpus rpj); prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): [DROP=task1,task2] python benchmarks/geometry_prototype/downstream_stage2_rhat.py SEED [TARGET_ACCEPT] [--corpus NAME]"""
+import os, sys, time, numpy as np, pandas as pd, warnings
 warnings.simplefilter("ignore")
 import bayes_scaling as bs, arviz as az
 from bayes_scaling.downstream import fit_downstream, predictable_tasks
@@ -11,7 +11,7 @@ seed = int(args[0]); ta = float(args[1]) if len(args) > 1 else None
 d = bs.datasets.load_openlm_downstream("c4_val")
 small = d[d["params"] <= 5e8] if corpus is None else d[(d["params"] <= 4.2e8) & (d["train_dataset"] == corpus)]
 fl = predictable_tasks(small)
-tasks = list(fl.loc[fl.predictable, "task"])
+tasks = [t for t in fl.loc[fl.predictable, "task"] if t not in os.environ.get("DROP", "").split(",")]  # DROP=a,b leaves tasks out
 kw = {} if ta is None else {"sampler": bs.SamplerConfig(target_accept=ta)}
 t0 = time.time()
 f = fit_downstream(small[small.task.isin(tasks)], tasks, group_col=None if corpus else "train_dataset", random_seed=seed,
