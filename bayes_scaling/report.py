@@ -35,7 +35,7 @@ from .plots import (
     plot_parameters,
     prior_natural_draws,
 )
-from .predict import MANY_EPOCHS, predictive_draws
+from .predict import FORECAST_MIN_TAIL_WEIGHT, MANY_EPOCHS, predictive_draws
 from .priors import BETWEEN_DOMAIN, BETWEEN_STUDY
 from .intervals import interval
 from .risk import (DEPARTURE_COMPUTE_FACTOR, DEPARTURE_SIZE_FACTOR, DEPARTURE_VS_CONFLICT, departures, exceedance,
@@ -448,6 +448,9 @@ def _heavy_tail_text(fit, heavy, cols, prob) -> str:
              "loss_* against mean_loss_*). If such runs are failures (diverged, over-fitted, mis-logged) rather than "
              "the regime you forecast, a fit without them gives narrower one-run intervals and different medians; "
              "compare the two fits before choosing.")
+    if float(np.median(nu0)) < FORECAST_MIN_TAIL_WEIGHT:
+        text += (f" The forecasts use a tail weight of at least {FORECAST_MIN_TAIL_WEIGHT:g} (a Cauchy): below it "
+                 "the weight is set by the few most extreme runs, and the noise has no mean even in log loss.")
     return text
 
 

@@ -270,6 +270,9 @@ def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_
                            "its Student-t) is 0.9 (90% interval 0.9–0.9); below 2, runs very far from the law are "
                            "expected now and then, and the interval for one run has to reach them. It is set by 2 "
                            "run(s) more than 5 noise scales above the law; the furthest: ")
+    assert note.endswith("compare the two fits before choosing. The forecasts use a tail weight of at least 1 (a "
+                         "Cauchy): below it the weight is set by the few most extreme runs, and the noise has no mean "
+                         "even in log loss.")
     r3, r7 = runs.loc[3], runs.loc[7]  # furthest first, each with its sizes and loss
     assert (f"the furthest: N = {format_count(r3.params)}, D = {format_count(r3.tokens)}, loss {r3.loss:.3f} "
             f"nats/token; N = {format_count(r7.params)}, D = {format_count(r7.tokens)}, loss {r7.loss:.3f} "

@@ -274,7 +274,9 @@ def test_expected_shortfall_stays_finite_with_the_heavy_tails_that_many_run_fits
     m = float(np.log(bs.laws.chinchilla_loss(7e10, 1.4e12, **TRUTH)))
     t = float(np.exp(m + 0.01))
     row = exceedance(fit, TARGET, t).iloc[0]
-    # P(miss): the Student-t's, P(t_nu > 0.01 / sigma)
+    # P(miss): the Student-t's, P(t_nu > 0.01 / sigma), with the forecast's tail weight (at least 1, a Cauchy)
+    nu = max(nu, bs.predict.FORECAST_MIN_TAIL_WEIGHT)
+    assert nu == 1.0
     p = stats.t.sf(0.01 / sigma, nu)
     assert row["p_exceed"] == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / fit.n_draws))
     # the shortfall: the closed form of a lognormal run with the matched scale
@@ -286,9 +288,18 @@ def test_expected_shortfall_stays_finite_with_the_heavy_tails_that_many_run_fits
     # the Student-t draws themselves have no mean in loss space: their Monte Carlo mean is set by the largest draw;
     # the largest are held at e^20 times the expected loss, so exp() stays finite (no overflow warning)
     mean, new = bs.predict.predictive_draws(fit, TARGET, fit.domains[0], np.random.default_rng(0))
-    assert np.exp(new).max() > 100 * np.exp(m)
-    post["nu_dom"] = post["nu_dom"] * 0 + 0.3  # a tail weight of 0.3 puts some of 1000 draws beyond e^20
+    assert np.exp(new).max() > 10 * np.exp(m)
+    post["nu_dom"] = post["nu_dom"] * 0 + 0.3  # a fitted tail weight of 0.3 is forecast with 1, as 0.8 was
     tree["posterior"] = post
     heavier = dataclasses.replace(fit, posterior=tree)
-    mean, new = bs.predict.predictive_draws(heavier, TARGET, fit.domains[0], np.random.default_rng(0))
+    _, new_heavier = bs.predict.predictive_draws(heavier, TARGET, fit.domains[0], np.random.default_rng(0))
+    np.testing.assert_array_equal(new_heavier, new)
+    # a Cauchy with a noise scale of 0.5 puts some of 1000 draws beyond e^20: held there, exp() stays finite
+    wide = _point_fit(fake_fit, 0.5)
+    wtree = wide.posterior.copy(deep=True)
+    wpost = wtree["posterior"].to_dataset()
+    wpost["nu_dom"] = wpost["nu_dom"] * 0 + 1.0
+    wtree["posterior"] = wpost
+    wide = dataclasses.replace(wide, posterior=wtree)
+    mean, new = bs.predict.predictive_draws(wide, TARGET, wide.domains[0], np.random.default_rng(0))
     assert np.abs(new - mean).max() == bs.predict.RUN_NOISE_CLIP and np.isfinite(np.exp(new)).all()
