@@ -55,8 +55,7 @@ from .predict import predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
-from . import value_of_information
-from .value_of_information import NEXT_RUN_COLUMNS, next_run
+from .value_of_information import MIN_SIMS, NEXT_RUN_COLUMNS, next_run
 from .workflow import (DATA_WARNING_NOTE, NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
                        own_domains, write_decision)
 
@@ -403,6 +402,9 @@ def cmd_risk(args) -> int:
 def cmd_next_run(args) -> int:
     """Rank candidate next runs by expected interval shrinkage at the target per FLOP."""
     out_path = _check_out_file(args.out, args.force)
+    if args.n_sims < MIN_SIMS:  # NumPy's "zero-size array to reduction" was all a fresh user read for --n-sims 0
+        raise CliError(f"--n-sims must be at least {MIN_SIMS} (simulated outcomes per candidate), got {args.n_sims}; "
+                       "the default is 64.")
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
@@ -417,21 +419,6 @@ def cmd_next_run(args) -> int:
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
     _emit(res, out_path, args.quiet)
     _legend(NEXT_RUN_COLUMNS, res.columns)
-    if not res["measurable"].any():  # e.g. a rich fit whose target interval is the model-form error beyond the runs
-        warnings.warn(f"no candidate narrows the interval at the target by "
-                      f"{100 * value_of_information.SHRINKAGE_RESOLUTION:g} % of its width or more "
-                      f"(width_now {res['width_now'].iloc[0]:.3g}): one more run of these sizes would not change this "
-                      "forecast measurably, so the ranking says nothing; try candidates nearer the target.",
-                      UserWarning, stacklevel=1)
-    elif bool(res["ess_low"].iloc[0]):  # a fresh user's first-ranked candidate rested on one draw (ess 1-3)
-        warnings.warn(f"the first-ranked candidate's width_after rests on few posterior draws (ess "
-                      f"{res['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False, or "
-                      "refit with more draws (--draws) before choosing.", UserWarning, stacklevel=1)
-    elif res["ess_low"].any():  # 3 of 4 candidates at ess 1-15 reordered between seeds, without a word (a fresh user)
-        k = int(res["ess_low"].sum())
-        warnings.warn(f"{k} of {len(res)} candidates' width_after rest on few posterior draws (ess_low True): their "
-                      "shrinkage and rank can change with --seed; compare them only after a refit with more draws "
-                      "(--draws).", UserWarning, stacklevel=1)
     return EXIT_OK
 
 

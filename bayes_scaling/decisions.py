@@ -317,7 +317,7 @@ def compare(
         Invalid candidates or fewer than two.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    cand = validate_targets(candidates, needs=needs, domain_col=fit.domain_col)
+    cand = validate_targets(candidates, needs=needs, what="candidates table", domain_col=fit.domain_col)
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs.")
     assume_unique_tokens(fit, cand, "candidates", "compare")

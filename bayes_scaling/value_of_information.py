@@ -38,11 +38,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._warnings import warn_caller
 from .data import RunsTableError, one_domain_of, validate_targets
 from .intervals import interval
 from .predict import assume_unique_tokens, predictive_draws
 
-__all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY", "SHRINKAGE_RESOLUTION"]
+__all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY", "SHRINKAGE_RESOLUTION", "MIN_SIMS"]
 
 #: What each column of :func:`next_run` means, with its unit (printed by ``bayes-scaling next-run``).
 NEXT_RUN_COLUMNS = {
@@ -55,8 +56,10 @@ NEXT_RUN_COLUMNS = {
     "ess": "smallest effective sample size of the importance weights over the simulated outcomes (draws)",
     "ess_low": "True when ess is below 100: the reweighted posterior rests on few draws, so width_after is an "
                "optimistic estimate (the candidate is far from what the fit has seen)",
-    "measurable": "True when shrinkage is at least 1 % of width_now (the estimate's resolution; below it, of either "
-                  "sign, it is noise); candidates without a measurable gain are ranked after the others",
+    "shrinkage_se": "Monte Carlo standard error of shrinkage (the simulated outcomes' spread; more --n-sims lowers it)",
+    "measurable": "True when shrinkage is at least 1 % of width_now (the estimate's resolution) and twice "
+                  "shrinkage_se; below that, of either sign, it is noise; candidates without a measurable gain are "
+                  "ranked after the others",
 }
 
 #: A shrinkage below this fraction of ``width_now`` is not told apart from none (column ``measurable``). The
@@ -64,6 +67,9 @@ NEXT_RUN_COLUMNS = {
 #: ``width_now`` with the same weighted quantiles; on the demo fit, candidates the target cannot learn from read
 #: -0.014 to +0.0008 on a width of 0.194 (-7 % to +0.4 %), across seeds.
 SHRINKAGE_RESOLUTION = 0.01
+
+#: Fewest simulated outcomes per candidate :func:`next_run` accepts (a Monte Carlo error needs several).
+MIN_SIMS = 2
 
 #: Ranking orders of :func:`next_run`: the option names and the column each sorts by.
 RANK_BY = {"per_flop": "shrinkage_per_exaflop", "absolute": "shrinkage",
@@ -119,8 +125,10 @@ def expected_width_after(
     -------
     dict
         ``width_now``, ``width_after`` (mean over simulations, of the expected loss
-        at the target, relative to its median), ``min_ess`` (smallest effective
-        sample size of the importance weights).
+        at the target, relative to its median), ``width_after_se`` (its Monte Carlo
+        standard error: the simulations' standard deviation over sqrt(n_sims); NaN for
+        one simulation), ``min_ess`` (smallest effective sample size of the importance
+        weights).
     """
     mean_c, new_c = predictive_draws(fit, candidate, domain, rng)
     mean_t, _ = predictive_draws(fit, target, domain, rng)
@@ -139,7 +147,9 @@ def expected_width_after(
         w, ess = _weighted_width(lt, lw, prob)
         widths.append(w / med)
         esses.append(ess)
-    return {"width_now": width_now, "width_after": float(np.mean(widths)), "min_ess": float(np.min(esses))}
+    se = float(np.std(widths, ddof=1) / np.sqrt(len(widths))) if len(widths) > 1 else float("nan")
+    return {"width_now": width_now, "width_after": float(np.mean(widths)), "width_after_se": se,
+            "min_ess": float(np.min(esses))}
 
 
 def next_run(
@@ -186,20 +196,27 @@ def next_run(
     -------
     pandas.DataFrame
         One row per candidate, best first (those with a ``measurable`` shrinkage, at least
-        :data:`SHRINKAGE_RESOLUTION` of ``width_now``, before the others): candidate columns, ``flops``,
+        :data:`SHRINKAGE_RESOLUTION` of ``width_now`` and twice its Monte Carlo error, before the
+        others): candidate columns, ``flops``,
         ``width_now`` and ``width_after`` (relative 90 % width of the expected
         loss at the target), ``shrinkage`` (= width_now - width_after),
-        ``shrinkage_per_exaflop`` (shrinkage per 1e18 FLOPs), ``ess``, ``ess_low`` and
-        ``measurable`` (see :data:`NEXT_RUN_COLUMNS`).
+        ``shrinkage_per_exaflop`` (shrinkage per 1e18 FLOPs), ``shrinkage_se``, ``ess``, ``ess_low``
+        and ``measurable`` (see :data:`NEXT_RUN_COLUMNS`). Warns (UserWarning) when no candidate
+        is measurable, when candidates' weights rest on few draws, and when ``budget`` leaves some out.
 
     Raises
     ------
     RunsTableError
         Invalid candidates/target, or no candidate within the budget.
+    ValueError
+        An unknown ``rank_by``, or ``n_sims`` below :data:`MIN_SIMS`.
     """
     if rank_by not in RANK_BY:
         raise ValueError(f"rank_by must be 'per_flop' or 'absolute' (or 'shrinkage_per_exaflop', 'shrinkage'), "
                          f"not '{rank_by}'.")
+    if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < MIN_SIMS:
+        raise ValueError(f"n_sims must be a whole number of at least {MIN_SIMS} (simulated outcomes per candidate; "
+                         f"the estimate's Monte Carlo error needs several), got {n_sims!r}; the default is 64.")
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     # a candidate is a run to train: its cost needs N and D (or C), whatever the law reads
     cand = validate_targets(candidates, needs=("params", "tokens"), what="candidates table", domain_col=fit.domain_col)
@@ -210,9 +227,15 @@ def next_run(
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in tgt:
         tgt["unique_tokens"] = tgt["tokens"]  # the big run, on unique data unless given (the CLI has no flag for U)
     if budget is not None:
+        over = cand[cand["flops"] > budget]
         cand = cand[cand["flops"] <= budget]
         if cand.empty:
             raise RunsTableError(f"no candidate run fits the budget of {budget:g} FLOPs (C = 6 N D).")
+        if len(over):  # a fresh user's candidates near the target vanished without a word
+            names = over["label"].astype(str).tolist() if "label" in over else [
+                f"N={n:.3g}, D={d:.3g}" for n, d in zip(over["params"], over["tokens"], strict=True)]
+            warn_caller(f"{len(over)} candidate(s) cost more than the budget of {budget:g} FLOPs (C = 6 N D) and are "
+                        f"left out: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}.", UserWarning)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col) or fit.default_domain
     seed = fit.random_seed if random_seed is None else random_seed
     rows = []
@@ -226,13 +249,39 @@ def next_run(
     out["width_now"] = [r["width_now"] for r in rows]
     out["width_after"] = [r["width_after"] for r in rows]
     out["shrinkage"] = out["width_now"] - out["width_after"]
+    out["shrinkage_se"] = [r["width_after_se"] for r in rows]
     out["shrinkage_per_exaflop"] = out["shrinkage"] / (out["flops"] / 1e18)
     out["ess"] = [r["min_ess"] for r in rows]
     out["ess_low"] = out["ess"] < min_ess
-    out["measurable"] = out["shrinkage"] >= SHRINKAGE_RESOLUTION * out["width_now"]
+    # a gain is measurable above the method's resolution and twice its own Monte Carlo error (a fresh user saw
+    # -0.038, +0.002, +0.0004, -0.036 for one candidate at seeds 0-3, and 1-4 simulations ranked noise first)
+    out["measurable"] = ((out["shrinkage"] >= SHRINKAGE_RESOLUTION * out["width_now"])
+                         & (out["shrinkage"] >= 2.0 * out["shrinkage_se"]))
     out["domain"] = dom
     out = out.sort_values(["measurable", RANK_BY[rank_by]], ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out.attrs["target"] = tgt.iloc[0].to_dict()
     out.attrs["prob"] = prob
+    _warn_about_ranking(out, min_ess)
     return out
+
+
+def _warn_about_ranking(out: pd.DataFrame, min_ess: float) -> None:
+    """What a ranking cannot tell, said by :func:`next_run` itself (the CLI showed it, a notebook did not)."""
+    if not out["measurable"].any():  # e.g. a rich fit whose target interval is the model-form error beyond the runs
+        warn_caller(f"no candidate narrows the interval at the target measurably (by {100 * SHRINKAGE_RESOLUTION:g} % "
+                    f"of its width, width_now {out['width_now'].iloc[0]:.3g}, and by twice the estimate's Monte Carlo "
+                    "error): one more run of these sizes would not change this forecast measurably, so the ranking "
+                    "says nothing; try candidates nearer the target.", UserWarning)
+    elif out["ess_low"].all():
+        warn_caller(f"every candidate's width_after rests on few posterior draws (ess below {min_ess:g}; at most "
+                    f"{out['ess'].max():.3g}): optimistic estimates whose order can change with the seed; refit with "
+                    "more draws (--draws) before choosing.", UserWarning)
+    elif bool(out["ess_low"].iloc[0]):  # a fresh user's first-ranked candidate rested on one draw (ess 1-3)
+        warn_caller(f"the first-ranked candidate's width_after rests on few posterior draws (ess "
+                    f"{out['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False, or "
+                    "refit with more draws (--draws) before choosing.", UserWarning)
+    elif out["ess_low"].any():  # 3 of 4 candidates at ess 1-15 reordered between seeds, without a word (a fresh user)
+        warn_caller(f"{int(out['ess_low'].sum())} of {len(out)} candidates' width_after rest on few posterior draws "
+                    "(ess_low True): their shrinkage and rank can change with --seed; compare them only after a refit "
+                    "with more draws (--draws).", UserWarning)

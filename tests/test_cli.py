@@ -623,26 +623,22 @@ def test_next_run_says_when_no_candidate_changes_the_forecast(tmp_path, fake_fit
     err = capsys.readouterr().err
     row = pd.read_csv(tmp_path / "n.csv").iloc[0]
     assert not bool(row["measurable"]) and row["shrinkage"] < 0.5 * row["width_now"]
-    assert err == (f"warning: no candidate narrows the interval at the target by 50 % of its width or more (width_now "
-                   f"{row['width_now']:.3g}): one more run of these sizes would not change this forecast measurably, so "
-                   "the ranking says nothing; try candidates nearer the target.\n")
+    assert err == (f"warning: no candidate narrows the interval at the target measurably (by 50 % of its width, "
+                   f"width_now {row['width_now']:.3g}, and by twice the estimate's Monte Carlo error): one more run of "
+                   "these sizes would not change this forecast measurably, so the ranking says nothing; try candidates "
+                   "nearer the target.\n")
 
 
-def test_next_run_warns_when_its_first_choice_rests_on_few_draws(tmp_path, fake_fit, capsys, monkeypatch):
-    """A fresh user's first-ranked next run had an effective sample size of 1-3, and only the column legend said so."""
-    import bayes_scaling.cli as cli
-
+def test_next_run_refuses_too_few_simulations_in_the_flags_words(tmp_path, fake_fit, capsys):
+    """--n-sims 0 printed NumPy's "zero-size array to reduction operation minimum which has no identity"."""
     saved = fake_fit.save(tmp_path / "fit")
     cands = tmp_path / "cands.csv"
     pd.DataFrame({"params": [5e7], "tokens": [2.5e8]}).to_csv(cands, index=False)
-    table = pd.DataFrame({"rank": [1, 2], "label": ["a", "b"], "width_now": 0.2, "width_after": [0.1, 0.15],
-                          "shrinkage": [0.1, 0.05], "ess": [2.5, 900.0], "ess_low": [True, False], "measurable": True})
-    monkeypatch.setattr(cli, "next_run", lambda *a, **k: table)
-    assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens",
-                 "1.4e12", "--quiet"]) == 0
-    assert capsys.readouterr().err == (
-        "warning: the first-ranked candidate's width_after rests on few posterior draws (ess 2.5): an optimistic "
-        "estimate; prefer a candidate with ess_low False, or refit with more draws (--draws) before choosing.\n")
+    for bad in ("0", "1", "-3"):
+        assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens",
+                     "1.4e12", "--n-sims", bad, "--quiet"]) == 2
+        assert capsys.readouterr().err == (f"error: --n-sims must be at least 2 (simulated outcomes per candidate), "
+                                           f"got {bad}; the default is 64.\n")
 
 
 def test_the_cli_drops_matplotlibs_font_fallback_lines_only(fake_fit, tmp_path, caplog):

@@ -916,3 +916,17 @@ def test_a_loss_far_below_every_other_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         validate_runs(runs())  # the clean table is quiet
+
+
+def test_a_loss_that_rises_with_compute_is_warned_about():
+    """A fresh user's accuracies (0.3-0.7, rising with N) were fitted as losses: "reaches 0.451 nats/token"."""
+    from scipy import stats
+
+    df = runs(8)
+    df["loss"] = np.linspace(0.3, 0.7, 8)
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df)
+    rho, p = stats.spearmanr(df["params"] * df["tokens"], df["loss"])
+    assert [str(w.message) for w in rec if "rises with compute" in str(w.message)] == [
+        f"column 'loss' rises with compute (Spearman correlation {rho:.2f} over 8 runs, p = {p:.2g}), where a loss "
+        "falls: is it an accuracy or a score (higher is better)? Give the loss in nats per token."]

@@ -438,3 +438,13 @@ def test_compare_refuses_candidates_of_several_domains_instead_of_ranking_them_a
     from bayes_scaling.value_of_information import next_run
     with pytest.raises(RunsTableError, match="the candidates name several domains"):
         next_run(fit, cand, pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), n_sims=4)
+
+
+def test_compare_names_its_table_candidates():
+    """A fresh user's bad candidates file was called 'targets column ...' by compare."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    fit = make_fake_fit(synthetic_runs())
+    with pytest.raises(RunsTableError) as e:
+        compare(fit, pd.DataFrame({"params": [1e9, "abc"], "tokens": [2e10, 2e10]}))
+    assert str(e.value).startswith("candidates column 'params', row 1: 'abc' is not a number")

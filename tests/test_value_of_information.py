@@ -3,12 +3,18 @@ interval at a target (importance reweighting, no refit)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.value_of_information import expected_width_after, next_run
+
+# next_run says what a ranking cannot tell (test_next_run_says_what_its_ranking_cannot_tell checks the words); the fake
+# fit's few-draw candidates would repeat it in every test
+pytestmark = pytest.mark.filterwarnings("ignore:.*(few posterior draws|are left out|measurably).*:UserWarning")
 
 CANDIDATES = pd.DataFrame({"params": [5e7, 2e10], "tokens": [2.5e8, 4e11], "label": ["repeat smallest", "near target"]})
 TARGET = {"params": 7e10, "tokens": 1.4e12}
@@ -17,13 +23,15 @@ TARGET = {"params": 7e10, "tokens": 1.4e12}
 def test_next_run_table_contract_and_determinism(fake_fit):
     out = next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16)
     assert out.columns[0] == "rank" and set(out["label"]) == {"near target", "repeat smallest"}
-    assert {"flops", "width_now", "width_after", "shrinkage", "shrinkage_per_exaflop", "ess", "ess_low",
-            "measurable", "domain"} <= set(out)
+    assert {"flops", "width_now", "width_after", "shrinkage", "shrinkage_se", "shrinkage_per_exaflop", "ess",
+            "ess_low", "measurable", "domain"} <= set(out)
     assert list(out["rank"]) == [1, 2]
     for _, group in out.groupby("measurable"):  # ranked per FLOP by default, measurable gains first
         assert (group["shrinkage_per_exaflop"].diff().dropna() <= 0).all()
     assert list(out["measurable"]) == sorted(out["measurable"], reverse=True)
-    np.testing.assert_array_equal(out["measurable"], out["shrinkage"] >= 0.01 * out["width_now"])
+    np.testing.assert_array_equal(out["measurable"], (out["shrinkage"] >= 0.01 * out["width_now"])
+                                  & (out["shrinkage"] >= 2 * out["shrinkage_se"]))
+    assert (out["shrinkage_se"] > 0).all()
     np.testing.assert_allclose(out["shrinkage"], out["width_now"] - out["width_after"])
     np.testing.assert_allclose(out["shrinkage_per_exaflop"], out["shrinkage"] / (out["flops"] / 1e18))
     assert (out["domain"] == "default").all() and out.attrs["prob"] == 0.9
@@ -111,3 +119,48 @@ def test_a_cheap_run_with_no_measurable_gain_does_not_outrank_a_real_one(fake_fi
     assert list(coarse.index) == ["near target", "repeat smallest"]
     assert coarse.loc["repeat smallest", "shrinkage_per_exaflop"] > coarse.loc["near target", "shrinkage_per_exaflop"]
     assert list(coarse["measurable"]) == [True, False] and list(coarse["rank"]) == [1, 2]
+
+
+def test_next_run_says_what_its_ranking_cannot_tell(fake_fit):
+    """The CLI's warnings came from the CLI only: a notebook user got none (a fresh user, ess 1.06 ranked first). And
+    with every candidate on few draws the advice was to prefer one that did not exist."""
+    from bayes_scaling.value_of_information import _warn_about_ranking
+
+    def table(ess, measurable=(True, True)):
+        return pd.DataFrame({"width_now": [0.2, 0.2], "ess": ess, "ess_low": [e < 100 for e in ess],
+                             "measurable": measurable})
+
+    cases = [
+        (table([3.0, 4.5]), "every candidate's width_after rests on few posterior draws (ess below 100; at most 4.5): "
+                            "optimistic estimates whose order can change with the seed; refit with more draws (--draws) "
+                            "before choosing."),
+        (table([1.06, 900.0]), "the first-ranked candidate's width_after rests on few posterior draws (ess 1.06): an "
+                               "optimistic estimate; prefer a candidate with ess_low False, or refit with more draws "
+                               "(--draws) before choosing."),
+        (table([900.0, 2.0]), "1 of 2 candidates' width_after rest on few posterior draws (ess_low True): their "
+                              "shrinkage and rank can change with --seed; compare them only after a refit with more "
+                              "draws (--draws)."),
+        (table([900.0, 900.0], (False, False)), "no candidate narrows the interval at the target measurably (by 1 % of "
+                                                "its width, width_now 0.2, and by twice the estimate's Monte Carlo "
+                                                "error): one more run of these sizes would not change this forecast "
+                                                "measurably, so the ranking says nothing; try candidates nearer the "
+                                                "target."),
+    ]
+    for t, message in cases:
+        with pytest.warns(UserWarning) as rec:
+            _warn_about_ranking(t, 100.0)
+        assert [str(r.message) for r in rec] == [message]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_about_ranking(table([900.0, 900.0]), 100.0)
+    # from next_run itself, in Python: the budget that leaves a candidate out is said, with its label
+    with pytest.warns(UserWarning, match=r"^1 candidate\(s\) cost more than the budget of 1e\+18 FLOPs \(C = 6 N D\) "
+                                         r"and are left out: near target\.$"):
+        next_run(fake_fit, CANDIDATES, TARGET, budget=1e18, n_sims=8)
+
+
+def test_next_run_needs_several_simulations(fake_fit):
+    for bad in (0, 1, -3, 2.5, True):
+        with pytest.raises(ValueError, match=r"^n_sims must be a whole number of at least 2 \(simulated outcomes per "
+                                             r"candidate; the estimate's Monte Carlo error needs several\), got "):
+            next_run(fake_fit, CANDIDATES, TARGET, n_sims=bad)
