@@ -235,7 +235,7 @@ def next_run(
             names = over["label"].astype(str).tolist() if "label" in over else [
                 f"N={n:.3g}, D={d:.3g}" for n, d in zip(over["params"], over["tokens"], strict=True)]
             warn_caller(f"{len(over)} candidate(s) cost more than the budget of {budget:g} FLOPs (C = 6 N D) and are "
-                        f"left out: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}.", UserWarning)
+                        f"left out: {'; '.join(names[:5])}{' and more' if len(names) > 5 else ''}.", UserWarning)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col) or fit.default_domain
     seed = fit.random_seed if random_seed is None else random_seed
     rows = []
