@@ -176,6 +176,11 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     return counts[counts > 1]
 
 
+def _domain_column_hint(col: str, columns) -> str:
+    """did-you-mean for a domain column among ``columns``, leaving out the columns of sizes and losses."""
+    return did_you_mean(col, [c for c in columns if c not in LAW_COLUMNS])
+
+
 def missing_domain_column(col: str, source, columns, action: str = "fit") -> str:
     """The message for a ``--domain-col`` that names no column of the runs: the closest name, the columns found.
 
@@ -191,7 +196,7 @@ def missing_domain_column(col: str, source, columns, action: str = "fit") -> str
         What happens to the runs without it ("fit", "score").
     """
     columns = [str(c) for c in columns]
-    hint = did_you_mean(col, [c for c in columns if c not in LAW_COLUMNS])
+    hint = _domain_column_hint(col, columns)
     return (f"--domain-col '{col}' is not a column of '{source}'" + (f"; {hint}" if hint else "")
             + f" (columns: {', '.join(columns)}); name the column that holds each run's domain, or leave --domain-col "
             f"out to {action} the runs as one domain.")
@@ -818,32 +823,23 @@ def validate_runs(
             stacklevel=2,
         )
 
-    # a loss far below every other loss of its domain: a typo, another unit or not a loss at all (a fresh user's 0.05
-    # among losses of 2-8 was fitted without a word)
+    # per domain, losses no scaling law gives: one far below every other (a typo, another unit; a fresh user's 0.05
+    # among losses of 2-8 was fitted without a word), or losses that rise with compute (an accuracy or a score: a
+    # fresh user's accuracies of 0.3-0.7 were fitted as losses, "reaches 0.451 nats/token")
     for dname, sub in out.groupby("domain", sort=False):
-        if len(sub) < 3:
-            continue
+        where = f" of domain '{dname}'" if out["domain"].nunique() > 1 else ""
         ordered = sub["loss"].sort_values()
-        if ordered.iloc[0] < ordered.iloc[1] / LOSS_GAP_FACTOR:
-            first = ordered.index[0]
-            where = f" of domain '{dname}'" if out["domain"].nunique() > 1 else ""
+        if len(sub) >= 3 and ordered.iloc[0] < ordered.iloc[1] / LOSS_GAP_FACTOR:
             warnings.warn(
-                f"column 'loss', {ctx.row(first)}: {ordered.iloc[0]:g} is less than 1/{LOSS_GAP_FACTOR:g} of every "
-                f"other loss{where} (the next lowest is {ordered.iloc[1]:g}); a scaling law does not fall that far "
-                "between runs: check its value and unit (nats per token), or drop the row.",
+                f"column 'loss', {ctx.row(ordered.index[0])}: {ordered.iloc[0]:g} is less than 1/{LOSS_GAP_FACTOR:g} "
+                f"of every other loss{where} (the next lowest is {ordered.iloc[1]:g}); a scaling law does not fall "
+                "that far between runs: check its value and unit (nats per token), or drop the row.",
                 RunsTableWarning,
                 stacklevel=2,
             )
-
-    # a loss that rises with compute is no loss: an accuracy or a score (a fresh user's accuracies of 0.3-0.7 were
-    # fitted as losses, "reaches 0.451 nats/token", without a word)
-    if "flops" in out:
-        for dname, sub in out.groupby("domain", sort=False):
-            if len(sub) < 5 or sub["flops"].nunique() < 3 or sub["loss"].nunique() < 3:
-                continue
+        if "flops" in out and len(sub) >= 5 and sub["flops"].nunique() >= 3 and sub["loss"].nunique() >= 3:
             rho, p = stats.spearmanr(sub["flops"], sub["loss"])
             if rho > 0 and p < RISING_LOSS_P:
-                where = f" of domain '{dname}'" if out["domain"].nunique() > 1 else ""
                 warnings.warn(
                     f"column 'loss'{where} rises with compute (Spearman correlation {rho:.2f} over {len(sub)} runs, "
                     f"p = {p:.2g}), where a loss falls: is it an accuracy or a score (higher is better)? Give the "
@@ -1036,7 +1032,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     df = _published_headers(df, ctx)
     if domain_col not in df.columns and "domain" not in df.columns:  # a misspelt domain column forecast every domain
-        hint = did_you_mean(domain_col, [c for c in df.columns if c not in LAW_COLUMNS])
+        hint = _domain_column_hint(domain_col, df.columns)
         if hint:
             warn_caller(f"{what} has no column '{domain_col}' (the fit's domain column); {hint} Without it every row "
                         f"is taken as having no domain. Rename the column to '{domain_col}'.", RunsTableWarning)

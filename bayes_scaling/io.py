@@ -171,10 +171,9 @@ def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, fo
     problem = fit_dir_problem(path)
     if problem:
         raise FileExistsError(problem)
-    if path.exists():
-        if not force:
-            raise FileExistsError(f"'{path}' already exists; choose another path or pass force=True (--force) to "
-                                  "replace it.")
+    if path.exists() and not force:
+        raise FileExistsError(f"'{path}' already exists; choose another path or pass force=True (--force) to replace "
+                              "it.")
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))

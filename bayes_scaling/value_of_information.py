@@ -226,14 +226,15 @@ def next_run(
     assume_unique_tokens(fit, cand, "candidates", "rank")
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in tgt:
         tgt["unique_tokens"] = tgt["tokens"]  # the big run, on unique data unless given (the CLI has no flag for U)
+    if "label" not in cand:  # one default label, for the ranking and for the candidates a budget leaves out
+        cand.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(cand["params"], cand["tokens"], strict=True)])
     if budget is not None:
         over = cand[cand["flops"] > budget]
         cand = cand[cand["flops"] <= budget]
         if cand.empty:
             raise RunsTableError(f"no candidate run fits the budget of {budget:g} FLOPs (C = 6 N D).")
         if len(over):  # a fresh user's candidates near the target vanished without a word
-            names = over["label"].astype(str).tolist() if "label" in over else [
-                f"N={n:.3g}, D={d:.3g}" for n, d in zip(over["params"], over["tokens"], strict=True)]
+            names = over["label"].astype(str).tolist()
             warn_caller(f"{len(over)} candidate(s) cost more than the budget of {budget:g} FLOPs (C = 6 N D) and are "
                         f"left out: {'; '.join(names[:5])}{' and more' if len(names) > 5 else ''}.", UserWarning)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col) or fit.default_domain
@@ -244,8 +245,6 @@ def next_run(
         res = expected_width_after(fit, c, tgt, dom, prob=prob, n_sims=n_sims, rng=_candidate_rng(seed, c))
         rows.append(res)
     out = cand.copy().reset_index(drop=True)
-    if "label" not in out:
-        out.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(out["params"], out["tokens"], strict=True)])
     out["width_now"] = [r["width_now"] for r in rows]
     out["width_after"] = [r["width_after"] for r in rows]
     out["shrinkage"] = out["width_now"] - out["width_after"]
