@@ -382,6 +382,9 @@ class InvestmentDecision:
         The cost and value formulas with their numbers, one per line.
     decision : Decision
         The underlying :class:`bayes_scaling.investment.Decision` (with its metric draws).
+    assumption_note : str
+        A sentence naming the plans or pilots read as one epoch of unique data (a data-constrained fit and
+        no ``unique_tokens`` column), '' otherwise.
     sampling_caveat : str
         A sentence when the downstream fit failed its sampling checks ("" otherwise); part of
         :meth:`summary_text`, so the written report says it too.
@@ -400,6 +403,7 @@ class InvestmentDecision:
     formulas: str
     decision: Decision = field(repr=False)
     sampling_caveat: str = ""
+    assumption_note: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -431,8 +435,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.sampling_caveat, self.pilot_caveat(),
-                                    self.frontier_text()) if t)
+        return " ".join(t for t in (self.decision.summary_text(), self.sampling_caveat, self.assumption_note,
+                                    self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
         """A sentence when a pilot's EVSI rests on few posterior draws ("" otherwise).
@@ -531,7 +535,8 @@ def _plans(fit, table, what: str) -> pd.DataFrame:
     """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row."""
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     t = validate_targets(table, needs=needs, what=what, domain_col=fit.domain_col).reset_index(drop=True)
-    assume_unique_tokens(fit, t, what.removesuffix(" table"), "cost and value")
+    assumed = "unique_tokens" in fit.law.variables and "unique_tokens" not in t
+    assume_unique_tokens(fit, t, what.removesuffix(" table"), "price and value")
     if "label" not in t:
         t.insert(0, "label", [f"{format_count(n)} x {format_count(d)} tokens"
                               for n, d in zip(t["params"], t["tokens"], strict=True)])
@@ -540,7 +545,9 @@ def _plans(fit, table, what: str) -> pd.DataFrame:
         i = int(np.flatnonzero(t["label"] == "")[0])
         raise RunsTableError(f"{what} column 'label', row {i}: the label is empty; name every row or drop the column.")
     keep = [c for c in ("label", "params", "tokens", "flops", "unique_tokens") if c in t]
-    return t[keep]
+    out = t[keep].copy()
+    out.attrs = {"unique_tokens_assumed": assumed}
+    return out
 
 
 def decide(
@@ -674,6 +681,10 @@ def decide(
                           f"'{largest['label']}' ({largest['flops']:.3g} FLOPs): a pilot is a smaller run that "
                           "informs the choice; its value is computed all the same.", UserWarning, stacklevel=2)
     law_vars = list(fit.law.variables)
+    assumed = [w for w, t in (("plans", plan_t), ("pilots", pilot_t)) if t is not None and t.attrs["unique_tokens_assumed"]]
+    # the report says it, not only the warning: a reader of the report never sees the warning
+    note = (f"The {' and the '.join(assumed)} have no unique_tokens: each is read as one epoch of unique data, with no "
+            "repeated tokens." if assumed else "")
 
     def loss_draws(table, kind):
         # a freshly seeded generator per call: the same domain draws (new domain) in every call
@@ -714,4 +725,4 @@ def decide(
     return InvestmentDecision(plans=d.table, pilots=pilot_out, frontier=front, net_value=d.net_value,
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
-                              sampling_caveat=caveat)
+                              sampling_caveat=caveat, assumption_note=note)

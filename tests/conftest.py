@@ -117,7 +117,8 @@ def chinchilla():
 
 
 def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chains: int = 2, draws: int = 500,
-                  seed: int = 0, offsets: dict | None = None, tau=(0.1, 0.3, 0.3, 0.1, 0.16), law=None) -> bs.ScalingFit:
+                  seed: int = 0, offsets: dict | None = None, tau=(0.1, 0.3, 0.3, 0.1, 0.16), law=None,
+                  law_name: str = "chinchilla") -> bs.ScalingFit:
     """A ScalingFit of ``runs`` whose draws are synthetic: the known law plus Gaussian jitter, no sampler.
 
     Parameters
@@ -134,25 +135,30 @@ def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chain
         Between-domain spread of each sampling coordinate (hierarchical fits), in ``law.z_names`` order.
     law : dict, optional
         Natural parameters of the draws' centre (default ``TRUTH``).
+    law_name : str, default "chinchilla"
+        The law fitted; ``"data_constrained"`` adds R_D* = 15.4 and R_N* = 5.3 (Muennighoff et al. 2023, Eq. 5 fit).
     """
-    spec = bs.ScalingLaw(prior=prior, discrepancy=discrepancy, sampler=SamplerConfig(chains=chains, draws=draws))
+    spec = bs.ScalingLaw(law=law_name, prior=prior, discrepancy=discrepancy,
+                         sampler=SamplerConfig(chains=chains, draws=draws))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.RunsTableWarning)
         inputs = spec.inputs(runs)
     lw = spec.law
     p = {**TRUTH, **(law or {})}
-    cat = {"logA": np.log(p["A"]), "logB": np.log(p["B"]), "logE": np.log(p["E"]), "alpha": p["alpha"], "beta": p["beta"]}
+    cat = {"logA": np.log(p["A"]), "logB": np.log(p["B"]), "logE": np.log(p["E"]), "alpha": p["alpha"], "beta": p["beta"],
+           "logRD": np.log(15.4), "logRN": np.log(5.3)}
     centre = lw.from_catalog(cat, inputs.refs)
     theta0 = np.array([float(centre[k]) for k in lw.theta_names])
     rng = np.random.default_rng(seed)
     s, nd, k = chains * draws, len(inputs.domains), len(lw.theta_names)
-    mu = theta0 + JITTER * rng.standard_normal((s, k))
+    jitter = np.pad(JITTER, (0, k - len(JITTER)), constant_values=0.01)  # ln R_D*, ln R_N* of the data-constrained law
+    mu = theta0 + jitter * rng.standard_normal((s, k))
     mu_z = lw.z_matrix(mu)
     q = len(lw.z_names)
     theta = np.empty((s, nd, k))
     for i, dom in enumerate(inputs.domains):
         shift = np.array([(offsets or {}).get(dom, {}).get(name, 0.0) for name in lw.theta_names])
-        theta[:, i] = (mu if nd == 1 else mu + shift + JITTER * rng.standard_normal((s, k)))
+        theta[:, i] = (mu if nd == 1 else mu + shift + jitter * rng.standard_normal((s, k)))
     sigma = 0.005 * np.exp(0.1 * rng.standard_normal((s, nd)))
     shape = (chains, draws)
     post = {

@@ -448,3 +448,27 @@ def test_compare_names_its_table_candidates():
     with pytest.raises(RunsTableError) as e:
         compare(fit, pd.DataFrame({"params": [1e9, "abc"], "tokens": [2e10, 2e10]}))
     assert str(e.value).startswith("candidates column 'params', row 1: 'abc' is not a number")
+
+
+def test_decide_report_says_when_plans_are_read_as_unique_data():
+    """A data-constrained fit and plans without unique_tokens: the warning went to the terminal only, and the report,
+    which is what a manager reads, did not say that every plan was priced and forecast as one epoch of unique data."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    fit = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
+    pilots = PLANS.iloc[:1].assign(label="pilot", params=1e8, tokens=2e9)
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        res = decide(fit, PLANS, COSTS, _loss_value(), pilots=pilots, random_seed=0)
+    assert [str(r.message) for r in rec] == [  # plans and pilots, once each
+        f"the {w} have no 'unique_tokens' column: every token is taken as unique (one epoch, no repeated data); add "
+        "unique_tokens to price and value runs that repeat their data." for w in ("plans", "pilots")]
+    note = ("The plans and the pilots have no unique_tokens: each is read as one epoch of unique data, with no "
+            "repeated tokens.")
+    assert res.assumption_note == note and note in res.summary_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        given = decide(fit, PLANS.assign(unique_tokens=PLANS["tokens"]), COSTS, _loss_value(), random_seed=0)
+    assert given.assumption_note == "" and "unique_tokens" not in given.summary_text()
+    # the same numbers either way: U = D is what the fill assumes
+    np.testing.assert_allclose(given.plans["net_value_mean"], res.plans["net_value_mean"], rtol=1e-12)
