@@ -408,11 +408,17 @@ def cmd_next_run(args) -> int:
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     target = pd.DataFrame([{"params": args.target_params, "tokens": args.target_tokens}])
+    if args.target_unique_tokens is not None:
+        if "unique_tokens" not in fit.law.variables:  # ignored silently, it would look as if repeats were forecast
+            raise CliError(f"--target-unique-tokens is for a fit of the data-constrained law; this fit's law is "
+                           f"'{fit.law.name}', which does not see repeated data. Drop the flag.")
+        target["unique_tokens"] = args.target_unique_tokens
     try:
         validate_targets(target)
     except RunsTableError as exc:  # said in the flags' words: the target is not a table the user wrote
         msg = str(exc).replace("targets column 'params'", "--target-params").replace("targets column 'tokens'",
                                                                                    "--target-tokens")
+        msg = msg.replace("targets column 'unique_tokens'", "--target-unique-tokens")
         msg = re.sub(r", row \d+( \(file line \d+\))?:", ":", msg).replace(" (FLOPs for 'flops')", "")
         raise CliError(msg.replace("fix or drop that target", "fix the flag")) from None
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
@@ -715,6 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N of the run to forecast, a raw count such as 7e9 (required)")
     n.add_argument("--target-tokens", required=True, type=float, dest="target_tokens",
                    help="D of the run to forecast, a raw count such as 1.4e11 (required)")
+    n.add_argument("--target-unique-tokens", type=float, default=None, dest="target_unique_tokens",
+                   help="U of the run to forecast, unique tokens, for a fit of the data-constrained law (default: "
+                        "the target's tokens, one epoch)")
     n.add_argument("--budget", type=float, default=None,
                    help="drop candidates costing more FLOPs (C = 6ND) than this (default: no budget)")
     n.add_argument("--rank-by", choices=["per_flop", "absolute"], default="per_flop", dest="rank_by",

@@ -225,7 +225,7 @@ def next_run(
     tgt = validate_targets(target, needs=needs, domain_col=fit.domain_col).iloc[[0]]
     assume_unique_tokens(fit, cand, "candidates", "rank")
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in tgt:
-        tgt["unique_tokens"] = tgt["tokens"]  # the big run, on unique data unless given (the CLI has no flag for U)
+        tgt["unique_tokens"] = tgt["tokens"]  # the big run, on unique data unless given (--target-unique-tokens)
     if "label" not in cand:  # one default label, for the ranking and for the candidates a budget leaves out
         cand.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(cand["params"], cand["tokens"], strict=True)])
     if budget is not None:

@@ -741,3 +741,34 @@ def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, ca
     assert err.count("have no 'unique_tokens' column") == 1
     assert "warning: the candidates have no 'unique_tokens' column: every token is taken as unique (one epoch, no " \
            "repeated data); add unique_tokens to rank runs that repeat their data." in err
+
+
+def test_next_run_takes_the_targets_unique_tokens_from_a_flag(fake_fit, tmp_path, capsys):
+    # the target of a data-constrained fit was always read as one epoch: the CLI had no flag for its U (noticed in
+    # session 12); the flag is refused for a law that does not see repeated data, where it would be ignored silently
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    dc = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
+    saved = dc.save(tmp_path / "dc")
+    cands = tmp_path / "c.csv"
+    pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10], "unique_tokens": [2e10, 4e10]}).to_csv(cands,
+                                                                                                       index=False)
+    base = ["next-run", str(saved), "--candidates", str(cands), "--target-params", "7e10", "--target-tokens", "1.4e12",
+            "--n-sims", "4", "--seed", "0", "--quiet", "--force"]
+    widths = {}
+    for u in ("1.4e12", "1e10"):
+        assert main([*base, "--target-unique-tokens", u, "--out", str(tmp_path / f"n{u}.csv")]) == 0
+        widths[u] = pd.read_csv(tmp_path / f"n{u}.csv")["width_now"].iloc[0]
+    assert main([*base, "--out", str(tmp_path / "default.csv")]) == 0  # default: one epoch, U = D
+    assert pd.read_csv(tmp_path / "default.csv")["width_now"].iloc[0] == widths["1.4e12"]
+    assert widths["1e10"] != widths["1.4e12"]  # 140 epochs: the law's repeated-data term moves the forecast
+    capsys.readouterr()
+    assert main([*base, "--target-unique-tokens", "-5"]) == 2
+    assert capsys.readouterr().err == ("error: --target-unique-tokens: '-5.0' is not a positive finite number; fix "
+                                       "the flag.\n")
+    chin = fake_fit.save(tmp_path / "chin")
+    assert main(["next-run", str(chin), *base[2:], "--target-unique-tokens", "1e10"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --target-unique-tokens is for a fit of the data-constrained law; this fit's law is 'chinchilla', which "
+        "does not see repeated data. Drop the flag.\n")
