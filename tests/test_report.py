@@ -282,3 +282,17 @@ def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_
     ratio = (p["loss_upper"] - p["loss_lower"]) / (p["mean_loss_upper"] - p["mean_loss_lower"])
     assert ratio > 2
     assert f"the 90% interval for one new run is {ratio:.1f}x as wide as that of the expected loss" in note
+
+
+def test_report_headline_chance_of_missing_is_the_risk_tables(fake_fit):
+    """The headline drew its own noise and said 1.6 % where the same report's risk table said < 1 % (a fresh user):
+    both are now predict's keyed draws, so the headline's probability is exceedance()'s to the digit."""
+    from bayes_scaling.display import format_probability
+    from bayes_scaling.risk import exceedance
+
+    pred = fake_fit.predict(TARGETS)
+    thr = float(pred["loss_median"].iloc[0]) * 1.01  # a threshold inside the interval: a probability of a few %
+    rep = build_fit_report(fake_fit, pred, None, title="t", data_note="", threshold=thr)
+    p = float(exceedance(fake_fit, TARGETS.iloc[[0]], thr)["p_exceed"].iloc[0])
+    assert 0.01 < p < 0.5
+    assert f"; {format_probability(p)} chance of missing the target {thr:.4g} nats/token" in rep.summary[0]
