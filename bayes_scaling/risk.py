@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._text import did_you_mean
 from .data import RunsTableError, validate_targets
 from .decisions import frontier
 from .display import format_p_value
@@ -271,6 +272,7 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     ----------
     fit : ScalingFit
     domain : str, optional
+        A fitted domain (default: the fit's default domain).
     n_draws : int
         Prior predictive draws.
     random_seed : int
@@ -282,8 +284,19 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
         ``worst_run`` (row index of the run farthest from the prior predictive),
         ``flag`` (``none``, ``mild``, ``strong``) and ``message`` in plain words.
         ``p_value`` is NaN when the law has no published fit.
+
+    Raises
+    ------
+    RunsTableError
+        For a domain the fit has no runs of (the check compares a domain's own runs with the prior).
     """
     domain = domain or fit.default_domain
+    if domain not in fit.domains or domain in fit.reference_domains:
+        # "argmax of an empty sequence" was all a fresh user read for a new or misspelt name
+        own = [d for d in fit.domains if d not in fit.reference_domains]
+        hint = did_you_mean(domain, own, cutoff=0.6, contains=True)
+        raise RunsTableError(f"domain '{domain}' has no runs in this fit, so there is nothing to compare with the "
+                             f"prior; give one of its domains ({', '.join(own)})" + (f"; {hint}" if hint else "."))
     law = fit.law
     runs = fit.runs[fit.runs["domain"] == domain]
     th_pub = fit.published_theta()

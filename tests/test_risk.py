@@ -303,3 +303,15 @@ def test_expected_shortfall_stays_finite_with_the_heavy_tails_that_many_run_fits
     wide = dataclasses.replace(wide, posterior=wtree)
     mean, new = bs.predict.predictive_draws(wide, TARGET, wide.domains[0], np.random.default_rng(0))
     assert np.abs(new - mean).max() == bs.predict.RUN_NOISE_CLIP and np.isfinite(np.exp(new)).all()
+
+
+def test_prior_data_conflict_names_the_domains_for_one_it_has_no_runs_of(fake_hier_fit):
+    # "attempt to get argmax of an empty sequence" was all a fresh user read for 'rpj' and '(new domain)'
+    own = ", ".join(fake_hier_fit.domains)
+    with pytest.raises(bs.RunsTableError) as exc:
+        prior_data_conflict(fake_hier_fit, "unseen")
+    assert str(exc.value) == (f"domain 'unseen' has no runs in this fit, so there is nothing to compare with the prior; "
+                              f"give one of its domains ({own}).")
+    near = fake_hier_fit.domains[0][:-1]
+    with pytest.raises(bs.RunsTableError, match=f"; did you mean '{fake_hier_fit.domains[0]}'\\?$"):
+        prior_data_conflict(fake_hier_fit, near)
