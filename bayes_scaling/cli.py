@@ -44,7 +44,7 @@ from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, missing_domain_column, read_runs, unseen_domain_note, validate_targets
 from .display import column_legend
 from .datasets import citation, load_chinchilla
-from .decisions import COMPARE_COLUMNS, check_metric, compare, decide, frontier
+from .decisions import COMPARE_COLUMNS, check_constraints, check_metric, compare, decide, frontier
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -334,6 +334,14 @@ def cmd_frontier(args) -> int:
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     budgets = _floats(args.flops, "--flops")
     kw = dict(max_params=args.max_params, unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
+    try:
+        check_constraints(fit, **kw)
+    except ValueError as exc:  # said in the flags' words
+        msg = str(exc).replace("leave it out", "drop the flag").replace("Leave it out", "Drop the flag")
+        for name in kw:
+            if msg.startswith(name + " "):
+                msg = "--" + name.replace("_", "-") + msg[len(name):]
+        raise CliError(msg) from None
     if args.domain is None and _several(fit):  # every domain, and a new one
         fr, notes = domain_frontiers(fit, budgets, prob=_prob(args.prob), **kw)
         for note in notes:

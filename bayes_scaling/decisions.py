@@ -47,7 +47,7 @@ from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import assume_unique_tokens, discrepancy_draws, predictive_draws, warn_extrapolation
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "COMPARE_COLUMNS"]
+           "InvestmentDecision", "check_metric", "check_constraints", "COMPARE_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -84,6 +84,29 @@ def discrepancy_of(fit, domain):
     if domain not in fit.bases:
         return None
     return lambda x: discrepancy_draws(fit, domain, x, paired=True)
+
+
+def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens=0.0) -> None:
+    """Refuse a constraint of the compute-optimal allocation that cannot hold (see :func:`optimal_allocation_draws`).
+
+    A zero or negative ``max_params`` gave an all-NaN frontier and NumPy's "divide by zero encountered in log"; a
+    ``unique_tokens`` budget for a law that does not see repeated data was ignored without a word (a fresh user).
+
+    Raises
+    ------
+    ValueError
+        For a ``max_params`` or ``unique_tokens`` that is not a positive finite count, an ``inference_tokens`` that
+        is negative or not finite, or ``unique_tokens`` for a law without it.
+    """
+    for name, v in (("max_params", max_params), ("unique_tokens", unique_tokens)):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive count (e.g. 7e10), got {v:g}; leave it out for no constraint.")
+    if not (np.isfinite(inference_tokens) and inference_tokens >= 0):
+        raise ValueError(f"inference_tokens must be zero or a positive count of tokens served (e.g. 1e12), got "
+                         f"{inference_tokens:g}.")
+    if unique_tokens is not None and "unique_tokens" not in fit.law.variables:
+        raise ValueError(f"unique_tokens is a budget of unique data for a fit of the data-constrained law; this fit's "
+                         f"law is '{fit.law.name}', which does not see repeated data. Leave it out.")
 
 
 def optimal_allocation_draws(
@@ -134,8 +157,9 @@ def optimal_allocation_draws(
     Raises
     ------
     ValueError
-        If the law does not depend on both N and D.
+        If the law does not depend on both N and D, or a constraint cannot hold (:func:`check_constraints`).
     """
+    check_constraints(fit, max_params, unique_tokens, inference_tokens)
     law = fit.law
     if not law.has_allocation:
         raise ValueError(f"the {law.name} law does not depend on both N and D, so it has no compute-optimal split.")
@@ -238,7 +262,10 @@ def frontier(
     Raises
     ------
     ValueError
-        For non-positive budgets or a law without an N-D split.
+        For non-positive budgets, a law without an N-D split, a non-positive ``max_params`` or ``unique_tokens``, a
+        negative ``inference_tokens``, or ``unique_tokens`` for a law that does not see repeated data.
+    RunsTableError
+        For a fit of several domains without ``domain``.
     """
     flops = np.atleast_1d(np.asarray(flops, float))
     if flops.size == 0 or not np.all(np.isfinite(flops)) or np.any(flops <= 0):
@@ -248,9 +275,10 @@ def frontier(
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     own = [d for d in fit.domains if d not in fit.reference_domains]
     if domain is None and len(own) > 1:  # default_domain's message speaks of targets, which a frontier has none of
-        raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME "
-                             f"(--domain NAME on the command line). Known domains: {', '.join(fit.domains)} (any other "
-                             "name gives the frontier of a new, unseen domain).")
+        raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME. "
+                             f"Known domains: {', '.join(fit.domains)} (any other name gives the frontier of a new, "
+                             "unseen domain). For every domain at once, as the command line does without --domain, use "
+                             "bayes_scaling.workflow.domain_frontiers.")
     theta, dom = _domain_theta(fit, domain, rng)
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,

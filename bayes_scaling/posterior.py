@@ -374,10 +374,10 @@ class ScalingFit:
         if len(self.domains) == 1:
             return self.domains[0]
         raise RunsTableError(
-            f"this fit has several domains; say which one: a '{self.domain_col}' column in the targets, or domain=NAME "
-            "(--domain NAME on the command line). Known domains: "
-            + ", ".join(self.domains)
-            + " (any other name gives the forecast for a new, unseen domain)."
+            f"this fit has several domains; say which one: a '{self.domain_col}' column in the targets, or domain=NAME. "
+            "Known domains: " + ", ".join(self.domains) + " (any other name gives the forecast for a new, unseen "
+            "domain). For every domain at once, as the command line does without --domain, pass the targets through "
+            "bayes_scaling.workflow.expand_targets first."
         )
 
     # ------------------------------------------------------------ summaries

@@ -772,3 +772,25 @@ def test_next_run_takes_the_targets_unique_tokens_from_a_flag(fake_fit, tmp_path
     assert capsys.readouterr().err == (
         "error: --target-unique-tokens is for a fit of the data-constrained law; this fit's law is 'chinchilla', which "
         "does not see repeated data. Drop the flag.\n")
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--max-params", "0", "--max-params must be a positive count (e.g. 7e10), got 0; drop the flag for no constraint."),
+    ("--inference-tokens", "-5", "--inference-tokens must be zero or a positive count of tokens served (e.g. 1e12), "
+                                 "got -5."),
+    ("--unique-tokens", "-1", "--unique-tokens must be a positive count (e.g. 7e10), got -1; drop the flag for no "
+                              "constraint."),
+    ("--unique-tokens", "1e9", "--unique-tokens is a budget of unique data for a fit of the data-constrained law; "
+                               "this fit's law is 'chinchilla', which does not see repeated data. Drop the flag."),
+])
+def test_frontier_refuses_constraints_that_cannot_hold(fake_fit, fake_hier_fit, tmp_path, capsys, flag, value, message):
+    # --max-params 0 printed NumPy's "divide by zero encountered in log" and an all-NaN table with exit 0; a
+    # --unique-tokens budget on a Chinchilla-law fit was ignored without a word (a fresh user); with and without
+    # --domain on a fit of several domains, and in Python
+    for fit, extra in ((fake_fit, []), (fake_hier_fit, []), (fake_hier_fit, ["--domain", "code"])):
+        saved = fit.save(tmp_path / f"f{len(extra)}{len(fit.domains)}", force=True)
+        assert main(["frontier", str(saved), "--flops", "1e21", "--quiet", *extra, flag, value]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+    name = flag.removeprefix("--").replace("-", "_")
+    with pytest.raises(ValueError, match="^" + name):
+        fake_fit.frontier([1e21], **{name: float(value)})

@@ -57,17 +57,26 @@ def test_unknown_domain_and_default_domain_messages(fake_fit, fake_hier_fit):
     with pytest.raises(KeyError, match="unknown domain 'x'; known domains: default."):
         fake_fit.theta("x")
     assert fake_fit.default_domain == "default"
-    msg = ("this fit has several domains; say which one: a 'domain' column in the targets, or domain=NAME (--domain "
-           "NAME on the command line). Known domains: books, code, web (any other name gives the forecast for a new, "
-           "unseen domain).")
+    # the CLI's advice (--domain NAME) was wrong here: without --domain the command line forecasts every domain
+    msg = ("this fit has several domains; say which one: a 'domain' column in the targets, or domain=NAME. Known "
+           "domains: books, code, web (any other name gives the forecast for a new, unseen domain). For every domain "
+           "at once, as the command line does without --domain, pass the targets through "
+           "bayes_scaling.workflow.expand_targets first.")
     with pytest.raises(bs.RunsTableError) as err:
         fake_hier_fit.default_domain
     assert str(err.value) == msg
     with pytest.raises(bs.RunsTableError) as err:  # the frontier has no targets table: no word of a column
         fake_hier_fit.frontier([1e21])
-    assert str(err.value) == ("this fit has several domains; say which one the frontier is for with domain=NAME "
-                              "(--domain NAME on the command line). Known domains: books, code, web (any other name "
-                              "gives the frontier of a new, unseen domain).")
+    assert str(err.value) == ("this fit has several domains; say which one the frontier is for with domain=NAME. "
+                              "Known domains: books, code, web (any other name gives the frontier of a new, unseen "
+                              "domain). For every domain at once, as the command line does without --domain, use "
+                              "bayes_scaling.workflow.domain_frontiers.")
+    from bayes_scaling.workflow import domain_frontiers, expand_targets
+
+    fr, _ = domain_frontiers(fake_hier_fit, [1e21])  # what the message points to works
+    assert {"books", "code", "web"} <= set(fr["domain"])
+    pred = fake_hier_fit.predict(expand_targets(fake_hier_fit, pd.DataFrame({"params": [1e9], "tokens": [2e10]})))
+    assert {"books", "code", "web"} <= set(pred["domain"])
     with pytest.raises(bs.RunsTableError, match="single domain and no hierarchy, so it has no between-domain spread"):
         fake_fit.between_domain_spread()
 

@@ -196,7 +196,7 @@ def test_the_fits_domain_column_wins_over_a_stray_domain_column_and_the_errors_n
     with pytest.raises(bs.RunsTableError, match="say which one: a 'corpus' column in the targets, or domain=NAME"):
         fit.predict(both.drop(columns=["corpus", "domain"]))
     with pytest.raises(bs.RunsTableError, match=r"^this fit has several domains; say which one the frontier is for "
-                                                r"with domain=NAME \(--domain NAME on the command line\)\. Known"):
+                                                r"with domain=NAME\. Known"):
         fit.frontier([1e21])
 
 
