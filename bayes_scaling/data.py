@@ -41,6 +41,7 @@ from ._text import did_you_mean
 from ._warnings import warn_caller
 
 __all__ = [
+    "DOMAINS_CHECKED",
     "repeated_configurations",
     "unseen_domain_note",
     "one_domain_of",
@@ -240,6 +241,12 @@ def one_domain_of(table: pd.DataFrame, domain: str | None, what: str, domain_col
             f"the {what} say domain '{named[0]}' in column '{domain_col}' but '{domain}' was asked for "
             "(domain= / --domain); drop one of the two.")
     return domain if domain is not None else (named[0] if named else None)
+
+
+#: Key of ``DataFrame.attrs`` set on a targets table whose domain names were already checked against the fit's
+#: (:func:`unseen_domain_note`, e.g. by ``workflow.expand_targets``, which renumbers the rows), so that a later
+#: validation does not question them again under other row numbers.
+DOMAINS_CHECKED = "domains_checked"
 
 
 def unseen_domain_note(name, domains, who: str) -> str:

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from ._warnings import warn_caller
-from .data import RunsTableWarning, validate_targets
+from .data import DOMAINS_CHECKED, RunsTableWarning, validate_targets
 from .intervals import interval
 
 __all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
@@ -285,7 +285,8 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
     targets : DataFrame or path
     domain : str, optional
     check_domains : bool, default True
-        Pass the fit's domains to :func:`bayes_scaling.data.validate_targets`.
+        Pass the fit's domains to :func:`bayes_scaling.data.validate_targets` (not for a table marked
+        :data:`bayes_scaling.data.DOMAINS_CHECKED`, whose names were checked under the user's row numbers).
 
     Raises
     ------
@@ -293,6 +294,8 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
         Invalid targets.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
+    if isinstance(targets, pd.DataFrame) and targets.attrs.get(DOMAINS_CHECKED):
+        check_domains = False
     t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs, domain_col=fit.domain_col)
     assume_unique_tokens(fit, t, "targets", "forecast")
     if domain is not None:

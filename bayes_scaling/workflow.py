@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import RunsTableWarning, validate_targets
+from .data import DOMAINS_CHECKED, RunsTableWarning, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -295,18 +295,23 @@ def expand_targets(fit: ScalingFit, targets) -> pd.DataFrame:
         Invalid targets.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(targets, needs=needs, domain_col=fit.domain_col).reset_index(drop=True)
+    # a name close to a fitted one is questioned here, with the row of the user's table (after the expansion the
+    # rows are renumbered, and a fresh user read "row 2" for the domain on file line 4)
+    t = validate_targets(targets, domains=fit.domains, needs=needs, domain_col=fit.domain_col).reset_index(drop=True)
     own = own_domains(fit)
     if len(own) == 1:
-        return t.assign(domain=t["domain"].where(t["domain"].notna(), own[0]))
-    doms = own + ([NEW_DOMAIN] if _with_population(fit) else [])
-    parts = []
-    for _, row in t.iterrows():
-        if row["domain"] is not None and isinstance(row["domain"], str):
-            parts.append(pd.DataFrame([row]))
-        else:
-            parts.append(pd.DataFrame([row.to_dict() | {"domain": d} for d in doms]))
-    return pd.concat(parts, ignore_index=True)
+        out = t.assign(domain=t["domain"].where(t["domain"].notna(), own[0]))
+    else:
+        doms = own + ([NEW_DOMAIN] if _with_population(fit) else [])
+        parts = []
+        for _, row in t.iterrows():
+            if row["domain"] is not None and isinstance(row["domain"], str):
+                parts.append(pd.DataFrame([row]))
+            else:
+                parts.append(pd.DataFrame([row.to_dict() | {"domain": d} for d in doms]))
+        out = pd.concat(parts, ignore_index=True)
+    out.attrs = {DOMAINS_CHECKED: True}  # predict() does not question the names again
+    return out
 
 
 def _check_out(out: Path, force: bool) -> None:

@@ -794,3 +794,18 @@ def test_frontier_refuses_constraints_that_cannot_hold(fake_fit, fake_hier_fit, 
     name = flag.removeprefix("--").replace("-", "_")
     with pytest.raises(ValueError, match="^" + name):
         fake_fit.frontier([1e21], **{name: float(value)})
+
+
+def test_predict_without_domain_names_the_users_row_of_a_near_miss_domain(fake_hier_fit, tmp_path, capsys):
+    # targets without --domain on a fit of several domains are expanded to every domain first, which renumbered the
+    # rows: a fresh user read "row 2" for the domain on file line 4 (and "row 3 (file line 4)" with --domain)
+    saved = fake_hier_fit.save(tmp_path / "fit")
+    at = tmp_path / "t.csv"
+    pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [2e10] * 3, "domain": [None, "code", "cod"]}).to_csv(at,
+                                                                                                       index=False)
+    for extra in ([], ["--domain", "web"]):
+        assert main(["predict", str(saved), "--at", str(at), "--quiet", "--out", str(tmp_path / "p.csv"), "--force",
+                     *extra]) == 0
+        assert capsys.readouterr().err == (
+            "warning: targets domain 'cod' (row 3 (file line 4)) is not a domain of this fit, so it gets the forecast "
+            "for a new domain; did you mean 'code'?\n")
