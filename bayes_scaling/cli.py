@@ -48,7 +48,7 @@ from .decisions import COMPARE_COLUMNS, check_constraints, check_metric, compare
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
-from .io import FitFileError, fit_dir_problem, saved_fit_dir
+from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
 from .predict import predict
@@ -156,14 +156,10 @@ def _check_args(args) -> None:
 def _check_out_file(path: str | None, force: bool) -> Path | None:
     if path is None:
         return None
-    p = Path(path)
-    if p.is_dir():
-        raise CliError(f"--out '{p}' is a directory; give a CSV file name such as '{p / 'table.csv'}'.", EXIT_FILE)
-    if p.exists() and not force:
-        raise CliError(f"'{p}' already exists; choose another --out or pass --force to overwrite it.", EXIT_FILE)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    return p
+    problem = out_file_problem(path, force)  # also a folder that takes no file ('/proc/x.csv' gave a raw errno)
+    if problem:
+        raise CliError(problem, EXIT_FILE)
+    return Path(path)
 
 
 @contextlib.contextmanager

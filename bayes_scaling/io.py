@@ -47,7 +47,8 @@ import xarray as xr
 from ._version import __version__
 from ._warnings import warn_caller
 
-__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES", "fit_dir_problem"]
+__all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES", "fit_dir_problem",
+           "out_file_problem"]
 
 #: Version of the on-disk format; bumped on incompatible changes.
 FORMAT_VERSION = 3
@@ -99,6 +100,43 @@ class SavedFit:
 
 #: The files of a saved fit: the only ones ``write_fit(force=True)`` replaces.
 FIT_FILES = ("fit.json", "posterior.nc", "runs.csv")
+
+
+def out_file_problem(path, force: bool, flag: str = "--out") -> str | None:
+    """Why a table cannot be written to the file ``path`` (None if it can), checked before any work is done.
+
+    A directory is not a file; an existing file is replaced only with ``force``; the folder must exist (or be
+    creatable) and take a new file, which is tried with an empty temporary file that is removed again. A fresh user's
+    ``backtest --out DIR --force`` failed with "[Errno 21] Is a directory" after the whole fit, and
+    ``--points-out /proc/p.csv`` failed after the summary had been written.
+
+    Parameters
+    ----------
+    path : str or Path
+    force : bool
+        Whether an existing file may be replaced.
+    flag : str
+        How the message names the option.
+
+    Returns
+    -------
+    str or None
+    """
+    import tempfile
+
+    p = Path(path)
+    if p.is_dir():
+        return f"{flag} '{p}' is a directory; give a CSV file name such as '{p / 'table.csv'}'."
+    if p.exists() and not force:
+        return f"'{p}' already exists; choose another {flag} or pass --force to overwrite it."
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".bayes-scaling-probe-"):
+            pass
+    except OSError as exc:
+        return f"{flag} '{p}' cannot be written: {exc.strerror or exc} in '{parent}'; choose a folder you can write to."
+    return None
 
 
 def fit_dir_problem(path, suggest: bool = True) -> str | None:

@@ -809,3 +809,24 @@ def test_predict_without_domain_names_the_users_row_of_a_near_miss_domain(fake_h
         assert capsys.readouterr().err == (
             "warning: targets domain 'cod' (row 3 (file line 4)) is not a domain of this fit, so it gets the forecast "
             "for a new domain; did you mean 'code'?\n")
+
+
+def test_backtest_and_tables_check_their_output_paths_before_any_work(tmp_path, capsys):
+    # backtest --out DIR --force ran the whole fit, then failed with "[Errno 21] Is a directory"; --points-out in a
+    # folder that takes no file failed after the summary had been written (a fresh user)
+    runs = tmp_path / "runs.csv"
+    pd.DataFrame({"params": [1e8] * 3, "tokens": [2e9] * 3, "loss": [3.0] * 3}).to_csv(runs, index=False)
+    (tmp_path / "adir").mkdir()
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine")
+    base = ["backtest", str(runs), "--split-by", "smallest", "--k", "2", "--methods", "huber_ls", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "adir"), "--force"]) == 4
+    assert capsys.readouterr().err == (f"error: --out '{tmp_path / 'adir'}' is a directory; give a CSV file name such "
+                                       f"as '{tmp_path / 'adir' / 'table.csv'}'.\n")
+    assert main([*base, "--out", str(tmp_path / "s.csv"), "--points-out", str(blocker / "p.csv")]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --points-out '{blocker / 'p.csv'}' cannot be written: ")
+    assert err.endswith(f" in '{blocker}'; choose a folder you can write to.\n")
+    assert not (tmp_path / "s.csv").exists() and blocker.read_text() == "mine"
+    assert main(["frontier", str(tmp_path / "nofit"), "--flops", "1e21", "--out", str(blocker / "f.csv")]) == 4
+    assert capsys.readouterr().err.startswith(f"error: --out '{blocker / 'f.csv'}' cannot be written: ")

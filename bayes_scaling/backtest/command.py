@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..data import RunsTableError, missing_domain_column, read_runs
 from ..display import column_legend
+from ..io import out_file_problem
 from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
 from .splits import SIZE_VARIABLES, Split
@@ -172,10 +173,10 @@ def backtest_cli(args) -> int:
     n_jobs = g("n_jobs", 1)
     if n_jobs is not None and n_jobs != -1 and n_jobs < 1:
         raise ValueError(f"--n-jobs must be a positive integer or -1, got {n_jobs}.")
-    outs = [Path(p) for p in (g("out"), g("points_out")) if p]
-    for p in outs:
-        if p.exists() and not g("force", False):
-            raise FileExistsError(f"'{p}' already exists; choose another path or pass --force to overwrite it.")
+    for flag, p in (("--out", g("out")), ("--points-out", g("points_out"))):
+        problem = out_file_problem(p, g("force", False), flag) if p else None
+        if problem:  # before the fit: the paths were first tried after it
+            raise FileExistsError(problem)
     spec = {}
     for label, base, kw in methods:
         if base == "bayes" and g("prior"):
