@@ -130,6 +130,11 @@ def out_file_problem(path, force: bool, flag: str = "--out") -> str | None:
     if p.exists() and not force:
         return f"'{p}' already exists; choose another {flag} or pass --force to overwrite it."
     parent = p.parent if str(p.parent) else Path(".")
+    for up in (parent, *parent.parents):
+        if up.exists():
+            if not up.is_dir():
+                return f"'{up}' is a file, not a directory; choose another output path."
+            break
     try:
         parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=parent, prefix=".bayes-scaling-probe-"):

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -824,9 +825,11 @@ def test_backtest_and_tables_check_their_output_paths_before_any_work(tmp_path, 
     assert capsys.readouterr().err == (f"error: --out '{tmp_path / 'adir'}' is a directory; give a CSV file name such "
                                        f"as '{tmp_path / 'adir' / 'table.csv'}'.\n")
     assert main([*base, "--out", str(tmp_path / "s.csv"), "--points-out", str(blocker / "p.csv")]) == 4
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: --points-out '{blocker / 'p.csv'}' cannot be written: ")
-    assert err.endswith(f" in '{blocker}'; choose a folder you can write to.\n")
+    assert capsys.readouterr().err == f"error: '{blocker}' is a file, not a directory; choose another output path.\n"
     assert not (tmp_path / "s.csv").exists() and blocker.read_text() == "mine"
-    assert main(["frontier", str(tmp_path / "nofit"), "--flops", "1e21", "--out", str(blocker / "f.csv")]) == 4
-    assert capsys.readouterr().err.startswith(f"error: --out '{blocker / 'f.csv'}' cannot be written: ")
+    from bayes_scaling.io import out_file_problem
+
+    if Path("/proc/self").is_dir():  # a folder that exists and takes no new file, even for root
+        assert out_file_problem("/proc/x.csv", False) == (
+            "--out '/proc/x.csv' cannot be written: No such file or directory in '/proc'; choose a folder you can "
+            "write to.")
