@@ -46,6 +46,7 @@ __all__ = [
     "Section",
     "Figure",
     "build_fit_report",
+    "FIT_REPORT_FIGURES",
     "figure_domain",
     "risk_section",
     "decision_section",
@@ -361,6 +362,11 @@ def _between_domain_text(fit) -> str:
                      f"{BETWEEN_DOMAIN['share'][1]:.2g} where they cannot.")
     return text
 
+
+#: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
+#: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
+FIT_REPORT_FIGURES = ("parameters", "fit_domains", "fit_flops", "fit_params", "fit", "frontier", "forecast",
+                      "departures")
 
 #: Student-t tail weight below which the report explains the noise's heavy tail: below 2 the run-to-run scatter has
 #: no finite variance, and a few runs far above the law make the interval for one new run several times that of the

@@ -38,7 +38,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import predict
-from .report import Report, build_fit_report, decision_report, risk_section, write_json
+from .report import FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "DATA_WARNING_NOTE", "ALLOCATION_NOTE", "default_targets",
            "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
@@ -448,7 +448,8 @@ def fit_and_report(
     title, data_note : str
         Report title, and where the runs came from.
     force : bool, default False
-        Replace the results in a non-empty ``out``.
+        Replace the results in a non-empty ``out``: an earlier run's files of :data:`REPORT_FILES` that this run does
+        not write (e.g. ``fit_domains.png`` of a fit of several domains) are removed, other files are left alone.
     progress : callable, optional
         Called with one line of text at each step (the CLI prints them to stderr).
     advice_style : callable, optional
@@ -600,11 +601,21 @@ def fit_and_report(
         if front is not None:
             summary["frontier"] = front.to_dict(orient="records")
         paths["summary"] = write_json(summary, out / "summary.json")
+        written = {p.name for p in paths.values() if isinstance(p, Path)} | {p.name for p in files["figures"]}
+        for name in REPORT_FILES:  # an earlier run's results that this run does not replace (force=True)
+            if name not in written:
+                (out / name).unlink(missing_ok=True)
         return summary
 
     summary = step("tables", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, tables)
     return FitReport(fit=fit, predictions=pred, frontier=front, report=rep, summary=summary, paths=paths, notes=notes)
 
+
+#: Files :func:`fit_and_report` may write next to the saved fit; with ``force`` an earlier run's that a new run does
+#: not write are removed (a one-domain fit over a three-domain result left its fit_domains.png and departures.png),
+#: other files are left alone.
+REPORT_FILES = ("predictions.csv", "frontier.csv", "report.html", "report.md", "summary.json",
+                *(f"{name}.png" for name in FIT_REPORT_FIGURES))
 
 #: Files :func:`write_decision` may write (``pilots.csv`` and ``frontier.csv`` only with pilots and budgets).
 DECISION_FILES = ("decision.csv", "pilots.csv", "frontier.csv", "decision.html", "decision.md", "net_value.png")

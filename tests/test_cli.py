@@ -833,3 +833,28 @@ def test_backtest_and_tables_check_their_output_paths_before_any_work(tmp_path, 
         assert out_file_problem("/proc/x.csv", False) == (
             "--out '/proc/x.csv' cannot be written: No such file or directory in '/proc'; choose a folder you can "
             "write to.")
+
+
+def test_fit_force_over_an_earlier_result_leaves_none_of_its_figures(fake_hier_fit, fake_fit, hier_runs_csv, tmp_path,
+                                                                      monkeypatch, capsys, unrasterized_figures):
+    # a one-domain fit with --force over a three-domain result left its fit_domains.png and departures.png next to
+    # the new report (a fresh user); the user's own files in the directory stay
+    import bayes_scaling.fit as fit_module
+
+    out = tmp_path / "o"
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
+    assert main(["fit", str(hier_runs_csv), "--out", str(out), "--quiet"]) == 0
+    from bayes_scaling.report import FIT_REPORT_FIGURES
+
+    first = {p.name for p in out.glob("*.png")}
+    assert {"fit_domains.png", "departures.png"} <= first
+    assert {p.removesuffix(".png") for p in first} <= set(FIT_REPORT_FIGURES)  # the list knows every figure
+    (out / "my_notes.txt").write_text("mine")
+    runs = tmp_path / "one.csv"
+    fake_fit.runs[["params", "tokens", "loss"]].to_csv(runs, index=False)
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    assert main(["fit", str(runs), "--out", str(out), "--force", "--quiet"]) == 0
+    capsys.readouterr()
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["fit_flops.png", "fit_params.png", "forecast.png", "frontier.png", "parameters.png"]
+    assert (out / "my_notes.txt").read_text() == "mine"
