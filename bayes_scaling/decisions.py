@@ -686,7 +686,7 @@ def decide(
                       "probabilities below, are approximate. " + " ".join(p.rstrip(".") + "." for p in dg.problems)
                       + " No command of the CLI fits a downstream stage: refit it in Python (fit_downstream(..., "
                       "sampler=SamplerConfig(...))) to follow that advice.", DownstreamConvergenceWarning, stacklevel=2)
-        caveat = (f"The downstream fit did not pass its sampling checks (max R-hat {dg.max_rhat:.3f}, {dg.divergences} "
+        caveat = (f"The downstream fit did not pass its sampling checks (max R-hat {dg.rhat_text}, {dg.divergences} "
                   f"divergent transitions in {dg.n_draws}), so these probabilities are approximate.")
     if not fit.law.has_allocation:
         # plans are priced by their tokens, which a one-variable law does not see (a fresh user got the same loss for

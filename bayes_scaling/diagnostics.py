@@ -85,6 +85,14 @@ class Diagnostics:
     table: pd.DataFrame | None = None
     treedepth_hits: int = 0
 
+    @property
+    def rhat_text(self) -> str:
+        """``max_rhat`` for messages: 3 decimals, more when they would hide that it exceeds :data:`RHAT_MAX`
+        (a fresh user read "max R-hat 1.010 ... flagged problems" for 1.0103)."""
+        if np.isfinite(self.max_rhat) and self.max_rhat > RHAT_MAX:
+            return _above(self.max_rhat, RHAT_MAX)
+        return f"{self.max_rhat:.3f}"
+
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
         return {

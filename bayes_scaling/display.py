@@ -166,7 +166,7 @@ def _fit_overview(fit) -> dict:
         status, detail = "not checked", ""
     else:
         status = "ok" if d.ok else "problems"
-        detail = f"max R-hat {d.max_rhat:.3f}, min ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
+        detail = f"max R-hat {d.rhat_text}, min ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
     return {
         "law": fit.law.name,
         "law_source": short_citation(fit.law.citation),

@@ -620,7 +620,7 @@ class DownstreamFit:
             f", {chosen_not} predictable but not given to the fit" if chosen_not else "")
         d = self.diagnostics
         checks = ("not run" if d is None else "passed" if d.ok else
-                  f"FAILED (max R-hat {d.max_rhat:.3f}, min ESS {min(d.min_ess_bulk, d.min_ess_tail):.0f}, "
+                  f"FAILED (max R-hat {d.rhat_text}, min ESS {min(d.min_ess_bulk, d.min_ess_tail):.0f}, "
                   f"{d.divergences} divergent)")
         return (f"DownstreamFit({len(self.tasks)} tasks fitted, {skipped}; "
                 f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "

@@ -104,7 +104,7 @@ class RetryPolicy:
         return (
             f"the {'quick' if quick.tune != self.tune else 'first'} settings (warm-up {quick.tune}, tree depth "
             f"{quick.max_treedepth}) failed the "
-            f"checks (max R-hat {first.max_rhat:.3f}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "
+            f"checks (max R-hat {first.rhat_text}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "
             f"{first.min_ess_tail:.0f}, {first.divergences} divergences); sampled again with warm-up {retry.tune}, "
             f"tree depth {retry.max_treedepth}, {retry.draws} draws per chain"
             + (f" and target acceptance {retry.target_accept}" if retry.target_accept != quick.target_accept else "")
@@ -344,7 +344,7 @@ class ScalingLaw:
         fit.timings["extrapolation_update_seconds"] = seconds
         d = small.diagnostics
         fit.notes.append(f"model-form error beyond the runs: {fit.extrapolation.where}; the fit of the smaller "
-                         f"runs took {seconds:.1f} s (max R-hat {d.max_rhat:.3f}, {d.divergences} divergences)")
+                         f"runs took {seconds:.1f} s (max R-hat {d.rhat_text}, {d.divergences} divergences)")
 
     def leave_future_out_errors(self, runs=None, *, reference=None, random_seed: int = 0, inputs: FitInputs | None = None,
                                 loss_unit: str = "nats") -> tuple[pd.DataFrame, tuple, ScalingFit | None]:

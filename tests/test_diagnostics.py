@@ -216,3 +216,14 @@ def test_tree_depth_hits_are_counted_and_reported_above_five_percent(key):
         "explores slowly. Raise max_treedepth (SamplerConfig(max_treedepth=10))."
     ]
     assert Diagnostics.from_dict(json.loads(json.dumps(diag.to_dict()))).treedepth_hits == 201
+
+
+def test_rhat_text_never_rounds_a_failure_to_the_limit():
+    # "max R-hat 1.010 ... sampling diagnostics flagged problems" for 1.0103 (a fresh user's backtest notes)
+    from bayes_scaling.diagnostics import Diagnostics
+
+    def d(r):
+        return Diagnostics(ok=r <= 1.01, max_rhat=r, min_ess_bulk=500.0, min_ess_tail=500.0, divergences=0, n_draws=4000)
+
+    assert [d(r).rhat_text for r in (1.0103, 1.01, 1.004, 1.01004, 1.53)] == ["1.0103", "1.010", "1.004", "1.01004",
+                                                                               "1.530"]

@@ -159,7 +159,7 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_se
     notes = []
     d = fit.diagnostics
     if d is not None:
-        notes.append(f"max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
+        notes.append(f"max R-hat {d.rhat_text}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
                      + ("" if d.ok else ": sampling diagnostics flagged problems"))
     unseen = sorted(set(test["domain"]) - set(fit.domains))
     if unseen:
