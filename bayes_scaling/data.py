@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -300,6 +301,9 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         more or fewer values than the header names, repeats a column name, has no data rows,
         or needs an optional package that is not installed (the package is named).
     """
+    if not isinstance(path, (str, os.PathLike)):  # a list of rows gave "argument should be a str or an os.PathLike"
+        raise RunsTableError(f"the {what} must be a pandas DataFrame or a path to a CSV file, not a "
+                             f"{type(path).__name__}; e.g. pd.DataFrame({{'params': [7e9], 'tokens': [1.4e11]}}).")
     path = Path(path)
     if not path.exists():
         raise RunsTableError(f"{what} file '{path}' does not exist; check the path.")

@@ -930,3 +930,13 @@ def test_a_loss_that_rises_with_compute_is_warned_about():
     assert [str(w.message) for w in rec if "rises with compute" in str(w.message)] == [
         f"column 'loss' rises with compute (Spearman correlation {rho:.2f} over 8 runs, p = {p:.2g}), where a loss "
         "falls: is it an accuracy or a score (higher is better)? Give the loss in nats per token."]
+
+
+def test_a_table_that_is_neither_a_frame_nor_a_path_is_named():
+    # fit.predict([[1e9, 2e10]]) raised "argument should be a str or an os.PathLike object ..." (a fresh user)
+    import bayes_scaling as bs
+
+    with pytest.raises(bs.RunsTableError) as exc:
+        bs.validate_runs([[1e9, 2e10, 3.0]])
+    assert str(exc.value) == ("the runs table must be a pandas DataFrame or a path to a CSV file, not a list; e.g. "
+                              "pd.DataFrame({'params': [7e9], 'tokens': [1.4e11]}).")
