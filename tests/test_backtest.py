@@ -393,3 +393,28 @@ def test_bayes_method_is_scored_without_a_sampler(fake_fit, monkeypatch):
     assert s["notes"].startswith("max R-hat")
     pts = res.points
     assert (pts["loss_lower_90"] < pts["loss_median"]).all() and (pts["loss_median"] < pts["loss_upper_90"]).all()
+
+
+def test_backtest_cli_names_an_embedded_data_set_and_a_law(tmp_path, capsys, monkeypatch):
+    # 'backtest chinchilla' failed with "file 'chinchilla' does not exist" though '--reference chinchilla' works, and
+    # there was no --law: datablations was scored with the Chinchilla law, its unique_tokens ignored (a fresh user)
+    from bayes_scaling.backtest import command
+    from bayes_scaling.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no file named 'chinchilla' here
+    out = tmp_path / "s.csv"
+    assert main(["backtest", "chinchilla", "--split-by", "smallest", "--k", "200", "--methods", "published",
+                 "--out", str(out), "--quiet"]) == 0
+    assert pd.read_csv(out)["n_heldout"].tolist() == [45]
+    seen = {}
+
+    def fake_backtest(runs, split, methods, *a, **k):  # what the command hands the runner, without the fits
+        seen.update(runs=runs, methods=methods)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(command, "backtest", fake_backtest)
+    assert main(["backtest", "datablations", "--law", "data_constrained", "--split-by", "params", "--cutoff", "2e9",
+                 "--methods", "bayes,huber_ls,published", "--quiet"]) == 1
+    assert len(seen["runs"]) == len(bs.datasets.load_datablations())
+    assert {k: v.get("law") for k, v in seen["methods"].items()} == {
+        "bayes": "data_constrained", "huber_ls": "data_constrained", "published": None}

@@ -3,6 +3,8 @@ coordinates, discrepancy bases, varying effects, reference summaries — and the
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +131,19 @@ def test_pinned_coordinates_follow_what_the_runs_measure():
                                   [[1, 0, 0]])
     # a domain without runs here (a reference summary) is left to the caller
     np.testing.assert_array_equal(pinned_coordinates(law, x, np.zeros(8, int), 2, z0, spread)[1], [0, 0, 0])
+
+
+def test_repeated_data_under_a_law_that_does_not_see_it_is_named():
+    # datablations through the default Chinchilla law: unique_tokens was ignored without a word (a fresh user's
+    # backtest forecast 12.6 % off, against 3.5 % with law='data_constrained')
+    runs = synthetic_runs()
+    runs["unique_tokens"] = runs["tokens"] / np.where(np.arange(len(runs)) < 3, 40.0, 2.0)  # 3 runs at 40 epochs
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        build_inputs(bs.ScalingLaw(prior="weak"), runs)
+    assert [str(r.message) for r in rec] == [
+        "3 run(s) repeat their data more than 4 times (up to 40 epochs by tokens / unique_tokens), but the chinchilla "
+        "law does not see repeated data: unique_tokens is ignored. Fit law='data_constrained' (--law "
+        "data_constrained) to model the repeats."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        build_inputs(bs.ScalingLaw(prior="weak"), runs.assign(unique_tokens=runs["tokens"] / 2))  # 2 epochs: fine

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import RunsTableError, missing_domain_column, read_runs
+from ..datasets import load_chinchilla, load_datablations, load_openlm, load_routing
 from ..display import column_legend
 from ..io import out_file_problem
 from ..inference import SamplerConfig
@@ -26,7 +27,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     """Add the ``backtest`` options to an argparse (sub)parser: the one parser of the command.
 
     ``bayes-scaling backtest`` and :func:`backtest_cli` with a list of strings both use it, so
-    every flag a message suggests exists in both. Adds ``runs``, ``--split-by``
+    every flag a message suggests exists in both. Adds ``runs`` (a path, or an embedded data set by name), ``--law``, ``--split-by``
     (``params``, ``tokens``, ``flops`` or ``smallest``), ``--cutoff``, ``--k``, ``--methods``,
     ``--prob`` (comma-separated levels), ``--n-boot``, ``--prior``, ``--reference``, the
     sampler settings of the bayes method (``--draws``, ``--tune``, ``--chains``,
@@ -39,7 +40,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         The same parser.
     """
     parser.add_argument("runs", help="runs table (CSV, .xlsx, .parquet or .json) with params, tokens (or flops), loss "
-                        "[, domain]")
+                        f"[, domain], or the name of an embedded data set ({', '.join(EMBEDDED)})")
+    parser.add_argument("--law", default=None,
+                        help="law of the bayes method and of the least-squares baselines: chinchilla, kaplan, "
+                             "data_constrained, power_params, power_tokens, power_flops (default: chinchilla)")
     parser.add_argument("--domain-col", default=None, dest="domain_col",
                         help="column naming each run's domain, as for fit (default: domain, if the table has one)")
     parser.add_argument("--split-by", dest="split_by", choices=[*SIZE_VARIABLES, "smallest"], default="flops",
@@ -112,6 +116,10 @@ def _parse_probs(text) -> list[float]:
     return vals
 
 
+#: Embedded data sets the runs argument may name (:mod:`bayes_scaling.datasets`): each loader's default table.
+EMBEDDED = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
+            "routing": load_routing}
+
 #: What the less obvious columns of the printed summary mean (printed under it; see :mod:`bayes_scaling.backtest`).
 BACKTEST_COLUMNS = {
     "mape": "MEDIAN absolute percentage error of the median forecast over the held-out runs, in percent",
@@ -169,7 +177,9 @@ def backtest_cli(args) -> int:
     probs = _parse_probs(g("prob", "0.5,0.8,0.9,0.95"))
     sampler = _sampler_of(g)
     names = [m.strip() for m in str(g("methods") or ",".join(METHODS)).split(",") if m.strip()]
-    methods = normalise_methods(names)
+    law = g("law")  # before the baselines take the bayes method's law (normalise_methods)
+    methods = normalise_methods({n: ({"law": law} if law and n in ("bayes", "huber_ls", "huber_ls_bootstrap") else {})
+                                 for n in names})
     n_jobs = g("n_jobs", 1)
     if n_jobs is not None and n_jobs != -1 and n_jobs < 1:
         raise ValueError(f"--n-jobs must be a positive integer or -1, got {n_jobs}.")
@@ -188,7 +198,12 @@ def backtest_cli(args) -> int:
         spec[label] = {"method": base, **kw}
     if not g("quiet", False):
         print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
-    runs = read_runs(g("runs"))
+    name = str(g("runs"))
+    if name in EMBEDDED and not Path(name).exists():  # as --reference chinchilla: the embedded runs by name
+        runs = EMBEDDED[name]()
+        runs.attrs["what"] = f"embedded {name} runs"
+    else:
+        runs = read_runs(g("runs"))
     col = g("domain_col")
     if col is not None and col != "domain":
         if col not in runs.columns:
