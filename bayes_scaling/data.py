@@ -829,7 +829,8 @@ def validate_runs(
     if dup.any():
         warnings.warn(
             f"{_rows(ctx, out.index[dup])} {'repeats' if dup.sum() == 1 else 'repeat'} an earlier row exactly "
-            "(same size, loss and domain); kept, but drop the copies if they were pasted twice.",
+            "(same size, loss and domain); kept and counted as independent runs (seeds that agree to the digit), "
+            "which weights them more and narrows the intervals: drop the copies if they were pasted twice.",
             RunsTableWarning,
             stacklevel=2,
         )

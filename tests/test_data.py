@@ -271,7 +271,8 @@ def test_identical_rows_warn_and_are_kept():
         out = validate_runs(dup)
     msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
     assert msgs == [
-        "row 6 repeats an earlier row exactly (same size, loss and domain); kept, but drop the copies if they "
+        "row 6 repeats an earlier row exactly (same size, loss and domain); kept and counted as independent runs "
+        "(seeds that agree to the digit), which weights them more and narrows the intervals: drop the copies if they "
         "were pasted twice."
     ]
     assert len(out) == 7
