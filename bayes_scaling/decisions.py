@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import did_you_mean
+from ._warnings import warn_caller
 from .costs import CostModel, ValueModel
 from .data import MAX_LOSS_NATS, RunsTableError, one_domain_of, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
@@ -44,10 +45,11 @@ from .intervals import check_prob, interval
 from .investment import Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
-from .predict import assume_unique_tokens, discrepancy_draws, predictive_draws, warn_extrapolation
+from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
+                      predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "check_constraints", "COMPARE_COLUMNS"]
+           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -107,6 +109,27 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
     if unique_tokens is not None and "unique_tokens" not in fit.law.variables:
         raise ValueError(f"unique_tokens is a budget of unique data for a fit of the data-constrained law; this fit's "
                          f"law is '{fit.law.name}', which does not see repeated data. Leave it out.")
+
+
+def warn_budgets(fit, flops) -> None:
+    """Warn (:class:`~bayes_scaling.predict.ExtrapolationWarning`) about frontier budgets more than
+    :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR` times below the smallest run's compute or above the largest's.
+
+    ``frontier --flops 1e12`` on runs of 3e15-9e19 FLOPs forecast 13 nats/token, and ``--flops 1e40`` its own
+    number, without a word (a fresh user): the law there is the prior's and the runs' form, not a measurement.
+    """
+    runs = fit.runs
+    c = runs["flops"] if "flops" in runs else 6.0 * runs["params"] * runs["tokens"]
+    lo, hi = float(c.min()), float(c.max())
+    flops = np.atleast_1d(np.asarray(flops, float))
+    below, above = flops < lo / EXTRAPOLATION_FACTOR, flops > hi * EXTRAPOLATION_FACTOR
+    for far, side in ((below, "below the smallest"), (above, "above the largest")):
+        if far.any():
+            worst = flops[far].min() if side.startswith("below") else flops[far].max()
+            ref = lo if side.startswith("below") else hi
+            warn_caller(f"{int(far.sum())} budget(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x {side} run's compute "
+                        f"({ref:.3g} FLOPs; budget {worst:.3g}, {abs(np.log10(worst / ref)):.1f} decades away): the "
+                        "frontier there is the law's form, not what the runs measured.", ExtrapolationWarning)
 
 
 def optimal_allocation_draws(
@@ -274,6 +297,7 @@ def frontier(
         raise ValueError(f"budgets look like PF-days or exponents (largest {flops.max():g}); give FLOPs, e.g. 5.88e23.")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     own = [d for d in fit.domains if d not in fit.reference_domains]
+    warn_budgets(fit, flops)
     if domain is None and len(own) > 1:  # default_domain's message speaks of targets, which a frontier has none of
         raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME. "
                              f"Known domains: {', '.join(fit.domains)} (any other name gives the frontier of a new, "

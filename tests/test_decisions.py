@@ -472,3 +472,21 @@ def test_decide_report_says_when_plans_are_read_as_unique_data():
     assert given.assumption_note == "" and "unique_tokens" not in given.summary_text()
     # the same numbers either way: U = D is what the fill assumes
     np.testing.assert_allclose(given.plans["net_value_mean"], res.plans["net_value_mean"], rtol=1e-12)
+
+
+def test_frontier_says_when_a_budget_is_far_from_the_runs(fake_fit):
+    # frontier --flops 1e12 (runs of 3e15 FLOPs and up) forecast 13 nats/token without a word (a fresh user)
+    from bayes_scaling.predict import ExtrapolationWarning
+
+    c = 6 * fake_fit.runs["params"] * fake_fit.runs["tokens"]
+    lo, hi = float(c.min()), float(c.max())
+    with pytest.warns(ExtrapolationWarning) as rec:
+        frontier(fake_fit, [lo / 2e3, hi * 2e3])
+    assert [str(r.message) for r in rec] == [
+        f"1 budget(s) lie more than 1000x below the smallest run's compute ({lo:.3g} FLOPs; budget {lo / 2e3:.3g}, "
+        "3.3 decades away): the frontier there is the law's form, not what the runs measured.",
+        f"1 budget(s) lie more than 1000x above the largest run's compute ({hi:.3g} FLOPs; budget {hi * 2e3:.3g}, "
+        "3.3 decades away): the frontier there is the law's form, not what the runs measured."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        frontier(fake_fit, [lo / 500, hi * 500])  # within the factor: nothing to say
