@@ -71,7 +71,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:0;width:auto;font-variant
 caption{caption-side:top;text-align:left;font-size:.85rem;color:#444;padding:.2rem 0}
 th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right;vertical-align:top}
 th{background:#f4f4f4;font-weight:600}td{white-space:nowrap}
-td.t,th.t{text-align:left}td.t{white-space:normal;overflow-wrap:anywhere;min-width:4em}
+td.t,th.t{text-align:left}td.t{white-space:normal;overflow-wrap:break-word;min-width:4em}
 figure{margin:1.2rem 0;page-break-inside:avoid;break-inside:avoid}
 img{display:block;max-width:100%;height:auto}figcaption{font-size:.85rem;color:#444;margin-top:.3rem}
 .small{font-size:.8rem;color:#555}
