@@ -299,6 +299,11 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
     t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs, domain_col=fit.domain_col)
     assume_unique_tokens(fit, t, "targets", "forecast")
     if domain is not None:
+        if len(t) and t["domain"].notna().all() and (t["domain"] != domain).any():
+            # the domain argument fills rows without one; a fresh user's --domain was ignored without a word
+            warn_caller(f"domain '{domain}' (domain= / --domain) is not used: every target names its own domain in "
+                        f"column '{fit.domain_col}'; the domain argument only fills rows that name none.",
+                        RunsTableWarning)
         t["domain"] = t["domain"].where(t["domain"].notna(), domain)
     if t["domain"].isna().any():
         t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)

@@ -249,3 +249,18 @@ def test_one_fill_of_unique_tokens_says_so_once():
         chin = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
         assume_unique_tokens(SimpleNamespace(law=bs.get_law("chinchilla")), chin, "plans", "value")
     assert "unique_tokens" not in chin
+
+
+def test_a_domain_argument_that_no_target_needs_is_named(fake_hier_fit):
+    # predict --domain web with targets that all name their domain: --domain was ignored without a word (a fresh user)
+    t = pd.DataFrame({"params": [1e9, 1e9], "tokens": [2e10, 2e10], "domain": ["code", "books"]})
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        out = fake_hier_fit.predict(t, domain="web")
+    assert list(out["domain"]) == ["code", "books"]
+    assert [str(r.message) for r in rec] == [
+        "domain 'web' (domain= / --domain) is not used: every target names its own domain in column 'domain'; the "
+        "domain argument only fills rows that name none."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        fake_hier_fit.predict(t.assign(domain=[None, "books"]), domain="web")  # it fills the first row: used
+        fake_hier_fit.predict(t.assign(domain="code"), domain="code")  # the same name: nothing to say
