@@ -46,6 +46,7 @@ __all__ = [
     "Section",
     "Figure",
     "build_fit_report",
+    "DEFAULT_TARGETS",
     "FIT_REPORT_FIGURES",
     "figure_domain",
     "risk_section",
@@ -363,6 +364,10 @@ def _between_domain_text(fit) -> str:
     return text
 
 
+#: Key of ``predictions.attrs``: True when the targets were chosen by the package (``workflow.default_targets``),
+#: which the report's summary then says.
+DEFAULT_TARGETS = "default_targets"
+
 #: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
 #: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
 FIT_REPORT_FIGURES = ("parameters", "fit_domains", "fit_flops", "fit_params", "fit", "frontier", "forecast",
@@ -526,6 +531,11 @@ def build_fit_report(
             _, new = keyed_predictive_draws(fit, predictions.iloc[[0]], dom, fit.random_seed)
             p_ex = float((np.exp(new[:, 0]) > threshold).mean())
         rep.summary.append(headline_sentence(row, prob, threshold, p_ex))
+        if predictions.attrs.get(DEFAULT_TARGETS):
+            what = ("the compute-optimal run at 10x the compute of its domain's largest run" if law.has_allocation
+                    else f"10x the '{law.variables[0]}' of its domain's largest run")
+            rep.summary.append(f"No targets were given, so this is {what} (the forecast table also has 100x); give the "
+                               "runs you plan as targets (--targets T.csv, targets=).")
     if front_dom is not None and len(front_dom):
         f = front_dom.iloc[-1]
         where = f" for {head_dom}" if several else ""

@@ -38,7 +38,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import predict
-from .report import FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
+from .report import DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "DATA_WARNING_NOTE", "ALLOCATION_NOTE", "default_targets",
            "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
@@ -549,6 +549,9 @@ def fit_and_report(
             ho["loss"] = heldout["loss"].to_numpy()
             ho["label"] = "held-out run"
             pred = pd.concat([pred, ho], ignore_index=True)
+        # the report's headline says how its target was chosen (a fresh user read "A 715M-parameter model on 190B
+        # tokens" and could not tell where that run came from)
+        pred.attrs[DEFAULT_TARGETS] = targets is None
         return pred
 
     pred = step("forecasts", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, forecasts)

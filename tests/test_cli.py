@@ -858,3 +858,22 @@ def test_fit_force_over_an_earlier_result_leaves_none_of_its_figures(fake_hier_f
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["fit_flops.png", "fit_params.png", "forecast.png", "frontier.png", "parameters.png"]
     assert (out / "my_notes.txt").read_text() == "mine"
+
+
+def test_fit_without_targets_says_how_the_headline_target_was_chosen(fake_fit, tmp_path, monkeypatch, capsys,
+                                                                     unrasterized_figures):
+    # "A 715M-parameter model on 190B tokens reaches ..." with no word on where that run came from (a fresh user)
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    runs = tmp_path / "runs.csv"
+    fake_fit.runs[["params", "tokens", "loss"]].to_csv(runs, index=False)
+    note = ("No targets were given, so this is the compute-optimal run at 10x the compute of its domain's largest run "
+            "(the forecast table also has 100x); give the runs you plan as targets (--targets T.csv, targets=).")
+    assert main(["fit", str(runs), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert note in (tmp_path / "o" / "report.md").read_text()
+    targets = tmp_path / "t.csv"
+    pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}).to_csv(targets, index=False)
+    assert main(["fit", str(runs), "--out", str(tmp_path / "o2"), "--targets", str(targets), "--quiet"]) == 0
+    assert "No targets were given" not in (tmp_path / "o2" / "report.md").read_text()
+    capsys.readouterr()
