@@ -331,13 +331,9 @@ def cmd_frontier(args) -> int:
     budgets = _floats(args.flops, "--flops")
     kw = dict(max_params=args.max_params, unique_tokens=args.unique_tokens, inference_tokens=args.inference_tokens or 0.0)
     try:
-        check_constraints(fit, **kw)
+        check_constraints(fit, **kw, flags=True)
     except ValueError as exc:  # said in the flags' words
-        msg = str(exc).replace("leave it out", "drop the flag").replace("Leave it out", "Drop the flag")
-        for name in kw:
-            if msg.startswith(name + " "):
-                msg = "--" + name.replace("_", "-") + msg[len(name):]
-        raise CliError(msg) from None
+        raise CliError(str(exc)) from None
     if args.domain is None and _several(fit):  # every domain, and a new one
         fr, notes = domain_frontiers(fit, budgets, prob=_prob(args.prob), **kw)
         for note in notes:

@@ -636,9 +636,7 @@ def validate_runs(
         10,000 tokens per parameter, a domain with a single run, very large tables.
     """
     if not isinstance(runs, pd.DataFrame):
-        runs = read_runs(runs)
-    if not isinstance(runs, pd.DataFrame):  # pragma: no cover - defensive
-        raise RunsTableError("runs must be a pandas DataFrame or a path to a CSV file.")
+        runs = read_runs(runs)  # refuses anything but a path
     ctx = _Ctx.of(runs)
     if len(runs) == 0:
         raise RunsTableError("the runs table is empty; give one row per training run with params, tokens and loss.")

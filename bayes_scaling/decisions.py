@@ -88,11 +88,19 @@ def discrepancy_of(fit, domain):
     return lambda x: discrepancy_draws(fit, domain, x, paired=True)
 
 
-def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens=0.0) -> None:
+def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens=0.0, *, flags: bool = False) -> None:
     """Refuse a constraint of the compute-optimal allocation that cannot hold (see :func:`optimal_allocation_draws`).
 
     A zero or negative ``max_params`` gave an all-NaN frontier and NumPy's "divide by zero encountered in log"; a
     ``unique_tokens`` budget for a law that does not see repeated data was ignored without a word (a fresh user).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    max_params, unique_tokens, inference_tokens
+        As :func:`optimal_allocation_draws`.
+    flags : bool, default False
+        Name the constraints as the command line's flags (``--max-params``, "drop the flag").
 
     Raises
     ------
@@ -100,15 +108,19 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
         For a ``max_params`` or ``unique_tokens`` that is not a positive finite count, an ``inference_tokens`` that
         is negative or not finite, or ``unique_tokens`` for a law without it.
     """
-    for name, v in (("max_params", max_params), ("unique_tokens", unique_tokens)):
+    def name(arg):
+        return "--" + arg.replace("_", "-") if flags else arg
+
+    drop = "drop the flag" if flags else "leave it out"
+    for arg, v in (("max_params", max_params), ("unique_tokens", unique_tokens)):
         if v is not None and not (np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive count (e.g. 7e10), got {v:g}; leave it out for no constraint.")
+            raise ValueError(f"{name(arg)} must be a positive count (e.g. 7e10), got {v:g}; {drop} for no constraint.")
     if not (np.isfinite(inference_tokens) and inference_tokens >= 0):
-        raise ValueError(f"inference_tokens must be zero or a positive count of tokens served (e.g. 1e12), got "
-                         f"{inference_tokens:g}.")
+        raise ValueError(f"{name('inference_tokens')} must be zero or a positive count of tokens served (e.g. 1e12), "
+                         f"got {inference_tokens:g}.")
     if unique_tokens is not None and "unique_tokens" not in fit.law.variables:
-        raise ValueError(f"unique_tokens is a budget of unique data for a fit of the data-constrained law; this fit's "
-                         f"law is '{fit.law.name}', which does not see repeated data. Leave it out.")
+        raise ValueError(f"{name('unique_tokens')} is a budget of unique data for a fit of the data-constrained law; "
+                         f"this fit's law is '{fit.law.name}', which does not see repeated data. {drop.capitalize()}.")
 
 
 def warn_budgets(fit, flops) -> None:
@@ -123,10 +135,9 @@ def warn_budgets(fit, flops) -> None:
     lo, hi = float(c.min()), float(c.max())
     flops = np.atleast_1d(np.asarray(flops, float))
     below, above = flops < lo / EXTRAPOLATION_FACTOR, flops > hi * EXTRAPOLATION_FACTOR
-    for far, side in ((below, "below the smallest"), (above, "above the largest")):
+    for far, side, ref, farthest in ((below, "below the smallest", lo, np.min), (above, "above the largest", hi, np.max)):
         if far.any():
-            worst = flops[far].min() if side.startswith("below") else flops[far].max()
-            ref = lo if side.startswith("below") else hi
+            worst = farthest(flops[far])
             warn_caller(f"{int(far.sum())} budget(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x {side} run's compute "
                         f"({ref:.3g} FLOPs; budget {worst:.3g}, {abs(np.log10(worst / ref)):.1f} decades away): the "
                         "frontier there is the law's form, not what the runs measured.", ExtrapolationWarning)
@@ -583,8 +594,9 @@ def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
                       "plan's value is 0 and none pays off; give today's score (e.g. 0.45).", UserWarning, stacklevel=3)
 
 
-def _plans(fit, table, what: str) -> pd.DataFrame:
-    """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row."""
+def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
+    """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row; and whether its
+    ``unique_tokens`` were filled as one epoch (a data-constrained fit and no such column)."""
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     t = validate_targets(table, needs=needs, what=what, domain_col=fit.domain_col).reset_index(drop=True)
     assumed = "unique_tokens" in fit.law.variables and "unique_tokens" not in t
@@ -597,9 +609,7 @@ def _plans(fit, table, what: str) -> pd.DataFrame:
         i = int(np.flatnonzero(t["label"] == "")[0])
         raise RunsTableError(f"{what} column 'label', row {i}: the label is empty; name every row or drop the column.")
     keep = [c for c in ("label", "params", "tokens", "flops", "unique_tokens") if c in t]
-    out = t[keep].copy()
-    out.attrs = {"unique_tokens_assumed": assumed}
-    return out
+    return t[keep], assumed
 
 
 def decide(
@@ -722,8 +732,8 @@ def decide(
                          "currency.")
     dom = domain if domain is not None else fit.default_domain
     seed = fit.random_seed if random_seed is None else int(random_seed)
-    plan_t = _plans(fit, plans, "plans table")
-    pilot_t = _plans(fit, pilots, "pilots table") if pilots is not None else None
+    plan_t, plans_assumed = _plans(fit, plans, "plans table")
+    pilot_t, pilots_assumed = _plans(fit, pilots, "pilots table") if pilots is not None else (None, False)
     if pilot_t is not None and len(plan_t):
         largest = plan_t.loc[plan_t["flops"].idxmax()]
         big = pilot_t[pilot_t["flops"] >= largest["flops"]]
@@ -733,7 +743,7 @@ def decide(
                           f"'{largest['label']}' ({largest['flops']:.3g} FLOPs): a pilot is a smaller run that "
                           "informs the choice; its value is computed all the same.", UserWarning, stacklevel=2)
     law_vars = list(fit.law.variables)
-    assumed = [w for w, t in (("plans", plan_t), ("pilots", pilot_t)) if t is not None and t.attrs["unique_tokens_assumed"]]
+    assumed = [w for w, a in (("plans", plans_assumed), ("pilots", pilots_assumed)) if a]
     # the report says it, not only the warning: a reader of the report never sees the warning
     note = (f"The {' and the '.join(assumed)} have no unique_tokens: each is read as one epoch of unique data, with no "
             "repeated tokens." if assumed else "")

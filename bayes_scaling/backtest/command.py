@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import RunsTableError, missing_domain_column, read_runs
-from ..datasets import load_chinchilla, load_datablations, load_openlm, load_routing
+from .. import datasets
 from ..display import column_legend
 from ..io import out_file_problem
 from ..inference import SamplerConfig
@@ -40,7 +40,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         The same parser.
     """
     parser.add_argument("runs", help="runs table (CSV, .xlsx, .parquet or .json) with params, tokens (or flops), loss "
-                        f"[, domain], or the name of an embedded data set ({', '.join(EMBEDDED)})")
+                        f"[, domain], or the name of an embedded data set ({', '.join(datasets.NAMES)})")
     parser.add_argument("--law", default=None,
                         help="law of the bayes method and of the least-squares baselines: chinchilla, kaplan, "
                              "data_constrained, power_params, power_tokens, power_flops (default: chinchilla)")
@@ -115,10 +115,6 @@ def _parse_probs(text) -> list[float]:
             raise ValueError(f"--prob values must be between 0 and 1 (exclusive), got {v:g}.")
     return vals
 
-
-#: Embedded data sets the runs argument may name (:mod:`bayes_scaling.datasets`): each loader's default table.
-EMBEDDED = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
-            "routing": load_routing}
 
 #: What the less obvious columns of the printed summary mean (printed under it; see :mod:`bayes_scaling.backtest`).
 BACKTEST_COLUMNS = {
@@ -199,8 +195,8 @@ def backtest_cli(args) -> int:
     if not g("quiet", False):
         print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
     name = str(g("runs"))
-    if name in EMBEDDED and not Path(name).exists():  # as --reference chinchilla: the embedded runs by name
-        runs = EMBEDDED[name]()
+    if name in datasets.NAMES and not Path(name).exists():  # as --reference chinchilla: the embedded runs by name
+        runs = datasets.load(name)
         runs.attrs["what"] = f"embedded {name} runs"
     else:
         runs = read_runs(g("runs"))

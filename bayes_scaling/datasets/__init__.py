@@ -32,6 +32,8 @@ __all__ = [
     "openlm_transfer_split",
     "load_datablations",
     "load_routing",
+    "load",
+    "NAMES",
     "citation",
 ]
 
@@ -303,3 +305,29 @@ def load_routing(dense_only: bool = True, eval_set: str = "validation") -> pd.Da
     ).dropna().reset_index(drop=True)
     df.attrs["citation"] = _CITATIONS["routing"]
     return df
+
+
+#: Names of the embedded data sets (the keys of :func:`citation` and :func:`load`).
+NAMES = tuple(_CITATIONS)
+
+
+def load(name: str) -> pd.DataFrame:
+    """An embedded data set by name: the default table of its loader (``load_<name>()``).
+
+    Parameters
+    ----------
+    name : {"chinchilla", "openlm", "datablations", "routing"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`load_chinchilla`, :func:`load_openlm`, :func:`load_datablations` or :func:`load_routing`.
+
+    Raises
+    ------
+    KeyError
+        For an unknown data set name.
+    """
+    loaders = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
+               "routing": load_routing}
+    return loaders[name]()
