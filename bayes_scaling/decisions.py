@@ -270,6 +270,7 @@ def frontier(
     unique_tokens: float | None = None,
     inference_tokens: float = 0.0,
     random_seed: int | None = None,
+    warn_far: bool = True,
 ) -> pd.DataFrame:
     """Compute-optimal frontier with credible bands.
 
@@ -286,6 +287,9 @@ def frontier(
         Constraints, see :func:`optimal_allocation_draws`.
     random_seed : int, optional
         Seed for new-domain draws.
+    warn_far : bool, default True
+        Warn about budgets far from the runs (:func:`warn_budgets`); off for a figure's own grid of budgets, which
+        the user did not choose.
 
     Returns
     -------
@@ -308,7 +312,8 @@ def frontier(
         raise ValueError(f"budgets look like PF-days or exponents (largest {flops.max():g}); give FLOPs, e.g. 5.88e23.")
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     own = [d for d in fit.domains if d not in fit.reference_domains]
-    warn_budgets(fit, flops)
+    if warn_far:
+        warn_budgets(fit, flops)
     if domain is None and len(own) > 1:  # default_domain's message speaks of targets, which a frontier has none of
         raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME. "
                              f"Known domains: {', '.join(fit.domains)} (any other name gives the frontier of a new, "

@@ -644,3 +644,20 @@ def test_plot_fit_of_one_domain_of_a_hierarchy(fake_hier_fit):
     (sc,) = scatters(ax)
     assert len(sc.get_offsets()) == int((fake_hier_fit.runs["domain"] == "code").sum())
     assert ax.get_title() == "Loss vs parameters: code"  # issue 14: not "chinchilla law fit: chinchilla"
+
+
+def test_the_frontier_figure_does_not_warn_about_its_own_grid(fake_fit):
+    # the report's frontier figure reaches 1.5x its table's largest budget: a fresh 3-domain fit warned about a
+    # budget 1355x beyond the runs that nobody had asked for; a user's far budget still warns (test_decisions)
+    import warnings
+
+    from bayes_scaling.plots import plot_frontier
+    from bayes_scaling.predict import ExtrapolationWarning
+
+    c = 6 * fake_fit.runs["params"] * fake_fit.runs["tokens"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        fig, _ = plot_frontier(fake_fit, np.geomspace(float(c.min()), float(c.max()) * 1e4, 20))
+    assert len(fig.axes[0].lines) >= 2
+    with pytest.warns(ExtrapolationWarning, match="1 budget\\(s\\) lie more than 1000x above"):
+        fake_fit.frontier([float(c.max()) * 1e4])
