@@ -659,7 +659,13 @@ def validate_runs(
         if col not in cols:
             hint = _closest(col, cols)
             if col == "tokens":
-                hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
+                flops_hint = _closest("flops", cols)
+                if flops_hint.startswith("; did you mean"):  # an isoFLOP table: compute, not tokens
+                    alias = flops_hint.split("'")[1]
+                    hint += (f" (or give 'flops' and tokens are derived as flops / (6 params): rename '{alias}' to "
+                             "'flops' if it holds training compute in FLOPs)")
+                else:
+                    hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
             if col == "unique_tokens":
                 hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "
                          "U = D for a run that never repeats its data)")

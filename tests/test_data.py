@@ -97,6 +97,17 @@ def test_common_alias_is_recognised():
         validate_runs(runs().rename(columns={"tokens": "train_tokens"}))
 
 
+def test_isoflop_table_with_compute_column_is_told_to_rename_it_to_flops():
+    # an isoFLOP sweep names each run by its size and compute budget, not by its tokens
+    iso = pd.DataFrame({"N": [1e8, 2e8, 4e8], "C": [1e18, 1e18, 1e18], "loss": [3.2, 3.1, 3.15]})
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(iso)
+    assert str(e.value) == (
+        "runs table lacks 2 columns: 'params'; did you mean 'N'? Rename it to 'params'; 'tokens' (or give 'flops' and "
+        "tokens are derived as flops / (6 params): rename 'C' to 'flops' if it holds training compute in FLOPs). "
+        "Columns found: N, C, loss.")
+
+
 def test_missing_column_without_a_close_name_lists_the_columns():
     with pytest.raises(RunsTableError) as e:
         validate_runs(runs().drop(columns="loss").assign(quality=1.0))
