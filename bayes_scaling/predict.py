@@ -337,7 +337,8 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         The target columns plus ``domain``, ``domain_kind`` (``fitted`` or
         ``new_domain``), ``loss_median``, ``loss_lower``, ``loss_upper`` (a new run,
         noise included), ``mean_loss_median``, ``mean_loss_lower``,
-        ``mean_loss_upper`` (expected loss), all in nats/token.
+        ``mean_loss_upper`` (expected loss), all in nats/token. The new-run interval contains the
+        expected-loss interval (its ends are held outside it where the finite draws would put them inside).
 
     Raises
     ------
@@ -356,8 +357,12 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         # per domain and per row, so a target's numbers do not depend on the other targets of the table
         mean, new = keyed_predictive_draws(fit, sub, dom, seed)
         lm, ln = np.exp(mean), np.exp(new)
-        lo, hi = interval(ln, prob, kind)
         mlo, mhi = interval(lm, prob, kind)
+        lo, hi = interval(ln, prob, kind)
+        # a new run is at least as uncertain as its expected loss: with a new domain's wide spread and a small
+        # run-to-run noise, the finite draws put one end of the new-run interval inside the other interval
+        # (by up to 0.015 nats on 40 targets of a 3-domain fit); its ends are held outside
+        lo, hi = np.minimum(lo, mlo), np.maximum(hi, mhi)
         out.loc[idx, "loss_median"] = np.median(ln, 0)
         out.loc[idx, "loss_lower"] = lo
         out.loc[idx, "loss_upper"] = hi
