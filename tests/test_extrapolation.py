@@ -92,14 +92,14 @@ def _errors(kappa, n_domains, n_per, seed=0, s=0.01):
 def test_update_recovers_the_error_per_decade_of_simulated_data_sets(kappa):
     prior = get_extrapolation_prior("learned")
     post = update_extrapolation_prior(prior, *_errors(kappa, n_domains=40, n_per=5))
-    # 40 domains: log kappa within 0.35 of the truth, far from the prior's median (0.0136) at either end
+    # 40 domains: log kappa within 0.35 of the truth, far from the prior's median (0.014) at either end
     assert abs(post.log_kappa_mean - np.log(kappa)) < 0.35
     assert post.log_kappa_sd < 0.5 * prior.log_kappa_sd
     assert post.details["n_points"] == 200 and post.details["n_groups"] == 40
     assert post.name == "learned + own runs"
     assert post.own_runs_update == ("this fit's own errors: 200 runs of 40 domain(s) forecast from the smaller ones, "
                                     f"up to 1.00 decades beyond them (kappa median {np.exp(post.log_kappa_mean):.3g})")
-    median = f"{np.exp(prior.log_kappa_mean):.3g}"  # 0.0136 (the catalog's value, learned by learn_extrapolation.py)
+    median = f"{np.exp(prior.log_kappa_mean):.3g}"  # 0.014 (the catalog's value, learned by learn_extrapolation.py)
     assert post.where == f"learned (kappa median {median} per decade), updated with {post.own_runs_update}"
     assert prior.own_runs_update == ""
     assert ExtrapolationPrior.from_dict(post.to_dict()) == post

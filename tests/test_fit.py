@@ -155,7 +155,7 @@ def test_fit_updates_the_extrapolation_prior_with_a_fit_of_its_smaller_runs(fake
     assert len(calls) == 2 and 0 < held.sum() < len(runs)
     assert fit.extrapolation.name == "learned + own runs"
     assert fit.extrapolation.details["n_points"] == held.sum() and fit.extrapolation.details["n_groups"] == 1
-    median = f"{np.exp(bs.extrapolation.get_extrapolation_prior('learned').log_kappa_mean):.3g}"  # the catalog's 0.0136
+    median = f"{np.exp(bs.extrapolation.get_extrapolation_prior('learned').log_kappa_mean):.3g}"  # the catalog's 0.014
     assert fit.notes[-1].startswith(f"model-form error beyond the runs: learned (kappa median {median} per decade), "
                                     f"updated with this fit's own errors: {held.sum()} runs of 1 domain(s)")
     assert fit.timings["extrapolation_update_seconds"] > 0
