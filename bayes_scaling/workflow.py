@@ -37,15 +37,47 @@ from .inputs import validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
-from .predict import predict
+from .predict import EXTRAPOLATION_FACTOR, predict
 from .report import DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "DATA_WARNING_NOTE", "ALLOCATION_NOTE", "default_targets",
-           "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS"]
+           "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS",
+           "default_budgets"]
 
 #: Budgets (FLOPs) of the frontier table when none are given: 1e21 to the Chinchilla budget
-#: (5.88e23 FLOPs, Hoffmann et al. 2022 Table 1).
+#: (5.88e23 FLOPs, Hoffmann et al. 2022 Table 1), those within reach of the runs (:func:`default_budgets`).
 DEFAULT_BUDGETS = (1e21, 1e22, 1e23, 5.88e23)
+
+
+def default_budgets(fit: ScalingFit) -> tuple[float, ...]:
+    """Budgets of the frontier table when none are given, in FLOPs.
+
+    The budgets of :data:`DEFAULT_BUDGETS` that lie within
+    :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR` (1000x) of the compute of the fit's own runs (a
+    reference's runs do not count); when fewer than two
+    do, 10x, 100x and 1000x the largest run's compute (rounded down to two significant digits). Five runs below 1e19 FLOPs got
+    a table up to 5.88e23, 4.7 decades beyond them, and a warning about budgets nobody had asked for.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+
+    Returns
+    -------
+    tuple of float
+        Increasing budgets, at least two.
+    """
+    runs = fit.runs[fit.runs["domain"].isin(own_domains(fit))]  # not a reference's runs
+    c = runs["flops"].to_numpy(float)
+    lo, hi = float(np.min(c)), float(np.max(c))
+    keep = tuple(b for b in DEFAULT_BUDGETS if lo / EXTRAPOLATION_FACTOR <= b <= hi * EXTRAPOLATION_FACTOR)
+    if len(keep) >= 2:
+        return keep
+    out = []
+    for k in (10.0, 100.0, EXTRAPOLATION_FACTOR):  # rounded down to two significant digits: never beyond 1000x
+        step = 10.0 ** (np.floor(np.log10(hi * k)) - 1)
+        out.append(float(f"{np.floor(hi * k / step) * step:.2g}"))
+    return tuple(out)
 
 #: Domain name of the population forecast: a domain the fit has not seen (any name outside
 #: ``fit.domains`` gets the population predictive; this one says so in tables).
@@ -431,7 +463,8 @@ def fit_and_report(
         Held-out runs (``params``, ``tokens``, ``domain``, ``loss``): forecast, appended to
         the predictions with their ``loss`` and drawn on the fit figures.
     flops : sequence of float, optional
-        Budgets of the frontier table; default :data:`DEFAULT_BUDGETS`.
+        Budgets of the frontier table; default :func:`default_budgets` (those of :data:`DEFAULT_BUDGETS`
+        within 1000x of the runs).
     prob : float, default 0.9
         Interval probability.
     threshold : float, optional
@@ -556,7 +589,7 @@ def fit_and_report(
 
     pred = step("forecasts", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, forecasts)
     front = None
-    budgets = DEFAULT_BUDGETS if flops is None else flops
+    budgets = default_budgets(fit) if flops is None else flops
     if fit.law.has_allocation:
         say("computing the compute-optimal frontier" + (" of every domain" if several else ""))
         flag = ",".join(f"{b:g}" for b in budgets)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,8 +16,8 @@ import bayes_scaling.fit as fit_module
 import bayes_scaling.workflow as workflow_module
 from bayes_scaling.cli import main
 from bayes_scaling.report import Report
-from bayes_scaling.workflow import DEFAULT_BUDGETS, FitReport, default_targets, fit_and_report
-from conftest import unrasterize
+from bayes_scaling.workflow import DEFAULT_BUDGETS, FitReport, default_budgets, default_targets, domain_frontiers, fit_and_report
+from conftest import TRUTH, make_fake_fit, unrasterize
 
 FILES = ["fit", "fit_flops.png", "fit_params.png", "forecast.png", "frontier.csv", "frontier.png", "parameters.png",
          "predictions.csv", "report.html", "report.md", "summary.json"]
@@ -76,6 +77,26 @@ def test_fit_and_report_writes_what_the_cli_writes(fake_fit, fake_fitting, noteb
     a.pop("timings"), b.pop("timings")
     assert a == b
     pd.testing.assert_frame_equal(res.predictions, pd.read_csv(out / "predictions.csv"), check_dtype=False)
+
+
+def _small_runs(top_params):
+    n = np.geomspace(1e7, top_params, 5)
+    return pd.DataFrame({"params": n, "tokens": 20 * n, "loss": bs.laws.chinchilla_loss(n, 20 * n, **TRUTH)})
+
+
+@pytest.mark.parametrize("top_params, budgets", [
+    (1.5e8, (2.7e19, 2.7e20, 2.7e21)),  # largest run 2.7e18 FLOPs: only 1e21 of the defaults within 1000x
+    (3e8, (1e21, 1e22)),          # largest run 1.1e19 FLOPs (README's decide example): 1e23 and 5.88e23 are beyond
+])
+def test_default_budgets_stay_within_reach_of_the_runs(top_params, budgets):
+    fit = make_fake_fit(_small_runs(top_params))
+    assert default_budgets(fit) == budgets
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)  # five small runs were warned about 5.88e23 FLOPs
+        fr, _notes = domain_frontiers(fit, default_budgets(fit))
+    assert list(fr["flops"]) == list(budgets)
+    with pytest.warns(bs.ExtrapolationWarning, match=r"budget\(s\) lie more than 1000x above the largest run's compute"):
+        domain_frontiers(fit, DEFAULT_BUDGETS)
 
 
 def test_default_targets_and_budgets(fake_fit, notebook_run):
