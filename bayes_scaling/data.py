@@ -157,6 +157,39 @@ def _expected_header(what: str) -> tuple[str, str]:
     return "'params,tokens,loss'", "run"
 
 
+def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame, ctx: _Ctx) -> None:
+    """Warn when runs fitted as one domain have a text column that tells apart runs of the same N and D.
+
+    A fresh user's isoFLOP sweep of three data mixes, with the mix in a column 'mix' and no ``--domain-col``, was
+    fitted as one domain whose 25 configurations each had three "seeds", without a word. A text column is named
+    when it takes two or more values within one configuration (so it is not a label of the sizes, such as '2b8')
+    and is not an identifier (fewer distinct values than half the runs).
+    """
+    keys = [c for c in ("params", "tokens", "unique_tokens") if c in out]
+    for col in df.columns:
+        if col in LAW_COLUMNS or col in out.columns or col.lower() in ("label", "name", "run", "run_name", "notes"):
+            continue
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        text = s.astype(str).str.strip()
+        n_values = text.nunique()
+        if not 2 <= n_values <= len(text) / 2:
+            continue
+        within = text.groupby([out[k] for k in keys]).nunique()
+        if (within > 1).any():
+            values = sorted(text.unique())
+            shown = ", ".join(f"'{v}'" for v in values[:4]) + (f" and {n_values - 4} more" if n_values > 4 else "")
+            warnings.warn(
+                f"column '{col}' holds {n_values} names ({shown}) and tells apart runs of the same size, but it is "
+                "not used: every run is fitted as one domain. If it names each run's domain (a data mix, a corpus, a "
+                f"training recipe), pass --domain-col {col} (domain_col='{col}' in Python); else drop the column.",
+                RunsTableWarning,
+                stacklevel=3,
+            )
+            return
+
+
 def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     """Configurations trained more than once (e.g. several seeds): run counts above 1, indexed by configuration.
 
@@ -838,6 +871,9 @@ def validate_runs(
             RunsTableWarning,
             stacklevel=2,
         )
+
+    if domain_col not in cols:
+        _warn_unused_domain_like_column(df, out, ctx)
 
     # per domain, losses no scaling law gives: one far below every other (a typo, another unit; a fresh user's 0.05
     # among losses of 2-8 was fitted without a word), or losses that rise with compute (an accuracy or a score: a

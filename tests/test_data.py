@@ -952,3 +952,35 @@ def test_a_table_that_is_neither_a_frame_nor_a_path_is_named():
         bs.validate_runs([[1e9, 2e10, 3.0]])
     assert str(exc.value) == ("the runs table must be a pandas DataFrame or a path to a CSV file, not a list; e.g. "
                               "pd.DataFrame({'params': [7e9], 'tokens': [1.4e11]}).")
+
+
+def _three_mixes() -> pd.DataFrame:
+    """An isoFLOP-like table of three data mixes at the same six sizes, the mix in a column 'mix'."""
+    parts = [runs(loss_shift=0.0).assign(mix=m, loss=lambda d, k=k: d["loss"] * (1 + 0.03 * k))
+             for k, m in enumerate(["c4", "rpj", "rw"])]
+    return pd.concat(parts, ignore_index=True).drop(columns="loss_shift")
+
+
+def test_a_text_column_that_tells_apart_runs_of_one_size_is_named_when_unused():
+    # a fresh user's three data mixes in a column 'mix', without --domain-col, were fitted as one domain silently
+    with pytest.warns(RunsTableWarning) as rec:
+        out = validate_runs(_three_mixes())
+    assert (out["domain"] == "default").all()
+    assert [str(w.message) for w in rec if "not used" in str(w.message)] == [
+        "column 'mix' holds 3 names ('c4', 'rpj', 'rw') and tells apart runs of the same size, but it is not used: "
+        "every run is fitted as one domain. If it names each run's domain (a data mix, a corpus, a training recipe), "
+        "pass --domain-col mix (domain_col='mix' in Python); else drop the column."]
+
+
+def test_a_size_label_a_run_name_or_the_domain_column_in_use_is_not_named():
+    mixes = _three_mixes()
+    quiet = [
+        (mixes.assign(size=[f"{p:.0e}" for p in mixes["params"]]).drop(columns="mix"), {}),  # a label of the sizes
+        (mixes.assign(run_name=[f"run{i}" for i in range(len(mixes))]).drop(columns="mix"), {}),  # identifiers
+        (mixes, {"domain_col": "mix"}),  # the column is the domain column
+    ]
+    for table, kw in quiet:
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            validate_runs(table, **kw)
+        assert not [w for w in rec if "not used" in str(w.message)], (list(table.columns), kw)
