@@ -301,6 +301,12 @@ def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
         _progress(f"wrote {out_path}", quiet)
 
 
+def _listed(names, most: int = 6) -> str:
+    """'a', 'b', 'c' and 21 more."""
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def _several(fit: ScalingFit) -> bool:
     return len(own_domains(fit)) > 1
 
@@ -321,6 +327,12 @@ def cmd_predict(args) -> int:
         targets = expand_targets(fit, targets)
     pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
     _emit(pred, out_path, args.quiet)
+    unseen = [d for d in pd.unique(pred.loc[pred["domain_kind"] == "new_domain", "domain"]) if d != NEW_DOMAIN]
+    if unseen and fit.hierarchical:  # asked for by name, not added by expand_targets
+        n = int(pred["domain"].isin(unseen).sum())
+        print(f"note: {n} target(s) name domain(s) this fit has not seen ({', '.join(map(repr, unseen))}): they get the "
+              f"forecast of a new domain, wider than a fitted domain's (domain_kind 'new_domain'); the fitted domains "
+              f"are {_listed(own_domains(fit))}.")
     return EXIT_OK
 
 

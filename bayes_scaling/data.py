@@ -1088,6 +1088,17 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         if hint:
             warn_caller(f"{what} has no column '{domain_col}' (the fit's domain column); {hint} Without it every row "
                         f"is taken as having no domain. Rename the column to '{domain_col}'.", RunsTableWarning)
+        elif domains is not None:  # a column of the fit's domain names under another header (a fresh user's 'mix')
+            for col in df.columns:
+                if col in LAW_COLUMNS or pd.api.types.is_numeric_dtype(df[col]):
+                    continue
+                named = sorted(set(df[col].dropna().astype(str).str.strip()) & set(map(str, domains)))
+                if named:
+                    warn_caller(f"{what} column '{col}' holds domain names of the fit ({', '.join(map(repr, named[:3]))}"
+                                f"{' ...' if len(named) > 3 else ''}) but the fit's domain column is '{domain_col}': "
+                                f"without it every row is taken as having no domain. Rename '{col}' to "
+                                f"'{domain_col}'.", RunsTableWarning)
+                    break
     if domain_col != "domain" and domain_col in df.columns:
         if "domain" in df.columns:  # e.g. t.assign(corpus=t.domain): the fit's own column wins, said when they differ
             differ = df["domain"].astype(str) != df[domain_col].astype(str)

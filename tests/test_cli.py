@@ -607,7 +607,15 @@ def test_a_misspelt_domain_is_named_with_the_closest_one(fake_hier_fit, tmp_path
     assert "new_domain" in captured.out
     # an intended new domain far from every name: no warning
     assert main(["predict", str(fit_dir), "--at", str(targets), "--domain", "legal-contracts"]) == 0
-    assert "warning" not in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    # ... but the table's reader is told which rows are new domains (a fresh user's 'rpj_v2' went unnoticed)
+    assert captured.out.splitlines()[-1] == (
+        "note: 1 target(s) name domain(s) this fit has not seen ('legal-contracts'): they get the forecast of a new "
+        "domain, wider than a fitted domain's (domain_kind 'new_domain'); the fitted domains are 'books', 'code', 'web'.")
+    # the new-domain rows that predict adds itself, without --domain, need no note
+    assert main(["predict", str(fit_dir), "--at", str(targets)]) == 0
+    assert "note:" not in capsys.readouterr().out
 
 
 def test_next_run_says_when_no_candidate_changes_the_forecast(tmp_path, fake_fit, capsys, monkeypatch):

@@ -984,3 +984,17 @@ def test_a_size_label_a_run_name_or_the_domain_column_in_use_is_not_named():
             warnings.simplefilter("always")
             validate_runs(table, **kw)
         assert not [w for w in rec if "not used" in str(w.message)], (list(table.columns), kw)
+
+
+def test_targets_with_the_fits_domain_names_under_another_header_are_told_to_rename_it():
+    # a fresh user's targets had the mixes in 'mix' while the fit's column was 'domain': every target was forecast
+    # for every domain and a new one (116 rows for 29), silently
+    t = pd.DataFrame({"params": [1e9, 1e9], "tokens": [2e10, 2e10], "mix": ["code", "web"]})
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_targets(t, domains=["books", "code", "web"])
+    assert [str(w.message) for w in rec] == [
+        "targets table column 'mix' holds domain names of the fit ('code', 'web') but the fit's domain column is "
+        "'domain': without it every row is taken as having no domain. Rename 'mix' to 'domain'."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_targets(t.assign(mix=["other", "names"]), domains=["books", "code", "web"])  # not the fit's names
