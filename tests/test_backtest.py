@@ -418,3 +418,9 @@ def test_backtest_cli_names_an_embedded_data_set_and_a_law(tmp_path, capsys, mon
     assert len(seen["runs"]) == len(bs.datasets.load_datablations())
     assert {k: v.get("law") for k, v in seen["methods"].items()} == {
         "bayes": "data_constrained", "huber_ls": "data_constrained", "published": None}
+    assert "extrapolation" not in seen["methods"]["bayes"]  # the package's default, learned
+    # a leave-one-data-set-out score from the command line (a fresh user could not exclude the set's own errors)
+    assert main(["backtest", "datablations", "--law", "data_constrained", "--split-by", "params", "--cutoff", "2e9",
+                 "--methods", "bayes,huber_ls", "--extrapolation", "learned_without_datablations", "--quiet"]) == 1
+    assert seen["methods"]["bayes"]["extrapolation"] == "learned_without_datablations"
+    assert "extrapolation" not in seen["methods"]["huber_ls"]

@@ -12,6 +12,7 @@ import pandas as pd
 from ..data import RunsTableError, missing_domain_column, read_runs
 from .. import datasets
 from ..display import column_legend
+from ..extrapolation import list_extrapolation_priors
 from ..io import out_file_problem
 from ..inference import SamplerConfig
 from .runner import METHODS, backtest, normalise_methods
@@ -64,6 +65,9 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="prior of the bayes method (default: the law's published prior)")
     parser.add_argument("--reference", default=None,
                         help="reference runs of the bayes method: 'chinchilla' or a runs file (default: none)")
+    parser.add_argument("--extrapolation", choices=list_extrapolation_priors(), default=None,
+                        help="bayes method: model-form error beyond the runs, as for fit; learned_without_<data set> "
+                             "scores a data set of the package's catalog without its own errors (default: learned)")
     parser.add_argument("--draws", type=int, default=None,
                         help=f"bayes method: posterior draws per chain (default: {_DEFAULT.draws})")
     parser.add_argument("--tune", type=int, default=None,
@@ -189,6 +193,8 @@ def backtest_cli(args) -> int:
             kw = {**kw, "prior": g("prior")}
         if base == "bayes" and g("reference"):
             kw = {**kw, "reference": g("reference")}
+        if base == "bayes" and g("extrapolation"):
+            kw = {**kw, "extrapolation": g("extrapolation")}
         if base == "bayes" and sampler is not None:
             kw = {**kw, "sampler": sampler}
         spec[label] = {"method": base, **kw}
