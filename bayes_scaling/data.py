@@ -43,6 +43,7 @@ from ._warnings import warn_caller
 
 __all__ = [
     "DOMAINS_CHECKED",
+    "MIN_TOKENS",
     "repeated_configurations",
     "unseen_domain_note",
     "one_domain_of",
@@ -73,7 +74,8 @@ LAW_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "loss")
 # - cross-entropy in nats cannot exceed log(vocabulary size) for a model that
 #   is at least uniform; log(1e6) = 13.8, so > 20 is a perplexity.
 _MIN_PARAMS = 1e4
-_MIN_TOKENS = 1e5
+#: Fewest tokens (or unique tokens) a run or a budget can have; smaller numbers are millions or billions.
+MIN_TOKENS = 1e5
 #: Largest plausible loss in nats per token (see above); larger values are perplexities.
 MAX_LOSS_NATS = 20.0
 _MAX_LOSS_NATS = MAX_LOSS_NATS
@@ -532,6 +534,11 @@ def _small_tokens_advice(tokens: pd.Series, params: pd.Series) -> tuple[str, str
     return "tokens per parameter", "give total training tokens D, e.g. tokens = tokens_per_param * params."
 
 
+def _epochs_column(columns: Sequence[str]) -> str | None:
+    """A column of epochs (D / U) among ``columns``, or None."""
+    return next((c for c in columns if str(c).lower() in ("epochs", "epoch", "n_epochs", "num_epochs", "repeats")), None)
+
+
 def _closest(name: str, columns: Sequence[str]) -> str:
     lowered = {c.lower(): c for c in columns}
     if name.lower() in lowered:
@@ -701,7 +708,9 @@ def validate_runs(
                     hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
             if col == "unique_tokens":
                 hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "
-                         "U = D for a run that never repeats its data)")
+                         "U = D for a run that never repeats its data"
+                         + (f"; from column '{_epochs_column(cols)}', U = tokens / epochs" if _epochs_column(cols) else "")
+                         + ")")
             missing.append(f"'{col}'{hint}")
     if missing:
         name = "runs table" if ctx.what is None else ctx.what
@@ -765,8 +774,8 @@ def validate_runs(
         out["domain"] = "default"
 
     # unit checks, per domain so that a domain in other units is named
-    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens"),
-                          ("unique_tokens", _MIN_TOKENS, "unique tokens")):
+    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
+                          ("unique_tokens", MIN_TOKENS, "unique tokens")):
         if col not in out:
             continue
         for dname, sub in out.groupby("domain", sort=False):
@@ -778,6 +787,12 @@ def validate_runs(
                     raise RunsTableError(
                         f"column 'tokens'{where} looks like {looks} (largest value {sub[col].max():g}, "
                         f"{ctx.row(first)}); {fix}"
+                    )
+                if col == "unique_tokens":  # a fresh user's epochs were told only "millions or billions"
+                    raise RunsTableError(
+                        f"column 'unique_tokens'{where} looks like epochs or a count in millions or billions (largest "
+                        f"value {sub[col].max():g}, {ctx.row(first)}); give U, the raw count of unique tokens: "
+                        "tokens / epochs for epochs, e.g. 1.25e9 for 1.25B."
                     )
                 raise RunsTableError(
                     f"column '{col}'{where} looks like it is in millions or billions (largest value "
@@ -804,7 +819,7 @@ def validate_runs(
 
     if "tokens" not in out and "flops" in out and "params" in out:
         out["tokens"] = out["flops"] / (6.0 * out["params"])
-        if out["tokens"].max() < _MIN_TOKENS:
+        if out["tokens"].max() < MIN_TOKENS:
             raise RunsTableError(
                 "tokens derived as flops / (6 params) are all below 1e5; check that 'flops' is in FLOPs "
                 "and 'params' is a raw count."
@@ -816,8 +831,8 @@ def validate_runs(
             out["flops"] = 6.0 * out["params"] * out["tokens"]
     _check_derived(out, ctx, "runs")
     # per-row unit checks: a single row typed in billions among raw counts passes the per-domain checks above
-    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", _MIN_TOKENS, "tokens"),
-                          ("unique_tokens", _MIN_TOKENS, "unique tokens")):
+    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
+                          ("unique_tokens", MIN_TOKENS, "unique tokens")):
         if col not in out:
             continue
         small = out[col] < lo
@@ -1134,7 +1149,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 + (f"'{value}' is not" if value and value.lower() != "nan" else "the value is missing; it must be")
                 + f" a positive finite number; fix or drop that {one}."
             )
-        lo = {"params": _MIN_PARAMS, "tokens": _MIN_TOKENS, "unique_tokens": _MIN_TOKENS, "flops": 1e12}[col]
+        lo = {"params": _MIN_PARAMS, "tokens": MIN_TOKENS, "unique_tokens": MIN_TOKENS, "flops": 1e12}[col]
         if s.max() < lo:
             raw_params = "params" in cols and (pd.to_numeric(df["params"], errors="coerce") > _MIN_PARAMS).all()
             if col == "tokens" and raw_params:  # as validate_runs: raw parameter counts next to small token numbers
@@ -1161,11 +1176,11 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     _check_derived(df, ctx, noun)
     if "unique_tokens" in df and "tokens" in df:
         _check_unique_tokens(df, ctx, f"{noun} ", f" (a {one} repeats data, it cannot skip it): lower U or raise D.")
-    if "tokens" in df and "tokens" not in cols and (df["tokens"] < _MIN_TOKENS).any():
-        first = df.index[df["tokens"] < _MIN_TOKENS][0]
+    if "tokens" in df and "tokens" not in cols and (df["tokens"] < MIN_TOKENS).any():
+        first = df.index[df["tokens"] < MIN_TOKENS][0]
         raise RunsTableError(
             f"{noun} {ctx.row(first)}: flops / (6 params) gives {df.loc[first, 'tokens']:g} tokens, below "
-            f"{_MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
+            f"{MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
         )
     if "domain" in cols:
         # an empty cell means "no domain given": the --domain option or the fit's default domain is used

@@ -37,7 +37,7 @@ import pandas as pd
 from ._text import did_you_mean
 from ._warnings import warn_caller
 from .costs import CostModel, ValueModel
-from .data import MAX_LOSS_NATS, RunsTableError, one_domain_of, validate_targets
+from .data import MAX_LOSS_NATS, MIN_TOKENS, RunsTableError, one_domain_of, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -121,6 +121,9 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
     if unique_tokens is not None and "unique_tokens" not in fit.law.variables:
         raise ValueError(f"{name('unique_tokens')} is a budget of unique data for a fit of the data-constrained law; "
                          f"this fit's law is '{fit.law.name}', which does not see repeated data. {drop.capitalize()}.")
+    if unique_tokens is not None and unique_tokens < MIN_TOKENS:  # '10' for 10B gave N = 1.6e16 and loss 1514
+        raise ValueError(f"{name('unique_tokens')} {unique_tokens:g} looks like millions or billions of tokens; give a "
+                         f"raw count of unique tokens, e.g. 1e10 for 10B.")
 
 
 def warn_budgets(fit, flops) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.cli import main
-from conftest import synthetic_runs
+from conftest import make_fake_fit, synthetic_runs
 from bayes_scaling.diagnostics import ConvergenceWarning
 
 
@@ -803,6 +803,18 @@ def test_frontier_refuses_constraints_that_cannot_hold(fake_fit, fake_hier_fit, 
     name = flag.removeprefix("--").replace("-", "_")
     with pytest.raises(ValueError, match="^" + name):
         fake_fit.frontier([1e21], **{name: float(value)})
+
+
+def test_frontier_refuses_a_unique_token_budget_in_billions(tmp_path, capsys):
+    # '--unique-tokens 10' (10B meant) gave N = 1.6e16 parameters, D = 10.5k tokens and a loss of 1514 with exit 0
+    runs = synthetic_runs().assign(unique_tokens=lambda d: d["tokens"])
+    saved = make_fake_fit(runs, law_name="data_constrained").save(tmp_path / "dc")
+    assert main(["frontier", str(saved), "--flops", "1e21", "--unique-tokens", "10", "--quiet"]) == 2
+    assert capsys.readouterr().err == ("error: --unique-tokens 10 looks like millions or billions of tokens; give a raw "
+                                       "count of unique tokens, e.g. 1e10 for 10B.\n")
+    with pytest.raises(ValueError, match=r"^unique_tokens 10 looks like millions or billions"):
+        bs.ScalingFit.load(saved).frontier([1e21], unique_tokens=10)
+    assert main(["frontier", str(saved), "--flops", "1e21", "--unique-tokens", "1e10", "--quiet"]) == 0
 
 
 def test_predict_without_domain_names_the_users_row_of_a_near_miss_domain(fake_hier_fit, tmp_path, capsys):

@@ -463,9 +463,9 @@ def test_unique_tokens_in_billions_are_refused_like_tokens():
     with pytest.raises(RunsTableError) as e:
         validate_runs(df)
     big = df["unique_tokens"].idxmax()
-    assert str(e.value) == (f"column 'unique_tokens' looks like it is in millions or billions (largest value "
-                            f"{df['unique_tokens'].max():g}, row {big}); give raw counts of unique tokens, e.g. 7e9 "
-                            "for 7B.")
+    assert str(e.value) == (f"column 'unique_tokens' looks like epochs or a count in millions or billions (largest "
+                            f"value {df['unique_tokens'].max():g}, row {big}); give U, the raw count of unique tokens: "
+                            "tokens / epochs for epochs, e.g. 1.25e9 for 1.25B.")
     df["unique_tokens"] = df["tokens"]
     df.loc[2, "unique_tokens"] = 40.0  # one row typed in billions
     with pytest.raises(RunsTableError, match=r"^column 'unique_tokens', row 2: 40 is below 100000, too few unique "

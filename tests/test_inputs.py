@@ -107,6 +107,12 @@ def test_bad_combinations_are_named():
         "runs table has no column 'unique_tokens'; did you mean 'unique'? Rename it to 'unique_tokens' (U, the unique "
         "tokens in each run's training data, which the data-constrained law needs; U = D for a run that never "
         "repeats its data). Columns found: params, tokens, loss, unique.")
+    with pytest.raises(bs.RunsTableError) as e:  # a fresh user's table had epochs, not U
+        build_inputs(bs.ScalingLaw(law="data_constrained", prior="weak"), synthetic_runs().assign(epochs=4.0))
+    assert str(e.value) == (
+        "runs table has no column 'unique_tokens' (U, the unique tokens in each run's training data, which the "
+        "data-constrained law needs; U = D for a run that never repeats its data; from column 'epochs', U = tokens / "
+        "epochs). Columns found: params, tokens, loss, epochs.")
     with pytest.raises(bs.RunsTableError, match="reference must be 'chinchilla', a CSV path or a DataFrame of runs"):
         resolve_reference(42)
     assert len(resolve_reference("chinchilla")) == 245 and resolve_reference(None) is None
