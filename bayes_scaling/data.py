@@ -860,6 +860,8 @@ def validate_runs(
         with np.errstate(over="ignore"):
             tpp = out["tokens"] / out["params"]
         low, high = tpp < 0.1, tpp > 1e4
+        if "unique_tokens" in out:  # many epochs of little data (14M params on 900B tokens of 100M unique) are runs
+            high &= out["unique_tokens"] / out["params"] > 1e4  # of the data-constrained law, not a unit slip
         parts = []
         if low.any():
             parts.append(f"{int(low.sum())} run(s) ({_rows(ctx, out.index[low])}) have as few as {tpp[low].min():.3g} "

@@ -998,3 +998,18 @@ def test_targets_with_the_fits_domain_names_under_another_header_are_told_to_ren
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         validate_targets(t.assign(mix=["other", "names"]), domains=["books", "code", "web"])  # not the fit's names
+
+
+def test_many_tokens_per_parameter_from_repeated_data_are_not_a_unit_slip():
+    # datablations' 14M model on 900B tokens of 100M unique tokens warned "check raw counts" on every fit
+    df = runs(n=6)
+    df.loc[0, "tokens"] = 9e5 * df.loc[0, "params"]
+    df["unique_tokens"] = df["tokens"]
+    df.loc[0, "unique_tokens"] = 7 * df.loc[0, "params"]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        validate_runs(df)
+    assert not [w for w in rec if "tokens per parameter" in str(w.message)]
+    with pytest.warns(RunsTableWarning, match=r"1 run\(s\) \(row 0\) have as many as 9e\+05 tokens per parameter, "
+                                              r"outside 0.1-10,000"):
+        validate_runs(df.assign(unique_tokens=df["tokens"]))  # one epoch: a unit slip is the likelier reading
