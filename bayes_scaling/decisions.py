@@ -298,7 +298,9 @@ def frontier(
     -------
     pandas.DataFrame
         One row per budget: ``flops`` and, each as ``_median``, ``_lower``, ``_upper``:
-        ``params_opt``, ``tokens_opt``, ``tokens_per_param``, ``loss_opt``; plus ``domain``.
+        ``params_opt``, ``tokens_opt``, ``tokens_per_param``, ``loss_opt``; with ``unique_tokens`` (a data-constrained
+        fit) also ``unique_tokens`` and ``epochs`` (``tokens_opt / unique_tokens``, each as ``_median``, ``_lower``,
+        ``_upper``); plus ``domain``.
 
     Raises
     ------
@@ -334,6 +336,11 @@ def frontier(
         out[f"{key}_lower"] = lo
         out[f"{key}_upper"] = hi
     df = pd.DataFrame(out)
+    if unique_tokens is not None and "unique_tokens" in fit.law.variables:
+        # the question a fixed unique-data budget asks is "how many epochs" (a fresh user worked them out by hand)
+        df["unique_tokens"] = float(unique_tokens)
+        for q in ("median", "lower", "upper"):
+            df[f"epochs_{q}"] = df[f"tokens_opt_{q}"] / float(unique_tokens)
     df["domain"] = dom
     df.attrs["prob"] = prob
     if unique_tokens is not None and "unique_tokens" in fit.law.variables:

@@ -814,7 +814,14 @@ def test_frontier_refuses_a_unique_token_budget_in_billions(tmp_path, capsys):
                                        "count of unique tokens, e.g. 1e10 for 10B.\n")
     with pytest.raises(ValueError, match=r"^unique_tokens 10 looks like millions or billions"):
         bs.ScalingFit.load(saved).frontier([1e21], unique_tokens=10)
-    assert main(["frontier", str(saved), "--flops", "1e21", "--unique-tokens", "1e10", "--quiet"]) == 0
+    assert main(["frontier", str(saved), "--flops", "1e21", "--unique-tokens", "1e10", "--quiet",
+                 "--out", str(tmp_path / "f.csv")]) == 0
+    # and says how many epochs the optimum repeats the budget (a fresh user worked them out by hand)
+    f = pd.read_csv(tmp_path / "f.csv").iloc[0]
+    assert f["unique_tokens"] == 1e10
+    for q in ("median", "lower", "upper"):
+        assert f[f"epochs_{q}"] == pytest.approx(f[f"tokens_opt_{q}"] / 1e10, rel=1e-12)
+    assert f["epochs_lower"] < f["epochs_median"] < f["epochs_upper"]
 
 
 def test_predict_without_domain_names_the_users_row_of_a_near_miss_domain(fake_hier_fit, tmp_path, capsys):
