@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean"]
+__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed"]
 
 #: Similarity (``difflib.SequenceMatcher.ratio``) a known name needs to be suggested: difflib's own default.
 #: Places where a miss is not an error but means something else (a ``--domain`` the fit does not have is a new
@@ -45,3 +45,18 @@ def did_you_mean(name, known: Iterable, cutoff: float = CLOSE_ENOUGH, contains: 
         return f"did you mean '{match}'?"
     part = [k for k in known if contains and str(name).strip() and str(name).strip().lower() in k.lower()][:3]
     return f"did you mean {' or '.join(repr(k) for k in part)}?" if part else ""
+
+
+def listed(items: Iterable[str], most: int, sep: str = ", ") -> str:
+    """The first ``most`` of ``items`` joined by ``sep``, then "and N more" for the rest: "'a', 'b' and 3 more".
+
+    Parameters
+    ----------
+    items : iterable of str
+        Already worded (quoted, with row numbers, ...).
+    most : int
+        How many to show.
+    sep : str, default ", "
+    """
+    items = list(items)
+    return sep.join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -36,7 +36,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
-from ._text import did_you_mean
+from ._text import did_you_mean, listed
 from ._version import __version__
 from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
@@ -301,12 +301,6 @@ def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
         _progress(f"wrote {out_path}", quiet)
 
 
-def _listed(names, most: int = 6) -> str:
-    """'a', 'b', 'c' and 21 more."""
-    shown = ", ".join(repr(n) for n in names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
 def _several(fit: ScalingFit) -> bool:
     return len(own_domains(fit)) > 1
 
@@ -332,7 +326,7 @@ def cmd_predict(args) -> int:
         n = int(pred["domain"].isin(unseen).sum())
         print(f"note: {n} target(s) name domain(s) this fit has not seen ({', '.join(map(repr, unseen))}): they get the "
               f"forecast of a new domain, wider than a fitted domain's (domain_kind 'new_domain'); the fitted domains "
-              f"are {_listed(own_domains(fit))}.")
+              f"are {listed(map(repr, own_domains(fit)), 6)}.")
     return EXIT_OK
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._text import did_you_mean
+from ._text import closest_name, did_you_mean, listed
 from ._warnings import warn_caller
 
 __all__ = [
@@ -120,10 +120,7 @@ class _Ctx:
 
 
 def _rows(ctx: _Ctx, labels: Sequence, limit: int = 3) -> str:
-    labels = list(labels)
-    shown = ", ".join(ctx.row(x) for x in labels[:limit])
-    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
-    return shown + more
+    return listed((ctx.row(x) for x in labels), limit)
 
 
 #: File extensions read with pandas instead of the CSV reader, and the optional package each needs.
@@ -159,7 +156,7 @@ def _expected_header(what: str) -> tuple[str, str]:
     return "'params,tokens,loss'", "run"
 
 
-def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame, ctx: _Ctx) -> None:
+def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None:
     """Warn when runs fitted as one domain have a text column that tells apart runs of the same N and D.
 
     A fresh user's isoFLOP sweep of three data mixes, with the mix in a column 'mix' and no ``--domain-col``, was
@@ -180,8 +177,7 @@ def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame, ctx: _C
             continue
         within = text.groupby([out[k] for k in keys]).nunique()
         if (within > 1).any():
-            values = sorted(text.unique())
-            shown = ", ".join(f"'{v}'" for v in values[:4]) + (f" and {n_values - 4} more" if n_values > 4 else "")
+            shown = listed((f"'{v}'" for v in sorted(text.unique())), 4)
             warnings.warn(
                 f"column '{col}' holds {n_values} names ({shown}) and tells apart runs of the same size, but it is "
                 "not used: every run is fitted as one domain. If it names each run's domain (a data mix, a corpus, a "
@@ -539,27 +535,32 @@ def _epochs_column(columns: Sequence[str]) -> str | None:
     return next((c for c in columns if str(c).lower() in ("epochs", "epoch", "n_epochs", "num_epochs", "repeats")), None)
 
 
+#: Other names of the law's columns, lower case (a column named so is suggested for renaming).
+_COLUMN_ALIASES = {
+    "params": ["n", "model size", "model_size", "parameters", "num_params", "n_params", "nparams", "size"],
+    "tokens": ["d", "data", "num_tokens", "n_tokens", "training_tokens", "train_tokens"],
+    "loss": ["l", "final_loss", "eval_loss", "val_loss", "train_loss", "nll"],
+    "flops": ["c", "compute", "training flop", "training_flop", "flop", "train_flops"],
+    "unique_tokens": ["u", "unique", "unique tokens", "unique_data", "num_unique_tokens", "n_unique_tokens",
+                      "unique_toks"],
+}
+
+
+def _suggested_column(name: str, columns: Sequence[str]) -> str | None:
+    """The column of ``columns`` that is likely ``name`` under another header: a known alias, else a near-typo."""
+    for col in columns:
+        if col.lower() in _COLUMN_ALIASES.get(name, []):
+            return col
+    # never suggest renaming a column that already has a meaning of its own (loss -> 'flops')
+    return closest_name(name, [c for c in columns if c not in _COLUMN_ALIASES and c != "domain"])
+
+
 def _closest(name: str, columns: Sequence[str]) -> str:
     lowered = {c.lower(): c for c in columns}
     if name.lower() in lowered:
         return f"; found '{lowered[name.lower()]}': column names are case-sensitive, rename it to '{name}'"
-    aliases = {
-        "params": ["n", "model size", "model_size", "parameters", "num_params", "n_params", "nparams", "size"],
-        "tokens": ["d", "data", "num_tokens", "n_tokens", "training_tokens", "train_tokens"],
-        "loss": ["l", "final_loss", "eval_loss", "val_loss", "train_loss", "nll"],
-        "flops": ["c", "compute", "training flop", "training_flop", "flop", "train_flops"],
-        "unique_tokens": ["u", "unique", "unique tokens", "unique_data", "num_unique_tokens", "n_unique_tokens",
-                          "unique_toks"],
-    }
-    for col in columns:
-        if col.lower() in aliases.get(name, []):
-            return f"; did you mean '{col}'? Rename it to '{name}'"
-    # never suggest renaming a column that already has a meaning of its own (loss -> 'flops')
-    free = [c for c in columns if c not in aliases and c != "domain"]
-    hint = did_you_mean(name, free)
-    if hint:
-        return f"; {hint} Rename it to '{name}'"
-    return ""
+    col = _suggested_column(name, columns)
+    return f"; did you mean '{col}'? Rename it to '{name}'" if col is not None else ""
 
 
 def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
@@ -699,10 +700,9 @@ def validate_runs(
         if col not in cols:
             hint = _closest(col, cols)
             if col == "tokens":
-                flops_hint = _closest("flops", cols)
-                if flops_hint.startswith("; did you mean"):  # an isoFLOP table: compute, not tokens
-                    alias = flops_hint.split("'")[1]
-                    hint += (f" (or give 'flops' and tokens are derived as flops / (6 params): rename '{alias}' to "
+                compute = None if "flops" in (c.lower() for c in cols) else _suggested_column("flops", cols)
+                if compute is not None:  # an isoFLOP table: compute, not tokens
+                    hint += (f" (or give 'flops' and tokens are derived as flops / (6 params): rename '{compute}' to "
                              "'flops' if it holds training compute in FLOPs)")
                 else:
                     hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
@@ -890,7 +890,7 @@ def validate_runs(
         )
 
     if domain_col not in cols:
-        _warn_unused_domain_like_column(df, out, ctx)
+        _warn_unused_domain_like_column(df, out)
 
     # per domain, losses no scaling law gives: one far below every other (a typo, another unit; a fresh user's 0.05
     # among losses of 2-8 was fitted without a word), or losses that rise with compute (an accuracy or a score: a

@@ -336,16 +336,15 @@ def frontier(
         out[f"{key}_lower"] = lo
         out[f"{key}_upper"] = hi
     df = pd.DataFrame(out)
-    if unique_tokens is not None and "unique_tokens" in fit.law.variables:
+    if unique_tokens is not None:  # a data-constrained fit (check_constraints refused it for the other laws)
         # the question a fixed unique-data budget asks is "how many epochs" (a fresh user worked them out by hand)
         df["unique_tokens"] = float(unique_tokens)
         for q in ("median", "lower", "upper"):
             df[f"epochs_{q}"] = df[f"tokens_opt_{q}"] / float(unique_tokens)
-    df["domain"] = dom
-    df.attrs["prob"] = prob
-    if unique_tokens is not None and "unique_tokens" in fit.law.variables:
         warn_extrapolation(fit, pd.DataFrame({"tokens": df["tokens_opt_median"], "unique_tokens": unique_tokens}),
                            "compute-optimal run", beyond_runs=False)
+    df["domain"] = dom
+    df.attrs["prob"] = prob
     return df
 
 

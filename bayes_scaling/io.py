@@ -45,6 +45,7 @@ import pandas as pd
 import xarray as xr
 
 from ._version import __version__
+from ._text import listed
 from ._warnings import warn_caller
 
 __all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES", "fit_dir_problem",
@@ -172,7 +173,7 @@ def fit_dir_problem(path, suggest: bool = True) -> str | None:
     others = sorted(p.name for p in path.iterdir() if p.name not in FIT_FILES)
     if not others:
         return None
-    shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+    shown = listed(others, 4)
     # a directory named 'fit' is usually a report's own fit directory: suggest a sibling, not 'fit/fit'
     other = path.with_name(path.name + "-2") if path.name == "fit" else path / "fit"
     return (f"'{path}' already exists and holds files that are not part of a saved fit ({shown}); a fit is saved "

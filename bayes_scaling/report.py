@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
+from ._text import listed
 from ._version import __version__
 from .data import repeated_configurations
 from .display import format_count, format_number, format_probability, table_html
@@ -331,9 +332,8 @@ def _published_outside(table: pd.DataFrame, prob: float) -> str | None:
     if out.empty:
         return None
     parts = [f"{r.parameter} in {r.domain} ({format_number(r.published)} vs {format_number(r.lower)}–{format_number(r.upper)})"
-             for r in out.head(8).itertuples()]
-    more = f" and {len(out) - 8} more" if len(out) > 8 else ""
-    return (f"The published value lies outside the {prob:.0%} posterior interval for " + "; ".join(parts) + more
+             for r in out.itertuples()]
+    return (f"The published value lies outside the {prob:.0%} posterior interval for " + listed(parts, 8, "; ")
             + ": the runs pull these parameters away from the published fit.")
 
 

@@ -52,11 +52,10 @@ DEFAULT_BUDGETS = (1e21, 1e22, 1e23, 5.88e23)
 def default_budgets(fit: ScalingFit) -> tuple[float, ...]:
     """Budgets of the frontier table when none are given, in FLOPs.
 
-    The budgets of :data:`DEFAULT_BUDGETS` that lie within
-    :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR` (1000x) of the compute of the fit's own runs (a
-    reference's runs do not count); when fewer than two
-    do, 10x, 100x and 1000x the largest run's compute (rounded down to two significant digits). Five runs below 1e19 FLOPs got
-    a table up to 5.88e23, 4.7 decades beyond them, and a warning about budgets nobody had asked for.
+    The budgets of :data:`DEFAULT_BUDGETS` that lie within :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR`
+    (1000x) of the compute of the fit's own runs (a reference's runs do not count); when fewer than two do, 10x,
+    100x and 1000x the largest run's compute (rounded down to two significant digits). Five runs below 1e19 FLOPs
+    got a table up to 5.88e23, 4.7 decades beyond them, and a warning about budgets nobody had asked for.
 
     Parameters
     ----------
