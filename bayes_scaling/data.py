@@ -957,6 +957,15 @@ def validate_runs(
             RunsTableWarning,
             stacklevel=2,
         )
+    two = doms[doms == 2]
+    if len(doms) > 1 and len(two):
+        warnings.warn(
+            f"domain(s) {listed((repr(d) for d in two.index), 5)} have only two runs: too few to check the law or "
+            "measure the noise on them, so their forecasts lean on the other domains and the prior; a third run at "
+            "another size would test them.",
+            RunsTableWarning,
+            stacklevel=2,
+        )
     if n > 20_000:
         warnings.warn(
             f"{n:,} runs: the fit will take about {estimated_fit_seconds(n) / 60:.0f} minutes on 2 cores.",

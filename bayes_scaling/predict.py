@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._text import listed
 from ._warnings import warn_caller
 from .data import DOMAINS_CHECKED, RunsTableWarning, validate_targets
 from .intervals import interval
@@ -83,9 +84,14 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
         epochs = t["tokens"].to_numpy(float) / t["unique_tokens"].to_numpy(float)
         many = epochs > MANY_EPOCHS
         if many.any():
+            order = np.argsort(-epochs, kind="stable")
+            rows = listed((f"N {n:.3g}, D {d:.3g}, U {u:.3g} ({e:.3g} epochs)" for n, d, u, e in
+                           zip(t["params"].to_numpy(float)[order], t["tokens"].to_numpy(float)[order],
+                               t["unique_tokens"].to_numpy(float)[order], epochs[order]) if e > MANY_EPOCHS), 3, "; ")
             warn_caller(
                 f"{int(many.sum())} {noun}(s) repeat their data more than {MANY_EPOCHS:g} times (up to "
-                f"{epochs[many].max():.3g} epochs = tokens / unique_tokens): beyond the published R_D* = {MANY_EPOCHS:g} "
+                f"{epochs[many].max():.3g} epochs = tokens / unique_tokens; most repeated first: {rows}): beyond the "
+                f"published R_D* = {MANY_EPOCHS:g} "
                 "epochs (Muennighoff et al. 2023) more repetition adds little in the data-constrained law, and large "
                 "models can over-fit there (the loss rises with more epochs), which the law does not model; such runs "
                 "can land far above the interval.", ExtrapolationWarning)

@@ -350,6 +350,11 @@ def test_backtest_compares_the_data_constrained_law_with_its_own_least_squares_f
     pts = res.points.pivot(index="run", columns="method", values="loss_median")
     assert (np.abs(pts["huber_ls"] / pts["huber_chinchilla"] - 1) > 0.005).any()
     assert s.loc["huber_ls", "mape"] < 0.5 < s.loc["huber_chinchilla", "mape"]
+    # the points say how often each held-out run repeated its data (where the law is least sure)
+    p = res.points[res.points["method"] == "huber_ls"]
+    assert list(p.columns[5:10]) == ["tokens", "flops", "unique_tokens", "epochs", "loss"]
+    np.testing.assert_allclose(p["epochs"], p["tokens"] / p["unique_tokens"])
+    assert sorted(set(np.round(p["epochs"], 6))) == [1.0, 4.0, 16.0]
     with pytest.raises(bs.RunsTableError, match="needs column\\(s\\) 'unique_tokens'"):
         backtest(runs.drop(columns="unique_tokens"), Split.cutoff("params", 2e9), methods)
 

@@ -440,6 +440,16 @@ def test_domain_with_a_single_run_warns():
     assert out["domain"].value_counts().to_dict() == {"web": 6, "code": 1}
 
 
+def test_domain_with_two_runs_warns():
+    df = pd.concat([runs(domain="web"), runs(domain="code").iloc[[1, 4]]], ignore_index=True)
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
+    assert msgs == ["domain(s) 'code' have only two runs: too few to check the law or measure the noise on them, so "
+                    "their forecasts lean on the other domains and the prior; a third run at another size would test "
+                    "them."]
+
+
 def test_empty_domain_cell_is_an_error():
     df = runs(domain="web")
     df.loc[3, "domain"] = "  "

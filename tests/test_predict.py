@@ -225,7 +225,8 @@ def test_targets_at_many_epochs_of_a_data_constrained_fit_are_warned_about():
         warn_extrapolation(fit, t)
     assert MANY_EPOCHS == 15.4
     assert str(rec[0].message).startswith("2 target(s) repeat their data more than 15.4 times (up to 460 epochs = "
-                                          "tokens / unique_tokens)")
+                                          "tokens / unique_tokens; most repeated first: N 1e+09, D 4.6e+10, U 1e+08 "
+                                          "(460 epochs); N 1e+09, D 4e+10, U 1e+09 (40 epochs)): beyond the published")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_extrapolation(fit, t.iloc[[0]])  # 10 epochs: no warning

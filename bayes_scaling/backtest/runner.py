@@ -204,7 +204,7 @@ class BacktestResult:
     points : pandas.DataFrame
         One row per split, method and held-out run: ``split``, ``method``,
         ``run`` (index in the validated runs), ``domain``, ``params``, ``tokens``,
-        ``flops``, ``loss``, ``loss_median``, ``loss_lower_XX``, ``loss_upper_XX``,
+        ``flops``, (runs with unique tokens: ``unique_tokens``, ``epochs``), ``loss``, ``loss_median``, ``loss_lower_XX``, ``loss_upper_XX``,
         ``ape`` (percent), ``log_error`` (log median - log loss), ``crps``,
         ``log_density``.
     prob_levels : tuple of float
@@ -509,7 +509,7 @@ def score_points(te: pd.DataFrame, y: np.ndarray, levels, model, bayes_fc, notes
     -------
     pandas.DataFrame
         One row per held-out run: ``run``, ``domain``, ``params``, ``tokens``, ``flops``,
-        ``loss``, ``loss_median``, ``loss_lower_XX`` / ``loss_upper_XX`` per level, ``ape``,
+        (with unique tokens: ``unique_tokens`` and ``epochs`` = tokens / unique_tokens), ``loss``, ``loss_median``, ``loss_lower_XX`` / ``loss_upper_XX`` per level, ``ape``,
         ``log_error``, ``crps`` (of log loss) and ``log_density``.
     """
     n = len(te)
@@ -521,6 +521,9 @@ def score_points(te: pd.DataFrame, y: np.ndarray, levels, model, bayes_fc, notes
         "flops": te["flops"].to_numpy(float),
         "loss": y,
     })
+    if "unique_tokens" in te:  # a data-constrained split: where the runs repeat their data
+        pts.insert(pts.columns.get_loc("flops") + 1, "unique_tokens", te["unique_tokens"].to_numpy(float))
+        pts.insert(pts.columns.get_loc("unique_tokens") + 1, "epochs", pts["tokens"] / pts["unique_tokens"])
     med = np.full(n, np.nan)
     lows = {q: np.full(n, np.nan) for q in levels}
     highs = {q: np.full(n, np.nan) for q in levels}
