@@ -256,7 +256,8 @@ def assume_unique_tokens(fit, table: pd.DataFrame, noun: str, verb: str) -> pd.D
     A table of runs to forecast, compare, plan or pilot without ``unique_tokens`` is read as runs that never repeat
     their data (one epoch; the data-constrained law then reduces to the Chinchilla law, Muennighoff et al. 2023,
     §3.1). One place for the fill and its :class:`~bayes_scaling.data.RunsTableWarning`: predict, compare, next-run
-    and decide each had their own, and two of them filled silently.
+    and decide each had their own, and two of them filled silently. Conversely, a table whose ``unique_tokens``
+    repeat data (U < D) for a law without unique tokens is warned about: the column is not used.
 
     Parameters
     ----------
@@ -275,6 +276,13 @@ def assume_unique_tokens(fit, table: pd.DataFrame, noun: str, verb: str) -> pd.D
         warn_caller(f"the {noun} have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
                     f"repeated data); add unique_tokens to {verb} runs that repeat their data.", RunsTableWarning)
         table["unique_tokens"] = table["tokens"]
+    elif "unique_tokens" not in fit.law.variables and "unique_tokens" in table:
+        repeat = table["unique_tokens"].to_numpy(float) < table["tokens"].to_numpy(float)
+        if repeat.any():  # compare on a Chinchilla fit read a unique-token column without a word (a fresh user)
+            warn_caller(f"column 'unique_tokens' is not used: {int(repeat.sum())} of the {noun} repeat their data, but "
+                        f"this fit's law '{fit.law.name}' takes every token as unique, so they are forecast as if "
+                        "they did not; fit the data-constrained law (law='data_constrained', --law data_constrained) "
+                        f"to {verb} repeated data.", RunsTableWarning)
     return table
 
 

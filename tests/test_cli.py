@@ -904,3 +904,20 @@ def test_fit_without_targets_says_how_the_headline_target_was_chosen(fake_fit, t
     assert main(["fit", str(runs), "--out", str(tmp_path / "o2"), "--targets", str(targets), "--quiet"]) == 0
     assert "No targets were given" not in (tmp_path / "o2" / "report.md").read_text()
     capsys.readouterr()
+
+
+def test_compare_on_a_chinchilla_fit_says_unique_tokens_are_not_used(tmp_path, fake_fit, capsys):
+    """A candidates table with repeated data (U < D) on a law without unique tokens was compared without a word."""
+    saved = fake_fit.save(tmp_path / "fit")
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame({"params": [1e9, 1e10], "tokens": [2e10, 2e11], "unique_tokens": [2e10, 5e10]}).to_csv(cands,
+                                                                                                         index=False)
+    assert main(["compare", str(saved), "--candidates", str(cands), "--quiet", "--out", str(tmp_path / "c")]) == 0
+    assert ("warning: column 'unique_tokens' is not used: 1 of the candidates repeat their data, but this fit's law "
+            "'chinchilla' takes every token as unique, so they are forecast as if they did not; fit the "
+            "data-constrained law (law='data_constrained', --law data_constrained) to compare repeated data."
+            in capsys.readouterr().err)
+    # unique data (U = D) changes nothing, so nothing is said
+    pd.DataFrame({"params": [1e9], "tokens": [2e10], "unique_tokens": [2e10]}).to_csv(cands, index=False)
+    assert main(["predict", str(saved), "--at", str(cands), "--quiet", "--out", str(tmp_path / "p")]) == 0
+    assert "unique_tokens" not in capsys.readouterr().err
