@@ -44,6 +44,7 @@ from ._warnings import warn_caller
 __all__ = [
     "DOMAINS_CHECKED",
     "MIN_TOKENS",
+    "epochs_column",
     "repeated_configurations",
     "unseen_domain_note",
     "one_domain_of",
@@ -530,8 +531,17 @@ def _small_tokens_advice(tokens: pd.Series, params: pd.Series) -> tuple[str, str
     return "tokens per parameter", "give total training tokens D, e.g. tokens = tokens_per_param * params."
 
 
-def _epochs_column(columns: Sequence[str]) -> str | None:
-    """A column of epochs (D / U) among ``columns``, or None."""
+def epochs_column(columns: Sequence[str]) -> str | None:
+    """The name of a column of epochs (D / U) among ``columns`` ("epochs", "n_epochs", "repeats", ...), or None.
+
+    Parameters
+    ----------
+    columns : sequence of str
+
+    Returns
+    -------
+    str or None
+    """
     return next((c for c in columns if str(c).lower() in ("epochs", "epoch", "n_epochs", "num_epochs", "repeats")), None)
 
 
@@ -709,7 +719,7 @@ def validate_runs(
             if col == "unique_tokens":
                 hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "
                          "U = D for a run that never repeats its data"
-                         + (f"; from column '{_epochs_column(cols)}', U = tokens / epochs" if _epochs_column(cols) else "")
+                         + (f"; from column '{epochs_column(cols)}', U = tokens / epochs" if epochs_column(cols) else "")
                          + ")")
             missing.append(f"'{col}'{hint}")
     if missing:

@@ -341,7 +341,8 @@ def frontier(
         df["unique_tokens"] = float(unique_tokens)
         for q in ("median", "lower", "upper"):
             df[f"epochs_{q}"] = df[f"tokens_opt_{q}"] / float(unique_tokens)
-        warn_extrapolation(fit, pd.DataFrame({"tokens": df["tokens_opt_median"], "unique_tokens": unique_tokens}),
+        warn_extrapolation(fit, pd.DataFrame({"params": df["params_opt_median"], "tokens": df["tokens_opt_median"],
+                                              "unique_tokens": unique_tokens}),
                            "compute-optimal run", beyond_runs=False)
     df["domain"] = dom
     df.attrs["prob"] = prob

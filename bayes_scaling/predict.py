@@ -32,7 +32,7 @@ from scipy import stats
 
 from ._text import listed
 from ._warnings import warn_caller
-from .data import DOMAINS_CHECKED, RunsTableWarning, validate_targets
+from .data import DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets
 from .intervals import interval
 
 __all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
@@ -85,9 +85,10 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
         many = epochs > MANY_EPOCHS
         if many.any():
             order = np.argsort(-epochs, kind="stable")
-            rows = listed((f"N {n:.3g}, D {d:.3g}, U {u:.3g} ({e:.3g} epochs)" for n, d, u, e in
-                           zip(t["params"].to_numpy(float)[order], t["tokens"].to_numpy(float)[order],
-                               t["unique_tokens"].to_numpy(float)[order], epochs[order]) if e > MANY_EPOCHS), 3, "; ")
+            sizes = [(k, t[c].to_numpy(float)[order]) for k, c in (("N", "params"), ("D", "tokens"),
+                                                                    ("U", "unique_tokens")) if c in t]
+            rows = listed((", ".join(f"{k} {v[i]:.3g}" for k, v in sizes) + f" ({epochs[j]:.3g} epochs)"
+                           for i, j in enumerate(order) if epochs[j] > MANY_EPOCHS), 3, "; ")
             warn_caller(
                 f"{int(many.sum())} {noun}(s) repeat their data more than {MANY_EPOCHS:g} times (up to "
                 f"{epochs[many].max():.3g} epochs = tokens / unique_tokens; most repeated first: {rows}): beyond the "
@@ -271,8 +272,18 @@ def assume_unique_tokens(fit, table: pd.DataFrame, noun: str, verb: str) -> pd.D
     -------
     pandas.DataFrame
         ``table``.
+
+    Raises
+    ------
+    RunsTableError
+        For a data-constrained fit, a table with an epochs column (``epochs``, ``n_epochs``, ...) but no
+        ``unique_tokens``: its rows do repeat their data, and one epoch would be wrong.
     """
     if "unique_tokens" in fit.law.variables and "unique_tokens" not in table:
+        if (ep := epochs_column(table.columns)) is not None:  # read as one epoch, a 460-epoch run was forecast at 2.6
+            raise RunsTableError(f"the {noun} have a column '{ep}' but no 'unique_tokens', which the data-constrained "
+                                 f"law reads: add unique_tokens = tokens / {ep} (U, the unique tokens of each run's "
+                                 "data; U = D for a run that never repeats it).")
         warn_caller(f"the {noun} have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
                     f"repeated data); add unique_tokens to {verb} runs that repeat their data.", RunsTableWarning)
         table["unique_tokens"] = table["tokens"]

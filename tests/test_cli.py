@@ -741,7 +741,9 @@ def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, ca
     assert main(["compare", str(out), "--candidates", str(cand), "--quiet"]) == 0
     assert "warning: 1 candidate(s) repeat their data more than 15.4 times (up to 220 epochs" in capsys.readouterr().err
     assert main(["frontier", str(out), "--flops", "1e21,1e22", "--unique-tokens", "1e8", "--quiet"]) == 0
-    assert "warning: 2 compute-optimal run(s) repeat their data more than 15.4 times" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "warning: 2 compute-optimal run(s) repeat their data more than 15.4 times" in err
+    assert "most repeated first: N " in err  # the frontier's optimal N, D and U (it crashed naming them: 'params')
     # next-run says it once for the candidates (it filled U silently), never for the target, which has no flag for U
     pd.DataFrame({"params": [8.67e9, 2e9], "tokens": [2.2e10, 4e10]}).to_csv(cand, index=False)
     assert main(["next-run", str(out), "--candidates", str(cand), "--target-params", "8.7e9", "--target-tokens",
@@ -921,3 +923,20 @@ def test_compare_on_a_chinchilla_fit_says_unique_tokens_are_not_used(tmp_path, f
     pd.DataFrame({"params": [1e9], "tokens": [2e10], "unique_tokens": [2e10]}).to_csv(cands, index=False)
     assert main(["predict", str(saved), "--at", str(cands), "--quiet", "--out", str(tmp_path / "p")]) == 0
     assert "unique_tokens" not in capsys.readouterr().err
+
+
+def test_targets_with_epochs_but_no_unique_tokens_are_refused_for_a_data_constrained_fit(tmp_path, capsys):
+    """Targets with an 'epochs' column and no unique_tokens were forecast as one epoch with a mere warning: a
+    460-epoch run (true loss 10.9) came out at 2.6 (a fresh user). The runs table already refused this."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    saved = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained").save(tmp_path / "fit")
+    at = tmp_path / "at.csv"
+    pd.DataFrame({"params": [2.16e9, 4e9], "tokens": [4.6e10, 8e10], "epochs": [460, 1]}).to_csv(at, index=False)
+    for cmd in (["predict", str(saved), "--at", str(at)], ["compare", str(saved), "--candidates", str(at)]):
+        assert main(cmd + ["--quiet", "--out", str(tmp_path / cmd[0])]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"error: the {'targets' if cmd[0] == 'predict' else 'candidates'} have a column 'epochs' but no "
+            "'unique_tokens', which the data-constrained law reads: add unique_tokens = tokens / epochs (U, the "
+            "unique tokens of each run's data; U = D for a run that never repeats it).")

@@ -490,3 +490,20 @@ def test_frontier_says_when_a_budget_is_far_from_the_runs(fake_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExtrapolationWarning)
         frontier(fake_fit, [lo / 500, hi * 500])  # within the factor: nothing to say
+
+
+def test_frontier_with_a_tight_unique_token_budget_warns_with_the_optimal_runs():
+    """``frontier(..., unique_tokens=U)`` where the optimum repeats U more than R_D* times crashed with KeyError 'params'
+    (the warning's row list read a column the frontier's table did not have; a fresh user)."""
+    from conftest import make_fake_fit, synthetic_runs
+    from bayes_scaling.predict import ExtrapolationWarning
+
+    runs = synthetic_runs()
+    fit = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
+    with pytest.warns(ExtrapolationWarning) as rec:
+        fr = frontier(fit, [1e21, 1e22], unique_tokens=1e9)
+    assert fr["epochs_median"].min() > 15.4
+    msg = str(rec[0].message)
+    assert msg.startswith("2 compute-optimal run(s) repeat their data more than 15.4 times")
+    n, d = fr["params_opt_median"].iloc[1], fr["tokens_opt_median"].iloc[1]
+    assert f"most repeated first: N {n:.3g}, D {d:.3g}, U 1e+09 ({d / 1e9:.3g} epochs)" in msg

@@ -235,6 +235,10 @@ def test_targets_at_many_epochs_of_a_data_constrained_fit_are_warned_about():
     with pytest.warns(ExtrapolationWarning) as rec:
         warn_extrapolation(fit, far, "compute-optimal run", beyond_runs=False)
     assert [str(r.message)[:63] for r in rec] == ["1 compute-optimal run(s) repeat their data more than 15.4 times"]
+    # a table without params (a caller's own) is described by what it has; it crashed with KeyError 'params'
+    with pytest.warns(ExtrapolationWarning) as rec:
+        warn_extrapolation(fit, far.drop(columns="params"), "compute-optimal run", beyond_runs=False)
+    assert "most repeated first: D 4.6e+14, U 1e+11 (4.6e+03 epochs))" in str(rec[0].message)
     with pytest.warns(ExtrapolationWarning) as rec:
         warn_extrapolation(fit, far, "candidate")
     assert [str(r.message)[:40] for r in rec] == ["1 candidate(s) repeat their data more th",
