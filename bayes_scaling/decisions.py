@@ -57,8 +57,8 @@ _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 COMPARE_COLUMNS = {
     "p_best": "P(this candidate has the lowest loss of all candidates), over the posterior draws",
     "expected_gap": "E[loss - lowest loss among the candidates], nats/token: what choosing it costs on average",
-    "rank": "order by p_best (1 = most often the best); a candidate with a lower median or expected_gap can rank "
-            "below one that wins more often by a small margin",
+    "rank": "order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower median or "
+            "expected_gap can rank below one that wins more often by a small margin",
 }
 
 
@@ -387,7 +387,7 @@ def compare(
         One row per candidate: the candidate columns, ``domain`` and ``domain_kind`` (as
         :func:`~bayes_scaling.predict.predict` gives them), ``loss_median``, ``loss_lower``,
         ``loss_upper``, ``p_best`` (probability of the lowest loss), ``expected_gap``
-        (E[L - min over candidates], nats/token) and ``rank`` (by ``p_best``).
+        (E[L - min over candidates], nats/token) and ``rank`` (by ``p_best``, ties by ``expected_gap``; 1 to n).
 
     Raises
     ------
@@ -416,7 +416,11 @@ def compare(
     out["loss_upper"] = hi
     out["p_best"] = np.bincount(winner, minlength=len(cand)) / draws.shape[0]
     out["expected_gap"] = (draws - best).mean(axis=0)
-    out["rank"] = out["p_best"].rank(ascending=False, method="min").astype(int)
+    # by p_best, ties by expected_gap: candidates that never win all shared the last rank and the next went unused
+    order = np.lexsort((out["expected_gap"].to_numpy(), -out["p_best"].to_numpy()))
+    rank = np.empty(len(out), int)
+    rank[order] = np.arange(1, len(out) + 1)
+    out["rank"] = rank
     out.attrs["prob"] = prob
     return out
 

@@ -107,8 +107,8 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
         assert columns <= set(table.columns), args[0]
         assert printed.splitlines()[0].split()[:2] == [str(c) for c in table.columns[:2]]
         if args[0] == "compare":  # a rank below a lower median puzzled a fresh user: the legend says why
-            assert "  rank: order by p_best (1 = most often the best); a candidate with a lower median or " \
-                   "expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
+            assert "  rank: order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower " \
+                   "median or expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
             lines = printed.splitlines()
             assert any(ln.startswith(("No prior-data conflict", "Mild", "Strong")) for ln in lines)

@@ -507,3 +507,13 @@ def test_frontier_with_a_tight_unique_token_budget_warns_with_the_optimal_runs()
     assert msg.startswith("2 compute-optimal run(s) repeat their data more than 15.4 times")
     n, d = fr["params_opt_median"].iloc[1], fr["tokens_opt_median"].iloc[1]
     assert f"most repeated first: N {n:.3g}, D {d:.3g}, U 1e+09 ({d / 1e9:.3g} epochs)" in msg
+
+
+def test_compare_ranks_candidates_that_never_win_by_their_expected_gap(fake_fit):
+    """Two candidates with p_best 0 both got rank 3 and no candidate got 4 (a fresh user): ties go by expected_gap."""
+    cands = pd.DataFrame({"label": ["big", "bigger", "tiny", "small"], "params": [1e10, 1.2e10, 1e7, 1e8],
+                          "tokens": [2e11, 2e11, 2e8, 2e9]})
+    out = compare(fake_fit, cands, random_seed=0).set_index("label")
+    assert out.loc[["tiny", "small"], "p_best"].tolist() == [0.0, 0.0]
+    assert out.loc["tiny", "expected_gap"] > out.loc["small", "expected_gap"]
+    assert out["rank"].to_dict() == {"big": 2, "bigger": 1, "tiny": 4, "small": 3}
