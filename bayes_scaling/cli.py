@@ -419,6 +419,10 @@ def cmd_next_run(args) -> int:
             raise CliError(f"--target-unique-tokens is for a fit of the data-constrained law; this fit's law is "
                            f"'{fit.law.name}', which does not see repeated data. Drop the flag.")
         target["unique_tokens"] = args.target_unique_tokens
+        if args.target_unique_tokens > args.target_tokens:  # the table's message said "in row 0" of no table
+            raise CliError(f"--target-unique-tokens {args.target_unique_tokens:g} exceeds --target-tokens "
+                           f"{args.target_tokens:g}: a run cannot see more unique tokens than it trains on; give "
+                           "U <= D (U = D for a run that never repeats its data).")
     try:
         validate_targets(target)
     except RunsTableError as exc:  # said in the flags' words: the target is not a table the user wrote

@@ -940,3 +940,18 @@ def test_targets_with_epochs_but_no_unique_tokens_are_refused_for_a_data_constra
             f"error: the {'targets' if cmd[0] == 'predict' else 'candidates'} have a column 'epochs' but no "
             "'unique_tokens', which the data-constrained law reads: add unique_tokens = tokens / epochs (U, the "
             "unique tokens of each run's data; U = D for a run that never repeats it).")
+
+
+def test_next_run_target_unique_tokens_above_tokens_is_named_by_its_flags(tmp_path, capsys):
+    """The error named "row 0" of a table the user never wrote (a fresh user)."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    saved = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained").save(tmp_path / "fit")
+    cands = tmp_path / "c.csv"
+    pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10]}).to_csv(cands, index=False)
+    assert main(["next-run", str(saved), "--candidates", str(cands), "--target-params", "8e9", "--target-tokens",
+                 "1.6e11", "--target-unique-tokens", "2e11", "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --target-unique-tokens 2e+11 exceeds --target-tokens 1.6e+11: a run cannot see more unique tokens "
+        "than it trains on; give U <= D (U = D for a run that never repeats its data).\n")
