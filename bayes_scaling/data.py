@@ -1169,6 +1169,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 f"{noun} column '{col}', {ctx.row(first)}: "
                 + (f"'{value}' is not" if value and value.lower() != "nan" else "the value is missing; it must be")
                 + f" a positive finite number; fix or drop that {one}."
+                + (f" The same in {_rows(ctx, s.index[bad][1:])}." if bad.sum() > 1 else "")  # runs name them all
             )
         lo = {"params": _MIN_PARAMS, "tokens": MIN_TOKENS, "unique_tokens": MIN_TOKENS, "flops": 1e12}[col]
         if s.max() < lo:

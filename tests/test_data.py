@@ -698,6 +698,17 @@ def test_targets_empty_value_says_it_is_missing(write):
     )
 
 
+def test_targets_with_several_missing_values_name_every_row(write):
+    """The targets named only the first of two rows without unique_tokens; the runs table names them all (a fresh user)."""
+    path = write("params,tokens,unique_tokens\n1e9,2e10,2e10\n2e9,4e10,\n3e9,6e10,1e10\n4e9,8e10,\n", "targets.csv")
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(path)
+    assert str(e.value) == (
+        "targets column 'unique_tokens', row 2 (file line 3): the value is missing; it must be a positive finite "
+        "number; fix or drop that target. The same in row 4 (file line 5)."
+    )
+
+
 def test_targets_string_value(write):
     with pytest.raises(RunsTableError, match=r"column 'params', row 1 \(file line 2\): '70B' is not a number"):
         validate_targets(write("params,tokens\n70B,1.4e12\n", "targets.csv"))
