@@ -44,7 +44,7 @@ from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, missing_domain_column, read_runs, unseen_domain_note, validate_targets
 from .display import column_legend
 from .datasets import citation, load_chinchilla
-from .decisions import COMPARE_COLUMNS, check_constraints, check_metric, compare, decide, frontier
+from .decisions import COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, decide, frontier
 from .investment import format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -351,6 +351,7 @@ def cmd_frontier(args) -> int:
     if _several(fit):  # several domains: say whose row it is first, with or without --domain
         fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]
     _emit(fr, out_path, args.quiet)
+    _legend(FRONTIER_COLUMNS, fr.columns)
     return EXIT_OK
 
 

@@ -49,7 +49,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
                       predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS"]
+           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS", "FRONTIER_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -59,6 +59,13 @@ COMPARE_COLUMNS = {
     "expected_gap": "E[loss - lowest loss among the candidates], nats/token: what choosing it costs on average",
     "rank": "order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower median or "
             "expected_gap can rank below one that wins more often by a small margin",
+}
+
+#: What the unique-data columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``).
+FRONTIER_COLUMNS = {
+    "unique_tokens": "the budget of unique tokens U (--unique-tokens)",
+    "epochs_median": "tokens_opt / unique_tokens: how many times the compute-optimal run repeats the unique data; "
+                     "below 1 the budget does not bind (the optimum uses only that fraction of it, once)",
 }
 
 

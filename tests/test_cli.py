@@ -955,3 +955,18 @@ def test_next_run_target_unique_tokens_above_tokens_is_named_by_its_flags(tmp_pa
     assert capsys.readouterr().err == (
         "error: --target-unique-tokens 2e+11 exceeds --target-tokens 1.6e+11: a run cannot see more unique tokens "
         "than it trains on; give U <= D (U = D for a run that never repeats its data).\n")
+
+
+def test_frontier_with_a_unique_token_budget_says_what_epochs_mean(tmp_path, capsys):
+    """epochs_median 0.12 puzzled a fresh user (the budget did not bind); the legend says what it means. A budget the
+    optimum repeats more than R_D* times crashed with 'error: params' (exit 2)."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    saved = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained").save(tmp_path / "fit")
+    assert main(["frontier", str(saved), "--flops", "1e19,1e22", "--unique-tokens", "1e9"]) == 0
+    cap = capsys.readouterr()
+    assert ("  epochs_median: tokens_opt / unique_tokens: how many times the compute-optimal run repeats the unique "
+            "data; below 1 the budget does not bind (the optimum uses only that fraction of it, once)"
+            in cap.out.splitlines())
+    assert "warning: 1 compute-optimal run(s) repeat their data more than 15.4 times" in cap.err
