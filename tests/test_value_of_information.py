@@ -164,3 +164,23 @@ def test_next_run_needs_several_simulations(fake_fit):
         with pytest.raises(ValueError, match=r"^n_sims must be a whole number of at least 2 \(simulated outcomes per "
                                              r"candidate; the estimate's Monte Carlo error needs several\), got "):
             next_run(fake_fit, CANDIDATES, TARGET, n_sims=bad)
+
+
+def test_a_candidate_expected_to_widen_the_interval_is_said_to_and_why():
+    """A fresh user read shrinkage -0.0097 +- 0.0024 (a datablations fit, tail weight 0.84) as noise: measurable False."""
+    from bayes_scaling.value_of_information import _warn_about_widening
+
+    out = pd.DataFrame({"label": ["wide", "fine", "noisy"], "width_now": [0.1, 0.1, 0.1],
+                        "shrinkage": [-0.0097, 0.02, -0.004], "shrinkage_se": [0.0024, 0.001, 0.003]})
+    with pytest.warns(UserWarning) as rec:
+        _warn_about_widening(out, 0.84)
+    assert [str(r.message) for r in rec] == [
+        "1 candidate(s) ('wide') are expected to widen the interval at the target, by more than twice the estimate's "
+        "Monte Carlo error (shrinkage below zero); this fit's noise is heavy-tailed (tail weight 0.84): a result that "
+        "is neither near the law nor clearly an outlier leaves two readings of it (an outlier, or the law bends "
+        "there), and the interval widens; such a run would not settle the forecast."]
+    with pytest.warns(UserWarning, match="not heavy-tailed, so check it with more --n-sims"):
+        _warn_about_widening(out, 1e6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_about_widening(out.iloc[1:], 0.84)  # -0.004 is within twice its error (and under 1 % of the width)
