@@ -31,6 +31,8 @@ from ..baselines import (
     bootstrap_tasks,
 )
 from ..data import RunsTableError, RunsTableWarning, validate_runs
+from ..datasets import load_chinchilla, load_datablations, load_openlm, load_routing
+from ..extrapolation import get_extrapolation_prior
 from ..fit import ScalingLaw
 from ..intervals import interval
 from ..laws import get_law
@@ -38,7 +40,7 @@ from ..predict import predictive_draws
 from ..scoring import ape, crps_from_draws, kde_log_density, level_label, summarize_points
 from .splits import normalise_splits
 
-__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "method_law", "normalise_methods",
+__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "method_law", "normalise_methods", "warn_if_learned_from",
            "score_points"]
 
 #: Method names understood by :func:`backtest`.
@@ -119,6 +121,43 @@ def method_law(base: str, kwargs: dict) -> str:
     if base in ("published", "published_offset"):
         return "chinchilla"
     return get_law(kwargs.get("law", "chinchilla")).name
+
+
+#: The embedded data sets an extrapolation prior can be learned from (``ExtrapolationPrior.learned_from``), by name.
+_CATALOG_RUNS = {"chinchilla": lambda: load_chinchilla(), "openlm": lambda: load_openlm(),
+                 "datablations": lambda: load_datablations(), "routing": lambda: load_routing()}
+
+
+def warn_if_learned_from(heldout: pd.DataFrame, extrapolation="learned", min_share: float = 0.5) -> None:
+    """Warn when most held-out runs are runs of a data set the extrapolation prior was learned from.
+
+    The default prior (``learned``) has seen every public data set's backtest errors; scoring one of them with
+    it scores the prior on its own training data (a fresh user's datablations backtest covered 0.787 with it,
+    0.754 with ``learned_without_datablations``, the figure the README reports).
+
+    Parameters
+    ----------
+    heldout : pandas.DataFrame
+        Validated held-out runs (``params``, ``tokens``).
+    extrapolation : str or ExtrapolationPrior or None, default "learned"
+        The bayes method's ``extrapolation`` (None = the default).
+    min_share : float, default 0.5
+        Share of the held-out runs whose (N, D) match a data set's runs (relative tolerance 1e-6) from which
+        the warning is given; at least 5 runs must match.
+    """
+    prior = get_extrapolation_prior("learned" if extrapolation is None else extrapolation)
+    keys = np.log(heldout[["params", "tokens"]].to_numpy(float))
+    for name in prior.learned_from:
+        if name not in _CATALOG_RUNS or not len(keys):
+            continue
+        ref = np.log(_CATALOG_RUNS[name]()[["params", "tokens"]].to_numpy(float))
+        hit = (np.abs(keys[:, None, :] - ref[None, :, :]) < 1e-6).all(axis=2).any(axis=1)
+        if hit.sum() >= 5 and hit.mean() >= min_share:
+            warnings.warn(f"{int(hit.sum())} of the {len(keys)} held-out runs are runs of the embedded '{name}' data, "
+                          f"from whose backtest errors the bayes method's extrapolation prior ('{prior.name}') was "
+                          f"learned: its intervals have seen these errors. For a fair score pass "
+                          f"extrapolation='learned_without_{name}' (--extrapolation learned_without_{name}).",
+                          UserWarning, stacklevel=3)
 
 
 def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_seed: int) -> dict:
@@ -368,6 +407,9 @@ def backtest(
     labels = [s[0] for s in splits]
     if len(set(labels)) != len(labels):
         raise ValueError(f"split labels must be unique, got {labels}.")
+    for _, base, kw in specs:
+        if base == "bayes":
+            warn_if_learned_from(pd.concat([te for *_, te in splits]), kw.get("extrapolation", "learned"))
 
     # ---- phase 1: Bayesian fits and per-domain Huber fits (independent tasks)
     tasks, keys = [], []
