@@ -511,6 +511,8 @@ class InvestmentDecision:
             if "net_value_mean" in r:
                 txt += (f", expected net value {format_money(r['net_value_mean'], c)}, paying off with probability "
                         f"{r['p_pays_off']:.2f}")
+                if r["net_value_mean"] < 0:  # "the best plan" losing 209 k read as advice to spend (a fresh user)
+                    txt += ", so at this budget no plan is expected to pay off and spending nothing is better"
             if r.get("at_grid_edge"):
                 txt += " (at the edge of the model sizes searched)"
             parts.append(txt)
@@ -570,6 +572,9 @@ def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
             raise ValueError("the value model must say higher_is_better = false for metric 'loss' (a lower loss is "
                              "better); set it in the [value] section, or choose a downstream metric.")
         points = [value.baseline] if value.table is None else [p[0] for p in value.table]
+        if not zero and any(p is not None and not p > 0 for p in points):  # --baseline -3 was read as a loss
+            raise ValueError(f"the value model's loss {min(p for p in points if p is not None):g} is not a loss: "
+                             "losses in nats per token are positive; give today's model's loss, e.g. baseline = 3.0.")
         if not zero and any(p is not None and p > MAX_LOSS_NATS for p in points):
             raise ValueError(f"the value model's loss {max(p for p in points if p is not None):g} is not a loss in "
                              f"nats per token (above {MAX_LOSS_NATS:g}: a perplexity?); give today's model's loss, "

@@ -36,7 +36,7 @@ from .costs import CostModel, ValueModel
 from .intervals import interval
 
 __all__ = ["decide", "Decision", "net_value_draws", "pilot_value", "staged_decision", "cost_frontier",
-           "format_money", "STATUS_QUO"]
+           "format_money", "STATUS_QUO", "CLOSE_CALL"]
 
 #: Label of the option to invest nothing and keep the current product (net value 0).
 STATUS_QUO = "do nothing"
@@ -126,6 +126,11 @@ def net_value_draws(metric_draws, plans: pd.DataFrame, costs: CostModel, value: 
     return value.value(m) - cost[None, :]
 
 
+#: Below this probability of beating the runner-up plan (over the joint posterior draws), the summary calls the
+#: recommendation nearly a coin toss. A wording convention (60:40 odds), not a fitted value.
+CLOSE_CALL = 0.6
+
+
 @dataclass
 class Decision:
     """Result of :func:`decide`.
@@ -185,6 +190,17 @@ class Decision:
                 f"({pct} % interval {format_money(best['net_value_lower'], c)} to "
                 f"{format_money(best['net_value_upper'], c)}); it pays off with probability {best['p_pays_off']:.2f} "
                 f"and is the best option with probability {best['p_best']:.2f}.")
+            others = t.drop(index=[self.recommended, STATUS_QUO], errors="ignore")
+            if len(others):  # B at 359 k and C at 356 k read as a clear winner (a fresh user)
+                ru = others["net_value_mean"].idxmax()
+                labels = list(self.table["label"])
+                beats = float(np.mean(self.net_value[:, labels.index(self.recommended)]
+                                      > self.net_value[:, labels.index(ru)]))
+                close = (f", nearly a coin toss: the two are about equally good, so choose between them on what the "
+                         "forecast leaves out, or learn more first" if beats < CLOSE_CALL else "")
+                lines.append(f"It beats the runner-up, {ru} (expected net value "
+                             f"{format_money(others.loc[ru, 'net_value_mean'], c)}), in {100 * beats:.0f} % of the "
+                             f"draws{close}.")
         lines.append(
             f"Knowing the outcome in advance would be worth at most {format_money(self.evpi, c)} (expected value of "
             "perfect information): no pilot can be worth more.")

@@ -240,6 +240,14 @@ def test_decide_budgets_give_the_money_frontier(fake_fit):
     assert np.all(np.abs(np.log(fr["params_best"].to_numpy() / n_opt)) < np.log(1.2))
     assert {"net_value_mean", "p_pays_off"} <= set(fr.columns)
     assert "With a budget of 1 k USD, the best plan is" in res.summary_text()
+    # a budget whose best plan loses money says that spending nothing is better (a fresh user read "best" as advice)
+    assert "no plan is expected to pay off" not in res.summary_text() and (fr["net_value_mean"] > 0).all()
+    poor = decide(fake_fit, PLANS, COSTS, _loss_value(baseline=3.0, per_point=1.0), budgets=[1e5],
+                  params_range=(1e8, 1e12))
+    r = poor.frontier.iloc[0]
+    assert r["net_value_mean"] < 0
+    assert (f"paying off with probability {r['p_pays_off']:.2f}, so at this budget no plan is expected to pay off "
+            "and spending nothing is better." in poor.summary_text())
 
 
 def test_decide_with_a_downstream_metric(fake_fit):
@@ -517,3 +525,14 @@ def test_compare_ranks_candidates_that_never_win_by_their_expected_gap(fake_fit)
     assert out.loc[["tiny", "small"], "p_best"].tolist() == [0.0, 0.0]
     assert out.loc["tiny", "expected_gap"] > out.loc["small", "expected_gap"]
     assert out["rank"].to_dict() == {"big": 2, "bigger": 1, "tiny": 4, "small": 3}
+
+
+def test_a_negative_loss_baseline_is_refused():
+    """--baseline -3 was accepted (exit 0, "keeping the current product is the better bet"; a fresh user)."""
+    from bayes_scaling.decisions import check_metric
+
+    with pytest.raises(ValueError) as e:
+        check_metric("loss", _loss_value(baseline=-3.0))
+    assert str(e.value) == ("the value model's loss -3 is not a loss: losses in nats per token are positive; give "
+                            "today's model's loss, e.g. baseline = 3.0.")
+    check_metric("loss", _loss_value(baseline=3.0))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bayes_scaling.costs import CostModel, ValueModel
-from bayes_scaling.investment import STATUS_QUO, cost_frontier, decide, pilot_value, staged_decision
+from bayes_scaling.investment import CLOSE_CALL, STATUS_QUO, cost_frontier, decide, pilot_value, staged_decision
 from bayes_scaling.laws import compute_optimal_chinchilla
 
 S = 4000
@@ -190,3 +190,23 @@ def test_bad_plans_get_clear_errors(plans):
     bad.loc[1, "params"] = -1
     with pytest.raises(ValueError, match=r"^plans column 'params' row 1: -1.0 is not a positive number.$"):
         decide(m, bad, COSTS, v)
+
+
+def test_summary_says_how_often_the_recommended_plan_beats_the_runner_up():
+    """B at 359 k and C at 356 k USD, best with probability 0.44 and 0.48, read as a clear pick (a fresh user)."""
+    plans = pd.DataFrame({"label": ["A", "B"], "params": [1e9, 1e9], "tokens": [1e10, 1e10]})  # the same cost
+    v = ValueModel(baseline=0.50, money_per_unit=1000.0, unit=0.01)
+    rng = np.random.default_rng(0)
+    tied = _accuracy_draws(rng, [0.7, 0.7005], sd=0.02)
+    text = decide(tied, plans, COSTS, v).summary_text()
+    beats = np.mean(tied[:, 1] > tied[:, 0])
+    assert 0.5 < beats < CLOSE_CALL == 0.6
+    assert (f"It beats the runner-up, A (expected net value" in text
+            and f"in {100 * beats:.0f} % of the draws, nearly a coin toss: the two are about equally good, so choose "
+                "between them on what the forecast leaves out, or learn more first." in text)
+    clear = _accuracy_draws(rng, [0.65, 0.75], sd=0.01)
+    text = decide(clear, plans, COSTS, v).summary_text()
+    assert "It beats the runner-up, A (expected net value" in text and "in 100 % of the draws." in text
+    assert "coin toss" not in text
+    one = decide(clear[:, [1]], plans.iloc[[1]], COSTS, v).summary_text()
+    assert "runner-up" not in one  # one plan (and doing nothing, which P(pays off) already weighs)
