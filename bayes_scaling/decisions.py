@@ -477,6 +477,9 @@ class InvestmentDecision:
     sampling_caveat : str
         A sentence when the downstream fit failed its sampling checks ("" otherwise); part of
         :meth:`summary_text`, so the written report says it too.
+    fit_caveat : str
+        A sentence when the domain's runs all share one N or one D, so that the law's dependence on it, on
+        which the choice between the plans rests, comes from the prior ("" otherwise); part of :meth:`summary_text`.
     """
 
     plans: pd.DataFrame
@@ -493,6 +496,7 @@ class InvestmentDecision:
     decision: Decision = field(repr=False)
     sampling_caveat: str = ""
     assumption_note: str = ""
+    fit_caveat: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -526,7 +530,7 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.sampling_caveat, self.assumption_note,
+        return " ".join(t for t in (self.decision.summary_text(), self.fit_caveat, self.sampling_caveat, self.assumption_note,
                                     self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
@@ -763,6 +767,16 @@ def decide(
                          "currency.")
     dom = domain if domain is not None else fit.default_domain
     seed = fit.random_seed if random_seed is None else int(random_seed)
+    own = fit.own_runs(dom)
+    one = [(name, own[col].iloc[0]) for col, name in (("params", "N"), ("tokens", "D"))
+           if col in fit.law.variables and len(own) and own[col].nunique() == 1]
+    fit_caveat = ""
+    if one:  # five runs at one N gave "Plan B pays off with probability 0.74" without a word (a fresh user)
+        which = " and ".join(f"one {n} ({v:.3g})" for n, v in one)
+        fit_caveat = (f"The fit's runs{'' if dom not in fit.domains or len(fit.domains) == 1 else f' of {dom}'} all "
+                      f"have {which}: how the loss changes with {' and '.join(n for n, _ in one)} comes from the "
+                      "prior, not from the runs, and so does the comparison of plans that differ in it.")
+        warnings.warn(fit_caveat, UserWarning, stacklevel=2)
     plan_t, plans_assumed = _plans(fit, plans, "plans table")
     pilot_t, pilots_assumed = _plans(fit, pilots, "pilots table") if pilots is not None else (None, False)
     if pilot_t is not None and len(plan_t):
@@ -818,4 +832,4 @@ def decide(
     return InvestmentDecision(plans=d.table, pilots=pilot_out, frontier=front, net_value=d.net_value,
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
-                              sampling_caveat=caveat, assumption_note=note)
+                              sampling_caveat=caveat, assumption_note=note, fit_caveat=fit_caveat)

@@ -536,3 +536,25 @@ def test_a_negative_loss_baseline_is_refused():
     assert str(e.value) == ("the value model's loss -3 is not a loss: losses in nats per token are positive; give "
                             "today's model's loss, e.g. baseline = 3.0.")
     check_metric("loss", _loss_value(baseline=3.0))
+
+
+def test_decide_says_when_the_runs_do_not_measure_what_the_plans_differ_in():
+    """Five runs at one N: "Plan B pays off with probability 0.74" and nothing said that the N exponent, on which B vs
+    C rests, came from the prior alone (the fit's warning was in its own report only; a fresh user)."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    one_n = runs[runs["params"] == runs["params"].iloc[0]]
+    assert one_n["params"].nunique() == 1 and one_n["tokens"].nunique() > 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.RunsTableWarning)
+        fit = make_fake_fit(one_n, prior="besiroglu2024")
+    with pytest.warns(UserWarning) as rec:
+        res = decide(fit, PLANS, COSTS, _loss_value(baseline=3.0, per_point=1e4), random_seed=0)
+    said = (f"The fit's runs all have one N ({one_n['params'].iloc[0]:.3g}): how the loss changes with N comes from "
+            "the prior, not from the runs, and so does the comparison of plans that differ in it.")
+    assert said in [str(r.message) for r in rec] and said in res.summary_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert decide(make_fake_fit(runs), PLANS, COSTS, _loss_value(baseline=3.0, per_point=1e4),
+                      random_seed=0).fit_caveat == ""
