@@ -536,20 +536,21 @@ class InvestmentDecision:
     def pilot_caveat(self) -> str:
         """A sentence when a pilot's EVSI rests on few posterior draws ("" otherwise).
 
-        After a very informative pilot outcome, the importance weights concentrate on a few
-        posterior draws (``ess_min`` below 50, ``ess_low``), and the EVSI is then an
-        approximation (biased up; Raiffa & Schlaifer's preposterior analysis needs the
-        posterior after the outcome, which reweighting approximates).
+        The EVSI is made of the simulated pilot outcomes that would change the decision; after each, the
+        importance weights may concentrate on a few posterior draws. When the median effective sample size over
+        those outcomes is below 50 (``ess_changing``, ``ess_low``), the EVSI is an approximation (biased up;
+        Raiffa & Schlaifer's preposterior analysis needs the posterior after the outcome, which reweighting
+        approximates).
         """
         if self.pilots is None or "ess_low" not in self.pilots or not self.pilots["ess_low"].any():
             return ""
         low = self.pilots[self.pilots["ess_low"]]
         names = ", ".join(f"'{x}'" for x in low["label"])
-        ess = float(low["ess_min"].min())
-        return (f"The value of pilot{'s' if len(low) > 1 else ''} {names} is approximate: after some outcomes only "
-                f"{ess:.0f} of the {self.net_value.shape[0]} posterior draws carr{'ies' if round(ess) == 1 else 'y'} "
-                "the weight "
-                "(a pilot that pins the forecast down this much is valued by reweighting few draws).")
+        ess = float(low["ess_changing"].min()) if "ess_changing" in low else float(low["ess_min"].min())
+        return (f"The value of pilot{'s' if len(low) > 1 else ''} {names} is approximate: after the outcomes that "
+                f"would change the decision, typically only {ess:.0f} of the {self.net_value.shape[0]} posterior "
+                f"draws carr{'ies' if round(ess) == 1 else 'y'} the weight (a pilot that pins the forecast down this "
+                "much is valued by reweighting few draws).")
 
 
 def check_metric(metric: str, value: ValueModel, downstream=None) -> None:

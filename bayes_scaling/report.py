@@ -869,9 +869,11 @@ def decision_section(decision, *, title: str = "Investment decision", summary: b
                  "reweighting of the posterior draws), and the plan is chosen after it. EVSI (expected value of sample "
                  "information) is what that is worth before its cost; a pilot is worth running when EVSI exceeds its "
                  "cost (training and data, no inference). p_change is the probability that its outcome changes the "
-                 "choice; ess_min the fewest draws that carry the weight after an outcome (below 50: approximate).")
+                 "choice; ess_changing how many posterior draws typically carry the weight after the outcomes that "
+                 "change it, which are what EVSI is made of (below 50: approximate).")
+        ess_col = "ess_changing" if "ess_changing" in decision.pilots else "ess_min"  # a pilots table made by hand
         pcols = [c for c in ("rank", "label", "params", "tokens", "pilot_cost", "evsi", "pilot_net_value", "p_change",
-                             "worth_it", "ess_min") if c in decision.pilots]
+                             "worth_it", ess_col) if c in decision.pilots]
         pil = decision.pilots[pcols].copy()
         if "worth_it" in pil:
             pil["worth_it"] = pil["worth_it"].map({True: "yes", False: "no"})

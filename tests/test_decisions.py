@@ -199,14 +199,15 @@ def test_pilot_caveat_names_the_pilots_whose_value_rests_on_few_draws(fake_fit):
     res = decide(fake_fit, PLANS, COSTS, _loss_value(per_point=2e5), pilots=pilots, random_seed=0)
     assert not res.pilots["ess_low"].any() and res.pilot_caveat() == ""
     small = res.pilots["label"] == "small"
-    one = dataclasses.replace(res, pilots=res.pilots.assign(ess_low=small, ess_min=np.where(small, 1.0, 900.0)))
+    one = dataclasses.replace(res, pilots=res.pilots.assign(ess_low=small, ess_changing=np.where(small, 1.0, 900.0)))
     tail = "(a pilot that pins the forecast down this much is valued by reweighting few draws)."
-    assert one.pilot_caveat() == (f"The value of pilot 'small' is approximate: after some outcomes only 1 of the "
-                                  f"{fake_fit.n_draws} posterior draws carries the weight {tail}")
-    both = dataclasses.replace(res, pilots=res.pilots.assign(ess_low=True, ess_min=np.where(small, 12.0, 30.0)))
+    assert one.pilot_caveat() == (f"The value of pilot 'small' is approximate: after the outcomes that would change the "
+                                  f"decision, typically only 1 of the {fake_fit.n_draws} posterior draws carries the "
+                                  f"weight {tail}")
+    both = dataclasses.replace(res, pilots=res.pilots.assign(ess_low=True, ess_changing=np.where(small, 12.0, 30.0)))
     assert both.pilot_caveat().startswith(f"The value of pilots {', '.join(repr(x) for x in res.pilots['label'])} is "
-                                          f"approximate: after some outcomes only 12 of the {fake_fit.n_draws} "
-                                          "posterior draws carry the weight")
+                                          f"approximate: after the outcomes that would change the decision, typically "
+                                          f"only 12 of the {fake_fit.n_draws} posterior draws carry the weight")
     assert one.pilot_caveat() in one.summary_text()
 
 

@@ -210,3 +210,19 @@ def test_summary_says_how_often_the_recommended_plan_beats_the_runner_up():
     assert "coin toss" not in text
     one = decide(clear[:, [1]], plans.iloc[[1]], COSTS, v).summary_text()
     assert "runner-up" not in one  # one plan (and doing nothing, which P(pays off) already weighs)
+
+
+def test_pilot_evsi_is_flagged_by_the_outcomes_that_change_the_decision():
+    """The flag read the single worst outcome (ess_min), which was 1 draw in every fit tried, so every decision
+    printed the caveat and readers learned to skip it (a fresh user). It now reads the outcomes that make the EVSI."""
+    rng = np.random.default_rng(4)
+    theta, v = _pilot_setup(rng)
+    sharp = pilot_value(v, theta, np.full(S, 0.001), n_sims=300, rng=np.random.default_rng(5))
+    assert sharp["p_change"] > 0.2 and sharp["ess_changing"] < 50 and sharp["ess_low"]  # a near-perfect pilot
+    vague = pilot_value(v, theta, np.full(S, 1.0), n_sims=300, rng=np.random.default_rng(5))
+    assert vague["p_change"] > 0 and vague["ess_changing"] > 50 and not vague["ess_low"]
+    # no outcome changes the choice: the EVSI is exactly 0 and nothing is flagged, however few draws the worst has
+    theta = rng.standard_normal(S)
+    fixed = pilot_value(np.column_stack([5.0 + theta, 2.0 + theta]), theta, np.full(S, 0.001), n_sims=300, rng=rng)
+    assert fixed["evsi"] == 0.0 and fixed["ess_min"] < 50 and not fixed["ess_low"]
+    assert np.isnan(fixed["ess_changing"])
