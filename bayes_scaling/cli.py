@@ -287,6 +287,12 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
     if not Path(dir_).exists():
         raise CliError(f"fit directory '{dir_}' does not exist; give the --out directory of a fit or demo run.", EXIT_FILE)
     fit = ScalingFit.load(dir_)
+    if domain is not None and domain not in fit.domains and not fit.hierarchical:
+        # it warned "gets the forecast for a new domain", then failed because a one-domain fit has none (a fresh user)
+        hint = did_you_mean(domain, list(fit.domains), cutoff=0.8, contains=True)
+        raise CliError(f"--domain '{domain}' is not a domain of this fit{f' ({hint})' if hint else ''}: the fit has a "
+                       f"single domain, '{fit.domains[0]}', and no hierarchy, so it cannot forecast another domain; "
+                       "leave --domain out, or refit with reference runs (--reference chinchilla).")
     note = unseen_domain_note(domain, fit.domains, f"--domain '{domain}'") if domain is not None else ""
     if note:
         warnings.warn(note, UserWarning, stacklevel=1)

@@ -970,3 +970,16 @@ def test_frontier_with_a_unique_token_budget_says_what_epochs_mean(tmp_path, cap
             "data; below 1 the budget does not bind (the optimum uses only that fraction of it, once)"
             in cap.out.splitlines())
     assert "warning: 1 compute-optimal run(s) repeat their data more than 15.4 times" in cap.err
+
+
+def test_a_domain_a_one_domain_fit_cannot_forecast_is_refused_at_once(tmp_path, fake_fit, capsys):
+    """--domain 'defualt' on a one-domain fit warned "it gets the forecast for a new domain", then failed because
+    such a fit has none: two messages that contradict each other (a fresh user)."""
+    saved = fake_fit.save(tmp_path / "fit")
+    at = tmp_path / "at.csv"
+    pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}).to_csv(at, index=False)
+    assert main(["predict", str(saved), "--at", str(at), "--domain", "defualt", "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --domain 'defualt' is not a domain of this fit (did you mean 'default'?): the fit has a single domain, "
+        "'default', and no hierarchy, so it cannot forecast another domain; leave --domain out, or refit with "
+        "reference runs (--reference chinchilla).\n")
