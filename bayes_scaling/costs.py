@@ -586,7 +586,11 @@ def load_costs(path) -> CostModel:
     CostsFileError
         Unreadable file, invalid TOML, missing or bad keys (the message names the key and the fix).
     """
-    return CostModel.from_dict(_read_toml(path))
+    spec = _read_toml(path)
+    try:
+        return CostModel.from_dict(spec)
+    except CostsFileError as exc:  # which file, when a decision reads two (a fresh user)
+        raise CostsFileError(f"costs file '{path}': {exc}") from None
 
 
 def load_value(path) -> ValueModel:
@@ -619,4 +623,7 @@ def load_value(path) -> ValueModel:
     if "value" not in spec:
         raise CostsFileError(f"'{path}' has no [value] section: add [value] with baseline and money_per_unit, or a "
                              "table of [metric, money] points.")
-    return ValueModel.from_dict(spec["value"], currency=spec.get("currency", "USD"))
+    try:
+        return ValueModel.from_dict(spec["value"], currency=spec.get("currency", "USD"))
+    except CostsFileError as exc:
+        raise CostsFileError(f"value file '{path}': {exc}") from None

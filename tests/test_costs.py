@@ -117,9 +117,10 @@ price_per_flop = 1e-18
     ],
 )
 def test_costs_file_errors_name_the_key_and_the_fix(tmp_path, text, message):
+    path = _write(tmp_path, text)
     with pytest.raises(CostsFileError) as err:
-        load_costs(_write(tmp_path, text))
-    assert str(err.value) == message
+        load_costs(path)
+    assert str(err.value) == f"costs file '{path}': {message}"  # which file: a decision reads two (a fresh user)
 
 
 def test_costs_file_missing_and_invalid(tmp_path):
