@@ -46,7 +46,7 @@ from .investment import Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
-                      predictive_draws, warn_extrapolation)
+                      domain_generator, keyed_predictive_draws, predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS", "FRONTIER_COLUMNS"]
@@ -795,10 +795,12 @@ def decide(
             "repeated tokens." if assumed else "")
 
     def loss_draws(table, kind):
-        # a freshly seeded generator per call: the same domain draws (new domain) in every call
+        # keyed generators per call: the same domain draws (new domain) in every call, each row's noise its own
         if "unique_tokens" in law_vars and "unique_tokens" not in table:
             table = table.assign(unique_tokens=table["tokens"])
-        mean, new = predictive_draws(fit, table[law_vars], dom, np.random.default_rng(seed))
+        # predict's draws for the same target (keyed by seed, domain and the row's sizes): a plan's numbers do not
+        # change when another plan is added (a fresh user saw A move from 802 k to 800 k USD when D was added)
+        mean, new = keyed_predictive_draws(fit, table[law_vars], dom, seed)
         return mean if kind == "mean_log" else np.exp(mean if kind == "mean" else new)
 
     def metric_of(loss, new_eval):
@@ -816,7 +818,7 @@ def decide(
         if dom in fit.domains:
             sigma, nu = fit.noise_scale(dom), fit.tail_weight(dom)
         else:  # the new domain's noise, from the same seeded draws as its parameters
-            _, sigma, nu = fit.new_domain_draws(np.random.default_rng(seed), dom)
+            _, sigma, nu = fit.new_domain_draws(domain_generator(seed, dom), dom)
         col = {lab: j for j, lab in enumerate(pilot_t["label"])}
 
         def observe(row):

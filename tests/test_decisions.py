@@ -126,7 +126,7 @@ def test_far_discrepancy_is_one_offset_so_frontier_and_compare_agree(chinchilla_
 from bayes_scaling.costs import CostModel, ValueModel  # noqa: E402
 from bayes_scaling.decisions import decide  # noqa: E402
 from bayes_scaling.investment import STATUS_QUO  # noqa: E402
-from bayes_scaling.predict import predictive_draws  # noqa: E402
+from bayes_scaling.predict import keyed_predictive_draws, predictive_draws  # noqa: E402
 
 COSTS = CostModel(price_per_flop=1e-18, currency="USD")  # 1 USD per 1e18 FLOPs
 PLANS = pd.DataFrame({"label": ["1B", "10B", "70B"], "params": [1e9, 1e10, 7e10], "tokens": [2e10, 2e11, 1.4e12]})
@@ -152,11 +152,10 @@ def test_decide_zero_value_never_pays_off(fake_fit, fake_hier_fit):
 
 def test_decide_net_value_is_the_value_of_the_forecast_loss_minus_the_cost(fake_fit):
     """Known answer: with a linear value the expected net value is per_point * (baseline - E[loss]) / 0.01 - cost,
-    E[loss] over the draws of one new run that predictive_draws gives for the same seed."""
+    E[loss] over the draws of one new run that predict gives for the same seed (keyed_predictive_draws)."""
     value = _loss_value(keep_current=False)
     res = decide(fake_fit, PLANS, COSTS, value, random_seed=5)
-    _, new = predictive_draws(fake_fit, PLANS[["params", "tokens"]], fake_fit.default_domain,
-                              np.random.default_rng(5))
+    _, new = keyed_predictive_draws(fake_fit, PLANS[["params", "tokens"]], fake_fit.default_domain, 5)
     loss = np.exp(new)
     t = res.plans.set_index("label")
     cost = COSTS.total_cost(PLANS["params"], PLANS["tokens"])
@@ -165,6 +164,11 @@ def test_decide_net_value_is_the_value_of_the_forecast_loss_minus_the_cost(fake_
     np.testing.assert_allclose(t.loc[["1B", "10B", "70B"], "metric_median"], np.median(loss, 0), rtol=1e-12)
     assert list(res.plans["label"]) == ["1B", "10B", "70B", STATUS_QUO]
     assert res.net_value.shape == (fake_fit.n_draws, 4) and res.metric == "loss"
+    # a plan's numbers do not change when another plan is added (a fresh user saw 802 k become 800 k USD)
+    more = decide(fake_fit, pd.concat([PLANS, PLANS.iloc[[0]].assign(label="2B", params=2e9)]), COSTS, value,
+                  random_seed=5).plans.set_index("label")
+    np.testing.assert_array_equal(more.loc[["1B", "10B", "70B"], "net_value_mean"], t.loc[["1B", "10B", "70B"],
+                                                                                            "net_value_mean"])
 
 
 def test_decide_a_plan_dominated_in_loss_and_cost_is_never_best(fake_fit):
