@@ -49,7 +49,8 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
                       domain_generator, keyed_predictive_draws, predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS", "FRONTIER_COLUMNS"]
+           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
+           "FRONTIER_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -530,8 +531,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.fit_caveat, self.sampling_caveat, self.assumption_note,
-                                    self.pilot_caveat(), self.frontier_text()) if t)
+        return " ".join(t for t in (self.decision.summary_text(), self.fit_caveat, self.sampling_caveat,
+                                    self.assumption_note, self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
         """A sentence when a pilot's EVSI rests on few posterior draws ("" otherwise).

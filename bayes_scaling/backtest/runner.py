@@ -40,8 +40,8 @@ from ..predict import predictive_draws
 from ..scoring import ape, crps_from_draws, kde_log_density, level_label, summarize_points
 from .splits import normalise_splits
 
-__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "method_law", "normalise_methods", "warn_if_learned_from",
-           "score_points"]
+__all__ = ["METHODS", "BacktestResult", "backtest", "calibration_table", "method_law", "normalise_methods",
+           "warn_if_learned_from", "score_points"]
 
 #: Method names understood by :func:`backtest`.
 METHODS = ("bayes", "huber_ls", "huber_ls_bootstrap", "published", "published_offset")
@@ -124,8 +124,8 @@ def method_law(base: str, kwargs: dict) -> str:
 
 
 #: The embedded data sets an extrapolation prior can be learned from (``ExtrapolationPrior.learned_from``), by name.
-_CATALOG_RUNS = {"chinchilla": lambda: load_chinchilla(), "openlm": lambda: load_openlm(),
-                 "datablations": lambda: load_datablations(), "routing": lambda: load_routing()}
+_CATALOG_RUNS = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
+                 "routing": load_routing}
 
 
 def warn_if_learned_from(heldout: pd.DataFrame, extrapolation="learned", min_share: float = 0.5) -> None:
@@ -243,7 +243,8 @@ class BacktestResult:
     points : pandas.DataFrame
         One row per split, method and held-out run: ``split``, ``method``,
         ``run`` (index in the validated runs), ``domain``, ``params``, ``tokens``,
-        ``flops``, (runs with unique tokens: ``unique_tokens``, ``epochs``), ``loss``, ``loss_median``, ``loss_lower_XX``, ``loss_upper_XX``,
+        ``flops``, (runs with unique tokens: ``unique_tokens``, ``epochs``), ``loss``, ``loss_median``,
+        ``loss_lower_XX``, ``loss_upper_XX``,
         ``ape`` (percent), ``log_error`` (log median - log loss), ``crps``,
         ``log_density``.
     prob_levels : tuple of float
@@ -551,7 +552,8 @@ def score_points(te: pd.DataFrame, y: np.ndarray, levels, model, bayes_fc, notes
     -------
     pandas.DataFrame
         One row per held-out run: ``run``, ``domain``, ``params``, ``tokens``, ``flops``,
-        (with unique tokens: ``unique_tokens`` and ``epochs`` = tokens / unique_tokens), ``loss``, ``loss_median``, ``loss_lower_XX`` / ``loss_upper_XX`` per level, ``ape``,
+        (with unique tokens: ``unique_tokens`` and ``epochs`` = tokens / unique_tokens), ``loss``, ``loss_median``,
+        ``loss_lower_XX`` / ``loss_upper_XX`` per level, ``ape``,
         ``log_error``, ``crps`` (of log loss) and ``log_density``.
     """
     n = len(te)
