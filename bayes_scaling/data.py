@@ -717,10 +717,10 @@ def validate_runs(
                 else:
                     hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
             if col == "unique_tokens":
+                ep = epochs_column(cols)
                 hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "
                          "U = D for a run that never repeats its data"
-                         + (f"; from column '{epochs_column(cols)}', U = tokens / epochs" if epochs_column(cols) else "")
-                         + ")")
+                         + (f"; from column '{ep}', U = tokens / epochs" if ep else "") + ")")
             missing.append(f"'{col}'{hint}")
     if missing:
         name = "runs table" if ctx.what is None else ctx.what
@@ -1130,8 +1130,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                     continue
                 named = sorted(set(df[col].dropna().astype(str).str.strip()) & set(map(str, domains)))
                 if named:
-                    warn_caller(f"{what} column '{col}' holds domain names of the fit ({', '.join(map(repr, named[:3]))}"
-                                f"{' ...' if len(named) > 3 else ''}) but the fit's domain column is '{domain_col}': "
+                    warn_caller(f"{what} column '{col}' holds domain names of the fit ({listed(map(repr, named), 3)}) "
+                                f"but the fit's domain column is '{domain_col}': "
                                 f"without it every row is taken as having no domain. Rename '{col}' to "
                                 f"'{domain_col}'.", RunsTableWarning)
                     break

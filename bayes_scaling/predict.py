@@ -84,11 +84,10 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
         epochs = t["tokens"].to_numpy(float) / t["unique_tokens"].to_numpy(float)
         many = epochs > MANY_EPOCHS
         if many.any():
-            order = np.argsort(-epochs, kind="stable")
-            sizes = [(k, t[c].to_numpy(float)[order]) for k, c in (("N", "params"), ("D", "tokens"),
-                                                                    ("U", "unique_tokens")) if c in t]
-            rows = listed((", ".join(f"{k} {v[i]:.3g}" for k, v in sizes) + f" ({epochs[j]:.3g} epochs)"
-                           for i, j in enumerate(order) if epochs[j] > MANY_EPOCHS), 3, "; ")
+            sizes = [(k, t[c].to_numpy(float)) for k, c in (("N", "params"), ("D", "tokens"), ("U", "unique_tokens"))
+                     if c in t]
+            rows = listed((", ".join(f"{k} {v[j]:.3g}" for k, v in sizes) + f" ({epochs[j]:.3g} epochs)"
+                           for j in np.argsort(-epochs, kind="stable") if many[j]), 3, "; ")
             warn_caller(
                 f"{int(many.sum())} {noun}(s) repeat their data more than {MANY_EPOCHS:g} times (up to "
                 f"{epochs[many].max():.3g} epochs = tokens / unique_tokens; most repeated first: {rows}): beyond the "

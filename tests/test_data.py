@@ -688,25 +688,20 @@ def test_targets_non_positive_value_names_row(write):
     )
 
 
-def test_targets_empty_value_says_it_is_missing(write):
-    path = write("params,tokens\n7e10,1.4e12\n7e9,\n", "targets.csv")
+@pytest.mark.parametrize("text, message", [
+    ("params,tokens\n7e10,1.4e12\n7e9,\n",
+     "targets column 'tokens', row 2 (file line 3): the value is missing; it must be a positive finite number; fix or "
+     "drop that target."),
+    # two rows without unique_tokens: the targets named only the first; the runs table names them all (a fresh user)
+    ("params,tokens,unique_tokens\n1e9,2e10,2e10\n2e9,4e10,\n3e9,6e10,1e10\n4e9,8e10,\n",
+     "targets column 'unique_tokens', row 2 (file line 3): the value is missing; it must be a positive finite number; "
+     "fix or drop that target. The same in row 4 (file line 5)."),
+])
+def test_targets_empty_values_say_they_are_missing(write, text, message):
+    path = write(text, "targets.csv")
     with pytest.raises(RunsTableError) as e:
         validate_targets(path)
-    assert str(e.value) == (
-        "targets column 'tokens', row 2 (file line 3): the value is missing; it must be a positive finite number; "
-        "fix or drop that target."
-    )
-
-
-def test_targets_with_several_missing_values_name_every_row(write):
-    """The targets named only the first of two rows without unique_tokens; the runs table names them all (a fresh user)."""
-    path = write("params,tokens,unique_tokens\n1e9,2e10,2e10\n2e9,4e10,\n3e9,6e10,1e10\n4e9,8e10,\n", "targets.csv")
-    with pytest.raises(RunsTableError) as e:
-        validate_targets(path)
-    assert str(e.value) == (
-        "targets column 'unique_tokens', row 2 (file line 3): the value is missing; it must be a positive finite "
-        "number; fix or drop that target. The same in row 4 (file line 5)."
-    )
+    assert str(e.value) == message
 
 
 def test_targets_string_value(write):
