@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -585,12 +586,21 @@ def load_costs(path) -> CostModel:
     ------
     CostsFileError
         Unreadable file, invalid TOML, missing or bad keys (the message names the key and the fix).
+
+    Warns
+    -----
+    UserWarning
+        The file names no ``currency`` (its prices are then read as USD).
     """
     spec = _read_toml(path)
     try:
-        return CostModel.from_dict(spec)
+        model = CostModel.from_dict(spec)
     except CostsFileError as exc:  # which file, when a decision reads two (a fresh user)
         raise CostsFileError(f"costs file '{path}': {exc}") from None
+    if "currency" not in spec:  # USD is the documented default, but a report labelled USD for EUR prices is wrong
+        warnings.warn(f"costs file '{path}' names no currency: its prices are read as USD and the report says USD; "
+                      "add currency = \"EUR\" (or yours) at the top of the file.", UserWarning, stacklevel=2)
+    return model
 
 
 def load_value(path) -> ValueModel:

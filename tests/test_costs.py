@@ -90,6 +90,16 @@ price_per_flop = 1e-18
     assert c.fixed_cost_per_run == 100
 
 
+def test_costs_file_without_currency_warns_and_reads_usd(tmp_path):
+    # a fresh user's EUR prices were labelled USD in the report without a word
+    p = _write(tmp_path, "[training]\nprice_per_flop = 1e-18\n")
+    with pytest.warns(UserWarning) as rec:
+        c = load_costs(p)
+    assert c.currency == "USD"
+    assert str(rec[0].message) == (f"costs file '{p}' names no currency: its prices are read as USD and the report "
+                                   "says USD; add currency = \"EUR\" (or yours) at the top of the file.")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
