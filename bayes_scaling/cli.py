@@ -45,7 +45,7 @@ from .data import RunsTableError, missing_domain_column, read_runs, unseen_domai
 from .display import column_legend
 from .datasets import citation, load_chinchilla
 from .decisions import COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, decide, frontier
-from .investment import format_money
+from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
 from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
@@ -516,9 +516,11 @@ def _decision_lines(res) -> list[str]:
     """The options (and pilots) as short aligned tables for the terminal, money in readable units."""
     c = res.currency
     t = res.plans
+    # doing nothing costs nothing and earns nothing: "P(pays off) 0.00" there read as a verdict (a fresh user)
     rows = [(str(r["label"]), format_money(r["total_cost"], c), format_money(r["net_value_mean"], c),
              f"{format_money(r['net_value_lower'], c)} to {format_money(r['net_value_upper'], c)}",
-             f"{r['p_pays_off']:.2f}", f"{r['p_best']:.2f}") for _, r in t.iterrows()]
+             "-" if r["label"] == STATUS_QUO else f"{r['p_pays_off']:.2f}", f"{r['p_best']:.2f}")
+            for _, r in t.iterrows()]
     head = ("option", "cost", "expected net value", f"{res.prob:.0%} interval", "P(pays off)", "P(best)")
     lines = _aligned(head, rows)
     if res.pilots is not None and len(res.pilots):

@@ -73,6 +73,8 @@ def test_decide_writes_the_tables_and_the_report_with_the_numbers_of_decide(file
     assert lines[0].split() == ["option", "cost", "expected", "net", "value", "90%", "interval", "P(pays", "off)",
                                 "P(best)"]
     assert [ln.split()[0] for ln in lines[1:5]] == ["1B", "10B", "70B", "do"]
+    # doing nothing costs and earns nothing: no P(pays off) (it printed 0.00), its P(best) as decide's
+    assert lines[4].split()[-2:] == ["-", f"{ref.plans.loc[ref.plans['label'] == 'do nothing', 'p_best'].item():.2f}"]
     assert lines[6].split()[:3] == ["pilot", "cost", "EVSI"]
     assert any(ln.startswith(f"Plan {ref.recommended} has the highest expected net value") for ln in lines)
     assert ref.summary_text() in lines
