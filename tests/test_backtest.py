@@ -309,10 +309,12 @@ def test_huber_methods_take_the_law_of_the_bayes_method_unless_told():
                               "huber_chin": {"method": "huber_ls", "law": "chinchilla"}, "published": {}})
     laws = {label: kw.get("law") for label, _, kw in spec}
     assert laws == {"bayes": "data_constrained", "huber_ls": "data_constrained", "huber_ls_bootstrap": "data_constrained",
-                    "huber_chin": "chinchilla", "published": None}
+                    "huber_chin": "chinchilla", "published": "data_constrained"}
     assert dict((lb, kw.get("law")) for lb, _, kw in normalise_methods(["huber_ls", "published"])) == {
         "huber_ls": "chinchilla", "published": None}
     assert normalise_methods({"bayes": {"law": bs.laws.LAWS["kaplan"]}, "huber_ls": {}})[1][2]["law"] == "kaplan"
+    # no published Kaplan-law fit in the catalog: the published baseline stays the Chinchilla law's
+    assert normalise_methods({"bayes": {"law": "kaplan"}, "published": {}})[1][2].get("law") is None
     with pytest.raises(ValueError, match="the bayes methods fit different laws \\(chinchilla, power_params\\); say "
                                          "which law 'huber_ls' fits"):
         normalise_methods({"bayes": {}, "b2": {"method": "bayes", "law": "power_params"}, "huber_ls": {}})
@@ -337,16 +339,21 @@ def test_backtest_compares_the_data_constrained_law_with_its_own_least_squares_f
     loss = bs.laws.data_constrained_loss(n, d, u, **dc) * np.exp(rng.normal(0, 0.002, n.size))
     runs = pd.DataFrame({"params": n, "tokens": d, "unique_tokens": u, "loss": loss})
     methods = {"bayes": {"law": "data_constrained"}, "huber_ls": {"grid_stride": 1013},
-               "huber_chinchilla": {"method": "huber_ls", "law": "chinchilla", "grid_stride": 31}, "published": {}}
+               "huber_chinchilla": {"method": "huber_ls", "law": "chinchilla", "grid_stride": 31}, "published": {},
+               "published_offset": {}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.RunsTableWarning)
         res = backtest(runs, Split.cutoff("params", 2e9), methods, random_seed=1)
     s = res.summary.set_index("method")
+    # the published baselines are Muennighoff et al.'s fit of the same law (they were the Chinchilla law's)
     assert s["law"].to_dict() == {"bayes": "data_constrained", "huber_ls": "data_constrained",
-                                  "huber_chinchilla": "chinchilla", "published": "chinchilla"}
+                                  "huber_chinchilla": "chinchilla", "published": "data_constrained",
+                                  "published_offset": "data_constrained"}
     assert list(res.summary.columns[:4]) == ["split", "method", "law", "n_train"]
     assert s.loc["huber_ls", "n_scored"] == 6
-    assert "published Chinchilla-law fit, not the data_constrained law" in s.loc["published", "notes"]
+    assert ("the published data_constrained law (muennighoff2023), not the chinchilla law of the other methods"
+            in s.loc["published", "notes"])
+    assert s.loc["published", "mape"] < 0.5 and s.loc["published_offset", "mape"] < 0.5  # the runs' own law
     pts = res.points.pivot(index="run", columns="method", values="loss_median")
     assert (np.abs(pts["huber_ls"] / pts["huber_chinchilla"] - 1) > 0.005).any()
     assert s.loc["huber_ls", "mape"] < 0.5 < s.loc["huber_chinchilla", "mape"]
@@ -422,7 +429,7 @@ def test_backtest_cli_names_an_embedded_data_set_and_a_law(tmp_path, capsys, mon
                  "--methods", "bayes,huber_ls,published", "--quiet"]) == 1
     assert len(seen["runs"]) == len(bs.datasets.load_datablations())
     assert {k: v.get("law") for k, v in seen["methods"].items()} == {
-        "bayes": "data_constrained", "huber_ls": "data_constrained", "published": None}
+        "bayes": "data_constrained", "huber_ls": "data_constrained", "published": "data_constrained"}
     assert "extrapolation" not in seen["methods"]["bayes"]  # the package's default, learned
     # a leave-one-data-set-out score from the command line (a fresh user could not exclude the set's own errors)
     assert main(["backtest", "datablations", "--law", "data_constrained", "--split-by", "params", "--cutoff", "2e9",

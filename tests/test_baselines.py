@@ -368,6 +368,34 @@ def test_published_law_parameter_uncertainty_option():
     assert out["loss_upper"].iloc[0] / out["loss_lower"].iloc[0] < 1.05
 
 
+def test_published_data_constrained_law_is_muennighoff_fit_at_the_runs_unique_tokens():
+    # Muennighoff et al. (2023), datablations README 'Parametric Fit': a, b, e, alpha, beta, R_D*, R_N*
+    dc = {"E": np.exp(0.6254804), "A": np.exp(6.255414), "B": np.exp(7.3049974), "alpha": 0.3526596,
+          "beta": 0.3526596, "rd_star": 15.387756, "rn_star": 5.309743}
+    t = pd.DataFrame({"params": [2.8e9, 2.8e9, 1e8], "tokens": [5.5e10, 5.5e10, 4e9],
+                      "unique_tokens": [5.5e10, 1.1e9, 1e8]})
+    fit = PublishedLaw(law="data_constrained").fit()
+    assert fit.config.source == "muennighoff2023"
+    out = fit.predict(t)
+    expect = data_constrained_loss(t["params"], t["tokens"], t["unique_tokens"], **dc)
+    np.testing.assert_allclose(out["loss_median"], expect, rtol=1e-10)
+    assert out["loss_median"].iloc[1] > out["loss_median"].iloc[0] + 0.05  # 50 epochs lose to one
+    # one epoch: the Chinchilla law at Muennighoff's A, B, E, alpha, beta
+    assert out["loss_median"].iloc[0] == pytest.approx(
+        chinchilla_loss(2.8e9, 5.5e10, E=dc["E"], A=dc["A"], B=dc["B"], alpha=dc["alpha"], beta=dc["beta"]), rel=1e-9)
+    par = PublishedLawOffset(law="data_constrained").fit(t.assign(loss=expect * 1.05)).parameters()
+    assert par["offset"].iloc[0] == pytest.approx(np.log(1.05), abs=1e-12)
+    assert par["R_D*"].iloc[0] == pytest.approx(15.387756, rel=1e-6)
+    with pytest.raises(bs.RunsTableError) as err:
+        fit.predict(t.drop(columns="unique_tokens"))
+    assert str(err.value) == ("the published data-constrained baseline needs the column 'unique_tokens' (U, the "
+                              "unique tokens of each run's training data; U = tokens for one epoch).")
+    with pytest.raises(ValueError) as err:
+        PublishedLaw(law="kaplan")
+    assert str(err.value) == ("no published baseline for the kaplan law; the published baselines are the chinchilla "
+                              "and data_constrained laws.")
+
+
 @pytest.mark.filterwarnings("ignore:domain\\(s\\) 'single' have a single run")
 def test_published_offset_recovers_offset_and_t_interval():
     cov = besiroglu2024_covariance()

@@ -24,10 +24,12 @@ Methods
 ``huber_ls_bootstrap``
     The same fit plus its nonparametric bootstrap (default 200 resamples).
 ``published``
-    The published Besiroglu et al. (2024) law, unchanged (a point forecast).
-    Always the Chinchilla law, whatever the other methods fit.
+    The published Besiroglu et al. (2024) law, unchanged (a point forecast); for a
+    backtest of the data-constrained law, the Muennighoff et al. (2023) fit.
+    For the other laws (no published fit in the catalog) the Chinchilla law, and
+    its ``notes`` say so.
 ``published_offset``
-    The published (Chinchilla-law) fit plus a per-domain offset on log loss.
+    The same published fit plus a per-domain offset on log loss.
 
 The summary's ``law`` column names the law each method fits.
 

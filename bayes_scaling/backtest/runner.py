@@ -26,6 +26,7 @@ from ..baselines import (
     HuberBootstrap,
     HuberFit,
     HuberLeastSquares,
+    PUBLISHED_SOURCES,
     PublishedLaw,
     PublishedLawOffset,
     bootstrap_tasks,
@@ -49,7 +50,7 @@ METHODS = ("bayes", "huber_ls", "huber_ls_bootstrap", "published", "published_of
 
 _HUBER_KEYS = ("delta", "grid_stride", "per_domain", "polish", "law")
 _BOOT_KEYS = ("n_boot", "n_draws")
-_PUB_KEYS = ("source", "uncertainty", "n_draws", "random_seed")
+_PUB_KEYS = ("source", "uncertainty", "n_draws", "random_seed", "law")
 _BAYES_FIT_KEYS = ("reference", "strict")
 
 #: Convergence columns of the summary (the Bayesian method's fit; NaN for baselines): the largest R-hat,
@@ -90,7 +91,7 @@ def normalise_methods(methods) -> list[tuple[str, str, dict]]:
             "huber_ls": _HUBER_KEYS,
             "huber_ls_bootstrap": _HUBER_KEYS + _BOOT_KEYS,
             "published": _PUB_KEYS,
-            "published_offset": ("source", "n_draws"),
+            "published_offset": ("source", "n_draws", "law"),
         }.get(base)
         if allowed is not None:
             bad = sorted(set(kw) - set(allowed))
@@ -102,6 +103,13 @@ def normalise_methods(methods) -> list[tuple[str, str, dict]]:
         raise ValueError(f"method labels must be unique, got {labels}.")
     bayes_laws = sorted({method_law(base, kw) for _, base, kw in out if base == "bayes"})
     for label, base, kw in out:
+        if base in ("published", "published_offset"):
+            # the published fit of the bayes methods' law where there is one (data-constrained: Muennighoff et al.
+            # 2023), else the Chinchilla law's (a note says so)
+            if "law" in kw:
+                kw["law"] = get_law(kw["law"]).name
+            elif len(bayes_laws) == 1 and bayes_laws[0] in PUBLISHED_SOURCES:
+                kw["law"] = bayes_laws[0]
         if base in ("huber_ls", "huber_ls_bootstrap"):
             if "law" in kw:
                 kw["law"] = get_law(kw["law"]).name
@@ -114,12 +122,12 @@ def normalise_methods(methods) -> list[tuple[str, str, dict]]:
 
 
 def method_law(base: str, kwargs: dict) -> str:
-    """The law a method fits: its ``law`` keyword (``bayes``, Huber), else the Chinchilla law.
+    """The law a method fits: its ``law`` keyword, else the Chinchilla law.
 
-    ``published`` and ``published_offset`` are always the published Chinchilla-law fit.
+    :func:`normalise_methods` gives ``published`` and ``published_offset`` the law of the ``bayes`` method(s) when a
+    published fit of it exists (:data:`bayes_scaling.baselines.PUBLISHED_SOURCES`), so they stay on the Chinchilla
+    law only for the other laws.
     """
-    if base in ("published", "published_offset"):
-        return "chinchilla"
     return get_law(kwargs.get("law", "chinchilla")).name
 
 
@@ -234,7 +242,8 @@ class BacktestResult:
     ----------
     summary : pandas.DataFrame
         One row per split and method: ``split``, ``method``, ``law`` (the law the
-        method fits; ``published`` and ``published_offset`` always the Chinchilla law), ``n_train``,
+        method fits; ``published`` and ``published_offset`` that of the ``bayes`` methods where a published fit of
+        it exists, else the Chinchilla law), ``n_train``,
         ``n_heldout``, ``n_scored``, ``mape`` (percent), ``rmsle``, ``r2``,
         ``coverage_50``, ``coverage_80``, ``coverage_90``, ``coverage_95`` (one
         per level), ``width_90``, ``crps`` (of log loss), ``log_pred_density``,
@@ -342,9 +351,10 @@ def backtest(
         :class:`~bayes_scaling.baselines.PublishedLaw`. The Huber methods fit the
         law of the ``bayes`` method (``{"bayes": {"law": "data_constrained"},
         "huber_ls": {}}`` fits the data-constrained law by least squares) unless
-        their kwargs name a ``law``; ``published`` and ``published_offset`` stay the
-        published Chinchilla-law fit (their ``notes`` say so when other methods
-        fit another law).
+        their kwargs name a ``law``; so do ``published`` and ``published_offset``
+        where a published fit of that law exists (the data-constrained law:
+        Muennighoff et al. 2023); otherwise they stay the published Chinchilla-law
+        fit (their ``notes`` say so).
     prob_levels : sequence of float, default (0.5, 0.8, 0.9, 0.95)
         Interval probabilities scored (0.9 is always scored, for ``width_90``).
     random_seed : int, default 0
@@ -469,7 +479,6 @@ def backtest(
         boots[sk] = HuberBootstrap.from_chunks(fit, k, results[lo:hi], n_boot=nb, random_seed=random_seed, n_draws=nd)
 
     # ---- scoring (main process)
-    others = sorted({method_law(b, kw) for _, b, kw in specs} - {"chinchilla"})
     summary_rows, point_frames = [], []
     for si, (split_label, tr, te) in enumerate(splits):
         y = te["loss"].to_numpy(float)
@@ -502,9 +511,12 @@ def backtest(
                     warnings.simplefilter("ignore", RunsTableWarning)  # already reported for the whole table
                     model = (PublishedLaw if base == "published" else PublishedLawOffset)(**kw).fit(tr)
                 seconds = time.perf_counter() - t0
+                own = method_law(base, kw)
+                others = sorted({method_law(b, k) for _, b, k in specs if b not in ("published", "published_offset")}
+                                - {own})
                 if others:
-                    notes.append(f"the published Chinchilla-law fit, not the {', '.join(others)} law of the other "
-                                 "methods")
+                    notes.append(f"the published {own} law ({model.config.source}), not the {', '.join(others)} "
+                                 "law of the other methods")
             pts = score_points(te, y, levels, model, fc_by_dom if base == "bayes" else None, notes)
             pts.insert(0, "method", label)
             pts.insert(0, "split", split_label)

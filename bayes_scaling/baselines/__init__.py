@@ -21,9 +21,11 @@ Baselines
     ``HuberLeastSquares(law=...)`` fits any other law of
     :data:`bayes_scaling.laws.LAWS` the same way (the data-constrained,
     Kaplan and one-variable laws; grids of starts in :func:`law_grid`), with
-    the same intervals; the published baselines are Chinchilla-law only.
+    the same intervals. The published baselines exist for the Chinchilla law
+    and the data-constrained law (:data:`PUBLISHED_SOURCES`).
 :class:`PublishedLaw`
-    The published Besiroglu et al. (2024) law, unchanged (a point forecast).
+    The published Besiroglu et al. (2024) law, unchanged (a point forecast);
+    ``law="data_constrained"``: the Muennighoff et al. (2023) fit.
 :class:`PublishedLawOffset`
     The published law plus a per-domain offset on log loss (the median log
     residual of the domain's runs): Kaplan et al. (2020, §3.2.2) find that other
@@ -82,9 +84,10 @@ from .huber import (
     law_grid,
     law_objective,
 )
-from .published import PublishedFit, PublishedLaw, PublishedLawOffset
+from .published import PUBLISHED_SOURCES, PublishedFit, PublishedLaw, PublishedLawOffset
 
 __all__ = [
+    "PUBLISHED_SOURCES",
     "Forecaster",
     "Forecast",
     "BaselineFit",
