@@ -138,8 +138,9 @@ class PublishedLaw:
 class PublishedLawOffset(PublishedLaw):
     """The published law with a per-domain offset on log loss.
 
-    ``log L = log L_pub(N, D) + m_d`` (``L_pub(N, D, U)`` for the data-constrained law) with ``m_d`` the median of the domain's log
-    residuals ``log L_i - log L_pub(N_i, D_i)``; a Student-t predictive interval
+    ``log L = log L_pub(N, D) + m_d`` (``L_pub(N, D, U)`` for the data-constrained
+    law) with ``m_d`` the median of the domain's log residuals
+    ``log L_i - log L_pub(N_i, D_i)``; a Student-t predictive interval
     from the residual spread (see the module docstring). Kaplan et al. (2020,
     §3.2.2): other distributions shift the loss by a roughly constant offset.
 
