@@ -1137,7 +1137,9 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                     break
     if domain_col != "domain" and domain_col in df.columns:
         if "domain" in df.columns:  # e.g. t.assign(corpus=t.domain): the fit's own column wins, said when they differ
-            differ = df["domain"].astype(str) != df[domain_col].astype(str)
+            # names are compared as they are used (stripped): ' rpj ' under the fit's column and the 'domain' column
+            # the first validation made of it ('rpj') warned in every later one (a fresh user)
+            differ = df["domain"].astype(str).str.strip() != df[domain_col].astype(str).str.strip()
             if differ.any():
                 first = df.index[differ][0]
                 warn_caller(f"{what} has both '{domain_col}' (the fit's domain column) and 'domain', which differ "

@@ -206,6 +206,13 @@ def test_the_fits_domain_column_wins_over_a_stray_domain_column_and_the_errors_n
         domain="code")).drop(columns=[]), check_like=True)
     with pytest.raises(bs.RunsTableError, match="say which one: a 'corpus' column in the targets, or domain=NAME"):
         fit.predict(both.drop(columns=["corpus", "domain"]))
+    # names that differ only in spaces are the same domain: no warning, also not when validated twice (the CLI)
+    spaced = pd.DataFrame({"params": [1e9], "tokens": [2e10], "corpus": [" code "]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        twice = bs.data.validate_targets(bs.data.validate_targets(spaced, domain_col="corpus"), domain_col="corpus")
+        assert list(fit.predict(spaced)["domain"]) == ["code"]
+    assert list(twice["domain"]) == ["code"]
     with pytest.raises(bs.RunsTableError, match=r"^this fit has several domains; say which one the frontier is for "
                                                 r"with domain=NAME\. Known"):
         fit.frontier([1e21])
