@@ -48,6 +48,7 @@ __all__ = [
     "Figure",
     "build_fit_report",
     "DEFAULT_TARGETS",
+    "DATA_WARNING_NOTE",
     "FIT_REPORT_FIGURES",
     "figure_domain",
     "risk_section",
@@ -368,6 +369,10 @@ def _between_domain_text(fit) -> str:
 #: which the report's summary then says.
 DEFAULT_TARGETS = "default_targets"
 
+#: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them; the
+#: summary counts them).
+DATA_WARNING_NOTE = "warning about the runs: "
+
 #: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
 #: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
 FIT_REPORT_FIGURES = ("parameters", "fit_domains", "fit_flops", "fit_params", "fit", "frontier", "forecast",
@@ -558,6 +563,11 @@ def build_fit_report(
             f"The runs cover {len(own)} domains: the Forecasts and Compute-optimal frontier sections give each of them "
             "and a new, unseen domain (the population forecast); figures are drawn for " + head_dom + "."
         )
+    n_warn = sum(str(n).lower().startswith(DATA_WARNING_NOTE) for n in notes or [])
+    if n_warn:  # a fresh user read "reaches 3.523 nats/token" here, and the runs' bits warning only at the end
+        rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "
+                           "the end), which may change the numbers above; read "
+                           f"{'them' if n_warn > 1 else 'it'} first.")
     if diag is not None:
         rep.summary.append(
             "Sampling diagnostics passed (R-hat, effective sample size, divergences)."

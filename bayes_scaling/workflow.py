@@ -38,7 +38,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
-from .report import DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
+from .report import DATA_WARNING_NOTE, DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "DATA_WARNING_NOTE", "ALLOCATION_NOTE", "default_targets",
            "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS",
@@ -169,8 +169,6 @@ def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs)
     return df, float(1 - ok.mean())
 
 
-#: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them).
-DATA_WARNING_NOTE = "warning about the runs: "
 #: How the note on a compute-optimal allocation outside the runs' D/N begins (:func:`domain_frontiers`).
 ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: "
 

@@ -34,6 +34,19 @@ def test_report_has_the_standard_sections_and_figures(report):
     assert report.footer.startswith(f"bayes_scaling {bs.__version__}. Law: Hoffmann et al. (2022)")
 
 
+def test_report_summary_says_the_runs_raised_warnings_before_the_diagnostics(fake_fit):
+    # a fresh user's runs in bits: the summary said "reaches 3.523 nats/token" and the warning sat in the Notes at the end
+    pred = fake_fit.predict(TARGETS)
+    notes = ["warning about the runs: the losses look like bits per token", "some other note"]
+    rep = build_fit_report(fake_fit, pred, None, notes=notes)
+    assert rep.summary[-2:] == ["WARNING: the runs raised 1 warning (listed under Notes at the end), which may change "
+                                "the numbers above; read it first.",
+                                "Sampling diagnostics passed (R-hat, effective sample size, divergences)."]
+    two = build_fit_report(fake_fit, pred, None, notes=notes[:1] * 2)
+    assert two.summary[-2].startswith("WARNING: the runs raised 2 warnings (listed under Notes at the end)")
+    assert not any("WARNING" in line for line in build_fit_report(fake_fit, pred, None, notes=notes[1:]).summary)
+
+
 def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report, fake_fit):
     pred = fake_fit.predict(TARGETS).iloc[0]
     head, frontier_line, diag = report.summary
