@@ -54,9 +54,10 @@ from .posterior import ScalingFit
 from .predict import predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
+from .report import DATA_WARNING_NOTE
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
 from .value_of_information import MIN_SIMS, NEXT_RUN_COLUMNS, next_run
-from .workflow import (DATA_WARNING_NOTE, NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
+from .workflow import (NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
                        own_domains, write_decision)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4

@@ -40,7 +40,7 @@ from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
 from .report import DATA_WARNING_NOTE, DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
 
-__all__ = ["fit_and_report", "FitReport", "StepError", "DATA_WARNING_NOTE", "ALLOCATION_NOTE", "default_targets",
+__all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
            "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS",
            "default_budgets"]
 
