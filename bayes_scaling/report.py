@@ -122,6 +122,11 @@ class Figure:
     png: bytes
 
 
+#: matplotlib's warning for a character its font lacks: "Glyph 25968 (\\N{CJK UNIFIED IDEOGRAPH-6570}) missing from
+#: font(s) DejaVu Sans."
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
+
+
 @dataclass
 class Section:
     """A report section: a title, paragraphs, tables and figures, in order."""
@@ -142,8 +147,21 @@ class Section:
     def figure(self, fig, name: str, caption: str) -> Section:
         """Add a matplotlib figure (rendered to PNG at 150 dpi and closed; shown at its size in inches)."""
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=_FIG_DPI, bbox_inches="tight")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig.savefig(buf, format="png", dpi=_FIG_DPI, bbox_inches="tight")
         plt.close(fig)
+        missing = []
+        for w in caught:  # matplotlib warns once per glyph, naming neither the figure nor a fix (a fresh user's CJK)
+            m = _MISSING_GLYPH.search(str(w.message))
+            if m is None:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            elif (char := f"'{chr(int(m.group(1)))}'") not in missing:
+                missing.append(char)
+        if missing:
+            warnings.warn(f"figure '{name}': its font cannot draw {listed(missing, 5)} (in a domain or label name), drawn "
+                          "as empty boxes; the tables are right. Use names in Latin letters, or give matplotlib a "
+                          "font that has these characters (rcParams['font.family']).", UserWarning, stacklevel=2)
         self.blocks.append(("figure", Figure(name, caption, buf.getvalue())))
         return self
 

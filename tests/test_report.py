@@ -34,6 +34,27 @@ def test_report_has_the_standard_sections_and_figures(report):
     assert report.footer.startswith(f"bayes_scaling {bs.__version__}. Law: Hoffmann et al. (2022)")
 
 
+def test_a_figure_whose_font_lacks_characters_warns_once_naming_the_figure_and_them():
+    # matplotlib warned once per glyph ("Glyph 25968 (\\N{CJK UNIFIED IDEOGRAPH-6570}) missing from font(s)"),
+    # naming neither the figure nor a fix (a fresh user's CJK domain names)
+    import warnings
+
+    from matplotlib import pyplot as plt
+
+    from bayes_scaling.report import Section
+
+    fig, ax = plt.subplots()
+    ax.set_title("\u6570\u636e \u6570")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        sec = Section("x").figure(fig, "fit_domains", "caption")
+    assert [str(r.message) for r in rec] == [
+        "figure 'fit_domains': its font cannot draw '\u6570', '\u636e' (in a domain or label name), drawn as empty "
+        "boxes; the tables are right. Use names in Latin letters, or give matplotlib a font that has these characters "
+        "(rcParams['font.family'])."]
+    assert sec.blocks[0][1].png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_report_summary_says_the_runs_raised_warnings_before_the_diagnostics(fake_fit):
     # a fresh user's runs in bits: the summary said "reaches 3.523 nats/token" and the warning sat in the Notes at the end
     pred = fake_fit.predict(TARGETS)
