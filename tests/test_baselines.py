@@ -368,6 +368,7 @@ def test_published_law_parameter_uncertainty_option():
     assert out["loss_upper"].iloc[0] / out["loss_lower"].iloc[0] < 1.05
 
 
+@pytest.mark.filterwarnings("ignore:3 runs cannot determine the 5 parameters")
 def test_published_data_constrained_law_is_muennighoff_fit_at_the_runs_unique_tokens():
     # Muennighoff et al. (2023), datablations README 'Parametric Fit': a, b, e, alpha, beta, R_D*, R_N*
     dc = {"E": np.exp(0.6254804), "A": np.exp(6.255414), "B": np.exp(7.3049974), "alpha": 0.3526596,
