@@ -74,6 +74,22 @@ def test_domains_whose_runs_pin_every_coordinate_get_the_between_study_share_spr
                                .arrays["spread_scale"], [0.3, 0.3, 0.3, 0.3, 0.16])
 
 
+def test_warnings_about_embedded_reference_runs_are_not_the_users(monkeypatch):
+    # Chinchilla's run at 0.036 tokens per parameter warned on every --reference chinchilla fit, naming a row the user
+    # cannot fix, and the report's summary said "the runs raised 1 warning" (a fresh user)
+    runs = synthetic_runs(n_sizes=3, ratios=(10, 40), domain="mine")
+    summarize = lambda table, refs: (np.zeros(5), np.eye(5) * 0.01, 0.01, 1e6)  # noqa: E731
+    spec = bs.ScalingLaw(prior="besiroglu2024", discrepancy="none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        inputs = build_inputs(spec, runs, reference="chinchilla", summarize=summarize)
+    assert inputs.reference_domains == ["chinchilla"]
+    mine = bs.datasets.load_chinchilla()
+    mine.attrs.clear()  # the same runs as a user's own table: its warnings are the user's to read
+    with pytest.warns(bs.RunsTableWarning, match=r"have as few as 0.0361 tokens per parameter"):
+        build_inputs(spec, runs, reference=mine, summarize=summarize)
+
+
 def test_reference_runs_enter_as_a_summary(monkeypatch):
     runs = synthetic_runs(n_sizes=3, ratios=(10, 40), domain="mine")
     reference = synthetic_runs(seed=5)  # no domain column: named 'reference'
