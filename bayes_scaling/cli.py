@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import re
 import sys
@@ -134,6 +135,21 @@ def _prob(p: float) -> float:
     return p
 
 
+#: A negative number in scientific notation ('-1e20'), which argparse takes for an option ("expected one argument").
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``['--budget', '-1e20']`` as ``['--budget=-1e20']``, so that the value reaches its check and its message."""
+    out: list[str] = []
+    for tok in argv:
+        if out and _NEGATIVE_NUMBER.match(tok) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
 def _check_args(args) -> None:
     """Checks of plain arguments, before anything is read, fitted or written."""
     if getattr(args, "prob", None) is not None and args.command != "backtest":
@@ -147,6 +163,9 @@ def _check_args(args) -> None:
     threshold = getattr(args, "threshold", None)
     if threshold is not None and not threshold > 0:
         raise CliError(f"--threshold is a target loss in nats/token and must be positive, got {threshold}.")
+    budget = getattr(args, "budget", None)  # next-run; '--budget 0' said "no candidate run fits the budget" (a fresh user)
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise CliError(f"--budget must be a positive compute budget in FLOPs such as 1e21, got {budget:g}.")
     if getattr(args, "flops", None) and args.command != "backtest":
         if any(not v > 0 for v in _floats(args.flops, "--flops")):
             raise CliError(f"--flops must be positive budgets in FLOPs such as 1e21,5.88e23, got '{args.flops}'.")
@@ -837,7 +856,7 @@ def _quiet_font_fallback() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``bayes-scaling``; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     _resolve_fit_dir(args)
     warnings.showwarning = _showwarning
     _SHOWN.clear()

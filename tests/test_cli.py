@@ -196,6 +196,12 @@ def test_cli_prints_each_data_warning_once(capsys):
         (["fit", "runs.csv", "--out", "o", "--domain-col", "loss", "--quiet"], 2,
          "error: the domain column 'loss' holds sizes or losses, not domains (names such as 'c4' or 'code'); name the "
          "column that holds each run's domain (domain_col=, --domain-col), or leave it out to fit the runs as one domain."),
+        # a negative number in scientific notation after a flag was taken for an option ("expected one argument"), and
+        # '--budget 0' said "no candidate run fits the budget" (a fresh user)
+        (["next-run", "nosuch", "--candidates", "c.csv", "--target-params", "1e10", "--target-tokens", "2e11", "--budget",
+          "-1e20"], 2, "error: --budget must be a positive compute budget in FLOPs such as 1e21, got -1e+20."),
+        (["next-run", "nosuch", "--candidates", "c.csv", "--target-params", "1e10", "--target-tokens", "2e11", "--budget",
+          "0"], 2, "error: --budget must be a positive compute budget in FLOPs such as 1e21, got 0."),
         (["predict", "nosuch", "--at", "t.csv"], 4,
          "error: fit directory 'nosuch' does not exist; give the --out directory of a fit or demo run."),
         (["predict", "nosuch", "--at", "t.csv", "--out", "adir", "--force"], 4,
@@ -687,6 +693,10 @@ def test_next_run_names_the_target_flag_it_rejects(fake_fit, tmp_path, capsys):
                                        "(largest value 3800); give raw counts, e.g. 7e9 for 7B.\n")
     assert main([*base, "--target-params", "-5"]) == 2
     assert capsys.readouterr().err == "error: --target-params: '-5.0' is not a positive finite number; fix the flag.\n"
+    # in scientific notation argparse took it for an option: "expected one argument" (a fresh user)
+    assert main([*base, "--target-params", "-1e10"]) == 2
+    assert capsys.readouterr().err == ("error: --target-params: '-10000000000.0' is not a positive finite number; fix "
+                                       "the flag.\n")
 
 
 def test_next_run_warns_when_other_candidates_rest_on_few_draws(tmp_path, fake_fit, capsys):
