@@ -1151,12 +1151,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
         size_cols = [c if c != "tokens" else "flops" for c in size_cols]
     if "flops" in size_cols and "tokens" in needs and "params" not in cols:
-        raise RunsTableError(f"{what} has 'flops' but no 'params'; tokens are derived as flops / (6 params).")
+        raise RunsTableError(f"{what} has 'flops' but no 'params'{_closest('params', cols)}; tokens are derived as "
+                             "flops / (6 params).")
     for col in size_cols:
         if col not in cols:
             hint = _closest(col, cols)
-            if col == "tokens":
-                hint += " (or give 'flops')"
+            if col == "tokens":  # with no column like 'tokens', one like 'flops' is the typo ('flop'; a fresh user)
+                flops_hint = _closest("flops", cols)
+                hint = hint + " (or give 'flops')" if hint or not flops_hint else flops_hint
             raise RunsTableError(f"{what} has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
     for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols]:
         try:

@@ -677,6 +677,15 @@ def test_targets_missing_column_suggests_name():
         "targets table has no column 'tokens'; did you mean 'n_tokens'? Rename it to 'tokens' (or give 'flops'). "
         "Columns found: params, n_tokens."
     )
+    # a misspelt 'flops' or 'params' next to the other one got no suggestion (a fresh user's candidates)
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [7e9], "flop": [1e22]}), what="candidates table")
+    assert str(e.value) == ("candidates table has no column 'tokens'; did you mean 'flop'? Rename it to 'flops'. "
+                            "Columns found: params, flop.")
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"parms": [7e9], "flops": [1e22]}), what="candidates table")
+    assert str(e.value) == ("candidates table has 'flops' but no 'params'; did you mean 'parms'? Rename it to 'params'; "
+                            "tokens are derived as flops / (6 params).")
 
 
 def test_targets_non_positive_value_names_row(write):
