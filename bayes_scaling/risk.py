@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._text import did_you_mean
+from ._text import did_you_mean, listed
+from ._warnings import warn_caller
 from .data import RunsTableError, validate_targets
 from .decisions import frontier
-from .display import format_p_value
+from .display import format_count, format_p_value
 from .intervals import interval
 from .model import NOISE_PRIOR
 from .predict import keyed_predictive_draws, predict, predictive_draws, prepare_targets
@@ -38,6 +39,8 @@ __all__ = [
     "prior_data_conflict",
     "risk_table",
     "DEFAULT_TOLERANCE",
+    "THRESHOLD_SCALE_FACTOR",
+    "ES_TAIL_SHARE",
     "DEPARTURE_VS_CONFLICT",
     "default_departure_target",
     "DEPARTURE_COMPUTE_FACTOR",
@@ -83,6 +86,17 @@ def _targets(fit, targets, domain):
     return prepare_targets(fit, targets, domain, check_domains=False)
 
 
+#: A threshold this factor above the largest loss of the runs is warned about as a perplexity or another unit
+#: (:func:`exceedance`). Not fitted to data: the embedded public runs' losses span 1.2-7.3 nats/token, and a perplexity
+#: is e^loss, 3-1500 there; a threshold 2x the worst run is a loss no run of the law's would reach on purpose.
+THRESHOLD_SCALE_FACTOR = 2.0
+
+#: ``expected_shortfall`` is warned about when the most extreme 1 % of the draws give more than this share of it
+#: while at least 5 % of the draws miss (:func:`exceedance`): a mean that rests on a handful of draws is not a stable
+#: number.
+ES_TAIL_SHARE = 0.5
+
+
 def exceedance(fit, targets, threshold: float, domain: str | None = None, random_seed: int | None = None) -> pd.DataFrame:
     """Probability that one new run at each target misses a loss threshold.
 
@@ -111,12 +125,26 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
     ------
     ValueError
         For a non-positive or non-finite threshold.
+
+    Warns
+    -----
+    UserWarning
+        A threshold above :data:`THRESHOLD_SCALE_FACTOR` times the largest loss of the runs (a perplexity?);
+        targets whose ``expected_shortfall`` rests on the most extreme 1 % of the draws (:data:`ES_TAIL_SHARE`).
     """
     if not np.isfinite(threshold) or threshold <= 0:
         raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold}.")
+    own = fit.runs[~fit.runs["is_reference"].astype(bool)] if "is_reference" in fit.runs else fit.runs
+    top = float(own["loss"].max())
+    if threshold > THRESHOLD_SCALE_FACTOR * top:  # '--threshold 30' (a perplexity) ran silently (a fresh user)
+        as_nats = f" (a perplexity p is ln p nats/token: {threshold:g} -> {np.log(threshold):.3g})" if threshold > 1 else ""
+        warn_caller(f"threshold {threshold:g} is {threshold / top:.1f}x the largest loss of the runs ({top:.3g} "
+                    f"nats/token): is it a perplexity or in other units? The threshold is a loss in nats/token"
+                    f"{as_nats}.", UserWarning)
     t = _targets(fit, targets, domain)
     seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()
+    fragile: list = []
     out["threshold"] = float(threshold)
     for col in ("p_exceed", "expected_shortfall", "mean_excess_if_missed"):
         out[col] = np.nan
@@ -130,9 +158,20 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
         _, new = keyed_predictive_draws(fit, t.loc[idx], dom, seed, noise="matched_normal")
         excess = np.exp(new) - threshold
         miss = excess > 0
-        out.loc[idx, "expected_shortfall"] = np.maximum(excess, 0).mean(0)
+        pos = np.maximum(excess, 0)
+        out.loc[idx, "expected_shortfall"] = pos.mean(0)
         with np.errstate(invalid="ignore"):
             out.loc[idx, "mean_excess_if_missed"] = np.where(miss.any(0), (excess * miss).sum(0) / miss.sum(0), np.nan)
+            # share of the mean given by the most extreme 1 % of the draws
+            top_share = np.where(pos.sum(0) > 0, (pos * (pos >= np.quantile(pos, 0.99, axis=0))).sum(0) / pos.sum(0), 0)
+        # among at least 5 % of draws that miss (else the top 1 % is most of them by construction)
+        fragile.extend(t.loc[idx].index[(top_share > ES_TAIL_SHARE) & (miss.mean(0) >= 0.05)])
+    if fragile:  # 3.04 nats beyond a threshold of 1.45 whose interval ended at 2.38, at 1e27 FLOPs (a fresh user)
+        rows = listed([f"{format_count(t.loc[i, 'params'])} x {format_count(t.loc[i, 'tokens'])}" for i in fragile], 3)
+        warn_caller(f"the expected_shortfall of {len(fragile)} target(s) ({rows}) rests on the most extreme 1 % of the "
+                    f"forecast's draws (they give more than {ES_TAIL_SHARE:.0%} of it): far beyond the runs the "
+                    "forecast's tail is the model-form error's, and a mean there is not a stable number; read p_exceed "
+                    "and the interval instead.", UserWarning)
     return out
 
 

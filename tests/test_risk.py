@@ -161,6 +161,41 @@ def test_exceedance_of_a_fake_fit_matches_its_predictive_quantiles(fake_fit):
         exceedance(fake_fit, t, -1)
 
 
+def test_a_threshold_far_above_the_runs_is_asked_about_as_a_perplexity(fake_fit):
+    # '--threshold 30' (a perplexity) ran silently and reported P(exceed) = 0.00025 (a fresh user)
+    t = pd.DataFrame({"params": [7e10], "tokens": [1.4e12]})
+    top = fake_fit.runs["loss"].max()
+    with pytest.warns(UserWarning) as rec:
+        exceedance(fake_fit, t, 30.0)
+    assert [str(r.message) for r in rec] == [
+        f"threshold 30 is {30 / top:.1f}x the largest loss of the runs ({top:.3g} nats/token): is it a perplexity or "
+        "in other units? The threshold is a loss in nats/token (a perplexity p is ln p nats/token: 30 -> 3.4)."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exceedance(fake_fit, t, 2.0)  # a loss near the runs': no question
+
+
+def test_an_expected_shortfall_that_rests_on_a_few_draws_is_warned_about(fake_fit, monkeypatch):
+    # 3.04 nats beyond a threshold of 1.45 whose 90 % interval ended at 2.38, at 1e27 FLOPs (a fresh user): the mean of a
+    # far forecast's heavy tail
+    import bayes_scaling.risk as risk_module
+
+    s = 4000
+    heavy = np.log(np.r_[np.full(s - 40, 2.0), np.full(40, 1000.0)])[:, None]  # 1 % of the draws far out
+    light = np.log(np.linspace(1.5, 2.5, s))[:, None]
+    t = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 2e11]})
+    monkeypatch.setattr(risk_module, "keyed_predictive_draws",
+                        lambda fit, rows, dom, seed, noise="student_t": (None, np.hstack([heavy, light])[:, :len(rows)]))
+    with pytest.warns(UserWarning) as rec:
+        ex = exceedance(fake_fit, t, 1.9)
+    assert [str(r.message) for r in rec] == [
+        "the expected_shortfall of 1 target(s) (70B x 1.4T) rests on the most extreme 1 % of the forecast's draws (they "
+        "give more than 50% of it): far beyond the runs the forecast's tail is the model-form error's, and a mean there "
+        "is not a stable number; read p_exceed and the interval instead."]
+    assert ex.loc[0, "expected_shortfall"] == pytest.approx(0.99 * 0.1 + 0.01 * 998.1)
+    assert ex.loc[1, "expected_shortfall"] == pytest.approx(np.maximum(np.linspace(1.5, 2.5, s) - 1.9, 0).mean())
+
+
 def test_risk_table_of_a_fake_fit(fake_fit):
     t = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 2e11]})
     table = risk_table(fake_fit, t, threshold=2.0)
