@@ -45,7 +45,8 @@ from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, missing_domain_column, read_runs, unseen_domain_note, validate_targets
 from .display import column_legend
 from .datasets import citation, load_chinchilla
-from .decisions import COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, decide, frontier
+from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, compare_loss_columns,
+                        decide, frontier)
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -410,7 +411,7 @@ def cmd_compare(args) -> int:
     _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
     _emit(res, out_path, args.quiet)
-    _legend(COMPARE_COLUMNS, res.columns)
+    _legend({**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS}, res.columns)
     return EXIT_OK
 
 

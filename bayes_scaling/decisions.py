@@ -46,10 +46,10 @@ from .investment import Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
-                      domain_generator, keyed_predictive_draws, predictive_draws, warn_extrapolation)
+                      domain_generator, keyed_predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
+           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS", "compare_loss_columns",
            "FRONTIER_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
@@ -61,6 +61,30 @@ COMPARE_COLUMNS = {
     "rank": "order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower median or "
             "expected_gap can rank below one that wins more often by a small margin",
 }
+
+def compare_loss_columns(new_run: bool, prob: float = 0.9) -> dict[str, str]:
+    """What the loss columns of :func:`compare` mean, for the legend under its table: the expected loss (predict's
+    ``mean_loss_*``) or, with ``new_run``, one new run's loss (predict's ``loss_*``). A fresh user pasted compare's
+    ``loss_median`` next to predict's, which is another quantity.
+
+    Parameters
+    ----------
+    new_run : bool
+        As :func:`compare`'s ``new_run``.
+    prob : float
+        The interval probability.
+
+    Returns
+    -------
+    dict of str
+        ``loss_median``, ``loss_lower``, ``loss_upper`` and their meaning.
+    """
+    what = ("the loss of one new training run at the candidate, run-to-run noise included (predict's loss_*)"
+            if new_run else "the expected loss at the candidate: the law, without one run's noise (predict's "
+            "mean_loss_*; --new-run for one run)")
+    return {"loss_median": f"median of {what}, nats/token", "loss_lower": f"lower end of its {prob:.0%} credible interval",
+            "loss_upper": f"upper end of its {prob:.0%} credible interval"}
+
 
 #: What the unique-data columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``).
 FRONTIER_COLUMNS = {
@@ -357,12 +381,20 @@ def frontier(
     return df
 
 
-def _loss_draws(fit, candidates: pd.DataFrame, domain, rng, noise: bool):
+def _loss_draws(fit, candidates: pd.DataFrame, domain, seed: int, noise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Loss draws of the candidates (S, n): those shown (predict's, keyed by seed, domain and sizes) and those compared.
+
+    Expected losses: the same draws for both. Single runs: shown with predict's Student-t noise, so compare's
+    interval is predict's ``loss_*`` (a fresh user read 1.4652 [1.1594, 1.7862] in compare and 1.4642 [1.1511, 1.7795]
+    in predict for one run); compared with a normal noise of the same 90 % interval, so that the expected gap (a mean in
+    loss space) is finite (:func:`bayes_scaling.predict.predictive_draws`).
+    """
     dom = domain or fit.default_domain
-    # single runs: a normal run-to-run noise with the Student-t's 90 % interval, so that the expected gap (a mean in
-    # loss space) is finite (predict.predictive_draws)
-    mean, new = predictive_draws(fit, candidates, dom, rng, noise="matched_normal" if noise else "student_t")
-    return np.exp(new if noise else mean)
+    mean, new = keyed_predictive_draws(fit, candidates, dom, seed)
+    if not noise:
+        return np.exp(mean), np.exp(mean)
+    _, normal = keyed_predictive_draws(fit, candidates, dom, seed, noise="matched_normal")
+    return np.exp(new), np.exp(normal)
 
 
 def compare(
@@ -384,9 +416,10 @@ def compare(
     prob : float, default 0.9
     domain : str, optional
     new_run : bool, default False
-        Compare single runs (noise included) instead of expected losses; the run-to-run noise is then
-        taken as normal with the same 90 % interval as the fit's Student-t, whose tail has no mean in loss
-        space (:func:`bayes_scaling.predict.predictive_draws`).
+        Compare single runs (noise included) instead of expected losses. ``loss_*`` are then predict's
+        ``loss_*`` for the same seed; ``p_best`` and ``expected_gap`` take the run-to-run noise as normal with
+        the same 90 % interval as the fit's Student-t, whose tail has no mean in loss space
+        (:func:`bayes_scaling.predict.predictive_draws`).
     random_seed : int, optional
 
     Returns
@@ -408,18 +441,17 @@ def compare(
         raise RunsTableError("compare needs at least two candidate runs.")
     assume_unique_tokens(fit, cand, "candidates", "compare")
     warn_extrapolation(fit, cand, "candidate")
-    rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
-    draws = _loss_draws(fit, cand, dom, rng, new_run)
+    shown, draws = _loss_draws(fit, cand, dom, fit.random_seed if random_seed is None else random_seed, new_run)
     best = draws.min(axis=1, keepdims=True)
     winner = draws.argmin(axis=1)
-    lo, hi = interval(draws, prob)
+    lo, hi = interval(shown, prob)
     out = cand.copy()
     if "label" not in out:
         out.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(out["params"], out["tokens"], strict=True)])
     out["domain"] = dom if dom is not None else fit.default_domain  # as predict shows it (never None)
     out["domain_kind"] = "fitted" if out["domain"].iloc[0] in fit.domains else "new_domain"
-    out["loss_median"] = np.median(draws, 0)
+    out["loss_median"] = np.median(shown, 0)
     out["loss_lower"] = lo
     out["loss_upper"] = hi
     out["p_best"] = np.bincount(winner, minlength=len(cand)) / draws.shape[0]

@@ -109,6 +109,9 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
         if args[0] == "compare":  # a rank below a lower median puzzled a fresh user: the legend says why
             assert "  rank: order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower " \
                    "median or expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
+            # compare's loss_median is the expected loss, predict's mean_loss_median (a fresh user pasted one for the other)
+            assert ("  loss_median: median of the expected loss at the candidate: the law, without one run's noise "
+                    "(predict's mean_loss_*; --new-run for one run), nats/token") in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
             lines = printed.splitlines()
             assert any(ln.startswith(("No prior-data conflict", "Mild", "Strong")) for ln in lines)

@@ -76,6 +76,14 @@ def test_compare_ranks_candidates_under_the_same_draws(fake_fit):
     assert (res["expected_gap"] >= 0).all() and res.set_index("label").loc["optimum", "expected_gap"] < 1e-3
     with pytest.raises(bs.RunsTableError, match="compare needs at least two candidate runs"):
         compare(fake_fit, cands.iloc[:1])
+    # its loss columns are predict's for the same seed: mean_loss_* for expected losses, loss_* with new_run (a fresh
+    # user read 1.4652 [1.1594, 1.7862] in compare --new-run and 1.4642 [1.1511, 1.7795] in predict for one run)
+    pred = fake_fit.predict(cands)
+    cols = ["loss_median", "loss_lower", "loss_upper"]
+    np.testing.assert_allclose(res[cols].to_numpy(float), pred[["mean_" + c for c in cols]].to_numpy(float), rtol=1e-12)
+    one = compare(fake_fit, cands, new_run=True)
+    np.testing.assert_allclose(one[cols].to_numpy(float), pred[cols].to_numpy(float), rtol=1e-12)
+    assert one["p_best"].sum() == pytest.approx(1.0) and (one["expected_gap"] > res["expected_gap"]).all()
 
 
 @pytest.mark.slow
