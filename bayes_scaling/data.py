@@ -157,6 +157,31 @@ def _expected_header(what: str) -> tuple[str, str]:
     return "'params,tokens,loss'", "run"
 
 
+def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
+    """The warning for rows outside 0.1-10,000 tokens per parameter ("" if none): a unit slip or a column mix-up.
+
+    Rows of the data-constrained law with many epochs of little data (14M parameters on 900B tokens of 100M unique)
+    are runs of that law, not a slip: above the range, only rows whose unique tokens are also above it count.
+    """
+    if "params" not in table or "tokens" not in table:
+        return ""
+    with np.errstate(over="ignore"):
+        tpp = table["tokens"] / table["params"]
+    low, high = tpp < 0.1, tpp > 1e4
+    if "unique_tokens" in table:
+        high &= table["unique_tokens"] / table["params"] > 1e4
+    parts = []
+    if low.any():
+        parts.append(f"{int(low.sum())} {one}(s) ({_rows(ctx, table.index[low])}) have as few as {tpp[low].min():.3g} "
+                     "tokens per parameter")
+    if high.any():
+        parts.append(f"{int(high.sum())} {one}(s) ({_rows(ctx, table.index[high])}) have as many as "
+                     f"{tpp[high].max():.3g} tokens per parameter")
+    if not parts:
+        return ""
+    return "; ".join(parts) + ", outside 0.1-10,000; check that 'params' and 'tokens' are raw counts of the same run."
+
+
 def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None:
     """Warn when runs fitted as one domain have a text column that tells apart runs of the same N and D.
 
@@ -866,26 +891,9 @@ def validate_runs(
                              "run that never repeats its data).")
 
     # allocation plausibility
-    if "params" in out and "tokens" in out:
-        with np.errstate(over="ignore"):
-            tpp = out["tokens"] / out["params"]
-        low, high = tpp < 0.1, tpp > 1e4
-        if "unique_tokens" in out:  # many epochs of little data (14M params on 900B tokens of 100M unique) are runs
-            high &= out["unique_tokens"] / out["params"] > 1e4  # of the data-constrained law, not a unit slip
-        parts = []
-        if low.any():
-            parts.append(f"{int(low.sum())} run(s) ({_rows(ctx, out.index[low])}) have as few as {tpp[low].min():.3g} "
-                         "tokens per parameter")
-        if high.any():
-            parts.append(f"{int(high.sum())} run(s) ({_rows(ctx, out.index[high])}) have as many as "
-                         f"{tpp[high].max():.3g} tokens per parameter")
-        if parts:
-            warnings.warn(
-                "; ".join(parts) + ", outside 0.1-10,000; check that 'params' and 'tokens' are raw counts of the same "
-                "run.",
-                RunsTableWarning,
-                stacklevel=2,
-            )
+    message = _implausible_allocation(out, ctx, "run")
+    if message:
+        warnings.warn(message, RunsTableWarning, stacklevel=2)
 
     # duplicates: identical rows warn; same N, D with different loss are seeds (kept)
     keycols = [c for c in ("params", "tokens", "flops", "loss", "domain") if c in out]
@@ -1208,6 +1216,10 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             f"{noun} {ctx.row(first)}: flops / (6 params) gives {df.loc[first, 'tokens']:g} tokens, below "
             f"{MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
         )
+    # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user)
+    message = _implausible_allocation(df, ctx, one)
+    if message:
+        warn_caller(f"{noun}: {message}", RunsTableWarning)
     if "domain" in cols:
         # an empty cell means "no domain given": the --domain option or the fit's default domain is used
         dom = df["domain"].where(df["domain"].notna(), "").astype(str).str.strip()

@@ -688,6 +688,19 @@ def test_targets_missing_column_suggests_name():
                             "tokens are derived as flops / (6 params).")
 
 
+def test_targets_outside_0_1_to_10000_tokens_per_parameter_are_warned_about():
+    # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats, without a word (a fresh user)
+    t = pd.DataFrame({"label": ["7B", "13B"], "params": [7e9, 1.3e10], "tokens": [1e22, 1.3e11]})
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_targets(t, what="candidates table")
+    assert [str(r.message) for r in rec] == [
+        "candidates: 1 row(s) (row 0) have as many as 1.43e+12 tokens per parameter, outside 0.1-10,000; check that "
+        "'params' and 'tokens' are raw counts of the same run."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunsTableWarning)
+        validate_targets(t.assign(tokens=[1.4e11, 1.3e11]))
+
+
 def test_targets_non_positive_value_names_row(write):
     path = write("params,tokens\n7e10,1.4e12\n7e9,-1\n", "targets.csv")
     with pytest.raises(RunsTableError) as e:
