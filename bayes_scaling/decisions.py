@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._text import did_you_mean
+from ._text import did_you_mean, listed
 from ._warnings import warn_caller
 from .costs import CostModel, ValueModel
-from .data import MAX_LOSS_NATS, MIN_TOKENS, RunsTableError, one_domain_of, validate_targets
+from .data import MAX_LOSS_NATS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -440,6 +440,16 @@ def compare(
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs.")
     assume_unique_tokens(fit, cand, "candidates", "compare")
+    sizes = [c for c in fit.law.variables if c in cand]
+    same = cand.duplicated(subset=sizes, keep="first")
+    if same.any():  # two rows of one run got P(best) 1 and 0 without a word (a fresh user)
+        def named(i):  # the candidate's place in the table, counted from 1, and its label
+            return f"candidate {cand.index.get_loc(i) + 1}" + (f" ({cand.loc[i, 'label']!s})" if "label" in cand else "")
+
+        pairs = [f"{named(i)} repeats {named(cand.index[(cand[sizes] == cand.loc[i, sizes]).all(axis=1)][0])}"
+                 for i in cand.index[same]]
+        warn_caller(f"{listed(pairs, 3)}: the same run (same {', '.join(sizes)}), tied in every draw, so p_best goes "
+                    "to the first; drop the repeats.", RunsTableWarning)
     warn_extrapolation(fit, cand, "candidate")
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
     shown, draws = _loss_draws(fit, cand, dom, fit.random_seed if random_seed is None else random_seed, new_run)

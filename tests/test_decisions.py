@@ -86,6 +86,18 @@ def test_compare_ranks_candidates_under_the_same_draws(fake_fit):
     assert one["p_best"].sum() == pytest.approx(1.0) and (one["expected_gap"] > res["expected_gap"]).all()
 
 
+def test_compare_warns_about_candidates_that_are_the_same_run(fake_fit):
+    # two rows of one run got p_best 1 and 0 without a word (a fresh user)
+    cands = pd.DataFrame({"label": ["7B", "13B", "7B again"], "params": [7e9, 1.3e10, 7e9],
+                          "tokens": [2.4e11, 1.3e11, 2.4e11]})
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        res = compare(fake_fit, cands)
+    assert [str(r.message) for r in rec if "same run" in str(r.message)] == [
+        "candidate 3 (7B again) repeats candidate 1 (7B): the same run (same params, tokens), tied in every draw, so "
+        "p_best goes to the first; drop the repeats."]
+    assert res.loc[2, "p_best"] == 0 and res.loc[0, "loss_median"] == res.loc[2, "loss_median"]
+
+
 @pytest.mark.slow
 def test_frontier_matches_besiroglu_band(chinchilla_fit):
     fr = chinchilla_fit.frontier([5.88e23], prob=0.8).iloc[0]
