@@ -438,7 +438,8 @@ def compare(
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     cand = validate_targets(candidates, needs=needs, what="candidates table", domain_col=fit.domain_col)
     if len(cand) < 2:
-        raise RunsTableError("compare needs at least two candidate runs.")
+        raise RunsTableError("compare needs at least two candidate runs; add another row (e.g. the same compute at "
+                             "another N), or forecast one run with predict.")
     assume_unique_tokens(fit, cand, "candidates", "compare")
     sizes = [c for c in fit.law.variables if c in cand]
     same = cand.duplicated(subset=sizes, keep="first")
