@@ -53,7 +53,7 @@ from .inference import SamplerConfig
 from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
-from .predict import predict
+from .predict import forecast_column_legend, predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
 from .report import DATA_WARNING_NOTE
@@ -348,6 +348,7 @@ def cmd_predict(args) -> int:
         targets = expand_targets(fit, targets)
     pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
     _emit(pred, out_path, args.quiet)
+    _legend(forecast_column_legend(args.prob), pred.columns)
     unseen = [d for d in pd.unique(pred.loc[pred["domain_kind"] == "new_domain", "domain"]) if d != NEW_DOMAIN]
     if unseen and fit.hierarchical:  # asked for by name, not added by expand_targets
         n = int(pred["domain"].isin(unseen).sum())

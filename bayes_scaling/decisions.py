@@ -86,8 +86,13 @@ def compare_loss_columns(new_run: bool, prob: float = 0.9) -> dict[str, str]:
             "loss_upper": f"upper end of its {prob:.0%} credible interval"}
 
 
-#: What the unique-data columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``).
+#: What the columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``).
 FRONTIER_COLUMNS = {
+    "params_opt_median": "compute-optimal N (parameters) at the budget, median over the posterior (_lower, _upper: "
+                         "its credible interval, as for every column below)",
+    "tokens_opt_median": "compute-optimal D (training tokens) at the budget: flops / (6 N)",
+    "tokens_per_param_median": "D / N of the compute-optimal run",
+    "loss_opt_median": "expected loss of the compute-optimal run, nats/token",
     "unique_tokens": "the budget of unique tokens U (--unique-tokens)",
     "epochs_median": "tokens_opt / unique_tokens: how many times the compute-optimal run repeats the unique data; "
                      "below 1 the budget does not bind (the optimum uses only that fraction of it, once)",

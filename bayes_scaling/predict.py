@@ -35,7 +35,7 @@ from ._warnings import warn_caller
 from .data import DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets
 from .intervals import interval
 
-__all__ = ["predict", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
+__all__ = ["predict", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
            "MANY_EPOCHS", "warn_extrapolation", "FORECAST_MIN_TAIL_WEIGHT"]
 
@@ -48,6 +48,33 @@ EXTRAPOLATION_FACTOR = 1000.0
 #: The forecast columns every forecaster adds to the targets (nats/token): one new run (noise included) and
 #: the expected loss; shared with the baselines (:data:`bayes_scaling.baselines.FORECAST_COLUMNS`).
 FORECAST_COLUMNS = ("loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper")
+
+
+def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
+    """What the columns of :func:`predict` mean, for the legend under its printed table (``bayes-scaling predict``;
+    a fresh user found legends under compare, risk and next-run, and none under predict).
+
+    Parameters
+    ----------
+    prob : float
+        The interval probability.
+
+    Returns
+    -------
+    dict of str
+        Column name -> meaning, for :data:`FORECAST_COLUMNS` and ``domain_kind``.
+    """
+    return {
+        "loss_median": "median forecast of the loss of one new training run at the target, nats/token (run-to-run "
+                       "noise included: what one run will show)",
+        "loss_lower": f"lower end of its {prob:.0%} credible interval",
+        "loss_upper": f"upper end of its {prob:.0%} credible interval",
+        "mean_loss_median": "median of the expected loss at the target: the law, without one run's noise, nats/token",
+        "mean_loss_lower": f"lower end of its {prob:.0%} credible interval",
+        "mean_loss_upper": f"upper end of its {prob:.0%} credible interval",
+        "domain_kind": "fitted: a domain of the runs; new_domain: one the fit has not seen (the forecast for a new "
+                       "domain, wider)",
+    }
 
 
 class ExtrapolationWarning(UserWarning):

@@ -112,6 +112,11 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
             # compare's loss_median is the expected loss, predict's mean_loss_median (a fresh user pasted one for the other)
             assert ("  loss_median: median of the expected loss at the candidate: the law, without one run's noise "
                     "(predict's mean_loss_*; --new-run for one run), nats/token") in printed.splitlines()
+        if args[0] == "predict":  # legends under predict and frontier too (a fresh user found them only elsewhere)
+            assert ("  mean_loss_median: median of the expected loss at the target: the law, without one run's noise, "
+                    "nats/token") in printed.splitlines()
+        if args[0] == "frontier":
+            assert "  loss_opt_median: expected loss of the compute-optimal run, nats/token" in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
             lines = printed.splitlines()
             assert any(ln.startswith(("No prior-data conflict", "Mild", "Strong")) for ln in lines)
