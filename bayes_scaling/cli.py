@@ -46,7 +46,7 @@ from .data import RunsTableError, missing_domain_column, read_runs, unseen_domai
 from .display import column_legend
 from .datasets import citation, load_chinchilla
 from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, compare_loss_columns,
-                        decide, frontier)
+                        compare_summary, decide, frontier)
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -413,6 +413,7 @@ def cmd_compare(args) -> int:
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
     _emit(res, out_path, args.quiet)
     _legend({**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS}, res.columns)
+    print(compare_summary(res))
     return EXIT_OK
 
 

@@ -42,7 +42,7 @@ from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
 from .intervals import check_prob, interval
-from .investment import Decision, cost_frontier, format_money, staged_decision
+from .investment import CLOSE_CALL, Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
@@ -50,6 +50,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS", "compare_loss_columns",
+           "compare_summary",
            "FRONTIER_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
@@ -478,7 +479,42 @@ def compare(
     rank[order] = np.arange(1, len(out) + 1)
     out["rank"] = rank
     out.attrs["prob"] = prob
+    if len(out) > 1:  # how often the first-ranked candidate beats the second, draw by draw (compare_summary)
+        first, second = order[0], order[1]
+        out.attrs["beats_runner_up"] = float(np.mean(draws[:, first] < draws[:, second]))
     return out
+
+
+def compare_summary(res: pd.DataFrame) -> str:
+    """The comparison of :func:`compare` in one or two plain sentences, for a report or a manager.
+
+    Says which candidate ranks first, how often it has the lowest loss, how often it beats the runner-up draw by
+    draw, and, below :data:`bayes_scaling.investment.CLOSE_CALL`, that the choice is nearly a coin toss (a fresh user's
+    7B against 13B at 1e22 FLOPs: P(best) 0.59 against 0.41 and 0.0014 nats/token apart, read as a clear pick).
+
+    Parameters
+    ----------
+    res : pandas.DataFrame
+        The output of :func:`compare`.
+
+    Returns
+    -------
+    str
+    """
+    t = res.sort_values("rank")
+    a, b = t.iloc[0], t.iloc[1]
+    prob = res.attrs.get("prob", 0.9)
+    beats = res.attrs.get("beats_runner_up", float("nan"))
+    text = (f"{a['label']} ranks first: it has the lowest loss in {a['p_best']:.0%} of the posterior draws and beats "
+            f"the runner-up, {b['label']}, in {beats:.0%} of them")
+    if beats < CLOSE_CALL:
+        width = float(np.mean([a["loss_upper"] - a["loss_lower"], b["loss_upper"] - b["loss_lower"]]))
+        text += (f": nearly a coin toss. Their median losses differ by {abs(a['loss_median'] - b['loss_median']):.2g} "
+                 f"nats/token, against {prob:.0%} intervals {width:.2g} wide; choose between them on cost or on what "
+                 "the forecast leaves out.")
+    else:
+        text += "."
+    return text
 
 
 # ------------------------------------------------------------------------------------------------ money

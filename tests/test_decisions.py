@@ -88,6 +88,28 @@ def test_compare_ranks_candidates_under_the_same_draws(fake_fit):
     assert one["p_best"].sum() == pytest.approx(1.0) and (one["expected_gap"] > res["expected_gap"]).all()
 
 
+def test_compare_summary_says_when_the_choice_is_nearly_a_coin_toss(fake_fit):
+    # 7B against 13B at 1e22 FLOPs, P(best) 0.59 against 0.41 and 0.0014 nats/token apart, read as a clear pick (a
+    # fresh user)
+    from bayes_scaling.decisions import compare_summary
+
+    c = 1e22
+    n_opt = float(frontier(fake_fit, [c])["params_opt_median"].iloc[0])
+    clear = pd.DataFrame({"label": ["optimum", "tenth"], "params": [n_opt, 0.1 * n_opt]})
+    res = compare(fake_fit, clear.assign(tokens=c / (6 * clear["params"])))
+    assert res.attrs["beats_runner_up"] == pytest.approx(res.loc[0, "p_best"])  # two candidates: the same event
+    assert compare_summary(res) == (f"optimum ranks first: it has the lowest loss in {res.loc[0, 'p_best']:.0%} of the "
+                                    f"posterior draws and beats the runner-up, tenth, in "
+                                    f"{res.attrs['beats_runner_up']:.0%} of them.")
+    close = pd.DataFrame({"label": ["a", "b"], "params": [n_opt, 1.002 * n_opt]})
+    res = compare(fake_fit, close.assign(tokens=c / (6 * close["params"])))
+    text = compare_summary(res)
+    assert res.attrs["beats_runner_up"] < 0.6 and text.endswith(
+        "nats/token, against 90% intervals " + f"{np.mean(res['loss_upper'] - res['loss_lower']):.2g} wide; choose "
+        "between them on cost or on what the forecast leaves out.")
+    assert ": nearly a coin toss. Their median losses differ by " in text
+
+
 def test_compare_warns_about_candidates_that_are_the_same_run(fake_fit):
     # two rows of one run got p_best 1 and 0 without a word (a fresh user)
     cands = pd.DataFrame({"label": ["7B", "13B", "7B again"], "params": [7e9, 1.3e10, 7e9],
