@@ -735,6 +735,10 @@ def build_fit_report(
         sec.figure(plot_frontier(fit, np.geomspace(float(c.min()), top, 60), prob=prob, domain=fig_dom)[0], "frontier",
                    f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND)" + (f" for {head_dom}." if several else "."))
         cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
+        # the table's headers explained, as the Forecasts section does (a fresh user found them raw)
+        sec.text("flops is the compute budget C; params_opt_* the compute-optimal N, tokens_opt_* its D = C / (6 N), "
+                 "tokens_per_param_* their ratio D / N and loss_opt_* the expected loss of that run (nats/token): each "
+                 f"as the posterior median (_median) and the ends of its {prob:.0%} credible interval (_lower, _upper).")
         if several and "domain" in frontier:
             last = frontier[frontier["flops"] == frontier["flops"].max()]
             sec.table(last[["domain"] + cols], f"compute-optimal allocation of each domain at {format_number(last['flops'].iloc[0])} "

@@ -32,6 +32,10 @@ def test_report_has_the_standard_sections_and_figures(report):
     assert figures == ["parameters", "fit_flops", "fit_params", "frontier", "forecast"]
     assert all(obj.png[:8] == b"\x89PNG\r\n\x1a\n" for s in report.sections for kind, obj in s.blocks if kind == "figure")
     assert report.footer.startswith(f"bayes_scaling {bs.__version__}. Law: Hoffmann et al. (2022)")
+    frontier_text = [obj for s in report.sections if s.title == "Compute-optimal frontier" for kind, obj in s.blocks
+                     if kind == "text"]
+    assert frontier_text[0].startswith("flops is the compute budget C; params_opt_* the compute-optimal N, tokens_opt_* "
+                                       "its D = C / (6 N),")  # the table's headers explained (a fresh user)
 
 
 def test_a_figure_whose_font_lacks_characters_warns_once_naming_the_figure_and_them():
