@@ -490,7 +490,8 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     ax.set_xlabel("loss (nats/token)")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    # below the axes: inside, the legend covered the histogram's peak (a fresh user)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return fig, ax
 
 
