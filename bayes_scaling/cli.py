@@ -348,7 +348,8 @@ def cmd_predict(args) -> int:
         targets = expand_targets(fit, targets)
     pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
     _emit(pred, out_path, args.quiet)
-    _legend(forecast_column_legend(args.prob), pred.columns)
+    if not args.quiet:  # with --quiet stdout is the table alone, one line per target (scripts read it)
+        _legend(forecast_column_legend(args.prob), pred.columns)
     unseen = [d for d in pd.unique(pred.loc[pred["domain_kind"] == "new_domain", "domain"]) if d != NEW_DOMAIN]
     if unseen and fit.hierarchical:  # asked for by name, not added by expand_targets
         n = int(pred["domain"].isin(unseen).sum())

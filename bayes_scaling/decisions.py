@@ -49,9 +49,8 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
                       domain_generator, keyed_predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS", "compare_loss_columns",
-           "compare_summary",
-           "FRONTIER_COLUMNS"]
+           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
+           "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -62,6 +61,7 @@ COMPARE_COLUMNS = {
     "rank": "order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower median or "
             "expected_gap can rank below one that wins more often by a small margin",
 }
+
 
 def compare_loss_columns(new_run: bool, prob: float = 0.9) -> dict[str, str]:
     """What the loss columns of :func:`compare` mean, for the legend under its table: the expected loss (predict's

@@ -113,8 +113,10 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
             assert ("  loss_median: median of the expected loss at the candidate: the law, without one run's noise "
                     "(predict's mean_loss_*; --new-run for one run), nats/token") in printed.splitlines()
         if args[0] == "predict":  # legends under predict and frontier too (a fresh user found them only elsewhere)
+            assert "Columns:" not in printed  # with --quiet the table alone, for scripts
+            assert main([*args, "--out", str(out), "--force"]) == 0
             assert ("  mean_loss_median: median of the expected loss at the target: the law, without one run's noise, "
-                    "nats/token") in printed.splitlines()
+                    "nats/token") in capsys.readouterr().out.splitlines()
         if args[0] == "frontier":
             assert "  loss_opt_median: expected loss of the compute-optimal run, nats/token" in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means

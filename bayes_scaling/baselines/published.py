@@ -64,7 +64,7 @@ def _log_loss(theta: np.ndarray, law: str, table: pd.DataFrame) -> np.ndarray:
 
 @dataclass
 class PublishedLaw:
-    """The published Chinchilla-law fit, unchanged.
+    """A published fit of the Chinchilla law or the data-constrained law, unchanged.
 
     Parameters
     ----------
