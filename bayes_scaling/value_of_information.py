@@ -268,8 +268,29 @@ def next_run(
     out.attrs["target"] = tgt.iloc[0].to_dict()
     out.attrs["prob"] = prob
     _warn_about_ranking(out, min_ess)
+    _warn_about_tie(out, RANK_BY[rank_by])
     _warn_about_widening(out, float(np.median(fit.tail_weight(dom))) if dom in fit.domains else None)
     return out
+
+
+def _warn_about_tie(out: pd.DataFrame, column: str) -> None:
+    """Say when the first two measurable candidates are within twice the estimate's Monte Carlo error of each other.
+
+    A fresh user's first-ranked run flipped between '411M x 20' and '154M x 20 (repeat)' over seeds 0-4, also at 512
+    simulations: the two were a near tie (0.0033-0.0052 against 0.0037-0.0043 per exaFLOP at 256), which the table
+    did not say.
+    """
+    top = out[out["measurable"]].head(2)
+    if len(top) < 2:
+        return
+    scale = top["flops"] / 1e18 if column == "shrinkage_per_exaflop" else pd.Series(1.0, index=top.index)
+    value, se = top[column].to_numpy(float), (top["shrinkage_se"] / scale).to_numpy(float)
+    if value[0] - value[1] < 2.0 * float(np.hypot(se[0], se[1])):
+        a, b = (str(x) for x in top["label"])
+        warn_caller(f"the first two candidates, '{a}' and '{b}', are within twice the estimate's Monte Carlo error of "
+                    f"each other ({column} {value[0]:.3g} +- {se[0]:.2g} and {value[1]:.3g} +- {se[1]:.2g}): either is a "
+                    "good next run, and their order can change with the seed; raise --n-sims (n_sims=) to tell them "
+                    "apart.", UserWarning)
 
 
 def _warn_about_widening(out: pd.DataFrame, tail_weight: float | None) -> None:

@@ -38,6 +38,26 @@ def test_next_run_table_contract_and_determinism(fake_fit):
     pd.testing.assert_frame_equal(out, next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16))
 
 
+def test_a_near_tie_of_the_first_two_candidates_is_said(fake_fit):
+    # a fresh user's first-ranked run flipped between two candidates over seeds 0-4: a near tie the table did not say
+    import re
+
+    twins = pd.DataFrame({"params": [2e10, 2.0001e10], "tokens": [4e11, 4e11], "label": ["near target", "its twin"]})
+    with pytest.warns(UserWarning) as rec:
+        out = next_run(fake_fit, twins, TARGET, random_seed=0, n_sims=16)
+    ties = [str(r.message) for r in rec if "Monte Carlo error of each other" in str(r.message)]
+    assert out["measurable"].all() and len(ties) == 1
+    first, second = out["label"]
+    assert re.fullmatch(rf"the first two candidates, '{first}' and '{second}', are within twice the estimate's Monte "
+                        r"Carlo error of each other \(shrinkage_per_exaflop [0-9.e-]+ \+- [0-9.e-]+ and [0-9.e-]+ \+- "
+                        r"[0-9.e-]+\): either is a good next run, and their order can change with the seed; raise "
+                        r"--n-sims \(n_sims=\) to tell them apart\.", ties[0])
+    with warnings.catch_warnings(record=True) as rec:  # a clear winner: no such warning
+        warnings.simplefilter("always")
+        next_run(fake_fit, CANDIDATES, TARGET, rank_by="shrinkage", random_seed=0, n_sims=32)
+    assert not any("Monte Carlo error of each other" in str(r.message) for r in rec)
+
+
 def test_a_run_near_the_target_is_worth_more_than_a_repeat_of_the_smallest(fake_fit):
     out = next_run(fake_fit, CANDIDATES, TARGET, rank_by="shrinkage", random_seed=0, n_sims=32).set_index("label")
     assert list(out.index) == ["near target", "repeat smallest"]
