@@ -453,8 +453,8 @@ def compare(
         def named(i):  # the candidate's place in the table, counted from 1, and its label
             return f"candidate {cand.index.get_loc(i) + 1}" + (f" ({cand.loc[i, 'label']!s})" if "label" in cand else "")
 
-        pairs = [f"{named(i)} repeats {named(cand.index[(cand[sizes] == cand.loc[i, sizes]).all(axis=1)][0])}"
-                 for i in cand.index[same]]
+        first = cand.index.to_series().groupby([cand[c] for c in sizes], sort=False).transform("first")
+        pairs = [f"{named(i)} repeats {named(first[i])}" for i in cand.index[same]]
         warn_caller(f"{listed(pairs, 3)}: the same run (same {', '.join(sizes)}), tied in every draw, so p_best goes "
                     "to the first; drop the repeats.", RunsTableWarning)
     warn_extrapolation(fit, cand, "candidate")
@@ -479,9 +479,8 @@ def compare(
     rank[order] = np.arange(1, len(out) + 1)
     out["rank"] = rank
     out.attrs["prob"] = prob
-    if len(out) > 1:  # how often the first-ranked candidate beats the second, draw by draw (compare_summary)
-        first, second = order[0], order[1]
-        out.attrs["beats_runner_up"] = float(np.mean(draws[:, first] < draws[:, second]))
+    # how often the first-ranked candidate beats the second, draw by draw (compare_summary)
+    out.attrs["beats_runner_up"] = float(np.mean(draws[:, order[0]] < draws[:, order[1]]))
     return out
 
 

@@ -134,8 +134,7 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
     """
     if not np.isfinite(threshold) or threshold <= 0:
         raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold}.")
-    own = fit.runs[~fit.runs["is_reference"].astype(bool)] if "is_reference" in fit.runs else fit.runs
-    top = float(own["loss"].max())
+    top = float(fit.own_runs()["loss"].max())
     if threshold > THRESHOLD_SCALE_FACTOR * top:  # '--threshold 30' (a perplexity) ran silently (a fresh user)
         as_nats = f" (a perplexity p is ln p nats/token: {threshold:g} -> {np.log(threshold):.3g})" if threshold > 1 else ""
         warn_caller(f"threshold {threshold:g} is {threshold / top:.1f}x the largest loss of the runs ({top:.3g} "

@@ -418,9 +418,10 @@ def backtest(
     labels = [s[0] for s in splits]
     if len(set(labels)) != len(labels):
         raise ValueError(f"split labels must be unique, got {labels}.")
+    heldout = pd.concat([te for *_, te in splits])
     for _, base, kw in specs:
         if base == "bayes":
-            warn_if_learned_from(pd.concat([te for *_, te in splits]), kw.get("extrapolation", "learned"))
+            warn_if_learned_from(heldout, kw.get("extrapolation", "learned"))
 
     # ---- phase 1: Bayesian fits and per-domain Huber fits (independent tasks)
     tasks, keys = [], []
