@@ -46,7 +46,7 @@ from .data import RunsTableError, missing_domain_column, read_runs, unseen_domai
 from .display import column_legend
 from .datasets import citation, load_chinchilla
 from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, compare_loss_columns,
-                        compare_summary, decide, frontier)
+                        compare_summary, decide)
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -332,11 +332,17 @@ def _several(fit: ScalingFit) -> bool:
     return len(own_domains(fit)) > 1
 
 
-def _legend(columns: dict, shown) -> None:
-    """Print what each shown column means, one line each, under a table."""
+def _legend(columns: dict, shown, quiet: bool = False) -> None:
+    """Print what each shown column means, one line each, under a table (not with --quiet: stdout is the table alone)."""
     legend = column_legend(columns, shown)
-    if legend:
+    if legend and not quiet:
         print(legend)
+
+
+def _say(text: str, quiet: bool = False) -> None:
+    """A sentence under a table (a verdict, a conflict check): on stdout, or on stderr with --quiet, where stdout is
+    the table alone, one line per row, for scripts that read it."""
+    print(text, file=sys.stderr if quiet else sys.stdout)
 
 
 def cmd_predict(args) -> int:
@@ -348,14 +354,13 @@ def cmd_predict(args) -> int:
         targets = expand_targets(fit, targets)
     pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
     _emit(pred, out_path, args.quiet)
-    if not args.quiet:  # with --quiet stdout is the table alone, one line per target (scripts read it)
-        _legend(forecast_column_legend(args.prob), pred.columns)
+    _legend(forecast_column_legend(args.prob), pred.columns, args.quiet)
     unseen = [d for d in pd.unique(pred.loc[pred["domain_kind"] == "new_domain", "domain"]) if d != NEW_DOMAIN]
     if unseen and fit.hierarchical:  # asked for by name, not added by expand_targets
         n = int(pred["domain"].isin(unseen).sum())
-        print(f"note: {n} target(s) name domain(s) this fit has not seen ({', '.join(map(repr, unseen))}): they get the "
+        _say(f"note: {n} target(s) name domain(s) this fit has not seen ({', '.join(map(repr, unseen))}): they get the "
               f"forecast of a new domain, wider than a fitted domain's (domain_kind 'new_domain'); the fitted domains "
-              f"are {listed(map(repr, own_domains(fit)), 6)}.")
+              f"are {listed(map(repr, own_domains(fit)), 6)}.", args.quiet)
     return EXIT_OK
 
 
@@ -369,18 +374,20 @@ def cmd_frontier(args) -> int:
         check_constraints(fit, **kw, flags=True)
     except ValueError as exc:  # said in the flags' words
         raise CliError(str(exc)) from None
-    if args.domain is None and _several(fit):  # every domain, and a new one
-        fr, notes = domain_frontiers(fit, budgets, prob=_prob(args.prob), **kw)
-        for note in notes:
-            warnings.warn(note, UserWarning, stacklevel=1)
-        if fr.empty:
-            raise CliError("no domain has a defined compute-optimal frontier at these budgets.")
-    else:
-        fr = frontier(fit, budgets, prob=_prob(args.prob), domain=args.domain, **kw)
+    # every domain and a new one, or the one asked for: with the notes of domain_frontiers either way (an optimum
+    # outside the runs' tokens per parameter was said for several domains only)
+    several = args.domain is None and _several(fit)
+    fr, notes = domain_frontiers(fit, budgets, prob=_prob(args.prob),
+                                 domains=None if several else [args.domain or fit.default_domain], **kw)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=1)
+    if fr.empty:
+        raise CliError("no domain has a defined compute-optimal frontier at these budgets." if several else
+                       "the compute-optimal frontier is undefined at these budgets (see the warning above).")
     if _several(fit):  # several domains: say whose row it is first, with or without --domain
         fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]
     _emit(fr, out_path, args.quiet)
-    _legend(FRONTIER_COLUMNS, fr.columns)
+    _legend(FRONTIER_COLUMNS, fr.columns, args.quiet)
     return EXIT_OK
 
 
@@ -413,8 +420,8 @@ def cmd_compare(args) -> int:
     _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
     _emit(res, out_path, args.quiet)
-    _legend({**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS}, res.columns)
-    print(compare_summary(res))
+    _legend({**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS}, res.columns, args.quiet)
+    _say(compare_summary(res), args.quiet)
     return EXIT_OK
 
 
@@ -427,12 +434,12 @@ def cmd_risk(args) -> int:
         targets = expand_targets(fit, targets)
     table = risk_table(fit, targets, args.threshold, prob=_prob(args.prob), domain=args.domain)
     _emit(table, out_path, args.quiet)
-    _legend(RISK_COLUMNS, table.columns)
+    _legend(RISK_COLUMNS, table.columns, args.quiet)
     flags = [prior_data_conflict(fit, dom) for dom in dict.fromkeys(d for d in table["domain"] if d in fit.domains)]
     for res in flags:
-        print(res["message"])
+        _say(res["message"], args.quiet)
     if "p_departure" in table and any(f["flag"] == "none" for f in flags) and (table["p_departure"] > 0.5).any():
-        print(DEPARTURE_VS_CONFLICT)
+        _say(DEPARTURE_VS_CONFLICT, args.quiet)
     return EXIT_OK
 
 
@@ -465,7 +472,7 @@ def cmd_next_run(args) -> int:
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
     _emit(res, out_path, args.quiet)
-    _legend(NEXT_RUN_COLUMNS, res.columns)
+    _legend(NEXT_RUN_COLUMNS, res.columns, args.quiet)
     return EXIT_OK
 
 
@@ -634,7 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
         if seed:
             sp.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers "
                                                                 "(default: 0)")
-        sp.add_argument("--quiet", action="store_true", help="no progress messages on stderr (default: shown)")
+        sp.add_argument("--quiet", action="store_true", help="no progress messages on stderr, and the table alone on stdout: "
+                        "no column legend, and a verdict or note goes to stderr (default: shown)")
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs (default: refuse)")
 
     def sampling(sp):

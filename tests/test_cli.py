@@ -102,10 +102,17 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
     for i, (args, columns) in enumerate(runs):
         out = tmp_path / f"{args[0]}.csv"
         assert main([*args, "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
-        printed = capsys.readouterr().out
+        quiet = capsys.readouterr()
         table = pd.read_csv(out)
         assert columns <= set(table.columns), args[0]
-        assert printed.splitlines()[0].split()[:2] == [str(c) for c in table.columns[:2]]
+        # with --quiet stdout is the table alone, one line per row, for scripts; a verdict or a check goes to stderr
+        assert len(quiet.out.splitlines()) == len(table) + 1, (args[0], quiet.out)
+        assert quiet.out.splitlines()[0].split()[:2] == [str(c) for c in table.columns[:2]]
+        assert main([*args, "--out", str(out), "--force"]) == 0
+        printed = capsys.readouterr().out
+        assert printed.startswith(quiet.out) and "Columns:" in printed, args[0]
+        if args[0] in ("compare", "risk"):  # the sentence under the table is on stderr with --quiet, not lost
+            assert printed.splitlines()[-1] in quiet.err.splitlines(), args[0]
         if args[0] == "compare":  # a rank below a lower median puzzled a fresh user: the legend says why
             assert "  rank: order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower " \
                    "median or expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
@@ -113,10 +120,8 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
             assert ("  loss_median: median of the expected loss at the candidate: the law, without one run's noise "
                     "(predict's mean_loss_*; --new-run for one run), nats/token") in printed.splitlines()
         if args[0] == "predict":  # legends under predict and frontier too (a fresh user found them only elsewhere)
-            assert "Columns:" not in printed  # with --quiet the table alone, for scripts
-            assert main([*args, "--out", str(out), "--force"]) == 0
             assert ("  mean_loss_median: median of the expected loss at the target: the law, without one run's noise, "
-                    "nats/token") in capsys.readouterr().out.splitlines()
+                    "nats/token") in printed.splitlines()
         if args[0] == "frontier":
             assert "  loss_opt_median: expected loss of the compute-optimal run, nats/token" in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means
@@ -629,6 +634,10 @@ def test_a_misspelt_domain_is_named_with_the_closest_one(fake_hier_fit, tmp_path
     assert captured.out.splitlines()[-1] == (
         "note: 1 target(s) name domain(s) this fit has not seen ('legal-contracts'): they get the forecast of a new "
         "domain, wider than a fitted domain's (domain_kind 'new_domain'); the fitted domains are 'books', 'code', 'web'.")
+    # with --quiet the note goes to stderr: stdout stays the table alone for a script
+    assert main(["predict", str(fit_dir), "--at", str(targets), "--domain", "legal-contracts", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "note:" not in captured.out and "note: 1 target(s) name domain(s) this fit has not seen" in captured.err
     # the new-domain rows that predict adds itself, without --domain, need no note
     assert main(["predict", str(fit_dir), "--at", str(targets)]) == 0
     assert "note:" not in capsys.readouterr().out
@@ -825,6 +834,19 @@ def test_frontier_refuses_constraints_that_cannot_hold(fake_fit, fake_hier_fit, 
     name = flag.removeprefix("--").replace("-", "_")
     with pytest.raises(ValueError, match="^" + name):
         fake_fit.frontier([1e21], **{name: float(value)})
+
+
+def test_frontier_of_one_domain_says_when_the_optimum_lies_outside_the_runs_ratios(fake_fit, tmp_path, capsys):
+    # the note was printed for a fit of several domains only: a one-domain frontier at 1.67k tokens per parameter
+    # (from runs at 5-200) came without a word
+    saved = fake_fit.save(tmp_path / "fit")
+    assert main(["frontier", str(saved), "--flops", "1e22", "--max-params", "1e9", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "warning: the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: "
+        "1.67e+03 (the runs 5-200): the allocation is an extrapolation of the law; runs near the suggested ratio "
+        "would check it.\n")
+    assert main(["frontier", str(saved), "--flops", "1e22", "--out", str(tmp_path / "f.csv"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""  # at the unconstrained optimum (~17 tokens per parameter) nothing to say
 
 
 def test_frontier_refuses_a_unique_token_budget_in_billions(tmp_path, capsys):
