@@ -70,6 +70,8 @@ RISK_COLUMNS = {
     "p_exceed": "P(one new run at the target has a loss above the threshold)",
     "expected_shortfall": "E[max(loss - threshold, 0)] of one new run, nats/token (run-to-run noise taken as normal "
                           "with the same 90 % interval: a heavy-tailed noise has no mean)",
+    "mean_excess_if_missed": "E[loss - threshold | the run misses], nats/token: how far above the threshold a run "
+                             "that misses lands on average (NaN if no draw misses)",
     "loss_gap_median": "relative gap of the expected loss to the published law at the target, "
                        "(L_domain - L_published) / L_published: 0.14 = 14 % above the published law",
     "loss_gap_lower": "lower end of the gap's credible interval (relative)",
@@ -399,7 +401,8 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
     -------
     pandas.DataFrame
         Per target: the forecast columns of :func:`bayes_scaling.predict.predict`,
-        ``threshold``, ``p_exceed``, ``expected_shortfall``, and (for laws with a
+        ``threshold``, ``p_exceed``, ``expected_shortfall``, ``mean_excess_if_missed`` (as
+        :func:`exceedance`), and (for laws with a
         published fit) ``loss_gap_median``, ``loss_gap_lower``, ``loss_gap_upper`` (relative
         gap of the expected loss to the published law, (L - L_pub) / L_pub, with its
         interval), ``departure_tolerance`` (the relative gap counted as none),
@@ -410,7 +413,7 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
     pred = predict(fit, targets, prob=prob, domain=domain)
     ex = exceedance(fit, targets, threshold, domain=domain)
     out = pred.copy()
-    for col in ("threshold", "p_exceed", "expected_shortfall"):
+    for col in ("threshold", "p_exceed", "expected_shortfall", "mean_excess_if_missed"):
         out[col] = ex[col].to_numpy()
     th_pub = fit.published_theta()
     if th_pub is not None:

@@ -100,6 +100,8 @@ def test_exceedance_matches_predictive_quantiles(fit_same):
     ex = exceedance(fit_same, inside, float(pred.loc[0, "loss_median"]))
     assert table.loc[0, "p_exceed"] == ex.loc[0, "p_exceed"]
     assert table.loc[0, "expected_shortfall"] == ex.loc[0, "expected_shortfall"]
+    # and carries how far a miss lands (the CLI's table did not have it)
+    assert table.loc[0, "mean_excess_if_missed"] == ex.loc[0, "mean_excess_if_missed"] > 0
     gap = departures(fit_same, targets=inside).set_index("quantity").loc["loss gap"]
     assert table.loc[0, "loss_gap_median"] == pytest.approx(gap["median"], rel=1e-12)
     assert table.loc[0, "p_departure"] == gap["p_outside"]
