@@ -14,7 +14,8 @@ Backtests (fit below a scale cutoff, forecast the rest; the package's defaults f
 
 * Chinchilla (Hoffmann et al. 2022 via Besiroglu et al. 2024; weak prior): C < 1e20, 3e20, 1e21;
 * OpenLM over-training (Gadre et al. 2024; 24 domains): N <= 154M, N <= 411M;
-* data-constrained runs (Muennighoff et al. 2023; data-constrained law): N < 1B, N < 2B;
+* data-constrained runs (Muennighoff et al. 2023; data-constrained law; weak prior, as the law's default prior was
+  fitted on these runs): N < 1B, N < 2B;
 * routing, dense models (Clark et al. 2022; power law in N; the 6 evaluation sets as domains): N <= 110M, 370M.
 
 Writes ``learned`` (all four data sets) and ``learned_without_<data set>`` (each left out), and prints,
@@ -70,7 +71,8 @@ def splits():
         yield "openlm", label, o[o.params <= cut], o[o.params > cut], {}
     db = bs.datasets.load_datablations()[["params", "tokens", "unique_tokens", "flops", "loss", "domain"]]
     for cut, label in ((1e9, "N < 1B"), (2e9, "N < 2B")):
-        yield "datablations", label, db[db.params < cut], db[db.params >= cut], {"law": "data_constrained"}
+        # weak prior: the law's default prior (Muennighoff et al.'s fit) was made on these runs, held-out ones included
+        yield "datablations", label, db[db.params < cut], db[db.params >= cut], {"law": "data_constrained", "prior": "weak"}
     rt = routing_domains()[["params", "tokens", "flops", "loss", "domain"]]
     for cut, label in ((1.1e8, "N <= 110M"), (4e8, "N <= 370M")):
         yield "routing", label, rt[rt.params <= cut], rt[rt.params > cut], {"law": "power_params"}
