@@ -887,13 +887,16 @@ class DownstreamFit:
                         "corpus's forecast (a shift drawn from the spread between corpora)"
                         + (f"; {hint}" if hint else "."), UserWarning)
         out = np.empty((s1, n, k))
+        new: dict[str, np.ndarray] = {}
         for j, gname in enumerate(groups):
             if gname in self.groups:
                 out[:, j, :] = d["shift"][idx][:, :, self.groups.index(gname)]
-            else:  # a corpus the fit has not seen: the population of corpora
-                new = d["tau_d"][idx][:, None] * rng.standard_normal((s1, 1)) \
-                    + d["tau_e"][idx][:, None] * rng.standard_normal((s1, k))
-                out[:, j, :] = new
+            else:  # a corpus the fit has not seen: the population of corpora, one draw per corpus name, shared by
+                # its targets (drawn per target, two plans on the same new corpus differed by two corpora's spread)
+                if gname not in new:
+                    new[gname] = d["tau_d"][idx][:, None] * rng.standard_normal((s1, 1)) \
+                        + d["tau_e"][idx][:, None] * rng.standard_normal((s1, k))
+                out[:, j, :] = new[gname]
         return out
 
     def predict(self, loss_draws, targets: pd.DataFrame | None = None, group=None, *, prob: float = 0.9,

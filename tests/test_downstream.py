@@ -217,6 +217,13 @@ def test_group_is_required_with_several_corpora():
     with pytest.warns(UserWarning, match="group 'never_seen' is not a training corpus of this fit"):
         new = fit.metric_draws(np.full((400, 1), 3.0), group="never_seen", new_eval=False)[:, 0, 1]
     assert new.std() > 0  # a new corpus gets the population spread of shifts
+    # two targets on the same new corpus share its one shift (at the same loss, the same metric in every draw), a
+    # second new corpus gets its own
+    with pytest.warns(UserWarning, match="is not a training corpus of this fit"):
+        two = fit.metric_draws(np.full((400, 3), 3.0), group=["never_seen", "never_seen", "other_new"],
+                               new_eval=False)[:, :, 1]
+    np.testing.assert_array_equal(two[:, 0], two[:, 1])
+    assert np.abs(two[:, 0] - two[:, 2]).max() > 0
 
 
 @pytest.mark.slow
