@@ -237,7 +237,7 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
         warnings.simplefilter("ignore", bs.RunsTableWarning)
         code = backtest_cli([str(csv), "--split-by", "flops", "--cutoff", "1e21", "--methods",
                              "published,published_offset", "--prob", "0.5,0.9", "--out", str(out),
-                             "--points-out", str(pts), "--quiet"])
+                             "--points-out", str(pts)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "published_offset" in printed and "coverage_90" in printed
