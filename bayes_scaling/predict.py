@@ -36,13 +36,20 @@ from .data import DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_colu
 from .intervals import interval
 
 __all__ = ["predict", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
-           "EXTRAPOLATION_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
+           "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
            "MANY_EPOCHS", "warn_extrapolation", "FORECAST_MIN_TAIL_WEIGHT"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
 #: The published laws were fitted over about 2-3 decades and checked about 1-1.5 decades beyond
 #: (Hoffmann et al. 2022, Fig. 3; Besiroglu et al. 2024); three decades is far beyond any such check.
 EXTRAPOLATION_FACTOR = 1000.0
+
+#: Targets below the smallest fitted run by more than this factor (in N or D) get an :class:`ExtrapolationWarning`:
+#: the model-form error (:mod:`bayes_scaling.extrapolation`) is learned from, and added to, forecasts beyond the
+#: largest runs only, so below the runs the interval is the law's parameter uncertainty alone. One decade, a round
+#: number chosen before any data was looked at (not fitted): a decade below, as beyond, the runs no longer check
+#: the law's form.
+BELOW_RUNS_FACTOR = 10.0
 
 
 #: The forecast columns every forecaster adds to the targets (nats/token): one new run (noise included) and
@@ -92,9 +99,10 @@ MANY_EPOCHS = 15.4
 def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: bool = True) -> None:
     """Warn about rows of ``t`` whose forecast rests on the law's form more than on the runs.
 
-    Two cases, each one :class:`ExtrapolationWarning` naming how many rows and how far: a data-constrained
-    fit's rows beyond :data:`MANY_EPOCHS` epochs (``tokens / unique_tokens``), and rows more than
-    :data:`EXTRAPOLATION_FACTOR` times beyond the largest run in one of the law's size variables.
+    Three cases, each one :class:`ExtrapolationWarning` naming how many rows and how far: a data-constrained
+    fit's rows beyond :data:`MANY_EPOCHS` epochs (``tokens / unique_tokens``), rows more than
+    :data:`EXTRAPOLATION_FACTOR` times beyond the largest run in one of the law's size variables, and rows more
+    than :data:`BELOW_RUNS_FACTOR` times below the smallest one (no model-form error is added there).
     Used by :func:`predict`, :func:`bayes_scaling.decisions.compare` and ``frontier``.
 
     Parameters
@@ -105,7 +113,7 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
     noun : str, default "target"
         What a row is, in the warning ("candidate", "compute-optimal run").
     beyond_runs : bool, default True
-        Also warn about rows far beyond the largest run (off: the epochs only).
+        Also warn about rows far beyond the largest run or below the smallest (off: the epochs only).
     """
     if "unique_tokens" in fit.law.variables and "unique_tokens" in t and "tokens" in t:
         epochs = t["tokens"].to_numpy(float) / t["unique_tokens"].to_numpy(float)
@@ -136,6 +144,18 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 f"{int(far.sum())} {noun}(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
                 f"'{v}' (largest run {largest:.3g}, target up to {top:.3g}, {np.log10(top / largest):.1f} decades): "
                 "the forecast rests on the law's form alone; treat its interval as a lower bound on the uncertainty.",
+                ExtrapolationWarning,
+            )
+        smallest = float(runs[v].min())
+        low = t[v].to_numpy(float) < smallest / BELOW_RUNS_FACTOR
+        if low.any():
+            bottom = float(t[v].to_numpy(float)[low].min())
+            warn_caller(
+                f"{int(low.sum())} {noun}(s) lie more than {BELOW_RUNS_FACTOR:.0f}x below the smallest run in '{v}' "
+                f"(smallest run {smallest:.3g}, {noun} down to {bottom:.3g}, {np.log10(smallest / bottom):.1f} "
+                "decades): the model-form error is added only beyond the largest runs, so there the interval is the "
+                "law's parameter uncertainty alone and the law's form there is not checked by any run; a run near that "
+                "size would check it.",
                 ExtrapolationWarning,
             )
 

@@ -136,6 +136,23 @@ def test_far_extrapolation_warns_once_with_the_numbers(fake_fit):
         fake_fit.predict(targets.iloc[:1])  # 2x beyond: no warning
 
 
+def test_a_target_far_below_the_runs_is_warned_about(fake_fit):
+    # no model-form error is added below the smallest run (extrapolation_distance counts decades beyond the largest
+    # only), so a 1M-parameter forecast from runs of 50M-5B had the law's parameter uncertainty alone, without a word
+    targets = pd.DataFrame({"params": [1e6, 1e8], "tokens": [2e9, 2e9]})
+    with pytest.warns(bs.ExtrapolationWarning) as rec:
+        fake_fit.predict(targets)
+    assert [str(w.message) for w in rec if issubclass(w.category, bs.ExtrapolationWarning)] == [
+        "1 target(s) lie more than 10x below the smallest run in 'params' (smallest run 5e+07, target down to 1e+06, "
+        "1.7 decades): the model-form error is added only beyond the largest runs, so there the interval is the law's "
+        "parameter uncertainty alone and the law's form there is not checked by any run; a run near that size would "
+        "check it."
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        fake_fit.predict(pd.DataFrame({"params": [6e6], "tokens": [2e9]}))  # 8x below: no warning
+
+
 @pytest.mark.slow
 def test_forecast_of_largest_runs_is_calibrated(chinchilla, chinchilla_split_fit):
     held = chinchilla[chinchilla["flops"] >= 1e21]
