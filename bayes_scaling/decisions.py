@@ -379,9 +379,12 @@ def frontier(
         df["unique_tokens"] = float(unique_tokens)
         for q in ("median", "lower", "upper"):
             df[f"epochs_{q}"] = df[f"tokens_opt_{q}"] / float(unique_tokens)
-        warn_extrapolation(fit, pd.DataFrame({"params": df["params_opt_median"], "tokens": df["tokens_opt_median"],
-                                              "unique_tokens": unique_tokens}),
-                           "compute-optimal run", beyond_runs=False)
+    # the optimum's sizes against the runs: far beyond them, far below them (a budget 15x below the runs came without
+    # a word) and, with a unique-token budget, beyond R_D* epochs
+    optimum = pd.DataFrame({"params": df["params_opt_median"], "tokens": df["tokens_opt_median"]})
+    if unique_tokens is not None:
+        optimum["unique_tokens"] = float(unique_tokens)
+    warn_extrapolation(fit, optimum, "compute-optimal run")
     df["domain"] = dom
     df.attrs["prob"] = prob
     return df

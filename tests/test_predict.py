@@ -151,6 +151,11 @@ def test_a_target_far_below_the_runs_is_warned_about(fake_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error", bs.ExtrapolationWarning)
         fake_fit.predict(pd.DataFrame({"params": [6e6], "tokens": [2e9]}))  # 8x below: no warning
+    # the compute-optimal run of a budget 75x below the runs' smallest compute: the same check (frontier said nothing)
+    with pytest.warns(bs.ExtrapolationWarning, match=r"^1 compute-optimal run\(s\) lie more than 10x below the smallest "
+                                                     r"run in 'params' \(smallest run 5e\+07, compute-optimal run down "
+                                                     r"to 2.59e\+06, 1.3 decades\)"):
+        fake_fit.frontier([1e15, 1e21])
 
 
 @pytest.mark.slow
