@@ -321,8 +321,14 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
 
 
 def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.6g}".format):
-        print(df.to_string(index=False))
+    """Print the table (as CSV with --quiet, for scripts: a label with spaces split into columns when a script read
+    the aligned text with sep=r"\s+") and write it to --out."""
+    if quiet:
+        df.to_csv(sys.stdout, index=False)
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format",
+                               "{:.6g}".format):
+            print(df.to_string(index=False))
     if out_path is not None:
         _write_csv(df, out_path)
         _progress(f"wrote {out_path}", quiet)
@@ -643,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
         if seed:
             sp.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers "
                                                                 "(default: 0)")
-        sp.add_argument("--quiet", action="store_true", help="no progress messages on stderr, and the table alone on stdout: "
+        sp.add_argument("--quiet", action="store_true", help="no progress messages on stderr, and the table alone on stdout, as CSV: "
                         "no column legend, and a verdict or note goes to stderr (default: shown)")
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs (default: refuse)")
 

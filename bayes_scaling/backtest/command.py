@@ -222,8 +222,11 @@ def backtest_cli(args) -> int:
     if not g("quiet", False):
         print(f"[bayes-scaling] done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     show = res.summary.drop(columns=["density"])
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if g("quiet", False):  # CSV for scripts, as the other table commands under --quiet
+        show.to_csv(sys.stdout, index=False)
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 50):
+            print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if not g("quiet", False):  # with --quiet stdout is the table alone, as for the other table commands
         print(column_legend(BACKTEST_COLUMNS, show.columns))
     for path, df in ((g("out"), res.summary), (g("points_out"), res.points)):
