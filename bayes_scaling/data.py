@@ -44,6 +44,7 @@ from ._warnings import warn_caller
 __all__ = [
     "DOMAINS_CHECKED",
     "MIN_TOKENS",
+    "MIN_PARAMS",
     "epochs_column",
     "repeated_configurations",
     "unseen_domain_note",
@@ -74,7 +75,8 @@ LAW_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "loss")
 # - a training run sees at least ~1e6 tokens;
 # - cross-entropy in nats cannot exceed log(vocabulary size) for a model that
 #   is at least uniform; log(1e6) = 13.8, so > 20 is a perplexity.
-_MIN_PARAMS = 1e4
+#: Fewest parameters a run or a model-size constraint can have; smaller numbers are millions or billions.
+MIN_PARAMS = 1e4
 #: Fewest tokens (or unique tokens) a run or a budget can have; smaller numbers are millions or billions.
 MIN_TOKENS = 1e5
 #: Largest plausible loss in nats per token (see above); larger values are perplexities.
@@ -809,7 +811,7 @@ def validate_runs(
         out["domain"] = "default"
 
     # unit checks, per domain so that a domain in other units is named
-    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
+    for col, lo, what in (("params", MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
                           ("unique_tokens", MIN_TOKENS, "unique tokens")):
         if col not in out:
             continue
@@ -866,7 +868,7 @@ def validate_runs(
             out["flops"] = 6.0 * out["params"] * out["tokens"]
     _check_derived(out, ctx, "runs")
     # per-row unit checks: a single row typed in billions among raw counts passes the per-domain checks above
-    for col, lo, what in (("params", _MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
+    for col, lo, what in (("params", MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
                           ("unique_tokens", MIN_TOKENS, "unique tokens")):
         if col not in out:
             continue
@@ -1183,9 +1185,9 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 + f" a positive finite number; fix or drop that {one}."
                 + (f" The same in {_rows(ctx, s.index[bad][1:])}." if bad.sum() > 1 else "")  # runs name them all
             )
-        lo = {"params": _MIN_PARAMS, "tokens": MIN_TOKENS, "unique_tokens": MIN_TOKENS, "flops": 1e12}[col]
+        lo = {"params": MIN_PARAMS, "tokens": MIN_TOKENS, "unique_tokens": MIN_TOKENS, "flops": 1e12}[col]
         if s.max() < lo:
-            raw_params = "params" in cols and (pd.to_numeric(df["params"], errors="coerce") > _MIN_PARAMS).all()
+            raw_params = "params" in cols and (pd.to_numeric(df["params"], errors="coerce") > MIN_PARAMS).all()
             if col == "tokens" and raw_params:  # as validate_runs: raw parameter counts next to small token numbers
                 looks, fix = _small_tokens_advice(s, pd.to_numeric(df["params"], errors="coerce"))
                 raise RunsTableError(f"{noun} column 'tokens' looks like {looks} (largest value {s.max():g}); {fix}")

@@ -37,7 +37,7 @@ import pandas as pd
 from ._text import did_you_mean, listed
 from ._warnings import warn_caller
 from .costs import CostModel, ValueModel
-from .data import MAX_LOSS_NATS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of, validate_targets
+from .data import MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of, validate_targets
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -143,8 +143,9 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
     Raises
     ------
     ValueError
-        For a ``max_params`` or ``unique_tokens`` that is not a positive finite count, an ``inference_tokens`` that
-        is negative or not finite, or ``unique_tokens`` for a law without it.
+        For a ``max_params`` or ``unique_tokens`` that is not a positive finite count or is below
+        :data:`~bayes_scaling.data.MIN_PARAMS` / :data:`~bayes_scaling.data.MIN_TOKENS` (a count in millions or
+        billions), an ``inference_tokens`` that is negative or not finite, or ``unique_tokens`` for a law without it.
     """
     def name(arg):
         return "--" + arg.replace("_", "-") if flags else arg
@@ -159,6 +160,9 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
     if unique_tokens is not None and "unique_tokens" not in fit.law.variables:
         raise ValueError(f"{name('unique_tokens')} is a budget of unique data for a fit of the data-constrained law; "
                          f"this fit's law is '{fit.law.name}', which does not see repeated data. {drop.capitalize()}.")
+    if max_params is not None and max_params < MIN_PARAMS:  # '4' for 4B gave N = 4 and a loss of 7953 (a fresh user)
+        raise ValueError(f"{name('max_params')} {max_params:g} looks like millions or billions of parameters; give a "
+                         f"raw count, e.g. 4e9 for 4B.")
     if unique_tokens is not None and unique_tokens < MIN_TOKENS:  # '10' for 10B gave N = 1.6e16 and loss 1514
         raise ValueError(f"{name('unique_tokens')} {unique_tokens:g} looks like millions or billions of tokens; give a "
                          f"raw count of unique tokens, e.g. 1e10 for 10B.")

@@ -817,6 +817,9 @@ def test_next_run_takes_the_targets_unique_tokens_from_a_flag(fake_fit, tmp_path
 
 @pytest.mark.parametrize("flag, value, message", [
     ("--max-params", "0", "--max-params must be a positive count (e.g. 7e10), got 0; drop the flag for no constraint."),
+    # '4' for 4B gave N = 4 and a loss of 7953 nats/token with exit 0 (a fresh user)
+    ("--max-params", "4", "--max-params 4 looks like millions or billions of parameters; give a raw count, e.g. 4e9 "
+                          "for 4B."),
     ("--inference-tokens", "-5", "--inference-tokens must be zero or a positive count of tokens served (e.g. 1e12), "
                                  "got -5."),
     ("--unique-tokens", "-1", "--unique-tokens must be a positive count (e.g. 7e10), got -1; drop the flag for no "
