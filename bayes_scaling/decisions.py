@@ -41,7 +41,7 @@ from .data import MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTab
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
-from .intervals import check_prob, interval
+from .intervals import check_prob, interval, thin_tails
 from .investment import CLOSE_CALL, Decision, cost_frontier, format_money, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
@@ -357,6 +357,8 @@ def frontier(
         raise ValueError("budgets must be positive finite FLOP counts, e.g. 1e21,5.88e23.")
     if flops.max() < 1e12:
         raise ValueError(f"budgets look like PF-days or exponents (largest {flops.max():g}); give FLOPs, e.g. 5.88e23.")
+    if thin := thin_tails(prob, fit.n_draws):
+        warn_caller(thin, UserWarning)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     own = [d for d in fit.domains if d not in fit.reference_domains]
     if warn_far:

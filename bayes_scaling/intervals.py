@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from arviz_stats.base import array_stats
 
-__all__ = ["interval", "check_prob"]
+__all__ = ["interval", "check_prob", "thin_tails", "MIN_TAIL_DRAWS"]
 
 
 def check_prob(prob: float) -> float:
@@ -25,6 +25,39 @@ def check_prob(prob: float) -> float:
     if not 0 < prob < 1:
         raise ValueError(f"interval probability must be between 0 and 1 (exclusive), got {prob}.")
     return float(prob)
+
+
+#: Fewest draws beyond each end of an equal-tailed interval for its ends to be read as numbers (:func:`thin_tails`): a
+#: round number, not fitted; a quantile's Monte Carlo error grows fast as the tail empties.
+MIN_TAIL_DRAWS = 10
+
+
+def thin_tails(prob: float, n_draws: int) -> str:
+    """Why an interval of ``prob`` from ``n_draws`` draws cannot be read, or ``""``.
+
+    With fewer than :data:`MIN_TAIL_DRAWS` draws beyond each end (``(1 - prob) / 2 * n_draws``), the ends are the
+    most extreme draws or fewer, i.e. the sample's accidents: ``--prob 0.999999`` on 4000 draws gave a loss interval
+    of 2.9e-6 to 1.3e9 nats/token (a fresh user).
+
+    Parameters
+    ----------
+    prob : float
+        Interval probability in (0, 1).
+    n_draws : int
+        Posterior draws the interval is computed from.
+
+    Returns
+    -------
+    str
+        The sentence for a warning, naming the draws in each tail and the largest ``prob`` they support.
+    """
+    tail = (1.0 - prob) / 2.0 * n_draws
+    if tail >= MIN_TAIL_DRAWS:
+        return ""
+    most = 1.0 - 2.0 * MIN_TAIL_DRAWS / n_draws
+    return (f"a {prob:g} interval from {n_draws} posterior draws leaves {tail:.3g} draws beyond each end, fewer than "
+            f"{MIN_TAIL_DRAWS}: its ends are accidents of the sample, not estimates; use a probability of at most "
+            f"{most:.3g} (or sample more draws).")
 
 
 def interval(draws, prob: float, kind: str = "eti", weights=None) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ from scipy import stats
 from ._text import listed
 from ._warnings import warn_caller
 from .data import DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets
-from .intervals import interval
+from .intervals import interval, thin_tails
 
 __all__ = ["predict", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
@@ -418,6 +418,8 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
     """
     t = prepare_targets(fit, targets, domain)
     warn_extrapolation(fit, t)
+    if thin := thin_tails(prob, fit.n_draws):
+        warn_caller(thin, UserWarning)
     seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()
     for c in FORECAST_COLUMNS:

@@ -309,3 +309,17 @@ def test_a_domain_argument_that_no_target_needs_is_named(fake_hier_fit):
         warnings.simplefilter("error", bs.RunsTableWarning)
         fake_hier_fit.predict(t.assign(domain=[None, "books"]), domain="web")  # it fills the first row: used
         fake_hier_fit.predict(t.assign(domain="code"), domain="code")  # the same name: nothing to say
+
+
+def test_an_interval_whose_tails_hold_a_few_draws_is_warned_about(fake_fit):
+    # --prob 0.999999 on 4000 draws gave a loss interval of 2.9e-6 to 1.3e9 nats/token without a word (a fresh user)
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    n = fake_fit.n_draws
+    with pytest.warns(UserWarning, match=rf"^a 0.999999 interval from {n} posterior draws leaves 0.00\d+ draws beyond "
+                                         rf"each end, fewer than 10: its ends are accidents of the sample"):
+        fake_fit.predict(t, prob=0.999999)
+    with pytest.warns(UserWarning, match=r"use a probability of at most"):
+        fake_fit.frontier([1e21], prob=1 - 1 / n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fake_fit.predict(t, prob=1 - 20 / n)  # 10 draws beyond each end: readable
