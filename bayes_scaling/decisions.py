@@ -474,7 +474,11 @@ def compare(
     lo, hi = interval(shown, prob)
     out = cand.copy()
     if "label" not in out:
-        out.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(out["params"], out["tokens"], strict=True)])
+        # with unique tokens in the law, U too: candidates that differed only in U all read 'N=4e+09, D=8e+10'
+        with_u = "unique_tokens" in fit.law.variables and "unique_tokens" in out
+        out.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" + (f", U={u:.3g}" if with_u else "")
+                                for n, d, u in zip(out["params"], out["tokens"],
+                                                   out["unique_tokens"] if with_u else out["tokens"], strict=True)])
     out["domain"] = dom if dom is not None else fit.default_domain  # as predict shows it (never None)
     out["domain_kind"] = "fitted" if out["domain"].iloc[0] in fit.domains else "new_domain"
     out["loss_median"] = np.median(shown, 0)
@@ -513,6 +517,11 @@ def compare_summary(res: pd.DataFrame) -> str:
     a, b = t.iloc[0], t.iloc[1]
     prob = res.attrs.get("prob", 0.9)
     beats = res.attrs.get("beats_runner_up", float("nan"))
+    sizes = [c for c in ("params", "tokens", "unique_tokens") if c in t]
+    if all(a[c] == b[c] for c in sizes):  # "beats the runner-up in 0 %: nearly a coin toss" read as a contradiction
+        return (f"{a['label']} ranks first: it has the lowest loss in {a['p_best']:.0%} of the posterior draws; the "
+                f"runner-up, {b['label']}, is the same run repeated, so they tie (drop the repeat to compare the "
+                "others).")
     text = (f"{a['label']} ranks first: it has the lowest loss in {a['p_best']:.0%} of the posterior draws and beats "
             f"the runner-up, {b['label']}, in {beats:.0%} of them")
     if beats < CLOSE_CALL:

@@ -122,6 +122,25 @@ def test_compare_warns_about_candidates_that_are_the_same_run(fake_fit):
     assert res.loc[2, "p_best"] == 0 and res.loc[0, "loss_median"] == res.loc[2, "loss_median"]
 
 
+def test_compare_says_when_its_first_two_are_one_run_and_labels_unique_tokens(fake_fit):
+    # "ranks first ... beats the runner-up in 0 %: nearly a coin toss" for a repeated run read as a contradiction, and
+    # candidates that differed only in U were all labelled 'N=4e+09, D=8e+10' (a fresh user)
+    from bayes_scaling.decisions import compare_summary
+    from conftest import make_fake_fit, synthetic_runs
+
+    cands = pd.DataFrame({"label": ["13B", "13B again", "1B"], "params": [1.3e10, 1.3e10, 1e9],
+                          "tokens": [2.6e11, 2.6e11, 2e10]})
+    with pytest.warns(bs.RunsTableWarning, match="the same run"):
+        res = compare(fake_fit, cands)
+    assert compare_summary(res) == (
+        f"13B ranks first: it has the lowest loss in {res.loc[0, 'p_best']:.0%} of the posterior draws; the runner-up, "
+        "13B again, is the same run repeated, so they tie (drop the repeat to compare the others).")
+    runs = synthetic_runs()
+    dc = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
+    by_u = pd.DataFrame({"params": [4e9] * 2, "tokens": [8e10] * 2, "unique_tokens": [2e10, 8e10]})
+    assert list(compare(dc, by_u)["label"]) == ["N=4e+09, D=8e+10, U=2e+10", "N=4e+09, D=8e+10, U=8e+10"]
+
+
 @pytest.mark.slow
 def test_frontier_matches_besiroglu_band(chinchilla_fit):
     fr = chinchilla_fit.frontier([5.88e23], prob=0.8).iloc[0]
