@@ -332,7 +332,9 @@ def assume_unique_tokens(fit, table: pd.DataFrame, noun: str, verb: str) -> pd.D
                                  "data; U = D for a run that never repeats it).")
         warn_caller(f"the {noun} have no 'unique_tokens' column: every token is taken as unique (one epoch, no "
                     f"repeated data); add unique_tokens to {verb} runs that repeat their data.", RunsTableWarning)
-        table["unique_tokens"] = table["tokens"]
+        # next to tokens, where a table with the column has it (appended, it moved every later column: a script read
+        # predict's columns by position, a fresh user)
+        table.insert(int(table.columns.get_loc("tokens")) + 1, "unique_tokens", table["tokens"])
     elif "unique_tokens" not in fit.law.variables and "unique_tokens" in table:
         repeat = table["unique_tokens"].to_numpy(float) < table["tokens"].to_numpy(float)
         if repeat.any():  # compare on a Chinchilla fit read a unique-token column without a word (a fresh user)

@@ -323,3 +323,17 @@ def test_an_interval_whose_tails_hold_a_few_draws_is_warned_about(fake_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fake_fit.predict(t, prob=1 - 20 / n)  # 10 draws beyond each end: readable
+
+
+def test_predict_puts_an_assumed_unique_tokens_column_next_to_tokens():
+    # appended after flops and domain, it moved every later column when targets lacked it (a script read the columns
+    # by position, a fresh user)
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    dc = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
+    with pytest.warns(bs.RunsTableWarning, match="no 'unique_tokens' column"):
+        without = dc.predict(pd.DataFrame({"params": [4e9], "tokens": [8e10]}))
+    given = dc.predict(pd.DataFrame({"params": [4e9], "tokens": [8e10], "unique_tokens": [8e10]}))
+    assert list(without.columns) == list(given.columns)
+    assert list(without.columns[:3]) == ["params", "tokens", "unique_tokens"]
