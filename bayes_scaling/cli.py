@@ -287,7 +287,8 @@ def cmd_demo(args) -> int:
 
 def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
-    runs = read_runs(args.runs)
+    # an empty file's message suggests the law's header (params,tokens,loss for a data-constrained fit, which needs U)
+    runs = read_runs(args.runs, columns=(*get_law(args.law).variables, "loss"))
     if args.domain_col is not None and args.domain_col not in runs.columns:  # named, so meant: never fit one domain
         raise CliError(missing_domain_column(args.domain_col, args.runs, runs.columns), EXIT_INPUT)
     targets = None
@@ -321,8 +322,8 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
 
 
 def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
-    """Print the table (as CSV with --quiet, for scripts: a label with spaces split into columns when a script read
-    the aligned text with sep=r"\s+") and write it to --out."""
+    """Print the table (as CSV with --quiet, for scripts: a label with spaces split into columns when a script split
+    the aligned text on whitespace) and write it to --out."""
     if quiet:
         df.to_csv(sys.stdout, index=False)
     else:

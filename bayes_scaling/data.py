@@ -150,8 +150,11 @@ _MAGIC = (
 )
 
 
-def _expected_header(what: str) -> tuple[str, str]:
-    """The header line and the row noun a table named ``what`` needs (for messages about empty files)."""
+def _expected_header(what: str, columns=None) -> tuple[str, str]:
+    """The header line and the row noun a table named ``what`` needs (for messages about empty files); ``columns``,
+    when given, are the header's names (a law's variables and ``loss``)."""
+    if columns:
+        return "'" + ",".join(columns) + "'", "target" if "target" in what else "run"
     for key, header, row in (("target", "'params,tokens'", "target"), ("plan", "'label,params,tokens'", "plan"),
                              ("pilot", "'label,params,tokens'", "pilot")):
         if key in what:
@@ -329,7 +332,7 @@ def unseen_domain_note(name, domains, who: str) -> str:
     return f"{who} is not a domain of this fit, so it gets the forecast for a new domain; {hint}" if hint else ""
 
 
-def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
+def read_runs(path: str | Path, *, what: str = "runs table", columns=None) -> pd.DataFrame:
     """Read a runs (or targets) table from a file without interpreting it.
 
     Parameters
@@ -342,6 +345,9 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         ``[{"params": 7e9, "tokens": 1.4e11, "loss": 2.1}, ...]`` or an object of columns).
     what : str
         Name used in error messages.
+    columns : sequence of str, optional
+        The columns the table needs, for the header a message about an empty file suggests (default by ``what``:
+        ``params,tokens,loss`` for runs); e.g. a data-constrained fit's ``params,tokens,unique_tokens,loss``.
 
     Returns
     -------
@@ -374,7 +380,7 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         return df
     raw = path.read_bytes()
     if len(raw) == 0:
-        header, rows = _expected_header(what)
+        header, rows = _expected_header(what, columns)
         raise RunsTableError(f"{what} file '{path}' is empty; it needs a header line {header} and one line per {rows}.")
     for magic, kind in _MAGIC:
         if raw.startswith(magic):
@@ -424,11 +430,11 @@ def read_runs(path: str | Path, *, what: str = "runs table") -> pd.DataFrame:
         ) from None
     if header is None:
         raise RunsTableError(
-            f"{what} file '{path}' has no header; the first line must name the columns, e.g. {_expected_header(what)[0]}."
+            f"{what} file '{path}' has no header; the first line must name the columns, e.g. {_expected_header(what, columns)[0]}."
         )
     if not records:
         raise RunsTableError(f"{what} file '{path}' has a header but no data rows; add one line per "
-                             f"{_expected_header(what)[1]}.")
+                             f"{_expected_header(what, columns)[1]}.")
     df = pd.DataFrame.from_records(records, columns=header, index=pd.Index(labels, dtype=int))
     df.attrs["source"] = str(path)
     df.attrs["one_based_file"] = True

@@ -600,6 +600,16 @@ def test_empty_file(write):
     )
 
 
+def test_empty_file_of_a_data_constrained_fit_names_its_header(write, tmp_path, capsys):
+    # the hint said 'params,tokens,loss' to a user of the data-constrained law, which also needs unique_tokens
+    from bayes_scaling.cli import main
+
+    path = write("")
+    assert main(["fit", str(path), "--law", "data_constrained", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"error: runs table file '{path}' is empty; it needs a header line "
+                                       "'params,tokens,unique_tokens,loss' and one line per run.\n")
+
+
 def test_empty_targets_file_names_the_targets_header(write):
     path = write("")
     with pytest.raises(RunsTableError) as e:
