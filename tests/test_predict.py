@@ -337,3 +337,17 @@ def test_predict_puts_an_assumed_unique_tokens_column_next_to_tokens():
     given = dc.predict(pd.DataFrame({"params": [4e9], "tokens": [8e10], "unique_tokens": [8e10]}))
     assert list(without.columns) == list(given.columns)
     assert list(without.columns[:3]) == ["params", "tokens", "unique_tokens"]
+
+
+def test_the_epochs_warning_gives_the_fits_own_r_d_star_next_to_the_published_one():
+    # a fresh user read the report's fitted R_D* (26.6) and the warning's published 15.4 as two answers
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs()
+    dc = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
+    r = dc.parameters().set_index("parameter").loc["RD_star"]
+    with pytest.warns(bs.ExtrapolationWarning) as rec:
+        dc.predict(pd.DataFrame({"params": [4e9], "tokens": [8e10], "unique_tokens": [2e9]}))
+    text = " ".join(str(w.message) for w in rec)
+    assert (f"beyond the published R_D* = 15.4 epochs (Muennighoff et al. 2023; this fit's own R_D* for 'default': "
+            f"{r['median']:.3g}, 90 % interval {r['lower']:.3g}-{r['upper']:.3g}) more repetition adds little") in text
