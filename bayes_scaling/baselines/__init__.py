@@ -84,10 +84,11 @@ from .huber import (
     law_grid,
     law_objective,
 )
-from .published import PUBLISHED_SOURCES, PublishedFit, PublishedLaw, PublishedLawOffset
+from .published import FITTED_ON, PUBLISHED_SOURCES, PublishedFit, PublishedLaw, PublishedLawOffset
 
 __all__ = [
     "PUBLISHED_SOURCES",
+    "FITTED_ON",
     "Forecaster",
     "Forecast",
     "BaselineFit",

@@ -19,11 +19,17 @@ from ..priors import get_prior
 from ..scoring import kde_log_density
 from .base import BaselineFit, Forecast, log_loss_lse, validated_runs
 
-__all__ = ["PublishedLaw", "PublishedLawOffset", "PublishedFit", "PUBLISHED_SOURCES"]
+__all__ = ["PublishedLaw", "PublishedLawOffset", "PublishedFit", "PUBLISHED_SOURCES", "FITTED_ON"]
 
 
 #: The laws with a published baseline, and the published fit each uses by default (prior catalog names).
 PUBLISHED_SOURCES = {"chinchilla": "besiroglu2024", "data_constrained": "muennighoff2023"}
+
+#: The embedded data set (``bayes_scaling.datasets``) whose runs each published fit was made on: a backtest of those
+#: runs scores the published baselines on their own training data. Hoffmann et al. (2022) and Besiroglu et al. (2024)
+#: fitted the Chinchilla runs (Besiroglu's 245 re-extracted points); Muennighoff et al. (2023) fitted about 400
+#: data-constrained runs up to 9B parameters, the embedded datablations runs among them.
+FITTED_ON = {"besiroglu2024": "chinchilla", "hoffmann2022": "chinchilla", "muennighoff2023": "datablations"}
 
 _SOURCE_HINT = {"chinchilla": "'besiroglu2024' or 'hoffmann2022'", "data_constrained": "'muennighoff2023'"}
 
