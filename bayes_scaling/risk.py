@@ -67,11 +67,13 @@ DEPARTURE_VS_CONFLICT = (
 #: What each column of :func:`risk_table` means (printed by ``bayes-scaling risk``).
 RISK_COLUMNS = {
     "threshold": "the target loss, nats/token",
-    "p_exceed": "P(one new run at the target has a loss above the threshold)",
+    "p_exceed": "P(one new run at the target has a loss above the threshold), with the fit's heavy-tailed run-to-run "
+                "noise (the two means below take it as normal, so their misses can be fewer: a NaN mean with a small "
+                "p_exceed means only the heavy tail misses)",
     "expected_shortfall": "E[max(loss - threshold, 0)] of one new run, nats/token (run-to-run noise taken as normal "
                           "with the same 90 % interval: a heavy-tailed noise has no mean)",
     "mean_excess_if_missed": "E[loss - threshold | the run misses], nats/token: how far above the threshold a run "
-                             "that misses lands on average (NaN if no draw misses)",
+                             "that misses lands on average (NaN if no draw misses; normal noise, as expected_shortfall)",
     "loss_gap_median": "relative gap of the expected loss to the published law at the target, "
                        "(L_domain - L_published) / L_published: 0.14 = 14 % above the published law",
     "loss_gap_lower": "lower end of the gap's credible interval (relative)",
