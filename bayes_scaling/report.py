@@ -24,7 +24,7 @@ from matplotlib import pyplot as plt
 from ._text import listed
 from ._version import __version__
 from .data import repeated_configurations
-from .display import format_count, format_number, format_probability, table_html
+from .display import format_count, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
     plot_departures,
@@ -586,6 +586,13 @@ def build_fit_report(
         rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "
                            "the end), which may change the numbers above; read "
                            f"{'them' if n_warn > 1 else 'it'} first.")
+    if fit.published_theta() is not None:  # said only in the Transfer risk section, a manager missed it (a fresh user)
+        strong = [c for c in (prior_data_conflict(fit, d) for d in own[:30]) if c["flag"] == "strong"]
+        if strong:
+            names = ", ".join(f"'{c['domain']}' ({format_p_value(c['p_value'])})" for c in strong)
+            rep.summary.append(f"Strong prior-data conflict for {names}: the runs are very unlikely under the published "
+                               "law even allowing for the usual spread between data sets, so the forecasts rest on the "
+                               "runs themselves; check their units and evaluation set (Transfer risk section).")
     if diag is not None:
         rep.summary.append(
             "Sampling diagnostics passed (R-hat, effective sample size, divergences)."

@@ -72,6 +72,23 @@ def test_report_summary_says_the_runs_raised_warnings_before_the_diagnostics(fak
     assert not any("WARNING" in line for line in build_fit_report(fake_fit, pred, None, notes=notes[1:]).summary)
 
 
+def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
+    # the conflict (fitted E 2.30 against the published 1.87, p < 0.001) was said only in the Transfer risk section;
+    # a fresh user's manager would not have read it
+    import bayes_scaling.report as report_module
+    from conftest import make_fake_fit, synthetic_runs
+
+    fit = make_fake_fit(synthetic_runs(), prior="besiroglu2024")
+    pred = fit.predict(TARGETS)
+    assert not any("prior-data conflict" in line for line in build_fit_report(fit, pred, None).summary)
+    monkeypatch.setattr(report_module, "prior_data_conflict",
+                        lambda fit, domain: {"domain": domain, "flag": "strong", "p_value": 2e-4})
+    summary = build_fit_report(fit, pred, None).summary
+    assert summary[-2] == ("Strong prior-data conflict for 'default' (p < 0.001): the runs are very unlikely under the "
+                           "published law even allowing for the usual spread between data sets, so the forecasts rest "
+                           "on the runs themselves; check their units and evaluation set (Transfer risk section).")
+
+
 def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report, fake_fit):
     pred = fake_fit.predict(TARGETS).iloc[0]
     head, frontier_line, diag = report.summary
