@@ -385,12 +385,16 @@ def frontier(
         df["unique_tokens"] = float(unique_tokens)
         for q in ("median", "lower", "upper"):
             df[f"epochs_{q}"] = df[f"tokens_opt_{q}"] / float(unique_tokens)
-    # the optimum's sizes against the runs: far beyond them, far below them (a budget 15x below the runs came without
-    # a word) and, with a unique-token budget, beyond R_D* epochs
+    # the optimum's epochs beyond R_D* with a unique-token budget; with warn_far also its sizes far beyond or below the
+    # runs (a budget 75x below the runs came without a word), for the budgets warn_budgets has not named already
     optimum = pd.DataFrame({"params": df["params_opt_median"], "tokens": df["tokens_opt_median"]})
     if unique_tokens is not None:
-        optimum["unique_tokens"] = float(unique_tokens)
-    warn_extrapolation(fit, optimum, "compute-optimal run")
+        warn_extrapolation(fit, optimum.assign(unique_tokens=float(unique_tokens)), "compute-optimal run",
+                           beyond_runs=False)
+    if warn_far:
+        c = fit.runs["flops"] if "flops" in fit.runs else 6.0 * fit.runs["params"] * fit.runs["tokens"]
+        near = (flops >= float(c.min()) / EXTRAPOLATION_FACTOR) & (flops <= float(c.max()) * EXTRAPOLATION_FACTOR)
+        warn_extrapolation(fit, optimum[near], "compute-optimal run")
     df["domain"] = dom
     df.attrs["prob"] = prob
     return df

@@ -565,7 +565,11 @@ def test_frontier_says_when_a_budget_is_far_from_the_runs(fake_fit):
         "3.3 decades away): the frontier there is the law's form, not what the runs measured."]
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExtrapolationWarning)
-        frontier(fake_fit, [lo / 500, hi * 500])  # within the factor: nothing to say
+        frontier(fake_fit, [lo / 5, hi * 500])  # within the factor: nothing to say
+    # within the budgets' factor, but the optimum's N is 50x below the smallest run: the size check says so
+    with pytest.warns(ExtrapolationWarning, match=r"^1 compute-optimal run\(s\) lie more than 10x below the smallest "
+                                                  r"run in 'params'"):
+        frontier(fake_fit, [lo / 500])
 
 
 def test_frontier_with_a_tight_unique_token_budget_warns_with_the_optimal_runs():
