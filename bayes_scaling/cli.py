@@ -348,7 +348,7 @@ def _legend(columns: dict, shown, quiet: bool = False) -> None:
 
 def _say(text: str, quiet: bool = False) -> None:
     """A sentence under a table (a verdict, a conflict check): on stdout, or on stderr with --quiet, where stdout is
-    the table alone, one line per row, for scripts that read it."""
+    the table alone, as CSV, for scripts that read it."""
     print(text, file=sys.stderr if quiet else sys.stdout)
 
 
