@@ -279,10 +279,10 @@ def test_readme_decide_example_prints_what_the_readme_shows(tmp_path, capsys):
     assert main(["decide", str(fit), "--plans", str(EXAMPLE / "plans.csv"), "--costs", str(EXAMPLE / "costs.toml"),
                  "--pilots", str(EXAMPLE / "pilots.csv"), "--out", str(tmp_path / "decision")]) == 0
     out = capsys.readouterr().out
-    assert "Plan B: 1.4B x 921B has the highest expected net value, 360 k USD (90 % interval -148 k USD to 745 k USD)" in out
-    assert "pays off with probability 0.92 and is the best option with probability 0.90" in out
+    assert "Plan B: 1.4B x 921B has the highest expected net value, 361 k USD (90 % interval -148 k USD to 758 k USD)" in out
+    assert "pays off with probability 0.91 and is the best option with probability 0.90" in out
     assert "It beats the runner-up, C: 6.9B x 138B (expected net value 195 k USD), in 99 % of the draws." in out
-    assert "is not worth its cost (8.48 k USD of information for 13.5 k USD)" in out
+    assert "is not worth its cost (8.8 k USD of information for 13.5 k USD)" in out
 
 
 def test_decide_names_the_plans_header_for_an_empty_or_header_only_plans_file(files, tmp_path, capsys):
