@@ -721,7 +721,11 @@ def build_fit_report(
     if law.has_allocation:
         sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
                    f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
-                   f"compute-optimal posterior median with 50 % and {prob:.0%} bands.")
+                   f"compute-optimal posterior median with 50 % and {prob:.0%} bands."
+                   # the next figure's caption said it, this one's did not, and its curve sat below most runs (a fresh
+                   # user's datablations fit)
+                   + (" The curve assumes unique data (U = D): runs that repeat their data lie above it."
+                      if "unique_tokens" in law.variables else ""))
         sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
                    "Loss vs parameters along a constant tokens-per-parameter ray (solid, with bands: the compute-"
                    "optimal ratio at the largest run's compute, kept within the runs' ratios)"

@@ -762,7 +762,8 @@ def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, ca
     pred = pd.read_csv(out / "predictions.csv")
     np.testing.assert_array_equal(pred["unique_tokens"], pred["tokens"])
     assert ("- These forecasts and the frontier assume every training token is unique (one epoch, U = D)." in md
-            and "The curves assume unique data (U = D): runs that repeat their data lie above them." in md)
+            and "The curves assume unique data (U = D): runs that repeat their data lie above them." in md
+            and "The curve assumes unique data (U = D): runs that repeat their data lie above it." in md)
     # compare and frontier say what predict says: candidates without U, runs beyond R_D* epochs
     cand = tmp_path / "cand.csv"
     pd.DataFrame({"params": [8.67e9, 2e9], "tokens": [2.2e10, 4e10]}).to_csv(cand, index=False)
