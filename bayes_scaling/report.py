@@ -589,8 +589,9 @@ def build_fit_report(
     if fit.published_theta() is not None:  # said only in the Transfer risk section, a manager missed it (a fresh user)
         strong = [c for c in (prior_data_conflict(fit, d) for d in own[:30]) if c["flag"] == "strong"]
         if strong:
-            names = ", ".join(f"'{c['domain']}' ({format_p_value(c['p_value'])})" for c in strong)
-            rep.summary.append(f"Strong prior-data conflict for {names}: the runs are very unlikely under the published "
+            names = (f"({format_p_value(strong[0]['p_value'])})" if len(own) == 1 else "for " + ", ".join(
+                f"'{c['domain']}' ({format_p_value(c['p_value'])})" for c in strong))
+            rep.summary.append(f"Strong prior-data conflict {names}: the runs are very unlikely under the published "
                                "law even allowing for the usual spread between data sets, so the forecasts rest on the "
                                "runs themselves; check their units and evaluation set (Transfer risk section).")
     if diag is not None:

@@ -84,9 +84,21 @@ def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
     monkeypatch.setattr(report_module, "prior_data_conflict",
                         lambda fit, domain: {"domain": domain, "flag": "strong", "p_value": 2e-4})
     summary = build_fit_report(fit, pred, None).summary
-    assert summary[-2] == ("Strong prior-data conflict for 'default' (p < 0.001): the runs are very unlikely under the "
+    assert summary[-2] == ("Strong prior-data conflict (p < 0.001): the runs are very unlikely under the "
                            "published law even allowing for the usual spread between data sets, so the forecasts rest "
                            "on the runs themselves; check their units and evaluation set (Transfer risk section).")
+    # with several domains, each one in conflict is named
+    runs = pd.concat([synthetic_runs(n_sizes=4, ratios=(10, 40), domain=d, seed=i) for i, d in enumerate(("a", "b"))],
+                     ignore_index=True)
+    hier = make_fake_fit(runs, prior="besiroglu2024")
+    monkeypatch.setattr(report_module, "prior_data_conflict",
+                        lambda fit, domain: {"domain": domain, "flag": "strong" if domain == "b" else "none",
+                                             "p_value": 0.004})
+    line = [ln for ln in build_fit_report(hier, hier.predict(TARGETS.assign(domain="a")), None).summary
+            if "prior-data conflict" in ln]
+    assert line == ["Strong prior-data conflict for 'b' (p = 0.004): the runs are very unlikely under the published "
+                    "law even allowing for the usual spread between data sets, so the forecasts rest on the runs "
+                    "themselves; check their units and evaluation set (Transfer risk section)."]
 
 
 def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report, fake_fit):
