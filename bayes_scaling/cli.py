@@ -43,7 +43,7 @@ from .backtest import backtest_cli
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
 from .data import RunsTableError, missing_domain_column, read_runs, unseen_domain_note, validate_targets
-from .display import column_legend
+from .display import column_legend, print_table
 from .datasets import citation, load_chinchilla
 from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, compare_loss_columns,
                         compare_summary, decide)
@@ -321,15 +321,10 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
     return fit
 
 
-def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
-    """Print the table (as CSV with --quiet, for scripts: a label with spaces split into columns when a script split
-    the aligned text on whitespace) and write it to --out."""
-    if quiet:
-        df.to_csv(sys.stdout, index=False)
-    else:
-        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format",
-                               "{:.6g}".format):
-            print(df.to_string(index=False))
+def _emit(df, out_path: Path | None, quiet: bool = False, legend: dict | None = None) -> None:
+    """Print the table with what its columns mean (:func:`~bayes_scaling.display.print_table`: CSV alone with
+    --quiet) and write it to --out."""
+    print_table(df, column_legend(legend or {}, df.columns), quiet=quiet)
     if out_path is not None:
         _write_csv(df, out_path)
         _progress(f"wrote {out_path}", quiet)
@@ -337,13 +332,6 @@ def _emit(df, out_path: Path | None, quiet: bool = False) -> None:
 
 def _several(fit: ScalingFit) -> bool:
     return len(own_domains(fit)) > 1
-
-
-def _legend(columns: dict, shown, quiet: bool = False) -> None:
-    """Print what each shown column means, one line each, under a table (not with --quiet: stdout is the table alone)."""
-    legend = column_legend(columns, shown)
-    if legend and not quiet:
-        print(legend)
 
 
 def _say(text: str, quiet: bool = False) -> None:
@@ -360,8 +348,7 @@ def cmd_predict(args) -> int:
     if args.domain is None and _several(fit):  # targets without a domain: every domain, and a new one
         targets = expand_targets(fit, targets)
     pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
-    _emit(pred, out_path, args.quiet)
-    _legend(forecast_column_legend(args.prob), pred.columns, args.quiet)
+    _emit(pred, out_path, args.quiet, forecast_column_legend(args.prob))
     # names a warning has already questioned (a near miss of a fitted name, unseen_domain_note) need no second word
     unseen = [d for d in pd.unique(pred.loc[pred["domain_kind"] == "new_domain", "domain"])
               if d != NEW_DOMAIN and not unseen_domain_note(d, fit.domains, "")]
@@ -395,8 +382,7 @@ def cmd_frontier(args) -> int:
                        "the compute-optimal frontier is undefined at these budgets (see the warning above).")
     if _several(fit):  # several domains: say whose row it is first, with or without --domain
         fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]
-    _emit(fr, out_path, args.quiet)
-    _legend(FRONTIER_COLUMNS, fr.columns, args.quiet)
+    _emit(fr, out_path, args.quiet, FRONTIER_COLUMNS)
     return EXIT_OK
 
 
@@ -428,8 +414,7 @@ def cmd_compare(args) -> int:
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
-    _emit(res, out_path, args.quiet)
-    _legend({**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS}, res.columns, args.quiet)
+    _emit(res, out_path, args.quiet, {**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS})
     _say(compare_summary(res), args.quiet)
     return EXIT_OK
 
@@ -442,8 +427,7 @@ def cmd_risk(args) -> int:
     if args.domain is None and _several(fit):
         targets = expand_targets(fit, targets)
     table = risk_table(fit, targets, args.threshold, prob=_prob(args.prob), domain=args.domain)
-    _emit(table, out_path, args.quiet)
-    _legend(RISK_COLUMNS, table.columns, args.quiet)
+    _emit(table, out_path, args.quiet, RISK_COLUMNS)
     flags = [prior_data_conflict(fit, dom) for dom in dict.fromkeys(d for d in table["domain"] if d in fit.domains)]
     for res in flags:
         _say(res["message"], args.quiet)
@@ -480,8 +464,7 @@ def cmd_next_run(args) -> int:
         raise CliError(msg.replace("fix or drop that target", "fix the flag")) from None
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)
-    _emit(res, out_path, args.quiet)
-    _legend(NEXT_RUN_COLUMNS, res.columns, args.quiet)
+    _emit(res, out_path, args.quiet, NEXT_RUN_COLUMNS)
     return EXIT_OK
 
 

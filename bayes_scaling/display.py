@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pandas as pd
 from .data import repeated_configurations
 
 __all__ = ["column_legend", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
-           "format_probability", "format_p_value", "table_html", "SUMMARY_MAX_DOMAINS"]
+           "format_probability", "format_p_value", "table_html", "print_table", "SUMMARY_MAX_DOMAINS"]
 
 
 def format_count(v: float, _pos=None) -> str:
@@ -99,6 +100,23 @@ def column_legend(columns: dict, shown) -> str:
     ``columns`` (name -> meaning) that is in ``shown``; ``""`` when none is."""
     lines = [f"  {c}: {text}" for c, text in columns.items() if c in shown]
     return "\n".join(["Columns:", *lines]) if lines else ""
+
+
+def print_table(df: pd.DataFrame, legend: str = "", *, quiet: bool = False, digits: int = 6, max_columns: int = 30) -> None:
+    """Print a command's table on stdout, and under it its ``legend`` (:func:`column_legend`).
+
+    With ``quiet`` the table alone, as CSV at full precision, for scripts: a label with spaces split into columns
+    when a script split the aligned text on whitespace (a fresh user). Otherwise aligned text with ``digits``
+    significant digits.
+    """
+    if quiet:
+        df.to_csv(sys.stdout, index=False)
+        return
+    with pd.option_context("display.width", 200, "display.max_columns", max_columns, "display.float_format",
+                           f"{{:.{digits}g}}".format):
+        print(df.to_string(index=False))
+    if legend:
+        print(legend)
 
 
 def _header_html(name) -> str:

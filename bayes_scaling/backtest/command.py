@@ -8,11 +8,9 @@ import time
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
 from ..data import RunsTableError, RunsTableWarning, missing_domain_column, read_runs
 from .. import datasets
-from ..display import column_legend
+from ..display import column_legend, print_table
 from ..extrapolation import list_extrapolation_priors
 from ..io import out_file_problem
 from ..inference import SamplerConfig
@@ -222,13 +220,7 @@ def backtest_cli(args) -> int:
     if not g("quiet", False):
         print(f"[bayes-scaling] done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     show = res.summary.drop(columns=["density"])
-    if g("quiet", False):  # CSV for scripts, as the other table commands under --quiet
-        show.to_csv(sys.stdout, index=False)
-    else:
-        with pd.option_context("display.width", 200, "display.max_columns", 50):
-            print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if not g("quiet", False):  # with --quiet stdout is the table alone, as for the other table commands
-        print(column_legend(BACKTEST_COLUMNS, show.columns))
+    print_table(show, column_legend(BACKTEST_COLUMNS, show.columns), quiet=g("quiet", False), digits=4, max_columns=50)
     for path, df in ((g("out"), res.summary), (g("points_out"), res.points)):
         if path:
             p = Path(path)
