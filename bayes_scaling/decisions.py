@@ -168,12 +168,17 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
                          f"raw count of unique tokens, e.g. 1e10 for 10B.")
 
 
-def warn_budgets(fit, flops) -> None:
+def warn_budgets(fit, flops) -> np.ndarray:
     """Warn (:class:`~bayes_scaling.predict.ExtrapolationWarning`) about frontier budgets more than
     :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR` times below the smallest run's compute or above the largest's.
 
     ``frontier --flops 1e12`` on runs of 3e15-9e19 FLOPs forecast 13 nats/token, and ``--flops 1e40`` its own
     number, without a word (a fresh user): the law there is the prior's and the runs' form, not a measurement.
+
+    Returns
+    -------
+    ndarray of bool
+        Shape (len(flops),): the budgets warned about (:func:`frontier` checks the optimum's sizes at the others).
     """
     runs = fit.runs
     c = runs["flops"] if "flops" in runs else 6.0 * runs["params"] * runs["tokens"]
@@ -186,6 +191,7 @@ def warn_budgets(fit, flops) -> None:
             warn_caller(f"{int(far.sum())} budget(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x {side} run's compute "
                         f"({ref:.3g} FLOPs; budget {worst:.3g}, {abs(np.log10(worst / ref)):.1f} decades away): the "
                         "frontier there is the law's form, not what the runs measured.", ExtrapolationWarning)
+    return below | above
 
 
 def optimal_allocation_draws(
@@ -361,8 +367,7 @@ def frontier(
         warn_caller(thin, UserWarning)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     own = [d for d in fit.domains if d not in fit.reference_domains]
-    if warn_far:
-        warn_budgets(fit, flops)
+    named = warn_budgets(fit, flops) if warn_far else None
     if domain is None and len(own) > 1:  # default_domain's message speaks of targets, which a frontier has none of
         raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME. "
                              f"Known domains: {', '.join(fit.domains)} (any other name gives the frontier of a new, "
@@ -391,10 +396,8 @@ def frontier(
     if unique_tokens is not None:
         warn_extrapolation(fit, optimum.assign(unique_tokens=float(unique_tokens)), "compute-optimal run",
                            beyond_runs=False)
-    if warn_far:
-        c = fit.runs["flops"] if "flops" in fit.runs else 6.0 * fit.runs["params"] * fit.runs["tokens"]
-        near = (flops >= float(c.min()) / EXTRAPOLATION_FACTOR) & (flops <= float(c.max()) * EXTRAPOLATION_FACTOR)
-        warn_extrapolation(fit, optimum[near], "compute-optimal run")
+    if named is not None:
+        warn_extrapolation(fit, optimum[~named], "compute-optimal run")
     df["domain"] = dom
     df.attrs["prob"] = prob
     return df
