@@ -482,10 +482,9 @@ def compare(
     out = cand.copy()
     if "label" not in out:
         # with unique tokens in the law, U too: candidates that differed only in U all read 'N=4e+09, D=8e+10'
-        with_u = "unique_tokens" in fit.law.variables and "unique_tokens" in out
-        out.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" + (f", U={u:.3g}" if with_u else "")
-                                for n, d, u in zip(out["params"], out["tokens"],
-                                                   out["unique_tokens"] if with_u else out["tokens"], strict=True)])
+        named = [("N", "params"), ("D", "tokens")] + ([("U", "unique_tokens")] if "unique_tokens" in fit.law.variables
+                                                       else [])
+        out.insert(0, "label", [", ".join(f"{k}={row[c]:.3g}" for k, c in named) for _, row in out.iterrows()])
     out["domain"] = dom if dom is not None else fit.default_domain  # as predict shows it (never None)
     out["domain_kind"] = "fitted" if out["domain"].iloc[0] in fit.domains else "new_domain"
     out["loss_median"] = np.median(shown, 0)
