@@ -220,6 +220,45 @@ class Law:
                 out[k] = v
         return out
 
+    def catalog_theta(self, cat, ref: dict[str, float]) -> dict[str, np.ndarray]:
+        """Catalog vector(s) -> the law's sampling parameters, each of shape (..., 1), broadcasting against runs.
+
+        Parameters
+        ----------
+        cat : array_like, shape (..., len(catalog_names))
+            Published (catalog) parameters in the order of ``catalog_names``.
+        ref : dict
+            Reference scales (:meth:`reference`) of the inputs they will be evaluated at.
+
+        Returns
+        -------
+        dict of ndarray
+        """
+        cat = np.asarray(cat, float)
+        return self.from_catalog({k: cat[..., j, None] for j, k in enumerate(self.catalog_names)}, ref)
+
+    def catalog_log_loss(self, cat, table) -> np.ndarray:
+        """Log loss (nats/token) of catalog parameters at the rows of ``table``.
+
+        Parameters
+        ----------
+        cat : array_like, shape (len(catalog_names),) or (S, len(catalog_names))
+            Published (catalog) parameters, e.g. a fit from ``published-fits.md``.
+        table : pandas.DataFrame
+            Runs or targets with the law's variables (``unique_tokens`` for the data-constrained law).
+
+        Returns
+        -------
+        ndarray, shape (n,) or (S, n)
+
+        Raises
+        ------
+        KeyError
+            A column of the law's variables is missing.
+        """
+        ref = self.reference(table)
+        return np.asarray(self.log_loss(self.inputs(table, ref), self.catalog_theta(cat, ref), np), float)
+
     def weak_prior(self, runs) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
         """Weakly-informative independent Normal prior (mean, sd) in sampling space."""
         raise NotImplementedError

@@ -201,6 +201,10 @@ def test_muennighoff_worked_values(n, d, u, expected, places):
            "logRN": math.log(MUENNIGHOFF["rn_star"])}
     table = pd.DataFrame({"params": [n], "tokens": [d], "unique_tokens": [u]})
     assert law.loss(table, _theta(law, cat, ref), ref)[0] == pytest.approx(float(got), rel=1e-12)
+    # and from the catalog vector directly, one vector or a stack of them
+    vec = [cat[k] for k in law.catalog_names]
+    assert math.exp(law.catalog_log_loss(vec, table)[0]) == pytest.approx(float(got), rel=1e-12)
+    assert law.catalog_log_loss([vec, vec], table).shape == (2, 1)
 
 
 def test_data_constrained_reduces_to_chinchilla_for_one_epoch():

@@ -225,12 +225,6 @@ def law_grid(law: str | Law, stride: int | None = None) -> np.ndarray:
     return np.array(list(product(*grid_axes(law).values())))[:: int(stride)]
 
 
-def _catalog_theta(law: Law, cat, ref: dict) -> dict:
-    """Catalog vector(s) (..., p) -> the law's parameters, each of shape (..., 1) (broadcasts against runs)."""
-    cat = np.asarray(cat, float)
-    return law.from_catalog({k: cat[..., j, None] for j, k in enumerate(law.catalog_names)}, ref)
-
-
 def law_objective(cat, law: Law, x: dict, log_loss, ref: dict, delta: float = 1e-3):
     """Summed Huber loss of log-loss residuals of any law, and its gradient.
 
@@ -262,7 +256,7 @@ def law_objective(cat, law: Law, x: dict, log_loss, ref: dict, delta: float = 1e
     h = _FD_STEP * np.maximum(1.0, np.abs(cat))
     stack = np.vstack([cat, cat + np.diag(h), cat - np.diag(h)])
     with np.errstate(all="ignore"):
-        f = law.log_loss(x, _catalog_theta(law, stack, ref), np)
+        f = law.log_loss(x, law.catalog_theta(stack, ref), np)
     r = f[0] - log_loss
     if not np.all(np.isfinite(r)):
         return np.inf, np.zeros(p)
@@ -438,7 +432,7 @@ class DomainHuberFit:
         law = get_law(self.law)
         _require_columns(law, table, "targets")
         with np.errstate(over="ignore", invalid="ignore"):
-            return law.log_loss(law.inputs(table, self.ref), _catalog_theta(law, theta, self.ref), np)
+            return law.log_loss(law.inputs(table, self.ref), law.catalog_theta(theta, self.ref), np)
 
 
 def _require_columns(law: Law, table: pd.DataFrame, what: str) -> None:
@@ -530,7 +524,7 @@ def fit_domain_law(domain: str, table: pd.DataFrame, *, law: str | Law, delta=1e
     theta, f, n_ok = _multistart(lambda x0, options=None: _minimize_law(x0, law, x, y, ref, delta, options), starts,
                                  polish)
     with np.errstate(over="ignore", invalid="ignore"):
-        resid = y - law.log_loss(x, _catalog_theta(law, theta, ref), np)
+        resid = y - law.log_loss(x, law.catalog_theta(theta, ref), np)
 
     def logs(col):
         return np.log(table[col].to_numpy(float)) if col in table else np.empty(0)

@@ -14,10 +14,10 @@ import pandas as pd
 from scipy import stats
 
 from ..data import RunsTableError
-from ..laws import data_constrained_loss, get_law
+from ..laws import get_law
 from ..priors import get_prior
 from ..scoring import kde_log_density
-from .base import BaselineFit, Forecast, log_loss_lse, validated_runs
+from .base import BaselineFit, Forecast, validated_runs
 
 __all__ = ["PublishedLaw", "PublishedLawOffset", "PublishedFit", "PUBLISHED_SOURCES", "FITTED_ON"]
 
@@ -54,18 +54,10 @@ def _log_loss(theta: np.ndarray, law: str, table: pd.DataFrame) -> np.ndarray:
     The data-constrained law (Muennighoff et al. 2023, §3.1, :func:`bayes_scaling.laws.data_constrained_loss`)
     needs ``unique_tokens``.
     """
-    n = table["params"].to_numpy(float)
-    d = table["tokens"].to_numpy(float)
-    if law == "chinchilla":
-        return log_loss_lse(theta, np.log(n), np.log(d))
-    if "unique_tokens" not in table:
+    if law == "data_constrained" and "unique_tokens" not in table:
         raise RunsTableError("the published data-constrained baseline needs the column 'unique_tokens' (U, the "
                              "unique tokens of each run's training data; U = tokens for one epoch).")
-    u = table["unique_tokens"].to_numpy(float)
-    c = np.atleast_2d(theta)[:, :, None]
-    out = np.log(data_constrained_loss(n, d, u, np.exp(c[:, 2]), np.exp(c[:, 0]), np.exp(c[:, 1]), c[:, 3], c[:, 4],
-                                       np.exp(c[:, 5]), np.exp(c[:, 6])))
-    return out[0] if np.ndim(theta) == 1 else out
+    return get_law(law).catalog_log_loss(theta, table)
 
 
 @dataclass
