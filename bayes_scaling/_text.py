@@ -1,4 +1,5 @@
-"""Floor 0. Wording shared by error messages and warnings: the closest known name to one that is not known.
+"""Floor 0. Wording shared by error messages and warnings: the closest known name to one that is not known, and
+sizes written as people read them (7B, 1.4T, 1e21 FLOPs).
 
 Every "did you mean ...?" of the package (columns, domains, cost keys, priors, tasks) comes from here, so a
 misspelt name gets the same suggestion, worded the same way, wherever it is typed.
@@ -9,7 +10,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed"]
+import numpy as np
+
+__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed", "format_count", "format_flops"]
 
 #: Similarity (``difflib.SequenceMatcher.ratio``) a known name needs to be suggested: difflib's own default.
 #: Places where a miss is not an error but means something else (a ``--domain`` the fit does not have is a new
@@ -60,3 +63,31 @@ def listed(items: Iterable[str], most: int, sep: str = ", ") -> str:
     """
     items = list(items)
     return sep.join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def format_count(v: float, _pos=None) -> str:
+    """Format a count as 10M, 1B, 1.5T (for N and D); 1e15 and above in powers of ten (:func:`format_flops`).
+
+    The value is rounded to three significant digits before the unit is chosen, so
+    999.7e9 reads ``1T`` (not ``1e+03B``). Empty for non-positive or non-finite values.
+    """
+    if not np.isfinite(v) or v <= 0:
+        return ""
+    r = float(f"{v:.3g}")
+    if r >= 1e15:
+        return format_flops(r)
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if r >= div:
+            return f"{r / div:.3g}{unit}"
+    return f"{r:.3g}"
+
+
+def format_flops(v: float, _pos=None, digits: int = 2) -> str:
+    """Format FLOPs as 1e21, 5.9e23 (``digits`` significant digits); empty for non-positive or non-finite values."""
+    if not np.isfinite(v) or v <= 0:
+        return ""
+    e = int(np.floor(np.log10(v) + 1e-9))
+    m = float(f"{v / 10**e:.{digits}g}")
+    if m >= 10:  # 9.96e22 rounds to 1e23
+        e, m = e + 1, m / 10
+    return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:.{digits}g}e{e}"

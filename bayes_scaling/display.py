@@ -17,38 +17,11 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ._text import format_count, format_flops
 from .data import repeated_configurations
 
 __all__ = ["column_legend", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
            "format_probability", "format_p_value", "table_html", "print_table", "SUMMARY_MAX_DOMAINS"]
-
-
-def format_count(v: float, _pos=None) -> str:
-    """Format a count as 10M, 1B, 1.5T (for N and D); 1e15 and above in powers of ten (:func:`format_flops`).
-
-    The value is rounded to three significant digits before the unit is chosen, so
-    999.7e9 reads ``1T`` (not ``1e+03B``). Empty for non-positive or non-finite values.
-    """
-    if not np.isfinite(v) or v <= 0:
-        return ""
-    r = float(f"{v:.3g}")
-    if r >= 1e15:
-        return format_flops(r)
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if r >= div:
-            return f"{r / div:.3g}{unit}"
-    return f"{r:.3g}"
-
-
-def format_flops(v: float, _pos=None, digits: int = 2) -> str:
-    """Format FLOPs as 1e21, 5.9e23 (``digits`` significant digits); empty for non-positive or non-finite values."""
-    if not np.isfinite(v) or v <= 0:
-        return ""
-    e = int(np.floor(np.log10(v) + 1e-9))
-    m = float(f"{v / 10**e:.{digits}g}")
-    if m >= 10:  # 9.96e22 rounds to 1e23
-        e, m = e + 1, m / 10
-    return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:.{digits}g}e{e}"
 
 
 def format_probability(p) -> str:
