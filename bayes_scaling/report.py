@@ -23,7 +23,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed
 from ._version import __version__
-from .data import repeated_configurations
+from .data import repeated_configurations, single_size_axis
 from .display import format_count, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -544,6 +544,8 @@ def build_fit_report(
     if frontier is not None and "domain" in frontier and frontier["domain"].nunique() > 1:
         front_dom = frontier[frontier["domain"] == head_dom]
     # --- summary
+    head_runs = fit.own_runs(predictions.iloc[0].get("domain") if len(predictions) else None)
+    fixed = single_size_axis(head_runs) if law.has_allocation else None  # runs at one D (or one N)
     if len(predictions):
         row = predictions.iloc[0]
         p_ex = None
@@ -557,6 +559,11 @@ def build_fit_report(
         if predictions.attrs.get(DEFAULT_TARGETS):
             what = ("the compute-optimal run at 10x the compute of its domain's largest run" if law.has_allocation
                     else f"10x the '{law.variables[0]}' of its domain's largest run")
+            if fixed is not None:  # as default_targets chose them (a fresh user read "27.8B on 6.21B tokens")
+                size = format_count(head_runs[fixed].iloc[0])
+                what = (f"a run with 10x the parameters of its domain's largest run, on the {size} tokens every run "
+                        "was trained on" if fixed == "tokens" else
+                        f"a run on 10x the tokens of its domain's largest run, with the {size} parameters every run had")
             rep.summary.append(f"No targets were given, so this is {what} (the forecast table also has 100x); give the "
                                "runs you plan as targets (--targets T.csv, targets=).")
     if front_dom is not None and len(front_dom):
@@ -567,7 +574,8 @@ def build_fit_report(
             f"parameters ({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) "
             f"trained on {format_number(f['tokens_per_param_median'], 3)} tokens per parameter "
             f"({format_number(f['tokens_per_param_lower'], 2)}–{format_number(f['tokens_per_param_upper'], 3)}), reaching "
-            f"{f['loss_opt_median']:.3f} nats/token."
+            f"{f['loss_opt_median']:.3f} nats/token"
+            + (f"; every run has one {_SIZE_WORDS[fixed]}, so this split comes from the prior alone." if fixed else ".")
         )
     if "unique_tokens" in law.variables and len(predictions) and "unique_tokens" in predictions:
         one_epoch = np.allclose(predictions["unique_tokens"], predictions["tokens"])

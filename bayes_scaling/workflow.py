@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DOMAINS_CHECKED, RunsTableWarning, validate_targets
+from .data import DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -255,6 +255,10 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
 def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataFrame:
     """Targets when none are given: compute-optimal runs at 10x and 100x each domain's largest compute.
 
+    A domain whose runs all have one D (or one N) measures the law along the other axis only, and its
+    compute-optimal split is the prior's: its targets are 10x and 100x its largest N at that D (or D at that N),
+    see :func:`bayes_scaling.data.single_size_axis`.
+
     For a fit of several domains, the same two budgets (10x and 100x the largest run of
     all) are added for :data:`NEW_DOMAIN`, the population forecast of a domain not yet seen.
 
@@ -277,7 +281,13 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
     mine = fit.runs[fit.runs["domain"].isin(own)]
     for dom in doms:
         runs = fit.runs[fit.runs["domain"] == dom] if dom in own else mine
-        if fit.law.has_allocation:
+        fixed = single_size_axis(runs) if fit.law.has_allocation else None
+        if fixed is not None:  # the split of a larger budget is the prior's alone: scale the measured axis
+            grow = "params" if fixed == "tokens" else "tokens"
+            for f in (10, 100):
+                size = {fixed: float(runs[fixed].iloc[0]), grow: float(runs[grow].max() * f)}
+                rows.append({"domain": dom, "params": size["params"], "tokens": size["tokens"]})
+        elif fit.law.has_allocation:
             cmax = float(runs["flops"].max())
             fr, why = domain_frontiers(fit, [10 * cmax, 100 * cmax], domains=[dom])
             if notes is not None:  # the allocation note is the frontier table's (its budgets), not these targets'

@@ -907,6 +907,14 @@ def test_losses_in_bits_are_flagged_and_converted():
     # the 24 OpenLM domains in nats: only the C4-trained model on PTB (1.56x) is asked about
     with pytest.warns(RunsTableWarning, match=r"^the losses of domain\(s\) 'c4_original/paloma_ptb' are 1.6x"):
         validate_runs(bs.datasets.load_openlm().drop(columns=["flops"]), informative_prior=True)
+    # the published laws' own data in bits (1.44x; a fresh user's runs went through without a word at 1.5)
+    chin = bs.datasets.load_chinchilla()
+    with pytest.warns(RunsTableWarning, match=r"^the losses are 1.4x what the published Chinchilla laws give"):
+        validate_runs(chin.assign(loss=chin["loss"] / np.log(2)), informative_prior=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "the losses", RunsTableWarning)
+        warnings.filterwarnings("ignore", ".*tokens per parameter", RunsTableWarning)  # its run at 0.036
+        validate_runs(chin, informative_prior=True)  # and in nats: none
     with warnings.catch_warnings():
         warnings.simplefilter("error", RunsTableWarning)
         out = validate_runs(bits, informative_prior=True, loss_unit="bits")  # converted: no warning
@@ -1032,6 +1040,57 @@ def test_a_size_label_a_run_name_or_the_domain_column_in_use_is_not_named():
             warnings.simplefilter("always")
             validate_runs(table, **kw)
         assert not [w for w in rec if "not used" in str(w.message)], (list(table.columns), kw)
+
+
+def _curves(n_sizes: int = 3, n_ckpt: int = 10, step_tokens: float = 5.24288e9) -> pd.DataFrame:
+    """Loss curves: ``n_ckpt`` checkpoints in equal steps of tokens of each of ``n_sizes`` runs (the shape of the
+    DeepMind routing curves), with the run's id and step."""
+    rows = []
+    for i, n in enumerate(np.geomspace(1.6e7, 1.3e8, n_sizes)):
+        for k in range(1, n_ckpt + 1):
+            d = k * step_tokens
+            rows.append({"hyper_id": str(10 + i), "step": k * 10_000, "params": n, "tokens": d,
+                         "loss": float(chinchilla_loss(n, d, E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366))})
+    return pd.DataFrame(rows)
+
+
+def test_checkpoints_of_loss_curves_are_named_and_their_run_id_is_not_offered_as_a_domain():
+    # a fresh user's routing curves (25 checkpoints of 6 runs, 'hyper_id' and 'step' columns) were fitted as 150
+    # independent runs, and the run id was offered as the domain column
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(_curves(), informative_prior=True)
+    msgs = [str(w.message) for w in rec]
+    assert [m for m in msgs if "checkpoints" in m] == [
+        "the runs look like checkpoints of training runs (loss curves), not separate runs: 3 model size(s) have token "
+        "counts in equal steps, e.g. N = 16M: 10 values from D = 5.24B to 52.4B, 5.24B apart, and column 'step' counts "
+        "training steps. A checkpoint before the end of its learning-rate schedule lies above the loss of a run "
+        "trained to that D, and the points of one curve are not independent, so the fit is over-confident and the D "
+        "exponent and the compute-optimal tokens per parameter are biased. Keep one row per run (its final "
+        "checkpoint), or only checkpoints whose schedule ended there."]
+    assert not [m for m in msgs if "--domain-col" in m]
+    # the step column alone names them (checkpoints saved at doubling steps make no ladder)
+    geometric = _curves().assign(tokens=lambda d: d["tokens"] * 2.0 ** (d["step"] / 10_000))
+    with pytest.warns(RunsTableWarning, match=r"^the runs look like checkpoints .* not separate runs: column 'step' "
+                                              r"counts training steps\. A checkpoint"):
+        validate_runs(geometric, informative_prior=True)
+    # and the final checkpoints are runs: no word
+    final = _curves().groupby("hyper_id").tail(1).drop(columns="step")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        validate_runs(final, informative_prior=True)
+    assert not [w for w in rec if "checkpoints" in str(w.message)]
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "openlm", "datablations", "routing"])
+def test_no_embedded_data_set_reads_as_checkpoints(name):
+    """Runs planned at several D are spaced by factors, or by whole epochs of one unique-token budget (datablations'
+    4.25B model at D = 12B, 24B, ..., 84B of U = 12B)."""
+    import bayes_scaling as bs
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        validate_runs(getattr(bs.datasets, f"load_{name}")(), informative_prior=True)
+    assert not [w for w in rec if "checkpoints" in str(w.message)]
 
 
 def test_targets_with_the_fits_domain_names_under_another_header_are_told_to_rename_it():

@@ -111,6 +111,32 @@ def test_default_targets_and_budgets(fake_fit, notebook_run):
     assert res.summary["predictions"][0]["params"] == targets["params"].iloc[0]
 
 
+def test_runs_at_one_d_get_targets_that_scale_n_at_that_d():
+    # a fresh user's routing runs (6 sizes, every one on 131B tokens) were headlined "A 27.8B-parameter model on
+    # 6.21B tokens": a compute-optimal split that only the prior knows
+    from bayes_scaling.report import build_fit_report
+
+    n = np.geomspace(1.6e7, 1.3e8, 6)
+    runs = pd.DataFrame({"params": n, "tokens": 1.3e11, "loss": bs.laws.chinchilla_loss(n, 1.3e11, **TRUTH)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = make_fake_fit(runs, prior="besiroglu2024")
+        targets = default_targets(fit)
+    assert list(targets.columns) == ["domain", "params", "tokens"]
+    np.testing.assert_allclose(targets["params"], [10 * n[-1], 100 * n[-1]], rtol=1e-12)
+    assert (targets["tokens"] == 1.3e11).all()
+    pred = fit.predict(targets)
+    pred.attrs[workflow_module.DEFAULT_TARGETS] = True
+    front, _ = domain_frontiers(fit, [1e23])
+    summary = build_fit_report(fit, pred, front).summary
+    assert summary[1] == ("No targets were given, so this is a run with 10x the parameters of its domain's largest "
+                          "run, on the 130B tokens every run was trained on (the forecast table also has 100x); give the "
+                          "runs you plan as targets (--targets T.csv, targets=).")
+    assert summary[2].endswith("; every run has one D (tokens), so this split comes from the prior alone.")
+    # runs at several D keep the compute-optimal targets
+    assert bs.data.single_size_axis(runs.assign(tokens=20 * n)) is None
+
+
 def test_the_fit_is_saved_before_anything_is_derived_from_it(fake_fit, fake_fitting, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("figure failed")
