@@ -26,10 +26,12 @@ the index starts at 1 for the first data row, so row *k* is file line *k + 1*
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,6 +235,11 @@ _STEP_COLUMNS = ("step", "steps", "global_step", "iteration", "iterations", "ite
                  "train_step", "training_step")
 
 
+def _step_column(columns) -> str | None:
+    """The first column named like a count of training steps (:data:`_STEP_COLUMNS`), or None."""
+    return next((c for c in columns if str(c).strip().lower() in _STEP_COLUMNS), None)
+
+
 def _checkpoint_ladders(out: pd.DataFrame) -> list[tuple]:
     """(domain, N, token counts) of each model size whose token counts form a ladder of equal steps.
 
@@ -272,7 +279,8 @@ def _warn_checkpoints(df: pd.DataFrame, out: pd.DataFrame, ctx: _Ctx) -> None:
     """
     if "params" not in out or "tokens" not in out:
         return
-    step_cols = [c for c in df.columns if str(c).strip().lower() in _STEP_COLUMNS]
+    step = _step_column(df.columns)
+    step_cols = [step] if step is not None else []
     ladders = _checkpoint_ladders(out)
     if not step_cols and not ladders:
         return
@@ -442,7 +450,8 @@ def read_runs(path: str | Path, *, what: str = "runs table", columns=None) -> pd
     Parameters
     ----------
     path : str or Path
-        A CSV file (a UTF-8 byte-order mark in the header is accepted); or, by extension, an
+        A CSV file (a UTF-8 byte-order mark in the header is accepted; gzip-compressed CSV too, by its
+        content, whatever the extension: row numbers count the lines of the decompressed text); or, by extension, an
         Excel workbook (``.xlsx``/``.xlsm``, first sheet; needs the optional ``openpyxl``:
         ``pip install 'bayes_scaling[excel]'``), a Parquet file (``.parquet``; ``pyarrow``,
         installed with nutpie) or a JSON file (``.json``: a list of records
@@ -483,6 +492,12 @@ def read_runs(path: str | Path, *, what: str = "runs table", columns=None) -> pd
         df.attrs.update(source=str(path), what=what)
         return df
     raw = path.read_bytes()
+    if raw.startswith(b"\x1f\x8b"):  # a gzip-compressed CSV (curves.csv.gz) was called "a binary file (NUL bytes)"
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RunsTableError(f"{what} file '{path}' is a damaged gzip file ({exc}); decompress it again or export "
+                                 "the runs as CSV.") from None
     if len(raw) == 0:
         header, rows = _expected_header(what, columns)
         raise RunsTableError(f"{what} file '{path}' is empty; it needs a header line {header} and one line per {rows}.")
@@ -853,6 +868,10 @@ def validate_runs(
                              "'flops' if it holds training compute in FLOPs)")
                 else:
                     hint += " (or give 'flops' and tokens are derived as flops / (6 params))"
+                steps = _step_column(cols)
+                if steps is not None:  # loss curves logged by step (a fresh user)
+                    hint += (f"; column '{steps}' counts training steps: tokens = {steps} x batch size (sequences) x "
+                             "sequence length")
             if col == "unique_tokens":
                 ep = epochs_column(cols)
                 hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "
@@ -993,6 +1012,10 @@ def validate_runs(
                 + (" (or tokens per parameter)" if col == "tokens" else "")
                 + " while other rows are raw counts; give raw counts, e.g. 7e9 for 7B"
             )
+            steps = _step_column(cols) if col == "tokens" and "tokens" in cols else None
+            if steps is not None:  # a fresh user's tokens were the step count of each checkpoint
+                fix += (f"; if 'tokens' holds training steps (the table has a '{steps}' column), give tokens = steps x batch size "
+                        "(sequences) x sequence length")
             raise RunsTableError(
                 f"column '{col}', {ctx.row(first)}: {out.loc[first, col]:g} is below {lo:g}, too few {what} for a "
                 f"training run" + (f" (also {_rows(ctx, idx[1:])})" if len(idx) > 1 else "") + f"; {fix}."

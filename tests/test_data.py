@@ -879,6 +879,20 @@ def test_a_binary_file_is_named_not_called_empty(write, head, kind):
         read_runs(path)
 
 
+def test_a_gzip_compressed_csv_is_read_and_a_damaged_one_named(tmp_path):
+    # a fresh user's curves.csv.gz was called "a binary file (NUL bytes)"
+    import gzip
+
+    text = csv_text(runs())
+    (tmp_path / "runs.csv").write_text(text)
+    (tmp_path / "runs.csv.gz").write_bytes(gzip.compress(text.encode()))
+    pd.testing.assert_frame_equal(read_runs(tmp_path / "runs.csv.gz"), read_runs(tmp_path / "runs.csv"),
+                                  check_like=False)
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress(text.encode())[:20])
+    with pytest.raises(RunsTableError, match=r"^runs table file '.*cut.csv.gz' is a damaged gzip file \("):
+        read_runs(tmp_path / "cut.csv.gz")
+
+
 def test_epoch_headers_are_recognised_in_one_round():
     epoch = pd.DataFrame({"Model Size": N6, "Training FLOP": 6 * N6 * 20 * N6,
                           "loss": chinchilla_loss(N6, 20 * N6, E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)})
@@ -1079,6 +1093,18 @@ def test_checkpoints_of_loss_curves_are_named_and_their_run_id_is_not_offered_as
         warnings.simplefilter("always")
         validate_runs(final, informative_prior=True)
     assert not [w for w in rec if "checkpoints" in str(w.message)]
+
+
+def test_tokens_missing_or_given_as_steps_beside_a_step_column_get_the_formula():
+    curves = _curves()
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(curves.drop(columns="tokens"))
+    assert ("has no column 'tokens' (or give 'flops' and tokens are derived as flops / (6 params)); column 'step' "
+            "counts training steps: tokens = step x batch size (sequences) x sequence length. Columns found:") in str(e.value)
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(curves.assign(tokens=curves["step"]))
+    assert str(e.value).endswith("give raw counts, e.g. 7e9 for 7B; if 'tokens' holds training steps (the table has a "
+                                 "'step' column), give tokens = steps x batch size (sequences) x sequence length.")
 
 
 @pytest.mark.parametrize("name", ["chinchilla", "openlm", "datablations", "routing"])
