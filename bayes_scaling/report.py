@@ -56,6 +56,8 @@ __all__ = [
     "decision_report",
     "headline_sentence",
     "heavy_tail_note",
+    "runs_far_above",
+    "far_runs_sentence",
     "write_json",
     "HEAVY_TAIL_NU",
     "FAR_ABOVE_SCALES",
@@ -447,13 +449,67 @@ def _run_phrase(r, cols) -> str:
     return ", ".join(parts)
 
 
+def _scaled_residuals(fit, domain, cols, prob):
+    """A domain's own runs (index reset), their forecasts, and their log-loss residuals in noise scales."""
+    runs = fit.own_runs(domain).reset_index(drop=True)
+    pred = fit.predict(runs[cols].assign(domain=domain), prob=prob)
+    z = (np.log(runs["loss"].to_numpy(float)) - np.log(pred["mean_loss_median"].to_numpy(float))) / float(
+        np.median(fit.noise_scale(domain)))
+    return runs, pred, z
+
+
+def runs_far_above(fit, prob: float = 0.9) -> pd.DataFrame:
+    """The fit's own runs that lie more than :data:`FAR_ABOVE_SCALES` noise scales above the law, furthest first.
+
+    A run that far above is more often a failure (a diverged or over-fitted run, an early checkpoint, a mis-logged
+    loss) than the regime being forecast; a heavy-tailed noise discounts it, but it widens every one-run interval.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    prob : float
+        Interval probability of the forecasts of the runs (their median is what is used).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``domain``, the law's size columns, ``loss`` (nats/token) and ``noise_scales`` (log-loss residual from the
+        posterior-median expected loss, in units of the domain's median noise scale); empty when none.
+    """
+    cols = [c for c in fit.law.variables if c in fit.runs]
+    parts = []
+    with warnings.catch_warnings():  # forecasts of the fit's own runs: their warnings were given when they were read
+        warnings.simplefilter("ignore")
+        for d in (d for d in fit.domains if d not in fit.reference_domains):
+            runs, _, z = _scaled_residuals(fit, d, cols, prob)
+            far = z > FAR_ABOVE_SCALES
+            parts.append(runs.loc[far, cols + ["loss"]].assign(domain=d, noise_scales=z[far]))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if out.empty:
+        return pd.DataFrame(columns=["domain", *cols, "loss", "noise_scales"])
+    return out[["domain", *cols, "loss", "noise_scales"]].sort_values("noise_scales", ascending=False,
+                                                                      ignore_index=True)
+
+
+def far_runs_sentence(fit, far: pd.DataFrame) -> str:
+    """One sentence on the runs of :func:`runs_far_above` (empty when there are none), for the terminal and the
+    report's summary."""
+    if far.empty:
+        return ""
+    cols = [c for c in fit.law.variables if c in far]
+    several = far["domain"].nunique() > 1 or len([d for d in fit.domains if d not in fit.reference_domains]) > 1
+    shown = "; ".join((f"{r.domain}: " if several else "") + f"{_run_phrase(r, cols)}, loss {r.loss:.3f} nats/token "
+                      f"({r.noise_scales:.0f} noise scales)" for r in far.head(2).itertuples(index=False))
+    return (f"{len(far)} run(s) lie more than {FAR_ABOVE_SCALES:g} noise scales above the fitted law ({shown}"
+            + (f"; and {len(far) - 2} more" if len(far) > 2 else "") + "): outside the law's regime (very few tokens "
+            "per parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They widen the "
+            "interval for one new run; if they are not the regime you forecast, drop them and fit again.")
+
+
 def _heavy_tail_text(fit, heavy, cols, prob) -> str:
     far, preds = [], {}
     for d, _ in heavy:
-        runs = fit.own_runs(d).reset_index(drop=True)
-        pred = preds[d] = fit.predict(runs[cols].assign(domain=d), prob=prob)
-        z = (np.log(runs["loss"].to_numpy(float)) - np.log(pred["mean_loss_median"].to_numpy(float))) / float(
-            np.median(fit.noise_scale(d)))
+        runs, preds[d], z = _scaled_residuals(fit, d, cols, prob)
         far.extend((float(zi), d, r) for zi, r in zip(z, runs.itertuples(index=False), strict=True) if zi > FAR_ABOVE_SCALES)
     d0, nu0 = min(heavy, key=lambda t: float(np.median(t[1])))
     runs0 = fit.own_runs(d0).reset_index(drop=True)
@@ -501,6 +557,7 @@ def build_fit_report(
     extra_sections: list[Section] | None = None,
     notes: list[str] | None = None,
     loss_unit: str = "nats",
+    far_runs: pd.DataFrame | None = None,
 ) -> Report:
     """The standard report of a fit.
 
@@ -526,6 +583,8 @@ def build_fit_report(
         What could not be done for some domain; a "Notes" section.
     loss_unit : {"nats", "bits"}
         Unit the runs' losses were given in (bits are converted to nats before the fit; the data section says so).
+    far_runs : DataFrame, optional
+        :func:`runs_far_above` of the fit, when the caller has it (computed otherwise).
 
     Returns
     -------
@@ -589,6 +648,9 @@ def build_fit_report(
             f"The runs cover {len(own)} domains: the Forecasts and Compute-optimal frontier sections give each of them "
             "and a new, unseen domain (the population forecast); figures are drawn for " + head_dom + "."
         )
+    far = runs_far_above(fit, prob) if far_runs is None else far_runs
+    if len(far):  # said only under "Law and prior", and only for a heavy tail (two fresh users)
+        rep.summary.append(far_runs_sentence(fit, far))
     n_warn = sum(str(n).lower().startswith(DATA_WARNING_NOTE) for n in notes or [])
     if n_warn:  # a fresh user read "reaches 3.523 nats/token" here, and the runs' bits warning only at the end
         rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "

@@ -38,7 +38,8 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
-from .report import DATA_WARNING_NOTE, DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report, risk_section, write_json
+from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+                     far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
            "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS",
@@ -610,6 +611,9 @@ def fit_and_report(
         if key not in seen:
             seen.add(key)
             unique.append(n)
+    far = runs_far_above(fit, prob)
+    if len(far):  # on the terminal too: a fresh user's checkpoint at 9.5 nats among losses of 3 went unmentioned
+        unique.append(far_runs_sentence(fit, far))
     for note in unique:
         say(f"note: {note}")
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
@@ -626,7 +630,7 @@ def fit_and_report(
     rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
                lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
                                         threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
-                                        loss_unit=loss_unit))
+                                        loss_unit=loss_unit, far_runs=far))
 
     def tables():
         paths["predictions"] = _write_csv(pred, out / "predictions.csv")

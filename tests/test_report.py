@@ -351,6 +351,35 @@ def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_
     assert f"the 90% interval for one new run is {ratio:.1f}x as wide as that of the expected loss" in note
 
 
+def test_runs_far_above_the_law_are_named_in_the_summary_whatever_the_tail_weight():
+    # a fresh user's checkpoint at 9.5 nats among losses of ~3 was said nowhere but under "Law and prior", and only
+    # when the tail weight was below 2
+    from conftest import make_fake_fit, synthetic_runs
+
+    from bayes_scaling.report import far_runs_sentence, runs_far_above
+
+    runs = synthetic_runs()
+    runs.loc[3, "loss"] *= 1.5
+    runs.loc[7, "loss"] *= 1.3
+    fit = make_fake_fit(runs)
+    far = runs_far_above(fit)
+    assert list(far.columns) == ["domain", "params", "tokens", "loss", "noise_scales"]
+    np.testing.assert_allclose(far["loss"], [runs.loc[3, "loss"], runs.loc[7, "loss"]], rtol=1e-12)
+    assert far["noise_scales"].iloc[0] > far["noise_scales"].iloc[1] > 5
+    r3, r7 = runs.loc[3], runs.loc[7]
+    sentence = (f"2 run(s) lie more than 5 noise scales above the fitted law (N = {format_count(r3.params)}, D = "
+                f"{format_count(r3.tokens)}, loss {r3.loss:.3f} nats/token ({far['noise_scales'].iloc[0]:.0f} noise "
+                f"scales); N = {format_count(r7.params)}, D = {format_count(r7.tokens)}, loss {r7.loss:.3f} nats/token "
+                f"({far['noise_scales'].iloc[1]:.0f} noise scales)): outside the law's regime (very few tokens per "
+                "parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They widen the interval "
+                "for one new run; if they are not the regime you forecast, drop them and fit again.")
+    assert far_runs_sentence(fit, far) == sentence
+    assert sentence in build_fit_report(fit, fit.predict(TARGETS), None).summary
+    # none: nothing said
+    clean = make_fake_fit(synthetic_runs())
+    assert runs_far_above(clean).empty and far_runs_sentence(clean, runs_far_above(clean)) == ""
+
+
 def test_report_headline_chance_of_missing_is_the_risk_tables(fake_fit):
     """The headline drew its own noise and said 1.6 % where the same report's risk table said < 1 % (a fresh user):
     both are now predict's keyed draws, so the headline's probability is exceedance()'s to the digit."""
