@@ -1,4 +1,4 @@
-"""Stage-2 (downstream) fit of bench_downstream.py on the OpenLM tasks (three corpora, N <= 411M), or with --corpus NAME one corpus at N <= 420M (the README example: --corpus rpj); prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): [DROP=task1,task2] python benchmarks/geometry_prototype/downstream_stage2_rhat.py SEED [TARGET_ACCEPT] [--corpus NAME]"""
+"""Stage-2 (downstream) fit of bench_downstream.py on the OpenLM tasks (three corpora, N <= 411M), or with --corpus NAME one corpus at N <= 420M (the README example: --corpus rpj); prints the 15 parameters with the highest R-hat and per-chain means of the population parameters. Usage (repo root): [DROP=task1,task2] [ADAPT=diag] [GAMMA=1e-5] [TUNE=2000] python benchmarks/geometry_prototype/downstream_stage2_rhat.py SEED [TARGET_ACCEPT] [--corpus NAME]"""
 import os, sys, time, numpy as np, pandas as pd, warnings
 warnings.simplefilter("ignore")
 import bayes_scaling as bs, arviz as az
@@ -12,7 +12,11 @@ d = bs.datasets.load_openlm_downstream("c4_val")
 small = d[d["params"] <= 5e8] if corpus is None else d[(d["params"] <= 4.2e8) & (d["train_dataset"] == corpus)]
 fl = predictable_tasks(small)
 tasks = [t for t in fl.loc[fl.predictable, "task"] if t not in os.environ.get("DROP", "").split(",")]  # DROP=a,b leaves tasks out
-kw = {} if ta is None else {"sampler": bs.SamplerConfig(target_accept=ta)}
+# ADAPT (low_rank, diag), GAMMA (low-rank regularisation) and TUNE in the environment change the sampler (session 18)
+env = {k: os.environ[k] for k in ("ADAPT", "GAMMA", "TUNE") if k in os.environ}
+kw = {} if ta is None and not env else {"sampler": bs.SamplerConfig(
+    tune=int(env.get("TUNE", 1000)), max_treedepth=10, target_accept=ta or 0.9, adaptation=env.get("ADAPT", "low_rank"),
+    mass_matrix_gamma=float(env["GAMMA"]) if "GAMMA" in env else None)}
 t0 = time.time()
 f = fit_downstream(small[small.task.isin(tasks)], tasks, group_col=None if corpus else "train_dataset", random_seed=seed,
                    **kw)
