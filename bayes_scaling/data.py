@@ -708,21 +708,48 @@ _COLUMN_ALIASES = {
 }
 
 
-def _suggested_column(name: str, columns: Sequence[str]) -> str | None:
-    """The column of ``columns`` that is likely ``name`` under another header: a known alias, else a near-typo."""
+#: The word a column of the law's is named with inside longer headers ('total_parameter_count', 'loss_validation').
+_COLUMN_STEMS = {"params": "param", "tokens": "token", "loss": "loss", "flops": "flop", "unique_tokens": "unique"}
+
+
+def _suggested_columns(name: str, columns: Sequence[str]) -> list[str]:
+    """Columns of ``columns`` that are likely ``name`` under another header: a known alias; else every header that
+    contains the column's word (:data:`_COLUMN_STEMS`), rates and ratios left out, the likeliest first (for ``loss``
+    the validation losses: a fresh user's routing table has six evaluation losses and was offered 'loss_c4' only;
+    for ``flops`` and ``params`` the training or total counts); else a near-typo."""
     for col in columns:
         if col.lower() in _COLUMN_ALIASES.get(name, []):
-            return col
+            return [col]
     # never suggest renaming a column that already has a meaning of its own (loss -> 'flops')
-    return closest_name(name, [c for c in columns if c not in _COLUMN_ALIASES and c != "domain"])
+    free = [c for c in columns if c not in _COLUMN_ALIASES and c != "domain"]
+    stem = _COLUMN_STEMS.get(name)
+    # not a rate or a ratio ('flops_per_step', 'flop_increase', 'tokens_per_param') nor a step count ('step_c4')
+    found = [c for c in free if stem and stem in c.lower() and not c.lower().startswith(("step", "n_step"))
+             and not {"per", "increase", "ratio", "factor", "frac"} & set(re.split(r"[^a-z0-9]+", c.lower()))]
+    first = {"loss": ("val", "eval", "test"), "flops": ("train", "total"), "params": ("total",)}.get(name, ())
+    found.sort(key=lambda c: not any(w in c.lower() for w in first))
+    if found:
+        return found
+    near = closest_name(name, free)
+    return [] if near is None else [near]
+
+
+def _suggested_column(name: str, columns: Sequence[str]) -> str | None:
+    """The most likely of :func:`_suggested_columns`, or None."""
+    found = _suggested_columns(name, columns)
+    return found[0] if found else None
 
 
 def _closest(name: str, columns: Sequence[str]) -> str:
     lowered = {c.lower(): c for c in columns}
     if name.lower() in lowered:
         return f"; found '{lowered[name.lower()]}': column names are case-sensitive, rename it to '{name}'"
-    col = _suggested_column(name, columns)
-    return f"; did you mean '{col}'? Rename it to '{name}'" if col is not None else ""
+    found = _suggested_columns(name, columns)
+    if len(found) > 1:
+        return (f"; did you mean one of {listed((repr(c) for c in found), 3)}? Rename the one you mean to '{name}'"
+                + (" (each evaluation set is a domain of its own: fit one, or stack them with a domain column)"
+                   if name == "loss" else ""))
+    return f"; did you mean '{found[0]}'? Rename it to '{name}'" if found else ""
 
 
 def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:

@@ -879,6 +879,22 @@ def test_a_binary_file_is_named_not_called_empty(write, head, kind):
         read_runs(path)
 
 
+def test_headers_that_contain_the_columns_word_are_all_offered_the_likeliest_first():
+    # a fresh user's routing table: six evaluation losses (offered 'loss_c4' only), two parameter counts (none
+    # offered), and compute as 'train_flops_approx' beside 'flop_increase' and 'flops_per_step'
+    cols = ["hyper_id", "flop_increase", "total_parameter_count", "dense_parameter_count", "flops_per_step",
+            "loss_c4", "step_c4", "loss_curation_corpus", "loss_validation", "tokens_seen", "train_flops_approx"]
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(pd.DataFrame({c: [1.0, 2.0] for c in cols}))
+    assert str(e.value).startswith(
+        "runs table lacks 3 columns: 'params'; did you mean one of 'total_parameter_count', 'dense_parameter_count'? "
+        "Rename the one you mean to 'params'; 'tokens'; did you mean 'tokens_seen'? Rename it to 'tokens' (or give "
+        "'flops' and tokens are derived as flops / (6 params): rename 'train_flops_approx' to 'flops' if it holds "
+        "training compute in FLOPs); 'loss'; did you mean one of 'loss_validation', 'loss_c4', "
+        "'loss_curation_corpus'? Rename the one you mean to 'loss' (each evaluation set is a domain of its own: fit "
+        "one, or stack them with a domain column). Columns found: ")
+
+
 def test_a_gzip_compressed_csv_is_read_and_a_damaged_one_named(tmp_path):
     # a fresh user's curves.csv.gz was called "a binary file (NUL bytes)"
     import gzip
