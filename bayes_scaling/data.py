@@ -919,26 +919,28 @@ def validate_runs(
     for col in numeric_cols:
         out[col] = _to_numeric(df, col, ctx)
 
+    problems = []  # every column's, in one message (a fresh user fixed a NaN in 'tokens' to meet one in 'loss')
     for col in numeric_cols:
         s = out[col]
         nan = s.isna()
         if nan.any():
-            raise RunsTableError(
-                f"column '{col}' is empty or NaN in {_rows(ctx, s.index[nan])}; fill it in or drop those runs."
-            )
+            problems.append(f"column '{col}' is empty or NaN in {_rows(ctx, s.index[nan])}; fill it in or drop those runs.")
+            continue
         inf = ~np.isfinite(s)
         if inf.any():
-            raise RunsTableError(
-                f"column '{col}' is infinite in {_rows(ctx, s.index[inf])}; give a finite value or drop those runs."
-            )
+            problems.append(f"column '{col}' is infinite in {_rows(ctx, s.index[inf])}; give a finite value or drop "
+                            "those runs.")
+            continue
         nonpos = s <= 0
         if nonpos.any():
             first = s.index[nonpos][0]
-            raise RunsTableError(
+            problems.append(
                 f"column '{col}' must be positive; {ctx.row(first)} has {s[first]:g}"
                 + (f" (also {_rows(ctx, s.index[nonpos][1:])})" if nonpos.sum() > 1 else "")
                 + "; fix or drop those runs."
             )
+    if problems:
+        raise RunsTableError(" Also: ".join(problems))
 
     if loss_unit not in ("nats", "bits"):
         raise RunsTableError(f"loss_unit must be 'nats' or 'bits', not '{loss_unit}'.")

@@ -155,6 +155,14 @@ def test_nan_names_column_and_rows():
     with pytest.raises(RunsTableError) as e:
         validate_runs(df)
     assert str(e.value) == "column 'loss' is empty or NaN in row 2, row 5; fill it in or drop those runs."
+    # every column's problem in one message (a fresh user fixed a NaN in 'tokens' to meet one in 'loss')
+    df.loc[4, "tokens"] = np.nan
+    df.loc[1, "params"] = -1.0
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value) == ("column 'params' must be positive; row 1 has -1; fix or drop those runs. Also: column "
+                            "'tokens' is empty or NaN in row 4; fill it in or drop those runs. Also: column 'loss' is "
+                            "empty or NaN in row 2, row 5; fill it in or drop those runs.")
 
 
 def test_empty_cell_in_csv_is_reported_with_its_file_line(write):
