@@ -667,15 +667,15 @@ RISING_LOSS_P = 0.01
 def _small_tokens_advice(tokens: pd.Series, params: pd.Series) -> tuple[str, str]:
     """What token numbers below 1e5 next to raw parameter counts look like, and the fix: ``(what, fix)``.
 
-    Tokens per parameter, unless the values vary and, read as billions of tokens, give at least 90 % of the rows
-    a plausible 0.1-10,000 tokens per parameter (then either; a constant column is a ratio; the Chinchilla runs
-    themselves have one run at 0.04). A fresh user's Chinchilla runs
-    with tokens in billions were told only "tokens per parameter".
+    Tokens per parameter, unless, read as billions of tokens, they give at least 90 % of the rows a plausible
+    0.1-10,000 tokens per parameter (then either; the Chinchilla runs themselves have one run at 0.04). A fresh
+    user's Chinchilla runs with tokens in billions were told only "tokens per parameter"; so was a fresh user's
+    routing table, every run on 130.5B tokens (a constant column was taken for a ratio).
     """
     t, n = tokens.to_numpy(float), params.to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = t * 1e9 / n
-    billions = len(np.unique(t)) > 1 and float(np.mean((ratio >= 0.1) & (ratio <= 1e4))) >= 0.9
+    billions = float(np.mean((ratio >= 0.1) & (ratio <= 1e4))) >= 0.9
     if billions:
         return ("tokens per parameter or billions of tokens",
                 "give total training tokens D as a raw count: tokens = tokens_per_param * params, or tokens * 1e9 "

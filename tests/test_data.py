@@ -352,9 +352,12 @@ def test_tokens_given_as_tokens_per_parameter():
     with pytest.raises(RunsTableError) as e:
         validate_runs(df)
     assert str(e.value) == (
-        "column 'tokens' looks like tokens per parameter (largest value 20, row 0); give total training tokens D, "
-        "e.g. tokens = tokens_per_param * params."
+        "column 'tokens' looks like tokens per parameter or billions of tokens (largest value 20, row 0); give total "
+        "training tokens D as a raw count: tokens = tokens_per_param * params, or tokens * 1e9 for billions."
     )
+    df["params"] = np.geomspace(3e5, 1e6, len(df))  # 20B tokens would be 20,000-67,000 per parameter: a ratio
+    with pytest.raises(RunsTableError, match=r"^column 'tokens' looks like tokens per parameter \(largest value 20, "):
+        validate_runs(df)
 
 
 def test_flops_in_pf_days():
@@ -578,8 +581,9 @@ def test_targets_errors_name_the_table():
                             "tokens seen D (a plan repeats data, it cannot skip it): lower U or raise D.")
     with pytest.raises(RunsTableError) as e:  # a plan written as 20 tokens per parameter
         validate_targets(pd.DataFrame({"label": ["A"], "params": [1e9], "tokens": [20]}), what="plans table")
-    assert str(e.value) == ("plans column 'tokens' looks like tokens per parameter (largest value 20); give total "
-                            "training tokens D, e.g. tokens = tokens_per_param * params.")
+    assert str(e.value) == ("plans column 'tokens' looks like tokens per parameter or billions of tokens (largest "
+                            "value 20); give total training tokens D as a raw count: tokens = tokens_per_param * params, "
+                            "or tokens * 1e9 for billions.")
 
 
 def test_pandas_index_column_is_ignored(write):
