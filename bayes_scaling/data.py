@@ -227,7 +227,9 @@ def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None
 
 
 #: Token counts a model size needs, in equal steps, before its rows are read as checkpoints of one training run.
-CHECKPOINT_LADDER = 5
+#: Not 5: an isoFLOP sweep at five evenly spaced budgets (1e18, 2e18, ..., 5e18) gives each N five D in equal steps;
+#: a loss curve is logged at tens of checkpoints (the DeepMind routing curves: 25 a run).
+CHECKPOINT_LADDER = 8
 #: Steps between sorted token counts count as equal within this relative difference of their median.
 _EQUAL_STEP = 0.01
 #: Names of columns that count training steps.

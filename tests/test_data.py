@@ -1115,6 +1115,14 @@ def test_checkpoints_of_loss_curves_are_named_and_their_run_id_is_not_offered_as
     with pytest.warns(RunsTableWarning, match=r"^the runs look like checkpoints .* not separate runs: column 'step' "
                                               r"counts training steps\. A checkpoint"):
         validate_runs(geometric, informative_prior=True)
+    # an isoFLOP sweep at five evenly spaced budgets is not a loss curve (five D in equal steps at each N)
+    n = np.geomspace(5e7, 5e8, 6)
+    sweep = pd.DataFrame([{"params": p, "tokens": c / (6 * p), "loss": 3.0 - 0.1 * k - 1e-9 * p}
+                          for k, c in enumerate(np.arange(1, 6) * 1e18) for p in n])
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        validate_runs(sweep, informative_prior=True)
+    assert not [w for w in rec if "checkpoints" in str(w.message)]
     # and the final checkpoints are runs: no word
     final = _curves().groupby("hyper_id").tail(1).drop(columns="step")
     with warnings.catch_warnings(record=True) as rec:
