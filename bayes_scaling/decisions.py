@@ -168,6 +168,13 @@ def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens
                          f"raw count of unique tokens, e.g. 1e10 for 10B.")
 
 
+def _require_allocation(law) -> None:
+    """Raise for a law without an N-D split, before anything reads the runs' tokens (a params-only fit said only
+    'error: tokens', a fresh user)."""
+    if not law.has_allocation:
+        raise ValueError(f"the {law.name} law does not depend on both N and D, so it has no compute-optimal split.")
+
+
 def warn_budgets(fit, flops) -> np.ndarray:
     """Warn (:class:`~bayes_scaling.predict.ExtrapolationWarning`) about frontier budgets more than
     :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR` times below the smallest run's compute or above the largest's.
@@ -244,10 +251,9 @@ def optimal_allocation_draws(
     ValueError
         If the law does not depend on both N and D, or a constraint cannot hold (:func:`check_constraints`).
     """
-    check_constraints(fit, max_params, unique_tokens, inference_tokens)
     law = fit.law
-    if not law.has_allocation:
-        raise ValueError(f"the {law.name} law does not depend on both N and D, so it has no compute-optimal split.")
+    _require_allocation(law)
+    check_constraints(fit, max_params, unique_tokens, inference_tokens)
     flops = np.asarray(flops, float)[None, :]
     th = fit.theta_dict(theta)
     simple = isinstance(law, ChinchillaLaw) and max_params is None and not inference_tokens
@@ -358,6 +364,7 @@ def frontier(
     RunsTableError
         For a fit of several domains without ``domain``.
     """
+    _require_allocation(fit.law)
     flops = np.atleast_1d(np.asarray(flops, float))
     if flops.size == 0 or not np.all(np.isfinite(flops)) or np.any(flops <= 0):
         raise ValueError("budgets must be positive finite FLOP counts, e.g. 1e21,5.88e23.")

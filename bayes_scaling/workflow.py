@@ -597,8 +597,8 @@ def fit_and_report(
 
     pred = step("forecasts", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, forecasts)
     front = None
-    budgets = default_budgets(fit) if flops is None else flops
-    if fit.law.has_allocation:
+    if fit.law.has_allocation:  # a one-variable law has no frontier and its runs may have no FLOPs (a fresh user)
+        budgets = default_budgets(fit) if flops is None else flops
         say("computing the compute-optimal frontier" + (" of every domain" if several else ""))
         flag = ",".join(f"{b:g}" for b in budgets)
         front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,

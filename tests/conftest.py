@@ -151,7 +151,8 @@ def make_fake_fit(runs: pd.DataFrame, *, prior="weak", discrepancy="none", chain
     theta0 = np.array([float(centre[k]) for k in lw.theta_names])
     rng = np.random.default_rng(seed)
     s, nd, k = chains * draws, len(inputs.domains), len(lw.theta_names)
-    jitter = np.pad(JITTER, (0, k - len(JITTER)), constant_values=0.01)  # ln R_D*, ln R_N* of the data-constrained law
+    # ln R_D*, ln R_N* of the data-constrained law get 0.01; a one-variable law takes the first k
+    jitter = np.concatenate([JITTER, np.full(max(0, k - len(JITTER)), 0.01)])[:k]
     mu = theta0 + jitter * rng.standard_normal((s, k))
     mu_z = lw.z_matrix(mu)
     q = len(lw.z_names)

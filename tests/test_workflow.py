@@ -137,6 +137,23 @@ def test_runs_at_one_d_get_targets_that_scale_n_at_that_d():
     assert bs.data.single_size_axis(runs.assign(tokens=20 * n)) is None
 
 
+def test_a_params_only_fit_reports_and_has_no_frontier(tmp_path, monkeypatch):
+    # a fresh user's params-only table (one-variable law) sampled, saved, then stopped at "error: flops" (the default
+    # budgets read the runs' FLOPs) and its frontier at "error: tokens"
+    n = np.geomspace(1.6e7, 1.3e9, 8)
+    runs = pd.DataFrame({"params": n, "loss": 1.8 + 400 / n**0.3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = make_fake_fit(runs, law_name="power_params", prior="weak")
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, r, **kw: fit)
+    res = fit_and_report(runs, tmp_path / "o", law="power_params", prior="weak")
+    assert res.frontier is None and list(res.predictions["params"]) == [10 * n[-1], 100 * n[-1]]
+    assert {"report.html", "predictions.csv", "fit"} <= {p.name for p in (tmp_path / "o").iterdir()}
+    with pytest.raises(ValueError, match=r"^the power_params law does not depend on both N and D, so it has no "
+                                         r"compute-optimal split\.$"):
+        fit.frontier([1e21])
+
+
 def test_the_fit_is_saved_before_anything_is_derived_from_it(fake_fit, fake_fitting, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("figure failed")
