@@ -82,6 +82,9 @@ LAW_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "loss")
 MIN_PARAMS = 1e4
 #: Fewest tokens (or unique tokens) a run or a budget can have; smaller numbers are millions or billions.
 MIN_TOKENS = 1e5
+#: Fewest FLOPs a run can have: 6 x MIN_PARAMS x MIN_TOKENS rounded up (smaller numbers are PF-days or exponents;
+#: the whole column is checked against the same 1e12 since the first version).
+MIN_FLOPS = 1e12
 #: Largest plausible loss in nats per token (see above); larger values are perplexities.
 MAX_LOSS_NATS = 20.0
 _MAX_LOSS_NATS = MAX_LOSS_NATS
@@ -253,6 +256,11 @@ def _checkpoint_ladders(out: pd.DataFrame) -> list[tuple]:
     found = []
     dom = out["domain"] if "domain" in out else pd.Series("default", index=out.index)
     keys = [dom, out["params"]] + ([out["unique_tokens"]] if "unique_tokens" in out else [])
+    # only sizes with enough distinct token counts are looked at (100,000 runs of distinct N: one pass, no loop)
+    enough = out["tokens"].groupby(keys, sort=False).transform("nunique") >= CHECKPOINT_LADDER
+    if not enough.any():
+        return []
+    out, keys = out[enough], [k[enough] for k in keys]
     for (d, n, *_), sub in out.groupby(keys, sort=False):
         t = np.unique(sub["tokens"].to_numpy(float))
         if len(t) < CHECKPOINT_LADDER or t[0] > t[-1] / 3:
@@ -995,8 +1003,8 @@ def validate_runs(
                     f"column '{col}'{where} looks like it is in millions or billions (largest value "
                     f"{sub[col].max():g}, {ctx.row(first)}); give raw counts of {what}, e.g. 7e9 for 7B."
                 )
-    if "flops" in out and "params" in out:
-        if out["flops"].max() < 1e12:
+    if "flops" in out:  # with or without params (a fresh user's compute-only table in PF-days was fitted)
+        if out["flops"].max() < MIN_FLOPS:
             first = out["flops"].idxmax()
             raise RunsTableError(
                 f"column 'flops' is at most {out['flops'].max():g} ({ctx.row(first)}); give FLOPs, "
@@ -1029,8 +1037,8 @@ def validate_runs(
     _check_derived(out, ctx, "runs")
     # per-row unit checks: a single row typed in billions among raw counts passes the per-domain checks above
     for col, lo, what in (("params", MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
-                          ("unique_tokens", MIN_TOKENS, "unique tokens")):
-        if col not in out:
+                          ("unique_tokens", MIN_TOKENS, "unique tokens"), ("flops", MIN_FLOPS, "FLOPs")):
+        if col not in out or (col == "flops" and "flops" not in cols):
             continue
         small = out[col] < lo
         if small.any():
@@ -1039,6 +1047,8 @@ def validate_runs(
             fix = (
                 "tokens are derived as flops / (6 params): check that 'flops' is in FLOPs and 'params' a raw count"
                 if col == "tokens" and "tokens" not in cols
+                else "it looks like PF-days (1 PF-day = 8.64e19 FLOPs) or an exponent while other rows are FLOPs; "
+                "give FLOPs, e.g. 5.88e23" if col == "flops"
                 else "it looks like millions or billions"
                 + (" (or tokens per parameter)" if col == "tokens" else "")
                 + " while other rows are raw counts; give raw counts, e.g. 7e9 for 7B"

@@ -365,6 +365,17 @@ def test_flops_in_pf_days():
     df["flops"] = 6 * df["params"] * df["tokens"] / 8.64e19
     with pytest.raises(RunsTableError, match=r"column 'flops' is at most 138.889 \(row 5\); give FLOPs, not PF-days"):
         validate_runs(df.drop(columns="tokens"))
+    # a compute-only table (the one-variable law of FLOPs) in PF-days was fitted (a fresh user)
+    with pytest.raises(RunsTableError, match=r"column 'flops' is at most 138.889 \(row 5\); give FLOPs, not PF-days"):
+        validate_runs(df[["flops", "loss"]], needs=("flops",))
+    # and a few rows in PF-days among FLOPs were left to the forecast step, which blamed its own targets
+    mixed = df[["flops", "loss"]].assign(flops=lambda d: d["flops"] * 8.64e19)
+    mixed.loc[4:, "flops"] /= 8.64e19
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(mixed, needs=("flops",))
+    assert str(e.value) == ("column 'flops', row 4: 22.0124 is below 1e+12, too few FLOPs for a training run (also row 5); "
+                            "it looks like PF-days (1 PF-day = 8.64e19 FLOPs) or an exponent while other rows are "
+                            "FLOPs; give FLOPs, e.g. 5.88e23.")
 
 
 def test_loss_as_perplexity():
