@@ -672,6 +672,9 @@ LOSS_GAP_FACTOR = 3.0
 #: with a two-sided p-value below it; a conventional 1 %, not tuned). Every domain of the four shared data sets falls
 #: with compute (Spearman correlation -0.72 to -0.99 over 32 domains).
 RISING_LOSS_P = 0.01
+#: Spearman correlation of loss with compute from which the runs are refused rather than warned about: no scaling law
+#: rises that steadily (every shared domain falls, -0.72 to -0.99), so such a column is not a loss.
+RISING_LOSS_REFUSED = 0.8
 
 
 def _small_tokens_advice(tokens: pd.Series, params: pd.Series) -> tuple[str, str]:
@@ -1104,13 +1107,12 @@ def validate_runs(
         if "flops" in out and len(sub) >= 5 and sub["flops"].nunique() >= 3 and sub["loss"].nunique() >= 3:
             rho, p = stats.spearmanr(sub["flops"], sub["loss"])
             if rho > 0 and p < RISING_LOSS_P:
-                warnings.warn(
-                    f"column 'loss'{where} rises with compute (Spearman correlation {rho:.2f} over {len(sub)} runs, "
-                    f"p = {p:.2g}), where a loss falls: is it an accuracy or a score (higher is better)? Give the "
-                    "loss in nats per token.",
-                    RunsTableWarning,
-                    stacklevel=2,
-                )
+                text = (f"column 'loss'{where} rises with compute (Spearman correlation {rho:.2f} over {len(sub)} "
+                        f"runs, p = {p:.2g}), where a loss falls: is it an accuracy or a score (higher is better)? "
+                        "Give the loss in nats per token.")
+                if rho >= RISING_LOSS_REFUSED:  # a fresh user's accuracies were still fitted and headlined in nats
+                    raise RunsTableError(text)
+                warnings.warn(text, RunsTableWarning, stacklevel=2)
 
     # identifiability
     n = len(out)

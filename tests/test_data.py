@@ -1039,18 +1039,25 @@ def test_a_loss_far_below_every_other_is_warned_about():
         validate_runs(runs())  # the clean table is quiet
 
 
-def test_a_loss_that_rises_with_compute_is_warned_about():
-    """A fresh user's accuracies (0.3-0.7, rising with N) were fitted as losses: "reaches 0.451 nats/token"."""
+def test_a_loss_that_rises_with_compute_is_refused_or_warned_about():
+    """A fresh user's accuracies (0.3-0.7, rising with N) were fitted as losses: "reaches 0.451 nats/token"; after
+    the warning they still were (another fresh user): a steady rise is refused, a looser one warned about."""
     from scipy import stats
 
     df = runs(8)
     df["loss"] = np.linspace(0.3, 0.7, 8)
-    with pytest.warns(RunsTableWarning) as rec:
+    with pytest.raises(RunsTableError) as e:
         validate_runs(df)
     rho, p = stats.spearmanr(df["params"] * df["tokens"], df["loss"])
-    assert [str(w.message) for w in rec if "rises with compute" in str(w.message)] == [
+    assert str(e.value) == (
         f"column 'loss' rises with compute (Spearman correlation {rho:.2f} over 8 runs, p = {p:.2g}), where a loss "
-        "falls: is it an accuracy or a score (higher is better)? Give the loss in nats per token."]
+        "falls: is it an accuracy or a score (higher is better)? Give the loss in nats per token.")
+    df = runs(20)
+    df["loss"] = 2.0 + 0.05 * (np.arange(20) + np.random.default_rng(0).normal(0, 6, 20))  # rising, not steadily
+    rho, p = stats.spearmanr(df["params"] * df["tokens"], df["loss"])
+    assert 0.6 < rho < 0.8 and p < 0.01  # the case this part tests
+    with pytest.warns(RunsTableWarning, match=r"^column 'loss' rises with compute \(Spearman correlation 0.68 over 20"):
+        validate_runs(df)
 
 
 def test_a_table_that_is_neither_a_frame_nor_a_path_is_named():
