@@ -920,9 +920,18 @@ def validate_runs(
             missing.append(f"'{col}'{hint}")
     if missing:
         name = "runs table" if ctx.what is None else ctx.what
+        # a table with one size column fits a one-variable law (a fresh user's compute-only and params-only tables)
+        one = None
+        if {"params", "tokens"} <= set(needs) and "loss" in cols:
+            if "flops" in cols and "params" not in cols and "tokens" not in cols:
+                one = ("compute and loss only", "power_flops")
+            elif "params" in cols and "tokens" not in cols and "flops" not in cols:
+                one = ("parameters and loss only (every run on the same number of tokens)", "power_params")
         raise RunsTableError(
             (f"{name} has no column " if len(missing) == 1 else f"{name} lacks {len(missing)} columns: ")
             + "; ".join(missing) + f". Columns found: {', '.join(cols)}."
+            + (f" A table of {one[0]} fits the one-variable law {one[1]} (--law {one[1]}; "
+               f"ScalingLaw(law='{one[1]}') in Python)." if one else "")
         )
     if "flops" in size_cols and "params" not in cols and "tokens" in size_cols:
         raise RunsTableError("column 'flops' needs 'params' to derive tokens = flops / (6 params); add 'params'.")

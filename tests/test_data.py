@@ -918,6 +918,21 @@ def test_headers_that_contain_the_columns_word_are_all_offered_the_likeliest_fir
         "one, or stack them with a domain column). Columns found: ")
 
 
+def test_a_table_of_one_size_column_is_pointed_to_the_one_variable_law():
+    # a fresh user's compute-only and params-only tables were told only which columns were missing
+    df = runs()
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df.assign(flops=6 * df["params"] * df["tokens"])[["flops", "loss"]])
+    assert str(e.value) == ("runs table has no column 'params'. Columns found: flops, loss. A table of compute and "
+                            "loss only fits the one-variable law power_flops (--law power_flops; "
+                            "ScalingLaw(law='power_flops') in Python).")
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df[["params", "loss"]])
+    assert str(e.value).endswith("Columns found: params, loss. A table of parameters and loss only (every run on the "
+                                 "same number of tokens) fits the one-variable law power_params (--law power_params; "
+                                 "ScalingLaw(law='power_params') in Python).")
+
+
 def test_a_gzip_compressed_csv_is_read_and_a_damaged_one_named(tmp_path):
     # a fresh user's curves.csv.gz was called "a binary file (NUL bytes)"
     import gzip
