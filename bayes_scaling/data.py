@@ -345,7 +345,7 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     """Configurations trained more than once (e.g. several seeds): run counts above 1, indexed by configuration.
 
     A configuration is the same N, D, unique tokens U (where the table has them: runs of the data-constrained law
-    at one N and D but different U are different runs, not seeds) and domain.
+    at one N and D but different U are different runs, not seeds) and domain; the same C for a table of compute only.
 
     Parameters
     ----------
@@ -357,8 +357,10 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     pandas.Series
         Run count of each repeated configuration (empty when none is repeated).
     """
-    keys = [c for c in ("params", "tokens", "unique_tokens", "domain") if c in runs]
-    counts = runs.groupby(keys).size() if keys else pd.Series(dtype=int)
+    # a compute-only table's configuration is its FLOPs (every run of it was one configuration, 'trained 9 times')
+    sizes = [c for c in ("params", "tokens", "unique_tokens") if c in runs] or [c for c in ("flops",) if c in runs]
+    keys = sizes + (["domain"] if "domain" in runs else [])
+    counts = runs.groupby(keys).size() if sizes else pd.Series(dtype=int)
     return counts[counts > 1]
 
 

@@ -1008,6 +1008,10 @@ def test_runs_at_one_n_and_d_but_other_unique_tokens_are_not_seeds():
     rep = repeated_configurations(runs)
     assert rep.to_dict() == {(8.27e7, 2e10, 4e8, "d"): 2}
     assert repeated_configurations(runs.drop(columns="unique_tokens")).to_dict() == {(8.27e7, 2e10, "d"): 4}
+    # a compute-only table: its budgets (nine runs at nine budgets were "one configuration trained 9 times")
+    c = pd.DataFrame({"flops": [1e18, 1e19, 1e19, 1e20], "loss": [3.0, 2.7, 2.71, 2.5], "domain": "d"})
+    assert repeated_configurations(c).to_dict() == {(1e19, "d"): 2}
+    assert repeated_configurations(c.drop(columns="domain")).to_dict() == {1e19: 2}
 
 
 def test_targets_with_a_misspelt_domain_column_are_warned_about():
