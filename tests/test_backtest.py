@@ -486,3 +486,12 @@ def test_published_baselines_scored_on_the_runs_they_were_fitted_on_are_warned_a
         warnings.simplefilter("always")
         backtest(other, Split.cutoff("flops", 1e21), methods={"published": {}})
     assert not [w for w in rec if "published fit" in str(w.message)]
+    # the bayes method's prior fitted on them (another fresh user was told only about the baselines)
+    from bayes_scaling.backtest.runner import warn_if_published_saw
+
+    held = runs[runs["flops"] >= 1e21]
+    with pytest.warns(UserWarning) as rec:
+        warn_if_published_saw(held, ["besiroglu2024", "weak"], prior=True)
+    assert [str(w.message) for w in rec] == [
+        "23 of the 23 held-out runs are runs of the embedded 'chinchilla' data, on which the bayes method's prior "
+        "'besiroglu2024' was fitted: its scores are not out of sample; give it prior='weak' to score it fairly."]

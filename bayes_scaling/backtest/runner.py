@@ -146,29 +146,36 @@ def _matches(heldout: pd.DataFrame, name: str) -> int:
     return int((np.abs(keys[:, None, :] - ref[None, :, :]) < 1e-6).all(axis=2).any(axis=1).sum())
 
 
-def warn_if_published_saw(heldout: pd.DataFrame, sources, min_share: float = 0.5) -> None:
-    """Warn when most held-out runs are runs the published baselines' fit was made on (:data:`FITTED_ON`).
+def warn_if_published_saw(heldout: pd.DataFrame, sources, min_share: float = 0.5, *, prior: bool = False) -> None:
+    """Warn when most held-out runs are runs a published fit was made on (:data:`FITTED_ON`): the published
+    baselines' fit, or with ``prior=True`` the prior of the bayes method.
 
     A fresh user's backtest of the datablations runs showed ``published_offset`` at 1.93 % against the Bayesian
-    3.41 % without a word: Muennighoff et al. (2023) fitted those held-out runs.
+    3.41 % without a word: Muennighoff et al. (2023) fitted those held-out runs. Another's backtest of the Chinchilla
+    runs with the default prior (Besiroglu et al. 2024, fitted on them) was told only about the baselines.
 
     Parameters
     ----------
     heldout : pandas.DataFrame
         Validated held-out runs (``params``, ``tokens``).
     sources : iterable of str
-        Catalog names of the published fits the backtest's published methods use.
+        Catalog names of the published fits the backtest's published methods (or its bayes method's prior) use.
     min_share : float, default 0.5
         As :func:`warn_if_learned_from`.
+    prior : bool, default False
+        The sources are priors of the bayes method, not baselines.
     """
     for source in dict.fromkeys(sources):
         name = FITTED_ON.get(source)
         hit = _matches(heldout, name) if name else 0
         if hit >= 5 and hit / len(heldout) >= min_share:
-            warnings.warn(f"{hit} of the {len(heldout)} held-out runs are runs of the embedded '{name}' data, on which "
-                          f"the published fit '{source}' of the 'published' and 'published_offset' baselines was made: "
-                          "they have seen these runs, so their scores are not forecasts; leave them out of the "
-                          "comparison.", UserWarning, stacklevel=3)
+            start = f"{hit} of the {len(heldout)} held-out runs are runs of the embedded '{name}' data, on which "
+            warnings.warn(start + (
+                f"the bayes method's prior '{source}' was fitted: its scores are not out of sample; give it "
+                "prior='weak' to score it fairly." if prior else
+                f"the published fit '{source}' of the 'published' and 'published_offset' baselines was made: "
+                "they have seen these runs, so their scores are not forecasts; leave them out of the comparison."),
+                UserWarning, stacklevel=3)
 
 
 def warn_if_learned_from(heldout: pd.DataFrame, extrapolation="learned", min_share: float = 0.5) -> None:
@@ -455,6 +462,8 @@ def backtest(
             warn_if_learned_from(heldout, kw.get("extrapolation", "learned"))
     warn_if_published_saw(heldout, [kw.get("source") or PUBLISHED_SOURCES.get(kw.get("law") or "chinchilla", "")
                                      for _, base, kw in specs if base in ("published", "published_offset")])
+    warn_if_published_saw(heldout, [ScalingLaw(**{k: v for k, v in kw.items() if k not in _BAYES_FIT_KEYS}).prior.name
+                                     for _, base, kw in specs if base == "bayes"], prior=True)
 
     # ---- phase 1: Bayesian fits and per-domain Huber fits (independent tasks)
     tasks, keys = [], []
