@@ -341,6 +341,34 @@ def single_size_axis(runs: pd.DataFrame) -> str | None:
     return None
 
 
+#: Spread (max / min) of a size the law does not read above which runs are said to lie off its curve: half a decade.
+IGNORED_SPREAD = 3.0
+
+
+def _warn_ignored_sizes(out: pd.DataFrame, needs: tuple[str, ...]) -> None:
+    """Warn when a one-variable law is fitted to runs that vary in a size it does not read.
+
+    A fresh user's 245 Chinchilla runs (D over three decades) were fitted with the law of N alone, and all of them with
+    the law of C alone (as if each were compute-optimal), without a word.
+    """
+    if needs == ("params",) and "tokens" in out:
+        spread = out["tokens"].groupby(out["domain"]).agg(lambda t: t.max() / t.min()).max()
+        if spread > IGNORED_SPREAD:
+            warnings.warn(
+                f"column 'tokens' varies {spread:.3g}x across the runs, but the law reads N alone: runs trained on other "
+                "D lie off its curve, and its forecasts mix them. Fit a law of N and D (the default, chinchilla), or "
+                "keep the runs of one token budget.", RunsTableWarning, stacklevel=3)
+    if needs == ("flops",) and {"params", "tokens"} <= set(out.columns):
+        ratio = out["tokens"] / out["params"]
+        spread = ratio.groupby(out["domain"]).agg(lambda r: r.max() / r.min()).max()
+        if spread > IGNORED_SPREAD:
+            warnings.warn(
+                f"the runs span {ratio.min():.3g}-{ratio.max():.3g} tokens per parameter, but the law reads C alone, as "
+                "if every run were compute-optimal: runs off the optimum lie above its curve. Fit a law of N and D (the "
+                "default, chinchilla), or keep the best run of each budget (the isoFLOP minima).",
+                RunsTableWarning, stacklevel=3)
+
+
 def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     """Configurations trained more than once (e.g. several seeds): run counts above 1, indexed by configuration.
 
@@ -898,6 +926,8 @@ def validate_runs(
     size_cols = list(needs)
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
         size_cols = [c if c != "tokens" else "flops" for c in size_cols]
+    if "flops" in size_cols and "flops" not in cols and {"params", "tokens"} <= set(cols):
+        size_cols = [c for c in size_cols if c != "flops"] + ["params", "tokens"]  # C = 6 N D, derived below
     required = [*size_cols, "loss"]
     missing = []
     for col in required:  # every missing column in one message: one round of renaming, not one per column
@@ -1174,6 +1204,7 @@ def validate_runs(
             RunsTableWarning,
             stacklevel=2,
         )
+    _warn_ignored_sizes(out, tuple(needs))
     if n > 20_000:
         warnings.warn(
             f"{n:,} runs: the fit will take about {estimated_fit_seconds(n) / 60:.0f} minutes on 2 cores.",
@@ -1350,6 +1381,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     size_cols = list(needs)
     if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
         size_cols = [c if c != "tokens" else "flops" for c in size_cols]
+    if "flops" in size_cols and "flops" not in cols and {"params", "tokens"} <= set(cols):
+        size_cols = [c for c in size_cols if c != "flops"] + ["params", "tokens"]  # C = 6 N D, derived below
     if "flops" in size_cols and "tokens" in needs and "params" not in cols:
         raise RunsTableError(f"{what} has 'flops' but no 'params'{_closest('params', cols)}; tokens are derived as "
                              "flops / (6 params).")

@@ -933,6 +933,20 @@ def test_a_table_of_one_size_column_is_pointed_to_the_one_variable_law():
                                  "ScalingLaw(law='power_params') in Python).")
 
 
+def test_a_one_variable_law_on_runs_that_vary_in_another_size_is_warned_about():
+    # a fresh user's Chinchilla runs (D over three decades) were fitted with the law of N alone, and with the law of C
+    # alone as if every run were compute-optimal, without a word
+    df = runs(6).assign(tokens=lambda d: d["params"] * np.array([1, 300, 5, 40, 2, 100]))
+    with pytest.warns(RunsTableWarning, match=r"^column 'tokens' varies .*x across the runs, but the law reads N alone"):
+        validate_runs(df, needs=("params",), informative_prior=True)
+    with pytest.warns(RunsTableWarning, match=r"^the runs span 1-300 tokens per parameter, but the law reads C alone"):
+        validate_runs(df, needs=("flops",), informative_prior=True)
+    with warnings.catch_warnings(record=True) as rec:  # runs of one token budget (the routing runs): nothing
+        warnings.simplefilter("always")
+        validate_runs(runs(6).assign(tokens=1.3e11), needs=("params",), informative_prior=True)
+    assert not [w for w in rec if "reads N alone" in str(w.message)]
+
+
 def test_a_gzip_compressed_csv_is_read_and_a_damaged_one_named(tmp_path):
     # a fresh user's curves.csv.gz was called "a binary file (NUL bytes)"
     import gzip
