@@ -611,11 +611,11 @@ def fit_and_report(
         if key not in seen:
             seen.add(key)
             unique.append(n)
-    far = runs_far_above(fit, prob)
-    if len(far):  # on the terminal too: a fresh user's checkpoint at 9.5 nats among losses of 3 went unmentioned
-        unique.append(far_runs_sentence(fit, far))
     for note in unique:
         say(f"note: {note}")
+    far = runs_far_above(fit, prob)
+    if len(far):  # said on the terminal too (a fresh user's checkpoint at 9.5 nats among losses of 3 went unmentioned);
+        say(f"note: {far_runs_sentence(fit, far)}")  # the report's summary has it, so not again in its Notes
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
     style = advice_style or (lambda text: text)
     notes = [style(DATA_WARNING_NOTE + w) for w in data_warnings] + [style(n) for n in unique]

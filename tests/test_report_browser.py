@@ -248,7 +248,7 @@ def test_the_summary_sentences_show_the_numbers_of_summary_json(browser, demo):
     _open(browser, demo / "report.html")
     s = json.loads((demo / "summary.json").read_text(encoding="utf-8"))
     lines = [li.text for li in browser.find_elements("css selector", ".summary li")]
-    assert len(lines) == 3
+    assert len(lines) == 4
     head, front = s["predictions"][0], s["frontier"][-1]
     assert head["label"] == "Chinchilla 70B / 1.4T"
     assert lines[0] == (f"A 70B-parameter model on 1.4T tokens (chinchilla) reaches {head['loss_median']:.3f} nats/token "
@@ -260,8 +260,11 @@ def test_the_summary_sentences_show_the_numbers_of_summary_json(browser, demo):
         f"{format_number(front['tokens_per_param_median'], 3)} tokens per parameter "
         f"({format_number(front['tokens_per_param_lower'], 2)}–{format_number(front['tokens_per_param_upper'], 3)}), "
         f"reaching {front['loss_opt_median']:.3f} nats/token.")
+    # the Chinchilla runs far above the law (five at 0.04-0.2 tokens per parameter), the furthest named
+    assert lines[2].startswith("5 run(s) lie more than 5 noise scales above the fitted law (N = 2.98B, D = 516M, loss "
+                               "4.665 nats/token ("), lines[2]
     assert s["diagnostics_ok"] is True
-    assert lines[2] == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
+    assert lines[3] == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
     # the same sentences, number for number, in the Markdown twin
     md = (demo / "report.md").read_text(encoding="utf-8")
     assert all(f"- {line}" in md for line in lines)
