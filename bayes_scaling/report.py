@@ -625,6 +625,13 @@ def build_fit_report(
                         f"a run on 10x the tokens of its domain's largest run, with the {size} parameters every run had")
             rep.summary.append(f"No targets were given, so this is {what} (the forecast table also has 100x); give the "
                                "runs you plan as targets (--targets T.csv, targets=).")
+        if law.variables == ("params",):  # a fresh user read "A 13.1B-parameter model reaches 1.944" as any D's
+            rep.summary.append("The law reads N alone: its forecasts hold for models trained as the runs were (on "
+                               "their number of tokens, whose term it folds into E); for another D fit a law of N and "
+                               "D.")
+        elif law.variables == ("tokens",):
+            rep.summary.append("The law reads D alone: its forecasts hold for the runs' model size (its term is folded "
+                               "into E); for another N fit a law of N and D.")
     if front_dom is not None and len(front_dom):
         f = front_dom.iloc[-1]
         where = f" for {head_dom}" if several else ""

@@ -148,6 +148,8 @@ def test_a_params_only_fit_reports_and_has_no_frontier(tmp_path, monkeypatch):
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, r, **kw: fit)
     res = fit_and_report(runs, tmp_path / "o", law="power_params", prior="weak")
     assert res.frontier is None and list(res.predictions["params"]) == [10 * n[-1], 100 * n[-1]]
+    assert ("The law reads N alone: its forecasts hold for models trained as the runs were (on their number of tokens, "
+            "whose term it folds into E); for another D fit a law of N and D.") in res.report.summary
     assert {"report.html", "predictions.csv", "fit"} <= {p.name for p in (tmp_path / "o").iterdir()}
     with pytest.raises(ValueError, match=r"^the power_params law does not depend on both N and D, so it has no "
                                          r"compute-optimal split\.$"):
