@@ -53,6 +53,7 @@ __all__ = [
     "one_domain_of",
     "missing_domain_column",
     "single_size_axis",
+    "configuration_words",
     "RunsTableError",
     "RunsTableWarning",
     "REQUIRED_COLUMNS",
@@ -390,6 +391,14 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     keys = sizes + (["domain"] if "domain" in runs else [])
     counts = runs.groupby(keys).size() if sizes else pd.Series(dtype=int)
     return counts[counts > 1]
+
+
+def configuration_words(repeated: pd.Series) -> str:
+    """What a configuration of :func:`repeated_configurations` is made of, in symbols: "N, D and domain", "C and
+    domain" (a compute-only table, which was said to repeat "N, D and domain")."""
+    symbol = {"params": "N", "tokens": "D", "unique_tokens": "U", "flops": "C", "domain": "domain"}
+    names = [symbol.get(str(n), str(n)) for n in repeated.index.names if n is not None]
+    return (", ".join(names[:-1]) + " and " + names[-1]) if len(names) > 1 else "".join(names) or "N, D and domain"
 
 
 def _domain_column_hint(col: str, columns) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_count, format_flops
-from .data import repeated_configurations
+from .data import configuration_words, repeated_configurations
 
 __all__ = ["column_legend", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
            "format_probability", "format_p_value", "table_html", "print_table", "SUMMARY_MAX_DOMAINS"]
@@ -173,7 +173,7 @@ def _fit_overview(fit) -> dict:
         "status": status,
         "detail": detail,
         "problems": list(d.problems) if d is not None and not d.ok else [],
-        "repeated": (f"{len(repeated)} configuration(s) (same N, D and domain) trained more than once, e.g. seeds "
+        "repeated": (f"{len(repeated)} configuration(s) (same {configuration_words(repeated)}) trained more than once, e.g. seeds "
                      f"({int(repeated.sum())} runs): every run is kept") if len(repeated) else "",
     }
 

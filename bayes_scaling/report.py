@@ -23,7 +23,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed
 from ._version import __version__
-from .data import repeated_configurations, single_size_axis
+from .data import configuration_words, repeated_configurations, single_size_axis
 from .display import format_count, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -695,7 +695,7 @@ def build_fit_report(
                  "this report is in nats/token.")
     reps = repeated_configurations(mine)
     if len(reps):
-        sec.text(f"{len(reps)} configuration(s) (same N, D and domain) were trained more than once ({int(reps.sum())} "
+        sec.text(f"{len(reps)} configuration(s) (same {configuration_words(reps)}) were trained more than once ({int(reps.sum())} "
                  "runs, e.g. several seeds): every run is kept, and their spread informs the run-to-run noise.")
     if len(ref):
         sec.text(

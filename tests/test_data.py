@@ -1026,6 +1026,10 @@ def test_runs_at_one_n_and_d_but_other_unique_tokens_are_not_seeds():
     c = pd.DataFrame({"flops": [1e18, 1e19, 1e19, 1e20], "loss": [3.0, 2.7, 2.71, 2.5], "domain": "d"})
     assert repeated_configurations(c).to_dict() == {(1e19, "d"): 2}
     assert repeated_configurations(c.drop(columns="domain")).to_dict() == {1e19: 2}
+    from bayes_scaling.data import configuration_words
+
+    assert configuration_words(repeated_configurations(c)) == "C and domain"
+    assert configuration_words(repeated_configurations(runs)) == "N, D, U and domain"
 
 
 def test_targets_with_a_misspelt_domain_column_are_warned_about():
