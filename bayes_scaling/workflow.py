@@ -613,7 +613,8 @@ def fit_and_report(
             unique.append(n)
     for note in unique:
         say(f"note: {note}")
-    far = runs_far_above(fit, prob)
+    far = step("runs far above the law", "bayes-scaling predict DIR --at RUNS.csv (the runs' forecasts)",
+               lambda: runs_far_above(fit, prob))
     if len(far):  # said on the terminal too (a fresh user's checkpoint at 9.5 nats among losses of 3 went unmentioned);
         say(f"note: {far_runs_sentence(fit, far)}")  # the report's summary has it, so not again in its Notes
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
