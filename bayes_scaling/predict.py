@@ -74,8 +74,9 @@ def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
     return {
         "loss_median": "median forecast of the loss of one new training run at the target, nats/token (run-to-run "
                        "noise included: what one run will show)",
-        "loss_lower": f"lower end of its {prob:.0%} credible interval",
-        "loss_upper": f"upper end of its {prob:.0%} credible interval",
+        "loss_lower": f"lower end of its {prob:.0%} credible interval (never inside the expected loss's: where the "
+                      "run-to-run noise is small beside the law's uncertainty the two ends are equal)",
+        "loss_upper": f"upper end of its {prob:.0%} credible interval (likewise)",
         "mean_loss_median": "median of the expected loss at the target: the law, without one run's noise, nats/token",
         "mean_loss_lower": f"lower end of its {prob:.0%} credible interval",
         "mean_loss_upper": f"upper end of its {prob:.0%} credible interval",
