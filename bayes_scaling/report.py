@@ -24,7 +24,7 @@ from matplotlib import pyplot as plt
 from ._text import listed
 from ._version import __version__
 from .data import configuration_words, repeated_configurations, single_size_axis
-from .display import format_count, format_number, format_p_value, format_probability, table_html
+from .display import format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
     plot_departures,
@@ -446,6 +446,8 @@ def _run_phrase(r, cols) -> str:
         parts.append(f"D = {format_count(r.tokens)}")
     if "unique_tokens" in cols:
         parts.append(f"U = {format_count(r.unique_tokens)} ({format_number(r.tokens / r.unique_tokens, 3)} epochs)")
+    if "flops" in cols:  # the law of C alone (its runs were named by nothing: "(, loss 5.006", a fresh user)
+        parts.append(f"C = {format_flops(r.flops)} FLOPs")
     return ", ".join(parts)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
-from bayes_scaling.display import format_count
+from bayes_scaling.display import format_count, format_flops
 from bayes_scaling.model import VARS
 from bayes_scaling.report import Report, build_fit_report, headline_sentence, heavy_tail_note, risk_section, write_json
 
@@ -375,6 +375,14 @@ def test_runs_far_above_the_law_are_named_in_the_summary_whatever_the_tail_weigh
                 "for one new run; if they are not the regime you forecast, drop them and fit again.")
     assert far_runs_sentence(fit, far) == sentence
     assert sentence in build_fit_report(fit, fit.predict(TARGETS), None).summary
+    # a law of C alone names its runs by C (they were named by nothing: "(, loss 5.006", a fresh user)
+    c = synthetic_runs().assign(flops=lambda d: 6 * d["params"] * d["tokens"])[["flops", "loss"]]
+    c.loc[3, "loss"] *= 1.5
+    fit_c = make_fake_fit(c, law_name="power_flops")
+    far_c = runs_far_above(fit_c)
+    assert far_runs_sentence(fit_c, far_c).startswith(
+        f"{len(far_c)} run(s) lie more than 5 noise scales above the fitted law (C = {format_flops(far_c['flops'][0])} "
+        f"FLOPs, loss {far_c['loss'][0]:.3f} nats/token (")
     # none: nothing said
     clean = make_fake_fit(synthetic_runs())
     assert runs_far_above(clean).empty and far_runs_sentence(clean, runs_far_above(clean)) == ""
