@@ -447,6 +447,35 @@ def test_backtest_cli_names_an_embedded_data_set_and_a_law(tmp_path, capsys, mon
     assert "extrapolation" not in seen["methods"]["huber_ls"]
 
 
+def test_a_compute_only_table_is_backtested_with_the_law_of_c(tmp_path, monkeypatch):
+    # a fresh user's isoFLOP minima (flops, loss) were refused: "runs table has no column 'params'"
+    from bayes_scaling.backtest import command
+    from bayes_scaling.cli import main
+
+    chin = bs.datasets.load_chinchilla()
+    c = np.geomspace(6e18, 3e21, 9)
+    best = pd.DataFrame({"flops": c, "loss": [chin.loc[(np.abs(np.log10(chin["flops"] / b)) < 0.05), "loss"].min()
+                                             for b in c]})
+    res = backtest(best, Split.cutoff("flops", 1e21), methods={"huber_ls": {"law": "power_flops"}})
+    row = res.summary.iloc[0]
+    assert (row["law"], row["n_train"], row["n_heldout"], row["n_scored"]) == ("power_flops", 7, 2, 2)
+    assert 0 < row["mape"] < 3
+    assert res.points[["params", "tokens"]].isna().all().all() and (res.points["flops"] > 1e21).all()
+    # the command leaves out the published baselines, which have no fit of that law
+    seen = {}
+
+    def fake_backtest(runs, split, methods, *a, **k):
+        seen.update(methods=methods)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(command, "backtest", fake_backtest)
+    path = tmp_path / "best.csv"
+    best.to_csv(path, index=False)
+    assert main(["backtest", str(path), "--law", "power_flops", "--split-by", "flops", "--cutoff", "1e21",
+                 "--quiet"]) == 1
+    assert sorted(seen["methods"]) == ["bayes", "huber_ls", "huber_ls_bootstrap"]
+
+
 def test_scoring_a_catalog_data_set_with_the_prior_learned_from_it_warns():
     """A fresh user's datablations backtest with the default prior covered 0.787, the README's 0.754 needed
     learned_without_datablations: the prior had seen the errors it was scored on, without a word."""

@@ -137,8 +137,19 @@ _CATALOG_RUNS = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablat
                  "routing": load_routing}
 
 
+def _sizes_needed(specs) -> tuple[str, ...]:
+    """The size columns the runs need: N and D, or the one variable every method's law reads (a fresh user's
+    compute-only table was refused for want of 'params' with every method on the law of C alone)."""
+    variables = {get_law(kw.get("law") or "chinchilla").variables for _, _, kw in specs}
+    if len(variables) == 1 and len(one := next(iter(variables))) == 1:
+        return one
+    return ("params", "tokens")
+
+
 def _matches(heldout: pd.DataFrame, name: str) -> int:
     """How many held-out runs are runs of the embedded data set ``name`` ((N, D) equal to a relative 1e-6)."""
+    if not {"params", "tokens"} <= set(heldout.columns):
+        return 0  # a table of one size column cannot be matched run for run
     keys = np.log(heldout[["params", "tokens"]].to_numpy(float))
     if name not in _CATALOG_RUNS or not len(keys):
         return 0
@@ -434,10 +445,10 @@ def backtest(
         raise ValueError(f"n_boot must be at least 2, got {n_boot}.")
     specs = normalise_methods(methods)
     given = normalise_splits(split)
+    needs = _sizes_needed(specs)
     table = None
     if runs is not None:
-        table = validate_runs(runs, n_law_parameters=5, informative_prior=True, needs=("params", "tokens"),
-                              loss_unit=loss_unit)
+        table = validate_runs(runs, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
     elif any(sp is not None for *_, sp in given):
         raise RunsTableError("runs is None: give the runs table, or the split as a (train, heldout) pair of DataFrames.")
     splits = []
@@ -448,10 +459,8 @@ def backtest(
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RunsTableWarning)
-                tr = validate_runs(tr, n_law_parameters=5, informative_prior=True, needs=("params", "tokens"),
-                                   loss_unit=loss_unit)
-                te = validate_runs(te, n_law_parameters=5, informative_prior=True, needs=("params", "tokens"),
-                                   loss_unit=loss_unit)
+                tr = validate_runs(tr, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
+                te = validate_runs(te, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
         splits.append((label, tr, te))
     labels = [s[0] for s in splits]
     if len(set(labels)) != len(labels):
@@ -615,9 +624,7 @@ def score_points(te: pd.DataFrame, y: np.ndarray, levels, model, bayes_fc, notes
     pts = pd.DataFrame({
         "run": te.index.to_numpy(),
         "domain": te["domain"].to_numpy(),
-        "params": te["params"].to_numpy(float),
-        "tokens": te["tokens"].to_numpy(float),
-        "flops": te["flops"].to_numpy(float),
+        **{c: (te[c].to_numpy(float) if c in te else np.full(n, np.nan)) for c in ("params", "tokens", "flops")},
         "loss": y,
     })
     if "unique_tokens" in te:  # a data-constrained split: where the runs repeat their data
