@@ -189,7 +189,9 @@ def plot_fit(
         lo, hi = interval(curve, p)
         ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} band (expected loss)")
     ax.plot(grid, np.median(curve, 0), color=_BAND, lw=2, label=f"posterior median {label_path}".strip())
-    if published and fit.prior.informative:
+    # not when the prior leaves a parameter weak: a one-variable law's "published" curve had the published E, which
+    # lacks the fixed other term the law folds into E, and sat far below the runs (a fresh user)
+    if published and fit.prior.informative and not fit.prior.weak_names:
         th0 = fit.published_theta()[None, :]  # the prior's centre, shape (1, p)
         if law.has_allocation and x == "flops":
             pub = optimal_allocation_draws(fit, grid, th0)["loss_opt"][0]

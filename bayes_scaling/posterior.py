@@ -411,7 +411,8 @@ class ScalingFit:
         Returns
         -------
         values : dict of float
-            The natural parameters of :meth:`published_prior` (empty when there is none).
+            The natural parameters of :meth:`published_prior` (empty when there is none), without those the
+            prior leaves weak (``PriorSpec.weak_names``: a one-variable law's E).
         source : str or None
             The catalog entry the values come from.
         """
@@ -420,7 +421,10 @@ class ScalingFit:
             return {}, None
         cat = {k: np.asarray(v) for k, v in prior.mean.items()}
         nat = self.law.natural(self.law.from_catalog(cat, self.refs), self.refs)
-        return {k: float(v) for k, v in nat.items()}, prior.name
+        # not a parameter the prior leaves weak: a one-variable law's E holds the fixed other term, so the
+        # published E is no estimate of it (a params-only fit was said to "pull E away" from 1.817)
+        weak = {k[3:] if k.startswith("log") else k for k in prior.weak_names}
+        return {k: float(v) for k, v in nat.items() if k not in weak}, prior.name
 
     def parameters(self, prob: float = 0.9, domain: str | None = None) -> pd.DataFrame:
         """Posterior median and equal-tailed interval of the natural parameters.

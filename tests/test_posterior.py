@@ -241,3 +241,21 @@ def test_posterior_carries_the_law_parameters_under_their_names(fake_hier_fit):
 def test_replacing_a_fit_does_not_change_the_original_tree(fake_fit):
     kaplan = dataclasses.replace(fake_fit, law=bs.get_law("kaplan"), prior=bs.get_prior("weak", law="kaplan"))
     assert "E" in fake_fit.posterior["posterior"] and kaplan.posterior is not fake_fit.posterior
+
+
+def test_a_one_variable_fit_is_not_compared_with_a_published_e_its_law_does_not_have():
+    # a params-only fit was said to "pull E away" from the published 1.817 and drawn against a "published law" far
+    # below its runs: the law folds the fixed D term into E, and its prior leaves E weak
+    from conftest import make_fake_fit
+
+    from bayes_scaling.plots import plot_fit
+
+    n = np.geomspace(1.6e7, 1.3e9, 8)
+    runs = pd.DataFrame({"params": n, "loss": 1.8 + 400 / n**0.3})
+    fit = make_fake_fit(runs, law_name="power_params", prior="besiroglu2024_params")
+    values, source = fit.published_values()
+    assert source == "besiroglu2024_params" and sorted(values) == ["A", "alpha"]
+    assert np.isnan(fit.parameters().set_index("parameter").loc["E", "published"])
+    _, ax = plot_fit(fit)
+    assert not [ln for ln in ax.get_lines() if "published" in ln.get_label()]
+
