@@ -390,11 +390,15 @@ class _CompileWatch:
     def _run(self) -> None:
         t0 = last = time.perf_counter()
         known = self._compiled()
+        said = 0
         while not self._stop.wait(self.poll):
             now, n = time.perf_counter(), self._compiled()
             if n > known >= 0:
-                self.say(f"model compiled after {now - t0:.0f} s (kept for later fits in this process); sampling")
-                known, last = n, now
+                # a fit with a reference compiles two models (the reference's summary, then the fit): said twice
+                # in the same words, it read as a repeated line
+                what = "model compiled" if not said else "second model compiled" if said == 1 else "another model compiled"
+                self.say(f"{what} after {now - t0:.0f} s (kept for later fits in this process); sampling")
+                known, last, said = n, now, said + 1
             elif now - last >= self.every:
                 self.say(f"still compiling or sampling ({now - t0:.0f} s so far)")
                 last = now

@@ -576,8 +576,10 @@ def test_a_progress_line_while_the_model_compiles(monkeypatch):
         t.sleep(0.3)
         cache.append("model")
         t.sleep(0.1)
+        cache.append("reference summary")  # a fit with --reference compiles a second model
+        t.sleep(0.1)
     assert lines[0].startswith("still compiling or sampling (")
-    assert any(ln.startswith("model compiled after ") for ln in lines)
+    assert [ln.split(" after ")[0] for ln in lines if "compiled" in ln] == ["model compiled", "second model compiled"]
 
 
 @pytest.mark.slow
