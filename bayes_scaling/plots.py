@@ -388,6 +388,10 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
     return fig, axes
 
 
+#: Points of the grid :func:`plot_frontier` draws on between the smallest and the largest budget it is given.
+FRONTIER_GRID = 60
+
+
 def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = None, ax=None):
     """Compute-optimal N_opt(C) and D_opt(C) with credible bands.
 
@@ -395,7 +399,8 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
     ----------
     fit : ScalingFit
     flops : sequence of float, optional
-        Budgets (default: from the smallest run's compute to 1000x the largest).
+        Budgets (default: from the smallest run's compute to 1000x the largest); fewer than
+        :data:`FRONTIER_GRID` are drawn on that many points between the smallest and the largest.
     prob : float
     domain : str, optional
     ax : Axes, optional
@@ -403,15 +408,20 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
     Returns
     -------
     (Figure, Axes)
-        Two median lines (N_opt, D_opt) and two bands; tokens per parameter on a twin axis.
+        Two median lines (N_opt, D_opt) and two bands; tokens per parameter on a twin log axis. A figure of its
+        own has the legend below the axes.
     """
+    own_figure = ax is None
     fig, ax = _ax(ax)
     if flops is None:
         c = fit.runs["flops"]
         flops = np.geomspace(c.min(), c.max() * 1000, 60)
+    flops = np.unique(np.asarray(flops, float))
+    if 2 <= len(flops) < FRONTIER_GRID:  # drawn between the budgets, not joined by straight lines (a fresh user's
+        flops = np.geomspace(flops[0], flops[-1], FRONTIER_GRID)  # two budgets read 17 tokens/param where it is 11.5)
     # a drawing grid, not budgets the user chose: the report's reached 1.5x its table's largest budget and warned
     # about a budget 1355x beyond the runs that nobody had asked for
-    fr = frontier(fit, np.asarray(flops, float), prob=prob, domain=domain, warn_far=False)
+    fr = frontier(fit, flops, prob=prob, domain=domain, warn_far=False)
     for key, colour, label in (("params_opt", OKABE_ITO[0], "N_opt (parameters)"), ("tokens_opt", OKABE_ITO[1], "D_opt (tokens)")):
         ax.fill_between(fr["flops"], fr[f"{key}_lower"], fr[f"{key}_upper"], color=colour, alpha=0.25, lw=0)
         ax.plot(fr["flops"], fr[f"{key}_median"], color=colour, lw=2, label=f"{label}, {prob:.0%} band")
@@ -425,10 +435,21 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
     twin.plot(fr["flops"], fr["tokens_per_param_median"], color=OKABE_ITO[2], lw=1.2, ls=":",
               label=f"tokens per parameter, {prob:.0%} band")
     twin.set_ylabel("tokens per parameter (D/N)", color=OKABE_ITO[2])
-    twin.set_ylim(bottom=0)
+    # a log axis: on a linear one a ratio of 0-1600 (datablations) sat flat on zero below 1e20 (a fresh user)
+    twin.set_yscale("log")
+    twin.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+    twin.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+    lo_t, hi_t = twin.get_ylim()
+    if hi_t / lo_t < 100:  # one or two decades: 2, 5, 10, 20 (only "10" was labelled on 3-35)
+        twin.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    _thin_minor_labels(twin)  # under a decade (10-30 tokens per parameter): round values, not "2 x 10^1"
     lines = ax.get_legend_handles_labels()
     lines2 = twin.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper left")
+    if own_figure:  # below the axes: inside, it covered the tokens-per-parameter band (a fresh user)
+        fig.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="outside lower center", ncols=2,
+                   frameon=False)
+    else:
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper left")
     ax.set_title("compute-optimal allocation (C = 6ND)")
     return fig, ax
 

@@ -824,7 +824,8 @@ def build_fit_report(
         c = fit.runs["flops"]
         top = max(float(c.max()) * 1000.0, float(frontier["flops"].max()) * 1.5)
         sec.figure(plot_frontier(fit, np.geomspace(float(c.min()), top, 60), prob=prob, domain=fig_dom)[0], "frontier",
-                   f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND)" + (f" for {head_dom}." if several else "."))
+                   f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND), and their ratio D/N, tokens per parameter "
+                   "(dotted, right axis)" + (f" for {head_dom}." if several else "."))
         cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
         # the table's headers explained, as the Forecasts section does (a fresh user found them raw)
         sec.text("flops is the compute budget C; params_opt_* the compute-optimal N, tokens_opt_* its D = C / (6 N), "

@@ -329,8 +329,9 @@ def test_plot_parameters_published_values(fake_fit):
 # ------------------------------------------------------------- plot_frontier
 def test_plot_frontier_bands_equal_frontier(fake_fit):
     fit = fake_fit
-    flops = np.geomspace(1e19, 1e24, 12)
-    fig, ax = plot_frontier(fit, flops, prob=0.8)
+    # twelve budgets are drawn on 60 points between them (two budgets were joined by a straight line: a fresh user)
+    fig, ax = plot_frontier(fit, np.geomspace(1e19, 1e24, 12), prob=0.8)
+    flops = np.geomspace(1e19, 1e24, 60)
     fr = fit.frontier(flops, prob=0.8)
     polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(polys) == 2
@@ -355,7 +356,8 @@ def test_plot_frontier_bands_equal_frontier(fake_fit):
     v = tpp.get_paths()[0].vertices
     np.testing.assert_allclose([v[v[:, 0] == x, 1].min() for x in flops], fr["tokens_per_param_lower"], rtol=RTOL)
     np.testing.assert_allclose([v[v[:, 0] == x, 1].max() for x in flops], fr["tokens_per_param_upper"], rtol=RTOL)
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and twin.get_yscale() == "log"
+    assert ax.get_legend() is None and len(fig.legends) == 1  # below the axes, off the bands
     lo_x, hi_x = ax.get_xlim()
     assert tick_texts(ax.xaxis) == [f"1e{k}" for k in decades(lo_x, hi_x)]
     lo_y, hi_y = ax.get_ylim()
