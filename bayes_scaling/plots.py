@@ -120,7 +120,7 @@ def plot_fit(
     published : bool
         Draw the prior's published law (informative priors only).
     extend : float
-        Extend the curve this factor beyond the largest run.
+        Extend the curve this factor beyond the largest run (and at least 1.5x beyond the held-out runs).
     colorbar, legend : bool
         Draw the colour bar of tokens per parameter and the legend (a figure of its own gets
         the legend below the axes, where it cannot hide a run).
@@ -153,7 +153,11 @@ def plot_fit(
     runs = fit.runs[fit.runs["domain"] == domain]
     theta = fit.theta(domain)
     xv = runs[x].to_numpy(float)
-    grid = np.geomspace(xv.min() / 2, xv.max() * extend, 80)
+    top = xv.max() * extend
+    if heldout is not None and len(heldout):  # the curve reaches the held-out runs it is compared with (they sat in
+        hx0 = _heldout_x(heldout, x)           # empty space 50x beyond the largest run: a fresh user)
+        top = max(top, float(np.nanmax(hx0)) * 1.5)
+    grid = np.geomspace(xv.min() / 2, top, 80)
     rng = np.random.default_rng(fit.random_seed)
     extra_curves: list[tuple[float, np.ndarray]] = []  # (D/N, posterior median) of the runs' extreme ratios
     if law.has_allocation and x == "flops":
@@ -216,13 +220,7 @@ def plot_fit(
         cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
         cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
     if heldout is not None and len(heldout):
-        if x in heldout:
-            hx = heldout[x].to_numpy(float)
-        elif x == "flops" and {"params", "tokens"} <= set(heldout.columns):
-            hx = 6.0 * heldout["params"].to_numpy(float) * heldout["tokens"].to_numpy(float)
-        else:
-            raise ValueError(f"the held-out runs have no '{x}' column to draw them along.")
-        ax.scatter(hx, heldout["loss"], marker="x", color=_HELDOUT, s=36, zorder=4, label="held-out runs")
+        ax.scatter(hx0, heldout["loss"], marker="x", color=_HELDOUT, s=36, zorder=4, label="held-out runs")
     _log_axis(ax, "x", x)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
@@ -240,6 +238,15 @@ def plot_fit(
         else:
             ax.legend(fontsize=7, loc="best")
     return fig, ax
+
+
+def _heldout_x(heldout: pd.DataFrame, x: str) -> np.ndarray:
+    """The held-out runs' position along ``x`` (FLOPs as 6ND when the table has no ``flops``)."""
+    if x in heldout:
+        return heldout[x].to_numpy(float)
+    if x == "flops" and {"params", "tokens"} <= set(heldout.columns):
+        return 6.0 * heldout["params"].to_numpy(float) * heldout["tokens"].to_numpy(float)
+    raise ValueError(f"the held-out runs have no '{x}' column to draw them along.")
 
 
 def _ray(law, x: str, grid: np.ndarray, tokens_per_param: float) -> pd.DataFrame:

@@ -264,6 +264,11 @@ def test_heldout_runs_are_a_separate_scatter(fake_fit):
     np.testing.assert_allclose(scatters(ax)[1].get_offsets(), heldout[["params", "loss"]].to_numpy())
     _, ax = plot_fit(fit, "params", heldout=heldout.iloc[:0], tokens_per_param=20.0)
     assert len(scatters(ax)) == 1
+    # the curve reaches held-out runs far beyond 10x the largest run (they sat in empty space: a fresh user)
+    far = heldout.assign(params=heldout["params"] * 100, tokens=heldout["tokens"] * 100)
+    for x, hx in (("flops", 6 * far["params"] * far["tokens"]), ("params", far["params"])):
+        _, ax = plot_fit(fit, x, heldout=far, tokens_per_param=20.0 if x == "params" else None)
+        assert ax.lines[0].get_xdata().max() == pytest.approx(1.5 * hx.max(), rel=1e-9)
 
 
 def test_plot_fit_rejects_an_unknown_axis(fake_fit):
