@@ -16,6 +16,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ._warnings import quiet_library_noise
+from .data import single_size_axis
 from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
 from .display import format_count, format_flops, format_probability
 from .intervals import interval
@@ -167,7 +168,15 @@ def plot_fit(
         label_path = "compute-optimal L(C)"
     else:
         extra_rays = []
-        if law.has_allocation:
+        other = {"params": "tokens", "tokens": "params"}.get(x)
+        if law.has_allocation and tokens_per_param is None and single_size_axis(runs) == other:
+            # every run at one D (or N): the curve at that D, through the runs (rays of constant D/N crossed each run
+            # at one point only, a fresh user's routing figure)
+            table = pd.DataFrame({x: grid, other: float(runs[other].iloc[0])})
+            if "unique_tokens" in law.variables:
+                table["unique_tokens"] = table["tokens"]
+            label_path = f"at {'D' if other == 'tokens' else 'N'} = {format_count(float(runs[other].iloc[0]))}"
+        elif law.has_allocation:
             if tokens_per_param is None:
                 opt = optimal_allocation_draws(fit, np.array([runs["flops"].max()]), theta)
                 ratio = (runs["tokens"] / runs["params"]).to_numpy(float)
@@ -181,7 +190,7 @@ def plot_fit(
                 extra_rays = [r for r in (lo_r, hi_r)
                               if hi_r / lo_r > RAYS_MIN_SPAN and max(r, tokens_per_param) / min(r, tokens_per_param) > 1.5]
             table = _ray(law, x, grid, tokens_per_param)
-            label_path = f"D/N = {tokens_per_param:.3g}"
+            label_path = f"D/N = {_ratio_text(tokens_per_param)}"
         else:
             table = pd.DataFrame({law.variables[0]: grid})
             label_path = ""
@@ -209,7 +218,7 @@ def plot_fit(
         norm = LogNorm(vmin=lo_c / 1.5, vmax=hi_c * 1.5) if hi_c / lo_c < 3 else LogNorm(vmin=lo_c, vmax=hi_c)
     for r, med in extra_curves:
         ax.plot(grid, med, color=plt.get_cmap("cividis")(norm(r)), lw=1.2, ls="-.",
-                label=f"posterior median D/N = {r:.3g}")
+                label=f"posterior median D/N = {_ratio_text(r)}")
     sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis" if colour is not None else None, norm=norm, s=14,
                     zorder=3, label="runs", edgecolors="none" if colour is not None else None)
     if colour is not None and colorbar:
@@ -238,6 +247,11 @@ def plot_fit(
         else:
             ax.legend(fontsize=7, loc="best")
     return fig, ax
+
+
+def _ratio_text(r: float) -> str:
+    """A tokens-per-parameter ratio for a legend: 20, 1.5, 4,560 (not 4.56e+03, a fresh user)."""
+    return f"{r:.3g}" if r < 1000 else f"{float(f'{r:.3g}'):,.0f}"
 
 
 def _heldout_x(heldout: pd.DataFrame, x: str) -> np.ndarray:

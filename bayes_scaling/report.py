@@ -643,7 +643,8 @@ def build_fit_report(
             f"trained on {format_number(f['tokens_per_param_median'], 3)} tokens per parameter "
             f"({format_number(f['tokens_per_param_lower'], 2)}–{format_number(f['tokens_per_param_upper'], 3)}), reaching "
             f"{f['loss_opt_median']:.3f} nats/token"
-            + (f"; every run has one {_SIZE_WORDS[fixed]}, so this split comes from the prior alone." if fixed else ".")
+            + (f"; every run has one {_SIZE_WORDS[fixed]}, so the runs do not measure this split: it rests on the "
+               "prior and the law's form." if fixed else ".")
         )
     if "unique_tokens" in law.variables and len(predictions) and "unique_tokens" in predictions:
         one_epoch = np.allclose(predictions["unique_tokens"], predictions["tokens"])
@@ -798,7 +799,15 @@ def build_fit_report(
     if several and law.has_allocation:
         sec.figure(plot_domains(fit, own, probs=(0.5, prob))[0], "fit_domains",
                    f"Every domain: runs (colour: tokens per parameter, dark few, yellow many), compute-optimal posterior median with 50 % and {prob:.0%} bands of the expected loss.")
-    if law.has_allocation:
+    if law.has_allocation and fixed is not None:  # runs at one D (or N): their loss along the measured axis only
+        grow = "params" if fixed == "tokens" else "tokens"
+        sec.text(f"Every run has one {_SIZE_WORDS[fixed]}, {format_count(head_runs[fixed].iloc[0])}: the runs measure the "
+                 f"loss along {_SIZE_WORDS[grow]} only, so the loss-vs-compute figure of the compute-optimal allocation "
+                 "is left out (its curve would be the prior's split of each budget, not what the runs measured).")
+        sec.figure(plot_fit(fit, grow, domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
+                   f"Loss vs {_SIZE_WORDS[grow]} at the runs' {_SIZE_WORDS[fixed]}, with 50 % and {prob:.0%} bands of the "
+                   "expected loss.")
+    elif law.has_allocation:
         sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
                    f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
                    f"compute-optimal posterior median with 50 % and {prob:.0%} bands."
@@ -823,9 +832,14 @@ def build_fit_report(
         # largest run, while the report's headline budget was 5.88e23)
         c = fit.runs["flops"]
         top = max(float(c.max()) * 1000.0, float(frontier["flops"].max()) * 1.5)
-        sec.figure(plot_frontier(fit, np.geomspace(float(c.min()), top, 60), prob=prob, domain=fig_dom)[0], "frontier",
-                   f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND), and their ratio D/N, tokens per parameter "
-                   "(dotted, right axis)" + (f" for {head_dom}." if several else "."))
+        if fixed is not None:  # a fresh user's routing frontier: 6e-5 tokens per parameter, sizes over six decades
+            sec.text(f"Every run has one {_SIZE_WORDS[fixed]}: the runs do not measure how a budget splits between N and "
+                     "D, so this table rests on the prior and the law's form, not on the runs; its figure is left out. "
+                     "Runs at other token counts would measure it.")
+        else:
+            sec.figure(plot_frontier(fit, np.geomspace(float(c.min()), top, 60), prob=prob, domain=fig_dom)[0], "frontier",
+                       f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND), and their ratio D/N, tokens per "
+                       "parameter (dotted, right axis)" + (f" for {head_dom}." if several else "."))
         cols = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt") for s in ("median", "lower", "upper")]
         # the table's headers explained, as the Forecasts section does (a fresh user found them raw)
         sec.text("flops is the compute budget C; params_opt_* the compute-optimal N, tokens_opt_* its D = C / (6 N), "

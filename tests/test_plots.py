@@ -271,6 +271,29 @@ def test_heldout_runs_are_a_separate_scatter(fake_fit):
         assert ax.lines[0].get_xdata().max() == pytest.approx(1.5 * hx.max(), rel=1e-9)
 
 
+def test_runs_at_one_d_are_drawn_at_that_d():
+    # a fresh user's routing runs (every one on 131B tokens) were drawn along rays of constant D/N, each crossing one
+    # run, with a legend "D/N = 4.56e+03"
+    import warnings
+
+    from conftest import TRUTH, make_fake_fit
+
+    from bayes_scaling.plots import _ratio_text
+
+    n = np.geomspace(1.6e7, 1.3e8, 6)
+    runs = pd.DataFrame({"params": n, "tokens": 1.3e11, "loss": laws.chinchilla_loss(n, 1.3e11, **TRUTH)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = make_fake_fit(runs, prior="besiroglu2024")
+    _, ax = plot_fit(fit, "params")
+    median = [ln for ln in ax.lines if ln.get_label().startswith("posterior median")]
+    assert [ln.get_label() for ln in median] == ["posterior median at D = 130B"]
+    x = median[0].get_xdata()
+    pred = fit.predict(pd.DataFrame({"params": x, "tokens": 1.3e11}))
+    np.testing.assert_allclose(median[0].get_ydata(), pred["mean_loss_median"], rtol=0.01)
+    assert (_ratio_text(4560.4), _ratio_text(20.0), _ratio_text(1.53)) == ("4,560", "20", "1.53")
+
+
 def test_plot_fit_rejects_an_unknown_axis(fake_fit):
     fit = fake_fit
     with pytest.raises(ValueError, match="x must be one of flops, params, tokens"):

@@ -132,7 +132,13 @@ def test_runs_at_one_d_get_targets_that_scale_n_at_that_d():
     assert summary[1] == ("No targets were given, so this is a run with 10x the parameters of its domain's largest "
                           "run, on the 130B tokens every run was trained on (the forecast table also has 100x); give the "
                           "runs you plan as targets (--targets T.csv, targets=).")
-    assert summary[2].endswith("; every run has one D (tokens), so this split comes from the prior alone.")
+    assert summary[2].endswith("; every run has one D (tokens), so the runs do not measure this split: it rests on the "
+                               "prior and the law's form.")
+    # its figures: loss along N (the measured axis), no compute-optimal curve or frontier figure
+    report = build_fit_report(fit, pred, front)
+    text = report.to_markdown()
+    assert "fit_params.png" in text and "fit_flops.png" not in text and "frontier.png" not in text
+    assert "so the loss-vs-compute figure of the compute-optimal allocation is left out" in text
     # runs at several D keep the compute-optimal targets
     assert bs.data.single_size_axis(runs.assign(tokens=20 * n)) is None
 
