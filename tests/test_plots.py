@@ -424,10 +424,15 @@ def test_plot_forecast_threshold_and_exceedance(fake_fit):
     ends = sorted(float(ln.get_xdata()[0]) for ln in ax.lines if ln.get_linestyle() == "--")
     np.testing.assert_allclose(ends, [pred["loss_lower"], pred["loss_upper"]], rtol=RTOL)
     # a density histogram of 60 bins
-    heights = np.array([r.get_height() for r in ax.patches])
-    widths = np.array([r.get_width() for r in ax.patches])
-    assert len(ax.patches) == 60
+    bars = ax.containers[0].patches
+    heights = np.array([r.get_height() for r in bars])
+    widths = np.array([r.get_width() for r in bars])
+    assert len(bars) == 60
     assert float((heights * widths).sum()) == pytest.approx(1.0, rel=1e-9)
+    # the region above the threshold shaded, to the right edge of the view
+    (shade,) = [p for p in ax.patches if p not in bars]
+    x0, x1 = shade.get_x(), shade.get_x() + shade.get_width()
+    assert x0 == pytest.approx(threshold) and x1 == pytest.approx(ax.get_xlim()[1])
 
 
 def test_plot_forecast_without_threshold(fake_fit):
