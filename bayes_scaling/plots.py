@@ -555,13 +555,14 @@ def plot_departures(departures: pd.DataFrame, *, ax=None):
     ----------
     departures : DataFrame
         Output of :func:`bayes_scaling.risk.departures` (columns ``domain``,
-        ``quantity``, ``median``, ``lower``, ``upper``).
+        ``quantity``, ``median``, ``lower``, ``upper`` [, ``tolerance``]).
     ax : array of Axes, optional
 
     Returns
     -------
     (Figure, ndarray of Axes)
-        One panel per quantity; one interval line per domain; a zero line.
+        One panel per quantity; one interval line per domain; a zero line; with ``tolerance``, a grey band of
+        +- the tolerance (the departure counted as none, against which ``p_outside`` is computed).
     """
     quantities = list(dict.fromkeys(departures["quantity"]))
     if ax is not None and len(np.atleast_1d(ax).ravel()) != len(quantities):
@@ -581,6 +582,9 @@ def plot_departures(departures: pd.DataFrame, *, ax=None):
         a.hlines(y, sub["lower"], sub["upper"], color=_BAND, lw=2)
         a.plot(sub["median"], y, "o", color=_BAND, ms=4)
         a.axvline(0, color="#555555", lw=1, ls=":")
+        if "tolerance" in sub and np.isfinite(sub["tolerance"]).any():  # the band p_outside is counted against
+            tol = float(np.nanmax(sub["tolerance"]))  # (not drawn, a fresh user's figure review)
+            a.axvspan(-tol, tol, color="#999999", alpha=0.15, lw=0, label="tolerance (no departure)")
         a.set_yticks(y, [_plain(d) for d in sub["domain"]], fontsize=7)
         a.set_ylim(len(sub) - 0.5, -0.5)  # first domain on top
         a.xaxis.set_major_locator(MaxNLocator(nbins=4, min_n_ticks=3))  # no overlapping tick labels in a narrow panel

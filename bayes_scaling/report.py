@@ -931,7 +931,9 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     )
     sec.table(_as_probabilities(dep[["domain", "quantity", "median", "lower", "upper", "tolerance", "p_outside"]],
                                 ["p_outside"]), f"departures from the published law ({prob:.0%} intervals)")
-    sec.figure(plot_departures(dep)[0], "departures", "Domain departures from the published law with intervals; dotted: no departure.")
+    sec.figure(plot_departures(dep)[0], "departures",
+               f"Domain departures from the published law with {prob:.0%} intervals; dotted: no departure; grey: the "
+               "tolerance within which a departure counts as none (p_outside is the probability beyond it).")
     for d in own[:30]:
         sec.text(prior_data_conflict(fit, d)["message"])
     sec.text(DEPARTURE_VS_CONFLICT)

@@ -482,6 +482,9 @@ def test_plot_departures_of_a_real_fit(fake_fit):
         row = dep[dep["quantity"] == q].iloc[0]
         (segments,) = [c for c in a.collections if isinstance(c, LineCollection)]
         np.testing.assert_allclose(segments.get_segments()[0][:, 0], [row["lower"], row["upper"]])
+        # the tolerance p_outside is counted against, as a band (it was not drawn: a fresh user's figure review)
+        (band,) = [p for p in a.patches if p.get_label() == "tolerance (no departure)"]
+        assert (band.get_x(), band.get_x() + band.get_width()) == pytest.approx((-row["tolerance"], row["tolerance"]))
 
 
 def test_plot_departures_checks_the_number_of_axes():
