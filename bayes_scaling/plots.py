@@ -719,9 +719,9 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
     fit : ScalingFit
     kind : {"rank", "trace", "energy"}
     var_names : list of str, optional
-        Default: the population-level variables (:meth:`ScalingFit.trace_variables
-        <bayes_scaling.posterior.ScalingFit.trace_variables>`: the population centre, the
-        noise and the discrepancy amplitude).
+        Default: the law's parameters (E, A, B, alpha, beta, ...) of the fit's domain (of the population for a fit
+        of several domains), then the scalar variables among :meth:`ScalingFit.trace_variables
+        <bayes_scaling.posterior.ScalingFit.trace_variables>` (the noise, the discrepancy amplitude).
 
     Returns
     -------
@@ -733,14 +733,26 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
         raise ValueError(f"kind must be 'rank', 'trace' or 'energy', not '{kind}'.")
     import arviz_plots as azp  # imported on use: it loads a plotting backend registry (~1 s)
 
-    var_names = var_names or fit.trace_variables()
+    coords = None
+    if var_names is None:
+        # the law's own parameters (E, A, B, alpha, beta, ...) of the fit's domain, or of the population for several,
+        # then its scalar hyper-parameters: the sampling coordinates (tN, tD, s, a) meant nothing to a reader (a fresh
+        # user's figure review)
+        post = fit.posterior["posterior"]
+        natural = [v for v in post.data_vars if post[v].dims == ("chain", "draw", "domain")]
+        names = [str(d) for d in post["domain"].values] if "domain" in post.coords else []
+        if natural and names:
+            coords = {"domain": [fit.POPULATION if fit.POPULATION in names else names[0]]}
+            var_names = natural + [v for v in fit.trace_variables() if v in post and post[v].dims == ("chain", "draw")]
+        else:
+            var_names = fit.trace_variables()
     with quiet_library_noise():
         if kind == "energy":
             pc = azp.plot_energy(fit.posterior, backend="matplotlib")
         elif kind == "trace":
-            pc = azp.plot_trace(fit.posterior, var_names=var_names, backend="matplotlib")
+            pc = azp.plot_trace(fit.posterior, var_names=var_names, coords=coords, backend="matplotlib")
         else:
-            pc = azp.plot_rank(fit.posterior, var_names=var_names, backend="matplotlib")
+            pc = azp.plot_rank(fit.posterior, var_names=var_names, coords=coords, backend="matplotlib")
     fig = pc.viz["figure"].item() if hasattr(pc.viz["figure"], "item") else pc.viz["figure"]
     if fig.get_layout_engine() is None:
         fig.set_layout_engine("constrained")
