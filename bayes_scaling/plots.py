@@ -201,7 +201,10 @@ def plot_fit(
     for p, alpha in zip(sorted(probs, reverse=True), np.linspace(0.18, 0.4, len(probs)), strict=True):
         lo, hi = interval(curve, p)
         ax.fill_between(grid, lo, hi, color=_BAND, alpha=alpha, lw=0, label=f"{p:.0%} band (expected loss)")
-    ax.plot(grid, np.median(curve, 0), color=_BAND, lw=2, label=f"posterior median {label_path}".strip())
+    # a data-constrained law's curves assume unique data: said on the figure, not only in a report caption (a fresh
+    # user's figure review)
+    unique = ", U = D" if "unique_tokens" in law.variables else ""
+    ax.plot(grid, np.median(curve, 0), color=_BAND, lw=2, label=f"posterior median {label_path}".strip() + unique)
     # not when the prior leaves a parameter weak: a one-variable law's "published" curve had the published E, which
     # lacks the fixed other term the law folds into E, and sat far below the runs (a fresh user)
     if published and fit.prior.informative and not fit.prior.weak_names:
@@ -218,7 +221,7 @@ def plot_fit(
         norm = LogNorm(vmin=lo_c / 1.5, vmax=hi_c * 1.5) if hi_c / lo_c < 3 else LogNorm(vmin=lo_c, vmax=hi_c)
     for r, med in extra_curves:
         ax.plot(grid, med, color=plt.get_cmap("cividis")(norm(r)), lw=1.2, ls="-.",
-                label=f"posterior median D/N = {_ratio_text(r)}")
+                label=f"posterior median D/N = {_ratio_text(r)}{unique}")
     sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis" if colour is not None else None, norm=norm, s=14,
                     zorder=3, label="runs", edgecolors="none" if colour is not None else None)
     if colour is not None and colorbar:

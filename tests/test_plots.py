@@ -294,6 +294,18 @@ def test_runs_at_one_d_are_drawn_at_that_d():
     assert (_ratio_text(4560.4), _ratio_text(20.0), _ratio_text(1.53)) == ("4,560", "20", "1.53")
 
 
+def test_a_data_constrained_fits_curves_say_they_assume_unique_data():
+    # the U = D assumption was said only in the report's captions (a fresh user's figure review)
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs().assign(unique_tokens=lambda d: d["tokens"] / 4)
+    fit = make_fake_fit(runs, law_name="data_constrained")
+    for x in ("flops", "params"):
+        _, ax = plot_fit(fit, x)
+        labels = [ln.get_label() for ln in ax.lines if ln.get_label().startswith("posterior median")]
+        assert labels and all(lab.endswith(", U = D") for lab in labels), labels
+
+
 def test_plot_fit_rejects_an_unknown_axis(fake_fit):
     fit = fake_fit
     with pytest.raises(ValueError, match="x must be one of flops, params, tokens"):
