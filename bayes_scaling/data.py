@@ -83,8 +83,8 @@ LAW_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "loss")
 MIN_PARAMS = 1e4
 #: Fewest tokens (or unique tokens) a run or a budget can have; smaller numbers are millions or billions.
 MIN_TOKENS = 1e5
-#: Fewest FLOPs a run can have: 6 x MIN_PARAMS x MIN_TOKENS rounded up (smaller numbers are PF-days or exponents;
-#: the whole column is checked against the same 1e12 since the first version).
+#: Fewest FLOPs a run or a target can have: 6 x MIN_PARAMS x MIN_TOKENS rounded up (smaller numbers are PF-days or
+#: exponents).
 MIN_FLOPS = 1e12
 #: Largest plausible loss in nats per token (see above); larger values are perplexities.
 MAX_LOSS_NATS = 20.0
@@ -251,8 +251,8 @@ def _checkpoint_ladders(out: pd.DataFrame) -> list[tuple]:
 
     Checkpoints are saved every k steps, so one run's D values are evenly spaced (5.2B, 10.5B, ..., 131B); runs
     planned at several D are spaced by factors (Hoffmann et al. 2022 §3.1-3.2, OpenLM), or by whole epochs of one
-    unique-token budget (datablations), which are not read as checkpoints. A ladder of :data:`CHECKPOINT_LADDER` or more equal steps that starts
-    below a third of its top is read as a loss curve.
+    unique-token budget (datablations), which are not read as checkpoints. A ladder of :data:`CHECKPOINT_LADDER` or
+    more equal steps that starts below a third of its top is read as a loss curve.
     """
     found = []
     dom = out["domain"] if "domain" in out else pd.Series("default", index=out.index)
@@ -291,20 +291,19 @@ def _warn_checkpoints(df: pd.DataFrame, out: pd.DataFrame, ctx: _Ctx) -> None:
     if "params" not in out or "tokens" not in out:
         return
     step = _step_column(df.columns)
-    step_cols = [step] if step is not None else []
     ladders = _checkpoint_ladders(out)
-    if not step_cols and not ladders:
+    if step is None and not ladders:
         return
+    signs = []
     if ladders:
         d, n, t = ladders[0]
         where = f" of domain '{d}'" if out["domain"].nunique() > 1 else ""
-        sign = (f"{len(ladders)} model size(s) have token counts in equal steps, e.g. N = {format_count(n)}{where}: "
-                f"{len(t)} values from D = {format_count(t[0])} to {format_count(t[-1])}, "
-                f"{format_count(float(np.median(np.diff(t))))} apart")
-        if step_cols:
-            sign += f", and column '{step_cols[0]}' counts training steps"
-    else:
-        sign = f"column '{step_cols[0]}' counts training steps"
+        signs.append(f"{len(ladders)} model size(s) have token counts in equal steps, e.g. N = {format_count(n)}{where}: "
+                     f"{len(t)} values from D = {format_count(t[0])} to {format_count(t[-1])}, "
+                     f"{format_count(float(np.median(np.diff(t))))} apart")
+    if step is not None:
+        signs.append(f"column '{step}' counts training steps")
+    sign = ", and ".join(signs)
     warnings.warn(
         f"the {ctx.what or 'runs'} look like checkpoints of training runs (loss curves), not separate runs: {sign}. "
         "A checkpoint before the end of its learning-rate schedule lies above the loss of a run trained to that D, and "
@@ -352,17 +351,18 @@ def _warn_ignored_sizes(out: pd.DataFrame, needs: tuple[str, ...]) -> None:
     A fresh user's 245 Chinchilla runs (D over three decades) were fitted with the law of N alone, and all of them with
     the law of C alone (as if each were compute-optimal), without a word.
     """
+    def spread(values: pd.Series) -> float:  # the largest max / min of a domain
+        return float(values.groupby(out["domain"]).agg(lambda v: v.max() / v.min()).max())
+
     if needs == ("params",) and "tokens" in out:
-        spread = out["tokens"].groupby(out["domain"]).agg(lambda t: t.max() / t.min()).max()
-        if spread > IGNORED_SPREAD:
+        if (tokens := spread(out["tokens"])) > IGNORED_SPREAD:
             warnings.warn(
-                f"column 'tokens' varies {spread:.3g}x across the runs, but the law reads N alone: runs trained on other "
+                f"column 'tokens' varies {tokens:.3g}x across the runs, but the law reads N alone: runs trained on other "
                 "D lie off its curve, and its forecasts mix them. Fit a law of N and D (the default, chinchilla), or "
                 "keep the runs of one token budget.", RunsTableWarning, stacklevel=3)
     if needs == ("flops",) and {"params", "tokens"} <= set(out.columns):
         ratio = out["tokens"] / out["params"]
-        spread = ratio.groupby(out["domain"]).agg(lambda r: r.max() / r.min()).max()
-        if spread > IGNORED_SPREAD:
+        if spread(ratio) > IGNORED_SPREAD:
             warnings.warn(
                 f"the runs span {ratio.min():.3g}-{ratio.max():.3g} tokens per parameter, but the law reads C alone, as "
                 "if every run were compute-optimal: runs off the optimum lie above its curve. Fit a law of N and D (the "
@@ -804,6 +804,17 @@ def _closest(name: str, columns: Sequence[str]) -> str:
     return f"; did you mean '{found[0]}'? Rename it to '{name}'" if found else ""
 
 
+def _size_columns(needs: Sequence[str], cols: Sequence[str]) -> list[str]:
+    """The size columns a table must have for a law that reads ``needs``, given the columns it has: D may come as
+    C (tokens = C / 6N) and C as N and D (C = 6ND), each derived after validation."""
+    size_cols = list(needs)
+    if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
+        size_cols = [c if c != "tokens" else "flops" for c in size_cols]
+    if "flops" in size_cols and "flops" not in cols and {"params", "tokens"} <= set(cols):
+        size_cols = [c for c in size_cols if c != "flops"] + ["params", "tokens"]
+    return size_cols
+
+
 def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
     s = df[col]
     if pd.api.types.is_bool_dtype(s):
@@ -932,11 +943,7 @@ def validate_runs(
     df = _published_headers(df, ctx)
     cols = list(df.columns)
 
-    size_cols = list(needs)
-    if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
-        size_cols = [c if c != "tokens" else "flops" for c in size_cols]
-    if "flops" in size_cols and "flops" not in cols and {"params", "tokens"} <= set(cols):
-        size_cols = [c for c in size_cols if c != "flops"] + ["params", "tokens"]  # C = 6 N D, derived below
+    size_cols = _size_columns(needs, cols)
     required = [*size_cols, "loss"]
     missing = []
     for col in required:  # every missing column in one message: one round of renaming, not one per column
@@ -1108,8 +1115,8 @@ def validate_runs(
             )
             steps = _step_column(cols) if col == "tokens" and "tokens" in cols else None
             if steps is not None:  # a fresh user's tokens were the step count of each checkpoint
-                fix += (f"; if 'tokens' holds training steps (the table has a '{steps}' column), give tokens = steps x batch size "
-                        "(sequences) x sequence length")
+                fix += (f"; if 'tokens' holds training steps (the table has a '{steps}' column), give tokens = steps x "
+                        "batch size (sequences) x sequence length")
             raise RunsTableError(
                 f"column '{col}', {ctx.row(first)}: {out.loc[first, col]:g} is below {lo:g}, too few {what} for a "
                 f"training run" + (f" (also {_rows(ctx, idx[1:])})" if len(idx) > 1 else "") + f"; {fix}."
@@ -1387,11 +1394,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                             f"'{domain_col}' is used.", RunsTableWarning)
         df["domain"] = df[domain_col]  # the fit's own domain column; the user's column is kept as well
     cols = list(df.columns)
-    size_cols = list(needs)
-    if "tokens" in size_cols and "tokens" not in cols and "flops" in cols:
-        size_cols = [c if c != "tokens" else "flops" for c in size_cols]
-    if "flops" in size_cols and "flops" not in cols and {"params", "tokens"} <= set(cols):
-        size_cols = [c for c in size_cols if c != "flops"] + ["params", "tokens"]  # C = 6 N D, derived below
+    size_cols = _size_columns(needs, cols)
     if "flops" in size_cols and "tokens" in needs and "params" not in cols:
         raise RunsTableError(f"{what} has 'flops' but no 'params'{_closest('params', cols)}; tokens are derived as "
                              "flops / (6 params).")
@@ -1417,7 +1420,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 + f" a positive finite number; fix or drop that {one}."
                 + (f" The same in {_rows(ctx, s.index[bad][1:])}." if bad.sum() > 1 else "")  # runs name them all
             )
-        lo = {"params": MIN_PARAMS, "tokens": MIN_TOKENS, "unique_tokens": MIN_TOKENS, "flops": 1e12}[col]
+        lo = {"params": MIN_PARAMS, "tokens": MIN_TOKENS, "unique_tokens": MIN_TOKENS, "flops": MIN_FLOPS}[col]
         if s.max() < lo:
             raw_params = "params" in cols and (pd.to_numeric(df["params"], errors="coerce") > MIN_PARAMS).all()
             if col == "tokens" and raw_params:  # as validate_runs: raw parameter counts next to small token numbers
