@@ -757,6 +757,10 @@ def plot_diagnostics(fit, *, kind: str = "rank", var_names=None):
         else:
             pc = azp.plot_rank(fit.posterior, var_names=var_names, coords=coords, backend="matplotlib")
     fig = pc.viz["figure"].item() if hasattr(pc.viz["figure"], "item") else pc.viz["figure"]
+    if kind == "energy":  # the BFMI panel's y axis counts chains: 0, 1, 2, 3, not 0.0, 0.5, ... (a figure review)
+        for ax in fig.axes:
+            if ax.get_ylabel().lower() == "chain":
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if fig.get_layout_engine() is None:
         fig.set_layout_engine("constrained")
     return fig, np.asarray(fig.axes)

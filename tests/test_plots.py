@@ -629,6 +629,11 @@ def test_plot_diagnostics_kinds(fake_fit):
     assert sum(len(a.lines) for a in axes) >= fit.posterior["posterior"].sizes["chain"] * len(fit.law.theta_names)
     fig, axes = plot_diagnostics(fit, kind="energy")
     assert isinstance(fig, Figure) and len(axes) >= 1
+    chains = [a for a in axes if a.get_ylabel().lower() == "chain"]
+    assert len(chains) == 1
+    fig.canvas.draw()
+    ticks = [t for t in chains[0].get_yticks() if chains[0].get_ylim()[0] <= t <= chains[0].get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks  # chains are counted, not 0.5 of one
     with pytest.raises(ValueError, match="kind must be"):
         plot_diagnostics(fit, kind="pairs")
 
