@@ -40,11 +40,15 @@ import pandas as pd
 from ._text import did_you_mean, listed
 from ._version import __version__
 from .backtest import backtest_cli
+from .baselines import FITTED_ON
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
-from .data import RunsTableError, missing_domain_column, read_runs, unseen_domain_note, validate_targets
+from .data import RunsTableError, RunsTableWarning, missing_domain_column, read_runs, unseen_domain_note, validate_targets
 from .display import column_legend, print_table
-from .datasets import citation, load_chinchilla
+from .datasets import NAMES as DATASET_NAMES
+from .datasets import citation, embedded, load_chinchilla
+from .datasets import load as load_dataset
+from .fit import default_prior_name
 from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, compare_loss_columns,
                         compare_summary, decide)
 from .investment import STATUS_QUO, format_money
@@ -287,8 +291,9 @@ def cmd_demo(args) -> int:
 
 def cmd_fit(args) -> int:
     """Fit a runs table and write a report."""
+    name = embedded(args.runs)  # `fit chinchilla`, as `backtest chinchilla` and `--reference chinchilla`
     # an empty file's message suggests the law's header (params,tokens,loss for a data-constrained fit, which needs U)
-    runs = read_runs(args.runs, columns=(*get_law(args.law).variables, "loss"))
+    runs = load_dataset(name) if name else read_runs(args.runs, columns=(*get_law(args.law).variables, "loss"))
     if args.domain_col is not None and args.domain_col not in runs.columns:  # named, so meant: never fit one domain
         raise CliError(missing_domain_column(args.domain_col, args.runs, runs.columns), EXIT_INPUT)
     targets = None
@@ -297,11 +302,32 @@ def cmd_fit(args) -> int:
         targets = read_runs(args.targets, what="targets table")
         validate_targets(targets, needs=needs, domain_col=args.domain_col or "domain")
     reference = args.reference
-    with _out_dir(args.out, args.force) as out:
-        _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}",
-                            data_note=f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else ""),
-                            targets=targets, prior=args.prior, law=args.law, reference=reference, quiet=args.quiet)
+    prior, note = args.prior, f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else "")
+    if name:
+        prior, note = _prior_for_embedded(name, args.law, args.prior, note)
+    with _out_dir(args.out, args.force) as out, warnings.catch_warnings():
+        if name:  # their quirks are in their provenance; a warning would name a row the user cannot fix (as backtest)
+            warnings.simplefilter("ignore", RunsTableWarning)
+        _run_fit_and_report(args, runs, out, title=f"Scaling-law forecast: {Path(args.runs).name}", data_note=note,
+                            targets=targets, prior=prior, law=args.law, reference=reference, quiet=args.quiet)
     return EXIT_OK
+
+
+def _prior_for_embedded(name: str, law: str, prior: str | None, note: str) -> tuple[str | None, str]:
+    """The prior and data note of a fit of the embedded data set ``name``: a published prior fitted on those same runs
+    (:data:`~bayes_scaling.baselines.FITTED_ON`) would count them twice, so the default becomes the weak prior, as in
+    ``demo``; one the user named is kept, with a warning."""
+    note = f"Data: {citation(name)}" + note.partition(";")[1] + note.partition(";")[2]
+    chosen = prior or default_prior_name(law)
+    if FITTED_ON.get(chosen) != name:
+        return prior, note
+    if prior is None:
+        return "weak", note + (f" The prior is weakly informative: the published prior '{chosen}' was fitted on these "
+                               "same runs.")
+    warnings.warn(f"the prior '{prior}' was fitted on the embedded '{name}' runs, so this fit counts them twice and its "
+                  "intervals are too narrow; leave --prior out (or give --prior weak) for an honest fit.", UserWarning,
+                  stacklevel=2)
+    return prior, note
 
 
 def _load(dir_: str, domain: str | None = None) -> ScalingFit:
@@ -676,7 +702,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
 
     f = sub.add_parser("fit", help="fit a runs table and write a report, the saved fit and the tables")
-    f.add_argument("runs", help=f"runs table ({_FORMATS}) with params, tokens (or flops), loss [, domain]")
+    f.add_argument("runs", help=f"runs table ({_FORMATS}) with params, tokens (or flops), loss [, domain], or the "
+                   f"name of an embedded data set ({', '.join(DATASET_NAMES)})")
     f.add_argument("--out", required=True, help="output directory (required; created)")
     f.add_argument("--prior", default=None, help=f"prior from the catalog: {', '.join(list_priors())} "
                                                  "(default: the law's published prior, besiroglu2024 for chinchilla)")

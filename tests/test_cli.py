@@ -1036,3 +1036,54 @@ def test_a_domain_a_one_domain_fit_cannot_forecast_is_refused_at_once(tmp_path, 
         "error: --domain 'defualt' is not a domain of this fit (did you mean 'default'?): the fit has a single domain, "
         "'default', and no hierarchy, so it cannot forecast another domain; leave --domain out, or refit with "
         "reference runs (--reference chinchilla).\n")
+
+
+def _captured_fit(monkeypatch):
+    """Replace the fit-and-report step of `fit` by a recorder of what it was given (no sampling)."""
+    from bayes_scaling import cli
+
+    seen = {}
+
+    def record(args, runs, out_dir, **kw):
+        seen.update(kw, runs=runs, warnings=[])
+        return None
+
+    monkeypatch.setattr(cli, "_run_fit_and_report", record)
+    return seen
+
+
+def test_fit_reads_an_embedded_data_set_by_name_with_a_weak_prior(tmp_path, monkeypatch):
+    """`fit chinchilla` as `backtest chinchilla`: the embedded runs; the default prior (Besiroglu et al. 2024) was
+    fitted on them, so the fit uses the weak prior and says why (it was "file 'chinchilla' does not exist")."""
+    seen = _captured_fit(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "chinchilla", "--out", "c", "--quiet"]) == 0
+    assert len(seen["runs"]) == len(bs.datasets.load_chinchilla())
+    assert seen["prior"] == "weak"
+    assert seen["data_note"].startswith("Data: Hoffmann")
+    assert seen["data_note"].endswith("The prior is weakly informative: the published prior 'besiroglu2024' was "
+                                      "fitted on these same runs.")
+    seen.clear()
+    assert main(["fit", "datablations", "--law", "data_constrained", "--out", "d", "--quiet"]) == 0
+    assert "unique_tokens" in seen["runs"] and seen["prior"] == "weak"  # muennighoff2023 was fitted on them
+    seen.clear()
+    assert main(["fit", "openlm", "--out", "o", "--quiet"]) == 0
+    assert seen["prior"] is None  # the default published prior never saw the OpenLM runs
+
+
+def test_fit_of_an_embedded_data_set_with_its_own_prior_warns(tmp_path, monkeypatch, capsys):
+    seen = _captured_fit(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "chinchilla", "--prior", "besiroglu2024", "--out", "c", "--quiet"]) == 0
+    assert seen["prior"] == "besiroglu2024"
+    assert ("the prior 'besiroglu2024' was fitted on the embedded 'chinchilla' runs, so this fit counts them twice and "
+            "its intervals are too narrow; leave --prior out (or give --prior weak) for an honest fit."
+            in capsys.readouterr().err)
+
+
+def test_a_file_named_like_an_embedded_data_set_wins(tmp_path, monkeypatch):
+    seen = _captured_fit(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    synthetic_runs().to_csv(tmp_path / "chinchilla", index=False)
+    assert main(["fit", "chinchilla", "--out", "c", "--quiet"]) == 0
+    assert len(seen["runs"]) == len(synthetic_runs()) and seen["prior"] is None

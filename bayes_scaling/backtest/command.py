@@ -205,7 +205,7 @@ def backtest_cli(args) -> int:
     if not g("quiet", False):
         print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
     name = str(g("runs"))
-    embedded = name in datasets.NAMES and not Path(name).exists()
+    embedded = datasets.embedded(name) is not None
     if embedded:  # as --reference chinchilla: the embedded runs by name
         runs = datasets.load(name)
         runs.attrs["what"] = f"embedded {name} runs"

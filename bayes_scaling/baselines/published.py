@@ -28,8 +28,10 @@ PUBLISHED_SOURCES = {"chinchilla": "besiroglu2024", "data_constrained": "muennig
 #: The embedded data set (``bayes_scaling.datasets``) whose runs each published fit was made on: a backtest of those
 #: runs scores the published baselines on their own training data. Hoffmann et al. (2022) and Besiroglu et al. (2024)
 #: fitted the Chinchilla runs (Besiroglu's 245 re-extracted points); Muennighoff et al. (2023) fitted about 400
-#: data-constrained runs up to 9B parameters, the embedded datablations runs among them.
-FITTED_ON = {"besiroglu2024": "chinchilla", "hoffmann2022": "chinchilla", "muennighoff2023": "datablations"}
+#: data-constrained runs up to 9B parameters, the embedded datablations runs among them. The one-variable priors
+#: ``besiroglu2024_params`` / ``_tokens`` are Besiroglu et al.'s fit at the compute-optimal ratio, so the same runs.
+FITTED_ON = {"besiroglu2024": "chinchilla", "hoffmann2022": "chinchilla", "muennighoff2023": "datablations",
+             "besiroglu2024_params": "chinchilla", "besiroglu2024_tokens": "chinchilla"}
 
 _SOURCE_HINT = {"chinchilla": "'besiroglu2024' or 'hoffmann2022'", "data_constrained": "'muennighoff2023'"}
 

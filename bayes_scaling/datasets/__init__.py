@@ -33,6 +33,7 @@ __all__ = [
     "load_datablations",
     "load_routing",
     "load",
+    "embedded",
     "NAMES",
     "citation",
 ]
@@ -331,3 +332,25 @@ def load(name: str) -> pd.DataFrame:
     loaders = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
                "routing": load_routing}
     return loaders[name]()
+
+
+def embedded(source) -> str | None:
+    """The embedded data set that a runs argument names, or None for a file.
+
+    ``bayes-scaling fit chinchilla`` and ``backtest datablations`` read the embedded runs by name, as
+    ``--reference chinchilla`` does; a file of that name in the working directory wins.
+
+    Parameters
+    ----------
+    source : str or path-like
+        What the user gave as the runs table.
+
+    Returns
+    -------
+    str or None
+        One of :data:`NAMES`, or None when ``source`` is not one of them or a file of that name exists.
+    """
+    from pathlib import Path
+
+    name = str(source)
+    return name if name in NAMES and not Path(name).exists() else None
