@@ -670,6 +670,13 @@ def plot_net_value(decision, *, ax=None):
         if np.ptp(v) > tol:
             ax.hlines(i, lo_all[i], hi_all[i], color="black", lw=2, zorder=3)
         ax.plot([float(np.median(v))], [i], "o", color="white", mec="black", ms=5, zorder=4)
+        # the axis shows the central 99 %: a density cut at the frame looked like a drawing error (a figure review),
+        # so the share of draws beyond each edge is written there
+        for share_out, x_edge, side in ((float(np.mean(v > x_hi)), x_hi, "right"), (float(np.mean(v < x_lo)), x_lo, "left")):
+            if share_out > 0:
+                text = f"{format_probability(share_out)} beyond \u2192" if side == "right" else \
+                    f"\u2190 {format_probability(share_out)} beyond"
+                ax.text(x_edge, i - 0.08, text, ha=side, va="bottom", fontsize=7, color="#555555", zorder=5)
         ticks.append(f"{_plain(lab)}{mark}\nP(pays off) {row['p_pays_off']:.2f}, "
                      f"mean {format_money(float(row['net_value_mean']), cur)}"
                      + (f"\nno gain in {format_probability(share)} of draws (bar)" if share >= 0.01 else ""))

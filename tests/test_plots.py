@@ -548,6 +548,22 @@ def test_plot_net_value_rows_intervals_and_labels():
     assert {"#009e73", "#d55e00"} <= colours
 
 
+def test_plot_net_value_says_how_many_draws_lie_beyond_the_axis():
+    """The axis shows the central 99 % of the draws; the share of each option's draws beyond an edge is written at
+    that edge (a density cut by the frame looked like a drawing error)."""
+    d = _decision()
+    fig, ax = plot_net_value(d)
+    left, right = ax.get_xlim()
+    notes = {round(t.get_position()[1]): t.get_text() for t in ax.texts if "beyond" in t.get_text()}
+    nv = np.asarray(d.net_value, float)
+    for i in range(3):
+        beyond = float(np.mean(nv[:, i] > right))
+        if beyond > 0:
+            assert plots.format_probability(beyond) + " beyond \u2192" in " ".join(
+                t.get_text() for t in ax.texts if abs(t.get_position()[1] - (i - 0.08)) < 1e-9)
+    assert notes, "no option of the synthetic decision has draws beyond the axis"
+
+
 def test_plot_net_value_of_a_value_model_that_is_zero():
     """Every draw of a plan is minus its cost: a bar at that point, no density; the label says so."""
     d = _decision(value_per_point=0.0)
