@@ -624,7 +624,14 @@ class InvestmentDecision:
             return ""
         c, parts = self.currency, []
         for _, r in self.frontier.iterrows():
-            txt = (f"with a budget of {format_money(r['budget'], c)}, the best plan is {format_count(r['params_best'])} "
+            if not r.get("affordable", True):  # the whole decision was lost to this one budget (a fresh user)
+                parts.append(f"a budget of {format_money(r['budget'], c)} does not cover the fixed and inference costs "
+                             "of any model size")
+                continue
+            spent = ("" if r.get("spend", r["budget"]) >= 0.99 * r["budget"] else
+                     f" spends {format_money(r['spend'], c)} of it:")
+            txt = (f"with a budget of {format_money(r['budget'], c)}, the best plan{spent} "
+                   f"{'is ' if not spent else ''}{format_count(r['params_best'])} "
                    f"parameters on {format_count(r['tokens_best'])} tokens ({r['tokens_per_param_best']:.0f} tokens per "
                    "parameter)")
             if "net_value_mean" in r:

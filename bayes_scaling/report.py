@@ -948,7 +948,7 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
 
 _MONEY_COLUMNS = ("training_cost", "data_cost", "inference_cost", "fixed_cost", "total_cost", "value_mean",
                   "net_value_mean", "net_value_median", "net_value_lower", "net_value_upper", "expected_regret",
-                  "pilot_cost", "evsi", "pilot_net_value", "budget")
+                  "pilot_cost", "evsi", "pilot_net_value", "budget", "spend")
 
 
 def _money(df: pd.DataFrame, currency: str) -> pd.DataFrame:
@@ -1019,7 +1019,7 @@ def decision_section(decision, *, title: str = "Investment decision", summary: b
             pil["worth_it"] = pil["worth_it"].map({True: "yes", False: "no"})
         sec.table(_money(pil, cur), f"pilots, best first ({cur})")
     if decision.frontier is not None and len(decision.frontier):
-        fcols = [c for c in ("budget", "params_best", "tokens_best", "tokens_per_param_best", "metric_median",
+        fcols = [c for c in ("budget", "spend", "params_best", "tokens_best", "tokens_per_param_best", "metric_median",
                              "metric_lower", "metric_upper", "net_value_mean", "p_pays_off") if c in decision.frontier]
         sec.table(_money(decision.frontier[fcols], cur),
                   f"the best plan each budget buys under the cost model ({cur}; expected metric, {prob:.0%} intervals)")

@@ -173,8 +173,25 @@ def test_cost_frontier_inference_cost_pushes_to_smaller_models():
     # with a value model the frontier says whether a budget pays off
     v = ValueModel(metric="loss", higher_is_better=False, baseline=2.6, money_per_unit=1e6, unit=0.01)
     fv = cost_frontier(draws_fn, [1e4, 1e6, 1e9], COSTS, v, n_grid=100)
-    assert {"net_value_mean", "p_pays_off"} <= set(fv.columns)
-    assert fv["p_pays_off"].iloc[-1] == 0.0  # a billion for a loss gain worth at most 260 M
+    assert {"net_value_mean", "p_pays_off", "spend"} <= set(fv.columns)
+    # a budget is a cap: a billion is not spent on a loss gain worth at most 260 M, and a larger budget never has a
+    # lower expected net value (it spent the whole budget: net value fell as the budget grew; a fresh user)
+    assert (fv["spend"] <= fv["budget"] * (1 + 1e-12)).all()
+    assert fv["spend"].iloc[-1] < 1e8
+    assert np.all(np.diff(fv["net_value_mean"].to_numpy()) >= -0.01 * fv["net_value_mean"].abs().max())
+    assert fv["net_value_mean"].iloc[-1] > 0 and fv["p_pays_off"].iloc[-1] > 0.5
+
+
+def test_cost_frontier_budget_that_buys_nothing_is_a_row_not_an_error():
+    """A budget below the fixed cost: the row says so; the other budgets and the decision are kept (the whole
+    decide run had stopped with an error)."""
+    def draws_fn(t):
+        return 2.0 + 0.0 * t["params"].to_numpy()[None, :] * np.ones((10, 1))
+
+    fixed = CostModel(price_per_flop=1e-18, fixed_cost_per_run=5e3)
+    fr = cost_frontier(draws_fn, [1e3, 1e5], fixed, n_grid=20)
+    assert fr["affordable"].tolist() == [False, True]
+    assert np.isnan(fr["params_best"].iloc[0]) and fr["params_best"].iloc[1] > 0
 
 
 def test_bad_plans_get_clear_errors(plans):
