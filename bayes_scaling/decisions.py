@@ -42,7 +42,7 @@ from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
 from .intervals import check_prob, interval, thin_tails
-from .investment import CLOSE_CALL, Decision, cost_frontier, format_money, staged_decision
+from .investment import CLOSE_CALL, Decision, cost_frontier, format_money, probability_best, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
@@ -469,6 +469,13 @@ def compare(
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs; add another row (e.g. the same compute at "
                              "another N), or forecast one run with predict.")
+    if "label" in cand and cand["label"].astype(str).duplicated().any():  # decide refused them, compare ranked "A" over "A"
+        lab = cand["label"].astype(str)
+        dup = lab[lab.duplicated()].iloc[0]
+        rows = [str(k + 1) for k in np.flatnonzero(lab.to_numpy() == dup)]
+        raise RunsTableError(f"candidates table: the label '{dup}' is used by rows {", ".join(rows[:-1])} and {rows[-1]} (counted from 1); "
+                             "labels name the candidates in the ranking, so they must be unique: rename or drop the "
+                             "repeats.")
     assume_unique_tokens(fit, cand, "candidates", "compare")
     sizes = [c for c in fit.law.variables if c in cand]
     same = cand.duplicated(subset=sizes, keep="first")
@@ -478,8 +485,8 @@ def compare(
 
         first = cand.index.to_series().groupby([cand[c] for c in sizes], sort=False).transform("first")
         pairs = [f"{named(i)} repeats {named(first[i])}" for i in cand.index[same]]
-        warn_caller(f"{listed(pairs, 3)}: the same run (same {', '.join(sizes)}), tied in every draw, so p_best goes "
-                    "to the first; drop the repeats.", RunsTableWarning)
+        warn_caller(f"{listed(pairs, 3)}: the same run (same {', '.join(sizes)}), tied in every draw, so they share "
+                    "p_best; drop the repeats.", RunsTableWarning)
     warn_extrapolation(fit, cand, "candidate")
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
     shown, draws = _loss_draws(fit, cand, dom, fit.random_seed if random_seed is None else random_seed, new_run)
@@ -497,7 +504,7 @@ def compare(
     out["loss_median"] = np.median(shown, 0)
     out["loss_lower"] = lo
     out["loss_upper"] = hi
-    out["p_best"] = np.bincount(winner, minlength=len(cand)) / draws.shape[0]
+    out["p_best"] = probability_best(draws, higher_is_better=False)
     out["expected_gap"] = (draws - best).mean(axis=0)
     # by p_best, ties by expected_gap: candidates that never win all shared the last rank and the next went unused
     order = np.lexsort((out["expected_gap"].to_numpy(), -out["p_best"].to_numpy()))

@@ -35,7 +35,7 @@ from scipy import special
 from .costs import CostModel, ValueModel
 from .intervals import interval
 
-__all__ = ["decide", "Decision", "net_value_draws", "pilot_value", "staged_decision", "cost_frontier",
+__all__ = ["decide", "Decision", "net_value_draws", "probability_best", "pilot_value", "staged_decision", "cost_frontier",
            "format_money", "STATUS_QUO", "CLOSE_CALL"]
 
 #: Label of the option to invest nothing and keep the current product (net value 0).
@@ -89,6 +89,31 @@ def _plans_table(plans) -> pd.DataFrame:
     if (p["label"] == STATUS_QUO).any():
         raise ValueError(f"'{STATUS_QUO}' is reserved for the option of not investing; rename that plan.")
     return p
+
+
+def probability_best(draws, higher_is_better: bool = True) -> np.ndarray:
+    """P(each option is the best), from joint posterior draws, with ties split equally.
+
+    Options tied in a draw (the same run listed twice, or every plan at the same value) share that draw's credit;
+    counting only the first gave two copies of one plan P(best) 0.98 and 0.00 (a fresh user).
+
+    Parameters
+    ----------
+    draws : array_like, shape (S, k)
+        Joint draws of the options' outcome (net value, loss).
+    higher_is_better : bool, default True
+        False for a loss.
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        Sums to 1.
+    """
+    d = np.asarray(draws, float)
+    d = d if higher_is_better else -d
+    top = d.max(axis=1, keepdims=True)
+    tied = d >= top - 1e-12 * np.maximum(1.0, np.abs(top))
+    return (tied / tied.sum(axis=1, keepdims=True)).mean(axis=0)
 
 
 def net_value_draws(metric_draws, plans: pd.DataFrame, costs: CostModel, value: ValueModel) -> np.ndarray:
@@ -285,7 +310,7 @@ def decide(metric_draws, plans, costs: CostModel, value: ValueModel, *, prob: fl
     out["net_value_upper"] = vhi
     out["p_pays_off"] = (nv > 0).mean(0)
     best = nv.max(1, keepdims=True)
-    out["p_best"] = np.bincount(nv.argmax(1), minlength=nv.shape[1]) / nv.shape[0]
+    out["p_best"] = probability_best(nv)
     out["expected_regret"] = (best - nv).mean(0)
     out["rank"] = out["net_value_mean"].rank(ascending=False, method="min").astype(int)
     k = int(np.argmax(out["net_value_mean"].to_numpy()))

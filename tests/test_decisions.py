@@ -118,8 +118,11 @@ def test_compare_warns_about_candidates_that_are_the_same_run(fake_fit):
         res = compare(fake_fit, cands)
     assert [str(r.message) for r in rec if "same run" in str(r.message)] == [
         "candidate 3 (7B again) repeats candidate 1 (7B): the same run (same params, tokens), tied in every draw, so "
-        "p_best goes to the first; drop the repeats."]
-    assert res.loc[2, "p_best"] == 0 and res.loc[0, "loss_median"] == res.loc[2, "loss_median"]
+        "they share p_best; drop the repeats."]
+    # the tie is split, not given to the first (it had p_best 1 and 0 for one run)
+    first, again = (res.loc[res["label"] == lab, "p_best"].iloc[0] for lab in ("7B", "7B again"))
+    assert first == pytest.approx(again) and first + again + res.loc[res["label"] == "13B", "p_best"].iloc[0] == 1.0
+    assert res.loc[res["label"] == "7B", "loss_median"].iloc[0] == res.loc[res["label"] == "7B again", "loss_median"].iloc[0]
 
 
 def test_compare_says_when_its_first_two_are_one_run_and_labels_unique_tokens(fake_fit):
@@ -633,3 +636,11 @@ def test_decide_says_when_the_runs_do_not_measure_what_the_plans_differ_in():
         warnings.simplefilter("error", UserWarning)
         assert decide(make_fake_fit(runs), PLANS, COSTS, _loss_value(baseline=3.0, per_point=1e4),
                       random_seed=0).fit_caveat == ""
+
+
+def test_compare_refuses_a_label_used_twice(fake_fit):
+    cands = pd.DataFrame({"label": ["A", "B", "A"], "params": [7e9, 1.3e10, 3e9], "tokens": [2.4e11, 1.3e11, 5e11]})
+    with pytest.raises(bs.RunsTableError) as err:
+        compare(fake_fit, cands)
+    assert str(err.value) == ("candidates table: the label 'A' is used by rows 1 and 3 (counted from 1); labels name "
+                              "the candidates in the ranking, so they must be unique: rename or drop the repeats.")

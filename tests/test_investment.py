@@ -243,3 +243,16 @@ def test_pilot_evsi_is_flagged_by_the_outcomes_that_change_the_decision():
     fixed = pilot_value(np.column_stack([5.0 + theta, 2.0 + theta]), theta, np.full(S, 0.001), n_sims=300, rng=rng)
     assert fixed["evsi"] == 0.0 and fixed["ess_min"] < 50 and not fixed["ess_low"]
     assert np.isnan(fixed["ess_changing"])
+
+
+def test_probability_best_splits_ties():
+    """Two copies of one plan share its wins (the first had P(best) 0.98 and the copy 0; a fresh user)."""
+    from bayes_scaling.investment import probability_best
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 1))
+    draws = np.hstack([a, a, a - 1.0])
+    p = probability_best(draws)
+    assert p[0] == p[1] and p[2] == 0.0 and p.sum() == pytest.approx(1.0)
+    assert probability_best(np.hstack([a, a + 0.5]), higher_is_better=False).tolist() == [1.0, 0.0]
+    assert probability_best(np.zeros((10, 4))).tolist() == [0.25] * 4
