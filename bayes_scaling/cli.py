@@ -518,7 +518,7 @@ def _value_model(args, costs) -> ValueModel:
                           money_per_unit=per_point, unit=POINT, currency=args.currency or costs.currency)
     path = args.value or args.costs
     try:
-        return load_value(path)
+        return load_value(path, currency=costs.currency)
     except ValueError as exc:
         if args.value is None and "has no [value] section" in str(exc):
             raise CliError(f"no value model: '{args.costs}' has no [value] section; add one, or give --value FILE (a "

@@ -545,15 +545,15 @@ class ValueModel:
         return txt + "."
 
 
-def _read_toml(path) -> dict:
+def _read_toml(path, what: str = "costs file") -> dict:
     p = Path(path)
     try:
         with p.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise CostsFileError(f"costs file '{p}' does not exist; check the path.") from None
+        raise CostsFileError(f"{what} '{p}' does not exist; check the path.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise CostsFileError(f"costs file '{p}' is not valid TOML ({exc}); numbers without quotes, names in quotes, "
+        raise CostsFileError(f"{what} '{p}' is not valid TOML ({exc}); numbers without quotes, names in quotes, "
                              "sections as [training].") from None
 
 
@@ -603,7 +603,7 @@ def load_costs(path) -> CostModel:
     return model
 
 
-def load_value(path) -> ValueModel:
+def load_value(path, currency: str | None = None) -> ValueModel:
     """Read a value model from the ``[value]`` section of a TOML file (the costs file may hold it).
 
     Layout::
@@ -620,6 +620,9 @@ def load_value(path) -> ValueModel:
     Parameters
     ----------
     path : str or Path
+    currency : str, optional
+        The currency of a file that names none, e.g. the costs file's (a value file without ``currency`` beside
+        EUR costs was read as USD and refused as "in USD"; a fresh user); default USD.
 
     Returns
     -------
@@ -629,11 +632,11 @@ def load_value(path) -> ValueModel:
     ------
     CostsFileError
     """
-    spec = _read_toml(path)
+    spec = _read_toml(path, "value file")
     if "value" not in spec:
         raise CostsFileError(f"'{path}' has no [value] section: add [value] with baseline and money_per_unit, or a "
                              "table of [metric, money] points.")
     try:
-        return ValueModel.from_dict(spec["value"], currency=spec.get("currency", "USD"))
+        return ValueModel.from_dict(spec["value"], currency=spec.get("currency", currency or "USD"))
     except CostsFileError as exc:
         raise CostsFileError(f"value file '{path}': {exc}") from None

@@ -184,3 +184,23 @@ unit = 0.01
         load_value(_write(tmp_path, "[training]\nprice_per_flop = 1e-18\n", "c2.toml"))
     with pytest.raises(CostsFileError, match=r"unknown key 'money_per_units' \(did you mean 'money_per_unit'\?\)"):
         load_value(_write(tmp_path, "[value]\nbaseline = 0.6\nmoney_per_units = 1\n", "c3.toml"))
+
+
+def test_a_value_file_without_currency_takes_the_costs_currency(tmp_path):
+    """A value file that names no currency beside EUR costs was read as USD and refused as 'in USD' (a fresh user)."""
+    from bayes_scaling.costs import load_value
+
+    f = tmp_path / "value.toml"
+    f.write_text("[value]\nmetric = \"loss\"\nhigher_is_better = false\nbaseline = 2.0\nmoney_per_unit = 1e5\n")
+    assert load_value(f, currency="EUR").currency == "EUR"
+    assert load_value(f).currency == "USD"
+    f.write_text("currency = \"GBP\"\n" + f.read_text())
+    assert load_value(f, currency="EUR").currency == "GBP"  # a currency the file names wins (and is checked later)
+
+
+def test_a_missing_value_file_is_called_a_value_file(tmp_path):
+    from bayes_scaling.costs import CostsFileError, load_value
+
+    with pytest.raises(CostsFileError) as err:
+        load_value(tmp_path / "nope.toml")
+    assert str(err.value) == f"value file '{tmp_path / 'nope.toml'}' does not exist; check the path."
