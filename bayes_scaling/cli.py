@@ -724,7 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target loss, in the unit of --loss-unit: the report gives P(loss > threshold) at the first "
                         "target (default: none)")
     f.add_argument("--flops", default=None, help="budgets for the frontier table, e.g. 1e21,5.88e23 "
-                                                 "(default: 1e21,1e22,1e23,5.88e23)")
+                                                 "(default: those of 1e21,1e22,1e23,5.88e23 within 1000x of the "
+                                                 "runs' compute, else 10x, 100x and 1000x the largest run's)")
     f.add_argument("--loss-unit", choices=["nats", "bits"], default="nats", dest="loss_unit",
                    help="unit of the runs' loss column: nats (natural log) or bits (log2, converted to nats) "
                         "(default: nats)")

@@ -1087,3 +1087,12 @@ def test_a_file_named_like_an_embedded_data_set_wins(tmp_path, monkeypatch):
     synthetic_runs().to_csv(tmp_path / "chinchilla", index=False)
     assert main(["fit", "chinchilla", "--out", "c", "--quiet"]) == 0
     assert len(seen["runs"]) == len(synthetic_runs()) and seen["prior"] is None
+
+
+def test_fit_help_says_which_default_budgets_are_kept(capsys):
+    """--help promised 1e21,1e22,1e23,5.88e23 while a fit of small runs kept two of them (a fresh user)."""
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("(default: those of 1e21,1e22,1e23,5.88e23 within 1000x of the runs' compute, else 10x, 100x and 1000x the "
+            "largest run's)") in text
