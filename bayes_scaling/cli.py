@@ -622,11 +622,14 @@ def cmd_decide(args) -> int:
             + (f"; training corpus (--group): {args.group}" if args.group else "") + f"; seed {args.seed if args.seed is not None else fit.random_seed}.")
     with _out_dir(str(out), args.force, fit=False) as out_dir:
         paths = write_decision(res, out_dir, force=True, data_note=note)  # --out and --force checked above
-    print("\n".join(_decision_lines(res)))
-    print()
-    print(res.summary_text())
-    print(f"report: {paths['html']}")
-    print(f"tables: {', '.join(str(paths[k]) for k in ('decision', 'pilots', 'frontier') if k in paths)}")
+    if args.quiet:  # as --help says for every command: the table alone on stdout, as CSV (the decision.csv rows)
+        sys.stdout.write(res.table.to_csv(index=False))
+    else:
+        print("\n".join(_decision_lines(res)))
+        print()
+    _say(res.summary_text(), args.quiet)
+    _say(f"report: {paths['html']}", args.quiet)
+    _say(f"tables: {', '.join(str(paths[k]) for k in ('decision', 'pilots', 'frontier') if k in paths)}", args.quiet)
     return EXIT_OK
 
 

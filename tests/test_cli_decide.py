@@ -51,7 +51,9 @@ def test_decide_writes_the_tables_and_the_report_with_the_numbers_of_decide(file
     code = main(_args(files, out, "--pilots", str(files / "pilots.csv"), "--budgets", "1e3,1e5", "--seed", "3"))
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert captured.err == ""  # --quiet: no progress
+    # --quiet: no progress; the table alone on stdout, as CSV (as --help says); the verdict and paths on stderr
+    assert "[bayes-scaling]" not in captured.err and captured.err.startswith("Plan 10B")
+    assert captured.out == (out / "decision.csv").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["decision.csv", "decision.html", "decision.md", "frontier.csv",
                                                     "net_value.png", "pilots.csv"]
     # the CLI's numbers are decide()'s on the saved fit with the same seed
@@ -68,8 +70,11 @@ def test_decide_writes_the_tables_and_the_report_with_the_numbers_of_decide(file
     pilots = pd.read_csv(out / "pilots.csv")
     assert sorted(pilots["label"]) == ["medium", "small"] and (pilots["evsi"] >= 0).all()
     assert list(pd.read_csv(out / "frontier.csv")["budget"]) == [1e3, 1e5]
-    # the printed table, then the verdict in words, then where the files are
-    lines = captured.out.splitlines()
+    # without --quiet: the printed table, then the verdict in words, then where the files are
+    loud = [a for a in _args(files, out, "--pilots", str(files / "pilots.csv"), "--budgets", "1e3,1e5", "--seed", "3")
+            if a != "--quiet"] + ["--force"]
+    assert main(loud) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["option", "cost", "expected", "net", "value", "90%", "interval", "P(pays", "off)",
                                 "P(best)"]
     assert [ln.split()[0] for ln in lines[1:5]] == ["1B", "10B", "70B", "do"]
