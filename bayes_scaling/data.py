@@ -1353,10 +1353,12 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         al. 2020, §2.1): ``tokens`` is used and ``flops`` replaced by 6ND, as in :func:`validate_runs`;
         for a target domain close to one of ``domains``.
     """
-    if not isinstance(targets, pd.DataFrame):
-        targets = read_runs(targets, what=what)
-    ctx = _Ctx.of(targets)
     noun = what.removesuffix(" table")  # "targets", "plans"
+    if not isinstance(targets, pd.DataFrame):
+        path = targets
+        targets = read_runs(targets, what=what)
+        what = f"{what} '{path}'"  # the file in the messages below ("plans table has no column" named none)
+    ctx = _Ctx.of(targets)
     one = {"targets": "target", "plans": "plan", "pilots": "pilot"}.get(noun, "row")
     if len(targets) == 0:
         per = "forecast" if noun == "targets" else one

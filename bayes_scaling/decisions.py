@@ -28,6 +28,7 @@ with :func:`bayes_scaling.predict.predict` at the same (N, D).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -773,6 +774,13 @@ def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
     if (t["label"] == "").any():
         i = int(np.flatnonzero(t["label"] == "")[0])
         raise RunsTableError(f"{what} column 'label', row {i}: the label is empty; name every row or drop the column.")
+    if t["label"].duplicated().any():  # "plan label 'A' is used twice" named no file or rows, and said plan for pilots
+        dup = t["label"][t["label"].duplicated()].iloc[0]
+        rows = [str(k + 1) for k in np.flatnonzero(t["label"].to_numpy() == dup)]
+        named = f"{what} '{table}'" if isinstance(table, (str, os.PathLike)) else what
+        raise RunsTableError(f"{named}: the label '{dup}' is used by rows {', '.join(rows[:-1])} and {rows[-1]} (counted "
+                             "from 1); labels name the options in the decision, so they must be unique: rename or drop "
+                             "the repeats.")
     keep = [c for c in ("label", "params", "tokens", "flops", "unique_tokens") if c in t]
     return t[keep], assumed
 

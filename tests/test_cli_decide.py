@@ -308,3 +308,19 @@ def test_decide_names_the_plans_header_for_an_empty_or_header_only_plans_file(fi
 def test_decide_budgets_errors_give_a_money_example(files, tmp_path, capsys, budgets, message):
     assert main(_args(files, tmp_path / "d", "--budgets", budgets)) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_a_repeated_label_names_the_file_and_the_rows(files, tmp_path, capsys):
+    """'plan label 'A' is used twice' named no file or rows, and said 'plan' for a pilots table (a fresh user)."""
+    bad = tmp_path / "pilots_dup.csv"
+    pd.DataFrame({"label": ["p", "q", "p"], "params": [1e8, 2e8, 3e8], "tokens": [2e9, 4e9, 6e9]}).to_csv(bad, index=False)
+    assert main(_args(files, tmp_path / "d", "--pilots", str(bad))) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: pilots table '{bad}': the label 'p' is used by rows 1 and 3 (counted from 1); labels name the options "
+        "in the decision, so they must be unique: rename or drop the repeats.")
+    missing = tmp_path / "plans_no_tokens.csv"
+    pd.DataFrame({"label": ["a"], "params": [1e9]}).to_csv(missing, index=False)
+    args = _args(files, tmp_path / "e")
+    args[args.index("--plans") + 1] = str(missing)
+    assert main(args) == 2
+    assert f"plans table '{missing}'" in capsys.readouterr().err

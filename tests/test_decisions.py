@@ -405,7 +405,9 @@ def test_decide_bad_plans_name_the_column_row_and_fix(fake_fit):
     assert str(e.value) == "plans column 'tokens', row 1: '-1.0' is not a positive finite number; fix or drop that plan."
     with pytest.raises(bs.RunsTableError, match=r"^plans table has no column 'tokens'"):
         decide(fake_fit, PLANS.drop(columns="tokens"), COSTS, _loss_value())
-    with pytest.raises(ValueError, match=r"^plan label '1B' is used twice; labels must be unique.$"):
+    with pytest.raises(ValueError, match=r"^plans table: the label '1B' is used by rows 1 and 2 \(counted from 1\); "
+                                         r"labels name the options in the decision, so they must be unique: rename "
+                                         r"or drop the repeats.$"):
         decide(fake_fit, PLANS.assign(label=["1B", "1B", "70B"]), COSTS, _loss_value())
     res = decide(fake_fit, PLANS.drop(columns="label").assign(flops=6 * PLANS["params"] * PLANS["tokens"])
                  .drop(columns="tokens"), COSTS, _loss_value())
