@@ -336,7 +336,12 @@ def read_fit(path, required=()) -> SavedFit:
     """
     path = saved_fit_dir(path) or Path(path)
     if not path.is_dir():
-        raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc).")
+        hint = ""
+        if path.suffix.lower() in (".csv", ".gz", ".xlsx", ".parquet", ".json", ".tsv", ".txt"):
+            # `decide runs.csv` (a runs table where a fit belongs) said only what it is not (a fresh user)
+            hint = (f" It looks like a runs table: fit it first (bayes-scaling fit {path} --out DIR, or "
+                    "bayes_scaling.ScalingLaw().fit) and give the fit's directory DIR.")
+        raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc).{hint}")
     cfg_file = path / "fit.json"
     if not cfg_file.exists():
         raise FitFileError(f"'{path}' has no fit.json; it is not a saved fit or it is incomplete.")

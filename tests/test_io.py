@@ -403,3 +403,14 @@ def test_a_fit_saved_by_the_previous_model_is_refused_with_the_fix(tmp_path):
         f"'{MAIN_FIT / 'fit'}' uses saved-fit format 2 but this bayes_scaling reads format 3; it was written by "
         "bayes_scaling 0.1.0. Refit with this version or install the version that wrote it.")
 
+
+
+def test_a_runs_table_given_as_a_fit_says_to_fit_it_first(tmp_path):
+    """`decide runs.csv ...` said only that it is not a fit directory (a fresh user)."""
+    runs = tmp_path / "runs.csv"
+    runs.write_text("params,tokens,loss\n1e8,2e9,3.1\n")
+    with pytest.raises(FitFileError) as err:
+        load_fit(runs)
+    assert str(err.value) == (f"'{runs}' is not a saved fit directory (it should hold fit.json and posterior.nc). It "
+                              f"looks like a runs table: fit it first (bayes-scaling fit {runs} --out DIR, or "
+                              "bayes_scaling.ScalingLaw().fit) and give the fit's directory DIR.")
