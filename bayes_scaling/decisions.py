@@ -969,6 +969,11 @@ def decide(
             raise ValueError("budgets must be positive amounts of money, e.g. 1e5,1e6.")
         front = cost_frontier(lambda t: metric_of(loss_draws(t, "mean"), new_eval=False), b, costs, value,
                               params_range=params_range, prob=prob)
+        # the plan a large budget buys can lie far beyond the runs (10 M EUR bought 3e24 FLOPs, 150,000x the largest
+        # run, without a word; a fresh user), as frontier's budgets are warned about
+        chosen = front.loc[front["affordable"], "flops"].to_numpy(float) if "flops" in front else np.array([])
+        if chosen.size:
+            warn_budgets(fit, chosen)
     return InvestmentDecision(plans=d.table, pilots=pilot_out, frontier=front, net_value=d.net_value,
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,

@@ -646,3 +646,15 @@ def test_compare_refuses_a_label_used_twice(fake_fit):
         compare(fake_fit, cands)
     assert str(err.value) == ("candidates table: the label 'A' is used by rows 1 and 3 (counted from 1); labels name "
                               "the candidates in the ranking, so they must be unique: rename or drop the repeats.")
+
+
+
+def test_decide_warns_when_a_budget_buys_a_plan_far_beyond_the_runs(fake_fit):
+    """A budget's best plan 1000x beyond the runs' compute is an extrapolation, warned about as frontier's budgets."""
+    from bayes_scaling.predict import ExtrapolationWarning
+
+    c_max = float((6.0 * fake_fit.runs["params"] * fake_fit.runs["tokens"]).max())
+    with pytest.warns(ExtrapolationWarning, match=r"1 budget\(s\) lie more than 1000x above the largest run's compute"):
+        res = decide(fake_fit, PLANS, COSTS, _loss_value(baseline=3.0, per_point=1e9), budgets=[c_max * 1e5 * 1e-18],
+                     params_range=(1e8, 1e13))
+    assert res.frontier["flops"].iloc[0] > 1000 * c_max
