@@ -464,7 +464,9 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
     twin.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
     twin.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
     lo_t, hi_t = twin.get_ylim()
-    if hi_t / lo_t < 100:  # one or two decades: 2, 5, 10, 20 (only "10" was labelled on 3-35)
+    if hi_t / lo_t < 30:  # about a decade: 5, 10, 20, 30 (the band reached 45 and the last label was 20; a fresh user)
+        twin.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 3.0, 5.0)))
+    elif hi_t / lo_t < 100:  # two decades: 2, 5, 10, 20 (only "10" was labelled on 3-35)
         twin.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
     _thin_minor_labels(twin)  # under a decade (10-30 tokens per parameter): round values, not "2 x 10^1"
     lines = ax.get_legend_handles_labels()

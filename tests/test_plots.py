@@ -406,6 +406,20 @@ def test_plot_frontier_bands_equal_frontier(fake_fit):
     assert {"1B", "10B", "1T"} <= set(ylabels)
 
 
+def test_plot_frontier_labels_a_decade_of_tokens_per_parameter(fake_fit, monkeypatch):
+    """A D/N band of 4-45: its labels were 5, 10, 20 (and 50 at the frame), 20-50 unlabelled (a fresh user)."""
+    c = np.geomspace(1e18, 1e22, 60)
+    n = np.sqrt(c / (6 * 16.0))
+    band = {"flops": c, "tokens_per_param_median": np.full(60, 16.0), "tokens_per_param_lower": np.linspace(9, 4, 60),
+            "tokens_per_param_upper": np.linspace(30, 45, 60)}
+    for key, mid in (("params_opt", n), ("tokens_opt", 16.0 * n)):
+        band |= {f"{key}_median": mid, f"{key}_lower": mid / 1.5, f"{key}_upper": mid * 1.5}
+    monkeypatch.setattr(plots, "frontier", lambda *a, **k: pd.DataFrame(band))
+    fig, ax = plot_frontier(fake_fit, c)
+    (twin,) = [a for a in fig.axes if a is not ax]
+    assert tick_texts(twin.yaxis) == ["5", "10", "20", "30", "50"]
+
+
 def test_plot_frontier_default_budgets(fake_fit):
     fit = fake_fit
     _, ax = plot_frontier(fit)
