@@ -45,6 +45,7 @@ from ._warnings import warn_caller
 
 __all__ = [
     "DOMAINS_CHECKED",
+    "PLAUSIBLE_TOKENS_PER_PARAM",
     "MIN_TOKENS",
     "MIN_PARAMS",
     "epochs_column",
@@ -169,6 +170,12 @@ def _expected_header(what: str, columns=None) -> tuple[str, str]:
     return "'params,tokens,loss'", "run"
 
 
+#: The plausible range of tokens per parameter of a run or a target (D/N), outside which a row is warned about as a
+#: likely unit slip: Chinchilla's runs reach 0.04 and 3,300 (Hoffmann et al. 2022), over-trained runs ~1,000-2,000
+#: (Gadre et al. 2024; Llama 3 8B on 15T tokens: 1,900).
+PLAUSIBLE_TOKENS_PER_PARAM = (0.1, 1e4)
+
+
 def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
     """The warning for rows outside 0.1-10,000 tokens per parameter ("" if none): a unit slip or a column mix-up.
 
@@ -179,9 +186,9 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
         return ""
     with np.errstate(over="ignore"):
         tpp = table["tokens"] / table["params"]
-    low, high = tpp < 0.1, tpp > 1e4
+    low, high = tpp < PLAUSIBLE_TOKENS_PER_PARAM[0], tpp > PLAUSIBLE_TOKENS_PER_PARAM[1]
     if "unique_tokens" in table:
-        high &= table["unique_tokens"] / table["params"] > 1e4
+        high &= table["unique_tokens"] / table["params"] > PLAUSIBLE_TOKENS_PER_PARAM[1]
     parts = []
     if low.any():
         parts.append(f"{int(low.sum())} {one}(s) ({_rows(ctx, table.index[low])}) have as few as {tpp[low].min():.3g} "

@@ -23,7 +23,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed
 from ._version import __version__
-from .data import configuration_words, repeated_configurations, single_size_axis
+from .data import PLAUSIBLE_TOKENS_PER_PARAM, configuration_words, repeated_configurations, single_size_axis
 from .display import format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -625,7 +625,9 @@ def build_fit_report(
                 what = (f"a run with 10x the parameters of its domain's largest run, on the {size} tokens every run "
                         "was trained on" if fixed == "tokens" else
                         f"a run on 10x the tokens of its domain's largest run, with the {size} parameters every run had")
-            rep.summary.append(f"No targets were given, so this is {what} (the forecast table also has 100x); give the "
+            also = "100x" if fixed != "params" else \
+                f"100x; both at most {PLAUSIBLE_TOKENS_PER_PARAM[1]:,.0f} tokens per parameter"
+            rep.summary.append(f"No targets were given, so this is {what} (the forecast table also has {also}); give the "
                                "runs you plan as targets (--targets T.csv, targets=).")
         if law.variables == ("params",):  # a fresh user read "A 13.1B-parameter model reaches 1.944" as any D's
             rep.summary.append("The law reads N alone: its forecasts hold for models trained as the runs were (on "

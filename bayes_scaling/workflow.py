@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
+from .data import PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -287,7 +287,15 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
             grow = "params" if fixed == "tokens" else "tokens"
             for f in (10, 100):
                 size = {fixed: float(runs[fixed].iloc[0]), grow: float(runs[grow].max() * f)}
-                rows.append({"domain": dom, "params": size["params"], "tokens": size["tokens"]})
+                # never beyond the plausible D/N the targets are checked against: runs of 100M parameters on up to
+                # 24B tokens got a default target at 24,000 tokens per parameter and a warning about it (a fresh user)
+                size["tokens"] = float(np.clip(size["tokens"], size["params"] * PLAUSIBLE_TOKENS_PER_PARAM[0],
+                                               size["params"] * PLAUSIBLE_TOKENS_PER_PARAM[1]))
+                size["params"] = float(np.clip(size["params"], size["tokens"] / PLAUSIBLE_TOKENS_PER_PARAM[1],
+                                               size["tokens"] / PLAUSIBLE_TOKENS_PER_PARAM[0]))
+                row = {"domain": dom, "params": size["params"], "tokens": size["tokens"]}
+                if row not in rows:  # two factors clipped to one target
+                    rows.append(row)
         elif fit.law.has_allocation:
             cmax = float(runs["flops"].max())
             fr, why = domain_frontiers(fit, [10 * cmax, 100 * cmax], domains=[dom])

@@ -312,3 +312,27 @@ def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
     assert len(notes) == 1 and notes[0].startswith(
         "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: domain 'a' ")
     assert "; domain 'b' " in notes[0] and "; a new domain " in notes[0] and notes[0].count("(its runs 100-400)") == 3
+
+
+def test_runs_at_one_n_get_default_targets_within_the_plausible_tokens_per_parameter():
+    """Runs of 100M parameters on 1.6-24B tokens: the default 100x target was 24,000 tokens per parameter and was
+    warned about as a unit slip in targets the user never gave (a fresh user)."""
+    from bayes_scaling.report import build_fit_report
+
+    d = np.array([1.6e9, 3e9, 6e9, 1.2e10, 2.4e10])
+    runs = pd.DataFrame({"params": 1e8, "tokens": d, "loss": bs.laws.chinchilla_loss(1e8, d, **TRUTH)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = make_fake_fit(runs, prior="besiroglu2024")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        targets = default_targets(fit)
+        pred = fit.predict(targets)
+    np.testing.assert_allclose(targets["tokens"], [2.4e11, 1e12], rtol=1e-12)  # 10x, then 100x held at 10,000 D/N
+    assert (targets["params"] == 1e8).all()
+    pred.attrs[workflow_module.DEFAULT_TARGETS] = True
+    front, _ = domain_frontiers(fit, [1e21])
+    assert build_fit_report(fit, pred, front).summary[1] == (
+        "No targets were given, so this is a run on 10x the tokens of its domain's largest run, with the 100M "
+        "parameters every run had (the forecast table also has 100x; both at most 10,000 tokens per parameter); give "
+        "the runs you plan as targets (--targets T.csv, targets=).")
