@@ -302,9 +302,9 @@ def cmd_fit(args) -> int:
         targets = read_runs(args.targets, what="targets table")
         validate_targets(targets, needs=needs, domain_col=args.domain_col or "domain")
     reference = args.reference
-    prior, note = args.prior, f"Runs: {args.runs}" + (f"; reference runs: {reference}" if reference else "")
-    if name:
-        prior, note = _prior_for_embedded(name, args.law, args.prior, note)
+    prior, prior_note = _prior_for_embedded(name, args.law, args.prior) if name else (args.prior, "")
+    note = (f"Data: {citation(name)}" if name else f"Runs: {args.runs}") + (
+        f"; reference runs: {reference}" if reference else "") + prior_note
     with _out_dir(args.out, args.force) as out, warnings.catch_warnings():
         if name:  # their quirks are in their provenance; a warning would name a row the user cannot fix (as backtest)
             warnings.simplefilter("ignore", RunsTableWarning)
@@ -313,21 +313,19 @@ def cmd_fit(args) -> int:
     return EXIT_OK
 
 
-def _prior_for_embedded(name: str, law: str, prior: str | None, note: str) -> tuple[str | None, str]:
-    """The prior and data note of a fit of the embedded data set ``name``: a published prior fitted on those same runs
-    (:data:`~bayes_scaling.baselines.FITTED_ON`) would count them twice, so the default becomes the weak prior, as in
-    ``demo``; one the user named is kept, with a warning."""
-    note = f"Data: {citation(name)}" + note.partition(";")[1] + note.partition(";")[2]
+def _prior_for_embedded(name: str, law: str, prior: str | None) -> tuple[str | None, str]:
+    """The prior of a fit of the embedded data set ``name`` and a sentence for the data note: a published prior fitted
+    on those same runs (:data:`~bayes_scaling.baselines.FITTED_ON`) would count them twice, so the default becomes the
+    weak prior, as in ``demo``; one the user named is kept, with a warning."""
     chosen = prior or default_prior_name(law)
     if FITTED_ON.get(chosen) != name:
-        return prior, note
+        return prior, ""
     if prior is None:
-        return "weak", note + (f" The prior is weakly informative: the published prior '{chosen}' was fitted on these "
-                               "same runs.")
+        return "weak", f" The prior is weakly informative: the published prior '{chosen}' was fitted on these same runs."
     warnings.warn(f"the prior '{prior}' was fitted on the embedded '{name}' runs, so this fit counts them twice and its "
                   "intervals are too narrow; leave --prior out (or give --prior weak) for an honest fit.", UserWarning,
                   stacklevel=2)
-    return prior, note
+    return prior, ""
 
 
 def _load(dir_: str, domain: str | None = None) -> ScalingFit:

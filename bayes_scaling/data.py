@@ -54,6 +54,9 @@ __all__ = [
     "one_domain_of",
     "missing_domain_column",
     "single_size_axis",
+    "OTHER_SIZE",
+    "TABLE_SUFFIXES",
+    "require_unique_labels",
     "configuration_words",
     "RunsTableError",
     "RunsTableWarning",
@@ -143,6 +146,8 @@ _OTHER_FORMATS = {
     ".pq": ("Parquet file", "pyarrow", None),
     ".json": ("JSON file", None, None),
 }
+#: Extensions of files that are runs tables (:func:`read_runs` reads the others as CSV too, gzip-compressed or not).
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", *_OTHER_FORMATS)
 
 #: The first bytes of binary formats people save runs in, and what to tell them.
 _MAGIC = (
@@ -320,6 +325,36 @@ def _warn_checkpoints(df: pd.DataFrame, out: pd.DataFrame, ctx: _Ctx) -> None:
         RunsTableWarning,
         stacklevel=3,
     )
+
+
+def require_unique_labels(labels: pd.Series, what: str, role: str) -> None:
+    """Raise :class:`RunsTableError` when a label is used twice, naming it and its rows (counted from 1).
+
+    Parameters
+    ----------
+    labels : pandas.Series of str
+        The table's ``label`` column, in row order.
+    what : str
+        The table, as messages name it ("plans table 'p.csv'").
+    role : str
+        What the labels name, e.g. "the options in the decision".
+
+    Raises
+    ------
+    RunsTableError
+        "plans table: the label 'A' is used by rows 1 and 3 (counted from 1); ..."
+    """
+    lab = labels.astype(str).reset_index(drop=True)
+    if not lab.duplicated().any():
+        return
+    dup = lab[lab.duplicated()].iloc[0]
+    rows = [str(k + 1) for k in np.flatnonzero(lab.to_numpy() == dup)]
+    raise RunsTableError(f"{what}: the label '{dup}' is used by rows {', '.join(rows[:-1])} and {rows[-1]} (counted "
+                         f"from 1); labels name {role}, so they must be unique: rename or drop the repeats.")
+
+
+#: The other size of the N-D split: the axis the runs measure when every run has one of the two (:func:`single_size_axis`).
+OTHER_SIZE = {"params": "tokens", "tokens": "params"}
 
 
 def single_size_axis(runs: pd.DataFrame) -> str | None:

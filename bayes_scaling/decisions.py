@@ -38,7 +38,8 @@ import pandas as pd
 from ._text import did_you_mean, listed
 from ._warnings import warn_caller
 from .costs import CostModel, ValueModel
-from .data import MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of, validate_targets
+from .data import (MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of,
+                   require_unique_labels, validate_targets)
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -470,13 +471,8 @@ def compare(
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs; add another row (e.g. the same compute at "
                              "another N), or forecast one run with predict.")
-    if "label" in cand and cand["label"].astype(str).duplicated().any():  # decide refused them, compare ranked "A" over "A"
-        lab = cand["label"].astype(str)
-        dup = lab[lab.duplicated()].iloc[0]
-        rows = [str(k + 1) for k in np.flatnonzero(lab.to_numpy() == dup)]
-        raise RunsTableError(f"candidates table: the label '{dup}' is used by rows {", ".join(rows[:-1])} and {rows[-1]} (counted from 1); "
-                             "labels name the candidates in the ranking, so they must be unique: rename or drop the "
-                             "repeats.")
+    if "label" in cand:  # decide refused them, compare ranked "A" over "A"
+        require_unique_labels(cand["label"], "candidates table", "the candidates in the ranking")
     assume_unique_tokens(fit, cand, "candidates", "compare")
     sizes = [c for c in fit.law.variables if c in cand]
     same = cand.duplicated(subset=sizes, keep="first")
@@ -492,7 +488,6 @@ def compare(
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
     shown, draws = _loss_draws(fit, cand, dom, fit.random_seed if random_seed is None else random_seed, new_run)
     best = draws.min(axis=1, keepdims=True)
-    winner = draws.argmin(axis=1)
     lo, hi = interval(shown, prob)
     out = cand.copy()
     if "label" not in out:
@@ -774,13 +769,9 @@ def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
     if (t["label"] == "").any():
         i = int(np.flatnonzero(t["label"] == "")[0])
         raise RunsTableError(f"{what} column 'label', row {i}: the label is empty; name every row or drop the column.")
-    if t["label"].duplicated().any():  # "plan label 'A' is used twice" named no file or rows, and said plan for pilots
-        dup = t["label"][t["label"].duplicated()].iloc[0]
-        rows = [str(k + 1) for k in np.flatnonzero(t["label"].to_numpy() == dup)]
-        named = f"{what} '{table}'" if isinstance(table, (str, os.PathLike)) else what
-        raise RunsTableError(f"{named}: the label '{dup}' is used by rows {', '.join(rows[:-1])} and {rows[-1]} (counted "
-                             "from 1); labels name the options in the decision, so they must be unique: rename or drop "
-                             "the repeats.")
+    # "plan label 'A' is used twice" named no file or rows, and said plan for pilots
+    require_unique_labels(t["label"], f"{what} '{table}'" if isinstance(table, (str, os.PathLike)) else what,
+                          "the options in the decision")
     keep = [c for c in ("label", "params", "tokens", "flops", "unique_tokens") if c in t]
     return t[keep], assumed
 

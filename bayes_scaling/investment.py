@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import special
 
 from .costs import CostModel, ValueModel
+from .data import require_unique_labels
 from .intervals import interval
 
 __all__ = ["decide", "Decision", "net_value_draws", "probability_best", "pilot_value", "staged_decision", "cost_frontier",
@@ -83,9 +84,7 @@ def _plans_table(plans) -> pd.DataFrame:
     if "label" not in p:
         p.insert(0, "label", [f"N={n:.3g}, D={d:.3g}" for n, d in zip(p["params"], p["tokens"], strict=True)])
     p["label"] = p["label"].astype(str)
-    if p["label"].duplicated().any():
-        raise ValueError(f"plan label '{p['label'][p['label'].duplicated()].iloc[0]}' is used twice; labels must be "
-                         "unique.")
+    require_unique_labels(p["label"], "plans table", "the options in the decision")
     if (p["label"] == STATUS_QUO).any():
         raise ValueError(f"'{STATUS_QUO}' is reserved for the option of not investing; rename that plan.")
     return p

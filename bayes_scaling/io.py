@@ -47,6 +47,7 @@ import xarray as xr
 from ._version import __version__
 from ._text import listed
 from ._warnings import warn_caller
+from .data import TABLE_SUFFIXES
 
 __all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES", "fit_dir_problem",
            "out_file_problem"]
@@ -337,7 +338,7 @@ def read_fit(path, required=()) -> SavedFit:
     path = saved_fit_dir(path) or Path(path)
     if not path.is_dir():
         hint = ""
-        if path.suffix.lower() in (".csv", ".gz", ".xlsx", ".parquet", ".json", ".tsv", ".txt"):
+        if path.suffix.lower() in TABLE_SUFFIXES:
             # `decide runs.csv` (a runs table where a fit belongs) said only what it is not (a fresh user)
             hint = (f" It looks like a runs table: fit it first (bayes-scaling fit {path} --out DIR, or "
                     "bayes_scaling.ScalingLaw().fit) and give the fit's directory DIR.")

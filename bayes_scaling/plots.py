@@ -16,7 +16,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ._warnings import quiet_library_noise
-from .data import single_size_axis
+from .data import OTHER_SIZE, single_size_axis
 from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
 from .display import format_count, format_flops, format_probability
 from .intervals import interval
@@ -168,7 +168,7 @@ def plot_fit(
         label_path = "compute-optimal L(C)"
     else:
         extra_rays = []
-        other = {"params": "tokens", "tokens": "params"}.get(x)
+        other = OTHER_SIZE.get(x)
         if law.has_allocation and tokens_per_param is None and single_size_axis(runs) == other:
             # every run at one D (or N): the curve at that D, through the runs (rays of constant D/N crossed each run
             # at one point only, a fresh user's routing figure)

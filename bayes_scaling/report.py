@@ -23,7 +23,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed
 from ._version import __version__
-from .data import PLAUSIBLE_TOKENS_PER_PARAM, configuration_words, repeated_configurations, single_size_axis
+from .data import OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, configuration_words, repeated_configurations, single_size_axis
 from .display import format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -802,7 +802,7 @@ def build_fit_report(
         sec.figure(plot_domains(fit, own, probs=(0.5, prob))[0], "fit_domains",
                    f"Every domain: runs (colour: tokens per parameter, dark few, yellow many), compute-optimal posterior median with 50 % and {prob:.0%} bands of the expected loss.")
     if law.has_allocation and fixed is not None:  # runs at one D (or N): their loss along the measured axis only
-        grow = "params" if fixed == "tokens" else "tokens"
+        grow = OTHER_SIZE[fixed]
         sec.text(f"Every run has one {_SIZE_WORDS[fixed]}, {format_count(head_runs[fixed].iloc[0])}: the runs measure the "
                  f"loss along {_SIZE_WORDS[grow]} only, so the loss-vs-compute figure of the compute-optimal allocation "
                  "is left out (its curve would be the prior's split of each budget, not what the runs measured).")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
+from .data import OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -284,7 +284,7 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
         runs = fit.runs[fit.runs["domain"] == dom] if dom in own else mine
         fixed = single_size_axis(runs) if fit.law.has_allocation else None
         if fixed is not None:  # the split of a larger budget is the prior's alone: scale the measured axis
-            grow = "params" if fixed == "tokens" else "tokens"
+            grow = OTHER_SIZE[fixed]
             for f in (10, 100):
                 size = {fixed: float(runs[fixed].iloc[0]), grow: float(runs[grow].max() * f)}
                 # never beyond the plausible D/N the targets are checked against: runs of 100M parameters on up to

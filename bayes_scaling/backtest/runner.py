@@ -33,7 +33,7 @@ from ..baselines import (
     bootstrap_tasks,
 )
 from ..data import RunsTableError, RunsTableWarning, validate_runs
-from ..datasets import load_chinchilla, load_datablations, load_openlm, load_routing
+from .. import datasets
 from ..extrapolation import get_extrapolation_prior
 from ..fit import ScalingLaw
 from ..intervals import interval
@@ -132,11 +132,6 @@ def method_law(base: str, kwargs: dict) -> str:
     return get_law(kwargs.get("law", "chinchilla")).name
 
 
-#: The embedded data sets an extrapolation prior can be learned from (``ExtrapolationPrior.learned_from``), by name.
-_CATALOG_RUNS = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
-                 "routing": load_routing}
-
-
 def _sizes_needed(specs) -> tuple[str, ...]:
     """The size columns the runs need: N and D, or the one variable every method's law reads (a fresh user's
     compute-only table was refused for want of 'params' with every method on the law of C alone)."""
@@ -151,9 +146,9 @@ def _matches(heldout: pd.DataFrame, name: str) -> int:
     if not {"params", "tokens"} <= set(heldout.columns):
         return 0  # a table of one size column cannot be matched run for run
     keys = np.log(heldout[["params", "tokens"]].to_numpy(float))
-    if name not in _CATALOG_RUNS or not len(keys):
+    if name not in datasets.NAMES or not len(keys):
         return 0
-    ref = np.log(_CATALOG_RUNS[name]()[["params", "tokens"]].to_numpy(float))
+    ref = np.log(datasets.load(name)[["params", "tokens"]].to_numpy(float))
     return int((np.abs(keys[:, None, :] - ref[None, :, :]) < 1e-6).all(axis=2).any(axis=1).sum())
 
 

@@ -21,6 +21,7 @@ load_routing
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -350,7 +351,5 @@ def embedded(source) -> str | None:
     str or None
         One of :data:`NAMES`, or None when ``source`` is not one of them or a file of that name exists.
     """
-    from pathlib import Path
-
     name = str(source)
     return name if name in NAMES and not Path(name).exists() else None
