@@ -288,11 +288,13 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
             for f in (10, 100):
                 size = {fixed: float(runs[fixed].iloc[0]), grow: float(runs[grow].max() * f)}
                 # never beyond the plausible D/N the targets are checked against: runs of 100M parameters on up to
-                # 24B tokens got a default target at 24,000 tokens per parameter and a warning about it (a fresh user)
-                size["tokens"] = float(np.clip(size["tokens"], size["params"] * PLAUSIBLE_TOKENS_PER_PARAM[0],
-                                               size["params"] * PLAUSIBLE_TOKENS_PER_PARAM[1]))
-                size["params"] = float(np.clip(size["params"], size["tokens"] / PLAUSIBLE_TOKENS_PER_PARAM[1],
-                                               size["tokens"] / PLAUSIBLE_TOKENS_PER_PARAM[0]))
+                # 24B tokens got a default target at 24,000 tokens per parameter and a warning about it (a fresh user).
+                # Only the grown size is held back: the fixed one is every run's.
+                lo, hi = PLAUSIBLE_TOKENS_PER_PARAM
+                if grow == "tokens":
+                    size["tokens"] = float(np.clip(size["tokens"], size["params"] * lo, size["params"] * hi))
+                else:
+                    size["params"] = float(np.clip(size["params"], size["tokens"] / hi, size["tokens"] / lo))
                 row = {"domain": dom, "params": size["params"], "tokens": size["tokens"]}
                 if row not in rows:  # two factors clipped to one target
                     rows.append(row)

@@ -336,3 +336,16 @@ def test_runs_at_one_n_get_default_targets_within_the_plausible_tokens_per_param
         "No targets were given, so this is a run on 10x the tokens of its domain's largest run, with the 100M "
         "parameters every run had (the forecast table also has 100x; both at most 10,000 tokens per parameter); give "
         "the runs you plan as targets (--targets T.csv, targets=).")
+
+
+def test_runs_at_one_d_keep_their_d_when_the_grown_n_is_held_back():
+    """Runs at one D of 10B: 100x the largest N (2B) would be 200B parameters, 0.05 tokens per parameter; the target
+    keeps D = 10B and holds N at 100B (0.1); the clip of 8d3c0b9 moved D to 20B instead."""
+    n = np.geomspace(2e8, 2e9, 5)
+    runs = pd.DataFrame({"params": n, "tokens": 1e10, "loss": bs.laws.chinchilla_loss(n, 1e10, **TRUTH)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = make_fake_fit(runs, prior="besiroglu2024")
+        targets = default_targets(fit)
+    assert (targets["tokens"] == 1e10).all()
+    np.testing.assert_allclose(targets["params"], [2e10, 1e11], rtol=1e-12)
