@@ -139,6 +139,7 @@ def validate_own_runs(spec, runs, *, loss_unit: str = "nats", with_reference: bo
         domain_col=spec.domain_col,
         needs=tuple(law.variables),
         loss_unit=loss_unit,
+        reference=with_reference,
     )
     if "unique_tokens" in table and "unique_tokens" not in law.variables:
         # datablations through the Chinchilla law (the default) forecast 12.6 % off where the data-constrained law is

@@ -639,6 +639,14 @@ def build_fit_report(
     if front_dom is not None and len(front_dom):
         f = front_dom.iloc[-1]
         where = f" for {head_dom}" if several else ""
+        front_runs = fit.own_runs(head_dom) if head_dom in fit.domains else head_runs
+        ratio = (front_runs["tokens"] / front_runs["params"]).to_numpy(float) if law.has_allocation and len(
+            front_runs) else np.array([])
+        beyond = ""
+        if not fixed and ratio.size and not ratio.min() <= f["tokens_per_param_median"] <= ratio.max():
+            # said only under Notes, while the headline gave 4.7 tokens per parameter from runs at 20-320 (a fresh user)
+            beyond = (f"; the runs lie at {format_number(ratio.min(), 2)}–{format_number(ratio.max(), 3)} tokens per "
+                      "parameter, so this split is an extrapolation of the law")
         rep.summary.append(
             f"At {format_number(f['flops'])} FLOPs the compute-optimal model{where} has {format_count(f['params_opt_median'])} "
             f"parameters ({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) "
@@ -646,7 +654,7 @@ def build_fit_report(
             f"({format_number(f['tokens_per_param_lower'], 2)}–{format_number(f['tokens_per_param_upper'], 3)}), reaching "
             f"{f['loss_opt_median']:.3f} nats/token"
             + (f"; every run has one {_SIZE_WORDS[fixed]}, so the runs do not measure this split: it rests on the "
-               "prior and the law's form." if fixed else ".")
+               "prior and the law's form." if fixed else beyond + ".")
         )
     if "unique_tokens" in law.variables and len(predictions) and "unique_tokens" in predictions:
         one_epoch = np.allclose(predictions["unique_tokens"], predictions["tokens"])

@@ -236,10 +236,24 @@ def test_fewer_runs_than_parameters_needs_a_published_prior():
         validate_runs(runs(3))
     assert str(e.value).startswith("3 runs cannot determine the 5 parameters of the law with a weak prior; add runs "
                                    "(at least 5), use a published prior (prior='besiroglu2024')")
-    with pytest.warns(RunsTableWarning, match=r"3 runs cannot determine the 5 parameters of the law; the forecast "
-                                              r"rests mainly on the prior"):
+    with pytest.warns(RunsTableWarning, match=r"^3 runs cannot determine the 5 parameters of the law; what the runs "
+                                              r"leave open comes from the prior\. Add runs"):
         out = validate_runs(runs(3), informative_prior=True)
     assert len(out) == 3
+
+
+def test_few_runs_next_to_reference_runs_are_not_warned_about():
+    # the few-run transfer the package is built for: the report of 4 runs fitted next to the Chinchilla runs opened
+    # with "the forecast rests mainly on the prior" while the runs had pulled the exponents far from it (a fresh user)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunsTableWarning)
+        out = validate_runs(runs(3), informative_prior=True, reference=True)
+    assert len(out) == 3
+    df = runs()
+    df["params"] = 1e9
+    with pytest.warns(RunsTableWarning, match=r"N exponent is not identified; it comes from the prior and the "
+                                              r"reference runs\.$"):
+        validate_runs(df, informative_prior=True, reference=True)
 
 
 def test_all_runs_at_one_model_size_error_with_weak_prior():

@@ -322,6 +322,16 @@ def test_the_summary_keeps_two_significant_digits_of_a_small_allocation_bound(fa
     assert "trained on 1.5 tokens per parameter (0.048–45.1)" in rep.summary[1]
 
 
+def test_the_summary_says_when_the_allocation_lies_outside_the_runs_tokens_per_parameter(fake_fit):
+    # "4.7 tokens per parameter (1.1–34.9)" headlined from runs at 20-320, the caveat only under Notes (a fresh user)
+    front = fake_fit.frontier([5.88e23]).assign(tokens_per_param_median=1.5)
+    rep = build_fit_report(fake_fit, fake_fit.predict(TARGETS), front)
+    assert rep.summary[1].endswith("; the runs lie at 5–200 tokens per parameter, so this split is an extrapolation of "
+                                   "the law.")
+    inside = build_fit_report(fake_fit, fake_fit.predict(TARGETS), front.assign(tokens_per_param_median=30.0))
+    assert "extrapolation" not in inside.summary[1] and inside.summary[1].endswith(" nats/token.")
+
+
 def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_ratio():
     from conftest import make_fake_fit, synthetic_runs
 

@@ -4,6 +4,7 @@ a fake posterior (real fits: test_cli.py's demo, slow)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -349,3 +350,24 @@ def test_runs_at_one_d_keep_their_d_when_the_grown_n_is_held_back():
         targets = default_targets(fit)
     assert (targets["tokens"] == 1e10).all()
     np.testing.assert_allclose(targets["params"], [2e10, 1e11], rtol=1e-12)
+
+
+def test_the_fit_time_line_accounts_for_the_reference_runs(fake_fit, monkeypatch, tmp_path):
+    # "second model compiled after 33 s", then "fitted in 33.7 s (compile 17.5 s, sampling 1.0 s)": the parts did not
+    # add up, the rest being the reference runs' own fit (a fresh user)
+    timed = dataclasses.replace(fake_fit, timings={"prepare_seconds": 0.1, "compile_seconds": 18.3,
+                                                   "sample_seconds": 0.8, "total_seconds": 33.7})
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: timed)
+    for reference, rest in (("chinchilla", ", the reference runs and checks 14.6 s"), (None, ", checks 14.6 s")):
+        lines = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / str(reference), prior="weak",
+                           reference=reference, progress=lines.append)
+        assert f"fitted in 33.7 s (compile 18.3 s, sampling 0.8 s{rest}); diagnostics ok" in lines
+    quick = dataclasses.replace(fake_fit, timings={"prepare_seconds": 0.0, "compile_seconds": 0.0,
+                                                   "sample_seconds": 0.5, "total_seconds": 0.6})
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: quick)
+    lines = []
+    fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "q", prior="weak", progress=lines.append)
+    assert "fitted in 0.6 s (compile 0.0 s, sampling 0.5 s); diagnostics ok" in lines
