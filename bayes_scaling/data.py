@@ -577,7 +577,13 @@ def read_runs(path: str | Path, *, what: str = "runs table", columns=None) -> pd
     if not path.exists():
         raise RunsTableError(f"{what} file '{path}' does not exist; check the path.")
     if path.is_dir():
-        raise RunsTableError(f"{what} path '{path}' is a directory; give a CSV file.")
+        # a fresh user's `backtest FITDIR` was told "give a CSV file" (other formats are read too, and the directory
+        # was a saved fit whose runs table was inside)
+        saved = next((d for d in (path, path / "fit") if (d / "fit.json").exists() and (d / "runs.csv").exists()), None)
+        hint = (f"; it holds a saved fit, whose runs are in '{saved / 'runs.csv'}' (commands that read a fit take the "
+                "directory itself)" if saved is not None else "")
+        raise RunsTableError(f"{what} path '{path}' is a directory{hint}; give a table file (CSV or TSV, optionally "
+                             "gzip-compressed, .xlsx, .parquet or .json).")
     if path.suffix.lower() in _OTHER_FORMATS:
         df = _read_other(path, what)
         df.attrs.update(source=str(path), what=what)
@@ -1183,9 +1189,14 @@ def validate_runs(
     keycols = [c for c in ("params", "tokens", "flops", "loss", "domain") if c in out]
     dup = out.duplicated(subset=keycols, keep="first")
     if dup.any():
+        # which earlier row: a fresh user was told the copies' rows only
+        group = out.groupby(keycols, sort=False, dropna=False).ngroup().to_numpy()
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        original = out.index[int(np.flatnonzero(group == group[first])[0])]
+        example = "" if dup.sum() == 1 else f"{ctx.row(out.index[first])} "
         warnings.warn(
             f"{_rows(ctx, out.index[dup])} {'repeats' if dup.sum() == 1 else 'repeat'} an earlier row exactly "
-            "(same size, loss and domain); kept and counted as independent runs (seeds that agree to the digit), "
+            f"({example}repeats {ctx.row(original)}: same size, loss and domain); kept and counted as independent runs (seeds that agree to the digit), "
             "which weights them more and narrows the intervals: drop the copies if they were pasted twice.",
             RunsTableWarning,
             stacklevel=2,

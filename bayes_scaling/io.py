@@ -182,6 +182,31 @@ def fit_dir_problem(path, suggest: bool = True) -> str | None:
             + (f" Choose another path, e.g. '{other}'." if suggest else ""))
 
 
+def _not_a_fit_hint(path: Path) -> str:
+    """What a file given where a fit directory belongs probably is, and the fix ('' if unknown).
+
+    A fit's own file (its directory is meant), a table with a ``loss`` column (runs: fit them first) or without
+    one (targets: the fit directory comes first). Fresh users gave ``DIR/fit/fit.json`` and swapped
+    ``predict TARGETS --at DIR``, and were told to fit either as a runs table."""
+    if path.name in FIT_FILES and (path.parent / "fit.json").exists():
+        return f" It is a file of the saved fit in '{path.parent}': give that directory."
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return ""
+    columns = None
+    if path.suffix.lower() in (".csv", ".gz", ".tsv", ".txt"):
+        try:
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            columns = [str(c).strip().lower() for c in pd.read_csv(path, nrows=0, sep=sep).columns]
+        except (OSError, ValueError, pd.errors.ParserError):
+            columns = None
+    if columns is not None and "loss" not in columns:
+        return (" It looks like a targets table (it has no 'loss' column): the fit's directory comes first, e.g. "
+                f"bayes-scaling predict DIR --at {path}.")
+    # `decide runs.csv` (a runs table where a fit belongs) said only what it is not (a fresh user)
+    return (f" It looks like a runs table: fit it first (bayes-scaling fit {path} --out DIR, or "
+            "bayes_scaling.ScalingLaw().fit) and give the fit's directory DIR.")
+
+
 def write_fit(path, config: dict, posterior: xr.DataTree, runs: pd.DataFrame, force: bool = False) -> Path:
     """Write a fit's configuration, draws and runs to a directory, atomically.
 
@@ -336,13 +361,12 @@ def read_fit(path, required=()) -> SavedFit:
         When the fit was written by another version of bayes_scaling.
     """
     path = saved_fit_dir(path) or Path(path)
+    if not path.exists():
+        raise FitFileError(f"'{path}' does not exist; give the directory of a saved fit (fit.save(DIR), or the --out "
+                           "directory of bayes-scaling fit or demo).")
     if not path.is_dir():
-        hint = ""
-        if path.suffix.lower() in TABLE_SUFFIXES:
-            # `decide runs.csv` (a runs table where a fit belongs) said only what it is not (a fresh user)
-            hint = (f" It looks like a runs table: fit it first (bayes-scaling fit {path} --out DIR, or "
-                    "bayes_scaling.ScalingLaw().fit) and give the fit's directory DIR.")
-        raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc).{hint}")
+        raise FitFileError(f"'{path}' is not a saved fit directory (it should hold fit.json and posterior.nc)."
+                           f"{_not_a_fit_hint(path)}")
     cfg_file = path / "fit.json"
     if not cfg_file.exists():
         raise FitFileError(f"'{path}' has no fit.json; it is not a saved fit or it is incomplete.")

@@ -304,11 +304,13 @@ def test_identical_rows_warn_and_are_kept():
         out = validate_runs(dup)
     msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
     assert msgs == [
-        "row 6 repeats an earlier row exactly (same size, loss and domain); kept and counted as independent runs "
-        "(seeds that agree to the digit), which weights them more and narrows the intervals: drop the copies if they "
-        "were pasted twice."
+        "row 6 repeats an earlier row exactly (repeats row 2: same size, loss and domain); kept and counted as "
+        "independent runs (seeds that agree to the digit), which weights them more and narrows the intervals: drop the "
+        "copies if they were pasted twice."
     ]
     assert len(out) == 7
+    with pytest.warns(RunsTableWarning, match=r"^row 6, row 7 repeat an earlier row exactly \(row 6 repeats row 3: "):
+        validate_runs(pd.concat([df, df.iloc[[3, 1]]], ignore_index=True))
 
 
 # ----------------------------------------------------------------------------- units
@@ -678,8 +680,19 @@ def test_header_only_file(write):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(RunsTableError, match=r"does not exist; check the path"):
         read_runs(tmp_path / "nope.csv")
-    with pytest.raises(RunsTableError, match=r"is a directory; give a CSV file"):
+    with pytest.raises(RunsTableError) as e:
         read_runs(tmp_path)
+    assert str(e.value) == (f"runs table path '{tmp_path}' is a directory; give a table file (CSV or TSV, optionally "
+                            "gzip-compressed, .xlsx, .parquet or .json).")
+    # a saved fit's directory (or the report directory around it) where a runs table belongs (a fresh user)
+    (tmp_path / "fit").mkdir()
+    for name in ("fit.json", "runs.csv"):
+        (tmp_path / "fit" / name).write_text("{}")
+    with pytest.raises(RunsTableError) as e:
+        read_runs(tmp_path)
+    assert str(e.value) == (f"runs table path '{tmp_path}' is a directory; it holds a saved fit, whose runs are in "
+                            f"'{tmp_path / 'fit' / 'runs.csv'}' (commands that read a fit take the directory itself); "
+                            "give a table file (CSV or TSV, optionally gzip-compressed, .xlsx, .parquet or .json).")
 
 
 def test_empty_dataframe():

@@ -214,8 +214,31 @@ def test_fit_json_missing(saved):
 
 
 def test_not_a_directory(tmp_path):
-    with pytest.raises(FitFileError, match=r"is not a saved fit directory \(it should hold fit.json and posterior.nc\)"):
+    # ScalingFit.load of a missing path said "is not a saved fit directory" where the CLI said "does not exist"
+    with pytest.raises(FitFileError) as err:
         load_fit(tmp_path / "nothing")
+    assert str(err.value) == (f"'{tmp_path / 'nothing'}' does not exist; give the directory of a saved fit "
+                              "(fit.save(DIR), or the --out directory of bayes-scaling fit or demo).")
+    (tmp_path / "notes.md").write_text("# notes\n")
+    with pytest.raises(FitFileError, match=r"is not a saved fit directory \(it should hold fit.json and posterior.nc\)\.$"):
+        load_fit(tmp_path / "notes.md")
+
+
+def test_a_file_of_a_saved_fit_points_to_its_directory(saved):
+    # `predict DIR/fit/fit.json` was told to fit it as a runs table (a fresh user)
+    with pytest.raises(FitFileError) as err:
+        load_fit(saved / "fit.json")
+    assert str(err.value).endswith(f" It is a file of the saved fit in '{saved}': give that directory.")
+
+
+def test_a_targets_table_given_as_a_fit_says_the_fit_comes_first(tmp_path):
+    # `predict targets.csv --at DIR` (arguments swapped) was told to fit the targets (a fresh user)
+    targets = tmp_path / "targets.csv"
+    targets.write_text("params,tokens\n1e9,2e10\n")
+    with pytest.raises(FitFileError) as err:
+        load_fit(targets)
+    assert str(err.value).endswith(" It looks like a targets table (it has no 'loss' column): the fit's directory comes "
+                                   f"first, e.g. bayes-scaling predict DIR --at {targets}.")
 
 
 DAMAGES = {
