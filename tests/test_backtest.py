@@ -242,8 +242,15 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "published_offset" in printed and "coverage_90" in printed
     # 'mape' is a median, and min_ess the smaller of bulk and tail ESS (both puzzled a fresh user)
-    assert "  mape: MEDIAN absolute percentage error of the median forecast over the held-out runs, in percent" \
-        in printed.splitlines()
+    lines = printed.splitlines()
+    assert ("  mape: MEDIAN (not mean) absolute percentage error of the median forecast over the held-out runs, in "
+            "percent (the name is kept for scripts)") in lines
+    # every column is explained, each coverage level by its own number (a fresh user found 4 of ~20 explained)
+    assert "  coverage_50: share of held-out runs inside the method's 50 % interval (a calibrated method: about 0.5; " \
+           "NaN for methods without intervals)" in lines
+    legend = lines[lines.index("Columns:") + 1:]
+    shown = [c for c in pd.read_csv(out).columns if c != "density"]
+    assert [ln.split(":")[0].strip() for ln in legend] == [c for c in shown if c not in ("split", "method", "law")]
     table = pd.read_csv(out)
     assert list(table["method"]) == ["published", "published_offset"]
     assert (table["n_heldout"] == 23).all()
@@ -439,7 +446,21 @@ def test_backtest_cli_names_an_embedded_data_set_and_a_law(tmp_path, capsys, mon
     assert len(seen["runs"]) == len(bs.datasets.load_datablations())
     assert {k: v.get("law") for k, v in seen["methods"].items()} == {
         "bayes": "data_constrained", "huber_ls": "data_constrained", "published": "data_constrained"}
-    assert "extrapolation" not in seen["methods"]["bayes"]  # the package's default, learned
+    # an embedded data set named on the command line is scored out of sample by default, as `fit datablations` fits
+    # it (a fresh user's `backtest chinchilla` ran with the prior and the extrapolation prior that had seen its runs)
+    assert seen["methods"]["bayes"]["prior"] == "weak"  # muennighoff2023 was fitted on these runs
+    assert seen["methods"]["bayes"]["extrapolation"] == "learned_without_datablations"
+    assert "prior" not in seen["methods"]["huber_ls"] and "extrapolation" not in seen["methods"]["huber_ls"]
+    assert main(["backtest", "openlm", "--split-by", "params", "--cutoff", "5e8", "--methods", "bayes"]) == 1
+    assert "prior" not in seen["methods"]["bayes"]  # besiroglu2024 never saw the OpenLM runs
+    assert seen["methods"]["bayes"]["extrapolation"] == "learned_without_openlm"
+    assert ("[bayes-scaling] embedded 'openlm' runs, scored out of sample: bayes with extrapolation "
+            "learned_without_openlm (the default was learned from these runs' backtest errors); name --prior or "
+            "--extrapolation to choose otherwise\n") in capsys.readouterr().err
+    assert main(["backtest", "datablations", "--law", "data_constrained", "--split-by", "params", "--cutoff", "2e9",
+                 "--methods", "bayes", "--prior", "muennighoff2023", "--extrapolation", "learned", "--quiet"]) == 1
+    assert (seen["methods"]["bayes"]["prior"], seen["methods"]["bayes"]["extrapolation"]) == ("muennighoff2023",
+                                                                                              "learned")
     # a leave-one-data-set-out score from the command line (a fresh user could not exclude the set's own errors)
     assert main(["backtest", "datablations", "--law", "data_constrained", "--split-by", "params", "--cutoff", "2e9",
                  "--methods", "bayes,huber_ls", "--extrapolation", "learned_without_datablations", "--quiet"]) == 1
@@ -524,3 +545,36 @@ def test_published_baselines_scored_on_the_runs_they_were_fitted_on_are_warned_a
     assert [str(w.message) for w in rec] == [
         "23 of the 23 held-out runs are runs of the embedded 'chinchilla' data, on which the bayes method's prior "
         "'besiroglu2024' was fitted: its scores are not out of sample; give it prior='weak' to score it fairly."]
+
+
+def test_a_cutoff_that_leaves_nothing_to_fit_names_the_size_it_would_split():
+    # `backtest chinchilla --cutoff 2e9` (split by flops, the default) meant parameters: the message said only
+    # "raise the cutoff" (a fresh user)
+    chin = bs.datasets.load_chinchilla()
+    with pytest.raises(bs.RunsTableError) as e:
+        Split.cutoff("flops", 2e9).apply(chin)
+    lo, hi = chin["params"].min(), chin["params"].max()
+    assert str(e.value) == (f"cutoff flops < 2e+09 leaves no runs to fit (the smallest run has flops = "
+                            f"{chin['flops'].min():g}); raise the cutoff, or split by 'params' (--split-by params), "
+                            f"whose runs ({lo:.3g} to {hi:.3g}) the cutoff would split.")
+    with pytest.raises(bs.RunsTableError, match=r"leaves no runs to score \(the largest run has flops = [^)]*\); lower the "
+                                             r"cutoff\.$"):
+        Split.cutoff("flops", 1e30).apply(chin)
+
+
+def test_backtest_command_warns_when_a_method_scores_fewer_runs_than_held_out(tmp_path, capsys):
+    from bayes_scaling.cli import main
+
+    n = np.geomspace(1e7, 1e9, 8)
+    a = pd.DataFrame({"params": n, "tokens": 20 * n, "domain": "a"})
+    b = a[a["params"] > 2e8].assign(domain="b")  # held-out runs only: no per-domain fit for them
+    runs = pd.concat([a, b], ignore_index=True)
+    runs["loss"] = bs.laws.chinchilla_loss(runs["params"], runs["tokens"], E=1.8, A=480, B=2000, alpha=0.35, beta=0.37) + (
+        runs["domain"] == "b") * 0.1
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    assert main(["backtest", str(path), "--split-by", "params", "--cutoff", "2e8", "--methods", "huber_ls",
+                 "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "warning: huber_ls scored 3 of the 6 held-out runs, so its scores are not comparable with the others' (see its "
+        "notes: e.g. a domain without fitting runs).\n")

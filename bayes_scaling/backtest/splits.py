@@ -73,6 +73,18 @@ class Split:
             return f"{self.by}<{self.value:g}"
         return f"{int(self.value)} smallest by {self.by}"
 
+    def _other_size(self, runs: pd.DataFrame) -> str:
+        """", or split by 'params' (--split-by params), whose runs span the cutoff" when the cutoff splits the runs of
+        another size column ('' if none): a fresh user's `backtest chinchilla --cutoff 2e9` meant parameters."""
+        for col in SIZE_VARIABLES:
+            if col != self.by and col in runs:
+                w = runs[col].to_numpy(float)
+                w = w[np.isfinite(w)]
+                if w.size and w.min() < self.value <= w.max():
+                    return (f", or split by '{col}' (--split-by {col}), whose runs ({w.min():.3g} to {w.max():.3g}) "
+                            "the cutoff would split")
+        return ""
+
     def apply(self, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Split validated runs.
 
@@ -91,12 +103,12 @@ class Split:
             if not train_mask.any():
                 raise RunsTableError(
                     f"cutoff {self.by} < {self.value:g} leaves no runs to fit (the smallest run has "
-                    f"{self.by} = {v.min():g}); raise the cutoff."
+                    f"{self.by} = {v.min():g}); raise the cutoff{self._other_size(runs)}."
                 )
             if train_mask.all():
                 raise RunsTableError(
                     f"cutoff {self.by} >= {self.value:g} leaves no runs to score (the largest run has "
-                    f"{self.by} = {v.max():g}); lower the cutoff."
+                    f"{self.by} = {v.max():g}); lower the cutoff{self._other_size(runs)}."
                 )
         else:
             k = int(self.value)
