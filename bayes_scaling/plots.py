@@ -80,6 +80,10 @@ _LABELS = {
 }
 
 
+#: Appended to the error of a one-domain figure asked of a fit of several domains without ``domain=``.
+_EVERY_DOMAIN = "plot_domains(fit) draws every domain in one figure."
+
+
 def plot_fit(
     fit,
     x: str | None = None,
@@ -150,7 +154,7 @@ def plot_fit(
         raise ValueError(f"x must be one of {', '.join(allowed)} for the {law.name} law, not '{x}'.")
     own_figure = ax is None
     fig, ax = _ax(ax)
-    domain = domain or fit.default_domain
+    domain = fit.domain_for("figure", domain, hint=_EVERY_DOMAIN)
     runs = fit.runs[fit.runs["domain"] == domain]
     theta = fit.theta(domain)
     xv = runs[x].to_numpy(float)
@@ -375,7 +379,7 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
         each with a median marker, and the published value as a vertical dashed line
         (for a weak prior, the published fit the report compares with).
     """
-    domain = domain or fit.default_domain
+    domain = fit.domain_for("figure", domain)
     law = fit.law
     post = law.natural(fit.theta_dict(fit.theta(domain)), fit.refs)
     prior = prior_natural_draws(fit, domain=domain)
@@ -503,7 +507,7 @@ def plot_forecast(fit, target: dict, *, threshold: float | None = None, prob: fl
     """
     fig, ax = _ax(ax)
     table = pd.DataFrame([target])
-    domain = domain or (target.get("domain") if isinstance(target, dict) else None) or fit.default_domain
+    domain = fit.domain_for("forecast", domain or (target.get("domain") if isinstance(target, dict) else None))
     pred = predict(fit, table, prob=prob, domain=domain)
     t = pred.iloc[[0]]
     # the draws predict() used for this target (keyed by seed, domain and sizes), so the histogram is its interval

@@ -380,6 +380,35 @@ class ScalingFit:
             "bayes_scaling.workflow.expand_targets first."
         )
 
+    def domain_for(self, what: str, domain: str | None = None, hint: str = "") -> str:
+        """``domain`` if given, else :attr:`default_domain`, with an error that names what the domain is for.
+
+        Parameters
+        ----------
+        what : str
+            What needs one domain, e.g. "figure" (used in the message).
+        domain : str, optional
+        hint : str, optional
+            A sentence appended to the message (e.g. how to draw every domain).
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        RunsTableError
+            When ``domain`` is None and the fit has several domains of its own: the message lists
+            them (:attr:`default_domain`'s speaks of targets, which a figure has none of).
+        """
+        if domain is not None:
+            return domain
+        own = [d for d in self.domains if d not in self.reference_domains]
+        if len(own) == 1 or len(self.domains) == 1:
+            return self.default_domain
+        raise RunsTableError(f"this fit has several domains; say which one the {what} is for with domain=NAME. "
+                             f"Known domains: {', '.join(own)}." + (f" {hint}" if hint else ""))
+
     # ------------------------------------------------------------ summaries
     def published_prior(self) -> PriorSpec | None:
         """The published fit this posterior is compared with.

@@ -335,7 +335,7 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     RunsTableError
         For a domain the fit has no runs of (the check compares a domain's own runs with the prior).
     """
-    domain = domain or fit.default_domain
+    domain = fit.domain_for("check", domain)
     if domain not in fit.domains or domain in fit.reference_domains:
         # "argmax of an empty sequence" was all a fresh user read for a new or misspelt name
         own = [d for d in fit.domains if d not in fit.reference_domains]

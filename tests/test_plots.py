@@ -33,6 +33,7 @@ from bayes_scaling.plots import (
     plot_frontier,
     plot_parameters,
 )
+from bayes_scaling.data import RunsTableError
 from bayes_scaling.priors import get_prior
 from bayes_scaling.risk import departures, exceedance
 
@@ -748,3 +749,16 @@ def test_the_frontier_figure_does_not_warn_about_its_own_grid(fake_fit):
     assert len(fig.axes[0].lines) >= 2
     with pytest.warns(ExtrapolationWarning, match="1 budget\\(s\\) lie more than 1000x above"):
         fake_fit.frontier([float(c.max()) * 1e4])
+
+
+def test_one_domain_figures_of_several_domains_ask_for_the_figures_domain(fake_hier_fit):
+    # plot_fit without domain= said "say which one: a 'domain' column in the targets ... expand_targets", words for
+    # predict that a figure has no use for (a fresh user)
+    with pytest.raises(RunsTableError) as e:
+        plot_fit(fake_hier_fit, "params")
+    assert str(e.value) == ("this fit has several domains; say which one the figure is for with domain=NAME. Known "
+                            "domains: books, code, web. plot_domains(fit) draws every domain in one figure.")
+    with pytest.raises(RunsTableError, match=r"^this fit has several domains; say which one the figure is for"):
+        plot_parameters(fake_hier_fit)
+    assert fake_hier_fit.domain_for("figure", "code") == "code"
+    plt.close("all")
