@@ -43,7 +43,7 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 _BAND = "#0072B2"
 _PUBLISHED = "#D55E00"
 _HELDOUT = "#CC79A7"
-#: Span of the runs' tokens per parameter (90th / 10th percentile) above which ``plot_fit`` along N or D also draws
+#: Span of the runs' tokens per parameter (90th / 10th percentile, each a run's own ratio) above which ``plot_fit`` along N or D also draws
 #: the median curves at those two ratios: one ray cannot pass through runs 3x apart in D/N.
 RAYS_MIN_SPAN = 3.0
 
@@ -189,8 +189,10 @@ def plot_fit(
                 tokens_per_param = float(np.clip(np.median(opt["tokens_per_param"]), ratio.min(), ratio.max()))
                 # runs at other ratios lie off that one ray (OpenLM: 5-640 tokens per parameter at each N), which
                 # also read as a bad fit: the runs' 10th and 90th percentile ratios get a median curve of their own
-                # (not the extremes: one Chinchilla run at 0.04 tokens per parameter drew a curve at 20 nats)
-                lo_r, hi_r = (float(v) for v in np.quantile(ratio, [0.1, 0.9]))
+                # (not the extremes: one Chinchilla run at 0.04 tokens per parameter drew a curve at 20 nats), taken
+                # at a run's own ratio: interpolated between three runs at 20 and one at 320, a curve "D/N = 230" passed
+                # beside the run at 320 and read as a miss
+                lo_r, hi_r = (float(v) for v in np.quantile(ratio, [0.1, 0.9], method="nearest"))
                 extra_rays = [r for r in (lo_r, hi_r)
                               if hi_r / lo_r > RAYS_MIN_SPAN and max(r, tokens_per_param) / min(r, tokens_per_param) > 1.5]
             table = _ray(law, x, grid, tokens_per_param)

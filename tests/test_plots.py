@@ -164,7 +164,8 @@ def test_plot_fit_along_params_bands_equal_predict(fake_fit):
 def test_plot_fit_default_ray_adds_medians_at_the_runs_spread_of_tokens_per_param(fake_fit):
     fit = fake_fit
     ratio = (fit.runs["tokens"] / fit.runs["params"]).to_numpy(float)
-    lo_r, hi_r = np.quantile(ratio, [0.1, 0.9])
+    lo_r, hi_r = np.quantile(ratio, [0.1, 0.9], method="nearest")
+    assert {lo_r, hi_r} <= set(ratio)  # each ray at a run's own ratio (230 between runs at 20 and 320 read as a miss)
     assert hi_r / lo_r > plots.RAYS_MIN_SPAN  # the fake runs span enough D/N for the extra rays
     _, ax = plot_fit(fit, "params")
     extra = [ln for ln in ax.lines if ln.get_linestyle() == "-."]
@@ -175,6 +176,13 @@ def test_plot_fit_default_ray_adds_medians_at_the_runs_spread_of_tokens_per_para
         np.testing.assert_allclose(ln.get_ydata(), pred["mean_loss_median"], rtol=RTOL)
     # more tokens per parameter, lower loss at every N
     assert np.all(extra[1].get_ydata() < extra[0].get_ydata())
+    # runs mostly at 20 and a few at 320: the upper ray at 320, not interpolated to 290 beside those runs
+    from conftest import make_fake_fit, synthetic_runs
+
+    few = make_fake_fit(synthetic_runs(n_sizes=2, ratios=(20, 20, 20, 20, 20, 320)))
+    _, ax = plot_fit(few, "params")
+    assert [ln.get_label() for ln in ax.lines if ln.get_linestyle() == "-."] == ["posterior median D/N = 320"]
+    plt.close("all")
     # an explicit ray draws that ray only
     _, ax = plot_fit(fit, "params", tokens_per_param=20.0)
     assert [ln.get_label() for ln in ax.lines] == ["posterior median D/N = 20"]
