@@ -149,24 +149,37 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 "can land far above the interval.", ExtrapolationWarning)
     if not beyond_runs:
         return
-    runs = fit.runs
+    # measured from the runs behind each row's forecast: its domain's own runs, or all the user's runs for a new
+    # domain, never the reference runs (a fresh user's 1e25-FLOP optimum, 2,900x their largest run in N, got no
+    # warning because the Chinchilla reference runs are larger)
+    every = fit.runs
+    runs = every
+    if "is_reference" in runs and (~runs["is_reference"].astype(bool)).any():
+        runs = runs[~runs["is_reference"].astype(bool)]
+    doms = t["domain"].to_numpy() if "domain" in t else np.full(len(t), None)
     for v in fit.law.size_variables:  # the law's own inputs (flops only for a law in C)
         if v not in t or v not in runs:
             continue
-        largest = float(runs[v].max())
-        far = t[v].to_numpy(float) > EXTRAPOLATION_FACTOR * largest
+        by_dom = every.groupby("domain")[v].agg(["min", "max"]) if "domain" in every else None
+        span = np.array([by_dom.loc[d].to_numpy(float) if by_dom is not None and d in by_dom.index
+                         else (float(runs[v].min()), float(runs[v].max())) for d in doms]).reshape(len(t), 2)
+        x = t[v].to_numpy(float)
+        ratio = x / span[:, 1]
+        far = ratio > EXTRAPOLATION_FACTOR
         if far.any():
-            top = float(t[v].to_numpy(float)[far].max())
+            j = int(np.argmax(np.where(far, ratio, -np.inf)))
+            largest, top = float(span[j, 1]), float(x[j])
             warn_caller(
                 f"{int(far.sum())} {noun}(s) lie more than {EXTRAPOLATION_FACTOR:.0f}x beyond the largest run in "
                 f"'{v}' (largest run {largest:.3g}, target up to {top:.3g}, {np.log10(top / largest):.1f} decades): "
                 "the forecast rests on the law's form alone; treat its interval as a lower bound on the uncertainty.",
                 ExtrapolationWarning,
             )
-        smallest = float(runs[v].min())
-        low = t[v].to_numpy(float) < smallest / BELOW_RUNS_FACTOR
+        below = span[:, 0] / x
+        low = below > BELOW_RUNS_FACTOR
         if low.any():
-            bottom = float(t[v].to_numpy(float)[low].min())
+            j = int(np.argmax(np.where(low, below, -np.inf)))
+            smallest, bottom = float(span[j, 0]), float(x[j])
             warn_caller(
                 f"{int(low.sum())} {noun}(s) lie more than {BELOW_RUNS_FACTOR:.0f}x below the smallest run in '{v}' "
                 f"(smallest run {smallest:.3g}, {noun} down to {bottom:.3g}, {np.log10(smallest / bottom):.1f} "

@@ -351,3 +351,27 @@ def test_the_epochs_warning_gives_the_fits_own_r_d_star_next_to_the_published_on
     text = " ".join(str(w.message) for w in rec)
     assert (f"beyond the published R_D* = 15.4 epochs (Muennighoff et al. 2023; this fit's own R_D* for 'default': "
             f"{r['median']:.3g}, 90 % interval {r['lower']:.3g}-{r['upper']:.3g}) more repetition adds little") in text
+
+
+def test_extrapolation_is_measured_from_the_runs_behind_the_forecast_not_the_reference(fake_fit):
+    # a fresh user's 1e25-FLOP optimum, 2,900x their largest run in N, got no warning: the distance was measured from
+    # the Chinchilla reference runs, which are larger
+    from types import SimpleNamespace
+
+    from bayes_scaling.predict import warn_extrapolation
+
+    own = pd.DataFrame({"params": [1e7, 1e8], "tokens": [2e8, 2e9], "domain": "code", "is_reference": False})
+    ref = pd.DataFrame({"params": [1e8, 1e11], "tokens": [2e9, 2e12], "domain": "chinchilla", "is_reference": True})
+    fit = SimpleNamespace(runs=pd.concat([own, ref], ignore_index=True), law=fake_fit.law)
+    for rows in (pd.DataFrame({"params": [5e11], "tokens": [1e13], "domain": ["code"]}),
+                 pd.DataFrame({"params": [5e11], "tokens": [1e13]})):  # no domain: the user's runs
+        with pytest.warns(bs.ExtrapolationWarning) as rec:
+            warn_extrapolation(fit, rows)
+        assert [str(w.message).split(":")[0] for w in rec] == [
+            "1 target(s) lie more than 1000x beyond the largest run in 'params' (largest run 1e+08, target up to "
+            "5e+11, 3.7 decades)",
+            "1 target(s) lie more than 1000x beyond the largest run in 'tokens' (largest run 2e+09, target up to "
+            "1e+13, 3.7 decades)"]
+    with warnings.catch_warnings():  # a target of the reference domain is measured from its own runs
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        warn_extrapolation(fit, pd.DataFrame({"params": [5e11], "tokens": [1e13], "domain": ["chinchilla"]}))
