@@ -726,12 +726,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: none)")
     f.add_argument("--targets", default=None,
                    help=f"forecast targets ({_FORMATS}) with params, tokens or flops [, domain]; a row without a domain "
-                        "is forecast for every domain and a new one (default: compute-optimal runs at 10x and 100x "
-                        "each domain's largest compute)")
+                        "is forecast for every domain and a new one (default: the compute-optimal runs at the "
+                        "--flops budgets when given, else at 10x and 100x each domain's largest compute)")
     f.add_argument("--threshold", type=float, default=None,
                    help="target loss, in the unit of --loss-unit: the report gives P(loss > threshold) at the first "
                         "target (default: none)")
-    f.add_argument("--flops", default=None, help="budgets for the frontier table, e.g. 1e21,5.88e23 "
+    f.add_argument("--flops", default=None, help="budgets for the frontier table, e.g. 1e21,5.88e23, and without "
+                                                 "--targets their compute-optimal runs are the forecast targets "
                                                  "(default: those of 1e21,1e22,1e23,5.88e23 within 1000x of the "
                                                  "runs' compute, else 10x, 100x and 1000x the largest run's)")
     f.add_argument("--loss-unit", choices=["nats", "bits"], default="nats", dest="loss_unit",

@@ -48,6 +48,7 @@ __all__ = [
     "Figure",
     "build_fit_report",
     "DEFAULT_TARGETS",
+    "TARGET_BUDGETS",
     "DATA_WARNING_NOTE",
     "FIT_REPORT_FIGURES",
     "figure_domain",
@@ -389,6 +390,10 @@ def _between_domain_text(fit) -> str:
 #: which the report's summary then says.
 DEFAULT_TARGETS = "default_targets"
 
+#: Key of ``predictions.attrs``: the budgets (FLOPs) whose compute-optimal runs are the default targets, when the
+#: user gave budgets (``--flops``) and no targets.
+TARGET_BUDGETS = "target_budgets"
+
 #: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them; the
 #: summary counts them).
 DATA_WARNING_NOTE = "warning about the runs: "
@@ -627,8 +632,14 @@ def build_fit_report(
                         f"a run on 10x the tokens of its domain's largest run, with the {size} parameters every run had")
             also = "100x" if fixed != "params" else \
                 f"100x; both at most {PLAUSIBLE_TOKENS_PER_PARAM[1]:,.0f} tokens per parameter"
-            rep.summary.append(f"No targets were given, so this is {what} (the forecast table also has {also}); give the "
-                               "runs you plan as targets (--targets T.csv, targets=).")
+            budgets = predictions.attrs.get(TARGET_BUDGETS)
+            if budgets and fixed is None:  # the budgets the user asked about (--flops), not 10x the largest run
+                what = f"the compute-optimal run at the budget of {format_flops(budgets[0])} FLOPs"
+                also = (f"the other budgets, {', '.join(format_flops(b) for b in budgets[1:])} FLOPs"
+                        if len(budgets) > 1 else "")
+            rep.summary.append(f"No targets were given, so this is {what}" + (
+                f" (the forecast table also has {also})" if also else "") + "; give the runs you plan as targets "
+                "(--targets T.csv, targets=).")
         if law.variables == ("params",):  # a fresh user read "A 13.1B-parameter model reaches 1.944" as any D's
             rep.summary.append("The law reads N alone: its forecasts hold for models trained as the runs were (on "
                                "their number of tokens, whose term it folds into E); for another D fit a law of N and "

@@ -38,7 +38,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
-from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -253,8 +253,9 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
     return pd.concat(parts, ignore_index=True), notes
 
 
-def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataFrame:
-    """Targets when none are given: compute-optimal runs at 10x and 100x each domain's largest compute.
+def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=None) -> pd.DataFrame:
+    """Targets when none are given: compute-optimal runs at 10x and 100x each domain's largest compute, or at
+    ``budgets`` when the user gave some (``--flops``).
 
     A domain whose runs all have one D (or one N) measures the law along the other axis only, and its
     compute-optimal split is the prior's: its targets are 10x and 100x its largest N at that D (or D at that N),
@@ -268,6 +269,10 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
     fit : ScalingFit
     notes : list of str, optional
         Receives a sentence for each domain left out because its frontier is undefined.
+    budgets : sequence of float, optional
+        Training compute in FLOPs of the targets, instead of 10x and 100x the largest run (a fresh user's
+        ``--flops 1e22`` report headlined the default target at 2.3e20 FLOPs, with its 93 % chance of missing the
+        threshold, and gave the budget asked about no interval). Domains whose runs share one N or D keep theirs.
 
     Returns
     -------
@@ -300,7 +305,8 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None) -> pd.DataF
                     rows.append(row)
         elif fit.law.has_allocation:
             cmax = float(runs["flops"].max())
-            fr, why = domain_frontiers(fit, [10 * cmax, 100 * cmax], domains=[dom])
+            at = [float(b) for b in budgets] if budgets is not None else [10 * cmax, 100 * cmax]
+            fr, why = domain_frontiers(fit, at, domains=[dom])
             if notes is not None:  # the allocation note is the frontier table's (its budgets), not these targets'
                 notes.extend(n for n in why if not n.startswith(ALLOCATION_NOTE))
             for r in fr.itertuples():
@@ -603,7 +609,7 @@ def fit_and_report(
     say("forecasting the targets" + (f" for {len(own)} domains and a new one" if several else ""))
 
     def forecasts():
-        t = default_targets(fit, notes) if targets is None else expand_targets(fit, targets)
+        t = default_targets(fit, notes, budgets=flops) if targets is None else expand_targets(fit, targets)
         pred = predict(fit, t, prob=prob)
         if heldout is not None and len(heldout):
             ho = predict(fit, heldout[["params", "tokens", "domain"]], prob=prob)
@@ -613,6 +619,8 @@ def fit_and_report(
         # the report's headline says how its target was chosen (a fresh user read "A 715M-parameter model on 190B
         # tokens" and could not tell where that run came from)
         pred.attrs[DEFAULT_TARGETS] = targets is None
+        if targets is None and flops is not None and fit.law.has_allocation:
+            pred.attrs[TARGET_BUDGETS] = [float(b) for b in flops]
         return pred
 
     pred = step("forecasts", "bayes-scaling predict DIR --at TARGETS.csv" + dom_flag, forecasts)

@@ -371,3 +371,22 @@ def test_the_fit_time_line_accounts_for_the_reference_runs(fake_fit, monkeypatch
     lines = []
     fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "q", prior="weak", progress=lines.append)
     assert "fitted in 0.6 s (compile 0.0 s, sampling 0.5 s); diagnostics ok" in lines
+
+
+def test_budgets_without_targets_make_the_default_targets(fake_fit, fake_fitting, tmp_path):
+    # a fresh user's `fit --flops 1e22` report headlined the default target at 2.3e20 FLOPs, with its 93 % chance of
+    # missing the threshold, and gave the budget asked about no interval
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "b", prior="weak",
+                             flops=[1e24, 1e25], progress=None)
+    pred = res.predictions
+    flops = 6 * pred["params"] * pred["tokens"]
+    np.testing.assert_allclose(flops, [1e24, 1e25], rtol=1e-9)
+    front = res.frontier.set_index("flops")
+    np.testing.assert_allclose(pred["params"], front["params_opt_median"].round(-6), rtol=1e-9)
+    summary = res.report.summary
+    assert any(s.startswith(f"A {bs.display.format_count(pred['params'].iloc[0])}-parameter model") for s in summary)
+    assert ("No targets were given, so this is the compute-optimal run at the budget of 1e24 FLOPs (the forecast "
+            "table also has the other budgets, 1e25 FLOPs); give the runs you plan as targets (--targets T.csv, "
+            "targets=).") in summary
