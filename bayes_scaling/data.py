@@ -180,6 +180,11 @@ def _expected_header(what: str, columns=None) -> tuple[str, str]:
 #: (Gadre et al. 2024; Llama 3 8B on 15T tokens: 1,900).
 PLAUSIBLE_TOKENS_PER_PARAM = (0.1, 1e4)
 
+#: Tokens per parameter above which every row of a table whose tokens / (6 params) is plausible is refused as FLOPs
+#: typed into 'tokens' (:func:`_refuse_flops_as_tokens`): 100x the plausible bound, so that no real run (the most
+#: over-trained public ones are near 2,000) is refused.
+FLOPS_AS_TOKENS_RATIO = 1e6
+
 
 def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
     """The warning for rows outside 0.1-10,000 tokens per parameter ("" if none): a unit slip or a column mix-up.
@@ -204,6 +209,39 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
     if not parts:
         return ""
     return "; ".join(parts) + ", outside 0.1-10,000; check that 'params' and 'tokens' are raw counts of the same run."
+
+
+def _plausible_ratio(ratio: pd.Series) -> bool:
+    """Whether every tokens-per-parameter ratio lies in :data:`PLAUSIBLE_TOKENS_PER_PARAM`."""
+    r = ratio.to_numpy(float)
+    return bool(r.size) and bool(np.all((r >= PLAUSIBLE_TOKENS_PER_PARAM[0]) & (r <= PLAUSIBLE_TOKENS_PER_PARAM[1])))
+
+
+def _span(values: pd.Series) -> str:
+    """``"lo-hi"`` (3 significant digits) of a column, or one value."""
+    lo, hi = float(values.min()), float(values.max())
+    return f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g}-{hi:.3g}"
+
+
+def _refuse_flops_as_tokens(table: pd.DataFrame, what: str) -> None:
+    """Raise when every row's 'tokens' reads as training compute C = 6 N D rather than a token count.
+
+    Every row above :data:`FLOPS_AS_TOKENS_RATIO` tokens per parameter, while tokens / (6 params) would put every
+    row inside :data:`PLAUSIBLE_TOKENS_PER_PARAM`: a fresh user's FLOPs under a 'tokens' header were fitted, with a
+    headline of "a 66.6T-parameter model on 523T tokens", and only a warning. Data-constrained tables (with
+    ``unique_tokens``) are left to their own checks: their many-epoch runs have large D/N by design."""
+    if "params" not in table or "tokens" not in table or "unique_tokens" in table or table.empty:
+        return
+    ratio = table["tokens"] / table["params"]
+    if not (ratio.to_numpy(float) > FLOPS_AS_TOKENS_RATIO).all():
+        return
+    implied = table["tokens"] / (6.0 * table["params"] ** 2)
+    if _plausible_ratio(implied):
+        raise RunsTableError(
+            f"{what} looks like training compute (FLOPs), not a token count: every row has {_span(ratio)} tokens per "
+            f"parameter, while tokens / (6 params) would give {_span(implied)}; if it holds FLOPs, rename it 'flops' "
+            "(tokens are then derived as flops / (6 params))."
+        )
 
 
 def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None:
@@ -1120,9 +1158,15 @@ def validate_runs(
     if "flops" in out:  # with or without params (a fresh user's compute-only table in PF-days was fitted)
         if out["flops"].max() < MIN_FLOPS:
             first = out["flops"].idxmax()
+            # token counts typed under a 'flops' header were told only about PF-days (a fresh user)
+            as_tokens = ("params" in out and "tokens" not in out
+                         and _plausible_ratio(out["flops"] / out["params"]))
             raise RunsTableError(
                 f"column 'flops' is at most {out['flops'].max():g} ({ctx.row(first)}); give FLOPs, "
-                "not PF-days (1 PF-day = 8.64e19 FLOPs, Kaplan et al. 2020 §2.1)."
+                "not PF-days (1 PF-day = 8.64e19 FLOPs, Kaplan et al. 2020 §2.1)"
+                + ("; if it holds token counts (flops / params gives a plausible "
+                   f"{_span(out['flops'] / out['params'])} tokens per parameter), rename it 'tokens'." if as_tokens
+                   else ".")
             )
     big = out["loss"] > _MAX_LOSS_NATS
     if big.any():
@@ -1181,6 +1225,7 @@ def validate_runs(
                              "run that never repeats its data).")
 
     # allocation plausibility
+    _refuse_flops_as_tokens(out, "column 'tokens'")
     message = _implausible_allocation(out, ctx, "run")
     if message:
         warnings.warn(message, RunsTableWarning, stacklevel=2)
@@ -1521,6 +1566,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             f"{MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
         )
     # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user)
+    if "tokens" in cols:
+        _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
     message = _implausible_allocation(df, ctx, one)
     if message:
         warn_caller(f"{noun}: {message}", RunsTableWarning)

@@ -1264,3 +1264,27 @@ def test_many_tokens_per_parameter_from_repeated_data_are_not_a_unit_slip():
     with pytest.warns(RunsTableWarning, match=r"1 run\(s\) \(row 0\) have as many as 9e\+05 tokens per parameter, "
                                               r"outside 0.1-10,000"):
         validate_runs(df.assign(unique_tokens=df["tokens"]))  # one epoch: a unit slip is the likelier reading
+
+
+def test_flops_typed_into_tokens_are_refused_and_tokens_under_flops_are_named():
+    # a fresh user's FLOPs under a 'tokens' header were fitted ("a 66.6T-parameter model on 523T tokens") with a
+    # warning only, and token counts under a 'flops' header were told only about PF-days
+    n = np.array([7.9e7, 7.9e7, 1.5e8, 1.5e8])
+    d = n * np.array([20.0, 80.0, 10.0, 160.0])
+    loss = [3.2, 3.0, 3.1, 2.9]
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(pd.DataFrame({"params": n, "tokens": 6 * n * d, "loss": loss}), informative_prior=True)
+    assert str(e.value) == ("column 'tokens' looks like training compute (FLOPs), not a token count: every row has "
+                            "9e+09-1.44e+11 tokens per parameter, while tokens / (6 params) would give 10-160; if "
+                            "it holds FLOPs, rename it 'flops' (tokens are then derived as flops / (6 params)).")
+    with pytest.raises(RunsTableError, match=r"^targets: column 'tokens' looks like training compute"):
+        validate_targets(pd.DataFrame({"params": [7e9], "tokens": [6 * 7e9 * 1.4e11]}))
+    with pytest.raises(RunsTableError, match=r"give FLOPs, not PF-days \(1 PF-day = 8\.64e19 FLOPs, Kaplan et al\. "
+                                             r"2020 §2\.1\); if it holds token counts \(flops / params gives a "
+                                             r"plausible 10-160 tokens per parameter\), rename it 'tokens'\.$"):
+        validate_runs(pd.DataFrame({"params": n, "flops": d, "loss": loss}), informative_prior=True)
+    # a real over-trained run (a 10M model on 100B tokens: 10,000 per parameter) is not refused
+    ok = pd.DataFrame({"params": [1e7, 1e8, 1e9], "tokens": [1e11, 2e11, 4e11], "loss": [4.0, 3.5, 3.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunsTableWarning)
+        assert len(validate_runs(ok, informative_prior=True)) == 3
