@@ -54,7 +54,6 @@ from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, ch
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
-from .inputs import REFERENCE_DOMAIN
 from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
@@ -297,12 +296,6 @@ def cmd_fit(args) -> int:
     runs = load_dataset(name) if name else read_runs(args.runs, columns=(*get_law(args.law).variables, "loss"))
     if args.domain_col is not None and args.domain_col not in runs.columns:  # named, so meant: never fit one domain
         raise CliError(missing_domain_column(args.domain_col, args.runs, runs.columns), EXIT_INPUT)
-    stem = Path(str(args.runs)).stem
-    if (args.reference and not name and args.domain_col is None and "domain" not in runs.columns
-            and stem not in ("", REFERENCE_DOMAIN)):
-        # next to reference runs the one domain is named in every table; "default" meant nothing to a fresh user's
-        # manager, the file's name does
-        runs = runs.assign(domain=stem)
     targets = None
     if args.targets:  # checked now, not after the fit
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")

@@ -44,6 +44,7 @@ from ._text import closest_name, did_you_mean, format_count, listed
 from ._warnings import warn_caller
 
 __all__ = [
+    "DEFAULT_DOMAIN",
     "DOMAINS_CHECKED",
     "PLAUSIBLE_TOKENS_PER_PARAM",
     "MIN_TOKENS",
@@ -69,6 +70,10 @@ __all__ = [
     "estimated_fit_seconds",
     "MAX_LOSS_NATS",
 ]
+
+#: The domain of runs without a domain column (kept in saved fits and tables; a report calls it "your runs",
+#: :func:`bayes_scaling.display.domain_label`).
+DEFAULT_DOMAIN = "default"
 
 #: Columns every runs table needs (``tokens`` may be replaced by ``flops``).
 REQUIRED_COLUMNS = ("params", "tokens", "loss")
@@ -305,7 +310,7 @@ def _checkpoint_ladders(out: pd.DataFrame) -> list[tuple]:
     more equal steps that starts below a third of its top is read as a loss curve.
     """
     found = []
-    dom = out["domain"] if "domain" in out else pd.Series("default", index=out.index)
+    dom = out["domain"] if "domain" in out else pd.Series(DEFAULT_DOMAIN, index=out.index)
     keys = [dom, out["params"]] + ([out["unique_tokens"]] if "unique_tokens" in out else [])
     # only sizes with enough distinct token counts are looked at (100,000 runs of distinct N: one pass, no loop)
     enough = out["tokens"].groupby(keys, sort=False).transform("nunique") >= CHECKPOINT_LADDER
@@ -1128,7 +1133,7 @@ def validate_runs(
             f"Columns found: {', '.join(map(str, cols))}."
         )
     else:
-        out["domain"] = "default"
+        out["domain"] = DEFAULT_DOMAIN
 
     # unit checks, per domain so that a domain in other units is named
     for col, lo, what in (("params", MIN_PARAMS, "parameters"), ("tokens", MIN_TOKENS, "tokens"),
@@ -1373,7 +1378,7 @@ def _check_bits(out: pd.DataFrame, ctx: _Ctx) -> None:
     tokens = out["tokens"] if "tokens" in out else out["flops"] / (6.0 * out["params"])
     with np.errstate(all="ignore"):
         ratio = out["loss"] / published_loss(out["params"], tokens)
-    dom = out["domain"] if "domain" in out else pd.Series("default", index=out.index)
+    dom = out["domain"] if "domain" in out else pd.Series(DEFAULT_DOMAIN, index=out.index)
     med = ratio.groupby(dom, sort=False).median()
     high = med[med > BITS_RATIO]
     if high.empty:

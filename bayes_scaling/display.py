@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_count, format_flops
-from .data import configuration_words, repeated_configurations
+from .data import DEFAULT_DOMAIN, configuration_words, repeated_configurations
 
-__all__ = ["column_legend", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
+__all__ = ["column_legend", "domain_label", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
            "format_probability", "format_p_value", "table_html", "print_table", "SUMMARY_MAX_DOMAINS"]
 
 
@@ -44,6 +44,13 @@ def format_p_value(p: float) -> str:
     """A p-value as a sentence states it: "p = 0.034", or "p < 0.001" (a tail probability that underflows to 0
     for data far from a model read "p = 0", a certainty it is not)."""
     return "p < 0.001" if p < 1e-3 else f"p = {p:.2g}"
+
+
+def domain_label(domain) -> str:
+    """A domain's name as a reader sees it: "your runs" for the domain of a table without a domain column (named
+    ``default`` in files and tables, :data:`bayes_scaling.data.DEFAULT_DOMAIN`; next to reference runs a fresh
+    user's report said "domain 'default'"), else the name itself."""
+    return "your runs" if str(domain) == DEFAULT_DOMAIN else str(domain)
 
 
 def format_number(v, digits=4) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._warnings import warn_caller
-from .data import RunsTableError, RunsTableWarning, read_runs, validate_runs
+from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, read_runs, validate_runs
 from .datasets import load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
@@ -196,7 +196,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
                 # report's "the runs raised 1 warning" (a fresh user's --reference chinchilla)
                 warnings.simplefilter("ignore", RunsTableWarning)
             rt = validate_runs(ref_runs, n_law_parameters=len(law.theta_names), informative_prior=True, needs=needs)
-        if (rt["domain"] == "default").all():
+        if (rt["domain"] == DEFAULT_DOMAIN).all():
             rt["domain"] = REFERENCE_DOMAIN
         clash = set(rt["domain"]) & set(table["domain"])
         if clash:

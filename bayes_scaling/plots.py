@@ -16,9 +16,9 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ._warnings import quiet_library_noise
-from .data import OTHER_SIZE, single_size_axis
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, single_size_axis
 from .decisions import discrepancy_of, extrapolation_of, frontier, optimal_allocation_draws
-from .display import format_count, format_flops, format_probability
+from .display import domain_label, format_count, format_flops, format_probability
 from .intervals import interval
 from .investment import STATUS_QUO, format_money
 from .predict import keyed_predictive_draws, predict, predictive_draws
@@ -247,8 +247,8 @@ def plot_fit(
     ax.set_xlabel(_LABELS.get(x, x))
     ax.set_ylabel("loss (nats/token)")
     what = {"flops": "compute", "params": "parameters", "tokens": "tokens"}.get(x, x)
-    named = len(fit.domains) > 1 or domain not in ("default", law.name)
-    ax.set_title(_plain(f"Loss vs {what}" + (f": {domain}" if named else "")), fontsize=10)
+    named = len(fit.domains) > 1 or domain not in (DEFAULT_DOMAIN, law.name)
+    ax.set_title(_plain(f"Loss vs {what}" + (f": {domain_label(domain)}" if named else "")), fontsize=10)
     if legend:
         if own_figure:  # below the axes: a legend inside would hide runs
             handles, labels = ax.get_legend_handles_labels()

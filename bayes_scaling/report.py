@@ -23,8 +23,8 @@ from matplotlib import pyplot as plt
 
 from ._text import listed
 from ._version import __version__
-from .data import OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, configuration_words, repeated_configurations, single_size_axis
-from .display import format_count, format_flops, format_number, format_p_value, format_probability, table_html
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, configuration_words, repeated_configurations, single_size_axis
+from .display import domain_label, format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
     plot_departures,
@@ -143,7 +143,9 @@ class Section:
         return self
 
     def table(self, df: pd.DataFrame, caption: str = "") -> Section:
-        """Add a table (cells escaped in HTML)."""
+        """Add a table (cells escaped in HTML; a ``domain`` column shows :func:`~bayes_scaling.display.domain_label`)."""
+        if "domain" in df:  # the CSV files keep "default"; a reader sees "your runs" (a fresh user)
+            df = df.assign(domain=df["domain"].map(lambda d: domain_label(d) if isinstance(d, str) else d))
         self.blocks.append(("table", (df, caption)))
         return self
 
@@ -289,7 +291,7 @@ def _domain_phrase(row) -> str:
     dom = row.get("domain")
     if row.get("domain_kind") == "new_domain":
         return " (a new domain: the population forecast)"
-    if isinstance(dom, str) and dom not in ("default",):
+    if isinstance(dom, str) and dom != DEFAULT_DOMAIN:
         return f" ({dom})"
     return ""
 
@@ -983,7 +985,7 @@ def _money(df: pd.DataFrame, currency: str) -> pd.DataFrame:
 
 def _metric_phrase(decision) -> str:
     # a runs table without a domain column has the one domain "default": not worth naming to a reader
-    dom = "" if decision.domain == "default" else f" in domain '{decision.domain}'"
+    dom = "" if decision.domain == DEFAULT_DOMAIN else f" in domain '{decision.domain}'"
     if decision.metric == "loss":
         return (f"the loss of one new training run at the plan's size (nats/token, run-to-run noise included){dom}")
     what = "the mean score over the downstream tasks" if decision.metric == "mean" else f"the score on {decision.metric}"

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -195,7 +195,7 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
     span = f"{np.min(tpp):.3g}" + (f"-{np.max(tpp):.3g}" if np.max(tpp) > np.min(tpp) else "")
     if dom != NEW_DOMAIN and len(fit.domains) == 1:
         return f"{span} (the runs {lo:.3g}-{hi:.3g})"
-    name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
+    name = "a new domain" if dom == NEW_DOMAIN else "your runs" if dom == DEFAULT_DOMAIN else f"domain '{dom}'"
     return f"{name} {span} (its runs {lo:.3g}-{hi:.3g})"
 
 

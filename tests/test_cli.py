@@ -1097,25 +1097,3 @@ def test_fit_help_says_which_default_budgets_are_kept(capsys):
     assert ("(default: those of 1e21,1e22,1e23,5.88e23 within 1000x of the runs' compute, else 10x, 100x and 1000x the "
             "largest run's)") in text
 
-
-def test_runs_without_a_domain_fitted_next_to_reference_runs_take_the_files_name(fake_fit, tmp_path, monkeypatch,
-                                                                                   unrasterized_figures):
-    # the report of 4 runs next to the Chinchilla runs called them domain 'default' (a fresh user)
-    import bayes_scaling.fit as fit_module
-
-    seen = []
-    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: seen.append(runs) or fake_fit)
-    csv = tmp_path / "code_runs.csv"
-    fake_fit.runs[["params", "tokens", "loss"]].to_csv(csv, index=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["fit", str(csv), "--out", str(tmp_path / "o"), "--reference", "chinchilla", "--quiet"]) == 0
-        assert main(["fit", str(csv), "--out", str(tmp_path / "p"), "--quiet"]) == 0  # no reference: one domain
-    assert set(seen[0]["domain"]) == {"code_runs"}
-    assert "domain" not in seen[1]
-    renamed = tmp_path / "reference.csv"  # the reference's own domain name stays free
-    csv.rename(renamed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["fit", str(renamed), "--out", str(tmp_path / "r"), "--reference", "chinchilla", "--quiet"]) == 0
-    assert "domain" not in seen[2]

@@ -410,3 +410,22 @@ def test_report_headline_chance_of_missing_is_the_risk_tables(fake_fit):
     p = float(exceedance(fake_fit, TARGETS.iloc[[0]], thr)["p_exceed"].iloc[0])
     assert 0.01 < p < 0.5
     assert f"; {format_probability(p)} chance of missing the target {thr:.4g} nats/token" in rep.summary[0]
+
+
+def test_the_domain_of_a_table_without_one_reads_your_runs(tmp_path):
+    # next to reference runs a fresh user's report listed "domain 'default'", a name they never gave
+    from conftest import make_fake_fit, synthetic_runs
+
+    from bayes_scaling.display import domain_label
+
+    assert domain_label("default") == "your runs" and domain_label("rpj/c4_val") == "rpj/c4_val"
+    runs = pd.concat([synthetic_runs(n_sizes=4, ratios=(10, 40), domain="default", seed=1),
+                      synthetic_runs(n_sizes=4, ratios=(10, 40), domain="chinchilla", seed=2)], ignore_index=True)
+    fit = make_fake_fit(runs, seed=2)
+    md = build_fit_report(fit, fit.predict(TARGETS.assign(domain="default")), None).to_markdown()
+    assert "| your runs | 8 |" in md and "| default |" not in md
+    from bayes_scaling.plots import plot_fit
+
+    _, ax = plot_fit(fit, "params", domain="default")
+    assert ax.get_title() == "Loss vs parameters: your runs"
+    ax.figure.clf()
