@@ -244,6 +244,7 @@ def next_run(
             warn_caller(f"{len(over)} candidate(s) cost more than the budget of {budget:g} FLOPs (C = 6 N D) and are "
                         f"left out: {'; '.join(names[:5])}{' and more' if len(names) > 5 else ''}.", UserWarning)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col) or fit.default_domain
+    _warn_about_candidates(fit, cand, tgt, dom)
     seed = fit.random_seed if random_seed is None else random_seed
     rows = []
     for i in range(len(cand)):
@@ -316,6 +317,26 @@ def _warn_about_widening(out: pd.DataFrame, tail_weight: float | None) -> None:
                "a real widening")
     warn_caller(f"{int(wide.sum())} candidate(s) ({names}) are expected to widen the interval at the target, by more "
                 f"than twice the estimate's Monte Carlo error (shrinkage below zero); {why}.", UserWarning)
+
+
+def _warn_about_candidates(fit, cand: pd.DataFrame, tgt: pd.DataFrame, dom: str) -> None:
+    """Say which candidates are no pilot: as costly as the target run, or a repeat of a run already made (a fresh
+    user's 50B x 1T candidate, 3e23 FLOPs against a 1e22 target, ranked second without a word)."""
+    c_target = 6.0 * float(tgt["params"].iloc[0]) * float(tgt["tokens"].iloc[0]) if "tokens" in tgt else None
+    if c_target is not None:
+        big = cand[cand["flops"] >= c_target]
+        if len(big):
+            warn_caller(f"{len(big)} candidate(s) cost as much as the target run or more ({c_target:.3g} FLOPs): "
+                        f"{listed(big['label'].astype(str), 3)}; a run that large is no pilot, training the target "
+                        "itself answers the question.", UserWarning)
+    runs = fit.runs[fit.runs["domain"] == dom] if dom in fit.domains else fit.runs.iloc[:0]
+    if len(runs) and {"params", "tokens"} <= set(runs):
+        made = {(round(float(n), -3), round(float(d), -3)) for n, d in zip(runs["params"], runs["tokens"], strict=True)}
+        same = [str(lab) for lab, n, d in zip(cand["label"], cand["params"], cand["tokens"], strict=True)
+                if (round(float(n), -3), round(float(d), -3)) in made]
+        if same:
+            warn_caller(f"{len(same)} candidate(s) repeat a run already made: {listed(same, 3)}; a repeat measures the "
+                        "run-to-run noise, not the law.", UserWarning)
 
 
 def _warn_about_ranking(out: pd.DataFrame, min_ess: float) -> None:

@@ -662,7 +662,9 @@ def test_next_run_says_when_no_candidate_changes_the_forecast(tmp_path, fake_fit
     err = capsys.readouterr().err
     row = pd.read_csv(tmp_path / "n.csv").iloc[0]
     assert not bool(row["measurable"]) and row["shrinkage"] < 0.5 * row["width_now"]
-    assert err == (f"warning: no candidate narrows the interval at the target measurably (by 50 % of its width, "
+    assert err == ("warning: 1 candidate(s) repeat a run already made: repeat smallest; a repeat measures the run-to-run "
+                   "noise, not the law.\n"
+                   f"warning: no candidate narrows the interval at the target measurably (by 50 % of its width, "
                    f"width_now {row['width_now']:.3g}, and by twice the estimate's Monte Carlo error): one more run of "
                    "these sizes would not change this forecast measurably, so the ranking says nothing; try candidates "
                    "nearer the target.\n")
@@ -736,7 +738,9 @@ def test_next_run_warns_when_other_candidates_rest_on_few_draws(tmp_path, fake_f
     err = capsys.readouterr().err
     table = pd.read_csv(tmp_path / "n.csv")
     assert list(table["label"]) == ["near target", "repeat smallest"] and list(table["ess_low"]) == [False, True]
-    assert err == ("warning: 1 of 2 candidates' width_after rest on few posterior draws (ess_low True): their shrinkage "
+    assert err == ("warning: 1 candidate(s) repeat a run already made: repeat smallest; a repeat measures the run-to-run "
+                   "noise, not the law.\n"
+                   "warning: 1 of 2 candidates' width_after rest on few posterior draws (ess_low True): their shrinkage "
                    "and rank can change with --seed; compare them only after a refit with more draws (--draws).\n")
 
 

@@ -204,3 +204,18 @@ def test_a_candidate_expected_to_widen_the_interval_is_said_to_and_why():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_about_widening(out.iloc[1:], 0.84)  # -0.004 is within twice its error (and under 1 % of the width)
+
+
+def test_candidates_that_are_no_pilot_are_said(fake_fit):
+    # a 50B x 1T candidate (3e23 FLOPs against a 1e22 target) ranked second, and a repeat of a run already made was not
+    # flagged (a fresh user)
+    cands = pd.DataFrame({"params": [5e7, 2e10, 5e10], "tokens": [2.5e8, 4e11, 1e12],
+                          "label": ["repeat smallest", "near target", "bigger than the target"]})
+    with pytest.warns(UserWarning) as rec:
+        next_run(fake_fit, cands, {"params": 2e10, "tokens": 8e10}, random_seed=0, n_sims=8)
+    said = [str(r.message) for r in rec if "no pilot" in str(r.message) or "already made" in str(r.message)]
+    assert said == [
+        "2 candidate(s) cost as much as the target run or more (9.6e+21 FLOPs): near target, bigger than the target; a "
+        "run that large is no pilot, training the target itself answers the question.",
+        "1 candidate(s) repeat a run already made: repeat smallest; a repeat measures the run-to-run noise, not the "
+        "law."]
