@@ -263,6 +263,7 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         force=True,  # _out_dir has checked --out (and --force) already
         progress=partial(_progress, quiet=quiet),
         advice_style=_as_flags,  # the report's notes give the advice as flags, as stderr does
+        sensitivity=bool(getattr(args, "sensitivity", False)),
     )
     print(res.report.summary[0] if res.report.summary else "")
     for note in res.notes:
@@ -301,6 +302,9 @@ def cmd_fit(args) -> int:
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")
         targets = read_runs(args.targets, what="targets table")
         validate_targets(targets, needs=needs, domain_col=args.domain_col or "domain")
+    if args.sensitivity and get_law(args.law).name != "chinchilla":  # before --out is made
+        raise CliError(f"--sensitivity compares the Chinchilla law's published priors; the '{args.law}' law has no such "
+                       "set: leave --sensitivity out or fit --law chinchilla.", EXIT_INPUT)
     reference = args.reference
     prior, prior_note = _prior_for_embedded(name, args.law, args.prior) if name else (args.prior, "")
     note = (f"Data: {citation(name)}" if name else f"Runs: {args.runs}") + (
@@ -728,6 +732,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "--targets their compute-optimal runs are the forecast targets "
                                                  "(default: those of 1e21,1e22,1e23,5.88e23 within 1000x of the "
                                                  "runs' compute, else 10x, 100x and 1000x the largest run's)")
+    f.add_argument("--sensitivity", action="store_true",
+                   help="also refit under each published prior of the Chinchilla law and the weak prior, and report "
+                        "how the compute-optimal allocation depends on the prior (three more fits; one domain of runs; "
+                        "default: off)")
     f.add_argument("--loss-unit", choices=["nats", "bits"], default="nats", dest="loss_unit",
                    help="unit of the runs' loss column: nats (natural log) or bits (log2, converted to nats) "
                         "(default: nats)")

@@ -48,6 +48,7 @@ __all__ = [
     "Figure",
     "build_fit_report",
     "DEFAULT_TARGETS",
+    "sensitivity_section",
     "TARGET_BUDGETS",
     "DATA_WARNING_NOTE",
     "FIT_REPORT_FIGURES",
@@ -917,6 +918,50 @@ def _as_probabilities(df: pd.DataFrame, cols) -> pd.DataFrame:
 
 #: The law's size variables in words (report text).
 _SIZE_WORDS = {"params": "N (parameters)", "tokens": "D (tokens)", "flops": "C (FLOPs)", "unique_tokens": "U (unique tokens)"}
+
+
+def sensitivity_section(table: pd.DataFrame) -> tuple[Section, str]:
+    """The report section of :func:`bayes_scaling.sensitivity.sensitivity` and its summary sentence.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``sensitivity``'s rows: ``prior``, ``widen``, ``flops``, ``params_opt_*``, ``tokens_per_param_median``,
+        ``loss_opt_median``, ``diagnostics_ok``.
+
+    Returns
+    -------
+    (Section, str)
+        The section (a sentence and the table) and one sentence for the summary: how far apart the priors put
+        the compute-optimal size at the largest budget. A fresh user found N_opt at 1e22 FLOPs 7.7B-15.7B across
+        the priors by rerunning a notebook; the report had shown one prior.
+    """
+    last = table[table["flops"] == table["flops"].max()].set_index("prior")["params_opt_median"]
+    lo, hi = last.idxmin(), last.idxmax()
+    ratio = float(last[hi] / last[lo])
+    c = format_flops(float(table["flops"].max()))
+    sentence = (f"Across the priors ({', '.join(last.index)}) the compute-optimal size at {c} FLOPs is "
+                f"{format_count(last[lo])} ({lo}) to {format_count(last[hi])} ({hi}) parameters"
+                + (f", a factor of {ratio:.1f}: the prior, not the runs, sets the allocation; runs at other tokens per "
+                   "parameter would tell the priors apart." if ratio > SENSITIVITY_FACTOR else
+                   ": the data (the runs, and reference runs if any), not the prior, set the allocation."))
+    sec = Section("Prior sensitivity")
+    sec.text("The same runs fitted under each prior, every other setting unchanged (bayes_scaling.sensitivity."
+             "sensitivity); the compute-optimal allocation at each budget. " + sentence)
+    show = table[["prior", "flops", "params_opt_median", "params_opt_lower", "params_opt_upper",
+                  "tokens_per_param_median", "loss_opt_median", "diagnostics_ok"]].copy()
+    show["flops"] = show["flops"].map(format_flops)
+    for col in ("params_opt_median", "params_opt_lower", "params_opt_upper"):
+        show[col] = show[col].map(format_count)
+    sec.table(show, "compute-optimal allocation under each prior (medians; N_opt with its interval)")
+    return sec, sentence
+
+
+#: Spread of the compute-optimal size across priors (largest / smallest median) above which the report says that the
+#: prior, not the runs, sets the allocation: 1.5x, a model half again as large being another model to buy. Not fitted
+#: to any data; for scale, Hoffmann et al. (2022)'s own approaches disagree by about 1.7x at 5.88e23 FLOPs (D/N about
+#: 20 for approaches 1-2 against about 59 for approach 3 with its TeX values, and N_opt = sqrt(C / (6 D/N))).
+SENSITIVITY_FACTOR = 1.5
 
 
 def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | None = None, prob: float = 0.9) -> Section | None:

@@ -21,11 +21,15 @@ from .fit import ScalingLaw
 from .inference import SamplerConfig
 from .predict import predict
 
-__all__ = ["sensitivity", "prior_contribution"]
+__all__ = ["sensitivity", "prior_contribution", "SENSITIVITY_PRIORS"]
 
 
-def sensitivity(runs, flops, priors=("weak", "hoffmann2022", "besiroglu2024"), widen=(1.0, 3.0), prob=0.9,
-                random_seed=0, sampler=None, reference=None) -> pd.DataFrame:
+#: The priors :func:`sensitivity` compares by default: the Chinchilla law's published fits and the weak prior.
+SENSITIVITY_PRIORS = ("weak", "hoffmann2022", "besiroglu2024")
+
+
+def sensitivity(runs, flops, priors=SENSITIVITY_PRIORS, widen=(1.0, 3.0), prob=0.9,
+                random_seed=0, sampler=None, reference=None, spec: ScalingLaw | None = None) -> pd.DataFrame:
     """The compute-optimal decision under different priors, side by side.
 
     Parameters
@@ -43,6 +47,10 @@ def sensitivity(runs, flops, priors=("weak", "hoffmann2022", "besiroglu2024"), w
     sampler : SamplerConfig, optional
     reference : optional
         Reference runs (see :meth:`ScalingLaw.fit`).
+    spec : ScalingLaw, optional
+        The fit whose prior is varied: every other setting (likelihood, discrepancy, extrapolation
+        prior, sampler, domain column) is kept; ``sampler`` is then ignored. Default: the package's
+        defaults for the Chinchilla law.
 
     Returns
     -------
@@ -53,7 +61,8 @@ def sensitivity(runs, flops, priors=("weak", "hoffmann2022", "besiroglu2024"), w
     rows = []
     for name in priors:
         for w in widen if name != "weak" else (1.0,):
-            law = ScalingLaw(prior=name, widen=w, sampler=sampler or SamplerConfig())
+            law = (replace(spec, prior=name, widen=w) if spec is not None
+                   else ScalingLaw(prior=name, widen=w, sampler=sampler or SamplerConfig()))
             fit = law.fit(runs, reference=reference, random_seed=random_seed)
             fr = frontier(fit, flops, prob=prob)
             fr.insert(0, "widen", w)

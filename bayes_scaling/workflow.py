@@ -30,6 +30,8 @@ import pandas as pd
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
+from .sensitivity import SENSITIVITY_PRIORS
+from .sensitivity import sensitivity as prior_sensitivity_table
 from .decisions import frontier as frontier_table
 from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
@@ -38,7 +40,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
-from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -464,6 +466,7 @@ def fit_and_report(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     advice_style: Callable[[str], str] | None = None,
+    sensitivity: bool = False,
 ) -> FitReport:
     """Fit a runs table and write the saved fit, the tables and the report into ``out``.
 
@@ -516,6 +519,11 @@ def fit_and_report(
     advice_style : callable, optional
         Rewrites the advice in the notes the report and ``summary.json`` repeat (the CLI turns
         ``loss_unit='bits'`` into ``--loss-unit bits``, as on its stderr); default: unchanged.
+    sensitivity : bool, default False
+        Also fit the runs under each of :data:`~bayes_scaling.sensitivity.SENSITIVITY_PRIORS` (every other
+        setting kept) and add a "Prior sensitivity" section and summary sentence: the compute-optimal
+        allocation at the frontier's budgets under each prior. The Chinchilla law and one domain of runs
+        only (a ValueError otherwise); three more fits.
 
     Returns
     -------
@@ -546,6 +554,10 @@ def fit_and_report(
     say("validating runs and building the model")
     spec = ScalingLaw(law=law, prior=prior, widen=widen, sampler=sampler or SamplerConfig(), domain_col=domain_col,
                       discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
+    if sensitivity and spec.law.name != "chinchilla":  # said before any fit
+        raise ValueError(f"sensitivity compares the Chinchilla law's published priors ({', '.join(SENSITIVITY_PRIORS)}); "
+                         f"the '{spec.law.name}' law has no such set: leave sensitivity off (--sensitivity) or fit "
+                         "law='chinchilla'.")
     with warnings.catch_warnings():  # a bad runs table is said before "fitting ..."; its warnings come from the fit
         warnings.simplefilter("ignore")
         validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=reference is not None)
@@ -655,11 +667,35 @@ def fit_and_report(
                    lambda: risk_section(fit, pred, threshold, prob=prob))
         if sec is not None:
             extra.append(sec)
+    sens_sentence = None
+    if sensitivity and front is not None:
+        if several:
+            notes.append("the prior sensitivity was not computed: it compares fits of one domain of runs, and these "
+                         f"runs have {len(own)}.")
+        else:
+            say(f"refitting under each prior for the sensitivity ({', '.join(SENSITIVITY_PRIORS)})")
+            budgets_used = sorted(set(float(b) for b in front["flops"]))
+
+            def prior_sensitivity():
+                with warnings.catch_warnings():  # the runs' warnings were shown for the main fit
+                    warnings.simplefilter("ignore")
+                    table = prior_sensitivity_table(runs, budgets_used, priors=SENSITIVITY_PRIORS, widen=(1.0,),
+                                                    prob=prob, random_seed=random_seed, spec=spec,
+                                                    reference=_reference_table(reference))
+                return sensitivity_section(table)
+
+            sec, sens_sentence = step("prior sensitivity", "bayes_scaling.sensitivity.sensitivity(runs, flops)",
+                                      prior_sensitivity)
+            extra.append(sec)
+            say(f"note: {sens_sentence}")
     say("writing the report, figures and tables")
     rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
                lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
                                         threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
                                         loss_unit=loss_unit, far_runs=far))
+
+    if sens_sentence:
+        rep.summary.append(sens_sentence)
 
     def tables():
         paths["predictions"] = _write_csv(pred, out / "predictions.csv")

@@ -429,3 +429,18 @@ def test_the_domain_of_a_table_without_one_reads_your_runs(tmp_path):
     _, ax = plot_fit(fit, "params", domain="default")
     assert ax.get_title() == "Loss vs parameters: your runs"
     ax.figure.clf()
+
+
+def test_the_sensitivity_section_says_when_the_prior_sets_the_allocation():
+    from bayes_scaling.report import sensitivity_section
+
+    table = pd.DataFrame({"prior": ["weak", "hoffmann2022", "besiroglu2024"] * 2, "widen": 1.0,
+                          "flops": [1e21] * 3 + [1e22] * 3,
+                          "params_opt_median": [5e9, 3e9, 4e9, 15.7e9, 7.7e9, 11.5e9],
+                          "params_opt_lower": 1e9, "params_opt_upper": 3e10, "tokens_per_param_median": 20.0,
+                          "loss_opt_median": 2.0, "diagnostics_ok": True})
+    sec, sentence = sensitivity_section(table)
+    assert sentence == ("Across the priors (weak, hoffmann2022, besiroglu2024) the compute-optimal size at 1e22 FLOPs is "
+                        "7.7B (hoffmann2022) to 15.7B (weak) parameters, a factor of 2.0: the prior, not the runs, "
+                        "sets the allocation; runs at other tokens per parameter would tell the priors apart.")
+    assert sec.title == "Prior sensitivity" and sec.blocks[1][1][0]["params_opt_median"].tolist()[-1] == "11.5B"

@@ -390,3 +390,31 @@ def test_budgets_without_targets_make_the_default_targets(fake_fit, fake_fitting
     assert ("No targets were given, so this is the compute-optimal run at the budget of 1e24 FLOPs (the forecast "
             "table also has the other budgets, 1e25 FLOPs); give the runs you plan as targets (--targets T.csv, "
             "targets=).") in summary
+
+
+def test_the_prior_sensitivity_section_says_how_far_apart_the_priors_put_the_allocation(fake_fit, monkeypatch,
+                                                                                       tmp_path):
+    # a fresh user found N_opt at 1e22 FLOPs from 7.7B to 15.7B across the priors by rerunning a notebook; the report
+    # had shown one prior
+    priors = []
+
+    def fake(self, runs, **kw):
+        priors.append(self.prior.name)
+        return fake_fit
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "s", prior="weak", flops=[1e24],
+                             sensitivity=True, progress=None)
+    assert priors == ["weak", "weak", "hoffmann2022", "besiroglu2024"]  # the fit, then one per prior
+    n = bs.display.format_count(res.frontier["params_opt_median"].iloc[0])
+    sentence = (f"Across the priors (weak, hoffmann2022, besiroglu2024) the compute-optimal size at 1e24 FLOPs is {n} "
+                f"(weak) to {n} (weak) parameters: the data (the runs, and reference runs if any), not the prior, set "
+                "the allocation.")
+    assert res.report.summary[-1] == sentence
+    md = (tmp_path / "s" / "report.md").read_text()
+    assert "## Prior sensitivity" in md and "| hoffmann2022 | 1e24 |" in md
+    with pytest.raises(ValueError, match=r"^sensitivity compares the Chinchilla law's published priors"):
+        fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "k", law="kaplan", sensitivity=True,
+                       progress=None)
