@@ -294,6 +294,11 @@ def predictive_draws(fit, table: pd.DataFrame, domain: str, rng: np.random.Gener
     return mean, mean + np.clip(sigma[:, None] * eps, -RUN_NOISE_CLIP, RUN_NOISE_CLIP)
 
 
+#: Significant digits of a target's sizes in the key of its draws (:func:`row_generators`): targets that agree to
+#: this many digits are the same run (1 parameter in 1e9) and get the same draws.
+KEY_DIGITS = 9
+
+
 def _key(*parts) -> int:
     """A 63-bit integer from text and numbers, the same in every process (unlike ``hash``)."""
     h = hashlib.blake2b(digest_size=8)
@@ -315,8 +320,10 @@ def row_generators(seed: int, domain: str, table: pd.DataFrame) -> list[np.rando
     table (a fresh user saw 3.3839, 3.3868 and 3.3857 for one target in three files).
     """
     sizes = [c for c in ("params", "tokens", "unique_tokens") if c in table]
-    vals = table[sizes].to_numpy(float)
-    return [np.random.default_rng([int(seed), _key(str(domain), *row)]) for row in vals]
+    # keyed at KEY_DIGITS significant digits: a target computed in floating point (a frontier's 11833172974.38
+    # parameters) and the same target written to a CSV and read back (11833172974) got other draws (a fresh user)
+    vals = np.array([[float(f"{v:.{KEY_DIGITS}g}") for v in row] for row in table[sizes].to_numpy(float)])
+    return [np.random.default_rng([int(seed), _key(str(domain), *row)]) for row in vals.reshape(len(table), -1)]
 
 
 def keyed_predictive_draws(fit, table: pd.DataFrame, domain: str, seed: int,

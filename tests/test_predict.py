@@ -375,3 +375,15 @@ def test_extrapolation_is_measured_from_the_runs_behind_the_forecast_not_the_ref
     with warnings.catch_warnings():  # a target of the reference domain is measured from its own runs
         warnings.simplefilter("error", bs.ExtrapolationWarning)
         warn_extrapolation(fit, pd.DataFrame({"params": [5e11], "tokens": [1e13], "domain": ["chinchilla"]}))
+
+
+def test_a_target_read_back_from_a_csv_gets_the_same_draws(fake_fit):
+    # a frontier's 11833172974.38 parameters and the same target read from a CSV (11833172974) got other one-run
+    # intervals (a fresh user)
+    a = fake_fit.predict(pd.DataFrame({"params": [11833172974.38], "tokens": [140846979169.2]}))
+    b = fake_fit.predict(pd.DataFrame({"params": [11833172974], "tokens": [140846979169]}))
+    cols = ["loss_median", "loss_lower", "loss_upper"]
+    np.testing.assert_allclose(a[cols].to_numpy(), b[cols].to_numpy(), rtol=1e-6)
+    c = fake_fit.predict(pd.DataFrame({"params": [11.9e9], "tokens": [140846979169]}))  # another run: other draws
+    assert not np.allclose(a[["loss_lower", "loss_upper"]].to_numpy(), c[["loss_lower", "loss_upper"]].to_numpy(),
+                           rtol=1e-9)
