@@ -30,8 +30,6 @@ import pandas as pd
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
-from .sensitivity import SENSITIVITY_PRIORS
-from .sensitivity import sensitivity as prior_sensitivity_table
 from .decisions import frontier as frontier_table
 from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
@@ -40,6 +38,8 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
+from .sensitivity import SENSITIVITY_PRIORS
+from .sensitivity import sensitivity as prior_sensitivity_table
 from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
@@ -556,8 +556,7 @@ def fit_and_report(
                       discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
     if sensitivity and spec.law.name != "chinchilla":  # said before any fit
         raise ValueError(f"sensitivity compares the Chinchilla law's published priors ({', '.join(SENSITIVITY_PRIORS)}); "
-                         f"the '{spec.law.name}' law has no such set: leave sensitivity off (--sensitivity) or fit "
-                         "law='chinchilla'.")
+                         f"the '{spec.law.name}' law has no such set: leave sensitivity=False or fit law='chinchilla'.")
     with warnings.catch_warnings():  # a bad runs table is said before "fitting ..."; its warnings come from the fit
         warnings.simplefilter("ignore")
         validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=reference is not None)
