@@ -151,6 +151,13 @@ _OTHER_FORMATS = {
     ".pq": ("Parquet file", "pyarrow", None),
     ".json": ("JSON file", None, None),
 }
+#: Extensions of files that are not tables, with what they are: refused by :func:`read_runs` before it parses them as
+#: CSV (the files a report, a saved fit or a cost model is made of, and documents).
+NOT_TABLES = {".md": "Markdown document", ".html": "HTML page", ".htm": "HTML page", ".png": "image",
+              ".jpg": "image", ".jpeg": "image", ".svg": "image", ".pdf": "PDF document", ".nc": "NetCDF file (a "
+              "saved fit's draws)", ".toml": "TOML file (a cost or value model)", ".ipynb": "notebook",
+              ".py": "Python script"}
+
 #: Extensions of files that are runs tables (:func:`read_runs` reads the others as CSV too, gzip-compressed or not).
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", *_OTHER_FORMATS)
 
@@ -249,6 +256,21 @@ def _refuse_flops_as_tokens(table: pd.DataFrame, what: str) -> None:
         )
 
 
+def _refuse_swapped_sizes(table: pd.DataFrame, what: str) -> None:
+    """Raise when every row has fewer tokens than :data:`PLAUSIBLE_TOKENS_PER_PARAM` allows and the columns read the
+    other way round would all be plausible: 'params' and 'tokens' swapped (a fresh user's swapped table was fitted,
+    with a warning, into "a 9.49B-parameter model on 3.98B tokens")."""
+    if "params" not in table or "tokens" not in table or table.empty:
+        return
+    ratio = table["tokens"] / table["params"]
+    if (ratio.to_numpy(float) < PLAUSIBLE_TOKENS_PER_PARAM[0]).all() and _plausible_ratio(1.0 / ratio):
+        raise RunsTableError(
+            f"{what}: every row has fewer tokens than parameters ({_span(ratio)} tokens per parameter), while the "
+            f"columns read the other way round give {_span(1.0 / ratio)}: are 'params' and 'tokens' swapped? Swap "
+            "the two column names."
+        )
+
+
 def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None:
     """Warn when runs fitted as one domain have a text column that tells apart runs of the same N and D.
 
@@ -260,6 +282,7 @@ def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None
     one N each).
     """
     keys = [c for c in ("params", "tokens", "unique_tokens") if c in out]
+    found: list[tuple[str, int, str]] = []
     for col in df.columns:
         if col in LAW_COLUMNS or col in out.columns or col.lower() in ("label", "name", "run", "run_name", "notes"):
             continue
@@ -274,15 +297,29 @@ def _warn_unused_domain_like_column(df: pd.DataFrame, out: pd.DataFrame) -> None
             continue  # one model size per value: a run's name or id (checkpoints of one run), not a domain
         within = text.groupby([out[k] for k in keys]).nunique()
         if (within > 1).any():
-            shown = listed((f"'{v}'" for v in sorted(text.unique())), 4)
-            warnings.warn(
-                f"column '{col}' holds {n_values} names ({shown}) and tells apart runs of the same size, but it is "
-                "not used: every run is fitted as one domain. If it names each run's domain (a data mix, a corpus, a "
-                f"training recipe), pass --domain-col {col} (domain_col='{col}' in Python); else drop the column.",
-                RunsTableWarning,
-                stacklevel=3,
-            )
-            return
+            found.append((col, n_values, listed((f"'{v}'" for v in sorted(text.unique())), 4)))
+    if len(found) == 1:
+        col, n_values, shown = found[0]
+        warnings.warn(
+            f"column '{col}' holds {n_values} names ({shown}) and tells apart runs of the same size, but it is "
+            "not used: every run is fitted as one domain. If it names each run's domain (a data mix, a corpus, a "
+            f"training recipe), pass --domain-col {col} (domain_col='{col}' in Python); else drop the column.",
+            RunsTableWarning,
+            stacklevel=3,
+        )
+    elif found:
+        # OpenLM's long table (training corpus x evaluation set) named only the first, and its 8 evaluation sets of
+        # each run were fitted as 8 seeds of one domain (a fresh user)
+        names = " and ".join(f"'{c}' ({n} names: {shown})" for c, n, shown in found[:3])
+        first, second = found[0][0], found[1][0]
+        warnings.warn(
+            f"columns {names} tell apart runs of the same size, but they are not used: every run is fitted as one "
+            "domain, and rows that differ only in them count as seeds. If together they name each run's domain (a "
+            f"training corpus and an evaluation set), add a column such as domain = {first} + '/' + {second} and pass "
+            "--domain-col domain; else drop them.",
+            RunsTableWarning,
+            stacklevel=3,
+        )
 
 
 #: Token counts a model size needs, in equal steps, before its rows are read as checkpoints of one training run.
@@ -627,6 +664,11 @@ def read_runs(path: str | Path, *, what: str = "runs table", columns=None) -> pd
                 "directory itself)" if saved is not None else "")
         raise RunsTableError(f"{what} path '{path}' is a directory{hint}; give a table file (CSV or TSV, optionally "
                              "gzip-compressed, .xlsx, .parquet or .json).")
+    if path.suffix.lower() in NOT_TABLES:
+        # `predict DIR --at DIR/report.md` was read as a CSV and said "row 4 has 2 values but the header names 1
+        # columns" (a fresh user)
+        raise RunsTableError(f"{what} '{path}' is a {NOT_TABLES[path.suffix.lower()]} ({path.suffix}), not a table; "
+                             "give a table file (CSV or TSV, optionally gzip-compressed, .xlsx, .parquet or .json).")
     if path.suffix.lower() in _OTHER_FORMATS:
         df = _read_other(path, what)
         df.attrs.update(source=str(path), what=what)
@@ -1231,6 +1273,7 @@ def validate_runs(
 
     # allocation plausibility
     _refuse_flops_as_tokens(out, "column 'tokens'")
+    _refuse_swapped_sizes(out, "columns 'params' and 'tokens'")
     message = _implausible_allocation(out, ctx, "run")
     if message:
         warnings.warn(message, RunsTableWarning, stacklevel=2)
@@ -1573,6 +1616,8 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user)
     if "tokens" in cols:
         _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
+        if len(df) > 1:  # one far target (1e15 parameters on 2e11 tokens) is a question, not a swap
+            _refuse_swapped_sizes(df, f"{noun}: columns 'params' and 'tokens'")
     message = _implausible_allocation(df, ctx, one)
     if message:
         warn_caller(f"{noun}: {message}", RunsTableWarning)

@@ -421,14 +421,17 @@ def test_perplexity_check_applies_after_bits_conversion():
 
 @pytest.mark.parametrize("tpp, shown", [(0.05, "as few as 0.05"), (2e4, "as many as 2e+04")])
 def test_implausible_tokens_per_parameter_warns(tpp, shown):
+    table = runs(tpp=tpp)
+    if tpp < 1:  # one plausible run among them: not the swapped columns test_swapped_params_and_tokens_are_refused has
+        table = pd.concat([table, runs(n=1)], ignore_index=True)
     with pytest.warns(RunsTableWarning) as rec:
-        out = validate_runs(runs(tpp=tpp))
+        out = validate_runs(table)
     msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
     assert msgs == [
         f"6 run(s) (row 0, row 1, row 2 and 3 more) have {shown} tokens per parameter, outside 0.1-10,000; check "
         "that 'params' and 'tokens' are raw counts of the same run."
     ]
-    assert len(out) == 6
+    assert len(out) == len(table)
 
 
 def test_implausible_tokens_per_parameter_at_both_ends_are_told_apart():
@@ -1152,6 +1155,19 @@ def test_a_text_column_that_tells_apart_runs_of_one_size_is_named_when_unused():
         "pass --domain-col mix (domain_col='mix' in Python); else drop the column."]
 
 
+def test_two_text_columns_that_tell_apart_runs_are_named_together():
+    # OpenLM's long table (training corpus x evaluation set) named only 'train_dataset', and each run's 8 evaluation
+    # sets were fitted as 8 seeds of one domain (a fresh user)
+    both = pd.concat([_three_mixes().assign(eval_set=e) for e in ("c4_val", "ptb")], ignore_index=True)
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(both)
+    assert [str(w.message) for w in rec if "not used" in str(w.message)] == [
+        "columns 'mix' (3 names: 'c4', 'rpj', 'rw') and 'eval_set' (2 names: 'c4_val', 'ptb') tell apart runs of the "
+        "same size, but they are not used: every run is fitted as one domain, and rows that differ only in them count "
+        "as seeds. If together they name each run's domain (a training corpus and an evaluation set), add a column "
+        "such as domain = mix + '/' + eval_set and pass --domain-col domain; else drop them."]
+
+
 def test_a_size_label_a_run_name_or_the_domain_column_in_use_is_not_named():
     mixes = _three_mixes()
     quiet = [
@@ -1288,3 +1304,28 @@ def test_flops_typed_into_tokens_are_refused_and_tokens_under_flops_are_named():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunsTableWarning)
         assert len(validate_runs(ok, informative_prior=True)) == 3
+
+
+def test_swapped_params_and_tokens_are_refused():
+    # a fresh user's swapped columns were fitted, with a warning, into "a 9.49B-parameter model on 3.98B tokens"
+    n = np.array([1e7, 8e7, 1.5e8, 1.5e8, 4e8])
+    d = n * np.array([20.0, 20.0, 20.0, 160.0, 20.0])
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(pd.DataFrame({"params": d, "tokens": n, "loss": [5.4, 4.0, 3.7, 3.3, 3.2]}), informative_prior=True)
+    assert str(e.value) == ("columns 'params' and 'tokens': every row has fewer tokens than parameters (0.00625-0.05 "
+                            "tokens per parameter), while the columns read the other way round give 20-160: are "
+                            "'params' and 'tokens' swapped? Swap the two column names.")
+    with pytest.raises(RunsTableError, match=r"^targets: columns 'params' and 'tokens': every row has fewer tokens"):
+        validate_targets(pd.DataFrame({"params": [1.4e12, 2.8e11], "tokens": [7e10, 1.4e10]}))
+    with pytest.warns(RunsTableWarning, match=r"have as few as 0\.05 tokens per parameter"):  # one target: a question
+        validate_targets(pd.DataFrame({"params": [1.4e12], "tokens": [7e10]}))
+
+
+def test_a_file_that_is_not_a_table_is_named_as_such(tmp_path):
+    # `predict DIR --at DIR/report.md` said "row 4 has 2 values but the header names 1 columns" (a fresh user)
+    md = tmp_path / "report.md"
+    md.write_text("# Scaling-law forecast\n\n- a, b\n")
+    with pytest.raises(RunsTableError) as e:
+        read_runs(md, what="targets table")
+    assert str(e.value) == (f"targets table '{md}' is a Markdown document (.md), not a table; give a table file (CSV or "
+                            "TSV, optionally gzip-compressed, .xlsx, .parquet or .json).")
