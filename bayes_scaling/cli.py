@@ -43,7 +43,7 @@ from .backtest import backtest_cli
 from .baselines import FITTED_ON
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
-from .data import RunsTableError, RunsTableWarning, missing_domain_column, read_runs, unseen_domain_note, validate_targets
+from .data import MIN_FLOPS, RunsTableError, RunsTableWarning, missing_domain_column, read_runs, unseen_domain_note, validate_targets
 from .display import column_legend, print_table
 from .datasets import NAMES as DATASET_NAMES
 from .datasets import citation, embedded, load_chinchilla
@@ -172,8 +172,14 @@ def _check_args(args) -> None:
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise CliError(f"--budget must be a positive compute budget in FLOPs such as 1e21, got {budget:g}.")
     if getattr(args, "flops", None) and args.command != "backtest":
-        if any(not v > 0 for v in _floats(args.flops, "--flops")):
+        values = _floats(args.flops, "--flops")
+        if any(not v > 0 for v in values):
             raise CliError(f"--flops must be positive budgets in FLOPs such as 1e21,5.88e23, got '{args.flops}'.")
+        if any(v < MIN_FLOPS for v in values):  # '--flops 22' failed after the fit, naming neither the flag nor the fix
+            small = min(values)
+            hint = f" (an exponent? write 1e{small:g})" if small < 100 and float(small).is_integer() else ""
+            raise CliError(f"--flops {args.flops}: a budget of {small:g} FLOPs is below any training run "
+                           f"({MIN_FLOPS:g}){hint}; give FLOPs, such as 1e22 (1 PF-day = 8.64e19 FLOPs).")
     if args.command != "backtest":
         _sampler_config(args)
 

@@ -34,6 +34,7 @@ from .model import NOISE_PRIOR
 from .predict import keyed_predictive_draws, predict, predictive_draws, prepare_targets
 
 __all__ = [
+    "check_threshold",
     "exceedance",
     "departures",
     "prior_data_conflict",
@@ -109,6 +110,28 @@ ES_TAIL_SHARE = 0.5
 MIN_MISS_DRAWS = 100
 
 
+def check_threshold(threshold: float, losses) -> None:
+    """Warn (UserWarning) when a loss threshold is above :data:`THRESHOLD_SCALE_FACTOR` times the runs' median loss.
+
+    Parameters
+    ----------
+    threshold : float
+        Target loss, nats/token.
+    losses : array_like
+        The runs' losses, nats/token.
+
+    Used by :func:`exceedance` and by ``bayes-scaling fit --threshold``, whose report gave "< 1 % chance of missing
+    the target 250 nats/token" for runs at 3.3-5.4 without a word (a fresh user; '--threshold 30', a perplexity, ran
+    silently in risk before this check).
+    """
+    typical = float(np.median(np.asarray(losses, float)))
+    if threshold > THRESHOLD_SCALE_FACTOR * typical:
+        as_nats = f" (a perplexity p is ln p nats/token: {threshold:g} -> {np.log(threshold):.3g})" if threshold > 1 else ""
+        warn_caller(f"threshold {threshold:g} is {threshold / typical:.1f}x the median loss of the runs ({typical:.3g} "
+                    f"nats/token): is it a perplexity or in other units? The threshold is a loss in nats/token"
+                    f"{as_nats}.", UserWarning)
+
+
 def exceedance(fit, targets, threshold: float, domain: str | None = None, random_seed: int | None = None) -> pd.DataFrame:
     """Probability that one new run at each target misses a loss threshold.
 
@@ -146,12 +169,7 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
     """
     if not np.isfinite(threshold) or threshold <= 0:
         raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold}.")
-    typical = float(fit.own_runs()["loss"].median())
-    if threshold > THRESHOLD_SCALE_FACTOR * typical:  # '--threshold 30' (a perplexity) ran silently (a fresh user)
-        as_nats = f" (a perplexity p is ln p nats/token: {threshold:g} -> {np.log(threshold):.3g})" if threshold > 1 else ""
-        warn_caller(f"threshold {threshold:g} is {threshold / typical:.1f}x the median loss of the runs ({typical:.3g} "
-                    f"nats/token): is it a perplexity or in other units? The threshold is a loss in nats/token"
-                    f"{as_nats}.", UserWarning)
+    check_threshold(threshold, fit.own_runs()["loss"])
     t = _targets(fit, targets, domain)
     seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()

@@ -38,6 +38,7 @@ from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, predict
+from .risk import check_threshold
 from .sensitivity import SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
 from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
@@ -559,7 +560,9 @@ def fit_and_report(
                          f"the '{spec.law.name}' law has no such set: leave sensitivity=False or fit law='chinchilla'.")
     with warnings.catch_warnings():  # a bad runs table is said before "fitting ..."; its warnings come from the fit
         warnings.simplefilter("ignore")
-        validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=reference is not None)
+        own_table = validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=reference is not None)
+    if threshold is not None:  # a perplexity as --threshold 250 gave "< 1 % chance of missing" (a fresh user)
+        check_threshold(threshold, own_table["loss"])
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
         "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")

@@ -418,3 +418,12 @@ def test_the_prior_sensitivity_section_says_how_far_apart_the_priors_put_the_all
     with pytest.raises(ValueError, match=r"^sensitivity compares the Chinchilla law's published priors"):
         fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "k", law="kaplan", sensitivity=True,
                        progress=None)
+
+
+def test_a_threshold_far_above_the_runs_is_questioned_before_the_fit(fake_fit, fake_fitting, tmp_path):
+    # --threshold 250 (a perplexity) for runs at 3.3-5.4 gave "< 1 % chance of missing" without a word (a fresh user)
+    runs = fake_fit.runs[["params", "tokens", "loss"]]
+    typical = float(runs["loss"].median())
+    with pytest.warns(UserWarning, match=rf"^threshold 250 is {250 / typical:.1f}x the median loss of the runs "
+                                         rf"\({typical:.3g} nats/token\): is it a perplexity"):
+        fit_and_report(runs, tmp_path / "t", prior="weak", threshold=250.0, progress=None)
