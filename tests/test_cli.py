@@ -1101,3 +1101,12 @@ def test_fit_help_says_which_default_budgets_are_kept(capsys):
     assert ("(default: those of 1e21,1e22,1e23,5.88e23 within 1000x of the runs' compute, else 10x, 100x and 1000x the "
             "largest run's)") in text
 
+
+
+def test_fit_checks_its_budgets_before_fitting(tmp_path, capsys):
+    # '--flops 22' fitted, saved, then failed in the forecasts step naming neither the flag nor the fix (a fresh user)
+    assert main(["fit", "chinchilla", "--out", str(tmp_path / "o"), "--flops", "22"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "error: --flops 22: a budget of 22 FLOPs is below any training run (1e+12) (an exponent? write 1e22); give "
+        "FLOPs, such as 1e22 (1 PF-day = 8.64e19 FLOPs).\n")
+    assert not (tmp_path / "o").exists()
