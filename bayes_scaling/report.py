@@ -832,14 +832,25 @@ def build_fit_report(
                    f"Loss vs {_SIZE_WORDS[grow]} at the runs' {_SIZE_WORDS[fixed]}, with 50 % and {prob:.0%} bands of the "
                    "expected loss.")
     elif law.has_allocation:
-        sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_flops",
+        # the loss-vs-compute and loss-vs-N curves reach the headline target (a fresh user's --flops 1e22 forecast lay
+        # 50x beyond the figure's end, 10x the largest run); at most 1e6x the runs
+        reach = {}
+        if len(predictions) and {"params", "tokens"} <= set(predictions):
+            t0 = predictions.iloc[0]
+            for v, size in (("flops", 6.0 * float(t0["params"]) * float(t0["tokens"])), ("params", float(t0["params"]))):
+                largest = float(head_runs[v].max()) if v in head_runs and len(head_runs) else float("nan")
+                if np.isfinite(size) and largest > 0:
+                    reach[v] = float(np.clip(1.5 * size / largest, 10.0, 1e6))
+        sec.figure(plot_fit(fit, "flops", domain=fig_dom, heldout=heldout, probs=(0.5, prob),
+                            extend=reach.get("flops", 10.0))[0], "fit_flops",
                    f"Loss vs compute{' for ' + head_dom if several else ''}: runs (colour: tokens per parameter), "
                    f"compute-optimal posterior median with 50 % and {prob:.0%} bands."
                    # the next figure's caption said it, this one's did not, and its curve sat below most runs (a fresh
                    # user's datablations fit)
                    + (" The curve assumes unique data (U = D): runs that repeat their data lie above it."
                       if "unique_tokens" in law.variables else ""))
-        sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob))[0], "fit_params",
+        sec.figure(plot_fit(fit, "params", domain=fig_dom, heldout=heldout, probs=(0.5, prob),
+                            extend=reach.get("params", 10.0))[0], "fit_params",
                    "Loss vs parameters along a constant tokens-per-parameter ray (solid, with bands: the compute-"
                    "optimal ratio at the largest run's compute, kept within the runs' ratios)"
                    + (f" for {head_dom}" if several else "")

@@ -444,3 +444,26 @@ def test_the_sensitivity_section_says_when_the_prior_sets_the_allocation():
                         "7.7B (hoffmann2022) to 15.7B (weak) parameters, a factor of 2.0: the prior, not the runs, "
                         "sets the allocation; runs at other tokens per parameter would tell the priors apart.")
     assert sec.title == "Prior sensitivity" and sec.blocks[1][1][0]["params_opt_median"].tolist()[-1] == "11.5B"
+
+
+def test_the_fit_figures_reach_the_headline_target(fake_fit, monkeypatch):
+    # a fresh user's --flops 1e22 forecast lay 50x beyond the end of the loss-vs-compute figure (10x the largest run)
+    import bayes_scaling.report as report_module
+
+    seen = {}
+    real = report_module.plot_fit
+
+    def spy(fit, x=None, **kw):
+        seen[x] = kw.get("extend")
+        return real(fit, x, **kw)
+
+    monkeypatch.setattr(report_module, "plot_fit", spy)
+    runs = fake_fit.runs
+    target = pd.DataFrame({"params": [float(runs["params"].max()) * 20], "tokens": [float(runs["tokens"].max()) * 50]})
+    build_fit_report(fake_fit, fake_fit.predict(target), None)
+    c_target = 6 * target["params"].iloc[0] * target["tokens"].iloc[0]
+    assert seen["flops"] == pytest.approx(1.5 * c_target / float(runs["flops"].max()))
+    assert seen["params"] == pytest.approx(30.0)
+    near = pd.DataFrame({"params": [1e9], "tokens": [2e10]})  # within the runs: the default reach of 10x
+    build_fit_report(fake_fit, fake_fit.predict(near), None)
+    assert seen["params"] == seen["flops"] == 10.0
