@@ -250,7 +250,7 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
            "NaN for methods without intervals)" in lines
     legend = lines[lines.index("Columns:") + 1:]
     shown = [c for c in pd.read_csv(out).columns if c != "density"]
-    assert [ln.split(":")[0].strip() for ln in legend] == [c for c in shown if c not in ("split", "method", "law")]
+    assert [ln.split(":")[0].strip() for ln in legend] == shown
     table = pd.read_csv(out)
     assert list(table["method"]) == ["published", "published_offset"]
     assert (table["n_heldout"] == 23).all()

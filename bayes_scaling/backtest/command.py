@@ -127,6 +127,11 @@ def _parse_probs(text) -> list[float]:
 #: What the less obvious columns of the printed summary mean (printed under it; see :mod:`bayes_scaling.backtest`).
 BACKTEST_COLUMNS = {
     # every column explained (a fresh user found four of about twenty, and read 'mape' as a mean)
+    "split": "which runs were fitted (below the cutoff) and which forecast",
+    "method": "bayes (this package's fit), huber_ls (least squares of the same law per domain, Huber loss, from a grid "
+              "of starts), huber_ls_bootstrap (the same, median of bootstrap refits, with intervals), published (the "
+              "published fit as is), published_offset (the published fit with a loss offset per domain)",
+    "law": "the law every method fits (published baselines: the published fit of that law)",
     "n_train": "runs the methods were fitted on",
     "n_heldout": "runs held out beyond the cutoff",
     "n_scored": "held-out runs the method forecast (fewer than n_heldout: see notes; its scores then cover only those)",
