@@ -128,9 +128,10 @@ def _parse_probs(text) -> list[float]:
 BACKTEST_COLUMNS = {
     # every column explained (a fresh user found four of about twenty, and read 'mape' as a mean)
     "split": "which runs were fitted (below the cutoff) and which forecast",
-    "method": "bayes (this package's fit), huber_ls (least squares of the same law per domain, Huber loss, from a grid "
-              "of starts), huber_ls_bootstrap (the same, median of bootstrap refits, with intervals), published (the "
-              "published fit as is), published_offset (the published fit with a loss offset per domain)",
+    "method": "bayes (this package's fit), huber_ls (least squares of the same law per domain, Huber loss, from a "
+              "grid of starts; plug-in intervals from its residuals), huber_ls_bootstrap (the same, median of "
+              "bootstrap refits, intervals from their spread), published (the published fit as is), "
+              "published_offset (the published fit with a loss offset per domain)",
     "law": "the law every method fits (published baselines: the published fit of that law)",
     "n_train": "runs the methods were fitted on",
     "n_heldout": "runs held out beyond the cutoff",
