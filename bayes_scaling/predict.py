@@ -149,20 +149,15 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 "can land far above the interval.", ExtrapolationWarning)
     if not beyond_runs:
         return
-    # measured from the runs behind each row's forecast: its domain's own runs, or all the user's runs for a new
-    # domain, never the reference runs (a fresh user's 1e25-FLOP optimum, 2,900x their largest run in N, got no
-    # warning because the Chinchilla reference runs are larger)
-    every = fit.runs
-    runs = every
-    if "is_reference" in runs and (~runs["is_reference"].astype(bool)).any():
-        runs = runs[~runs["is_reference"].astype(bool)]
-    doms = t["domain"].to_numpy() if "domain" in t else np.full(len(t), None)
+    # measured from the runs behind each row's forecast (ScalingFit.own_runs, as the model-form error is): its
+    # domain's own runs, or all the user's runs for a new domain, never the reference runs (a fresh user's 1e25-FLOP
+    # optimum, 2,900x their largest run in N, got no warning because the Chinchilla reference runs are larger)
+    doms = list(t["domain"]) if "domain" in t else [None] * len(t)
+    behind = {d: fit.own_runs(d) for d in dict.fromkeys(doms)}
     for v in fit.law.size_variables:  # the law's own inputs (flops only for a law in C)
-        if v not in t or v not in runs:
+        if v not in t or v not in fit.runs:
             continue
-        by_dom = every.groupby("domain")[v].agg(["min", "max"]) if "domain" in every else None
-        span = np.array([by_dom.loc[d].to_numpy(float) if by_dom is not None and d in by_dom.index
-                         else (float(runs[v].min()), float(runs[v].max())) for d in doms]).reshape(len(t), 2)
+        span = np.array([(float(behind[d][v].min()), float(behind[d][v].max())) for d in doms]).reshape(len(t), 2)
         x = t[v].to_numpy(float)
         ratio = x / span[:, 1]
         far = ratio > EXTRAPOLATION_FACTOR

@@ -186,8 +186,7 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
     5-640)."""
     if "tokens_per_param_median" not in fr or fr.empty:
         return ""
-    own = fit.runs[~fit.runs["is_reference"]] if "is_reference" in fit.runs else fit.runs
-    runs = own if dom == NEW_DOMAIN else own[own["domain"] == dom]
+    runs = fit.own_runs(dom)  # a domain's runs, or every run of the user's for the new domain
     if runs.empty:
         return ""
     ratio = (runs["tokens"] / runs["params"]).to_numpy(float)

@@ -247,8 +247,9 @@ def test_targets_at_many_epochs_of_a_data_constrained_fit_are_warned_about():
 
     from bayes_scaling.predict import MANY_EPOCHS, ExtrapolationWarning, warn_extrapolation
 
-    fit = SimpleNamespace(law=bs.get_law("data_constrained"),
-                          runs=pd.DataFrame({"params": [1e9], "tokens": [1e11], "unique_tokens": [1e10]}))
+    runs = pd.DataFrame({"params": [1e9], "tokens": [1e11], "unique_tokens": [1e10]})
+    # the two attributes warn_extrapolation reads of a ScalingFit, and own_runs: the runs behind every forecast
+    fit = SimpleNamespace(law=bs.get_law("data_constrained"), runs=runs, own_runs=lambda domain=None: runs)
     t = pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [1e11, 4e10, 4.6e10], "unique_tokens": [1e10, 1e9, 1e8]})
     with pytest.warns(ExtrapolationWarning) as rec:
         warn_extrapolation(fit, t)
@@ -356,13 +357,14 @@ def test_the_epochs_warning_gives_the_fits_own_r_d_star_next_to_the_published_on
 def test_extrapolation_is_measured_from_the_runs_behind_the_forecast_not_the_reference(fake_fit):
     # a fresh user's 1e25-FLOP optimum, 2,900x their largest run in N, got no warning: the distance was measured from
     # the Chinchilla reference runs, which are larger
-    from types import SimpleNamespace
+    import dataclasses
 
     from bayes_scaling.predict import warn_extrapolation
 
     own = pd.DataFrame({"params": [1e7, 1e8], "tokens": [2e8, 2e9], "domain": "code", "is_reference": False})
     ref = pd.DataFrame({"params": [1e8, 1e11], "tokens": [2e9, 2e12], "domain": "chinchilla", "is_reference": True})
-    fit = SimpleNamespace(runs=pd.concat([own, ref], ignore_index=True), law=fake_fit.law)
+    fit = dataclasses.replace(fake_fit, runs=pd.concat([own, ref], ignore_index=True), domains=["code", "chinchilla"],
+                              reference_domains=["chinchilla"])
     for rows in (pd.DataFrame({"params": [5e11], "tokens": [1e13], "domain": ["code"]}),
                  pd.DataFrame({"params": [5e11], "tokens": [1e13]})):  # no domain: the user's runs
         with pytest.warns(bs.ExtrapolationWarning) as rec:
