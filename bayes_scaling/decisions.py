@@ -375,13 +375,10 @@ def frontier(
     if thin := thin_tails(prob, fit.n_draws):
         warn_caller(thin, UserWarning)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
-    own = [d for d in fit.domains if d not in fit.reference_domains]
     named = warn_budgets(fit, flops) if warn_far else None
-    if domain is None and len(own) > 1:  # default_domain's message speaks of targets, which a frontier has none of
-        raise RunsTableError(f"this fit has several domains; say which one the frontier is for with domain=NAME. "
-                             f"Known domains: {', '.join(fit.domains)} (any other name gives the frontier of a new, "
-                             "unseen domain). For every domain at once, as the command line does without --domain, use "
-                             "bayes_scaling.workflow.domain_frontiers.")
+    if domain is None:  # raises for a fit of several domains (default_domain's message speaks of targets)
+        fit.domain_for("frontier", new="frontier", every="For every domain at once, as the command line does without "
+                       "--domain, use bayes_scaling.workflow.domain_frontiers.")
     theta, dom = _domain_theta(fit, domain, rng)
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,

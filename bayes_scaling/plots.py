@@ -154,7 +154,7 @@ def plot_fit(
         raise ValueError(f"x must be one of {', '.join(allowed)} for the {law.name} law, not '{x}'.")
     own_figure = ax is None
     fig, ax = _ax(ax)
-    domain = fit.domain_for("figure", domain, hint=_EVERY_DOMAIN)
+    domain = fit.domain_for("figure", domain, every=_EVERY_DOMAIN)
     runs = fit.runs[fit.runs["domain"] == domain]
     theta = fit.theta(domain)
     xv = runs[x].to_numpy(float)

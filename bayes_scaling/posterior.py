@@ -365,14 +365,19 @@ class ScalingFit:
             sigma = self.noise_scale(self.domains[0])
         return theta, sigma, self.tail_weight(None)
 
-    @property
-    def default_domain(self) -> str:
-        """The domain used when a target names none: the only non-reference domain."""
+    def _only_domain(self) -> str | None:
+        """The only non-reference domain (or the only domain), None for a fit of several."""
         own = [d for d in self.domains if d not in self.reference_domains]
         if len(own) == 1:
             return own[0]
-        if len(self.domains) == 1:
-            return self.domains[0]
+        return self.domains[0] if len(self.domains) == 1 else None
+
+    @property
+    def default_domain(self) -> str:
+        """The domain used when a target names none: the only non-reference domain."""
+        only = self._only_domain()
+        if only is not None:
+            return only
         raise RunsTableError(
             f"this fit has several domains; say which one: a '{self.domain_col}' column in the targets, or domain=NAME. "
             "Known domains: " + ", ".join(self.domains) + " (any other name gives the forecast for a new, unseen "
@@ -380,7 +385,7 @@ class ScalingFit:
             "bayes_scaling.workflow.expand_targets first."
         )
 
-    def domain_for(self, what: str, domain: str | None = None, hint: str = "") -> str:
+    def domain_for(self, what: str, domain: str | None = None, *, new: str | None = None, every: str = "") -> str:
         """``domain`` if given, else :attr:`default_domain`, with an error that names what the domain is for.
 
         Parameters
@@ -388,8 +393,11 @@ class ScalingFit:
         what : str
             What needs one domain, e.g. "figure" (used in the message).
         domain : str, optional
-        hint : str, optional
-            A sentence appended to the message (e.g. how to draw every domain).
+        new : str, optional
+            What a name the fit has not seen gives (e.g. "frontier": that of a new, unseen domain), said in
+            the message; None when an unseen name is an error there.
+        every : str, optional
+            A sentence appended to the message: how to get every domain at once.
 
         Returns
         -------
@@ -399,15 +407,17 @@ class ScalingFit:
         ------
         RunsTableError
             When ``domain`` is None and the fit has several domains of its own: the message lists
-            them (:attr:`default_domain`'s speaks of targets, which a figure has none of).
+            them (:attr:`default_domain`'s speaks of targets, which a figure or a frontier has none of).
         """
         if domain is not None:
             return domain
-        own = [d for d in self.domains if d not in self.reference_domains]
-        if len(own) == 1 or len(self.domains) == 1:
-            return self.default_domain
-        raise RunsTableError(f"this fit has several domains; say which one the {what} is for with domain=NAME. "
-                             f"Known domains: {', '.join(own)}." + (f" {hint}" if hint else ""))
+        only = self._only_domain()
+        if only is not None:
+            return only
+        raise RunsTableError(
+            f"this fit has several domains; say which one the {what} is for with domain=NAME. Known domains: "
+            f"{', '.join(self.domains)}" + (f" (any other name gives the {new} of a new, unseen domain)" if new else "")
+            + "." + (f" {every}" if every else ""))
 
     # ------------------------------------------------------------ summaries
     def published_prior(self) -> PriorSpec | None:
