@@ -47,7 +47,7 @@ import xarray as xr
 from ._version import __version__
 from ._text import listed
 from ._warnings import warn_caller
-from .data import TABLE_SUFFIXES
+from .data import TABLE_SUFFIXES, RunsTableError, read_runs
 
 __all__ = ["write_fit", "read_fit", "saved_fit_dir", "SavedFit", "FitFileError", "FORMAT_VERSION", "config_errors", "FIT_FILES", "fit_dir_problem",
            "out_file_problem"]
@@ -192,13 +192,10 @@ def _not_a_fit_hint(path: Path) -> str:
         return f" It is a file of the saved fit in '{path.parent}': give that directory."
     if path.suffix.lower() not in TABLE_SUFFIXES:
         return ""
-    columns = None
-    if path.suffix.lower() in (".csv", ".gz", ".tsv", ".txt"):
-        try:
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            columns = [str(c).strip().lower() for c in pd.read_csv(path, nrows=0, sep=sep).columns]
-        except (OSError, ValueError, pd.errors.ParserError):
-            columns = None
+    try:  # read as every table is read (any format the package takes)
+        columns = [str(c).strip().lower() for c in read_runs(path).columns]
+    except (RunsTableError, OSError, ValueError):
+        columns = None
     if columns is not None and "loss" not in columns:
         return (" It looks like a targets table (it has no 'loss' column): the fit's directory comes first, e.g. "
                 f"bayes-scaling predict DIR --at {path}.")
