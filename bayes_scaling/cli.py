@@ -180,6 +180,9 @@ def _check_args(args) -> None:
             hint = f" (an exponent? write 1e{small:g})" if small < 100 and float(small).is_integer() else ""
             raise CliError(f"--flops {args.flops}: a budget of {small:g} FLOPs is below any training run "
                            f"({MIN_FLOPS:g}){hint}; give FLOPs, such as 1e22 (1 PF-day = 8.64e19 FLOPs).")
+    if getattr(args, "sensitivity", False) and get_law(args.law).name != "chinchilla":  # in the flag's words
+        raise CliError(f"--sensitivity compares the Chinchilla law's published priors; the '{args.law}' law has no such "
+                       "set: leave --sensitivity out or fit --law chinchilla.", EXIT_INPUT)
     if args.command != "backtest":
         _sampler_config(args)
 
@@ -308,9 +311,6 @@ def cmd_fit(args) -> int:
         needs = tuple(v for v in get_law(args.law).variables if v != "unique_tokens")
         targets = read_runs(args.targets, what="targets table")
         validate_targets(targets, needs=needs, domain_col=args.domain_col or "domain")
-    if args.sensitivity and get_law(args.law).name != "chinchilla":  # before --out is made
-        raise CliError(f"--sensitivity compares the Chinchilla law's published priors; the '{args.law}' law has no such "
-                       "set: leave --sensitivity out or fit --law chinchilla.", EXIT_INPUT)
     reference = args.reference
     prior, prior_note = _prior_for_embedded(name, args.law, args.prior) if name else (args.prior, "")
     note = (f"Data: {citation(name)}" if name else f"Runs: {args.runs}") + (

@@ -1110,3 +1110,11 @@ def test_fit_checks_its_budgets_before_fitting(tmp_path, capsys):
         "error: --flops 22: a budget of 22 FLOPs is below any training run (1e+12) (an exponent? write 1e22); give "
         "FLOPs, such as 1e22 (1 PF-day = 8.64e19 FLOPs).\n")
     assert not (tmp_path / "o").exists()
+
+
+def test_sensitivity_needs_the_chinchilla_law_and_says_so_before_anything_is_made(tmp_path, capsys):
+    assert main(["fit", "chinchilla", "--law", "kaplan", "--sensitivity", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.endswith(
+        "error: --sensitivity compares the Chinchilla law's published priors; the 'kaplan' law has no such set: leave "
+        "--sensitivity out or fit --law chinchilla.\n")
+    assert not (tmp_path / "o").exists()
