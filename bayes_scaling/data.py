@@ -1289,8 +1289,9 @@ def validate_runs(
         example = "" if dup.sum() == 1 else f"{ctx.row(out.index[first])} "
         warnings.warn(
             f"{_rows(ctx, out.index[dup])} {'repeats' if dup.sum() == 1 else 'repeat'} an earlier row exactly "
-            f"({example}repeats {ctx.row(original)}: same size, loss and domain); kept and counted as independent runs (seeds that agree to the digit), "
-            "which weights them more and narrows the intervals: drop the copies if they were pasted twice.",
+            f"({example}repeats {ctx.row(original)}: same size, loss and domain); kept and counted as independent runs "
+            "(seeds that agree to the digit), which weights them more and narrows the intervals: drop the copies if "
+            "they were pasted twice.",
             RunsTableWarning,
             stacklevel=2,
         )

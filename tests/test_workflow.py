@@ -112,16 +112,24 @@ def test_default_targets_and_budgets(fake_fit, notebook_run):
     assert res.summary["predictions"][0]["params"] == targets["params"].iloc[0]
 
 
+def _fit_of_the_law(params, tokens):
+    """A fake fit (published prior) of runs that lie on the known law at these sizes, built without its warnings."""
+    runs = pd.DataFrame({"params": params, "tokens": tokens,
+                         "loss": bs.laws.chinchilla_loss(params, tokens, **TRUTH)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_fake_fit(runs, prior="besiroglu2024")
+
+
 def test_runs_at_one_d_get_targets_that_scale_n_at_that_d():
     # a fresh user's routing runs (6 sizes, every one on 131B tokens) were headlined "A 27.8B-parameter model on
     # 6.21B tokens": a compute-optimal split that only the prior knows
     from bayes_scaling.report import build_fit_report
 
     n = np.geomspace(1.6e7, 1.3e8, 6)
-    runs = pd.DataFrame({"params": n, "tokens": 1.3e11, "loss": bs.laws.chinchilla_loss(n, 1.3e11, **TRUTH)})
+    fit = _fit_of_the_law(n, 1.3e11)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = make_fake_fit(runs, prior="besiroglu2024")
         targets = default_targets(fit)
     assert list(targets.columns) == ["domain", "params", "tokens"]
     np.testing.assert_allclose(targets["params"], [10 * n[-1], 100 * n[-1]], rtol=1e-12)
@@ -141,7 +149,7 @@ def test_runs_at_one_d_get_targets_that_scale_n_at_that_d():
     assert "fit_params.png" in text and "fit_flops.png" not in text and "frontier.png" not in text
     assert "so the loss-vs-compute figure of the compute-optimal allocation is left out" in text
     # runs at several D keep the compute-optimal targets
-    assert bs.data.single_size_axis(runs.assign(tokens=20 * n)) is None
+    assert bs.data.single_size_axis(fit.runs.assign(tokens=20 * n)) is None
 
 
 def test_a_params_only_fit_reports_and_has_no_frontier(tmp_path, monkeypatch):
@@ -320,11 +328,7 @@ def test_runs_at_one_n_get_default_targets_within_the_plausible_tokens_per_param
     warned about as a unit slip in targets the user never gave (a fresh user)."""
     from bayes_scaling.report import build_fit_report
 
-    d = np.array([1.6e9, 3e9, 6e9, 1.2e10, 2.4e10])
-    runs = pd.DataFrame({"params": 1e8, "tokens": d, "loss": bs.laws.chinchilla_loss(1e8, d, **TRUTH)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = make_fake_fit(runs, prior="besiroglu2024")
+    fit = _fit_of_the_law(1e8, np.array([1.6e9, 3e9, 6e9, 1.2e10, 2.4e10]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", bs.RunsTableWarning)
         targets = default_targets(fit)
@@ -342,11 +346,9 @@ def test_runs_at_one_n_get_default_targets_within_the_plausible_tokens_per_param
 def test_runs_at_one_d_keep_their_d_when_the_grown_n_is_held_back():
     """Runs at one D of 10B: 100x the largest N (2B) would be 200B parameters, 0.05 tokens per parameter; the target
     keeps D = 10B and holds N at 100B (0.1); the clip of 8d3c0b9 moved D to 20B instead."""
-    n = np.geomspace(2e8, 2e9, 5)
-    runs = pd.DataFrame({"params": n, "tokens": 1e10, "loss": bs.laws.chinchilla_loss(n, 1e10, **TRUTH)})
+    fit = _fit_of_the_law(np.geomspace(2e8, 2e9, 5), 1e10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = make_fake_fit(runs, prior="besiroglu2024")
         targets = default_targets(fit)
     assert (targets["tokens"] == 1e10).all()
     np.testing.assert_allclose(targets["params"], [2e10, 1e11], rtol=1e-12)
