@@ -179,7 +179,8 @@ ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie
 
 def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) -> str:
     """``"domain 'name' a-b (its runs lo-hi)"`` when a domain's compute-optimal tokens per parameter lie outside the
-    D/N of the runs behind it (``"a-b (the runs lo-hi)"`` for a fit of one domain; '' if not).
+    D/N of the runs behind it (``"a-b (the runs lo-hi)"`` for a fit of one domain, ``"a-b (your runs lo-hi)"`` for
+    the user's one domain next to reference runs; '' if not).
 
     The split between N and D is set by the ratio of the two exponents and the two size terms, which runs at other
     ratios measure only by extrapolation (a fresh user's OpenLM c4_val fit: 1-3 tokens per parameter from runs at
@@ -197,7 +198,9 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
     span = f"{np.min(tpp):.3g}" + (f"-{np.max(tpp):.3g}" if np.max(tpp) > np.min(tpp) else "")
     if dom != NEW_DOMAIN and len(fit.domains) == 1:
         return f"{span} (the runs {lo:.3g}-{hi:.3g})"
-    name = "a new domain" if dom == NEW_DOMAIN else "your runs" if dom == DEFAULT_DOMAIN else f"domain '{dom}'"
+    if dom == DEFAULT_DOMAIN:  # next to reference runs: "your runs 109-149 (its runs 5-10)" read as the runs' ratio
+        return f"{span} (your runs {lo:.3g}-{hi:.3g})"
+    name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
     return f"{name} {span} (its runs {lo:.3g}-{hi:.3g})"
 
 

@@ -321,6 +321,17 @@ def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
     assert len(notes) == 1 and notes[0].startswith(
         "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: domain 'a' ")
     assert "; domain 'b' " in notes[0] and "; a new domain " in notes[0] and notes[0].count("(its runs 100-400)") == 3
+    # the user's one domain next to another (as next to reference runs): "your runs 109-149 (its runs 5-10)" read as
+    # the runs' own ratio (a fresh user's fit with --reference chinchilla)
+    from bayes_scaling.data import DEFAULT_DOMAIN
+
+    mine = make_fake_fit(pd.concat([synthetic_runs(ratios=(100, 200, 400), domain=DEFAULT_DOMAIN),
+                                    synthetic_runs(ratios=(100, 200, 400), domain="b", seed=1)], ignore_index=True))
+    table, notes = domain_frontiers(mine, [1e21, 1e23])
+    tpp = table.loc[table["domain"] == DEFAULT_DOMAIN, "tokens_per_param_median"]
+    assert len(notes) == 1 and notes[0].startswith(
+        "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: "
+        f"{tpp.min():.3g}-{tpp.max():.3g} (your runs 100-400); domain 'b' ")
 
 
 def test_runs_at_one_n_get_default_targets_within_the_plausible_tokens_per_parameter():
