@@ -356,8 +356,11 @@ def _published_outside(table: pd.DataFrame, prob: float) -> str | None:
     out = table[np.isfinite(table["published"]) & ((table["published"] < table["lower"]) | (table["published"] > table["upper"]))]
     if out.empty:
         return None
-    parts = [f"{r.parameter} in {r.domain} ({format_number(r.published)} vs {format_number(r.lower)}–{format_number(r.upper)})"
-             for r in out.itertuples()]
+    def where(domain) -> str:  # "A in default" (a fresh user's report of one domain next to reference runs)
+        return "" if table["domain"].nunique() == 1 else f" in {domain_label(domain)}"
+
+    parts = [f"{r.parameter}{where(r.domain)} ({format_number(r.published)} vs {format_number(r.lower)}–"
+             f"{format_number(r.upper)})" for r in out.itertuples()]
     return (f"The published value lies outside the {prob:.0%} posterior interval for " + listed(parts, 8, "; ")
             + ": the runs pull these parameters away from the published fit.")
 

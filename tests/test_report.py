@@ -204,8 +204,24 @@ def test_markdown_has_no_escaped_html_and_says_when_the_published_value_is_outsi
     # the synthetic law has E = 1.8 with a tight posterior; Besiroglu et al. (2024) give 1.817
     post = rep.sections[2]
     (sentence,) = [obj for kind, obj in post.blocks if kind == "text" and obj.startswith("The published value lies")]
-    assert sentence.startswith("The published value lies outside the 90% posterior interval for E in default (1.817 vs ")
+    # one domain: no "in default" (the domain of a table without a domain column, named so in files only)
+    assert sentence.startswith("The published value lies outside the 90% posterior interval for E (1.817 vs ")
     assert "- \\<script>" in Report("x", summary=["<script>"]).to_markdown()  # a tag is escaped, not turned into HTML
+
+
+def test_the_published_value_outside_names_your_runs(unrasterized_figures):
+    """A fresh user's fit next to reference runs read "A in default (482 vs 18.88-76.2)"."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    from bayes_scaling.data import DEFAULT_DOMAIN
+
+    runs = pd.concat([synthetic_runs(domain=DEFAULT_DOMAIN), synthetic_runs(domain="web", seed=1)], ignore_index=True)
+    fit = make_fake_fit(runs, prior="besiroglu2024", law={"E": 2.3})  # every E far from the published 1.817
+    rep = build_fit_report(fit, fit.predict(TARGETS, domain=DEFAULT_DOMAIN), None)
+    (sentence,) = [obj for sec in rep.sections for kind, obj in sec.blocks
+                   if kind == "text" and obj.startswith("The published value lies")]
+    assert sentence.startswith("The published value lies outside the 90% posterior interval for E in your runs (1.817 vs ")
+    assert "; E in web (1.817 vs " in sentence and "default" not in sentence
 
 
 def test_prior_table_is_the_prior_drawn_in_the_parameter_figure(fake_fit, unrasterized_figures):
