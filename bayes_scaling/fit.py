@@ -52,7 +52,8 @@ class RetryPolicy:
     few effective draws; only the second attempt's verdict is reported, and ``fit.notes``
     says what happened. Settings the user chose are never overridden. Hierarchical fits
     use the long settings from the start; if they fail, they are sampled once more with twice the
-    draws (or target acceptance :attr:`target_accept` after divergent draws).
+    draws, or as many as their effective sample size asks for (up to :attr:`max_draws_factor` times),
+    and with target acceptance :attr:`target_accept` after divergent draws.
 
     Attributes
     ----------
@@ -64,12 +65,18 @@ class RetryPolicy:
         (:data:`~bayes_scaling.diagnostics.ESS_MIN_PER_CHAIN`).
     target_accept : float
         Target acceptance of a retry after divergent draws (when the default was used).
+    ess_margin, max_draws_factor : float
+        A first attempt with the long settings and too few effective draws is sampled again with
+        ``ess_margin`` times the draws its effective sample size asks for (it grows in proportion to the
+        draws), rounded up to a half multiple, at least twice and at most ``max_draws_factor`` times the draws.
     """
 
     tune: int = LONG_TUNE
     max_treedepth: int = LONG_TREEDEPTH
     ess_per_chain: float = ESS_MIN_PER_CHAIN
     target_accept: float = 0.99
+    ess_margin: float = 1.25
+    max_draws_factor: float = 4.0
 
     def applies(self, requested: SamplerConfig, hierarchical: bool) -> bool:
         """Whether a failed first attempt is sampled again: the warm-up and tree depth were left to the package.
@@ -82,20 +89,30 @@ class RetryPolicy:
     def retry_settings(self, quick: SamplerConfig, first: Diagnostics) -> SamplerConfig:
         """The settings of the second attempt, given the first attempt's settings and diagnostics.
 
-        Twice the draws when the first had too few effective draws; target acceptance
+        Twice the draws when the first had too few effective draws (with the long settings already, as many as
+        its effective sample size asks for, see :attr:`ess_margin`); target acceptance
         :attr:`target_accept` (smaller steps) when it had divergent draws and the default target
         was used (measured on 24 OpenLM domains with 5 runs each, all at one model size: the fits that
         still diverged after the long warm-up, 0.2-1.8 % of their draws at target 0.95, are where the
         step size was too large; at 0.99 none of them fails, ``benchmarks/bench_few_runs.py``).
         """
-        low_ess = min(first.min_ess_bulk, first.min_ess_tail) < self.ess_per_chain * quick.chains
+        need = self.ess_per_chain * quick.chains
+        have = min(first.min_ess_bulk, first.min_ess_tail)
+        low_ess = have < need
         target = quick.target_accept
         if first.divergences and target == SamplerConfig().target_accept:
             target = max(target, self.target_accept)
         # a first attempt that already had the long settings (a hierarchical fit) gets twice the draws
         # unless a higher target acceptance changes it: the same settings would give the same draws
-        same = (quick.tune, quick.max_treedepth, quick.target_accept) == (self.tune, self.max_treedepth, target)
+        long_first = (quick.tune, quick.max_treedepth) == (self.tune, self.max_treedepth)
+        same = long_first and quick.target_accept == target
         draws = 2 * quick.draws if low_ess or same else quick.draws
+        if low_ess and long_first and np.isfinite(have) and have > 0:
+            # the effective draws grow in proportion to the draws once the settings are the long ones: ask for
+            # enough, with a margin, up to MAX_DRAWS_FACTOR times (28 routing recipes of 4-6 runs: bulk ESS 151 of
+            # 4000 draws, then 287 of 8000 after doubling, which failed again)
+            factor = min(self.max_draws_factor, max(2.0, np.ceil(2.0 * self.ess_margin * need / have) / 2.0))
+            draws = int(round(factor * quick.draws))
         return dataclasses.replace(quick, tune=self.tune, max_treedepth=self.max_treedepth, draws=draws,
                                    target_accept=target)
 

@@ -101,6 +101,12 @@ def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few(
     assert RETRY.retry_settings(long, calm).draws == 2000 and RETRY.retry_settings(long, calm).target_accept == 0.9
     diverged = RETRY.retry_settings(long, _diag(ess=800.0))
     assert (diverged.draws, diverged.target_accept) == (1000, 0.99)
+    # too few effective draws with the long settings: as many draws as they ask for, x1.25, in half multiples, 2x-4x
+    # (28 routing recipes: bulk ESS 151 of 4000 draws, then 287 of 8000 after doubling, which failed again)
+    assert RETRY.retry_settings(long, _diag(ess=151.0)).draws == 3500  # 1.25 * 400 / 151 = 3.3 -> 3.5
+    assert RETRY.retry_settings(long, _diag(ess=300.0)).draws == 2000  # 1.7 -> at least 2
+    assert RETRY.retry_settings(long, _diag(ess=20.0)).draws == 4000  # 25 -> at most 4
+    assert RETRY.retry_settings(quick, _diag(ess=151.0)).draws == 2000  # quick first: the long settings alone help
     assert RETRY.note(long, calm, RETRY.retry_settings(long, calm)) == (
         "the first settings (warm-up 1000, tree depth 10) failed the checks (max R-hat 1.050, min bulk ESS 800, "
         "min tail ESS 800, 0 divergences); sampled again with warm-up 1000, tree depth 10, 2000 draws per chain")
