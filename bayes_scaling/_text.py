@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed", "format_count", "format_flops"]
+__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed", "format_count", "format_flops", "format_span"]
 
 #: Similarity (``difflib.SequenceMatcher.ratio``) a known name needs to be suggested: difflib's own default.
 #: Places where a miss is not an error but means something else (a ``--domain`` the fit does not have is a new
@@ -63,6 +63,20 @@ def listed(items: Iterable[str], most: int, sep: str = ", ") -> str:
     """
     items = list(items)
     return sep.join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def format_span(values) -> str:
+    """``"lo-hi"`` of some values at 3 significant digits, or one value when both ends read the same ("20", not
+    "20-20").
+
+    Parameters
+    ----------
+    values : array-like of float
+        Non-empty.
+    """
+    v = np.asarray(values, float)
+    lo, hi = f"{np.min(v):.3g}", f"{np.max(v):.3g}"
+    return lo if lo == hi else f"{lo}-{hi}"
 
 
 def format_count(v: float, _pos=None) -> str:

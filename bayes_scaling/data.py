@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._text import closest_name, did_you_mean, format_count, listed
+from ._text import closest_name, did_you_mean, format_count, format_span, listed
 from ._warnings import warn_caller
 
 __all__ = [
@@ -229,12 +229,6 @@ def _plausible_ratio(ratio: pd.Series) -> bool:
     return bool(r.size) and bool(np.all((r >= PLAUSIBLE_TOKENS_PER_PARAM[0]) & (r <= PLAUSIBLE_TOKENS_PER_PARAM[1])))
 
 
-def _span(values: pd.Series) -> str:
-    """``"lo-hi"`` (3 significant digits) of a column, or one value."""
-    lo, hi = float(values.min()), float(values.max())
-    return f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g}-{hi:.3g}"
-
-
 def _refuse_flops_as_tokens(table: pd.DataFrame, what: str) -> None:
     """Raise when every row's 'tokens' reads as training compute C = 6 N D rather than a token count.
 
@@ -250,8 +244,8 @@ def _refuse_flops_as_tokens(table: pd.DataFrame, what: str) -> None:
     implied = table["tokens"] / (6.0 * table["params"] ** 2)
     if _plausible_ratio(implied):
         raise RunsTableError(
-            f"{what} looks like training compute (FLOPs), not a token count: every row has {_span(ratio)} tokens per "
-            f"parameter, while tokens / (6 params) would give {_span(implied)}; if it holds FLOPs, rename it 'flops' "
+            f"{what} looks like training compute (FLOPs), not a token count: every row has {format_span(ratio)} tokens per "
+            f"parameter, while tokens / (6 params) would give {format_span(implied)}; if it holds FLOPs, rename it 'flops' "
             "(tokens are then derived as flops / (6 params))."
         )
 
@@ -265,8 +259,8 @@ def _refuse_swapped_sizes(table: pd.DataFrame, what: str) -> None:
     ratio = table["tokens"] / table["params"]
     if (ratio.to_numpy(float) < PLAUSIBLE_TOKENS_PER_PARAM[0]).all() and _plausible_ratio(1.0 / ratio):
         raise RunsTableError(
-            f"{what}: every row has fewer tokens than parameters ({_span(ratio)} tokens per parameter), while the "
-            f"columns read the other way round give {_span(1.0 / ratio)}: are 'params' and 'tokens' swapped? Swap "
+            f"{what}: every row has fewer tokens than parameters ({format_span(ratio)} tokens per parameter), while the "
+            f"columns read the other way round give {format_span(1.0 / ratio)}: are 'params' and 'tokens' swapped? Swap "
             "the two column names."
         )
 
@@ -1219,7 +1213,7 @@ def validate_runs(
                 f"column 'flops' is at most {out['flops'].max():g} ({ctx.row(first)}); give FLOPs, "
                 "not PF-days (1 PF-day = 8.64e19 FLOPs, Kaplan et al. 2020 §2.1)"
                 + ("; if it holds token counts (flops / params gives a plausible "
-                   f"{_span(out['flops'] / out['params'])} tokens per parameter), rename it 'tokens'." if as_tokens
+                   f"{format_span(out['flops'] / out['params'])} tokens per parameter), rename it 'tokens'." if as_tokens
                    else ".")
             )
     big = out["loss"] > _MAX_LOSS_NATS

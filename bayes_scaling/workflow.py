@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._text import format_span
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import discrepancy_of, optimal_allocation_draws
@@ -195,13 +196,13 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
     lo, hi = float(ratio.min()), float(ratio.max())
     if not ((tpp < lo) | (tpp > hi)).any():
         return ""
-    span = f"{np.min(tpp):.3g}" + (f"-{np.max(tpp):.3g}" if np.max(tpp) > np.min(tpp) else "")
+    span, runs_span = format_span(tpp), format_span(ratio)
     if dom != NEW_DOMAIN and len(fit.domains) == 1:
-        return f"{span} (the runs {lo:.3g}-{hi:.3g})"
+        return f"{span} (the runs {runs_span})"
     if dom == DEFAULT_DOMAIN:  # next to reference runs: "your runs 109-149 (its runs 5-10)" read as the runs' ratio
-        return f"{span} (your runs {lo:.3g}-{hi:.3g})"
+        return f"{span} (your runs {runs_span})"
     name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
-    return f"{name} {span} (its runs {lo:.3g}-{hi:.3g})"
+    return f"{name} {span} (its runs {runs_span})"
 
 
 def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[str] | None = None,

@@ -1,4 +1,6 @@
-"""The one "did you mean ...?" of the package (bayes_scaling._text)."""
+"""The one "did you mean ...?" of the package, and its shared number wording (bayes_scaling._text)."""
+
+import numpy as np
 
 from bayes_scaling._text import CLOSE_ENOUGH, closest_name, did_you_mean
 
@@ -33,3 +35,11 @@ def test_with_contains_a_part_of_known_names_gets_them():
                                                                        "'c4/c4_val'?")  # at most three
     assert did_you_mean("rpj/c4_vla", doms, cutoff=0.8, contains=True) == "did you mean 'rpj/c4_val'?"  # typo first
     assert did_you_mean(" ", doms, contains=True) == ""
+
+
+def test_format_span_gives_one_value_when_both_ends_read_the_same():
+    from bayes_scaling._text import format_span
+
+    assert format_span([5.0, 10.0, 7.0]) == "5-10"
+    assert format_span(np.array([20.001, 19.999])) == "20"  # not "20-20" (the allocation note had its own copy)
+    assert format_span([1234.5]) == "1.23e+03"
