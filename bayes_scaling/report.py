@@ -36,6 +36,7 @@ from .plots import (
     plot_parameters,
     prior_natural_draws,
 )
+from .model import RICH_RUNS
 from .predict import FORECAST_MIN_TAIL_WEIGHT, MANY_EPOCHS, keyed_predictive_draws
 from .priors import BETWEEN_DOMAIN, BETWEEN_STUDY
 from .intervals import interval
@@ -349,6 +350,43 @@ def figure_domain(fit, predictions: pd.DataFrame | None = None) -> str | None:
     if predictions is not None and len(predictions) and predictions["domain"].iloc[0] in own:
         return str(predictions["domain"].iloc[0])
     return own[0]
+
+
+def likelihood_text(fit) -> str:
+    """The report's sentence on the noise model: which domains have a learned Student-t tail, and the noise scales.
+
+    A domain with fewer than :data:`~bayes_scaling.model.RICH_RUNS` runs has normal noise (its tail weight is fixed,
+    :data:`~bayes_scaling.model.SPARSE_NU`); the report said "Student-t (robust; tail weight learned)" for a fit of
+    three such domains, and named no noise scale, which set most of the width of their one-run intervals (a fresh
+    user had to dig it out of the posterior).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+
+    Returns
+    -------
+    str
+        One or two sentences, ending with a space.
+    """
+    own = [d for d in fit.domains if d not in fit.reference_domains]
+    rich = [fit.domains[i] for i in fit.structure.rich if fit.domains[i] in own]
+    if fit.structure.likelihood != "student_t":
+        noise = "normal noise on log loss"
+    elif not rich:
+        noise = (f"normal noise on log loss (a domain of fewer than {RICH_RUNS} runs is too small to learn a Student-t "
+                 "tail weight: a heavy tail on few runs declares some of them outliers)")
+    elif len(rich) == len(own):
+        noise = "Student-t noise on log loss (robust; tail weight learned)"
+    else:
+        noise = (f"Student-t noise on log loss (robust; tail weight learned) for the domains of at least {RICH_RUNS} "
+                 f"runs ({listed((domain_label(d) for d in rich), 5)}), normal for the others")
+    sigma = np.median(fit.noise_scales(), axis=0)
+    scales = np.array([sigma[fit.domains.index(d)] for d in own])
+    lo, hi = f"{scales.min():.2g}", f"{scales.max():.2g}"
+    pct = f"{scales.min():.1%}" if f"{scales.min():.1%}" == f"{scales.max():.1%}" else f"{scales.min():.1%} to {scales.max():.1%}"
+    scale = (f"noise scale {lo}" if lo == hi else f"noise scale per domain {lo} to {hi}") + f" (about {pct} of the loss)"
+    return f"Likelihood: {noise}; {scale}. "
 
 
 def _published_outside(table: pd.DataFrame, prob: float) -> str | None:
@@ -765,9 +803,8 @@ def build_fit_report(
     sec.table(ptab, f"prior of each domain's parameters: median and {prob:.0%} interval (as drawn in the parameter figure)")
     if fit.hierarchical:
         sec.text(_between_domain_text(fit))
-    noise = "Student-t (robust; tail weight learned)" if fit.structure.likelihood == "student_t" else "normal"
     sec.text(
-        f"Likelihood: {noise} on log loss, noise scale learned per domain. "
+        likelihood_text(fit)
         + (
             f"Model-discrepancy term (orthogonal Gaussian process) for: {', '.join(fit.bases)}."
             if fit.bases

@@ -483,3 +483,25 @@ def test_the_fit_figures_reach_the_headline_target(fake_fit, monkeypatch):
     near = pd.DataFrame({"params": [1e9], "tokens": [2e10]})  # within the runs: the default reach of 10x
     build_fit_report(fake_fit, fake_fit.predict(near), None)
     assert seen["params"] == seen["flops"] == 10.0
+
+
+def test_the_likelihood_sentence_says_which_domains_have_a_learned_tail_and_the_noise_scale():
+    """A fresh user's three domains of 25 runs each had normal noise (fewer than 30 runs), and the report said
+    "Student-t (robust; tail weight learned)" and named no noise scale, which set most of the one-run width."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    from bayes_scaling.report import likelihood_text
+
+    few = make_fake_fit(synthetic_runs())  # 24 runs: normal noise
+    assert few.structure.rich == ()
+    assert likelihood_text(few) == (
+        "Likelihood: normal noise on log loss (a domain of fewer than 30 runs is too small to learn a Student-t tail "
+        "weight: a heavy tail on few runs declares some of them outliers); noise scale 0.005 (about 0.5% of the loss). ")
+    mixed = make_fake_fit(pd.concat([synthetic_runs(n_sizes=8, domain="a"), synthetic_runs(domain="b", seed=1)],
+                                    ignore_index=True))  # 32 runs and 24
+    assert mixed.structure.rich == (0,)
+    assert likelihood_text(mixed).startswith(
+        "Likelihood: Student-t noise on log loss (robust; tail weight learned) for the domains of at least 30 runs (a), "
+        "normal for the others; noise scale ")
+    rep = build_fit_report(few, few.predict(TARGETS), None)
+    assert any(kind == "text" and obj.startswith(likelihood_text(few)) for sec in rep.sections for kind, obj in sec.blocks)
