@@ -12,7 +12,7 @@ loss under s (the same Student-t or normal noise on log loss as the model).
 This needs no compilation and no refit, so ranking many candidates takes
 seconds; the effective sample size of the weights is reported and a candidate
 whose weights degenerate (ESS < ``min_ess``) is flagged (its estimate is then
-optimistic). Weighted interval ends use the inverted-CDF quantile (the method
+optimistic) and ranks after the candidates with a measurable gain that are not. Weighted interval ends use the inverted-CDF quantile (the method
 NumPy supports with weights; :func:`bayes_scaling.intervals.interval`).
 
 The estimate has a resolution: a candidate that barely informs the target (a run
@@ -56,7 +56,8 @@ NEXT_RUN_COLUMNS = {
     "shrinkage_per_exaflop": "shrinkage per 1e18 FLOPs of the candidate's compute",
     "ess": "smallest effective sample size of the importance weights over the simulated outcomes (draws)",
     "ess_low": "True when ess is below 100: the reweighted posterior rests on few draws, so width_after is an "
-               "optimistic estimate (the candidate is far from what the fit has seen)",
+               "optimistic estimate (the candidate is far from what the fit has seen); such candidates rank after "
+               "the others with a measurable gain",
     "shrinkage_se": "Monte Carlo standard error of shrinkage (the simulated outcomes' spread; more --n-sims lowers it)",
     "measurable": "True when shrinkage is at least 1 % of width_now (the estimate's resolution) and twice "
                   "shrinkage_se; below that, of either sign, it is noise; candidates without a measurable gain are "
@@ -203,7 +204,8 @@ def next_run(
     pandas.DataFrame
         One row per candidate, best first (those with a ``measurable`` shrinkage, at least
         :data:`SHRINKAGE_RESOLUTION` of ``width_now`` and twice its Monte Carlo error, before the
-        others): candidate columns, ``flops``,
+        others; among them, those whose weights do not degenerate, ``ess_low`` False, first): candidate
+        columns, ``flops``,
         ``width_now`` and ``width_after`` (relative 90 % width of the expected
         loss at the target), ``shrinkage`` (= width_now - width_after),
         ``shrinkage_per_exaflop`` (shrinkage per 1e18 FLOPs), ``shrinkage_se``, ``ess``, ``ess_low``
@@ -264,7 +266,11 @@ def next_run(
     out["measurable"] = ((out["shrinkage"] >= SHRINKAGE_RESOLUTION * out["width_now"])
                          & (out["shrinkage"] >= 2.0 * out["shrinkage_se"]))
     out["domain"] = dom
-    out = out.sort_values(["measurable", RANK_BY[rank_by]], ascending=False, kind="stable").reset_index(drop=True)
+    # measurable gains first; among them, those whose estimate rests on enough draws (an estimate from one or two
+    # reweighted draws is optimistic, and a fresh user's ess-1 candidate ranked first)
+    out = (out.assign(_sound=~out["ess_low"])
+              .sort_values(["measurable", "_sound", RANK_BY[rank_by]], ascending=False, kind="stable")
+              .drop(columns="_sound").reset_index(drop=True))
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out.attrs["target"] = tgt.iloc[0].to_dict()
     out.attrs["prob"] = prob

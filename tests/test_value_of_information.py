@@ -26,9 +26,11 @@ def test_next_run_table_contract_and_determinism(fake_fit):
     assert {"flops", "width_now", "width_after", "shrinkage", "shrinkage_se", "shrinkage_per_exaflop", "ess",
             "ess_low", "measurable", "domain"} <= set(out)
     assert list(out["rank"]) == [1, 2]
-    for _, group in out.groupby("measurable"):  # ranked per FLOP by default, measurable gains first
+    # ranked per FLOP by default: measurable gains first, and among those the estimates on enough draws first
+    for _, group in out.groupby(["measurable", "ess_low"]):
         assert (group["shrinkage_per_exaflop"].diff().dropna() <= 0).all()
-    assert list(out["measurable"]) == sorted(out["measurable"], reverse=True)
+    keys = list(zip(out["measurable"], ~out["ess_low"]))
+    assert keys == sorted(keys, reverse=True)
     np.testing.assert_array_equal(out["measurable"], (out["shrinkage"] >= 0.01 * out["width_now"])
                                   & (out["shrinkage"] >= 2 * out["shrinkage_se"]))
     assert (out["shrinkage_se"] > 0).all()
@@ -36,6 +38,19 @@ def test_next_run_table_contract_and_determinism(fake_fit):
     np.testing.assert_allclose(out["shrinkage_per_exaflop"], out["shrinkage"] / (out["flops"] / 1e18))
     assert (out["domain"] == "default").all() and out.attrs["prob"] == 0.9
     pd.testing.assert_frame_equal(out, next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16))
+
+
+def test_a_candidate_on_few_draws_ranks_after_the_sound_measurable_ones(fake_fit):
+    """A fresh user's first-ranked candidate rested on one reweighted draw (ess 1.0) and was flagged measurable: its
+    optimistic estimate, divided by a small run's compute, outranked every sound one."""
+    cands = pd.DataFrame({"params": [5e7, 2e10, 1e9], "tokens": [2.5e8, 4e11, 2e10],
+                          "label": ["repeat smallest", "near target", "mid"]})
+    out = next_run(fake_fit, cands, TARGET, random_seed=0, n_sims=16).set_index("label")
+    few = out.loc["repeat smallest"]
+    assert few["ess_low"] and few["measurable"]  # the case this tests: the highest gain per FLOP, on ~40 draws
+    assert few["shrinkage_per_exaflop"] > 100 * out.loc[["mid", "near target"], "shrinkage_per_exaflop"].max()
+    assert not out.loc[["mid", "near target"], "ess_low"].any() and out.loc[["mid", "near target"], "measurable"].all()
+    assert list(out["rank"]) == [1, 2, 3] and out.loc["repeat smallest", "rank"] == 3
 
 
 def test_a_near_tie_of_the_first_two_candidates_is_said(fake_fit):
@@ -130,12 +145,14 @@ def test_a_cheap_run_with_no_measurable_gain_does_not_outrank_a_real_one(fake_fi
     FLOP; at a resolution of 5 % it is not, and ranks after the run near the target (which shrinks it by a sixth)."""
     import bayes_scaling.value_of_information as voi
 
-    out = next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16).set_index("label")
+    # min_ess 10: the repeat rests on ~40 reweighted draws, which at the default 100 would rank it after the run near
+    # the target on its own (test_a_candidate_on_few_draws_ranks_after_the_sound_measurable_ones)
+    out = next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16, min_ess=10).set_index("label")
     assert list(out.index) == ["repeat smallest", "near target"] and out["measurable"].all()
     assert 0.01 < out.loc["repeat smallest", "shrinkage"] / out.loc["repeat smallest", "width_now"] < 0.05
     assert out.loc["near target", "shrinkage"] > 0.15 * out.loc["near target", "width_now"]
     monkeypatch.setattr(voi, "SHRINKAGE_RESOLUTION", 0.05)
-    coarse = next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16).set_index("label")
+    coarse = next_run(fake_fit, CANDIDATES, TARGET, random_seed=0, n_sims=16, min_ess=10).set_index("label")
     assert list(coarse.index) == ["near target", "repeat smallest"]
     assert coarse.loc["repeat smallest", "shrinkage_per_exaflop"] > coarse.loc["near target", "shrinkage_per_exaflop"]
     assert list(coarse["measurable"]) == [True, False] and list(coarse["rank"]) == [1, 2]
