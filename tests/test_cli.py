@@ -864,6 +864,18 @@ def test_frontier_of_one_domain_says_when_the_optimum_lies_outside_the_runs_rati
     assert capsys.readouterr().err == ""  # at the unconstrained optimum (~17 tokens per parameter) nothing to say
 
 
+def test_frontier_of_several_domains_says_what_the_new_domain_row_is(fake_hier_fit, tmp_path, capsys):
+    # a fresh user read 0.0037-49006 tokens per parameter for '(new domain)', "printed with no comment"
+    saved = fake_hier_fit.save(tmp_path / "fit")
+    assert main(["frontier", str(saved), "--flops", "1e21"]) == 0
+    printed = capsys.readouterr().out
+    n = len([d for d in fake_hier_fit.domains if d not in fake_hier_fit.reference_domains])
+    assert "(new domain)" in printed and (
+        "\n  domain: the fitted domain, or '(new domain)': one this fit has not seen, its parameters drawn from the "
+        f"population of the {n} fitted domains, so its intervals span how much domains may differ (wide with few "
+        "domains)\n") in printed
+
+
 def test_frontier_refuses_a_unique_token_budget_in_billions(tmp_path, capsys):
     # '--unique-tokens 10' (10B meant) gave N = 1.6e16 parameters, D = 10.5k tokens and a loss of 1514 with exit 0
     runs = synthetic_runs().assign(unique_tokens=lambda d: d["tokens"])
