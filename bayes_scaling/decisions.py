@@ -23,7 +23,12 @@ The allocation on the frontier is the *law's* optimum: the discrepancy term is
 orthogonal to the law on the runs and held at its edge value beyond them
 (:mod:`bayes_scaling.discrepancy`). ``loss_opt`` includes the discrepancy and the
 model-form error beyond the runs (:mod:`bayes_scaling.extrapolation`), so it agrees
-with :func:`bayes_scaling.predict.predict` at the same (N, D).
+with :func:`bayes_scaling.predict.predict` at the same (N, D). Where the discrepancy held at the edge
+of the runs favours another allocation, :func:`compare` (which uses the full expected loss) can rank
+another run first; :func:`frontier` then says so (:func:`discrepancy_allocation_note`). Optimising the
+law plus the discrepancy draw by draw was tried as the frontier itself (2026-12-06): at 1e23 FLOPs on the
+Chinchilla runs it split the draws between 9.7B and 35B (the edge of the runs' N), an artefact of holding the
+discrepancy at its edge value, so it serves only as that check.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._text import did_you_mean, listed
+from ._text import did_you_mean, format_flops, listed
 from ._warnings import warn_caller
 from .costs import CostModel, ValueModel
 from .data import (MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of,
@@ -52,7 +57,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
-           "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS"]
+           "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -121,11 +126,12 @@ def extrapolation_of(fit, domain):
     return f
 
 
-def discrepancy_of(fit, domain):
-    """The ``discrepancy`` argument of :func:`optimal_allocation_draws` for a domain (None without one)."""
+def discrepancy_of(fit, domain, draws: np.ndarray | None = None):
+    """The ``discrepancy`` argument of :func:`optimal_allocation_draws` for a domain (None without one); with
+    ``draws`` (indices), for those posterior draws only."""
     if domain not in fit.bases:
         return None
-    return lambda x: discrepancy_draws(fit, domain, x, paired=True)
+    return lambda x: discrepancy_draws(fit, domain, x, paired=True, draws=draws)
 
 
 def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens=0.0, *, flags: bool = False) -> None:
@@ -203,6 +209,20 @@ def warn_budgets(fit, flops) -> np.ndarray:
     return below | above
 
 
+#: Points of the grid on which :func:`optimal_allocation_draws` brackets each draw's optimum before its golden-section
+#: search, when a discrepancy term makes the loss possibly multimodal in ln N (48 points over the search range of
+#: about 25 in ln N: a bracket of about 1 in ln N, which the search then narrows to 3e-13).
+ALLOCATION_GRID = 48
+
+
+def _discrepancy_columns(discrepancy, x: dict) -> np.ndarray:
+    """``discrepancy`` (a function of per-draw inputs, each (S,)) at inputs of shape (S, K), column by column."""
+    k = next(v for v in x.values() if isinstance(v, np.ndarray) and v.ndim == 2).shape[1]
+    out = [discrepancy({key: (v[:, j] if isinstance(v, np.ndarray) and v.ndim == 2 else v) for key, v in x.items()})
+           for j in range(k)]
+    return np.stack(out, axis=1)  # draw s at its own point
+
+
 def optimal_allocation_draws(
     fit,
     flops: np.ndarray,
@@ -214,6 +234,7 @@ def optimal_allocation_draws(
     iterations: int = 60,
     discrepancy=None,
     extrapolation=None,
+    allocate_with_discrepancy: bool = False,
 ) -> dict[str, np.ndarray]:
     """Compute-optimal N, D and L for each posterior draw and budget.
 
@@ -238,10 +259,14 @@ def optimal_allocation_draws(
     discrepancy : callable, optional
         ``f(x) -> (S,)``: discrepancy of draw s at centred log inputs ``x`` (each (S,)), for
         example ``lambda x: predict.discrepancy_draws(fit, domain, x, paired=True)``; added to ``loss_opt``
-        (the allocation itself is the law's optimum).
+        (the allocation itself is the law's optimum unless ``allocate_with_discrepancy``).
     extrapolation : callable, optional
         ``f(params (S,), tokens (S,)) -> (S,)``: the model-form error of draw s at its own optimum
         (:meth:`ScalingFit.extrapolation_error`, paired by draw); added to ``loss_opt``.
+    allocate_with_discrepancy : bool, default False
+        Whether each draw's allocation minimises the law plus ``discrepancy`` (the expected loss that ``predict``
+        and ``compare`` use) instead of the law alone: a grid of :data:`ALLOCATION_GRID` points brackets each
+        draw's minimum, which need not be unique, before the golden-section search.
 
     Returns
     -------
@@ -258,7 +283,8 @@ def optimal_allocation_draws(
     check_constraints(fit, max_params, unique_tokens, inference_tokens)
     flops = np.asarray(flops, float)[None, :]
     th = fit.theta_dict(theta)
-    simple = isinstance(law, ChinchillaLaw) and max_params is None and not inference_tokens
+    with_disc = allocate_with_discrepancy and discrepancy is not None
+    simple = isinstance(law, ChinchillaLaw) and max_params is None and not inference_tokens and not with_disc
     if simple:
         nat = law.natural(th, fit.refs)
         n_opt, d_opt = compute_optimal_chinchilla(
@@ -287,9 +313,19 @@ def optimal_allocation_draws(
                 x["_ref_params"], x["_ref_tokens"] = fit.refs["params"], fit.refs["tokens"]
             with np.errstate(all="ignore"):
                 val = law.log_loss(x, thb, np)
+                if with_disc:
+                    val = val + _discrepancy_columns(discrepancy, x)
             return np.where(np.isfinite(val), val, np.inf)
 
         a, b = lo, hi
+        if with_disc:
+            # the law plus a discrepancy need not be unimodal in ln N: bracket each draw's minimum on a grid first
+            frac = np.linspace(0.0, 1.0, ALLOCATION_GRID)
+            grid = lo[..., None] + (hi - lo)[..., None] * frac
+            vals = np.stack([objective(grid[..., i]) for i in range(ALLOCATION_GRID)], axis=-1)
+            best = np.argmin(vals, axis=-1)
+            a = np.take_along_axis(grid, np.maximum(best - 1, 0)[..., None], axis=-1)[..., 0]
+            b = np.take_along_axis(grid, np.minimum(best + 1, ALLOCATION_GRID - 1)[..., None], axis=-1)[..., 0]
         for _ in range(iterations):
             c = b - _GOLDEN * (b - a)
             d = a + _GOLDEN * (b - a)
@@ -308,15 +344,62 @@ def optimal_allocation_draws(
     if discrepancy is not None:
         # the same discrepancy draws as predict() at these (N, D): the GP on the runs, held at its value
         # on the edge of their range beyond them (bayes_scaling.predict.discrepancy_draws)
-        k = log_n.shape[1]
-        for j in range(k):
-            xj = {key: (v[:, j] if isinstance(v, np.ndarray) and v.ndim == 2 else v) for key, v in x.items()}
-            log_loss[:, j] = log_loss[:, j] + discrepancy(xj)  # draw s at its own optimum
+        log_loss = log_loss + _discrepancy_columns(discrepancy, x)
     if extrapolation is not None:
         for j in range(log_n.shape[1]):
             log_loss[:, j] = log_loss[:, j] + extrapolation(n_opt[:, j], d_opt[:, j])
     loss = np.exp(log_loss)
     return {"params_opt": n_opt, "tokens_opt": d_opt, "tokens_per_param": d_opt / n_opt, "loss_opt": loss}
+
+
+#: Posterior draws :func:`discrepancy_allocation_note` uses at most (every k-th draw): it re-optimises each draw on a
+#: grid, ~1 s for 500 draws and five budgets.
+NOTE_DRAWS = 500
+
+
+def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, domain: str, **constraints) -> str:
+    """Say where the loss the forecasts use (the law plus its discrepancy term) is lowest at another model size than
+    the frontier's (the law's optimum): where its median N lies outside the frontier's interval; '' if nowhere.
+
+    ``predict`` and ``compare`` include the discrepancy (held at its edge value beyond the runs), the frontier's
+    allocation does not: a fresh user's data-constrained frontier said 4.26B (3.08-5.91B) at 1e22 FLOPs while
+    ``compare`` ranked 8.67B first, without a word on why.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    table : DataFrame
+        The frontier (:func:`frontier`'s columns ``flops`` and ``params_opt_*``).
+    theta : ndarray, shape (S, p)
+        The draws the frontier used.
+    domain : str
+    **constraints
+        ``max_params``, ``unique_tokens``, ``inference_tokens`` as given to the frontier.
+
+    Returns
+    -------
+    str
+    """
+    disc = discrepancy_of(fit, domain)
+    if disc is None:
+        return ""
+    sub = np.arange(0, theta.shape[0], max(1, int(np.ceil(theta.shape[0] / NOTE_DRAWS))))
+    alt = optimal_allocation_draws(fit, table["flops"].to_numpy(float), theta[sub],
+                                   discrepancy=discrepancy_of(fit, domain, draws=sub), allocate_with_discrepancy=True,
+                                   **constraints)
+    n_alt = np.median(alt["params_opt"], axis=0)
+    off = (n_alt < table["params_opt_lower"].to_numpy()) | (n_alt > table["params_opt_upper"].to_numpy())
+    if not off.any():
+        return ""
+    rows = table[off]
+    parts = [f"{format_flops(c)} FLOPs: {format_count(a)} (frontier {format_count(lo)}-{format_count(hi)})"
+             for c, a, lo, hi in zip(rows["flops"], n_alt[off], rows["params_opt_lower"], rows["params_opt_upper"],
+                                     strict=True)]
+    where = f" of domain '{domain}'" if len(fit.domains) > 1 else ""
+    return (f"the loss the forecasts use{where} (the law plus the discrepancy term: the runs' smooth misfit to the law, "
+            f"held at its edge value beyond the runs) is lowest at another model size than the frontier's, which is "
+            f"the law's optimum: {listed(parts, 4, '; ')}. `compare` uses that loss and may rank such a run first; "
+            "the frontier does not follow the misfit beyond the runs, so compare the two allocations before choosing.")
 
 
 def frontier(
@@ -330,6 +413,7 @@ def frontier(
     inference_tokens: float = 0.0,
     random_seed: int | None = None,
     warn_far: bool = True,
+    notes: list | None = None,
 ) -> pd.DataFrame:
     """Compute-optimal frontier with credible bands.
 
@@ -347,8 +431,11 @@ def frontier(
     random_seed : int, optional
         Seed for new-domain draws.
     warn_far : bool, default True
-        Warn about budgets far from the runs (:func:`warn_budgets`); off for a figure's own grid of budgets, which
-        the user did not choose.
+        Warn about budgets far from the runs (:func:`warn_budgets`), and where the discrepancy term favours another
+        model size (:func:`discrepancy_allocation_note`); off for a figure's own grid of budgets, which the user did
+        not choose.
+    notes : list, optional
+        Receives the note of :func:`discrepancy_allocation_note` instead of a warning (a report's notes).
 
     Returns
     -------
@@ -404,6 +491,12 @@ def frontier(
                            beyond_runs=False)
     if named is not None:
         warn_extrapolation(fit, optimum[~named], "compute-optimal run")
+    note = discrepancy_allocation_note(fit, df, theta, dom, max_params=max_params, unique_tokens=unique_tokens,
+                                       inference_tokens=inference_tokens) if warn_far else ""
+    if note and notes is not None:
+        notes.append(note)
+    elif note:
+        warn_caller(note, UserWarning)
     df["domain"] = dom
     df.attrs["prob"] = prob
     return df

@@ -185,21 +185,25 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
             )
 
 
-def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool = False) -> np.ndarray:
+def discrepancy_draws(fit, domain: str, x: dict[str, np.ndarray], paired: bool = False,
+                      draws: np.ndarray | None = None) -> np.ndarray:
     """Draws of a domain's model discrepancy (log loss) at centred log inputs, shape (S, n).
 
     The fitted GP inside the runs' range; beyond it, its value on the edge of the range
     (:meth:`DiscrepancyBasis.clip_to_runs`), while the uncertainty that grows beyond the runs is
     :meth:`ScalingFit.extrapolation_error`. Zero for a domain without a discrepancy term. With
     ``paired=True`` the inputs have one point per draw (each (S,)) and the result is (S,): draw s at
-    point s.
+    point s. ``draws`` (indices) keeps those posterior draws only (then S is their number).
     """
     n = len(np.atleast_1d(next(iter(v for k, v in x.items() if not k.startswith("_")))))
     if domain not in fit.bases:
-        return np.zeros(n) if paired else np.zeros((fit.n_draws, n))
+        s = fit.n_draws if draws is None else len(draws)
+        return np.zeros(n) if paired else np.zeros((s, n))
     basis = fit.bases[domain]
     psi = basis.psi(fit.law, basis.clip_to_runs(x))
     coef = fit.discrepancy_coefficients(domain)
+    if draws is not None:
+        coef = coef[draws]
     if paired:
         return np.einsum("sm,sm->s", coef, psi)
     return coef @ psi.T

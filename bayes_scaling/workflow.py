@@ -229,14 +229,15 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         ``domain``). Where some posterior draws give no finite optimum (e.g. a new domain's
         exponents drawn near zero), the frontier is computed from the others and a note says
         how many were left out; a domain where most draws have none is left out and named in
-        ``notes``.
+        ``notes``; so is a domain whose discrepancy term favours another model size
+        (:func:`bayes_scaling.decisions.discrepancy_allocation_note`).
     """
     if domains is None:
         domains = own_domains(fit) + ([NEW_DOMAIN] if _with_population(fit) else [])
     parts, notes, outside = [], [], []
     for dom in domains:
         with np.errstate(all="ignore"):
-            fr = frontier_table(fit, flops, prob=prob, domain=dom, **kwargs)
+            fr = frontier_table(fit, flops, prob=prob, domain=dom, notes=notes, **kwargs)
             med = fr[[c for c in fr if c.endswith("_median")]].to_numpy(float)
             if not np.isfinite(med).all():
                 fr, dropped = _finite_frontier(fit, flops, prob, dom, **kwargs)

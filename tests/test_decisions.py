@@ -26,6 +26,54 @@ def test_closed_form_frontier_matches_numeric_search(fake_fit):
     np.testing.assert_allclose(closed["loss_opt"], numeric["loss_opt"], rtol=1e-9)
 
 
+def test_the_allocation_with_a_discrepancy_minimises_the_law_plus_it(fake_fit):
+    """A discrepancy that falls with N moves each draw's optimum to a larger model: the same as a brute-force search
+    of the law plus it, while the frontier's own allocation stays the law's optimum."""
+    fit = fake_fit
+    th = fit.theta(fit.default_domain)[:50]
+    budgets = np.array([1e21, 1e23])
+
+    def tilt(x):  # -0.02 per e-fold of N (log loss), per draw
+        return -0.02 * x["params"]
+
+    law = optimal_allocation_draws(fit, budgets, th, discrepancy=tilt)
+    closed = optimal_allocation_draws(fit, budgets, th)
+    np.testing.assert_allclose(law["params_opt"], closed["params_opt"], rtol=1e-12)  # the law's optimum
+    moved = optimal_allocation_draws(fit, budgets, th, discrepancy=tilt, allocate_with_discrepancy=True)
+    assert (moved["params_opt"] > 1.2 * law["params_opt"]).all()
+    nat = fit.law.natural(fit.theta_dict(th), fit.refs)
+    for j, c in enumerate(budgets):  # brute force on a fine grid of ln N
+        log_n = np.linspace(np.log(1e8), np.log(1e12), 20001)[None, :]
+        d = c / (6 * np.exp(log_n))
+        loss = np.log(bs.laws.chinchilla_loss(np.exp(log_n), d, E=nat["E"][:, None], A=nat["A"][:, None],
+                                              B=nat["B"][:, None], alpha=nat["alpha"][:, None],
+                                              beta=nat["beta"][:, None])) - 0.02 * (log_n - fit.refs["params"])
+        np.testing.assert_allclose(moved["params_opt"][:, j], np.exp(log_n[0, np.argmin(loss, axis=1)]), rtol=1e-3)
+
+
+def test_the_frontier_says_where_the_discrepancy_favours_another_size(fake_fit, monkeypatch):
+    """A fresh user's data-constrained frontier said 4.26B (3.08-5.91B) at 1e22 FLOPs while compare, on the law
+    plus its discrepancy term, ranked 8.67B first, without a word."""
+    import bayes_scaling.decisions as dec
+
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: lambda x: -0.02 * x["params"])
+    with pytest.warns(UserWarning) as rec:
+        fr = frontier(fake_fit, [1e21, 1e23])
+    notes = [str(r.message) for r in rec if "lowest at another model size" in str(r.message)]
+    assert len(notes) == 1 and notes[0].startswith(
+        "the loss the forecasts use (the law plus the discrepancy term: the runs' smooth misfit to the law, held at "
+        "its edge value beyond the runs) is lowest at another model size than the frontier's, which is the law's "
+        "optimum: 1e21 FLOPs: ")
+    assert f"(frontier {bs.display.format_count(fr['params_opt_lower'][0])}-" in notes[0]
+    assert notes[0].endswith("`compare` uses that loss and may rank such a run first; the frontier does not follow "
+                             "the misfit beyond the runs, so compare the two allocations before choosing.")
+    # no discrepancy term (the fake fit's own): no note
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frontier(fake_fit, [1e21, 1e23])
+
+
 def test_frontier_is_the_known_law_optimum(fake_fit):
     """The posterior centre is the law E=1.8, A=480, B=2000, alpha=0.35, beta=0.37 (Hoffmann et al. 2022, Eq. 4)."""
     fr = frontier(fake_fit, [1e21, 5.88e23])
