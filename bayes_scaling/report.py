@@ -52,6 +52,7 @@ __all__ = [
     "sensitivity_section",
     "TARGET_BUDGETS",
     "DATA_WARNING_NOTE",
+    "TARGET_WARNING_NOTE",
     "FIT_REPORT_FIGURES",
     "figure_domain",
     "risk_section",
@@ -441,6 +442,9 @@ TARGET_BUDGETS = "target_budgets"
 #: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them; the
 #: summary counts them).
 DATA_WARNING_NOTE = "warning about the runs: "
+#: How a note that repeats a warning about the targets begins (beyond R_D* epochs, implausible tokens per parameter:
+#: a fresh user's headline target at 460 epochs was warned about on stderr only, not in the report or summary.json).
+TARGET_WARNING_NOTE = "warning about the targets: "
 
 #: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
 #: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
@@ -731,6 +735,11 @@ def build_fit_report(
         rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "
                            "the end), which may change the numbers above; read "
                            f"{'them' if n_warn > 1 else 'it'} first.")
+    n_target = sum(str(n).lower().startswith(TARGET_WARNING_NOTE) for n in notes or [])
+    if n_target:
+        rep.summary.append(f"WARNING: the targets raised {n_target} warning{'s' if n_target > 1 else ''} (listed under "
+                           "Notes at the end): some forecasts above lie where the law is known to fail or the sizes "
+                           "look mistyped; read " + ("them" if n_target > 1 else "it") + " before using those rows.")
     if fit.published_theta() is not None:  # said only in the Transfer risk section, a manager missed it (a fresh user)
         strong = [c for c in (prior_data_conflict(fit, d) for d in own[:30]) if c["flag"] == "strong"]
         if strong:

@@ -38,11 +38,11 @@ from .inputs import validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
-from .predict import EXTRAPOLATION_FACTOR, predict
+from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, predict
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
-from .report import (DATA_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -626,9 +626,23 @@ def fit_and_report(
 
     say("forecasting the targets" + (f" for {len(own)} domains and a new one" if several else ""))
 
+    target_warnings: list[str] = []
+
     def forecasts():
-        t = default_targets(fit, notes, budgets=flops) if targets is None else expand_targets(fit, targets)
-        pred = predict(fit, t, prob=prob)
+        # the targets' warnings (epochs beyond R_D*, implausible sizes) are said once, and kept for the report's notes
+        # and summary.json: a fresh user's were on stderr only, and twice (again, renumbered, when predict validated
+        # the expanded table, and for the headline when the report drew it)
+        shown = warnings.showwarning
+        with warnings.catch_warnings(record=True) as rec:
+            t = default_targets(fit, notes, budgets=flops) if targets is None else expand_targets(fit, targets)
+            with warnings.catch_warnings():
+                if targets is not None:  # expand_targets has validated the user's table, with its row numbers
+                    warnings.simplefilter("ignore", RunsTableWarning)
+                pred = predict(fit, t, prob=prob)
+        for w in rec:
+            shown(w.message, w.category, w.filename, w.lineno)
+            if issubclass(w.category, (RunsTableWarning, ExtrapolationWarning)) and str(w.message) not in target_warnings:
+                target_warnings.append(str(w.message))
         if heldout is not None and len(heldout):
             ho = predict(fit, heldout[["params", "tokens", "domain"]], prob=prob)
             ho["loss"] = heldout["loss"].to_numpy()
@@ -665,12 +679,15 @@ def fit_and_report(
         say(f"note: {far_runs_sentence(fit, far)}")  # the report's summary has it, so not again in its Notes
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
     style = advice_style or (lambda text: text)
-    notes = [style(DATA_WARNING_NOTE + w) for w in data_warnings] + [style(n) for n in unique]
+    notes = ([style(DATA_WARNING_NOTE + w) for w in data_warnings] + [style(TARGET_WARNING_NOTE + w) for w in target_warnings]
+             + [style(n) for n in unique])
     extra = []
     if fit.hierarchical:
         say("assessing transfer risk")
-        sec = step("transfer risk", "bayes-scaling risk DIR --at TARGETS.csv --threshold LOSS",
-                   lambda: risk_section(fit, pred, threshold, prob=prob))
+        with warnings.catch_warnings():  # the targets' extrapolation was said with the forecasts
+            warnings.simplefilter("ignore", ExtrapolationWarning)
+            sec = step("transfer risk", "bayes-scaling risk DIR --at TARGETS.csv --threshold LOSS",
+                       lambda: risk_section(fit, pred, threshold, prob=prob))
         if sec is not None:
             extra.append(sec)
     sens_sentence = None
@@ -695,10 +712,12 @@ def fit_and_report(
             extra.append(sec)
             say(f"note: {sens_sentence}")
     say("writing the report, figures and tables")
-    rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
-               lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
-                                        threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
-                                        loss_unit=loss_unit, far_runs=far))
+    with warnings.catch_warnings():  # the headline's extrapolation was said with the forecasts
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
+                   lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
+                                            threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
+                                            loss_unit=loss_unit, far_runs=far))
 
     if sens_sentence:
         rep.summary.append(sens_sentence)

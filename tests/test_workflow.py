@@ -269,6 +269,25 @@ def test_write_decision_writes_the_tables_and_the_report_and_asks_before_replaci
                                                                   "net_value.png", "notes.txt"]
 
 
+def test_warnings_about_the_targets_reach_the_report_once(fake_fit, monkeypatch, tmp_path):
+    """A fresh user's targets at 460 epochs and 0.036 tokens per parameter were warned about on stderr only, and twice
+    (again, renumbered "row 7" for "row 8 (file line 9)", when predict validated the expanded table)."""
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    targets = pd.DataFrame({"params": [7e10, 1e10], "tokens": [1.4e12, 3.5e8]})  # row 1: 0.035 tokens per parameter
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "out", prior="weak",
+                             targets=targets)
+    said = [str(w.message) for w in rec if "tokens per parameter, outside" in str(w.message)]
+    assert said == ["targets: 1 target(s) (row 1) have as few as 0.035 tokens per parameter, outside 0.1-10,000; check "
+                    "that 'params' and 'tokens' are raw counts of the same run."]
+    assert "warning about the targets: " + said[0] in res.notes
+    assert "warning about the targets: " + said[0] in json.loads((tmp_path / "out" / "summary.json").read_text())[
+        "workflow_notes"]
+    assert ("WARNING: the targets raised 1 warning (listed under Notes at the end): some forecasts above lie where the "
+            "law is known to fail or the sizes look mistyped; read it before using those rows.") in res.report.summary
+
+
 def test_warnings_about_the_runs_reach_the_report_and_summary_json(fake_fit, monkeypatch, tmp_path):
     """A fresh user's runs in bits, or with repeated rows, got a warning on the terminal but a report and a summary.json
     that said nothing of it."""
