@@ -744,10 +744,12 @@ def build_fit_report(
         strong = [c for c in (prior_data_conflict(fit, d) for d in own[:30]) if c["flag"] == "strong"]
         if strong:
             names = (f"({format_p_value(strong[0]['p_value'])})" if len(own) == 1 else "for " + ", ".join(
-                f"'{c['domain']}' ({format_p_value(c['p_value'])})" for c in strong))
+                f"'{domain_label(c['domain'])}' ({format_p_value(c['p_value'])})" for c in strong))
+            # the Transfer risk section is written for fits of several domains; one domain's report pointed to it
+            where = "Transfer risk section" if fit.hierarchical else "Posterior parameters section"
             rep.summary.append(f"Strong prior-data conflict {names}: the runs are very unlikely under the published "
                                "law even allowing for the usual spread between data sets, so the forecasts rest on the "
-                               "runs themselves; check their units and evaluation set (Transfer risk section).")
+                               f"runs themselves; check their units and evaluation set ({where}).")
     if diag is not None:
         rep.summary.append(
             "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
@@ -796,7 +798,10 @@ def build_fit_report(
         )
         sec.table(pd.DataFrame(pr.table()), "the published fit (catalog parameters): mean and standard deviation of its estimate")
     else:
-        sec.text("Prior: weakly informative (wide independent normals; see the law's weak_prior). Published values are shown for comparison.")
+        # "shown for comparison" where no published fit of the law was at hand read as a promise the table broke (a fresh
+        # user's data-constrained fit: every published value "–")
+        sec.text("Prior: weakly informative (wide independent normals; see the law's weak_prior)."
+                 + (" Published values are shown for comparison." if fit.published_values()[0] else ""))
     prior_draws = prior_natural_draws(fit)
     ptab = pd.DataFrame([
         {"parameter": k, "median": float(np.median(v)), "lower": float(interval(np.asarray(v, float), prob)[0]),
@@ -815,7 +820,7 @@ def build_fit_report(
     sec.text(
         likelihood_text(fit)
         + (
-            f"Model-discrepancy term (orthogonal Gaussian process) for: {', '.join(fit.bases)}."
+            f"Model-discrepancy term (orthogonal Gaussian process) for: {', '.join(map(domain_label, fit.bases))}."
             if fit.bases
             else "No model-discrepancy term (too few runs to identify one)."
         )

@@ -86,8 +86,9 @@ def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
     summary = build_fit_report(fit, pred, None).summary
     assert summary[-2] == ("Strong prior-data conflict (p < 0.001): the runs are very unlikely under the "
                            "published law even allowing for the usual spread between data sets, so the forecasts rest "
-                           "on the runs themselves; check their units and evaluation set (Transfer risk section).")
-    # with several domains, each one in conflict is named
+                           "on the runs themselves; check their units and evaluation set (Posterior parameters "
+                           "section).")  # one domain: no Transfer risk section (a fresh user looked for it)
+    # with several domains, each one in conflict is named, and the Transfer risk section is there
     runs = pd.concat([synthetic_runs(n_sizes=4, ratios=(10, 40), domain=d, seed=i) for i, d in enumerate(("a", "b"))],
                      ignore_index=True)
     hier = make_fake_fit(runs, prior="besiroglu2024")
@@ -505,3 +506,22 @@ def test_the_likelihood_sentence_says_which_domains_have_a_learned_tail_and_the_
         "normal for the others; noise scale ")
     rep = build_fit_report(few, few.predict(TARGETS), None)
     assert any(kind == "text" and obj.startswith(likelihood_text(few)) for sec in rep.sections for kind, obj in sec.blocks)
+
+
+def test_a_weak_prior_without_a_published_fit_promises_no_published_column(unrasterized_figures):
+    """A fresh user's data-constrained fit with the weak prior read "Published values are shown for comparison" above
+    a column of dashes; its discrepancy term was "for: default"."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs().assign(unique_tokens=lambda d: d["tokens"])
+    fit = make_fake_fit(runs, law_name="data_constrained")
+    assert not fit.published_values()[0]
+    texts = [obj for sec in build_fit_report(fit, fit.predict(TARGETS), None).sections for kind, obj in sec.blocks
+             if kind == "text"]
+    assert "Prior: weakly informative (wide independent normals; see the law's weak_prior)." in texts
+    chin = make_fake_fit(synthetic_runs(), discrepancy="gp")
+    texts = [obj for sec in build_fit_report(chin, chin.predict(TARGETS), None).sections for kind, obj in sec.blocks
+             if kind == "text"]
+    assert ("Prior: weakly informative (wide independent normals; see the law's weak_prior). Published values are "
+            "shown for comparison.") in texts
+    assert any(t.endswith("Model-discrepancy term (orthogonal Gaussian process) for: your runs.") for t in texts)
