@@ -499,7 +499,7 @@ def cmd_next_run(args) -> int:
         msg = str(exc).replace("targets column 'params'", "--target-params").replace("targets column 'tokens'",
                                                                                    "--target-tokens")
         msg = msg.replace("targets column 'unique_tokens'", "--target-unique-tokens")
-        msg = re.sub(r", row \d+( \(file line \d+\))?:", ":", msg).replace(" (FLOPs for 'flops')", "")
+        msg = re.sub(r", row \d+( \(file line \d+\))?:", ":", msg)
         raise CliError(msg.replace("fix or drop that target", "fix the flag")) from None
     res = next_run(fit, args.candidates, target, domain=args.domain, budget=args.budget, prob=_prob(args.prob),
                    n_sims=args.n_sims, random_seed=args.seed, rank_by=args.rank_by)

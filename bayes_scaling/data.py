@@ -1524,6 +1524,17 @@ def estimated_fit_seconds(n_runs: int, n_domains: int = 1) -> float:
     return 15.0 + 2.0 + 4e-4 * n_runs * 4 + 0.3 * n_domains
 
 
+#: What a target column of too-small numbers looks like, and the fix, by column (:func:`validate_targets`): unique
+#: tokens in billions were told about PF-days and "(FLOPs for 'flops')" (a fresh user).
+_TARGET_UNIT_HINTS = {
+    "params": ("millions or billions", "give raw counts, e.g. 7e9 for 7B"),
+    "tokens": ("millions or billions", "give raw counts, e.g. 1.4e12 for 1.4T"),
+    "unique_tokens": ("epochs or a count in millions or billions", "give the raw count of unique tokens, e.g. 1e11 "
+                      "for 100B"),
+    "flops": ("PF-days or an exponent", "give FLOPs, e.g. 5.88e23"),
+}
+
+
 def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[str] | None = None,
                      needs: Sequence[str] = ("params", "tokens"), what: str = "targets table",
                      domain_col: str = "domain") -> pd.DataFrame:
@@ -1640,15 +1651,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             if col == "tokens" and raw_params:  # as validate_runs: raw parameter counts next to small token numbers
                 looks, fix = _small_tokens_advice(s, pd.to_numeric(df["params"], errors="coerce"))
                 raise RunsTableError(f"{noun} column 'tokens' looks like {looks} (largest value {s.max():g}); {fix}")
-            raise RunsTableError(
-                f"{noun} column '{col}' looks like it is in millions, billions or PF-days (largest value "
-                f"{s.max():g}); give raw counts (FLOPs for 'flops'), e.g. 7e9 for 7B."
-            )
+            looks, fix = _TARGET_UNIT_HINTS.get(col, _TARGET_UNIT_HINTS["params"])
+            raise RunsTableError(f"{noun} column '{col}' looks like it is in {looks} (largest value {s.max():g}); {fix}.")
         if (s < lo).any():
             first = s.index[s < lo][0]
+            looks, fix = _TARGET_UNIT_HINTS.get(col, _TARGET_UNIT_HINTS["params"])
             raise RunsTableError(
                 f"{noun} column '{col}', {ctx.row(first)}: {s[first]:g} is below {lo:g} while other rows are raw "
-                "counts; it looks like millions, billions or PF-days. Give raw counts (FLOPs for 'flops'), e.g. 7e9."
+                f"counts; it looks like {looks}. {fix[0].upper() + fix[1:]}."
             )
         df[col] = s
     with np.errstate(over="ignore", under="ignore"):

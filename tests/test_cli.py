@@ -715,7 +715,7 @@ def test_next_run_names_the_target_flag_it_rejects(fake_fit, tmp_path, capsys):
     pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10]}).to_csv(cands, index=False)
     base = ["next-run", str(saved), "--candidates", str(cands), "--target-tokens", "4e10", "--quiet"]
     assert main([*base, "--target-params", "3800"]) == 2
-    assert capsys.readouterr().err == ("error: --target-params looks like it is in millions, billions or PF-days "
+    assert capsys.readouterr().err == ("error: --target-params looks like it is in millions or billions "
                                        "(largest value 3800); give raw counts, e.g. 7e9 for 7B.\n")
     assert main([*base, "--target-params", "-5"]) == 2
     assert capsys.readouterr().err == "error: --target-params: '-5.0' is not a positive finite number; fix the flag.\n"

@@ -798,17 +798,26 @@ def test_targets_in_billions():
     with pytest.raises(RunsTableError) as e:
         validate_targets(pd.DataFrame({"params": [70.0], "tokens": [1.4e12]}))
     assert str(e.value) == (
-        "targets column 'params' looks like it is in millions, billions or PF-days (largest value 70); give raw "
-        "counts (FLOPs for 'flops'), e.g. 7e9 for 7B."
+        "targets column 'params' looks like it is in millions or billions (largest value 70); give raw counts, e.g. "
+        "7e9 for 7B."
     )
+    # each column in its own words: unique tokens in billions were told about PF-days (a fresh user)
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [7e10], "tokens": [1.4e12], "unique_tokens": [4.0]}))
+    assert str(e.value) == ("targets column 'unique_tokens' looks like it is in epochs or a count in millions or "
+                            "billions (largest value 4); give the raw count of unique tokens, e.g. 1e11 for 100B.")
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [7e10], "flops": [23.0]}))
+    assert str(e.value) == ("targets column 'flops' looks like it is in PF-days or an exponent (largest value 23); "
+                            "give FLOPs, e.g. 5.88e23.")
 
 
 def test_targets_one_row_in_billions():
     with pytest.raises(RunsTableError) as e:
         validate_targets(pd.DataFrame({"params": [7e10, 70.0], "tokens": [1.4e12, 1.4e12]}))
     assert str(e.value) == (
-        "targets column 'params', row 1: 70 is below 10000 while other rows are raw counts; it looks like millions, "
-        "billions or PF-days. Give raw counts (FLOPs for 'flops'), e.g. 7e9."
+        "targets column 'params', row 1: 70 is below 10000 while other rows are raw counts; it looks like millions "
+        "or billions. Give raw counts, e.g. 7e9 for 7B."
     )
 
 
