@@ -1153,8 +1153,8 @@ def test_a_loss_that_rises_with_tokens_at_one_size_is_named():
         validate_runs(df)
     msgs = [str(w.message) for w in rec if "rises with more tokens" in str(w.message)]
     assert msgs == [
-        f"column 'loss': at a fixed model size the loss rises with more tokens, by more than run-to-run noise (over "
-        f"5%), at 1 model size: N = 100M: {df.loc[2, 'loss']:.4g} at 2B tokens in row 2 -> {df.loc[3, 'loss']:.4g} at "
+        f"column 'loss': at a fixed model size the loss rises with more tokens, by more than 5% (three times the "
+        f"typical run-to-run noise of two runs), at 1 model size: N = 100M: {df.loc[2, 'loss']:.4g} at 2B tokens in row 2 -> {df.loc[3, 'loss']:.4g} at "
         "4B in row 3. No law of the package lets the loss rise with data (over-training on data unlike the evaluated "
         "text, or repeated data); the fit reads those runs as noise, so forecasts on more tokens per parameter there "
         "may be too low: check those runs, or leave the rising ones out of the fit."]
