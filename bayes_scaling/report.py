@@ -572,10 +572,15 @@ def _heavy_tail_text(fit, heavy, cols, prob) -> str:
     big, p0 = runs0.loc[[i0]], preds[d0].iloc[i0]  # the run of largest compute, forecast above (draws keyed by sizes)
     ratio = (p0["loss_upper"] - p0["loss_lower"]) / (p0["mean_loss_upper"] - p0["mean_loss_lower"])
     lo, hi = interval(nu0, prob)
+    # the domains of many runs share one tail weight: "c4_original 1.6, rpj 1.6, rw_original 1.6" read as three
+    # (a fresh user)
     several = len(heavy) > 1
-    names = ", ".join(f"{d} {float(np.median(nu)):.2g}" for d, nu in heavy) if several else f"{float(np.median(nu0)):.2g}"
+    shared = several and all(np.array_equal(np.asarray(nu), np.asarray(nu0)) for _, nu in heavy)
+    names = (f"{float(np.median(nu0)):.2g}" if not several or shared
+             else ", ".join(f"{domain_label(d)} {float(np.median(nu)):.2g}" for d, nu in heavy))
     text = (f"Heavy-tailed runs: the noise's tail weight learned from the runs (the degrees of freedom of its "
-            f"Student-t) is {names}" + (f" ({prob:.0%} interval {lo:.2g}–{hi:.2g})" if not several else "")
+            f"Student-t) is {names}" + (f" ({prob:.0%} interval {lo:.2g}–{hi:.2g})" if not several or shared else "")
+            + (f", shared by {', '.join(domain_label(d) for d, _ in heavy)}" if shared else "")
             + f"; below {HEAVY_TAIL_NU:g}, runs very far from the law are expected now and then, and the interval "
               "for one run has to reach them. ")
     if far:

@@ -350,7 +350,8 @@ def test_the_epochs_warning_gives_the_fits_own_r_d_star_next_to_the_published_on
     with pytest.warns(bs.ExtrapolationWarning) as rec:
         dc.predict(pd.DataFrame({"params": [4e9], "tokens": [8e10], "unique_tokens": [2e9]}))
     text = " ".join(str(w.message) for w in rec)
-    assert (f"beyond the published R_D* = 15.4 epochs (Muennighoff et al. 2023; this fit's own R_D* for 'default': "
+    # one domain: not named by its internal name ("for 'default'", a fresh user)
+    assert (f"beyond the published R_D* = 15.4 epochs (Muennighoff et al. 2023; this fit's own R_D*: "
             f"{r['median']:.3g}, 90 % interval {r['lower']:.3g}-{r['upper']:.3g}) more repetition adds little") in text
 
 

@@ -378,6 +378,20 @@ def test_heavy_tail_note_names_the_tail_weight_the_runs_far_above_and_the_width_
     assert f"the 90% interval for one new run is {ratio:.1f}x as wide as that of the expected loss" in note
 
 
+def test_a_shared_tail_weight_is_given_once():
+    """The domains of many runs share one tail weight; a fresh user read "c4_original 1.6, rpj 1.6, rw_original 1.6"."""
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = pd.concat([synthetic_runs(domain="a"), synthetic_runs(domain="b", seed=1)], ignore_index=True)
+    runs.loc[3, "loss"] *= 1.5
+    fit = make_fake_fit(runs)
+    post = fit.posterior["posterior"]
+    post[VARS.tail_weight] = post[VARS.tail_weight] * 0 + 1.6
+    assert heavy_tail_note(fit).startswith("Heavy-tailed runs: the noise's tail weight learned from the runs (the "
+                                           "degrees of freedom of its Student-t) is 1.6 (90% interval "
+                                           "1.6–1.6), shared by a, b; below 2,")
+
+
 def test_runs_far_above_the_law_are_named_in_the_summary_whatever_the_tail_weight():
     # a fresh user's checkpoint at 9.5 nats among losses of ~3 was said nowhere but under "Law and prior", and only
     # when the tail weight was below 2

@@ -281,8 +281,9 @@ def test_warnings_about_the_targets_reach_the_report_once(fake_fit, monkeypatch,
     said = [str(w.message) for w in rec if "tokens per parameter, outside" in str(w.message)]
     assert said == ["targets: 1 target(s) (row 1) have as few as 0.035 tokens per parameter, outside 0.1-10,000; check "
                     "that 'params' and 'tokens' are raw counts of the same run."]
-    assert "warning about the targets: " + said[0] in res.notes
-    assert "warning about the targets: " + said[0] in json.loads((tmp_path / "out" / "summary.json").read_text())[
+    note = "warning about the targets: " + said[0].removeprefix("targets: ")  # not "...targets: targets: 1 target(s)"
+    assert note.startswith("warning about the targets: 1 target(s) (row 1) have") and note in res.notes
+    assert note in json.loads((tmp_path / "out" / "summary.json").read_text())[
         "workflow_notes"]
     assert ("WARNING: the targets raised 1 warning (listed under Notes at the end): some forecasts above lie where the "
             "law is known to fail or the sizes look mistyped; read it before using those rows.") in res.report.summary
