@@ -77,7 +77,8 @@ def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
         "loss_lower": f"lower end of its {prob:.0%} credible interval (never inside the expected loss's: where the "
                       "run-to-run noise is small beside the law's uncertainty the two ends are equal)",
         "loss_upper": f"upper end of its {prob:.0%} credible interval (likewise)",
-        "mean_loss_median": "median of the expected loss at the target: the law, without one run's noise, nats/token",
+        "mean_loss_median": "median of the expected loss at the target: the law with its discrepancy term and the "
+                            "model-form error beyond the runs, without one run's noise, nats/token",
         "mean_loss_lower": f"lower end of its {prob:.0%} credible interval",
         "mean_loss_upper": f"upper end of its {prob:.0%} credible interval",
         "domain_kind": "fitted: a domain of the runs; new_domain: one the fit has not seen (the forecast for a new "

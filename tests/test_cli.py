@@ -118,11 +118,13 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
             assert "  rank: order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower " \
                    "median or expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
             # compare's loss_median is the expected loss, predict's mean_loss_median (a fresh user pasted one for the other)
-            assert ("  loss_median: median of the expected loss at the candidate: the law, without one run's noise "
-                    "(predict's mean_loss_*; --new-run for one run), nats/token") in printed.splitlines()
+            # ... with its discrepancy term, which the frontier's note says compare uses (a fresh user read "the law")
+            assert ("  loss_median: median of the expected loss at the candidate: the law with its discrepancy term "
+                    "and the model-form error beyond the runs, without one run's noise (predict's mean_loss_*; "
+                    "--new-run for one run), nats/token") in printed.splitlines()
         if args[0] == "predict":  # legends under predict and frontier too (a fresh user found them only elsewhere)
-            assert ("  mean_loss_median: median of the expected loss at the target: the law, without one run's noise, "
-                    "nats/token") in printed.splitlines()
+            assert ("  mean_loss_median: median of the expected loss at the target: the law with its discrepancy term "
+                    "and the model-form error beyond the runs, without one run's noise, nats/token") in printed.splitlines()
         if args[0] == "frontier":
             assert "  loss_opt_median: expected loss of the compute-optimal run, nats/token" in printed.splitlines()
         if args[0] == "risk":  # and the prior-data conflict in words, after what each column means

@@ -3,6 +3,7 @@ candidate runs; on the real Chinchilla fit (slow), the published allocation band
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -64,9 +65,14 @@ def test_the_frontier_says_where_the_discrepancy_favours_another_size(fake_fit, 
         "the loss the forecasts use (the law plus the discrepancy term: the runs' smooth misfit to the law, held at "
         "its edge value beyond the runs) is lowest at another model size than the frontier's, which is the law's "
         "optimum: 1e21 FLOPs: ")
-    assert f"(frontier {bs.display.format_count(fr['params_opt_lower'][0])}-" in notes[0]
-    assert notes[0].endswith("`compare` uses that loss and may rank such a run first; the frontier does not follow "
-                             "the misfit beyond the runs, so compare the two allocations before choosing.")
+    fc = bs.display.format_count
+    assert (f", against the frontier's {fc(fr['params_opt_median'][0])} (90% interval {fc(fr['params_opt_lower'][0])}-"
+            f"{fc(fr['params_opt_upper'][0])}), ") in notes[0]
+    gains = [float(g) for g in re.findall(r"\), ([0-9.e-]+) nats/token lower", notes[0])]
+    assert len(gains) == 2 and all(g > 0 for g in gains)  # what is at stake, at both budgets
+    assert notes[0].endswith("(medians over the posterior). `compare` uses that loss and may rank such a run first; "
+                             "the frontier does not follow the misfit beyond the runs, so compare the two allocations, "
+                             "and the loss at stake against the width of their intervals, before choosing.")
     # no discrepancy term (the fake fit's own): no note
     monkeypatch.undo()
     with warnings.catch_warnings():
