@@ -212,8 +212,9 @@ def test_demo_report_renders_with_every_figure_and_no_console_errors(browser, de
     assert _severe(browser) == []
     assert browser.title == "bayes_scaling demo: Chinchilla runs (Hoffmann et al. 2022)"
     headings = [h.text for h in browser.find_elements("tag name", "h2")]
+    # Notes: on the Chinchilla runs the discrepancy term favours smaller models than the law at 1e21-1e22 FLOPs
     assert headings == ["Data", "Law and prior", "Posterior parameters", "Diagnostics", "Fit",
-                        "Compute-optimal frontier", "Forecasts"]
+                        "Compute-optimal frontier", "Forecasts", "Notes"]
     # every figure is an inline PNG that decoded, shown at its size in inches (96 px/in) or narrower
     images = _images(browser)
     pngs = sorted(demo.glob("*.png"))
@@ -278,7 +279,8 @@ def test_each_section_shows_its_content_and_every_figure_decoded(browser, demo):
     s = json.loads((demo / "summary.json").read_text(encoding="utf-8"))
     sec = {x["title"]: x for x in _sections(browser)}
     assert list(sec) == ["Data", "Law and prior", "Posterior parameters", "Diagnostics", "Fit",
-                         "Compute-optimal frontier", "Forecasts"]
+                         "Compute-optimal frontier", "Forecasts", "Notes"]
+    assert sec["Notes"]["text"][0].startswith("The loss the forecasts use (the law plus the discrepancy term")
     n_runs = s["data"]["n_runs"]
     assert n_runs == 245
     assert sec["Data"]["text"][0].startswith(f"{n_runs} training runs in 1 domain; N from 57.3M to 16.2B parameters")
@@ -311,7 +313,7 @@ def test_each_section_shows_its_content_and_every_figure_decoded(browser, demo):
     on_disk = _figures_on_disk(demo)
     counts = {t: len(x["images"]) for t, x in sec.items()}
     assert counts == {"Data": 0, "Law and prior": 0, "Posterior parameters": 1, "Diagnostics": 0, "Fit": 2,
-                      "Compute-optimal frontier": 1, "Forecasts": 1}
+                      "Compute-optimal frontier": 1, "Forecasts": 1, "Notes": 0}
     shown = [img for x in sec.values() for img in x["images"]]
     assert sorted(img["alt"] for img in shown) == sorted(on_disk)
     for img in shown:
