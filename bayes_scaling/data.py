@@ -1530,7 +1530,7 @@ _TARGET_UNIT_HINTS = {
     "tokens": ("millions or billions", "give raw counts, e.g. 1.4e12 for 1.4T"),
     "unique_tokens": ("epochs or a count in millions or billions", "give the raw count of unique tokens, e.g. 1e11 "
                       "for 100B"),
-    "flops": ("PF-days or an exponent", "give FLOPs, e.g. 5.88e23"),
+    "flops": ("PF-days, TFLOPs or an exponent", "give FLOPs, e.g. 5.88e23"),
 }
 
 
@@ -1668,14 +1668,15 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         if {"params", "tokens", "flops"} <= set(cols):  # as validate_runs: tokens win, C = 6 N D
             _flops_from_tokens(df, ctx, f"{noun}: ")
     _check_derived(df, ctx, noun)
-    if "unique_tokens" in df and "tokens" in df:
-        _check_unique_tokens(df, ctx, f"{noun} ", f" (a {one} repeats data, it cannot skip it): lower U or raise D.")
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < MIN_TOKENS).any():
         first = df.index[df["tokens"] < MIN_TOKENS][0]
         raise RunsTableError(
             f"{noun} {ctx.row(first)}: flops / (6 params) gives {df.loc[first, 'tokens']:g} tokens, below "
             f"{MIN_TOKENS:g}; check that 'flops' is in FLOPs (not PF-days) and 'params' is a raw count."
         )
+    # after the derived-token check: flops in GFLOPs gave D = 180 tokens, blamed on 'unique_tokens' (a fresh user)
+    if "unique_tokens" in df and "tokens" in df:
+        _check_unique_tokens(df, ctx, f"{noun} ", f" (a {one} repeats data, it cannot skip it): lower U or raise D.")
     # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user)
     if "tokens" in cols:
         _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")

@@ -808,8 +808,13 @@ def test_targets_in_billions():
                             "billions (largest value 4); give the raw count of unique tokens, e.g. 1e11 for 100B.")
     with pytest.raises(RunsTableError) as e:
         validate_targets(pd.DataFrame({"params": [7e10], "flops": [23.0]}))
-    assert str(e.value) == ("targets column 'flops' looks like it is in PF-days or an exponent (largest value 23); "
-                            "give FLOPs, e.g. 5.88e23.")
+    assert str(e.value) == ("targets column 'flops' looks like it is in PF-days, TFLOPs or an exponent (largest value "
+                            "23); give FLOPs, e.g. 5.88e23.")
+    # flops in GFLOPs next to unique tokens: the derived D is named, not 'unique_tokens exceeds tokens' (a fresh user)
+    with pytest.raises(RunsTableError) as e:
+        validate_targets(pd.DataFrame({"params": [9e9], "flops": [9.72e12], "unique_tokens": [1e9]}))
+    assert str(e.value) == ("targets row 0: flops / (6 params) gives 180 tokens, below 100000; check that 'flops' is in "
+                            "FLOPs (not PF-days) and 'params' is a raw count.")
 
 
 def test_targets_one_row_in_billions():
