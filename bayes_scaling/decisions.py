@@ -407,9 +407,9 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
     where = f" of domain '{domain}'" if len(fit.domains) > 1 else ""
     return (f"the loss the forecasts use{where} (the law plus the discrepancy term: the runs' smooth misfit to the law, "
             f"held at its edge value beyond the runs) is lowest at another model size than the frontier's, which is "
-            f"the law's optimum: {listed(parts, 4, '; ')} (medians over the posterior). `compare` uses that loss and may "
-            "rank such a run first; the frontier does not follow the misfit beyond the runs, so compare the two "
-            "allocations, and the loss at stake against the width of their intervals, before choosing.")
+            f"the law's optimum: {listed(parts, 4, '; ')} (medians over the posterior). Comparing runs (compare) uses "
+            "that loss and may rank such a run first; the frontier does not follow the misfit beyond the runs, so "
+            "compare the two allocations, and the loss at stake against the width of their intervals, before choosing.")
 
 
 def frontier(

@@ -70,7 +70,7 @@ def test_the_frontier_says_where_the_discrepancy_favours_another_size(fake_fit, 
             f"{fc(fr['params_opt_upper'][0])}), ") in notes[0]
     gains = [float(g) for g in re.findall(r"\), ([0-9.e-]+) nats/token lower", notes[0])]
     assert len(gains) == 2 and all(g > 0 for g in gains)  # what is at stake, at both budgets
-    assert notes[0].endswith("(medians over the posterior). `compare` uses that loss and may rank such a run first; "
+    assert notes[0].endswith("(medians over the posterior). Comparing runs (compare) uses that loss and may rank such a run first; "
                              "the frontier does not follow the misfit beyond the runs, so compare the two allocations, "
                              "and the loss at stake against the width of their intervals, before choosing.")
     # no discrepancy term (the fake fit's own): no note
