@@ -57,7 +57,8 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
-           "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note"]
+           "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note",
+           "DISCREPANCY_NOTE"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -352,6 +353,9 @@ def optimal_allocation_draws(
     return {"params_opt": n_opt, "tokens_opt": d_opt, "tokens_per_param": d_opt / n_opt, "loss_opt": loss}
 
 
+#: How the note of :func:`discrepancy_allocation_note` begins (a note on the frontier table's budgets, which
+#: ``workflow.default_targets`` leaves out for the budgets of its targets, as it does the allocation note).
+DISCREPANCY_NOTE = "the loss the forecasts use"
 #: Posterior draws :func:`discrepancy_allocation_note` uses at most (every k-th draw): it re-optimises each draw on a
 #: grid, ~1 s for 500 draws and five budgets.
 NOTE_DRAWS = 500
@@ -383,12 +387,11 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
     -------
     str
     """
-    disc = discrepancy_of(fit, domain)
+    sub = np.arange(0, theta.shape[0], max(1, int(np.ceil(theta.shape[0] / NOTE_DRAWS))))
+    disc = discrepancy_of(fit, domain, draws=sub)
     if disc is None:
         return ""
-    sub = np.arange(0, theta.shape[0], max(1, int(np.ceil(theta.shape[0] / NOTE_DRAWS))))
     flops = table["flops"].to_numpy(float)
-    disc = discrepancy_of(fit, domain, draws=sub)
     alt = optimal_allocation_draws(fit, flops, theta[sub], discrepancy=disc, allocate_with_discrepancy=True,
                                    **constraints)
     n_alt = np.median(alt["params_opt"], axis=0)
@@ -405,7 +408,7 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
              for c, a, m, lo, hi, g in zip(rows["flops"], n_alt[off], rows["params_opt_median"],
                                            rows["params_opt_lower"], rows["params_opt_upper"], gain[off], strict=True)]
     where = f" of domain '{domain}'" if len(fit.domains) > 1 else ""
-    return (f"the loss the forecasts use{where} (the law plus the discrepancy term: the runs' smooth misfit to the law, "
+    return (f"{DISCREPANCY_NOTE}{where} (the law plus the discrepancy term: the runs' smooth misfit to the law, "
             f"held at its edge value beyond the runs) is lowest at another model size than the frontier's, which is "
             f"the law's optimum: {listed(parts, 4, '; ')} (medians over the posterior). Comparing runs (compare) uses "
             "that loss and may rank such a run first; the frontier does not follow the misfit beyond the runs, so "

@@ -30,7 +30,7 @@ import pandas as pd
 from ._text import format_span
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
-from .decisions import discrepancy_of, optimal_allocation_draws
+from .decisions import DISCREPANCY_NOTE, discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
 from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
@@ -314,8 +314,8 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
             cmax = float(runs["flops"].max())
             at = [float(b) for b in budgets] if budgets is not None else [10 * cmax, 100 * cmax]
             fr, why = domain_frontiers(fit, at, domains=[dom])
-            if notes is not None:  # the allocation note is the frontier table's (its budgets), not these targets'
-                notes.extend(n for n in why if not n.startswith(ALLOCATION_NOTE))
+            if notes is not None:  # the allocation and discrepancy notes are the frontier table's (its budgets)
+                notes.extend(n for n in why if not n.startswith((ALLOCATION_NOTE, DISCREPANCY_NOTE)))
             for r in fr.itertuples():
                 n = float(np.round(r.params_opt_median, -6 if r.params_opt_median > 1e7 else 0))
                 rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})

@@ -460,3 +460,16 @@ def test_a_threshold_far_above_the_runs_is_questioned_before_the_fit(fake_fit, f
     with pytest.warns(UserWarning, match=rf"^threshold 250 is {250 / typical:.1f}x the median loss of the runs "
                                          rf"\({typical:.3g} nats/token\): is it a perplexity"):
         fit_and_report(runs, tmp_path / "t", prior="weak", threshold=250.0, progress=None)
+
+
+def test_default_targets_leave_the_frontier_tables_notes_to_the_table(fake_fit, monkeypatch):
+    """The discrepancy note, like the allocation note, is about the frontier table's budgets: at the default targets'
+    budgets it was computed again and would have been a second note of the same kind."""
+    import bayes_scaling.decisions as dec
+
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: lambda x: -0.02 * x["params"])
+    notes: list[str] = []
+    default_targets(fake_fit, notes, budgets=[1e21, 1e23])
+    assert notes == []
+    _, why = domain_frontiers(fake_fit, [1e21, 1e23])  # the table says it
+    assert len(why) == 1 and why[0].startswith(dec.DISCREPANCY_NOTE + " (the law plus the discrepancy term")
