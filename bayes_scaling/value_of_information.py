@@ -12,8 +12,9 @@ loss under s (the same Student-t or normal noise on log loss as the model).
 This needs no compilation and no refit, so ranking many candidates takes
 seconds; the effective sample size of the weights is reported and a candidate
 whose weights degenerate (ESS < ``min_ess``) is flagged (its estimate is then
-optimistic) and ranks after the candidates with a measurable gain that are not. Weighted interval ends use the inverted-CDF quantile (the method
-NumPy supports with weights; :func:`bayes_scaling.intervals.interval`).
+optimistic) and ranks after the candidates with a measurable gain that are not.
+Weighted interval ends use the inverted-CDF quantile (the method NumPy supports
+with weights; :func:`bayes_scaling.intervals.interval`).
 
 The estimate has a resolution: a candidate that barely informs the target (a run
 far below the fitted ones, or one among hundreds like it) reads a few thousandths

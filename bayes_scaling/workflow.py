@@ -679,7 +679,8 @@ def fit_and_report(
         say(f"note: {far_runs_sentence(fit, far)}")  # the report's summary has it, so not again in its Notes
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
     style = advice_style or (lambda text: text)
-    notes = ([style(DATA_WARNING_NOTE + w) for w in data_warnings] + [style(TARGET_WARNING_NOTE + w.removeprefix("targets: ")) for w in target_warnings]
+    notes = ([style(DATA_WARNING_NOTE + w) for w in data_warnings]
+             + [style(TARGET_WARNING_NOTE + w.removeprefix("targets: ")) for w in target_warnings]
              + [style(n) for n in unique])
     extra = []
     if fit.hierarchical:
