@@ -64,7 +64,7 @@ from .report import DATA_WARNING_NOTE, TARGET_WARNING_NOTE
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
 from .value_of_information import MIN_SIMS, NEXT_RUN_COLUMNS, next_run
 from .workflow import (NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
-                       own_domains, write_decision)
+                       write_decision)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SAMPLING, EXIT_FILE = 0, 1, 2, 3, 4
 
@@ -365,7 +365,7 @@ def _emit(df, out_path: Path | None, quiet: bool = False, legend: dict | None = 
 
 
 def _several(fit: ScalingFit) -> bool:
-    return len(own_domains(fit)) > 1
+    return len(fit.own_domains) > 1
 
 
 def _say(text: str, quiet: bool = False) -> None:
@@ -390,7 +390,7 @@ def cmd_predict(args) -> int:
         n = int(pred["domain"].isin(unseen).sum())
         _say(f"note: {n} target(s) name domain(s) this fit has not seen ({', '.join(map(repr, unseen))}): they get the "
               f"forecast of a new domain, wider than a fitted domain's (domain_kind 'new_domain'); the fitted domains "
-              f"are {listed(map(repr, own_domains(fit)), 6)}.", args.quiet)
+              f"are {listed(map(repr, fit.own_domains), 6)}.", args.quiet)
     return EXIT_OK
 
 
@@ -419,7 +419,7 @@ def cmd_frontier(args) -> int:
         fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]
         # a fresh user read 0.0037-49006 tokens per parameter for the new domain "printed with no comment"
         legend = {"domain": f"the fitted domain, or '{NEW_DOMAIN}': one this fit has not seen, its parameters drawn "
-                            f"from the population of the {len(own_domains(fit))} fitted domains, so its intervals span "
+                            f"from the population of the {len(fit.own_domains)} fitted domains, so its intervals span "
                             "how much domains may differ (wide with few domains)", **FRONTIER_COLUMNS}
     _emit(fr, out_path, args.quiet, legend)
     return EXIT_OK
@@ -442,7 +442,7 @@ def _need_domain(fit: ScalingFit, domain, table, what: str) -> None:
 
 def _name_the_domain(fit: ScalingFit, what: str) -> CliError:
     """The error of a command about rows of one domain, run on a fit of several without --domain."""
-    return CliError(f"this fit has several domains ({', '.join(own_domains(fit))}); say which one the {what} are "
+    return CliError(f"this fit has several domains ({', '.join(fit.own_domains)}); say which one the {what} are "
                     f"for with --domain NAME (a name the fit has not seen, e.g. --domain '{NEW_DOMAIN}', gives the "
                     "forecast for a new domain).")
 

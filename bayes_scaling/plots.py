@@ -323,7 +323,7 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
         legend); one legend for the figure.
     """
     if domains is None:
-        domains = [d for d in fit.domains if d not in fit.reference_domains] or list(fit.domains)
+        domains = fit.own_domains
     domains = list(domains)[:max_panels]
     ncols = max(1, min(ncols, len(domains)))
     nrows = int(np.ceil(len(domains) / ncols))

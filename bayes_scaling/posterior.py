@@ -367,10 +367,16 @@ class ScalingFit:
 
     def _only_domain(self) -> str | None:
         """The only non-reference domain (or the only domain), None for a fit of several."""
-        own = [d for d in self.domains if d not in self.reference_domains]
-        if len(own) == 1:
-            return own[0]
-        return self.domains[0] if len(self.domains) == 1 else None
+        own = self.own_domains
+        return own[0] if len(own) == 1 else None
+
+    @property
+    def own_domains(self) -> list[str]:
+        """The domains of the user's runs, a reference's domains aside, in model order.
+
+        Every fit has at least one; were every domain a reference's, all domains are returned.
+        """
+        return [d for d in self.domains if d not in self.reference_domains] or list(self.domains)
 
     @property
     def default_domain(self) -> str:
@@ -700,7 +706,7 @@ class ScalingFit:
             "data": {
                 "n_runs": int(len(own)),
                 "n_reference_runs": int(len(runs) - len(own)),
-                "domains": [d for d in self.domains if d not in self.reference_domains],
+                "domains": self.own_domains,
                 "reference_domains": self.reference_domains,
                 "params_range": [float(own["params"].min()), float(own["params"].max())] if "params" in own else None,
                 "tokens_range": [float(own["tokens"].min()), float(own["tokens"].max())] if "tokens" in own else None,

@@ -110,7 +110,7 @@ def _fitted_rd_star(fit, t: pd.DataFrame) -> str:
     if "RD_star" not in p.index:
         return ""
     r = p.loc["RD_star"]
-    own = [d for d in fit.domains if d not in fit.reference_domains]  # one domain: not its internal name ('default')
+    own = fit.own_domains  # one domain: not its internal name ('default')
     whose = "this fit's own R_D*" if len(own) == 1 else f"this fit's own R_D* for '{doms[0]}'"
     return f"; {whose}: {r['median']:.3g}, 90 % interval {r['lower']:.3g}-{r['upper']:.3g}"
 

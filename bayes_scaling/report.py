@@ -345,7 +345,7 @@ def figure_domain(fit, predictions: pd.DataFrame | None = None) -> str | None:
         domains aside); otherwise the headline forecast's domain when the fit has seen it,
         else the first domain of the runs.
     """
-    own = [d for d in fit.domains if d not in fit.reference_domains]
+    own = fit.own_domains
     if len(own) <= 1:
         return None
     if predictions is not None and len(predictions) and predictions["domain"].iloc[0] in own:
@@ -370,7 +370,7 @@ def likelihood_text(fit) -> str:
     str
         One or two sentences, ending with a space.
     """
-    own = [d for d in fit.domains if d not in fit.reference_domains]
+    own = fit.own_domains
     rich = [fit.domains[i] for i in fit.structure.rich if fit.domains[i] in own]
     if fit.structure.likelihood != "student_t":
         noise = "normal noise on log loss"
@@ -479,7 +479,7 @@ def heavy_tail_note(fit, prob: float = 0.9) -> str:
         (``loss_lower/upper``) to the expected-loss interval (``mean_loss_lower/upper``) at the run of largest
         compute of the heaviest-tailed domain.
     """
-    own = [d for d in fit.domains if d not in fit.reference_domains]
+    own = fit.own_domains
     heavy = [(d, fit.tail_weight(d)) for d in own]
     heavy = [(d, nu) for d, nu in heavy if np.all(np.isfinite(nu)) and np.median(nu) < HEAVY_TAIL_NU]
     if not heavy:
@@ -535,7 +535,7 @@ def runs_far_above(fit, prob: float = 0.9) -> pd.DataFrame:
     parts = []
     with warnings.catch_warnings():  # forecasts of the fit's own runs: their warnings were given when they were read
         warnings.simplefilter("ignore")
-        for d in (d for d in fit.domains if d not in fit.reference_domains):
+        for d in fit.own_domains:
             runs, _, z = _scaled_residuals(fit, d, cols, prob)
             far = z > FAR_ABOVE_SCALES
             parts.append(runs.loc[far, cols + ["loss"]].assign(domain=d, noise_scales=z[far]))
@@ -552,7 +552,7 @@ def far_runs_sentence(fit, far: pd.DataFrame) -> str:
     if far.empty:
         return ""
     cols = [c for c in fit.law.variables if c in far]
-    several = far["domain"].nunique() > 1 or len([d for d in fit.domains if d not in fit.reference_domains]) > 1
+    several = far["domain"].nunique() > 1 or len(fit.own_domains) > 1
     shown = "; ".join((f"{r.domain}: " if several else "") + f"{_run_phrase(r, cols)}, loss {r.loss:.3f} nats/token "
                       f"({r.noise_scales:.0f} noise scales)" for r in far.head(2).itertuples(index=False))
     return (f"{len(far)} run(s) lie more than {FAR_ABOVE_SCALES:g} noise scales above the fitted law ({shown}"
@@ -652,7 +652,7 @@ def build_fit_report(
     """
     rep = Report(title)
     law = fit.law
-    own = [d for d in fit.domains if d not in fit.reference_domains] or list(fit.domains)
+    own = fit.own_domains
     several = len(own) > 1
     fig_dom = figure_domain(fit, predictions)  # None: the fit's default domain
     head_dom = fig_dom or fit.default_domain
@@ -1054,7 +1054,7 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
     if fit.published_theta() is None:
         return None
     sec = Section("Transfer risk")
-    own = [d for d in fit.domains if d not in fit.reference_domains] or fit.domains
+    own = fit.own_domains
     dep = departures(fit, prob=prob, domains=own)
     quantities = ", ".join(dict.fromkeys(q for q in dep["quantity"] if q != "loss gap"))
     where = (f"the compute-optimal run with {DEPARTURE_COMPUTE_FACTOR:.0f}x the domain's largest compute"

@@ -371,7 +371,7 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     domain = fit.domain_for("check", domain)
     if domain not in fit.domains or domain in fit.reference_domains:
         # "argmax of an empty sequence" was all a fresh user read for a new or misspelt name
-        own = [d for d in fit.domains if d not in fit.reference_domains]
+        own = fit.own_domains
         hint = did_you_mean(domain, own, cutoff=0.6, contains=True)
         raise RunsTableError(f"domain '{domain}' has no runs in this fit, so there is nothing to compare with the "
                              f"prior; give one of its domains ({', '.join(own)})" + (f"; {hint}" if hint else "."))

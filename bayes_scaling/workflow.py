@@ -46,7 +46,7 @@ from .report import (DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TA
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
-           "expand_targets", "domain_frontiers", "own_domains", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS",
+           "expand_targets", "domain_frontiers", "write_decision", "DECISION_FILES", "NEW_DOMAIN", "DEFAULT_BUDGETS",
            "default_budgets"]
 
 #: Budgets (FLOPs) of the frontier table when none are given: 1e21 to the Chinchilla budget
@@ -71,7 +71,7 @@ def default_budgets(fit: ScalingFit) -> tuple[float, ...]:
     tuple of float
         Increasing budgets, at least two.
     """
-    runs = fit.runs[fit.runs["domain"].isin(own_domains(fit))]  # not a reference's runs
+    runs = fit.runs[fit.runs["domain"].isin(fit.own_domains)]  # not a reference's runs
     c = runs["flops"].to_numpy(float)
     lo, hi = float(np.min(c)), float(np.max(c))
     keep = tuple(b for b in DEFAULT_BUDGETS if lo / EXTRAPOLATION_FACTOR <= b <= hi * EXTRAPOLATION_FACTOR)
@@ -144,14 +144,9 @@ class FitReport:
     notes: list[str] = field(default_factory=list)
 
 
-def own_domains(fit: ScalingFit) -> list[str]:
-    """The domains of the user's runs (reference domains aside), in model order."""
-    return [d for d in fit.domains if d not in fit.reference_domains] or list(fit.domains)
-
-
 def _with_population(fit: ScalingFit) -> bool:
     """Whether tables add the population forecast for a new domain (a hierarchy over several domains of one's own)."""
-    return bool(fit.hierarchical) and len(own_domains(fit)) > 1
+    return bool(fit.hierarchical) and len(fit.own_domains) > 1
 
 
 def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs) -> tuple[pd.DataFrame | None, float]:
@@ -216,7 +211,7 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         Budgets in FLOPs.
     prob : float
     domains : list of str, optional
-        Default: the domains of the runs (:func:`own_domains`) and, for a fit of several
+        Default: the domains of the runs (:attr:`ScalingFit.own_domains`) and, for a fit of several
         domains, :data:`NEW_DOMAIN` (the population frontier of a domain not yet seen).
     **kwargs
         ``max_params``, ``unique_tokens``, ``inference_tokens``
@@ -233,7 +228,7 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         (:func:`bayes_scaling.decisions.discrepancy_allocation_note`).
     """
     if domains is None:
-        domains = own_domains(fit) + ([NEW_DOMAIN] if _with_population(fit) else [])
+        domains = fit.own_domains + ([NEW_DOMAIN] if _with_population(fit) else [])
     parts, notes, outside = [], [], []
     for dom in domains:
         with np.errstate(all="ignore"):
@@ -289,7 +284,7 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
         otherwise ``domain`` and the law's variable at 10x and 100x the largest run.
     """
     rows = []
-    own = own_domains(fit)
+    own = fit.own_domains
     doms = own + ([NEW_DOMAIN] if _with_population(fit) else [])
     mine = fit.runs[fit.runs["domain"].isin(own)]
     for dom in doms:
@@ -361,7 +356,7 @@ def expand_targets(fit: ScalingFit, targets) -> pd.DataFrame:
     # a name close to a fitted one is questioned here, with the row of the user's table (after the expansion the
     # rows are renumbered, and a fresh user read "row 2" for the domain on file line 4)
     t = validate_targets(targets, domains=fit.domains, needs=needs, domain_col=fit.domain_col).reset_index(drop=True)
-    own = own_domains(fit)
+    own = fit.own_domains
     if len(own) == 1:
         out = t.assign(domain=t["domain"].where(t["domain"].notna(), own[0]))
     else:
@@ -614,7 +609,7 @@ def fit_and_report(
     paths: dict = {"fit": fit.save(out / "fit", force=True)}  # saved before anything is derived from it
     say(f"saved the fit in {paths['fit']}")
     notes: list[str] = []
-    own = own_domains(fit)
+    own = fit.own_domains
     several = len(own) > 1
     dom_flag = " --domain DOMAIN" if several else ""
 

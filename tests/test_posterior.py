@@ -259,3 +259,15 @@ def test_a_one_variable_fit_is_not_compared_with_a_published_e_its_law_does_not_
     _, ax = plot_fit(fit)
     assert not [ln for ln in ax.get_lines() if "published" in ln.get_label()]
 
+
+
+def test_own_domains_leave_the_reference_out_and_pick_the_default_domain(fake_hier_fit):
+    # one place for "the user's domains" (it was written out in 13 modules); a reference is never the default
+    import dataclasses
+
+    assert fake_hier_fit.own_domains == ["books", "code", "web"]
+    with_ref = dataclasses.replace(fake_hier_fit, reference_domains=["books", "web"])
+    assert with_ref.own_domains == ["code"]
+    assert with_ref.default_domain == "code"
+    every = dataclasses.replace(fake_hier_fit, reference_domains=["books", "code", "web"])
+    assert every.own_domains == ["books", "code", "web"]
