@@ -364,11 +364,14 @@ NOTE_DRAWS = 500
 def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, domain: str, prob: float = 0.9,
                                 **constraints) -> str:
     """Say where the loss the forecasts use (the law plus its discrepancy term) is lowest at another model size than
-    the frontier's (the law's optimum): where its median N lies outside the frontier's interval; '' if nowhere.
+    the frontier's (the law's optimum): where its median N lies outside the frontier's interval and the loss at stake
+    is more than one run's noise; '' if nowhere.
 
     ``predict`` and ``compare`` include the discrepancy (held at its edge value beyond the runs), the frontier's
     allocation does not: a fresh user's data-constrained frontier said 4.26B (3.08-5.91B) at 1e22 FLOPs while
-    ``compare`` ranked 8.67B first, without a word on why.
+    ``compare`` ranked 8.67B first, without a word on why. A loss at stake within the run-to-run noise (the median
+    noise scale of the domain, relative loss) is not said: no training run could tell the two allocations apart (a
+    fresh user's note on 0.0012 nats/token at a loss of 2.3, where one run scatters by 0.007).
 
     Parameters
     ----------
@@ -402,6 +405,10 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
     # fresh user could not tell 0.002 nats at 1e21 on the demo from 0.0007 on a fit whose interval was 0.23 wide)
     law_opt = optimal_allocation_draws(fit, flops, theta[sub], discrepancy=disc, **constraints)
     gain = np.median(law_opt["loss_opt"] - alt["loss_opt"], axis=0)
+    noise = float(np.median(fit.noise_scale(domain))) * np.median(alt["loss_opt"], axis=0)  # one run's scatter, nats
+    off &= gain > noise
+    if not off.any():
+        return ""
     rows = table[off]
     parts = [f"{format_flops(c)} FLOPs: {format_count(a)}, against the frontier's {format_count(m)} ({prob:.0%} interval "
              f"{format_count(lo)}-{format_count(hi)}), {g:.2g} nats/token lower"

@@ -80,6 +80,24 @@ def test_the_frontier_says_where_the_discrepancy_favours_another_size(fake_fit, 
         frontier(fake_fit, [1e21, 1e23])
 
 
+def test_the_discrepancy_note_leaves_out_a_loss_at_stake_within_one_runs_noise(fake_fit, monkeypatch):
+    """A fresh user's fit got the note for 0.0012 nats/token at a loss of 2.3, where one run scatters by 0.007."""
+    import bayes_scaling.decisions as dec
+
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: lambda x: -0.02 * x["params"])
+    fr = frontier(fake_fit, [1e21, 1e23], warn_far=False)
+    note = dec.discrepancy_allocation_note(fake_fit, fr, fake_fit.theta(fake_fit.default_domain), fake_fit.default_domain)
+    gains = [float(g) for g in re.findall(r"\), ([0-9.e-]+) nats/token lower", note)]
+    assert len(gains) == 2
+    rel = np.array(gains) / fr["loss_opt_median"].to_numpy()  # the loss at stake, relative
+    for scale, said in ((0.5 * rel.min(), ["1e21", "1e23"]), (0.5 * (rel[0] + rel[1]), ["1e21" if rel[0] > rel[1] else "1e23"]),
+                        (2 * rel.max(), [])):
+        monkeypatch.setattr(type(fake_fit), "noise_scale", lambda self, d, s=scale: np.full(self.n_draws, s))
+        note = dec.discrepancy_allocation_note(fake_fit, fr, fake_fit.theta(fake_fit.default_domain),
+                                               fake_fit.default_domain)
+        assert re.findall(r"(1e2[13]) FLOPs: ", note) == said
+
+
 def test_frontier_is_the_known_law_optimum(fake_fit):
     """The posterior centre is the law E=1.8, A=480, B=2000, alpha=0.35, beta=0.37 (Hoffmann et al. 2022, Eq. 4)."""
     fr = frontier(fake_fit, [1e21, 5.88e23])
