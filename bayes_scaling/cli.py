@@ -31,7 +31,6 @@ import os
 import re
 import sys
 import warnings
-from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -49,8 +48,8 @@ from .datasets import NAMES as DATASET_NAMES
 from .datasets import citation, embedded, load_chinchilla
 from .datasets import load as load_dataset
 from .fit import default_prior_name
-from .decisions import (COMPARE_COLUMNS, FRONTIER_COLUMNS, check_constraints, check_metric, compare, compare_loss_columns,
-                        compare_summary, decide)
+from .decisions import (COMPARE_COLUMNS, DISCREPANCY_NOTE, FRONTIER_COLUMNS, check_constraints, check_metric, compare,
+                        compare_loss_columns, compare_summary, decide)
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -259,6 +258,15 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
                         law="chinchilla", reference=None, quiet=False):
     """:func:`bayes_scaling.workflow.fit_and_report` with the command's options; prints where the results are."""
     widen = getattr(args, "widen", None)
+    said: set[str] = set()  # notes the progress lines showed on stderr (a fresh user read each note twice)
+
+    def progress(msg: str) -> None:
+        if msg.startswith("note: "):
+            msg = _as_flags(msg)  # advice as flags, as in the notes printed below
+            if not quiet:
+                said.add(msg.removeprefix("note: "))
+        _progress(msg, quiet=quiet)
+
     res = fit_and_report(
         runs, out_dir, law=law, prior=prior, widen=1.0 if widen is None else widen, reference=reference,
         targets=targets, flops=_floats(args.flops, "--flops") if getattr(args, "flops", None) else None,
@@ -270,13 +278,13 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         extrapolation_update=bool(getattr(args, "extrapolation_update", False)),
         title=title, data_note=data_note,
         force=True,  # _out_dir has checked --out (and --force) already
-        progress=partial(_progress, quiet=quiet),
+        progress=progress,
         advice_style=_as_flags,  # the report's notes give the advice as flags, as stderr does
         sensitivity=bool(getattr(args, "sensitivity", False)),
     )
     print(res.report.summary[0] if res.report.summary else "")
-    for note in res.notes:
-        if not note.startswith((DATA_WARNING_NOTE, TARGET_WARNING_NOTE)):  # printed as a warning when it was raised
+    for note in res.notes:  # the warnings were printed when they were raised, the notes in the progress lines
+        if not note.startswith((DATA_WARNING_NOTE, TARGET_WARNING_NOTE)) and note not in said:
             print(f"note: {note}")
     print(f"report: {res.paths['html']}")
     print(f"markdown: {res.paths['markdown']}")
@@ -409,8 +417,12 @@ def cmd_frontier(args) -> int:
     several = args.domain is None and _several(fit)
     fr, notes = domain_frontiers(fit, budgets, prob=_prob(args.prob),
                                  domains=None if several else [args.domain or fit.default_domain], **kw)
+    # the discrepancy note is advice on the table, said under it as predict's notes are (a fresh user read it as a
+    # "warning"); the others (allocations beyond the runs, undefined optima) are warnings, before the table
+    advice = [n for n in notes if n.startswith(DISCREPANCY_NOTE)]
     for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=1)
+        if note not in advice:
+            warnings.warn(note, UserWarning, stacklevel=1)
     if fr.empty:
         raise CliError("no domain has a defined compute-optimal frontier at these budgets." if several else
                        "the compute-optimal frontier is undefined at these budgets (see the warning above).")
@@ -422,6 +434,8 @@ def cmd_frontier(args) -> int:
                             f"from the population of the {len(fit.own_domains)} fitted domains, so its intervals span "
                             "how much domains may differ (wide with few domains)", **FRONTIER_COLUMNS}
     _emit(fr, out_path, args.quiet, legend)
+    for note in advice:
+        _say(f"note: {note}", args.quiet)
     return EXIT_OK
 
 

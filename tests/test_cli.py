@@ -1132,3 +1132,37 @@ def test_sensitivity_needs_the_chinchilla_law_and_says_so_before_anything_is_mad
         "error: --sensitivity compares the Chinchilla law's published priors; the 'kaplan' law has no such set: leave "
         "--sensitivity out or fit --law chinchilla.\n")
     assert not (tmp_path / "o").exists()
+
+
+def test_fit_says_each_note_once(fake_fit, tmp_path, monkeypatch, capsys, unrasterized_figures):
+    # a fresh user read the frontier's note twice: in the progress lines on stderr, then again after the headline
+    import bayes_scaling.decisions as dec
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: lambda x: -0.02 * x["params"])
+    runs = tmp_path / "runs.csv"
+    fake_fit.runs[["params", "tokens", "loss"]].to_csv(runs, index=False)
+    for quiet, out in ((False, "o1"), (True, "o2")):
+        assert main(["fit", str(runs), "--out", str(tmp_path / out)] + (["--quiet"] if quiet else [])) == 0
+        captured = capsys.readouterr()
+        said = [(stream, line) for stream, text in (("out", captured.out), ("err", captured.err))
+                for line in text.splitlines() if dec.DISCREPANCY_NOTE in line]
+        # on the terminal with the progress lines; with --quiet after the headline, where a script reads it
+        assert [s for s, _ in said] == (["out"] if quiet else ["err"]), said
+        assert said[0][1].startswith(("note: " if quiet else "[bayes-scaling] note: ") + dec.DISCREPANCY_NOTE)
+
+
+def test_frontier_gives_the_discrepancy_note_under_the_table(fake_fit, tmp_path, monkeypatch, capsys):
+    # a fresh user read the note on where law plus discrepancy is lowest as a "warning:" before the table
+    import bayes_scaling.decisions as dec
+
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: lambda x: -0.02 * x["params"])
+    saved = fake_fit.save(tmp_path / "fit")
+    assert main(["frontier", str(saved), "--flops", "1e21,1e23"]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    assert captured.out.splitlines()[-1].startswith("note: " + dec.DISCREPANCY_NOTE + " (the law plus")
+    assert main(["frontier", str(saved), "--flops", "1e21,1e23", "--quiet"]) == 0  # stdout: the CSV alone
+    captured = capsys.readouterr()
+    assert "note:" not in captured.out and captured.err.startswith("note: " + dec.DISCREPANCY_NOTE)
