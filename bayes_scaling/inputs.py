@@ -21,6 +21,7 @@ import pandas as pd
 from ._warnings import warn_caller
 from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, read_runs, validate_runs
 from .datasets import load_chinchilla
+from .datasets import load as load_dataset
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
 from .model import MIN_DOMAINS_TO_LEARN_SPREAD, RICH_RUNS, Structure, data_arrays
@@ -151,7 +152,32 @@ def validate_own_runs(spec, runs, *, loss_unit: str = "nats", with_reference: bo
                         f"{epochs.max():.0f} epochs by tokens / unique_tokens), but the {law.name} law does not see "
                         "repeated data: unique_tokens is ignored. Fit law='data_constrained' (--law data_constrained) "
                         "to model the repeats.", RunsTableWarning)
+    _warn_prior_fitted_on_runs(table, spec.prior)
     return table
+
+
+#: Runs of the user's table that coincide with runs a published prior was fitted on, from which on a fit is said to
+#: count them twice (three runs equal in N, D and loss to 3-4 digits do not coincide by chance).
+PRIOR_SEEN_RUNS = 3
+
+
+def _warn_prior_fitted_on_runs(table: pd.DataFrame, prior) -> None:
+    """Warn when the runs include those the informative prior was fitted on (their evidence would count twice)."""
+    if not prior.informative or not prior.fitted_on:
+        return
+
+    def keys(df: pd.DataFrame) -> pd.Series:
+        return pd.Series(np.round(np.log(df["params"].to_numpy(float)), 4).astype(str)).str.cat(
+            [pd.Series(np.round(np.log(df["tokens"].to_numpy(float)), 3).astype(str)),
+             pd.Series(np.round(df["loss"].to_numpy(float), 3).astype(str))], sep="|")
+
+    seen = keys(table).isin(set(keys(load_dataset(prior.fitted_on))))
+    if int(seen.sum()) >= PRIOR_SEEN_RUNS:
+        # a fresh user fitted the embedded Chinchilla runs under the default prior, fitted on those same runs, and got
+        # intervals that counted them twice without a word (the demo uses the weak prior for this reason)
+        warn_caller(f"{int(seen.sum())} of the {len(table)} runs are runs of the embedded '{prior.fitted_on}' data set, which the "
+                    f"prior '{prior.name}' was fitted on: the fit counts them twice, so its intervals are too narrow. "
+                    "Fit them with prior='weak' (as the demo does), or leave them out.", RunsTableWarning)
 
 
 def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",

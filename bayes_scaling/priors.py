@@ -199,6 +199,12 @@ class PriorSpec:
     weak_names : tuple of str
         Parameters that get the law's weak prior even in an informative entry
         (for example E of a one-variable sweep, which absorbs the fixed other term).
+    fitted_on : str
+        The embedded data set (:func:`bayes_scaling.datasets.load` name) whose runs the published fit used,
+        '' if none is embedded: a fit of those runs under this prior counts them twice. Hoffmann et al. (2022) and
+        Besiroglu et al. (2024) fitted the Chinchilla runs (Besiroglu's 245 re-extracted points), and the one-variable
+        ``besiroglu2024_params`` / ``_tokens`` are their marginals; Muennighoff et al. (2023) fitted about 400
+        data-constrained runs up to 9B parameters, the embedded datablations runs among them.
     """
 
     name: str
@@ -211,6 +217,7 @@ class PriorSpec:
     param_convention: str = "total parameters including embeddings"
     widen_factor: float = 1.0
     weak_names: tuple[str, ...] = field(default_factory=tuple)
+    fitted_on: str = ""
 
     @property
     def informative(self) -> bool:
@@ -345,6 +352,7 @@ class PriorSpec:
             "param_convention": self.param_convention,
             "widen_factor": self.widen_factor,
             "weak_params": list(self.weak_names),  # the saved-fit key (format 2)
+            "fitted_on": self.fitted_on,
         }
 
     @classmethod
@@ -367,6 +375,7 @@ class PriorSpec:
             param_convention=d["param_convention"],
             widen_factor=float(d["widen_factor"]),
             weak_names=tuple(d["weak_params"]),
+            fitted_on=str(d.get("fitted_on", "")),  # fits saved before it was recorded
         )
 
     def table(self) -> list[dict]:
@@ -399,6 +408,7 @@ def _build_catalog() -> dict[str, PriorSpec]:
         citation="Besiroglu, Erdil, Barnett, You (2024). Chinchilla Scaling: A replication attempt. arXiv:2404.10102",
         where="Point estimate: data_analysis.ipynb cells 24-25 (A=482.0, B=2085.4, E=1.817, alpha=0.3478, "
         "beta=0.3658); covariance: 4000-resample bootstrap, SEs as in cell 54",
+        fitted_on="chinchilla",
     )
     hoff = {"logA": 6.0073404, "logB": 6.0179186, "logE": 0.5267228, "alpha": 0.33917084, "beta": 0.2849083}
     cat["hoffmann2022"] = PriorSpec(
@@ -409,6 +419,7 @@ def _build_catalog() -> dict[str, PriorSpec]:
         citation="Hoffmann et al. (2022). Training Compute-Optimal Large Language Models. arXiv:2203.15556",
         where="App. D.2 Eq. 10, unrounded TeX values (E=1.6934, A=406.4, B=410.7, alpha=0.3392, beta=0.2849); "
         "uncertainty from the Besiroglu et al. (2024) bootstrap (the paper's Approach-3 intervals are too narrow)",
+        fitted_on="chinchilla",
     )
     kap = {"logNc": float(np.log(6.4e13)), "logDc": float(np.log(1.8e13)), "alpha_N": 0.076, "alpha_D": 0.103}
     cat["kaplan2020"] = PriorSpec(
@@ -441,6 +452,7 @@ def _build_catalog() -> dict[str, PriorSpec]:
         citation="Muennighoff et al. (2023). Scaling Data-Constrained Language Models. arXiv:2305.16264",
         where="datablations README 'Parametric Fit' ([a, b, e, alpha, beta, rd_star, rn_star]); "
         "no uncertainty reported: Besiroglu covariance for the first five, sd 0.3 for ln R_D*, ln R_N*",
+        fitted_on="datablations",
     )
     # one-variable sweeps: along N at fixed D, L = (E + B/D^beta) + A/N^alpha, so A and
     # alpha keep the Chinchilla meaning and E absorbs the fixed D term (weak prior on E).
@@ -460,6 +472,7 @@ def _build_catalog() -> dict[str, PriorSpec]:
             where="The A, alpha (or B, beta) marginal of the Besiroglu et al. (2024) fit; E gets a weak prior "
             "because a one-variable sweep folds the fixed other term into it",
             weak_names=("logE",),
+            fitted_on="chinchilla",
         )
         assert len(keys) == 3
     for law in ("chinchilla", "power_params", "power_tokens", "power_flops", "kaplan", "data_constrained"):

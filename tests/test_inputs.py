@@ -169,3 +169,29 @@ def test_repeated_data_under_a_law_that_does_not_see_it_is_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error", bs.RunsTableWarning)
         build_inputs(bs.ScalingLaw(prior="weak"), runs.assign(unique_tokens=runs["tokens"] / 2))  # 2 epochs: fine
+
+
+def test_runs_the_prior_was_fitted_on_are_said_to_count_twice():
+    # a fresh user fitted the embedded Chinchilla runs under the default prior (fitted on those runs) without a word
+    from bayes_scaling.inputs import validate_own_runs
+
+    chin = bs.datasets.load_chinchilla()[["params", "flops", "loss"]]  # D derived from C, as a user's table may have it
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        validate_own_runs(bs.ScalingLaw(), chin.head(60))
+    assert [str(w.message) for w in rec if "embedded" in str(w.message)] == [
+        "60 of the 60 runs are runs of the embedded 'chinchilla' data set, which the prior 'besiroglu2024' was fitted "
+        "on: the fit counts them twice, so its intervals are too narrow. Fit them with prior='weak' (as the demo does), "
+        "or leave them out."]
+    db = bs.datasets.load_datablations()
+    with pytest.warns(bs.RunsTableWarning, match=r"^229 of the 229 runs are runs of the embedded 'datablations' data "
+                                                 r"set, which the prior 'muennighoff2023'"):
+        validate_own_runs(bs.ScalingLaw(law="data_constrained"), db)
+    with warnings.catch_warnings():  # the weak prior, two runs only, or other runs: nothing to say
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("error", message=".*embedded", category=bs.RunsTableWarning)
+        validate_own_runs(bs.ScalingLaw(prior="weak"), chin.head(60))
+        validate_own_runs(bs.ScalingLaw(), pd.concat([synthetic_runs(), bs.datasets.load_chinchilla()[["params", "tokens", "loss"]].iloc[50:52]],
+                                                     ignore_index=True))
+        validate_own_runs(bs.ScalingLaw(), chin.head(60).assign(loss=chin["loss"].head(60) * 1.01))
+    prior = bs.get_prior("hoffmann2022")
+    assert prior.fitted_on == "chinchilla" and type(prior).from_dict(prior.to_dict()).fitted_on == "chinchilla"

@@ -15,7 +15,7 @@ from scipy import stats
 
 from ..data import RunsTableError
 from ..laws import get_law
-from ..priors import get_prior
+from ..priors import CATALOG, get_prior
 from ..scoring import kde_log_density
 from .base import BaselineFit, Forecast, validated_runs
 
@@ -25,13 +25,10 @@ __all__ = ["PublishedLaw", "PublishedLawOffset", "PublishedFit", "PUBLISHED_SOUR
 #: The laws with a published baseline, and the published fit each uses by default (prior catalog names).
 PUBLISHED_SOURCES = {"chinchilla": "besiroglu2024", "data_constrained": "muennighoff2023"}
 
-#: The embedded data set (``bayes_scaling.datasets``) whose runs each published fit was made on: a backtest of those
-#: runs scores the published baselines on their own training data. Hoffmann et al. (2022) and Besiroglu et al. (2024)
-#: fitted the Chinchilla runs (Besiroglu's 245 re-extracted points); Muennighoff et al. (2023) fitted about 400
-#: data-constrained runs up to 9B parameters, the embedded datablations runs among them. The one-variable priors
-#: ``besiroglu2024_params`` / ``_tokens`` are Besiroglu et al.'s fit at the compute-optimal ratio, so the same runs.
-FITTED_ON = {"besiroglu2024": "chinchilla", "hoffmann2022": "chinchilla", "muennighoff2023": "datablations",
-             "besiroglu2024_params": "chinchilla", "besiroglu2024_tokens": "chinchilla"}
+#: The embedded data set (``bayes_scaling.datasets``) whose runs each published fit was made on
+#: (:attr:`bayes_scaling.priors.PriorSpec.fitted_on`): a backtest of those runs scores the published baselines on their
+#: own training data.
+FITTED_ON = {name: spec.fitted_on for name, spec in CATALOG.items() if spec.fitted_on}
 
 _SOURCE_HINT = {"chinchilla": "'besiroglu2024' or 'hoffmann2022'", "data_constrained": "'muennighoff2023'"}
 
