@@ -198,8 +198,10 @@ PLAUSIBLE_TOKENS_PER_PARAM = (0.1, 1e4)
 FLOPS_AS_TOKENS_RATIO = 1e6
 
 
-def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
+def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False) -> str:
     """The warning for rows outside 0.1-10,000 tokens per parameter ("" if none): a unit slip or a column mix-up.
+    ``derived``: the tokens were derived from 'flops', so the fix names that column (a fresh user's FLOPs in the
+    wrong unit were blamed on a 'tokens' column the table did not have).
 
     Rows of the data-constrained law with many epochs of little data (14M parameters on 900B tokens of 100M unique)
     are runs of that law, not a slip: above the range, only rows whose unique tokens are also above it count.
@@ -220,7 +222,9 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str) -> str:
                      f"{tpp[high].max():.3g} tokens per parameter")
     if not parts:
         return ""
-    return "; ".join(parts) + ", outside 0.1-10,000; check that 'params' and 'tokens' are raw counts of the same run."
+    check = ("'params' is a raw count and 'flops' is in FLOPs (tokens are derived as flops / (6 params))" if derived
+             else "'params' and 'tokens' are raw counts of the same run")
+    return "; ".join(parts) + f", outside 0.1-10,000; check that {check}."
 
 
 def _plausible_ratio(ratio: pd.Series) -> bool:
@@ -1275,7 +1279,7 @@ def validate_runs(
     # allocation plausibility
     _refuse_flops_as_tokens(out, "column 'tokens'")
     _refuse_swapped_sizes(out, "columns 'params' and 'tokens'")
-    message = _implausible_allocation(out, ctx, "run")
+    message = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols)
     if message:
         warnings.warn(message, RunsTableWarning, stacklevel=2)
 
@@ -1682,7 +1686,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
         if len(df) > 1:  # one far target (1e15 parameters on 2e11 tokens) is a question, not a swap
             _refuse_swapped_sizes(df, f"{noun}: columns 'params' and 'tokens'")
-    message = _implausible_allocation(df, ctx, one)
+    message = _implausible_allocation(df, ctx, one, derived="tokens" not in cols)
     if message:
         warn_caller(f"{noun}: {message}", RunsTableWarning)
     if "domain" in cols:

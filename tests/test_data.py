@@ -447,6 +447,21 @@ def test_implausible_tokens_per_parameter_at_both_ends_are_told_apart():
                     "of the same run."]
 
 
+def test_implausible_tokens_per_parameter_from_flops_name_the_flops():
+    # runs given as params and flops, one at 5.88e17 (FLOPs of another run): the warning said to check 'tokens',
+    # a column the table did not have (a fresh user)
+    df = runs()
+    df = df.assign(flops=6 * df["params"] * df["tokens"]).drop(columns="tokens")
+    df.loc[2, "flops"] = 6 * 0.02 * df.loc[2, "params"] ** 2
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df)
+    msgs = [str(w.message) for w in rec if "tokens per parameter" in str(w.message)]
+    assert msgs == ["1 run(s) (row 2) have as few as 0.02 tokens per parameter, outside 0.1-10,000; check that "
+                    "'params' is a raw count and 'flops' is in FLOPs (tokens are derived as flops / (6 params))."]
+    with pytest.warns(RunsTableWarning, match=r"check that 'params' is a raw count and 'flops' is in FLOPs"):
+        validate_targets(df.drop(columns="loss").iloc[[0, 2]])
+
+
 def test_flops_inconsistent_with_tokens_warns_and_tokens_win():
     df = runs()
     df["flops"] = 6 * df["params"] * df["tokens"]
