@@ -166,10 +166,14 @@ def _warn_prior_fitted_on_runs(table: pd.DataFrame, prior) -> None:
     if not prior.informative or not prior.fitted_on:
         return
 
+    sizes = [c for c in ("params", "tokens", "flops") if c in table][:2]  # a one-variable sweep may have one
+    if not sizes:
+        return
+
     def keys(df: pd.DataFrame) -> pd.Series:
-        return pd.Series(np.round(np.log(df["params"].to_numpy(float)), 4).astype(str)).str.cat(
-            [pd.Series(np.round(np.log(df["tokens"].to_numpy(float)), 3).astype(str)),
-             pd.Series(np.round(df["loss"].to_numpy(float), 3).astype(str))], sep="|")
+        cols = [np.round(np.log(df[c].to_numpy(float)), 3).astype(str) for c in sizes]
+        return pd.Series(np.round(df["loss"].to_numpy(float), 3).astype(str)).str.cat([pd.Series(c) for c in cols],
+                                                                                     sep="|")
 
     seen = keys(table).isin(set(keys(load_dataset(prior.fitted_on))))
     if int(seen.sum()) >= PRIOR_SEEN_RUNS:
