@@ -42,7 +42,8 @@ from .backtest import backtest_cli
 from .baselines import FITTED_ON
 from .backtest.command import add_backtest_arguments
 from .costs import ValueModel, load_costs, load_value
-from .data import MIN_FLOPS, RunsTableError, RunsTableWarning, missing_domain_column, read_runs, unseen_domain_note, validate_targets
+from .data import (MIN_FLOPS, RunsTableError, RunsTableWarning, missing_domain_column, read_runs, unseen_domain_note,
+                   validate_targets, warn_unseen_domain)
 from .display import column_legend, print_table
 from .datasets import NAMES as DATASET_NAMES
 from .datasets import citation, embedded, load_chinchilla
@@ -357,9 +358,8 @@ def _load(dir_: str, domain: str | None = None) -> ScalingFit:
         raise CliError(f"--domain '{domain}' is not a domain of this fit{f' ({hint})' if hint else ''}: the fit has a "
                        f"single domain, '{fit.domains[0]}', and no hierarchy, so it cannot forecast another domain; "
                        "leave --domain out, or refit with reference runs (--reference chinchilla).")
-    note = unseen_domain_note(domain, fit.domains, f"--domain '{domain}'") if domain is not None else ""
-    if note:
-        warnings.warn(note, UserWarning, stacklevel=1)
+    if domain is not None:  # the API says it in the same words, so it is printed once
+        warn_unseen_domain(domain, fit.domains)
     return fit
 
 

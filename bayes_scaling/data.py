@@ -46,6 +46,7 @@ from ._warnings import warn_caller
 __all__ = [
     "DEFAULT_DOMAIN",
     "DOMAINS_CHECKED",
+    "warn_unseen_domain",
     "PLAUSIBLE_TOKENS_PER_PARAM",
     "MIN_TOKENS",
     "MIN_PARAMS",
@@ -611,6 +612,22 @@ def unseen_domain_note(name, domains, who: str) -> str:
     known = [str(d) for d in domains]
     hint = did_you_mean(name, known, cutoff=0.8, contains=True) if str(name) not in known else ""
     return f"{who} is not a domain of this fit, so it gets the forecast for a new domain; {hint}" if hint else ""
+
+
+def warn_unseen_domain(name, domains) -> None:
+    """Warn (:class:`RunsTableWarning`) when a domain given by argument (``domain=``, ``--domain``) is not a fitted
+    one but close to one (:func:`unseen_domain_note`): a misspelt name silently gave the new-domain forecast.
+
+    Parameters
+    ----------
+    name : str
+        The domain given.
+    domains : sequence of str
+        The fit's domains.
+    """
+    note = unseen_domain_note(name, domains, f"domain '{name}' (domain= / --domain)")
+    if note:
+        warn_caller(note, RunsTableWarning)
 
 
 def read_runs(path: str | Path, *, what: str = "runs table", columns=None) -> pd.DataFrame:
@@ -1591,6 +1608,12 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         raise RunsTableError(f"the {what} is empty; give one row per {per} with params and tokens.")
     df = targets.copy()
     if not df.index.is_unique:  # repeated labels would mix up rows when forecasts are written back
+        # ... and renumbering them did so silently: t["pred"] = predict(t)["loss_median"] gave one row another's
+        # forecast (a fresh user)
+        dup = df.index[df.index.duplicated()][0]
+        warn_caller(f"the {what}'s index repeats labels ({dup} and maybe more): its rows are numbered 0-{len(df) - 1} "
+                    "by position, and so are the results; assign them back by position (.to_numpy()), or give the "
+                    "table a unique index first (.reset_index(drop=True)).", RunsTableWarning)
         df = df.reset_index(drop=True)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     df = _published_headers(df, ctx)

@@ -483,9 +483,10 @@ def frontier(
         warn_caller(thin, UserWarning)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
     named = warn_budgets(fit, flops) if warn_far else None
-    if domain is None:  # raises for a fit of several domains (default_domain's message speaks of targets)
-        fit.domain_for("frontier", new="frontier", every="For every domain at once, as the command line does without "
-                       "--domain, use bayes_scaling.workflow.domain_frontiers.")
+    # without a domain, raises for a fit of several (default_domain's message speaks of targets); with one, questions a
+    # near miss of a fitted name, which gives a new domain's frontier
+    fit.domain_for("frontier", domain, new="frontier", every="For every domain at once, as the command line does "
+                   "without --domain, use bayes_scaling.workflow.domain_frontiers.")
     theta, dom = _domain_theta(fit, domain, rng)
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,

@@ -23,7 +23,8 @@ def check_prob(prob: float) -> float:
         ``interval probability must be between 0 and 1 (exclusive), got ...``.
     """
     if not 0 < prob < 1:
-        raise ValueError(f"interval probability must be between 0 and 1 (exclusive), got {prob}.")
+        percent = f"; for {prob:g} % give {prob / 100:g}" if 1 < prob < 100 else ""
+        raise ValueError(f"interval probability must be between 0 and 1 (exclusive), got {prob}{percent}.")
     return float(prob)
 
 
@@ -50,8 +51,13 @@ def thin_tails(prob: float, n_draws: int) -> str:
     -------
     str
         The sentence for a warning, naming the draws in each tail and the largest ``prob`` they support.
+
+    Raises
+    ------
+    ValueError
+        ``prob`` outside (0, 1) (:func:`check_prob`).
     """
-    tail = (1.0 - prob) / 2.0 * n_draws
+    tail = (1.0 - check_prob(prob)) / 2.0 * n_draws  # prob=90 warned of -1.8e5 draws before it was refused
     if tail >= MIN_TAIL_DRAWS:
         return ""
     most = 1.0 - 2.0 * MIN_TAIL_DRAWS / n_draws

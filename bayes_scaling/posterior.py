@@ -35,7 +35,8 @@ import xarray as xr
 
 from ._version import __version__
 from ._warnings import warn_caller
-from .data import RunsTableError, repeated_configurations
+from ._text import did_you_mean
+from .data import RunsTableError, repeated_configurations, warn_unseen_domain
 from .diagnostics import ConvergenceWarning, Diagnostics
 from .discrepancy import DiscrepancyBasis
 from .extrapolation import NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance
@@ -199,7 +200,9 @@ class ScalingFit:
         if domain is None:
             return self.population_theta()
         if domain not in self.domains:
-            raise KeyError(f"unknown domain '{domain}'; known domains: {', '.join(self.domains)}.")
+            hint = did_you_mean(domain, list(self.domains), cutoff=0.8, contains=True)
+            raise KeyError(f"unknown domain '{domain}'{f' ({hint})' if hint else ''}; known domains: "
+                           f"{', '.join(self.domains)}.")
         return self._slot(self.draws(VARS.theta), domain)
 
     def population_theta(self) -> np.ndarray:
@@ -416,6 +419,8 @@ class ScalingFit:
             them (:attr:`default_domain`'s speaks of targets, which a figure or a frontier has none of).
         """
         if domain is not None:
+            if new:  # an unseen name gives a new domain's numbers: a near miss of a fitted name is questioned
+                warn_unseen_domain(domain, self.domains)
             return domain
         only = self._only_domain()
         if only is not None:
@@ -631,17 +636,86 @@ class ScalingFit:
         return self
 
     # ------------------------------------------------------ convenience API
-    def predict(self, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None):
-        """Posterior predictive loss at targets; see :func:`bayes_scaling.predict.predict`."""
+    def predict(self, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,
+                kind: str = "eti") -> pd.DataFrame:
+        """Posterior predictive loss at targets (:func:`bayes_scaling.predict.predict`, which says more).
+
+        Parameters
+        ----------
+        targets : DataFrame or path
+            One row per target: ``params`` (N) and ``tokens`` (D) or ``flops`` (C; D = C / (6 N)), raw counts;
+            optional ``domain`` (a fitted domain, or a new name for the forecast of an unseen domain); with the
+            data-constrained law ``unique_tokens`` (U).
+        prob : float, default 0.9
+            Probability of the credible intervals, in (0, 1).
+        domain : str, optional
+            Domain of the rows that name none (required for a fit of several domains without a ``domain`` column).
+        random_seed : int, optional
+            Seed of the run-to-run noise draws (default: the fit's seed).
+        kind : {"eti", "hdi"}, default "eti"
+            Equal-tailed or highest-density intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The targets' columns plus ``domain``, ``domain_kind`` (``fitted`` or ``new_domain``) and, in nats/token,
+            ``loss_median``, ``loss_lower``, ``loss_upper`` (one new training run, its noise included) and
+            ``mean_loss_median``, ``mean_loss_lower``, ``mean_loss_upper`` (the expected loss: the law, its
+            discrepancy term and the model-form error beyond the runs).
+
+        Raises
+        ------
+        RunsTableError
+            Invalid targets (the message names the column, the row and the fix), or no domain for a row of a fit of
+            several domains.
+        """
         from .predict import predict  # the one upward import: a convenience method (tests/test_architecture.py)
 
-        return predict(self, targets, prob=prob, domain=domain, random_seed=random_seed)
+        return predict(self, targets, prob=prob, domain=domain, random_seed=random_seed, kind=kind)
 
-    def frontier(self, flops, prob: float = 0.9, domain: str | None = None, **kwargs):
-        """Compute-optimal allocation; see :func:`bayes_scaling.decisions.frontier`."""
+    def frontier(self, flops, prob: float = 0.9, domain: str | None = None, *, max_params: float | None = None,
+                 unique_tokens: float | None = None, inference_tokens: float = 0.0, random_seed: int | None = None,
+                 notes: list | None = None) -> pd.DataFrame:
+        """Compute-optimal allocation with credible intervals (:func:`bayes_scaling.decisions.frontier`, which says
+        more).
+
+        Parameters
+        ----------
+        flops : float or sequence of float
+            Budgets C in FLOPs (C = 6 N D for training; plus 2 N per inference token with ``inference_tokens``).
+        prob : float, default 0.9
+            Probability of the credible intervals.
+        domain : str, optional
+            A fitted domain, or a new name for the frontier of an unseen domain (required for a fit of several).
+        max_params : float, optional
+            Largest model (parameters) allowed.
+        unique_tokens : float, optional
+            Unique tokens available (data-constrained law): the optimum repeats them when it needs more.
+        inference_tokens : float, default 0
+            Tokens the model will serve, charged at 2 N FLOPs each (Sardana et al. 2024).
+        random_seed : int, optional
+            Seed of the draws of a new domain.
+        notes : list, optional
+            Receives the note on where the law plus its discrepancy term is lowest instead of a warning.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per budget: ``flops`` and, each as ``_median``, ``_lower``, ``_upper``: ``params_opt`` (N),
+            ``tokens_opt`` (D), ``tokens_per_param`` (D / N) and ``loss_opt`` (expected loss, nats/token); with
+            ``unique_tokens`` also ``unique_tokens`` and ``epochs``; plus ``domain``.
+
+        Raises
+        ------
+        ValueError
+            Non-positive budgets or constraints, or a law without an N-D split.
+        RunsTableError
+            A fit of several domains without ``domain``.
+        """
         from .decisions import frontier  # the other upward import: a convenience method
 
-        return frontier(self, flops, prob=prob, domain=domain, **kwargs)
+        return frontier(self, flops, prob=prob, domain=domain, max_params=max_params, unique_tokens=unique_tokens,
+                        inference_tokens=inference_tokens, random_seed=random_seed, notes=notes)
 
     # --------------------------------------------------------------- saving
     #: Fields of :meth:`to_dict` that :meth:`from_dict` needs (``varying`` is optional: older fits lack it).

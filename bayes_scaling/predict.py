@@ -32,7 +32,8 @@ from scipy import stats
 
 from ._text import listed
 from ._warnings import warn_caller
-from .data import DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets
+from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets,
+                   warn_unseen_domain)
 from .intervals import interval, thin_tails
 
 __all__ = ["predict", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
@@ -411,14 +412,22 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
     t = validate_targets(targets, domains=fit.domains if check_domains else None, needs=needs, domain_col=fit.domain_col)
     assume_unique_tokens(fit, t, "targets", "forecast")
     if domain is not None:
+        warn_unseen_domain(domain, fit.domains)  # a near miss of a fitted name silently gave a new domain's forecast
         if len(t) and t["domain"].notna().all() and (t["domain"] != domain).any():
             # the domain argument fills rows without one; a fresh user's --domain was ignored without a word
             warn_caller(f"domain '{domain}' (domain= / --domain) is not used: every target names its own domain in "
                         f"column '{fit.domain_col}'; the domain argument only fills rows that name none.",
                         RunsTableWarning)
         t["domain"] = t["domain"].where(t["domain"].notna(), domain)
-    if t["domain"].isna().any():
-        t["domain"] = t["domain"].where(t["domain"].notna(), fit.default_domain)
+    blank = t["domain"].isna()
+    if blank.any() and not blank.all() and len(fit.own_domains) > 1:
+        # "say which one: a 'domain' column in the targets" was all a fresh user read for one empty cell of that column
+        rows = ", ".join(f"row {r}" for r in t.index[blank][:3]) + (" and more" if blank.sum() > 3 else "")
+        raise RunsTableError(f"targets column '{fit.domain_col}' is empty in {rows}, and this fit has several domains; "
+                             f"name the domain of each row (one of {listed(map(repr, fit.own_domains), 6)}, or a new name for "
+                             "the forecast of an unseen domain), or pass domain=NAME for the rows that name none.")
+    if blank.any():
+        t["domain"] = t["domain"].where(~blank, fit.default_domain)
     return t
 
 

@@ -167,6 +167,10 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
         A threshold above :data:`THRESHOLD_SCALE_FACTOR` times the median loss of the runs (a perplexity?);
         targets whose ``expected_shortfall`` rests on the most extreme 1 % of the draws (:data:`ES_TAIL_SHARE`).
     """
+    try:  # "3.0" from a widget or a config file gave numpy's "ufunc 'isfinite' not supported" (a fresh user)
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold!r}.") from None
     if not np.isfinite(threshold) or threshold <= 0:
         raise ValueError(f"threshold must be a positive loss in nats/token, got {threshold}.")
     check_threshold(threshold, fit.own_runs()["loss"])
@@ -411,9 +415,14 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
             f"law ({spec.name}); forecasts lean on the domain's own runs where they disagree."
         )
     else:
+        # "consistent with the published law" read as a contradiction next to a +49 % departure (a fresh user's PTB
+        # domain): say how far the runs lie from the published law, and that the spread between data sets allows it
+        with np.errstate(all="ignore"):
+            gap = float(np.expm1(np.median(y - law.log_loss(x, dict(zip(law.theta_names, th_pub, strict=True)), np))))
         flag, msg = "none", (
-            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' are consistent with the published law "
-            f"({spec.name}) up to the usual spread between data sets."
+            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' lie {gap:+.0%} from the published law "
+            f"({spec.name}) at their sizes (median), within the usual spread between data sets, so they are no "
+            "surprise for a new domain."
         )
     return {"domain": domain, "n_runs": int(len(y)), "distance2": d2, "p_value": p, "worst_run": worst,
             "flag": flag, "message": msg}

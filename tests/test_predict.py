@@ -390,3 +390,59 @@ def test_a_target_read_back_from_a_csv_gets_the_same_draws(fake_fit):
     c = fake_fit.predict(pd.DataFrame({"params": [11.9e9], "tokens": [140846979169]}))  # another run: other draws
     assert not np.allclose(a[["loss_lower", "loss_upper"]].to_numpy(), c[["loss_lower", "loss_upper"]].to_numpy(),
                            rtol=1e-9)
+
+
+def test_a_near_miss_of_a_fitted_domain_given_by_argument_is_questioned(fake_hier_fit):
+    # domain="rpj/c4_va" silently gave the new-domain forecast in predict, frontier and exceedance (a fresh user)
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    said = ("domain 'cod' (domain= / --domain) is not a domain of this fit, so it gets the forecast for a new domain; "
+            "did you mean 'code'?")
+    for call in (lambda: fake_hier_fit.predict(t, domain="cod"), lambda: fake_hier_fit.frontier([1e21], domain="cod"),
+                 lambda: bs.risk.exceedance(fake_hier_fit, t, 3.0, domain="cod")):
+        with pytest.warns(bs.RunsTableWarning) as rec:
+            call()
+        assert [str(w.message) for w in rec if "is not a domain" in str(w.message)] == [said]
+    with warnings.catch_warnings():  # a new name far from every fitted one is a new domain on purpose
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        fake_hier_fit.predict(t, domain="legal-contracts")
+    with pytest.raises(KeyError, match=r"unknown domain 'cod' \(did you mean 'code'\?\); known domains: books, "):
+        fake_hier_fit.parameters(domain="cod")
+
+
+def test_one_empty_domain_cell_is_named_by_its_row(fake_hier_fit):
+    # "say which one: a 'domain' column in the targets" was all a fresh user read for one empty cell of that column
+    t = pd.DataFrame({"params": [1e9, 2e9, 3e9], "tokens": [2e10, 4e10, 6e10], "domain": ["code", None, "web"]})
+    with pytest.raises(bs.RunsTableError) as err:
+        fake_hier_fit.predict(t)
+    assert str(err.value) == ("targets column 'domain' is empty in row 1, and this fit has several domains; name the "
+                              "domain of each row (one of 'books', 'code', 'web', or a new name for the forecast of an "
+                              "unseen domain), or pass domain=NAME for the rows that name none.")
+    assert list(fake_hier_fit.predict(t, domain="books")["domain"]) == ["code", "books", "web"]
+
+
+def test_repeated_index_labels_are_said_and_results_follow_the_position(fake_fit):
+    # t["pred"] = predict(t)["loss_median"] gave one row another's forecast: the index was renumbered silently
+    t = pd.DataFrame({"params": [1e9, 2e9, 3e9], "tokens": [2e10, 4e10, 6e10]}, index=[0, 0, 1])
+    with pytest.warns(bs.RunsTableWarning, match=r"^the targets table's index repeats labels \(0 and maybe more\): its "
+                                                 r"rows are numbered 0-2 by position, and so are the results; assign"):
+        out = fake_fit.predict(t)
+    assert list(out.index) == [0, 1, 2] and list(out["params"]) == [1e9, 2e9, 3e9]
+
+
+def test_the_fit_methods_take_what_their_functions_take(fake_fit):
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    pd.testing.assert_frame_equal(fake_fit.predict(t, kind="hdi"), predict(fake_fit, t, kind="hdi"))
+    assert not fake_fit.predict(t, kind="hdi").equals(fake_fit.predict(t))
+    capped = fake_fit.frontier([1e24], max_params=1e9)
+    assert capped["params_opt_median"].iloc[0] <= 1e9
+    for method in (type(fake_fit).predict, type(fake_fit).frontier):  # units and columns in help(), not "see ..."
+        assert "Returns" in method.__doc__ and "nats/token" in method.__doc__
+
+
+def test_an_interval_probability_in_percent_is_refused_without_a_warning_first(fake_fit):
+    # prob=90 warned of "-1.78e+05 draws beyond each end" before the error (a fresh user)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^interval probability must be between 0 and 1 \(exclusive\), got 90; "
+                                             r"for 90 % give 0\.9\.$"):
+            fake_fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10]}), prob=90)

@@ -370,3 +370,23 @@ def test_a_mean_excess_of_a_few_missing_draws_is_warned_about(fake_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exceedance(fit, TARGET, true)  # half the draws miss
+
+
+def test_no_prior_data_conflict_says_how_far_the_runs_lie_from_the_published_law(fake_fit):
+    # "consistent with the published law" read as a contradiction next to a +49 % departure (a fresh user's PTB domain)
+    fit = dataclasses.replace(fake_fit, runs=fake_fit.runs.assign(loss=fake_fit.runs["loss"] * 1.3))
+    res = prior_data_conflict(fit)
+    pub = chinchilla_loss(fit.runs["params"], fit.runs["tokens"], **PUB)
+    gap = float(np.median(fit.runs["loss"] / pub)) - 1
+    assert res["flag"] == "none" and res["message"] == (
+        f"No prior-data conflict (p = 1): the runs of 'default' lie {gap:+.0%} from the published law (besiroglu2024) at "
+        "their sizes (median), within the usual spread between data sets, so they are no surprise for a new domain.")
+    assert 0.2 < gap < 0.3
+
+
+def test_exceedance_takes_a_threshold_as_text_and_refuses_what_is_not_a_number(fake_fit):
+    # "3.0" from a widget gave numpy's "ufunc 'isfinite' not supported for the input types" (a fresh user)
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    np.testing.assert_array_equal(exceedance(fake_fit, t, "2.5")["p_exceed"], exceedance(fake_fit, t, 2.5)["p_exceed"])
+    with pytest.raises(ValueError, match=r"^threshold must be a positive loss in nats/token, got 'low'\.$"):
+        exceedance(fake_fit, t, "low")
