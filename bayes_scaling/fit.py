@@ -310,7 +310,9 @@ class ScalingLaw:
             its checks instead of warning.
         progress : bool, default False
             Show the sampler's progress bar.
-        loss_unit : {"nats", "bits"}
+        loss_unit : {"nats", "bits"}, default "nats"
+            Unit of the runs' ``loss`` column: natural-log loss per token, or log2 (bits), converted to nats
+            (x ln 2) before the fit; forecasts are in nats/token either way.
 
         Returns
         -------

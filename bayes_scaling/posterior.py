@@ -490,7 +490,10 @@ class ScalingFit:
         -------
         pandas.DataFrame
             Columns ``domain``, ``parameter``, ``median``, ``lower``, ``upper``,
-            ``published`` (the prior's value, NaN for a weak prior).
+            ``published`` (the prior's value, NaN for a weak prior). Units of the Chinchilla law
+            L = E + A / N^alpha + B / D^beta (Hoffmann et al. 2022, Eq. 2): E in nats/token, A in nats/token x
+            parameters^alpha, B in nats/token x tokens^beta, alpha and beta dimensionless; the other laws' parameters
+            likewise (:mod:`bayes_scaling.laws`).
         """
         doms = [domain] if domain else list(self.domains)
         rows = []
@@ -535,7 +538,7 @@ class ScalingFit:
         pandas.DataFrame
             Columns ``domain``, ``parameter``, ``median``, ``lower``, ``upper``, ``r_hat``,
             ``ess_bulk``, ``ess_tail``, ``published``; ``attrs["published_source"]`` names
-            the catalog entry of ``published`` (None without one).
+            the catalog entry of ``published`` (None without one). Parameter units as in :meth:`parameters`.
         """
         import arviz as az  # imported on use: diagnostics are the only caller of ArviZ here
 
@@ -859,6 +862,16 @@ class ScalingFit:
         """Load a fit saved by :meth:`save`.
 
         Predictions from it are identical to those of the saved fit (same draws, same seed).
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory :meth:`save` wrote (``fit.json``, ``posterior.nc``, ``runs.csv``), e.g. the ``fit``
+            directory of a ``bayes-scaling fit --out DIR`` run.
+
+        Returns
+        -------
+        ScalingFit
 
         Raises
         ------
