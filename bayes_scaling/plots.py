@@ -410,6 +410,8 @@ def plot_parameters(fit, *, prob: float = 0.9, domain: str | None = None, ax=Non
         a.set_yticks([0, 1], ["posterior", "prior"])
         a.set_ylim(-0.6, 1.6)
         a.set_title(name, loc="left", fontsize=9)
+    if len(fit.domains) > 1:  # next to reference runs the figure did not say whose parameters it shows (a fresh user)
+        axes[0].set_title(_plain(domain_label(domain)), loc="right", fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
     if own_figure:  # above the panels, where it cannot hide an interval
         fig.legend(handles, labels, fontsize=7, loc="outside upper center", ncols=3, frameon=False)
@@ -451,6 +453,7 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
         flops = np.geomspace(flops[0], flops[-1], FRONTIER_GRID)  # two budgets read 17 tokens/param where it is 11.5)
     # a drawing grid, not budgets the user chose: the report's reached 1.5x its table's largest budget and warned
     # about a budget 1355x beyond the runs that nobody had asked for
+    domain = fit.domain_for("figure", domain, new="frontier")
     fr = frontier(fit, flops, prob=prob, domain=domain, warn_far=False)
     for key, colour, label in (("params_opt", OKABE_ITO[0], "N_opt (parameters)"), ("tokens_opt", OKABE_ITO[1], "D_opt (tokens)")):
         ax.fill_between(fr["flops"], fr[f"{key}_lower"], fr[f"{key}_upper"], color=colour, alpha=0.25, lw=0)
@@ -482,7 +485,9 @@ def plot_frontier(fit, flops=None, *, prob: float = 0.9, domain: str | None = No
                    frameon=False)
     else:
         ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper left")
-    ax.set_title("compute-optimal allocation (C = 6ND)")
+    # next to reference runs (or among several domains) the title says whose frontier it is
+    ax.set_title("compute-optimal allocation (C = 6ND)" + (f": {_plain(domain_label(domain))}" if len(fit.domains) > 1
+                                                            else ""), fontsize=10)
     return fig, ax
 
 

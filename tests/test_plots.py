@@ -770,3 +770,21 @@ def test_one_domain_figures_of_several_domains_ask_for_the_figures_domain(fake_h
         plot_parameters(fake_hier_fit)
     assert fake_hier_fit.domain_for("figure", "code") == "code"
     plt.close("all")
+
+
+def test_parameters_and_frontier_figures_name_their_domain_next_to_other_domains(fake_fit, fake_hier_fit):
+    # next to the Chinchilla reference, parameters.png and frontier.png did not say whose they were (a fresh user)
+    import dataclasses
+
+    from bayes_scaling.plots import plot_frontier, plot_parameters
+
+    with_ref = dataclasses.replace(fake_hier_fit, reference_domains=["books"])
+    fig, axes = plot_parameters(with_ref, domain="code")
+    assert axes[0].get_title(loc="right") == "code"
+    fig2, ax = plot_frontier(with_ref, [1e21, 1e22], domain="code")
+    assert ax.get_title() == "compute-optimal allocation (C = 6ND): code"
+    fig3, axes1 = plot_parameters(fake_fit)  # one domain: nothing to tell apart
+    fig4, ax1 = plot_frontier(fake_fit, [1e21, 1e22])
+    assert axes1[0].get_title(loc="right") == "" and ax1.get_title() == "compute-optimal allocation (C = 6ND)"
+    for f in (fig, fig2, fig3, fig4):
+        plt.close(f)
