@@ -253,8 +253,8 @@ def summarize_points(points: pd.DataFrame, prob_levels=(0.5, 0.8, 0.9, 0.95)) ->
     dict
         ``n_heldout`` (rows), ``n_scored``, ``mape`` (median APE, percent), ``rmsle``,
         ``r2``, ``coverage_XX`` per level, ``width_90``, ``crps``, ``log_pred_density``
-        (means over the scored runs). NaN when a score cannot be computed (no
-        intervals, fewer than 2 runs for R²).
+        (means over the scored runs; coverage and width over those with both ends of the interval). NaN when a
+        score cannot be computed (no intervals, fewer than 2 runs for R²).
     """
     out: dict = {"n_heldout": int(len(points))}
     ok = points["loss_median"].notna() if len(points) else pd.Series([], dtype=bool)
@@ -269,11 +269,14 @@ def summarize_points(points: pd.DataFrame, prob_levels=(0.5, 0.8, 0.9, 0.95)) ->
     levels = sorted(set(float(q) for q in prob_levels) | {0.9})
     for q in levels:
         lo_c, hi_c = f"loss_lower_{level_label(q)}", f"loss_upper_{level_label(q)}"
-        if lo_c in p and hi_c in p and len(p) and p[lo_c].notna().all() and p[hi_c].notna().all():
-            lo, hi = p[lo_c].to_numpy(float), p[hi_c].to_numpy(float)
-            out[f"coverage_{level_label(q)}"] = coverage(y, lo, hi)
+        # over the runs with both ends: one domain without intervals (too few runs for a baseline's) made the whole
+        # method's coverage NaN (a fresh user); the backtest's notes say how many runs have them
+        have = (p[lo_c].notna() & p[hi_c].notna()).to_numpy() if lo_c in p and hi_c in p else np.zeros(len(p), bool)
+        if have.any():
+            lo, hi = p[lo_c].to_numpy(float)[have], p[hi_c].to_numpy(float)[have]
+            out[f"coverage_{level_label(q)}"] = coverage(y[have], lo, hi)
             if math.isclose(q, 0.9):
-                out["width_90"] = relative_width(lo, hi, yh)
+                out["width_90"] = relative_width(lo, hi, yh[have])
         else:
             out[f"coverage_{level_label(q)}"] = nan
             if math.isclose(q, 0.9):

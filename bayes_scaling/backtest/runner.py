@@ -9,6 +9,7 @@ resample number, so the numbers do not depend on the backend or the number of wo
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Mapping
@@ -36,9 +37,12 @@ from ..data import RunsTableError, RunsTableWarning, validate_runs
 from .. import datasets
 from ..extrapolation import get_extrapolation_prior
 from ..fit import ScalingLaw
+from ..inputs import validate_own_runs
 from ..intervals import interval
 from ..laws import get_law
 from ..predict import predictive_draws
+from .._text import listed
+from .._warnings import warn_caller
 from ..scoring import ape, crps_from_draws, kde_log_density, level_label, summarize_points
 from .splits import normalise_splits
 
@@ -212,6 +216,41 @@ def warn_if_learned_from(heldout: pd.DataFrame, extrapolation="learned", min_sha
                           UserWarning, stacklevel=3)
 
 
+def _canonical(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs in one order whatever the table's: by domain, then the size columns and the loss (stable)."""
+    keys = [c for c in ("domain", "params", "tokens", "unique_tokens", "flops", "loss") if c in runs]
+    return runs.sort_values(keys, kind="stable")
+
+
+def _warn_fitting_runs(splits, specs, said: set[str]) -> None:
+    """Say what the Bayesian fit's own check of each split's fitting runs finds beyond the whole table's warnings.
+
+    The fit runs with its runs warnings off (the table's were given), so a split that leaves 4 runs for a law of 5
+    parameters, or a domain of one run, went without a word (a fresh user).
+    """
+    for label, tr, _ in splits:
+        for _, base, kw in specs:
+            if base != "bayes":
+                continue
+            spec = ScalingLaw(**{k: v for k, v in kw.items() if k not in _BAYES_FIT_KEYS})
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
+                try:
+                    validate_own_runs(spec, tr, with_reference=kw.get("reference") is not None)
+                except RunsTableError:
+                    continue  # the fit raises it, in its own words
+            for w in rec:
+                msg = str(w.message)
+                if issubclass(w.category, RunsTableWarning) and _gist(msg) not in {_gist(m) for m in said}:
+                    said.add(msg)
+                    warn_caller(f"split '{label}', the runs it fits: {msg}", RunsTableWarning)
+
+
+def _gist(message: str) -> str:
+    """A warning without its counts, rows and values: the same check on a subset of the runs says nothing new."""
+    return re.sub(r"[-+]?\d[\d.,e+-]*", "#", re.sub(r"\([^()]*\)", "", message))
+
+
 def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_seed: int) -> dict:
     """Fit the Bayesian model and return its forecast of the held-out runs (a joblib task)."""
     kw = dict(kwargs)
@@ -254,7 +293,7 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_se
                      + ("" if d.ok else ": sampling diagnostics flagged problems"))
     unseen = sorted(set(test["domain"]) - set(fit.domains))
     if unseen:
-        notes.append(f"population predictive for unseen domain(s) {', '.join(unseen)}")
+        notes.append(f"population predictive for unseen domain(s) {listed(unseen, 4)}")
     diag = {"max_rhat": float(d.max_rhat), "min_ess": float(min(d.min_ess_bulk, d.min_ess_tail)),
             "divergent_pct": 100.0 * d.divergences / d.n_draws} if d is not None else {}
     return {
@@ -442,8 +481,14 @@ def backtest(
     given = normalise_splits(split)
     needs = _sizes_needed(specs)
     table = None
+    said: set[str] = set()  # the whole table's warnings, not repeated for the runs a split fits
     if runs is not None:
-        table = validate_runs(runs, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            table = validate_runs(runs, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
+        for w in rec:
+            said.add(str(w.message))
+            warn_caller(str(w.message), w.category)
     elif any(sp is not None for *_, sp in given):
         raise RunsTableError("runs is None: give the runs table, or the split as a (train, heldout) pair of DataFrames.")
     splits = []
@@ -456,10 +501,13 @@ def backtest(
                 warnings.simplefilter("ignore", RunsTableWarning)
                 tr = validate_runs(tr, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
                 te = validate_runs(te, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
-        splits.append((label, tr, te))
+        # one canonical order, so the scores do not move with the rows' order (a fresh user's shuffled table moved the
+        # deterministic least-squares fit's MAPE and the bootstrap's)
+        splits.append((label, _canonical(tr), _canonical(te)))
     labels = [s[0] for s in splits]
     if len(set(labels)) != len(labels):
         raise ValueError(f"split labels must be unique, got {labels}.")
+    _warn_fitting_runs(splits, specs, said)
     heldout = pd.concat([te for *_, te in splits])
     for _, base, kw in specs:
         if base == "bayes":
@@ -551,7 +599,7 @@ def backtest(
                 small = sorted(d for d, f in fits.items() if f.n_runs < f.min_runs_for_intervals)
                 if small:
                     k = min(f.min_runs_for_intervals for f in fits.values())
-                    notes.append(f"no intervals for domain(s) with fewer than {k} fitting runs: {', '.join(small)}")
+                    notes.append(f"no intervals for domain(s) with fewer than {k} fitting runs: {listed(small, 4)}")
             else:
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
@@ -565,6 +613,12 @@ def backtest(
                     notes.append(f"the published {own} law ({model.config.source}), not the {', '.join(others)} "
                                  "law of the other methods")
             pts = score_points(te, y, levels, model, fc_by_dom if base == "bayes" else None, notes)
+            scored = pts["loss_median"].notna()
+            bare = scored & pts["loss_lower_90"].isna()
+            if bare.any() and not bare[scored].all():  # coverage is then over the others (scoring.summarize_points)
+                notes.append(f"intervals for {int((scored & ~bare).sum())} of the {int(scored.sum())} scored runs, "
+                             "coverage and width over those; none in domain(s) "
+                             f"{listed(pd.unique(te['domain'].to_numpy()[bare.to_numpy()]), 4)}")
             pts.insert(0, "method", label)
             pts.insert(0, "split", split_label)
             point_frames.append(pts)
@@ -645,7 +699,7 @@ def score_points(te: pd.DataFrame, y: np.ndarray, levels, model, bayes_fc, notes
             groups.append((pos, fc))
         if missing:
             k = int(te["domain"].isin(missing).sum())
-            notes.append(f"{k} held-out run(s) in domain(s) without fitting runs not scored: {', '.join(missing)}")
+            notes.append(f"{k} held-out run(s) in domain(s) without fitting runs not scored: {listed(missing, 4)}")
     for pos, fc in groups:
         if fc.draws_log is None or fc.draws_log.shape[0] == 1:
             med[pos] = np.exp(fc.point_log)
