@@ -1412,3 +1412,14 @@ def test_a_file_that_is_not_a_table_is_named_as_such(tmp_path):
         read_runs(md, what="targets table")
     assert str(e.value) == (f"targets table '{md}' is a Markdown document (.md), not a table; give a table file (CSV or "
                             "TSV, optionally gzip-compressed, .xlsx, .parquet or .json).")
+
+
+def test_runs_of_several_domains_at_one_token_count_within_a_few_percent_are_said():
+    # 28 routing recipes at 1.300e11-1.311e11 tokens: the D exponent comes from the prior, without a word (a fresh user)
+    df = pd.concat([runs().assign(domain=d) for d in ("a", "b")], ignore_index=True)
+    df["tokens"] = 1.305e11 * np.linspace(0.996, 1.0046, len(df))
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df, informative_prior=True)
+    assert [str(w.message) for w in rec if "not identified" in str(w.message)] == [
+        "all runs have the same 'tokens' to within 0.9% (1.29978e+11-1.311e+11), so the D exponent is not identified; "
+        "it comes from the prior alone."]
