@@ -146,13 +146,15 @@ def _sizes_needed(specs) -> tuple[str, ...]:
 
 
 def _matches(heldout: pd.DataFrame, name: str) -> int:
-    """How many held-out runs are runs of the embedded data set ``name`` ((N, D) equal to a relative 1e-6)."""
-    if not {"params", "tokens"} <= set(heldout.columns):
-        return 0  # a table of one size column cannot be matched run for run
-    keys = np.log(heldout[["params", "tokens"]].to_numpy(float))
+    """How many held-out runs are runs of the embedded data set ``name`` ((N, D), or C alone for a compute-only
+    table, equal to a relative 1e-6; a fresh user's flops,loss copy of the Chinchilla runs was not matched)."""
+    cols = ["params", "tokens"] if {"params", "tokens"} <= set(heldout.columns) else ["flops"]
+    if not set(cols) <= set(heldout.columns):
+        return 0
+    keys = np.log(heldout[cols].to_numpy(float))
     if name not in datasets.NAMES or not len(keys):
         return 0
-    ref = np.log(datasets.load(name)[["params", "tokens"]].to_numpy(float))
+    ref = np.log(datasets.load(name)[cols].to_numpy(float))
     return int((np.abs(keys[:, None, :] - ref[None, :, :]) < 1e-6).all(axis=2).any(axis=1).sum())
 
 
