@@ -264,9 +264,18 @@ def check_convergence(
         )
     if n_chains > 1 and max_rhat > RHAT_MAX:
         worst = table["r_hat"].idxmax()
+        # twice the draws this fit had (a retried fit already had 2000 or more), and with a few divergent draws a
+        # higher target acceptance too: more draws alone then crossed the divergence limit, and a fresh user
+        # needed three reruns to find the settings
+        more = max(2000, 2 * (n_draws // max(n_chains, 1)))
+        calmer = ""
+        if 0 < div < DIVERGENT_MAX * n_draws:
+            t = next((t for t in (0.95, 0.99) if target_accept is None or target_accept < t), None)
+            calmer = f" and {setting.format(f'target_accept={t}')} ({div} draws diverged)" if t else ""
         problems.append(
             f"R-hat is {_above(max_rhat, RHAT_MAX)} for {named(worst)} (should be <= {RHAT_MAX}): the chains disagree, "
-            f"so the posterior is not reliable. Run more draws ({setting.format('draws=2000, tune=2000')}){prior}."
+            f"so the posterior is not reliable. Run more draws ({setting.format(f'draws={more}, tune={more}')})"
+            f"{calmer}{prior}."
         )
     if min_b < need or min_t < need:
         worst = table["ess_bulk"].idxmin() if min_b < need else table["ess_tail"].idxmin()

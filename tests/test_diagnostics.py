@@ -227,3 +227,17 @@ def test_rhat_text_never_rounds_a_failure_to_the_limit():
 
     assert [d(r).rhat_text for r in (1.0103, 1.01, 1.004, 1.01004, 1.53)] == ["1.0103", "1.010", "1.004", "1.01004",
                                                                                "1.530"]
+
+
+def test_rhat_advice_doubles_the_draws_used_and_adds_a_calmer_sampler_when_some_draws_diverged():
+    # "Run more draws (draws=2000)" after a retry with 2000, then the divergence limit, then target_accept: a fresh
+    # user needed three reruns to find the settings
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(4, 3000))
+    a[2:] += 3.0
+    div = np.zeros((4, 3000), bool)
+    div.flat[rng.choice(12000, 5, replace=False)] = True  # 5 < 0.2 % of 12000: not a problem of its own
+    diag, _ = _check(_tree(a, div), target_accept=0.9)
+    assert diag.problems[0].endswith("the chains disagree, so the posterior is not reliable. Run more draws "
+                                     "(draws=6000, tune=6000) and target_accept=0.95 (5 draws diverged) or use a more "
+                                     "informative prior.")
