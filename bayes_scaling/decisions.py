@@ -479,6 +479,7 @@ def frontier(
         raise ValueError("budgets must be positive finite FLOP counts, e.g. 1e21,5.88e23.")
     if flops.max() < 1e12:
         raise ValueError(f"budgets look like PF-days or exponents (largest {flops.max():g}); give FLOPs, e.g. 5.88e23.")
+    prob = check_prob(prob)  # "0.9" from a widget is read; 90 is refused with its 0.9
     if thin := thin_tails(prob, fit.n_draws):
         warn_caller(thin, UserWarning)
     rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)

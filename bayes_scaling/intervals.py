@@ -22,10 +22,14 @@ def check_prob(prob: float) -> float:
     ValueError
         ``interval probability must be between 0 and 1 (exclusive), got ...``.
     """
-    if not 0 < prob < 1:
-        percent = f"; for {prob:g} % give {prob / 100:g}" if 1 < prob < 100 else ""
+    try:  # "0.9" from a widget gave "'<' not supported between instances of 'int' and 'str'" (a fresh user)
+        p = float(prob)
+    except (TypeError, ValueError):
+        raise ValueError(f"interval probability must be a number between 0 and 1 (exclusive), got {prob!r}.") from None
+    if not 0 < p < 1:
+        percent = f"; for {p:g} % give {p / 100:g}" if 1 < p < 100 else ""
         raise ValueError(f"interval probability must be between 0 and 1 (exclusive), got {prob}{percent}.")
-    return float(prob)
+    return p
 
 
 #: Fewest draws beyond each end of an equal-tailed interval for its ends to be read as numbers (:func:`thin_tails`): a

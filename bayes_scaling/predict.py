@@ -34,9 +34,9 @@ from ._text import listed
 from ._warnings import warn_caller
 from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets,
                    warn_unseen_domain)
-from .intervals import interval, thin_tails
+from .intervals import check_prob, interval, thin_tails
 
-__all__ = ["predict", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
+__all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
            "MANY_EPOCHS", "warn_extrapolation", "FORECAST_MIN_TAIL_WEIGHT"]
 
@@ -419,16 +419,36 @@ def prepare_targets(fit, targets, domain: str | None = None, check_domains: bool
                         f"column '{fit.domain_col}'; the domain argument only fills rows that name none.",
                         RunsTableWarning)
         t["domain"] = t["domain"].where(t["domain"].notna(), domain)
+    refuse_blank_domains(fit, t)
     blank = t["domain"].isna()
-    if blank.any() and not blank.all() and len(fit.own_domains) > 1:
-        # "say which one: a 'domain' column in the targets" was all a fresh user read for one empty cell of that column
-        rows = ", ".join(f"row {r}" for r in t.index[blank][:3]) + (" and more" if blank.sum() > 3 else "")
-        raise RunsTableError(f"targets column '{fit.domain_col}' is empty in {rows}, and this fit has several domains; "
-                             f"name the domain of each row (one of {listed(map(repr, fit.own_domains), 6)}, or a new name for "
-                             "the forecast of an unseen domain), or pass domain=NAME for the rows that name none.")
     if blank.any():
         t["domain"] = t["domain"].where(~blank, fit.default_domain)
     return t
+
+
+def refuse_blank_domains(fit, t: pd.DataFrame) -> None:
+    """Refuse targets whose domain column is empty in some rows but not all, for a fit of several domains.
+
+    "say which one: a 'domain' column in the targets" was all a fresh user read for one empty cell of that column (and
+    the command line gave that row the forecast of every domain, without a word).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    t : DataFrame
+        Validated targets (:func:`bayes_scaling.data.validate_targets`) with a ``domain`` column.
+
+    Raises
+    ------
+    RunsTableError
+        Naming the rows and the fix.
+    """
+    blank = t["domain"].isna()
+    if blank.any() and not blank.all() and len(fit.own_domains) > 1:
+        rows = ", ".join(f"row {r}" for r in t.index[blank][:3]) + (" and more" if blank.sum() > 3 else "")
+        raise RunsTableError(f"targets column '{fit.domain_col}' is empty in {rows}, and this fit has several domains; "
+                             f"name the domain of each row (one of {listed(map(repr, fit.own_domains), 6)}, or a new name for "
+                             "the forecast of an unseen domain), or pass domain=NAME (--domain NAME) for the rows that name none.")
 
 
 def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,
@@ -468,6 +488,7 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
     """
     t = prepare_targets(fit, targets, domain)
     warn_extrapolation(fit, t)
+    prob = check_prob(prob)  # "0.9" from a widget is read; 90 is refused with its 0.9
     if thin := thin_tails(prob, fit.n_draws):
         warn_caller(thin, UserWarning)
     seed = fit.random_seed if random_seed is None else random_seed

@@ -20,13 +20,15 @@ How much of a forecast's interval the prior removes is
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ._text import did_you_mean, listed
 from ._warnings import warn_caller
-from .data import RunsTableError, validate_targets
+from .data import RunsTableError, RunsTableWarning, validate_targets
 from .decisions import frontier
 from .display import format_count, format_p_value
 from .intervals import interval
@@ -88,7 +90,9 @@ RISK_COLUMNS = {
 
 
 def _targets(fit, targets, domain):
-    return prepare_targets(fit, targets, domain, check_domains=False)
+    # the targets' domain names are checked as predict checks them: a near miss of a fitted name in the domain
+    # column silently gave a new domain's P(miss) (a fresh user)
+    return prepare_targets(fit, targets, domain)
 
 
 #: A threshold this factor above the median loss of the runs is warned about as a perplexity or another unit
@@ -457,7 +461,9 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
     """
     tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
     pred = predict(fit, targets, prob=prob, domain=domain)
-    ex = exceedance(fit, targets, threshold, domain=domain)
+    with warnings.catch_warnings():  # predict has said what these targets raise
+        warnings.simplefilter("ignore", RunsTableWarning)
+        ex = exceedance(fit, targets, threshold, domain=domain)
     out = pred.copy()
     for col in ("threshold", "p_exceed", "expected_shortfall", "mean_excess_if_missed"):
         out[col] = ex[col].to_numpy()

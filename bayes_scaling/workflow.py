@@ -38,7 +38,7 @@ from .inputs import validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
-from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, predict
+from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, predict, refuse_blank_domains
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
@@ -355,7 +355,9 @@ def expand_targets(fit: ScalingFit, targets) -> pd.DataFrame:
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     # a name close to a fitted one is questioned here, with the row of the user's table (after the expansion the
     # rows are renumbered, and a fresh user read "row 2" for the domain on file line 4)
-    t = validate_targets(targets, domains=fit.domains, needs=needs, domain_col=fit.domain_col).reset_index(drop=True)
+    t = validate_targets(targets, domains=fit.domains, needs=needs, domain_col=fit.domain_col)
+    refuse_blank_domains(fit, t)  # under the user's row numbers; rows of no domain at all get every domain below
+    t = t.reset_index(drop=True)
     own = fit.own_domains
     if len(own) == 1:
         out = t.assign(domain=t["domain"].where(t["domain"].notna(), own[0]))
@@ -708,8 +710,9 @@ def fit_and_report(
             extra.append(sec)
             say(f"note: {sens_sentence}")
     say("writing the report, figures and tables")
-    with warnings.catch_warnings():  # the headline's extrapolation was said with the forecasts
+    with warnings.catch_warnings():  # the headline's extrapolation and its targets' names were said with the forecasts
         warnings.simplefilter("ignore", ExtrapolationWarning)
+        warnings.simplefilter("ignore", RunsTableWarning)  # a near-miss domain was questioned twice (a fresh user)
         rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
                    lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
                                             threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,

@@ -903,9 +903,9 @@ def test_predict_without_domain_names_the_users_row_of_a_near_miss_domain(fake_h
     # rows: a fresh user read "row 2" for the domain on file line 4 (and "row 3 (file line 4)" with --domain)
     saved = fake_hier_fit.save(tmp_path / "fit")
     at = tmp_path / "t.csv"
-    pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [2e10] * 3, "domain": [None, "code", "cod"]}).to_csv(at,
-                                                                                                       index=False)
-    for extra in ([], ["--domain", "web"]):
+    for first, extra in (("code", []), (None, ["--domain", "web"])):  # --domain fills a row that names none
+        pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [2e10] * 3, "domain": [first, "code", "cod"]}).to_csv(
+            at, index=False)
         assert main(["predict", str(saved), "--at", str(at), "--quiet", "--out", str(tmp_path / "p.csv"), "--force",
                      *extra]) == 0
         assert capsys.readouterr().err == (
@@ -1098,6 +1098,9 @@ def test_fit_of_an_embedded_data_set_with_its_own_prior_warns(tmp_path, monkeypa
     assert ("the prior 'besiroglu2024' was fitted on the embedded 'chinchilla' runs, so this fit counts them twice and "
             "its intervals are too narrow; leave --prior out (or give --prior weak) for an honest fit."
             in capsys.readouterr().err)
+    # ... and the report says it too (the warning alone did not reach the report a reader gets: a fresh user)
+    assert seen["data_note"].endswith("The prior 'besiroglu2024' was fitted on these same runs, so this fit counts them "
+                                      "twice and its intervals are too narrow.")
 
 
 def test_a_file_named_like_an_embedded_data_set_wins(tmp_path, monkeypatch):
@@ -1167,3 +1170,16 @@ def test_frontier_gives_the_discrepancy_note_under_the_table(fake_fit, tmp_path,
     assert main(["frontier", str(saved), "--flops", "1e21,1e23", "--quiet"]) == 0  # stdout: the CSV alone
     captured = capsys.readouterr()
     assert "note:" not in captured.out and captured.err.startswith("note: " + dec.DISCREPANCY_NOTE)
+
+
+def test_predict_refuses_one_empty_domain_cell_as_python_does(fake_hier_fit, tmp_path, capsys):
+    # the command line gave the row with an empty domain cell the forecast of every domain, without a word, where
+    # Python refused it (a fresh user)
+    fit_dir = fake_hier_fit.save(tmp_path / "fit")
+    targets = tmp_path / "t.csv"
+    targets.write_text("params,tokens,domain\n1e9,2e10,code\n2e9,4e10,\n")
+    assert main(["predict", str(fit_dir), "--at", str(targets)]) == 2
+    assert capsys.readouterr().err.startswith("error: targets column 'domain' is empty in row 2, and this fit has "
+                                              "several domains; name the domain of each row")
+    targets.write_text("params,tokens\n1e9,2e10\n")  # no domain column at all: every domain, as documented
+    assert main(["predict", str(fit_dir), "--at", str(targets), "--quiet"]) == 0

@@ -416,7 +416,7 @@ def test_one_empty_domain_cell_is_named_by_its_row(fake_hier_fit):
         fake_hier_fit.predict(t)
     assert str(err.value) == ("targets column 'domain' is empty in row 1, and this fit has several domains; name the "
                               "domain of each row (one of 'books', 'code', 'web', or a new name for the forecast of an "
-                              "unseen domain), or pass domain=NAME for the rows that name none.")
+                              "unseen domain), or pass domain=NAME (--domain NAME) for the rows that name none.")
     assert list(fake_hier_fit.predict(t, domain="books")["domain"]) == ["code", "books", "web"]
 
 
@@ -446,3 +446,23 @@ def test_an_interval_probability_in_percent_is_refused_without_a_warning_first(f
         with pytest.raises(ValueError, match=r"^interval probability must be between 0 and 1 \(exclusive\), got 90; "
                                              r"for 90 % give 0\.9\.$"):
             fake_fit.predict(pd.DataFrame({"params": [1e9], "tokens": [2e10]}), prob=90)
+
+
+def test_exceedance_questions_a_near_miss_in_the_targets_domain_column_once(fake_hier_fit):
+    # risk.exceedance silently gave a new domain's P(miss) for 'rpj/c4_va' in the domain column (a fresh user)
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["cod"]})
+    for call in (lambda: bs.risk.exceedance(fake_hier_fit, t, 3.0), lambda: bs.risk.risk_table(fake_hier_fit, t, 3.0)):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            call()
+        assert [str(w.message) for w in rec if "is not a domain" in str(w.message)] == [
+            "targets domain 'cod' (row 0) is not a domain of this fit, so it gets the forecast for a new domain; did you "
+            "mean 'code'?"]
+
+
+def test_an_interval_probability_given_as_text_is_read_or_refused(fake_fit):
+    t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    assert fake_fit.predict(t, prob="0.8")["loss_upper"].equals(fake_fit.predict(t, prob=0.8)["loss_upper"])
+    with pytest.raises(ValueError, match=r"^interval probability must be a number between 0 and 1 \(exclusive\), "
+                                         r"got 'high'\.$"):
+        fake_fit.predict(t, prob="high")

@@ -473,3 +473,15 @@ def test_default_targets_leave_the_frontier_tables_notes_to_the_table(fake_fit, 
     assert notes == []
     _, why = domain_frontiers(fake_fit, [1e21, 1e23])  # the table says it
     assert len(why) == 1 and why[0].startswith(dec.DISCREPANCY_NOTE + " (the law plus the discrepancy term")
+
+
+def test_a_near_miss_target_domain_is_questioned_once(fake_hier_fit, tmp_path, monkeypatch, unrasterized_figures):
+    # fit --targets with 'rpj/c4_va' warned again from the report's figure, blaming a --domain nobody gave (a fresh user)
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
+    targets = pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["cod"]})
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fit_and_report(fake_hier_fit.runs[["params", "tokens", "loss", "domain"]], tmp_path / "o", targets=targets,
+                       progress=None)
+    said = [str(w.message) for w in rec if "is not a domain of this fit" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith("targets domain 'cod' (row 0) is not a domain of this fit")

@@ -92,7 +92,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--points-out", dest="points_out", default=None,
                         help="write the per-run table to this CSV (default: not written)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files (default: refuse)")
-    parser.add_argument("--quiet", action="store_true", help="no progress messages on stderr (default: shown)")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages on stderr, and the summary table "
+                        "alone on stdout, as CSV, without the column legend (default: shown)")
     return parser
 
 
