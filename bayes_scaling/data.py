@@ -1385,13 +1385,19 @@ def validate_runs(
         if axis not in needs or axis not in out:
             continue
         v = out[axis].to_numpy(float)
-        if v.max() / v.min() >= SAME_SIZE_FACTOR:
-            continue
         # every domain's runs, within a few percent: 28 routing recipes at 1.300e11-1.311e11 tokens (and several
-        # domains at one D) went without a word (a fresh user)
-        same = (f"({v[0]:g})" if out[axis].nunique() == 1
-                else f"to within {v.max() / v.min() - 1:.1%} ({v.min():g}-{v.max():g})")
-        msg = f"all runs have the same '{axis}' {same}, so the {label} exponent is not identified"
+        # domains at one D) went without a word (a fresh user); so did domains each at its own single D
+        spread = pd.Series(v, index=out.index).groupby(out["domain"] if "domain" in out else 0).agg(
+            lambda s: s.max() / s.min() if len(s) > 1 else np.nan)
+        if v.max() / v.min() < SAME_SIZE_FACTOR:
+            same = (f"({v[0]:g})" if out[axis].nunique() == 1
+                    else f"to within {v.max() / v.min() - 1:.1%} ({v.min():g}-{v.max():g})")
+            msg = f"all runs have the same '{axis}' {same}, so the {label} exponent is not identified"
+        elif spread.notna().any() and (spread.dropna() < SAME_SIZE_FACTOR).all():
+            msg = (f"the runs of each domain have one '{axis}' (to within {spread.max() - 1:.1%}), so the {label} "
+                   "exponent is not identified within any domain")
+        else:
+            continue
         if informative_prior:
             source = "the prior and the reference runs" if reference else "the prior alone"
             warnings.warn(msg + f"; it comes from {source}.", RunsTableWarning, stacklevel=2)

@@ -1423,3 +1423,15 @@ def test_runs_of_several_domains_at_one_token_count_within_a_few_percent_are_sai
     assert [str(w.message) for w in rec if "not identified" in str(w.message)] == [
         "all runs have the same 'tokens' to within 0.9% (1.29978e+11-1.311e+11), so the D exponent is not identified; "
         "it comes from the prior alone."]
+
+
+def test_domains_each_at_its_own_single_token_count_are_said():
+    # three domains at 1e10, 3e10 and 1e11 tokens (each within 6 %): no word, and R-hat 1.024 (a fresh user)
+    df = pd.concat([runs().assign(domain=d, tokens=t) for d, t in (("a", 1e10), ("b", 3e10), ("c", 1e11))],
+                   ignore_index=True)
+    df.loc[df["domain"] == "b", "tokens"] *= np.linspace(1, 1.06, int((df["domain"] == "b").sum()))
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df, informative_prior=True)
+    assert [str(w.message) for w in rec if "not identified" in str(w.message)] == [
+        "the runs of each domain have one 'tokens' (to within 6.0%), so the D exponent is not identified within any "
+        "domain; it comes from the prior alone."]

@@ -250,7 +250,10 @@ def _warn_fitting_runs(splits, specs, said: set[str]) -> None:
 
 def _gist(message: str) -> str:
     """A warning without its counts, rows and values: the same check on a subset of the runs says nothing new."""
-    return re.sub(r"[-+]?\d[\d.,e+-]*", "#", re.sub(r"\([^()]*\)", "", message))
+    text, before = message, None
+    while text != before:  # nested: "(row 1 (file line 2))"
+        before, text = text, re.sub(r"\([^()]*\)", "", text)
+    return re.sub(r"[-+]?\d[\d.,e+-]*", "#", text)
 
 
 def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_seed: int) -> dict:
@@ -618,9 +621,10 @@ def backtest(
             scored = pts["loss_median"].notna()
             bare = scored & pts["loss_lower_90"].isna()
             if bare.any() and not bare[scored].all():  # coverage is then over the others (scoring.summarize_points)
+                named = any(n.startswith("no intervals for domain(s)") for n in notes)  # a baseline's note names them
                 notes.append(f"intervals for {int((scored & ~bare).sum())} of the {int(scored.sum())} scored runs, "
-                             "coverage and width over those; none in domain(s) "
-                             f"{listed(pd.unique(te['domain'].to_numpy()[bare.to_numpy()]), 4)}")
+                             "coverage and width over those" + ("" if named else "; none in domain(s) " + listed(
+                                 pd.unique(te["domain"].to_numpy()[bare.to_numpy()]), 4)))
             pts.insert(0, "method", label)
             pts.insert(0, "split", split_label)
             point_frames.append(pts)
