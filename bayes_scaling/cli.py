@@ -345,8 +345,8 @@ def _prior_for_embedded(name: str, law: str, prior: str | None) -> tuple[str | N
     warnings.warn(f"the prior '{prior}' was fitted on the embedded '{name}' runs, so this fit counts them twice and its "
                   "intervals are too narrow; leave --prior out (or give --prior weak) for an honest fit.", UserWarning,
                   stacklevel=2)
-    return prior, (f" The prior '{prior}' was fitted on these same runs, so this fit counts them twice and its intervals "
-                   "are too narrow.")
+    return prior, (f" The prior '{prior}' was fitted on these same runs, so this fit counts them twice and its "
+                   "intervals are too narrow.")
 
 
 def _load(dir_: str, domain: str | None = None) -> ScalingFit:

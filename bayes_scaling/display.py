@@ -82,7 +82,8 @@ def column_legend(columns: dict, shown) -> str:
     return "\n".join(["Columns:", *lines]) if lines else ""
 
 
-def print_table(df: pd.DataFrame, legend: str = "", *, quiet: bool = False, digits: int = 4, max_columns: int = 30) -> None:
+def print_table(df: pd.DataFrame, legend: str = "", *, quiet: bool = False, digits: int = 4,
+                max_columns: int = 30) -> None:
     """Print a command's table on stdout, and under it its ``legend`` (:func:`column_legend`).
 
     With ``quiet`` the table alone, as CSV at full precision, for scripts: a label with spaces split into columns

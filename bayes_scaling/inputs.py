@@ -179,9 +179,10 @@ def _warn_prior_fitted_on_runs(table: pd.DataFrame, prior) -> None:
     if int(seen.sum()) >= PRIOR_SEEN_RUNS:
         # a fresh user fitted the embedded Chinchilla runs under the default prior, fitted on those same runs, and got
         # intervals that counted them twice without a word (the demo uses the weak prior for this reason)
-        warn_caller(f"{int(seen.sum())} of the {len(table)} runs are runs of the embedded '{prior.fitted_on}' data set, which the "
-                    f"prior '{prior.name}' was fitted on: the fit counts them twice, so its intervals are too narrow. "
-                    "Fit them with prior='weak' (as the demo does), or leave them out.", RunsTableWarning)
+        warn_caller(f"{int(seen.sum())} of the {len(table)} runs are runs of the embedded '{prior.fitted_on}' data "
+                    f"set, which the prior '{prior.name}' was fitted on: the fit counts them twice, so its intervals "
+                    "are too narrow. Fit them with prior='weak' (as the demo does), or leave them out.",
+                    RunsTableWarning)
 
 
 def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",

@@ -447,8 +447,9 @@ def refuse_blank_domains(fit, t: pd.DataFrame) -> None:
     if blank.any() and not blank.all() and len(fit.own_domains) > 1:
         rows = ", ".join(f"row {r}" for r in t.index[blank][:3]) + (" and more" if blank.sum() > 3 else "")
         raise RunsTableError(f"targets column '{fit.domain_col}' is empty in {rows}, and this fit has several domains; "
-                             f"name the domain of each row (one of {listed(map(repr, fit.own_domains), 6)}, or a new name for "
-                             "the forecast of an unseen domain), or pass domain=NAME (--domain NAME) for the rows that name none.")
+                             f"name the domain of each row (one of {listed(map(repr, fit.own_domains), 6)}, or a new "
+                             "name for the forecast of an unseen domain), or pass domain=NAME (--domain NAME) for the "
+                             "rows that name none.")
 
 
 def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,

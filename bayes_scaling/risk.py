@@ -424,8 +424,8 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
         with np.errstate(all="ignore"):
             gap = float(np.expm1(np.median(y - law.log_loss(x, dict(zip(law.theta_names, th_pub, strict=True)), np))))
         flag, msg = "none", (
-            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' lie {gap:+.0%} from the published law "
-            f"({spec.name}) at their sizes (median), within the usual spread between data sets, so they are no "
+            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' lie {gap:+.0%} from the published "
+            f"law ({spec.name}) at their sizes (median), within the usual spread between data sets, so they are no "
             "surprise for a new domain."
         )
     return {"domain": domain, "n_runs": int(len(y)), "distance2": d2, "p_value": p, "worst_run": worst,
