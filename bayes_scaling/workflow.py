@@ -176,7 +176,8 @@ ALLOCATION_NOTE = "the compute-optimal tokens per parameter at these budgets lie
 def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) -> str:
     """``"domain 'name' a-b (its runs lo-hi)"`` when a domain's compute-optimal tokens per parameter lie outside the
     D/N of the runs behind it (``"a-b (the runs lo-hi)"`` for a fit of one domain, ``"a-b (your runs lo-hi)"`` for
-    the user's one domain next to reference runs; '' if not).
+    the user's one domain next to reference runs, ``"a new domain a-b (all your runs lo-hi)"`` for the population
+    frontier; '' if not).
 
     The split between N and D is set by the ratio of the two exponents and the two size terms, which runs at other
     ratios measure only by extrapolation (a fresh user's OpenLM c4_val fit: 1-3 tokens per parameter from runs at
@@ -196,8 +197,9 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
         return f"{span} (the runs {runs_span})"
     if dom == DEFAULT_DOMAIN:  # next to reference runs: "your runs 109-149 (its runs 5-10)" read as the runs' ratio
         return f"{span} (your runs {runs_span})"
-    name = "a new domain" if dom == NEW_DOMAIN else f"domain '{dom}'"
-    return f"{name} {span} (its runs {runs_span})"
+    if dom == NEW_DOMAIN:  # it has no runs: its ratio is compared with every run of the user's ("its runs" read odd)
+        return f"a new domain {span} (all your runs {runs_span})"
+    return f"domain '{dom}' {span} (its runs {runs_span})"
 
 
 def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[str] | None = None,

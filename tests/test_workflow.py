@@ -340,7 +340,9 @@ def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
     table, notes = domain_frontiers(two, [1e21, 1e23])
     assert len(notes) == 1 and notes[0].startswith(
         "the compute-optimal tokens per parameter at these budgets lie outside the D/N of the runs: domain 'a' ")
-    assert "; domain 'b' " in notes[0] and "; a new domain " in notes[0] and notes[0].count("(its runs 100-400)") == 3
+    assert "; domain 'b' " in notes[0] and notes[0].count("(its runs 100-400)") == 2
+    # a new domain has no runs of its own: its ratio is set against all of the user's ("its runs" read odd, a fresh user)
+    assert "; a new domain " in notes[0] and notes[0].count("(all your runs 100-400)") == 1
     # the user's one domain next to another (as next to reference runs): "your runs 109-149 (its runs 5-10)" read as
     # the runs' own ratio (a fresh user's fit with --reference chinchilla)
     from bayes_scaling.data import DEFAULT_DOMAIN
