@@ -20,8 +20,7 @@ import pandas as pd
 
 from ._warnings import warn_caller
 from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, read_runs, validate_runs
-from .datasets import load_chinchilla
-from .datasets import load as load_dataset
+from .datasets import embedded_runs, load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
 from .model import MIN_DOMAINS_TO_LEARN_SPREAD, RICH_RUNS, Structure, data_arrays
@@ -166,16 +165,7 @@ def _warn_prior_fitted_on_runs(table: pd.DataFrame, prior) -> None:
     if not prior.informative or not prior.fitted_on:
         return
 
-    sizes = [c for c in ("params", "tokens", "flops") if c in table][:2]  # a one-variable sweep may have one
-    if not sizes:
-        return
-
-    def keys(df: pd.DataFrame) -> pd.Series:
-        cols = [np.round(np.log(df[c].to_numpy(float)), 3).astype(str) for c in sizes]
-        return pd.Series(np.round(df["loss"].to_numpy(float), 3).astype(str)).str.cat([pd.Series(c) for c in cols],
-                                                                                     sep="|")
-
-    seen = keys(table).isin(set(keys(load_dataset(prior.fitted_on))))
+    seen = embedded_runs(table, prior.fitted_on)
     if int(seen.sum()) >= PRIOR_SEEN_RUNS:
         # a fresh user fitted the embedded Chinchilla runs under the default prior, fitted on those same runs, and got
         # intervals that counted them twice without a word (the demo uses the weak prior for this reason)

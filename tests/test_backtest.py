@@ -521,6 +521,10 @@ def test_scoring_a_catalog_data_set_with_the_prior_learned_from_it_warns():
     # a flops,loss copy of the same runs (the compute-only law) is matched on C (a fresh user's was not)
     with pytest.warns(UserWarning, match="^23 of the 23 held-out runs are runs of the embedded 'chinchilla' data"):
         warn_if_learned_from(chin.loc[chin["flops"] >= 1e21, ["flops", "loss"]], None)
+    # and a copy rounded to 3 significant digits (the prior's check of a fit's runs matched it, this one did not)
+    rounded = chin.loc[chin["flops"] >= 1e21, ["params", "tokens", "loss"]].apply(lambda c: c.map(lambda v: float(f"{v:.3g}")))
+    with pytest.warns(UserWarning, match="^23 of the 23 held-out runs are runs of the embedded 'chinchilla' data"):
+        warn_if_learned_from(rounded, None)
 
 
 def test_published_baselines_scored_on_the_runs_they_were_fitted_on_are_warned_about():

@@ -31,3 +31,23 @@ def test_other_embedded_sets_validate():
         routing = bs.validate_runs(bs.datasets.load_routing(), informative_prior=True, needs=("params",))
     assert len(dc) == len(bs.datasets.load_datablations()) > 10 and "unique_tokens" in dc
     assert len(routing) == len(bs.datasets.load_routing()) > 3
+
+
+def test_embedded_runs_finds_copies_of_an_embedded_set_rounded_or_compute_only_and_nothing_else():
+    # two matchers (backtest: N, D to 1e-6; inputs: loss and sizes in buckets of 1e-3) disagreed on the same table: a
+    # copy rounded to 3 significant digits was "seen" by one and not by the other
+    chin = bs.datasets.load_chinchilla()
+    rounded = chin[["params", "tokens", "loss"]].apply(lambda c: c.map(lambda v: float(f"{v:.3g}")))
+    assert bs.datasets.embedded_runs(chin, "chinchilla").all()
+    assert bs.datasets.embedded_runs(rounded, "chinchilla").sum() == 245
+    assert bs.datasets.embedded_runs(chin[["flops", "loss"]], "chinchilla").sum() == 245  # C alone
+    assert bs.datasets.embedded_runs(chin[["params", "tokens"]], "chinchilla").sum() == 245  # no loss column
+    assert not bs.datasets.embedded_runs(chin.assign(loss=chin["loss"] * 1.02), "chinchilla").any()  # other runs
+    # 1 % off is another run too, but for one: two runs at N = 6.7956e9 lie within 1 % of each other in N, D and loss
+    assert bs.datasets.embedded_runs(chin.assign(loss=chin["loss"] * 1.01), "chinchilla").sum() == 1
+    assert not bs.datasets.embedded_runs(chin.assign(params=chin["params"] * 1.01), "chinchilla").any()
+    assert not bs.datasets.embedded_runs(chin, "datablations").any()
+    assert not bs.datasets.embedded_runs(chin, "no such set").any()
+    assert not bs.datasets.embedded_runs(chin[["loss"]], "chinchilla").any()  # no size column
+    mixed = chin.head(3).assign(params=[chin["params"].iloc[0], 0.0, np.nan])  # an invalid size is not a match
+    assert bs.datasets.embedded_runs(mixed, "chinchilla").tolist() == [True, False, False]

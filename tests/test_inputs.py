@@ -193,5 +193,9 @@ def test_runs_the_prior_was_fitted_on_are_said_to_count_twice():
         validate_own_runs(bs.ScalingLaw(), pd.concat([synthetic_runs(), bs.datasets.load_chinchilla()[["params", "tokens", "loss"]].iloc[50:52]],
                                                      ignore_index=True))
         validate_own_runs(bs.ScalingLaw(), chin.head(60).assign(loss=chin["loss"].head(60) * 1.01))
+    # a copy rounded to 3 significant digits is the same runs (the backtest's matcher had missed it)
+    rounded = chin.head(60).apply(lambda c: c.map(lambda v: float(f"{v:.3g}")))
+    with pytest.warns(bs.RunsTableWarning, match=r"^60 of the 60 runs are runs of the embedded 'chinchilla' data set"):
+        validate_own_runs(bs.ScalingLaw(), rounded)
     prior = bs.get_prior("hoffmann2022")
     assert prior.fitted_on == "chinchilla" and type(prior).from_dict(prior.to_dict()).fitted_on == "chinchilla"

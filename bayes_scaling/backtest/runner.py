@@ -145,19 +145,6 @@ def _sizes_needed(specs) -> tuple[str, ...]:
     return ("params", "tokens")
 
 
-def _matches(heldout: pd.DataFrame, name: str) -> int:
-    """How many held-out runs are runs of the embedded data set ``name`` ((N, D), or C alone for a compute-only
-    table, equal to a relative 1e-6; a fresh user's flops,loss copy of the Chinchilla runs was not matched)."""
-    cols = ["params", "tokens"] if {"params", "tokens"} <= set(heldout.columns) else ["flops"]
-    if not set(cols) <= set(heldout.columns):
-        return 0
-    keys = np.log(heldout[cols].to_numpy(float))
-    if name not in datasets.NAMES or not len(keys):
-        return 0
-    ref = np.log(datasets.load(name)[cols].to_numpy(float))
-    return int((np.abs(keys[:, None, :] - ref[None, :, :]) < 1e-6).all(axis=2).any(axis=1).sum())
-
-
 def warn_if_published_saw(heldout: pd.DataFrame, sources, min_share: float = 0.5, *, prior: bool = False) -> None:
     """Warn when most held-out runs are runs a published fit was made on (:data:`FITTED_ON`): the published
     baselines' fit, or with ``prior=True`` the prior of the bayes method.
@@ -179,7 +166,7 @@ def warn_if_published_saw(heldout: pd.DataFrame, sources, min_share: float = 0.5
     """
     for source in dict.fromkeys(sources):
         name = FITTED_ON.get(source)
-        hit = _matches(heldout, name) if name else 0
+        hit = int(datasets.embedded_runs(heldout, name).sum()) if name else 0
         if hit >= 5 and hit / len(heldout) >= min_share:
             start = f"{hit} of the {len(heldout)} held-out runs are runs of the embedded '{name}' data, on which "
             warnings.warn(start + (
@@ -204,12 +191,12 @@ def warn_if_learned_from(heldout: pd.DataFrame, extrapolation="learned", min_sha
     extrapolation : str or ExtrapolationPrior or None, default "learned"
         The bayes method's ``extrapolation`` (None = the default).
     min_share : float, default 0.5
-        Share of the held-out runs whose (N, D) match a data set's runs (relative tolerance 1e-6) from which
+        Share of the held-out runs that are a data set's runs (:func:`datasets.embedded_runs`) from which
         the warning is given; at least 5 runs must match.
     """
     prior = get_extrapolation_prior("learned" if extrapolation is None else extrapolation)
     for name in prior.learned_from:
-        hit = _matches(heldout, name)
+        hit = int(datasets.embedded_runs(heldout, name).sum())
         if hit >= 5 and hit / max(len(heldout), 1) >= min_share:
             warnings.warn(f"{hit} of the {len(heldout)} held-out runs are runs of the embedded '{name}' data, "
                           f"from whose backtest errors the bayes method's extrapolation prior ('{prior.name}') was "

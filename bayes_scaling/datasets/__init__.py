@@ -35,6 +35,8 @@ __all__ = [
     "load_routing",
     "load",
     "embedded",
+    "embedded_runs",
+    "RUN_MATCH_TOLERANCE",
     "NAMES",
     "citation",
 ]
@@ -333,6 +335,54 @@ def load(name: str) -> pd.DataFrame:
     loaders = {"chinchilla": load_chinchilla, "openlm": load_openlm, "datablations": load_datablations,
                "routing": load_routing}
     return loaders[name]()
+
+
+#: Relative tolerance within which a row's sizes and loss equal an embedded run's (:func:`embedded_runs`): a copy
+#: rounded to 3 significant digits (at most 0.5 % off) is still the same run; a loss 1 % off is another run.
+RUN_MATCH_TOLERANCE = 5e-3
+
+
+def embedded_runs(table: pd.DataFrame, name: str, tolerance: float = RUN_MATCH_TOLERANCE) -> np.ndarray:
+    """Which rows of a runs table are runs of an embedded data set.
+
+    A row is one of the data set's runs when its sizes and its loss all equal that run's to a relative
+    ``tolerance``. The sizes are N and D (``params``, ``tokens``) when the table has both, else whichever of
+    ``params``, ``tokens`` and ``flops`` it has (C alone for a compute-only table); the loss is compared when
+    the table has a ``loss`` column. This is the one test of "these runs were seen before" for the warnings
+    that a prior or a published fit was made on a user's runs (:mod:`bayes_scaling.inputs`,
+    :mod:`bayes_scaling.backtest`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        n runs: ``params``, ``tokens`` and/or ``flops`` (positive), optionally ``loss`` (nats per token).
+    name : str
+        An embedded data set, one of :data:`NAMES`; any other name matches nothing.
+    tolerance : float, default :data:`RUN_MATCH_TOLERANCE`
+        Largest relative difference (of natural logs) of every compared column.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for the rows that are runs of ``name``; all False when the table has no size column or
+        ``name`` is not embedded.
+    """
+    from scipy.spatial import cKDTree
+
+    found = np.zeros(len(table), bool)
+    sizes = ["params", "tokens"] if {"params", "tokens"} <= set(table.columns) else \
+        [c for c in ("params", "tokens", "flops") if c in table.columns]
+    if name not in NAMES or not sizes or not len(table):
+        return found
+    cols = sizes + (["loss"] if "loss" in table.columns else [])
+    ref = load(name)[cols].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keys = np.log(table[cols].to_numpy(float))
+    ok = np.isfinite(keys).all(axis=1)
+    if ok.any():
+        dist, _ = cKDTree(np.log(ref)).query(keys[ok], k=1, p=np.inf, distance_upper_bound=tolerance * (1 + 1e-9))
+        found[ok] = np.isfinite(dist)
+    return found
 
 
 def embedded(source) -> str | None:
