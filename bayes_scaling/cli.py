@@ -57,7 +57,7 @@ from .inference import SamplerConfig
 from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
-from .predict import forecast_column_legend, predict
+from .predict import ExtrapolationWarning, forecast_column_legend, predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
 from .report import DATA_WARNING_NOTE, TARGET_WARNING_NOTE
@@ -628,7 +628,9 @@ def cmd_decide(args) -> int:
     if out.exists() and any(out.iterdir()) and not args.force:
         raise CliError(f"output directory '{out}' already exists and is not empty; choose another --out or pass "
                        "--force to replace its decision files.", EXIT_FILE)
-    budgets = _floats(args.budgets, "--budgets", "1e5,1e6 (money)") if args.budgets else None
+    # '--budgets ""' gave no budget table without a word; a budget given twice was one row twice (a fresh user)
+    budgets = (list(dict.fromkeys(_floats(args.budgets, "--budgets", "1e5,1e6 (money)")))
+               if args.budgets is not None else None)
     if budgets is not None and any(not b > 0 for b in budgets):
         raise CliError(f"--budgets must be positive amounts of money such as 1e5,1e6, got '{args.budgets}'.")
     costs = load_costs(args.costs)
@@ -642,6 +644,8 @@ def cmd_decide(args) -> int:
     with warnings.catch_warnings():
         # an unseen --group was warned about in the flag's words (_downstream)
         warnings.filterwarnings("ignore", message="group '.*' is not a training corpus of this fit")
+        # plans far beyond the runs: the verdict below says it (decide puts it there for the report), so once
+        warnings.filterwarnings("ignore", category=ExtrapolationWarning)
         res = decide(fit, args.plans, costs, value, metric=args.metric, downstream=downstream, group=args.group,
                      pilots=args.pilots, budgets=budgets, domain=args.domain, prob=_prob(args.prob),
                      random_seed=args.seed)

@@ -37,12 +37,17 @@ import numpy as np
 
 from ._text import did_you_mean
 
-__all__ = ["CostModel", "ValueModel", "CostsFileError", "load_costs", "load_value", "GPU_PRESETS"]
+__all__ = ["CostModel", "ValueModel", "CostsFileError", "load_costs", "load_value", "GPU_PRESETS",
+           "GPU_PEAK_FLOPS_RANGE"]
 
 #: Dense BF16 peak FLOP/s of common accelerators, from the vendors' data sheets
 #: (NVIDIA A100 SXM 312 TFLOP/s; H100 SXM 989 TFLOP/s without sparsity). Use them as
-#: ``gpu = "h100"`` in a costs file; ``gpu_peak_flops`` overrides.
+#: ``gpu = "h100"`` in a costs file, or give ``gpu_peak_flops`` instead (not both).
 GPU_PRESETS = {"a100": 312e12, "h100": 989e12}
+#: Range of ``gpu_peak_flops`` accepted (FLOP/s of one accelerator): from 1e11, below any GPU used for training
+#: (an NVIDIA K80 has 8.7e12 FP32), to 1e17, above any announced one (B200: 2e16 sparse FP4). A value outside is
+#: a unit slip: 312 for an A100's 312e12 priced a 1.4B run at 4e16 EUR without a word (a fresh user).
+GPU_PEAK_FLOPS_RANGE = (1e11, 1e17)
 
 
 class CostsFileError(ValueError):
@@ -76,12 +81,20 @@ def _price_per_flop(section: dict, where: str, required: bool) -> tuple[float | 
     direct = _number(section, "price_per_flop", where)
     hourly = _number(section, "price_per_gpu_hour", where)
     peak = _number(section, "gpu_peak_flops", where, positive=True)
+    lo, hi = GPU_PEAK_FLOPS_RANGE
+    if peak is not None and not lo <= peak <= hi:
+        hint = f" (did you mean {peak:g}e12, in TFLOP/s?)" if 1 <= peak < 1e5 else ""
+        raise CostsFileError(f"{where}gpu_peak_flops is the peak FLOP/s of one GPU, between {lo:.0e} and {hi:.0e}; got "
+                             f"{peak:g}{hint}: e.g. 312e12 for an A100, 989e12 for an H100 (BF16 dense).")
     gpu = section.get("gpu")
+    if gpu is not None and peak is not None:  # as price_per_flop and price_per_gpu_hour: one source of a number
+        raise CostsFileError(f"{where}gpu and gpu_peak_flops are both given; keep one (gpu = \"{gpu}\" means "
+                             f"{GPU_PRESETS.get(str(gpu).lower(), float('nan')):.3g} FLOP/s).")
     if gpu is not None:
         if not isinstance(gpu, str) or gpu.lower() not in GPU_PRESETS:
             raise CostsFileError(f"{where}gpu must be one of {sorted(GPU_PRESETS)}, got {gpu!r}; or give "
                                  f"gpu_peak_flops (FLOP/s) instead.")
-        peak = peak if peak is not None else GPU_PRESETS[gpu.lower()]
+        peak = GPU_PRESETS[gpu.lower()]
     util = _number(section, "utilization", where, positive=True, at_most=1.0)
     if direct is not None and hourly is not None:
         raise CostsFileError(f"{where}price_per_flop and price_per_gpu_hour are both given; keep one.")

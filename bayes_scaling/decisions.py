@@ -42,7 +42,7 @@ import pandas as pd
 
 from ._text import did_you_mean, format_flops, listed
 from ._warnings import warn_caller
-from .costs import CostModel, ValueModel
+from .costs import CostModel, ValueModel, load_costs, load_value
 from .data import (MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of,
                    require_unique_labels, validate_targets)
 from .diagnostics import DownstreamConvergenceWarning
@@ -710,6 +710,9 @@ class InvestmentDecision:
     fit_caveat : str
         A sentence when the domain's runs all share one N or one D, so that the law's dependence on it, on
         which the choice between the plans rests, comes from the prior ("" otherwise); part of :meth:`summary_text`.
+    extrapolation_caveat : str
+        The warnings of plans or pilots far beyond (or below) the runs, as :func:`bayes_scaling.predict.predict`
+        gives them ("" otherwise); part of :meth:`summary_text`.
     """
 
     plans: pd.DataFrame
@@ -727,6 +730,7 @@ class InvestmentDecision:
     sampling_caveat: str = ""
     assumption_note: str = ""
     fit_caveat: str = ""
+    extrapolation_caveat: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -767,7 +771,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.fit_caveat, self.sampling_caveat,
+        return " ".join(t for t in (self.decision.summary_text(), self.fit_caveat, self.extrapolation_caveat,
+                                    self.sampling_caveat,
                                     self.assumption_note, self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
@@ -885,6 +890,13 @@ def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
     require_unique_labels(t["label"], f"{what} '{table}'" if isinstance(table, (str, os.PathLike)) else what,
                           "the options in the decision")
     keep = [c for c in ("label", "params", "tokens", "flops", "unique_tokens") if c in t]
+    sizes = [c for c in ("params", "tokens", "unique_tokens") if c in t]
+    same = t.duplicated(sizes, keep=False)
+    if same.any():  # two copies of a plan split its P(best) between them without a word (a fresh user)
+        groups = t[same].groupby(sizes, sort=False)["label"].agg(list)
+        pairs = "; ".join(" and ".join(repr(x) for x in g) for g in groups)
+        warnings.warn(f"{what} rows {pairs} are the same run (same {', '.join(sizes)}): they are one option, and "
+                      "P(best) is split between the copies; keep one.", RunsTableWarning, stacklevel=3)
     return t[keep], assumed
 
 
@@ -934,9 +946,11 @@ def decide(
     plans : pandas.DataFrame or path
         Candidate plans: ``params`` (N) and ``tokens`` (D, or ``flops``), optional ``label``
         and ``unique_tokens`` (data-constrained law, data cost).
-    costs : CostModel
-    value : ValueModel
-        Money per improvement of the metric (same currency as ``costs``).
+    costs : CostModel or path
+        Prices (:class:`~bayes_scaling.costs.CostModel`), or a costs TOML file (:func:`~bayes_scaling.costs.load_costs`).
+    value : ValueModel or path
+        Money per improvement of the metric (same currency as ``costs``), or a TOML file with a ``[value]``
+        section (:func:`~bayes_scaling.costs.load_value`).
     metric : str, default "loss"
         ``"loss"``, a task of ``downstream``, or ``"mean"`` of its tasks.
     downstream : DownstreamFit, optional
@@ -975,7 +989,11 @@ def decide(
         Bad plans or pilots (column, row and fix named), or a domain the fit cannot forecast.
     ValueError
         A metric the value model or the downstream fit does not match; currencies that
-        differ; a non-positive budget; duplicate labels; a fit of a one-variable law.
+        differ; a non-positive or non-numeric budget; duplicate labels; a fit of a one-variable law.
+    TypeError
+        ``costs`` or ``value`` neither a model nor a path.
+    CostsFileError
+        A costs or value file that cannot be read (the key and the fix named).
 
     Examples
     --------
@@ -987,6 +1005,20 @@ def decide(
     >>> res.plans, res.pilots, print(res.summary_text())                        # doctest: +SKIP
     """
     prob = check_prob(prob)
+    # paths are read, as the plans' are ("'str' object has no attribute 'table'" for a costs path; a fresh user)
+    costs = load_costs(costs) if isinstance(costs, (str, os.PathLike)) else costs
+    value = load_value(value, costs.currency if isinstance(costs, CostModel) else None) \
+        if isinstance(value, (str, os.PathLike)) else value
+    for name, obj, cls, hint in (("costs", costs, CostModel, "load_costs('costs.toml')"),
+                                 ("value", value, ValueModel, "load_value('costs.toml'), or ValueModel.zero()")):
+        if not isinstance(obj, cls):
+            raise TypeError(f"{name} must be a {cls.__name__} or the path of a TOML file, e.g. {hint}; got "
+                            f"{type(obj).__name__}.")
+    if budgets is not None:
+        try:
+            budgets = np.atleast_1d(np.asarray(budgets, float))
+        except (TypeError, ValueError):
+            raise ValueError(f"budgets must be positive amounts of money, e.g. [1e5, 1e6]; got {budgets!r}.") from None
     check_metric(metric, value, downstream)
     caveat = ""
     if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
@@ -1028,6 +1060,17 @@ def decide(
                           f"cost{'' if len(big) > 1 else 's'} at least as much compute as the largest plan, "
                           f"'{largest['label']}' ({largest['flops']:.3g} FLOPs): a pilot is a smaller run that "
                           "informs the choice; its value is computed all the same.", UserWarning, stacklevel=2)
+    # money is attached here, so the caveat predict and compare give is given too (a fresh user's 1e12-parameter plan,
+    # 6,500x beyond the runs, was priced without a word)
+    with warnings.catch_warnings(record=True) as far:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        warn_extrapolation(fit, plan_t.assign(domain=dom), "plan")
+        if pilot_t is not None:
+            warn_extrapolation(fit, pilot_t.assign(domain=dom), "pilot")
+    for w in far:  # said on the console and in the report, which a reader of the decision gets
+        warn_caller(str(w.message), w.category)
+    far_caveat = " ".join(str(w.message)[0].upper() + str(w.message)[1:] for w in far
+                          if issubclass(w.category, ExtrapolationWarning))
     law_vars = list(fit.law.variables)
     assumed = [w for w, a in (("plans", plans_assumed), ("pilots", pilots_assumed)) if a]
     # the report says it, not only the warning: a reader of the report never sees the warning
@@ -1080,4 +1123,5 @@ def decide(
     return InvestmentDecision(plans=d.table, pilots=pilot_out, frontier=front, net_value=d.net_value,
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
-                              sampling_caveat=caveat, assumption_note=note, fit_caveat=fit_caveat)
+                              sampling_caveat=caveat, assumption_note=note, fit_caveat=fit_caveat,
+                              extrapolation_caveat=far_caveat)

@@ -1160,7 +1160,9 @@ def decision_section(decision, *, title: str = "Investment decision", summary: b
         fcols = [c for c in ("budget", "spend", "params_best", "tokens_best", "tokens_per_param_best", "metric_median",
                              "metric_lower", "metric_upper", "net_value_mean", "p_pays_off") if c in decision.frontier]
         sec.table(_money(decision.frontier[fcols], cur),
-                  f"the best plan each budget buys under the cost model ({cur}; expected metric, {prob:.0%} intervals)")
+                  f"the best plan each budget buys under the cost model ({cur}; the budget covers training, data, "
+                  f"inference and fixed costs; metric and net value of the expected loss, not of one run as in the "
+                  f"options table, so the same plan has a slightly different net value there; {prob:.0%} intervals)")
     sec.text("How the money is computed (the numbers are the inputs given):")
     for line in decision.formulas.splitlines():
         if line.strip():

@@ -304,6 +304,7 @@ def test_decide_names_the_plans_header_for_an_empty_or_header_only_plans_file(fi
 @pytest.mark.parametrize("budgets, message", [
     ("abc", "--budgets must be comma-separated numbers such as 1e5,1e6 (money), got 'abc'."),
     ("1e5,0", "--budgets must be positive amounts of money such as 1e5,1e6, got '1e5,0'."),
+    ("", "--budgets is empty; give comma-separated numbers such as 1e5,1e6 (money)."),  # no budget table, no word
 ])
 def test_decide_budgets_errors_give_a_money_example(files, tmp_path, capsys, budgets, message):
     assert main(_args(files, tmp_path / "d", "--budgets", budgets)) == 2
@@ -324,3 +325,17 @@ def test_a_repeated_label_names_the_file_and_the_rows(files, tmp_path, capsys):
     args[args.index("--plans") + 1] = str(missing)
     assert main(args) == 2
     assert f"plans table '{missing}'" in capsys.readouterr().err
+
+
+def test_a_plan_far_beyond_the_runs_is_said_once_and_in_the_report(files, tmp_path, capsys):
+    """decide priced a 1e13-parameter plan without the warning predict and compare give (a fresh user)."""
+    far = tmp_path / "far.csv"
+    pd.concat([PLANS, pd.DataFrame({"label": ["huge"], "params": [1e13], "tokens": [2e14]})]).to_csv(far, index=False)
+    argv = _args(files, tmp_path / "d", "--seed", "1")
+    argv[argv.index("--plans") + 1] = str(far)
+    argv.remove("--quiet")
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    said = "plan(s) lie more than 1000x beyond the largest run in 'params'"
+    assert out.count(said) == 1 and said not in err  # in the verdict on stdout, not again as a warning
+    assert said in (tmp_path / "d" / "decision.md").read_text()

@@ -122,6 +122,12 @@ def test_costs_file_without_currency_warns_and_reads_usd(tmp_path):
          "'gpu_peak_flops', 'price_per_flop', 'price_per_gpu_hour', 'utilization']."),
         ("[training]\ngpu = \"v100\"\nprice_per_gpu_hour = 2.0\nutilization = 0.4\n",
          "[training] gpu must be one of ['a100', 'h100'], got 'v100'; or give gpu_peak_flops (FLOP/s) instead."),
+        # a unit slip priced a 1.4B run at 4e16 EUR without a word (a fresh user)
+        ("[training]\nprice_per_gpu_hour = 1.5\ngpu_peak_flops = 312\nutilization = 0.45\n",
+         "[training] gpu_peak_flops is the peak FLOP/s of one GPU, between 1e+11 and 1e+17; got 312 (did you mean "
+         "312e12, in TFLOP/s?): e.g. 312e12 for an A100, 989e12 for an H100 (BF16 dense)."),
+        ("[training]\nprice_per_gpu_hour = 1.5\ngpu = \"h100\"\ngpu_peak_flops = 312e12\nutilization = 0.45\n",
+         "[training] gpu and gpu_peak_flops are both given; keep one (gpu = \"h100\" means 9.89e+14 FLOP/s)."),
         ("[training]\n", "[training] needs a compute price: add price_per_flop = 1.5e-18, or price_per_gpu_hour = 2.0 "
                          "with gpu_peak_flops = 989e12 and utilization = 0.4."),
     ],

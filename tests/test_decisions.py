@@ -730,3 +730,35 @@ def test_decide_warns_when_a_budget_buys_a_plan_far_beyond_the_runs(fake_fit):
         res = decide(fake_fit, PLANS, COSTS, _loss_value(baseline=3.0, per_point=1e9), budgets=[c_max * 1e5 * 1e-18],
                      params_range=(1e8, 1e13))
     assert res.frontier["flops"].iloc[0] > 1000 * c_max
+
+
+def test_decide_warns_about_far_and_identical_plans_and_reads_paths(fake_fit, tmp_path):
+    """A 1e12-parameter plan, thousands of times beyond the runs, was priced without the warning predict gives; two
+    copies of a plan split P(best) without a word; a costs path gave "'str' object has no attribute 'table'" (a fresh
+    user)."""
+    from bayes_scaling.predict import ExtrapolationWarning
+
+    far = pd.concat([PLANS, pd.DataFrame({"label": ["huge"], "params": [1e13], "tokens": [2e14]})], ignore_index=True)
+    with pytest.warns(ExtrapolationWarning, match=r"^1 plan\(s\) lie more than 1000x beyond the largest run in ") as rec:
+        res = decide(fake_fit, far, COSTS, _loss_value(), random_seed=0)
+    # and the report says it: a reader of the decision never sees the console
+    said = [str(w.message) for w in rec if issubclass(w.category, ExtrapolationWarning)]
+    assert said and all(m[0].upper() + m[1:] in res.summary_text() for m in said)
+    twice = pd.concat([PLANS, PLANS.iloc[[1]].assign(label="10B again")], ignore_index=True)
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        decide(fake_fit, twice, COSTS, _loss_value(), random_seed=0)
+    assert [str(w.message) for w in rec if "same run" in str(w.message)] == [
+        "plans table rows '10B' and '10B again' are the same run (same params, tokens): they are one option, and "
+        "P(best) is split between the copies; keep one."]
+    toml = tmp_path / "costs.toml"
+    toml.write_text('currency = "USD"\n[training]\nprice_per_flop = 1e-18\n[value]\nmetric = "loss"\n'
+                    'higher_is_better = false\nbaseline = 2.3\nmoney_per_unit = 2e3\nunit = 0.01\n')
+    by_path = decide(fake_fit, PLANS, str(toml), toml, random_seed=0)
+    by_model = decide(fake_fit, PLANS, COSTS, _loss_value(), random_seed=0)
+    pd.testing.assert_frame_equal(by_path.plans, by_model.plans)
+    with pytest.raises(TypeError, match=r"^value must be a ValueModel or the path of a TOML file, e\.g\. "
+                                        r"load_value\('costs.toml'\), or ValueModel.zero\(\); got NoneType\.$"):
+        decide(fake_fit, PLANS, COSTS, None)
+    with pytest.raises(ValueError, match=r"^budgets must be positive amounts of money, e\.g\. \[1e5, 1e6\]; got "
+                                         r"\['abc'\]\.$"):
+        decide(fake_fit, PLANS, COSTS, _loss_value(), budgets=["abc"])

@@ -227,6 +227,14 @@ def test_summary_says_how_often_the_recommended_plan_beats_the_runner_up():
     assert "coin toss" not in text
     one = decide(clear[:, [1]], plans.iloc[[1]], COSTS, v).summary_text()
     assert "runner-up" not in one  # one plan (and doing nothing, which P(pays off) already weighs)
+    # doing nothing as the runner-up: a plan +3 k on a 64 k bet was compared with a plan at -21 k instead (a fresh user)
+    close_to_nothing = _accuracy_draws(rng, [0.40, 0.502], sd=0.01)  # A loses money, B barely pays off
+    d = decide(close_to_nothing, plans, COSTS, v)
+    t = d.table.set_index("label")
+    assert d.recommended == "B" and t.loc["do nothing", "rank"] == 2 and 0.5 < t.loc["B", "p_pays_off"] < CLOSE_CALL
+    assert (f"The runner-up is to do nothing (net value 0), which the plan beats in only "
+            f"{100 * t.loc['B', 'p_pays_off']:.0f} % of the draws, nearly a coin toss" in d.summary_text())
+    assert "It beats the runner-up" not in d.summary_text()
 
 
 def test_pilot_evsi_is_flagged_by_the_outcomes_that_change_the_decision():
@@ -256,3 +264,35 @@ def test_probability_best_splits_ties():
     assert p[0] == p[1] and p[2] == 0.0 and p.sum() == pytest.approx(1.0)
     assert probability_best(np.hstack([a, a + 0.5]), higher_is_better=False).tolist() == [1.0, 0.0]
     assert probability_best(np.zeros((10, 4))).tolist() == [0.25] * 4
+
+
+def test_cost_frontier_a_larger_budget_never_does_worse_and_a_flat_draw_has_no_optimum():
+    """Each budget searched its own grid of amounts: 1 M EUR netted 89.7 k where 150 k netted 90.1 k (a fresh user).
+    And a draw whose value is 0 at every size (floored at the baseline) put its 'optimum' at the smallest size
+    searched: the interval of the optimal size read 10M-2.2B at every budget."""
+    E, A, B, alpha, beta = 1.82, 482.0, 2085.0, 0.3478, 0.3658
+    jitter = 1 + 0.02 * np.random.default_rng(3).standard_normal((40, 1))
+
+    def draws_fn(t):
+        n, d = t["params"].to_numpy()[None, :], t["tokens"].to_numpy()[None, :]
+        return E + jitter * (A / n**alpha) + B / d**beta
+
+    v = ValueModel(metric="loss", higher_is_better=False, baseline=2.6, money_per_unit=1e3, unit=0.01)
+    budgets = [1e3, 1.5e3, 2e3, 3e3, 1e4, 1e5, 1e6, 1e7]
+    fr = cost_frontier(draws_fn, budgets, COSTS, v, n_grid=40)
+    assert fr["affordable"].all() and np.all(np.diff(fr["net_value_mean"].to_numpy()) >= 0)
+    assert fr["spend"].iloc[-1] < 1e4 and fr["net_value_mean"].iloc[-1] == fr["net_value_mean"].iloc[-4]
+    nothing = ValueModel(metric="loss", higher_is_better=False, baseline=1.0, money_per_unit=1e5, unit=0.01)
+    flat = cost_frontier(draws_fn, [1e4, 1e6], COSTS, nothing, n_grid=40)
+    assert flat[["params_opt_median", "params_opt_lower", "params_opt_upper"]].isna().all().all()
+    assert (flat["params_opt_lower"] != 1e7).all()
+
+
+def test_a_plan_that_only_ties_with_doing_nothing_is_not_recommended():
+    """All prices and the value zero: plan A was recommended over doing nothing at 0 USD, 'beating the runner-up in
+    0 % of the draws, nearly a coin toss' (a fresh user)."""
+    plans = pd.DataFrame({"label": ["A", "B"], "params": [1e9, 2e9], "tokens": [1e10, 2e10]})
+    free = CostModel(price_per_flop=0.0, currency="USD")
+    d = decide(np.full((S, 2), 0.7), plans, free, ValueModel.zero())
+    assert d.recommended == STATUS_QUO and d.evpi == 0.0
+    assert d.summary_text().startswith("No plan is expected to pay off")

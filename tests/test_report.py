@@ -270,7 +270,9 @@ def test_decision_section_has_the_verdict_the_figure_the_tables_and_the_formulas
     assert [obj.name for kind, obj in sec.blocks if kind == "figure"] == ["net_value"]
     tables = [obj for kind, obj in sec.blocks if kind == "table"]
     assert [caption.split(":")[0].split(",")[0] for _, caption in tables] == ["options", "pilots", "the best plan each "
-                                                                             "budget buys under the cost model (EUR; expected metric"]
+                                                                             "budget buys under the cost model (EUR; the budget covers training"]
+    # one (N, D) had two net values, in the options and the budget tables, without a word on why (a fresh user)
+    assert "metric and net value of the expected loss, not of one run as in the options table" in tables[2][1]
     options = tables[0][0]
     assert list(options["label"]) == ["1B", "10B", "70B", "do nothing"]
     # money in readable units, the numbers of the decision table
