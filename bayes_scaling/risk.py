@@ -33,7 +33,7 @@ from .decisions import frontier
 from .display import format_count, format_p_value
 from .intervals import interval
 from .model import NOISE_PRIOR
-from .predict import keyed_predictive_draws, predict, predictive_draws, prepare_targets
+from .predict import keyed_predictive_draws, predict, prepare_targets
 
 __all__ = [
     "check_threshold",
@@ -471,10 +471,10 @@ def risk_table(fit, targets, threshold: float, prob: float = 0.9, domain: str | 
     if th_pub is not None:
         law = fit.law
         gaps, lows, highs, pdep, conflict = [], [], [], [], {}
-        rng = np.random.default_rng(fit.random_seed)
         for _, row in out.iterrows():
             t = pd.DataFrame([row])
-            mean, _ = predictive_draws(fit, t, row["domain"], rng)
+            # predict's draws of the expected loss: a new domain's gap no longer moves with the rows before it
+            mean, _ = keyed_predictive_draws(fit, t, row["domain"], fit.random_seed)
             l_pub = float(np.exp(law.log_loss(law.inputs(t, fit.refs), dict(zip(law.theta_names, th_pub, strict=True)), np))[0])
             gap = (np.exp(mean[:, 0]) - l_pub) / l_pub
             gaps.append(float(np.median(gap)))

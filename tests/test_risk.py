@@ -390,3 +390,21 @@ def test_exceedance_takes_a_threshold_as_text_and_refuses_what_is_not_a_number(f
     np.testing.assert_array_equal(exceedance(fake_fit, t, "2.5")["p_exceed"], exceedance(fake_fit, t, 2.5)["p_exceed"])
     with pytest.raises(ValueError, match=r"^threshold must be a positive loss in nats/token, got 'low'\.$"):
         exceedance(fake_fit, t, "low")
+
+
+def test_risk_table_gap_of_a_row_does_not_move_with_the_rows_before_it(fake_hier_fit):
+    # the gap's draws came from one generator run through the rows in order: a new domain's gap at a target moved
+    # when a row was put before it (predict's own columns are keyed per row and did not)
+    a = pd.DataFrame({"params": [1e10], "tokens": [2e11], "domain": ["unseen"]})
+    b = pd.DataFrame({"params": [7e10], "tokens": [1.4e12], "domain": ["unseen"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = risk_table(fake_hier_fit, b, threshold=2.0).iloc[0]
+        after = risk_table(fake_hier_fit, pd.concat([a, b], ignore_index=True), threshold=2.0).iloc[1]
+    cols = ["loss_gap_median", "loss_gap_lower", "loss_gap_upper", "p_departure", "mean_loss_median"]
+    assert alone[cols].to_dict() == after[cols].to_dict()
+    # and the gap is that of predict's expected loss
+    l_pub = alone["mean_loss_median"] / (1 + alone["loss_gap_median"])
+    assert l_pub == pytest.approx(float(np.exp(fake_hier_fit.law.log_loss(
+        fake_hier_fit.law.inputs(b, fake_hier_fit.refs),
+        dict(zip(fake_hier_fit.law.theta_names, fake_hier_fit.published_theta(), strict=True)), np))[0]), rel=1e-9)
