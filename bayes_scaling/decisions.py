@@ -108,12 +108,15 @@ FRONTIER_COLUMNS = {
 }
 
 
-def _domain_theta(fit, domain, rng):
+def _domain_theta(fit, domain, seed: int):
+    """A domain's parameter draws (S, p): a fitted domain's, or a new one's from predict's generator for the seed and
+    the name (:func:`~bayes_scaling.predict.domain_generator`), so a new domain's frontier and its forecasts by
+    predict and compare rest on the same draws."""
     if domain is None:
         domain = fit.default_domain
     if domain in fit.domains:
         return fit.theta(domain), domain
-    return fit.new_domain_draws(rng, domain)[0], domain
+    return fit.new_domain_draws(domain_generator(int(seed), domain), domain)[0], domain
 
 
 def extrapolation_of(fit, domain):
@@ -482,13 +485,13 @@ def frontier(
     prob = check_prob(prob)  # "0.9" from a widget is read; 90 is refused with its 0.9
     if thin := thin_tails(prob, fit.n_draws):
         warn_caller(thin, UserWarning)
-    rng = np.random.default_rng(fit.random_seed if random_seed is None else random_seed)
+    seed = fit.random_seed if random_seed is None else random_seed
     named = warn_budgets(fit, flops) if warn_far else None
     # without a domain, raises for a fit of several (default_domain's message speaks of targets); with one, questions a
     # near miss of a fitted name, which gives a new domain's frontier
     fit.domain_for("frontier", domain, new="frontier", every="For every domain at once, as the command line does "
                    "without --domain, use bayes_scaling.workflow.domain_frontiers.")
-    theta, dom = _domain_theta(fit, domain, rng)
+    theta, dom = _domain_theta(fit, domain, seed)
     res = optimal_allocation_draws(
         fit, flops, theta, max_params=max_params, unique_tokens=unique_tokens, inference_tokens=inference_tokens,
         discrepancy=discrepancy_of(fit, dom), extrapolation=extrapolation_of(fit, dom),
