@@ -40,7 +40,7 @@ from ..fit import ScalingLaw
 from ..inputs import validate_own_runs
 from ..intervals import interval
 from ..laws import get_law
-from ..predict import predictive_draws
+from ..predict import keyed_predictive_draws
 from .._text import listed
 from .._warnings import warn_caller
 from ..scoring import ape, crps_from_draws, kde_log_density, level_label, summarize_points
@@ -252,7 +252,6 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_se
         warnings.simplefilter("ignore", RunsTableWarning)
         fit = ScalingLaw(**kw).fit(train, random_seed=random_seed, **fit_kw)
     secs = time.perf_counter() - t0
-    rng = np.random.default_rng(random_seed)
     n = len(test)
     draws = mean = None
     dens = np.full(n, np.nan)
@@ -260,7 +259,9 @@ def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_se
     y = np.log(test["loss"].to_numpy(float))
     for dom in sorted(test["domain"].unique()):
         pos = np.flatnonzero(test["domain"].to_numpy() == dom)
-        m, new = predictive_draws(fit, test.iloc[pos], dom, rng)
+        # predict's draws (keyed by seed, domain and sizes): a split's intervals are those predict gives with the
+        # same fit and seed, whatever the other domains and rows of the split
+        m, new = keyed_predictive_draws(fit, test.iloc[pos], dom, random_seed)
         if draws is None:
             draws = np.full((new.shape[0], n), np.nan)
             mean = np.full((new.shape[0], n), np.nan)
