@@ -57,6 +57,7 @@ from .inference import SamplerConfig
 from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
+from .sensitivity import SENSITIVITY_LAW
 from .predict import ExtrapolationWarning, forecast_column_legend, predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
@@ -180,7 +181,7 @@ def _check_args(args) -> None:
             hint = f" (an exponent? write 1e{small:g})" if small < 100 and float(small).is_integer() else ""
             raise CliError(f"--flops {args.flops}: a budget of {small:g} FLOPs is below any training run "
                            f"({MIN_FLOPS:g}){hint}; give FLOPs, such as 1e22 (1 PF-day = 8.64e19 FLOPs).")
-    if getattr(args, "sensitivity", False) and get_law(args.law).name != "chinchilla":  # in the flag's words
+    if getattr(args, "sensitivity", False) and get_law(args.law).name != SENSITIVITY_LAW:  # in the flag's words
         raise CliError(f"--sensitivity compares the Chinchilla law's published priors; the '{args.law}' law has no such "
                        "set: leave --sensitivity out or fit --law chinchilla.", EXIT_INPUT)
     if args.command != "backtest":

@@ -21,11 +21,14 @@ from .fit import ScalingLaw
 from .inference import SamplerConfig
 from .predict import predict
 
-__all__ = ["sensitivity", "prior_contribution", "SENSITIVITY_PRIORS"]
+__all__ = ["sensitivity", "prior_contribution", "SENSITIVITY_PRIORS", "SENSITIVITY_LAW"]
 
 
 #: The priors :func:`sensitivity` compares by default: the Chinchilla law's published fits and the weak prior.
 SENSITIVITY_PRIORS = ("weak", "hoffmann2022", "besiroglu2024")
+#: The law whose published priors those are: a fit of another law has no set of priors to compare (the workflow and
+#: the command line refuse ``sensitivity`` / ``--sensitivity`` for it).
+SENSITIVITY_LAW = "chinchilla"
 
 
 def sensitivity(runs, flops, priors=SENSITIVITY_PRIORS, widen=(1.0, 3.0), prob=0.9,

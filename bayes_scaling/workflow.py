@@ -40,7 +40,7 @@ from .intervals import check_prob, interval
 from .posterior import ScalingFit
 from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, domain_generator, predict, refuse_blank_domains
 from .risk import check_threshold
-from .sensitivity import SENSITIVITY_PRIORS
+from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
 from .report import (DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
@@ -559,7 +559,7 @@ def fit_and_report(
     say("validating runs and building the model")
     spec = ScalingLaw(law=law, prior=prior, widen=widen, sampler=sampler or SamplerConfig(), domain_col=domain_col,
                       discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
-    if sensitivity and spec.law.name != "chinchilla":  # said before any fit
+    if sensitivity and spec.law.name != SENSITIVITY_LAW:  # said before any fit
         raise ValueError(f"sensitivity compares the Chinchilla law's published priors ({', '.join(SENSITIVITY_PRIORS)}); "
                          f"the '{spec.law.name}' law has no such set: leave sensitivity=False or fit law='chinchilla'.")
     with warnings.catch_warnings():  # a bad runs table is said before "fitting ..."; its warnings come from the fit
