@@ -8,6 +8,7 @@ misspelt name gets the same suggestion, worded the same way, wherever it is type
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -40,10 +41,16 @@ def did_you_mean(name, known: Iterable, cutoff: float = CLOSE_ENOUGH, contains: 
     """``"did you mean 'x'?"`` for the closest known name (:func:`closest_name`), or ``""`` when none is close.
 
     With ``contains=True``, a name that is no near-typo of any known name but is part of some (``rpj`` of
-    ``rpj/c4_val``, ignoring case) gets those names, at most three: ``"did you mean 'rpj/c4_val' or 'rpj/ptb'?"``.
+    ``rpj/c4_val``, ignoring case) gets those names, at most three: ``"did you mean 'rpj/c4_val' or 'rpj/ptb'?"``;
+    and a known name that is a whole word of the name (``rpj`` of ``rpj_original``) comes first, before the closest
+    spelling (a fresh user's ``rpj_original`` was asked "did you mean 'rw_original'?" beside a domain ``rpj``).
     """
     known = [str(k) for k in known]
     match = closest_name(name, known, cutoff)
+    words = {w for w in re.split(r"[^0-9a-z]+", str(name).strip().lower()) if w} if contains else set()
+    whole = [k for k in known if k.lower() in words and k != str(name)][:2]
+    if whole:
+        return "did you mean " + " or ".join(repr(k) for k in dict.fromkeys([*whole, *([match] if match else [])])) + "?"
     if match is not None:
         return f"did you mean '{match}'?"
     part = [k for k in known if contains and str(name).strip() and str(name).strip().lower() in k.lower()][:3]

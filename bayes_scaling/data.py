@@ -581,13 +581,16 @@ def one_domain_of(table: pd.DataFrame, domain: str | None, what: str, domain_col
         If the rows name several domains, or one other than ``domain``.
     """
     named = list(dict.fromkeys(d for d in table["domain"] if isinstance(d, str)))
+    # the rows' domains are read from the fit's domain column or, without it, from 'domain' (a fresh user's 'domain'
+    # column was called 'mix', the fit's, which the file did not have)
+    col = f"column '{domain_col}'" if domain_col == "domain" else f"column '{domain_col}' (or 'domain')"
     if len(named) > 1:
         raise RunsTableError(
-            f"the {what} name several domains in column '{domain_col}' ({', '.join(named)}); they are ranked against "
+            f"the {what} name several domains in {col} ({', '.join(named)}); they are ranked against "
             f"each other within one domain: give the rows of one domain at a time.")
     if domain is not None and named and named[0] != domain:
         raise RunsTableError(
-            f"the {what} say domain '{named[0]}' in column '{domain_col}' but '{domain}' was asked for "
+            f"the {what} say domain '{named[0]}' in {col} but '{domain}' was asked for "
             "(domain= / --domain); drop one of the two.")
     return domain if domain is not None else (named[0] if named else None)
 
@@ -1405,9 +1408,19 @@ def validate_runs(
             raise RunsTableError(msg + "; add runs at other sizes or use a published prior (prior='besiroglu2024').")
     single = doms[doms == 1]
     if len(doms) > 1 and len(single):
+        # a one-run domain that differs from another only in case or by a typo ('RPJ' beside 'rpj') is most likely that
+        # domain misspelt in one row (a fresh user's was fitted as a domain of its own without a word on it)
+        typos = []
+        for d in single.index[:5]:
+            others = [str(o) for o in doms.index if o != d]
+            same_case = [o for o in others if o.lower() == str(d).strip().lower()]
+            near = same_case[:1] or ([m] if (m := closest_name(str(d), others, cutoff=0.8)) else [])
+            if near:
+                typos.append(f"'{d}' ({_rows(ctx, out.index[out['domain'] == d])}) is close to '{near[0]}'")
         warnings.warn(
             f"domain(s) {', '.join(repr(d) for d in single.index[:5])} have a single run; "
-            "their forecasts rest on the other domains and the prior.",
+            "their forecasts rest on the other domains and the prior."
+            + (f" Is it a misspelt name? {'; '.join(typos)}: correct the cell if it is the same domain." if typos else ""),
             RunsTableWarning,
             stacklevel=2,
         )

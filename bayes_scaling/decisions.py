@@ -589,6 +589,8 @@ def compare(
     if "label" in cand:  # decide refused them, compare ranked "A" over "A"
         require_unique_labels(cand["label"], "candidates table", "the candidates in the ranking")
     assume_unique_tokens(fit, cand, "candidates", "compare")
+    # one domain first: the same run in three domains was called "a repeat, tied in every draw" before the refusal
+    dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
     sizes = [c for c in fit.law.variables if c in cand]
     same = cand.duplicated(subset=sizes, keep="first")
     if same.any():  # two rows of one run got P(best) 1 and 0 without a word (a fresh user)
@@ -600,7 +602,6 @@ def compare(
         warn_caller(f"{listed(pairs, 3)}: the same run (same {', '.join(sizes)}), tied in every draw, so they share "
                     "p_best; drop the repeats.", RunsTableWarning)
     warn_extrapolation(fit, cand, "candidate")
-    dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
     shown, draws = _loss_draws(fit, cand, dom, fit.random_seed if random_seed is None else random_seed, new_run)
     best = draws.min(axis=1, keepdims=True)
     lo, hi = interval(shown, prob)

@@ -70,11 +70,13 @@ DEPARTURE_VS_CONFLICT = (
 #: What each column of :func:`risk_table` means (printed by ``bayes-scaling risk``).
 RISK_COLUMNS = {
     "threshold": "the target loss, nats/token",
-    "p_exceed": "P(one new run at the target has a loss above the threshold), with the fit's heavy-tailed run-to-run "
-                "noise (the two means below take it as normal, so their misses can be fewer: a NaN mean with a small "
-                "p_exceed means only the heavy tail misses)",
+    # "heavy-tailed" was said of fits whose noise is normal (domains of fewer than RICH_RUNS runs; a fresh user)
+    "p_exceed": "P(one new run at the target has a loss above the threshold), with the fit's run-to-run noise "
+                "(Student-t where the fit learned a tail weight, else normal; the two means below take it as normal, "
+                "so with a Student-t their misses can be fewer: a NaN mean with a small p_exceed means only its tail "
+                "misses)",
     "expected_shortfall": "E[max(loss - threshold, 0)] of one new run, nats/token (run-to-run noise taken as normal "
-                          "with the same 90 % interval: a heavy-tailed noise has no mean)",
+                          "with the same 90 % interval: a Student-t noise has no mean in loss)",
     "mean_excess_if_missed": "E[loss - threshold | the run misses], nats/token: how far above the threshold a run "
                              "that misses lands on average (NaN if no draw misses; normal noise, as expected_shortfall)",
     "loss_gap_median": "relative gap of the expected loss to the published law at the target, "

@@ -494,6 +494,14 @@ def test_domain_with_a_single_run_warns():
     msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
     assert msgs == ["domain(s) 'code' have a single run; their forecasts rest on the other domains and the prior."]
     assert out["domain"].value_counts().to_dict() == {"web": 6, "code": 1}
+    # one row's 'RPJ' beside 'rpj', or 'rpjj': most likely that domain misspelt (a fresh user's became a domain)
+    for typo in ("RPJ", "rpjj"):
+        df = pd.concat([runs(domain="rpj"), runs(domain="web"), runs(domain=typo).iloc[[2]]], ignore_index=True)
+        with pytest.warns(RunsTableWarning) as rec:
+            validate_runs(df)
+        assert [str(w.message) for w in rec if "single run" in str(w.message)] == [
+            f"domain(s) '{typo}' have a single run; their forecasts rest on the other domains and the prior. Is it a "
+            f"misspelt name? '{typo}' (row 12) is close to 'rpj': correct the cell if it is the same domain."]
 
 
 def test_domain_with_two_runs_warns():

@@ -3,6 +3,7 @@ candidate runs; on the real Chinchilla fit (slow), the published allocation band
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 
@@ -594,6 +595,16 @@ def test_compare_refuses_candidates_of_several_domains_instead_of_ranking_them_a
     from bayes_scaling.value_of_information import next_run
     with pytest.raises(RunsTableError, match="the candidates name several domains"):
         next_run(fit, cand, pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), n_sims=4)
+    # the same run in each domain: refused as such, not first called "a repeat, tied in every draw"; and with a fit
+    # whose domain column is 'mix', a file's 'domain' column (which it reads) is named too (a fresh user)
+    same = cand.assign(params=1e9, tokens=2e10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)
+        with pytest.raises(RunsTableError, match="name several domains"):
+            compare(fit, same)
+        with pytest.raises(RunsTableError, match=rf"^the candidates name several domains in column 'mix' \(or "
+                                                 rf"'domain'\) \({d0}, {d1}\)"):
+            compare(dataclasses.replace(fit, domain_col="mix"), same)
 
 
 def test_compare_names_its_table_candidates():

@@ -43,3 +43,12 @@ def test_format_span_gives_one_value_when_both_ends_read_the_same():
     assert format_span([5.0, 10.0, 7.0]) == "5-10"
     assert format_span(np.array([20.001, 19.999])) == "20"  # not "20-20" (the allocation note had its own copy)
     assert format_span([1234.5]) == "1.23e+03"
+
+
+def test_a_known_name_that_is_a_word_of_the_name_comes_first():
+    # 'rpj_original' beside a domain 'rpj' was asked "did you mean 'rw_original'?" (a fresh user)
+    known = ["c4_original", "rpj", "rw_original"]
+    assert did_you_mean("rpj_original", known, cutoff=0.8, contains=True) == "did you mean 'rpj' or 'rw_original'?"
+    assert did_you_mean("rpj_original", known, cutoff=0.8) == "did you mean 'rw_original'?"  # only where asked
+    assert did_you_mean("rw_orignal", known, cutoff=0.8, contains=True) == "did you mean 'rw_original'?"
+    assert did_you_mean("pile", known, cutoff=0.8, contains=True) == ""
