@@ -50,7 +50,8 @@ def did_you_mean(name, known: Iterable, cutoff: float = CLOSE_ENOUGH, contains: 
     words = {w for w in re.split(r"[^0-9a-z]+", str(name).strip().lower()) if w} if contains else set()
     whole = [k for k in known if k.lower() in words and k != str(name)][:2]
     if whole:
-        return "did you mean " + " or ".join(repr(k) for k in dict.fromkeys([*whole, *([match] if match else [])])) + "?"
+        names = dict.fromkeys([*whole, *([match] if match else [])])
+        return "did you mean " + " or ".join(repr(k) for k in names) + "?"
     if match is not None:
         return f"did you mean '{match}'?"
     part = [k for k in known if contains and str(name).strip() and str(name).strip().lower() in k.lower()][:3]

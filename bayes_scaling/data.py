@@ -1420,7 +1420,8 @@ def validate_runs(
         warnings.warn(
             f"domain(s) {', '.join(repr(d) for d in single.index[:5])} have a single run; "
             "their forecasts rest on the other domains and the prior."
-            + (f" Is it a misspelt name? {'; '.join(typos)}: correct the cell if it is the same domain." if typos else ""),
+            + (f" Is it a misspelt name? {'; '.join(typos)}: correct the cell if it is the same domain."
+               if typos else ""),
             RunsTableWarning,
             stacklevel=2,
         )

@@ -951,7 +951,8 @@ def decide(
         Candidate plans: ``params`` (N) and ``tokens`` (D, or ``flops``), optional ``label``
         and ``unique_tokens`` (data-constrained law, data cost).
     costs : CostModel or path
-        Prices (:class:`~bayes_scaling.costs.CostModel`), or a costs TOML file (:func:`~bayes_scaling.costs.load_costs`).
+        Prices (:class:`~bayes_scaling.costs.CostModel`), or a costs TOML file
+        (:func:`~bayes_scaling.costs.load_costs`).
     value : ValueModel or path
         Money per improvement of the metric (same currency as ``costs``), or a TOML file with a ``[value]``
         section (:func:`~bayes_scaling.costs.load_value`).
