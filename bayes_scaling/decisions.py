@@ -49,7 +49,7 @@ from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
 from .intervals import check_prob, interval, thin_tails
-from .investment import CLOSE_CALL, Decision, cost_frontier, format_money, probability_best, staged_decision
+from .investment import CLOSE_CALL, STATUS_QUO, Decision, cost_frontier, format_money, probability_best, staged_decision
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
@@ -766,7 +766,21 @@ class InvestmentDecision:
                 txt += " (at the edge of the model sizes searched)"
             parts.append(txt)
         text = "; ".join(parts)
-        return text[0].upper() + text[1:] + "."
+        text = text[0].upper() + text[1:] + "."
+        # a budget's best plan netting more than every plan on the list was left for the reader to notice (a fresh
+        # user's budget table had 1.62B x 650B at +89.7 k beside the recommended plan's +58.3 k)
+        best_plans = self.plans.set_index("label")["net_value_mean"].drop(STATUS_QUO, errors="ignore")
+        fr = self.frontier
+        ok = fr.iloc[:0] if "net_value_mean" not in fr else \
+            fr[fr["net_value_mean"].notna() & (fr["affordable"].astype(bool) if "affordable" in fr else True)]
+        if len(best_plans) and len(ok) and ok["net_value_mean"].max() > max(best_plans.max(), 0.0):
+            r = ok.loc[ok["net_value_mean"].idxmax()]
+            text += (f" A plan not on your list does better: {format_count(r['params_best'])} parameters on "
+                     f"{format_count(r['tokens_best'])} tokens, for {format_money(r['spend'], c)}, has expected net "
+                     f"value {format_money(r['net_value_mean'], c)} against {format_money(best_plans.max(), c)} for "
+                     f"the best plan listed ({best_plans.idxmax()}); add it to the plans to compare it with the same "
+                     "one-run noise.")
+        return text
 
     def summary_text(self) -> str:
         """The decision in plain words: the recommended plan, P(pays off), the expected net value, the pilots.

@@ -264,7 +264,8 @@ def test_far_discrepancy_is_one_offset_so_frontier_and_compare_agree(chinchilla_
 
 from bayes_scaling.costs import CostModel, ValueModel  # noqa: E402
 from bayes_scaling.decisions import decide  # noqa: E402
-from bayes_scaling.investment import STATUS_QUO  # noqa: E402
+from bayes_scaling.display import format_count  # noqa: E402
+from bayes_scaling.investment import STATUS_QUO, format_money  # noqa: E402
 from bayes_scaling.predict import keyed_predictive_draws, predictive_draws  # noqa: E402
 
 COSTS = CostModel(price_per_flop=1e-18, currency="USD")  # 1 USD per 1e18 FLOPs
@@ -791,3 +792,19 @@ def test_a_new_domains_frontier_rests_on_predicts_draws_of_it(fake_hier_fit):
                                    extrapolation=extrapolation_of(fit, "unseen"))
     assert fr["params_opt_median"].iloc[0] == pytest.approx(float(np.median(res["params_opt"])), rel=1e-12)
     assert fr["params_opt_median"].iloc[0] != other["params_opt_median"].iloc[0]
+
+
+def test_decide_says_when_a_budgets_best_plan_beats_every_plan_listed(fake_fit):
+    # the budget table had 1.62B x 650B at +89.7 k beside the recommended +58.3 k, and the summary said nothing
+    value = _loss_value(baseline=3.0, per_point=1e4)
+    res = decide(fake_fit, PLANS, COSTS, value, budgets=[1e3, 1e5], params_range=(1e8, 1e12))
+    r = res.frontier.loc[res.frontier["net_value_mean"].idxmax()]
+    best = res.plans.set_index("label")["net_value_mean"].drop(STATUS_QUO)
+    assert r["net_value_mean"] > best.max() and best.idxmax() == "10B"
+    assert (f"A plan not on your list does better: {format_count(r['params_best'])} parameters on "
+            f"{format_count(r['tokens_best'])} tokens, for {format_money(r['spend'], 'USD')}, has expected net value "
+            f"{format_money(r['net_value_mean'], 'USD')} against {format_money(best.max(), 'USD')} for the best plan "
+            "listed (10B); add it to the plans to compare it with the same one-run noise.") in res.summary_text()
+    # a budget whose best plan nets less than a listed plan: nothing to say
+    small = decide(fake_fit, PLANS, COSTS, value, budgets=[1e3], params_range=(1e8, 1e12))
+    assert small.frontier["net_value_mean"].max() < best.max() and "not on your list" not in small.summary_text()
