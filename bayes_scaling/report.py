@@ -48,6 +48,7 @@ __all__ = [
     "Section",
     "Figure",
     "build_fit_report",
+    "domains_compared_sentence",
     "DEFAULT_TARGETS",
     "sensitivity_section",
     "TARGET_BUDGETS",
@@ -302,6 +303,48 @@ def _domain_phrase(row) -> str:
 def _known(row: pd.Series, col: str) -> bool:
     """Whether a forecast row has a finite value in ``col``."""
     return col in row.index and pd.notna(row[col]) and np.isfinite(float(row[col]))
+
+
+#: Most domains named one by one in :func:`domains_compared_sentence` (the rest are counted).
+COMPARED_DOMAINS = 6
+_VARIABLE_WORDS = {"params": "parameters", "tokens": "tokens", "flops": "FLOPs"}
+
+
+def domains_compared_sentence(fit, row: pd.Series) -> str:
+    """The fit's own domains compared at one run: each one's expected loss there and how often it is the lowest.
+
+    The expected log loss of every domain at the run's sizes comes from the same posterior draws
+    (:func:`~bayes_scaling.predict.keyed_predictive_draws`), so ``P(lowest)`` is the share of draws in which a
+    domain's expected loss is below every other's: which data mix or recipe to pick, with how sure one can be. A
+    fresh user with three data mixes found the mixes' forecasts in separate tables and no word on which was better.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    row : pandas.Series
+        A target with the law's variables (the report's headline run).
+
+    Returns
+    -------
+    str
+        One sentence, or "" for a fit of one domain.
+    """
+    own = fit.own_domains
+    if len(own) < 2 or not all(v in row.index for v in fit.law.variables):
+        return ""
+    t = pd.DataFrame([{v: float(row[v]) for v in fit.law.variables}])
+    mean = np.column_stack([keyed_predictive_draws(fit, t, d, fit.random_seed)[0][:, 0] for d in own])  # (S, domains)
+    p_low = np.bincount(np.argmin(mean, axis=1), minlength=len(own)) / mean.shape[0]
+    med = np.exp(np.median(mean, axis=0))
+    order = np.argsort(med, kind="stable")
+    parts = [f"{domain_label(own[j])} {med[j]:.3f} (lowest in {format_probability(p_low[j])} of the draws)"
+             for j in order[:COMPARED_DOMAINS]]
+    more = f" and {len(own) - COMPARED_DOMAINS} more" if len(own) > COMPARED_DOMAINS else ""
+    sizes = " on ".join(f"{format_count(row[v])} {_VARIABLE_WORDS.get(v, v)}" for v in fit.law.variables
+                        if v in ("params", "tokens", "flops"))
+    return (f"At {sizes}, the domains' expected losses, lowest first: " + ", ".join(parts) + more + ". These compare "
+            "like with like only where the domains are scored on the same data (training mixes or recipes evaluated on "
+            "one validation set), not across evaluation sets.")
 
 
 def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None) -> str:
@@ -732,6 +775,8 @@ def build_fit_report(
             f"The runs cover {len(own)} domains: the Forecasts and Compute-optimal frontier sections give each of them "
             "and a new, unseen domain (the population forecast); figures are drawn for " + head_dom + "."
         )
+        if len(predictions) and (compared := domains_compared_sentence(fit, predictions.iloc[0])):
+            rep.summary.append(compared)
     far = runs_far_above(fit, prob) if far_runs is None else far_runs
     if len(far):  # said only under "Law and prior", and only for a heavy tail (two fresh users)
         rep.summary.append(far_runs_sentence(fit, far))

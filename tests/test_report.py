@@ -541,3 +541,24 @@ def test_a_weak_prior_without_a_published_fit_promises_no_published_column(unras
     assert ("Prior: weakly informative (wide independent normals; see the law's weak_prior). Published values are "
             "shown for comparison.") in texts
     assert any(t.endswith("Model-discrepancy term (orthogonal Gaussian process) for: your runs.") for t in texts)
+
+
+def test_a_report_of_several_domains_says_which_is_lowest_at_the_headline_run(fake_hier_fit):
+    """A fresh user with three data mixes found each mix's forecast in its own table and no word on which was lower."""
+    from conftest import make_fake_fit, synthetic_runs
+    from bayes_scaling.report import domains_compared_sentence
+    from bayes_scaling.predict import keyed_predictive_draws
+
+    row = pd.Series({"params": 7e10, "tokens": 1.4e12, "domain": "books"})
+    text = domains_compared_sentence(fake_hier_fit, row)
+    # the known answer: 'web' has the lowest E (logE -0.1), 'code' the highest (+0.1)
+    assert text.startswith("At 70B parameters on 1.4T tokens, the domains' expected losses, lowest first: web ")
+    assert text.index("web") < text.index("books") < text.index("code")
+    t = pd.DataFrame({"params": [7e10], "tokens": [1.4e12]})
+    mean = np.column_stack([keyed_predictive_draws(fake_hier_fit, t, d, fake_hier_fit.random_seed)[0][:, 0]
+                            for d in ("books", "code", "web")])
+    p_web = float((np.argmin(mean, axis=1) == 2).mean())
+    assert f"web {np.exp(np.median(mean[:, 2])):.3f} (lowest in {bs.display.format_probability(p_web)} of the draws)" \
+        in text
+    assert text.endswith("not across evaluation sets.")
+    assert domains_compared_sentence(make_fake_fit(synthetic_runs()), row) == ""  # one domain: nothing to compare
