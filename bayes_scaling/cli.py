@@ -647,6 +647,7 @@ def cmd_decide(args) -> int:
         warnings.filterwarnings("ignore", message="group '.*' is not a training corpus of this fit")
         # plans far beyond the runs: the verdict below says it (decide puts it there for the report), so once
         warnings.filterwarnings("ignore", category=ExtrapolationWarning)
+        warnings.filterwarnings("ignore", message="The loss fit and the downstream fit disagree")  # the verdict says it
         res = decide(fit, args.plans, costs, value, metric=args.metric, downstream=downstream, group=args.group,
                      pilots=args.pilots, budgets=budgets, domain=args.domain, prob=_prob(args.prob),
                      random_seed=args.seed)

@@ -58,7 +58,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
            "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note",
-           "DISCREPANCY_NOTE"]
+           "DISCREPANCY_NOTE", "stage_mismatch_note", "STAGE_LOSS_MISMATCH"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -717,6 +717,9 @@ class InvestmentDecision:
     extrapolation_caveat : str
         The warnings of plans or pilots far beyond (or below) the runs, as :func:`bayes_scaling.predict.predict`
         gives them ("" otherwise); part of :meth:`summary_text`.
+    stage_caveat : str
+        :func:`stage_mismatch_note`: the loss fit and the downstream fit on different evaluation sets' losses
+        ("" otherwise); part of :meth:`summary_text`.
     """
 
     plans: pd.DataFrame
@@ -735,6 +738,7 @@ class InvestmentDecision:
     assumption_note: str = ""
     fit_caveat: str = ""
     extrapolation_caveat: str = ""
+    stage_caveat: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -789,8 +793,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.fit_caveat, self.extrapolation_caveat,
-                                    self.sampling_caveat,
+        return " ".join(t for t in (self.decision.summary_text(), self.stage_caveat, self.fit_caveat,
+                                    self.extrapolation_caveat, self.sampling_caveat,
                                     self.assumption_note, self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
@@ -888,6 +892,73 @@ def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
     if value.table is None and value.baseline == 1.0 and not zero:
         warnings.warn(f"the baseline score for '{metric}' is 1 (every item right): no plan can improve on it, so every "
                       "plan's value is 0 and none pays off; give today's score (e.g. 0.45).", UserWarning, stacklevel=3)
+    chance = float(np.mean(downstream.chance)) if metric == MEAN_OF_TASKS else \
+        float(downstream.chance[tasks.index(metric)])
+    if value.table is None and value.baseline is not None and value.baseline < chance and not zero:
+        # --baseline 0.10 on HellaSwag (chance 0.25) counted 15 points a random guesser gets as money (a fresh user)
+        warnings.warn(f"the baseline score {value.baseline:g} for '{metric}' is below its chance level {chance:g}, "
+                      f"which guessing reaches: the value counts {chance - value.baseline:g} of improvement that any "
+                      "model gets; give today's model's score.", UserWarning, stacklevel=3)
+
+
+#: Smallest median relative difference between the two stages' losses at runs of the same sizes that
+#: :func:`stage_mismatch_note` reports: the same models on the same evaluation set agree to rounding; evaluation
+#: sets differ by tens of per cent (the OpenLM models' C4 and RedPajama validation losses: ~20 %).
+STAGE_LOSS_MISMATCH = 0.05
+
+
+def stage_mismatch_note(fit, downstream, domain: str, group: str | None = None) -> str:
+    """A sentence when the loss fit and the downstream fit disagree on the loss of runs of the same sizes.
+
+    The metric is read off the downstream fit's loss, so both stages must be on one evaluation set's loss. Each of
+    the loss fit's own runs is matched with the downstream fit's runs of the same N and D (relative 1e-3; of
+    ``group`` when the downstream fit has corpora); when at least 3 match and their median relative difference in
+    loss exceeds :data:`STAGE_LOSS_MISMATCH`, the note names it and one example. A fresh user's loss fit on the
+    RedPajama validation loss, with a downstream fit on C4 validation loss, moved a plan's P(pays off) from 0.32
+    to 0.98 without a word.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    downstream : DownstreamFit
+    domain : str
+        The loss fit's domain of the decision.
+    group : str, optional
+        The plans' training corpus in the downstream fit.
+
+    Returns
+    -------
+    str
+        The sentence, or "".
+    """
+    ds = downstream.runs
+    if not {"params", "tokens", "loss"} <= set(ds.columns):
+        return ""
+    if group is not None and downstream.group_col and downstream.group_col in ds:
+        ds = ds[ds[downstream.group_col] == group]
+    ds = ds.drop_duplicates(["params", "tokens", "loss"])
+    own = fit.own_runs(domain)
+    if not len(ds) or not {"params", "tokens"} <= set(own.columns):
+        return ""
+    found = []
+    for _, r in own.iterrows():
+        same = ds[(np.abs(np.log(ds["params"] / r["params"])) < 1e-3)
+                  & (np.abs(np.log(ds["tokens"] / r["tokens"])) < 1e-3)]
+        if len(same):
+            gap = np.log(same["loss"].to_numpy(float) / float(r["loss"]))
+            j = int(np.argmin(np.abs(gap)))
+            found.append((abs(gap[j]), r["params"], r["tokens"], float(r["loss"]), float(same["loss"].iloc[j])))
+    if len(found) < 3:
+        return ""
+    gaps = np.array([f[0] for f in found])
+    if np.median(gaps) <= STAGE_LOSS_MISMATCH:
+        return ""
+    _, n, d, l1, l2 = max(found, key=lambda f: f[0])
+    return (f"The loss fit and the downstream fit disagree on the loss of the {len(found)} runs of the same sizes "
+            f"(median {100 * np.expm1(np.median(gaps)):.0f} % apart; {format_count(n)} x {format_count(d)} tokens: "
+            f"{l1:.3g} vs {l2:.3g} nats/token): the metric is read off the downstream fit's loss, so if these are the "
+            "same models, the two stages are on different evaluation sets and the metric's forecasts are off. Fit both "
+            "on the loss of one evaluation set (the downstream fit's).")
 
 
 def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
@@ -1059,6 +1130,10 @@ def decide(
                          "currency.")
     dom = domain if domain is not None else fit.default_domain
     seed = fit.random_seed if random_seed is None else int(random_seed)
+    stage_caveat = stage_mismatch_note(fit, downstream, dom, group) if downstream is not None and metric != "loss" \
+        else ""
+    if stage_caveat:
+        warnings.warn(stage_caveat, UserWarning, stacklevel=2)
     own = fit.own_runs(dom)
     one = [(name, own[col].iloc[0]) for col, name in (("params", "N"), ("tokens", "D"))
            if col in fit.law.variables and len(own) and own[col].nunique() == 1]
@@ -1143,4 +1218,4 @@ def decide(
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
                               sampling_caveat=caveat, assumption_note=note, fit_caveat=fit_caveat,
-                              extrapolation_caveat=far_caveat)
+                              extrapolation_caveat=far_caveat, stage_caveat=stage_caveat)

@@ -505,7 +505,7 @@ def _check_loss_draws(L: np.ndarray) -> None:
                          f"({float(L[s, j])!r}).")
 
 
-@dataclass
+@dataclass(eq=False)  # the generated == compared arrays and raised "truth value ... ambiguous" (a fresh user)
 class DownstreamFit:
     """Posterior of the loss -> metric stage.
 

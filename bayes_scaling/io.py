@@ -391,6 +391,10 @@ def read_fit(path, required=()) -> SavedFit:
             "or install the version that wrote it."
         )
     missing_fields = [k for k in (*required, *_ENVELOPE_FIELDS) if k not in cfg]
+    if missing_fields and cfg.get("kind") == "downstream":  # it was called "damaged or edited" (a fresh user)
+        raise FitFileError(f"'{path}' holds a downstream fit (loss -> task metric; DownstreamFit.save), not a "
+                           "scaling-law fit: give the directory a scaling-law fit was saved in (ScalingFit.save, "
+                           "'bayes-scaling fit --out'), or read this one with DownstreamFit.load (--downstream).")
     if missing_fields:
         raise FitFileError(
             f"'{cfg_file}' lacks the field(s) {', '.join(repr(k) for k in missing_fields)}: it is damaged or was "

@@ -78,7 +78,7 @@ def label_draws(tree: xr.DataTree, domains: list[str], law: Law) -> xr.DataTree:
     return tree
 
 
-@dataclass
+@dataclass(eq=False)  # as DownstreamFit: the generated == compared DataFrames and raised
 class ScalingFit:
     """A fitted scaling law: posterior draws plus everything needed to use them.
 

@@ -808,3 +808,32 @@ def test_decide_says_when_a_budgets_best_plan_beats_every_plan_listed(fake_fit):
     # a budget whose best plan nets less than a listed plan: nothing to say
     small = decide(fake_fit, PLANS, COSTS, value, budgets=[1e3], params_range=(1e8, 1e12))
     assert small.frontier["net_value_mean"].max() < best.max() and "not on your list" not in small.summary_text()
+
+
+def test_decide_says_when_the_two_stages_disagree_on_the_loss_of_the_same_runs(fake_fit):
+    """A loss fit on the RedPajama validation loss with a downstream fit on C4 validation loss moved a plan's P(pays
+    off) from 0.32 to 0.98 without a word (a fresh user); and a baseline below chance counted what guessing gets."""
+    import dataclasses
+
+    from test_downstream import _fake_fit
+
+    from bayes_scaling.decisions import stage_mismatch_note
+
+    own = fake_fit.own_runs(fake_fit.default_domain)[["params", "tokens", "loss"]]
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    same = dataclasses.replace(ds, runs=own.assign(task="rises"))
+    other = dataclasses.replace(ds, runs=own.assign(task="rises", loss=own["loss"] * 1.2))
+    value = ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=same, random_seed=3).stage_caveat == ""
+    note = stage_mismatch_note(fake_fit, other, fake_fit.default_domain)
+    assert note.startswith(f"The loss fit and the downstream fit disagree on the loss of the {len(own)} runs of the "
+                           "same sizes (median 20 % apart; ")
+    with pytest.warns(UserWarning, match="^The loss fit and the downstream fit disagree"):
+        res = decide(fake_fit, PLANS, COSTS, value, metric="rises", downstream=other, random_seed=3)
+    assert note in res.summary_text()
+    with pytest.warns(UserWarning, match=r"^the baseline score 0.1 for 'rises' is below its chance level 0.25, which "
+                                         r"guessing reaches: the value counts 0.15 of improvement"):
+        decide(fake_fit, PLANS, COSTS, ValueModel(metric="rises", baseline=0.1, money_per_unit=1e3, unit=0.01),
+               metric="rises", downstream=same, random_seed=3)

@@ -543,3 +543,17 @@ def test_exact_zeros_do_not_pull_a_task_into_a_step():
     assert fit.diagnostics.divergences < 400  # < 10 % of the 4000 transitions, not all of them (measured 27)
     s = fit.parameter_draws()["s"][:, fit.tasks.index("jeopardy")].reshape(fit.posterior["posterior"].sizes["chain"], -1)
     assert (np.median(s, axis=1) > 0.1).all() and (np.median(s, axis=1) < 0.3).all(), np.median(s, axis=1)
+
+
+def test_fits_compare_by_identity_and_a_downstream_directory_is_named_as_such(tmp_path):
+    """Two loads of one downstream fit compared with == raised "truth value of an array ... is ambiguous"; its
+    directory given as a scaling-law fit was called "damaged or edited" (a fresh user)."""
+    from bayes_scaling.io import FitFileError
+
+    ds = _fake_fit(np.random.default_rng(0))
+    assert ds == ds and not (ds == dataclasses.replace(ds))
+    d = tmp_path / "downstream"
+    ds.save(d)
+    with pytest.raises(FitFileError, match=r"holds a downstream fit \(loss -> task metric; DownstreamFit.save\), not a "
+                                           r"scaling-law fit: give the directory a scaling-law fit was saved in"):
+        bs.ScalingFit.load(d)
