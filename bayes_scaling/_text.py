@@ -33,7 +33,13 @@ def closest_name(name, known: Iterable, cutoff: float = CLOSE_ENOUGH) -> str | N
     cutoff : float, default :data:`CLOSE_ENOUGH`
         In [0, 1].
     """
-    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=cutoff)
+    known = [str(k) for k in known]
+    # a name that differs only in case ('HellaSwag' for 'hellaswag') is the closest, however short (difflib's ratio
+    # is case-sensitive: it did not suggest 'hellaswag' for 'HellaSwag'; a fresh user)
+    same = [k for k in known if k.lower() == str(name).strip().lower() and k != str(name)]
+    if same:
+        return same[0]
+    match = difflib.get_close_matches(str(name), known, n=1, cutoff=cutoff)
     return match[0] if match else None
 
 

@@ -93,7 +93,7 @@ from .intervals import interval
 from .io import FitFileError, config_errors, read_fit, write_fit
 
 __all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean", "detrend_walk",
-           "PREDICTABLE_ALPHA"]
+           "PREDICTABLE_ALPHA", "validate_downstream"]
 
 #: One-sided significance level of both checks of :func:`predictable_tasks` (a conventional 5 %, not tuned).
 PREDICTABLE_ALPHA = 0.05
@@ -174,7 +174,7 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
         t = t[t["task"].isin(list(tasks))]
     rows = t.index  # the caller's row labels, for the messages (a filtered table keeps its own)
     t = t.reset_index(drop=True)
-    for col, lo, hi, what in (("loss", 0.0, 20.0, "nats per token (not perplexity)"), ("metric", 0.0, 1.0, "a fraction"),
+    for col, lo, hi, what in (("loss", 0.0, 20.0, "nats per token (not perplexity)"), ("metric", 0.0, 1.0, "a fraction (45 % -> 0.45)"),
                               ("chance", 0.0, 1.0, "a fraction (25 % -> 0.25)")):
         v = pd.to_numeric(t[col], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(v) | (v < lo) | (v > hi) | ((v <= 0) if col == "loss" else False)
@@ -314,6 +314,21 @@ _FREE = ("mu_a", "tau_a", "z_a", "a_k", "mu_ls", "tau_ls", "z_s", "mu_r", "tau_r
          "tau_d", "z_d", "tau_e", "z_e", "mu_lk", "tau_lk", "z_k", "z_w")
 
 
+#: What each sampled variable is, for the messages of a failed sampling check: the convergence warning named
+#: 'tau_r' and 'mu_lk', which the documentation never mentions (a fresh user). The link's parameters are those of
+#: :meth:`DownstreamFit.parameters` (a, s, ceil, sigma, kappa).
+_DESCRIBE = {
+    "mu_a": "the tasks' mean lift a", "tau_a": "the spread of the tasks' lift a", "z_a": "a task's lift a",
+    "a_k": "a task's lift a", "mu_ls": "the tasks' mean log width s", "tau_ls": "the spread of the tasks' width s",
+    "z_s": "a task's width s", "mu_r": "the tasks' mean ceiling", "tau_r": "the spread of the tasks' ceilings",
+    "z_r": "a task's ceiling", "mu_ln": "the tasks' mean extra noise sigma", "tau_ln": "the spread of the extra noise",
+    "z_n": "a task's extra noise sigma", "tau_d": "the spread of the corpora's loss shift", "z_d": "a corpus's shift",
+    "tau_e": "the spread of a task's own corpus shift", "z_e": "a task's own corpus shift",
+    "mu_lk": "the random walk's log rate kappa", "tau_lk": "the spread of the walk's rate", "z_k": "a task's walk rate",
+    "z_w": "a task's random walk",
+}
+
+
 #: How the advice of a failed sampling check names a setting (:func:`bayes_scaling.diagnostics.check_convergence`):
 #: ``fit_downstream`` takes them in a :class:`~bayes_scaling.inference.SamplerConfig`, not as keywords.
 SAMPLER_SETTING = "fit_downstream(..., sampler=SamplerConfig({}))"
@@ -323,7 +338,7 @@ def _sampling_checks(post, target_accept, strict: bool = False):
     """The sampling checks of a downstream posterior (its free variables, advice in ``fit_downstream``'s terms)."""
     names = [v for v in _FREE if v in post["posterior"].data_vars]
     return check_convergence(post, names, strict=strict, target_accept=target_accept, hierarchical=True,
-                             setting=SAMPLER_SETTING, prior_advice=False)
+                             setting=SAMPLER_SETTING, prior_advice=False, describe=lambda n: _DESCRIBE.get(n, n))
 
 
 #: A target's median loss this factor below the runs' lowest loss or above their highest is taken as a unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 import hashlib
 import json
 
@@ -111,7 +112,9 @@ def test_downstream_table_errors_name_column_and_row():
         validate_downstream(df.drop(columns="n_items"))
     bad = df.copy()
     bad.loc[3, "metric"] = 45.0
-    with pytest.raises(DownstreamTableError, match=r"^column 'metric' row 3: 45.0 is not a fraction in \[0, 1\]"):
+    # with the hint chance had (a fresh user's one row in percent got none)
+    with pytest.raises(DownstreamTableError, match=r"^column 'metric' row 3: 45.0 is not a fraction \(45 % -> 0.45\) "
+                                                   r"in \[0, 1\]"):
         validate_downstream(bad)
     with pytest.raises(DownstreamTableError) as e:  # a filtered table: its own row labels, not positions
         validate_downstream(bad.iloc[2:])
@@ -359,8 +362,8 @@ def test_a_metric_column_in_percent_is_named_as_such():
     t = pd.DataFrame({"loss": [3.0, 3.2, 3.4], "task": ["a"] * 3, "metric": [61.0, 55.5, 0.4], "chance": 0.25,
                       "n_items": 1000})
     with pytest.raises(DownstreamTableError, match=r"^column 'metric' looks like percent \(2 of 3 rows above 1, up to "
-                                                   r"61\): give a fraction in \[0, 1\], i\.e\. divide the column by "
-                                                   r"100\.$"):
+                                                   r"61\): give a fraction \(45 % -> 0\.45\) in \[0, 1\], i\.e\. divide "
+                                                   r"the column by 100\.$"):
         validate_downstream(t)
 
 
@@ -557,3 +560,19 @@ def test_fits_compare_by_identity_and_a_downstream_directory_is_named_as_such(tm
     with pytest.raises(FitFileError, match=r"holds a downstream fit \(loss -> task metric; DownstreamFit.save\), not a "
                                            r"scaling-law fit: give the directory a scaling-law fit was saved in"):
         bs.ScalingFit.load(d)
+
+
+def test_a_failed_sampling_check_names_the_downstream_variables_in_words():
+    """The convergence warning named 'tau_r' and 'mu_lk', which the documentation never mentions (a fresh user)."""
+    from bayes_scaling.downstream import _DESCRIBE, _FREE, _sampling_checks
+
+    assert set(_FREE) <= set(_DESCRIBE)
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((4, 500))
+    bad = good + np.arange(4)[:, None]  # four chains at four levels: R-hat far above 1.01
+    post = xr.DataTree.from_dict({"posterior": xr.Dataset({"tau_r": (("chain", "draw"), bad),
+                                                            "mu_a": (("chain", "draw"), good)})})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        diag = _sampling_checks(post, 0.9)
+    assert any("for the spread of the tasks' ceilings ('tau_r')" in p for p in diag.problems)

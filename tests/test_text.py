@@ -52,3 +52,10 @@ def test_a_known_name_that_is_a_word_of_the_name_comes_first():
     assert did_you_mean("rpj_original", known, cutoff=0.8) == "did you mean 'rw_original'?"  # only where asked
     assert did_you_mean("rw_orignal", known, cutoff=0.8, contains=True) == "did you mean 'rw_original'?"
     assert did_you_mean("pile", known, cutoff=0.8, contains=True) == ""
+
+
+def test_a_name_that_differs_only_in_case_is_the_closest():
+    # '--metric HellaSwag' got no suggestion: difflib's ratio is case-sensitive (a fresh user)
+    assert closest_name("HellaSwag", ["hellaswag", "piqa"]) == "hellaswag"
+    assert did_you_mean("RPJ", ["rpj", "rw"], cutoff=0.8) == "did you mean 'rpj'?"
+    assert closest_name("piqa", ["hellaswag", "piqa"]) == "piqa"  # itself, as before
