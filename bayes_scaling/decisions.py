@@ -1104,11 +1104,13 @@ def decide(
         if not isinstance(obj, cls):
             raise TypeError(f"{name} must be a {cls.__name__} or the path of a TOML file, e.g. {hint}; got "
                             f"{type(obj).__name__}.")
-    if budgets is not None:
+    if budgets is not None:  # read and checked once, before anything is drawn
         try:
             budgets = np.atleast_1d(np.asarray(budgets, float))
         except (TypeError, ValueError):
             raise ValueError(f"budgets must be positive amounts of money, e.g. [1e5, 1e6]; got {budgets!r}.") from None
+        if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
+            raise ValueError("budgets must be positive amounts of money, e.g. 1e5,1e6.")
     check_metric(metric, value, downstream)
     caveat = ""
     if downstream is not None and metric != "loss" and downstream.diagnostics is not None and not downstream.diagnostics.ok:
@@ -1204,10 +1206,7 @@ def decide(
         pilot_out = staged_decision(d, pilot_t, observe, costs, n_sims=n_sims, random_seed=seed)
     front = None
     if budgets is not None:
-        b = np.atleast_1d(np.asarray(budgets, float))
-        if b.size == 0 or not np.all(np.isfinite(b)) or np.any(b <= 0):
-            raise ValueError("budgets must be positive amounts of money, e.g. 1e5,1e6.")
-        front = cost_frontier(lambda t: metric_of(loss_draws(t, "mean"), new_eval=False), b, costs, value,
+        front = cost_frontier(lambda t: metric_of(loss_draws(t, "mean"), new_eval=False), budgets, costs, value,
                               params_range=params_range, prob=prob)
         # the plan a large budget buys can lie far beyond the runs (10 M EUR bought 3e24 FLOPs, 150,000x the largest
         # run, without a word; a fresh user), as frontier's budgets are warned about

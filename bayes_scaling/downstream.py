@@ -174,7 +174,8 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
         t = t[t["task"].isin(list(tasks))]
     rows = t.index  # the caller's row labels, for the messages (a filtered table keeps its own)
     t = t.reset_index(drop=True)
-    for col, lo, hi, what in (("loss", 0.0, 20.0, "nats per token (not perplexity)"), ("metric", 0.0, 1.0, "a fraction (45 % -> 0.45)"),
+    for col, lo, hi, what in (("loss", 0.0, 20.0, "nats per token (not perplexity)"),
+                              ("metric", 0.0, 1.0, "a fraction (45 % -> 0.45)"),
                               ("chance", 0.0, 1.0, "a fraction (25 % -> 0.25)")):
         v = pd.to_numeric(t[col], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(v) | (v < lo) | (v > hi) | ((v <= 0) if col == "loss" else False)
