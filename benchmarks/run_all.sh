@@ -17,3 +17,4 @@ run baselines bench_baselines.py
 run speed bench_speed.py
 run main bench_main.py
 run next_run bench_next_run.py
+run sldbench_dc bench_sldbench_dc.py
