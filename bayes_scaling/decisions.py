@@ -56,7 +56,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
                       domain_generator, keyed_predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
-           "InvestmentDecision", "check_metric", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
+           "InvestmentDecision", "check_metric", "metric_note", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
            "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note",
            "DISCREPANCY_NOTE", "stage_mismatch_note", "STAGE_LOSS_MISMATCH"]
 
@@ -720,6 +720,9 @@ class InvestmentDecision:
     stage_caveat : str
         :func:`stage_mismatch_note`: the loss fit and the downstream fit on different evaluation sets' losses
         ("" otherwise); part of :meth:`summary_text`.
+    metric_note : str
+        :func:`metric_note`: what a downstream metric is (its chance level; for the mean of tasks, the tasks in it
+        and those not yet predictable), "" for loss; part of :meth:`summary_text`.
     """
 
     plans: pd.DataFrame
@@ -739,6 +742,7 @@ class InvestmentDecision:
     fit_caveat: str = ""
     extrapolation_caveat: str = ""
     stage_caveat: str = ""
+    metric_note: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -793,8 +797,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.stage_caveat, self.fit_caveat,
-                                    self.extrapolation_caveat, self.sampling_caveat,
+        return " ".join(t for t in (self.decision.summary_text(), self.metric_note, self.stage_caveat,
+                                    self.fit_caveat, self.extrapolation_caveat, self.sampling_caveat,
                                     self.assumption_note, self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
@@ -902,6 +906,47 @@ def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
 
 
 #: Smallest median relative difference between the two stages' losses at runs of the same sizes that
+def metric_note(downstream, metric: str) -> str:
+    """What a downstream metric of a decision is, in words: its chance level and, for the mean, the tasks left out.
+
+    A report of a decision on a score was read without knowing what the score's floor is (a HellaSwag score of 0.25
+    is what guessing gets) or which tasks the mean of tasks averages (the tasks not yet predictable from the runs
+    are not fitted, so they are not in it).
+
+    Parameters
+    ----------
+    downstream : DownstreamFit
+        The loss -> metric stage (:mod:`bayes_scaling.downstream`).
+    metric : str
+        A fitted task, or :data:`MEAN_OF_TASKS`. ``"loss"`` gives "".
+
+    Returns
+    -------
+    str
+        One or two sentences, or "".
+    """
+    if metric == "loss" or downstream is None:
+        return ""
+    tasks = list(downstream.tasks)
+    chance = np.asarray(downstream.chance, float)
+    unfitted = downstream.unfitted_tasks()
+    skipped = unfitted[unfitted["status"] != downstream.NOT_CHOSEN]["task"].tolist()
+    if metric != MEAN_OF_TASKS:
+        j = tasks.index(metric)
+        return (f"The metric is the score on '{metric}', the share of its {downstream.n_items[j]:,.0f} items right; "
+                f"guessing scores {chance[j]:.2g} (its chance level, the floor of the forecast).")
+    lo, hi = float(chance.min()), float(chance.max())
+    floor = f"{lo:.2g}" if np.isclose(lo, hi) else f"{lo:.2g} to {hi:.2g}"
+    names = listed([repr(t) for t in tasks], 4)
+    text = (f"The metric is the mean score over the {len(tasks)} tasks fitted ({names}); "
+            f"guessing scores {float(chance.mean()):.2g} on that mean (chance levels {floor}).")
+    if skipped:
+        text += (f" {len(skipped)} task{'s' if len(skipped) > 1 else ''} of the evaluations "
+                 f"{'are' if len(skipped) > 1 else 'is'} not in it, not yet predictable from these runs "
+                 f"({listed([repr(t) for t in skipped], 4)}; DownstreamFit.unfitted_tasks() says why).")
+    return text
+
+
 #: :func:`stage_mismatch_note` reports: the same models on the same evaluation set agree to rounding; evaluation
 #: sets differ by tens of per cent (the OpenLM models' C4 and RedPajama validation losses: ~20 %).
 STAGE_LOSS_MISMATCH = 0.05
@@ -1217,4 +1262,5 @@ def decide(
                               recommended=d.recommended, evpi=d.evpi, metric=metric, domain=dom,
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
                               sampling_caveat=caveat, assumption_note=note, fit_caveat=fit_caveat,
-                              extrapolation_caveat=far_caveat, stage_caveat=stage_caveat)
+                              extrapolation_caveat=far_caveat, stage_caveat=stage_caveat,
+                              metric_note=metric_note(downstream, metric))

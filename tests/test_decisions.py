@@ -419,6 +419,28 @@ def test_decide_with_a_downstream_metric(fake_fit):
     assert (mean.plans["metric_median"].iloc[:3] < got).all()  # the other task is lower at these losses
 
 
+def test_decide_says_what_a_downstream_metric_is(fake_fit):
+    """A decision on a score was reported without the score's floor (what guessing gets) or, for the mean of tasks,
+    which tasks the mean leaves out as not yet predictable."""
+    from test_downstream import _fake_fit
+
+    ds = _fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws)
+    one = decide(fake_fit, PLANS, COSTS, ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01),
+                 metric="rises", downstream=ds, random_seed=3)
+    assert one.metric_note == ("The metric is the score on 'rises', the share of its 2,000 items right; guessing "
+                               "scores 0.25 (its chance level, the floor of the forecast).")
+    mean = decide(fake_fit, PLANS, COSTS, ValueModel(baseline=0.3, money_per_unit=1e3, unit=0.01), metric="mean",
+                  downstream=ds, random_seed=3)
+    assert mean.metric_note == (
+        "The metric is the mean score over the 2 tasks fitted ('language', 'rises'); guessing scores 0.12 on that "
+        "mean (chance levels 0 to 0.25). 1 task of the evaluations is not in it, not yet predictable from these runs "
+        "('flat'; DownstreamFit.unfitted_tasks() says why).")
+    for res in (one, mean):
+        assert res.summary_text().index(res.metric_note) > 0  # after the verdict, in the report's summary
+    loss = decide(fake_fit, PLANS, COSTS, _loss_value(), random_seed=3)
+    assert loss.metric_note == "" and "The metric is" not in loss.summary_text()
+
+
 @pytest.mark.parametrize("kwargs, value, message", [
     ({}, ValueModel(baseline=0.6, money_per_unit=1.0),
      "the value model must say higher_is_better = false for metric 'loss' (a lower loss is better); set it in the "
