@@ -942,7 +942,10 @@ class DownstreamFit:
             ``chance``, ``status``, ``metric_median``, ``metric_lower``, ``metric_upper`` (one
             evaluation of a new model, noise included), ``mean_metric_median``, ``mean_metric_lower``,
             ``mean_metric_upper`` (expected metric), ``p_above_chance`` (P(expected metric > chance + 1
-            binomial sd)).
+            binomial sd)), ``loss_median`` (the target's median loss, nats/token) and ``loss_below_runs`` (how far
+            that lies below the lowest loss of the runs the link was fitted on, nats/token; 0 within them, NaN
+            when the fit keeps no runs): beyond the runs the forecast rests on the link's form and its random walk,
+            whose uncertainty grows with that distance.
 
         Raises
         ------
@@ -968,17 +971,25 @@ class DownstreamFit:
         mlo, mhi = interval(mean, prob)
         sd0 = np.sqrt(self.chance * (1 - self.chance) / self.n_items)
         skipped = self.unfitted_tasks() if include_unpredictable else None
+        # how far each target's loss lies below the runs: a 6.9B forecast from runs up to 411M sits ~0.4 nats below
+        # them, where the interval is the link's form and its walk, and the table did not say so
+        loss_med = np.median(L, axis=0)
+        lowest = float(self.runs["loss"].min()) if self.runs is not None and "loss" in self.runs and len(self.runs) \
+            else np.nan
+        below = np.maximum(lowest - loss_med, 0.0)
         rows = []
         for j in range(n):
+            where = {"loss_median": float(loss_med[j]), "loss_below_runs": float(below[j])}
             for k, task in enumerate(self.tasks):
-                rows.append({"target": j, "task": task, "chance": self.chance[k], "status": "forecast",
+                rows.append({"target": j, "task": task, "chance": self.chance[k], "status": "forecast", **where,
                              "metric_median": float(np.median(new[:, j, k])), "metric_lower": float(lo[j, k]),
                              "metric_upper": float(hi[j, k]), "mean_metric_median": float(np.median(mean[:, j, k])),
                              "mean_metric_lower": float(mlo[j, k]), "mean_metric_upper": float(mhi[j, k]),
                              "p_above_chance": float(np.mean(mean[:, j, k] > self.chance[k] + sd0[k]))})
             if include_unpredictable:
                 for _, f in skipped.iterrows():
-                    rows.append({"target": j, "task": f["task"], "chance": f["chance"], "status": f["status"]})
+                    rows.append({"target": j, "task": f["task"], "chance": f["chance"], "status": f["status"],
+                                 **where})
         out = pd.DataFrame(rows)
         if targets is not None:
             if len(targets) != n:

@@ -196,6 +196,18 @@ def test_forecast_from_point_posterior_equals_the_link():
     assert r["metric_upper"] - r["metric_lower"] == pytest.approx(2 * 1.645 * sd, rel=0.2)
 
 
+def test_forecast_says_how_far_the_targets_loss_lies_below_the_runs():
+    """A 6.9B forecast from runs up to 411M sits far below the runs' losses, where the interval is the link's form,
+    and the table did not say so."""
+    import dataclasses
+
+    fit = dataclasses.replace(_fake_fit(np.random.default_rng(3)), runs=pd.DataFrame({"loss": [3.1, 3.4, 3.9]}))
+    out = fit.predict(np.array([[2.6, 3.0, 3.5]]).repeat(200, axis=0)).drop_duplicates("target")
+    np.testing.assert_allclose(out["loss_median"], [2.6, 3.0, 3.5])
+    np.testing.assert_allclose(out["loss_below_runs"], [0.5, 0.1, 0.0], atol=1e-12)
+    assert _fake_fit(np.random.default_rng(3)).predict(np.array([[2.6]]))["loss_below_runs"].isna().all()
+
+
 def test_random_walk_uncertainty_grows_beyond_the_runs():
     rng = np.random.default_rng(4)
     fit = _fake_fit(rng, s_draws=2000, knots=np.linspace(3.0, 5.0, 16), kappa=1.0)
