@@ -1037,8 +1037,13 @@ def _check_unique_tokens(table: pd.DataFrame, ctx: _Ctx, prefix: str, tail: str)
     """Raise when some rows have more unique tokens U than tokens seen D (U <= D), naming them."""
     more = table["unique_tokens"] > table["tokens"] * (1 + 1e-9)
     if more.any():
+        fewer = table["unique_tokens"] < table["tokens"] * (1 - 1e-9)
+        # a published data-constrained table (SLDBench's) has the two columns swapped: every row then has U >= D
+        swapped = ("; no row has fewer unique tokens than tokens, so the two columns look swapped (rename "
+                   "'unique_tokens' to 'tokens' and 'tokens' to 'unique_tokens')"
+                   if not fewer.any() and more.sum() > 1 else "")
         raise RunsTableError(f"{prefix}column 'unique_tokens' exceeds 'tokens' in {_rows(ctx, table.index[more])}; "
-                             f"unique tokens U cannot exceed the tokens seen D{tail}")
+                             f"unique tokens U cannot exceed the tokens seen D{swapped}{tail}")
 
 
 def validate_runs(

@@ -530,6 +530,25 @@ def test_unique_tokens_above_tokens():
         validate_runs(df)
 
 
+def test_unique_tokens_and_tokens_swapped_are_named_as_such():
+    """SLDBench's data-constrained file has the two columns swapped (every row U >= D); the message said only that U
+    cannot exceed D."""
+    df = runs()
+    df["unique_tokens"] = df["tokens"].copy()
+    df["tokens"] = df["tokens"] / 4
+    df.loc[0, "tokens"] = df.loc[0, "unique_tokens"]  # one epoch: U = D, as in a swapped table
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert str(e.value).startswith(
+        f"column 'unique_tokens' exceeds 'tokens' in row 1, row 2, row 3 and {len(df) - 4} more; unique tokens U cannot "
+        "exceed the tokens seen D; no row has fewer unique tokens than tokens, so the two columns look swapped (rename "
+        "'unique_tokens' to 'tokens' and 'tokens' to 'unique_tokens'); check that")
+    df.loc[0, "tokens"] = df.loc[0, "unique_tokens"] * 2  # one row with U < D: not a swap
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(df)
+    assert "swapped" not in str(e.value)
+
+
 def test_unique_tokens_in_billions_are_refused_like_tokens():
     """A fresh user's U in billions was fitted and saved (E 0.86, beta 0.17) before a targets message failed."""
     df = runs()
