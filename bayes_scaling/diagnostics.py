@@ -279,9 +279,14 @@ def check_convergence(
         )
     if min_b < need or min_t < need:
         worst = table["ess_bulk"].idxmin() if min_b < need else table["ess_tail"].idxmin()
+        # as many draws as the effective sample size asks for, with a margin: "draws=2000" was advised to a fit that
+        # had already drawn 2000 per chain after its automatic retry (a fresh user)
+        per_chain = n_draws // max(n_chains, 1)
+        asked = int(np.ceil(1.25 * per_chain * need / max(min(min_b, min_t), 1.0) / 500.0)) * 500
+        more_ess = max(2000, min(asked, 4 * per_chain))  # at most 4x: a far lower ESS is a mixing problem (R-hat)
         problems.append(
             f"effective sample size is {min(min_b, min_t):.0f} for {named(worst)} (should be >= {need}): "
-            f"interval ends are noisy. Run more draws ({setting.format('draws=2000')})."
+            f"interval ends are noisy. Run more draws ({setting.format(f'draws={more_ess}')})."
         )
     if hits > TREEDEPTH_HIT_MAX * n_draws:
         problems.append(

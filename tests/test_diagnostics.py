@@ -67,7 +67,7 @@ def test_chains_with_different_means_give_one_rhat_warning():
                 f"not reliable. {RHAT_ACTION}")
     assert diag.problems[0] == rhat_msg
     assert diag.problems[1].startswith("effective sample size is ") and "for 'a' (should be >= 400)" in diag.problems[1]
-    assert diag.problems[1].endswith("interval ends are noisy. Run more draws (draws=2000).")
+    assert diag.problems[1].endswith("interval ends are noisy. Run more draws (draws=4000).")  # at most 4x
     assert conv == ["Sampling problems: " + " ".join(diag.problems)]  # reported once, every problem in one warning
 
 
@@ -227,6 +227,23 @@ def test_rhat_text_never_rounds_a_failure_to_the_limit():
 
     assert [d(r).rhat_text for r in (1.0103, 1.01, 1.004, 1.01004, 1.53)] == ["1.0103", "1.010", "1.004", "1.01004",
                                                                                "1.530"]
+
+
+def test_ess_advice_asks_for_the_draws_the_effective_sample_size_needs():
+    """"Run more draws (draws=2000)" was advised to a fit that had drawn 2000 per chain after its retry and had an
+    effective sample size of 364 (a fresh user); the advice now scales the draws used by the shortfall."""
+    rng = np.random.default_rng(3)
+    a = np.zeros((4, 2000))
+    for c in range(4):  # AR(1) chains with the same mean: R-hat fine, effective sample size low
+        e = rng.normal(size=2000)
+        for t in range(1, 2000):
+            a[c, t] = 0.95 * a[c, t - 1] + e[t]
+    diag, _ = _check(_tree(a))
+    ess = min(diag.min_ess_bulk, diag.min_ess_tail)
+    assert 100 < ess < 400 and diag.max_rhat <= 1.01
+    expect = max(2000, min(int(np.ceil(1.25 * 2000 * 400 / ess / 500)) * 500, 8000))
+    assert expect > 2000
+    assert diag.problems[-1].endswith(f"interval ends are noisy. Run more draws (draws={expect}).")
 
 
 def test_rhat_advice_doubles_the_draws_used_and_adds_a_calmer_sampler_when_some_draws_diverged():
