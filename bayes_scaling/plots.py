@@ -314,7 +314,7 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
     ncols : int
         Panels per row.
     max_panels : int
-        At most this many domains are drawn (the first ones).
+        At most this many domains are drawn (the first ones); the figure's title says how many were left out.
 
     Returns
     -------
@@ -324,7 +324,9 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
     """
     if domains is None:
         domains = fit.own_domains
-    domains = list(domains)[:max_panels]
+    domains = list(domains)
+    left_out = len(domains) - max_panels  # 4 of 28 recipes were left out without a word (a fresh user)
+    domains = domains[:max_panels]
     ncols = max(1, min(ncols, len(domains)))
     nrows = int(np.ceil(len(domains) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols + 0.4, 2.5 * nrows + 0.6), layout="constrained",
@@ -341,6 +343,9 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
         a.set_visible(False)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=min(4, len(labels)), frameon=False)
+    if left_out > 0:
+        fig.suptitle(f"the first {len(domains)} of {len(domains) + left_out} domains ({left_out} not drawn: pass "
+                     "domains= to choose, or max_panels=)", fontsize=9)
     return fig, axes.ravel()[: len(domains)]
 
 

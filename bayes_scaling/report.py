@@ -321,14 +321,15 @@ def domains_compared_sentence(fit, row: pd.Series) -> str:
     Parameters
     ----------
     fit : ScalingFit
-    row : pandas.Series
-        A target with the law's variables (the report's headline run).
+    row : pandas.Series or dict
+        A target with the law's variables (the report's headline run), e.g. ``{"params": 1.3e9, "tokens": 1.3e11}``.
 
     Returns
     -------
     str
         One sentence, or "" for a fit of one domain.
     """
+    row = pd.Series(row)  # a dict failed with AttributeError (a fresh user)
     own = fit.own_domains
     if len(own) < 2 or not all(v in row.index for v in fit.law.variables):
         return ""
@@ -491,6 +492,12 @@ TARGET_WARNING_NOTE = "warning about the targets: "
 
 #: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
 #: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
+#: Target sizes at which the report of several domains compares them (:func:`domains_compared_sentence`).
+COMPARED_TARGETS = 3
+
+#: Panels of the report's figure of every domain (``fit_domains.png``): 48 at 4 a row is a figure 30 inches tall.
+MAX_DOMAIN_PANELS = 48
+
 FIT_REPORT_FIGURES = ("parameters", "fit_domains", "fit_flops", "fit_params", "fit", "frontier", "forecast",
                       "departures")
 
@@ -772,11 +779,18 @@ def build_fit_report(
                 "budget (unique_tokens=, --unique-tokens).")
     if several:
         rep.summary.append(
-            f"The runs cover {len(own)} domains: the Forecasts and Compute-optimal frontier sections give each of them "
-            "and a new, unseen domain (the population forecast); figures are drawn for " + head_dom + "."
+            f"The runs cover {len(own)} domains: the Forecasts "
+            + ("and Compute-optimal frontier sections give" if frontier is not None and len(frontier) else
+               "section gives")  # a law of N alone has no frontier section (a fresh user)
+            + " each of them and a new, unseen domain (the population forecast); one figure draws every domain's "
+            "runs and fit, the others are drawn for " + head_dom + "."
         )
-        if len(predictions) and (compared := domains_compared_sentence(fit, predictions.iloc[0])):
-            rep.summary.append(compared)
+        # at each target size (up to COMPARED_TARGETS): the first only was compared, and a manager asking which recipe
+        # to scale to 1.3B got the answer at 370M (a fresh user)
+        sizes = [v for v in law.variables if v in predictions]
+        for _, row in (predictions.drop_duplicates(sizes).head(COMPARED_TARGETS).iterrows() if sizes else ()):
+            if compared := domains_compared_sentence(fit, row):
+                rep.summary.append(compared)
     far = runs_far_above(fit, prob) if far_runs is None else far_runs
     if len(far):  # said only under "Law and prior", and only for a heavy tail (two fresh users)
         rep.summary.append(far_runs_sentence(fit, far))
@@ -924,9 +938,15 @@ def build_fit_report(
     )
     # --- figures
     sec = rep.section("Fit")
-    if several and law.has_allocation:
-        sec.figure(plot_domains(fit, own, probs=(0.5, prob))[0], "fit_domains",
-                   f"Every domain: runs (colour: tokens per parameter, dark few, yellow many), compute-optimal posterior median with 50 % and {prob:.0%} bands of the expected loss.")
+    if several:  # a fit of 28 recipes by a law of N alone had no per-domain figure at all (a fresh user)
+        drawn = own[:MAX_DOMAIN_PANELS]
+        which = "Every domain" if len(drawn) == len(own) else \
+            f"The first {len(drawn)} of the {len(own)} domains (plots.plot_domains(fit, [names]) draws others)"
+        curve = ("compute-optimal posterior median" if law.has_allocation else
+                 f"posterior median along {_SIZE_WORDS.get(law.variables[0], law.variables[0])}")
+        colour = "runs (colour: tokens per parameter, dark few, yellow many)" if law.has_allocation else "runs"
+        sec.figure(plot_domains(fit, drawn, probs=(0.5, prob), max_panels=MAX_DOMAIN_PANELS)[0], "fit_domains",
+                   f"{which}: {colour}, {curve} with 50 % and {prob:.0%} bands of the expected loss.")
     if law.has_allocation and fixed is not None:  # runs at one D (or N): their loss along the measured axis only
         grow = OTHER_SIZE[fixed]
         sec.text(f"Every run has one {_SIZE_WORDS[fixed]}, {format_count(head_runs[fixed].iloc[0])}: the runs measure the "

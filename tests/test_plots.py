@@ -788,3 +788,15 @@ def test_parameters_and_frontier_figures_name_their_domain_next_to_other_domains
     assert axes1[0].get_title(loc="right") == "" and ax1.get_title() == "compute-optimal allocation (C = 6ND)"
     for f in (fig, fig2, fig3, fig4):
         plt.close(f)
+
+
+def test_domains_figure_says_how_many_domains_it_left_out(fake_hier_fit):
+    """4 of a fit's 28 recipes were left out of plot_domains' figure without a word (a fresh user)."""
+    from bayes_scaling.plots import plot_domains
+
+    fig, axes = plot_domains(fake_hier_fit, max_panels=2)
+    assert len(axes) == 2
+    assert fig.get_suptitle() == "the first 2 of 3 domains (1 not drawn: pass domains= to choose, or max_panels=)"
+    fig, axes = plot_domains(fake_hier_fit)
+    assert len(axes) == 3 and fig.get_suptitle() == ""
+    plt.close("all")

@@ -562,3 +562,23 @@ def test_a_report_of_several_domains_says_which_is_lowest_at_the_headline_run(fa
         in text
     assert text.endswith("not across evaluation sets.")
     assert domains_compared_sentence(make_fake_fit(synthetic_runs()), row) == ""  # one domain: nothing to compare
+    assert domains_compared_sentence(fake_hier_fit, {"params": 7e10, "tokens": 1.4e12}) == text  # a dict failed
+
+
+def test_a_report_of_several_domains_compares_them_at_each_target_size_and_names_its_sections(fake_hier_fit):
+    """A manager asking which recipe to scale to 1.3B got the comparison at 370M, the first target, only; and the
+    summary named a frontier section that a law of N alone does not have (two fresh users)."""
+    from bayes_scaling.report import domains_compared_sentence
+    from bayes_scaling.workflow import expand_targets
+
+    t = pd.DataFrame({"params": [1e9, 7e10], "tokens": [2e10, 1.4e12]})
+    pred = fake_hier_fit.predict(expand_targets(fake_hier_fit, t))
+    summary = build_fit_report(fake_hier_fit, pred, None).summary
+    compared = [s for s in summary if "the domains' expected losses" in s]
+    assert compared == [domains_compared_sentence(fake_hier_fit, t.iloc[i]) for i in (0, 1)]
+    assert ("The runs cover 3 domains: the Forecasts section gives each of them and a new, unseen domain (the "
+            "population forecast); one figure draws every domain's runs and fit, the others are drawn for ") in \
+        " ".join(summary)
+    front = fake_hier_fit.frontier([1e21], domain="web")
+    assert "the Forecasts and Compute-optimal frontier sections give each" in \
+        " ".join(build_fit_report(fake_hier_fit, pred, front).summary)
