@@ -1419,7 +1419,11 @@ def validate_runs(
         for d in single.index[:5]:
             others = [str(o) for o in doms.index if o != d]
             same_case = [o for o in others if o.lower() == str(d).strip().lower()]
-            near = same_case[:1] or ([m] if (m := closest_name(str(d), others, cutoff=0.8)) else [])
+            # names that differ only in their numbers are other configurations, not typos ('Hash-1024experts' was
+            # asked about beside 'Hash-512experts'; a fresh user)
+            m = closest_name(str(d), others, cutoff=0.8)
+            numbers_only = m is not None and re.sub(r"\d+", "#", m) == re.sub(r"\d+", "#", str(d))
+            near = same_case[:1] or ([m] if m and not numbers_only else [])
             if near:
                 typos.append(f"'{d}' ({_rows(ctx, out.index[out['domain'] == d])}) is close to '{near[0]}'")
         warnings.warn(

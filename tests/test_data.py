@@ -502,6 +502,13 @@ def test_domain_with_a_single_run_warns():
         assert [str(w.message) for w in rec if "single run" in str(w.message)] == [
             f"domain(s) '{typo}' have a single run; their forecasts rest on the other domains and the prior. Is it a "
             f"misspelt name? '{typo}' (row 12) is close to 'rpj': correct the cell if it is the same domain."]
+    # names that differ only in numbers are other configurations ('Hash-1024experts' beside 'Hash-512experts')
+    df = pd.concat([runs(domain="Hash-512experts"), runs(domain="web"), runs(domain="Hash-1024experts").iloc[[2]]],
+                   ignore_index=True)
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(df)
+    assert [str(w.message) for w in rec if "single run" in str(w.message)] == [
+        "domain(s) 'Hash-1024experts' have a single run; their forecasts rest on the other domains and the prior."]
 
 
 def test_domain_with_two_runs_warns():
