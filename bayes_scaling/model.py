@@ -144,7 +144,7 @@ class PosteriorNames:
         return {
             self.z_pop: "the population centre of the law's parameters",
             self.w: "the law's parameters",
-            self.population: "the law's parameters (E, A, B, exponents)",
+            self.population: "the law's parameters (E, scales, exponents)",
             self.spread_learned: "the between-domain spread of the loss level and of the exponent",
             self.z_dom: "the domains' own parameters",
             self.log_sigma: "the noise scale",
