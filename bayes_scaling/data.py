@@ -1330,6 +1330,8 @@ def validate_runs(
             stacklevel=2,
         )
 
+    _warn_seeds_apart(out, ctx)
+
     if domain_col not in cols:
         _warn_unused_domain_like_column(df, out)
     _warn_checkpoints(df, out, ctx)
@@ -1466,6 +1468,35 @@ def validate_runs(
 #: about one nats domain (OpenLM's C4-trained model on PTB, 1.56). It was 1.5 until a fresh user's Chinchilla and
 #: routing runs in bits (1.44 and 1.41) went through without a warning; 1.5 caught 23 and asked about the same one.
 BITS_RATIO = 1.4
+
+
+def _warn_seeds_apart(out: pd.DataFrame, ctx: _Ctx) -> None:
+    """Warn when runs of one size (seeds, kept) differ in log loss by more than :data:`RISE_WITH_TOKENS`.
+
+    Two seeds of one configuration differ by about the run-to-run noise (~1 %); three times that for two runs is
+    the tolerance of :func:`_warn_loss_rising_with_tokens`. A fresh user's copy of a run with a loss 15 % higher
+    was kept as a seed without a word, which widened every interval.
+    """
+    keys = [c for c in ("domain", "params", "tokens", "unique_tokens", "flops") if c in out]
+    logl = pd.Series(np.log(out["loss"].to_numpy(float)), index=out.index)
+    g = logl.groupby([out[k] for k in keys], sort=False, dropna=False)
+    spread = g.transform("max") - g.transform("min")
+    apart = spread > RISE_WITH_TOKENS
+    if not apart.any():
+        return
+    worst = spread[apart].idxmax()
+    same = apart & (g.ngroup() == g.ngroup()[worst])
+    lo, hi = logl[same].idxmin(), logl[same].idxmax()
+    n_sizes = int(g.ngroup()[apart].nunique())
+    warnings.warn(
+        f"column 'loss': runs of the same size differ by more than {np.expm1(RISE_WITH_TOKENS):.0%} at {n_sizes} "
+        f"size{'s' if n_sizes > 1 else ''}, far more than seeds of one configuration do (about 1 %): e.g. "
+        f"{out.at[lo, 'loss']:.4g} in {ctx.row(lo)} and {out.at[hi, 'loss']:.4g} in {ctx.row(hi)}. They are kept as "
+        "seeds and widen every interval; check that they are the same configuration, evaluated the same way (a "
+        "failed run, another evaluation set or a mis-logged loss?).",
+        RunsTableWarning,
+        stacklevel=3,
+    )
 
 
 def _warn_loss_rising_with_tokens(out: pd.DataFrame, ctx: _Ctx) -> None:

@@ -1469,3 +1469,22 @@ def test_domains_each_at_its_own_single_token_count_are_said():
     assert [str(w.message) for w in rec if "not identified" in str(w.message)] == [
         "the runs of each domain have one 'tokens' (to within 6.0%), so the D exponent is not identified within any "
         "domain; it comes from the prior alone."]
+
+
+def test_runs_of_one_size_far_apart_in_loss_are_warned_about():
+    """A copy of a run with a loss 15 % higher was kept as a seed without a word (a fresh user); seeds 2 % apart
+    are seeds."""
+    df = runs()
+    far = pd.concat([df, df.iloc[[2]].assign(loss=df["loss"].iloc[2] * 1.15)], ignore_index=True)
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(far)
+    assert [str(w.message) for w in rec if "same size" in str(w.message)] == [
+        f"column 'loss': runs of the same size differ by more than 5% at 1 size, far more than seeds of one "
+        f"configuration do (about 1 %): e.g. {df['loss'].iloc[2]:.4g} in row 2 and {df['loss'].iloc[2] * 1.15:.4g} in "
+        "row 6. They are kept as seeds and widen every interval; check that they are the same configuration, "
+        "evaluated the same way (a failed run, another evaluation set or a mis-logged loss?)."]
+    near = pd.concat([df, df.iloc[[2]].assign(loss=df["loss"].iloc[2] * 1.02)], ignore_index=True)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        validate_runs(near)
+    assert not [w for w in rec if "same size" in str(w.message)]
