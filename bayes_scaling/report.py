@@ -596,9 +596,10 @@ def runs_far_above(fit, prob: float = 0.9) -> pd.DataFrame:
                                                                       ignore_index=True)
 
 
-def far_runs_sentence(fit, far: pd.DataFrame) -> str:
+def far_runs_sentence(fit, far: pd.DataFrame, listed_in: str = "") -> str:
     """One sentence on the runs of :func:`runs_far_above` (empty when there are none), for the terminal and the
-    report's summary."""
+    report's summary; ``listed_in`` names the file that lists all of them (the command line writes
+    ``runs_far_above.csv``)."""
     if far.empty:
         return ""
     cols = [c for c in fit.law.variables if c in far]
@@ -606,7 +607,9 @@ def far_runs_sentence(fit, far: pd.DataFrame) -> str:
     shown = "; ".join((f"{r.domain}: " if several else "") + f"{_run_phrase(r, cols)}, loss {r.loss:.3f} nats/token "
                       f"({r.noise_scales:.0f} noise scales)" for r in far.head(2).itertuples(index=False))
     return (f"{len(far)} run(s) lie more than {FAR_ABOVE_SCALES:g} noise scales above the fitted law ({shown}"
-            + (f"; and {len(far) - 2} more" if len(far) > 2 else "") + "): outside the law's regime (very few tokens "
+            + (f"; and {len(far) - 2} more" if len(far) > 2 else "")
+            + (f"; all of them in {listed_in}" if listed_in and len(far) > 2 else "")
+            + "): outside the law's regime (very few tokens "
             "per parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They widen the "
             "interval for one new run; if they are not the regime you forecast, drop them and fit again.")
 
@@ -668,6 +671,7 @@ def build_fit_report(
     notes: list[str] | None = None,
     loss_unit: str = "nats",
     far_runs: pd.DataFrame | None = None,
+    far_runs_file: str = "",
 ) -> Report:
     """The standard report of a fit.
 
@@ -695,6 +699,8 @@ def build_fit_report(
         Unit the runs' losses were given in (bits are converted to nats before the fit; the data section says so).
     far_runs : DataFrame, optional
         :func:`runs_far_above` of the fit, when the caller has it (computed otherwise).
+    far_runs_file : str, optional
+        The file the caller writes them to, named in the summary's sentence on them.
 
     Returns
     -------
@@ -793,7 +799,7 @@ def build_fit_report(
                 rep.summary.append(compared)
     far = runs_far_above(fit, prob) if far_runs is None else far_runs
     if len(far):  # said only under "Law and prior", and only for a heavy tail (two fresh users)
-        rep.summary.append(far_runs_sentence(fit, far))
+        rep.summary.append(far_runs_sentence(fit, far, listed_in=far_runs_file))
     n_warn = sum(str(n).lower().startswith(DATA_WARNING_NOTE) for n in notes or [])
     if n_warn:  # a fresh user read "reaches 3.523 nats/token" here, and the runs' bits warning only at the end
         rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "

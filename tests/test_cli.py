@@ -761,6 +761,11 @@ def test_cli_fit_of_data_constrained_runs_explains_their_heavy_tail(tmp_path, ca
     # the note's forecasts of the fit's own runs at many epochs warn nobody; the runs far above the law are said
     assert not [line for line in err.splitlines() if line.startswith("warning:") and "epochs" in line], err
     assert re.search(r"note: \d+ run\(s\) lie more than 5 noise scales above the fitted law \(N = ", err), err
+    # all of them in a file: the note named two of 31 (a fresh user)
+    far = pd.read_csv(out / "runs_far_above.csv")
+    assert f"; and {len(far) - 2} more; all of them in runs_far_above.csv): " in err
+    assert (far["noise_scales"] > 5).all() and far["noise_scales"].is_monotonic_decreasing
+    assert list(far.columns) == ["domain", "params", "tokens", "unique_tokens", "loss", "noise_scales"]
     md = (out / "report.md").read_text()
     note = next(ln for ln in md.splitlines() if ln.startswith("Heavy-tailed runs"))
     nu = float(re.search(r"degrees of freedom of its Student-t\) is ([\d.]+) ", note).group(1))

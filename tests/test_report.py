@@ -429,6 +429,9 @@ def test_runs_far_above_the_law_are_named_in_the_summary_whatever_the_tail_weigh
     # none: nothing said
     clean = make_fake_fit(synthetic_runs())
     assert runs_far_above(clean).empty and far_runs_sentence(clean, runs_far_above(clean)) == ""
+    three = pd.concat([far] * 2, ignore_index=True).head(3)
+    assert "; and 1 more; all of them in runs_far_above.csv): " in far_runs_sentence(fit, three, "runs_far_above.csv")
+    assert "all of them" not in far_runs_sentence(fit, far, "runs_far_above.csv")  # both named already
 
 
 def test_report_headline_chance_of_missing_is_the_risk_tables(fake_fit):
