@@ -812,10 +812,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="compare candidate runs: loss, P(best), expected gap")
     c.add_argument("fit_dir", help="directory written by fit/demo (or its 'fit' subdirectory)")
     c.add_argument("--candidates", required=True,
-                   help=f"candidate runs ({_FORMATS}) with params and tokens (or flops) [, label] (required)")
+                   help=f"candidate runs ({_FORMATS}) with params and tokens (or flops) [, unique_tokens] [, label] "
+                        "[, domain]: rows of several domains are each forecast in their own domain, which ranks data "
+                        "mixes or recipes at one size (required)")
     c.add_argument("--domain", default=None,
                    help="domain of the candidates; a name the fit has not seen gives a new domain's forecast "
-                        "(default: the fit's only domain; required in a fit of several domains)")
+                        "(default: the fit's only domain; in a fit of several domains, this or a domain column)")
     c.add_argument("--new-run", action="store_true", dest="new_run",
                    help="compare single runs, run-to-run noise included (default: expected losses)")
     out_file(c, "the comparison")

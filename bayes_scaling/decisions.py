@@ -558,9 +558,13 @@ def compare(
     ----------
     fit : ScalingFit
     candidates : DataFrame or path
-        Columns ``params`` and ``tokens`` (or ``flops``); optional ``label``.
+        Columns ``params`` and ``tokens`` (or ``flops``); optional ``label``; optional ``domain`` (or the fit's
+        domain column): rows of several domains are each forecast in their own domain under the same posterior
+        draws, which ranks data mixes or recipes at one size (meaningful where the domains are scored on the same
+        evaluation set).
     prob : float, default 0.9
     domain : str, optional
+        The one domain of every candidate (not with rows that name several).
     new_run : bool, default False
         Compare single runs (noise included) instead of expected losses. ``loss_*`` are then predict's
         ``loss_*`` for the same seed; ``p_best`` and ``expected_gap`` take the run-to-run noise as normal with
@@ -589,9 +593,19 @@ def compare(
     if "label" in cand:  # decide refused them, compare ranked "A" over "A"
         require_unique_labels(cand["label"], "candidates table", "the candidates in the ranking")
     assume_unique_tokens(fit, cand, "candidates", "compare")
-    # one domain first: the same run in three domains was called "a repeat, tied in every draw" before the refusal
-    dom = one_domain_of(cand, domain, "candidates", fit.domain_col)
-    sizes = [c for c in fit.law.variables if c in cand]
+    # rows of several domains (a 'domain' column, or the fit's domain column): each row forecast in its own domain
+    # under the same posterior draws, which ranks recipes or data mixes at one size (a fresh user with 28 recipes had
+    # no command for "which one to scale?"); they were once all forecast in the first row's domain
+    in_domains = list(dict.fromkeys(d for d in cand["domain"] if isinstance(d, str)))
+    across = len(in_domains) > 1 and domain is None
+    if across and cand["domain"].isna().any():
+        col = f"column '{fit.domain_col}'" if fit.domain_col == "domain" else \
+            f"column '{fit.domain_col}' (or 'domain')"
+        raise RunsTableError(f"the candidates name several domains in {col} ({', '.join(in_domains)}) but row(s) "
+                             f"{[int(i) + 1 for i in np.flatnonzero(cand['domain'].isna().to_numpy())][:5]} name none; "
+                             "give every row its domain.")
+    dom = None if across else one_domain_of(cand, domain, "candidates", fit.domain_col)
+    sizes = [c for c in fit.law.variables if c in cand] + (["domain"] if across else [])
     same = cand.duplicated(subset=sizes, keep="first")
     if same.any():  # two rows of one run got P(best) 1 and 0 without a word (a fresh user)
         def named(i):  # the candidate's place in the table, counted from 1, and its label
@@ -602,7 +616,14 @@ def compare(
         warn_caller(f"{listed(pairs, 3)}: the same run (same {', '.join(sizes)}), tied in every draw, so they share "
                     "p_best; drop the repeats.", RunsTableWarning)
     warn_extrapolation(fit, cand, "candidate")
-    shown, draws = _loss_draws(fit, cand, dom, fit.random_seed if random_seed is None else random_seed, new_run)
+    seed = fit.random_seed if random_seed is None else random_seed
+    if across:
+        shown, draws = np.empty((fit.n_draws, len(cand))), np.empty((fit.n_draws, len(cand)))
+        for d in in_domains:
+            cols = np.flatnonzero((cand["domain"] == d).to_numpy())
+            shown[:, cols], draws[:, cols] = _loss_draws(fit, cand.iloc[cols], d, seed, new_run)
+    else:
+        shown, draws = _loss_draws(fit, cand, dom, seed, new_run)
     best = draws.min(axis=1, keepdims=True)
     lo, hi = interval(shown, prob)
     out = cand.copy()
@@ -610,9 +631,11 @@ def compare(
         # with unique tokens in the law, U too: candidates that differed only in U all read 'N=4e+09, D=8e+10'
         named = [("N", "params"), ("D", "tokens")] + ([("U", "unique_tokens")] if "unique_tokens" in fit.law.variables
                                                        else [])
-        out.insert(0, "label", [", ".join(f"{k}={row[c]:.3g}" for k, c in named) for _, row in out.iterrows()])
-    out["domain"] = dom if dom is not None else fit.default_domain  # as predict shows it (never None)
-    out["domain_kind"] = "fitted" if out["domain"].iloc[0] in fit.domains else "new_domain"
+        out.insert(0, "label", [(f"{row['domain']}: " if across else "")
+                                + ", ".join(f"{k}={row[c]:.3g}" for k, c in named) for _, row in out.iterrows()])
+    if not across:
+        out["domain"] = dom if dom is not None else fit.default_domain  # as predict shows it (never None)
+    out["domain_kind"] = np.where(out["domain"].isin(fit.domains), "fitted", "new_domain")
     out["loss_median"] = np.median(shown, 0)
     out["loss_lower"] = lo
     out["loss_upper"] = hi
@@ -624,6 +647,7 @@ def compare(
     rank[order] = np.arange(1, len(out) + 1)
     out["rank"] = rank
     out.attrs["prob"] = prob
+    out.attrs["several_domains"] = across
     # how often the first-ranked candidate beats the second, draw by draw (compare_summary)
     out.attrs["beats_runner_up"] = float(np.mean(draws[:, order[0]] < draws[:, order[1]]))
     return out
@@ -649,7 +673,7 @@ def compare_summary(res: pd.DataFrame) -> str:
     a, b = t.iloc[0], t.iloc[1]
     prob = res.attrs.get("prob", 0.9)
     beats = res.attrs.get("beats_runner_up", float("nan"))
-    sizes = [c for c in ("params", "tokens", "unique_tokens") if c in t]
+    sizes = [c for c in ("params", "tokens", "unique_tokens", "domain") if c in t]
     if all(a[c] == b[c] for c in sizes):  # "beats the runner-up in 0 %: nearly a coin toss" read as a contradiction
         return (f"{a['label']} ranks first: it has the lowest loss in {a['p_best']:.0%} of the posterior draws; the "
                 f"runner-up, {b['label']}, is the same run repeated, so they tie (drop the repeat to compare the "
@@ -663,6 +687,10 @@ def compare_summary(res: pd.DataFrame) -> str:
                  "the forecast leaves out.")
     else:
         text += "."
+    if res.attrs.get("several_domains"):
+        text += (" The candidates are in several domains: this compares like with like only where the domains are "
+                 "scored on the same data (training mixes or recipes evaluated on one validation set), not across "
+                 "evaluation sets.")
     return text
 
 

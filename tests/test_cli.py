@@ -1188,3 +1188,18 @@ def test_predict_refuses_one_empty_domain_cell_as_python_does(fake_hier_fit, tmp
                                               "several domains; name the domain of each row")
     targets.write_text("params,tokens\n1e9,2e10\n")  # no domain column at all: every domain, as documented
     assert main(["predict", str(fit_dir), "--at", str(targets), "--quiet"]) == 0
+
+
+def test_compare_ranks_candidates_of_several_domains_on_the_command_line(tmp_path, fake_hier_fit, capsys):
+    """A fresh user with 28 recipes had no command for 'which recipe to scale to 1.3B?'."""
+    saved = fake_hier_fit.save(tmp_path / "fit")
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame({"domain": ["books", "code", "web"], "params": [7e10] * 3, "tokens": [1.4e12] * 3}).to_csv(cands,
+                                                                                                          index=False)
+    out = tmp_path / "c.csv"
+    assert main(["compare", str(saved), "--candidates", str(cands), "--out", str(out)]) == 0
+    res = pd.read_csv(out)
+    assert list(res.sort_values("rank")["domain"]) == ["web", "books", "code"]
+    assert res["label"].tolist() == [f"{d}: N=7e+10, D=1.4e+12" for d in ("books", "code", "web")]
+    said = "".join(capsys.readouterr())
+    assert "web: N=7e+10, D=1.4e+12 ranks first" in said and "The candidates are in several domains" in said

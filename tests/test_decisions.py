@@ -13,7 +13,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.data import RunsTableError
-from bayes_scaling.decisions import compare, frontier, optimal_allocation_draws
+from bayes_scaling.decisions import compare, compare_summary, frontier, optimal_allocation_draws
 
 FRONTIER_COLUMNS = ["flops"] + [f"{k}_{s}" for k in ("params_opt", "tokens_opt", "tokens_per_param", "loss_opt")
                                 for s in ("median", "lower", "upper")] + ["domain"]
@@ -600,34 +600,51 @@ def test_decide_suggests_the_task_a_misspelt_metric_is_closest_to(fake_fit):
                             "['language', 'rises'] or 'mean' (their mean), or 'loss'.")
 
 
-def test_compare_refuses_candidates_of_several_domains_instead_of_ranking_them_as_the_first(fake_hier_fit):
-    # a fresh user's candidates in two domains were all ranked as the first row's domain (row order changed it)
+def test_compare_ranks_candidates_of_several_domains_each_in_its_own_domain(fake_hier_fit):
+    """A fresh user's candidates in two domains were all ranked as the first row's domain (row order changed it), then
+    refused; a fresh user with 28 recipes then had no command for 'which recipe to scale?'. Each row is now forecast
+    in its own domain under the same posterior draws."""
+    from bayes_scaling.predict import keyed_predictive_draws
+    from bayes_scaling.report import domains_compared_sentence
+
     fit = fake_hier_fit
     d0, d1 = fit.domains[:2]
-    cand = pd.DataFrame({"params": [1e9, 2e9], "tokens": [2e10, 4e10], "domain": [d0, d1]})
-    with pytest.raises(RunsTableError) as e:
-        compare(fit, cand)
-    assert str(e.value) == (f"the candidates name several domains in column 'domain' ({d0}, {d1}); they are ranked "
-                            "against each other within one domain: give the rows of one domain at a time.")
-    one = cand.assign(domain=d0)
+    same = pd.DataFrame({"params": [7e10] * 3, "tokens": [1.4e12] * 3, "domain": ["books", "code", "web"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.RunsTableWarning)  # the same sizes in three domains are not repeats
+        res = compare(fit, same)
+    # the known answer: 'web' has the lowest E, 'code' the highest
+    assert list(res.sort_values("rank")["domain"]) == ["web", "books", "code"]
+    assert list(res["domain_kind"]) == ["fitted"] * 3
+    t = same[["params", "tokens"]].iloc[[0]]
+    mean = np.column_stack([keyed_predictive_draws(fit, t, d, fit.random_seed)[0][:, 0]
+                            for d in ("books", "code", "web")])
+    np.testing.assert_allclose(res["loss_median"], np.exp(np.median(mean, axis=0)))
+    p_low = np.bincount(np.argmin(mean, axis=1), minlength=3) / mean.shape[0]
+    np.testing.assert_allclose(res["p_best"], p_low)
+    assert f"web {res.loc[2, 'loss_median']:.3f}" in domains_compared_sentence(fit, t.iloc[0])  # the report agrees
+    with pytest.warns(bs.RunsTableWarning, match=r"^candidate 4 repeats candidate 3: the same run"):
+        twice = compare(fit, pd.concat([same, same.iloc[[2]]], ignore_index=True))  # a repeat within one domain
+    assert twice.loc[2, "p_best"] + twice.loc[3, "p_best"] == pytest.approx(res.loc[2, "p_best"])
+    # the row order does not change a row's numbers
+    rev = compare(fit, same.iloc[::-1].reset_index(drop=True))
+    np.testing.assert_allclose(rev["loss_median"].to_numpy()[::-1], res["loss_median"])
+    assert compare_summary(res).endswith(
+        "The candidates are in several domains: this compares like with like only where the domains are scored on "
+        "the same data (training mixes or recipes evaluated on one validation set), not across evaluation sets.")
+    one = same.assign(domain=d0)
     with pytest.raises(RunsTableError, match=rf"^the candidates say domain '{d0}' in column 'domain' but '{d1}' was "
                                              r"asked for \(domain= / --domain\); drop one of the two.$"):
-        compare(fit, one, domain=d1)
-    assert set(compare(fit, one)["domain"]) == {d0}
-    assert set(compare(fit, one, domain=d0)["domain"]) == {d0}
+        compare(fit, one.iloc[:2].assign(params=[1e9, 2e9]), domain=d1)
+    with pytest.raises(RunsTableError, match=r"^the candidates name several domains in column 'domain' \(books, code, "
+                                             r"web\); they are ranked against each other within one domain"):
+        compare(fit, same, domain="books")  # a domain= with rows of several
+    with pytest.raises(RunsTableError, match=r"name none; give every row its domain.$"):
+        compare(fit, same.assign(domain=["books", None, "web"]))
+    assert "several domains" not in compare_summary(compare(fit, one.assign(params=[1e9, 2e9, 3e9])))
     from bayes_scaling.value_of_information import next_run
-    with pytest.raises(RunsTableError, match="the candidates name several domains"):
-        next_run(fit, cand, pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), n_sims=4)
-    # the same run in each domain: refused as such, not first called "a repeat, tied in every draw"; and with a fit
-    # whose domain column is 'mix', a file's 'domain' column (which it reads) is named too (a fresh user)
-    same = cand.assign(params=1e9, tokens=2e10)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", bs.RunsTableWarning)
-        with pytest.raises(RunsTableError, match="name several domains"):
-            compare(fit, same)
-        with pytest.raises(RunsTableError, match=rf"^the candidates name several domains in column 'mix' \(or "
-                                                 rf"'domain'\) \({d0}, {d1}\)"):
-            compare(dataclasses.replace(fit, domain_col="mix"), same)
+    with pytest.raises(RunsTableError, match="the candidates name several domains"):  # next-run: one domain's runs
+        next_run(fit, same, pd.DataFrame({"params": [7e10], "tokens": [1.4e12]}), n_sims=4)
 
 
 def test_compare_names_its_table_candidates():
