@@ -384,6 +384,22 @@ def test_no_prior_data_conflict_says_how_far_the_runs_lie_from_the_published_law
     assert 0.2 < gap < 0.3
 
 
+def test_prior_data_conflict_says_when_an_exponent_lies_outside_the_published_prior(fake_fit, monkeypatch):
+    """28 recipes at -17 % from the published law got "no surprise" while each one's alpha (0.10-0.15) lay below the
+    prior's 0.16-0.79 for a new domain (a fresh user): the exponents are what far forecasts rest on."""
+    res = prior_data_conflict(fake_fit)
+    assert res["exponents_outside_prior"] == [] and "But the runs put" not in res["message"]
+    th = fake_fit.theta(fake_fit.default_domain).copy()
+    j = fake_fit.law.theta_names.index("s")  # the mean exponent (alpha + beta) / 2: both exponents far below
+    th[:, j] = np.log(np.linspace(0.01, 0.02, len(th)))
+    monkeypatch.setattr(fake_fit, "theta", lambda domain=None: th)
+    res = prior_data_conflict(fake_fit)
+    assert [x.split(" at ")[0] for x in res["exponents_outside_prior"]] == ["alpha", "beta"]
+    assert all("(below the published prior's " in x for x in res["exponents_outside_prior"])
+    assert res["message"].endswith(f" But the runs put {' and '.join(res['exponents_outside_prior'])}: their slope is "
+                                   "unusual for the published law, and forecasts far beyond the runs rest on it.")
+
+
 def test_exceedance_takes_a_threshold_as_text_and_refuses_what_is_not_a_number(fake_fit):
     # "3.0" from a widget gave numpy's "ufunc 'isfinite' not supported for the input types" (a fresh user)
     t = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
