@@ -272,6 +272,29 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_backtest_cli_scores_a_heldout_file(tmp_path, capsys):
+    """A published split no cutoff expresses (N < 4.2B and D < 600B) needed two files and two runs (a fresh user):
+    --heldout scores a file with methods fitted on every run of RUNS, the same numbers as the cutoff's split."""
+    chin = bs.datasets.load_chinchilla()
+    train, held = tmp_path / "train.csv", tmp_path / "held.csv"
+    chin[chin["flops"] < 1e21].to_csv(train, index=False)
+    chin[chin["flops"] >= 1e21].to_csv(held, index=False)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert backtest_cli([str(train), "--heldout", str(held), "--methods", "published_offset", "--out", str(a),
+                         "--quiet"]) == 0
+    chin.to_csv(tmp_path / "all.csv", index=False)
+    assert backtest_cli([str(tmp_path / "all.csv"), "--cutoff", "1e21", "--methods", "published_offset", "--out",
+                         str(b), "--quiet"]) == 0
+    x, y = pd.read_csv(a), pd.read_csv(b)
+    assert int(x["n_train"].iloc[0]) == 222 and int(x["n_heldout"].iloc[0]) == 23
+    for c in ("mape", "coverage_90", "crps"):
+        assert x[c].iloc[0] == pytest.approx(y[c].iloc[0])
+    with pytest.raises(ValueError, match=r"^give --heldout \(a file of runs to score, fitted on all of RUNS\) or a "
+                                         r"split of RUNS"):
+        backtest_cli([str(train), "--heldout", str(held), "--cutoff", "1e21", "--quiet"])
+
+
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
 def test_bayes_scaling_cli_backtest_command(tmp_path, capsys):
     from bayes_scaling.cli import main
 

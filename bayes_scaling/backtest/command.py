@@ -56,6 +56,9 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                              "--cutoff or --split-by smallest --k K)")
     parser.add_argument("--k", dest="k", type=int, default=None,
                         help="with --split-by smallest: runs per domain used for fitting, e.g. 4 (default: none)")
+    parser.add_argument("--heldout", default=None,
+                        help="a file of runs to score, forecast from methods fitted on every run of RUNS: any split, "
+                             "e.g. a published benchmark's (instead of --cutoff or --k; default: none)")
     parser.add_argument("--methods", default=None,
                         help=f"comma-separated methods (default: all, {','.join(METHODS)}; without the published "
                              "baselines for a law that has no published fit)")
@@ -200,7 +203,14 @@ def backtest_cli(args) -> int:
     cutoff = g("cutoff")
     k = g("k")
     by = g("split_by", "flops") or "flops"
-    if by == "smallest":  # --split-by smallest --k K: the k smallest runs of each domain, by compute
+    heldout = g("heldout")
+    # a published split that no cutoff expresses (N < 4.2B and D < 600B) needed two files and two runs (a fresh user)
+    if heldout is not None and (cutoff is not None or k is not None):
+        raise ValueError("give --heldout (a file of runs to score, fitted on all of RUNS) or a split of RUNS "
+                         "(--cutoff, or --split-by smallest --k), not both.")
+    if heldout is not None:
+        split = None
+    elif by == "smallest":  # --split-by smallest --k K: the k smallest runs of each domain, by compute
         if k is None:
             raise ValueError("--split-by smallest needs --k (runs per domain used for fitting), e.g. --k 4.")
         if cutoff is not None:
@@ -210,10 +220,11 @@ def backtest_cli(args) -> int:
     elif k is not None:
         raise ValueError(f"--k goes with --split-by smallest (the k smallest runs of each domain); with --split-by {by} "
                          "give --cutoff instead.")
-    if (cutoff is None) == (k is None):
+    if heldout is None and (cutoff is None) == (k is None):
         raise ValueError("give exactly one of --cutoff (e.g. --split-by flops --cutoff 1e21) and --split-by smallest "
-                         "--k K (e.g. --split-by smallest --k 4).")
-    split = Split.cutoff(by, cutoff) if cutoff is not None else Split.smallest(k, by)
+                         "--k K (e.g. --split-by smallest --k 4), or --heldout FILE.")
+    if heldout is None:
+        split = Split.cutoff(by, cutoff) if cutoff is not None else Split.smallest(k, by)
     probs = _parse_probs(g("prob", "0.5,0.8,0.9,0.95"))
     sampler = _sampler_of(g)
     law = g("law")  # before the baselines take the bayes method's law (normalise_methods)
@@ -256,7 +267,8 @@ def backtest_cli(args) -> int:
             kw = {**kw, "sampler": sampler}
         spec[label] = {"method": base, **kw}
     if not g("quiet", False):
-        print(f"[bayes-scaling] backtest {split.label}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
+        what = split.label if split is not None else f"fit {g('runs')}, score {heldout}"
+        print(f"[bayes-scaling] backtest {what}: methods {', '.join(spec)}", file=sys.stderr, flush=True)
         if fair and "bayes" in {base for _, base, _ in methods}:
             print(f"[bayes-scaling] embedded '{name}' runs, scored out of sample: bayes with {'; '.join(fair)}; "
                   "name --prior or --extrapolation to choose otherwise", file=sys.stderr, flush=True)
@@ -265,11 +277,16 @@ def backtest_cli(args) -> int:
         runs.attrs["what"] = f"embedded {name} runs"
     else:
         runs = read_runs(g("runs"))
+    held = read_runs(heldout) if heldout is not None else None
     col = g("domain_col")
     if col is not None and col != "domain":
-        if col not in runs.columns:
-            raise RunsTableError(missing_domain_column(col, g("runs"), runs.columns, action="score"))
+        for table, path in ((runs, g("runs")), (held, heldout)):
+            if table is not None and col not in table.columns:
+                raise RunsTableError(missing_domain_column(col, path, table.columns, action="score"))
         runs = runs.assign(domain=runs[col])  # the named column wins over a 'domain' column
+        held = held.assign(domain=held[col]) if held is not None else None
+    if held is not None:
+        split = (runs, held)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         if embedded:  # their quirks are in their provenance; a warning would name a row the user cannot fix (Chinchilla's
