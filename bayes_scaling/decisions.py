@@ -934,47 +934,6 @@ def check_metric(metric: str, value: ValueModel, downstream=None) -> None:
 
 
 #: Smallest median relative difference between the two stages' losses at runs of the same sizes that
-def metric_note(downstream, metric: str) -> str:
-    """What a downstream metric of a decision is, in words: its chance level and, for the mean, the tasks left out.
-
-    A report of a decision on a score was read without knowing what the score's floor is (a HellaSwag score of 0.25
-    is what guessing gets) or which tasks the mean of tasks averages (the tasks not yet predictable from the runs
-    are not fitted, so they are not in it).
-
-    Parameters
-    ----------
-    downstream : DownstreamFit
-        The loss -> metric stage (:mod:`bayes_scaling.downstream`).
-    metric : str
-        A fitted task, or :data:`MEAN_OF_TASKS`. ``"loss"`` gives "".
-
-    Returns
-    -------
-    str
-        One or two sentences, or "".
-    """
-    if metric == "loss" or downstream is None:
-        return ""
-    tasks = list(downstream.tasks)
-    chance = np.asarray(downstream.chance, float)
-    unfitted = downstream.unfitted_tasks()
-    skipped = unfitted[unfitted["status"] != downstream.NOT_CHOSEN]["task"].tolist()
-    if metric != MEAN_OF_TASKS:
-        j = tasks.index(metric)
-        return (f"The metric is the score on '{metric}', the share of its {downstream.n_items[j]:,.0f} items right; "
-                f"guessing scores {chance[j]:.2g} (its chance level, the floor of the forecast).")
-    lo, hi = float(chance.min()), float(chance.max())
-    floor = f"{lo:.2g}" if np.isclose(lo, hi) else f"{lo:.2g} to {hi:.2g}"
-    names = listed([repr(t) for t in tasks], 4)
-    text = (f"The metric is the mean score over the {len(tasks)} tasks fitted ({names}); "
-            f"guessing scores {float(chance.mean()):.2g} on that mean (chance levels {floor}).")
-    if skipped:
-        text += (f" {len(skipped)} task{'s' if len(skipped) > 1 else ''} of the evaluations "
-                 f"{'are' if len(skipped) > 1 else 'is'} not in it, not yet predictable from these runs "
-                 f"({listed([repr(t) for t in skipped], 4)}; DownstreamFit.unfitted_tasks() says why).")
-    return text
-
-
 #: :func:`stage_mismatch_note` reports: the same models on the same evaluation set agree to rounding; evaluation
 #: sets differ by tens of per cent (the OpenLM models' C4 and RedPajama validation losses: ~20 %).
 STAGE_LOSS_MISMATCH = 0.05
@@ -1032,6 +991,47 @@ def stage_mismatch_note(fit, downstream, domain: str, group: str | None = None) 
             f"{l1:.3g} vs {l2:.3g} nats/token): the metric is read off the downstream fit's loss, so if these are the "
             "same models, the two stages are on different evaluation sets and the metric's forecasts are off. Fit both "
             "on the loss of one evaluation set (the downstream fit's).")
+
+
+def metric_note(downstream, metric: str) -> str:
+    """What a downstream metric of a decision is, in words: its chance level and, for the mean, the tasks left out.
+
+    A report of a decision on a score was read without knowing what the score's floor is (a HellaSwag score of 0.25
+    is what guessing gets) or which tasks the mean of tasks averages (the tasks not yet predictable from the runs
+    are not fitted, so they are not in it).
+
+    Parameters
+    ----------
+    downstream : DownstreamFit
+        The loss -> metric stage (:mod:`bayes_scaling.downstream`).
+    metric : str
+        A fitted task, or :data:`MEAN_OF_TASKS`. ``"loss"`` gives "".
+
+    Returns
+    -------
+    str
+        One or two sentences, or "".
+    """
+    if metric == "loss" or downstream is None:
+        return ""
+    tasks = list(downstream.tasks)
+    chance = np.asarray(downstream.chance, float)
+    unfitted = downstream.unfitted_tasks()
+    skipped = unfitted[unfitted["status"] != downstream.NOT_CHOSEN]["task"].tolist()
+    if metric != MEAN_OF_TASKS:
+        j = tasks.index(metric)
+        return (f"The metric is the score on '{metric}', the share of its {downstream.n_items[j]:,.0f} items right; "
+                f"guessing scores {chance[j]:.2g} (its chance level, the floor of the forecast).")
+    lo, hi = float(chance.min()), float(chance.max())
+    floor = f"{lo:.2g}" if np.isclose(lo, hi) else f"{lo:.2g} to {hi:.2g}"
+    names = listed([repr(t) for t in tasks], 4)
+    text = (f"The metric is the mean score over the {len(tasks)} tasks fitted ({names}); "
+            f"guessing scores {float(chance.mean()):.2g} on that mean (chance levels {floor}).")
+    if skipped:
+        text += (f" {len(skipped)} task{'s' if len(skipped) > 1 else ''} of the evaluations "
+                 f"{'are' if len(skipped) > 1 else 'is'} not in it, not yet predictable from these runs "
+                 f"({listed([repr(t) for t in skipped], 4)}; DownstreamFit.unfitted_tasks() says why).")
+    return text
 
 
 def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
