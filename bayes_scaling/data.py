@@ -54,6 +54,7 @@ __all__ = [
     "repeated_configurations",
     "unseen_domain_note",
     "one_domain_of",
+    "domain_column_words",
     "missing_domain_column",
     "single_size_axis",
     "OTHER_SIZE",
@@ -552,6 +553,23 @@ def missing_domain_column(col: str, source, columns, action: str = "fit") -> str
             f"out to {action} the runs as one domain.")
 
 
+def domain_column_words(domain_col: str = "domain") -> str:
+    """The column a table's domains were read from, in words: the fit's domain column or, without it, 'domain'
+    (a fresh user's 'domain' column was called 'mix', the fit's, which the file did not have).
+
+    Parameters
+    ----------
+    domain_col : str
+        The fit's domain column, as the user named it.
+
+    Returns
+    -------
+    str
+        ``"column 'domain'"`` or ``"column 'mix' (or 'domain')"``.
+    """
+    return f"column '{domain_col}'" if domain_col == "domain" else f"column '{domain_col}' (or 'domain')"
+
+
 def one_domain_of(table: pd.DataFrame, domain: str | None, what: str, domain_col: str = "domain") -> str | None:
     """The one domain the rows of an analysis that ranks them against each other belong to.
 
@@ -581,9 +599,7 @@ def one_domain_of(table: pd.DataFrame, domain: str | None, what: str, domain_col
         If the rows name several domains, or one other than ``domain``.
     """
     named = list(dict.fromkeys(d for d in table["domain"] if isinstance(d, str)))
-    # the rows' domains are read from the fit's domain column or, without it, from 'domain' (a fresh user's 'domain'
-    # column was called 'mix', the fit's, which the file did not have)
-    col = f"column '{domain_col}'" if domain_col == "domain" else f"column '{domain_col}' (or 'domain')"
+    col = domain_column_words(domain_col)
     if len(named) > 1:
         raise RunsTableError(
             f"the {what} name several domains in {col} ({', '.join(named)}); they are ranked against "
@@ -1420,14 +1436,12 @@ def validate_runs(
         typos = []
         for d in single.index[:5]:
             others = [str(o) for o in doms.index if o != d]
-            same_case = [o for o in others if o.lower() == str(d).strip().lower()]
-            # names that differ only in their numbers are other configurations, not typos ('Hash-1024experts' was
-            # asked about beside 'Hash-512experts'; a fresh user)
+            # closest_name puts a name that differs only in case first ('RPJ' beside 'rpj'); names that differ only
+            # in their numbers are other configurations, not typos ('Hash-1024experts' was asked about beside
+            # 'Hash-512experts'; a fresh user)
             m = closest_name(str(d), others, cutoff=0.8)
-            numbers_only = m is not None and re.sub(r"\d+", "#", m) == re.sub(r"\d+", "#", str(d))
-            near = same_case[:1] or ([m] if m and not numbers_only else [])
-            if near:
-                typos.append(f"'{d}' ({_rows(ctx, out.index[out['domain'] == d])}) is close to '{near[0]}'")
+            if m is not None and re.sub(r"\d+", "#", m) != re.sub(r"\d+", "#", str(d)):
+                typos.append(f"'{d}' ({_rows(ctx, out.index[out['domain'] == d])}) is close to '{m}'")
         warnings.warn(
             f"domain(s) {', '.join(repr(d) for d in single.index[:5])} have a single run; "
             "their forecasts rest on the other domains and the prior."

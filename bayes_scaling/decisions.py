@@ -43,8 +43,8 @@ import pandas as pd
 from ._text import did_you_mean, format_flops, listed
 from ._warnings import warn_caller
 from .costs import CostModel, ValueModel, load_costs, load_value
-from .data import (MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, one_domain_of,
-                   require_unique_labels, validate_targets)
+from .data import (MAX_LOSS_NATS, MIN_PARAMS, MIN_TOKENS, RunsTableError, RunsTableWarning, domain_column_words,
+                   one_domain_of, require_unique_labels, validate_targets)
 from .diagnostics import DownstreamConvergenceWarning
 from .display import format_count
 from .extrapolation import extrapolation_distance
@@ -599,9 +599,8 @@ def compare(
     in_domains = list(dict.fromkeys(d for d in cand["domain"] if isinstance(d, str)))
     across = len(in_domains) > 1 and domain is None
     if across and cand["domain"].isna().any():
-        col = f"column '{fit.domain_col}'" if fit.domain_col == "domain" else \
-            f"column '{fit.domain_col}' (or 'domain')"
-        raise RunsTableError(f"the candidates name several domains in {col} ({', '.join(in_domains)}) but row(s) "
+        raise RunsTableError(f"the candidates name several domains in {domain_column_words(fit.domain_col)} "
+                             f"({', '.join(in_domains)}) but row(s) "
                              f"{[int(i) + 1 for i in np.flatnonzero(cand['domain'].isna().to_numpy())][:5]} name none; "
                              "give every row its domain.")
     dom = None if across else one_domain_of(cand, domain, "candidates", fit.domain_col)
