@@ -512,11 +512,17 @@ def repeated_configurations(runs: pd.DataFrame) -> pd.Series:
     pandas.Series
         Run count of each repeated configuration (empty when none is repeated).
     """
+    keys = _configuration_keys(runs)
+    counts = runs.groupby(keys).size() if set(keys) - {"domain"} else pd.Series(dtype=int)
+    return counts[counts > 1]
+
+
+def _configuration_keys(runs: pd.DataFrame) -> list[str]:
+    """The columns that make a run's configuration (seeds of one configuration share them): N, D and U where the
+    table has them, else C (a compute-only table), and the domain."""
     # a compute-only table's configuration is its FLOPs (every run of it was one configuration, 'trained 9 times')
     sizes = [c for c in ("params", "tokens", "unique_tokens") if c in runs] or [c for c in ("flops",) if c in runs]
-    keys = sizes + (["domain"] if "domain" in runs else [])
-    counts = runs.groupby(keys).size() if sizes else pd.Series(dtype=int)
-    return counts[counts > 1]
+    return sizes + (["domain"] if "domain" in runs else [])
 
 
 def configuration_words(repeated: pd.Series) -> str:
@@ -1491,7 +1497,7 @@ def _warn_seeds_apart(out: pd.DataFrame, ctx: _Ctx) -> None:
     the tolerance of :func:`_warn_loss_rising_with_tokens`. A fresh user's copy of a run with a loss 15 % higher
     was kept as a seed without a word, which widened every interval.
     """
-    keys = [c for c in ("domain", "params", "tokens", "unique_tokens", "flops") if c in out]
+    keys = _configuration_keys(out)  # the configurations repeated_configurations counts
     logl = pd.Series(np.log(out["loss"].to_numpy(float)), index=out.index)
     g = logl.groupby([out[k] for k in keys], sort=False, dropna=False)
     spread = g.transform("max") - g.transform("min")
