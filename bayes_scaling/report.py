@@ -490,14 +490,14 @@ DATA_WARNING_NOTE = "warning about the runs: "
 #: a fresh user's headline target at 460 epochs was warned about on stderr only, not in the report or summary.json).
 TARGET_WARNING_NOTE = "warning about the targets: "
 
-#: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
-#: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
 #: Target sizes at which the report of several domains compares them (:func:`domains_compared_sentence`).
 COMPARED_TARGETS = 3
 
 #: Panels of the report's figure of every domain (``fit_domains.png``): 48 at 4 a row is a figure 30 inches tall.
 MAX_DOMAIN_PANELS = 48
 
+#: Every figure a fit's report (:func:`build_fit_report` and :func:`risk_section`) may hold, by name (``<name>.png``
+#: next to the report): ``workflow.fit_and_report`` removes an earlier run's figures that a new run does not write.
 FIT_REPORT_FIGURES = ("parameters", "fit_domains", "fit_flops", "fit_params", "fit", "frontier", "forecast",
                       "departures")
 

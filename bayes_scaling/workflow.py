@@ -676,7 +676,7 @@ def fit_and_report(
     far = step("runs far above the law", "bayes-scaling predict DIR --at RUNS.csv (the runs' forecasts)",
                lambda: runs_far_above(fit, prob))
     if len(far):  # said on the terminal too (a fresh user's checkpoint at 9.5 nats among losses of 3 went unmentioned);
-        say(f"note: {far_runs_sentence(fit, far, listed_in='runs_far_above.csv')}")  # the report's summary has it
+        say(f"note: {far_runs_sentence(fit, far, listed_in=FAR_RUNS_FILE)}")  # the report's summary has it
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
     style = advice_style or (lambda text: text)
     notes = ([style(DATA_WARNING_NOTE + w) for w in data_warnings]
@@ -719,7 +719,7 @@ def fit_and_report(
         rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
                    lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
                                             threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
-                                            loss_unit=loss_unit, far_runs=far, far_runs_file="runs_far_above.csv"))
+                                            loss_unit=loss_unit, far_runs=far, far_runs_file=FAR_RUNS_FILE))
 
     if sens_sentence:
         rep.summary.append(sens_sentence)
@@ -729,7 +729,7 @@ def fit_and_report(
         if front is not None:
             paths["frontier"] = _write_csv(front, out / "frontier.csv")
         if len(far):  # the note named two of 31 such runs and no file listed the others (a fresh user)
-            paths["runs_far_above"] = _write_csv(far, out / "runs_far_above.csv")
+            paths["runs_far_above"] = _write_csv(far, out / FAR_RUNS_FILE)
         files = rep.write(out)
         paths.update(html=files["html"], markdown=files["markdown"], figures=files["figures"])
         summary = fit.to_dict(prob)
@@ -752,10 +752,14 @@ def fit_and_report(
     return FitReport(fit=fit, predictions=pred, frontier=front, report=rep, summary=summary, paths=paths, notes=notes)
 
 
+#: The table of the runs far above the law (:func:`~bayes_scaling.report.runs_far_above`) that :func:`fit_and_report`
+#: writes, and its terminal note and report name.
+FAR_RUNS_FILE = "runs_far_above.csv"
+
 #: Files :func:`fit_and_report` may write next to the saved fit; with ``force`` an earlier run's that a new run does
 #: not write are removed (a one-domain fit over a three-domain result left its fit_domains.png and departures.png),
 #: other files are left alone.
-REPORT_FILES = ("predictions.csv", "frontier.csv", "runs_far_above.csv", "report.html", "report.md", "summary.json",
+REPORT_FILES = ("predictions.csv", "frontier.csv", FAR_RUNS_FILE, "report.html", "report.md", "summary.json",
                 *(f"{name}.png" for name in FIT_REPORT_FIGURES))
 
 #: Files :func:`write_decision` may write (``pilots.csv`` and ``frontier.csv`` only with pilots and budgets).
