@@ -18,3 +18,4 @@ run speed bench_speed.py
 run main bench_main.py
 run next_run bench_next_run.py
 run sldbench_dc bench_sldbench_dc.py
+run porian_recipes bench_porian_recipes.py
