@@ -569,7 +569,7 @@ def fit_and_report(
         check_threshold(threshold, own_table["loss"])
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
-        "(once per model shape in a process: ~15 s, up to 45 s the first time on a machine)")
+        "(once per model shape in a process: usually 15-45 s, longer on a busy machine)")
     # The fit's convergence warnings are held back until its notes are said, so a note such as "sampled again
     # with the long settings" comes before the verdict it explains; data warnings are shown at once (before the
     # sampling they may make pointless).
