@@ -204,8 +204,15 @@ SAME_SIZE_FACTOR = 1.1
 FLOPS_AS_TOKENS_RATIO = 1e6
 
 
+#: Share of the rows with fewer tokens than parameters above which the tokens-per-parameter warning asks whether
+#: 'params' and 'tokens' are swapped. Training runs put D above N almost always; an isoFLOP sweep's largest models
+#: at its smallest budgets do not, and in Porian et al. (2024)'s sweeps they are 24 % of the runs (75 % swapped).
+MOST_ROWS_FEWER_TOKENS = 0.5
+
+
 def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False) -> str:
-    """The warning for rows outside 0.1-10,000 tokens per parameter ("" if none): a unit slip or a column mix-up.
+    """The warning for rows outside 0.1-10,000 tokens per parameter, or for most rows having fewer tokens than
+    parameters (:data:`MOST_ROWS_FEWER_TOKENS`), "" if neither: a unit slip or a column mix-up.
     ``derived``: the tokens were derived from 'flops', so the fix names that column (a fresh user's FLOPs in the
     wrong unit were blamed on a 'tokens' column the table did not have).
 
@@ -226,11 +233,21 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
     if high.any():
         parts.append(f"{int(high.sum())} {one}(s) ({_rows(ctx, table.index[high])}) have as many as "
                      f"{tpp[high].max():.3g} tokens per parameter")
-    if not parts:
+    # most rows with fewer tokens than parameters: a fresh user's isoFLOP sweep with the two columns swapped (75 % of
+    # its runs below 1, against 24 % as published) was warned about its 313 rows below 0.1 only, fitted, and then its
+    # compute-optimal targets were refused as "swapped": the targets the package had made from the swapped runs
+    fewer = tpp < 1.0
+    swap = not derived and len(table) >= 2 and fewer.mean() > MOST_ROWS_FEWER_TOKENS
+    if not parts and not swap:
         return ""
     check = ("'params' is a raw count and 'flops' is in FLOPs (tokens are derived as flops / (6 params))" if derived
              else "'params' and 'tokens' are raw counts of the same run")
-    return "; ".join(parts) + f", outside 0.1-10,000; check that {check}."
+    text = "; ".join(parts) + ", outside 0.1-10,000; " if parts else ""
+    if swap:
+        return (f"{text}{int(fewer.sum())} of {len(table)} {one}s have fewer tokens than parameters (median "
+                f"{float(np.median(tpp)):.3g} tokens per parameter, where compute-optimal training uses about 20): "
+                "are 'params' and 'tokens' swapped? If so, swap the two column names.")
+    return text + f"check that {check}."
 
 
 def _plausible_ratio(ratio: pd.Series) -> bool:

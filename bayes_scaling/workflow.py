@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_span
-from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableWarning, single_size_axis, validate_targets
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import DISCREPANCY_NOTE, discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -638,7 +638,17 @@ def fit_and_report(
             with warnings.catch_warnings():
                 if targets is not None:  # expand_targets has validated the user's table, with its row numbers
                     warnings.simplefilter("ignore", RunsTableWarning)
-                pred = predict(fit, t, prob=prob)
+                try:
+                    pred = predict(fit, t, prob=prob)
+                except RunsTableError as exc:
+                    if targets is not None:
+                        raise
+                    # the targets are the fit's own compute-optimal runs: a fresh user's swapped runs were told to
+                    # swap the columns of targets they never wrote
+                    raise RunsTableError(
+                        f"the compute-optimal runs the fit gives as targets{' at --flops' if flops else ''} failed a "
+                        f"check ({' '.join(str(exc).split())}). They come from the fitted law, so look at the runs "
+                        "table: are its 'params' and 'tokens' columns right (raw counts, not swapped)?") from exc
         for w in rec:
             shown(w.message, w.category, w.filename, w.lineno)
             if issubclass(w.category, (RunsTableWarning, ExtrapolationWarning)) and str(w.message) not in target_warnings:

@@ -427,11 +427,30 @@ def test_implausible_tokens_per_parameter_warns(tpp, shown):
     with pytest.warns(RunsTableWarning) as rec:
         out = validate_runs(table)
     msgs = [str(w.message) for w in rec if issubclass(w.category, RunsTableWarning)]
-    assert msgs == [
-        f"6 run(s) (row 0, row 1, row 2 and 3 more) have {shown} tokens per parameter, outside 0.1-10,000; check "
-        "that 'params' and 'tokens' are raw counts of the same run."
-    ]
+    tail = ("6 of 7 runs have fewer tokens than parameters (median 0.05 tokens per parameter, where compute-optimal "
+            "training uses about 20): are 'params' and 'tokens' swapped? If so, swap the two column names." if tpp < 1
+            else "check that 'params' and 'tokens' are raw counts of the same run.")
+    assert msgs == [f"6 run(s) (row 0, row 1, row 2 and 3 more) have {shown} tokens per parameter, outside 0.1-10,000; "
+                    + tail]
     assert len(out) == len(table)
+
+
+def test_most_runs_with_fewer_tokens_than_parameters_ask_whether_the_columns_are_swapped():
+    # an isoFLOP sweep of 8 runs at one budget: its largest models see fewer tokens than they have parameters
+    params = np.geomspace(1.05e8, 5e8, 8)
+    sweep = pd.DataFrame({"params": params, "tokens": 6e17 / (6 * params)})
+    sweep["loss"] = chinchilla_loss(sweep["params"], sweep["tokens"], E=1.82, A=482.0, B=2085.0, alpha=0.348,
+                                    beta=0.366)
+    assert (sweep["tokens"] < sweep["params"]).sum() == 3  # 3 of 8 (the published sweeps: 24 % of their runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunsTableWarning)
+        validate_runs(sweep)  # no warning: 0.4-9.1 tokens per parameter, 5 of 8 above 1
+    swapped = sweep.rename(columns={"params": "tokens", "tokens": "params"})
+    with pytest.warns(RunsTableWarning) as rec:
+        validate_runs(swapped)  # every row in 0.1-10,000, so only the share tells
+    assert [str(w.message) for w in rec] == [
+        "5 of 8 runs have fewer tokens than parameters (median 0.538 tokens per parameter, where compute-optimal "
+        "training uses about 20): are 'params' and 'tokens' swapped? If so, swap the two column names."]
 
 
 def test_implausible_tokens_per_parameter_at_both_ends_are_told_apart():

@@ -487,3 +487,29 @@ def test_a_near_miss_target_domain_is_questioned_once(fake_hier_fit, tmp_path, m
                        progress=None)
     said = [str(w.message) for w in rec if "is not a domain of this fit" in str(w.message)]
     assert len(said) == 1 and said[0].startswith("targets domain 'cod' (row 0) is not a domain of this fit")
+
+
+def test_targets_the_fit_made_that_fail_a_check_send_the_user_to_the_runs(fake_fit, fake_fitting, tmp_path,
+                                                                           monkeypatch):
+    # a fresh user's runs had 'params' and 'tokens' swapped; the fit's compute-optimal targets at --flops were then
+    # refused as "swapped? Swap the two column names": columns of targets the user never wrote
+    why = ("targets: columns 'params' and 'tokens': every row has fewer tokens than parameters (0.0134-0.0968 tokens "
+           "per parameter), while the columns read the other way round give 10.3-74.5: are 'params' and 'tokens' "
+           "swapped? Swap the two column names.")
+
+    def refused(*args, **kwargs):
+        raise bs.RunsTableError(why)
+
+    monkeypatch.setattr(workflow_module, "predict", refused)
+    monkeypatch.setattr(workflow_module, "build_fit_report", lambda *a, **k: Report("stub"))
+    with pytest.raises(workflow_module.StepError) as err:
+        fit_and_report(fake_fit.runs, tmp_path / "o", flops=[1e22])
+    assert str(err.value) == (
+        f"the fit is saved in '{tmp_path / 'o' / 'fit'}', but the forecasts step failed: the compute-optimal runs the "
+        f"fit gives as targets at --flops failed a check ({why}). They come from the fitted law, so look at the runs "
+        "table: are its 'params' and 'tokens' columns right (raw counts, not swapped)? Redo that step from the saved "
+        f"fit with: bayes-scaling predict {tmp_path / 'o'} --at TARGETS.csv")
+    # targets the user wrote keep the message about their own columns
+    with pytest.raises(workflow_module.StepError, match=r"forecasts step failed: targets: columns 'params' and "
+                                                        r"'tokens': every row has fewer tokens"):
+        fit_and_report(fake_fit.runs, tmp_path / "p", targets=pd.DataFrame({"params": [1e10], "tokens": [2e11]}))
