@@ -58,6 +58,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "metric_note", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
            "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note",
+           "discrepancy_allocation_parts", "discrepancy_allocation_sentence",
            "DISCREPANCY_NOTE", "stage_mismatch_note", "STAGE_LOSS_MISMATCH"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
@@ -366,9 +367,23 @@ NOTE_DRAWS = 500
 
 def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, domain: str, prob: float = 0.9,
                                 **constraints) -> str:
-    """Say where the loss the forecasts use (the law plus its discrepancy term) is lowest at another model size than
-    the frontier's (the law's optimum): where its median N lies outside the frontier's interval and the loss at stake
-    is more than one run's noise; '' if nowhere.
+    """Say where the loss the forecasts use is lowest at another model size than the frontier's ('' if nowhere).
+
+    The sentence of :func:`discrepancy_allocation_sentence` around :func:`discrepancy_allocation_parts` (same
+    arguments); it names the domain for a fit of several.
+    """
+    parts = discrepancy_allocation_parts(fit, table, theta, domain, prob, **constraints)
+    if not parts:
+        return ""
+    where = f" of domain '{domain}'" if len(fit.domains) > 1 else ""
+    return discrepancy_allocation_sentence(where, listed(parts, 4, "; "))
+
+
+def discrepancy_allocation_parts(fit, table: pd.DataFrame, theta: np.ndarray, domain: str, prob: float = 0.9,
+                                 **constraints) -> list[str]:
+    """The budgets where the loss the forecasts use (the law plus its discrepancy term) is lowest at another model
+    size than the frontier's (the law's optimum): where its median N lies outside the frontier's interval and the loss
+    at stake is more than one run's noise.
 
     ``predict`` and ``compare`` include the discrepancy (held at its edge value beyond the runs), the frontier's
     allocation does not: a fresh user's data-constrained frontier said 4.26B (3.08-5.91B) at 1e22 FLOPs while
@@ -391,19 +406,21 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
 
     Returns
     -------
-    str
+    list of str
+        One phrase per budget where it is ("1e22 FLOPs: 8.67B, against the frontier's 4.26B (90% interval
+        3.08B-5.91B), 0.012 nats/token lower"), in the table's order; empty if nowhere.
     """
     sub = np.arange(0, theta.shape[0], max(1, int(np.ceil(theta.shape[0] / NOTE_DRAWS))))
     disc = discrepancy_of(fit, domain, draws=sub)
     if disc is None:
-        return ""
+        return []
     flops = table["flops"].to_numpy(float)
     alt = optimal_allocation_draws(fit, flops, theta[sub], discrepancy=disc, allocate_with_discrepancy=True,
                                    **constraints)
     n_alt = np.median(alt["params_opt"], axis=0)
     off = (n_alt < table["params_opt_lower"].to_numpy()) | (n_alt > table["params_opt_upper"].to_numpy())
     if not off.any():
-        return ""
+        return []
     # what is at stake: the expected loss (law plus discrepancy) at the law's optimum minus at the other, per draw (a
     # fresh user could not tell 0.002 nats at 1e21 on the demo from 0.0007 on a fit whose interval was 0.23 wide)
     law_opt = optimal_allocation_draws(fit, flops, theta[sub], discrepancy=disc, **constraints)
@@ -411,16 +428,21 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
     noise = float(np.median(fit.noise_scale(domain))) * np.median(alt["loss_opt"], axis=0)  # one run's scatter, nats
     off &= gain > noise
     if not off.any():
-        return ""
+        return []
     rows = table[off]
     parts = [f"{format_flops(c)} FLOPs: {format_count(a)}, against the frontier's {format_count(m)} ({prob:.0%} interval "
              f"{format_count(lo)}-{format_count(hi)}), {g:.2g} nats/token lower"
              for c, a, m, lo, hi, g in zip(rows["flops"], n_alt[off], rows["params_opt_median"],
                                            rows["params_opt_lower"], rows["params_opt_upper"], gain[off], strict=True)]
-    where = f" of domain '{domain}'" if len(fit.domains) > 1 else ""
+    return parts
+
+
+def discrepancy_allocation_sentence(where: str, what: str) -> str:
+    """The note of :func:`discrepancy_allocation_note` around its budgets (``what``); ``where`` names the domain(s),
+    e.g. " of domain 'c4'" or " of 8 of 9 domains" ('' for a fit of one domain)."""
     return (f"{DISCREPANCY_NOTE}{where} (the law plus the discrepancy term: the runs' smooth misfit to the law, "
             f"held at its edge value beyond the runs) is lowest at another model size than the frontier's, which is "
-            f"the law's optimum: {listed(parts, 4, '; ')} (medians over the posterior). Comparing runs (compare) uses "
+            f"the law's optimum: {what} (medians over the posterior). Comparing runs (compare) uses "
             "that loss and may rank such a run first; the frontier does not follow the misfit beyond the runs, so "
             "compare the two allocations, and the loss at stake against the width of their intervals, before choosing.")
 
@@ -516,8 +538,11 @@ def frontier(
                            beyond_runs=False)
     if named is not None:
         warn_extrapolation(fit, optimum[~named], "compute-optimal run")
-    note = discrepancy_allocation_note(fit, df, theta, dom, prob, max_params=max_params, unique_tokens=unique_tokens,
-                                       inference_tokens=inference_tokens) if warn_far else ""
+    parts = discrepancy_allocation_parts(fit, df, theta, dom, prob, max_params=max_params, unique_tokens=unique_tokens,
+                                         inference_tokens=inference_tokens) if warn_far else []
+    note = discrepancy_allocation_sentence(f" of domain '{dom}'" if len(fit.domains) > 1 else "",
+                                           listed(parts, 4, "; ")) if parts else ""
+    df.attrs["discrepancy_parts"] = parts  # for a note on several domains at once (workflow.domain_frontiers)
     if note and notes is not None:
         notes.append(note)
     elif note:

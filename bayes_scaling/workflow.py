@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._text import format_span
+from ._text import format_span, listed
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
-from .decisions import DISCREPANCY_NOTE, discrepancy_of, optimal_allocation_draws
+from .decisions import DISCREPANCY_NOTE, discrepancy_allocation_sentence, discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
 from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
@@ -232,10 +232,15 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
     """
     if domains is None:
         domains = fit.own_domains + ([NEW_DOMAIN] if _with_population(fit) else [])
-    parts, notes, outside = [], [], []
+    parts, notes, outside, disc = [], [], [], {}
     for dom in domains:
         with np.errstate(all="ignore"):
-            fr = frontier_table(fit, flops, prob=prob, domain=dom, notes=notes, **kwargs)
+            own = []
+            fr = frontier_table(fit, flops, prob=prob, domain=dom, notes=own, **kwargs)
+            if fr.attrs.get("discrepancy_parts"):
+                disc[dom] = (own, fr.attrs["discrepancy_parts"])
+            else:
+                notes.extend(own)
             med = fr[[c for c in fr if c.endswith("_median")]].to_numpy(float)
             if not np.isfinite(med).all():
                 fr, dropped = _finite_frontier(fit, flops, prob, dom, **kwargs)
@@ -249,6 +254,14 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
                              "allocation (an exponent drawn at or below zero has no optimum); its frontier is computed from the others.")
         parts.append(fr)
         outside.append(_allocation_outside_the_runs(fit, fr, dom))
+    if len(disc) == 1:
+        notes.extend(next(iter(disc.values()))[0])
+    elif disc:  # one note for all: a fresh user's eight recipes gave eight near-identical paragraphs of ~900 characters
+        each = [("a new domain" if d == NEW_DOMAIN else f"'{d}'") + f" at {p[-1]}"
+                + (f" (also at {len(p) - 1} smaller budget{'s' if len(p) > 2 else ''})" if len(p) > 1 else "")
+                for d, (_, p) in disc.items()]
+        notes.append(discrepancy_allocation_sentence(f" of {len(disc)} of the {len(domains)} domains",
+                                                     listed(each, 4, "; ")))
     outside = [o for o in outside if o]
     if outside:
         notes.append(ALLOCATION_NOTE + "; ".join(outside) + ": the allocation is an extrapolation of the law; runs near the suggested "
@@ -697,6 +710,9 @@ def fit_and_report(
         say("assessing transfer risk")
         with warnings.catch_warnings():  # the targets' extrapolation was said with the forecasts
             warnings.simplefilter("ignore", ExtrapolationWarning)
+            # and the frontier's note on the discrepancy's allocation with the frontier: the departures' own optimum (at
+            # 100x a domain's largest run) repeated it at a budget a fresh user never asked for
+            warnings.filterwarnings("ignore", message=DISCREPANCY_NOTE)
             sec = step("transfer risk", "bayes-scaling risk DIR --at TARGETS.csv --threshold LOSS",
                        lambda: risk_section(fit, pred, threshold, prob=prob))
         if sec is not None:

@@ -513,3 +513,27 @@ def test_targets_the_fit_made_that_fail_a_check_send_the_user_to_the_runs(fake_f
     with pytest.raises(workflow_module.StepError, match=r"forecasts step failed: targets: columns 'params' and "
                                                         r"'tokens': every row has fewer tokens"):
         fit_and_report(fake_fit.runs, tmp_path / "p", targets=pd.DataFrame({"params": [1e10], "tokens": [2e11]}))
+
+
+def test_the_discrepancy_note_of_several_domains_is_one_note(fake_hier_fit, monkeypatch):
+    # a fresh user's eight recipes gave eight near-identical notes of ~900 characters each
+    import bayes_scaling.decisions as dec
+
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: (lambda x: -0.02 * x["params"])
+                        if domain in fit.domains else None)  # a new domain has no discrepancy term
+    table, why = domain_frontiers(fake_hier_fit, [1e21, 1e23])
+    said = [n for n in why if dec.DISCREPANCY_NOTE in n]
+    assert said == [why[0]]
+    assert why[0] == (
+        "the loss the forecasts use of 3 of the 4 domains (the law plus the discrepancy term: the runs' smooth misfit "
+        "to the law, held at its edge value beyond the runs) is lowest at another model size than the frontier's, "
+        "which is the law's optimum: 'books' at 1e23 FLOPs: 153B, against the frontier's 33.5B (90% interval "
+        "31.8B-35.3B), 0.028 nats/token lower (also at 1 smaller budget); 'code' at 1e23 FLOPs: 174B, against the "
+        "frontier's 33.6B (90% interval 31.8B-35.3B), 0.034 nats/token lower (also at 1 smaller budget); 'web' at 1e23 "
+        "FLOPs: 135B, against the frontier's 33.5B (90% interval 31.8B-35.2B), 0.024 nats/token lower (also at 1 "
+        "smaller budget) (medians over the posterior). Comparing runs (compare) uses that loss and may rank such a "
+        "run first; the frontier does not follow the misfit beyond the runs, so compare the two allocations, and the "
+        "loss at stake against the width of their intervals, before choosing.")
+    # one domain keeps its own note, which names it
+    _, one = domain_frontiers(fake_hier_fit, [1e21, 1e23], domains=["code"])
+    assert [n for n in one if dec.DISCREPANCY_NOTE in n][0].startswith(dec.DISCREPANCY_NOTE + " of domain 'code' (")
