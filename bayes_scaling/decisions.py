@@ -628,6 +628,11 @@ def compare(
                              f"({', '.join(in_domains)}) but row(s) "
                              f"{[int(i) + 1 for i in np.flatnonzero(cand['domain'].isna().to_numpy())][:5]} name none; "
                              "give every row its domain.")
+    if len(in_domains) > 1 and domain is not None:  # a fresh user's recipes with --domain were told "one at a time"
+        raise RunsTableError(f"the candidates name several domains in {domain_column_words(fit.domain_col)} "
+                             f"({listed(in_domains, 5)}) and domain '{domain}' was given: leave the domain out "
+                             "(--domain) to rank them across domains, each forecast in its own, or keep the rows of "
+                             f"'{domain}' only.")
     dom = None if across else one_domain_of(cand, domain, "candidates", fit.domain_col)
     sizes = [c for c in fit.law.variables if c in cand] + (["domain"] if across else [])
     same = cand.duplicated(subset=sizes, keep="first")
