@@ -372,11 +372,15 @@ def discrepancy_allocation_note(fit, table: pd.DataFrame, theta: np.ndarray, dom
     The sentence of :func:`discrepancy_allocation_sentence` around :func:`discrepancy_allocation_parts` (same
     arguments); it names the domain for a fit of several.
     """
-    parts = discrepancy_allocation_parts(fit, table, theta, domain, prob, **constraints)
+    return _domain_note(fit, domain, discrepancy_allocation_parts(fit, table, theta, domain, prob, **constraints))
+
+
+def _domain_note(fit, domain: str, parts: list[str]) -> str:
+    """:func:`discrepancy_allocation_sentence` for one domain's budgets ('' without any)."""
     if not parts:
         return ""
-    where = f" of domain '{domain}'" if len(fit.domains) > 1 else ""
-    return discrepancy_allocation_sentence(where, listed(parts, 4, "; "))
+    return discrepancy_allocation_sentence(f" of domain '{domain}'" if len(fit.domains) > 1 else "",
+                                           listed(parts, 4, "; "))
 
 
 def discrepancy_allocation_parts(fit, table: pd.DataFrame, theta: np.ndarray, domain: str, prob: float = 0.9,
@@ -540,8 +544,7 @@ def frontier(
         warn_extrapolation(fit, optimum[~named], "compute-optimal run")
     parts = discrepancy_allocation_parts(fit, df, theta, dom, prob, max_params=max_params, unique_tokens=unique_tokens,
                                          inference_tokens=inference_tokens) if warn_far else []
-    note = discrepancy_allocation_sentence(f" of domain '{dom}'" if len(fit.domains) > 1 else "",
-                                           listed(parts, 4, "; ")) if parts else ""
+    note = _domain_note(fit, dom, parts)
     df.attrs["discrepancy_parts"] = parts  # for a note on several domains at once (workflow.domain_frontiers)
     if note and notes is not None:
         notes.append(note)

@@ -258,7 +258,7 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         notes.extend(next(iter(disc.values()))[0])
     elif disc:  # one note for all: a fresh user's eight recipes gave eight near-identical paragraphs of ~900 characters
         each = [("a new domain" if d == NEW_DOMAIN else f"'{d}'") + f" at {p[-1]}"
-                + (f" (also at {len(p) - 1} smaller budget{'s' if len(p) > 2 else ''})" if len(p) > 1 else "")
+                + (f" (also at {len(p) - 1} other budget{'s' if len(p) > 2 else ''})" if len(p) > 1 else "")
                 for d, (_, p) in disc.items()]
         notes.append(discrepancy_allocation_sentence(f" of {len(disc)} of the {len(domains)} domains",
                                                      listed(each, 4, "; ")))

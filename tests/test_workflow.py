@@ -528,10 +528,10 @@ def test_the_discrepancy_note_of_several_domains_is_one_note(fake_hier_fit, monk
         "the loss the forecasts use of 3 of the 4 domains (the law plus the discrepancy term: the runs' smooth misfit "
         "to the law, held at its edge value beyond the runs) is lowest at another model size than the frontier's, "
         "which is the law's optimum: 'books' at 1e23 FLOPs: 153B, against the frontier's 33.5B (90% interval "
-        "31.8B-35.3B), 0.028 nats/token lower (also at 1 smaller budget); 'code' at 1e23 FLOPs: 174B, against the "
-        "frontier's 33.6B (90% interval 31.8B-35.3B), 0.034 nats/token lower (also at 1 smaller budget); 'web' at 1e23 "
+        "31.8B-35.3B), 0.028 nats/token lower (also at 1 other budget); 'code' at 1e23 FLOPs: 174B, against the "
+        "frontier's 33.6B (90% interval 31.8B-35.3B), 0.034 nats/token lower (also at 1 other budget); 'web' at 1e23 "
         "FLOPs: 135B, against the frontier's 33.5B (90% interval 31.8B-35.2B), 0.024 nats/token lower (also at 1 "
-        "smaller budget) (medians over the posterior). Comparing runs (compare) uses that loss and may rank such a "
+        "other budget) (medians over the posterior). Comparing runs (compare) uses that loss and may rank such a "
         "run first; the frontier does not follow the misfit beyond the runs, so compare the two allocations, and the "
         "loss at stake against the width of their intervals, before choosing.")
     # one domain keeps its own note, which names it
