@@ -710,9 +710,6 @@ def fit_and_report(
         say("assessing transfer risk")
         with warnings.catch_warnings():  # the targets' extrapolation was said with the forecasts
             warnings.simplefilter("ignore", ExtrapolationWarning)
-            # and the frontier's note on the discrepancy's allocation with the frontier: the departures' own optimum (at
-            # 100x a domain's largest run) repeated it at a budget a fresh user never asked for
-            warnings.filterwarnings("ignore", message=DISCREPANCY_NOTE)
             sec = step("transfer risk", "bayes-scaling risk DIR --at TARGETS.csv --threshold LOSS",
                        lambda: risk_section(fit, pred, threshold, prob=prob))
         if sec is not None:

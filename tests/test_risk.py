@@ -424,3 +424,21 @@ def test_risk_table_gap_of_a_row_does_not_move_with_the_rows_before_it(fake_hier
     assert l_pub == pytest.approx(float(np.exp(fake_hier_fit.law.log_loss(
         fake_hier_fit.law.inputs(b, fake_hier_fit.refs),
         dict(zip(fake_hier_fit.law.theta_names, fake_hier_fit.published_theta(), strict=True)), np))[0]), rel=1e-9)
+
+
+def test_the_departures_reference_run_raises_no_frontier_warnings(fake_hier_fit, monkeypatch):
+    # the loss gap is measured at 100x each domain's largest run, a budget of the package's choosing: the frontier's
+    # note on the discrepancy's allocation was said again at it, a budget a fresh user never asked for
+    import bayes_scaling.decisions as dec
+
+    monkeypatch.setattr(dec, "discrepancy_of", lambda fit, domain, draws=None: (lambda x: -0.02 * x["params"])
+                        if domain in fit.domains else None)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        dep = departures(fake_hier_fit)
+    assert [str(w.message) for w in rec] == []
+    assert set(dep["domain"]) == set(fake_hier_fit.domains) and "loss gap" in set(dep["quantity"])
+    # the frontier a user asks for at that budget still says it
+    flops = 100 * float(fake_hier_fit.own_runs("code")["flops"].max())
+    with pytest.warns(UserWarning, match=r"^the loss the forecasts use of domain 'code'"):
+        dec.frontier(fake_hier_fit, [flops], domain="code")
