@@ -445,8 +445,7 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
     for name in ("alpha", "beta"):
         if name not in prior_nat or name not in post_nat:
             continue
-        plo, phi = np.nanquantile(prior_nat[name], [0.05, 0.95])
-        qlo, qhi = np.nanquantile(post_nat[name], [0.05, 0.95])
+        (plo, phi), (qlo, qhi) = (interval(x[np.isfinite(x)], 0.9) for x in (prior_nat[name], post_nat[name]))
         if qhi < plo or qlo > phi:
             outside.append(f"{name} at {qlo:.3g}-{qhi:.3g} ({'below' if qhi < plo else 'above'} the published prior's "
                            f"{plo:.3g}-{phi:.3g} for a new domain; 90 % intervals)")
