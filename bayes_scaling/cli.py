@@ -54,6 +54,7 @@ from .decisions import (COMPARE_COLUMNS, DISCREPANCY_NOTE, FRONTIER_COLUMNS, che
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
+from .inputs import MIN_TOKENS_PER_PARAM
 from .io import FitFileError, fit_dir_problem, out_file_problem, saved_fit_dir
 from .laws import get_law
 from .posterior import ScalingFit
@@ -96,7 +97,7 @@ _SHOWN: set[str] = set()
 
 # Advice in library messages names Python settings (draws=2000, prior='besiroglu2024'); on the
 # command line the same advice is a flag.
-_SETTING = re.compile(r"\b(draws|tune|target_accept|max_treedepth|widen)=([0-9.]+)")
+_SETTING = re.compile(r"\b(draws|tune|target_accept|max_treedepth|widen|min_tokens_per_param)=([0-9.]+)")
 _CHOICE = re.compile(r"\b(prior|reference|loss_unit)='([\w.-]+)'")
 
 
@@ -278,6 +279,7 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         discrepancy=getattr(args, "discrepancy", "auto") or "auto", loss_unit=getattr(args, "loss_unit", "nats") or "nats",
         extrapolation=getattr(args, "extrapolation", "learned") or "learned",
         extrapolation_update=bool(getattr(args, "extrapolation_update", False)),
+        min_tokens_per_param=getattr(args, "min_tokens_per_param", MIN_TOKENS_PER_PARAM),
         title=title, data_note=data_note,
         force=True,  # _out_dir has checked --out (and --force) already
         progress=progress,
@@ -728,6 +730,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="update that error with the runs' own: each domain's largest runs forecast from a second "
                              "fit of its smaller ones (costs that fit; in our backtests it did not predict the error "
                              "far beyond the runs, see benchmarks/extrapolation_update.md) (default: off)")
+        sp.add_argument("--min-tokens-per-param", type=float, default=MIN_TOKENS_PER_PARAM,
+                        dest="min_tokens_per_param", metavar="RATIO",
+                        help="leave out of the fit the runs trained on fewer tokens per parameter than this (their "
+                             "loss reflects a warm-up and schedule cut short); a domain keeps them when it would "
+                             "otherwise keep fewer than 3 runs or under half; 0 fits every run (default: "
+                             f"{MIN_TOKENS_PER_PARAM:g})")
 
     def domain_opt(sp, what):
         sp.add_argument("--domain", default=None,

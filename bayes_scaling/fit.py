@@ -27,7 +27,7 @@ import pandas as pd
 
 from .diagnostics import ESS_MIN_PER_CHAIN, ConvergenceWarning, Diagnostics, check_convergence
 from .inference import LONG_TREEDEPTH, LONG_TUNE, SamplerConfig, sample_posterior
-from .inputs import FitInputs, build_inputs
+from .inputs import MIN_TOKENS_PER_PARAM, FitInputs, build_inputs
 from .laws import ROLE_ORDER, Law, get_law
 from .model import VARS
 from .posterior import ScalingFit, label_draws
@@ -198,6 +198,11 @@ class ScalingLaw:
         in our backtests the errors of a fit's own largest runs did not predict its errors far beyond them
         (OpenLM transfer, 4 runs per domain: 90 % coverage 0.79 with the update, 0.94 without;
         leave-one-data-set-out pooled 0.902 vs 0.908; ``benchmarks/extrapolation_update.md``).
+    min_tokens_per_param : float, default 1
+        Runs trained on fewer tokens than this per parameter are left out of the fit, with a note in
+        ``fit.notes`` (:data:`~bayes_scaling.inputs.MIN_TOKENS_PER_PARAM`, where the evidence is; a domain keeps
+        them when it would otherwise keep fewer than 3 runs or fewer than half); 0 fits every run. ``fit.runs``
+        holds the fitted runs.
     """
 
     law: str | Law = "chinchilla"
@@ -214,6 +219,7 @@ class ScalingLaw:
     reference_mode: str = "summary"
     extrapolation: str | ExtrapolationPrior = "learned"
     extrapolation_update: bool = False
+    min_tokens_per_param: float = MIN_TOKENS_PER_PARAM
 
     def __post_init__(self):
         self.law = get_law(self.law)
@@ -225,6 +231,9 @@ class ScalingLaw:
             raise ValueError(f"discrepancy must be 'auto', 'gp' or 'none', not '{self.discrepancy}'.")
         if self.likelihood not in ("student_t", "normal"):
             raise ValueError(f"likelihood must be 'student_t' or 'normal', not '{self.likelihood}'.")
+        if not (np.isfinite(self.min_tokens_per_param) and self.min_tokens_per_param >= 0):
+            raise ValueError(f"min_tokens_per_param must be a number >= 0 (0 fits every run), not "
+                             f"{self.min_tokens_per_param!r}.")
         if self.param_convention and self.prior.informative and self.param_convention != self.prior.param_convention:
             warnings.warn(
                 f"the runs count N as '{self.param_convention}' but the prior '{self.prior.name}' was fitted on "
@@ -452,7 +461,7 @@ class ScalingLaw:
                 "compile_seconds": res.compile_seconds,
                 "sample_seconds": res.sample_seconds,
             },
-            notes=list(res.notes),
+            notes=list(inputs.notes) + list(res.notes),
             sampler_used=res.sampler,
             discrepancy=self.discrepancy,
             gp_lengthscale=self.gp_lengthscale,

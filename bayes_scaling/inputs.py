@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,78 @@ from .laws import Law
 from .model import MIN_DOMAINS_TO_LEARN_SPREAD, RICH_RUNS, Structure, data_arrays
 from .priors import between_domain_spread, between_study_spread
 
-__all__ = ["FitInputs", "build_inputs", "validate_own_runs", "resolve_reference", "REFERENCE_DOMAIN", "REPEATS_NEGLIGIBLE"]
+__all__ = ["FitInputs", "build_inputs", "validate_own_runs", "resolve_reference", "REFERENCE_DOMAIN", "REPEATS_NEGLIGIBLE",
+           "MIN_TOKENS_PER_PARAM", "MIN_RUNS_KEPT", "undertrained_runs", "undertrained_note"]
 
 #: Domain name given to reference runs that have no domain column.
 REFERENCE_DOMAIN = "reference"
+
+#: Runs trained on fewer tokens than this per parameter are left out of a fit by default
+#: (``ScalingLaw(min_tokens_per_param=...)``; 0 fits every run). A run that sees less than one token per
+#: parameter has stopped early in its optimisation: its loss is set by the warm-up and a learning-rate schedule
+#: cut short rather than by its size and data (Porian et al. 2024, arXiv:2406.19146, §3-4, find warm-up and
+#: schedule decide the small budgets' isoFLOP curves), and the law of Hoffmann et al. (2022, Eq. 2), fitted
+#: through them, is pulled away from the runs near compute-optimal training (~20 tokens per parameter) that
+#: forecasts are about. The bound is the same one the runs' check uses for "fewer tokens than parameters"
+#: (``data.MOST_ROWS_FEWER_TOKENS``), chosen before it was scored, not tuned: on the Porian et al. isoFLOP recipes
+#: (171 of 698 runs below it) the forecasts 2-16x beyond the fitted budgets went from 2.39 % to 1.36 % median
+#: error, on Chinchilla's backtest split (11 of 222) from 0.60 % to 0.48 %; on the data-constrained sets one run is
+#: below it (datablations 3.68 % -> 3.87 %, SLDBench's split 3.35 % -> 3.40 %; ``benchmarks/model_geometry.md``,
+#: session 26).
+MIN_TOKENS_PER_PARAM = 1.0
+#: A domain keeps all its runs, under-trained ones too, when leaving them out would leave it fewer than this many
+#: runs or fewer than half of them (a table of mostly such runs is more likely mislabelled, and the runs' check
+#: asks whether 'params' and 'tokens' are swapped).
+MIN_RUNS_KEPT = 3
+
+
+def undertrained_runs(table: pd.DataFrame, min_tokens_per_param: float = MIN_TOKENS_PER_PARAM) -> np.ndarray:
+    """Which runs a fit leaves out as trained on too few tokens per parameter (:data:`MIN_TOKENS_PER_PARAM`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Validated runs with ``domain``, n rows; without both ``params`` and ``tokens`` no run is left out.
+    min_tokens_per_param : float, default :data:`MIN_TOKENS_PER_PARAM`
+        Runs with ``tokens / params`` below it are left out; 0 keeps every run.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for a run left out. A domain keeps all its runs when leaving them out would leave fewer than
+        :data:`MIN_RUNS_KEPT` runs or fewer than half of them.
+    """
+    out = np.zeros(len(table), bool)
+    if not min_tokens_per_param or "params" not in table or "tokens" not in table:
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = (table["tokens"].to_numpy(float) / table["params"].to_numpy(float)) < float(min_tokens_per_param)
+    dom = table["domain"].to_numpy() if "domain" in table else np.zeros(len(table))
+    for d in pd.unique(dom):
+        i = dom == d
+        kept = int((i & ~low).sum())
+        if kept >= MIN_RUNS_KEPT and 2 * kept >= int(i.sum()):
+            out |= i & low
+    return out
+
+
+def undertrained_note(table: pd.DataFrame, left_out: np.ndarray, min_tokens_per_param: float) -> str:
+    """The fit's note on the runs :func:`undertrained_runs` left out ("" if none)."""
+    if not left_out.any():
+        return ""
+    gone = table[left_out]
+    tpp = gone["tokens"].to_numpy(float) / gone["params"].to_numpy(float)
+    counts = gone["domain"].value_counts(sort=False)
+    where = ""
+    if table["domain"].nunique() > 1:
+        shown = ", ".join(f"'{d}' {n}" for d, n in list(counts.items())[:4])
+        where = f" (in {len(counts)} domain(s): {shown}{', ...' if len(counts) > 4 else ''})"
+    return (f"{int(left_out.sum())} of {len(table)} runs were left out of the fit{where}: they were trained on fewer "
+            f"than {min_tokens_per_param:g} token{'' if min_tokens_per_param == 1 else 's'} per parameter (as few as "
+            f"{tpp.min():.2g}), where the loss reflects "
+            "a warm-up and schedule cut short more than the model's size and data, and they pull the law away from "
+            "the runs near compute-optimal training that forecasts are about. To fit them too, set "
+            "min_tokens_per_param=0.")
 
 
 def resolve_reference(reference) -> pd.DataFrame | None:
@@ -88,6 +156,8 @@ class FitInputs:
         Sampling coordinates that vary by domain (empty for one domain).
     centre : ndarray, shape (domains, q) or None
         1 where a domain's coordinate is sampled centred, 0 non-centred (several domains).
+    notes : list of str
+        What the fit should say about its inputs (runs left out by :func:`undertrained_runs`).
     """
 
     runs: pd.DataFrame
@@ -102,6 +172,7 @@ class FitInputs:
     prior_cov: np.ndarray
     varying: tuple[str, ...]
     centre: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 #: Epochs of repeated data below which a law that does not see repeats is still accurate: "up to ~4 epochs, repeated
@@ -228,6 +299,9 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         if "unique_tokens" in law.variables and "unique_tokens" not in rt:
             rt["unique_tokens"] = rt["tokens"]
         table = pd.concat([table, rt[[c for c in table.columns if c in rt.columns]]], ignore_index=True)
+    left_out = undertrained_runs(table, spec.min_tokens_per_param)
+    notes = [undertrained_note(table, left_out, spec.min_tokens_per_param)] if left_out.any() else []
+    table = table[~left_out].reset_index(drop=True)
     domains = list(dict.fromkeys(table["domain"]))
     refs = law.reference(table[~table["is_reference"]] if (~table["is_reference"]).any() else table)
     reference_domains = list(dict.fromkeys(table.loc[table["is_reference"], "domain"]))
@@ -329,6 +403,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         prior_cov=prior_cov,
         varying=tuple(vary_names) if hierarchical else (),
         centre=centre,
+        notes=notes,
     )
 
 

@@ -34,7 +34,7 @@ from .decisions import DISCREPANCY_NOTE, discrepancy_allocation_sentence, discre
 from .decisions import frontier as frontier_table
 from .diagnostics import ConvergenceWarning
 from .fit import ScalingLaw
-from .inputs import validate_own_runs
+from .inputs import MIN_TOKENS_PER_PARAM, validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
@@ -479,6 +479,7 @@ def fit_and_report(
     loss_unit: str = "nats",
     extrapolation: str = "learned",
     extrapolation_update: bool = False,
+    min_tokens_per_param: float = MIN_TOKENS_PER_PARAM,
     title: str = "Scaling-law forecast",
     data_note: str = "",
     force: bool = False,
@@ -501,7 +502,7 @@ def fit_and_report(
         Runs table (see :mod:`bayes_scaling.data`).
     out : str or Path
         Output directory (created).
-    law, prior, widen, discrepancy, domain_col, extrapolation, extrapolation_update
+    law, prior, widen, discrepancy, domain_col, extrapolation, extrapolation_update, min_tokens_per_param
         See :class:`~bayes_scaling.ScalingLaw` (``prior=None``: the law's published prior).
     reference : {"chinchilla"}, path or DataFrame, optional
         Reference runs fitted alongside as sibling domains.
@@ -571,7 +572,8 @@ def fit_and_report(
         threshold = float(threshold) * float(np.log(2.0))
     say("validating runs and building the model")
     spec = ScalingLaw(law=law, prior=prior, widen=widen, sampler=sampler or SamplerConfig(), domain_col=domain_col,
-                      discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update)
+                      discrepancy=discrepancy, extrapolation=extrapolation, extrapolation_update=extrapolation_update,
+                      min_tokens_per_param=min_tokens_per_param)
     if sensitivity and spec.law.name != SENSITIVITY_LAW:  # said before any fit
         raise ValueError(f"sensitivity compares the Chinchilla law's published priors ({', '.join(SENSITIVITY_PRIORS)}); "
                          f"the '{spec.law.name}' law has no such set: leave sensitivity=False or fit law='chinchilla'.")

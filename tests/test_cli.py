@@ -1203,3 +1203,27 @@ def test_compare_ranks_candidates_of_several_domains_on_the_command_line(tmp_pat
     assert res["label"].tolist() == [f"{d}: N=7e+10, D=1.4e+12" for d in ("books", "code", "web")]
     said = "".join(capsys.readouterr())
     assert "web: N=7e+10, D=1.4e+12 ranks first" in said and "The candidates are in several domains" in said
+
+
+def test_fit_passes_min_tokens_per_param_and_its_advice_reads_as_the_flag(tmp_path, monkeypatch):
+    """`--min-tokens-per-param` reaches the fit (default 1: runs on fewer tokens than parameters are left out), and
+    the note's advice "set min_tokens_per_param=0" reads as the flag on the command line."""
+    from types import SimpleNamespace
+
+    from bayes_scaling import cli
+    from bayes_scaling.cli import _as_flags
+
+    seen = []
+
+    def record(runs, out, **kw):
+        seen.append(kw["min_tokens_per_param"])
+        return SimpleNamespace(report=SimpleNamespace(summary=[]), notes=[], paths={"html": "", "markdown": "", "fit": ""},
+                               fit=None)
+
+    monkeypatch.setattr(cli, "fit_and_report", record)
+    monkeypatch.chdir(tmp_path)
+    synthetic_runs().to_csv("runs.csv", index=False)
+    assert main(["fit", "runs.csv", "--out", "a", "--quiet"]) == 0
+    assert main(["fit", "runs.csv", "--out", "b", "--quiet", "--min-tokens-per-param", "0"]) == 0
+    assert seen == [1.0, 0.0]
+    assert _as_flags("To fit them too, set min_tokens_per_param=0.") == "To fit them too, set --min-tokens-per-param 0."

@@ -199,3 +199,36 @@ def test_runs_the_prior_was_fitted_on_are_said_to_count_twice():
         validate_own_runs(bs.ScalingLaw(), rounded)
     prior = bs.get_prior("hoffmann2022")
     assert prior.fitted_on == "chinchilla" and type(prior).from_dict(prior.to_dict()).fitted_on == "chinchilla"
+
+
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_runs_trained_on_fewer_tokens_than_parameters_are_left_out_with_a_note():
+    from bayes_scaling.inputs import MIN_TOKENS_PER_PARAM, undertrained_runs
+
+    assert MIN_TOKENS_PER_PARAM == 1.0
+    a = synthetic_runs(ratios=(0.05, 0.5, 5, 20, 60), domain="a")  # 12 of 30 runs below 1 token per parameter
+    b = synthetic_runs(n_sizes=2, ratios=(0.3, 0.6, 20), domain="b")  # 4 of 6: leaving them out keeps 2 < 3
+    runs = pd.concat([a, b], ignore_index=True)
+    inputs = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none"), runs)
+    assert len(inputs.runs) == 18 + 6
+    mine = inputs.runs[inputs.runs["domain"] == "a"]
+    assert len(mine) == 18 and (mine["tokens"] >= mine["params"]).all()
+    assert (inputs.runs["domain"] == "b").sum() == 6  # kept: too few runs would be left
+    assert inputs.arrays["log_loss"].shape == (24,)
+    assert inputs.notes == [
+        "12 of 36 runs were left out of the fit (in 1 domain(s): 'a' 12): they were trained on fewer than 1 token per "
+        "parameter (as few as 0.05), where the loss reflects a warm-up and schedule cut short more than the model's size "
+        "and data, and they pull the law away from the runs near compute-optimal training that forecasts are about. To "
+        "fit them too, set min_tokens_per_param=0."]
+    # 0 fits every run; a table without tokens (a one-variable law of compute) has nothing to leave out
+    every = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none", min_tokens_per_param=0), runs)
+    assert len(every.runs) == 36 and every.notes == []
+    assert not undertrained_runs(runs.drop(columns="tokens").assign(domain="a")).any()
+    # a domain of mostly such runs (a table with the columns swapped?) keeps them: 2 of 5 would be kept
+    swapped = synthetic_runs(n_sizes=1, ratios=(0.1, 0.2, 0.4, 2, 4), domain="s")
+    assert undertrained_runs(swapped).sum() == 0
+    assert undertrained_runs(pd.concat([swapped] * 2)).sum() == 0  # 4 of 10 kept: under half
+    assert undertrained_runs(synthetic_runs(n_sizes=1, ratios=(0.5, 2, 4, 8), domain="s")).tolist() == [
+        True, False, False, False]
+    with pytest.raises(ValueError, match=r"min_tokens_per_param must be a number >= 0 \(0 fits every run\), not -1"):
+        bs.ScalingLaw(min_tokens_per_param=-1)
