@@ -26,6 +26,7 @@ from _common import machine, md_table, quiet
 quiet()
 
 from bayes_scaling.backtest import backtest  # noqa: E402
+from bayes_scaling.inputs import undertrained_runs  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "porian2024_isoflop_recipes.csv"
 #: Largest fitted budget (FLOPs): the eight budgets up to 1.6e18 are fitted, 3.2e18-2.56e19 forecast.
@@ -77,8 +78,9 @@ def main(seed: int = 0) -> str:
     out = [f"## isoFLOP sweeps of eight training recipes (Porian et al. 2024), seed {seed} ({machine()}, {took:.0f} s)",
            "",
            f"Fit on {len(train)} runs ({train['domain'].nunique()} recipes, budgets 1.25e16-{LARGEST_FITTED:.2g} "
-           f"FLOPs), forecast {len(held)} at 2-16x beyond. Scores of the median forecast (median_signed_pct > 0: "
-           "too high) and of the one-run intervals.",
+           f"FLOPs; the Bayesian fit leaves out the {int(undertrained_runs(train).sum())} trained on fewer tokens than "
+           f"parameters, `min_tokens_per_param`), forecast {len(held)} at 2-16x beyond. Scores of the median forecast "
+           "(median_signed_pct > 0: too high) and of the one-run intervals.",
            "", md_table(pd.DataFrame(rows)), "", "### By budget", "", md_table(pd.DataFrame(by_budget)),
            "", "### By recipe", "", md_table(pd.DataFrame(by_recipe))]
     return "\n".join(out)
