@@ -14,6 +14,7 @@ import io
 import json
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -672,6 +673,7 @@ def build_fit_report(
     loss_unit: str = "nats",
     far_runs: pd.DataFrame | None = None,
     far_runs_file: str = "",
+    advice_style: Callable[[str], str] | None = None,
 ) -> Report:
     """The standard report of a fit.
 
@@ -701,6 +703,9 @@ def build_fit_report(
         :func:`runs_far_above` of the fit, when the caller has it (computed otherwise).
     far_runs_file : str, optional
         The file the caller writes them to, named in the summary's sentence on them.
+    advice_style : callable, optional
+        Rewrites the advice in the fit's own notes (``fit.notes``, under Diagnostics), as the caller's other notes
+        were (the CLI turns ``min_tokens_per_param=0`` into ``--min-tokens-per-param 0``); default: unchanged.
 
     Returns
     -------
@@ -936,7 +941,7 @@ def build_fit_report(
             + ("All checks passed." if diag.ok else "Problems: " + " ".join(diag.problems))
         )
     for note in fit.notes:
-        sec.text(f"Note: {note}")
+        sec.text(f"Note: {(advice_style or str)(note)}")
     t = fit.timings
     sec.text(
         f"Time: compile {t.get('compile_seconds', 0):.1f} s, sampling {t.get('sample_seconds', 0):.1f} s, "

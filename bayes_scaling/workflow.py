@@ -744,7 +744,8 @@ def fit_and_report(
         rep = step("report", "bayes-scaling predict/frontier/risk DIR ... (the tables); the report needs a new run of fit",
                    lambda: build_fit_report(fit, pred, front, prob=prob, title=title, data_note=data_note,
                                             threshold=threshold, heldout=heldout, extra_sections=extra, notes=notes,
-                                            loss_unit=loss_unit, far_runs=far, far_runs_file=FAR_RUNS_FILE))
+                                            loss_unit=loss_unit, far_runs=far, far_runs_file=FAR_RUNS_FILE,
+                                            advice_style=style))
 
     if sens_sentence:
         rep.summary.append(sens_sentence)
@@ -763,6 +764,7 @@ def fit_and_report(
         summary["timings"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
         summary["loss_unit_of_runs"] = loss_unit
         summary["workflow_notes"] = notes
+        summary["notes"] = [style(n) for n in summary.get("notes", [])]  # the fit's notes, advice as the terminal said it
         summary["predictions"] = pred.to_dict(orient="records")
         if front is not None:
             summary["frontier"] = front.to_dict(orient="records")

@@ -585,3 +585,17 @@ def test_a_report_of_several_domains_compares_them_at_each_target_size_and_names
     front = fake_hier_fit.frontier([1e21], domain="web")
     assert "the Forecasts and Compute-optimal frontier sections give each" in \
         " ".join(build_fit_report(fake_hier_fit, pred, front).summary)
+
+
+def test_the_fits_own_notes_give_their_advice_in_the_callers_style(fake_fit):
+    """A CLI fit's report said "set min_tokens_per_param=0" under Diagnostics, where the terminal said the flag."""
+    from dataclasses import replace
+
+    from bayes_scaling.cli import _as_flags
+
+    fit = replace(fake_fit, notes=["11 of 245 runs were left out of the fit. To fit them too, set min_tokens_per_param=0."])
+    pred = fit.predict(TARGETS)
+    plain = build_fit_report(fit, pred, None).to_markdown()
+    styled = build_fit_report(fit, pred, None, advice_style=_as_flags).to_markdown()
+    assert "Note: 11 of 245 runs were left out of the fit. To fit them too, set min_tokens_per_param=0." in plain
+    assert "Note: 11 of 245 runs were left out of the fit. To fit them too, set --min-tokens-per-param 0." in styled
