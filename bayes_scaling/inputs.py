@@ -38,12 +38,12 @@ REFERENCE_DOMAIN = "reference"
 #: cut short rather than by its size and data (Porian et al. 2024, arXiv:2406.19146, §3-4, find warm-up and
 #: schedule decide the small budgets' isoFLOP curves), and the law of Hoffmann et al. (2022, Eq. 2), fitted
 #: through them, is pulled away from the runs near compute-optimal training (~20 tokens per parameter) that
-#: forecasts are about. The bound is the same one the runs' check uses for "fewer tokens than parameters"
-#: (``data.MOST_ROWS_FEWER_TOKENS``), chosen before it was scored, not tuned: on the Porian et al. isoFLOP recipes
-#: (171 of 698 runs below it) the forecasts 2-16x beyond the fitted budgets went from 2.39 % to 1.36 % median
-#: error, on Chinchilla's backtest split (11 of 222) from 0.60 % to 0.48 %; on the data-constrained sets one run is
-#: below it (datablations 3.68 % -> 3.87 %, SLDBench's split 3.35 % -> 3.40 %; ``benchmarks/model_geometry.md``,
-#: session 26).
+#: forecasts are about. The bound is the boundary the runs' check asks about ("fewer tokens than parameters",
+#: ``data.MOST_ROWS_FEWER_TOKENS``), chosen before it was scored, not tuned: on the Porian et al. isoFLOP recipes
+#: (171 of 698 runs below it) the median error 2-16x beyond the fitted budgets went from 2.45 % to 1.34 %
+#: (``benchmarks/bench_porian_recipes.py``), on Chinchilla's backtest split (11 of 222) from 0.60 % to 0.48 %; on
+#: the data-constrained sets one run is below it (datablations 3.68 % -> 3.87 %, SLDBench's split 3.35 % -> 3.40 %;
+#: ``benchmarks/model_geometry.md``, session 26).
 MIN_TOKENS_PER_PARAM = 1.0
 #: A domain keeps all its runs, under-trained ones too, when leaving them out would leave it fewer than this many
 #: runs or fewer than half of them (a table of mostly such runs is more likely mislabelled, and the runs' check
