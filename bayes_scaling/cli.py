@@ -126,6 +126,17 @@ def _error(message) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
 
+def _tokens_per_param(text: str) -> float:
+    """``--min-tokens-per-param``: a finite number >= 0, checked when the arguments are read (before any runs are)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expects a finite number >= 0 (0 fits every run), not '{text}'")
+    return value
+
+
 def _floats(text: str, what: str, example: str = "1e21,5.88e23") -> list[float]:
     try:
         vals = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
@@ -730,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="update that error with the runs' own: each domain's largest runs forecast from a second "
                              "fit of its smaller ones (costs that fit; in our backtests it did not predict the error "
                              "far beyond the runs, see benchmarks/extrapolation_update.md) (default: off)")
-        sp.add_argument("--min-tokens-per-param", type=float, default=MIN_TOKENS_PER_PARAM,
+        sp.add_argument("--min-tokens-per-param", type=_tokens_per_param, default=MIN_TOKENS_PER_PARAM,
                         dest="min_tokens_per_param", metavar="RATIO",
                         help="leave out of the fit the runs trained on fewer tokens per parameter than this (their "
                              "loss reflects a warm-up and schedule cut short); a domain keeps them when it would "

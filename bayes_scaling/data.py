@@ -247,7 +247,9 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
         return (f"{text}{int(fewer.sum())} of {len(table)} {one}s have fewer tokens than parameters (median "
                 f"{float(np.median(tpp)):.3g} tokens per parameter, where compute-optimal training uses about 20): "
                 "are 'params' and 'tokens' swapped? If so, swap the two column names.")
-    return text + f"check that {check}."
+    tail = (" (a fit leaves runs on fewer tokens than parameters out by default, min_tokens_per_param; the check is "
+            "that these are real runs)" if low.any() and not derived and one == "run" else "")
+    return text + f"check that {check}{tail}."
 
 
 def _plausible_ratio(ratio: pd.Series) -> bool:

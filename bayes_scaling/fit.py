@@ -232,7 +232,7 @@ class ScalingLaw:
         if self.likelihood not in ("student_t", "normal"):
             raise ValueError(f"likelihood must be 'student_t' or 'normal', not '{self.likelihood}'.")
         if not (np.isfinite(self.min_tokens_per_param) and self.min_tokens_per_param >= 0):
-            raise ValueError(f"min_tokens_per_param must be a number >= 0 (0 fits every run), not "
+            raise ValueError(f"min_tokens_per_param must be a finite number >= 0 (0 fits every run), not "
                              f"{self.min_tokens_per_param!r}.")
         if self.param_convention and self.prior.informative and self.param_convention != self.prior.param_convention:
             warnings.warn(
@@ -462,6 +462,8 @@ class ScalingLaw:
                 "sample_seconds": res.sample_seconds,
             },
             notes=list(inputs.notes) + list(res.notes),
+            min_tokens_per_param=float(self.min_tokens_per_param),
+            runs_left_out=int(inputs.runs_left_out),
             sampler_used=res.sampler,
             discrepancy=self.discrepancy,
             gp_lengthscale=self.gp_lengthscale,

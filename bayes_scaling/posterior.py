@@ -107,7 +107,12 @@ class ScalingFit:
     timings : dict
         Seconds spent preparing, compiling and sampling.
     notes : list of str
-        What happened (fallbacks, a retry with the long sampler settings).
+        What happened (fallbacks, a retry with the long sampler settings, runs left out).
+    min_tokens_per_param : float
+        Runs on fewer tokens per parameter than this were left out of the fit
+        (``ScalingLaw(min_tokens_per_param=...)``; 0 for fits saved before it existed).
+    runs_left_out : int
+        How many of the user's runs that left out (they are not in ``runs``).
     varying : tuple of str or None
         Sampling coordinates (``law.z_names``) that vary by domain (hierarchical fits); the
         others are shared by every domain, a new one included.
@@ -141,6 +146,8 @@ class ScalingFit:
     varying: tuple[str, ...] | None = None
     extrapolation: ExtrapolationPrior = NO_EXTRAPOLATION_ERROR
     domain_col: str = "domain"
+    min_tokens_per_param: float = 0.0
+    runs_left_out: int = 0
 
     # ------------------------------------------------------------ the draws
     @property
@@ -767,6 +774,8 @@ class ScalingFit:
             "varying": list(self.varying) if self.varying is not None else None,
             "extrapolation": self.extrapolation.to_dict(),
             "domain_col": self.domain_col,
+            "min_tokens_per_param": self.min_tokens_per_param,
+            "runs_left_out": self.runs_left_out,
             "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
         }
         runs = self.runs
@@ -834,6 +843,8 @@ class ScalingFit:
             varying=tuple(str(v) for v in cfg["varying"]) if cfg.get("varying") is not None else None,
             extrapolation=ExtrapolationPrior.from_dict(cfg["extrapolation"]),
             domain_col=str(cfg.get("domain_col", "domain")),  # fits saved before it was recorded: "domain"
+            min_tokens_per_param=float(cfg.get("min_tokens_per_param", 0.0)),  # fits saved before: every run fitted
+            runs_left_out=int(cfg.get("runs_left_out", 0)),
             diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
         )
 

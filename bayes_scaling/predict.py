@@ -151,6 +151,17 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 "data-constrained law, and large "
                 "models can over-fit there (the loss rises with more epochs), which the law does not model; such runs "
                 "can land far above the interval.", ExtrapolationWarning)
+    bound = float(getattr(fit, "min_tokens_per_param", 0.0) or 0.0)
+    if bound and "params" in t and "tokens" in t:
+        tpp = t["tokens"].to_numpy(float) / t["params"].to_numpy(float)
+        under = tpp < bound
+        if under.any():
+            warn_caller(
+                f"{int(under.sum())} {noun}(s) are trained on fewer than {bound:g} token(s) per parameter (down to "
+                f"{tpp[under].min():.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
+                "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
+                "extrapolates the law of better-trained runs; such runs can land above the interval.",
+                ExtrapolationWarning)
     if not beyond_runs:
         return
     # measured from the runs behind each row's forecast (ScalingFit.own_runs, as the model-form error is): its

@@ -1205,7 +1205,7 @@ def test_compare_ranks_candidates_of_several_domains_on_the_command_line(tmp_pat
     assert "web: N=7e+10, D=1.4e+12 ranks first" in said and "The candidates are in several domains" in said
 
 
-def test_fit_passes_min_tokens_per_param_and_its_advice_reads_as_the_flag(tmp_path, monkeypatch):
+def test_fit_passes_min_tokens_per_param_and_its_advice_reads_as_the_flag(tmp_path, monkeypatch, capsys):
     """`--min-tokens-per-param` reaches the fit (default 1: runs on fewer tokens than parameters are left out), and
     the note's advice "set min_tokens_per_param=0" reads as the flag on the command line."""
     from types import SimpleNamespace
@@ -1227,3 +1227,11 @@ def test_fit_passes_min_tokens_per_param_and_its_advice_reads_as_the_flag(tmp_pa
     assert main(["fit", "runs.csv", "--out", "b", "--quiet", "--min-tokens-per-param", "0"]) == 0
     assert seen == [1.0, 0.0]
     assert _as_flags("To fit them too, set min_tokens_per_param=0.") == "To fit them too, set --min-tokens-per-param 0."
+    # a bad value is refused when the arguments are read, before the runs (it was said after "validating runs")
+    for bad in ("nan", "1e400", "-1", "abc"):
+        with pytest.raises(SystemExit) as exc:
+            main(["fit", "missing.csv", "--out", "c", "--min-tokens-per-param", bad])
+        assert exc.value.code == 2
+        assert f"argument --min-tokens-per-param: expects a finite number >= 0 (0 fits every run), not '{bad}'" in (
+            capsys.readouterr().err)
+    assert seen == [1.0, 0.0]

@@ -215,11 +215,27 @@ def test_runs_trained_on_fewer_tokens_than_parameters_are_left_out_with_a_note()
     assert len(mine) == 18 and (mine["tokens"] >= mine["params"]).all()
     assert (inputs.runs["domain"] == "b").sum() == 6  # kept: too few runs would be left
     assert inputs.arrays["log_loss"].shape == (24,)
+    assert inputs.runs_left_out == 12
     assert inputs.notes == [
         "12 of 36 runs were left out of the fit (in 1 domain(s): 'a' 12): they were trained on fewer than 1 token per "
         "parameter (as few as 0.05), where the loss reflects a warm-up and schedule cut short more than the model's size "
         "and data, and they pull the law away from the runs near compute-optimal training that forecasts are about. To "
-        "fit them too, set min_tokens_per_param=0."]
+        "fit them too, set min_tokens_per_param=0. 4 run(s) trained on fewer than 1 token per parameter were fitted all "
+        "the same (in 1 domain(s): 'b' 4): leaving them out would have left their domain fewer than 3 runs or under "
+        "half of its runs (are 'params' and 'tokens' the right columns?)."]
+    # a bound that would leave out nearly everything leaves out nothing, and says so (it was silent: a fresh user)
+    huge = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none", min_tokens_per_param=1e9), runs)
+    assert huge.runs_left_out == 0 and huge.notes[0].startswith("36 run(s) trained on fewer than 1e+09 tokens per "
+                                                                "parameter were fitted all the same (in 2 domain(s)")
+    # reference runs enter as given (the prior's study fitted them all)
+    def summarize(table, refs):
+        summarize.n = len(table)
+        return np.zeros(5), np.eye(5) * 0.01, 0.01, 1e6
+
+    ref = synthetic_runs(ratios=(0.5, 20, 60))
+    with_ref = build_inputs(bs.ScalingLaw(prior="besiroglu2024", discrepancy="none"), a.iloc[:10], reference=ref,
+                            summarize=summarize)
+    assert summarize.n == 18 and with_ref.runs_left_out == 4 and with_ref.notes[0].startswith("4 of 10 runs were left")
     # 0 fits every run; a table without tokens (a one-variable law of compute) has nothing to leave out
     every = build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none", min_tokens_per_param=0), runs)
     assert len(every.runs) == 36 and every.notes == []
@@ -230,5 +246,5 @@ def test_runs_trained_on_fewer_tokens_than_parameters_are_left_out_with_a_note()
     assert undertrained_runs(pd.concat([swapped] * 2)).sum() == 0  # 4 of 10 kept: under half
     assert undertrained_runs(synthetic_runs(n_sizes=1, ratios=(0.5, 2, 4, 8), domain="s")).tolist() == [
         True, False, False, False]
-    with pytest.raises(ValueError, match=r"min_tokens_per_param must be a number >= 0 \(0 fits every run\), not -1"):
+    with pytest.raises(ValueError, match=r"min_tokens_per_param must be a finite number >= 0 \(0 fits every run\), not -1"):
         bs.ScalingLaw(min_tokens_per_param=-1)

@@ -466,3 +466,27 @@ def test_an_interval_probability_given_as_text_is_read_or_refused(fake_fit):
     with pytest.raises(ValueError, match=r"^interval probability must be a number between 0 and 1 \(exclusive\), "
                                          r"got 'high'\.$"):
         fake_fit.predict(t, prob="high")
+
+
+def test_targets_below_the_fits_tokens_per_parameter_bound_are_warned_about_and_the_bound_is_saved(fake_fit, tmp_path):
+    """A fresh user's planned runs at 0.66 tokens per parameter, the regime the fit had left out, were forecast without
+    a word; both of their interval misses were there."""
+    from dataclasses import replace
+
+    import bayes_scaling as bs
+    from bayes_scaling.predict import ExtrapolationWarning
+
+    fit = replace(fake_fit, min_tokens_per_param=1.0, runs_left_out=3)
+    targets = pd.DataFrame({"params": [1e9, 9e8], "tokens": [2e10, 5.9e8]})
+    with pytest.warns(ExtrapolationWarning) as rec:
+        fit.predict(targets)
+    said = [str(w.message) for w in rec if "token(s) per parameter" in str(w.message)]
+    assert said == ["1 target(s) are trained on fewer than 1 token(s) per parameter (down to 0.656), the regime the fit "
+                    "leaves its runs out of (min_tokens_per_param=1): there the loss depends on the warm-up and schedule "
+                    "more than on size and data, and the forecast extrapolates the law of better-trained runs; such "
+                    "runs can land above the interval."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        fake_fit.predict(targets.iloc[:1])  # a fit that kept every run (or was saved before the bound) says nothing
+    again = bs.ScalingFit.load(fit.save(tmp_path / "fit"))
+    assert (again.min_tokens_per_param, again.runs_left_out) == (1.0, 3)

@@ -599,3 +599,14 @@ def test_the_fits_own_notes_give_their_advice_in_the_callers_style(fake_fit):
     styled = build_fit_report(fit, pred, None, advice_style=_as_flags).to_markdown()
     assert "Note: 11 of 245 runs were left out of the fit. To fit them too, set min_tokens_per_param=0." in plain
     assert "Note: 11 of 245 runs were left out of the fit. To fit them too, set --min-tokens-per-param 0." in styled
+
+
+def test_the_data_section_counts_the_runs_left_out(fake_fit):
+    """A fresh user read "527 training runs" as all of a file of 698."""
+    from dataclasses import replace
+
+    fit = replace(fake_fit, runs_left_out=3, min_tokens_per_param=1.0)
+    md = build_fit_report(fit, fit.predict(TARGETS), None).to_markdown()
+    assert ("24 training runs (24 of the 27 given: the 3 trained on fewer than 1 token(s) per parameter were left out, "
+            "see Diagnostics) in 1 domain; N from") in md
+    assert "were left out" not in build_fit_report(fake_fit, fake_fit.predict(TARGETS), None).to_markdown()
