@@ -225,7 +225,8 @@ def fake_hier_fit():
 
 @pytest.fixture(scope="session")
 def fake_chinchilla_fit(chinchilla):
-    """The 245 embedded Chinchilla runs (domain 'chinchilla' after validation) with synthetic draws, no discrepancy."""
+    """The embedded Chinchilla runs (domain 'chinchilla' after validation; 234 of the 245 fitted, those on fewer tokens than
+    parameters left out) with synthetic draws, no discrepancy."""
     return make_fake_fit(chinchilla.assign(domain="chinchilla"), seed=3)
 
 
@@ -240,7 +241,7 @@ def _quiet_fit(law, runs, **kw):
 
 @pytest.fixture(scope="session")
 def chinchilla_fit(chinchilla):
-    """Weak-prior fit of all 245 Chinchilla runs, default sampler (real nutpie)."""
+    """Weak-prior fit of the 245 Chinchilla runs (234 fitted), default sampler (real nutpie)."""
     return _quiet_fit(bs.ScalingLaw(prior="weak"), chinchilla, random_seed=1)
 
 

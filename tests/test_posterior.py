@@ -142,7 +142,7 @@ def test_to_dict_carries_the_published_values(fake_chinchilla_fit):
     assert pub["alpha"] == pytest.approx(0.3478, abs=5e-4) and pub["beta"] == pytest.approx(0.3658, abs=5e-4)
     assert pub["E"] == pytest.approx(1.817, abs=1e-3)
     assert json.loads(json.dumps(s)) == s  # JSON-serialisable
-    assert s["data"]["n_runs"] == 245 and s["diagnostics_ok"] is True
+    assert s["data"]["n_runs"] == 234 and s["diagnostics_ok"] is True
 
 
 def test_published_law_is_the_prior_centre_or_besiroglu(fake_fit):

@@ -225,7 +225,7 @@ def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchi
     res = fit_and_report(fake_chinchilla_fit.runs[["params", "tokens", "loss"]], tmp_path / "r", prior="weak")
     s = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     assert s == json.loads(json.dumps(res.summary))
-    assert s["published_source"] == "besiroglu2024" and s["data"]["n_runs"] == 245 and s["diagnostics_ok"] is True
+    assert s["published_source"] == "besiroglu2024" and s["data"]["n_runs"] == 234 and s["diagnostics_ok"] is True
     published = {k: v["published"] for k, v in s["parameters"]["chinchilla"].items()}
     assert published == pytest.approx({"A": 482.006, "B": 2085.434, "E": 1.81686, "alpha": 0.34781, "beta": 0.365854},
                                       rel=1e-5)
