@@ -247,8 +247,10 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
         return (f"{text}{int(fewer.sum())} of {len(table)} {one}s have fewer tokens than parameters (median "
                 f"{float(np.median(tpp)):.3g} tokens per parameter, where compute-optimal training uses about 20): "
                 "are 'params' and 'tokens' swapped? If so, swap the two column names.")
-    tail = (" (a fit leaves runs on fewer tokens than parameters out by default, min_tokens_per_param; the check is "
-            "that these are real runs)" if low.any() and not derived and one == "run" else "")
+    # such runs are left out of a fit by default (inputs.MIN_TOKENS_PER_PARAM): the warning still asks about units, and
+    # says the numbers do not rest on them (a fresh user's report called them "may change the numbers above")
+    tail = (" (runs on fewer tokens than parameters are left out of a fit by default: min_tokens_per_param)"
+            if low.any() and not derived and one == "run" else "")
     return text + f"check that {check}{tail}."
 
 
