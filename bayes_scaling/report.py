@@ -836,16 +836,17 @@ def build_fit_report(
     is_ref = runs["is_reference"].astype(bool) if "is_reference" in runs else runs["domain"].isin(fit.reference_domains)
     mine, ref = runs[~is_ref], runs[is_ref]
     sec = rep.section("Data")
-    left_out = (f" ({len(mine)} of the {len(mine) + fit.runs_left_out} given: the {fit.runs_left_out} trained on fewer "
-                f"than {fit.min_tokens_per_param:g} token(s) per parameter were left out, see Diagnostics)"
-                if fit.runs_left_out else "")
+    # the runs left out of the fit (inputs.undertrained_runs) are counted: "527 training runs" read as all of a file of 698
+    given = (f"{len(mine)} of the {len(mine) + fit.runs_left_out} training runs given (the {fit.runs_left_out} trained "
+             f"on fewer than {fit.min_tokens_per_param:g} token(s) per parameter were left out, see Diagnostics)"
+             if fit.runs_left_out else f"{len(mine)} training runs")
     sec.text(
-        f"{len(mine)} training runs{left_out} in {len(own)} domain{'s' if len(own) != 1 else ''}; N from "
+        f"{given} in {len(own)} domain{'s' if len(own) != 1 else ''}; N from "
         f"{format_count(mine['params'].min())} to {format_count(mine['params'].max())} parameters, D from "
         f"{format_count(mine['tokens'].min())} to {format_count(mine['tokens'].max())} tokens, loss from "
         f"{mine['loss'].min():.3f} to {mine['loss'].max():.3f} nats/token."
         if "params" in mine and "tokens" in mine
-        else f"{len(mine)} training runs{left_out} in {len(own)} domain(s)."
+        else f"{given} in {len(own)} domain(s)."
     )
     if loss_unit == "bits":
         sec.text("The losses were given in bits per token (log2) and converted to nats (x ln 2 = 0.693); every loss in "

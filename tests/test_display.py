@@ -69,7 +69,7 @@ def test_text_repr_shows_law_prior_data_intervals_and_diagnostics(fake_chinchill
     text = repr(fit)
     lines = text.splitlines()
     assert lines[0] == (
-        "ScalingFit(law=chinchilla [Hoffmann et al. 2022], prior=weak [weakly informative], runs=245, domains=1, "
+        "ScalingFit(law=chinchilla [Hoffmann et al. 2022], prior=weak [weakly informative], runs=234, domains=1, "
         f"draws={fit.n_draws}, diagnostics=ok)"
     )
     d = fit.diagnostics
@@ -88,7 +88,7 @@ def test_html_repr_shows_the_same_summary(fake_chinchilla_fit):
     page = _Page(source)
     text = page.text
     assert text.startswith("ScalingFit · law chinchilla (Hoffmann et al. 2022) · prior weak (weakly informative) · "
-                           f"245 runs in 1 domain · {fit.n_draws} draws · diagnostics ok (max R-hat")
+                           f"234 runs in 1 domain · {fit.n_draws} draws · diagnostics ok (max R-hat")
     for name in ("E", "alpha", "beta"):
         assert _interval(fit, name, "chinchilla") in text
     assert "posterior median [90% credible interval]" in text

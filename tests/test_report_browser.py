@@ -212,9 +212,10 @@ def test_demo_report_renders_with_every_figure_and_no_console_errors(browser, de
     assert _severe(browser) == []
     assert browser.title == "bayes_scaling demo: Chinchilla runs (Hoffmann et al. 2022)"
     headings = [h.text for h in browser.find_elements("tag name", "h2")]
-    # Notes: on the Chinchilla runs the discrepancy term favours smaller models than the law at 1e21-1e22 FLOPs
+    # no Notes: with the runs on fewer tokens than parameters left out, the discrepancy term no longer favours another
+    # model size than the law's optimum at the frontier's budgets (it did, by more than one run's noise, at 1e21-1e22)
     assert headings == ["Data", "Law and prior", "Posterior parameters", "Diagnostics", "Fit",
-                        "Compute-optimal frontier", "Forecasts", "Notes"]
+                        "Compute-optimal frontier", "Forecasts"]
     # every figure is an inline PNG that decoded, shown at its size in inches (96 px/in) or narrower
     images = _images(browser)
     pngs = sorted(demo.glob("*.png"))
@@ -261,9 +262,9 @@ def test_the_summary_sentences_show_the_numbers_of_summary_json(browser, demo):
         f"{format_number(front['tokens_per_param_median'], 3)} tokens per parameter "
         f"({format_number(front['tokens_per_param_lower'], 2)}–{format_number(front['tokens_per_param_upper'], 3)}), "
         f"reaching {front['loss_opt_median']:.3f} nats/token.")
-    # the Chinchilla runs far above the law (five at 0.04-0.2 tokens per parameter), the furthest named
-    assert lines[2].startswith("5 run(s) lie more than 5 noise scales above the fitted law (N = 2.98B, D = 516M, loss "
-                               "4.665 nats/token ("), lines[2]
+    # the Chinchilla runs far above the law: one left (the five at 0.04-0.2 tokens per parameter are not fitted)
+    assert lines[2].startswith("1 run(s) lie more than 5 noise scales above the fitted law (N = 1.27B, D = 9.83B, loss "
+                               "2.648 nats/token ("), lines[2]
     assert s["diagnostics_ok"] is True
     assert lines[3] == "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
     # the same sentences, number for number, in the Markdown twin
@@ -279,11 +280,14 @@ def test_each_section_shows_its_content_and_every_figure_decoded(browser, demo):
     s = json.loads((demo / "summary.json").read_text(encoding="utf-8"))
     sec = {x["title"]: x for x in _sections(browser)}
     assert list(sec) == ["Data", "Law and prior", "Posterior parameters", "Diagnostics", "Fit",
-                         "Compute-optimal frontier", "Forecasts", "Notes"]
-    assert sec["Notes"]["text"][0].startswith("The loss the forecasts use (the law plus the discrepancy term")
+                         "Compute-optimal frontier", "Forecasts"]
     n_runs = s["data"]["n_runs"]
-    assert n_runs == 245
-    assert sec["Data"]["text"][0].startswith(f"{n_runs} training runs in 1 domain; N from 57.3M to 16.2B parameters")
+    assert n_runs == 234 and s["runs_left_out"] == 11
+    assert sec["Data"]["text"][0].startswith(
+        f"{n_runs} of the 245 training runs given (the 11 trained on fewer than 1 token(s) per parameter were left out, "
+        "see Diagnostics) in 1 domain; N from 57.3M to 16.2B parameters")
+    assert sec["Diagnostics"]["text"][1].startswith("Note: 11 of 245 runs were left out of the fit: they were trained "
+                                                    "on fewer than 1 token per parameter (as few as 0.036)")
     assert [t["rows"] for t in sec["Data"]["tables"]] == [[["chinchilla", str(n_runs), "no"]]]
     assert sec["Law and prior"]["text"][0] == f"Law: chinchilla. {s['law_citation']}"
     (prior,) = sec["Law and prior"]["tables"]
@@ -313,7 +317,7 @@ def test_each_section_shows_its_content_and_every_figure_decoded(browser, demo):
     on_disk = _figures_on_disk(demo)
     counts = {t: len(x["images"]) for t, x in sec.items()}
     assert counts == {"Data": 0, "Law and prior": 0, "Posterior parameters": 1, "Diagnostics": 0, "Fit": 2,
-                      "Compute-optimal frontier": 1, "Forecasts": 1, "Notes": 0}
+                      "Compute-optimal frontier": 1, "Forecasts": 1}
     shown = [img for x in sec.values() for img in x["images"]]
     assert sorted(img["alt"] for img in shown) == sorted(on_disk)
     for img in shown:
