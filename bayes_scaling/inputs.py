@@ -51,6 +51,15 @@ MIN_TOKENS_PER_PARAM = 1.0
 MIN_RUNS_KEPT = 3
 
 
+def _below(table: pd.DataFrame, min_tokens_per_param: float) -> np.ndarray:
+    """Rows trained on fewer than ``min_tokens_per_param`` tokens per parameter, shape (n,); none for a bound of 0 or a
+    table without both ``params`` and ``tokens``."""
+    if not min_tokens_per_param or "params" not in table or "tokens" not in table:
+        return np.zeros(len(table), bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (table["tokens"].to_numpy(float) / table["params"].to_numpy(float)) < float(min_tokens_per_param)
+
+
 def undertrained_runs(table: pd.DataFrame, min_tokens_per_param: float = MIN_TOKENS_PER_PARAM) -> np.ndarray:
     """Which runs a fit leaves out as trained on too few tokens per parameter (:data:`MIN_TOKENS_PER_PARAM`).
 
@@ -67,11 +76,8 @@ def undertrained_runs(table: pd.DataFrame, min_tokens_per_param: float = MIN_TOK
         True for a run left out. A domain keeps all its runs when leaving them out would leave fewer than
         :data:`MIN_RUNS_KEPT` runs or fewer than half of them.
     """
+    low = _below(table, min_tokens_per_param)
     out = np.zeros(len(table), bool)
-    if not min_tokens_per_param or "params" not in table or "tokens" not in table:
-        return out
-    with np.errstate(divide="ignore", invalid="ignore"):
-        low = (table["tokens"].to_numpy(float) / table["params"].to_numpy(float)) < float(min_tokens_per_param)
     dom = table["domain"].to_numpy() if "domain" in table else np.zeros(len(table))
     for d in pd.unique(dom):
         i = dom == d
@@ -94,10 +100,10 @@ def undertrained_note(table: pd.DataFrame, left_out: np.ndarray, min_tokens_per_
     min_tokens_per_param : float
         The bound.
     """
-    if not min_tokens_per_param or "params" not in table or "tokens" not in table:
+    kept = _below(table, min_tokens_per_param) & ~left_out
+    if not (left_out.any() or kept.any()):
         return ""
     tpp = table["tokens"].to_numpy(float) / table["params"].to_numpy(float)
-    kept = (tpp < min_tokens_per_param) & ~left_out
     bound = f"{min_tokens_per_param:g} token{'' if min_tokens_per_param == 1 else 's'} per parameter"
     several = table["domain"].nunique() > 1
 
@@ -302,6 +308,13 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     ref_runs = resolve_reference(reference)
     multi = ref_runs is not None
     table = validate_own_runs(spec, runs, loss_unit=loss_unit, with_reference=multi)
+    # the user's runs only: reference runs stand for the published study whose fit is the prior, and enter as it fitted
+    # them (leaving Chinchilla's 11 such runs out of the reference moved the OpenLM transfer's median error from 3.05 %
+    # to 3.42 %, benchmarks/model_geometry.md, session 26)
+    left_out = undertrained_runs(table, spec.min_tokens_per_param)
+    note = undertrained_note(table, left_out, spec.min_tokens_per_param)
+    notes = [note] if note else []
+    table = table[~left_out].reset_index(drop=True)
     table["is_reference"] = False
     if ref_runs is not None:
         with warnings.catch_warnings():
@@ -322,14 +335,6 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         if "unique_tokens" in law.variables and "unique_tokens" not in rt:
             rt["unique_tokens"] = rt["tokens"]
         table = pd.concat([table, rt[[c for c in table.columns if c in rt.columns]]], ignore_index=True)
-    # the user's runs only: reference runs stand for the published study whose fit is the prior, and enter as it fitted
-    # them (leaving Chinchilla's 11 such runs out of the reference moved the OpenLM transfer's median error from 3.07 %
-    # to 3.42 %, benchmarks/model_geometry.md, session 26)
-    own_rows = ~table["is_reference"].to_numpy(bool)
-    left_out = undertrained_runs(table, spec.min_tokens_per_param) & own_rows
-    note = undertrained_note(table[own_rows], left_out[own_rows], spec.min_tokens_per_param)
-    notes = [note] if note else []
-    table = table[~left_out].reset_index(drop=True)
     domains = list(dict.fromkeys(table["domain"]))
     refs = law.reference(table[~table["is_reference"]] if (~table["is_reference"]).any() else table)
     reference_domains = list(dict.fromkeys(table.loc[table["is_reference"], "domain"]))

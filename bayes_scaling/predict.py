@@ -151,7 +151,7 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 "data-constrained law, and large "
                 "models can over-fit there (the loss rises with more epochs), which the law does not model; such runs "
                 "can land far above the interval.", ExtrapolationWarning)
-    bound = float(getattr(fit, "min_tokens_per_param", 0.0) or 0.0)
+    bound = fit.min_tokens_per_param
     if bound and "params" in t and "tokens" in t:
         tpp = t["tokens"].to_numpy(float) / t["params"].to_numpy(float)
         under = tpp < bound

@@ -764,7 +764,7 @@ def fit_and_report(
         summary["timings"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
         summary["loss_unit_of_runs"] = loss_unit
         summary["workflow_notes"] = notes
-        summary["notes"] = [style(n) for n in summary.get("notes", [])]  # the fit's notes, advice as the terminal said it
+        summary["notes"] = [style(n) for n in summary["notes"]]  # the fit's notes, advice as the terminal said it
         summary["predictions"] = pred.to_dict(orient="records")
         if front is not None:
             summary["frontier"] = front.to_dict(orient="records")
