@@ -331,8 +331,9 @@ def _warn_about_widening(out: pd.DataFrame, tail_weight: float | None) -> None:
 
 
 def _warn_about_candidates(fit, cand: pd.DataFrame, tgt: pd.DataFrame, dom: str) -> None:
-    """Say which candidates are no pilot: as costly as the target run, or a repeat of a run already made (a fresh
-    user's 50B x 1T candidate, 3e23 FLOPs against a 1e22 target, ranked second without a word)."""
+    """Say which candidates are no pilot: as costly as the target run, trained on fewer tokens per parameter than a
+    refit keeps (``fit.min_tokens_per_param``), or a repeat of a run already made (a fresh user's 50B x 1T candidate,
+    3e23 FLOPs against a 1e22 target, ranked second without a word)."""
     c_target = 6.0 * float(tgt["params"].iloc[0]) * float(tgt["tokens"].iloc[0]) if "tokens" in tgt else None
     if c_target is not None:
         big = cand[cand["flops"] >= c_target]
@@ -340,6 +341,13 @@ def _warn_about_candidates(fit, cand: pd.DataFrame, tgt: pd.DataFrame, dom: str)
             warn_caller(f"{len(big)} candidate(s) cost as much as the target run or more ({c_target:.3g} FLOPs): "
                         f"{listed(big['label'].astype(str), 3)}; a run that large is no pilot, training the target "
                         "itself answers the question.", UserWarning)
+    bound = fit.min_tokens_per_param
+    under = cand[cand["tokens"] < bound * cand["params"]] if bound else cand.iloc[:0]
+    if len(under):  # a refit leaves such a run out, so it cannot narrow the forecast (a fresh user's 0.5-token pilot)
+        warn_caller(f"{len(under)} candidate(s) train on fewer than {bound:g} token{'' if bound == 1 else 's'} per "
+                    f"parameter: {listed(under['label'].astype(str), 3)}; a refit with this fit's settings leaves such "
+                    "runs out (min_tokens_per_param, --min-tokens-per-param), so the shrinkage shown for them would not "
+                    "happen.", UserWarning)
     runs = fit.runs[fit.runs["domain"] == dom] if dom in fit.domains else fit.runs.iloc[:0]
     if len(runs) and {"params", "tokens"} <= set(runs):
         made = {(round(float(n), -3), round(float(d), -3)) for n, d in zip(runs["params"], runs["tokens"], strict=True)}

@@ -243,3 +243,21 @@ def test_candidates_that_are_no_pilot_are_said(fake_fit):
         "run that large is no pilot, training the target itself answers the question.",
         "1 candidate(s) repeat a run already made: repeat smallest; a repeat measures the run-to-run noise, not the "
         "law."]
+
+
+def test_candidates_a_refit_would_leave_out_are_said(fake_fit):
+    # a refit leaves runs below the fit's tokens-per-parameter bound out, so their shrinkage would not happen
+    import dataclasses
+
+    fit = dataclasses.replace(fake_fit, min_tokens_per_param=1.0)
+    cands = pd.DataFrame({"params": [2e8, 1e8], "tokens": [1e8, 2e9], "label": ["half a token", "twenty tokens"]})
+    with pytest.warns(UserWarning) as rec:
+        next_run(fit, cands, {"params": 2e10, "tokens": 8e10}, random_seed=0, n_sims=8)
+    said = [str(r.message) for r in rec if "per parameter" in str(r.message)]
+    assert said == [
+        "1 candidate(s) train on fewer than 1 token per parameter: half a token; a refit with this fit's settings leaves "
+        "such runs out (min_tokens_per_param, --min-tokens-per-param), so the shrinkage shown for them would not happen."]
+    with warnings.catch_warnings(record=True) as rec0:
+        warnings.simplefilter("always")
+        next_run(fake_fit, cands, {"params": 2e10, "tokens": 8e10}, random_seed=0, n_sims=8)  # bound 0: fits every run
+    assert not [r for r in rec0 if "per parameter" in str(r.message)]
