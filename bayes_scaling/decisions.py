@@ -122,12 +122,15 @@ def _domain_theta(fit, domain, seed: int):
 
 def extrapolation_of(fit, domain):
     """The ``extrapolation`` argument of :func:`optimal_allocation_draws` for a domain: draw s's model-form
-    error at its own (N, D) (:meth:`ScalingFit.extrapolation_error`, paired by draw)."""
+    error at its own (N, D) (:meth:`ScalingFit.extrapolation_error`, paired by draw), for inputs of shape (S,) or
+    (S, K) (row s: draw s)."""
     slopes = fit.extrapolation.slopes(fit.n_draws, fit.random_seed)
     runs = fit.own_runs(domain)
 
     def f(params, tokens):
-        return slopes * extrapolation_distance(runs, pd.DataFrame({"params": params, "tokens": tokens}))
+        params, tokens = np.asarray(params, float), np.asarray(tokens, float)
+        h = extrapolation_distance(runs, pd.DataFrame({"params": params.ravel(), "tokens": tokens.ravel()}))
+        return slopes.reshape((-1,) + (1,) * (params.ndim - 1)) * h.reshape(params.shape)
     return f
 
 
@@ -136,7 +139,10 @@ def discrepancy_of(fit, domain, draws: np.ndarray | None = None):
     ``draws`` (indices), for those posterior draws only."""
     if domain not in fit.bases:
         return None
-    return lambda x: discrepancy_draws(fit, domain, x, paired=True, draws=draws)
+    coef = fit.discrepancy_coefficients(domain)  # once: an optimiser calls the function hundreds of times
+    if draws is not None:
+        coef = coef[draws]
+    return lambda x: discrepancy_draws(fit, domain, x, paired=True, coefficients=coef)
 
 
 def check_constraints(fit, max_params=None, unique_tokens=None, inference_tokens=0.0, *, flags: bool = False) -> None:
@@ -266,8 +272,9 @@ def optimal_allocation_draws(
         example ``lambda x: predict.discrepancy_draws(fit, domain, x, paired=True)``; added to ``loss_opt``
         (the allocation itself is the law's optimum unless ``allocate_with_discrepancy``).
     extrapolation : callable, optional
-        ``f(params (S,), tokens (S,)) -> (S,)``: the model-form error of draw s at its own optimum
-        (:meth:`ScalingFit.extrapolation_error`, paired by draw); added to ``loss_opt``.
+        ``f(params (S, K), tokens (S, K)) -> (S, K)``: the model-form error of draw s at its own optimum for each
+        budget (:meth:`ScalingFit.extrapolation_error`, paired by draw; :func:`extrapolation_of`); added to
+        ``loss_opt``.
     allocate_with_discrepancy : bool, default False
         Whether each draw's allocation minimises the law plus ``discrepancy`` (the expected loss that ``predict``
         and ``compare`` use) instead of the law alone: a grid of :data:`ALLOCATION_GRID` points brackets each
@@ -350,9 +357,8 @@ def optimal_allocation_draws(
         # the same discrepancy draws as predict() at these (N, D): the GP on the runs, held at its value
         # on the edge of their range beyond them (bayes_scaling.predict.discrepancy_draws)
         log_loss = log_loss + _discrepancy_columns(discrepancy, x)
-    if extrapolation is not None:
-        for j in range(log_n.shape[1]):
-            log_loss[:, j] = log_loss[:, j] + extrapolation(n_opt[:, j], d_opt[:, j])
+    if extrapolation is not None:  # every budget at once (column by column, the report's figures called it 780 times)
+        log_loss = log_loss + extrapolation(n_opt, d_opt)
     loss = np.exp(log_loss)
     return {"params_opt": n_opt, "tokens_opt": d_opt, "tokens_per_param": d_opt / n_opt, "loss_opt": loss}
 

@@ -194,9 +194,13 @@ class DiscrepancyBasis:
         """Raw sine basis at centred log inputs, shape (n, m)."""
         u = np.stack([(x[v] - c) / h for v, c, h in zip(self.variables, self.centre, self.half_range, strict=True)], -1)
         u = np.clip(u, -CLIP * BOX, CLIP * BOX)
-        out = np.ones((u.shape[0], self.n_basis))
+        # each dimension's m sines once, then their products in the order of `indices` (itertools.product): the same
+        # numbers as one sine per basis function and dimension, with d*m sines per point instead of d*m^d
+        j = np.arange(1, M_PER_DIM[self.dim] + 1, dtype=float)
+        out = np.ones((u.shape[0], 1))
         for k in range(self.dim):
-            out *= np.sqrt(1.0 / BOX) * np.sin(np.pi * self.indices[:, k] * (u[:, k, None] + BOX) / (2 * BOX))
+            per = np.sqrt(1.0 / BOX) * np.sin(np.pi * j * (u[:, k, None] + BOX) / (2 * BOX))
+            out = (out[:, :, None] * per[:, None, :]).reshape(u.shape[0], -1)
         return out
 
     def clip_to_runs(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
