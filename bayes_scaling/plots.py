@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 from scipy import stats
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
@@ -97,6 +98,7 @@ def plot_fit(
     colorbar: bool = True,
     legend: bool = True,
     ax=None,
+    colour_norm: LogNorm | None = None,
 ):
     """Loss against N, D or C: the runs, the posterior median and credible bands.
 
@@ -130,6 +132,9 @@ def plot_fit(
         Draw the colour bar of tokens per parameter and the legend (a figure of its own gets
         the legend below the axes, where it cannot hide a run).
     ax : matplotlib Axes, optional
+    colour_norm : matplotlib.colors.LogNorm, optional
+        The colour scale of the runs' tokens per parameter (default: this domain's runs,
+        :func:`tokens_per_param_norm`); :func:`plot_domains` gives every panel the same one.
 
     Returns
     -------
@@ -224,19 +229,14 @@ def plot_fit(
     norm = None
     if colour is not None:
         lo_c, hi_c = float(colour.min()), float(colour.max())
-        norm = LogNorm(vmin=lo_c / 1.5, vmax=hi_c * 1.5) if hi_c / lo_c < 3 else LogNorm(vmin=lo_c, vmax=hi_c)
+        norm = colour_norm or tokens_per_param_norm(colour)
     for r, med in extra_curves:
         ax.plot(grid, med, color=plt.get_cmap("cividis")(norm(r)), lw=1.2, ls="-.",
                 label=f"posterior median D/N = {_ratio_text(r)}{unique}")
     sc = ax.scatter(xv, runs["loss"], c=colour, cmap="cividis" if colour is not None else None, norm=norm, s=14,
                     zorder=3, label="runs", edgecolors="none" if colour is not None else None)
     if colour is not None and colorbar:
-        cb = fig.colorbar(sc, ax=ax, pad=0.01)
-        cb.set_label("tokens per parameter (D/N)")
-        if norm.vmax / norm.vmin < 300:  # under ~2 decades: 1, 2, 5, 10, 20, 50 ... (else only 100 may show)
-            cb.ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
-        cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+        _tokens_per_param_colorbar(fig, sc, ax)
     if heldout is not None and len(heldout):
         ax.scatter(hx0, heldout["loss"], marker="x", color=_HELDOUT, s=36, zorder=4, label="held-out runs")
     _log_axis(ax, "x", x)
@@ -302,6 +302,25 @@ def _thin_minor_labels(ax) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
 
 
+def tokens_per_param_norm(tokens_per_param: np.ndarray) -> LogNorm:
+    """The colour scale of runs coloured by D/N (tokens per parameter): their range, widened 1.5x each way when it
+    spans less than 3x (so that one D/N is not drawn at the ends of the colour map)."""
+    lo_c, hi_c = float(np.min(tokens_per_param)), float(np.max(tokens_per_param))
+    return LogNorm(vmin=lo_c / 1.5, vmax=hi_c * 1.5) if hi_c / lo_c < 3 else LogNorm(vmin=lo_c, vmax=hi_c)
+
+
+def _tokens_per_param_colorbar(fig, mappable, ax):
+    """The colour bar of runs coloured by D/N, with plain tick labels."""
+    cb = fig.colorbar(mappable, ax=ax, pad=0.01)
+    cb.set_label("tokens per parameter (D/N)")
+    norm = mappable.norm
+    if norm.vmax / norm.vmin < 300:  # under ~2 decades: 1, 2, 5, 10, 20, 50 ... (else only 100 may show)
+        cb.ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+    cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+    return cb
+
+
 def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_panels: int = 24):
     """Loss vs compute for several domains, one small panel each (the runs, the posterior median and bands).
 
@@ -320,7 +339,8 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
     -------
     (Figure, ndarray of Axes)
         One axis per domain drawn (:func:`plot_fit` along ``flops`` without colour bar and
-        legend); one legend for the figure.
+        legend); one legend and, for a law in N and D, one colour bar of the runs' tokens per parameter for the
+        figure (one colour scale for every panel).
     """
     if domains is None:
         domains = fit.own_domains
@@ -332,8 +352,12 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols + 0.4, 2.5 * nrows + 0.6), layout="constrained",
                              squeeze=False)
     x = "flops" if fit.law.has_allocation else fit.law.variables[0]
+    norm = None
+    if fit.law.has_allocation:  # the runs' colours had no key, and each panel had its own scale (a fresh user)
+        drawn = fit.runs[fit.runs["domain"].isin(domains)]
+        norm = tokens_per_param_norm((drawn["tokens"] / drawn["params"]).to_numpy(float))
     for a, dom in zip(axes.ravel(), domains, strict=False):
-        plot_fit(fit, x, domain=dom, probs=probs, colorbar=False, legend=False, ax=a)
+        plot_fit(fit, x, domain=dom, probs=probs, colorbar=False, legend=False, ax=a, colour_norm=norm)
         a.set_title(_plain(dom), fontsize=8)
         a.set_xlabel(a.get_xlabel(), fontsize=7)
         a.set_ylabel("loss (nats/token)", fontsize=7)
@@ -341,6 +365,8 @@ def plot_domains(fit, domains=None, *, probs=(0.5, 0.9), ncols: int = 4, max_pan
         a.xaxis.set_major_locator(LogLocator(base=10.0, numticks=4))
     for a in axes.ravel()[len(domains):]:
         a.set_visible(False)
+    if norm is not None:
+        _tokens_per_param_colorbar(fig, ScalarMappable(norm=norm, cmap="cividis"), list(axes.ravel()[: len(domains)]))
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=min(4, len(labels)), frameon=False)
     if left_out > 0:

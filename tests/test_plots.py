@@ -800,3 +800,20 @@ def test_domains_figure_says_how_many_domains_it_left_out(fake_hier_fit):
     fig, axes = plot_domains(fake_hier_fit)
     assert len(axes) == 3 and fig.get_suptitle() == ""
     plt.close("all")
+
+
+def test_domains_figure_has_one_colour_scale_with_its_colour_bar(fake_hier_fit):
+    """The runs' colours had no key, and each panel scaled them to its own runs (a fresh user's eight recipes)."""
+    from bayes_scaling.plots import plot_domains
+
+    fig, axes = plot_domains(fake_hier_fit)
+    runs = fake_hier_fit.runs
+    tpp = runs["tokens"] / runs["params"]
+    norms = {(a.collections[-1].norm.vmin, a.collections[-1].norm.vmax) for a in axes}
+    assert len(norms) == 1
+    lo, hi = norms.pop()
+    assert (lo, hi) in ((pytest.approx(tpp.min()), pytest.approx(tpp.max())),
+                        (pytest.approx(tpp.min() / 1.5), pytest.approx(tpp.max() * 1.5)))
+    bars = [a for a in fig.axes if a not in list(axes)]
+    assert len(bars) == 1 and bars[0].get_ylabel() == "tokens per parameter (D/N)"
+    plt.close(fig)
