@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed", "format_count", "format_flops", "format_span"]
+__all__ = ["CLOSE_ENOUGH", "closest_name", "did_you_mean", "listed", "format_count", "format_flops", "format_span",
+           "tokens_per_param_text"]
 
 #: Similarity (``difflib.SequenceMatcher.ratio``) a known name needs to be suggested: difflib's own default.
 #: Places where a miss is not an error but means something else (a ``--domain`` the fit does not have is a new
@@ -119,3 +120,14 @@ def format_flops(v: float, _pos=None, digits: int = 2) -> str:
     if m >= 10:  # 9.96e22 rounds to 1e23
         e, m = e + 1, m / 10
     return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:.{digits}g}e{e}"
+
+
+def tokens_per_param_text(ratio: float) -> str:
+    """A number of tokens per parameter in words: "1 token per parameter", "2.5 tokens per parameter".
+
+    Parameters
+    ----------
+    ratio : float
+        Tokens per parameter (D / N).
+    """
+    return f"{ratio:g} token{'' if ratio == 1 else 's'} per parameter"

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._text import tokens_per_param_text
 from ._warnings import warn_caller
 from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, read_runs, validate_runs
 from .datasets import embedded_runs, load_chinchilla
@@ -104,7 +105,7 @@ def undertrained_note(table: pd.DataFrame, left_out: np.ndarray, min_tokens_per_
     if not (left_out.any() or kept.any()):
         return ""
     tpp = table["tokens"].to_numpy(float) / table["params"].to_numpy(float)
-    bound = f"{min_tokens_per_param:g} token{'' if min_tokens_per_param == 1 else 's'} per parameter"
+    bound = tokens_per_param_text(min_tokens_per_param)
     several = table["domain"].nunique() > 1
 
     def where(mask):

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._text import listed
+from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets,
                    warn_unseen_domain)
@@ -157,7 +157,7 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
         under = tpp < bound
         if under.any():
             warn_caller(
-                f"{int(under.sum())} {noun}(s) are trained on fewer than {bound:g} token(s) per parameter (down to "
+                f"{int(under.sum())} {noun}(s) are trained on fewer than {tokens_per_param_text(bound)} (down to "
                 f"{tpp[under].min():.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
                 "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
                 "extrapolates the law of better-trained runs; such runs can land above the interval.",

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
-from ._text import listed
+from ._text import listed, tokens_per_param_text
 from ._version import __version__
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, configuration_words, repeated_configurations, single_size_axis
 from .display import domain_label, format_count, format_flops, format_number, format_p_value, format_probability, table_html
@@ -838,7 +838,7 @@ def build_fit_report(
     sec = rep.section("Data")
     # the runs left out of the fit (inputs.undertrained_runs) are counted: "527 training runs" read as all of a file of 698
     given = (f"{len(mine)} of the {len(mine) + fit.runs_left_out} training runs given (the {fit.runs_left_out} trained "
-             f"on fewer than {fit.min_tokens_per_param:g} token(s) per parameter were left out, see Diagnostics)"
+             f"on fewer than {tokens_per_param_text(fit.min_tokens_per_param)} were left out, see Diagnostics)"
              if fit.runs_left_out else f"{len(mine)} training runs")
     sec.text(
         f"{given} in {len(own)} domain{'s' if len(own) != 1 else ''}; N from "

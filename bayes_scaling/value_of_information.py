@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._text import listed
+from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import RunsTableError, one_domain_of, validate_targets
 from .intervals import interval
@@ -344,8 +344,8 @@ def _warn_about_candidates(fit, cand: pd.DataFrame, tgt: pd.DataFrame, dom: str)
     bound = fit.min_tokens_per_param
     under = cand[cand["tokens"] < bound * cand["params"]] if bound else cand.iloc[:0]
     if len(under):  # a refit leaves such a run out, so it cannot narrow the forecast (a fresh user's 0.5-token pilot)
-        warn_caller(f"{len(under)} candidate(s) train on fewer than {bound:g} token{'' if bound == 1 else 's'} per "
-                    f"parameter: {listed(under['label'].astype(str), 3)}; a refit with this fit's settings leaves such "
+        warn_caller(f"{len(under)} candidate(s) train on fewer than {tokens_per_param_text(bound)}: "
+                    f"{listed(under['label'].astype(str), 3)}; a refit with this fit's settings leaves such "
                     "runs out (min_tokens_per_param, --min-tokens-per-param), so the shrinkage shown for them would not "
                     "happen.", UserWarning)
     runs = fit.runs[fit.runs["domain"] == dom] if dom in fit.domains else fit.runs.iloc[:0]

@@ -482,8 +482,8 @@ def test_targets_below_the_fits_tokens_per_parameter_bound_are_warned_about_and_
     targets = pd.DataFrame({"params": [1e9, 9e8], "tokens": [2e10, 5.9e8]})
     with pytest.warns(ExtrapolationWarning) as rec:
         fit.predict(targets)
-    said = [str(w.message) for w in rec if "token(s) per parameter" in str(w.message)]
-    assert said == ["1 target(s) are trained on fewer than 1 token(s) per parameter (down to 0.656), the regime the fit "
+    said = [str(w.message) for w in rec if "token per parameter" in str(w.message)]
+    assert said == ["1 target(s) are trained on fewer than 1 token per parameter (down to 0.656), the regime the fit "
                     "leaves its runs out of (min_tokens_per_param=1): there the loss depends on the warm-up and schedule "
                     "more than on size and data, and the forecast extrapolates the law of better-trained runs; such "
                     "runs can land above the interval."]

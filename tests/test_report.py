@@ -607,6 +607,6 @@ def test_the_data_section_counts_the_runs_left_out(fake_fit):
 
     fit = replace(fake_fit, runs_left_out=3, min_tokens_per_param=1.0)
     md = build_fit_report(fit, fit.predict(TARGETS), None).to_markdown()
-    assert ("24 of the 27 training runs given (the 3 trained on fewer than 1 token(s) per parameter were left out, see "
+    assert ("24 of the 27 training runs given (the 3 trained on fewer than 1 token per parameter were left out, see "
             "Diagnostics) in 1 domain; N from") in md
     assert "were left out" not in build_fit_report(fake_fit, fake_fit.predict(TARGETS), None).to_markdown()

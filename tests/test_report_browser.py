@@ -284,7 +284,7 @@ def test_each_section_shows_its_content_and_every_figure_decoded(browser, demo):
     n_runs = s["data"]["n_runs"]
     assert n_runs == 234 and s["runs_left_out"] == 11
     assert sec["Data"]["text"][0].startswith(
-        f"{n_runs} of the 245 training runs given (the 11 trained on fewer than 1 token(s) per parameter were left out, "
+        f"{n_runs} of the 245 training runs given (the 11 trained on fewer than 1 token per parameter were left out, "
         "see Diagnostics) in 1 domain; N from 57.3M to 16.2B parameters")
     assert sec["Diagnostics"]["text"][1].startswith("Note: 11 of 245 runs were left out of the fit: they were trained "
                                                     "on fewer than 1 token per parameter (as few as 0.036)")
