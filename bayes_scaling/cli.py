@@ -268,6 +268,12 @@ def _sampler_config(args):
     return SamplerConfig(**kw)
 
 
+def _extrapolation_update(args) -> bool | str:
+    """``ScalingLaw(extrapolation_update=...)`` from ``--extrapolation-update`` / ``--no-extrapolation-update`` (neither:
+    ``"auto"``, the library's default)."""
+    return {None: "auto", True: True, False: False}[getattr(args, "extrapolation_update", None)]
+
+
 def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str, targets=None, prior="weak",
                         law="chinchilla", reference=None, quiet=False):
     """:func:`bayes_scaling.workflow.fit_and_report` with the command's options; prints where the results are."""
@@ -289,7 +295,7 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
         domain_col=getattr(args, "domain_col", "domain") or "domain",
         discrepancy=getattr(args, "discrepancy", "auto") or "auto", loss_unit=getattr(args, "loss_unit", "nats") or "nats",
         extrapolation=getattr(args, "extrapolation", "learned") or "learned",
-        extrapolation_update=bool(getattr(args, "extrapolation_update", False)),
+        extrapolation_update=_extrapolation_update(args),
         min_tokens_per_param=getattr(args, "min_tokens_per_param", MIN_TOKENS_PER_PARAM),
         title=title, data_note=data_note,
         force=True,  # _out_dir has checked --out (and --force) already
@@ -737,10 +743,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--extrapolation", choices=list_extrapolation_priors(), default="learned",
                         help="model-form error added beyond the runs, per decade of extrapolation: learned from "
                              "backtests of public data sets, one of them left out, or none (default: learned)")
-        sp.add_argument("--extrapolation-update", action="store_true", dest="extrapolation_update",
+        sp.add_argument("--extrapolation-update", action=argparse.BooleanOptionalAction, default=None,
+                        dest="extrapolation_update",
                         help="update that error with the runs' own: each domain's largest runs forecast from a second "
-                             "fit of its smaller ones (costs that fit; in our backtests it did not predict the error "
-                             "far beyond the runs, see benchmarks/extrapolation_update.md) (default: off)")
+                             "fit of its smaller ones (costs that fit); --extrapolation-update uses every domain that "
+                             "can spare a run, --no-extrapolation-update never updates, see "
+                             "benchmarks/extrapolation_update.md (default: from the domains with at least 3 runs in the "
+                             "top third of their compute range, no update when none has them)")
         sp.add_argument("--min-tokens-per-param", type=_tokens_per_param, default=MIN_TOKENS_PER_PARAM,
                         dest="min_tokens_per_param", metavar="RATIO",
                         help="leave out of the fit the runs trained on fewer tokens per parameter than this (their "

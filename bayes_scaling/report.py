@@ -910,11 +910,17 @@ def build_fit_report(
     ex = fit.extrapolation
     if ex.active:
         q = ex.quantiles_per_decade((0.05, 0.5, 0.95))
+        learned = f"learned from backtests of public data sets ({', '.join(ex.learned_from)})"
+        if ex.own_runs_update:  # the median quoted is the updated one; say where the population's was
+            d = ex.details
+            q0 = {p: float(np.exp(d["prior_log_kappa_mean"] + d["prior_log_kappa_sd"] * z))
+                  for p, z in ((0.5, 0.0), (0.95, 1.6448536269514722))}
+            learned = (f"the distribution {learned}, median {q0[0.5]:.3g} (up to {q0[0.95]:.2g}), updated with "
+                       f"{ex.own_runs_update}")
         sec.text(
             "Model-form error beyond the runs: a forecast's interval widens with the decades it lies beyond the "
             f"runs (in N, D or C) by kappa per decade of log loss, kappa median {q[0.5]:.3g} ({q[0.05]:.2g} to "
-            f"{q[0.95]:.2g}), learned from backtests of public data sets ({', '.join(ex.learned_from)})"
-            + (f"; updated with {ex.own_runs_update}." if ex.own_runs_update else ".")
+            f"{q[0.95]:.2g}): {learned}."
         )
     else:
         sec.text("Model-form error beyond the runs: none added (extrapolation='none'); intervals far beyond the runs "

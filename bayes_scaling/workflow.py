@@ -478,7 +478,7 @@ def fit_and_report(
     discrepancy: str = "auto",
     loss_unit: str = "nats",
     extrapolation: str = "learned",
-    extrapolation_update: bool = False,
+    extrapolation_update: bool | str = "auto",
     min_tokens_per_param: float = MIN_TOKENS_PER_PARAM,
     title: str = "Scaling-law forecast",
     data_note: str = "",

@@ -247,9 +247,11 @@ def chinchilla_fit(chinchilla):
 
 @pytest.fixture(scope="session")
 def chinchilla_split_fit(chinchilla):
-    """Fit on runs with C < 1e21 (same model shape as chinchilla_fit: no recompilation)."""
+    """Fit on runs with C < 1e21 (same model shape as chinchilla_fit: no recompilation), with the model-form error
+    learned without Chinchilla: the ``learned`` prior has seen its small errors, so a calibration check on its own
+    held-out runs would not be honest (with it, 18 of 23 covered; without it 20, as ``bench_backtest.py``)."""
     train = chinchilla[chinchilla["flops"] < 1e21]
-    return _quiet_fit(bs.ScalingLaw(prior="weak"), train, random_seed=1)
+    return _quiet_fit(bs.ScalingLaw(prior="weak", extrapolation="learned_without_chinchilla"), train, random_seed=1)
 
 
 @pytest.fixture(scope="session")

@@ -1235,3 +1235,14 @@ def test_fit_passes_min_tokens_per_param_and_its_advice_reads_as_the_flag(tmp_pa
         assert f"argument --min-tokens-per-param: expects a finite number >= 0 (0 fits every run), not '{bad}'" in (
             capsys.readouterr().err)
     assert seen == [1.0, 0.0]
+
+
+def test_extrapolation_update_flags_give_the_three_settings():
+    # the default is the library's "auto" (the update from domains with 3 runs beyond the others); the two flags force
+    # it on or off
+    from bayes_scaling.cli import _extrapolation_update, build_parser
+
+    p = build_parser()
+    got = [_extrapolation_update(p.parse_args([cmd, *flag, "--out", "o"] + (["r.csv"] if cmd == "fit" else [])))
+           for cmd in ("fit", "demo") for flag in ([], ["--extrapolation-update"], ["--no-extrapolation-update"])]
+    assert got == ["auto", True, False] * 2

@@ -165,12 +165,37 @@ def test_fit_updates_the_extrapolation_prior_with_a_fit_of_its_smaller_runs(fake
     assert fit.notes[-1].startswith(f"model-form error beyond the runs: learned (kappa median {median} per decade), "
                                     f"updated with this fit's own errors: {held.sum()} runs of 1 domain(s)")
     assert fit.timings["extrapolation_update_seconds"] > 0
-    off = bs.ScalingLaw(prior="weak", discrepancy="none").fit(runs, random_seed=5)  # the default: no update
+    off = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False).fit(runs, random_seed=5)
     assert off.extrapolation.name == "learned" and len(calls) == 3
     # too few runs to spare: no second fit, and a note says why
     few = bs.ScalingLaw(discrepancy="none", extrapolation_update=True).fit(runs.iloc[:3], random_seed=5)
     assert few.extrapolation.name == "learned" and len(calls) == 4
     assert few.notes[-1].startswith("the extrapolation prior was not updated: no domain has runs to spare")
+
+
+def test_the_default_update_uses_domains_with_three_runs_beyond_the_others(fake_fit, monkeypatch):
+    # "auto": a domain's top third must hold LEAVE_FUTURE_OUT_MIN_HELD runs (with one, the OpenLM transfer's four-run
+    # domains under-covered); no second fit when none does, and neither case adds a note
+    from bayes_scaling.extrapolation import LEAVE_FUTURE_OUT_MIN_HELD, leave_future_out
+
+    calls = []
+    monkeypatch.setattr(fit_module, "sample_posterior", _fake_sampler(fake_fit, calls))
+    runs = fake_fit.runs[["params", "tokens", "loss"]].reset_index(drop=True)
+    held = leave_future_out(runs.assign(domain="default"), min_held=LEAVE_FUTURE_OUT_MIN_HELD)
+    assert LEAVE_FUTURE_OUT_MIN_HELD == 3 and held.sum() >= 3
+    fit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(runs, random_seed=5)
+    assert len(calls) == 2 and fit.extrapolation.name == "learned + own runs"
+    assert fit.extrapolation.details["n_points"] == held.sum()
+    assert not [n for n in fit.notes if "model-form error" in n or "extrapolation prior" in n]
+    c = 6.0 * runs["params"] * runs["tokens"]
+    few = runs.loc[[c.idxmin(), c.sort_values().index[len(c) // 3], c.sort_values().index[len(c) // 2], c.idxmax()]]
+    assert leave_future_out(few.assign(domain="default")).sum() >= 1  # True would update from these
+    assert not leave_future_out(few.assign(domain="default"), min_held=LEAVE_FUTURE_OUT_MIN_HELD).any()
+    small = bs.ScalingLaw(discrepancy="none").fit(few, random_seed=5)  # the published prior: 4 runs are enough
+    assert len(calls) == 3 and small.extrapolation.name == "learned"
+    assert not [n for n in small.notes if "model-form error" in n or "extrapolation prior" in n]
+    with pytest.raises(ValueError, match=r"^extrapolation_update must be 'auto', True or False, not 'yes'\.$"):
+        bs.ScalingLaw(extrapolation_update="yes")
 
 
 def test_strict_fit_raises_when_the_checks_fail(fake_fit, monkeypatch):

@@ -610,3 +610,23 @@ def test_the_data_section_counts_the_runs_left_out(fake_fit):
     assert ("24 of the 27 training runs given (the 3 trained on fewer than 1 token per parameter were left out, see "
             "Diagnostics) in 1 domain; N from") in md
     assert "were left out" not in build_fit_report(fake_fit, fake_fit.predict(TARGETS), None).to_markdown()
+
+
+def test_model_form_paragraph_says_where_an_updated_kappa_came_from(fake_fit):
+    # an updated prior's median was quoted as "learned from backtests of public data sets", then again after "updated
+    # with": the population's own median and tail are now named, next to what the fit's runs made of them
+    from bayes_scaling.extrapolation import ExtrapolationPrior
+
+    ex = ExtrapolationPrior("learned + own runs", float(np.log(0.01)), 0.5, ("chinchilla", "openlm"),
+                            details={"n_points": 12, "n_groups": 2, "max_distance": 0.5,
+                                     "prior_log_kappa_mean": float(np.log(0.0144)), "prior_log_kappa_sd": 1.33})
+    fit = dataclasses.replace(fake_fit, extrapolation=ex)
+    md = build_fit_report(fit, fit.predict(TARGETS), None).to_markdown()
+    assert ("by kappa per decade of log loss, kappa median 0.01 (0.0044 to 0.023): the distribution learned from "
+            "backtests of public data sets (chinchilla, openlm), median 0.0144 (up to 0.13), updated with this fit's "
+            "own errors: 12 runs of 2 domain(s) forecast from the smaller ones, up to 0.50 decades beyond them (kappa "
+            "median 0.01).") in " ".join(md.split())
+    learned = dataclasses.replace(fake_fit, extrapolation=bs.extrapolation.get_extrapolation_prior("learned"))
+    plain = build_fit_report(learned, learned.predict(TARGETS), None).to_markdown()
+    assert ("kappa per decade of log loss, kappa median 0.0144 (0.0016 to 0.13): learned from backtests of public data "
+            "sets (chinchilla, datablations, openlm, routing).") in " ".join(plain.split())
