@@ -371,9 +371,9 @@ class ScalingLaw:
                                                             random_seed=random_seed,
                                                             min_held=LEAVE_FUTURE_OUT_MIN_HELD if auto else 1)
         if small is None:
-            if auto:  # the default: a fit whose domains have few runs each is not told so on every run
-                return
             why = errors.attrs.get("why_not")
+            if auto and not why:  # the default: a fit whose domains have few runs each is not told so on every run
+                return
             fit.notes.append("the extrapolation prior was not updated: " + (
                 f"the runs left to fit without each domain's largest ones cannot be fitted ({why})" if why else
                 "no domain has runs to spare (at least 4 runs at distinct compute) for a forecast of its largest runs "
@@ -432,7 +432,10 @@ class ScalingLaw:
         cols = ["log_loss", "median", "scale", "distance"]
         if not held.any():
             return own.iloc[:0].assign(**{c: np.zeros(0) for c in cols}), (np.zeros((0, 0)),) * 2, None
-        inner = dataclasses.replace(self, widen=1.0, extrapolation=NO_EXTRAPOLATION_ERROR, extrapolation_update=False)
+        # the validated runs name their domains in 'domain', whatever the user's column was (a fresh user's
+        # --domain-col recipe made every smaller fit fail, so the default update never happened)
+        inner = dataclasses.replace(self, widen=1.0, extrapolation=NO_EXTRAPOLATION_ERROR, extrapolation_update=False,
+                                    domain_col="domain")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

@@ -187,6 +187,11 @@ def test_the_default_update_uses_domains_with_three_runs_beyond_the_others(fake_
     assert len(calls) == 2 and fit.extrapolation.name == "learned + own runs"
     assert fit.extrapolation.details["n_points"] == held.sum()
     assert not [n for n in fit.notes if "model-form error" in n or "extrapolation prior" in n]
+    # the same with the domains named in a column of the user's ('recipe'): every smaller fit failed, silently
+    named = bs.ScalingLaw(prior="weak", discrepancy="none", domain_col="recipe").fit(runs.assign(recipe="r1"),
+                                                                                     random_seed=5)
+    assert len(calls) == 4 and named.extrapolation.name == "learned + own runs", named.notes
+    calls.pop(), calls.pop()
     c = 6.0 * runs["params"] * runs["tokens"]
     few = runs.loc[[c.idxmin(), c.sort_values().index[len(c) // 3], c.sort_values().index[len(c) // 2], c.idxmax()]]
     assert leave_future_out(few.assign(domain="default")).sum() >= 1  # True would update from these
@@ -194,6 +199,16 @@ def test_the_default_update_uses_domains_with_three_runs_beyond_the_others(fake_
     small = bs.ScalingLaw(discrepancy="none").fit(few, random_seed=5)  # the published prior: 4 runs are enough
     assert len(calls) == 3 and small.extrapolation.name == "learned"
     assert not [n for n in small.notes if "model-form error" in n or "extrapolation prior" in n]
+    # three runs beyond four: the four alone cannot be fitted with a weak prior, so the update is left out, with a note
+    order = c.sort_values().index
+    seven = runs.loc[list(order[[0, 3, 6, 9]]) + list(order[-3:])]
+    held7 = leave_future_out(seven.assign(domain="default"), min_held=LEAVE_FUTURE_OUT_MIN_HELD)
+    assert held7.sum() == 3 and (~held7).sum() == 4
+    unfit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(seven, random_seed=5)
+    assert len(calls) == 4 and unfit.extrapolation.name == "learned"
+    assert unfit.notes[-1].startswith("the extrapolation prior was not updated: the runs left to fit without each "
+                                      "domain's largest ones cannot be fitted (4 runs cannot determine the 5 "
+                                      "parameters of the law with a weak prior"), unfit.notes
     with pytest.raises(ValueError, match=r"^extrapolation_update must be 'auto', True or False, not 'yes'\.$"):
         bs.ScalingLaw(extrapolation_update="yes")
 
