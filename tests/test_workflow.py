@@ -400,6 +400,15 @@ def test_the_fit_time_line_accounts_for_the_reference_runs(fake_fit, monkeypatch
             fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / str(reference), prior="weak",
                            reference=reference, progress=lines.append)
         assert f"fitted in 33.7 s (compile 18.3 s, sampling 0.8 s{rest}); diagnostics ok" in lines
+    updated = dataclasses.replace(fake_fit, timings={"prepare_seconds": 0.1, "compile_seconds": 18.3, "sample_seconds": 0.8,
+                                                     "extrapolation_update_seconds": 10.2, "total_seconds": 33.7})
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: updated)
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "u", prior="weak", progress=lines.append)
+    assert ("fitted in 33.7 s (compile 18.3 s, sampling 0.8 s, checks 4.4 s, the fit of the smaller runs for the "
+            "model-form error 10.2 s); diagnostics ok") in lines
     quick = dataclasses.replace(fake_fit, timings={"prepare_seconds": 0.0, "compile_seconds": 0.0,
                                                    "sample_seconds": 0.5, "total_seconds": 0.6})
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: quick)
