@@ -34,7 +34,8 @@ from .model import VARS
 from .posterior import ScalingFit, label_draws
 from .predict import predictive_draws
 from .extrapolation import (NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance, get_extrapolation_prior,
-                            LEAVE_FUTURE_OUT_MIN_HELD, leave_future_out, update_extrapolation_prior)
+                            LEAVE_FUTURE_OUT_MIN_FIT, LEAVE_FUTURE_OUT_MIN_HELD, leave_future_out,
+                            update_extrapolation_prior)
 from .priors import PriorSpec, get_prior
 from .reference import reference_summary
 
@@ -367,8 +368,12 @@ class ScalingLaw:
         """Update ``fit.extrapolation`` with the fit's own errors beyond its runs (see ``extrapolation_update``)."""
         t0 = time.perf_counter()
         auto = self.extrapolation_update == "auto"
+        # a weak prior needs as many runs as the law has parameters (the runs' check refuses fewer): a domain that
+        # would keep fewer keeps all its runs, rather than a smaller fit that cannot be made
+        min_fit = LEAVE_FUTURE_OUT_MIN_FIT if self.prior.informative else max(LEAVE_FUTURE_OUT_MIN_FIT,
+                                                                                len(self.law.theta_names))
         errors, draws, small = self.leave_future_out_errors(inputs=inputs, reference=reference,
-                                                            random_seed=random_seed,
+                                                            random_seed=random_seed, min_fit=min_fit,
                                                             min_held=LEAVE_FUTURE_OUT_MIN_HELD if auto else 1)
         if small is None:
             why = errors.attrs.get("why_not")
@@ -395,7 +400,8 @@ class ScalingLaw:
                              f"runs took {seconds:.1f} s (max R-hat {d.rhat_text}, {d.divergences} divergences)")
 
     def leave_future_out_errors(self, runs=None, *, reference=None, random_seed: int = 0, inputs: FitInputs | None = None,
-                                loss_unit: str = "nats", min_held: int = 1) -> tuple[pd.DataFrame, tuple, ScalingFit | None]:
+                                loss_unit: str = "nats", min_held: int = 1,
+                                min_fit: int = LEAVE_FUTURE_OUT_MIN_FIT) -> tuple[pd.DataFrame, tuple, ScalingFit | None]:
         """Forecast each domain's largest runs from a fit of its smaller ones: the law's own errors beyond its runs.
 
         The held-out runs are those of :func:`~bayes_scaling.extrapolation.leave_future_out` (the top third of
@@ -412,6 +418,8 @@ class ScalingLaw:
         min_held : int, default 1
             A domain with fewer runs in its top third keeps all its runs
             (:func:`~bayes_scaling.extrapolation.leave_future_out`).
+        min_fit : int, default :data:`~bayes_scaling.extrapolation.LEAVE_FUTURE_OUT_MIN_FIT`
+            A domain that would keep fewer runs to fit keeps all its runs.
 
         Returns
         -------
@@ -428,7 +436,7 @@ class ScalingLaw:
         if inputs is None:
             inputs = self.inputs(runs, reference=reference, loss_unit=loss_unit)
         own = inputs.runs[~inputs.runs["is_reference"]].drop(columns="is_reference").reset_index(drop=True)
-        held = leave_future_out(own, min_held=min_held)
+        held = leave_future_out(own, min_fit=min_fit, min_held=min_held)
         cols = ["log_loss", "median", "scale", "distance"]
         if not held.any():
             return own.iloc[:0].assign(**{c: np.zeros(0) for c in cols}), (np.zeros((0, 0)),) * 2, None

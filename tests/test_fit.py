@@ -199,16 +199,31 @@ def test_the_default_update_uses_domains_with_three_runs_beyond_the_others(fake_
     small = bs.ScalingLaw(discrepancy="none").fit(few, random_seed=5)  # the published prior: 4 runs are enough
     assert len(calls) == 3 and small.extrapolation.name == "learned"
     assert not [n for n in small.notes if "model-form error" in n or "extrapolation prior" in n]
-    # three runs beyond four: the four alone cannot be fitted with a weak prior, so the update is left out, with a note
+    # three runs beyond four: the four alone cannot determine the law's five parameters under a weak prior, so the
+    # domain keeps all its runs (no second fit, no note); with a published prior four are enough
     order = c.sort_values().index
     seven = runs.loc[list(order[[0, 3, 6, 9]]) + list(order[-3:])]
     held7 = leave_future_out(seven.assign(domain="default"), min_held=LEAVE_FUTURE_OUT_MIN_HELD)
     assert held7.sum() == 3 and (~held7).sum() == 4
-    unfit = bs.ScalingLaw(prior="weak", discrepancy="none").fit(seven, random_seed=5)
-    assert len(calls) == 4 and unfit.extrapolation.name == "learned"
-    assert unfit.notes[-1].startswith("the extrapolation prior was not updated: the runs left to fit without each "
-                                      "domain's largest ones cannot be fitted (4 runs cannot determine the 5 "
-                                      "parameters of the law with a weak prior"), unfit.notes
+    weak7 = bs.ScalingLaw(prior="weak", discrepancy="none").fit(seven, random_seed=5)
+    assert len(calls) == 4 and weak7.extrapolation.name == "learned", weak7.notes
+    assert not [n for n in weak7.notes if "extrapolation" in n or "model-form" in n], weak7.notes
+    published7 = bs.ScalingLaw(discrepancy="none").fit(seven, random_seed=5)
+    assert len(calls) == 6 and published7.extrapolation.name == "learned + own runs"
+    # a smaller fit that fails all the same is said, not passed over (a renamed domain column failed them silently)
+    real_fit = bs.ScalingLaw.fit
+
+    def inner_fails(self, runs, **kw):
+        if self.extrapolation_update is False:
+            raise bs.RunsTableError("the smaller runs failed")
+        return real_fit(self, runs, **kw)
+
+    monkeypatch.setattr(bs.ScalingLaw, "fit", inner_fails)
+    unfit = bs.ScalingLaw(discrepancy="none").fit(seven, random_seed=5)
+    assert unfit.extrapolation.name == "learned"
+    assert unfit.notes[-1] == ("the extrapolation prior was not updated: the runs left to fit without each domain's "
+                               "largest ones cannot be fitted (the smaller runs failed)"), unfit.notes
+    monkeypatch.setattr(bs.ScalingLaw, "fit", real_fit)
     with pytest.raises(ValueError, match=r"^extrapolation_update must be 'auto', True or False, not 'yes'\.$"):
         bs.ScalingLaw(extrapolation_update="yes")
 
