@@ -51,6 +51,7 @@ __all__ = [
     "MIN_TOKENS",
     "MIN_PARAMS",
     "epochs_column",
+    "below_tokens_per_param",
     "repeated_configurations",
     "unseen_domain_note",
     "one_domain_of",
@@ -938,6 +939,26 @@ def _small_tokens_advice(tokens: pd.Series, params: pd.Series) -> tuple[str, str
                 "give total training tokens D as a raw count: tokens = tokens_per_param * params, or tokens * 1e9 "
                 "for billions.")
     return "tokens per parameter", "give total training tokens D, e.g. tokens = tokens_per_param * params."
+
+
+def below_tokens_per_param(table: pd.DataFrame, bound: float) -> np.ndarray:
+    """Rows trained on fewer than ``bound`` tokens per parameter (D / N < bound), shape (n,).
+
+    The one test behind the fit's ``min_tokens_per_param`` (which runs it leaves out), the warning on targets below
+    it and next-run's on candidates below it. No row for a bound of 0 or a table without both ``params`` and
+    ``tokens``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Runs, targets or candidates, n rows.
+    bound : float
+        Tokens per parameter.
+    """
+    if not bound or "params" not in table or "tokens" not in table:
+        return np.zeros(len(table), bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (table["tokens"].to_numpy(float) / table["params"].to_numpy(float)) < float(bound)
 
 
 def epochs_column(columns: Sequence[str]) -> str | None:

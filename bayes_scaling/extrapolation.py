@@ -85,6 +85,15 @@ class ExtrapolationPrior:
         return (f"this fit's own errors: {d['n_points']} runs of {d['n_groups']} domain(s) forecast from the smaller "
                 f"ones, up to {d['max_distance']:.2f} decades beyond them (kappa median {np.exp(self.log_kappa_mean):.3g})")
 
+    def before_update(self) -> ExtrapolationPrior:
+        """The distribution before this fit's own runs updated it (:func:`update_extrapolation_prior`); itself if they
+        did not."""
+        d = self.details
+        if "prior_log_kappa_mean" not in d:
+            return self
+        return dataclasses.replace(self, log_kappa_mean=d["prior_log_kappa_mean"],
+                                   log_kappa_sd=d["prior_log_kappa_sd"], details={})
+
     @property
     def active(self) -> bool:
         """Whether the prior adds any error."""

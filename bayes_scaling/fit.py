@@ -385,7 +385,7 @@ class ScalingLaw:
                 "from its smaller ones"))
             return
         d = small.diagnostics
-        fit.timings["extrapolation_update_seconds"] = time.perf_counter() - t0
+        seconds = fit.timings["extrapolation_update_seconds"] = time.perf_counter() - t0  # the smaller fit's time
         if auto and not d.ok:  # errors of a fit that did not converge would set the interval of every forecast
             fit.notes.append(f"the model-form error beyond the runs was not updated with the fit's own runs: the fit of "
                              f"the smaller runs did not converge (max R-hat {d.rhat_text}, {d.divergences} "
@@ -393,8 +393,6 @@ class ScalingLaw:
             return
         fit.extrapolation = update_extrapolation_prior(fit.extrapolation, errors["log_loss"], *draws,
                                                        errors["distance"], errors["domain"])
-        seconds = time.perf_counter() - t0
-        fit.timings["extrapolation_update_seconds"] = seconds
         if not auto:  # the default's update is said in the report's model-form paragraph (own_runs_update)
             fit.notes.append(f"model-form error beyond the runs: {fit.extrapolation.where}; the fit of the smaller "
                              f"runs took {seconds:.1f} s (max R-hat {d.rhat_text}, {d.divergences} divergences)")

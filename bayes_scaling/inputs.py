@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._text import tokens_per_param_text
 from ._warnings import warn_caller
-from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, read_runs, validate_runs
+from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, below_tokens_per_param, read_runs, validate_runs
 from .datasets import embedded_runs, load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
@@ -52,15 +52,6 @@ MIN_TOKENS_PER_PARAM = 1.0
 MIN_RUNS_KEPT = 3
 
 
-def _below(table: pd.DataFrame, min_tokens_per_param: float) -> np.ndarray:
-    """Rows trained on fewer than ``min_tokens_per_param`` tokens per parameter, shape (n,); none for a bound of 0 or a
-    table without both ``params`` and ``tokens``."""
-    if not min_tokens_per_param or "params" not in table or "tokens" not in table:
-        return np.zeros(len(table), bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (table["tokens"].to_numpy(float) / table["params"].to_numpy(float)) < float(min_tokens_per_param)
-
-
 def undertrained_runs(table: pd.DataFrame, min_tokens_per_param: float = MIN_TOKENS_PER_PARAM) -> np.ndarray:
     """Which runs a fit leaves out as trained on too few tokens per parameter (:data:`MIN_TOKENS_PER_PARAM`).
 
@@ -77,7 +68,7 @@ def undertrained_runs(table: pd.DataFrame, min_tokens_per_param: float = MIN_TOK
         True for a run left out. A domain keeps all its runs when leaving them out would leave fewer than
         :data:`MIN_RUNS_KEPT` runs or fewer than half of them.
     """
-    low = _below(table, min_tokens_per_param)
+    low = below_tokens_per_param(table, min_tokens_per_param)
     out = np.zeros(len(table), bool)
     dom = table["domain"].to_numpy() if "domain" in table else np.zeros(len(table))
     for d in pd.unique(dom):
@@ -101,7 +92,7 @@ def undertrained_note(table: pd.DataFrame, left_out: np.ndarray, min_tokens_per_
     min_tokens_per_param : float
         The bound.
     """
-    kept = _below(table, min_tokens_per_param) & ~left_out
+    kept = below_tokens_per_param(table, min_tokens_per_param) & ~left_out
     if not (left_out.any() or kept.any()):
         return ""
     tpp = table["tokens"].to_numpy(float) / table["params"].to_numpy(float)

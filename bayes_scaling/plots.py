@@ -228,7 +228,6 @@ def plot_fit(
     colour = (runs["tokens"] / runs["params"]).to_numpy(float) if law.has_allocation else None
     norm = None
     if colour is not None:
-        lo_c, hi_c = float(colour.min()), float(colour.max())
         norm = colour_norm or tokens_per_param_norm(colour)
     for r, med in extra_curves:
         ax.plot(grid, med, color=plt.get_cmap("cividis")(norm(r)), lw=1.2, ls="-.",

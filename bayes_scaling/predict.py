@@ -32,8 +32,8 @@ from scipy import stats
 
 from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
-from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, epochs_column, validate_targets,
-                   warn_unseen_domain)
+from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, below_tokens_per_param, epochs_column,
+                   validate_targets, warn_unseen_domain)
 from .intervals import check_prob, interval, thin_tails
 
 __all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
@@ -152,16 +152,15 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 "models can over-fit there (the loss rises with more epochs), which the law does not model; such runs "
                 "can land far above the interval.", ExtrapolationWarning)
     bound = fit.min_tokens_per_param
-    if bound and "params" in t and "tokens" in t:
+    under = below_tokens_per_param(t, bound)
+    if under.any():
         tpp = t["tokens"].to_numpy(float) / t["params"].to_numpy(float)
-        under = tpp < bound
-        if under.any():
-            warn_caller(
-                f"{int(under.sum())} {noun}(s) are trained on fewer than {tokens_per_param_text(bound)} (down to "
-                f"{tpp[under].min():.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
-                "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
-                "extrapolates the law of better-trained runs; such runs can land above the interval.",
-                ExtrapolationWarning)
+        warn_caller(
+            f"{int(under.sum())} {noun}(s) are trained on fewer than {tokens_per_param_text(bound)} (down to "
+            f"{tpp[under].min():.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
+            "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
+            "extrapolates the law of better-trained runs; such runs can land above the interval.",
+            ExtrapolationWarning)
     if not beyond_runs:
         return
     # measured from the runs behind each row's forecast (ScalingFit.own_runs, as the model-form error is): its

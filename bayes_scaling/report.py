@@ -912,9 +912,7 @@ def build_fit_report(
         q = ex.quantiles_per_decade((0.05, 0.5, 0.95))
         learned = f"learned from backtests of public data sets ({', '.join(ex.learned_from)})"
         if ex.own_runs_update:  # the median quoted is the updated one; say where the population's was
-            d = ex.details
-            q0 = {p: float(np.exp(d["prior_log_kappa_mean"] + d["prior_log_kappa_sd"] * z))
-                  for p, z in ((0.5, 0.0), (0.95, 1.6448536269514722))}
+            q0 = ex.before_update().quantiles_per_decade((0.5, 0.95))
             learned = (f"the distribution {learned}, median {q0[0.5]:.3g} (up to {q0[0.95]:.2g}), updated with "
                        f"{ex.own_runs_update}")
         sec.text(

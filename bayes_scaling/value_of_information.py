@@ -41,7 +41,7 @@ from scipy import stats
 
 from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
-from .data import RunsTableError, one_domain_of, validate_targets
+from .data import RunsTableError, below_tokens_per_param, one_domain_of, validate_targets
 from .intervals import interval
 from .predict import assume_unique_tokens, predictive_draws
 
@@ -342,7 +342,7 @@ def _warn_about_candidates(fit, cand: pd.DataFrame, tgt: pd.DataFrame, dom: str)
                         f"{listed(big['label'].astype(str), 3)}; a run that large is no pilot, training the target "
                         "itself answers the question.", UserWarning)
     bound = fit.min_tokens_per_param
-    under = cand[cand["tokens"] < bound * cand["params"]] if bound else cand.iloc[:0]
+    under = cand[below_tokens_per_param(cand, bound)]
     if len(under):  # a refit leaves such a run out, so it cannot narrow the forecast (a fresh user's 0.5-token pilot)
         warn_caller(f"{len(under)} candidate(s) train on fewer than {tokens_per_param_text(bound)}: "
                     f"{listed(under['label'].astype(str), 3)}; a refit with this fit's settings leaves such "
