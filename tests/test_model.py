@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import synthetic_runs
@@ -40,6 +41,23 @@ def test_hierarchical_graph_with_a_discrepancy_term_uses_the_declared_names():
             VARS.discrepancy_weights} <= free
     assert {VARS.population, VARS.population_z, VARS.spread, VARS.theta, VARS.noise, VARS.tail_weight} <= set(model.named_vars)
     assert list(model.coords[VARS.z_dim]) == list(bs.get_law("chinchilla").z_names)
+
+
+def test_several_discrepancy_domains_give_each_run_its_own_domains_basis_row():
+    runs = pd.concat([synthetic_runs(n_sizes=8, ratios=(5, 10, 20, 40, 80, 200), domain=d, seed=i)
+                      for i, d in enumerate(["a", "b"])]
+                     + [synthetic_runs(n_sizes=2, ratios=(10, 40), domain="small", seed=2)], ignore_index=True)
+    inputs, _ = _model(runs, discrepancy="gp")
+    assert inputs.structure.n_gp == 2
+    psi, gp_idx, dom_idx = inputs.arrays["psi"], inputs.arrays["gp_idx"], inputs.arrays["dom_idx"]
+    assert psi.shape == (len(dom_idx), inputs.structure.n_basis)
+    for s, (d, basis) in enumerate(inputs.bases.items()):
+        sel = dom_idx == inputs.domains.index(d)
+        x = {k: v[sel] for k, v in inputs.arrays.items() if k.startswith("x_")}
+        np.testing.assert_array_equal(psi[sel], basis.psi(bs.get_law("chinchilla"), {k[2:]: v for k, v in x.items()}))
+        assert (gp_idx[sel] == s).all()
+    small = dom_idx == inputs.domains.index("small")
+    assert (psi[small] == 0).all() and (gp_idx[small] == 0).all()
 
 
 def test_names_are_declared_once_and_distinct():
