@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._text import format_span, listed
+from ._text import format_span, listed, tokens_per_param_text
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import DISCREPANCY_NOTE, discrepancy_allocation_sentence, discrepancy_of, optimal_allocation_draws
@@ -324,12 +324,35 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
         elif fit.law.has_allocation:
             cmax = float(runs["flops"].max())
             at = [float(b) for b in budgets] if budgets is not None else [10 * cmax, 100 * cmax]
-            fr, why = domain_frontiers(fit, at, domains=[dom])
+            with warnings.catch_warnings():  # about the frontier's runs, which the frontier step warns about; the
+                warnings.simplefilter("ignore", ExtrapolationWarning)  # targets are checked when forecast
+                fr, why = domain_frontiers(fit, at, domains=[dom])
             if notes is not None:  # the allocation and discrepancy notes are the frontier table's (its budgets)
                 notes.extend(n for n in why if not n.startswith((ALLOCATION_NOTE, DISCREPANCY_NOTE)))
+            # a split the fit cannot have measured (fewer tokens per parameter than the runs it fits, or beyond the
+            # plausible D/N): 3 runs with the published prior put the compute-optimal split at 0.08 tokens per
+            # parameter, and the report failed after saving the fit (a fresh user). Such targets are scaled up at the
+            # domain's own typical D/N instead, and the note says so.
+            lo = max(PLAUSIBLE_TOKENS_PER_PARAM[0], float(fit.min_tokens_per_param))
+            hi = PLAUSIBLE_TOKENS_PER_PARAM[1]
+            own_ratio = float(np.exp(np.median(np.log(runs["tokens"].to_numpy(float) / runs["params"].to_numpy(float)))))
+            outside = []
             for r in fr.itertuples():
-                n = float(np.round(r.params_opt_median, -6 if r.params_opt_median > 1e7 else 0))
+                ratio = float(r.flops / (6 * r.params_opt_median ** 2))
+                n_opt = r.params_opt_median
+                if not lo <= ratio <= hi:
+                    n_opt = float(np.sqrt(r.flops / (6 * own_ratio)))
+                    outside.append((r.flops, ratio))
+                n = float(np.round(n_opt, -6 if n_opt > 1e7 else 0))
                 rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})
+            if outside and notes is not None:
+                low, high = (f"{f(q for _, q in outside):.2g}" for f in (min, max))
+                span = low if low == high else f"{low}-{high}"
+                notes.append(
+                    f"the fit's compute-optimal split of {dom!r} at {listed([f'{c:.2g}' for c, _ in outside], 4)} FLOPs is "
+                    f"{span} tokens per parameter, outside {lo:g} to {hi:,.0f}: the runs do not measure the split, so "
+                    f"the default targets there keep their typical {tokens_per_param_text(float(f'{own_ratio:.2g}'))}; "
+                    "give targets (--targets) for other sizes")
         else:
             var = fit.law.variables[0]
             for f in (10, 100):

@@ -486,6 +486,26 @@ def test_default_targets_leave_the_frontier_tables_notes_to_the_table(fake_fit, 
     assert len(why) == 1 and why[0].startswith(dec.DISCREPANCY_NOTE + " (the law plus the discrepancy term")
 
 
+def test_a_compute_optimal_split_the_runs_cannot_measure_gives_targets_at_the_runs_own_split(fake_fit, monkeypatch):
+    # 3 runs with the published prior put the split at 0.08 tokens per parameter: the default targets failed the
+    # targets' check and the report stopped after saving the fit (a fresh user)
+    def frontiers(fit, budgets, domains=None):
+        n = np.sqrt(np.asarray(budgets) / (6 * 0.08))  # D/N = 0.08
+        return pd.DataFrame({"flops": budgets, "params_opt_median": n, "domain": domains[0]}), []
+
+    monkeypatch.setattr(workflow_module, "domain_frontiers", frontiers)
+    notes: list[str] = []
+    targets = default_targets(fake_fit, notes)
+    runs = fake_fit.runs
+    own = float(np.exp(np.median(np.log(runs["tokens"] / runs["params"]))))
+    np.testing.assert_allclose(targets["tokens"] / targets["params"], own, rtol=1e-3)  # N rounded to a million
+    c = 6 * targets["params"] * targets["tokens"]
+    np.testing.assert_allclose(c, [10 * runs["flops"].max(), 100 * runs["flops"].max()], rtol=1e-9)
+    assert len(notes) == 1 and notes[0].startswith("the fit's compute-optimal split of 'default' at ")
+    lo = max(0.1, fake_fit.min_tokens_per_param)
+    assert f"is 0.08 tokens per parameter, outside {lo:g} to 10,000: the runs do not measure the split" in notes[0]
+
+
 def test_a_near_miss_target_domain_is_questioned_once(fake_hier_fit, tmp_path, monkeypatch, unrasterized_figures):
     # fit --targets with 'rpj/c4_va' warned again from the report's figure, blaming a --domain nobody gave (a fresh user)
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
