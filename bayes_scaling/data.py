@@ -48,6 +48,8 @@ __all__ = [
     "DOMAINS_CHECKED",
     "warn_unseen_domain",
     "PLAUSIBLE_TOKENS_PER_PARAM",
+    "LEFT_OUT_TAIL",
+    "TOO_MANY_TOKENS",
     "MIN_TOKENS",
     "MIN_PARAMS",
     "epochs_column",
@@ -211,6 +213,14 @@ FLOPS_AS_TOKENS_RATIO = 1e6
 MOST_ROWS_FEWER_TOKENS = 0.5
 
 
+#: The end of the tokens-per-parameter warning when some of its rows have too few tokens: a fit leaves such runs out by
+#: default, so the report does not count the warning among those that may change its numbers unless it also names
+#: rows with too many (:data:`TOO_MANY_TOKENS`).
+LEFT_OUT_TAIL = " (runs on fewer tokens than parameters are left out of a fit by default: min_tokens_per_param)"
+#: How the tokens-per-parameter warning names rows with too many tokens.
+TOO_MANY_TOKENS = " have as many as "
+
+
 def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False) -> str:
     """The warning for rows outside 0.1-10,000 tokens per parameter, or for most rows having fewer tokens than
     parameters (:data:`MOST_ROWS_FEWER_TOKENS`), "" if neither: a unit slip or a column mix-up.
@@ -232,7 +242,7 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
         parts.append(f"{int(low.sum())} {one}(s) ({_rows(ctx, table.index[low])}) have as few as {tpp[low].min():.3g} "
                      "tokens per parameter")
     if high.any():
-        parts.append(f"{int(high.sum())} {one}(s) ({_rows(ctx, table.index[high])}) have as many as "
+        parts.append(f"{int(high.sum())} {one}(s) ({_rows(ctx, table.index[high])}){TOO_MANY_TOKENS}"
                      f"{tpp[high].max():.3g} tokens per parameter")
     # most rows with fewer tokens than parameters: a fresh user's isoFLOP sweep with the two columns swapped (75 % of
     # its runs below 1, against 24 % as published) was warned about its 313 rows below 0.1 only, fitted, and then its
@@ -250,8 +260,7 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
                 "are 'params' and 'tokens' swapped? If so, swap the two column names.")
     # such runs are left out of a fit by default (inputs.MIN_TOKENS_PER_PARAM): the warning still asks about units, and
     # says the numbers do not rest on them (a fresh user's report called them "may change the numbers above")
-    tail = (" (runs on fewer tokens than parameters are left out of a fit by default: min_tokens_per_param)"
-            if low.any() and not derived and one == "run" else "")
+    tail = LEFT_OUT_TAIL if low.any() and not derived and one == "run" else ""
     return text + f"check that {check}{tail}."
 
 
