@@ -42,7 +42,7 @@ from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, domain_generato
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
-from .report import (DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (timings_text, DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -640,17 +640,8 @@ def fit_and_report(
         say(f"note: {note}")
     for w in held:
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    tm = fit.timings
-    update = tm.get("extrapolation_update_seconds", 0.0)
-    other = tm["total_seconds"] - tm["compile_seconds"] - tm["sample_seconds"] - update
-    # the rest is mostly the reference runs' own fit (their summary): without it the parts did not add up to the
-    # total, and "second model compiled after 33 s" above read as a contradiction (a fresh user)
-    rest = (f", {'the reference runs and checks' if reference is not None else 'checks'} {other:.1f} s"
-            if other >= 1.0 else "")
-    # the model-form error's second fit, of the smaller runs, was 142 of "checks 141.6 s" (a fresh user's recipes)
-    rest += f", the fit of the smaller runs for the model-form error {update:.1f} s" if update >= 1.0 else ""
-    say(f"fitted in {tm['total_seconds']:.1f} s (compile {tm['compile_seconds']:.1f} s, "
-        f"sampling {tm['sample_seconds']:.1f} s{rest}); diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}")
+    say(f"fitted in {fit.timings['total_seconds']:.1f} s ({timings_text(fit.timings, reference is not None)}); "
+        f"diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}")
     out.mkdir(parents=True, exist_ok=True)
     paths: dict = {"fit": fit.save(out / "fit", force=True)}  # saved before anything is derived from it
     say(f"saved the fit in {paths['fit']}")

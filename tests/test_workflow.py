@@ -409,6 +409,9 @@ def test_the_fit_time_line_accounts_for_the_reference_runs(fake_fit, monkeypatch
         fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "u", prior="weak", progress=lines.append)
     assert ("fitted in 33.7 s (compile 18.3 s, sampling 0.8 s, checks 4.4 s, the fit of the smaller runs for the "
             "model-form error 10.2 s); diagnostics ok") in lines
+    # the report names the same parts (it said "compile 24.0 s, sampling 102.7 s, total 230.0 s", a fresh user)
+    assert ("Time: compile 18.3 s, sampling 0.8 s, checks 4.4 s, the fit of the smaller runs for the model-form error "
+            "10.2 s, total 33.7 s.") in (tmp_path / "u" / "report.md").read_text()
     quick = dataclasses.replace(fake_fit, timings={"prepare_seconds": 0.0, "compile_seconds": 0.0,
                                                    "sample_seconds": 0.5, "total_seconds": 0.6})
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: quick)
