@@ -484,6 +484,11 @@ DEFAULT_TARGETS = "default_targets"
 #: user gave budgets (``--flops``) and no targets.
 TARGET_BUDGETS = "target_budgets"
 
+#: Key of ``predictions.attrs`` (and of ``workflow.default_targets``' table): {domain: tokens per parameter} of the
+#: domains whose default targets keep the runs' typical D/N, because the fit's compute-optimal split lies outside what
+#: the runs measure.
+OWN_SPLIT_TARGETS = "own_split_targets"
+
 #: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them; the
 #: summary counts them).
 DATA_WARNING_NOTE = "warning about the runs: "
@@ -767,6 +772,12 @@ def build_fit_report(
                 what = (f"a run with 10x the parameters of its domain's largest run, on the {size} tokens every run "
                         "was trained on" if fixed == "tokens" else
                         f"a run on 10x the tokens of its domain's largest run, with the {size} parameters every run had")
+            own_split = (predictions.attrs.get(OWN_SPLIT_TARGETS) or {}).get(row.get("domain"))
+            if own_split is not None and fixed is None:  # a fresh user read "compute-optimal" next to the note saying
+                # the targets were not (3 runs, whose split came out at 0.08 tokens per parameter)
+                what = (f"a run at 10x the compute of its domain's largest run at the runs' typical "
+                        f"{tokens_per_param_text(float(f'{own_split:.2g}'))}, not at the fit's compute-optimal split, "
+                        "which the runs do not measure")
             also = "100x" if fixed != "params" else \
                 f"100x; both at most {PLAUSIBLE_TOKENS_PER_PARAM[1]:,.0f} tokens per parameter"
             budgets = predictions.attrs.get(TARGET_BUDGETS)
@@ -795,6 +806,11 @@ def build_fit_report(
             # said only under Notes, while the headline gave 4.7 tokens per parameter from runs at 20-320 (a fresh user)
             beyond = (f"; the runs lie at {format_number(ratio.min(), 2)}–{format_number(ratio.max(), 3)} tokens per "
                       "parameter, so this split is an extrapolation of the law")
+            lo = max(PLAUSIBLE_TOKENS_PER_PARAM[0], fit.min_tokens_per_param)
+            if not lo <= f["tokens_per_param_median"] <= PLAUSIBLE_TOKENS_PER_PARAM[1]:
+                # 3 runs gave "15B parameters on 0.074 tokens per parameter" as the compute-optimal model (a fresh user)
+                beyond += (f"; it is also outside the {lo:g} to {PLAUSIBLE_TOKENS_PER_PARAM[1]:,.0f} tokens per "
+                           "parameter the law is fitted on, so do not plan on it")
         rep.summary.append(
             f"At {format_number(f['flops'])} FLOPs the compute-optimal model{where} has {format_count(f['params_opt_median'])} "
             f"parameters ({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) "

@@ -42,7 +42,7 @@ from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, domain_generato
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
-from .report import (timings_text, DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (timings_text, OWN_SPLIT_TARGETS, DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -300,6 +300,7 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
         otherwise ``domain`` and the law's variable at 10x and 100x the largest run.
     """
     rows = []
+    own_split: dict[str, float] = {}
     own = fit.own_domains
     doms = own + ([NEW_DOMAIN] if _with_population(fit) else [])
     mine = fit.runs[fit.runs["domain"].isin(own)]
@@ -345,6 +346,8 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
                     outside.append((r.flops, ratio))
                 n = float(np.round(n_opt, -6 if n_opt > 1e7 else 0))
                 rows.append({"domain": dom, "params": n, "tokens": float(r.flops / (6 * n))})
+            if outside:
+                own_split[dom] = own_ratio
             if outside and notes is not None:
                 low, high = (f"{f(q for _, q in outside):.2g}" for f in (min, max))
                 span = low if low == high else f"{low}-{high}"
@@ -361,6 +364,8 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
         raise ValueError("no domain has a defined compute-optimal frontier, so there are no default targets; "
                          "give targets (--targets T.csv).")
     out = pd.DataFrame(rows)
+    if own_split:
+        out.attrs[OWN_SPLIT_TARGETS] = own_split
     if "unique_tokens" in fit.law.variables and "tokens" in out:
         # one epoch, said in the table: without the column predict warned about targets the user never wrote
         out["unique_tokens"] = out["tokens"]
@@ -693,6 +698,8 @@ def fit_and_report(
         # the report's headline says how its target was chosen (a fresh user read "A 715M-parameter model on 190B
         # tokens" and could not tell where that run came from)
         pred.attrs[DEFAULT_TARGETS] = targets is None
+        if targets is None and t.attrs.get(OWN_SPLIT_TARGETS):
+            pred.attrs[OWN_SPLIT_TARGETS] = dict(t.attrs[OWN_SPLIT_TARGETS])
         if targets is None and flops is not None and fit.law.has_allocation:
             pred.attrs[TARGET_BUDGETS] = [float(b) for b in flops]
         return pred

@@ -507,6 +507,26 @@ def test_a_compute_optimal_split_the_runs_cannot_measure_gives_targets_at_the_ru
     assert len(notes) == 1 and notes[0].startswith("the fit's compute-optimal split of 'default' at ")
     lo = max(0.1, fake_fit.min_tokens_per_param)
     assert f"is 0.08 tokens per parameter, outside {lo:g} to 10,000: the runs do not measure the split" in notes[0]
+    # the summary does not call them compute-optimal, and tells the reader not to plan on the frontier's split
+    from bayes_scaling.report import OWN_SPLIT_TARGETS, build_fit_report
+
+    assert targets.attrs[OWN_SPLIT_TARGETS] == {"default": pytest.approx(own)}
+    pred = fake_fit.predict(targets)
+    pred.attrs.update({workflow_module.DEFAULT_TARGETS: True, OWN_SPLIT_TARGETS: targets.attrs[OWN_SPLIT_TARGETS]})
+    c = 6 * targets["params"].iloc[0] * targets["tokens"].iloc[0]
+    n = np.sqrt(c / (6 * 0.074))
+    front = pd.DataFrame({"flops": [c], "params_opt_median": [n], "params_opt_lower": [n / 5], "params_opt_upper": [n * 9],
+                          "tokens_per_param_median": [0.074], "tokens_per_param_lower": [8e-4],
+                          "tokens_per_param_upper": [2.17], "loss_opt_median": [2.589], "loss_opt_lower": [2.3],
+                          "loss_opt_upper": [2.9], "domain": ["default"]})
+    for q, f in (("median", 1.0), ("lower", 1 / 5), ("upper", 9.0)):
+        front[f"tokens_opt_{q}"] = c / (6 * n * f)
+    summary = build_fit_report(fake_fit, pred, front).summary
+    assert summary[1].startswith("No targets were given, so this is a run at 10x the compute of its domain's largest "
+                                 f"run at the runs' typical {float(f'{own:.2g}'):g} tokens per parameter, not at the "
+                                 "fit's compute-optimal split, which the runs do not measure")
+    assert summary[2].endswith(f"; it is also outside the {lo:g} to 10,000 tokens per parameter the law is fitted on, "
+                               "so do not plan on it.")
 
 
 def test_a_near_miss_target_domain_is_questioned_once(fake_hier_fit, tmp_path, monkeypatch, unrasterized_figures):
