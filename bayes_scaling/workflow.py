@@ -59,7 +59,7 @@ def default_budgets(fit: ScalingFit) -> tuple[float, ...]:
 
     The budgets of :data:`DEFAULT_BUDGETS` that lie within :data:`~bayes_scaling.predict.EXTRAPOLATION_FACTOR`
     (1000x) of the compute of the fit's own runs (a reference's runs do not count); when fewer than two do, 10x,
-    100x and 1000x the largest run's compute (rounded down to two significant digits). Five runs below 1e19 FLOPs
+    100x and 1000x the largest run's compute (to two significant digits; 1000x rounded down). Five runs below 1e19 FLOPs
     got a table up to 5.88e23, 4.7 decades beyond them, and a warning about budgets nobody had asked for.
 
     Parameters
@@ -78,9 +78,13 @@ def default_budgets(fit: ScalingFit) -> tuple[float, ...]:
     if len(keep) >= 2:
         return keep
     out = []
-    for k in (10.0, 100.0, EXTRAPOLATION_FACTOR):  # rounded down to two significant digits: never beyond 1000x
+    for k in (10.0, 100.0, EXTRAPOLATION_FACTOR):
+        # two significant digits, as the default targets at 10x and 100x are printed (rounded down, a largest run of
+        # 1.6e18 FLOPs put the frontier at 1.5e19 under a headline at 1.6e19, and their sizes disagreed: a fresh
+        # user); 1000x is rounded down, never beyond EXTRAPOLATION_FACTOR
         step = 10.0 ** (np.floor(np.log10(hi * k)) - 1)
-        out.append(float(f"{np.floor(hi * k / step) * step:.2g}"))
+        rounded = np.floor(hi * k / step) if k >= EXTRAPOLATION_FACTOR else np.round(hi * k / step)
+        out.append(float(f"{rounded * step:.2g}"))
     return tuple(out)
 
 #: Domain name of the population forecast: a domain the fit has not seen (any name outside

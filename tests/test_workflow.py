@@ -88,6 +88,7 @@ def _small_runs(top_params):
 @pytest.mark.parametrize("top_params, budgets", [
     (1.5e8, (2.7e19, 2.7e20, 2.7e21)),  # largest run 2.7e18 FLOPs: only 1e21 of the defaults within 1000x
     (3e8, (1e21, 1e22)),          # largest run 1.1e19 FLOPs (README's decide example): 1e23 and 5.88e23 are beyond
+    (1.1535e8, (1.6e19, 1.6e20, 1.5e21)),  # largest run 1.597e18: 10x and 100x as the default targets are printed
 ])
 def test_default_budgets_stay_within_reach_of_the_runs(top_params, budgets):
     fit = make_fake_fit(_small_runs(top_params))
