@@ -714,8 +714,16 @@ def fit_and_report(
         budgets = default_budgets(fit) if flops is None else flops
         say("computing the compute-optimal frontier" + (" of every domain" if several else ""))
         flag = ",".join(f"{b:g}" for b in budgets)
-        front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,
-                          lambda: domain_frontiers(fit, budgets, prob=prob))
+        # its warnings (compute-optimal runs below the fit's tokens-per-parameter bound) are shown and kept for the
+        # report's Notes: a fresh user's 3-run fit said one on stderr only
+        shown = warnings.showwarning
+        with warnings.catch_warnings(record=True) as rec:
+            front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,
+                              lambda: domain_frontiers(fit, budgets, prob=prob))
+        for w in rec:
+            shown(w.message, w.category, w.filename, w.lineno)
+        notes.extend(f"the frontier: {w.message}" for w in rec
+                     if issubclass(w.category, (RunsTableWarning, ExtrapolationWarning)))
         notes.extend(n for n in why if n not in notes)
     seen, unique = set(), []
     for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)

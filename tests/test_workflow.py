@@ -530,6 +530,24 @@ def test_a_compute_optimal_split_the_runs_cannot_measure_gives_targets_at_the_ru
                                "so do not plan on it.")
 
 
+def test_the_frontiers_warnings_reach_the_reports_notes(fake_fit, monkeypatch, tmp_path):
+    # a fresh user's 3-run fit warned about compute-optimal runs below the bound on stderr only
+    real = workflow_module.domain_frontiers
+
+    def frontiers(fit, budgets, **kw):
+        warnings.warn("2 compute-optimal run(s) are trained on fewer than 1 token per parameter", bs.ExtrapolationWarning)
+        return real(fit, budgets, **kw)
+
+    monkeypatch.setattr(workflow_module, "domain_frontiers", frontiers)
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    targets = pd.DataFrame({"params": [1e9], "tokens": [2e10]})
+    with pytest.warns(bs.ExtrapolationWarning, match="compute-optimal run"):
+        fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "o", targets=targets, prior="weak",
+                       progress=None)
+    assert ("The frontier: 2 compute-optimal run(s) are trained on fewer than 1 token per parameter"
+            in (tmp_path / "o" / "report.md").read_text())
+
+
 def test_a_near_miss_target_domain_is_questioned_once(fake_hier_fit, tmp_path, monkeypatch, unrasterized_figures):
     # fit --targets with 'rpj/c4_va' warned again from the report's figure, blaming a --domain nobody gave (a fresh user)
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
