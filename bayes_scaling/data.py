@@ -50,6 +50,7 @@ __all__ = [
     "PLAUSIBLE_TOKENS_PER_PARAM",
     "LEFT_OUT_TAIL",
     "TOO_MANY_TOKENS",
+    "fitted_tokens_per_param",
     "MIN_TOKENS",
     "MIN_PARAMS",
     "epochs_column",
@@ -948,6 +949,24 @@ def _small_tokens_advice(tokens: pd.Series, params: pd.Series) -> tuple[str, str
                 "give total training tokens D as a raw count: tokens = tokens_per_param * params, or tokens * 1e9 "
                 "for billions.")
     return "tokens per parameter", "give total training tokens D, e.g. tokens = tokens_per_param * params."
+
+
+def fitted_tokens_per_param(bound: float) -> tuple[float, float]:
+    """The tokens per parameter (D / N) a fit's law is fitted on: from the fit's ``min_tokens_per_param`` (at least the
+    plausible 0.1) to the plausible 10,000 (:data:`PLAUSIBLE_TOKENS_PER_PARAM`). A compute-optimal split outside it is
+    not measured by the runs: the default targets keep the runs' own D/N there and the report says not to plan on it.
+
+    Parameters
+    ----------
+    bound : float
+        The fit's ``min_tokens_per_param``.
+
+    Returns
+    -------
+    (float, float)
+        Lowest and highest tokens per parameter.
+    """
+    return max(PLAUSIBLE_TOKENS_PER_PARAM[0], float(bound)), PLAUSIBLE_TOKENS_PER_PARAM[1]
 
 
 def below_tokens_per_param(table: pd.DataFrame, bound: float) -> np.ndarray:

@@ -24,7 +24,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed, tokens_per_param_text
 from ._version import __version__
-from .data import DEFAULT_DOMAIN, LEFT_OUT_TAIL, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, TOO_MANY_TOKENS, configuration_words, repeated_configurations, single_size_axis
+from .data import DEFAULT_DOMAIN, LEFT_OUT_TAIL, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, TOO_MANY_TOKENS, fitted_tokens_per_param, configuration_words, repeated_configurations, single_size_axis
 from .display import domain_label, format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -806,11 +806,11 @@ def build_fit_report(
             # said only under Notes, while the headline gave 4.7 tokens per parameter from runs at 20-320 (a fresh user)
             beyond = (f"; the runs lie at {format_number(ratio.min(), 2)}–{format_number(ratio.max(), 3)} tokens per "
                       "parameter, so this split is an extrapolation of the law")
-            lo = max(PLAUSIBLE_TOKENS_PER_PARAM[0], fit.min_tokens_per_param)
-            if not lo <= f["tokens_per_param_median"] <= PLAUSIBLE_TOKENS_PER_PARAM[1]:
+            lo, hi = fitted_tokens_per_param(fit.min_tokens_per_param)
+            if not lo <= f["tokens_per_param_median"] <= hi:
                 # 3 runs gave "15B parameters on 0.074 tokens per parameter" as the compute-optimal model (a fresh user)
-                beyond += (f"; it is also outside the {lo:g} to {PLAUSIBLE_TOKENS_PER_PARAM[1]:,.0f} tokens per "
-                           "parameter the law is fitted on, so do not plan on it")
+                beyond += (f"; it is also outside the {lo:g} to {hi:,.0f} tokens per parameter the law is fitted on, "
+                           "so do not plan on it")
         rep.summary.append(
             f"At {format_number(f['flops'])} FLOPs the compute-optimal model{where} has {format_count(f['params_opt_median'])} "
             f"parameters ({prob:.0%} interval {format_count(f['params_opt_lower'])}–{format_count(f['params_opt_upper'])}) "

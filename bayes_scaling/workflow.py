@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_span, listed, tokens_per_param_text
-from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, fitted_tokens_per_param, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import DISCREPANCY_NOTE, discrepancy_allocation_sentence, discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -338,8 +338,7 @@ def default_targets(fit: ScalingFit, notes: list[str] | None = None, budgets=Non
             # plausible D/N): 3 runs with the published prior put the compute-optimal split at 0.08 tokens per
             # parameter, and the report failed after saving the fit (a fresh user). Such targets are scaled up at the
             # domain's own typical D/N instead, and the note says so.
-            lo = max(PLAUSIBLE_TOKENS_PER_PARAM[0], float(fit.min_tokens_per_param))
-            hi = PLAUSIBLE_TOKENS_PER_PARAM[1]
+            lo, hi = fitted_tokens_per_param(fit.min_tokens_per_param)
             own_ratio = float(np.exp(np.median(np.log(runs["tokens"].to_numpy(float) / runs["params"].to_numpy(float)))))
             outside = []
             for r in fr.itertuples():
