@@ -1225,6 +1225,9 @@ def validate_runs(
                 if steps is not None:  # loss curves logged by step (a fresh user)
                     hint += (f"; column '{steps}' counts training steps: tokens = {steps} x batch size (sequences) x "
                              "sequence length")
+            if col == "loss" and not hint:  # "no column 'loss'. Columns found: params, tokens." named no fix (a fresh user)
+                hint = (" (add each run's final evaluation loss in nats per token; in bits, add it as 'loss' and pass "
+                        "loss_unit='bits')")
             if col == "unique_tokens":
                 ep = epochs_column(cols)
                 hint += (" (U, the unique tokens in each run's training data, which the data-constrained law needs; "

@@ -111,7 +111,9 @@ def test_isoflop_table_with_compute_column_is_told_to_rename_it_to_flops():
 def test_missing_column_without_a_close_name_lists_the_columns():
     with pytest.raises(RunsTableError) as e:
         validate_runs(runs().drop(columns="loss").assign(quality=1.0))
-    assert str(e.value) == "runs table has no column 'loss'. Columns found: params, tokens, quality."
+    assert str(e.value) == ("runs table has no column 'loss' (add each run's final evaluation loss in nats per token; "
+                            "in bits, add it as 'loss' and pass loss_unit='bits'). Columns found: params, tokens, "
+                            "quality.")
 
 
 def test_duplicated_column_in_a_csv_header(write):
@@ -734,7 +736,8 @@ def test_missing_loss_never_suggests_renaming_a_column_that_has_its_own_meaning(
     df = pd.DataFrame({"params": [1e8, 2e8, 4e8], "flops": [1e18, 4e18, 1.6e19]})
     with pytest.raises(RunsTableError) as e:
         validate_runs(df)
-    assert str(e.value) == "runs table has no column 'loss'. Columns found: params, flops."
+    assert str(e.value) == ("runs table has no column 'loss' (add each run's final evaluation loss in nats per token; "
+                            "in bits, add it as 'loss' and pass loss_unit='bits'). Columns found: params, flops.")
 
 
 def test_only_blank_lines(write):
