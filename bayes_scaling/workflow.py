@@ -21,6 +21,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,20 @@ def default_budgets(fit: ScalingFit) -> tuple[float, ...]:
 #: Domain name of the population forecast: a domain the fit has not seen (any name outside
 #: ``fit.domains`` gets the population predictive; this one says so in tables).
 NEW_DOMAIN = "(new domain)"
+
+
+@contextmanager
+def _shown_and_kept(kept: list[str]):
+    """Show the warnings raised in the block as usual, once it ends, and keep the package's warnings about tables and
+    extrapolation (``RunsTableWarning``, ``ExtrapolationWarning``) in ``kept``, once each, for the report's notes and
+    summary.json. When the block raises, its warnings are not shown (the step's error says what failed)."""
+    shown = warnings.showwarning
+    with warnings.catch_warnings(record=True) as rec:
+        yield
+    for w in rec:
+        shown(w.message, w.category, w.filename, w.lineno)
+        if issubclass(w.category, (RunsTableWarning, ExtrapolationWarning)) and str(w.message) not in kept:
+            kept.append(str(w.message))
 
 
 class StepError(RuntimeError):
@@ -672,8 +687,7 @@ def fit_and_report(
         # the targets' warnings (epochs beyond R_D*, implausible sizes) are said once, and kept for the report's notes
         # and summary.json: a fresh user's were on stderr only, and twice (again, renumbered, when predict validated
         # the expanded table, and for the headline when the report drew it)
-        shown = warnings.showwarning
-        with warnings.catch_warnings(record=True) as rec:
+        with _shown_and_kept(target_warnings):
             t = default_targets(fit, notes, budgets=flops) if targets is None else expand_targets(fit, targets)
             with warnings.catch_warnings():
                 if targets is not None:  # expand_targets has validated the user's table, with its row numbers
@@ -689,10 +703,6 @@ def fit_and_report(
                         f"the compute-optimal runs the fit gives as targets{' at --flops' if flops else ''} failed a "
                         f"check ({' '.join(str(exc).split())}). They come from the fitted law, so look at the runs "
                         "table: are its 'params' and 'tokens' columns right (raw counts, not swapped)?") from exc
-        for w in rec:
-            shown(w.message, w.category, w.filename, w.lineno)
-            if issubclass(w.category, (RunsTableWarning, ExtrapolationWarning)) and str(w.message) not in target_warnings:
-                target_warnings.append(str(w.message))
         if heldout is not None and len(heldout):
             ho = predict(fit, heldout[["params", "tokens", "domain"]], prob=prob)
             ho["loss"] = heldout["loss"].to_numpy()
@@ -715,14 +725,11 @@ def fit_and_report(
         flag = ",".join(f"{b:g}" for b in budgets)
         # its warnings (compute-optimal runs below the fit's tokens-per-parameter bound) are shown and kept for the
         # report's Notes: a fresh user's 3-run fit said one on stderr only
-        shown = warnings.showwarning
-        with warnings.catch_warnings(record=True) as rec:
+        frontier_warnings: list[str] = []
+        with _shown_and_kept(frontier_warnings):
             front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,
                               lambda: domain_frontiers(fit, budgets, prob=prob))
-        for w in rec:
-            shown(w.message, w.category, w.filename, w.lineno)
-        notes.extend(f"the frontier: {w.message}" for w in rec
-                     if issubclass(w.category, (RunsTableWarning, ExtrapolationWarning)))
+        notes.extend(f"the frontier: {w}" for w in frontier_warnings)
         notes.extend(n for n in why if n not in notes)
     seen, unique = set(), []
     for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)
