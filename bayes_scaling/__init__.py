@@ -34,7 +34,7 @@ The analyses are modules: :mod:`~bayes_scaling.predict`, :mod:`~bayes_scaling.de
 from . import datasets, laws, workflow
 from ._version import __version__
 from ._warnings import quiet_library_noise
-from .data import RunsTableError, RunsTableWarning, read_runs, validate_runs
+from .data import LeftOutRunsWarning, RunsTableError, RunsTableWarning, read_runs, validate_runs
 from .diagnostics import ConvergenceWarning, DownstreamConvergenceWarning, SamplingError
 from .fit import ScalingLaw
 from .inference import SamplerConfig
@@ -61,6 +61,7 @@ __all__ = [
     "list_priors",
     "RunsTableError",
     "RunsTableWarning",
+    "LeftOutRunsWarning",
     "ConvergenceWarning",
     "DownstreamConvergenceWarning",
     "ExtrapolationWarning",

@@ -48,8 +48,7 @@ __all__ = [
     "DOMAINS_CHECKED",
     "warn_unseen_domain",
     "PLAUSIBLE_TOKENS_PER_PARAM",
-    "LEFT_OUT_TAIL",
-    "TOO_MANY_TOKENS",
+    "LeftOutRunsWarning",
     "fitted_tokens_per_param",
     "MIN_TOKENS",
     "MIN_PARAMS",
@@ -113,6 +112,14 @@ class RunsTableError(ValueError):
 
 class RunsTableWarning(UserWarning):
     """A runs table looks suspicious but may be right; the message says what to check."""
+
+
+class LeftOutRunsWarning(RunsTableWarning):
+    """A :class:`RunsTableWarning` about runs only that a fit leaves out by default (fewer than 0.1 tokens per
+    parameter, below ``min_tokens_per_param``): it asks the user to check the units, but the fit's numbers do not rest
+    on those runs unless ``min_tokens_per_param`` lets them in. A report tells it from warnings that may change its
+    numbers by this class (a fresh user's isoFLOP sweep was told "WARNING: the runs raised 1 warning ..., which may
+    change the numbers above" about 48 runs the fit had left out)."""
 
 
 @dataclass(frozen=True)
@@ -215,16 +222,15 @@ MOST_ROWS_FEWER_TOKENS = 0.5
 
 
 #: The end of the tokens-per-parameter warning when some of its rows have too few tokens: a fit leaves such runs out by
-#: default, so the report does not count the warning among those that may change its numbers unless it also names
-#: rows with too many (:data:`TOO_MANY_TOKENS`).
-LEFT_OUT_TAIL = " (runs on fewer tokens than parameters are left out of a fit by default: min_tokens_per_param)"
-#: How the tokens-per-parameter warning names rows with too many tokens.
-TOO_MANY_TOKENS = " have as many as "
+#: default.
+_LEFT_OUT_TAIL = " (runs on fewer tokens than parameters are left out of a fit by default: min_tokens_per_param)"
 
 
-def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False) -> str:
+def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False) -> tuple[str, type[Warning]]:
     """The warning for rows outside 0.1-10,000 tokens per parameter, or for most rows having fewer tokens than
-    parameters (:data:`MOST_ROWS_FEWER_TOKENS`), "" if neither: a unit slip or a column mix-up.
+    parameters (:data:`MOST_ROWS_FEWER_TOKENS`), "" if neither: a unit slip or a column mix-up; and its class,
+    :class:`LeftOutRunsWarning` when it names only runs with too few tokens that a fit leaves out by default,
+    :class:`RunsTableWarning` otherwise.
     ``derived``: the tokens were derived from 'flops', so the fix names that column (a fresh user's FLOPs in the
     wrong unit were blamed on a 'tokens' column the table did not have).
 
@@ -232,7 +238,7 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
     are runs of that law, not a slip: above the range, only rows whose unique tokens are also above it count.
     """
     if "params" not in table or "tokens" not in table:
-        return ""
+        return "", RunsTableWarning
     with np.errstate(over="ignore"):
         tpp = table["tokens"] / table["params"]
     low, high = tpp < PLAUSIBLE_TOKENS_PER_PARAM[0], tpp > PLAUSIBLE_TOKENS_PER_PARAM[1]
@@ -243,7 +249,7 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
         parts.append(f"{int(low.sum())} {one}(s) ({_rows(ctx, table.index[low])}) have as few as {tpp[low].min():.3g} "
                      "tokens per parameter")
     if high.any():
-        parts.append(f"{int(high.sum())} {one}(s) ({_rows(ctx, table.index[high])}){TOO_MANY_TOKENS}"
+        parts.append(f"{int(high.sum())} {one}(s) ({_rows(ctx, table.index[high])}) have as many as "
                      f"{tpp[high].max():.3g} tokens per parameter")
     # most rows with fewer tokens than parameters: a fresh user's isoFLOP sweep with the two columns swapped (75 % of
     # its runs below 1, against 24 % as published) was warned about its 313 rows below 0.1 only, fitted, and then its
@@ -251,18 +257,19 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
     fewer = tpp < 1.0
     swap = not derived and len(table) >= 2 and fewer.mean() > MOST_ROWS_FEWER_TOKENS
     if not parts and not swap:
-        return ""
+        return "", RunsTableWarning
     check = ("'params' is a raw count and 'flops' is in FLOPs (tokens are derived as flops / (6 params))" if derived
              else "'params' and 'tokens' are raw counts of the same run")
     text = "; ".join(parts) + ", outside 0.1-10,000; " if parts else ""
     if swap:
         return (f"{text}{int(fewer.sum())} of {len(table)} {one}s have fewer tokens than parameters (median "
                 f"{float(np.median(tpp)):.3g} tokens per parameter, where compute-optimal training uses about 20): "
-                "are 'params' and 'tokens' swapped? If so, swap the two column names.")
+                "are 'params' and 'tokens' swapped? If so, swap the two column names."), RunsTableWarning
     # such runs are left out of a fit by default (inputs.MIN_TOKENS_PER_PARAM): the warning still asks about units, and
     # says the numbers do not rest on them (a fresh user's report called them "may change the numbers above")
-    tail = LEFT_OUT_TAIL if low.any() and not derived and one == "run" else ""
-    return text + f"check that {check}{tail}."
+    left_out = bool(low.any()) and not derived and one == "run"
+    kind = LeftOutRunsWarning if left_out and not high.any() else RunsTableWarning
+    return text + f"check that {check}{_LEFT_OUT_TAIL if left_out else ''}.", kind
 
 
 def _plausible_ratio(ratio: pd.Series) -> bool:
@@ -1403,9 +1410,9 @@ def validate_runs(
     # allocation plausibility
     _refuse_flops_as_tokens(out, "column 'tokens'")
     _refuse_swapped_sizes(out, "columns 'params' and 'tokens'")
-    message = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols)
+    message, kind = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols)
     if message:
-        warnings.warn(message, RunsTableWarning, stacklevel=2)
+        warnings.warn(message, kind, stacklevel=2)
 
     # duplicates: identical rows warn; same N, D with different loss are seeds (kept)
     keycols = [c for c in ("params", "tokens", "flops", "loss", "domain") if c in out]
@@ -1872,7 +1879,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
         if len(df) > 1:  # one far target (1e15 parameters on 2e11 tokens) is a question, not a swap
             _refuse_swapped_sizes(df, f"{noun}: columns 'params' and 'tokens'")
-    message = _implausible_allocation(df, ctx, one, derived="tokens" not in cols)
+    message, _ = _implausible_allocation(df, ctx, one, derived="tokens" not in cols)
     if message:
         warn_caller(f"{noun}: {message}", RunsTableWarning)
     if "domain" in cols:

@@ -24,7 +24,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed, tokens_per_param_text
 from ._version import __version__
-from .data import DEFAULT_DOMAIN, LEFT_OUT_TAIL, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, TOO_MANY_TOKENS, fitted_tokens_per_param, configuration_words, repeated_configurations, single_size_axis
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, fitted_tokens_per_param, configuration_words, repeated_configurations, single_size_axis
 from .display import domain_label, format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -54,6 +54,7 @@ __all__ = [
     "sensitivity_section",
     "TARGET_BUDGETS",
     "DATA_WARNING_NOTE",
+    "LEFT_OUT_WARNING_NOTE",
     "TARGET_WARNING_NOTE",
     "FIT_REPORT_FIGURES",
     "figure_domain",
@@ -492,6 +493,10 @@ OWN_SPLIT_TARGETS = "own_split_targets"
 #: How a note that repeats a warning about the runs begins (the report's notes and summary.json keep them; the
 #: summary counts them).
 DATA_WARNING_NOTE = "warning about the runs: "
+#: How a note that repeats a warning about runs the fit leaves out begins (:class:`~bayes_scaling.data.LeftOutRunsWarning`
+#: while ``min_tokens_per_param`` leaves them out): kept in the notes, not counted by the summary, since the numbers do
+#: not rest on those runs.
+LEFT_OUT_WARNING_NOTE = "warning about runs the fit leaves out: "
 #: How a note that repeats a warning about the targets begins (beyond R_D* epochs, implausible tokens per parameter:
 #: a fresh user's headline target at 460 epochs was warned about on stderr only, not in the report or summary.json).
 TARGET_WARNING_NOTE = "warning about the targets: "
@@ -844,11 +849,9 @@ def build_fit_report(
     far = runs_far_above(fit, prob) if far_runs is None else far_runs
     if len(far):  # said only under "Law and prior", and only for a heavy tail (two fresh users)
         rep.summary.append(far_runs_sentence(fit, far, listed_in=far_runs_file))
-    # a warning about runs too few tokens per parameter that the fit leaves out does not bear on the numbers above (the
-    # summary of a fresh user's isoFLOP sweep told them to read it first)
-    left_out = fit.min_tokens_per_param >= PLAUSIBLE_TOKENS_PER_PARAM[0]
-    n_warn = sum(str(n).lower().startswith(DATA_WARNING_NOTE)
-                 and not (left_out and LEFT_OUT_TAIL in str(n) and TOO_MANY_TOKENS not in str(n)) for n in notes or [])
+    # a warning about runs the fit leaves out (LEFT_OUT_WARNING_NOTE) does not bear on the numbers above (the summary of
+    # a fresh user's isoFLOP sweep told them to read it first)
+    n_warn = sum(str(n).lower().startswith(DATA_WARNING_NOTE) for n in notes or [])
     if n_warn:  # a fresh user read "reaches 3.523 nats/token" here, and the runs' bits warning only at the end
         rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "
                            "the end), which may change the numbers above; read "

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_span, listed, tokens_per_param_text
-from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, fitted_tokens_per_param, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, fitted_tokens_per_param, LeftOutRunsWarning, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import DISCREPANCY_NOTE, discrepancy_allocation_sentence, discrepancy_of, optimal_allocation_draws
 from .decisions import frontier as frontier_table
@@ -43,7 +43,7 @@ from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, domain_generato
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
-from .report import (timings_text, OWN_SPLIT_TARGETS, DATA_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (timings_text, OWN_SPLIT_TARGETS, DATA_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -637,7 +637,7 @@ def fit_and_report(
     # Warnings about the runs (a loss that looks like bits, repeated rows, a domain of one run) are also kept for the
     # report's notes and summary.json, so the written outputs say what the terminal said.
     held: list[warnings.WarningMessage] = []
-    data_warnings: list[str] = []
+    data_warnings: list[tuple[str, bool]] = []  # (message, whether it is only about runs a fit leaves out by default)
     with warnings.catch_warnings():
         shown = warnings.showwarning
 
@@ -645,8 +645,9 @@ def fit_and_report(
             if issubclass(category, ConvergenceWarning):
                 held.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
             else:
-                if issubclass(category, RunsTableWarning) and str(message) not in data_warnings:
-                    data_warnings.append(str(message))
+                said = (str(message), issubclass(category, LeftOutRunsWarning))
+                if issubclass(category, RunsTableWarning) and said not in data_warnings:
+                    data_warnings.append(said)
                 shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = hold
@@ -746,7 +747,10 @@ def fit_and_report(
         say(f"note: {far_runs_sentence(fit, far, listed_in=FAR_RUNS_FILE)}")  # the report's summary has it
     # the warnings about the runs were shown when they were raised; the report and summary.json repeat them first
     style = advice_style or (lambda text: text)
-    notes = ([style(DATA_WARNING_NOTE + w) for w in data_warnings]
+    # a warning only about runs the fit leaves out is not one that may change its numbers, unless the fit lets them in
+    left_out = fit.min_tokens_per_param >= PLAUSIBLE_TOKENS_PER_PARAM[0]
+    notes = ([style((LEFT_OUT_WARNING_NOTE if only_left_out and left_out else DATA_WARNING_NOTE) + w)
+              for w, only_left_out in data_warnings]
              + [style(TARGET_WARNING_NOTE + w.removeprefix("targets: ")) for w in target_warnings]
              + [style(n) for n in unique])
     extra = []

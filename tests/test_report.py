@@ -72,30 +72,31 @@ def test_report_summary_says_the_runs_raised_warnings_before_the_diagnostics(fak
     assert not any("WARNING" in line for line in build_fit_report(fake_fit, pred, None, notes=notes[1:]).summary)
 
 
-def test_a_warning_about_runs_the_fit_leaves_out_is_not_a_summary_warning(fake_fit):
+def test_a_warning_about_runs_the_fit_leaves_out_is_its_own_kind_and_not_a_summary_warning(fake_fit):
     # a fresh user's isoFLOP sweep: 48 runs below 0.1 tokens per parameter, all left out of the fit, and the summary said
     # "WARNING: the runs raised 1 warning ..., which may change the numbers above"
-    from bayes_scaling.data import LEFT_OUT_TAIL, RunsTableWarning, validate_runs
+    from bayes_scaling.data import LeftOutRunsWarning, RunsTableWarning, validate_runs
+    from bayes_scaling.report import LEFT_OUT_WARNING_NOTE
 
     runs = pd.DataFrame({"params": [1e9, 1e8, 2e8, 3e8, 4e8, 5e8], "tokens": [5e7, 4e9, 8e9, 6e9, 9e9, 1.2e10],
                          "loss": [3.0, 3.1, 2.9, 2.85, 2.8, 2.75]})
     with pytest.warns(RunsTableWarning) as rec:
         validate_runs(runs)
-    said = [str(r.message) for r in rec if LEFT_OUT_TAIL in str(r.message)]
-    assert len(said) == 1
-    pred = fake_fit.predict(TARGETS)
-    notes = ["warning about the runs: " + said[0]]
-    fit = dataclasses.replace(fake_fit, min_tokens_per_param=1.0)
-    assert not any("WARNING" in line for line in build_fit_report(fit, pred, None, notes=notes).summary)
-    fitted = dataclasses.replace(fake_fit, min_tokens_per_param=0.0)  # min_tokens_per_param=0: they are fitted
-    assert any(line.startswith("WARNING: the runs raised 1 warning") for line in
-               build_fit_report(fitted, pred, None, notes=notes).summary)
+    kinds = [r.category for r in rec if "tokens per parameter" in str(r.message)]
+    assert kinds == [LeftOutRunsWarning]
     runs.loc[5, "tokens"] = 2e4 * runs.loc[5, "params"]  # and one with too many tokens, which the fit keeps
     with pytest.warns(RunsTableWarning) as rec:
         validate_runs(runs)
-    both = ["warning about the runs: " + str(r.message) for r in rec if LEFT_OUT_TAIL in str(r.message)]
-    assert any(line.startswith("WARNING: the runs raised 1 warning") for line in
-               build_fit_report(fit, pred, None, notes=both).summary)
+    assert [r.category for r in rec if "tokens per parameter" in str(r.message)] == [RunsTableWarning]
+    flops = runs.iloc[:5].assign(flops=lambda d: 6 * d["params"] * d["tokens"]).drop(columns="tokens")
+    with pytest.warns(RunsTableWarning) as rec:  # tokens derived from FLOPs: a unit slip in 'flops', not left out
+        validate_runs(flops)
+    assert [r.category for r in rec if "tokens per parameter" in str(r.message)] == [RunsTableWarning]
+    pred = fake_fit.predict(TARGETS)
+    notes = [LEFT_OUT_WARNING_NOTE + "1 run(s) (row 0) have as few as 0.05 tokens per parameter"]
+    report = build_fit_report(fake_fit, pred, None, notes=notes)
+    assert not any("WARNING" in line for line in report.summary)
+    assert report.sections[-1].blocks[-1] == ("text", notes[0][0].upper() + notes[0][1:])  # still under Notes
 
 
 def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):

@@ -321,6 +321,30 @@ def test_warnings_about_the_runs_reach_the_report_and_summary_json(fake_fit, mon
                             "pass --loss-unit bits")
 
 
+def test_a_warning_only_about_runs_the_fit_leaves_out_is_kept_but_not_counted(fake_fit, monkeypatch, tmp_path):
+    """A fresh user's isoFLOP sweep was told "WARNING: the runs raised 1 warning ..., which may change the numbers
+    above" about 48 runs below 0.1 tokens per parameter that the fit had left out."""
+    import dataclasses
+
+    message = "1 run(s) (row 0) have as few as 0.05 tokens per parameter, outside 0.1-10,000; check ..."
+
+    def fake(self, runs, **kw):
+        warnings.warn(message, bs.LeftOutRunsWarning, stacklevel=2)
+        return self._fit  # set below
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", fake)
+    seen = {}
+    monkeypatch.setattr(workflow_module, "build_fit_report",
+                        lambda *a, **k: seen.update(k) or Report("stub", summary=["stub"]))
+    runs = fake_fit.runs[["params", "tokens", "loss"]]
+    for bound, prefix in [(1.0, "warning about runs the fit leaves out: "), (0.0, "warning about the runs: ")]:
+        monkeypatch.setattr(fit_module.ScalingLaw, "_fit", dataclasses.replace(fake_fit, min_tokens_per_param=bound),
+                            raising=False)
+        with pytest.warns(bs.LeftOutRunsWarning):
+            res = fit_and_report(runs, tmp_path / f"out{bound:g}", prior="weak")
+        assert res.notes[0] == prefix + message  # counted by the summary only while the fit lets those runs in
+
+
 def test_a_compute_optimal_ratio_outside_the_runs_is_named_in_a_note(fake_fit):
     """A fresh user's OpenLM fit reported 1-3 tokens per parameter from runs at 5-640 without a word of caution."""
     from conftest import make_fake_fit, synthetic_runs
