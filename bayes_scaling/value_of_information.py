@@ -43,7 +43,7 @@ from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import RunsTableError, below_tokens_per_param, one_domain_of, validate_targets
 from .intervals import interval
-from .predict import assume_unique_tokens, predictive_draws
+from .predict import assume_unique_tokens, predictive_draws, warn_extrapolation
 
 __all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY", "SHRINKAGE_RESOLUTION", "MIN_SIMS"]
 
@@ -249,6 +249,10 @@ def next_run(
                         f"left out: {'; '.join(names[:5])}{' and more' if len(names) > 5 else ''}.", UserWarning)
     dom = one_domain_of(cand, domain, "candidates", fit.domain_col) or fit.default_domain
     _warn_about_candidates(fit, cand, tgt, dom)
+    # the target's own regime: beyond R_D* epochs or below the fit's tokens-per-parameter bound, as predict says (a
+    # fresh user's target at 0.5 tokens per parameter was ranked for without a word); far beyond the runs is what a
+    # next-run target is for, so that is not warned about here
+    warn_extrapolation(fit, tgt.assign(domain=dom), "target", beyond_runs=False)
     seed = fit.random_seed if random_seed is None else random_seed
     rows = []
     for i in range(len(cand)):

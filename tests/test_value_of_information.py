@@ -261,3 +261,22 @@ def test_candidates_a_refit_would_leave_out_are_said(fake_fit):
         warnings.simplefilter("always")
         next_run(fake_fit, cands, {"params": 2e10, "tokens": 8e10}, random_seed=0, n_sims=8)  # bound 0: fits every run
     assert not [r for r in rec0 if "per parameter" in str(r.message)]
+
+
+def test_a_target_below_the_fits_tokens_per_parameter_bound_is_said(fake_fit):
+    # a fresh user's next-run target at 0.5 tokens per parameter was ranked for without a word, where predict warns
+    import dataclasses
+
+    fit = dataclasses.replace(fake_fit, min_tokens_per_param=1.0)
+    cands = pd.DataFrame({"params": [1e8], "tokens": [2e9], "label": ["twenty tokens"]})
+    with pytest.warns(bs.ExtrapolationWarning) as rec:
+        next_run(fit, cands, {"params": 1e10, "tokens": 5e9}, random_seed=0, n_sims=8)
+    said = [str(r.message) for r in rec if issubclass(r.category, bs.ExtrapolationWarning)]
+    assert said == [
+        "1 target(s) are trained on fewer than 1 token per parameter (down to 0.5), the regime the fit leaves its runs "
+        "out of (min_tokens_per_param=1): there the loss depends on the warm-up and schedule more than on size and "
+        "data, and the forecast extrapolates the law of better-trained runs; such runs can land above the interval."]
+    with warnings.catch_warnings(record=True) as rec0:  # a target far beyond the runs is what next-run is for
+        warnings.simplefilter("always")
+        next_run(fit, cands, {"params": 7e10, "tokens": 1.4e12}, random_seed=0, n_sims=8)
+    assert not [r for r in rec0 if issubclass(r.category, bs.ExtrapolationWarning)]
