@@ -77,8 +77,9 @@ def format_number(v, digits=4) -> str:
 
 def column_legend(columns: dict, shown) -> str:
     """What each shown column of a printed table means: ``"Columns:"`` and one indented line per column of
-    ``columns`` (name -> meaning) that is in ``shown``; ``""`` when none is."""
-    lines = [f"  {c}: {text}" for c, text in columns.items() if c in shown]
+    ``columns`` (name -> meaning) that is in ``shown``, in the order of ``shown`` (the table's: a fresh user found
+    next-run's ``shrinkage_se`` explained after ``ess_low``, three columns past where it stood); ``""`` when none is."""
+    lines = [f"  {c}: {columns[c]}" for c in dict.fromkeys(shown) if c in columns]
     return "\n".join(["Columns:", *lines]) if lines else ""
 
 

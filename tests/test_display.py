@@ -202,3 +202,15 @@ def test_runs_repeated_with_several_seeds_are_noted(fake_fit):
     assert note in fit._repr_html_()
     assert fit.to_dict()["data"]["repeated_configurations"] == 3
     assert "data:" not in repr(fake_fit)
+
+
+def test_a_column_legend_follows_the_tables_column_order():
+    # a fresh user found next-run's shrinkage_se explained after ess_low, three columns past where it stood
+    from bayes_scaling.display import column_legend
+    from bayes_scaling.value_of_information import NEXT_RUN_COLUMNS
+
+    shown = ["rank", "label", "width_now", "width_after", "shrinkage", "shrinkage_se", "shrinkage_per_exaflop", "ess",
+             "ess_low", "measurable"]
+    lines = column_legend(NEXT_RUN_COLUMNS, shown).splitlines()
+    assert [ln.split(":")[0].strip() for ln in lines] == ["Columns", *shown[2:]]
+    assert column_legend(NEXT_RUN_COLUMNS, ["rank", "label"]) == ""
