@@ -657,3 +657,28 @@ def test_model_form_paragraph_says_where_an_updated_kappa_came_from(fake_fit):
     plain = build_fit_report(learned, learned.predict(TARGETS), None).to_markdown()
     assert ("kappa per decade of log loss, kappa median 0.0144 (0.0016 to 0.13): learned from backtests of public data "
             "sets (chinchilla, datablations, openlm, routing).") in " ".join(plain.split())
+
+
+def test_forecasts_below_the_laws_floor_are_explained(fake_fit):
+    # a fresh user's isoFLOP recipes had E at 3.08 (3.03-3.15) above a forecast of 2.99 and the report did not say why
+    from bayes_scaling.report import forecasts_below_floor_sentence
+
+    params = pd.DataFrame({"domain": ["a", "a", "b"], "parameter": ["E", "alpha", "E"], "median": [3.084, 0.3, 2.0],
+                           "lower": [3.031, 0.2, 1.9], "upper": [3.148, 0.4, 2.1]})
+    pred = pd.DataFrame({"domain": ["a", "a", "b", "new"], "flops": [1.6e19, 1.6e20, 1.6e20, 1.6e20],
+                         "mean_loss_median": [3.136, 2.991, 2.5, 1.0]})
+    assert forecasts_below_floor_sentence(params, pred, 0.9) == (
+        "The forecasts of a (2.991 at 1.6e+20 FLOPs against E 3.084, 90% interval 3.031-3.148) lie below the law's "
+        "floor E. E is the floor of the law fitted to these runs, not a bound on the loss a larger run can reach: the "
+        "forecast adds the discrepancy term (how these runs depart from the law's shape) and the model-form error, "
+        "which take it below E here.")
+    assert forecasts_below_floor_sentence(params, pred.iloc[[0, 2, 3]], 0.9) == ""  # within E's interval: nothing
+    pred = fake_fit.predict(TARGETS)
+    e_low = float(fake_fit.parameters(0.9).query("parameter == 'E'")["lower"].iloc[0])
+    rep = build_fit_report(fake_fit, pred, None)
+    texts = [b[1] for s in rep.sections if s.title == "Forecasts" for b in s.blocks if b[0] == "text"]
+    assert not any("below the law's floor" in t for t in texts)
+    low = pred.assign(mean_loss_median=e_low - 0.01)
+    rep = build_fit_report(fake_fit, low, None)
+    texts = [b[1] for s in rep.sections if s.title == "Forecasts" for b in s.blocks if b[0] == "text"]
+    assert any(t.startswith("The forecasts of your runs (") and "below the law's floor E" in t for t in texts)
