@@ -682,3 +682,27 @@ def test_forecasts_below_the_laws_floor_are_explained(fake_fit):
     rep = build_fit_report(fake_fit, low, None)
     texts = [b[1] for s in rep.sections if s.title == "Forecasts" for b in s.blocks if b[0] == "text"]
     assert any(t.startswith("The forecasts of your runs (") and "below the law's floor E" in t for t in texts)
+
+
+def test_no_conflict_next_to_a_far_loss_gap_says_where_each_is_measured(fake_hier_fit, monkeypatch):
+    # a fresh user's recipe: "No prior-data conflict (p = 1): the runs ... lie -3% from the published law" over a loss
+    # gap of +39 % (38-39 %) at 100x its largest compute, read as a contradiction
+    import bayes_scaling.report as report_module
+
+    fit = dataclasses.replace(fake_hier_fit, prior=bs.get_prior("besiroglu2024"))
+    dep = report_module.departures(fit, domains=fit.own_domains)
+    dep.loc[dep["quantity"] == "loss gap", ["median", "lower", "upper"]] = [0.3863, 0.3806, 0.3906]
+    monkeypatch.setattr(report_module, "departures", lambda *a, **k: dep)
+    monkeypatch.setattr(report_module, "prior_data_conflict", lambda fit, d: {
+        "flag": "none", "message": f"No prior-data conflict (p = 1): the runs of '{d}' lie -3% from the published law."})
+    texts = [obj for k, obj in risk_section(fit).blocks if k == "text"]
+    said = [t for t in texts if t.startswith("No prior-data conflict")]
+    assert len(said) == len(fit.own_domains)
+    assert said[0] == (
+        f"No prior-data conflict (p = 1): the runs of '{fit.own_domains[0]}' lie -3% from the published law. Further "
+        "out its curve departs from the published one: the loss gap at the compute-optimal run with 100x the domain's "
+        "largest compute is +39% (90% interval +38% to +39%, in the table above), so forecasts there rest on the "
+        "domain's own runs, not on the published law.")
+    dep.loc[dep["quantity"] == "loss gap", ["median", "lower", "upper"]] = [0.03, 0.01, 0.05]  # within the tolerance
+    texts = [obj for k, obj in risk_section(fit).blocks if k == "text"]
+    assert not any("Further out" in t for t in texts)
