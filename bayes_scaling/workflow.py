@@ -479,7 +479,9 @@ class _CompileWatch:
                 # a fit with a reference compiles two models (the reference's summary, then the fit): said twice
                 # in the same words, it read as a repeated line
                 what = "model compiled" if not said else "second model compiled" if said == 1 else "another model compiled"
-                self.say(f"{what} after {now - t0:.0f} s (kept for later fits in this process); sampling")
+                # "after 68 s" counted the runs' checks and the model's build as well, where the Time line's compile
+                # is the compiler's alone (a fresh user read a contradiction): said as time into the fit
+                self.say(f"{what}, {now - t0:.0f} s into the fit (kept for later fits in this process); sampling")
                 known, last, said = n, now, said + 1
             elif now - last >= self.every:
                 self.say(f"still compiling or sampling ({now - t0:.0f} s so far)")

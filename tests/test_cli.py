@@ -581,7 +581,8 @@ def test_a_progress_line_while_the_model_compiles(monkeypatch):
         cache.append("reference summary")  # a fit with --reference compiles a second model
         t.sleep(0.1)
     assert lines[0].startswith("still compiling or sampling (")
-    assert [ln.split(" after ")[0] for ln in lines if "compiled" in ln] == ["model compiled", "second model compiled"]
+    assert [ln.split(", ")[0] for ln in lines if "compiled" in ln] == ["model compiled", "second model compiled"]
+    assert " s into the fit (kept for later fits in this process); sampling" in lines[1]
 
 
 @pytest.mark.slow
