@@ -465,8 +465,8 @@ def test_implausible_tokens_per_parameter_at_both_ends_are_told_apart():
     msgs = [str(w.message) for w in rec if "tokens per parameter" in str(w.message)]
     assert msgs == ["1 run(s) (row 1) have as few as 0.05 tokens per parameter; 1 run(s) (row 4) have as many as "
                     "2e+04 tokens per parameter, outside 0.1-10,000; check that 'params' and 'tokens' are raw counts "
-                    "of the same run (runs on fewer tokens than parameters are left out of a fit by default: "
-                    "min_tokens_per_param)."]
+                    "of the same run (by default a fit leaves out every run on fewer tokens than parameters, not only "
+                    "those below 0.1: min_tokens_per_param)."]
 
 
 def test_implausible_tokens_per_parameter_from_flops_name_the_flops():
