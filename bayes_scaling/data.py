@@ -45,6 +45,7 @@ from ._warnings import warn_caller
 
 __all__ = [
     "DEFAULT_DOMAIN",
+    "DEFAULT_DOMAIN_LABEL",
     "DOMAINS_CHECKED",
     "warn_unseen_domain",
     "PLAUSIBLE_TOKENS_PER_PARAM",
@@ -79,6 +80,8 @@ __all__ = [
 #: The domain of runs without a domain column (kept in saved fits and tables; a report calls it "your runs",
 #: :func:`bayes_scaling.display.domain_label`).
 DEFAULT_DOMAIN = "default"
+#: How a report names :data:`DEFAULT_DOMAIN` to a reader (:func:`bayes_scaling.display.domain_label`).
+DEFAULT_DOMAIN_LABEL = "your runs"
 
 #: Columns every runs table needs (``tokens`` may be replaced by ``flops``).
 REQUIRED_COLUMNS = ("params", "tokens", "loss")
@@ -680,6 +683,12 @@ def unseen_domain_note(name, domains, who: str) -> str:
         How the message names it, e.g. ``"--domain 'cod'"`` or ``"targets domain 'cod' (row 1)"``.
     """
     known = [str(d) for d in domains]
+    if str(name).strip().lower() == DEFAULT_DOMAIN_LABEL and DEFAULT_DOMAIN in known:
+        # the report's name for the runs of a table without a domain column: a fresh user copied it into --domain and
+        # got the new-domain forecast, 7x wider, without a word
+        return (f"{who} is how the report names the domain '{DEFAULT_DOMAIN}' (the runs of a table without a domain "
+                f"column), not a domain of this fit, so it gets the forecast for a new domain; give "
+                f"'{DEFAULT_DOMAIN}' for your runs' forecast.")
     hint = did_you_mean(name, known, cutoff=0.8, contains=True) if str(name) not in known else ""
     return f"{who} is not a domain of this fit, so it gets the forecast for a new domain; {hint}" if hint else ""
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_count, format_flops
-from .data import DEFAULT_DOMAIN, configuration_words, repeated_configurations
+from .data import DEFAULT_DOMAIN, DEFAULT_DOMAIN_LABEL, configuration_words, repeated_configurations
 
 __all__ = ["column_legend", "domain_label", "fit_text_summary", "fit_html_summary", "short_citation", "format_number", "format_count", "format_flops",
            "format_probability", "format_p_value", "table_html", "print_table", "SUMMARY_MAX_DOMAINS"]
@@ -50,7 +50,7 @@ def domain_label(domain) -> str:
     """A domain's name as a reader sees it: "your runs" for the domain of a table without a domain column (named
     ``default`` in files and tables, :data:`bayes_scaling.data.DEFAULT_DOMAIN`; next to reference runs a fresh
     user's report said "domain 'default'"), else the name itself."""
-    return "your runs" if str(domain) == DEFAULT_DOMAIN else str(domain)
+    return DEFAULT_DOMAIN_LABEL if str(domain) == DEFAULT_DOMAIN else str(domain)
 
 
 def format_number(v, digits=4) -> str:

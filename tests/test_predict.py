@@ -492,3 +492,15 @@ def test_targets_below_the_fits_tokens_per_parameter_bound_are_warned_about_and_
         fake_fit.predict(targets.iloc[:1])  # a fit that kept every run (or was saved before the bound) says nothing
     again = bs.ScalingFit.load(fit.save(tmp_path / "fit"))
     assert (again.min_tokens_per_param, again.runs_left_out) == (1.0, 3)
+
+
+def test_the_reports_name_for_your_runs_given_as_a_domain_is_warned_about():
+    # a fresh user copied "your runs" from a report into --domain of a fit with a reference and got the new-domain
+    # forecast, 7x wider, without a word
+    from bayes_scaling.data import unseen_domain_note
+
+    assert unseen_domain_note("your runs", ["default", "chinchilla"], "--domain 'your runs'") == (
+        "--domain 'your runs' is how the report names the domain 'default' (the runs of a table without a domain "
+        "column), not a domain of this fit, so it gets the forecast for a new domain; give 'default' for your runs' "
+        "forecast.")
+    assert unseen_domain_note("your runs", ["code", "web"], "x") == ""  # a fit with named domains: a new domain
