@@ -620,7 +620,8 @@ def compare(
         Invalid candidates or fewer than two.
     """
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    cand = validate_targets(candidates, needs=needs, what="candidates table", domain_col=fit.domain_col)
+    cand = validate_targets(candidates, domains=fit.domains, needs=needs, what="candidates table",
+                            domain_col=fit.domain_col)
     if len(cand) < 2:
         raise RunsTableError("compare needs at least two candidate runs; add another row (e.g. the same compute at "
                              "another N), or forecast one run with predict.")
@@ -1076,7 +1077,7 @@ def _plans(fit, table, what: str) -> tuple[pd.DataFrame, bool]:
     """A plans or pilots table: validated sizes (flops -> tokens), a unique label for every row; and whether its
     ``unique_tokens`` were filled as one epoch (a data-constrained fit and no such column)."""
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
-    t = validate_targets(table, needs=needs, what=what, domain_col=fit.domain_col).reset_index(drop=True)
+    t = validate_targets(table, domains=fit.domains, needs=needs, what=what, domain_col=fit.domain_col).reset_index(drop=True)
     assumed = "unique_tokens" in fit.law.variables and "unique_tokens" not in t
     assume_unique_tokens(fit, t, what.removesuffix(" table"), "price and value")
     if "label" not in t:

@@ -878,3 +878,15 @@ def test_decide_says_when_the_two_stages_disagree_on_the_loss_of_the_same_runs(f
                                          r"guessing reaches: the value counts 0.15 of improvement"):
         decide(fake_fit, PLANS, COSTS, ValueModel(metric="rises", baseline=0.1, money_per_unit=1e3, unit=0.01),
                metric="rises", downstream=same, random_seed=3)
+
+
+def test_a_candidates_domain_close_to_a_fitted_one_is_warned_about(fake_hier_fit):
+    # 'c4_orig/c4_val' in a compare candidates file was ranked as a new domain without a word, and flipped the answer
+    # (a fresh user); predict and --domain warned
+    typo = pd.DataFrame({"params": [7e10] * 3, "tokens": [1.4e12] * 3, "domain": ["books", "cod", "web"]})
+    with pytest.warns(bs.RunsTableWarning) as rec:
+        res = compare(fake_hier_fit, typo)
+    assert [str(r.message) for r in rec if "not a domain" in str(r.message)] == [
+        "candidates domain 'cod' (row 1) is not a domain of this fit, so it gets the forecast for a new domain; "
+        "did you mean 'code'?"]
+    assert list(res["domain_kind"]) == ["fitted", "new_domain", "fitted"]
