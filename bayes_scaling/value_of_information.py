@@ -43,7 +43,7 @@ from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import RunsTableError, below_tokens_per_param, one_domain_of, validate_targets
 from .intervals import interval
-from .predict import assume_unique_tokens, predictive_draws, warn_extrapolation
+from .predict import assume_unique_tokens, domain_generator, predictive_draws, warn_extrapolation
 
 __all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY", "SHRINKAGE_RESOLUTION", "MIN_SIMS"]
 
@@ -116,6 +116,7 @@ def expected_width_after(
     prob: float = 0.9,
     n_sims: int = 64,
     rng: np.random.Generator,
+    domain_seed: int | None = None,
 ) -> dict:
     """Expected interval width at the target after observing one candidate run.
 
@@ -129,6 +130,11 @@ def expected_width_after(
     n_sims : int
         Simulated outcomes of the candidate.
     rng : numpy.random.Generator
+        The simulated outcomes and the run-to-run noise.
+    domain_seed : int, optional
+        For a domain the fit has not seen: its parameters are drawn once from
+        :func:`~bayes_scaling.predict.domain_generator` with this seed, for the candidate and the target alike (as
+        predict draws them). Default: from ``rng``, once for both.
 
     Returns
     -------
@@ -139,8 +145,19 @@ def expected_width_after(
         one simulation), ``min_ess`` (smallest effective sample size of the importance
         weights).
     """
-    mean_c, new_c = predictive_draws(fit, candidate, domain, rng)
-    mean_t, _ = predictive_draws(fit, target, domain, rng)
+    # the candidate and the target under the same parameter draws: a new domain's were drawn twice, once for each, so
+    # the reweighting by the candidate's outcome said nothing of the target, and width_now differed by candidate
+    # (a fresh user's five candidates for one target had width_now 0.955-1.023)
+    if domain in fit.domains:
+        mean_c, new_c = predictive_draws(fit, candidate, domain, rng)
+        mean_t, _ = predictive_draws(fit, target, domain, rng)
+    else:
+        state = (domain_generator(domain_seed, domain) if domain_seed is not None
+                 else np.random.default_rng(rng.integers(2**63)))
+        shared = state.bit_generator.state
+        mean_c, new_c = predictive_draws(fit, candidate, domain, state, row_rngs=[rng])
+        state.bit_generator.state = shared
+        mean_t, _ = predictive_draws(fit, target, domain, state, row_rngs=[rng])
     lt = np.exp(mean_t[:, 0])
     med = float(np.median(lt))
     # the width now uses the same (inverted-CDF) quantiles as the reweighted widths, with equal
@@ -229,7 +246,8 @@ def next_run(
                          f"the estimate's Monte Carlo error needs several), got {n_sims!r}; the default is 64.")
     needs = tuple(v for v in fit.law.variables if v != "unique_tokens")
     # a candidate is a run to train: its cost needs N and D (or C), whatever the law reads
-    cand = validate_targets(candidates, needs=("params", "tokens"), what="candidates table", domain_col=fit.domain_col)
+    cand = validate_targets(candidates, domains=fit.domains, needs=("params", "tokens"), what="candidates table",
+                            domain_col=fit.domain_col)
     if isinstance(target, dict):
         target = pd.DataFrame([target])
     tgt = validate_targets(target, needs=needs, domain_col=fit.domain_col).iloc[[0]]
@@ -257,7 +275,8 @@ def next_run(
     rows = []
     for i in range(len(cand)):
         c = cand.iloc[[i]]
-        res = expected_width_after(fit, c, tgt, dom, prob=prob, n_sims=n_sims, rng=_candidate_rng(seed, c))
+        res = expected_width_after(fit, c, tgt, dom, prob=prob, n_sims=n_sims, rng=_candidate_rng(seed, c),
+                                   domain_seed=seed)
         rows.append(res)
     out = cand.copy().reset_index(drop=True)
     out["width_now"] = [r["width_now"] for r in rows]
@@ -369,15 +388,18 @@ def _warn_about_ranking(out: pd.DataFrame, min_ess: float) -> None:
                     f"of its width, width_now {out['width_now'].iloc[0]:.3g}, and by twice the estimate's Monte Carlo "
                     "error): one more run of these sizes would not change this forecast measurably, so the ranking "
                     "says nothing; try candidates nearer the target.", UserWarning)
+    # no "refit with more draws": a fresh user's refit with 4x the draws left 4 of 5 candidates at low ess (one went
+    # from 390 to 102): such a run would pin the forecast more tightly than any affordable number of draws can show
     elif out["ess_low"].all():
         warn_caller(f"every candidate's width_after rests on few posterior draws (ess below {min_ess:g}; at most "
-                    f"{out['ess'].max():.3g}): optimistic estimates whose order can change with the seed; refit with "
-                    "more draws (--draws) before choosing.", UserWarning)
+                    f"{out['ess'].max():.3g}): each of these runs would pin the forecast more tightly than the fit's "
+                    "draws can show, so the shrinkage is optimistic and the order can change with the seed; read them "
+                    "as large gains of uncertain size, not as a ranking.", UserWarning)
     elif bool(out["ess_low"].iloc[0]):  # a fresh user's first-ranked candidate rested on one draw (ess 1-3)
         warn_caller(f"the first-ranked candidate's width_after rests on few posterior draws (ess "
-                    f"{out['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False, or "
-                    "refit with more draws (--draws) before choosing.", UserWarning)
+                    f"{out['ess'].iloc[0]:.3g}): an optimistic estimate; prefer a candidate with ess_low False.",
+                    UserWarning)
     elif out["ess_low"].any():  # 3 of 4 candidates at ess 1-15 reordered between seeds, without a word (a fresh user)
         warn_caller(f"{int(out['ess_low'].sum())} of {len(out)} candidates' width_after rest on few posterior draws "
-                    "(ess_low True): their shrinkage and rank can change with --seed; compare them only after a refit "
-                    "with more draws (--draws).", UserWarning)
+                    "(ess_low True): their shrinkage is optimistic and their rank can change with --seed; rank by "
+                    "those with ess_low False.", UserWarning)

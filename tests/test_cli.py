@@ -745,7 +745,7 @@ def test_next_run_warns_when_other_candidates_rest_on_few_draws(tmp_path, fake_f
     assert err == ("warning: 1 candidate(s) repeat a run already made: repeat smallest; a repeat measures the run-to-run "
                    "noise, not the law.\n"
                    "warning: 1 of 2 candidates' width_after rest on few posterior draws (ess_low True): their shrinkage "
-                   "and rank can change with --seed; compare them only after a refit with more draws (--draws).\n")
+                   "is optimistic and their rank can change with --seed; rank by those with ess_low False.\n")
 
 
 @pytest.mark.slow
