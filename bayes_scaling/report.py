@@ -1097,7 +1097,7 @@ def build_fit_report(
         if fixed is not None:  # a fresh user's routing frontier: 6e-5 tokens per parameter, sizes over six decades
             sec.text(f"Every run has one {_SIZE_WORDS[fixed]}: the runs do not measure how a budget splits between N and "
                      "D, so this table rests on the prior and the law's form, not on the runs; its figure is left out. "
-                     "Runs at other token counts would measure it.")
+                     "Runs at other " + ("token counts" if fixed == "tokens" else "model sizes") + " would measure it.")
         else:
             sec.figure(plot_frontier(fit, np.geomspace(float(c.min()), top, 60), prob=prob, domain=fig_dom)[0], "frontier",
                        f"N_opt(C) and D_opt(C) with {prob:.0%} bands (C = 6ND), and their ratio D/N, tokens per "

@@ -706,3 +706,21 @@ def test_no_conflict_next_to_a_far_loss_gap_says_where_each_is_measured(fake_hie
     dep.loc[dep["quantity"] == "loss gap", ["median", "lower", "upper"]] = [0.03, 0.01, 0.05]  # within the tolerance
     texts = [obj for k, obj in risk_section(fit).blocks if k == "text"]
     assert not any("Further out" in t for t in texts)
+
+
+@pytest.mark.parametrize("fixed, words", [("tokens", "token counts"), ("params", "model sizes")])
+def test_runs_of_one_size_are_told_which_runs_would_measure_the_split(fixed, words):
+    # all runs at N = 10.6M on five token counts were told "Runs at other token counts would measure it" (a fresh user)
+    import warnings as w
+
+    from conftest import make_fake_fit, synthetic_runs
+
+    runs = synthetic_runs(ratios=(5, 10, 20, 40, 80, 160))
+    runs = runs[runs[fixed] == runs[fixed].iloc[0]] if fixed == "params" else runs.assign(tokens=2e10)
+    with w.catch_warnings():
+        w.simplefilter("ignore")
+        fit = make_fake_fit(runs.reset_index(drop=True), prior="besiroglu2024")
+        rep = build_fit_report(fit, fit.predict(TARGETS), fit.frontier([1e21]))
+    texts = [b[1] for s in rep.sections if s.title == "Compute-optimal frontier" for b in s.blocks if b[0] == "text"]
+    assert any(t.startswith("Every run has one ") and t.endswith(f"Runs at other {words} would measure it.")
+               for t in texts), texts
