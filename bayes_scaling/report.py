@@ -656,13 +656,14 @@ def far_runs_sentence(fit, far: pd.DataFrame, listed_in: str = "") -> str:
     cols = [c for c in fit.law.variables if c in far]
     several = far["domain"].nunique() > 1 or len(fit.own_domains) > 1
     shown = "; ".join((f"{r.domain}: " if several else "") + f"{_run_phrase(r, cols)}, loss {r.loss:.3f} nats/token "
-                      f"({r.noise_scales:.0f} noise scales)" for r in far.head(2).itertuples(index=False))
+                      f"({r.noise_scales:.1f} noise scales)" for r in far.head(2).itertuples(index=False))
     return (f"{len(far)} run(s) lie more than {FAR_ABOVE_SCALES:g} noise scales above the fitted law ({shown}"
             + (f"; and {len(far) - 2} more" if len(far) > 2 else "")
             + (f"; all of them in {listed_in}" if listed_in and len(far) > 2 else "")
             + "): outside the law's regime (very few tokens "
-            "per parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They widen the "
-            "interval for one new run; if they are not the regime you forecast, drop them and fit again.")
+            "per parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They can widen the "
+            "interval for one new run (through the noise's tail); if they are not the regime you forecast, drop them "
+            "and fit again.")
 
 
 def _heavy_tail_text(fit, heavy, cols, prob) -> str:

@@ -438,11 +438,13 @@ def test_runs_far_above_the_law_are_named_in_the_summary_whatever_the_tail_weigh
     assert far["noise_scales"].iloc[0] > far["noise_scales"].iloc[1] > 5
     r3, r7 = runs.loc[3], runs.loc[7]
     sentence = (f"2 run(s) lie more than 5 noise scales above the fitted law (N = {format_count(r3.params)}, D = "
-                f"{format_count(r3.tokens)}, loss {r3.loss:.3f} nats/token ({far['noise_scales'].iloc[0]:.0f} noise "
+                f"{format_count(r3.tokens)}, loss {r3.loss:.3f} nats/token ({far['noise_scales'].iloc[0]:.1f} noise "
                 f"scales); N = {format_count(r7.params)}, D = {format_count(r7.tokens)}, loss {r7.loss:.3f} nats/token "
-                f"({far['noise_scales'].iloc[1]:.0f} noise scales)): outside the law's regime (very few tokens per "
-                "parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They widen the interval "
-                "for one new run; if they are not the regime you forecast, drop them and fit again.")
+                f"({far['noise_scales'].iloc[1]:.1f} noise scales)): outside the law's regime (very few tokens per "
+                "parameter, many epochs), failed runs, early checkpoints or mis-logged losses? They can widen the "
+                "interval for one new run (through the noise's tail); if they are not the regime you forecast, drop "
+                "them and fit again.")
+    assert "more than 5 noise scales" in sentence and "(5 noise scales)" not in sentence  # 5.07 read as 5 (a fresh user)
     assert far_runs_sentence(fit, far) == sentence
     assert sentence in build_fit_report(fit, fit.predict(TARGETS), None).summary
     # a law of C alone names its runs by C (they were named by nothing: "(, loss 5.006", a fresh user)
