@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._text import tokens_per_param_text
+from ._text import did_you_mean, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, below_tokens_per_param, read_runs, validate_runs
 from .datasets import embedded_runs, load_chinchilla
@@ -140,6 +140,10 @@ def resolve_reference(reference) -> pd.DataFrame | None:
     if isinstance(reference, str) and reference == "chinchilla":
         return load_chinchilla()
     if isinstance(reference, (str, Path)):
+        if not Path(reference).exists() and did_you_mean(str(reference), ["chinchilla"], cutoff=0.8):
+            # '--reference chinchila' was told only "file 'chinchila' does not exist; check the path" (a fresh user)
+            raise RunsTableError(f"reference runs file '{reference}' does not exist; did you mean the embedded "
+                                 "'chinchilla' (reference='chinchilla')?")
         return read_runs(reference, what="reference runs")
     if isinstance(reference, pd.DataFrame):
         return reference

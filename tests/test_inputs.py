@@ -248,3 +248,14 @@ def test_runs_trained_on_fewer_tokens_than_parameters_are_left_out_with_a_note()
         True, False, False, False]
     with pytest.raises(ValueError, match=r"min_tokens_per_param must be a finite number >= 0 \(0 fits every run\), not -1"):
         bs.ScalingLaw(min_tokens_per_param=-1)
+
+
+def test_a_misspelt_embedded_reference_is_named(tmp_path, monkeypatch):
+    # '--reference chinchila' was told only "file 'chinchila' does not exist; check the path" (a fresh user)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(bs.RunsTableError) as err:
+        resolve_reference("chinchila")
+    assert str(err.value) == ("reference runs file 'chinchila' does not exist; did you mean the embedded 'chinchilla' "
+                              "(reference='chinchilla')?")
+    with pytest.raises(bs.RunsTableError, match=r"^reference runs file 'runs/ref.csv' does not exist; check the path\."):
+        resolve_reference("runs/ref.csv")
