@@ -312,7 +312,12 @@ COMPARED_DOMAINS = 6
 _VARIABLE_WORDS = {"params": "parameters", "tokens": "tokens", "flops": "FLOPs"}
 
 
-def domains_compared_sentence(fit, row: pd.Series) -> str:
+#: The end of :func:`domains_compared_sentence`: where comparing domains' losses means something.
+COMPARED_CAVEAT = (" These compare like with like only where the domains are scored on the same data (training mixes or "
+                   "recipes evaluated on one validation set), not across evaluation sets.")
+
+
+def domains_compared_sentence(fit, row: pd.Series, caveat: bool = True) -> str:
     """The fit's own domains compared at one run: each one's expected loss there and how often it is the lowest.
 
     The expected log loss of every domain at the run's sizes comes from the same posterior draws
@@ -325,6 +330,8 @@ def domains_compared_sentence(fit, row: pd.Series) -> str:
     fit : ScalingFit
     row : pandas.Series or dict
         A target with the law's variables (the report's headline run), e.g. ``{"params": 1.3e9, "tokens": 1.3e11}``.
+    caveat : bool, default True
+        End with :data:`COMPARED_CAVEAT` (a report comparing at several sizes says it once).
 
     Returns
     -------
@@ -345,9 +352,8 @@ def domains_compared_sentence(fit, row: pd.Series) -> str:
     more = f" and {len(own) - COMPARED_DOMAINS} more" if len(own) > COMPARED_DOMAINS else ""
     sizes = " on ".join(f"{format_count(row[v])} {_VARIABLE_WORDS.get(v, v)}" for v in fit.law.variables
                         if v in ("params", "tokens", "flops"))
-    return (f"At {sizes}, the domains' expected losses, lowest first: " + ", ".join(parts) + more + ". These compare "
-            "like with like only where the domains are scored on the same data (training mixes or recipes evaluated on "
-            "one validation set), not across evaluation sets.")
+    return (f"At {sizes}, the domains' expected losses, lowest first: " + ", ".join(parts) + more + "."
+            + (COMPARED_CAVEAT if caveat else ""))
 
 
 def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None) -> str:
@@ -884,8 +890,12 @@ def build_fit_report(
         # at each target size (up to COMPARED_TARGETS): the first only was compared, and a manager asking which recipe
         # to scale to 1.3B got the answer at 370M (a fresh user)
         sizes = [v for v in law.variables if v in predictions]
-        for _, row in (predictions.drop_duplicates(sizes).head(COMPARED_TARGETS).iterrows() if sizes else ()):
-            if compared := domains_compared_sentence(fit, row):
+        # smallest first, the caveat once, after the last (a fresh user's three bullets came as 2.26B, 7.34B, 3.96B,
+        # each with the same caveat)
+        rows = (predictions.drop_duplicates(sizes).head(COMPARED_TARGETS).sort_values(sizes, kind="stable")
+                if sizes else predictions.iloc[:0])
+        for k, (_, row) in enumerate(rows.iterrows()):
+            if compared := domains_compared_sentence(fit, row, caveat=k == len(rows) - 1):
                 rep.summary.append(compared)
     far = runs_far_above(fit, prob) if far_runs is None else far_runs
     if len(far):  # said only under "Law and prior", and only for a heavy tail (two fresh users)

@@ -603,11 +603,14 @@ def test_a_report_of_several_domains_compares_them_at_each_target_size_and_names
     from bayes_scaling.report import domains_compared_sentence
     from bayes_scaling.workflow import expand_targets
 
-    t = pd.DataFrame({"params": [1e9, 7e10], "tokens": [2e10, 1.4e12]})
+    t = pd.DataFrame({"params": [7e10, 1e9], "tokens": [1.4e12, 2e10]})
     pred = fake_hier_fit.predict(expand_targets(fake_hier_fit, t))
     summary = build_fit_report(fake_hier_fit, pred, None).summary
     compared = [s for s in summary if "the domains' expected losses" in s]
-    assert compared == [domains_compared_sentence(fake_hier_fit, t.iloc[i]) for i in (0, 1)]
+    # smallest first, and the caveat once, at the end (a fresh user's came as 2.26B, 7.34B, 3.96B, each with it)
+    assert compared == [domains_compared_sentence(fake_hier_fit, t.iloc[1], caveat=False),
+                        domains_compared_sentence(fake_hier_fit, t.iloc[0])]
+    assert sum("not across evaluation sets" in s for s in summary) == 1
     assert ("The runs cover 3 domains: the Forecasts section gives each of them and a new, unseen domain (the "
             "population forecast); one figure draws every domain's runs and fit, the others are drawn for ") in \
         " ".join(summary)
