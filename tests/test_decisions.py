@@ -890,3 +890,15 @@ def test_a_candidates_domain_close_to_a_fitted_one_is_warned_about(fake_hier_fit
         "candidates domain 'cod' (row 1) is not a domain of this fit, so it gets the forecast for a new domain; "
         "did you mean 'code'?"]
     assert list(res["domain_kind"]) == ["fitted", "new_domain", "fitted"]
+
+
+def test_compare_says_when_its_first_candidate_trains_at_a_split_no_run_has(fake_fit):
+    # "5.7B x 5tpp ranks first" from runs at 20-80 tokens per parameter, without a word, where frontier called that
+    # split an extrapolation; the one held-out run there was 5 % off (a fresh user). The fake fit's runs: 5-200.
+    c = 1e22
+    cands = pd.DataFrame({"label": ["300 tpp", "1000 tpp"], "params": [np.sqrt(c / 6 / 300), np.sqrt(c / 6 / 1000)]})
+    res = compare(fake_fit, cands.assign(tokens=c / (6 * cands["params"])))
+    assert res.loc[res["rank"] == 1, "label"].item() == "300 tpp"
+    assert compare_summary(res).endswith(
+        " It trains on 300 tokens per parameter, outside the 5-200 of the runs behind its forecast: its lead rests on "
+        "the law's form at that split, not on runs; a run near that split would check it.")
