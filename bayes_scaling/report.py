@@ -24,7 +24,7 @@ from matplotlib import pyplot as plt
 
 from ._text import listed, tokens_per_param_text
 from ._version import __version__
-from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, fitted_tokens_per_param, configuration_words, repeated_configurations, single_size_axis
+from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, below_tokens_per_param, fitted_tokens_per_param, configuration_words, repeated_configurations, single_size_axis
 from .display import domain_label, format_count, format_flops, format_number, format_p_value, format_probability, table_html
 from .investment import format_money
 from .plots import (
@@ -953,10 +953,18 @@ def build_fit_report(
         sec.text(f"{len(reps)} configuration(s) (same {configuration_words(reps)}) were trained more than once ({int(reps.sum())} "
                  "runs, e.g. several seeds): every run is kept, and their spread informs the run-to-run noise.")
     if len(ref):
+        # a fresh user's Chinchilla reference had B 3434 (beta 0.39) where the demo's fit of the same runs had 1506
+        # (0.35), without a word: the reference keeps its 11 runs below the bound the user's runs are held to
+        low = int(below_tokens_per_param(ref, fit.min_tokens_per_param).sum()) if fit.min_tokens_per_param > 0 else 0
         sec.text(
             f"Reference runs, fitted alongside but not part of your data: {len(ref)} runs of "
             + ", ".join(fit.reference_domains)
-            + " (they inform the population of domains through a summary of their own posterior)."
+            + " (they inform the population of domains through a summary of their own posterior, fitted with a weak "
+              "prior on every reference run as given"
+            + (f", including the {low} on fewer than {tokens_per_param_text(fit.min_tokens_per_param)} that your "
+               "runs' rule leaves out, as the published fit did; so their parameters here differ from a fit that "
+               "leaves those out, such as the demo's" if low else "")
+            + ")."
         )
     if data_note:
         sec.text(data_note)

@@ -216,6 +216,17 @@ def test_reference_runs_are_kept_apart_from_the_users(fake_hier_fit, unrasterize
     texts = [obj for kind, obj in rep.sections[0].blocks if kind == "text"]
     assert texts[0].startswith("16 training runs in 2 domains; N from ")
     assert "Reference runs, fitted alongside but not part of your data: 8 runs of web" in texts[1]
+    assert texts[1].endswith("summary of their own posterior, fitted with a weak prior on every reference run as "
+                             "given).")
+    # a fresh user's Chinchilla reference had B 3434 where the demo's fit of the same runs had 1506, without a word:
+    # the reference keeps its runs below the bound the user's runs are held to
+    i = runs.index[runs["is_reference"]][:2]
+    runs.loc[i, "tokens"] = 0.5 * runs.loc[i, "params"]
+    fit = dataclasses.replace(fit, runs=runs, min_tokens_per_param=1.0)
+    texts = [obj for kind, obj in build_fit_report(fit, pred, None).sections[0].blocks if kind == "text"]
+    assert texts[1].endswith("fitted with a weak prior on every reference run as given, including the 2 on fewer than "
+                             "1 token per parameter that your runs' rule leaves out, as the published fit did; so "
+                             "their parameters here differ from a fit that leaves those out, such as the demo's).")
 
 
 def test_markdown_has_no_escaped_html_and_says_when_the_published_value_is_outside(fake_fit, tmp_path,
