@@ -50,6 +50,8 @@ __all__ = [
     "Figure",
     "build_fit_report",
     "domains_compared_sentence",
+    "COMPARED_CAVEAT",
+    "forecasts_below_floor_sentence",
     "DEFAULT_TARGETS",
     "sensitivity_section",
     "TARGET_BUDGETS",
