@@ -693,12 +693,11 @@ def compare(
     # rests on the law's form (a fresh user was told "5.7B x 5 tokens per parameter ranks first" from runs at 20-80,
     # with no word, where frontier called that split an extrapolation; the one held-out run there was 5 % off)
     top = out.iloc[order[0]]
-    runs = fit.own_runs(top["domain"])
-    if {"params", "tokens"} <= set(runs) and "tokens" in out and len(runs):
-        ratio = (runs["tokens"] / runs["params"]).to_numpy(float)
+    span = fit.tokens_per_param_span(top["domain"])
+    if span is not None and "tokens" in out:
         tpp = float(top["tokens"]) / float(top["params"])
-        if not ratio.min() <= tpp <= ratio.max():
-            out.attrs["first_outside_runs"] = (tpp, float(ratio.min()), float(ratio.max()))
+        if not span[0] <= tpp <= span[1]:
+            out.attrs["first_outside_runs"] = (tpp, *span)
     return out
 
 

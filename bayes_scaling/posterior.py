@@ -319,6 +319,16 @@ class ScalingFit:
         own = runs[~runs["is_reference"]] if "is_reference" in runs else runs
         return own if len(own) else runs
 
+    def tokens_per_param_span(self, domain: str | None = None) -> tuple[float, float] | None:
+        """Lowest and highest tokens per parameter (D / N) of the runs a domain's forecasts rest on
+        (:meth:`own_runs`): a compute-optimal split or a candidate outside it is an extrapolation of the law. None
+        for runs without ``params`` and ``tokens`` (a law of C alone)."""
+        runs = self.own_runs(domain)
+        if not len(runs) or not {"params", "tokens"} <= set(runs):
+            return None
+        ratio = (runs["tokens"] / runs["params"]).to_numpy(float)
+        return float(ratio.min()), float(ratio.max())
+
     def extrapolation_error(self, table: pd.DataFrame, domain: str | None = None) -> np.ndarray:
         """Draws of the model-form error of log loss at the rows of ``table``, shape (S, n).
 

@@ -806,7 +806,8 @@ def build_fit_report(
     if frontier is not None and "domain" in frontier and frontier["domain"].nunique() > 1:
         front_dom = frontier[frontier["domain"] == head_dom]
     # --- summary
-    head_runs = fit.own_runs(predictions.iloc[0].get("domain") if len(predictions) else None)
+    head_key = predictions.iloc[0].get("domain") if len(predictions) else None
+    head_runs = fit.own_runs(head_key)
     fixed = single_size_axis(head_runs) if law.has_allocation else None  # runs at one D (or one N)
     if len(predictions):
         row = predictions.iloc[0]
@@ -852,13 +853,12 @@ def build_fit_report(
     if front_dom is not None and len(front_dom):
         f = front_dom.iloc[-1]
         where = f" for {head_dom}" if several else ""
-        front_runs = fit.own_runs(head_dom) if head_dom in fit.domains else head_runs
-        ratio = (front_runs["tokens"] / front_runs["params"]).to_numpy(float) if law.has_allocation and len(
-            front_runs) else np.array([])
+        ends = (fit.tokens_per_param_span(head_dom if head_dom in fit.domains else head_key) if law.has_allocation
+                else None)
         beyond = ""
-        if not fixed and ratio.size and not ratio.min() <= f["tokens_per_param_median"] <= ratio.max():
+        if not fixed and ends is not None and not ends[0] <= f["tokens_per_param_median"] <= ends[1]:
             # said only under Notes, while the headline gave 4.7 tokens per parameter from runs at 20-320 (a fresh user)
-            beyond = (f"; the runs lie at {format_number(ratio.min(), 2)}–{format_number(ratio.max(), 3)} tokens per "
+            beyond = (f"; the runs lie at {format_number(ends[0], 2)}–{format_number(ends[1], 3)} tokens per "
                       "parameter, so this split is an extrapolation of the law")
             lo, hi = fitted_tokens_per_param(fit.min_tokens_per_param)
             if not lo <= f["tokens_per_param_median"] <= hi:

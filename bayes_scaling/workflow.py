@@ -204,15 +204,14 @@ def _allocation_outside_the_runs(fit: ScalingFit, fr: pd.DataFrame, dom: str) ->
     5-640)."""
     if "tokens_per_param_median" not in fr or fr.empty:
         return ""
-    runs = fit.own_runs(dom)  # a domain's runs, or every run of the user's for the new domain
-    if runs.empty:
+    ends = fit.tokens_per_param_span(dom)  # a domain's runs, or every run of the user's for the new domain
+    if ends is None:
         return ""
-    ratio = (runs["tokens"] / runs["params"]).to_numpy(float)
+    lo, hi = ends
     tpp = fr["tokens_per_param_median"].to_numpy(float)
-    lo, hi = float(ratio.min()), float(ratio.max())
     if not ((tpp < lo) | (tpp > hi)).any():
         return ""
-    span, runs_span = format_span(tpp), format_span(ratio)
+    span, runs_span = format_span(tpp), format_span(ends)
     if dom != NEW_DOMAIN and len(fit.domains) == 1:
         return f"{span} (the runs {runs_span})"
     if dom == DEFAULT_DOMAIN:  # next to reference runs: "your runs 109-149 (its runs 5-10)" read as the runs' ratio

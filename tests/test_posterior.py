@@ -271,3 +271,14 @@ def test_own_domains_leave_the_reference_out_and_pick_the_default_domain(fake_hi
     assert with_ref.default_domain == "code"
     every = dataclasses.replace(fake_hier_fit, reference_domains=["books", "code", "web"])
     assert every.own_domains == ["books", "code", "web"]
+
+
+def test_tokens_per_param_span_is_that_of_the_runs_behind_a_domains_forecasts(fake_fit, fake_hier_fit):
+    # one place for the D/N span that compare, the frontier note and the report's frontier sentence check against
+    assert fake_fit.tokens_per_param_span() == pytest.approx((5.0, 200.0))
+    runs = fake_hier_fit.runs
+    code = runs[runs["domain"] == "code"]
+    assert fake_hier_fit.tokens_per_param_span("code") == pytest.approx(
+        ((code["tokens"] / code["params"]).min(), (code["tokens"] / code["params"]).max()))
+    every = runs["tokens"] / runs["params"]
+    assert fake_hier_fit.tokens_per_param_span("legal-contracts") == pytest.approx((every.min(), every.max()))
