@@ -263,6 +263,12 @@ def test_backtest_cli_prints_and_writes(tmp_path, capsys):
         backtest_cli([str(csv), "--split-by", "smallest", "--cutoff", "1e21", "--k", "3", "--quiet"])
     with pytest.raises(ValueError, match="--k goes with --split-by smallest"):
         backtest_cli([str(csv), "--cutoff", "1e21", "--k", "3", "--quiet"])
+    # without --k, the message still names the --cutoff that does not go with smallest (not only the missing --k)
+    with pytest.raises(ValueError, match=r"--cutoff 1e\+21 goes with --split-by params, tokens or flops, not with "
+                                         "smallest"):
+        backtest_cli([str(csv), "--split-by", "smallest", "--cutoff", "1e21", "--quiet"])
+    with pytest.raises(ValueError, match="--split-by smallest needs --k"):
+        backtest_cli([str(csv), "--split-by", "smallest", "--quiet"])
     with pytest.raises(bs.RunsTableError, match="no runs to score"):
         backtest_cli([str(csv), "--cutoff", "1e30", "--methods", "published", "--quiet"])
     with pytest.raises(ValueError, match="--prob"):

@@ -211,11 +211,13 @@ def backtest_cli(args) -> int:
     if heldout is not None:
         split = None
     elif by == "smallest":  # --split-by smallest --k K: the k smallest runs of each domain, by compute
+        if cutoff is not None:
+            # a fresh user gave --split-by smallest --cutoff 1e21 and was told only that --k was missing
+            raise ValueError("give exactly one of --cutoff (e.g. --split-by flops --cutoff 1e21) and --split-by "
+                             f"smallest --k K (e.g. --k 4): --cutoff {cutoff:g} goes with --split-by params, tokens "
+                             "or flops, not with smallest.")
         if k is None:
             raise ValueError("--split-by smallest needs --k (runs per domain used for fitting), e.g. --k 4.")
-        if cutoff is not None:
-            raise ValueError("give exactly one of --cutoff (e.g. --split-by flops --cutoff 1e21) and --split-by "
-                             "smallest --k K (e.g. --k 4).")
         by = "flops"
     elif k is not None:
         raise ValueError(f"--k goes with --split-by smallest (the k smallest runs of each domain); with --split-by {by} "
