@@ -478,6 +478,9 @@ class _CompileWatch:
                 # a fit with a reference compiles two models (the reference's summary, then the fit): said twice
                 # in the same words, it read as a repeated line
                 what = "model compiled" if not said else "second model compiled" if said == 1 else "another model compiled"
+                if said:  # "second model compiled" was unexplained (a fresh user): say which fits need another shape
+                    what += (" (a model of another shape: the reference runs' own fit or the fit of the smaller runs "
+                             "for the model-form error)")
                 # "after 68 s" counted the runs' checks and the model's build as well, where the Time line's compile
                 # is the compiler's alone (a fresh user read a contradiction): said as time into the fit
                 self.say(f"{what}, {now - t0:.0f} s into the fit (kept for later fits in this process); sampling")

@@ -581,8 +581,11 @@ def test_a_progress_line_while_the_model_compiles(monkeypatch):
         cache.append("reference summary")  # a fit with --reference compiles a second model
         t.sleep(0.1)
     assert lines[0].startswith("still compiling or sampling (")
-    assert [ln.split(", ")[0] for ln in lines if "compiled" in ln] == ["model compiled", "second model compiled"]
+    assert [ln.split(", ")[0].split(" (")[0] for ln in lines if "compiled" in ln] == ["model compiled",
+                                                                                     "second model compiled"]
     assert " s into the fit (kept for later fits in this process); sampling" in lines[1]
+    assert lines[2].startswith("second model compiled (a model of another shape: the reference runs' own fit or the "
+                               "fit of the smaller runs for the model-form error), ")
 
 
 @pytest.mark.slow
