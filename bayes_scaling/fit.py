@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .data import RunsTableError
-from .diagnostics import ESS_MIN_PER_CHAIN, ConvergenceWarning, Diagnostics, check_convergence
+from .diagnostics import DIVERGENT_MAX, ESS_MIN_PER_CHAIN, ConvergenceWarning, Diagnostics, check_convergence
 from .inference import LONG_TREEDEPTH, LONG_TUNE, SamplerConfig, sample_posterior
 from .inputs import MIN_TOKENS_PER_PARAM, FitInputs, build_inputs
 from .laws import ROLE_ORDER, Law, get_law
@@ -93,7 +93,8 @@ class RetryPolicy:
 
         Twice the draws when the first had too few effective draws (with the long settings already, as many as
         its effective sample size asks for, see :attr:`ess_margin`); target acceptance
-        :attr:`target_accept` (smaller steps) when it had divergent draws and the default target
+        :attr:`target_accept` (smaller steps) when it had divergent draws (after the quick settings: as many as
+        fail the checks, :data:`~bayes_scaling.diagnostics.DIVERGENT_MAX`) and the default target
         was used (measured on 24 OpenLM domains with 5 runs each, all at one model size: the fits that
         still diverged after the long warm-up, 0.2-1.8 % of their draws at target 0.95, are where the
         step size was too large; at 0.99 none of them fails, ``benchmarks/bench_few_runs.py``).
@@ -102,11 +103,16 @@ class RetryPolicy:
         have = min(first.min_ess_bulk, first.min_ess_tail)
         low_ess = have < need
         target = quick.target_accept
-        if first.divergences and target == SamplerConfig().target_accept:
+        long_first = (quick.tune, quick.max_treedepth) == (self.tune, self.max_treedepth)
+        # after quick settings, divergent draws within the limit (DIVERGENT_MAX) did not fail the checks, and the
+        # long warm-up adapts the step size anew: of 4 such fits in ~140 (Chinchilla seeds 0-19, 24 OpenLM 5-run
+        # domains and 6 routing sets at 3-4 seeds), all passed at the default target and 3 at 0.99, which took
+        # twice as long (the demo's fit: 3.3 s against 7.2 s; benchmarks/results/quick_settings.md)
+        diverged = (first.divergences >= DIVERGENT_MAX * first.n_draws) if not long_first else first.divergences > 0
+        if diverged and target == SamplerConfig().target_accept:
             target = max(target, self.target_accept)
         # a first attempt that already had the long settings (a hierarchical fit) gets twice the draws
         # unless a higher target acceptance changes it: the same settings would give the same draws
-        long_first = (quick.tune, quick.max_treedepth) == (self.tune, self.max_treedepth)
         same = long_first and quick.target_accept == target
         draws = 2 * quick.draws if low_ess or same else quick.draws
         if low_ess and long_first and np.isfinite(have) and have > 0:
