@@ -91,7 +91,7 @@ def main(tunes=(300, 500)) -> str:
     for tune in tunes[1:]:
         s[f"expected_ratio_{tune}_to_{base}"] = s[f"expected_s_{tune}"] / s[f"expected_s_{base}"]
     lines = [f"## Quick sampler settings of one-domain fits: warm-up {', '.join(map(str, tunes))} at tree depth "
-             f"{QUICK_DEPTH} (CPython {sys.version.split()[0]}; {machine()}; {time.perf_counter() - t0:.0f} s)", "",
+             f"{QUICK_DEPTH} ({machine()}; {time.perf_counter() - t0:.0f} s)", "",
              "Sampling seconds per fit (the compile excluded: each model shape is compiled once). `expected_s` = the "
              "quick attempt plus, for the fits that fail it, the long attempt (the package's retry).", "",
              md_table(s), "", "### Per fit", "", md_table(df)]
