@@ -326,7 +326,8 @@ class ScalingLaw:
         reference : {"chinchilla"}, path or DataFrame, optional
             Reference runs fitted alongside as sibling domains of a hierarchical model.
         random_seed : int, default 0
-            The same seed gives identical numbers.
+            The same seed gives identical numbers, in any process and whatever the order of the runs within each
+            domain (domains are fitted in the order they first appear in the table, which can change the draws).
         strict : bool, default False
             Raise :class:`~bayes_scaling.diagnostics.SamplingError` when sampling fails
             its checks instead of warning.
