@@ -38,6 +38,7 @@ from .intervals import check_prob, interval, thin_tails
 
 __all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
+           "draws_key", "UNSEEN_DOMAIN_KEY",
            "MANY_EPOCHS", "warn_extrapolation", "FORECAST_MIN_TAIL_WEIGHT"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
@@ -328,8 +329,25 @@ def _key(*parts) -> int:
 
 
 def domain_generator(seed: int, domain: str) -> np.random.Generator:
-    """The generator of a domain's draws (a new domain's parameters) for a seed: the same whatever else is forecast."""
+    """The generator of a domain's draws (a new domain's parameters) for a seed: the same whatever else is forecast.
+
+    ``domain`` is the key of :func:`draws_key`: a fitted domain's name, or :data:`UNSEEN_DOMAIN_KEY` for any other.
+    """
     return np.random.default_rng([int(seed), _key(str(domain))])
+
+
+#: The key of the draws of every domain a fit has not seen (:func:`draws_key`).
+UNSEEN_DOMAIN_KEY = "\x00a domain this fit has not seen"
+
+
+def draws_key(fit, domain: str) -> str:
+    """The key of a domain's draws (:func:`domain_generator`, :func:`row_generators`): its name if the fit has it,
+    else :data:`UNSEEN_DOMAIN_KEY`.
+
+    Every domain the fit has not seen is drawn from the same population, so two such names are the same forecast:
+    keyed by the name, 'legal' and 'code' got different intervals from the same fit (a fresh user).
+    """
+    return str(domain) if domain in fit.domains else UNSEEN_DOMAIN_KEY
 
 
 def row_generators(seed: int, domain: str, table: pd.DataFrame) -> list[np.random.Generator]:
@@ -349,8 +367,9 @@ def keyed_predictive_draws(fit, table: pd.DataFrame, domain: str, seed: int,
                            noise: str = "student_t") -> tuple[np.ndarray, np.ndarray]:
     """:func:`predictive_draws` with the draws :func:`predict` uses: a domain's from :func:`domain_generator`, each
     row's run-to-run noise from :func:`row_generators`, so any caller gets predict's numbers for the same target."""
-    return predictive_draws(fit, table, domain, domain_generator(seed, domain), noise=noise,
-                            row_rngs=row_generators(seed, domain, table))
+    key = draws_key(fit, domain)
+    return predictive_draws(fit, table, domain, domain_generator(seed, key), noise=noise,
+                            row_rngs=row_generators(seed, key, table))
 
 
 def assume_unique_tokens(fit, table: pd.DataFrame, noun: str, verb: str) -> pd.DataFrame:

@@ -43,7 +43,7 @@ from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import RunsTableError, below_tokens_per_param, one_domain_of, validate_targets
 from .intervals import interval
-from .predict import assume_unique_tokens, domain_generator, predictive_draws, warn_extrapolation
+from .predict import assume_unique_tokens, domain_generator, draws_key, predictive_draws, warn_extrapolation
 
 __all__ = ["next_run", "expected_width_after", "NEXT_RUN_COLUMNS", "RANK_BY", "SHRINKAGE_RESOLUTION", "MIN_SIMS"]
 
@@ -152,7 +152,7 @@ def expected_width_after(
         mean_c, new_c = predictive_draws(fit, candidate, domain, rng)
         mean_t, _ = predictive_draws(fit, target, domain, rng)
     else:
-        state = (domain_generator(domain_seed, domain) if domain_seed is not None
+        state = (domain_generator(domain_seed, draws_key(fit, domain)) if domain_seed is not None
                  else np.random.default_rng(rng.integers(2**63)))
         shared = state.bit_generator.state
         mean_c, new_c = predictive_draws(fit, candidate, domain, state, row_rngs=[rng])

@@ -200,6 +200,20 @@ def test_a_target_domain_close_to_a_fitted_one_is_warned_about(fake_hier_fit):
         fake_hier_fit.predict(targets.assign(domain=["code", "legal-contracts", "web"]))
 
 
+def test_two_names_of_unseen_domains_get_the_same_forecast(fake_hier_fit):
+    # keyed by the name typed, 'legal' and 'medical' got different intervals from the same fit (a fresh user): both
+    # are a domain drawn from the fitted population, the same forecast
+    t = pd.DataFrame({"params": [1e9, 7e9], "tokens": [2e10, 1.4e11]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = fake_hier_fit.predict(t, domain="legal-contracts")
+        b = fake_hier_fit.predict(t, domain="medical-notes")
+        fitted = fake_hier_fit.predict(t, domain="code")
+    cols = [c for c in a.columns if c.startswith(("loss_", "mean_loss_"))]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert not np.allclose(a["loss_median"], fitted["loss_median"])  # a fitted domain keeps its own draws
+
+
 def test_a_targets_numbers_do_not_depend_on_the_other_rows(fake_hier_fit):
     # identical targets got 2.79748 and 2.79635, and one target 3.3839 / 3.3868 / 3.3857 in three files (a fresh user)
     one = pd.DataFrame({"params": [1e9], "tokens": [2e10], "domain": ["web"]})
