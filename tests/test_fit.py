@@ -295,7 +295,7 @@ def test_same_seed_same_numbers(small_fit):
 
 @pytest.mark.slow
 def test_the_runs_in_another_order_give_the_same_numbers(small_fit):
-    # a fresh user sorted their file by loss and got other digits: the sum over the runs in another order changed the
+    # the same runs in another order gave other digits (an earlier session noticed it): the sum over the runs changed the
     # log density's last bit, and NUTS amplifies that; each domain's runs are now fitted in one canonical order
     fit, runs = small_fit
     shuffled = runs.sample(frac=1.0, random_state=7).reset_index(drop=True)
