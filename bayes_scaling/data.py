@@ -1165,6 +1165,7 @@ def validate_runs(
     needs: Sequence[str] = ("params", "tokens"),
     loss_unit: str = "nats",
     reference: bool = False,
+    published_prior: str | None = "besiroglu2024",
 ) -> pd.DataFrame:
     """Validate a runs table and return it in canonical form.
 
@@ -1190,6 +1191,10 @@ def validate_runs(
         runs than the law has parameters is the intended few-run transfer (its parameters borrow
         from the reference through the hierarchy), so it is not warned about; runs that all share
         one size are still warned about, naming the reference as the exponent's source.
+    published_prior : str or None, default "besiroglu2024"
+        The published prior of the law being fitted, named in the advice when a weak prior cannot determine the law
+        (None: the law has none, and the advice does not name one). A data-constrained fit was told to use
+        ``besiroglu2024``, a prior of the Chinchilla law it refused (a fresh user).
 
     Returns
     -------
@@ -1500,9 +1505,10 @@ def validate_runs(
                 stacklevel=2,
             )
         else:
+            published = f"use a published prior (prior='{published_prior}'), " if published_prior else ""
             raise RunsTableError(
-                msg + f" with a weak prior; add runs (at least {n_law_parameters}), use a published prior "
-                "(prior='besiroglu2024'), or fit next to reference runs (reference='chinchilla')."
+                msg + f" with a weak prior; add runs (at least {n_law_parameters}), {published}or fit next to reference "
+                "runs (reference='chinchilla')."
             )
     for axis, label in (("params", "N"), ("tokens", "D")):
         if axis not in needs or axis not in out:
@@ -1525,7 +1531,8 @@ def validate_runs(
             source = "the prior and the reference runs" if reference else "the prior alone"
             warnings.warn(msg + f"; it comes from {source}.", RunsTableWarning, stacklevel=2)
         else:
-            raise RunsTableError(msg + "; add runs at other sizes or use a published prior (prior='besiroglu2024').")
+            published = f" or use a published prior (prior='{published_prior}')" if published_prior else ""
+            raise RunsTableError(msg + f"; add runs at other sizes{published}.")
     single = doms[doms == 1]
     if len(doms) > 1 and len(single):
         # a one-run domain that differs from another only in case or by a typo ('RPJ' beside 'rpj') is most likely that

@@ -36,7 +36,7 @@ from .predict import predictive_draws
 from .extrapolation import (NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance, get_extrapolation_prior,
                             LEAVE_FUTURE_OUT_MIN_FIT, LEAVE_FUTURE_OUT_MIN_HELD, leave_future_out,
                             update_extrapolation_prior)
-from .priors import PriorSpec, get_prior
+from .priors import PriorSpec, get_prior, published_prior_name
 from .reference import reference_summary
 
 __all__ = ["ScalingLaw", "RetryPolicy", "RETRY", "default_prior_name"]
@@ -153,13 +153,7 @@ def default_prior_name(law: str) -> str:
         ``besiroglu2024`` (Chinchilla law), ``kaplan2020``, ``muennighoff2023``,
         ``besiroglu2024_params`` / ``besiroglu2024_tokens`` (one-variable sweeps) or ``weak``.
     """
-    return {
-        "chinchilla": "besiroglu2024",
-        "kaplan": "kaplan2020",
-        "data_constrained": "muennighoff2023",
-        "power_params": "besiroglu2024_params",
-        "power_tokens": "besiroglu2024_tokens",
-    }.get(get_law(law).name, "weak")
+    return published_prior_name(law) or "weak"
 
 
 #: Most coordinates that vary between domains with no more runs than the law has parameters.

@@ -25,7 +25,7 @@ from .datasets import embedded_runs, load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
 from .model import MIN_DOMAINS_TO_LEARN_SPREAD, RICH_RUNS, Structure, data_arrays
-from .priors import between_domain_spread, between_study_spread
+from .priors import between_domain_spread, between_study_spread, published_prior_name
 
 __all__ = ["FitInputs", "build_inputs", "validate_own_runs", "resolve_reference", "REFERENCE_DOMAIN", "REPEATS_NEGLIGIBLE",
            "MIN_TOKENS_PER_PARAM", "MIN_RUNS_KEPT", "undertrained_runs", "undertrained_note"]
@@ -236,6 +236,7 @@ def validate_own_runs(spec, runs, *, loss_unit: str = "nats", with_reference: bo
         needs=tuple(law.variables),
         loss_unit=loss_unit,
         reference=with_reference,
+        published_prior=published_prior_name(law),
     )
     if "unique_tokens" in table and "unique_tokens" not in law.variables:
         # datablations through the Chinchilla law (the default) forecast 12.6 % off where the data-constrained law is

@@ -47,7 +47,32 @@ from ._text import did_you_mean
 from .laws import Law, get_law
 
 __all__ = ["PriorSpec", "get_prior", "list_priors", "CATALOG", "besiroglu2024_covariance", "BETWEEN_DOMAIN",
-           "BETWEEN_STUDY", "SPREAD_LOG_SD", "between_domain_spread", "between_study_spread"]
+           "BETWEEN_STUDY", "SPREAD_LOG_SD", "between_domain_spread", "between_study_spread", "published_prior_name"]
+
+#: The published prior of each law that has one (its default prior).
+PUBLISHED_PRIOR = {
+    "chinchilla": "besiroglu2024",
+    "kaplan": "kaplan2020",
+    "data_constrained": "muennighoff2023",
+    "power_params": "besiroglu2024_params",
+    "power_tokens": "besiroglu2024_tokens",
+}
+
+
+def published_prior_name(law: str | Law) -> str | None:
+    """The catalog name of a law's published prior, or None for a law without one (e.g. ``power_flops``).
+
+    Parameters
+    ----------
+    law : str or Law
+
+    Returns
+    -------
+    str or None
+        ``besiroglu2024`` (Chinchilla law), ``kaplan2020``, ``muennighoff2023``, ``besiroglu2024_params`` /
+        ``besiroglu2024_tokens`` (one-variable sweeps), or None.
+    """
+    return PUBLISHED_PRIOR.get(get_law(law).name)
 
 #: Between-domain spread of each sampling coordinate, by role (see ``Law.z_roles``): whether the
 #: hierarchy learns it from the domains (``True``: a log-normal prior centred on the scale, sd

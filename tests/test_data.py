@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bayes_scaling as bs
 from bayes_scaling.data import (
     RunsTableError,
     RunsTableWarning,
@@ -242,6 +243,24 @@ def test_fewer_runs_than_parameters_needs_a_published_prior():
                                               r"leave open comes from the prior\. Add runs"):
         out = validate_runs(runs(3), informative_prior=True)
     assert len(out) == 3
+
+
+def test_the_advice_names_the_published_prior_of_the_law_being_fitted():
+    # a data-constrained fit of 2 runs was told to use besiroglu2024, which the data-constrained law then refused
+    # (a fresh user); a law without a published prior is not told to use one
+    two = runs(2).assign(unique_tokens=lambda t: t["tokens"] / 2)
+    with pytest.raises(RunsTableError) as e:
+        bs.ScalingLaw(law="data_constrained", prior="weak").fit(two)
+    assert str(e.value) == ("2 runs cannot determine the 7 parameters of the law with a weak prior; add runs (at least "
+                            "7), use a published prior (prior='muennighoff2023'), or fit next to reference runs "
+                            "(reference='chinchilla').")
+    with pytest.raises(RunsTableError) as e:
+        bs.ScalingLaw(law="power_flops", prior="weak").fit(runs(2))
+    assert str(e.value) == ("2 runs cannot determine the 3 parameters of the law with a weak prior; add runs (at least "
+                            "3), or fit next to reference runs (reference='chinchilla').")
+    one_size = runs(8).assign(params=1e9, unique_tokens=lambda t: t["tokens"])
+    with pytest.raises(RunsTableError, match=r"or use a published prior \(prior='muennighoff2023'\)\.$"):
+        bs.ScalingLaw(law="data_constrained", prior="weak").fit(one_size)
 
 
 def test_few_runs_next_to_reference_runs_are_not_warned_about():
