@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from ._text import did_you_mean
+
 __all__ = [
     "Law",
     "ROLE_ORDER",
@@ -804,4 +806,7 @@ def get_law(name: str | Law) -> Law:
     try:
         return LAWS[name]
     except KeyError:
-        raise ValueError(f"unknown law '{name}'; choose one of: {', '.join(LAWS)}.") from None
+        # a fresh user's 'datacontrained' got the list without the one it was close to
+        hint = did_you_mean(name, LAWS)
+        raise ValueError(f"unknown law '{name}'; " + (f"{hint} Choose" if hint else "choose")
+                         + f" one of: {', '.join(LAWS)}.") from None
