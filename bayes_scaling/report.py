@@ -905,10 +905,17 @@ def build_fit_report(
     # a warning about runs the fit leaves out (LEFT_OUT_WARNING_NOTE) does not bear on the numbers above (the summary of
     # a fresh user's isoFLOP sweep told them to read it first)
     n_warn = sum(str(n).lower().startswith(DATA_WARNING_NOTE) for n in notes or [])
+    # ... but Notes lists it beside them: "raised 1 warning" above two warnings read as a miscount (a fresh user)
+    n_left = sum(str(n).lower().startswith(LEFT_OUT_WARNING_NOTE) for n in notes or [])
     if n_warn:  # a fresh user read "reaches 3.523 nats/token" here, and the runs' bits warning only at the end
-        rep.summary.append(f"WARNING: the runs raised {n_warn} warning{'s' if n_warn > 1 else ''} (listed under Notes at "
-                           "the end), which may change the numbers above; read "
-                           f"{'them' if n_warn > 1 else 'it'} first.")
+        s = "s" if n_warn > 1 else ""
+        if n_left:
+            rep.summary.append(f"WARNING: the runs raised {n_warn} warning{s} that may change the numbers above "
+                               f"(listed under Notes at the end, beside {n_left} about runs the fit leaves out); read "
+                               f"{'them' if n_warn > 1 else 'it'} first.")
+        else:
+            rep.summary.append(f"WARNING: the runs raised {n_warn} warning{s} (listed under Notes at the end), which may "
+                               f"change the numbers above; read {'them' if n_warn > 1 else 'it'} first.")
     n_target = sum(str(n).lower().startswith(TARGET_WARNING_NOTE) for n in notes or [])
     if n_target:
         rep.summary.append(f"WARNING: the targets raised {n_target} warning{'s' if n_target > 1 else ''} (listed under "

@@ -97,6 +97,11 @@ def test_a_warning_about_runs_the_fit_leaves_out_is_its_own_kind_and_not_a_summa
     report = build_fit_report(fake_fit, pred, None, notes=notes)
     assert not any("WARNING" in line for line in report.summary)
     assert report.sections[-1].blocks[-1] == ("text", notes[0][0].upper() + notes[0][1:])  # still under Notes
+    # beside a warning that counts, the summary says what the other warning in Notes is ("raised 1 warning" above two
+    # warnings in Notes read as a miscount: a fresh user)
+    both = build_fit_report(fake_fit, pred, None, notes=notes + ["warning about the runs: the loss rises with tokens"])
+    assert ("WARNING: the runs raised 1 warning that may change the numbers above (listed under Notes at the end, beside "
+            "1 about runs the fit leaves out); read it first.") in both.summary
 
 
 def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
