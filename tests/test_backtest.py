@@ -667,6 +667,10 @@ def test_the_runs_a_split_fits_are_checked_as_the_fit_checks_them():
     # the same check on fewer runs says nothing new, whatever its rows and counts (nested ones too)
     assert runner._gist("1 run(s) (row 1 (file line 2)) have as few as 0.0361 tokens") == runner._gist(
         "2 run(s) (row 1, row 5) have as few as 0.0356 tokens")
+    # a file's row ends with its line, a split's does not: the same warning was said twice (a fresh user)
+    assert runner._gist("N = 281M: 3.728 at 2.7B tokens in row 65 (file line 66) -> 3.993 at 7.5B in row 67 (file "
+                        "line 68). No law of the package") == runner._gist(
+        "N = 281M: 3.728 at 2.7B tokens in row 65 -> 3.993 at 7.5B in row 67. No law of the package")
     with warnings.catch_warnings():  # what the whole table's check said already is not said again
         warnings.simplefilter("error")
         runner._warn_fitting_runs(splits, normalise_methods(["bayes"]), {

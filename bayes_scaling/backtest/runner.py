@@ -240,7 +240,11 @@ def _gist(message: str) -> str:
     text, before = message, None
     while text != before:  # nested: "(row 1 (file line 2))"
         before, text = text, re.sub(r"\([^()]*\)", "", text)
-    return re.sub(r"[-+]?\d[\d.,e+-]*", "#", text)
+    # numbers without a sentence's full stop after them, and the spaces a removed "(file line 58)" leaves: the same
+    # warning about a split's runs ("in row 67. No law") and about the file ("in row 67 (file line 68). No law") was
+    # said twice (a fresh user)
+    text = re.sub(r"[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?", "#", text)
+    return re.sub(r"\s+([.,;:])", r"\1", re.sub(r"\s+", " ", text)).strip()
 
 
 def _bayes_task(train: pd.DataFrame, test: pd.DataFrame, kwargs: dict, random_seed: int) -> dict:
