@@ -372,6 +372,8 @@ def headline_sentence(row: pd.Series, prob: float, threshold: float | None = Non
         size += f" on {format_count(row['tokens'])} tokens"
         if _known(row, "unique_tokens") and row["unique_tokens"] < row["tokens"]:
             size += f" ({format_count(row['unique_tokens'])} unique, {row['tokens'] / row['unique_tokens']:.3g} epochs)"
+        elif _known(row, "unique_tokens"):  # a data-constrained forecast that assumes fresh data said so only bullets
+            size += " (all unique: one epoch)"  # later, where a manager reading the headline did not get (a fresh user)
     s = (
         size
         + _domain_phrase(row)

@@ -165,6 +165,10 @@ def test_headline_sentence_names_a_domain_and_the_risk():
     dc = pd.Series({"params": 2.16e9, "tokens": 4.6e10, "unique_tokens": 1e8, "loss_median": 3.573, "loss_lower": 3.1,
                     "loss_upper": 4.1})
     assert headline_sentence(dc, 0.9).startswith("A 2.16B-parameter model on 46B tokens (100M unique, 460 epochs) reaches")
+    fresh = dc.copy()
+    fresh["unique_tokens"] = fresh["tokens"]  # a default target of a data-constrained fit: every token unique
+    assert headline_sentence(fresh, 0.9).startswith("A 2.16B-parameter model on 46B tokens (all unique: one epoch) "
+                                                    "reaches")
 
 
 def test_report_writes_html_markdown_and_pngs(report, tmp_path):
