@@ -62,7 +62,7 @@ from .sensitivity import SENSITIVITY_LAW
 from .predict import ExtrapolationWarning, forecast_column_legend, predict
 from .extrapolation import list_extrapolation_priors
 from .priors import list_priors
-from .report import DATA_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE
+from .report import DATA_WARNING_NOTE, FRONTIER_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE
 from .risk import DEPARTURE_VS_CONFLICT, RISK_COLUMNS, prior_data_conflict, risk_table
 from .value_of_information import MIN_SIMS, NEXT_RUN_COLUMNS, next_run
 from .workflow import (NEW_DOMAIN, StepError, domain_frontiers, expand_targets, fit_and_report,
@@ -305,7 +305,9 @@ def _run_fit_and_report(args, runs, out_dir: Path, *, title: str, data_note: str
     )
     print(res.report.summary[0] if res.report.summary else "")
     for note in res.notes:  # the warnings were printed when they were raised, the notes in the progress lines
-        if not note.startswith((DATA_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE)) and note not in said:
+        # the frontier's warnings were printed as warnings when raised (a fresh user read each twice, then as a note)
+        if (not note.startswith((DATA_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE, FRONTIER_WARNING_NOTE))
+                and note not in said):
             print(f"note: {note}")
     print(f"report: {res.paths['html']}")
     print(f"markdown: {res.paths['markdown']}")

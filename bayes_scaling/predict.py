@@ -25,6 +25,7 @@ accessors only.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -156,12 +157,7 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
     under = below_tokens_per_param(t, bound)
     if under.any():
         tpp = t["tokens"].to_numpy(float) / t["params"].to_numpy(float)
-        warn_caller(
-            f"{int(under.sum())} {noun}(s) are trained on fewer than {tokens_per_param_text(bound)} (down to "
-            f"{tpp[under].min():.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
-            "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
-            "extrapolates the law of better-trained runs; such runs can land above the interval.",
-            ExtrapolationWarning)
+        warn_caller(below_bound_text(int(under.sum()), noun, bound, float(tpp[under].min())), ExtrapolationWarning)
     if not beyond_runs:
         return
     # measured from the runs behind each row's forecast (ScalingFit.own_runs, as the model-form error is): its
@@ -326,6 +322,19 @@ def _key(*parts) -> int:
         h.update(np.asarray(part, float).tobytes() if not isinstance(part, str) else part.encode())
         h.update(b"\x1f")
     return int.from_bytes(h.digest(), "little") >> 1
+
+
+def below_bound_text(count: int, noun: str, bound: float, lowest: float, where: str = "") -> str:
+    """The warning about ``count`` targets trained on fewer tokens per parameter than the fit's bound (its
+    ``min_tokens_per_param``), the lowest at ``lowest``; ``where`` (e.g. ``" of 3 domains"``) follows the noun."""
+    return (f"{count} {noun}(s){where} are trained on fewer than {tokens_per_param_text(bound)} (down to "
+            f"{lowest:.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
+            "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
+            "extrapolates the law of better-trained runs; such runs can land above the interval.")
+
+
+#: What :func:`below_bound_text` writes, read back (count, noun, lowest) to say it once for several domains.
+BELOW_BOUND = re.compile(r"^(\d+) (.+?)\(s\) are trained on fewer than .+? \(down to ([-+.\de]+)\), the regime")
 
 
 def domain_generator(seed: int, domain: str) -> np.random.Generator:

@@ -57,7 +57,7 @@ __all__ = [
     "TARGET_BUDGETS",
     "DATA_WARNING_NOTE",
     "LEFT_OUT_WARNING_NOTE",
-    "TARGET_WARNING_NOTE",
+    "TARGET_WARNING_NOTE", "FRONTIER_WARNING_NOTE",
     "FIT_REPORT_FIGURES",
     "figure_domain",
     "risk_section",
@@ -550,6 +550,9 @@ LEFT_OUT_WARNING_NOTE = "warning about runs the fit leaves out: "
 #: How a note that repeats a warning about the targets begins (beyond R_D* epochs, implausible tokens per parameter:
 #: a fresh user's headline target at 460 epochs was warned about on stderr only, not in the report or summary.json).
 TARGET_WARNING_NOTE = "warning about the targets: "
+#: How a note that repeats a warning the frontier raised begins (compute-optimal runs beyond the runs or below the
+#: fit's tokens-per-parameter bound): the command line showed it as a warning and does not print it again as a note.
+FRONTIER_WARNING_NOTE = "the frontier: "
 
 #: Target sizes at which the report of several domains compares them (:func:`domains_compared_sentence`).
 COMPARED_TARGETS = 3

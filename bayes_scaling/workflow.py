@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._text import format_span, listed, tokens_per_param_text
+from ._warnings import warn_caller
 from .data import DEFAULT_DOMAIN, OTHER_SIZE, PLAUSIBLE_TOKENS_PER_PARAM, DOMAINS_CHECKED, fitted_tokens_per_param, LeftOutRunsWarning, RunsTableError, RunsTableWarning, single_size_axis, validate_targets
 from .datasets import load_chinchilla
 from .decisions import DISCREPANCY_NOTE, discrepancy_allocation_sentence, discrepancy_of, optimal_allocation_draws
@@ -39,11 +40,12 @@ from .inputs import MIN_TOKENS_PER_PARAM, validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
-from .predict import EXTRAPOLATION_FACTOR, ExtrapolationWarning, domain_generator, draws_key, predict, refuse_blank_domains
+from .predict import (BELOW_BOUND, EXTRAPOLATION_FACTOR, ExtrapolationWarning, below_bound_text, domain_generator,
+                      draws_key, predict, refuse_blank_domains)
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
-from .report import (timings_text, OWN_SPLIT_TARGETS, DATA_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
+from .report import (timings_text, OWN_SPLIT_TARGETS, DATA_WARNING_NOTE, LEFT_OUT_WARNING_NOTE, TARGET_WARNING_NOTE, FRONTIER_WARNING_NOTE, DEFAULT_TARGETS, TARGET_BUDGETS, sensitivity_section, FIT_REPORT_FIGURES, Report, build_fit_report, decision_report,
                      far_runs_sentence, risk_section, runs_far_above, write_json)
 
 __all__ = ["fit_and_report", "FitReport", "StepError", "ALLOCATION_NOTE", "default_targets",
@@ -251,10 +253,20 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
     if domains is None:
         domains = fit.own_domains + ([NEW_DOMAIN] if _with_population(fit) else [])
     parts, notes, outside, disc = [], [], [], {}
+    below: dict[str, tuple[int, str, float]] = {}  # domain -> (count, noun, lowest): said once for all of them below
     for dom in domains:
-        with np.errstate(all="ignore"):
+        # recorded under the caller's filters (the default targets' frontier ignores extrapolation warnings); entering
+        # catch_warnings resets the "shown once" registry, so each domain's first warning is recorded
+        with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as rec:
             own = []
             fr = frontier_table(fit, flops, prob=prob, domain=dom, notes=own, **kwargs)
+        for w in rec:
+            m = BELOW_BOUND.match(str(w.message)) if issubclass(w.category, ExtrapolationWarning) else None
+            if m:
+                below[dom] = (int(m[1]), m[2], float(m[3]))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        with np.errstate(all="ignore"):
             if fr.attrs.get("discrepancy_parts"):
                 disc[dom] = (own, fr.attrs["discrepancy_parts"])
             else:
@@ -280,6 +292,14 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
                 for d, (_, p) in disc.items()]
         notes.append(discrepancy_allocation_sentence(f" of {len(disc)} of the {len(domains)} domains",
                                                      listed(each, 4, "; ")))
+    if len(below) == 1:
+        count, noun, lowest = next(iter(below.values()))
+        warn_caller(below_bound_text(count, noun, fit.min_tokens_per_param, lowest), ExtrapolationWarning)
+    elif below:  # one warning: a fresh user's six domains gave three near-identical ones, then three notes of them
+        names = listed((("a new domain" if d == NEW_DOMAIN else repr(d)) for d in below), 4, ", ")
+        warn_caller(below_bound_text(sum(c for c, _, _ in below.values()), next(iter(below.values()))[1],
+                                     fit.min_tokens_per_param, min(lo for *_, lo in below.values()),
+                                     where=f" of {len(below)} domains ({names})"), ExtrapolationWarning)
     outside = [o for o in outside if o]
     if outside:
         notes.append(ALLOCATION_NOTE + "; ".join(outside) + ": the allocation is an extrapolation of the law; runs near the suggested "
@@ -734,7 +754,7 @@ def fit_and_report(
         with _shown_and_kept(frontier_warnings):
             front, why = step("frontier", f"bayes-scaling frontier DIR --flops {flag}" + dom_flag,
                               lambda: domain_frontiers(fit, budgets, prob=prob))
-        notes.extend(f"the frontier: {w}" for w in frontier_warnings)
+        notes.extend(FRONTIER_WARNING_NOTE + w for w in frontier_warnings)
         notes.extend(n for n in why if n not in notes)
     seen, unique = set(), []
     for n in notes:  # one note per domain (the targets' and the table's budgets may give two shares of draws)

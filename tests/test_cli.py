@@ -450,6 +450,24 @@ def test_a_failing_step_after_the_fit_keeps_it_and_says_how_to_redo_it(fake_hier
     assert bs.ScalingFit.load(out / "fit").n_draws == fake_hier_fit.n_draws
 
 
+def test_fit_prints_the_frontiers_warning_once(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys,
+                                               unrasterized_figures):
+    # a fresh user's six domains: three warnings about compute-optimal runs below the bound (one per domain), then
+    # the same three again as "note: the frontier: ..." lines
+    import dataclasses
+
+    import bayes_scaling.fit as fit_module
+
+    fit = dataclasses.replace(fake_hier_fit, min_tokens_per_param=1e4)
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fit)
+    assert main(["fit", str(hier_runs_csv), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    said = [ln for ln in (captured.err + captured.out).splitlines() if "compute-optimal run(s)" in ln and "fewer" in ln]
+    assert len(said) == 1 and said[0].startswith("warning: 16 compute-optimal run(s) of 4 domains ('books', 'code', "
+                                                 "'web', a new domain) are trained on fewer than 10000 tokens")
+    assert "The frontier: 16 compute-optimal run(s) of 4 domains" in (tmp_path / "o" / "report.md").read_text()
+
+
 def test_every_option_has_a_sentence_and_its_default():
     import argparse
 

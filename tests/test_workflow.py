@@ -572,6 +572,25 @@ def test_the_frontiers_warnings_reach_the_reports_notes(fake_fit, monkeypatch, t
             in (tmp_path / "o" / "report.md").read_text())
 
 
+def test_compute_optimal_runs_below_the_bound_in_several_domains_are_one_warning(fake_hier_fit):
+    # a fresh user's six domains gave three near-identical warnings (one per domain), then three notes of them
+    fit = dataclasses.replace(fake_hier_fit, min_tokens_per_param=1e4)  # every optimum lies below this bound
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        domain_frontiers(fit, [1e21])
+    said = [str(w.message) for w in rec if "are trained on fewer than" in str(w.message)]
+    assert len(said) == 1
+    n = len(fit.own_domains) + 1  # each fitted domain and a new one, one budget each
+    assert said[0].startswith(f"{n} compute-optimal run(s) of {n} domains ('books', 'code', 'web', a new domain) are "
+                              "trained on fewer than 10000 tokens per parameter (down to ")
+    one = fit
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        domain_frontiers(one, [1e21], domains=["code"])
+    assert [str(w.message)[:70] for w in rec if "are trained on fewer than" in str(w.message)] == [
+        "1 compute-optimal run(s) are trained on fewer than 10000 tokens per parameter (down to "[:70]]
+
+
 def test_a_near_miss_target_domain_is_questioned_once(fake_hier_fit, tmp_path, monkeypatch, unrasterized_figures):
     # fit --targets with 'rpj/c4_va' warned again from the report's figure, blaming a --domain nobody gave (a fresh user)
     monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
