@@ -295,7 +295,7 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
     if len(below) == 1:
         count, noun, lowest = next(iter(below.values()))
         warn_caller(below_bound_text(count, noun, fit.min_tokens_per_param, lowest), ExtrapolationWarning)
-    elif below:  # one warning: a fresh user's six domains gave three near-identical ones, then three notes of them
+    elif below:  # one warning: a six-domain OpenLM fit through the CLI (session 30) gave three near-identical ones, then three notes of them
         names = listed((("a new domain" if d == NEW_DOMAIN else repr(d)) for d in below), 4, ", ")
         warn_caller(below_bound_text(sum(c for c, _, _ in below.values()), next(iter(below.values()))[1],
                                      fit.min_tokens_per_param, min(lo for *_, lo in below.values()),

@@ -452,7 +452,7 @@ def test_a_failing_step_after_the_fit_keeps_it_and_says_how_to_redo_it(fake_hier
 
 def test_fit_prints_the_frontiers_warning_once(fake_hier_fit, hier_runs_csv, tmp_path, monkeypatch, capsys,
                                                unrasterized_figures):
-    # a fresh user's six domains: three warnings about compute-optimal runs below the bound (one per domain), then
+    # a six-domain OpenLM fit through the CLI (session 30): three warnings about compute-optimal runs below the bound (one per domain), then
     # the same three again as "note: the frontier: ..." lines
     import dataclasses
 

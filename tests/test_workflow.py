@@ -573,7 +573,7 @@ def test_the_frontiers_warnings_reach_the_reports_notes(fake_fit, monkeypatch, t
 
 
 def test_compute_optimal_runs_below_the_bound_in_several_domains_are_one_warning(fake_hier_fit):
-    # a fresh user's six domains gave three near-identical warnings (one per domain), then three notes of them
+    # a six-domain OpenLM fit through the CLI (session 30) gave three near-identical warnings (one per domain), then three notes of them
     fit = dataclasses.replace(fake_hier_fit, min_tokens_per_param=1e4)  # every optimum lies below this bound
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
