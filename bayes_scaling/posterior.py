@@ -46,7 +46,7 @@ from .intervals import interval
 from .io import FitFileError, config_errors, read_fit, write_fit
 from .laws import Law, get_law
 from .model import NOISE_SPREAD, SPARSE_NU, VARS, Structure
-from .priors import PriorSpec, between_study_spread, get_prior
+from .priors import PriorSpec, between_study_spread, get_prior, published_prior_name
 
 __all__ = ["ScalingFit", "label_draws"]
 
@@ -454,13 +454,19 @@ class ScalingFit:
         Returns
         -------
         PriorSpec or None
-            The informative prior; for a weak prior the Besiroglu et al. (2024, Table 1)
-            entry of the catalog when it has one for this law; else None.
+            The informative prior; for a weak prior the law's published prior
+            (:func:`bayes_scaling.priors.published_prior_name`: Besiroglu et al. 2024 for the Chinchilla law,
+            Muennighoff et al. 2023 for the data-constrained law, ...); None for a law without one.
         """
         if self.prior.informative:
             return self.prior
+        # the data-constrained law fitted with the weak prior it is advised for embedded runs had "No published law to
+        # compare with" in risk (a fresh user): only besiroglu2024 was looked up, which has no such entry
+        name = published_prior_name(self.law)
+        if name is None:
+            return None
         try:
-            return get_prior("besiroglu2024", law=self.law.name)
+            return get_prior(name, law=self.law.name)
         except ValueError:
             return None
 

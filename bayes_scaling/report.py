@@ -1264,9 +1264,11 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
              if fit.law.has_allocation else
              f"the domain's largest run with {' and '.join(_SIZE_WORDS[v] for v in fit.law.size_variables)} "
              f"{DEPARTURE_SIZE_FACTOR:.0f}x larger")
+    # a law without E or exponents in the comparison (Kaplan's) has the loss gap alone: "law:  (domain minus ..."
+    lead = (f"{quantities} (domain minus published value; tolerance ±0.05 for an exponent, ±10 % of the published "
+            "irreducible loss E) and the loss gap" if quantities else "the loss gap")
     sec.text(
-        f"Departure of each domain from the published law: {quantities} (domain minus published value; tolerance "
-        "±0.05 for an exponent, ±10 % of the published irreducible loss E) and the loss gap: the relative difference "
+        f"Departure of each domain from the published law: {lead}: the relative difference "
         f"(L_domain − L_published) / L_published of the expected loss at {where} (0.14 = 14 % above the published law; "
         "tolerance ±2 %). p_outside is the posterior probability that the departure is larger than its tolerance."
     )

@@ -155,9 +155,15 @@ def test_published_law_is_the_prior_centre_or_besiroglu(fake_fit):
     th = informative.published_theta()
     nat = fake_fit.law.natural(fake_fit.theta_dict(th[None, :]), fake_fit.refs)
     assert float(nat["alpha"][0]) == pytest.approx(values["alpha"], rel=1e-12)
-    kaplan = dataclasses.replace(fake_fit, law=bs.get_law("kaplan"), prior=bs.get_prior("weak", law="kaplan"))
-    assert kaplan.published_prior() is None and kaplan.published_values() == ({}, None)
-    assert kaplan.published_theta() is None
+    # a weak prior compares with the law's own published fit: a data-constrained fit with the weak prior it is advised
+    # for embedded runs had "No published law to compare with" (a fresh user); a law with none has none
+    for law, name in (("kaplan", "kaplan2020"), ("data_constrained", "muennighoff2023"), ("power_params",
+                                                                                        "besiroglu2024_params")):
+        other = dataclasses.replace(fake_fit, law=bs.get_law(law), prior=bs.get_prior("weak", law=law))
+        assert other.published_prior().name == name
+    flops = dataclasses.replace(fake_fit, law=bs.get_law("power_flops"), prior=bs.get_prior("weak", law="power_flops"))
+    assert flops.published_prior() is None and flops.published_values() == ({}, None)
+    assert flops.published_theta() is None
 
 
 # ----------------------------------------------------------------------------- to_dict, save, load

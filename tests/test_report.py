@@ -190,8 +190,14 @@ def test_risk_section_of_a_hierarchy_with_a_published_law(fake_hier_fit):
     assert sec.title == "Transfer risk" and kinds.count("figure") == 1 and kinds.count("table") == 2
     texts = [obj for k, obj in sec.blocks if k == "text"]
     assert sum(t.startswith(("No prior-data conflict", "Mild", "Strong")) for t in texts) == 3  # one per domain
+    flops = dataclasses.replace(fake_hier_fit, law=bs.get_law("power_flops"), prior=bs.get_prior("weak", law="power_flops"))
+    assert risk_section(flops) is None  # no published law to depart from
+    # a weak prior's fit of a law with a published fit compares with it (Kaplan et al. 2020 here); the Kaplan law has
+    # no E or exponent among the compared quantities, so the loss gap alone ("law:  (domain minus" before)
     kaplan = dataclasses.replace(fake_hier_fit, law=bs.get_law("kaplan"), prior=bs.get_prior("weak", law="kaplan"))
-    assert risk_section(kaplan) is None  # no published law to depart from
+    first = risk_section(kaplan).blocks[0][1]
+    assert first.startswith("Departure of each domain from the published law: the loss gap: the relative difference "
+                            "(L_domain − L_published) / L_published"), first
 
 
 def test_write_json_turns_nan_into_null(tmp_path):
@@ -582,9 +588,13 @@ def test_a_weak_prior_without_a_published_fit_promises_no_published_column(unras
     from conftest import make_fake_fit, synthetic_runs
 
     runs = synthetic_runs().assign(unique_tokens=lambda d: d["tokens"])
+    # the weak prior of a law with a published fit is compared with it (Muennighoff et al. 2023 here: a fresh user's
+    # risk command said "No published law to compare with"); a law without one promises no column
     fit = make_fake_fit(runs, law_name="data_constrained")
-    assert not fit.published_values()[0]
-    texts = [obj for sec in build_fit_report(fit, fit.predict(TARGETS), None).sections for kind, obj in sec.blocks
+    assert fit.published_values()[1] == "muennighoff2023" and fit.published_values()[0]
+    flops = make_fake_fit(synthetic_runs(), law_name="power_flops")
+    assert not flops.published_values()[0]
+    texts = [obj for sec in build_fit_report(flops, flops.predict(TARGETS), None).sections for kind, obj in sec.blocks
              if kind == "text"]
     assert "Prior: weakly informative (wide independent normals; see the law's weak_prior)." in texts
     chin = make_fake_fit(synthetic_runs(), discrepancy="gp")
