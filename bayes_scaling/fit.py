@@ -156,6 +156,13 @@ def default_prior_name(law: str) -> str:
     return published_prior_name(law) or "weak"
 
 
+#: New runs drawn per posterior draw of the smaller fit in :meth:`ScalingLaw.leave_future_out_errors` (the tail
+#: quantiles of a heavy-tailed new run's loss set the update of the model-form error): with one, the update of the
+#: demo's fit moved with the noise's draws alone (kappa sd 0.0007 over 8 redraws, 0.0003 with 8; the 70B interval
+#: 11.7-14.1 % wide over seeds 0-5; ``benchmarks/model_geometry.md``, session 30). No refit: cheap.
+NEW_RUNS_PER_DRAW = 8
+
+
 #: Most coordinates that vary between domains with no more runs than the law has parameters.
 MAX_SPARSE_VARYING = 3
 
@@ -426,8 +433,9 @@ class ScalingLaw:
             One row per held-out run: its own columns and ``log_loss`` (observed), ``median`` and ``scale`` (the
             forecast's median and 90 % range / 3.29, log loss, run-to-run noise included) and ``distance``
             (decades beyond the fitted runs).
-        draws : tuple of two ndarray, each (S, k)
-            The forecast's draws of the expected and of a new run's log loss (the rows of ``errors``).
+        draws : tuple of two ndarray, each (NEW_RUNS_PER_DRAW * S, k)
+            The forecast's draws of the expected and of a new run's log loss (the rows of ``errors``):
+            :data:`NEW_RUNS_PER_DRAW` new runs per posterior draw, the expected loss repeated beside them.
         small : ScalingFit or None
             The fit of the other runs (None when no domain can spare runs, or when the other runs alone cannot be
             fitted: ``errors`` is then empty, with the fit's error message in ``errors.attrs["why_not"]``).
@@ -454,10 +462,12 @@ class ScalingLaw:
         test = own[held].reset_index(drop=True)
         rng = np.random.default_rng([int(random_seed), 0x1F0])
         out = {c: np.zeros(len(test)) for c in cols}
-        expected, new_run = np.zeros((small.n_draws, len(test))), np.zeros((small.n_draws, len(test)))
+        k = NEW_RUNS_PER_DRAW
+        expected, new_run = np.zeros((k * small.n_draws, len(test))), np.zeros((k * small.n_draws, len(test)))
         for dom, idx in test.groupby("domain").groups.items():
             sub = test.loc[idx]
-            mean, new = predictive_draws(small, sub, dom, rng)
+            draws = [predictive_draws(small, sub, dom, rng) for _ in range(k)]
+            mean, new = np.concatenate([d[0] for d in draws]), np.concatenate([d[1] for d in draws])
             expected[:, idx], new_run[:, idx] = mean, new
             q05, q50, q95 = np.nanquantile(new, [0.05, 0.5, 0.95], axis=0)
             out["log_loss"][idx] = np.log(sub["loss"].to_numpy(float))
