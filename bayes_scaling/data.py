@@ -49,6 +49,7 @@ __all__ = [
     "DOMAINS_CHECKED",
     "warn_unseen_domain",
     "PLAUSIBLE_TOKENS_PER_PARAM",
+    "in_canonical_order",
     "LeftOutRunsWarning",
     "fitted_tokens_per_param",
     "MIN_TOKENS",
@@ -985,6 +986,31 @@ def fitted_tokens_per_param(bound: float) -> tuple[float, float]:
         Lowest and highest tokens per parameter.
     """
     return max(PLAUSIBLE_TOKENS_PER_PARAM[0], float(bound)), PLAUSIBLE_TOKENS_PER_PARAM[1]
+
+
+def in_canonical_order(runs: pd.DataFrame, domains_as_listed: bool = False) -> pd.DataFrame:
+    """The runs in one order whatever the table's (a stable sort; the index is kept): by domain, then the size columns
+    and the loss.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Validated runs (:func:`validate_runs`).
+    domains_as_listed : bool, default False
+        Keep the domains in the order they first appear (the order a report lists them in) instead of by name.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    keys = [c for c in ("params", "tokens", "unique_tokens", "flops", "loss") if c in runs]
+    if "domain" not in runs:
+        return runs.sort_values(keys, kind="stable")
+    if not domains_as_listed:
+        return runs.sort_values(["domain", *keys], kind="stable")
+    first = {d: i for i, d in enumerate(dict.fromkeys(runs["domain"]))}
+    order = runs.assign(_domain_order=runs["domain"].map(first)).sort_values(["_domain_order", *keys], kind="stable")
+    return order.drop(columns="_domain_order")
 
 
 def below_tokens_per_param(table: pd.DataFrame, bound: float) -> np.ndarray:

@@ -20,7 +20,8 @@ import pandas as pd
 
 from ._text import did_you_mean, tokens_per_param_text
 from ._warnings import warn_caller
-from .data import DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, below_tokens_per_param, read_runs, validate_runs
+from .data import (DEFAULT_DOMAIN, RunsTableError, RunsTableWarning, below_tokens_per_param, in_canonical_order, read_runs,
+                   validate_runs)
 from .datasets import embedded_runs, load_chinchilla
 from .discrepancy import DiscrepancyBasis, wants_discrepancy
 from .laws import Law
@@ -314,11 +315,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     # the same runs in another row order give the same draws: each domain's runs in a canonical order (by size, then
     # loss), the domains in the order they first appear (the order the report lists them in). NUTS is chaotic in
     # the last bit of the log density, so a sum over the runs in another order gave other draws (~0.001 in a median).
-    table = table[~left_out]
-    first = {d: i for i, d in enumerate(dict.fromkeys(table["domain"]))}
-    key = [c for c in ("params", "tokens", "unique_tokens", "flops", "loss") if c in table.columns]
-    table = (table.assign(_domain_order=table["domain"].map(first))
-             .sort_values(["_domain_order", *key], kind="stable").drop(columns="_domain_order").reset_index(drop=True))
+    table = in_canonical_order(table[~left_out], domains_as_listed=True).reset_index(drop=True)
     table["is_reference"] = False
     if ref_runs is not None:
         with warnings.catch_warnings():

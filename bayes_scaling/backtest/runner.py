@@ -33,7 +33,7 @@ from ..baselines import (
     PublishedLawOffset,
     bootstrap_tasks,
 )
-from ..data import RunsTableError, RunsTableWarning, validate_runs
+from ..data import RunsTableError, RunsTableWarning, in_canonical_order, validate_runs
 from .. import datasets
 from ..extrapolation import get_extrapolation_prior
 from ..fit import ScalingLaw
@@ -203,12 +203,6 @@ def warn_if_learned_from(heldout: pd.DataFrame, extrapolation="learned", min_sha
                           f"learned: its intervals have seen these errors. For a fair score pass "
                           f"extrapolation='learned_without_{name}' (--extrapolation learned_without_{name}).",
                           UserWarning, stacklevel=3)
-
-
-def _canonical(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs in one order whatever the table's: by domain, then the size columns and the loss (stable)."""
-    keys = [c for c in ("domain", "params", "tokens", "unique_tokens", "flops", "loss") if c in runs]
-    return runs.sort_values(keys, kind="stable")
 
 
 def _warn_fitting_runs(splits, specs, said: set[str]) -> None:
@@ -500,7 +494,7 @@ def backtest(
                 te = validate_runs(te, n_law_parameters=5, informative_prior=True, needs=needs, loss_unit=loss_unit)
         # one canonical order, so the scores do not move with the rows' order (a fresh user's shuffled table moved the
         # deterministic least-squares fit's MAPE and the bootstrap's)
-        splits.append((label, _canonical(tr), _canonical(te)))
+        splits.append((label, in_canonical_order(tr), in_canonical_order(te)))
     labels = [s[0] for s in splits]
     if len(set(labels)) != len(labels):
         raise ValueError(f"split labels must be unique, got {labels}.")
