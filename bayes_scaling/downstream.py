@@ -27,7 +27,12 @@ forecast never leaves [floor, 1].
 Task parameters are partially pooled across tasks (normal populations of ``a``, the
 log lift over chance at the low end of the runs' losses, ``log s``, ``logit`` of the
 ceiling, and ``log`` of the extra noise; all non-centred, except ``a`` in a fit of
-several corpora, which mixes faster centred: ``benchmarks/model_geometry.md``). The noise of an evaluation is binomial plus a task-specific extra
+several corpora, which mixes faster centred: ``benchmarks/model_geometry.md``). By default the population
+(the normals' means and spreads, the walk's rate and the corpora's shift spreads, :data:`POPULATION_PARAMETERS`)
+is estimated first and held at its posterior medians while the tasks are sampled (empirical Bayes,
+``fit_downstream(population="estimated")``): sampled together, the population's directions mixed slowly (R-hat
+1.02-1.04, ~1 % divergent transitions on one corpus, whatever the parameterisation), while given the population the
+tasks are independent and pass every check. The noise of an evaluation is binomial plus a task-specific extra
 term::
 
     metric_ik ~ Normal(m_ik, sqrt(m_ik (1 - m_ik) / n_k + 1 / n_k^2 + sigma_k^2))
@@ -77,7 +82,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +98,7 @@ from .intervals import interval
 from .io import FitFileError, config_errors, read_fit, write_fit
 
 __all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean", "detrend_walk",
-           "PREDICTABLE_ALPHA", "validate_downstream"]
+           "PREDICTABLE_ALPHA", "POPULATION_PARAMETERS", "POPULATION_FIT_DRAWS", "ESTIMATED_POPULATION_DRAWS", "validate_downstream"]
 
 #: One-sided significance level of both checks of :func:`predictable_tasks` (a conventional 5 %, not tuned).
 PREDICTABLE_ALPHA = 0.05
@@ -310,6 +315,25 @@ def predictable_tasks(table, *, alpha: float = PREDICTABLE_ALPHA) -> pd.DataFram
 
 _COMPILED: dict[tuple, object] = {}
 
+#: The population parameters of the model: the tasks' means and spreads of the lift, width, ceiling and extra noise,
+#: the walk's rate and the corpora's shift spreads. ``fit_downstream(population="estimated")`` (the default) fixes
+#: them at their posterior medians from a first fit of the whole model and samples the tasks given them (empirical
+#: Bayes); ``"sampled"`` samples them with the tasks.
+POPULATION_PARAMETERS = ("mu_a", "tau_a", "mu_ls", "tau_ls", "mu_r", "tau_r", "mu_ln", "tau_ln", "mu_lk", "tau_d",
+                         "tau_e")
+
+#: Draws per chain of the first fit of ``fit_downstream(population="estimated")``, which only gives the population
+#: parameters' medians (at most the sampler's ``draws``).
+POPULATION_FIT_DRAWS = 500
+
+#: Draws per chain of the tasks given the estimated population (``fit_downstream(population="estimated")`` without a
+#: ``sampler``): 3000, not the scaling-law fits' 1000. Given the population the tasks mix slowly along their walk (the
+#: autocorrelation of ``lambada_openai``'s walk and width is ~10 draws), so 1000 draws left a bulk ESS of 323-485 and
+#: R-hat 1.007-1.017 on the README's one-corpus example (seeds 0-2); 3000 draws pass every check at seeds 0-2 (R-hat
+#: 1.003-1.008, bulk ESS 979-1256, 2-5 divergent of 12,000) in 12-14 s of sampling (``benchmarks/model_geometry.md``,
+#: session 31).
+ESTIMATED_POPULATION_DRAWS = 3000
+
 #: Variables of the model sampled by NUTS (checked for convergence).
 _FREE = ("mu_a", "tau_a", "z_a", "a_k", "mu_ls", "tau_ls", "z_s", "mu_r", "tau_r", "z_r", "mu_ln", "tau_ln", "z_n",
          "tau_d", "z_d", "tau_e", "z_e", "mu_lk", "tau_lk", "z_k", "z_w")
@@ -398,7 +422,12 @@ def _build_model(key: tuple, arrays: dict):
     import pymc as pm
     import pytensor.tensor as pt
 
-    n_tasks, n_groups, free_ceiling, rw = key
+    n_tasks, n_groups, free_ceiling, rw, estimated = key
+
+    def population(name, dist, *args):
+        # population="estimated": the population parameter is data (its stage-1 posterior median), else sampled
+        return pm.Data(name, arrays[name]) if estimated else dist(name, *args)
+
     with pm.Model() as model:
         x = pm.Data("x", arrays["x"])  # loss minus x_ref (the low end of the runs' losses)
         y = pm.Data("y", arrays["y"])
@@ -407,8 +436,8 @@ def _build_model(key: tuple, arrays: dict):
         n_items = pm.Data("n_items", arrays["n_items"])
         # a_k: log of (metric - chance) at x_ref in the exponential regime (well identified by the best runs);
         # the midpoint b_k follows from a_k, s_k and the ceiling (see DownstreamFit.parameter_draws)
-        mu_a = pm.Normal("mu_a", np.log(0.1), 1.5)
-        tau_a = pm.HalfNormal("tau_a", 1.5)
+        mu_a = population("mu_a", pm.Normal, np.log(0.1), 1.5)
+        tau_a = population("tau_a", pm.HalfNormal, 1.5)
         if n_groups > 1:
             # several corpora: a_k centred. Non-centred, z_a mixed slowly along tau_a (three corpora, seed 0: R-hat
             # 1.060, ESS 85, 390 s; centred 1.022, 197, 237 s). With one corpus centring did worse on all three fits
@@ -417,27 +446,27 @@ def _build_model(key: tuple, arrays: dict):
         else:
             z_a = pm.Normal("z_a", 0.0, 1.0, shape=n_tasks)
             a = mu_a + tau_a * z_a
-        mu_ls = pm.Normal("mu_ls", np.log(0.3), 1.0)  # width of the rise: ~0.3 nats
-        tau_ls = pm.HalfNormal("tau_ls", 0.5)
+        mu_ls = population("mu_ls", pm.Normal, np.log(0.3), 1.0)  # width of the rise: ~0.3 nats
+        tau_ls = population("tau_ls", pm.HalfNormal, 0.5)
         z_s = pm.Normal("z_s", 0.0, 1.0, shape=n_tasks)
         s = pt.exp(mu_ls + tau_ls * z_s)
         if free_ceiling:
-            mu_r = pm.Normal("mu_r", 1.0, 1.5)
-            tau_r = pm.HalfNormal("tau_r", 1.0)
+            mu_r = population("mu_r", pm.Normal, 1.0, 1.5)
+            tau_r = population("tau_r", pm.HalfNormal, 1.0)
             z_r = pm.Normal("z_r", 0.0, 1.0, shape=n_tasks)
             ceil = floor + (1.0 - floor) * pm.math.sigmoid(mu_r + tau_r * z_r)
         else:
             ceil = pt.ones(n_tasks)
-        mu_ln = pm.Normal("mu_ln", np.log(0.02), 1.0)  # extra noise ~2 accuracy points
-        tau_ln = pm.HalfNormal("tau_ln", 1.0)
+        mu_ln = population("mu_ln", pm.Normal, np.log(0.02), 1.0)  # extra noise ~2 accuracy points
+        tau_ln = population("tau_ln", pm.HalfNormal, 1.0)
         z_n = pm.Normal("z_n", 0.0, 1.0, shape=n_tasks)
         sigma = pt.exp(mu_ln + tau_ln * z_n)
         shift = pt.zeros_like(x)
         if n_groups > 1:
             gi = pm.Data("group_idx", arrays["group_idx"])
-            tau_d = pm.HalfNormal("tau_d", 0.2)  # corpus shift of the loss axis, nats
+            tau_d = population("tau_d", pm.HalfNormal, 0.2)  # corpus shift of the loss axis, nats
             z_d = pm.ZeroSumNormal("z_d", sigma=1.0, shape=n_groups)
-            tau_e = pm.HalfNormal("tau_e", 0.1)  # task-specific part of the shift
+            tau_e = population("tau_e", pm.HalfNormal, 0.1)  # task-specific part of the shift
             z_e = pm.ZeroSumNormal("z_e", sigma=1.0, shape=(n_tasks, n_groups))
             shift = tau_d * z_d[gi] + tau_e * z_e[ti, gi]
         if rw:
@@ -450,7 +479,7 @@ def _build_model(key: tuple, arrays: dict):
             kw = pm.Data("rw_w", arrays["rw_w"])
             dk = pm.Data("rw_sqrt_step", arrays["rw_sqrt_step"])  # sqrt of knot spacing, nats^0.5
             # ~0.5 in the argument per sqrt(nat); in nats ~0.2 (0.5 in the argument at s 0.4)
-            mu_lk = pm.Normal("mu_lk", np.log(0.5) if rw == "argument" else np.log(0.2), 1.0)
+            mu_lk = population("mu_lk", pm.Normal, np.log(0.5) if rw == "argument" else np.log(0.2), 1.0)
             # one rate for every task: a rate per task, partially pooled, funnelled in the spread of the rates
             # (R-hat 1.19 for tau_lk, 12 % divergent on the README's one-corpus example; model_geometry.md)
             kappa = pt.exp(mu_lk) * pt.ones(n_tasks)
@@ -545,6 +574,10 @@ class DownstreamFit:
         ``"argument"`` (the default of :func:`fit_downstream`): the random walk is added to
         the link's argument; ``"loss"``: it shifts the loss axis (nats) and its straight
         line through its anchor is removed (:func:`detrend_walk`).
+    population_estimates : dict or None
+        ``fit_downstream(population="estimated")``: the population parameters
+        (:data:`POPULATION_PARAMETERS`) held fixed at these values (posterior medians of a first
+        fit of the whole model) while the tasks were sampled; None when they were sampled too.
     """
 
     posterior: object
@@ -563,6 +596,7 @@ class DownstreamFit:
     timings: dict = field(default_factory=dict)
     target_accept: float = 0.9
     walk: str = "argument"
+    population_estimates: dict | None = None
 
     # ------------------------------------------------------------------ files
     def save(self, path, force: bool = False) -> Path:
@@ -595,6 +629,8 @@ class DownstreamFit:
             "x_ref": float(self.x_ref), "knots": None if self.knots is None else [float(v) for v in self.knots],
             "timings": {k: float(v) for k, v in self.timings.items()}, "target_accept": float(self.target_accept),
             "walk": self.walk,
+            "population_estimates": None if self.population_estimates is None
+            else {k: float(v) for k, v in self.population_estimates.items()},
         }
         return write_fit(path, config, self.posterior, self.runs, force=force)
 
@@ -625,7 +661,8 @@ class DownstreamFit:
                        free_ceiling=bool(cfg["free_ceiling"]), group_col=cfg["group_col"], x_ref=float(cfg["x_ref"]),
                        knots=None if knots is None else np.asarray(knots, float), timings=dict(cfg.get("timings", {})),
                        target_accept=float(cfg.get("target_accept", 0.9)),
-                       walk=str(cfg.get("walk", "argument")))
+                       walk=str(cfg.get("walk", "argument")),
+                       population_estimates=cfg.get("population_estimates"))
 
     def __repr__(self) -> str:
         """One line: tasks, corpora, draws, walk and the sampling checks (the dataclass's own repr printed every
@@ -640,7 +677,8 @@ class DownstreamFit:
                   f"{d.divergences} divergent)")
         return (f"DownstreamFit({len(self.tasks)} tasks fitted, {skipped}; "
                 f"{len(self.groups) or 'no'} corpora; {len(self.runs) if self.runs is not None else 0} evaluations; "
-                f"{self.n_draws} draws; walk={self.walk!r}; sampling checks {checks})")
+                f"{self.n_draws} draws; walk={self.walk!r}; population "
+                f"{'sampled' if self.population_estimates is None else 'estimated'}; sampling checks {checks})")
 
     #: Status of a task that passed the checks of :func:`predictable_tasks` but was not among the tasks fitted.
     NOT_CHOSEN = "not fitted: predictable, but not among the tasks given to fit_downstream (refit with it in tasks=)"
@@ -691,7 +729,10 @@ class DownstreamFit:
         return int(post.sizes["chain"] * post.sizes["draw"])
 
     def _flat(self, name: str) -> np.ndarray:
-        v = np.asarray(self.posterior["posterior"][name].values, float)
+        post = self.posterior["posterior"]
+        if name not in post and self.population_estimates is not None and name in self.population_estimates:
+            return np.full(self.n_draws, float(self.population_estimates[name]))  # held fixed (empirical Bayes)
+        v = np.asarray(post[name].values, float)
         return v.reshape(self.n_draws, *v.shape[2:])
 
     def parameter_draws(self) -> dict[str, np.ndarray]:
@@ -1001,7 +1042,7 @@ class DownstreamFit:
 
 
 def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceiling: bool = True,
-                   discrepancy: bool = True, walk: str = "argument",
+                   discrepancy: bool = True, walk: str = "argument", population: str = "estimated",
                    sampler: SamplerConfig | None = None, random_seed: int = 0, alpha: float = PREDICTABLE_ALPHA,
                    strict: bool = False) -> DownstreamFit:
     """Fit the loss -> metric link of several tasks in one hierarchical model.
@@ -1032,8 +1073,21 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
         With the noise floor the argument walk had the lower R-hat on five of six fits and the
         closer coverage on the OpenLM backtest (``benchmarks/model_geometry.md``); ``"loss"`` is
         kept for comparison.
+    population : {"estimated", "sampled"}, default "estimated"
+        ``"estimated"`` (empirical Bayes): a first fit of the whole model (:data:`POPULATION_FIT_DRAWS`
+        draws per chain) gives the posterior medians of the population parameters
+        (:data:`POPULATION_PARAMETERS`: the tasks' means and spreads, the walk's rate, the corpora's
+        shift spreads), and the tasks are sampled given them; the fit's draws, diagnostics and
+        forecasts are those of the second fit. Given the population the tasks are independent, and
+        the second fit passes the sampling checks where the whole model's slow population directions
+        did not (R-hat 1.02-1.04 and ~1 % divergent transitions on the README's one-corpus example over
+        eleven sessions of reparameterisations; ``benchmarks/model_geometry.md``, session 31). The
+        forecasts leave out the population parameters' uncertainty. ``"sampled"``: one fit of the
+        whole model (the fit of 2026-12-07 and before).
     sampler : SamplerConfig, optional
-        Default 4 chains x 1000 draws, 1000 warm-up, tree depth 10, target_accept 0.9.
+        Default 4 chains, 1000 warm-up, tree depth 10, target_accept 0.9, and
+        :data:`ESTIMATED_POPULATION_DRAWS` (3000) draws per chain with ``population="estimated"``,
+        1000 with ``"sampled"``.
     random_seed : int, default 0
     alpha : float, default 0.05
         Level of :func:`predictable_tasks`.
@@ -1053,6 +1107,8 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     t0 = time.perf_counter()
     if walk not in ("argument", "loss"):
         raise ValueError(f"walk must be 'argument' or 'loss', not {walk!r}.")
+    if population not in ("estimated", "sampled"):
+        raise ValueError(f"population must be 'estimated' or 'sampled', not {population!r}.")
     t = validate_downstream(table, group_col=group_col)
     flags = predictable_tasks(t, alpha=alpha)
     if tasks is None:
@@ -1091,12 +1147,22 @@ def fit_downstream(table, tasks=None, *, group_col: str | None = None, free_ceil
     if len(groups) > 1:
         arrays["group_idx"] = t[group_col].astype(str).map({g: i for i, g in enumerate(groups)}).to_numpy(int)
     key = (len(tasks_sorted), max(len(groups), 1), bool(free_ceiling), walk if discrepancy else False)
-    cfg = sampler or SamplerConfig(tune=1000, max_treedepth=10, target_accept=0.9)
-    post, tc, ts = _sample(key, arrays, cfg, random_seed)
+    cfg = sampler or SamplerConfig(draws=ESTIMATED_POPULATION_DRAWS if population == "estimated" else 1000,
+                                   tune=1000, max_treedepth=10, target_accept=0.9)
+    estimates, timings = None, {}
+    if population == "estimated":
+        first = replace(cfg, draws=min(cfg.draws, POPULATION_FIT_DRAWS))
+        post1, tc1, ts1 = _sample(key + (False,), arrays, first, random_seed)
+        p1 = post1["posterior"]
+        estimates = {k: float(np.median(p1[k].values)) for k in POPULATION_PARAMETERS if k in p1}
+        arrays = {**arrays, **{k: np.array(v) for k, v in estimates.items()}}
+        timings = {"population_compile_seconds": tc1, "population_sample_seconds": ts1}
+    post, tc, ts = _sample(key + (estimates is not None,), arrays, cfg, random_seed)
     diag = _sampling_checks(post, cfg.target_accept, strict=strict)
     return DownstreamFit(posterior=post, tasks=tasks_sorted, groups=groups, chance=meta["chance"].to_numpy(float),
                          n_items=meta["n_items"].to_numpy(float), flags=flags, runs=t, diagnostics=diag,
                          random_seed=random_seed, free_ceiling=free_ceiling, group_col=group_col,
                          x_ref=x_ref, knots=knots, target_accept=cfg.target_accept, walk=walk,
-                         timings={"compile_seconds": tc, "sample_seconds": ts,
+                         population_estimates=estimates,
+                         timings={**timings, "compile_seconds": tc, "sample_seconds": ts,
                                   "total_seconds": time.perf_counter() - t0})
