@@ -59,7 +59,7 @@ __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", 
            "InvestmentDecision", "check_metric", "metric_note", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
            "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note",
            "discrepancy_allocation_parts", "discrepancy_allocation_sentence",
-           "DISCREPANCY_NOTE", "stage_mismatch_note", "STAGE_LOSS_MISMATCH"]
+           "DISCREPANCY_NOTE", "stage_mismatch_note", "STAGE_LOSS_MISMATCH", "link_extrapolation_note"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -804,6 +804,9 @@ class InvestmentDecision:
     metric_note : str
         :func:`metric_note`: what a downstream metric is (its chance level; for the mean of tasks, the tasks in it
         and those not yet predictable), "" for loss; part of :meth:`summary_text`.
+    link_caveat : str
+        :func:`link_extrapolation_note`: the plans whose forecast loss lies below the runs the loss -> metric link
+        was fitted on ("" otherwise, and for loss); part of :meth:`summary_text`.
     """
 
     plans: pd.DataFrame
@@ -824,6 +827,7 @@ class InvestmentDecision:
     extrapolation_caveat: str = ""
     stage_caveat: str = ""
     metric_note: str = ""
+    link_caveat: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -878,8 +882,8 @@ class InvestmentDecision:
         -------
         str
         """
-        return " ".join(t for t in (self.decision.summary_text(), self.metric_note, self.stage_caveat,
-                                    self.fit_caveat, self.extrapolation_caveat, self.sampling_caveat,
+        return " ".join(t for t in (self.decision.summary_text(), self.metric_note, self.link_caveat,
+                                    self.stage_caveat, self.fit_caveat, self.extrapolation_caveat, self.sampling_caveat,
                                     self.assumption_note, self.pilot_caveat(), self.frontier_text()) if t)
 
     def pilot_caveat(self) -> str:
@@ -1044,6 +1048,42 @@ def stage_mismatch_note(fit, downstream, domain: str, group: str | None = None) 
             f"{l1:.3g} vs {l2:.3g} nats/token): the metric is read off the downstream fit's loss, so if these are the "
             "same models, the two stages are on different evaluation sets and the metric's forecasts are off. Fit both "
             "on the loss of one evaluation set (the downstream fit's).")
+
+
+def link_extrapolation_note(downstream, labels, loss_draws) -> str:
+    """A sentence naming the plans whose median loss lies below the lowest loss of the downstream fit's runs.
+
+    There the metric rests on the link's form and its random walk, whose interval widens with the distance
+    (:meth:`bayes_scaling.downstream.DownstreamFit.loss_below_runs`); ``DownstreamFit.predict`` gives the distance
+    per target, and a decision's report said nothing of it (a fresh user: the README's 6.9B plan lies 0.38 nats
+    below the runs).
+
+    Parameters
+    ----------
+    downstream : DownstreamFit or None
+    labels : sequence of str
+        The plans' labels, n.
+    loss_draws : ndarray, shape (S, n)
+        Draws of the plans' loss, nats/token.
+
+    Returns
+    -------
+    str
+        One sentence, or "" when every plan lies within the runs (or without a downstream fit).
+    """
+    if downstream is None:
+        return ""
+    below = downstream.loss_below_runs(loss_draws)
+    hit = [(lab, b) for lab, b in zip(labels, below) if np.isfinite(b) and b > 0]
+    if not hit:
+        return ""
+    lowest = float(downstream.runs["loss"].min())
+    listed = ", ".join(f"'{lab}' (by {b:.2f} nats/token)" for lab, b in hit)
+    several = len(hit) > 1
+    return (f"The forecast loss of plan{'s' if several else ''} {listed} lie{'' if several else 's'} below the lowest "
+            "loss of the runs "
+            f"the loss -> metric link was fitted on ({lowest:.3f} nats/token): there the metric rests on the link's "
+            "form and its random walk, whose interval widens with that distance, not on runs that reached it.")
 
 
 def metric_note(downstream, metric: str) -> str:
@@ -1314,7 +1354,9 @@ def decide(
         m = downstream.metric_draws(loss, group, new_eval=new_eval, rng=np.random.default_rng([seed, 2]))
         return m.mean(axis=2) if metric == MEAN_OF_TASKS else m[:, :, list(downstream.tasks).index(metric)]
 
-    metric_draws = metric_of(loss_draws(plan_t, "new"), new_eval=True)
+    plan_loss = loss_draws(plan_t, "new")
+    metric_draws = metric_of(plan_loss, new_eval=True)
+    link_caveat = "" if metric == "loss" else link_extrapolation_note(downstream, list(plan_t["label"]), plan_loss)
     d = decide_from_draws(metric_draws, plan_t, costs, value, prob=prob, status_quo=status_quo)
     d.metric = metric
     pilot_out = None
@@ -1344,4 +1386,4 @@ def decide(
                               currency=costs.currency, prob=prob, formulas=d.formulas, decision=d,
                               sampling_caveat=caveat, assumption_note=note, fit_caveat=fit_caveat,
                               extrapolation_caveat=far_caveat, stage_caveat=stage_caveat,
-                              metric_note=metric_note(downstream, metric))
+                              metric_note=metric_note(downstream, metric), link_caveat=link_caveat)

@@ -903,3 +903,30 @@ def test_compare_says_when_its_first_candidate_trains_at_a_split_no_run_has(fake
     assert compare_summary(res).endswith(
         " It trains on 300 tokens per parameter, outside the 5-200 of the runs behind its forecast: its lead rests on "
         "the law's form at that split, not on runs; a run near that split would check it.")
+
+
+def test_decide_names_the_plans_whose_loss_lies_below_the_downstream_runs(fake_fit):
+    """The README's 6.9B plan lies 0.39 nats below the runs the accuracy link was fitted on, which DownstreamFit.predict
+    reports and the decision's report did not (a fresh user)."""
+    from test_downstream import _fake_fit
+
+    from bayes_scaling.decisions import link_extrapolation_note
+
+    ds = dataclasses.replace(_fake_fit(np.random.default_rng(0), s_draws=fake_fit.n_draws),
+                             runs=pd.DataFrame({"loss": [2.5, 3.0], "task": ["rises", "rises"], "metric": [0.8, 0.6]}))
+    losses = np.tile([2.4, 2.6, 1.9], (50, 1))
+    assert link_extrapolation_note(ds, ["a", "b", "c"], losses) == (
+        "The forecast loss of plans 'a' (by 0.10 nats/token), 'c' (by 0.60 nats/token) lie below the lowest loss of "
+        "the runs the loss -> metric link was fitted on (2.500 nats/token): there the metric rests on the link's form "
+        "and its random walk, whose interval widens with that distance, not on runs that reached it.")
+    assert link_extrapolation_note(ds, ["b"], losses[:, [1]]) == ""
+    assert link_extrapolation_note(None, ["a"], losses[:, [0]]) == ""
+    res = decide(fake_fit, PLANS, COSTS, ValueModel(metric="rises", baseline=0.6, money_per_unit=1e3, unit=0.01),
+                 metric="rises", downstream=ds, random_seed=3)
+    _, new = keyed_predictive_draws(fake_fit, PLANS[["params", "tokens"]], fake_fit.default_domain, 3)
+    below = [lab for lab, m in zip(PLANS["label"], np.median(np.exp(new), axis=0)) if m < 2.5]
+    assert below and res.link_caveat.startswith("The forecast loss of plan")
+    assert all(f"'{lab}'" in res.link_caveat for lab in below)
+    assert res.summary_text().index(res.link_caveat) > 0
+    loss = decide(fake_fit, PLANS, COSTS, _loss_value(), random_seed=3)
+    assert loss.link_caveat == ""

@@ -607,10 +607,22 @@ def test_population_parameters_held_fixed_are_read_from_the_estimates_and_saved(
     losses = np.array([[2.6, 3.0, 3.5, 5.5]]).repeat(400, axis=0)
     want = full.metric_draws(losses, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(est.metric_draws(losses, rng=np.random.default_rng(5)), want)
-    assert "population estimated" in repr(est)
+    assert "population estimated;" in repr(est)
+    checks = {"max_rhat": 1.022, "min_ess_bulk": 140.0, "divergences": 18, "draws": 2000}
+    est = dataclasses.replace(est, population_checks=checks)
+    assert "population estimated by a first fit (max R-hat 1.022, 18 divergent of 2000);" in repr(est)
     back = DownstreamFit.load(est.save(tmp_path / "ds"))
     assert back.population_estimates == pytest.approx(estimates)
+    assert back.population_checks == pytest.approx(checks)
     np.testing.assert_array_equal(back.metric_draws(losses, rng=np.random.default_rng(5)), want)
+
+
+def test_an_empty_task_list_is_a_table_error():
+    # a numpy IndexError from the quantile of an empty table (a fresh user)
+    small = _synthetic(np.random.default_rng(0), {"t1": TASKS["rises"]}, np.linspace(3.0, 5.0, 20), n_items=2000)
+    with pytest.raises(DownstreamTableError, match=r"^tasks is empty: name at least one task, or leave tasks=None to "
+                                                   r"fit the tasks predictable_tasks flags\.$"):
+        fit_downstream(small, tasks=[])
 
 
 def test_fit_downstream_rejects_an_unknown_population():
