@@ -89,7 +89,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._text import did_you_mean
+from ._text import closest_name, did_you_mean
 from ._warnings import warn_caller
 from ._version import __version__
 from .diagnostics import check_convergence
@@ -168,9 +168,13 @@ def validate_downstream(table, tasks=None, group_col: str | None = None) -> pd.D
     need = list(_REQUIRED) + ([group_col] if group_col else [])
     missing = [c for c in need if c not in table.columns]
     if missing:
+        # a misspelt column ('metrics', 'Loss', group_col='train_datset') got no hint (a fresh user)
+        spare = [str(c) for c in table.columns if c not in need]
+        hints = [(f"group_col='{c}': did you mean '{m}'?" if c == group_col and c not in _REQUIRED
+                  else f"rename '{m}' to '{c}'?") for c in missing if (m := closest_name(c, spare))]
         raise DownstreamTableError(
-            f"downstream table is missing column(s) {missing}; it needs {need} (see "
-            "bayes_scaling.datasets.load_openlm_downstream for the layout).")
+            f"downstream table is missing column(s) {missing}" + (f" ({'; '.join(hints)})" if hints else "")
+            + f"; it needs {need} (see bayes_scaling.datasets.load_openlm_downstream for the layout).")
     t = table.copy()
     if tasks is not None:
         unknown = sorted(set(tasks) - set(t["task"]))
@@ -651,6 +655,8 @@ class DownstreamFit:
         FitFileError
             Missing, damaged or edited files, or a directory that holds a scaling-law fit instead.
         """
+        if not Path(path).exists():  # read_fit's advice names a scaling-law fit's save (a fresh user)
+            raise FitFileError(f"downstream fit '{path}' does not exist; give the directory DownstreamFit.save wrote.")
         saved = read_fit(path)
         cfg = saved.config
         if cfg.get("kind") != "downstream":

@@ -512,6 +512,9 @@ def test_save_and_load_give_the_same_forecasts(tmp_path, fake_fit):
     np.testing.assert_array_equal(back.metric_draws(losses), fit.metric_draws(losses))
     with pytest.raises(FileExistsError, match="already exists"):
         fit.save(path)
+    with pytest.raises(bs.FitFileError, match=r"^downstream fit '.*no-such-dir' does not exist; give the directory "
+                                              r"DownstreamFit.save wrote\.$"):
+        DownstreamFit.load(tmp_path / "no-such-dir")
     # a scaling-law fit is not a downstream fit; an edited file is refused
     fake_fit.save(tmp_path / "law")
     with pytest.raises(bs.FitFileError, match=r"holds a scaling-law fit, not a downstream fit; give the directory "
@@ -647,3 +650,16 @@ def test_the_readme_one_corpus_fit_passes_its_sampling_checks():
     assert set(fit.population_estimates) == {"mu_a", "tau_a", "mu_ls", "tau_ls", "mu_r", "tau_r", "mu_ln", "tau_ln",
                                              "mu_lk"}
     assert 0.3 < np.exp(fit.population_estimates["mu_lk"]) < 0.9  # the walk's rate (0.55 at seeds 0-1)
+
+
+def test_a_misspelt_column_gets_the_rename_to_make():
+    # 'metrics', 'Loss' and group_col='train_datset' were told only that the column is missing (a fresh user)
+    t = _synthetic(np.random.default_rng(0), {"t1": TASKS["rises"]}, np.linspace(3.0, 5.0, 10), n_items=2000)
+    with pytest.raises(DownstreamTableError, match=r"^downstream table is missing column\(s\) \['loss', 'metric'\] "
+                                                   r"\(rename 'Loss' to 'loss'\?; rename 'metrics' to 'metric'\?\); "
+                                                   r"it needs \['loss', 'task', 'metric', 'chance', 'n_items'\]"):
+        validate_downstream(t.rename(columns={"loss": "Loss", "metric": "metrics"}))
+    with pytest.raises(DownstreamTableError, match=r"missing column\(s\) \['corpus'\]; it needs"):
+        validate_downstream(t.assign(train_dataset="rpj"), group_col="corpus")  # nothing close: no hint
+    with pytest.raises(DownstreamTableError, match=r"\(group_col='train_datset': did you mean 'train_dataset'\?\)"):
+        validate_downstream(t.assign(train_dataset="rpj"), group_col="train_datset")
