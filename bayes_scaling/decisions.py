@@ -1077,7 +1077,7 @@ def link_extrapolation_note(downstream, labels, loss_draws) -> str:
     hit = [(lab, b) for lab, b in zip(labels, below) if np.isfinite(b) and b > 0]
     if not hit:
         return ""
-    lowest = float(downstream.runs["loss"].min())
+    lowest = downstream.lowest_run_loss
     listed = ", ".join(f"'{lab}' (by {b:.2f} nats/token)" for lab, b in hit)
     several = len(hit) > 1
     return (f"The forecast loss of plan{'s' if several else ''} {listed} lie{'' if several else 's'} below the lowest "

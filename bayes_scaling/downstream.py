@@ -98,7 +98,8 @@ from .intervals import interval
 from .io import FitFileError, config_errors, read_fit, write_fit
 
 __all__ = ["predictable_tasks", "fit_downstream", "DownstreamFit", "DownstreamTableError", "link_mean", "detrend_walk",
-           "PREDICTABLE_ALPHA", "POPULATION_PARAMETERS", "POPULATION_FIT_DRAWS", "ESTIMATED_POPULATION_DRAWS", "validate_downstream"]
+           "PREDICTABLE_ALPHA", "POPULATION_PARAMETERS", "POPULATION_FIT_DRAWS", "ESTIMATED_POPULATION_DRAWS",
+           "validate_downstream"]
 
 #: One-sided significance level of both checks of :func:`predictable_tasks` (a conventional 5 %, not tuned).
 PREDICTABLE_ALPHA = 0.05
@@ -881,6 +882,12 @@ class DownstreamFit:
             m = np.clip(m + sd * rng.standard_normal(m.shape), 0.0, 1.0)
         return m
 
+    @property
+    def lowest_run_loss(self) -> float:
+        """The lowest loss of the runs the link was fitted on, nats/token (NaN when the fit keeps no runs)."""
+        runs = self.runs
+        return float(runs["loss"].min()) if runs is not None and "loss" in runs and len(runs) else np.nan
+
     def loss_below_runs(self, loss_draws) -> np.ndarray:
         """How far each target's median loss lies below the lowest loss of the runs the link was fitted on.
 
@@ -895,10 +902,7 @@ class DownstreamFit:
             Nats/token; 0 within the runs' losses, NaN when the fit keeps no runs. Beyond the runs the forecast
             rests on the link's form and its random walk, whose uncertainty grows with this distance.
         """
-        L = np.asarray(loss_draws, float)
-        lowest = float(self.runs["loss"].min()) if self.runs is not None and "loss" in self.runs and len(self.runs) \
-            else np.nan
-        return np.maximum(lowest - np.median(L, axis=0), 0.0)
+        return np.maximum(self.lowest_run_loss - np.median(np.asarray(loss_draws, float), axis=0), 0.0)
 
     def _check_loss_scale(self, L: np.ndarray) -> None:
         """Warn when the targets' median losses lie a factor of :data:`LOSS_SCALE_FACTOR` or more outside the runs'
