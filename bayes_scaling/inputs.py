@@ -374,7 +374,8 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
                 bases[d] = DiscrepancyBasis.build(law, xd, y[sel], weak_mean, weak_sd, spec.gp_lengthscale)
     counts = np.bincount(dom_idx, minlength=len(domains))
     summ_idx = tuple(domains.index(d) for d in reference_domains) if summarized else ()
-    rich = tuple(int(i) for i in np.flatnonzero(counts >= RICH_RUNS) if int(i) not in summ_idx)
+    is_rich = counts >= RICH_RUNS if spec.rich_domains is None else np.isin(domains, list(spec.rich_domains))
+    rich = tuple(int(i) for i in np.flatnonzero(is_rich) if int(i) not in summ_idx)
     structure = Structure(
         law=law.name,
         n_domains=len(domains),
