@@ -124,13 +124,12 @@ def extrapolation_of(fit, domain):
     """The ``extrapolation`` argument of :func:`optimal_allocation_draws` for a domain: draw s's model-form
     error at its own (N, D) (:meth:`ScalingFit.extrapolation_error`, paired by draw), for inputs of shape (S,) or
     (S, K) (row s: draw s)."""
-    slopes = fit.extrapolation.slopes(fit.n_draws, fit.random_seed)
     runs = fit.own_runs(domain)
 
     def f(params, tokens):
         params, tokens = np.asarray(params, float), np.asarray(tokens, float)
         h = extrapolation_distance(runs, pd.DataFrame({"params": params.ravel(), "tokens": tokens.ravel()}))
-        return slopes.reshape((-1,) + (1,) * (params.ndim - 1)) * h.reshape(params.shape)
+        return fit.extrapolation.drift(h.reshape(params.shape), fit.n_draws, fit.random_seed, paired=True)
     return f
 
 

@@ -24,7 +24,9 @@ A fit updates the distribution of its own ``kappa`` with its own errors beyond i
 (:func:`leave_future_out`, :func:`update_extrapolation_prior`): the runs in the top third of each
 domain's compute range are forecast from a fit of the others, and the misfit grows or shrinks
 ``kappa`` from the population's prior (``ScalingLaw(extrapolation_update=...)``: by default from the domains with
-at least :data:`LEAVE_FUTURE_OUT_MIN_HELD` such runs, see its docstring).
+at least :data:`LEAVE_FUTURE_OUT_MIN_HELD` such runs, see its docstring). The update reaches only as far as those
+held-out runs lie beyond the others; further out the error per decade is the population's
+(:meth:`ExtrapolationPrior.drift`).
 
 The learned priors are stored in ``_resources/extrapolation_prior.json`` with the data sets
 they were learned from; ``learned`` uses all of them, ``learned_without_<data set>`` leaves
@@ -110,6 +112,44 @@ class ExtrapolationPrior:
         rng = np.random.default_rng([int(random_seed), 0xE7A9])
         kappa = np.exp(self.log_kappa_mean + self.log_kappa_sd * rng.standard_normal(n))
         return kappa * rng.standard_normal(n)
+
+    def drift(self, h, n: int, random_seed: int, paired: bool = False) -> np.ndarray:
+        """Draws of the model-form error of log loss at ``h`` decades beyond the runs.
+
+        ``kappa_s z_s h`` (:meth:`slopes`). For a distribution a fit's own runs updated
+        (:func:`update_extrapolation_prior`), that error is measured only as far as its held-out runs reached
+        (``details["max_distance"]``, ``h_own``): beyond it the slope is the distribution's before the update,
+        ``kappa_s z_s min(h, h_own) + kappa0_s z_s max(h - h_own, 0)``, with the same standard normal draws (a law that
+        drifts one way keeps drifting that way; how fast, its own runs no longer say). The update learned kappa from
+        errors a third of the runs' range beyond the others and a straight line carried it to targets 16-64x beyond
+        them: the isoFLOP recipes of Porian et al. fitted to 4e17 FLOPs covered 0.78 / 0.84 / 0.92 of their held-out
+        runs (three selections of three recipes), 0.82 / 0.85 / 0.92 with the population's slope beyond; the four
+        shared data sets' splits, whose targets lie within that reach, did not change (``benchmarks/extrapolation_update.md``,
+        session 32).
+
+        Parameters
+        ----------
+        h : array_like
+            Decades beyond the runs (:func:`extrapolation_distance`), shape (k,), or with ``paired`` shape (n, ...).
+        n : int
+            Number of draws (a fit's posterior draws).
+        random_seed : int
+            The fit's seed (:meth:`slopes`).
+        paired : bool, default False
+            Row s of ``h`` belongs to draw s.
+
+        Returns
+        -------
+        ndarray
+            Shape (n, k), or ``h``'s shape with ``paired``.
+        """
+        h = np.asarray(h, float)
+        shape = (-1,) + (1,) * (h.ndim - 1 if paired else h.ndim)
+        own = self.details.get("max_distance") if self.details else None
+        if own is None:
+            return self.slopes(n, random_seed).reshape(shape) * h
+        near = self.slopes(n, random_seed).reshape(shape) * np.minimum(h, own)
+        return near + self.before_update().slopes(n, random_seed).reshape(shape) * np.maximum(h - own, 0.0)
 
     def quantiles_per_decade(self, probs=(0.05, 0.5, 0.95)) -> dict[float, float]:
         """Quantiles of kappa (error per decade) for reports."""

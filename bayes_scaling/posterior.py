@@ -334,7 +334,8 @@ class ScalingFit:
 
         ``kappa_s z_s h(x)`` (:mod:`bayes_scaling.extrapolation`): zero inside the runs' range,
         growing with the decades ``h`` beyond the domain's runs (:meth:`own_runs`); one
-        ``kappa_s z_s`` per posterior draw, the same in every call for this fit.
+        ``kappa_s z_s`` per posterior draw, the same in every call for this fit; beyond the distance the fit's own
+        runs measured it, the population's slope (:meth:`~bayes_scaling.extrapolation.ExtrapolationPrior.drift`).
 
         Parameters
         ----------
@@ -344,7 +345,7 @@ class ScalingFit:
             A fitted domain, or any other name (or None) for a new domain.
         """
         h = extrapolation_distance(self.own_runs(domain), table)
-        return self.extrapolation.slopes(self.n_draws, self.random_seed)[:, None] * h[None, :]
+        return self.extrapolation.drift(h, self.n_draws, self.random_seed)
 
     def new_domain_draws(self, rng: np.random.Generator, domain: str | None = None):
         """Draws of the parameters and noise of a domain the fit has not seen (the population predictive).

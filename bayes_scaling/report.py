@@ -1033,7 +1033,8 @@ def build_fit_report(
         if ex.own_runs_update:  # the median quoted is the updated one; say where the population's was
             q0 = ex.before_update().quantiles_per_decade((0.5, 0.95))
             learned = (f"the distribution {learned}, median {q0[0.5]:.3g} (up to {q0[0.95]:.2g}), updated with "
-                       f"{ex.own_runs_update}")
+                       f"{ex.own_runs_update}; further beyond the runs than that, the error per decade is the "
+                       "distribution's before the update (the fit's own runs do not reach there)")
         sec.text(
             "Model-form error beyond the runs: a forecast's interval widens with the decades it lies beyond the "
             f"runs (in N, D or C) by kappa per decade of log loss, kappa median {q[0.5]:.3g} ({q[0.05]:.2g} to "

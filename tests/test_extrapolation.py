@@ -54,6 +54,32 @@ def test_slopes_are_seeded_and_follow_the_prior():
     assert not NO_EXTRAPOLATION_ERROR.active
 
 
+def test_beyond_the_reach_of_the_own_runs_the_drift_takes_the_populations_slope():
+    # an update learned kappa from errors up to 0.5 decades beyond the smaller runs; a straight line carried it to
+    # targets 16-64x beyond (the Porian recipes fitted to 4e17 FLOPs under-covered, 0.78): beyond 0.5 decades the slope
+    # is the population's, with the same draws
+    before = get_extrapolation_prior("learned")
+    updated = ExtrapolationPrior("learned + own runs", np.log(0.002), 0.2, details={
+        "n_points": 9, "n_groups": 1, "max_distance": 0.5, "prior_log_kappa_mean": before.log_kappa_mean,
+        "prior_log_kappa_sd": before.log_kappa_sd})
+    h = np.array([0.0, 0.2, 0.5, 1.5])
+    own, pop = updated.slopes(4000, 3), updated.before_update().slopes(4000, 3)
+    d = updated.drift(h, 4000, 3)
+    assert d.shape == (4000, 4)
+    np.testing.assert_allclose(d[:, :3], own[:, None] * h[:3])
+    np.testing.assert_allclose(d[:, 3], own * 0.5 + pop * 1.0)
+    assert (np.sign(own) == np.sign(pop)).all()  # one drift: the same z
+    q = np.quantile(np.abs(d[:, 3] - d[:, 2]), 0.9)  # the last decade's error is the population's, not the own runs'
+    assert q == pytest.approx(np.quantile(np.abs(pop), 0.9), rel=1e-9) and q > 5 * np.quantile(np.abs(own), 0.9)
+    # paired: row s of h belongs to draw s
+    hp = np.tile(h, (4000, 1))
+    np.testing.assert_allclose(updated.drift(hp, 4000, 3, paired=True), d)
+    np.testing.assert_allclose(updated.drift(h[:1].repeat(4000), 4000, 3, paired=True), 0.0)
+    # not updated: the straight line
+    np.testing.assert_allclose(before.drift(h, 4000, 3), before.slopes(4000, 3)[:, None] * h)
+    np.testing.assert_array_equal(NO_EXTRAPOLATION_ERROR.drift(h, 5, 0), np.zeros((5, 4)))
+
+
 def test_round_trip_through_a_saved_fit_dict():
     prior = ExtrapolationPrior("learned_without_x", -3.5, 0.8, ("a", "b"), "cite", "how")
     assert ExtrapolationPrior.from_dict(prior.to_dict()) == prior

@@ -119,6 +119,17 @@ def test_the_model_form_error_grows_with_the_decades_beyond_the_runs(fake_fit):
     base_mean, _ = predictive_draws(fake_fit, t, "default", np.random.default_rng(0))
     mean, _ = predictive_draws(fit, t, "default", np.random.default_rng(0))
     np.testing.assert_allclose(mean - base_mean, err, atol=1e-12)
+    # updated by the fit's own runs up to 1.5 decades beyond them: the second decade beyond 1.5 is the population's
+    # slope, in forecasts and in the frontier's allocation (decisions.extrapolation_of) alike
+    own = ExtrapolationPrior("test + own runs", np.log(0.002), 0.2, details={
+        "n_points": 9, "n_groups": 1, "max_distance": 1.5, "prior_log_kappa_mean": np.log(0.02),
+        "prior_log_kappa_sd": 0.5})
+    upd = dataclasses.replace(fake_fit, extrapolation=own)
+    e2 = upd.extrapolation_error(t, "default")
+    np.testing.assert_allclose(e2[:, 1], own.slopes(s, upd.random_seed))
+    np.testing.assert_allclose(e2[:, 2], 1.5 * own.slopes(s, upd.random_seed) + 0.5 * kappa_z)
+    from bayes_scaling.decisions import extrapolation_of
+    np.testing.assert_allclose(extrapolation_of(upd, "default")(np.full(s, top_n * 100), np.full(s, top_d)), e2[:, 2])
 
 
 def test_far_extrapolation_warns_once_with_the_numbers(fake_fit):

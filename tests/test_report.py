@@ -687,7 +687,8 @@ def test_model_form_paragraph_says_where_an_updated_kappa_came_from(fake_fit):
     assert ("by kappa per decade of log loss, kappa median 0.01 (0.0044 to 0.023): the distribution learned from "
             "backtests of public data sets (chinchilla, openlm), median 0.0144 (up to 0.13), updated with this fit's "
             "own errors: 12 runs of 2 domain(s) forecast from the smaller ones, up to 0.50 decades beyond them (kappa "
-            "median 0.01).") in " ".join(md.split())
+            "median 0.01); further beyond the runs than that, the error per decade is the distribution's before the "
+            "update (the fit's own runs do not reach there).") in " ".join(md.split())
     learned = dataclasses.replace(fake_fit, extrapolation=bs.extrapolation.get_extrapolation_prior("learned"))
     plain = build_fit_report(learned, learned.predict(TARGETS), None).to_markdown()
     assert ("kappa per decade of log loss, kappa median 0.0144 (0.0016 to 0.13): learned from backtests of public data "
