@@ -129,7 +129,8 @@ def extrapolation_of(fit, domain):
     def f(params, tokens):
         params, tokens = np.asarray(params, float), np.asarray(tokens, float)
         h = extrapolation_distance(runs, pd.DataFrame({"params": params.ravel(), "tokens": tokens.ravel()}))
-        return fit.extrapolation.drift(h.reshape(params.shape), fit.n_draws, fit.random_seed, paired=True)
+        return fit.extrapolation.drift(h.reshape(params.shape), fit.n_draws, fit.random_seed, paired=True,
+                                       key=fit.drift_key(domain))
     return f
 
 

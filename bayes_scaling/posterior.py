@@ -334,7 +334,7 @@ class ScalingFit:
 
         ``kappa_s z_s h(x)`` (:mod:`bayes_scaling.extrapolation`): zero inside the runs' range,
         growing with the decades ``h`` beyond the domain's runs (:meth:`own_runs`); one
-        ``kappa_s z_s`` per posterior draw, the same in every call for this fit; beyond the distance the fit's own
+        ``kappa_s z_s`` per posterior draw and domain (:meth:`drift_key`), the same in every call for this fit; beyond the distance the fit's own
         runs measured it, the population's slope (:meth:`~bayes_scaling.extrapolation.ExtrapolationPrior.drift`).
 
         Parameters
@@ -345,7 +345,13 @@ class ScalingFit:
             A fitted domain, or any other name (or None) for a new domain.
         """
         h = extrapolation_distance(self.own_runs(domain), table)
-        return self.extrapolation.drift(h, self.n_draws, self.random_seed)
+        return self.extrapolation.drift(h, self.n_draws, self.random_seed, key=self.drift_key(domain))
+
+    def drift_key(self, domain: str | None = None) -> int:
+        """The stream of a domain's model-form drift (:meth:`~bayes_scaling.extrapolation.ExtrapolationPrior.slopes`):
+        its place among :attr:`domains` (0 for the first, so a fit of one domain draws as before domains drifted on
+        their own), one more for every domain the fit has not seen (they are one population)."""
+        return self.domains.index(domain) if domain in self.domains else len(self.domains)
 
     def new_domain_draws(self, rng: np.random.Generator, domain: str | None = None):
         """Draws of the parameters and noise of a domain the fit has not seen (the population predictive).
