@@ -1032,13 +1032,14 @@ def build_fit_report(
         learned = f"learned from backtests of public data sets ({', '.join(ex.learned_from)})"
         if ex.own_runs_update:  # the median quoted is the updated one; say where the population's was
             q0 = ex.before_update().quantiles_per_decade((0.5, 0.95))
-            learned = (f"the distribution {learned}, median {q0[0.5]:.3g} (up to {q0[0.95]:.2g}), updated with "
-                       f"{ex.own_runs_update}; further beyond the runs than that, the error per decade is the "
+            learned = (f"the distribution {learned}, median {q0[0.5]:.3g} per decade (95th percentile {q0[0.95]:.2g}), "
+                       f"updated with {ex.own_runs_update}; further beyond the runs than that, the error per decade is the "
                        "distribution's before the update (the fit's own runs do not reach there)")
         sec.text(
-            "Model-form error beyond the runs: a forecast's interval widens with the decades it lies beyond the "
-            f"runs (in N, D or C) by kappa per decade of log loss, kappa median {q[0.5]:.3g} ({q[0.05]:.2g} to "
-            f"{q[0.95]:.2g}): {learned}."
+            "Model-form error beyond the runs: the law is an approximation whose error grows with the decades a "
+            "target lies beyond the runs (in N, D or C), so each forecast adds kappa times those decades to its log "
+            f"loss, kappa median {q[0.5]:.3g} per decade (90 % interval {q[0.05]:.2g} to {q[0.95]:.2g}): {learned}. "
+            "The law's own parameters, less certain far out, widen the interval as well."
         )
     else:
         sec.text("Model-form error beyond the runs: none added (extrapolation='none'); intervals far beyond the runs "
