@@ -690,6 +690,21 @@ def test_targets_with_flops_that_contradict_6nd_warn_and_use_the_tokens():
     np.testing.assert_allclose(out["flops"], [6 * 1.44e9 * 2.88e10, 1.2e20])
 
 
+def test_a_small_models_compute_is_no_unit_error_when_params_and_tokens_are_given(fake_hier_fit):
+    # the command line validates targets twice (expand_targets, then predict): a fresh user's N = 1e5, D = 1e6 target,
+    # which the Python API forecast with a warning, was refused as "targets column 'flops', row 0: 6e+11 ... PF-days"
+    from bayes_scaling.workflow import expand_targets
+
+    t = pd.DataFrame({"params": [1e5, 2e6], "tokens": [1e6, 4e7]})
+    once = expand_targets(fake_hier_fit, t)
+    twice = validate_targets(once)
+    np.testing.assert_allclose(twice["flops"], 6 * twice["params"] * twice["tokens"])
+    assert len(twice) == 2 * (len(fake_hier_fit.own_domains) + 1)
+    # flops alone are still checked for their unit
+    with pytest.raises(RunsTableError, match="column 'flops' looks like it is in PF-days"):
+        validate_targets(pd.DataFrame({"flops": [3.5, 7.0]}), needs=("flops",))
+
+
 def test_targets_errors_name_the_table():
     with pytest.raises(RunsTableError) as e:
         validate_targets(pd.DataFrame({"label": ["A"], "params": ["abc"], "tokens": [2e10]}), what="plans table")
