@@ -449,7 +449,7 @@ def discrepancy_allocation_parts(fit, table: pd.DataFrame, theta: np.ndarray, do
 
 def discrepancy_allocation_sentence(where: str, what: str) -> str:
     """The note of :func:`discrepancy_allocation_note` around its budgets (``what``); ``where`` names the domain(s),
-    e.g. " of domain 'c4'" or " of 8 of 9 domains" ('' for a fit of one domain)."""
+    e.g. " of domain 'c4'" or " of 8 of the 9 fitted domains" ('' for a fit of one domain)."""
     return (f"{DISCREPANCY_NOTE}{where} (the law plus the discrepancy term: the runs' smooth misfit to the law, "
             f"held at its edge value beyond the runs) is lowest at another model size than the frontier's, which is "
             f"the law's optimum: {what} (medians over the posterior). Comparing runs (compare) uses "

@@ -290,8 +290,11 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         each = [("a new domain" if d == NEW_DOMAIN else f"'{d}'") + f" at {p[-1]}"
                 + (f" (also at {len(p) - 1} other budget{'s' if len(p) > 2 else ''})" if len(p) > 1 else "")
                 for d, (_, p) in disc.items()]
-        notes.append(discrepancy_allocation_sentence(f" of {len(disc)} of the {len(domains)} domains",
-                                                     listed(each, 4, "; ")))
+        # counted among the fitted domains (a new domain has no discrepancy term): a fresh user read "3 of the 4
+        # domains", the 4th the new domain, next to the report's "The runs cover 3 domains"
+        hit, fitted = len(disc), len(fit.own_domains)
+        where = f" of all {fitted} fitted domains" if hit == fitted else f" of {hit} of the {fitted} fitted domains"
+        notes.append(discrepancy_allocation_sentence(where, listed(each, 4, "; ")))
     if len(below) == 1:
         count, noun, lowest = next(iter(below.values()))
         warn_caller(below_bound_text(count, noun, fit.min_tokens_per_param, lowest), ExtrapolationWarning)

@@ -17,7 +17,7 @@ import bayes_scaling.fit as fit_module
 import bayes_scaling.workflow as workflow_module
 from bayes_scaling.cli import main
 from bayes_scaling.report import Report
-from bayes_scaling.workflow import DEFAULT_BUDGETS, FitReport, default_budgets, default_targets, domain_frontiers, fit_and_report
+from bayes_scaling.workflow import DEFAULT_BUDGETS, NEW_DOMAIN, FitReport, default_budgets, default_targets, domain_frontiers, fit_and_report
 from conftest import TRUTH, make_fake_fit, unrasterize
 
 FILES = ["fit", "fit_flops.png", "fit_params.png", "forecast.png", "frontier.csv", "frontier.png", "parameters.png",
@@ -639,7 +639,7 @@ def test_the_discrepancy_note_of_several_domains_is_one_note(fake_hier_fit, monk
     said = [n for n in why if dec.DISCREPANCY_NOTE in n]
     assert said == [why[0]]
     assert why[0] == (
-        "the loss the forecasts use of 3 of the 4 domains (the law plus the discrepancy term: the runs' smooth misfit "
+        "the loss the forecasts use of all 3 fitted domains (the law plus the discrepancy term: the runs' smooth misfit "
         "to the law, held at its edge value beyond the runs) is lowest at another model size than the frontier's, "
         "which is the law's optimum: 'books' at 1e23 FLOPs: 153B, against the frontier's 33.5B (90% interval "
         "31.8B-35.3B), 0.028 nats/token lower (also at 1 other budget); 'code' at 1e23 FLOPs: 174B, against the "
@@ -648,6 +648,11 @@ def test_the_discrepancy_note_of_several_domains_is_one_note(fake_hier_fit, monk
         "other budget) (medians over the posterior). Comparing runs (compare) uses that loss and may rank such a "
         "run first; the frontier does not follow the misfit beyond the runs, so compare the two allocations, and the "
         "loss at stake against the width of their intervals, before choosing.")
+    # the fitted domains are counted apart from a new one (a fresh user read "3 of the 4 domains" next to the report's
+    # "The runs cover 3 domains")
+    _, two = domain_frontiers(fake_hier_fit, [1e21, 1e23], domains=["code", "web", NEW_DOMAIN])
+    assert [n for n in two if dec.DISCREPANCY_NOTE in n][0].startswith(
+        dec.DISCREPANCY_NOTE + " of 2 of the 3 fitted domains (")
     # one domain keeps its own note, which names it
     _, one = domain_frontiers(fake_hier_fit, [1e21, 1e23], domains=["code"])
     assert [n for n in one if dec.DISCREPANCY_NOTE in n][0].startswith(dec.DISCREPANCY_NOTE + " of domain 'code' (")
