@@ -1,7 +1,7 @@
 """Session 33 probe: the discrepancy held at the nearest point of the runs' convex hull instead of their box.
 
 Usage: ``python porian_hull_hold_4e17.py SET [CUT]``, SET in chinchilla|openlm|datablations|mix3|owt3|rw3|help3|eight.
-Needs a tree with ``bayes_scaling.discrepancy.runs_hull`` (the patch of session 33, not shipped: see
+Needs a tree with ``discrepancy_hull_hold.diff`` applied (``git apply``; not shipped: see
 ``model_geometry.md``); ``HULL=0`` makes it return None, the shipped box hold. Prints median APE, 90 % coverage and
 median width, then by budget (multiple of CUT) and by domain, and writes the points to /work/scratch/s33.
 """
