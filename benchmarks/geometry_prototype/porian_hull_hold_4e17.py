@@ -3,11 +3,11 @@
 Usage: ``python porian_hull_hold_4e17.py SET [CUT]``, SET in chinchilla|openlm|datablations|mix3|owt3|rw3|help3|eight.
 Needs a tree with ``discrepancy_hull_hold.diff`` applied (``git apply``; not shipped: see
 ``model_geometry.md``); ``HULL=0`` makes it return None, the shipped box hold. Prints median APE, 90 % coverage and
-median width, then by budget (multiple of CUT) and by domain, and writes the points to /work/scratch/s33.
+median width, then by budget (multiple of CUT) and by domain, and writes the points to pts_SET_HULL.csv in the working directory.
 """
 import sys, os, warnings, time
 warnings.simplefilter("ignore")
-sys.path.insert(0, "/work/main/benchmarks")
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 from _common import quiet; quiet()
 import numpy as np, pandas as pd
 import bayes_scaling as bs
@@ -51,4 +51,4 @@ if cut is not None:
                  width=(g.loss_upper_90 - g.loss_lower_90) / f)
     print(g.groupby("x").agg(n=("ape", "size"), ape=("ape", "median"), signed=("signed", "median"), cov=("inside", "mean"), width=("width", "median")).round(3).to_string())
     print(g.groupby("domain").agg(n=("ape", "size"), ape=("ape", "median"), signed=("signed", "median"), cov=("inside", "mean"), width=("width", "median")).round(3).to_string())
-    g.to_csv(f"/work/scratch/s33/pts_{which}_{os.environ.get('HULL', '1')}.csv", index=False)
+    g.to_csv(f"pts_{which}_{os.environ.get('HULL', '1')}.csv", index=False)
