@@ -60,10 +60,12 @@ def quiet_library_noise():
                 lg.setLevel(level)
 
 
-def warn_caller(message: str, category: type[Warning]) -> None:
+def warn_caller(message: str | Warning, category: type[Warning] | None = None) -> None:
     """Issue a warning attributed to the first caller outside bayes_scaling (the user's line, not ours).
 
     However deep in the package the warning arises (``fit.predict`` -> ``predict`` -> the check), the
     file and line shown are the user's call (``warnings.warn(skip_file_prefixes=...)``, Python 3.12).
+    ``message`` may be a warning instance (its class is then the category), e.g. one that carries the
+    numbers it states for a caller that gathers several.
     """
     warnings.warn(message, category, skip_file_prefixes=(_PACKAGE_DIR,))

@@ -25,7 +25,6 @@ accessors only.
 from __future__ import annotations
 
 import hashlib
-import re
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, below_toke
                    validate_targets, warn_unseen_domain)
 from .intervals import check_prob, interval, thin_tails
 
-__all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "RUN_NOISE_CLIP",
+__all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "BelowBoundWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
            "draws_key", "UNSEEN_DOMAIN_KEY",
            "MANY_EPOCHS", "warn_extrapolation", "FORECAST_MIN_TAIL_WEIGHT"]
@@ -91,6 +90,27 @@ def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
 
 class ExtrapolationWarning(UserWarning):
     """A forecast far beyond the fitted runs: it rests on the law's form, not on data."""
+
+
+class BelowBoundWarning(ExtrapolationWarning):
+    """Targets trained on fewer tokens per parameter than the fit's bound (:func:`below_bound_text`).
+
+    Carries what it states, so that a caller gathering the warnings of several domains can say them
+    once (:func:`bayes_scaling.workflow.domain_frontiers`) without reading its text back.
+
+    Attributes
+    ----------
+    count : int
+        Number of targets below the bound.
+    noun : str
+        What they are ("target", "compute-optimal run").
+    lowest : float
+        The lowest tokens per parameter among them.
+    """
+
+    def __init__(self, count: int, noun: str, bound: float, lowest: float, where: str = ""):
+        super().__init__(below_bound_text(count, noun, bound, lowest, where))
+        self.count, self.noun, self.lowest = int(count), str(noun), float(lowest)
 
 
 #: Epochs (D / U) beyond which a data-constrained forecast is warned about: R_D* = 15.4, the published decay
@@ -157,7 +177,7 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
     under = below_tokens_per_param(t, bound)
     if under.any():
         tpp = t["tokens"].to_numpy(float) / t["params"].to_numpy(float)
-        warn_caller(below_bound_text(int(under.sum()), noun, bound, float(tpp[under].min())), ExtrapolationWarning)
+        warn_caller(BelowBoundWarning(int(under.sum()), noun, bound, float(tpp[under].min())))
     if not beyond_runs:
         return
     # measured from the runs behind each row's forecast (ScalingFit.own_runs, as the model-form error is): its
@@ -332,9 +352,6 @@ def below_bound_text(count: int, noun: str, bound: float, lowest: float, where: 
             "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
             "extrapolates the law of better-trained runs; such runs can land above the interval.")
 
-
-#: What :func:`below_bound_text` writes, read back (count, noun, lowest) to say it once for several domains.
-BELOW_BOUND = re.compile(r"^(\d+) (.+?)\(s\) are trained on fewer than .+? \(down to ([-+.\de]+)\), the regime")
 
 
 def domain_generator(seed: int, domain: str) -> np.random.Generator:

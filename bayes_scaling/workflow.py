@@ -40,7 +40,7 @@ from .inputs import MIN_TOKENS_PER_PARAM, validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
-from .predict import (BELOW_BOUND, EXTRAPOLATION_FACTOR, ExtrapolationWarning, below_bound_text, domain_generator,
+from .predict import (EXTRAPOLATION_FACTOR, BelowBoundWarning, ExtrapolationWarning, domain_generator,
                       draws_key, predict, refuse_blank_domains)
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
@@ -261,9 +261,8 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
             own = []
             fr = frontier_table(fit, flops, prob=prob, domain=dom, notes=own, **kwargs)
         for w in rec:
-            m = BELOW_BOUND.match(str(w.message)) if issubclass(w.category, ExtrapolationWarning) else None
-            if m:
-                below[dom] = (int(m[1]), m[2], float(m[3]))
+            if isinstance(w.message, BelowBoundWarning):
+                below[dom] = (w.message.count, w.message.noun, w.message.lowest)
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         with np.errstate(all="ignore"):
@@ -297,12 +296,12 @@ def domain_frontiers(fit: ScalingFit, flops, prob: float = 0.9, domains: list[st
         notes.append(discrepancy_allocation_sentence(where, listed(each, 4, "; ")))
     if len(below) == 1:
         count, noun, lowest = next(iter(below.values()))
-        warn_caller(below_bound_text(count, noun, fit.min_tokens_per_param, lowest), ExtrapolationWarning)
+        warn_caller(BelowBoundWarning(count, noun, fit.min_tokens_per_param, lowest))
     elif below:  # one warning: a six-domain OpenLM fit through the CLI (session 30) gave three near-identical ones, then three notes of them
         names = listed((("a new domain" if d == NEW_DOMAIN else repr(d)) for d in below), 4, ", ")
-        warn_caller(below_bound_text(sum(c for c, _, _ in below.values()), next(iter(below.values()))[1],
-                                     fit.min_tokens_per_param, min(lo for *_, lo in below.values()),
-                                     where=f" of {len(below)} domains ({names})"), ExtrapolationWarning)
+        warn_caller(BelowBoundWarning(sum(c for c, _, _ in below.values()), next(iter(below.values()))[1],
+                                      fit.min_tokens_per_param, min(lo for *_, lo in below.values()),
+                                      where=f" of {len(below)} domains ({names})"))
     outside = [o for o in outside if o]
     if outside:
         notes.append(ALLOCATION_NOTE + "; ".join(outside) + ": the allocation is an extrapolation of the law; runs near the suggested "

@@ -16,6 +16,7 @@ import bayes_scaling as bs
 import bayes_scaling.fit as fit_module
 import bayes_scaling.workflow as workflow_module
 from bayes_scaling.cli import main
+from bayes_scaling.predict import BelowBoundWarning
 from bayes_scaling.report import Report
 from bayes_scaling.workflow import DEFAULT_BUDGETS, NEW_DOMAIN, FitReport, default_budgets, default_targets, domain_frontiers, fit_and_report
 from conftest import TRUTH, make_fake_fit, unrasterize
@@ -581,6 +582,9 @@ def test_compute_optimal_runs_below_the_bound_in_several_domains_are_one_warning
     said = [str(w.message) for w in rec if "are trained on fewer than" in str(w.message)]
     assert len(said) == 1
     n = len(fit.own_domains) + 1  # each fitted domain and a new one, one budget each
+    # gathered from the warnings' own numbers, not by reading their text back, and said as the same class
+    (gathered,) = [w.message for w in rec if isinstance(w.message, BelowBoundWarning)]
+    assert (gathered.count, gathered.noun) == (n, "compute-optimal run") and 0 < gathered.lowest < 1e4
     assert said[0].startswith(f"{n} compute-optimal run(s) of {n} domains ('books', 'code', 'web', a new domain) are "
                               "trained on fewer than 10000 tokens per parameter (down to ")
     one = fit
