@@ -53,7 +53,7 @@ from .investment import CLOSE_CALL, STATUS_QUO, Decision, cost_frontier, format_
 from .investment import decide as decide_from_draws
 from .laws import ChinchillaLaw, compute_optimal_chinchilla
 from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_tokens, discrepancy_draws,
-                      domain_generator, draws_key, keyed_predictive_draws, warn_extrapolation)
+                      domain_draws, keyed_predictive_draws, warn_extrapolation)
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "metric_note", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
@@ -110,14 +110,11 @@ FRONTIER_COLUMNS = {
 
 
 def _domain_theta(fit, domain, seed: int):
-    """A domain's parameter draws (S, p): a fitted domain's, or a new one's from predict's generator for the seed
-    (:func:`~bayes_scaling.predict.domain_generator`, :func:`~bayes_scaling.predict.draws_key`), so a new domain's frontier and its forecasts by
-    predict and compare rest on the same draws."""
+    """A domain's parameter draws (S, p) (:func:`~bayes_scaling.predict.domain_draws`: a new domain's keyed by the
+    seed, so its frontier and its forecasts by predict and compare rest on the same draws), and the domain."""
     if domain is None:
         domain = fit.default_domain
-    if domain in fit.domains:
-        return fit.theta(domain), domain
-    return fit.new_domain_draws(domain_generator(int(seed), draws_key(fit, domain)), domain)[0], domain
+    return domain_draws(fit, domain, seed)[0], domain
 
 
 def extrapolation_of(fit, domain):
@@ -1362,10 +1359,7 @@ def decide(
     pilot_out = None
     if pilot_t is not None:
         mean_log = loss_draws(pilot_t, "mean_log")  # (S, pilots): the pilots' expected log loss, draw by draw
-        if dom in fit.domains:
-            sigma, nu = fit.noise_scale(dom), fit.tail_weight(dom)
-        else:  # the new domain's noise, from the same seeded draws as its parameters
-            _, sigma, nu = fit.new_domain_draws(domain_generator(seed, draws_key(fit, dom)), dom)
+        _, sigma, nu = domain_draws(fit, dom, seed)  # a new domain's noise: the same seeded draws as its parameters
         col = {lab: j for j, lab in enumerate(pilot_t["label"])}
 
         def observe(row):

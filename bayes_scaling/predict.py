@@ -38,7 +38,7 @@ from .intervals import check_prob, interval, thin_tails
 
 __all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "BelowBoundWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
-           "draws_key", "UNSEEN_DOMAIN_KEY",
+           "draws_key", "domain_draws", "UNSEEN_DOMAIN_KEY",
            "MANY_EPOCHS", "warn_extrapolation", "FORECAST_MIN_TAIL_WEIGHT"]
 
 #: Targets beyond this multiple of the largest fitted run (in N or D) get an :class:`ExtrapolationWarning`.
@@ -360,6 +360,35 @@ def domain_generator(seed: int, domain: str) -> np.random.Generator:
     ``domain`` is the key of :func:`draws_key`: a fitted domain's name, or :data:`UNSEEN_DOMAIN_KEY` for any other.
     """
     return np.random.default_rng([int(seed), _key(str(domain))])
+
+
+def domain_draws(fit, domain: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A domain's draws of the law's parameters, noise scale and tail weight.
+
+    A fitted domain's posterior draws; for a domain the fit has not seen, the population's
+    (:meth:`~bayes_scaling.posterior.ScalingFit.new_domain_draws`) from :func:`domain_generator` keyed by
+    ``seed`` and :func:`draws_key`, so that the frontier, ``compare``, the decisions and ``predict`` of one
+    seed rest on the same draws of a new domain.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    domain : str
+    seed : int
+
+    Returns
+    -------
+    (theta, sigma, nu) : tuple of ndarray
+        Shapes (S, p), (S,) and (S,) (a fitted domain's sigma and nu may be a scalar's broadcast shape).
+
+    Raises
+    ------
+    RunsTableError
+        For a domain not in a fit without a hierarchy (:meth:`ScalingFit.new_domain_draws`).
+    """
+    if domain in fit.domains:
+        return fit.theta(domain), fit.noise_scale(domain), fit.tail_weight(domain)
+    return fit.new_domain_draws(domain_generator(int(seed), draws_key(fit, domain)), domain)
 
 
 #: The key of the draws of every domain a fit has not seen (:func:`draws_key`).

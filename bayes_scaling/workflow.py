@@ -40,8 +40,8 @@ from .inputs import MIN_TOKENS_PER_PARAM, validate_own_runs
 from .inference import SamplerConfig, compile_cache_info
 from .intervals import check_prob, interval
 from .posterior import ScalingFit
-from .predict import (EXTRAPOLATION_FACTOR, BelowBoundWarning, ExtrapolationWarning, domain_generator,
-                      draws_key, predict, refuse_blank_domains)
+from .predict import (EXTRAPOLATION_FACTOR, BelowBoundWarning, ExtrapolationWarning, domain_draws, predict,
+                      refuse_blank_domains)
 from .risk import check_threshold
 from .sensitivity import SENSITIVITY_LAW, SENSITIVITY_PRIORS
 from .sensitivity import sensitivity as prior_sensitivity_table
@@ -173,9 +173,8 @@ def _with_population(fit: ScalingFit) -> bool:
 def _finite_frontier(fit: ScalingFit, flops, prob: float, domain: str, **kwargs) -> tuple[pd.DataFrame | None, float]:
     """The frontier of one domain from the draws whose optimum is finite; and the share of draws left out."""
     flops = np.atleast_1d(np.asarray(flops, float))
-    # a new domain's draws as predict, compare and decisions.frontier draw them (keyed by the seed: draws_key)
-    theta = fit.theta(domain) if domain in fit.domains else \
-        fit.new_domain_draws(domain_generator(fit.random_seed, draws_key(fit, domain)), domain)[0]
+    # a new domain's draws as predict, compare and decisions.frontier draw them (keyed by the seed)
+    theta = domain_draws(fit, domain, fit.random_seed)[0]
     res = optimal_allocation_draws(fit, flops, theta, discrepancy=discrepancy_of(fit, domain), **kwargs)
     ok = np.all([np.all(np.isfinite(v), axis=1) for v in res.values()], axis=0)  # (S,): finite at every budget
     if ok.mean() < 0.5:

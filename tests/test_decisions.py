@@ -836,6 +836,25 @@ def test_a_new_domains_frontier_rests_on_predicts_draws_of_it(fake_hier_fit):
     assert fr["params_opt_median"].iloc[0] == other["params_opt_median"].iloc[0]
 
 
+def test_a_domains_draws_are_the_fitted_ones_or_the_populations_keyed_by_the_seed(fake_hier_fit, fake_fit):
+    # one function for what the frontier, compare and the decisions each wrote out (fit.new_domain_draws keyed by the
+    # seed and draws_key)
+    from bayes_scaling.predict import UNSEEN_DOMAIN_KEY, domain_draws, domain_generator
+
+    fit = fake_hier_fit
+    theta, sigma, nu = domain_draws(fit, "code", 7)
+    np.testing.assert_array_equal(theta, fit.theta("code"))
+    np.testing.assert_array_equal(sigma, fit.noise_scale("code"))
+    np.testing.assert_array_equal(nu, fit.tail_weight("code"))
+    new = domain_draws(fit, "legal", 7)
+    for got, want in zip(new, fit.new_domain_draws(domain_generator(7, UNSEEN_DOMAIN_KEY), "legal"), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(domain_draws(fit, "medical", 7)[0], new[0])  # every unseen domain: one key
+    assert not np.array_equal(domain_draws(fit, "legal", 8)[0], new[0])
+    with pytest.raises(bs.RunsTableError, match=r"^domain 'legal' is not in this fit: this fit has a single domain"):
+        domain_draws(fake_fit, "legal", 7)
+
+
 def test_decide_says_when_a_budgets_best_plan_beats_every_plan_listed(fake_fit):
     # the budget table had 1.62B x 650B at +89.7 k beside the recommended +58.3 k, and the summary said nothing
     value = _loss_value(baseline=3.0, per_point=1e4)
