@@ -274,8 +274,14 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
     # such runs are left out of a fit by default (inputs.MIN_TOKENS_PER_PARAM): the warning still asks about units, and
     # says the numbers do not rest on them (a fresh user's report called them "may change the numbers above")
     left_out = bool(low.any()) and not derived and one == "run"
-    kind = LeftOutRunsWarning if left_out and not high.any() else RunsTableWarning
-    return text + f"check that {check}{_LEFT_OUT_TAIL if left_out else ''}.", kind
+    if left_out and not high.any():
+        # only runs the fit leaves out: said first, and that an isoFLOP sweep's small-data end looks the same (a fresh
+        # user's correct sweep of three recipes read "check that ... are raw counts" as a data error, next to the fit's
+        # note that left the same runs out)
+        return (f"{parts[0]}, outside 0.1-10,000: a fit leaves them out by default, with every run on fewer tokens than "
+                "parameters (min_tokens_per_param), so its numbers do not rest on them. The small-data end of an "
+                f"isoFLOP sweep looks like this, and so does a unit slip: check that {check}."), LeftOutRunsWarning
+    return text + f"check that {check}{_LEFT_OUT_TAIL if left_out else ''}.", RunsTableWarning
 
 
 def _plausible_ratio(ratio: pd.Series) -> bool:

@@ -474,6 +474,20 @@ def test_most_runs_with_fewer_tokens_than_parameters_ask_whether_the_columns_are
         "training uses about 20): are 'params' and 'tokens' swapped? If so, swap the two column names."]
 
 
+def test_runs_below_a_tenth_of_a_token_per_parameter_are_said_to_be_left_out_first():
+    # a fresh user's correct isoFLOP sweep of three recipes read "check that 'params' and 'tokens' are raw counts" as a
+    # data error, next to the fit's note that left the same runs out
+    df = runs()
+    df.loc[[1, 3], "tokens"] = [0.05 * df.loc[1, "params"], 0.02 * df.loc[3, "params"]]
+    with pytest.warns(bs.LeftOutRunsWarning) as rec:
+        validate_runs(df)
+    msgs = [str(w.message) for w in rec if "tokens per parameter" in str(w.message)]
+    assert msgs == ["2 run(s) (row 1, row 3) have as few as 0.02 tokens per parameter, outside 0.1-10,000: a fit "
+                    "leaves them out by default, with every run on fewer tokens than parameters (min_tokens_per_param), "
+                    "so its numbers do not rest on them. The small-data end of an isoFLOP sweep looks like this, and "
+                    "so does a unit slip: check that 'params' and 'tokens' are raw counts of the same run."]
+
+
 def test_implausible_tokens_per_parameter_at_both_ends_are_told_apart():
     # a fresh user read "0.0912 to 6.38e+04" as one range; the two ends are two problems
     df = runs()
