@@ -131,10 +131,12 @@ def robust_point_fit(
 
     def nll(v):
         th = unpack(v)
+        # the optimiser's steps can overflow the law, the noise scale or the tail weight (a fresh user's eight
+        # isoFLOP recipes printed "overflow encountered in exp" three times): such a point is refused by its value
         with np.errstate(all="ignore"):
             r = log_loss - law.log_loss(x, th, np)
-        s, nu = np.exp(v[-2]), np.exp(v[-1])
-        val = -student_t_logpdf(r, s, nu).sum() + 0.5 * (((v[:-2] - prior_mean) / prior_sd) ** 2).sum()
+            s, nu = np.exp(v[-2]), np.exp(v[-1])
+            val = -student_t_logpdf(r, s, nu).sum() + 0.5 * (((v[:-2] - prior_mean) / prior_sd) ** 2).sum()
         return val if np.isfinite(val) else 1e30
 
     best = None

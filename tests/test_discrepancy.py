@@ -84,3 +84,25 @@ def test_basis_functions_are_the_products_of_each_dimensions_sines(domain):
         j = basis.indices[k]
         want = np.prod(np.sqrt(1.0 / BOX) * np.sin(np.pi * j * (u + BOX) / (2 * BOX)), axis=1)
         np.testing.assert_allclose(phi[:, k], want, rtol=1e-12, atol=1e-15)
+
+
+def test_the_robust_point_fit_overflows_silently():
+    # a fresh user's eight isoFLOP recipes (Porian et al. 2024, fitted to 1.6e18 FLOPs) printed "overflow encountered
+    # in exp" and two "invalid value" warnings from the optimiser's steps before the fit began
+    import warnings
+    from pathlib import Path
+
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inputs import build_inputs
+
+    raw = pd.read_csv(Path(__file__).parents[1] / "benchmarks" / "data" / "porian2024_isoflop_recipes.csv")
+    raw = raw[(raw["param_count"] == "standard") & (raw["loss_kind"] == "val") & (raw["flops"] <= 1.6e18)]
+    runs = pd.DataFrame({"recipe": raw["dataset"] + "/" + raw["hparams"] + "_" + raw["warmup"] + "_" + raw["decay"],
+                         "params": raw["params"], "tokens": raw["tokens"], "loss": raw["loss"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", RuntimeWarning)
+        inputs = build_inputs(bs.ScalingLaw(domain_col="recipe"), runs)
+    assert len(inputs.bases) == 8  # every recipe has the term, so each ran the point fit
