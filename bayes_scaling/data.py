@@ -213,9 +213,9 @@ PLAUSIBLE_TOKENS_PER_PARAM = (0.1, 1e4)
 #: term by under 0.04 of its exponent in log loss, far below the run-to-run noise, so the exponent is the prior's.
 SAME_SIZE_FACTOR = 1.1
 
-#: Tokens per parameter above which every row of a table whose tokens / (6 params) is plausible is refused as FLOPs
-#: typed into 'tokens' (:func:`_refuse_flops_as_tokens`): 100x the plausible bound, so that no real run (the most
-#: over-trained public ones are near 2,000) is refused.
+#: Tokens per parameter above which a table whose every row lies there is refused as FLOPs typed into 'tokens'
+#: (:func:`_refuse_flops_as_tokens`): 100x the plausible bound, so that no real run (the most over-trained public ones
+#: are near 2,000) is refused.
 FLOPS_AS_TOKENS_RATIO = 1e6
 
 
@@ -293,22 +293,24 @@ def _plausible_ratio(ratio: pd.Series) -> bool:
 def _refuse_flops_as_tokens(table: pd.DataFrame, what: str) -> None:
     """Raise when every row's 'tokens' reads as training compute C = 6 N D rather than a token count.
 
-    Every row above :data:`FLOPS_AS_TOKENS_RATIO` tokens per parameter, while tokens / (6 params) would put every
-    row inside :data:`PLAUSIBLE_TOKENS_PER_PARAM`: a fresh user's FLOPs under a 'tokens' header were fitted, with a
-    headline of "a 66.6T-parameter model on 523T tokens", and only a warning. Data-constrained tables (with
-    ``unique_tokens``) are left to their own checks: their many-epoch runs have large D/N by design."""
+    Every row above :data:`FLOPS_AS_TOKENS_RATIO` tokens per parameter, which no training run reaches: a fresh
+    user's FLOPs under a 'tokens' header were fitted, with a headline of "a 66.6T-parameter model on 523T tokens", and
+    only a warning. It is refused whatever tokens / (6 params) would give: an isoFLOP sweep's FLOPs in 'tokens' read
+    back as 0.0102-97.1 tokens per parameter (its small-data end below 0.1), and another fresh user's such table was
+    fitted for nine minutes before a later step refused it. Data-constrained tables (with ``unique_tokens``) are left
+    to their own checks: their many-epoch runs have large D/N by design."""
     if "params" not in table or "tokens" not in table or "unique_tokens" in table or table.empty:
         return
     ratio = table["tokens"] / table["params"]
     if not (ratio.to_numpy(float) > FLOPS_AS_TOKENS_RATIO).all():
         return
     implied = table["tokens"] / (6.0 * table["params"] ** 2)
-    if _plausible_ratio(implied):
-        raise RunsTableError(
-            f"{what} looks like training compute (FLOPs), not a token count: every row has {format_span(ratio)} tokens per "
-            f"parameter, while tokens / (6 params) would give {format_span(implied)}; if it holds FLOPs, rename it 'flops' "
-            "(tokens are then derived as flops / (6 params))."
-        )
+    raise RunsTableError(
+        f"{what} looks like training compute (FLOPs), not a token count: every row has {format_span(ratio)} tokens per "
+        f"parameter, while tokens / (6 params) would give {format_span(implied)}; if it holds FLOPs, rename it 'flops' "
+        "(tokens are then derived as flops / (6 params))"
+        + ("." if _plausible_ratio(implied) else "; if not, give the number of tokens each run was trained on.")
+    )
 
 
 def _refuse_swapped_sizes(table: pd.DataFrame, what: str) -> None:

@@ -1483,6 +1483,15 @@ def test_flops_typed_into_tokens_are_refused_and_tokens_under_flops_are_named():
                             "it holds FLOPs, rename it 'flops' (tokens are then derived as flops / (6 params)).")
     with pytest.raises(RunsTableError, match=r"^targets: column 'tokens' looks like training compute"):
         validate_targets(pd.DataFrame({"params": [7e9], "tokens": [6 * 7e9 * 1.4e11]}))
+    # an isoFLOP sweep's FLOPs in 'tokens': its small-data end reads back below 0.1 tokens per parameter, and such a
+    # table was fitted for nine minutes before a later step refused it (a fresh user)
+    sweep = pd.DataFrame({"params": n, "tokens": 6 * n * n * np.array([0.01, 20.0, 0.05, 160.0]), "loss": loss})
+    with pytest.raises(RunsTableError) as e:
+        validate_runs(sweep, informative_prior=True)
+    assert str(e.value) == ("column 'tokens' looks like training compute (FLOPs), not a token count: every row has "
+                            "4.74e+06-1.44e+11 tokens per parameter, while tokens / (6 params) would give 0.01-160; if "
+                            "it holds FLOPs, rename it 'flops' (tokens are then derived as flops / (6 params)); if not, "
+                            "give the number of tokens each run was trained on.")
     with pytest.raises(RunsTableError, match=r"give FLOPs, not PF-days \(1 PF-day = 8\.64e19 FLOPs, Kaplan et al\. "
                                              r"2020 §2\.1\); if it holds token counts \(flops / params gives a "
                                              r"plausible 10-160 tokens per parameter\), rename it 'tokens'\.$"):
