@@ -443,6 +443,30 @@ def test_bayes_method_is_scored_without_a_sampler(fake_fit, monkeypatch):
     assert (pts["loss_lower_90"] < pts["loss_median"]).all() and (pts["loss_median"] < pts["loss_upper_90"]).all()
 
 
+def test_held_out_runs_below_the_fits_bound_are_said_to_be_scored_with_the_others(fake_fit, monkeypatch):
+    # a fresh user's isoFLOP backtest reported coverage 0.84 where 90 of its 361 held-out runs were below 1 token per
+    # parameter (the regime the fit leaves out, covered 0.42-0.64) without a word
+    import bayes_scaling.fit as fit_module
+
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_fit)
+    runs = fake_fit.runs[["params", "tokens", "loss"]].copy()
+    big = runs["params"] >= 2e9
+    runs.loc[big[big].index[:2], "tokens"] = 0.5 * runs.loc[big[big].index[:2], "params"]
+    with pytest.warns(UserWarning) as rec:
+        backtest(runs, Split.cutoff("params", 2e9), {"bayes": {"prior": "weak"}}, random_seed=3)
+    said = [str(r.message) for r in rec if "held-out runs are trained on fewer" in str(r.message)]
+    assert said == [
+        f"2 of the {int(big.sum())} held-out runs are trained on fewer than 1 token(s) per parameter (down to 0.5), the "
+        "regime the bayes fit leaves its own runs out of (min_tokens_per_param=1); their forecasts extrapolate the law "
+        "of better-trained runs and can land above the interval, and the summary scores them with the others. The "
+        "points table (BacktestResult.points, --points-out) has each run's params and tokens to score them apart."]
+    with warnings.catch_warnings(record=True) as rec:  # the fit's own bound: none below 0.1
+        warnings.simplefilter("always")
+        backtest(runs, Split.cutoff("params", 2e9), {"bayes": {"prior": "weak", "min_tokens_per_param": 0.1}},
+                 random_seed=3)
+    assert not [r for r in rec if "held-out runs are trained on fewer" in str(r.message)]
+
+
 def test_backtest_cli_names_an_embedded_data_set_and_a_law(tmp_path, capsys, monkeypatch):
     # 'backtest chinchilla' failed with "file 'chinchilla' does not exist" though '--reference chinchilla' works, and
     # there was no --law: datablations was scored with the Chinchilla law, its unique_tokens ignored (a fresh user)
