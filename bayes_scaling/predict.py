@@ -353,7 +353,6 @@ def below_bound_text(count: int, noun: str, bound: float, lowest: float, where: 
             "extrapolates the law of better-trained runs; such runs can land above the interval.")
 
 
-
 def domain_generator(seed: int, domain: str) -> np.random.Generator:
     """The generator of a domain's draws (a new domain's parameters) for a seed: the same whatever else is forecast.
 

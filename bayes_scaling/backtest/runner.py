@@ -199,7 +199,8 @@ def warn_if_below_bound(heldout: pd.DataFrame, bound: float) -> None:
                       f"token(s) per parameter (down to {tpp[below].min():.3g}), the regime the bayes fit leaves its own "
                       f"runs out of (min_tokens_per_param={bound:g}); their forecasts extrapolate the law of "
                       "better-trained runs and can land above the interval, and the summary scores them with the "
-                      "others. The points table (BacktestResult.points, --points-out) has each run's params and tokens to score them apart.",
+                      "others. The points table (BacktestResult.points, --points-out) has each run's params and "
+                      "tokens to score them apart.",
                       UserWarning, stacklevel=3)
 
 
@@ -529,14 +530,13 @@ def backtest(
     for _, base, kw in specs:
         if base == "bayes":
             warn_if_learned_from(heldout, kw.get("extrapolation", "learned"))
-    bounds = {ScalingLaw(**{k: v for k, v in kw.items() if k not in _BAYES_FIT_KEYS}).min_tokens_per_param
-              for _, base, kw in specs if base == "bayes"}
-    if bounds:
-        warn_if_below_bound(heldout, max(bounds))
+    bayes_specs = [ScalingLaw(**{k: v for k, v in kw.items() if k not in _BAYES_FIT_KEYS})
+                   for _, base, kw in specs if base == "bayes"]
+    if bayes_specs:
+        warn_if_below_bound(heldout, max(spec.min_tokens_per_param for spec in bayes_specs))
     warn_if_published_saw(heldout, [kw.get("source") or PUBLISHED_SOURCES.get(kw.get("law") or "chinchilla", "")
                                      for _, base, kw in specs if base in ("published", "published_offset")])
-    warn_if_published_saw(heldout, [ScalingLaw(**{k: v for k, v in kw.items() if k not in _BAYES_FIT_KEYS}).prior.name
-                                     for _, base, kw in specs if base == "bayes"], prior=True)
+    warn_if_published_saw(heldout, [spec.prior.name for spec in bayes_specs], prior=True)
 
     # ---- phase 1: Bayesian fits and per-domain Huber fits (independent tasks)
     tasks, keys = [], []
