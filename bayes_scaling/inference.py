@@ -27,7 +27,7 @@ import pytensor
 from ._warnings import quiet_library_noise
 from .model import Structure, build_model
 
-__all__ = ["SamplerConfig", "sample_posterior", "clear_compile_cache", "compile_cache_info", "mass_matrix_gamma",
+__all__ = ["SamplerConfig", "sample_posterior", "chain_seeds", "clear_compile_cache", "compile_cache_info", "mass_matrix_gamma",
            "adaptation_options", "MASS_MATRIX_GAMMA", "LARGE_MODEL_DIM"]
 
 _log = logging.getLogger("bayes_scaling")
@@ -200,6 +200,8 @@ class SampleResult:
         Sampler that produced the draws.
     notes : list of str
         What happened (fallbacks).
+    draws : int or None
+        Draws per chain in ``posterior`` (more than the settings' when ``more_draws`` continued the chains).
     """
 
     posterior: xr.DataTree
@@ -207,6 +209,7 @@ class SampleResult:
     sample_seconds: float
     sampler: str
     notes: list[str] = field(default_factory=list)
+    draws: int | None = None
 
 
 def _nutpie_compile(structure, arrays, refs, progress):
@@ -241,6 +244,8 @@ def sample_posterior(
     config: SamplerConfig,
     random_seed: int,
     progress: bool = False,
+    more_draws=None,
+    max_draws: int | None = None,
 ) -> SampleResult:
     """Draw from the posterior of the model.
 
@@ -258,16 +263,169 @@ def sample_posterior(
         Seed; the same seed gives identical draws.
     progress : bool
         Show the sampler's progress bar.
+    more_draws : callable, optional
+        Hierarchical structures, nutpie: ``more_draws(tree) -> int or None``, called with the first
+        ``config.draws`` draws of every chain (a DataTree with groups ``posterior`` and ``sample_stats``). None
+        keeps them; a larger number continues the same chains, after their warm-up, to that many draws per chain
+        (at most ``max_draws``), and it is called again with those. A chain's first n draws do not depend on how
+        many it was asked for (nutpie; checked to the bit on the eight Porian et al. 2024 recipes), so continuing
+        gives the draws of sampling again with more draws and the same seed, without a second warm-up, which is
+        most of a rich fit's sampling (there: 7 s instead of 70 s). Ignored by PyMC's sampler and one-domain
+        structures.
+    max_draws : int, optional
+        Draws per chain the continued chains may reach (default ``4 * config.draws``).
+
+    Notes
+    -----
+    With nutpie, each chain of a hierarchical structure is a sampler of its own, seeded by :func:`chain_seeds`,
+    and ``cores`` of them run at a time: a chain pauses once it has its draws and its core goes to another (with
+    one call for all chains, two pairs on two cores took as long as the slower chain of each pair).
 
     Returns
     -------
     SampleResult
     """
     with quiet_library_noise():
-        return _sample(structure, arrays, refs, config.resolved(structure), random_seed, progress)
+        return _sample(structure, arrays, refs, config.resolved(structure), random_seed, progress, more_draws,
+                       max_draws)
 
 
-def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, progress: bool) -> SampleResult:
+def _stored(trace) -> np.ndarray:
+    """Draws stored per chain of a (ragged) nutpie trace: where the step size is finite (nutpie pads with NaN)."""
+    return np.isfinite(trace["sample_stats"]["step_size"].values).sum(axis=1)
+
+
+def _is_finished(sampler) -> bool:
+    """Whether a background nutpie sampler has finished (nutpie 0.16 raises TimeoutError while it has not)."""
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:
+        return False
+
+
+def chain_seeds(random_seed: int, chains: int) -> list[int]:
+    """The nutpie seed of each chain of a hierarchical fit (see :func:`sample_posterior`).
+
+    Each chain is a sampler of its own, so each needs its own seed: ``numpy.random.SeedSequence`` of
+    ``(random_seed, chain)``, the same in any process.
+
+    Parameters
+    ----------
+    random_seed : int
+        The fit's seed.
+    chains : int
+        Number of chains.
+
+    Returns
+    -------
+    list of int
+        One seed per chain (32-bit).
+    """
+    return [int(np.random.SeedSequence([int(random_seed), c]).generate_state(1, np.uint32)[0]) for c in range(chains)]
+
+
+class _Chain:
+    """One chain sampled in the background (a nutpie sampler of one chain), paused once it has the draws asked for."""
+
+    def __init__(self, compiled, config: SamplerConfig, seed: int, max_draws: int, progress: bool):
+        import nutpie
+
+        self.done = 0  # draws finished, warm-up included (nutpie's progress report)
+        self.trace = None  # the whole trace once the chain has its max_draws (nutpie's handle is then spent)
+        self.running = True
+        self.tune = config.tune
+
+        def on_progress(chains):
+            self.done = chains[0].finished_draws
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.sampler = nutpie.sample(
+                compiled, draws=int(max_draws), tune=config.tune, chains=1, cores=1, seed=int(seed),
+                progress_bar=progress, save_warmup=False, target_accept=config.target_accept,
+                maxdepth=config.max_treedepth, blocking=False, progress_callback=on_progress, progress_rate=20,
+                **adaptation_options(config, compiled.n_dim),
+            )
+
+    def has(self, draws: int) -> bool:
+        """Whether the chain has ``draws`` draws after its warm-up (taking its trace if it has finished)."""
+        if self.trace is None and _is_finished(self.sampler):
+            self.trace, self.running = self.sampler.wait(), False
+        return self.trace is not None or self.done >= self.tune + draws
+
+    def pause(self):
+        if self.trace is None:
+            self.sampler.pause()
+        self.running = False
+
+    def resume(self):
+        if self.trace is None:
+            self.sampler.resume()
+            self.running = True
+
+    def first(self, draws: int) -> tuple[xr.Dataset, xr.Dataset]:
+        """The chain's first ``draws`` draws (posterior, sample_stats) of a paused or finished chain."""
+        while True:
+            trace = self.trace if self.trace is not None else self.sampler.inspect()
+            if _stored(trace)[0] >= draws:
+                break
+            self.resume()  # the progress report runs ahead of the stored draws: let the chain store them
+            time.sleep(0.02)
+            self.pause()
+        sl = {"draw": slice(0, draws)}
+        return trace["posterior"].to_dataset().isel(sl), trace["sample_stats"].to_dataset().isel(sl)
+
+    def cancel(self):
+        if self.trace is None:
+            self.sampler.cancel()
+
+
+def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: bool, cores: int, more_draws=None,
+                   max_draws: int | None = None) -> tuple[xr.DataTree, int]:
+    """Sample each chain as a background nutpie sampler of its own, ``cores`` at a time; see :func:`sample_posterior`.
+
+    A chain is paused as soon as it has the draws asked for, and its core goes to a chain still sampling (with
+    one call for all chains, a chain that finished first left its core idle: two pairs of chains on two cores
+    took as long as the slower of each pair). ``more_draws`` looks at the draws while every chain is paused.
+    Returns the tree and its draws per chain.
+    """
+    want = int(config.draws)
+    room = max(want, int(max_draws or 4 * want)) if more_draws is not None else want
+    seeds = chain_seeds(random_seed, config.chains)
+    chains: list[_Chain] = []
+    try:
+        while True:
+            while True:
+                for c in chains:
+                    if c.running and c.has(want):
+                        c.pause()
+                running = [c for c in chains if c.running]
+                todo = [c for c in chains if not c.running and not c.has(want)]
+                while len(running) < cores and (todo or len(chains) < len(seeds)):
+                    if todo:
+                        todo.pop(0).resume()
+                    else:
+                        chains.append(_Chain(compiled, config, seeds[len(chains)], room, progress))
+                    running.append(None)
+                if not running:
+                    break
+                time.sleep(0.01)
+            parts = [c.first(want) for c in chains]
+            tree = xr.DataTree.from_dict({
+                group: xr.concat([part[g].assign_coords(chain=[i]) for i, part in enumerate(parts)], dim="chain")
+                for g, group in enumerate(("posterior", "sample_stats"))
+            })
+            more = more_draws(tree) if more_draws is not None else None
+            if more is None or int(more) <= want:
+                return tree, want
+            want = min(int(more), room)
+    finally:
+        for c in chains:
+            c.cancel()
+
+
+def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, progress: bool, more_draws=None,
+            max_draws: int | None = None) -> SampleResult:
     notes: list[str] = []
     cores = config.cores or min(os.cpu_count() or 1, config.chains)
     if config.sampler == "nutpie":
@@ -276,6 +434,9 @@ def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, pr
 
             compiled, tc = _nutpie_compile(structure, arrays, refs, progress)
             t0 = time.perf_counter()
+            if structure.hierarchical:
+                tree, n = _sample_chains(compiled, config, random_seed, progress, cores, more_draws, max_draws)
+                return SampleResult(tree, tc, time.perf_counter() - t0, "nutpie", notes, n)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 trace = nutpie.sample(

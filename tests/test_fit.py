@@ -113,6 +113,10 @@ def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few(
     assert RETRY.retry_settings(long, _diag(ess=300.0)).draws == 2000  # 1.7 -> at least 2
     assert RETRY.retry_settings(long, _diag(ess=20.0)).draws == 4000  # 25 -> at most 4
     assert RETRY.retry_settings(quick, _diag(ess=151.0)).draws == 2000  # quick first: the long settings alone help
+    assert RETRY.note(long, calm, RETRY.retry_settings(long, calm), continued=True) == (
+        "the first settings (warm-up 1000, tree depth 10) failed the checks (max R-hat 1.050, min bulk ESS 800, "
+        "min tail ESS 800, 0 divergences); the same chains were continued to 2000 draws per chain (the draws of "
+        "sampling again with 2000 draws and the same seed)")
     assert RETRY.note(long, calm, RETRY.retry_settings(long, calm)) == (
         "the first settings (warm-up 1000, tree depth 10) failed the checks (max R-hat 1.050, min bulk ESS 800, "
         "min tail ESS 800, 0 divergences); sampled again with warm-up 1000, tree depth 10, 2000 draws per chain")
@@ -121,7 +125,7 @@ def test_retry_settings_double_the_draws_only_when_effective_draws_were_too_few(
 def _fake_sampler(fake, calls):
     """A sample_posterior that returns the fake fit's draws and records the settings it was given."""
 
-    def sample(structure, arrays, refs, config, random_seed, progress=False):
+    def sample(structure, arrays, refs, config, random_seed, progress=False, **kw):
         calls.append(config)
         tree = fake.posterior.copy()
         return SampleResult(tree, compile_seconds=2.0, sample_seconds=3.0, sampler="fake", notes=["first note"])
@@ -196,7 +200,7 @@ def test_the_update_fits_the_smaller_runs_with_the_full_fits_model(fake_fit, mon
 
     structures = []
 
-    def sample(structure, arrays, refs, config, random_seed, progress=False):
+    def sample(structure, arrays, refs, config, random_seed, progress=False, **kw):
         structures.append(structure)
         return SampleResult(fake_fit.posterior.copy(), compile_seconds=2.0, sample_seconds=3.0, sampler="fake",
                             notes=[])
@@ -337,6 +341,28 @@ def test_the_runs_in_another_order_give_the_same_numbers(small_fit):
     t = pd.DataFrame({"params": [1e10], "tokens": [2e11]})
     pd.testing.assert_frame_equal(fit.predict(t), again.predict(t))
 
+
+
+@pytest.mark.slow
+def test_a_hierarchical_fit_short_of_effective_draws_continues_its_chains_to_the_draws_of_a_fresh_attempt():
+    # 3 domains x 6 runs with 40 draws per chain: too few effective draws (400 needed), so the retry asks for more;
+    # the first attempt's chains go on (no second warm-up), and the draws are those of sampling again with that many
+    runs = pd.concat([synthetic_runs(n_sizes=3, ratios=(5, 60), seed=s, domain=f"d{s}") for s in range(3)])
+    law = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False, sampler=SamplerConfig(draws=40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = law.fit(runs, random_seed=3)
+        draws = fit.sampler.draws
+        fresh = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False,
+                              sampler=SamplerConfig(draws=draws, tune=1000, max_treedepth=10)).fit(runs, random_seed=3)
+    assert 80 <= draws <= 160 and fit.posterior["posterior"].sizes["draw"] == draws
+    note = [n for n in fit.notes if "continued" in n]
+    assert len(note) == 1 and note[0].startswith("the first settings (warm-up 1000, tree depth 10) failed the checks")
+    assert note[0].endswith(f"the same chains were continued to {draws} draws per chain (the draws of sampling "
+                            f"again with {draws} draws and the same seed)")
+    for var in ("z_pop", "z_dom"):
+        np.testing.assert_array_equal(fit.posterior["posterior"][var].values, fresh.posterior["posterior"][var].values)
+    assert fit.diagnostics.n_draws == 4 * draws
 
 
 BAD = SamplerConfig(draws=30, tune=10, chains=2, target_accept=0.3)
