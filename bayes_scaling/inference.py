@@ -27,8 +27,8 @@ import pytensor
 from ._warnings import quiet_library_noise
 from .model import Structure, build_model
 
-__all__ = ["SamplerConfig", "sample_posterior", "chain_seeds", "clear_compile_cache", "compile_cache_info", "mass_matrix_gamma",
-           "adaptation_options", "MASS_MATRIX_GAMMA", "LARGE_MODEL_DIM"]
+__all__ = ["SamplerConfig", "sample_posterior", "chain_seeds", "clear_compile_cache", "compile_cache_info",
+           "mass_matrix_gamma", "adaptation_options", "MASS_MATRIX_GAMMA", "LARGE_MODEL_DIM"]
 
 _log = logging.getLogger("bayes_scaling")
 
