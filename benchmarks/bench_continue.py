@@ -9,8 +9,10 @@ runs of ``bench_speed.py``, or the eight isoFLOP recipes of Porian et al. (2024)
 old retry in the same process: an explicit-settings fit with 1000 draws, then one with the continued fit's draws.
 It checks that the continued draws are those of the second.
 
-Run: ``python benchmarks/bench_continue.py [synthetic|porian] [N_SEEDS]`` (~1-4 min per seed on 2 cores); prints a
-Markdown table.
+Run: ``python benchmarks/bench_continue.py [synthetic|porian] [N_SEEDS] [DRAWS]`` (~1-4 min per seed on 2 cores);
+prints a Markdown table. ``DRAWS`` (default 1000, the package's) is the first attempt's draws per chain, warm-up and
+tree depth left to the package; fewer (e.g. 250) make every fit short of effective draws, so that each seed times a
+continuation.
 """
 
 from __future__ import annotations
@@ -50,20 +52,20 @@ def _runs(which: str) -> tuple[pd.DataFrame, str]:
     return train[["domain", "params", "tokens", "loss"]].reset_index(drop=True), label
 
 
-def main(which: str = "synthetic", n_seeds: int = 6) -> str:
+def main(which: str = "synthetic", n_seeds: int = 6, draws: int = 1000) -> str:
     t_all = time.perf_counter()
     runs, label = _runs(which)
-    _fit(runs, 99)  # compile once, outside the timings
+    _fit(runs, 99, SamplerConfig(draws=100))  # compile once, outside the timings
     rows = []
     for seed in range(n_seeds):
-        fit, seconds = _fit(runs, seed)
+        fit, seconds = _fit(runs, seed, SamplerConfig(draws=draws))
         continued = any("continued" in n for n in fit.notes)
         row = {"seed": seed, "continued": continued, "draws": fit.sampler.draws, "fit_s": seconds,
                "max_rhat": fit.diagnostics.max_rhat, "min_ess_bulk": fit.diagnostics.min_ess_bulk,
                "old_retry_s": np.nan, "ratio": np.nan, "same_draws": ""}
         if continued:
             long = dict(tune=1000, max_treedepth=10)
-            _, first_s = _fit(runs, seed, SamplerConfig(draws=1000, **long))
+            _, first_s = _fit(runs, seed, SamplerConfig(draws=draws, **long))
             again, again_s = _fit(runs, seed, SamplerConfig(draws=fit.sampler.draws, **long))
             same = all(np.array_equal(fit.posterior["posterior"][v].values, again.posterior["posterior"][v].values)
                        for v in fit.free_variables())
@@ -73,9 +75,10 @@ def main(which: str = "synthetic", n_seeds: int = 6) -> str:
     df = pd.DataFrame(rows)
     out = [f"## Continued chains against sampling again, {label} ({machine()}, "
            f"{time.perf_counter() - t_all:.0f} s)", "",
-           "Defaults (the model-form update off, so only the sampling is timed); `old_retry_s` is the old retry's "
-           "cost in the same process: a fit with 1000 draws plus a fit with the continued fit's draws, warm-up "
-           "included each time; `same_draws`: the continued draws equal the second fit's, to the bit.", "",
+           f"First attempt {draws} draws per chain, the package's warm-up and tree depth (the model-form update off, so "
+           "only the sampling is timed); `old_retry_s` is the old retry's cost in the same process: a fit with those "
+           "draws plus a fit with the continued fit's draws, warm-up included each time; `same_draws`: the continued "
+           "draws equal the second fit's, to the bit.", "",
            md_table(df), ""]
     cont = df[df["continued"]]
     if len(cont):
@@ -87,4 +90,6 @@ def main(which: str = "synthetic", n_seeds: int = 6) -> str:
 
 
 if __name__ == "__main__":
-    print(main(sys.argv[1] if len(sys.argv) > 1 else "synthetic", int(sys.argv[2]) if len(sys.argv) > 2 else 6))
+    args = sys.argv[1:]
+    print(main(args[0] if args else "synthetic", int(args[1]) if len(args) > 1 else 6,
+               int(args[2]) if len(args) > 2 else 1000))

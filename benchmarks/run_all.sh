@@ -15,7 +15,7 @@ run transfer bench_transfer.py
 run few_runs bench_few_runs.py
 run baselines bench_baselines.py
 run speed bench_speed.py
-run continue bench_continue.py
+run continue bench_continue.py porian 3
 run main bench_main.py
 run next_run bench_next_run.py
 run sldbench_dc bench_sldbench_dc.py
