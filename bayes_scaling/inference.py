@@ -200,8 +200,6 @@ class SampleResult:
         Sampler that produced the draws.
     notes : list of str
         What happened (fallbacks).
-    draws : int or None
-        Draws per chain in ``posterior`` (more than the settings' when ``more_draws`` continued the chains).
     """
 
     posterior: xr.DataTree
@@ -209,7 +207,6 @@ class SampleResult:
     sample_seconds: float
     sampler: str
     notes: list[str] = field(default_factory=list)
-    draws: int | None = None
 
 
 def _nutpie_compile(structure, arrays, refs, progress):
@@ -381,13 +378,13 @@ class _Chain:
 
 
 def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: bool, cores: int, more_draws=None,
-                   max_draws: int | None = None) -> tuple[xr.DataTree, int]:
+                   max_draws: int | None = None) -> xr.DataTree:
     """Sample each chain as a background nutpie sampler of its own, ``cores`` at a time; see :func:`sample_posterior`.
 
     A chain is paused as soon as it has the draws asked for, and its core goes to a chain still sampling (with
     one call for all chains, a chain that finished first left its core idle: two pairs of chains on two cores
     took as long as the slower of each pair). ``more_draws`` looks at the draws while every chain is paused.
-    Returns the tree and its draws per chain.
+    Returns the tree of every chain's draws (groups ``posterior`` and ``sample_stats``).
     """
     want = int(config.draws)
     room = max(want, int(max_draws or 4 * want)) if more_draws is not None else want
@@ -399,14 +396,14 @@ def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: 
                 for c in chains:
                     if c.running and c.has(want):
                         c.pause()
-                running = [c for c in chains if c.running]
+                running = sum(c.running for c in chains)
                 todo = [c for c in chains if not c.running and not c.has(want)]
-                while len(running) < cores and (todo or len(chains) < len(seeds)):
+                while running < cores and (todo or len(chains) < len(seeds)):
                     if todo:
                         todo.pop(0).resume()
                     else:
                         chains.append(_Chain(compiled, config, seeds[len(chains)], room, progress))
-                    running.append(None)
+                    running += 1
                 if not running:
                     break
                 time.sleep(0.01)
@@ -417,7 +414,7 @@ def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: 
             })
             more = more_draws(tree) if more_draws is not None else None
             if more is None or int(more) <= want:
-                return tree, want
+                return tree
             want = min(int(more), room)
     finally:
         for c in chains:
@@ -435,8 +432,8 @@ def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, pr
             compiled, tc = _nutpie_compile(structure, arrays, refs, progress)
             t0 = time.perf_counter()
             if structure.hierarchical:
-                tree, n = _sample_chains(compiled, config, random_seed, progress, cores, more_draws, max_draws)
-                return SampleResult(tree, tc, time.perf_counter() - t0, "nutpie", notes, n)
+                tree = _sample_chains(compiled, config, random_seed, progress, cores, more_draws, max_draws)
+                return SampleResult(tree, tc, time.perf_counter() - t0, "nutpie", notes)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 trace = nutpie.sample(
