@@ -67,8 +67,8 @@ _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 COMPARE_COLUMNS = {
     "p_best": "P(this candidate has the lowest loss of all candidates), over the posterior draws",
     "expected_gap": "E[loss - lowest loss among the candidates], nats/token: what choosing it costs on average",
-    "rank": "order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower median or "
-            "expected_gap can rank below one that wins more often by a small margin",
+    "rank": "order by expected_gap (1 = the lowest expected loss), ties by p_best; near-identical candidates split "
+            "p_best between them, so p_best does not rank",
 }
 
 
@@ -609,7 +609,11 @@ def compare(
         One row per candidate: the candidate columns, ``domain`` and ``domain_kind`` (as
         :func:`~bayes_scaling.predict.predict` gives them), ``loss_median``, ``loss_lower``,
         ``loss_upper``, ``p_best`` (probability of the lowest loss), ``expected_gap``
-        (E[L - min over candidates], nats/token) and ``rank`` (by ``p_best``, ties by ``expected_gap``; 1 to n).
+        (E[L - min over candidates], nats/token) and ``rank`` (by ``expected_gap``, ties by ``p_best``; 1 to n).
+        The rank is the choice of least expected loss, the Bayes decision under the posterior (as
+        :func:`bayes_scaling.investment.decide` ranks plans by expected net value): ``p_best`` is shared
+        between near-identical candidates, so two copies of the best option each won fewer draws than a worse one
+        and it ranked behind it.
 
     Raises
     ------
@@ -677,8 +681,10 @@ def compare(
     out["loss_upper"] = hi
     out["p_best"] = probability_best(draws, higher_is_better=False)
     out["expected_gap"] = (draws - best).mean(axis=0)
-    # by p_best, ties by expected_gap: candidates that never win all shared the last rank and the next went unused
-    order = np.lexsort((out["expected_gap"].to_numpy(), -out["p_best"].to_numpy()))
+    # by expected loss (expected_gap differs from E[L] by E[min L], the same for every candidate), ties by p_best: by
+    # p_best first, near-identical candidates split the draws they win, so one of two copies of the best size ranked
+    # behind a worse candidate, and candidates within the noise ranked by the sampler's luck
+    order = np.lexsort((-out["p_best"].to_numpy(), out["expected_gap"].to_numpy()))
     rank = np.empty(len(out), int)
     rank[order] = np.arange(1, len(out) + 1)
     out["rank"] = rank
@@ -701,8 +707,8 @@ def compare(
 def compare_summary(res: pd.DataFrame) -> str:
     """The comparison of :func:`compare` in one or two plain sentences, for a report or a manager.
 
-    Says which candidate ranks first, how often it has the lowest loss, how often it beats the runner-up draw by
-    draw, and, below :data:`bayes_scaling.investment.CLOSE_CALL`, that the choice is nearly a coin toss (a fresh user's
+    Says which candidate ranks first (the lowest expected loss), how often it has the lowest loss, how often it beats
+    the runner-up draw by draw, and, below :data:`bayes_scaling.investment.CLOSE_CALL`, that the choice is nearly a coin toss (a fresh user's
     7B against 13B at 1e22 FLOPs: P(best) 0.59 against 0.41 and 0.0014 nats/token apart, read as a clear pick).
 
     Parameters
@@ -720,11 +726,11 @@ def compare_summary(res: pd.DataFrame) -> str:
     beats = res.attrs.get("beats_runner_up", float("nan"))
     sizes = [c for c in ("params", "tokens", "unique_tokens", "domain") if c in t]
     if all(a[c] == b[c] for c in sizes):  # "beats the runner-up in 0 %: nearly a coin toss" read as a contradiction
-        return (f"{a['label']} ranks first: it has the lowest loss in {a['p_best']:.0%} of the posterior draws; the "
-                f"runner-up, {b['label']}, is the same run repeated, so they tie (drop the repeat to compare the "
-                "others).")
-    text = (f"{a['label']} ranks first: it has the lowest loss in {a['p_best']:.0%} of the posterior draws and beats "
-            f"the runner-up, {b['label']}, in {beats:.0%} of them")
+        return (f"{a['label']} ranks first: it has the lowest expected loss, and the lowest loss in {a['p_best']:.0%} of "
+                f"the posterior draws; the runner-up, {b['label']}, is the same run repeated, so they tie (drop the "
+                "repeat to compare the others).")
+    text = (f"{a['label']} ranks first: it has the lowest expected loss, and the lowest loss in {a['p_best']:.0%} of "
+            f"the posterior draws; it beats the runner-up, {b['label']}, in {beats:.0%} of them")
     if beats < CLOSE_CALL:
         width = float(np.mean([a["loss_upper"] - a["loss_lower"], b["loss_upper"] - b["loss_lower"]]))
         text += (f": nearly a coin toss. Their median losses differ by {abs(a['loss_median'] - b['loss_median']):.2g} "

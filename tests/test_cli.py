@@ -114,9 +114,9 @@ def test_analysis_commands_on_a_saved_fit(tmp_path, fake_fit, capsys):
         assert printed.split()[:2] == [str(c) for c in table.columns[:2]] and "Columns:" in printed, args[0]
         if args[0] in ("compare", "risk"):  # the sentence under the table is on stderr with --quiet, not lost
             assert printed.splitlines()[-1] in quiet.err.splitlines(), args[0]
-        if args[0] == "compare":  # a rank below a lower median puzzled a fresh user: the legend says why
-            assert "  rank: order by p_best (1 = most often the best), ties by expected_gap; a candidate with a lower " \
-                   "median or expected_gap can rank below one that wins more often by a small margin" in printed.splitlines()
+        if args[0] == "compare":  # the legend says what the rank orders by (a rank below a lower median puzzled a user)
+            assert "  rank: order by expected_gap (1 = the lowest expected loss), ties by p_best; near-identical " \
+                   "candidates split p_best between them, so p_best does not rank" in printed.splitlines()
             # compare's loss_median is the expected loss, predict's mean_loss_median (a fresh user pasted one for the other)
             # ... with its discrepancy term, which the frontier's note says compare uses (a fresh user read "the law")
             assert ("  loss_median: median of the expected loss at the candidate: the law with its discrepancy term "

@@ -171,8 +171,8 @@ def test_compare_summary_says_when_the_choice_is_nearly_a_coin_toss(fake_fit):
     clear = pd.DataFrame({"label": ["optimum", "tenth"], "params": [n_opt, 0.1 * n_opt]})
     res = compare(fake_fit, clear.assign(tokens=c / (6 * clear["params"])))
     assert res.attrs["beats_runner_up"] == pytest.approx(res.loc[0, "p_best"])  # two candidates: the same event
-    assert compare_summary(res) == (f"optimum ranks first: it has the lowest loss in {res.loc[0, 'p_best']:.0%} of the "
-                                    f"posterior draws and beats the runner-up, tenth, in "
+    assert compare_summary(res) == (f"optimum ranks first: it has the lowest expected loss, and the lowest loss in "
+                                    f"{res.loc[0, 'p_best']:.0%} of the posterior draws; it beats the runner-up, tenth, in "
                                     f"{res.attrs['beats_runner_up']:.0%} of them.")
     close = pd.DataFrame({"label": ["a", "b"], "params": [n_opt, 1.002 * n_opt]})
     res = compare(fake_fit, close.assign(tokens=c / (6 * close["params"])))
@@ -209,7 +209,8 @@ def test_compare_says_when_its_first_two_are_one_run_and_labels_unique_tokens(fa
     with pytest.warns(bs.RunsTableWarning, match="the same run"):
         res = compare(fake_fit, cands)
     assert compare_summary(res) == (
-        f"13B ranks first: it has the lowest loss in {res.loc[0, 'p_best']:.0%} of the posterior draws; the runner-up, "
+        f"13B ranks first: it has the lowest expected loss, and the lowest loss in {res.loc[0, 'p_best']:.0%} of the "
+        "posterior draws; the runner-up, "
         "13B again, is the same run repeated, so they tie (drop the repeat to compare the others).")
     runs = synthetic_runs()
     dc = make_fake_fit(runs.assign(unique_tokens=runs["tokens"]), law_name="data_constrained")
@@ -730,6 +731,20 @@ def test_compare_ranks_candidates_that_never_win_by_their_expected_gap(fake_fit)
     assert out.loc[["tiny", "small"], "p_best"].tolist() == [0.0, 0.0]
     assert out.loc["tiny", "expected_gap"] > out.loc["small", "expected_gap"]
     assert out["rank"].to_dict() == {"big": 2, "bigger": 1, "tiny": 4, "small": 3}
+
+
+def test_compare_ranks_by_expected_loss_not_by_the_share_of_draws_won(fake_fit):
+    """Ranked by p_best, 1.03x the optimum came before 1.02x though it costs more in expectation: the sizes near the
+    optimum split the draws between them by where each draw's optimum falls. The rank is the expected loss's."""
+    c = 1e22
+    n_opt = float(frontier(fake_fit, [c])["params_opt_median"].iloc[0])
+    x = [0.85, 1.0, 1.01, 1.02, 1.03]
+    cands = pd.DataFrame({"label": [f"{v:g}" for v in x], "params": [v * n_opt for v in x]})
+    out = compare(fake_fit, cands.assign(tokens=c / (6 * cands["params"])), random_seed=0).set_index("label")
+    assert out.loc["1.03", "p_best"] > out.loc["1.02", "p_best"]  # the share of draws won says 1.03
+    assert out.loc["1.03", "expected_gap"] > 1.5 * out.loc["1.02", "expected_gap"]  # the expected loss says 1.02
+    assert out["rank"].to_dict() == {"0.85": 5, "1": 1, "1.01": 2, "1.02": 3, "1.03": 4}
+    assert out.sort_values("rank")["expected_gap"].is_monotonic_increasing
 
 
 def test_a_negative_loss_baseline_is_refused():
