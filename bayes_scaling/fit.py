@@ -352,7 +352,9 @@ class ScalingLaw:
             Raise :class:`~bayes_scaling.diagnostics.SamplingError` when sampling fails
             its checks instead of warning.
         progress : bool, default False
-            Show the sampler's progress bar.
+            Show the sampler's progress: nutpie's bar for one domain; for several domains, whose chains
+            are samplers of their own, one line counting every chain's draws (updated in place in
+            Jupyter, on stderr elsewhere).
         loss_unit : {"nats", "bits"}, default "nats"
             Unit of the runs' ``loss`` column: natural-log loss per token, or log2 (bits), converted to nats
             (x ln 2) before the fit; forecasts are in nats/token either way.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -259,7 +260,7 @@ def sample_posterior(
     random_seed : int
         Seed; the same seed gives identical draws.
     progress : bool
-        Show the sampler's progress bar.
+        Show the sampler's progress bar (hierarchical structures with nutpie: one line for all chains).
     more_draws : callable, optional
         Hierarchical structures, nutpie: ``more_draws(tree) -> int or None``, called with the first
         ``config.draws`` draws of every chain (a DataTree with groups ``posterior`` and ``sample_stats``). None
@@ -324,7 +325,7 @@ def chain_seeds(random_seed: int, chains: int) -> list[int]:
 class _Chain:
     """One chain sampled in the background (a nutpie sampler of one chain), paused once it has the draws asked for."""
 
-    def __init__(self, compiled, config: SamplerConfig, seed: int, max_draws: int, progress: bool):
+    def __init__(self, compiled, config: SamplerConfig, seed: int, max_draws: int):
         import nutpie
 
         self.done = 0  # draws finished, warm-up included (nutpie's progress report)
@@ -339,7 +340,7 @@ class _Chain:
             warnings.simplefilter("ignore")
             self.sampler = nutpie.sample(
                 compiled, draws=int(max_draws), tune=config.tune, chains=1, cores=1, seed=int(seed),
-                progress_bar=progress, save_warmup=False, target_accept=config.target_accept,
+                progress_bar=False, save_warmup=False, target_accept=config.target_accept,
                 maxdepth=config.max_treedepth, blocking=False, progress_callback=on_progress, progress_rate=20,
                 **adaptation_options(config, compiled.n_dim),
             )
@@ -377,6 +378,58 @@ class _Chain:
             self.sampler.cancel()
 
 
+class _ChainsProgress:
+    """One progress line for the chains of :func:`_sample_chains`, updated in place.
+
+    Each chain is a nutpie sampler of its own, and nutpie's progress bar is per sampler: ``fit(progress=True)``
+    showed one bar per chain, each appearing as its chain started. This line counts every chain's draws (warm-up
+    included) against what the fit asks for: in Jupyter as an updated display, elsewhere on stderr with ``\\r``.
+    """
+
+    def __init__(self, chains: int, tune: int, every: float = 0.5):
+        self.chains, self.tune, self.every = chains, tune, every
+        self.t0 = self.last = time.perf_counter()
+        self.handle = None
+        try:
+            from IPython import get_ipython
+
+            if type(get_ipython()).__name__ == "ZMQInteractiveShell":  # Jupyter: \r is not a carriage return there
+                from IPython.display import Pretty, display
+
+                self._pretty = Pretty
+                self.handle = display(Pretty(self._text(0, 0, 0)), display_id=True)
+        except ImportError:
+            pass
+
+    def _text(self, done: int, want: int, running: int) -> str:
+        if self.t0 is None:  # closed
+            return ""
+        total = self.chains * (self.tune + want)
+        return (f"sampling {self.chains} chains: {min(done, total):,} of {total:,} draws ({self.tune:,} warm-up and "
+                f"{want:,} a chain), {running} running, {time.perf_counter() - self.t0:.0f} s")
+
+    def update(self, done: int, want: int, running: int, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        text = self._text(done, want, running)
+        if self.handle is not None:
+            self.handle.update(self._pretty(text))
+        else:
+            sys.stderr.write("\r" + text)
+            sys.stderr.flush()
+
+    def close(self, done: int | None = None, want: int = 0) -> None:
+        """End the line: with the final count, or as it stands (a fit that stopped on an error)."""
+        if done is not None:
+            self.update(done, want, 0, force=True)
+        if self.handle is None and self.t0 is not None:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self.t0 = None
+
+
 def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: bool, cores: int, more_draws=None,
                    max_draws: int | None = None) -> xr.DataTree:
     """Sample each chain as a background nutpie sampler of its own, ``cores`` at a time; see :func:`sample_posterior`.
@@ -390,6 +443,7 @@ def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: 
     room = max(want, int(max_draws or 4 * want)) if more_draws is not None else want
     seeds = chain_seeds(random_seed, config.chains)
     chains: list[_Chain] = []
+    shown = _ChainsProgress(len(seeds), config.tune) if progress else None
     try:
         while True:
             while True:
@@ -402,8 +456,10 @@ def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: 
                     if todo:
                         todo.pop(0).resume()
                     else:
-                        chains.append(_Chain(compiled, config, seeds[len(chains)], room, progress))
+                        chains.append(_Chain(compiled, config, seeds[len(chains)], room))
                     running += 1
+                if shown is not None:
+                    shown.update(sum(min(c.done, c.tune + want) for c in chains), want, running)
                 if not running:
                     break
                 time.sleep(0.01)
@@ -414,11 +470,15 @@ def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: 
             })
             more = more_draws(tree) if more_draws is not None else None
             if more is None or int(more) <= want:
+                if shown is not None:
+                    shown.close(len(chains) * (config.tune + want), want)
                 return tree
             want = min(int(more), room)
     finally:
         for c in chains:
             c.cancel()
+        if shown is not None:
+            shown.close()
 
 
 def _sample(structure, arrays, refs, config: SamplerConfig, random_seed: int, progress: bool, more_draws=None,

@@ -344,15 +344,23 @@ def test_the_runs_in_another_order_give_the_same_numbers(small_fit):
 
 
 @pytest.mark.slow
-def test_a_hierarchical_fit_short_of_effective_draws_continues_its_chains_to_the_draws_of_a_fresh_attempt():
+def test_a_hierarchical_fit_short_of_effective_draws_continues_its_chains_to_the_draws_of_a_fresh_attempt(capsys):
     # 3 domains x 6 runs with 40 draws per chain: too few effective draws (400 needed), so the retry asks for more;
     # the first attempt's chains go on (no second warm-up), and the draws are those of sampling again with that many
     runs = pd.concat([synthetic_runs(n_sizes=3, ratios=(5, 60), seed=s, domain=f"d{s}") for s in range(3)])
     law = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False, sampler=SamplerConfig(draws=40))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = law.fit(runs, random_seed=3)
+        fit = law.fit(runs, random_seed=3, progress=True)
         draws = fit.sampler.draws
+    # one progress line for the four chains (a bar per chain, each a sampler of its own, before), updated in place
+    shown = capsys.readouterr().err.split("\r")[1:]
+    assert shown and all(s.startswith("sampling 4 chains: ") for s in shown), shown[:3]
+    assert shown[-1].startswith(f"sampling 4 chains: {4 * (1000 + draws):,} of {4 * (1000 + draws):,} draws (1,000 "
+                                f"warm-up and {draws} a chain), 0 running, ") and shown[-1].endswith(" s\n")
+    assert any(f"of {4 * 1040:,} draws" in s for s in shown)  # the first attempt's 40 draws, then the continued
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         fresh = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False,
                               sampler=SamplerConfig(draws=draws, tune=1000, max_treedepth=10)).fit(runs, random_seed=3)
     assert 80 <= draws <= 160 and fit.posterior["posterior"].sizes["draw"] == draws
