@@ -159,6 +159,32 @@ def _rows(ctx: _Ctx, labels: Sequence, limit: int = 3) -> str:
     return listed((ctx.row(x) for x in labels), limit)
 
 
+#: Most columns an error about a missing column names (a fresh user's table of 86 logged metrics gave one error line
+#: of 3,080 characters, the loss columns lost among them).
+LISTED_COLUMNS = 15
+
+
+def _column_list(cols, wanted: Sequence[str] = ()) -> str:
+    """The columns of a table, for an error about a missing one: all of them, or for a wide table their number and
+    those whose names contain a missing column's stem (``loss`` finds 'val_loss' and 'train/CrossEntropyLoss'), else
+    the first :data:`LISTED_COLUMNS`."""
+    cols = [str(c) for c in cols]
+    if len(cols) <= LISTED_COLUMNS:
+        return ", ".join(cols)
+    stems = [_COLUMN_STEMS.get(w, w).lower() for w in wanted]
+    # the shortest names first: 'val_loss' and 'train/CrossEntropyLoss' before 46 per-task 'eval/downstream/..._loss'
+    like = sorted((c for c in cols if any(s in c.lower() for s in stems)), key=len)
+    shown = like or cols
+    more = f" and {len(shown) - LISTED_COLUMNS} more" if len(shown) > LISTED_COLUMNS else ""
+    what = f"those like {' or '.join(repr(w) for w in wanted)}" if like else "the first"
+    return f"{len(cols)}, {what}: {', '.join(shown[:LISTED_COLUMNS])}{more}"
+
+
+def _columns_found(cols, wanted: Sequence[str] = ()) -> str:
+    """"Columns found: ..." (:func:`_column_list`)."""
+    return f"Columns found: {_column_list(cols, wanted)}."
+
+
 #: File extensions read with pandas instead of the CSV reader, and the optional package each needs.
 _OTHER_FORMATS = {
     ".xlsx": ("Excel workbook", "openpyxl", "excel"),
@@ -608,7 +634,7 @@ def missing_domain_column(col: str, source, columns, action: str = "fit") -> str
     columns = [str(c) for c in columns]
     hint = _domain_column_hint(col, columns)
     return (f"--domain-col '{col}' is not a column of '{source}'" + (f"; {hint}" if hint else "")
-            + f" (columns: {', '.join(columns)}); name the column that holds each run's domain, or leave --domain-col "
+            + f" (columns: {_column_list(columns)}); name the column that holds each run's domain, or leave --domain-col "
             f"out to {action} the runs as one domain.")
 
 
@@ -1158,23 +1184,35 @@ def _to_numeric(df: pd.DataFrame, col: str, ctx: _Ctx) -> pd.Series:
     return pd.Series(vals, index=s.index, name=col)
 
 
+#: How far a given ``flops`` may differ from 6 N D (as a ratio) before :func:`validate_runs` warns and replaces it:
+#: rounding, not another way of counting compute. A fresh user's flops 1.3x 6ND were kept without a word, and moved
+#: the report's default targets and the distances beyond the runs, while budgets elsewhere are read as 6ND.
+FLOPS_TOLERANCE = 1.05
+
+
 def _flops_from_tokens(table: pd.DataFrame, ctx: _Ctx, prefix: str) -> None:
-    """Where ``flops`` differs from 6 N D by more than 1.5x, warn and set it to 6 N D (tokens win; in place).
+    """Where ``flops`` differs from 6 N D by more than :data:`FLOPS_TOLERANCE`, warn and set it to 6 N D (tokens win;
+    in place).
 
     Kaplan et al. 2020, §2.1: C = 6 N D. ``prefix`` names a table other than the runs ("plans: ")."""
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", divide="ignore"):
         implied = 6.0 * table["params"] * table["tokens"]
-        off = np.abs(np.log(table["flops"] / implied)) > np.log(1.5)
+        ratio = table["flops"] / implied
+        off = np.abs(np.log(ratio)) > np.log(FLOPS_TOLERANCE)
     if off.any():
         first = table.index[off][0]
+        lo, hi = float(ratio[off].min()), float(ratio[off].max())
+        span = f"{lo:.3g}x" if np.isclose(lo, hi, rtol=0.005) else f"{lo:.3g}x to {hi:.3g}x"
         warnings.warn(
-            f"{prefix}column 'flops' differs from 6 * params * tokens by more than 1.5x in "
-            f"{_rows(ctx, table.index[off])} (e.g. {table.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' is "
-            "used and 'flops' ignored.",
+            f"{prefix}column 'flops' differs from 6 * params * tokens in {_rows(ctx, table.index[off])} ({span} "
+            f"6ND, e.g. {table.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' is used and 'flops' is "
+            "replaced by 6ND, the compute every budget here is counted in (Kaplan et al. 2020, §2.1). Drop the "
+            "column to silence this; compute counted another way (attention included) does not enter the law.",
             RunsTableWarning,
             stacklevel=3,  # the caller of validate_runs / validate_targets
         )
-        table["flops"] = implied  # as the warning says: C = 6ND everywhere (distances beyond the runs, figures)
+        # as the warning says: C = 6ND everywhere (distances beyond the runs, figures); rows within rounding keep theirs
+        table.loc[off, "flops"] = implied[off]
 
 
 def _check_unique_tokens(table: pd.DataFrame, ctx: _Ctx, prefix: str, tail: str) -> None:
@@ -1267,7 +1305,7 @@ def validate_runs(
 
     size_cols = _size_columns(needs, cols)
     required = [*size_cols, "loss"]
-    missing = []
+    missing, absent = [], []
     for col in required:  # every missing column in one message: one round of renaming, not one per column
         if col not in cols:
             hint = _closest(col, cols)
@@ -1291,6 +1329,7 @@ def validate_runs(
                          "U = D for a run that never repeats its data"
                          + (f"; from column '{ep}', U = tokens / epochs" if ep else "") + ")")
             missing.append(f"'{col}'{hint}")
+            absent.append(col)
     if missing:
         name = "runs table" if ctx.what is None else ctx.what
         # a table with one size column fits a one-variable law (a fresh user's compute-only and params-only tables)
@@ -1302,7 +1341,7 @@ def validate_runs(
                 one = ("parameters and loss only (every run on the same number of tokens)", "power_params")
         raise RunsTableError(
             (f"{name} has no column " if len(missing) == 1 else f"{name} lacks {len(missing)} columns: ")
-            + "; ".join(missing) + f". Columns found: {', '.join(cols)}."
+            + "; ".join(missing) + ". " + _columns_found(cols, absent)
             + (f" A table of {one[0]} fits the one-variable law {one[1]} (--law {one[1]}; "
                f"ScalingLaw(law='{one[1]}') in Python)." if one else "")
         )
@@ -1358,7 +1397,7 @@ def validate_runs(
     elif domain_col != "domain":
         raise RunsTableError(
             f"runs table has no domain column '{domain_col}'{_closest(domain_col, cols)}. "
-            f"Columns found: {', '.join(map(str, cols))}."
+            + _columns_found(cols, [domain_col])
         )
     else:
         out["domain"] = DEFAULT_DOMAIN
@@ -1399,7 +1438,9 @@ def validate_runs(
                 "not PF-days (1 PF-day = 8.64e19 FLOPs, Kaplan et al. 2020 §2.1)"
                 + ("; if it holds token counts (flops / params gives a plausible "
                    f"{format_span(out['flops'] / out['params'])} tokens per parameter), rename it 'tokens'." if as_tokens
-                   else ".")
+                   # a table with tokens as well was told only about PF-days (a fresh user's 'flops' was another count)
+                   else "; 'params' and 'tokens' are given, so drop 'flops' (C = 6ND is derived from them)."
+                   if {"params", "tokens"} <= set(out) else ".")
             )
     big = out["loss"] > _MAX_LOSS_NATS
     if big.any():
@@ -1877,7 +1918,7 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             if col == "tokens":  # with no column like 'tokens', one like 'flops' is the typo ('flop'; a fresh user)
                 flops_hint = _closest("flops", cols)
                 hint = hint + " (or give 'flops')" if hint or not flops_hint else flops_hint
-            raise RunsTableError(f"{what} has no column '{col}'{hint}. Columns found: {', '.join(cols)}.")
+            raise RunsTableError(f"{what} has no column '{col}'{hint}. " + _columns_found(cols, [col]))
     for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols]:
         try:
             s = _to_numeric(df, col, ctx)
