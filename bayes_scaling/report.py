@@ -295,12 +295,13 @@ class Report:
         return {"html": h, "markdown": m, "figures": figs}
 
 
-def _domain_phrase(row) -> str:
+def _domain_phrase(row, first_of: int | None = None) -> str:
     dom = row.get("domain")
     if row.get("domain_kind") == "new_domain":
         return " (a new domain: the population forecast)"
     if isinstance(dom, str) and dom != DEFAULT_DOMAIN:
-        return f" ({dom})"
+        # a fresh user's six corpora got a headline for one of them, read as the recommended or best one
+        return f" ({dom}, the first of the {first_of} domains in the runs table)" if first_of else f" ({dom})"
     return ""
 
 
@@ -358,13 +359,15 @@ def domains_compared_sentence(fit, row: pd.Series, caveat: bool = True) -> str:
             + (COMPARED_CAVEAT if caveat else ""))
 
 
-def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None) -> str:
+def headline_sentence(row: pd.Series, prob: float, threshold: float | None = None, p_exceed: float | None = None,
+                      first_of: int | None = None) -> str:
     """Plain-language forecast sentence.
 
     Example: "A 70B-parameter model on 1.4T tokens reaches 1.940 nats/token (90% interval
     1.900–1.980, one training run); 12 % chance of missing the target 1.95 nats/token."
     Probabilities read as :func:`bayes_scaling.display.format_probability` writes them
-    ("< 1 %", "2.5 %", "> 99 %").
+    ("< 1 %", "2.5 %", "> 99 %"). ``first_of``: the row is the default target of the first of that many
+    domains, and the sentence says so (not a pick among them).
     """
     size = (f"A {format_count(row['params'])}-parameter model" if _known(row, "params") else
             f"A run of {row['flops']:.3g} FLOPs" if _known(row, "flops") else "A run")
@@ -376,7 +379,7 @@ def headline_sentence(row: pd.Series, prob: float, threshold: float | None = Non
             size += " (all unique: one epoch)"  # later, where a manager reading the headline did not get (a fresh user)
     s = (
         size
-        + _domain_phrase(row)
+        + _domain_phrase(row, first_of)
         + f" reaches {row['loss_median']:.3f} nats/token ({prob:.0%} interval {row['loss_lower']:.3f}–{row['loss_upper']:.3f}"
         + ", one training run)"
     )
@@ -823,7 +826,9 @@ def build_fit_report(
             dom = row["domain"] if isinstance(row.get("domain"), str) else fit.default_domain
             _, new = keyed_predictive_draws(fit, predictions.iloc[[0]], dom, fit.random_seed)
             p_ex = float((np.exp(new[:, 0]) > threshold).mean())
-        rep.summary.append(headline_sentence(row, prob, threshold, p_ex))
+        first_of = len(own) if several and predictions.attrs.get(DEFAULT_TARGETS) and row.get("domain") == own[0] \
+            else None
+        rep.summary.append(headline_sentence(row, prob, threshold, p_ex, first_of=first_of))
         if predictions.attrs.get(DEFAULT_TARGETS):
             what = ("the compute-optimal run at 10x the compute of its domain's largest run" if law.has_allocation
                     else f"10x the '{law.variables[0]}' of its domain's largest run")

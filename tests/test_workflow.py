@@ -219,6 +219,19 @@ def test_a_hierarchical_fit_gets_the_transfer_risk_section(fake_hier_fit, monkey
     assert list(res.frontier["domain"]) == ["books", "code", "web", "(new domain)"]
 
 
+def test_the_default_headline_of_several_domains_says_it_is_the_first_not_a_pick(fake_hier_fit, monkeypatch, tmp_path,
+                                                                                 unrasterized_figures):
+    # "A 536M-parameter model on 6.5B tokens (smollm-corpus) reaches 2.355" for the first of six corpora was read as
+    # the recommended or best corpus (a fresh user); targets the user gives are headlined as before
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: fake_hier_fit)
+    res = fit_and_report(fake_hier_fit.runs[["params", "tokens", "loss", "domain"]], tmp_path / "d")
+    head = res.report.summary[0]
+    assert head.startswith("A ") and " (books, the first of the 3 domains in the runs table) reaches " in head, head
+    targets = pd.DataFrame({"params": [7e10], "tokens": [1.4e12], "domain": ["books"]})
+    res = fit_and_report(fake_hier_fit.runs[["params", "tokens", "loss", "domain"]], tmp_path / "t", targets=targets)
+    assert res.report.summary[0].startswith("A 70B-parameter model on 1.4T tokens (books) reaches ")
+
+
 def test_summary_json_carries_the_published_values_the_report_shows(fake_chinchilla_fit, monkeypatch, tmp_path,
                                                                     unrasterized_figures):
     """Weak prior: summary.json and the report's posterior table both carry the Besiroglu et al. (2024) values,
