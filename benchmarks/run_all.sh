@@ -20,3 +20,5 @@ run main bench_main.py
 run next_run bench_next_run.py
 run sldbench_dc bench_sldbench_dc.py
 run porian_recipes bench_porian_recipes.py
+# an outside data set without a licence, not shipped: run where its file is (see benchmarks/README.md)
+if [ -n "${LOSS_TO_LOSS_SWEEP:-}" ]; then run loss_to_loss bench_loss_to_loss.py "$LOSS_TO_LOSS_SWEEP"; fi
