@@ -946,8 +946,8 @@ def build_fit_report(
             # the Transfer risk section is written for fits of several domains; one domain's report pointed to it
             where = "Transfer risk section" if fit.hierarchical else "Posterior parameters section"
             rep.summary.append(f"Strong prior-data conflict {names}: the runs are very unlikely under the published "
-                               "law even allowing for the usual spread between data sets, so the forecasts rest on the "
-                               f"runs themselves; check their units and evaluation set ({where}).")
+                               "law even allowing for the usual spread between data sets, so the forecast losses rest on "
+                               f"the runs, not on the published law; check their units and evaluation set ({where}).")
     if diag is not None:
         rep.summary.append(
             "Sampling diagnostics passed (R-hat, effective sample size, divergences)."
@@ -1207,7 +1207,23 @@ def _as_probabilities(df: pd.DataFrame, cols) -> pd.DataFrame:
 _SIZE_WORDS = {"params": "N (parameters)", "tokens": "D (tokens)", "flops": "C (FLOPs)", "unique_tokens": "U (unique tokens)"}
 
 
-def sensitivity_section(table: pd.DataFrame) -> tuple[Section, str]:
+#: Fewest distinct model sizes below which the report asks for more of them when the prior sets the allocation.
+SENSITIVITY_MIN_SIZES = 4
+
+
+def _allocation_advice(runs: pd.DataFrame | None) -> str:
+    """Which runs would pin the allocation the prior sets: more model sizes when the runs have few (a fresh user's 24
+    runs at 3 sizes spanning 5-640 tokens per parameter were told to add "other tokens per parameter"), else a wider
+    spread of tokens per parameter."""
+    if runs is not None and {"params", "tokens"} <= set(runs):
+        sizes = np.unique(np.round(np.log10(runs["params"].to_numpy(float)), 2))
+        if len(sizes) < SENSITIVITY_MIN_SIZES:
+            return (f"runs at more model sizes would tell the priors apart (these are at {len(sizes)}, "
+                    f"{format_count(runs['params'].min())} to {format_count(runs['params'].max())} parameters).")
+    return "runs at other tokens per parameter would tell the priors apart."
+
+
+def sensitivity_section(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> tuple[Section, str]:
     """The report section of :func:`bayes_scaling.sensitivity.sensitivity` and its summary sentence.
 
     Parameters
@@ -1215,6 +1231,8 @@ def sensitivity_section(table: pd.DataFrame) -> tuple[Section, str]:
     table : pandas.DataFrame
         ``sensitivity``'s rows: ``prior``, ``widen``, ``flops``, ``params_opt_*``, ``tokens_per_param_median``,
         ``loss_opt_median``, ``diagnostics_ok``.
+    runs : pandas.DataFrame, optional
+        The fitted runs (``params``, ``tokens``): which runs would pin the allocation, said when the prior sets it.
 
     Returns
     -------
@@ -1229,8 +1247,8 @@ def sensitivity_section(table: pd.DataFrame) -> tuple[Section, str]:
     c = format_flops(float(table["flops"].max()))
     sentence = (f"Across the priors ({', '.join(last.index)}) the compute-optimal size at {c} FLOPs is "
                 f"{format_count(last[lo])} ({lo}) to {format_count(last[hi])} ({hi}) parameters"
-                + (f", a factor of {ratio:.1f}: the prior, not the runs, sets the allocation; runs at other tokens per "
-                   "parameter would tell the priors apart." if ratio > SENSITIVITY_FACTOR else
+                + (f", a factor of {ratio:.1f}: the prior, not the runs, sets the allocation; "
+                   + _allocation_advice(runs) if ratio > SENSITIVITY_FACTOR else
                    ": the data (the runs, and reference runs if any), not the prior, set the allocation."))
     sec = Section("Prior sensitivity")
     sec.text("The same runs fitted under each prior, every other setting unchanged (bayes_scaling.sensitivity."

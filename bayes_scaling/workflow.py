@@ -802,7 +802,7 @@ def fit_and_report(
                     table = prior_sensitivity_table(runs, budgets_used, priors=SENSITIVITY_PRIORS, widen=(1.0,),
                                                     prob=prob, random_seed=random_seed, spec=spec,
                                                     reference=_reference_table(reference))
-                return sensitivity_section(table)
+                return sensitivity_section(table, fit.own_runs())
 
             sec, sens_sentence = step("prior sensitivity", "bayes_scaling.sensitivity.sensitivity(runs, flops)",
                                       prior_sensitivity)

@@ -117,8 +117,8 @@ def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
                         lambda fit, domain: {"domain": domain, "flag": "strong", "p_value": 2e-4})
     summary = build_fit_report(fit, pred, None).summary
     assert summary[-2] == ("Strong prior-data conflict (p < 0.001): the runs are very unlikely under the "
-                           "published law even allowing for the usual spread between data sets, so the forecasts rest "
-                           "on the runs themselves; check their units and evaluation set (Posterior parameters "
+                           "published law even allowing for the usual spread between data sets, so the forecast losses "
+                           "rest on the runs, not on the published law; check their units and evaluation set (Posterior parameters "
                            "section).")  # one domain: no Transfer risk section (a fresh user looked for it)
     # with several domains, each one in conflict is named, and the Transfer risk section is there
     runs = pd.concat([synthetic_runs(n_sizes=4, ratios=(10, 40), domain=d, seed=i) for i, d in enumerate(("a", "b"))],
@@ -130,8 +130,8 @@ def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
     line = [ln for ln in build_fit_report(hier, hier.predict(TARGETS.assign(domain="a")), None).summary
             if "prior-data conflict" in ln]
     assert line == ["Strong prior-data conflict for 'b' (p = 0.004): the runs are very unlikely under the published "
-                    "law even allowing for the usual spread between data sets, so the forecasts rest on the runs "
-                    "themselves; check their units and evaluation set (Transfer risk section)."]
+                    "law even allowing for the usual spread between data sets, so the forecast losses rest on the "
+                    "runs, not on the published law; check their units and evaluation set (Transfer risk section)."]
 
 
 def test_report_summary_is_plain_language_with_the_numbers_of_the_tables(report, fake_fit):
@@ -535,6 +535,14 @@ def test_the_sensitivity_section_says_when_the_prior_sets_the_allocation():
                         "7.7B (hoffmann2022) to 15.7B (weak) parameters, a factor of 2.0: the prior, not the runs, "
                         "sets the allocation; runs at other tokens per parameter would tell the priors apart.")
     assert sec.title == "Prior sensitivity" and sec.blocks[1][1][0]["params_opt_median"].tolist()[-1] == "11.5B"
+    # runs at three sizes over 5-640 tokens per parameter were told to add "other tokens per parameter" (a fresh user)
+    three = pd.DataFrame({"params": np.repeat([1.06e7, 7.9e7, 1.54e8], 4), "tokens": 0.0})
+    three["tokens"] = three["params"] * np.tile([5, 20, 160, 640], 3)
+    _, sentence = sensitivity_section(table, three)
+    assert sentence.endswith("sets the allocation; runs at more model sizes would tell the priors apart (these are at "
+                             "3, 10.6M to 154M parameters).")
+    many = pd.DataFrame({"params": np.geomspace(1e7, 1e9, 6), "tokens": 0.0}).assign(tokens=lambda d: 20 * d["params"])
+    assert sensitivity_section(table, many)[1].endswith("runs at other tokens per parameter would tell the priors apart.")
 
 
 def test_the_fit_figures_reach_the_headline_target(fake_fit, monkeypatch):
