@@ -491,7 +491,10 @@ def cmd_compare(args) -> int:
     fit = _load(args.fit_dir, getattr(args, "domain", None))
     _need_domain(fit, args.domain, args.candidates, "candidates")
     res = compare(fit, args.candidates, prob=_prob(args.prob), domain=args.domain, new_run=args.new_run)
-    _emit(res, out_path, args.quiet, {**compare_loss_columns(args.new_run, args.prob), **COMPARE_COLUMNS})
+    # the table by rank (a fresh user read it in the candidates' order); the loss columns' legend last, so that a
+    # single run's expected_gap is said as such
+    res = res.sort_values("rank", kind="stable")
+    _emit(res, out_path, args.quiet, {**COMPARE_COLUMNS, **compare_loss_columns(args.new_run, args.prob)})
     _say(compare_summary(res), args.quiet)
     return EXIT_OK
 

@@ -1203,9 +1203,13 @@ def _flops_from_tokens(table: pd.DataFrame, ctx: _Ctx, prefix: str) -> None:
         first = table.index[off][0]
         lo, hi = float(ratio[off].min()), float(ratio[off].max())
         span = f"{lo:.3g}x" if np.isclose(lo, hi, rtol=0.005) else f"{lo:.3g}x to {hi:.3g}x"
+        # a plans table's flops in PF-days beside params and tokens read "1.16e-20x 6ND" with no word on the unit (a
+        # fresh user; the runs table refuses such a column)
+        unit = (" ('flops' looks like PF-days: 1 PF-day = 8.64e19 FLOPs)"
+                if float(table.loc[off, "flops"].max()) < MIN_FLOPS else "")
         warnings.warn(
             f"{prefix}column 'flops' differs from 6 * params * tokens in {_rows(ctx, table.index[off])} ({span} "
-            f"6ND, e.g. {table.loc[first, 'flops']:g} vs {implied[first]:g}); 'tokens' is used and 'flops' is "
+            f"6ND, e.g. {table.loc[first, 'flops']:g} vs {implied[first]:g}){unit}; 'tokens' is used and 'flops' is "
             "replaced by 6ND, the compute every budget here is counted in (Kaplan et al. 2020, §2.1). Drop the "
             "column to silence this; compute counted another way (attention included) does not enter the law.",
             RunsTableWarning,

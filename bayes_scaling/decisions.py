@@ -87,13 +87,19 @@ def compare_loss_columns(new_run: bool, prob: float = 0.9) -> dict[str, str]:
     Returns
     -------
     dict of str
-        ``loss_median``, ``loss_lower``, ``loss_upper`` and their meaning.
+        ``loss_median``, ``loss_lower``, ``loss_upper`` and their meaning; with ``new_run`` also ``expected_gap``,
+        whose meaning changes with single runs (it overrides :data:`COMPARE_COLUMNS`' entry).
     """
     what = ("the loss of one new training run at the candidate, run-to-run noise included (predict's loss_*)"
             if new_run else "the expected loss at the candidate: the law with its discrepancy term and the model-form "
             "error beyond the runs, without one run's noise (predict's mean_loss_*; --new-run for one run)")
-    return {"loss_median": f"median of {what}, nats/token", "loss_lower": f"lower end of its {prob:.0%} credible interval",
-            "loss_upper": f"upper end of its {prob:.0%} credible interval"}
+    out = {"loss_median": f"median of {what}, nats/token", "loss_lower": f"lower end of its {prob:.0%} credible interval",
+           "loss_upper": f"upper end of its {prob:.0%} credible interval"}
+    if new_run:  # every candidate's gap was ~0.10, the best's too, read as "what choosing it costs" (a fresh user)
+        out["expected_gap"] = ("E[loss - lowest loss among the candidates' runs], nats/token: each run has noise of its "
+                               "own, so every gap includes the luck of whichever run lands lowest (about the same for "
+                               "each row); the differences between rows are what choosing costs")
+    return out
 
 
 #: What the columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``).

@@ -1221,8 +1221,9 @@ def test_compare_ranks_candidates_of_several_domains_on_the_command_line(tmp_pat
     out = tmp_path / "c.csv"
     assert main(["compare", str(saved), "--candidates", str(cands), "--out", str(out)]) == 0
     res = pd.read_csv(out)
-    assert list(res.sort_values("rank")["domain"]) == ["web", "books", "code"]
-    assert res["label"].tolist() == [f"{d}: N=7e+10, D=1.4e+12" for d in ("books", "code", "web")]
+    # the table in the order of the rank (a fresh user read it in the candidates' order)
+    assert res["rank"].tolist() == [1, 2, 3] and res["domain"].tolist() == ["web", "books", "code"]
+    assert res["label"].tolist() == [f"{d}: N=7e+10, D=1.4e+12" for d in ("web", "books", "code")]
     said = "".join(capsys.readouterr())
     assert "web: N=7e+10, D=1.4e+12 ranks first" in said and "The candidates are in several domains" in said
 

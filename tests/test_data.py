@@ -725,6 +725,11 @@ def test_targets_with_flops_that_contradict_6nd_warn_and_use_the_tokens():
         "2020, §2.1). Drop the column to silence this; compute counted another way (attention included) does not "
         "enter the law."]
     np.testing.assert_allclose(out["flops"], [6 * 1.44e9 * 2.88e10, 1.2e20])
+    # in PF-days beside params and tokens: the unit is named (a fresh user read "1.16e-20x 6ND")
+    pf = t.assign(flops=6 * t["params"] * t["tokens"] / 8.64e19)
+    with pytest.warns(RunsTableWarning, match=r"\('flops' looks like PF-days: 1 PF-day = 8.64e19 FLOPs\); 'tokens' is "
+                                              r"used"):
+        validate_targets(pf, what="plans table")
 
 
 def test_a_small_models_compute_is_no_unit_error_when_params_and_tokens_are_given(fake_hier_fit):

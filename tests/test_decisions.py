@@ -159,6 +159,13 @@ def test_compare_ranks_candidates_under_the_same_draws(fake_fit):
     one = compare(fake_fit, cands, new_run=True)
     np.testing.assert_allclose(one[cols].to_numpy(float), pred[cols].to_numpy(float), rtol=1e-12)
     assert one["p_best"].sum() == pytest.approx(1.0) and (one["expected_gap"] > res["expected_gap"]).all()
+    # single runs: every gap, the best's too, includes the luck of the lowest run's noise, and the legend says so (a
+    # fresh user read ~0.10 for every candidate as "what choosing it costs")
+    from bayes_scaling.decisions import COMPARE_COLUMNS, compare_loss_columns
+    assert "expected_gap" not in compare_loss_columns(False)
+    assert compare_loss_columns(True)["expected_gap"].startswith(
+        "E[loss - lowest loss among the candidates' runs], nats/token: each run has noise of its own")
+    assert COMPARE_COLUMNS["expected_gap"].endswith("what choosing it costs on average")
 
 
 def test_compare_summary_says_when_the_choice_is_nearly_a_coin_toss(fake_fit):
