@@ -1067,6 +1067,12 @@ def build_fit_report(
     outside = _published_outside(params[params["domain"].isin(own)], prob) if published else None
     if outside:
         sec.text(outside)
+    if not fit.hierarchical and fit.published_theta() is not None:
+        # the summary's "strong prior-data conflict (p < 0.001) ... (Posterior parameters section)" found nothing
+        # here on the p-value (a fresh user): the test's own words, which the Transfer risk section gives for several
+        conflict = prior_data_conflict(fit, own[0] if own else fit.default_domain)
+        if conflict["flag"] != "none" and conflict.get("message"):
+            sec.text(conflict["message"])
     sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
     sec.figure(plot_parameters(fit, prob=prob, domain=fig_dom)[0], "parameters",
                f"Prior (grey) and posterior (blue) {prob:.0%} intervals of each parameter"

@@ -115,7 +115,14 @@ def test_report_summary_names_a_strong_prior_data_conflict(monkeypatch):
     assert not any("prior-data conflict" in line for line in build_fit_report(fit, pred, None).summary)
     monkeypatch.setattr(report_module, "prior_data_conflict",
                         lambda fit, domain: {"domain": domain, "flag": "strong", "p_value": 2e-4})
-    summary = build_fit_report(fit, pred, None).summary
+    rep = build_fit_report(fit, pred, None)
+    summary = rep.summary
+    # the section the line points to gives the test's own words (it said nothing on the p-value: a fresh user)
+    monkeypatch.setattr(report_module, "prior_data_conflict", lambda fit, domain: {
+        "domain": domain, "flag": "strong", "p_value": 2e-4, "message": "Strong prior-data conflict (p < 0.001): why."})
+    texts = [b[1] for s in build_fit_report(fit, pred, None).sections if s.title == "Posterior parameters"
+             for b in s.blocks if b[0] == "text"]
+    assert "Strong prior-data conflict (p < 0.001): why." in texts
     assert summary[-2] == ("Strong prior-data conflict (p < 0.001): the runs are very unlikely under the "
                            "published law even allowing for the usual spread between data sets, so the forecast losses "
                            "rest on the runs, not on the published law; check their units and evaluation set (Posterior parameters "
