@@ -49,8 +49,8 @@ from .datasets import NAMES as DATASET_NAMES
 from .datasets import citation, embedded, load_chinchilla
 from .datasets import load as load_dataset
 from .fit import default_prior_name
-from .decisions import (COMPARE_COLUMNS, DISCREPANCY_NOTE, FRONTIER_COLUMNS, check_constraints, check_metric, compare,
-                        compare_loss_columns, compare_summary, decide)
+from .decisions import (COMPARE_COLUMNS, DISCREPANCY_NOTE, check_constraints, check_metric, compare,
+                        compare_loss_columns, compare_summary, decide, frontier_columns)
 from .investment import STATUS_QUO, format_money
 from .diagnostics import SamplingError
 from .inference import SamplerConfig
@@ -450,13 +450,13 @@ def cmd_frontier(args) -> int:
     if fr.empty:
         raise CliError("no domain has a defined compute-optimal frontier at these budgets." if several else
                        "the compute-optimal frontier is undefined at these budgets (see the warning above).")
-    legend = FRONTIER_COLUMNS
+    legend = frontier_columns(_prob(args.prob))
     if _several(fit):  # several domains: say whose row it is first, with or without --domain
         fr = fr[["domain"] + [c for c in fr.columns if c != "domain"]]
         # a fresh user read 0.0037-49006 tokens per parameter for the new domain "printed with no comment"
         legend = {"domain": f"the fitted domain, or '{NEW_DOMAIN}': one this fit has not seen, its parameters drawn "
                             f"from the population of the {len(fit.own_domains)} fitted domains, so its intervals span "
-                            "how much domains may differ (wide with few domains)", **FRONTIER_COLUMNS}
+                            "how much domains may differ (wide with few domains)", **legend}
     _emit(fr, out_path, args.quiet, legend)
     for note in advice:
         _say(f"note: {note}", args.quiet)

@@ -57,6 +57,7 @@ from .predict import (EXTRAPOLATION_FACTOR, ExtrapolationWarning, assume_unique_
 
 __all__ = ["frontier", "optimal_allocation_draws", "compare", "discrepancy_of", "extrapolation_of", "decide",
            "InvestmentDecision", "check_metric", "metric_note", "check_constraints", "warn_budgets", "COMPARE_COLUMNS",
+           "frontier_columns",
            "compare_loss_columns", "compare_summary", "FRONTIER_COLUMNS", "discrepancy_allocation_note",
            "discrepancy_allocation_parts", "discrepancy_allocation_sentence",
            "DISCREPANCY_NOTE", "stage_mismatch_note", "STAGE_LOSS_MISMATCH", "link_extrapolation_note"]
@@ -99,6 +100,23 @@ def compare_loss_columns(new_run: bool, prob: float = 0.9) -> dict[str, str]:
         out["expected_gap"] = ("E[loss - lowest loss among the candidates' runs], nats/token: each run has noise of its "
                                "own, so every gap includes the luck of whichever run lands lowest (about the same for "
                                "each row); the differences between rows are what choosing costs")
+    return out
+
+
+def frontier_columns(prob: float = 0.9) -> dict[str, str]:
+    """:data:`FRONTIER_COLUMNS` with the interval's probability said (a fresh user found no level in the legend).
+
+    Parameters
+    ----------
+    prob : float
+        The credible interval's probability.
+
+    Returns
+    -------
+    dict of str
+    """
+    out = dict(FRONTIER_COLUMNS)
+    out["params_opt_median"] = out["params_opt_median"].replace("its credible interval", f"its {prob:.0%} credible interval")
     return out
 
 

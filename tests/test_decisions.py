@@ -971,3 +971,12 @@ def test_decide_names_the_plans_whose_loss_lies_below_the_downstream_runs(fake_f
     assert res.summary_text().index(res.link_caveat) > 0
     loss = decide(fake_fit, PLANS, COSTS, _loss_value(), random_seed=3)
     assert loss.link_caveat == ""
+
+
+def test_the_frontier_legend_says_the_interval_level():
+    # a fresh user found no interval level in the frontier's column legend
+    from bayes_scaling.decisions import frontier_columns
+
+    assert frontier_columns(0.8)["params_opt_median"].endswith("(_lower, _upper: its 80% credible interval, as for every "
+                                                               "column below)")
+    assert frontier_columns()["loss_opt_median"] == "expected loss of the compute-optimal run, nats/token"
