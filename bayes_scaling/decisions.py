@@ -103,34 +103,34 @@ def compare_loss_columns(new_run: bool, prob: float = 0.9) -> dict[str, str]:
     return out
 
 
-def frontier_columns(prob: float = 0.9) -> dict[str, str]:
-    """:data:`FRONTIER_COLUMNS` with the interval's probability said (a fresh user found no level in the legend).
+def frontier_columns(prob: float | None = None) -> dict[str, str]:
+    """What the columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``), with the
+    interval's probability when given (a fresh user found no level in the legend).
 
     Parameters
     ----------
-    prob : float
+    prob : float, optional
         The credible interval's probability.
 
     Returns
     -------
     dict of str
     """
-    out = dict(FRONTIER_COLUMNS)
-    out["params_opt_median"] = out["params_opt_median"].replace("its credible interval", f"its {prob:.0%} credible interval")
-    return out
+    level = "its credible interval" if prob is None else f"its {prob:.0%} credible interval"
+    return {
+        "params_opt_median": "compute-optimal N (parameters) at the budget, median over the posterior (_lower, _upper: "
+                             f"{level}, as for every column below)",
+        "tokens_opt_median": "compute-optimal D (training tokens) at the budget: flops / (6 N)",
+        "tokens_per_param_median": "D / N of the compute-optimal run",
+        "loss_opt_median": "expected loss of the compute-optimal run, nats/token",
+        "unique_tokens": "the budget of unique tokens U (--unique-tokens)",
+        "epochs_median": "tokens_opt / unique_tokens: how many times the compute-optimal run repeats the unique data; "
+                         "below 1 the budget does not bind (the optimum uses only that fraction of it, once)",
+    }
 
 
-#: What the columns of :func:`frontier` mean (printed under the table by ``bayes-scaling frontier``).
-FRONTIER_COLUMNS = {
-    "params_opt_median": "compute-optimal N (parameters) at the budget, median over the posterior (_lower, _upper: "
-                         "its credible interval, as for every column below)",
-    "tokens_opt_median": "compute-optimal D (training tokens) at the budget: flops / (6 N)",
-    "tokens_per_param_median": "D / N of the compute-optimal run",
-    "loss_opt_median": "expected loss of the compute-optimal run, nats/token",
-    "unique_tokens": "the budget of unique tokens U (--unique-tokens)",
-    "epochs_median": "tokens_opt / unique_tokens: how many times the compute-optimal run repeats the unique data; "
-                     "below 1 the budget does not bind (the optimum uses only that fraction of it, once)",
-}
+#: What the columns of :func:`frontier` mean, the interval's probability unsaid (:func:`frontier_columns`).
+FRONTIER_COLUMNS = frontier_columns()
 
 
 def _domain_theta(fit, domain, seed: int):

@@ -390,6 +390,7 @@ class _ChainsProgress:
         self.chains, self.tune, self.every = chains, tune, every
         self.t0 = self.last = time.perf_counter()
         self.handle = None
+        self.closed = False
         try:
             from IPython import get_ipython
 
@@ -402,8 +403,6 @@ class _ChainsProgress:
             pass
 
     def _text(self, done: int, want: int, running: int) -> str:
-        if self.t0 is None:  # closed
-            return ""
         total = self.chains * (self.tune + want)
         return (f"sampling {self.chains} chains: {min(done, total):,} of {total:,} draws ({self.tune:,} warm-up and "
                 f"{want:,} a chain), {running} running, {time.perf_counter() - self.t0:.0f} s")
@@ -424,10 +423,10 @@ class _ChainsProgress:
         """End the line: with the final count, or as it stands (a fit that stopped on an error)."""
         if done is not None:
             self.update(done, want, 0, force=True)
-        if self.handle is None and self.t0 is not None:
+        if self.handle is None and not self.closed:
             sys.stderr.write("\n")
             sys.stderr.flush()
-        self.t0 = None
+        self.closed = True
 
 
 def _sample_chains(compiled, config: SamplerConfig, random_seed: int, progress: bool, cores: int, more_draws=None,

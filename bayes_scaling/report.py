@@ -938,8 +938,10 @@ def build_fit_report(
         rep.summary.append(f"WARNING: the targets raised {n_target} warning{'s' if n_target > 1 else ''} (listed under "
                            "Notes at the end): some forecasts above lie where the law is known to fail or the sizes "
                            "look mistyped; read " + ("them" if n_target > 1 else "it") + " before using those rows.")
-    if fit.published_theta() is not None:  # said only in the Transfer risk section, a manager missed it (a fresh user)
-        strong = [c for c in (prior_data_conflict(fit, d) for d in own[:30]) if c["flag"] == "strong"]
+    # the prior-data conflict of each domain, once: the summary's line and a one-domain Posterior parameters section
+    conflicts = [prior_data_conflict(fit, d) for d in own[:30]] if fit.published_theta() is not None else []
+    if conflicts:  # said only in the Transfer risk section, a manager missed it (a fresh user)
+        strong = [c for c in conflicts if c["flag"] == "strong"]
         if strong:
             names = (f"({format_p_value(strong[0]['p_value'])})" if len(own) == 1 else "for " + ", ".join(
                 f"'{domain_label(c['domain'])}' ({format_p_value(c['p_value'])})" for c in strong))
@@ -1067,12 +1069,10 @@ def build_fit_report(
     outside = _published_outside(params[params["domain"].isin(own)], prob) if published else None
     if outside:
         sec.text(outside)
-    if not fit.hierarchical and fit.published_theta() is not None:
+    if not fit.hierarchical and conflicts and conflicts[0]["flag"] != "none" and conflicts[0].get("message"):
         # the summary's "strong prior-data conflict (p < 0.001) ... (Posterior parameters section)" found nothing
         # here on the p-value (a fresh user): the test's own words, which the Transfer risk section gives for several
-        conflict = prior_data_conflict(fit, own[0] if own else fit.default_domain)
-        if conflict["flag"] != "none" and conflict.get("message"):
-            sec.text(conflict["message"])
+        sec.text(conflicts[0]["message"])
     sec.table(params, f"posterior median and {prob:.0%} equal-tailed credible interval")
     sec.figure(plot_parameters(fit, prob=prob, domain=fig_dom)[0], "parameters",
                f"Prior (grey) and posterior (blue) {prob:.0%} intervals of each parameter"
