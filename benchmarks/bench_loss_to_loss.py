@@ -22,10 +22,9 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 
-from _common import machine, md_table, quiet
+from _common import budget_split_tables, machine, md_table, quiet
 
 quiet()
 
@@ -45,45 +44,22 @@ def runs_and_split(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs[~held].reset_index(drop=True), runs[held].reset_index(drop=True)
 
 
-def scores(g: pd.DataFrame) -> dict:
-    """Median APE, median signed error (%), 50 % and 90 % coverage and median relative 90 % width."""
-    y, f = g["loss"].to_numpy(), g["loss_median"].to_numpy()
-
-    def cover(p):
-        lo, hi = g[f"loss_lower_{p}"], g[f"loss_upper_{p}"]
-        return float(((y >= lo) & (y <= hi)).mean()) if lo.notna().all() else np.nan
-
-    return {"n": len(g), "median_ape_pct": 100 * float(np.median(np.abs(f - y) / y)),
-            "median_signed_pct": 100 * float(np.median((f - y) / y)), "coverage_50": cover(50),
-            "coverage_90": cover(90), "median_width_90": float(np.median((g["loss_upper_90"] - g["loss_lower_90"]) / f))}
-
-
 def main(path, seed: int = 0) -> str:
     t0 = time.perf_counter()
     train, held = runs_and_split(path)
     cols = ["domain", "params", "tokens", "loss"]
     res = backtest(pd.concat([train, held], ignore_index=True)[cols], (train[cols], held[cols]),
                    methods={"bayes": {}, "huber_ls": {}}, random_seed=seed)
-    p = res.points.merge(held[["params", "tokens", "domain", "budget"]], on=["params", "tokens", "domain"], how="left")
     largest = float((6 * train["params"] * train["tokens"]).max())
-    rows, by_budget, by_domain = [], [], []
-    for m, g in p.groupby("method"):
-        s = res.summary.set_index("method").loc[m]
-        rows.append({"method": m, **scores(g), "max_rhat": s["max_rhat"], "min_ess": s["min_ess"],
-                     "divergent_pct": s["divergent_pct"], "fit_seconds": s["fit_seconds"]})
-        for b, gg in g.groupby("budget"):
-            by_budget.append({"method": m, "budget (FLOPs)": f"{b:.3g}", "x beyond": f"{b / largest:.1f}",
-                              **scores(gg)})
-        for d, gg in g.groupby("domain"):
-            by_domain.append({"method": m, "corpus": d, **scores(gg)})
+    rows, by_budget, by_domain = budget_split_tables(res, held, largest, "corpus", beyond_digits=1, width="median")
     took = time.perf_counter() - t0
     out = [f"## isoFLOP sweeps of six corpora (Brandfonbrener et al. 2024), seed {seed} ({machine()}, {took:.0f} s)",
            "",
            f"Fit on {len(train)} runs ({train['domain'].nunique()} corpora, budgets 2e17-{largest:.3g} FLOPs), "
            f"forecast {len(held)} at 2-23x beyond. Scores of the median forecast (median_signed_pct > 0: too high) "
            "and of the one-run intervals.",
-           "", md_table(pd.DataFrame(rows)), "", "### By budget", "", md_table(pd.DataFrame(by_budget)),
-           "", "### By corpus", "", md_table(pd.DataFrame(by_domain))]
+           "", md_table(rows), "", "### By budget", "", md_table(by_budget),
+           "", "### By corpus", "", md_table(by_domain)]
     return "\n".join(out)
 
 

@@ -18,10 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from _common import machine, md_table, quiet
+from _common import budget_split_tables, machine, md_table, quiet
 
 quiet()
 
@@ -44,36 +43,13 @@ def runs_and_split() -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs[~held].reset_index(drop=True), runs[held].reset_index(drop=True)
 
 
-def scores(g: pd.DataFrame) -> dict:
-    """Median APE, median signed error (%), 50 % and 90 % coverage and mean relative 90 % width of some forecasts."""
-    y, f = g["loss"].to_numpy(), g["loss_median"].to_numpy()
-
-    def cover(p):
-        lo, hi = g[f"loss_lower_{p}"], g[f"loss_upper_{p}"]
-        return float(((y >= lo) & (y <= hi)).mean()) if lo.notna().all() else np.nan
-
-    return {"n": len(g), "median_ape_pct": 100 * float(np.median(np.abs(f - y) / y)),
-            "median_signed_pct": 100 * float(np.median((f - y) / y)), "coverage_50": cover(50),
-            "coverage_90": cover(90), "width_90": float(np.mean((g["loss_upper_90"] - g["loss_lower_90"]) / f))}
-
-
 def main(seed: int = 0) -> str:
     t0 = time.perf_counter()
     train, held = runs_and_split()
     cols = ["domain", "params", "tokens", "loss"]
     res = backtest(pd.concat([train, held], ignore_index=True)[cols], (train[cols], held[cols]),
                    methods={"bayes": {}, "huber_ls": {}}, random_seed=seed)
-    p = res.points.merge(held[["params", "tokens", "domain", "budget"]], on=["params", "tokens", "domain"], how="left")
-    rows, by_budget, by_recipe = [], [], []
-    for m, g in p.groupby("method"):
-        s = res.summary.set_index("method").loc[m]
-        rows.append({"method": m, **scores(g), "max_rhat": s["max_rhat"], "min_ess": s["min_ess"],
-                     "divergent_pct": s["divergent_pct"], "fit_seconds": s["fit_seconds"]})
-        for b, gg in g.groupby("budget"):
-            by_budget.append({"method": m, "budget (FLOPs)": f"{b:.3g}", "x beyond": f"{b / LARGEST_FITTED:.0f}",
-                              **scores(gg)})
-        for d, gg in g.groupby("domain"):
-            by_recipe.append({"method": m, "recipe": d, **scores(gg)})
+    rows, by_budget, by_recipe = budget_split_tables(res, held, LARGEST_FITTED, "recipe")
     took = time.perf_counter() - t0
     out = [f"## isoFLOP sweeps of eight training recipes (Porian et al. 2024), seed {seed} ({machine()}, {took:.0f} s)",
            "",
@@ -81,8 +57,8 @@ def main(seed: int = 0) -> str:
            f"FLOPs; the Bayesian fit leaves out the {int(undertrained_runs(train).sum())} trained on fewer tokens than "
            f"parameters, `min_tokens_per_param`), forecast {len(held)} at 2-16x beyond. Scores of the median forecast "
            "(median_signed_pct > 0: too high) and of the one-run intervals.",
-           "", md_table(pd.DataFrame(rows)), "", "### By budget", "", md_table(pd.DataFrame(by_budget)),
-           "", "### By recipe", "", md_table(pd.DataFrame(by_recipe))]
+           "", md_table(rows), "", "### By budget", "", md_table(by_budget),
+           "", "### By recipe", "", md_table(by_recipe)]
     return "\n".join(out)
 
 
