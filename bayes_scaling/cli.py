@@ -114,9 +114,12 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
     text = " ".join(str(message).split())
     if getattr(category, "cli_flags", True):  # advice a CLI flag can follow (not a downstream fit's)
         text = _as_flags(text)
-    if text in _SHOWN:
+    # the same warning about the same rows, named by file line when the file was read and by row index when the
+    # table was checked again (predict's targets: a fresh run printed "row 15 (file line 16)" and then "row 14")
+    key = re.sub(r"\brow \d+( \(file line \d+\))?", "row", text)
+    if key in _SHOWN:
         return
-    _SHOWN.add(text)
+    _SHOWN.add(key)
     print(f"warning: {text}", file=sys.stderr, flush=True)
 
 

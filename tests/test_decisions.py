@@ -587,6 +587,19 @@ def test_a_perfect_baseline_score_is_warned_about(fake_fit):
     assert (res.plans["p_pays_off"] == 0).all()
 
 
+def test_cli_says_a_warning_about_the_same_rows_once_whether_they_are_named_by_file_line_or_index(capsys):
+    from bayes_scaling import cli
+
+    cli._SHOWN.clear()
+    cli._showwarning("targets: 2 target(s) (row 15 (file line 16), row 16 (file line 17)) are odd.", UserWarning, "f", 1)
+    cli._showwarning("targets: 2 target(s) (row 14, row 15) are odd.", UserWarning, "f", 1)
+    cli._showwarning("targets: 1 target(s) (row 3) are odd.", UserWarning, "f", 1)  # another count: said
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: targets: 2 target(s) (row 15 (file line 16), row 16 (file line 17)) are odd.",
+        "warning: targets: 1 target(s) (row 3) are odd."]
+    cli._SHOWN.clear()
+
+
 def test_cli_shows_a_downstream_fits_advice_as_python_settings(capsys):
     # no command of the CLI fits a downstream stage: "--target-accept 0.95" would be advice nobody can follow
     from bayes_scaling import cli
