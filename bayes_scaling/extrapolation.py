@@ -32,6 +32,9 @@ at least :data:`LEAVE_FUTURE_OUT_MIN_HELD` such runs, see its docstring). The up
 held-out runs lie beyond the others; further out the error per decade is the population's
 (:meth:`ExtrapolationPrior.drift`).
 
+Below the tokens per parameter a fit keeps (``ScalingLaw(min_tokens_per_param=...)``) a second error grows with the
+target's depth below that bound (:class:`UndertrainedError`), measured on the runs the fit left out there.
+
 The learned priors are stored in ``_resources/extrapolation_prior.json`` with the data sets
 they were learned from; ``learned`` uses all of them, ``learned_without_<data set>`` leaves
 one out (for an honest backtest of that data set), ``none`` adds nothing.
@@ -47,7 +50,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["ExtrapolationPrior", "extrapolation_distance", "get_extrapolation_prior", "list_extrapolation_priors",
+__all__ = ["ExtrapolationPrior", "UndertrainedError", "UNDERTRAINED_PRIOR", "NO_UNDERTRAINED_ERROR", "extrapolation_distance", "get_extrapolation_prior", "list_extrapolation_priors",
            "leave_future_out", "update_extrapolation_prior", "DISTANCE_VARIABLES", "NO_EXTRAPOLATION_ERROR",
            "LEAVE_FUTURE_OUT_SHARE", "LEAVE_FUTURE_OUT_MIN_FIT", "LEAVE_FUTURE_OUT_MIN_HELD"]
 
@@ -183,6 +186,135 @@ class ExtrapolationPrior:
 
 #: No model-form error beyond the runs (forecasts rest on the law's posterior alone).
 NO_EXTRAPOLATION_ERROR = ExtrapolationPrior("none", -np.inf, 0.0, where="no model-form error is added")
+
+
+@dataclass(frozen=True)
+class UndertrainedError:
+    """The model-form error of a target trained on fewer tokens per parameter than the fit's bound.
+
+    A fit leaves out the runs below ``bound`` tokens per parameter (``ScalingLaw(min_tokens_per_param=...)``,
+    :func:`bayes_scaling.inputs.undertrained_runs`): their loss reflects a warm-up and a schedule cut short, which
+    the law does not describe. A target there is forecast by the law with an error that grows with its depth below
+    the bound, ``d = log10(bound / (D / N))`` decades::
+
+        delta = b * sqrt(d) * z,   b^2 ~ scaled-Inv-chi^2(dof, scale^2),   z ~ N(0, 1)
+
+    one ``b z`` per posterior draw and domain (a domain's targets there depart from the law together), so the
+    forecast is Student-t with ``dof`` degrees of freedom and scale ``scale * sqrt(d)``. The population's
+    distribution (:data:`UNDERTRAINED_PRIOR`) is updated with the fit's own left-out runs (:meth:`updated`): their
+    misfit to the fitted law measures ``b`` for this data set.
+
+    Measured (``benchmarks/model_geometry.md``, session 36): the misfit of the runs a fit leaves out, per square
+    root of a decade below one token per parameter, is 0.169 on Chinchilla's 11 runs (Hoffmann et al. 2022, as
+    extracted by Besiroglu et al. 2024) and 0.151-0.178 on the isoFLOP sweeps of eight recipes (Porian et al. 2024)
+    fitted to 1e17, 4e17 and 1.6e18 FLOPs (81-171 runs); without this error the held-out runs of those sweeps below
+    one token per parameter were covered 0.38-0.63 by the 90 % intervals.
+
+    Attributes
+    ----------
+    bound : float
+        Tokens per parameter below which the error applies (the fit's ``min_tokens_per_param``; 0: never).
+    scale : float
+        Scale of ``b``, error of log loss per square root of a decade (~ relative error).
+    dof : float
+        Degrees of freedom of ``b^2`` (the prior's pseudo-runs plus the runs that updated it).
+    n_runs : int
+        The fit's own left-out runs that updated the population's distribution.
+    where : str
+        Where the distribution comes from, for reports.
+    """
+
+    bound: float
+    scale: float
+    dof: float
+    n_runs: int = 0
+    where: str = ""
+
+    @property
+    def active(self) -> bool:
+        """Whether any error is added (a positive bound and scale)."""
+        return bool(self.bound > 0 and self.scale > 0 and np.isfinite(self.scale) and self.dof > 0)
+
+    def with_bound(self, bound: float) -> UndertrainedError:
+        """The same distribution below another bound (a fit's ``min_tokens_per_param``)."""
+        return dataclasses.replace(self, bound=float(bound))
+
+    def depth(self, targets: pd.DataFrame) -> np.ndarray:
+        """Decades below the bound of each target's tokens per parameter, ``max(0, log10(bound N / D))``, shape (n,).
+
+        0 for targets without ``params`` and ``tokens``, and for every target when the error is not :attr:`active`.
+        """
+        if not self.active or not {"params", "tokens"} <= set(targets.columns):
+            return np.zeros(len(targets))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.log10(self.bound * targets["params"].to_numpy(float) / targets["tokens"].to_numpy(float))
+        return np.clip(np.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+
+    def draws(self, depth, n: int, random_seed: int, key: int = 0) -> np.ndarray:
+        """Draws of the error of log loss at ``depth`` decades below the bound, shape (n, k).
+
+        Parameters
+        ----------
+        depth : array_like, shape (k,)
+            :meth:`depth` of the targets.
+        n : int
+            Number of draws (a fit's posterior draws).
+        random_seed : int
+            The fit's seed: the same seed and ``key`` give the same draws in any process.
+        key : int, default 0
+            The domain's stream (:meth:`bayes_scaling.posterior.ScalingFit.drift_key`).
+        """
+        depth = np.asarray(depth, float)
+        if not self.active or not depth.any():
+            return np.zeros((n,) + depth.shape)
+        rng = np.random.default_rng([int(random_seed), 0x0D7A] + ([int(key)] if key else []))
+        b = self.scale * np.sqrt(self.dof / rng.chisquare(self.dof, n))
+        return (b * rng.standard_normal(n))[:, None] * np.sqrt(depth)[None, :]
+
+    def updated(self, residuals, depth, where: str = "") -> UndertrainedError:
+        """The distribution updated with the misfit of a fit's own left-out runs.
+
+        Conjugate update of ``b^2`` (normal misfits ``r_i ~ N(0, b^2 d_i)``): ``dof' = dof + n``,
+        ``scale'^2 = (dof scale^2 + sum r_i^2 / d_i) / dof'``. Runs at depth 0 carry no information and are skipped.
+
+        Parameters
+        ----------
+        residuals : array_like, shape (n,)
+            Log loss of each left-out run minus the fit's median forecast of its expected log loss.
+        depth : array_like, shape (n,)
+            Their :meth:`depth`.
+        where : str, optional
+            Replaces :attr:`where`.
+        """
+        r, d = np.asarray(residuals, float), np.asarray(depth, float)
+        ok = np.isfinite(r) & (d > 0)
+        if not ok.any():
+            return self
+        dof = self.dof + int(ok.sum())
+        scale = float(np.sqrt((self.dof * self.scale**2 + np.sum(r[ok] ** 2 / d[ok])) / dof))
+        return dataclasses.replace(self, scale=scale, dof=float(dof), n_runs=self.n_runs + int(ok.sum()),
+                                   where=where or self.where)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (for saved fits)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> UndertrainedError:
+        """Inverse of :meth:`to_dict`; fits saved before it existed (``None``) add no error."""
+        if not d:
+            return NO_UNDERTRAINED_ERROR
+        return cls(float(d["bound"]), float(d["scale"]), float(d["dof"]), int(d.get("n_runs", 0)), str(d.get("where", "")))
+
+
+#: The population's distribution of :class:`UndertrainedError` before a fit's own runs update it: scale 0.17 per
+#: square root of a decade, the misfit of Chinchilla's 11 runs below one token per parameter to the fit of the other
+#: 234 (0.169; Hoffmann et al. 2022, arXiv:2203.15556, runs extracted by Besiroglu et al. 2024, arXiv:2404.10102),
+#: with the weight of 4 runs, so that a fit's own left-out runs outweigh it from a handful on. Checked, not set, on
+#: the isoFLOP sweeps of Porian et al. (2024): 0.151-0.178 (``benchmarks/model_geometry.md``, session 36).
+UNDERTRAINED_PRIOR = UndertrainedError(1.0, 0.17, 4.0, 0, "the population's (Chinchilla's 11 such runs)")
+#: No error for under-trained targets (fits saved before it existed, or ``min_tokens_per_param=0``).
+NO_UNDERTRAINED_ERROR = UndertrainedError(0.0, 0.0, 0.0, 0, "none")
 
 
 def _catalog() -> dict[str, ExtrapolationPrior]:

@@ -34,7 +34,8 @@ from .laws import ROLE_ORDER, Law, get_law
 from .model import VARS
 from .posterior import ScalingFit, label_draws
 from .predict import predictive_draws
-from .extrapolation import (NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance, get_extrapolation_prior,
+from .extrapolation import (NO_EXTRAPOLATION_ERROR, NO_UNDERTRAINED_ERROR, UNDERTRAINED_PRIOR, ExtrapolationPrior,
+                            UndertrainedError, extrapolation_distance, get_extrapolation_prior,
                             LEAVE_FUTURE_OUT_MIN_FIT, LEAVE_FUTURE_OUT_MIN_HELD, leave_future_out,
                             update_extrapolation_prior)
 from .priors import PriorSpec, get_prior, published_prior_name
@@ -418,6 +419,7 @@ class ScalingLaw:
             fit.timings["compile_seconds"] += quick_timings["compile_seconds"]  # the retry reuses the compiled model
             fit.notes.append(RETRY.note(quick, first, sampler))
             fit.diagnostics = _checked(fit, sampler, strict, inputs.hierarchical)
+        fit.undertrained = undertrained_error(fit, inputs.left_out_runs)
         if self.extrapolation_update and fit.extrapolation.active:
             self._update_extrapolation(fit, inputs, reference, random_seed)
         fit.timings["total_seconds"] = time.perf_counter() - t0
@@ -585,6 +587,45 @@ class ScalingLaw:
             domain_col=self.domain_col,
             extrapolation=self.extrapolation,  # type: ignore[arg-type]
         )
+
+
+def undertrained_error(fit: ScalingFit, left_out: pd.DataFrame | None) -> UndertrainedError:
+    """The error of a fit's forecasts below its ``min_tokens_per_param``, updated with the runs it left out there.
+
+    :data:`~bayes_scaling.extrapolation.UNDERTRAINED_PRIOR` below the fit's bound, updated
+    (:meth:`~bayes_scaling.extrapolation.UndertrainedError.updated`) with the misfit of each left-out run: its log
+    loss minus the median of its domain's expected log loss (the law and the discrepancy term, over the posterior
+    draws). No error with a bound of 0 (every run fitted).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        The fit, its :attr:`~bayes_scaling.posterior.ScalingFit.undertrained` not yet set.
+    left_out : pandas.DataFrame or None
+        The runs it left out (:attr:`~bayes_scaling.inputs.FitInputs.left_out_runs`), with ``domain`` and ``loss``.
+
+    Returns
+    -------
+    UndertrainedError
+    """
+    if not fit.min_tokens_per_param > 0:
+        return NO_UNDERTRAINED_ERROR
+    error = UNDERTRAINED_PRIOR.with_bound(fit.min_tokens_per_param)
+    if left_out is None or not len(left_out):
+        return error
+    rng = np.random.default_rng([int(fit.random_seed), 0x0D7B])
+    r, d = [], []
+    for dom, g in left_out.groupby("domain", sort=False):
+        if dom not in fit.domains:
+            continue
+        mean, _ = predictive_draws(fit, g, str(dom), rng)
+        r.append(np.log(g["loss"].to_numpy(float)) - np.median(mean, axis=0))
+        d.append(error.depth(g))
+    if not r:
+        return error
+    r, d = np.concatenate(r), np.concatenate(d)
+    return error.updated(r, d, where=f"the population's, updated with the {int((d > 0).sum())} runs the fit left out "
+                                    f"below {fit.min_tokens_per_param:g} token(s) per parameter")
 
 
 def _checked(fit: ScalingFit, sampler: SamplerConfig, strict: bool, hierarchical: bool) -> Diagnostics:

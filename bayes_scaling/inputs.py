@@ -183,6 +183,9 @@ class FitInputs:
         What the fit should say about its inputs (runs left out by :func:`undertrained_runs`).
     runs_left_out : int
         How many of the user's runs were left out by :func:`undertrained_runs` (not in ``runs``).
+    left_out_runs : pandas.DataFrame or None
+        Those runs (validated, with ``domain``): their misfit to the fitted law measures the error of forecasts
+        below the bound (:class:`~bayes_scaling.extrapolation.UndertrainedError`).
     """
 
     runs: pd.DataFrame
@@ -199,6 +202,7 @@ class FitInputs:
     centre: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     runs_left_out: int = 0
+    left_out_runs: pd.DataFrame | None = None
 
 
 #: Epochs of repeated data below which a law that does not see repeats is still accurate: "up to ~4 epochs, repeated
@@ -315,6 +319,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
     # the same runs in another row order give the same draws: each domain's runs in a canonical order (by size, then
     # loss), the domains in the order they first appear (the order the report lists them in). NUTS is chaotic in
     # the last bit of the log density, so a sum over the runs in another order gave other draws (~0.001 in a median).
+    left_out_runs = table[left_out].reset_index(drop=True)
     table = in_canonical_order(table[~left_out], domains_as_listed=True).reset_index(drop=True)
     table["is_reference"] = False
     if ref_runs is not None:
@@ -440,6 +445,7 @@ def build_inputs(spec, runs, reference=None, loss_unit: str = "nats",
         centre=centre,
         notes=notes,
         runs_left_out=int(left_out.sum()),
+        left_out_runs=left_out_runs,
     )
 
 

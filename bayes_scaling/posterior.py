@@ -39,7 +39,8 @@ from ._text import did_you_mean
 from .data import RunsTableError, repeated_configurations, warn_unseen_domain
 from .diagnostics import ConvergenceWarning, Diagnostics
 from .discrepancy import DiscrepancyBasis
-from .extrapolation import NO_EXTRAPOLATION_ERROR, ExtrapolationPrior, extrapolation_distance
+from .extrapolation import (NO_EXTRAPOLATION_ERROR, NO_UNDERTRAINED_ERROR, ExtrapolationPrior, UndertrainedError,
+                            extrapolation_distance)
 from .display import fit_html_summary, fit_text_summary
 from .inference import SamplerConfig
 from .intervals import interval
@@ -113,6 +114,9 @@ class ScalingFit:
         (``ScalingLaw(min_tokens_per_param=...)``; 0 for fits saved before it existed).
     runs_left_out : int
         How many of the user's runs that left out (they are not in ``runs``).
+    undertrained : UndertrainedError
+        The model-form error of targets below ``min_tokens_per_param`` (:class:`~bayes_scaling.extrapolation.UndertrainedError`),
+        updated with the misfit of the runs the fit left out.
     varying : tuple of str or None
         Sampling coordinates (``law.z_names``) that vary by domain (hierarchical fits); the
         others are shared by every domain, a new one included.
@@ -148,6 +152,7 @@ class ScalingFit:
     domain_col: str = "domain"
     min_tokens_per_param: float = 0.0
     runs_left_out: int = 0
+    undertrained: UndertrainedError = NO_UNDERTRAINED_ERROR
 
     # ------------------------------------------------------------ the draws
     @property
@@ -336,6 +341,8 @@ class ScalingFit:
         growing with the decades ``h`` beyond the domain's runs (:meth:`own_runs`); one
         ``kappa_s z_s`` per posterior draw and domain (:meth:`drift_key`), the same in every call for this fit; beyond the distance the fit's own
         runs measured it, the population's slope (:meth:`~bayes_scaling.extrapolation.ExtrapolationPrior.drift`).
+        Plus, for targets on fewer tokens per parameter than the fit kept (:attr:`min_tokens_per_param`), the error
+        of that regime (:attr:`undertrained`), which grows with their depth below it.
 
         Parameters
         ----------
@@ -345,7 +352,12 @@ class ScalingFit:
             A fitted domain, or any other name (or None) for a new domain.
         """
         h = extrapolation_distance(self.own_runs(domain), table)
-        return self.extrapolation.drift(h, self.n_draws, self.random_seed, key=self.drift_key(domain))
+        key = self.drift_key(domain)
+        drift = self.extrapolation.drift(h, self.n_draws, self.random_seed, key=key)
+        depth = self.undertrained.depth(table)
+        if depth.any():
+            drift = drift + self.undertrained.draws(depth, self.n_draws, self.random_seed, key=key)
+        return drift
 
     def drift_key(self, domain: str | None = None) -> int:
         """The stream of a domain's model-form drift (:meth:`~bayes_scaling.extrapolation.ExtrapolationPrior.slopes`):
@@ -799,6 +811,7 @@ class ScalingFit:
             "domain_col": self.domain_col,
             "min_tokens_per_param": self.min_tokens_per_param,
             "runs_left_out": self.runs_left_out,
+            "undertrained": self.undertrained.to_dict(),
             "diagnostics": self.diagnostics.to_dict() if self.diagnostics else None,
         }
         runs = self.runs
@@ -868,6 +881,7 @@ class ScalingFit:
             domain_col=str(cfg.get("domain_col", "domain")),  # fits saved before it was recorded: "domain"
             min_tokens_per_param=float(cfg.get("min_tokens_per_param", 0.0)),  # fits saved before: every run fitted
             runs_left_out=int(cfg.get("runs_left_out", 0)),
+            undertrained=UndertrainedError.from_dict(cfg.get("undertrained")),  # fits saved before: no such error
             diagnostics=Diagnostics.from_dict(cfg["diagnostics"]) if cfg["diagnostics"] else None,
         )
 

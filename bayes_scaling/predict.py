@@ -350,7 +350,9 @@ def below_bound_text(count: int, noun: str, bound: float, lowest: float, where: 
     return (f"{count} {noun}(s){where} are trained on fewer than {tokens_per_param_text(bound)} (down to "
             f"{lowest:.3g}), the regime the fit leaves its runs out of (min_tokens_per_param={bound:g}): "
             "there the loss depends on the warm-up and schedule more than on size and data, and the forecast "
-            "extrapolates the law of better-trained runs; such runs can land above the interval.")
+            "extrapolates the law of better-trained runs, with an error that grows with the depth below the bound "
+            "(measured on the runs the fit left out there); such runs still fall outside the "
+            "interval more often than others.")
 
 
 def domain_generator(seed: int, domain: str) -> np.random.Generator:

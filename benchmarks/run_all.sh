@@ -20,5 +20,6 @@ run main bench_main.py
 run next_run bench_next_run.py
 run sldbench_dc bench_sldbench_dc.py
 run porian_recipes bench_porian_recipes.py
+run porian_recipes_1e17 bench_porian_recipes.py 0 1e17
 # an outside data set without a licence, not shipped: run where its file is (see benchmarks/README.md)
 if [ -n "${LOSS_TO_LOSS_SWEEP:-}" ]; then run loss_to_loss bench_loss_to_loss.py "$LOSS_TO_LOSS_SWEEP"; fi

@@ -458,7 +458,8 @@ def test_held_out_runs_below_the_fits_bound_are_said_to_be_scored_with_the_other
     assert said == [
         f"2 of the {int(big.sum())} held-out runs are trained on fewer than 1 token(s) per parameter (down to 0.5), the "
         "regime the bayes fit leaves its own runs out of (min_tokens_per_param=1); their forecasts extrapolate the law "
-        "of better-trained runs and can land above the interval, and the summary scores them with the others. The "
+        "of better-trained runs with an error for that regime and still fall outside the interval more often than "
+        "others, and the summary scores them with the others. The "
         "points table (BacktestResult.points, --points-out) has each run's params and tokens to score them apart."]
     with warnings.catch_warnings(record=True) as rec:  # the fit's own bound: none below 0.1
         warnings.simplefilter("always")

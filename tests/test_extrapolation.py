@@ -9,7 +9,10 @@ import pytest
 
 from bayes_scaling.extrapolation import (
     NO_EXTRAPOLATION_ERROR,
+    NO_UNDERTRAINED_ERROR,
+    UNDERTRAINED_PRIOR,
     ExtrapolationPrior,
+    UndertrainedError,
     extrapolation_distance,
     get_extrapolation_prior,
     leave_future_out,
@@ -167,3 +170,70 @@ def test_update_without_information_returns_the_prior():
     assert update_extrapolation_prior(prior, np.ones(3), expected, new, inside) is prior
     assert update_extrapolation_prior(NO_EXTRAPOLATION_ERROR, np.ones(3), expected, new,
                                       np.ones(3)) is NO_EXTRAPOLATION_ERROR
+
+
+# ----------------------------------------------------------------------------- below the fit's tokens-per-parameter bound
+
+
+def test_depth_counts_decades_below_the_bound_and_nothing_above_it():
+    err = UNDERTRAINED_PRIOR.with_bound(1.0)
+    t = pd.DataFrame({"params": [1e9, 1e9, 1e9, 1e9], "tokens": [1e7, 1e8, 1e9, 2e10]})
+    np.testing.assert_allclose(err.depth(t), [2.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(err.with_bound(0.5).depth(t), [np.log10(50), np.log10(5), 0.0, 0.0])
+    assert not err.depth(pd.DataFrame({"flops": [1e20]})).any()  # a law of compute alone: no depth
+    assert not NO_UNDERTRAINED_ERROR.depth(t).any() and not err.with_bound(0.0).active
+
+
+def test_undertrained_update_is_the_conjugate_one_and_skips_runs_at_the_bound():
+    prior = UndertrainedError(1.0, 0.17, 4.0)
+    r, d = np.array([0.3, -0.1, 0.05, 9.0]), np.array([1.44, 0.25, 0.01, 0.0])
+    post = prior.updated(r, d, where="own")
+    assert post.dof == 7.0 and post.n_runs == 3 and post.where == "own"
+    expected = np.sqrt((4 * 0.17**2 + 0.3**2 / 1.44 + 0.1**2 / 0.25 + 0.05**2 / 0.01) / 7)
+    assert post.scale == pytest.approx(expected, rel=1e-12)
+    assert prior.updated([0.2], [0.0]) is prior  # no run below the bound: the prior as it was
+
+
+def test_undertrained_draws_are_student_t_growing_with_the_square_root_of_depth_and_seeded():
+    err = UndertrainedError(1.0, 0.2, 5.0)
+    x = err.draws([0.0, 1.0, 4.0], 200_000, random_seed=3)
+    assert not x[:, 0].any()
+    # b sqrt(d) z with b^2 ~ scaled-Inv-chi^2(5, 0.2^2): a Student-t with 5 degrees of freedom, scale 0.2 sqrt(d)
+    q = np.quantile(x[:, 1:], [0.05, 0.25, 0.75, 0.95], axis=0)
+    from scipy import stats
+    want = stats.t.ppf([0.05, 0.25, 0.75, 0.95], 5)[:, None] * 0.2 * np.sqrt([1.0, 4.0])[None, :]
+    np.testing.assert_allclose(q, want, rtol=0.03)
+    np.testing.assert_array_equal(x, err.draws([0.0, 1.0, 4.0], 200_000, random_seed=3))
+    assert not np.array_equal(x, err.draws([0.0, 1.0, 4.0], 200_000, random_seed=3, key=1))  # another domain
+    assert UndertrainedError.from_dict(err.to_dict()) == err and UndertrainedError.from_dict(None) == NO_UNDERTRAINED_ERROR
+
+
+def test_a_fits_left_out_runs_set_the_error_of_targets_below_the_bound(fake_fit):
+    """The misfit of the runs the fit left out (their log loss minus the median expected log loss) updates the
+    population's scale; forecasts below the bound widen by it, those above do not move."""
+    from dataclasses import replace
+
+    from bayes_scaling.fit import undertrained_error
+    from bayes_scaling.predict import predictive_draws
+
+    fit = replace(fake_fit, min_tokens_per_param=1.0)
+    lo = pd.DataFrame({"domain": "default", "params": [1e9, 2e9, 4e9], "tokens": [1e8, 5e8, 4e8]})
+    mean, _ = predictive_draws(fit, lo, "default", np.random.default_rng(0))
+    r = np.array([0.2, -0.1, 0.3])
+    lo["loss"] = np.exp(np.median(mean, axis=0) + r)
+    err = undertrained_error(fit, lo)
+    d = np.log10(lo["params"] / lo["tokens"]).to_numpy()
+    want = np.sqrt((4 * UNDERTRAINED_PRIOR.scale**2 + np.sum(r**2 / d)) / 7)
+    assert err.n_runs == 3 and err.dof == 7.0 and err.scale == pytest.approx(want, rel=2e-3)
+    assert undertrained_error(fit, None) == UNDERTRAINED_PRIOR  # none left out: the population's
+    assert undertrained_error(replace(fit, min_tokens_per_param=0.0), lo) == NO_UNDERTRAINED_ERROR
+
+    t = pd.DataFrame({"params": [1e9, 1e9], "tokens": [1e7, 2e10]})  # 2 decades below the bound, and 20 above it
+    wide = replace(fit, undertrained=err).predict(t, random_seed=0)
+    plain = fit.predict(t, random_seed=0)
+    w = np.log(wide["mean_loss_upper"] / wide["mean_loss_lower"]).to_numpy()
+    w0 = np.log(plain["mean_loss_upper"] / plain["mean_loss_lower"]).to_numpy()
+    assert w[1] == w0[1]
+    # the 90 % interval of a Student-t (7 dof) of scale err.scale * sqrt(2) dominates the law's own width
+    from scipy import stats
+    assert w[0] == pytest.approx(np.hypot(w0[0], 2 * stats.t.ppf(0.95, 7) * err.scale * np.sqrt(2)), rel=0.1)

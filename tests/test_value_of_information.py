@@ -275,7 +275,9 @@ def test_a_target_below_the_fits_tokens_per_parameter_bound_is_said(fake_fit):
     assert said == [
         "1 target(s) are trained on fewer than 1 token per parameter (down to 0.5), the regime the fit leaves its runs "
         "out of (min_tokens_per_param=1): there the loss depends on the warm-up and schedule more than on size and "
-        "data, and the forecast extrapolates the law of better-trained runs; such runs can land above the interval."]
+        "data, and the forecast extrapolates the law of better-trained runs, with an error that grows with the depth "
+        "below the bound (measured on the runs the fit left out there); such runs still fall outside "
+        "the interval more often than others."]
     with warnings.catch_warnings(record=True) as rec0:  # a target far beyond the runs is what next-run is for
         warnings.simplefilter("always")
         next_run(fit, cands, {"params": 7e10, "tokens": 1.4e12}, random_seed=0, n_sims=8)

@@ -198,7 +198,8 @@ def warn_if_below_bound(heldout: pd.DataFrame, bound: float) -> None:
         warnings.warn(f"{int(below.sum())} of the {len(heldout)} held-out runs are trained on fewer than {bound:g} "
                       f"token(s) per parameter (down to {tpp[below].min():.3g}), the regime the bayes fit leaves its own "
                       f"runs out of (min_tokens_per_param={bound:g}); their forecasts extrapolate the law of "
-                      "better-trained runs and can land above the interval, and the summary scores them with the "
+                      "better-trained runs with an error for that regime and still fall outside the interval more "
+                      "often than others, and the summary scores them with the "
                       "others. The points table (BacktestResult.points, --points-out) has each run's params and "
                       "tokens to score them apart.",
                       UserWarning, stacklevel=3)
