@@ -50,7 +50,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["ExtrapolationPrior", "UndertrainedError", "UNDERTRAINED_PRIOR", "NO_UNDERTRAINED_ERROR", "extrapolation_distance", "get_extrapolation_prior", "list_extrapolation_priors",
+__all__ = ["ExtrapolationPrior", "UndertrainedError", "UNDERTRAINED_PRIOR", "NO_UNDERTRAINED_ERROR",
+           "extrapolation_distance", "get_extrapolation_prior", "list_extrapolation_priors",
            "leave_future_out", "update_extrapolation_prior", "DISTANCE_VARIABLES", "NO_EXTRAPOLATION_ERROR",
            "LEAVE_FUTURE_OUT_SHARE", "LEAVE_FUTURE_OUT_MIN_FIT", "LEAVE_FUTURE_OUT_MIN_HELD"]
 
