@@ -137,7 +137,7 @@ def _tokens_per_param(text: str) -> float:
         value = float("nan")
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"expects a finite number >= 0 (0 fits every run), not '{text}'")
-    return value
+    return value + 0.0  # "-0" is 0
 
 
 def _floats(text: str, what: str, example: str = "1e21,5.88e23") -> list[float]:

@@ -134,10 +134,13 @@ class RetryPolicy:
         return dataclasses.replace(quick, tune=self.tune, max_treedepth=self.max_treedepth, draws=draws,
                                    target_accept=target)
 
-    def note(self, quick: SamplerConfig, first: Diagnostics, retry: SamplerConfig, continued: bool = False) -> str:
-        """The sentence ``fit.notes`` records after a retry (``continued``: the same chains went on to more draws)."""
+    def note(self, quick: SamplerConfig, first: Diagnostics, retry: SamplerConfig, continued: bool = False,
+             which: str | None = None) -> str:
+        """The sentence ``fit.notes`` records after a retry (``continued``: the same chains went on to more draws;
+        ``which`` names the failed settings, by default "quick" or "first")."""
+        which = which or ("quick" if quick.tune != self.tune else "first")
         head = (
-            f"the {'quick' if quick.tune != self.tune else 'first'} settings (warm-up {quick.tune}, tree depth "
+            f"the {which} settings (warm-up {quick.tune}, tree depth "
             f"{quick.max_treedepth}) failed the "
             f"checks (max R-hat {first.rhat_text}, min bulk ESS {first.min_ess_bulk:.0f}, min tail ESS "
             f"{first.min_ess_tail:.0f}, {first.divergences} divergences); "
@@ -269,7 +272,9 @@ class ScalingLaw:
             raise ValueError(f"likelihood must be 'student_t' or 'normal', not '{self.likelihood}'.")
         if self.extrapolation_update not in ("auto", True, False):
             raise ValueError(f"extrapolation_update must be 'auto', True or False, not {self.extrapolation_update!r}.")
-        if not (np.isfinite(self.min_tokens_per_param) and self.min_tokens_per_param >= 0):
+        mtp = self.min_tokens_per_param
+        if isinstance(mtp, bool) or not isinstance(mtp, (int, float, np.integer, np.floating)) or not (
+                np.isfinite(mtp) and mtp >= 0):
             raise ValueError(f"min_tokens_per_param must be a finite number >= 0 (0 fits every run), not "
                              f"{self.min_tokens_per_param!r}.")
         if self.param_convention and self.prior.informative and self.param_convention != self.prior.param_convention:
@@ -426,7 +431,7 @@ class ScalingLaw:
                 fit = self._sample(inputs, sampler, random_seed, progress, t_prep)
                 fit.timings["sample_seconds"] += quick_timings["sample_seconds"]
                 fit.timings["compile_seconds"] += quick_timings["compile_seconds"]  # the retry reuses the compiled model
-                said.append(RETRY.note(quick, first, sampler))
+                said.append(RETRY.note(quick, first, sampler, which="long" if attempt_no == 2 else None))
                 fit.notes.extend(said)
                 if attempt_no == 2 or not again:
                     fit.diagnostics = _checked(fit, sampler, strict, inputs.hierarchical)
@@ -635,22 +640,30 @@ def undertrained_error(fit: ScalingFit, left_out: pd.DataFrame | None) -> Undert
     """
     if not fit.min_tokens_per_param > 0:
         return NO_UNDERTRAINED_ERROR
-    error = UNDERTRAINED_PRIOR.with_bound(fit.min_tokens_per_param)
+    bound = fit.min_tokens_per_param
+    own = fit.own_runs()
+    if len(own) and {"params", "tokens"} <= set(own.columns):
+        # runs a domain kept below the bound (it would have kept too few) put their regime inside the fit: the
+        # error starts below the lowest of them (a fresh user's fit of runs all below one token per parameter got
+        # intervals 68 % wide at targets among its own runs)
+        bound = min(bound, float((own["tokens"] / own["params"]).min()))
+    error = UNDERTRAINED_PRIOR.with_bound(bound)
     if left_out is None or not len(left_out):
         return error
     rng = np.random.default_rng([int(fit.random_seed), 0x0D7B])
-    r, d = [], []
+    r, d, g_of = [], [], []
     for dom, g in left_out.groupby("domain", sort=False):
         if dom not in fit.domains:
             continue
         mean, _ = predictive_draws(fit, g, str(dom), rng)
         r.append(np.log(g["loss"].to_numpy(float)) - np.median(mean, axis=0))
         d.append(error.depth(g))
+        g_of += [str(dom)] * len(g)
     if not r:
         return error
     r, d = np.concatenate(r), np.concatenate(d)
-    return error.updated(r, d, where=f"the population's, updated with the {int((d > 0).sum())} runs the fit left out "
-                                    f"below {fit.min_tokens_per_param:g} token(s) per parameter")
+    return error.updated(r, d, groups=g_of, where=f"the population's, updated with the {int((d > 0).sum())} runs the "
+                                                  f"fit left out below {bound:g} token(s) per parameter")
 
 
 def _checked(fit: ScalingFit, sampler: SamplerConfig, strict: bool, hierarchical: bool) -> Diagnostics:

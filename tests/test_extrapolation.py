@@ -191,6 +191,10 @@ def test_undertrained_update_is_the_conjugate_one_and_skips_runs_at_the_bound():
     assert post.dof == 7.0 and post.n_runs == 3 and post.where == "own"
     expected = np.sqrt((4 * 0.17**2 + 0.3**2 / 1.44 + 0.1**2 / 0.25 + 0.05**2 / 0.01) / 7)
     assert post.scale == pytest.approx(expected, rel=1e-12)
+    # two domains: two pieces of evidence, each run's misfit weighing 2 / 3
+    two = prior.updated(r, d, groups=["a", "a", "b", "b"])
+    assert two.dof == 6.0 and two.n_runs == 3
+    assert two.scale == pytest.approx(np.sqrt((4 * 0.17**2 + 2 * (expected**2 * 7 - 4 * 0.17**2) / 3) / 6), rel=1e-12)
     assert prior.updated([0.2], [0.0]) is prior  # no run below the bound: the prior as it was
 
 
@@ -223,8 +227,9 @@ def test_a_fits_left_out_runs_set_the_error_of_targets_below_the_bound(fake_fit)
     lo["loss"] = np.exp(np.median(mean, axis=0) + r)
     err = undertrained_error(fit, lo)
     d = np.log10(lo["params"] / lo["tokens"]).to_numpy()
-    want = np.sqrt((4 * UNDERTRAINED_PRIOR.scale**2 + np.sum(r**2 / d)) / 7)
-    assert err.n_runs == 3 and err.dof == 7.0 and err.scale == pytest.approx(want, rel=2e-3)
+    # the three runs of one domain are one piece of evidence (their departures from the law go together)
+    want = np.sqrt((4 * UNDERTRAINED_PRIOR.scale**2 + np.mean(r**2 / d)) / 5)
+    assert err.n_runs == 3 and err.dof == 5.0 and err.scale == pytest.approx(want, rel=2e-3)
     assert undertrained_error(fit, None) == UNDERTRAINED_PRIOR  # none left out: the population's
     assert undertrained_error(replace(fit, min_tokens_per_param=0.0), lo) == NO_UNDERTRAINED_ERROR
 
@@ -234,6 +239,11 @@ def test_a_fits_left_out_runs_set_the_error_of_targets_below_the_bound(fake_fit)
     w = np.log(wide["mean_loss_upper"] / wide["mean_loss_lower"]).to_numpy()
     w0 = np.log(plain["mean_loss_upper"] / plain["mean_loss_lower"]).to_numpy()
     assert w[1] == w0[1]
-    # the 90 % interval of a Student-t (7 dof) of scale err.scale * sqrt(2) dominates the law's own width
+    # the 90 % interval of a Student-t (5 dof) of scale err.scale * sqrt(2) dominates the law's own width
     from scipy import stats
-    assert w[0] == pytest.approx(np.hypot(w0[0], 2 * stats.t.ppf(0.95, 7) * err.scale * np.sqrt(2)), rel=0.1)
+    assert w[0] == pytest.approx(np.hypot(w0[0], 2 * stats.t.ppf(0.95, 5) * err.scale * np.sqrt(2)), rel=0.1)
+    # runs the fit kept below the bound (too few otherwise) put the regime inside it: the error starts below them
+    kept = replace(fit, runs=fit.runs.assign(tokens=fit.runs["tokens"] * np.where(np.arange(len(fit.runs)) == 0,
+                                                                                     0.01, 1.0)))
+    low = float((kept.runs["tokens"] / kept.runs["params"]).min())
+    assert low < 1 and undertrained_error(kept, None).bound == pytest.approx(low)

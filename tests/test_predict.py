@@ -298,6 +298,7 @@ def test_targets_at_many_epochs_of_a_data_constrained_fit_are_warned_about():
     # the attributes warn_extrapolation reads of a ScalingFit (a fit that kept every run), and own_runs: the runs behind
     # every forecast
     fit = SimpleNamespace(law=bs.get_law("data_constrained"), runs=runs, own_runs=lambda domain=None: runs,
+                          undertrained=bs.extrapolation.NO_UNDERTRAINED_ERROR,
                           min_tokens_per_param=0.0)
     t = pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [1e11, 4e10, 4.6e10], "unique_tokens": [1e10, 1e9, 1e8]})
     with pytest.warns(ExtrapolationWarning) as rec:
