@@ -1058,6 +1058,11 @@ def build_fit_report(
     else:
         sec.text("Model-form error beyond the runs: none added (extrapolation='none'); intervals far beyond the runs "
                  "rest on the law's form alone.")
+    u = fit.undertrained
+    if u.active:
+        sec.text(f"Below {tokens_per_param_text(u.bound)}, the regime the fit leaves its runs out of, a forecast adds "
+                 "an error that grows with the square root of the decades below it: "
+                 f"{u.scale:.2g} per square root of a decade (Student-t, {u.dof:g} degrees of freedom), {u.where}.")
     # --- posterior
     sec = rep.section("Posterior parameters")
     params = fit.parameters(prob)

@@ -689,6 +689,18 @@ def test_the_data_section_counts_the_runs_left_out(fake_fit):
     assert "were left out" not in build_fit_report(fake_fit, fake_fit.predict(TARGETS), None).to_markdown()
 
 
+def test_law_and_prior_section_states_the_error_below_the_tokens_per_parameter_bound(fake_fit):
+    from bayes_scaling.extrapolation import UNDERTRAINED_PRIOR
+
+    fit = dataclasses.replace(fake_fit, min_tokens_per_param=1.0,
+                              undertrained=UNDERTRAINED_PRIOR.updated([0.3, 0.1], [1.0, 0.25], where="measured"))
+    md = build_fit_report(fit, fit.predict(TARGETS), None).to_markdown()
+    assert ("Below 1 token per parameter, the regime the fit leaves its runs out of, a forecast adds an error that grows "
+            "with the square root of the decades below it: 0.2 per square root of a decade (Student-t, 6 degrees of "
+            "freedom), measured.") in md
+    assert "square root of the decades" not in build_fit_report(fake_fit, fake_fit.predict(TARGETS), None).to_markdown()
+
+
 def test_model_form_paragraph_says_where_an_updated_kappa_came_from(fake_fit):
     # an updated prior's median was quoted as "learned from backtests of public data sets", then again after "updated
     # with": the population's own median and tail are now named, next to what the fit's runs made of them
