@@ -93,6 +93,21 @@ class Diagnostics:
             return _above(self.max_rhat, RHAT_MAX)
         return f"{self.max_rhat:.3f}"
 
+    def report(self, strict: bool = False) -> None:
+        """Say the failed checks as :func:`check_convergence` does: one :class:`ConvergenceWarning` listing them, or
+        with ``strict`` a :class:`SamplingError`; nothing when every check passed.
+
+        Raises
+        ------
+        SamplingError
+            With ``strict=True`` when any check failed.
+        """
+        if self.problems:
+            msg = "Sampling problems: " + " ".join(self.problems)
+            if strict:
+                raise SamplingError(msg)
+            warn_caller(msg, ConvergenceWarning)
+
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
         return {
@@ -306,9 +321,5 @@ def check_convergence(
             )
     ok = not problems
     diag = Diagnostics(ok, max_rhat, min_b, min_t, div, n_draws, problems, table, hits)
-    if problems:
-        msg = "Sampling problems: " + " ".join(problems)
-        if strict:
-            raise SamplingError(msg)
-        warn_caller(msg, ConvergenceWarning)
+    diag.report(strict)
     return diag

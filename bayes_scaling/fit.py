@@ -436,16 +436,11 @@ class ScalingLaw:
                 if attempt_no == 2 or not again:
                     fit.diagnostics = _checked(fit, sampler, strict, inputs.hierarchical)
                     break
-                with warnings.catch_warnings(record=True) as held:  # said below unless a third attempt follows
-                    warnings.simplefilter("always")
+                with warnings.catch_warnings():  # said below unless a third attempt follows
+                    warnings.simplefilter("ignore", ConvergenceWarning)
                     fit.diagnostics = _checked(fit, sampler, False, inputs.hierarchical)
-                third = not fit.diagnostics.ok and fit.diagnostics.divergences > 0
-                for w in held:
-                    if not (third and issubclass(w.category, ConvergenceWarning)):
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                if not third:
-                    if strict and not fit.diagnostics.ok:  # failed on R-hat or ESS alone: raised as before
-                        _checked(fit, sampler, True, inputs.hierarchical)
+                if fit.diagnostics.ok or fit.diagnostics.divergences == 0:  # passed, or failed on R-hat or ESS alone
+                    fit.diagnostics.report(strict)
                     break
                 first, quick, quick_timings = fit.diagnostics, sampler, fit.timings
                 sampler = RETRY.retry_settings(quick, first)

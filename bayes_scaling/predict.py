@@ -174,9 +174,8 @@ def warn_extrapolation(fit, t: pd.DataFrame, noun: str = "target", beyond_runs: 
                 "models can over-fit there (the loss rises with more epochs), which the law does not model; such runs "
                 "can land far above the interval.", ExtrapolationWarning)
     bound = fit.min_tokens_per_param
-    # below the runs a domain kept under the bound, if any (undertrained_error): above them the regime was fitted
-    error = fit.undertrained
-    under = below_tokens_per_param(t, min(bound, error.bound) if error.active else bound)
+    # below the runs a domain kept under the bound, if any (undertrained_error's bound): above them it was fitted
+    under = below_tokens_per_param(t, fit.undertrained.bound if fit.undertrained.active else bound)
     if under.any():
         tpp = t["tokens"].to_numpy(float) / t["params"].to_numpy(float)
         warn_caller(BelowBoundWarning(int(under.sum()), noun, bound, float(tpp[under].min())))

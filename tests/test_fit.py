@@ -169,7 +169,7 @@ def _scripted_checks(verdicts, checks):
         diag = real(posterior, names, **kw)
         div = verdicts[len(checks) - 1] if len(checks) <= len(verdicts) else None
         if div is not None:
-            diag.ok, diag.max_rhat, diag.divergences = False, 1.005, div
+            diag.ok, diag.max_rhat, diag.divergences, diag.problems = False, 1.005, div, ["failed"]
             if kw["strict"]:
                 raise SamplingError("failed")
             warnings.warn("failed", ConvergenceWarning)
