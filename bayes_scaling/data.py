@@ -258,13 +258,16 @@ _LEFT_OUT_TAIL = (" (by default a fit leaves out every run on fewer tokens than 
                   "min_tokens_per_param)")
 
 
-def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False) -> tuple[str, type[Warning]]:
+def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = False,
+                            fit_leaves_out: bool = True) -> tuple[str, type[Warning]]:
     """The warning for rows outside 0.1-10,000 tokens per parameter, or for most rows having fewer tokens than
     parameters (:data:`MOST_ROWS_FEWER_TOKENS`), "" if neither: a unit slip or a column mix-up; and its class,
     :class:`LeftOutRunsWarning` when it names only runs with too few tokens that a fit leaves out by default,
     :class:`RunsTableWarning` otherwise.
     ``derived``: the tokens were derived from 'flops', so the fix names that column (a fresh user's FLOPs in the
     wrong unit were blamed on a 'tokens' column the table did not have).
+    ``fit_leaves_out``: the fit these runs are for leaves out the runs on too few tokens (False with
+    ``min_tokens_per_param=0``, when the warning must not say that it does: a fresh user's fit of every run was told so).
 
     Rows of the data-constrained law with many epochs of little data (14M parameters on 900B tokens of 100M unique)
     are runs of that law, not a slip: above the range, only rows whose unique tokens are also above it count.
@@ -299,7 +302,7 @@ def _implausible_allocation(table: pd.DataFrame, ctx, one: str, derived: bool = 
                 "are 'params' and 'tokens' swapped? If so, swap the two column names."), RunsTableWarning
     # such runs are left out of a fit by default (inputs.MIN_TOKENS_PER_PARAM): the warning still asks about units, and
     # says the numbers do not rest on them (a fresh user's report called them "may change the numbers above")
-    left_out = bool(low.any()) and not derived and one == "run"
+    left_out = bool(low.any()) and not derived and one == "run" and fit_leaves_out
     if left_out and not high.any():
         # only runs the fit leaves out: said first, and that an isoFLOP sweep's small-data end looks the same (a fresh
         # user's correct sweep of three recipes read "check that ... are raw counts" as a data error, next to the fit's
@@ -1242,6 +1245,7 @@ def validate_runs(
     loss_unit: str = "nats",
     reference: bool = False,
     published_prior: str | None = "besiroglu2024",
+    leaves_out_undertrained: bool = True,
 ) -> pd.DataFrame:
     """Validate a runs table and return it in canonical form.
 
@@ -1271,6 +1275,10 @@ def validate_runs(
         The published prior of the law being fitted, named in the advice when a weak prior cannot determine the law
         (None: the law has none, and the advice does not name one). A data-constrained fit was told to use
         ``besiroglu2024``, a prior of the Chinchilla law it refused (a fresh user).
+    leaves_out_undertrained : bool, default True
+        Whether the fit these runs are for leaves out the runs on fewer tokens than parameters (a fit's default;
+        False for ``min_tokens_per_param=0``). The warning about runs below 0.1 tokens per parameter says that the fit
+        leaves them out only when it does.
 
     Returns
     -------
@@ -1505,7 +1513,8 @@ def validate_runs(
     # allocation plausibility
     _refuse_flops_as_tokens(out, "column 'tokens'")
     _refuse_swapped_sizes(out, "columns 'params' and 'tokens'")
-    message, kind = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols)
+    message, kind = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols,
+                                            fit_leaves_out=leaves_out_undertrained)
     if message:
         warnings.warn(message, kind, stacklevel=2)
 

@@ -242,6 +242,7 @@ def validate_own_runs(spec, runs, *, loss_unit: str = "nats", with_reference: bo
         loss_unit=loss_unit,
         reference=with_reference,
         published_prior=published_prior_name(law),
+        leaves_out_undertrained=spec.min_tokens_per_param > 0,
     )
     if "unique_tokens" in table and "unique_tokens" not in law.variables:
         # datablations through the Chinchilla law (the default) forecast 12.6 % off where the data-constrained law is

@@ -272,3 +272,21 @@ def test_a_misspelt_embedded_reference_is_named(tmp_path, monkeypatch):
                               "(reference='chinchilla')?")
     with pytest.raises(bs.RunsTableError, match=r"^reference runs file 'runs/ref.csv' does not exist; check the path\."):
         resolve_reference("runs/ref.csv")
+
+
+@pytest.mark.parametrize("bound, kind, says_left_out", [(1.0, bs.LeftOutRunsWarning, True),
+                                                        (0.0, bs.RunsTableWarning, False)])
+def test_the_runs_warning_says_the_fit_leaves_runs_out_only_when_it_does(bound, kind, says_left_out):
+    # a fresh user's fit with --min-tokens-per-param 0 was told "a fit leaves them out by default ... so its numbers do
+    # not rest on them", next to a fit that rested on them
+    runs = synthetic_runs()
+    runs.loc[0, "tokens"] = 0.05 * runs.loc[0, "params"]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        build_inputs(bs.ScalingLaw(prior="weak", discrepancy="none", min_tokens_per_param=bound), runs)
+    said = [w for w in rec if "tokens per parameter" in str(w.message)]
+    assert [w.category for w in said] == [kind]
+    assert ("a fit leaves them out by default" in str(said[0].message)) is says_left_out
+    if not says_left_out:
+        assert str(said[0].message) == ("1 run(s) (row 0) have as few as 0.05 tokens per parameter, outside "
+                                        "0.1-10,000; check that 'params' and 'tokens' are raw counts of the same run.")
