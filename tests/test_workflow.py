@@ -459,6 +459,14 @@ def test_the_fit_time_line_accounts_for_the_reference_runs(fake_fit, monkeypatch
     lines = []
     fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "q", prior="weak", progress=lines.append)
     assert "fitted in 0.6 s (compile 0.0 s, sampling 0.5 s); diagnostics ok" in lines
+    # parts under a second each, 0.7 s together: "fitted in 9.0 s (compile 8.1 s, sampling 0.2 s)" left them unexplained
+    # (a fresh user)
+    small = dataclasses.replace(fake_fit, timings={"prepare_seconds": 0.4, "compile_seconds": 8.1, "sample_seconds": 0.2,
+                                                   "extrapolation_update_seconds": 0.1, "total_seconds": 9.0})
+    monkeypatch.setattr(fit_module.ScalingLaw, "fit", lambda self, runs, **kw: small)
+    lines = []
+    fit_and_report(fake_fit.runs[["params", "tokens", "loss"]], tmp_path / "s", prior="weak", progress=lines.append)
+    assert "fitted in 9.0 s (compile 8.1 s, sampling 0.2 s, the rest 0.7 s); diagnostics ok" in lines
 
 
 def test_budgets_without_targets_make_the_default_targets(fake_fit, fake_fitting, tmp_path):
