@@ -92,7 +92,9 @@ class ExtrapolationPrior:
         d = self.details
         if "n_groups" not in d:
             return ""
-        return (f"this fit's own errors: {d['n_points']} runs of {d['n_groups']} domain(s) forecast from the smaller "
+        # "7 runs of 1 domain(s)" (a fresh user): a one-domain fit's runs are its runs
+        whose = "" if d["n_groups"] == 1 else f" of {d['n_groups']} domains"
+        return (f"this fit's own errors: {d['n_points']} runs{whose} forecast from the smaller "
                 f"ones, up to {d['max_distance']:.2f} decades beyond them (kappa median {np.exp(self.log_kappa_mean):.3g})")
 
     def before_update(self) -> ExtrapolationPrior:

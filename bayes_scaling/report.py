@@ -1056,7 +1056,7 @@ def build_fit_report(
         sec.text(
             "Model-form error beyond the runs: the law is an approximation whose error grows with the decades a "
             "target lies beyond the runs (in N, D or C), so each forecast adds kappa times those decades to its log "
-            f"loss, kappa median {q[0.5]:.3g} per decade (90 % interval {q[0.05]:.2g} to {q[0.95]:.2g}): {learned}. "
+            f"loss, kappa median {q[0.5]:.3g} per decade (90% interval {q[0.05]:.2g} to {q[0.95]:.2g}): {learned}. "
             "The law's own parameters, less certain far out, widen the interval as well."
         )
     else:

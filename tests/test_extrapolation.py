@@ -126,7 +126,7 @@ def test_update_recovers_the_error_per_decade_of_simulated_data_sets(kappa):
     assert post.log_kappa_sd < 0.5 * prior.log_kappa_sd
     assert post.details["n_points"] == 200 and post.details["n_groups"] == 40
     assert post.name == "learned + own runs"
-    assert post.own_runs_update == ("this fit's own errors: 200 runs of 40 domain(s) forecast from the smaller ones, "
+    assert post.own_runs_update == ("this fit's own errors: 200 runs of 40 domains forecast from the smaller ones, "
                                     f"up to 1.00 decades beyond them (kappa median {np.exp(post.log_kappa_mean):.3g})")
     median = f"{np.exp(prior.log_kappa_mean):.3g}"  # 0.014 (the catalog's value, learned by learn_extrapolation.py)
     assert post.where == f"learned (kappa median {median} per decade), updated with {post.own_runs_update}"

@@ -219,7 +219,7 @@ def test_fit_updates_the_extrapolation_prior_with_a_fit_of_its_smaller_runs(fake
     assert fit.extrapolation.details["n_points"] == held.sum() and fit.extrapolation.details["n_groups"] == 1
     median = f"{np.exp(bs.extrapolation.get_extrapolation_prior('learned').log_kappa_mean):.3g}"  # the catalog's 0.014
     assert fit.notes[-1].startswith(f"model-form error beyond the runs: learned (kappa median {median} per decade), "
-                                    f"updated with this fit's own errors: {held.sum()} runs of 1 domain(s)")
+                                    f"updated with this fit's own errors: {held.sum()} runs forecast from the smaller ones")
     assert fit.timings["extrapolation_update_seconds"] > 0
     off = bs.ScalingLaw(prior="weak", discrepancy="none", extrapolation_update=False).fit(runs, random_seed=5)
     assert off.extrapolation.name == "learned" and len(calls) == 3

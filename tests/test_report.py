@@ -711,16 +711,16 @@ def test_model_form_paragraph_says_where_an_updated_kappa_came_from(fake_fit):
                                      "prior_log_kappa_mean": float(np.log(0.0144)), "prior_log_kappa_sd": 1.33})
     fit = dataclasses.replace(fake_fit, extrapolation=ex)
     md = build_fit_report(fit, fit.predict(TARGETS), None).to_markdown()
-    assert ("so each forecast adds kappa times those decades to its log loss, kappa median 0.01 per decade (90 % "
+    assert ("so each forecast adds kappa times those decades to its log loss, kappa median 0.01 per decade (90% "
             "interval 0.0044 to 0.023): the distribution learned from backtests of public data sets (chinchilla, "
             "openlm), median 0.0144 per decade (95th percentile 0.13), updated with this fit's "
-            "own errors: 12 runs of 2 domain(s) forecast from the smaller ones, up to 0.50 decades beyond them (kappa "
+            "own errors: 12 runs of 2 domains forecast from the smaller ones, up to 0.50 decades beyond them (kappa "
             "median 0.01); further beyond the runs than that, the error per decade is the distribution's before the "
             "update (the fit's own runs do not reach there). The law's own parameters, less certain far out, widen "
             "the interval as well.") in " ".join(md.split())
     learned = dataclasses.replace(fake_fit, extrapolation=bs.extrapolation.get_extrapolation_prior("learned"))
     plain = build_fit_report(learned, learned.predict(TARGETS), None).to_markdown()
-    assert ("to its log loss, kappa median 0.0144 per decade (90 % interval 0.0016 to 0.13): learned from backtests "
+    assert ("to its log loss, kappa median 0.0144 per decade (90% interval 0.0016 to 0.13): learned from backtests "
             "of public data sets (chinchilla, datablations, openlm, routing).") in " ".join(plain.split())
 
 
