@@ -1063,7 +1063,9 @@ def build_fit_report(
         sec.text("Model-form error beyond the runs: none added (extrapolation='none'); intervals far beyond the runs "
                  "rest on the law's form alone.")
     u = fit.undertrained
-    if u.active:
+    # said where it is at work: the fit left runs out below the bound (and measured the error on them), or a target
+    # lies below it; a fresh user's runs at 18-466 tokens per parameter read it as a regime of theirs
+    if u.active and (u.n_runs > 0 or (len(predictions) and below_tokens_per_param(predictions, u.bound).any())):
         sec.text(f"Below {tokens_per_param_text(u.bound)}, the regime the fit leaves its runs out of, a forecast adds "
                  "an error that grows with the square root of the decades below it: "
                  f"{u.scale:.2g} per square root of a decade (Student-t, {u.dof:g} degrees of freedom), {u.where}.")

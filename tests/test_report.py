@@ -699,6 +699,16 @@ def test_law_and_prior_section_states_the_error_below_the_tokens_per_parameter_b
             "with the square root of the decades below it: 0.2 per square root of a decade (Student-t, 6 degrees of "
             "freedom), measured.") in md
     assert "square root of the decades" not in build_fit_report(fake_fit, fake_fit.predict(TARGETS), None).to_markdown()
+    # the population's error, no run left out: said only when a target lies below the bound (a fresh user's runs at
+    # 18-466 tokens per parameter read the sentence as about a regime of theirs)
+    population = dataclasses.replace(fake_fit, min_tokens_per_param=1.0, undertrained=UNDERTRAINED_PRIOR)
+    above = build_fit_report(population, population.predict(TARGETS), None).to_markdown()
+    assert "square root of the decades" not in above
+    low = pd.DataFrame({"params": [1e10], "tokens": [2e9]})
+    with pytest.warns(UserWarning, match="fewer than 1 token per parameter"):
+        below = build_fit_report(population, population.predict(low), None).to_markdown()
+    assert ("a forecast adds an error that grows with the square root of the decades below it: 0.17 per square root of "
+            "a decade (Student-t, 4 degrees of freedom), the population's (Chinchilla's 11 such runs).") in below
 
 
 def test_model_form_paragraph_says_where_an_updated_kappa_came_from(fake_fit):
