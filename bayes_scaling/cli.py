@@ -173,7 +173,13 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def _check_args(args) -> None:
     """Checks of plain arguments, before anything is read, fitted or written."""
-    if getattr(args, "prob", None) is not None and args.command != "backtest":
+    if isinstance(getattr(args, "prob", None), str):  # predict's levels, "0.9,0.5": the first and the others
+        probs = [_prob(p) for p in _floats(args.prob, "--prob", "0.9,0.5")]
+        args.prob, args.extra_probs = probs[0], probs[1:]
+        if len({round(p, 8) for p in probs}) < len(probs):
+            raise CliError(f"--prob gives a level twice ({args.prob:g} and {', '.join(f'{p:g}' for p in probs[1:])}); "
+                           "give each once, e.g. 0.9,0.5.")
+    elif getattr(args, "prob", None) is not None and args.command != "backtest":
         _prob(args.prob)
     seed = getattr(args, "seed", None)
     if seed is not None and seed < 0:
@@ -416,8 +422,9 @@ def cmd_predict(args) -> int:
     targets = args.at
     if args.domain is None and _several(fit):  # targets without a domain: every domain, and a new one
         targets = expand_targets(fit, targets)
-    pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed)
-    _emit(pred, out_path, args.quiet, forecast_column_legend(args.prob))
+    extra = getattr(args, "extra_probs", [])
+    pred = predict(fit, targets, prob=_prob(args.prob), domain=args.domain, random_seed=args.seed, extra_probs=extra)
+    _emit(pred, out_path, args.quiet, forecast_column_legend(args.prob, extra))
     # names a warning has already questioned (a near miss of a fitted name, unseen_domain_note) need no second word
     unseen = [d for d in pd.unique(pred.loc[pred["domain_kind"] == "new_domain", "domain"])
               if d != NEW_DOMAIN and not unseen_domain_note(d, fit.domains, "")]
@@ -719,8 +726,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"bayes_scaling {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp, seed=True, out_file=True, table=True):
-        sp.add_argument("--prob", type=float, default=0.9, help="credible-interval probability (default: 0.9)")
+    def common(sp, seed=True, out_file=True, table=True, several_probs=False):
+        if several_probs:  # predict: one table with 90 % and 50 % intervals (a fresh user called predict twice)
+            sp.add_argument("--prob", default="0.9",
+                            help="credible-interval probability, or several comma-separated (0.9,0.5): the first "
+                                 "gives loss_lower/loss_upper and mean_loss_lower/mean_loss_upper, each other adds "
+                                 "the same four columns suffixed by its percent (loss_lower_50, ...) (default: 0.9)")
+        else:
+            sp.add_argument("--prob", type=float, default=0.9, help="credible-interval probability (default: 0.9)")
         if seed:
             sp.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers "
                                                                 "(default: 0)")
@@ -826,7 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="random seed of the forecast draws, as predict(random_seed=) in Python; a target's numbers "
                          "depend only on it, its domain and its sizes (default: the fit's seed)")
     out_file(pr, "the forecast table")
-    common(pr, seed=False)
+    common(pr, seed=False, several_probs=True)
     pr.set_defaults(func=cmd_predict)
 
     fr = sub.add_parser("frontier", help="compute-optimal allocation over budgets")

@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 from arviz_stats.base import array_stats
 
-__all__ = ["interval", "check_prob", "thin_tails", "MIN_TAIL_DRAWS"]
+__all__ = ["interval", "check_prob", "thin_tails", "level_label", "MIN_TAIL_DRAWS"]
+
+
+def level_label(p: float) -> str:
+    """Column suffix of an interval level: 0.9 -> ``"90"``, 0.95 -> ``"95"`` (as in ``loss_lower_90``: the backtest's
+    columns, and predict's for ``extra_probs``)."""
+    return format(round(100 * p, 6), "g")
 
 
 def check_prob(prob: float) -> float:

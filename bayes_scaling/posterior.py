@@ -682,7 +682,7 @@ class ScalingFit:
 
     # ------------------------------------------------------ convenience API
     def predict(self, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,
-                kind: str = "eti") -> pd.DataFrame:
+                kind: str = "eti", extra_probs=()) -> pd.DataFrame:
         """Posterior predictive loss at targets (:func:`bayes_scaling.predict.predict`, which says more).
 
         Parameters
@@ -699,6 +699,9 @@ class ScalingFit:
             Seed of the run-to-run noise draws (default: the fit's seed).
         kind : {"eti", "hdi"}, default "eti"
             Equal-tailed or highest-density intervals.
+        extra_probs : sequence of float, default ()
+            Further interval probabilities from the same draws, e.g. ``(0.5,)``: columns ``loss_lower_50``,
+            ``loss_upper_50``, ``mean_loss_lower_50``, ``mean_loss_upper_50``.
 
         Returns
         -------
@@ -716,7 +719,8 @@ class ScalingFit:
         """
         from .predict import predict  # the one upward import: a convenience method (tests/test_architecture.py)
 
-        return predict(self, targets, prob=prob, domain=domain, random_seed=random_seed, kind=kind)
+        return predict(self, targets, prob=prob, domain=domain, random_seed=random_seed, kind=kind,
+                       extra_probs=extra_probs)
 
     def frontier(self, flops, prob: float = 0.9, domain: str | None = None, *, max_params: float | None = None,
                  unique_tokens: float | None = None, inference_tokens: float = 0.0, random_seed: int | None = None,

@@ -34,7 +34,7 @@ from ._text import listed, tokens_per_param_text
 from ._warnings import warn_caller
 from .data import (DOMAINS_CHECKED, RunsTableError, RunsTableWarning, below_tokens_per_param, epochs_column,
                    validate_targets, warn_unseen_domain)
-from .intervals import check_prob, interval, thin_tails
+from .intervals import check_prob, interval, level_label, thin_tails
 
 __all__ = ["predict", "refuse_blank_domains", "forecast_column_legend", "predictive_draws", "discrepancy_draws", "prepare_targets", "assume_unique_tokens", "ExtrapolationWarning", "BelowBoundWarning", "RUN_NOISE_CLIP",
            "EXTRAPOLATION_FACTOR", "BELOW_RUNS_FACTOR", "FORECAST_COLUMNS", "domain_generator", "row_generators", "keyed_predictive_draws",
@@ -59,7 +59,14 @@ BELOW_RUNS_FACTOR = 10.0
 FORECAST_COLUMNS = ("loss_median", "loss_lower", "loss_upper", "mean_loss_median", "mean_loss_lower", "mean_loss_upper")
 
 
-def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
+def extra_forecast_columns(extra_probs) -> tuple[str, ...]:
+    """The columns :func:`predict` adds for ``extra_probs``: ``loss_lower_50``, ``loss_upper_50``,
+    ``mean_loss_lower_50``, ``mean_loss_upper_50`` for 0.5, and so on, in the order given."""
+    return tuple(f"{c}_{level_label(p)}" for p in extra_probs
+                 for c in ("loss_lower", "loss_upper", "mean_loss_lower", "mean_loss_upper"))
+
+
+def forecast_column_legend(prob: float = 0.9, extra_probs=()) -> dict[str, str]:
     """What the columns of :func:`predict` mean, for the legend under its printed table (``bayes-scaling predict``;
     a fresh user found legends under compare, risk and next-run, and none under predict).
 
@@ -67,12 +74,21 @@ def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
     ----------
     prob : float
         The interval probability.
+    extra_probs : sequence of float, default ()
+        Further levels (:func:`predict`'s ``extra_probs``), whose columns are explained too.
 
     Returns
     -------
     dict of str
-        Column name -> meaning, for :data:`FORECAST_COLUMNS` and ``domain_kind``.
+        Column name -> meaning, for :data:`FORECAST_COLUMNS`, the columns of ``extra_probs`` and ``domain_kind``.
     """
+    extra = {}
+    for p in extra_probs:
+        label = level_label(p)
+        extra |= {f"loss_lower_{label}": f"lower end of the one-run {p:.0%} credible interval",
+                  f"loss_upper_{label}": f"upper end of the one-run {p:.0%} credible interval",
+                  f"mean_loss_lower_{label}": f"lower end of the expected loss's {p:.0%} credible interval",
+                  f"mean_loss_upper_{label}": f"upper end of the expected loss's {p:.0%} credible interval"}
     return {
         "loss_median": "median forecast of the loss of one new training run at the target, nats/token (run-to-run "
                        "noise included: what one run will show)",
@@ -83,6 +99,7 @@ def forecast_column_legend(prob: float = 0.9) -> dict[str, str]:
                             "model-form error beyond the runs, without one run's noise, nats/token",
         "mean_loss_lower": f"lower end of its {prob:.0%} credible interval",
         "mean_loss_upper": f"upper end of its {prob:.0%} credible interval",
+        **extra,
         "domain_kind": "fitted: a domain of the runs; new_domain: one the fit has not seen (the forecast for a new "
                        "domain, wider)",
     }
@@ -545,7 +562,7 @@ def refuse_blank_domains(fit, t: pd.DataFrame) -> None:
 
 
 def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_seed: int | None = None,
-            kind: str = "eti") -> pd.DataFrame:
+            kind: str = "eti", extra_probs=()) -> pd.DataFrame:
     """Forecast the loss at targets with credible intervals.
 
     Parameters
@@ -564,6 +581,11 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         numbers, and a target's numbers do not change with the other rows of ``targets``.
     kind : {"eti", "hdi"}
         Interval kind.
+    extra_probs : sequence of float, default ()
+        Further interval probabilities, from the same draws: each ``p`` adds the columns ``loss_lower_P``,
+        ``loss_upper_P``, ``mean_loss_lower_P`` and ``mean_loss_upper_P`` with ``P`` = 100 ``p`` (0.5 -> ``_50``,
+        as the backtest names its levels), after ``mean_loss_upper``. A report with 50 % and 90 % intervals needs
+        one call (a fresh user called predict twice).
 
     Returns
     -------
@@ -571,22 +593,29 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         The target columns plus ``domain``, ``domain_kind`` (``fitted`` or
         ``new_domain``), ``loss_median``, ``loss_lower``, ``loss_upper`` (a new run,
         noise included), ``mean_loss_median``, ``mean_loss_lower``,
-        ``mean_loss_upper`` (expected loss), all in nats/token. The new-run interval contains the
-        expected-loss interval (its ends are held outside it where the finite draws would put them inside).
+        ``mean_loss_upper`` (expected loss), all in nats/token, and the columns of ``extra_probs``. The new-run
+        interval contains the expected-loss interval (its ends are held outside it where the finite draws would put
+        them inside).
 
     Raises
     ------
     RunsTableError
         Invalid targets or a missing domain in a multi-domain fit.
+    ValueError
+        A probability outside (0, 1), or one of ``extra_probs`` equal to ``prob`` or given twice.
     """
     t = prepare_targets(fit, targets, domain)
     warn_extrapolation(fit, t)
     prob = check_prob(prob)  # "0.9" from a widget is read; 90 is refused with its 0.9
+    extra = [check_prob(p) for p in ([extra_probs] if np.isscalar(extra_probs) else extra_probs)]
+    labels = [level_label(p) for p in extra]
+    if len(set(labels)) < len(labels) or level_label(prob) in labels:
+        raise ValueError(f"extra_probs {extra} repeat a probability (prob is {prob:g}): give each level once.")
     if thin := thin_tails(prob, fit.n_draws):
         warn_caller(thin, UserWarning)
     seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()
-    for c in FORECAST_COLUMNS:
+    for c in FORECAST_COLUMNS + extra_forecast_columns(extra):
         out[c] = np.nan
     out["domain_kind"] = ""
     for dom, idx in t.groupby("domain", sort=False).groups.items():
@@ -606,7 +635,16 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
         out.loc[idx, "mean_loss_median"] = np.median(lm, 0)
         out.loc[idx, "mean_loss_lower"] = mlo
         out.loc[idx, "mean_loss_upper"] = mhi
+        for p, label in zip(extra, labels, strict=True):  # the same draws, other levels
+            xmlo, xmhi = interval(lm, p, kind)
+            xlo, xhi = interval(ln, p, kind)
+            out.loc[idx, f"loss_lower_{label}"] = np.minimum(xlo, xmlo)
+            out.loc[idx, f"loss_upper_{label}"] = np.maximum(xhi, xmhi)
+            out.loc[idx, f"mean_loss_lower_{label}"] = xmlo
+            out.loc[idx, f"mean_loss_upper_{label}"] = xmhi
         out.loc[idx, "domain_kind"] = "fitted" if dom in fit.domains else "new_domain"
     out.attrs["prob"] = prob
     out.attrs["interval_kind"] = kind
+    if extra:
+        out.attrs["extra_probs"] = extra
     return out

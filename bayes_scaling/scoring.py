@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .intervals import level_label  # the column suffix, shared with predict's extra_probs
+
 __all__ = [
     "ape",
     "mape",
@@ -228,11 +230,6 @@ def kde_log_density(draws, y) -> np.ndarray:
         except (np.linalg.LinAlgError, ValueError):
             pass
     return out
-
-
-def level_label(p: float) -> str:
-    """Column suffix of an interval level: 0.9 -> ``"90"``, 0.95 -> ``"95"`` (as in ``loss_lower_90``)."""
-    return format(round(100 * p, 6), "g")
 
 
 def summarize_points(points: pd.DataFrame, prob_levels=(0.5, 0.8, 0.9, 0.95)) -> dict:

@@ -18,6 +18,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.cli import main
+from bayes_scaling.predict import predict
 from conftest import make_fake_fit, synthetic_runs
 from bayes_scaling.diagnostics import ConvergenceWarning
 
@@ -938,6 +939,25 @@ def test_predict_without_domain_names_the_users_row_of_a_near_miss_domain(fake_h
         assert capsys.readouterr().err == (
             "warning: targets domain 'cod' (row 3 (file line 4)) is not a domain of this fit, so it gets the forecast "
             "for a new domain; did you mean 'code'?\n")
+
+
+def test_predict_gives_several_levels_in_one_table(fake_fit, tmp_path, capsys):
+    # a fresh user called predict twice, with --prob 0.9 and --prob 0.5, to score both levels
+    saved = fake_fit.save(tmp_path / "fit")
+    at = tmp_path / "t.csv"
+    pd.DataFrame({"params": [1e9, 7e10], "tokens": [2e10, 1.4e12]}).to_csv(at, index=False)
+    assert main(["predict", str(saved), "--at", str(at), "--prob", "0.9,0.5", "--out", str(tmp_path / "p.csv")]) == 0
+    table = pd.read_csv(tmp_path / "p.csv")
+    expected = predict(fake_fit, pd.read_csv(at), extra_probs=[0.5])
+    np.testing.assert_allclose(table[["loss_lower", "loss_upper_50", "mean_loss_lower_50"]],
+                               expected[["loss_lower", "loss_upper_50", "mean_loss_lower_50"]], rtol=1e-12)
+    assert "loss_lower_50: lower end of the one-run 50% credible interval" in capsys.readouterr().out
+    for prob, message in (("0.9,0.9", "error: --prob gives a level twice (0.9 and 0.9); give each once, e.g. 0.9,0.5.\n"),
+                          ("0.9,x", "error: --prob must be comma-separated numbers such as 0.9,0.5, got '0.9,x'.\n"),
+                          ("0.5,90", "error: --prob must be between 0 and 1 (e.g. 0.9), got 90.0.\n")):
+        assert main(["predict", str(saved), "--at", str(at), "--prob", prob, "--out", str(tmp_path / "q.csv")]) == 2
+        assert capsys.readouterr().err.endswith(message)
+    assert not (tmp_path / "q.csv").exists()
 
 
 def test_backtest_and_tables_check_their_output_paths_before_any_work(tmp_path, capsys):

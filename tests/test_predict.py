@@ -31,6 +31,29 @@ def test_predict_contract_and_flops_input(fake_fit):
     assert (out["domain_kind"] == "fitted").all()
 
 
+def test_extra_probs_add_the_intervals_of_other_levels_from_the_same_draws(fake_fit):
+    # a fresh user called predict twice for a report's 90 % and 50 % intervals
+    t = pd.DataFrame({"params": [1e9, 7e10], "tokens": [2e10, 1.4e12]})
+    both = predict(fake_fit, t, extra_probs=[0.5, 0.99])
+    pd.testing.assert_frame_equal(both[list(predict(fake_fit, t).columns)], predict(fake_fit, t))  # the 90 % unchanged
+    added = ["loss_lower_50", "loss_upper_50", "mean_loss_lower_50", "mean_loss_upper_50",
+             "loss_lower_99", "loss_upper_99", "mean_loss_lower_99", "mean_loss_upper_99"]
+    assert list(both.columns) == list(t.columns) + ["flops", "domain", *FORECAST_COLUMNS, *added, "domain_kind"]
+    assert both.attrs["extra_probs"] == [0.5, 0.99]
+    half = predict(fake_fit, t, prob=0.5)  # each level's columns are that level's interval, from the same draws
+    for c in ("loss_lower", "loss_upper", "mean_loss_lower", "mean_loss_upper"):
+        np.testing.assert_array_equal(both[f"{c}_50"], half[c])
+    assert np.all(both["loss_lower_99"] < both["loss_lower"]) and np.all(both["loss_lower"] < both["loss_lower_50"])
+    assert np.all(both["loss_upper_50"] < both["loss_upper"]) and np.all(both["loss_upper"] < both["loss_upper_99"])
+    assert list(predict(fake_fit, t, extra_probs=0.5).columns) == list(both.columns[:-5]) + ["domain_kind"]
+    with pytest.raises(ValueError, match=r"extra_probs \[0.5, 0.5\] repeat a probability \(prob is 0.9\)"):
+        predict(fake_fit, t, extra_probs=[0.5, 0.5])
+    with pytest.raises(ValueError, match="repeat a probability"):
+        predict(fake_fit, t, extra_probs=[0.9])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        predict(fake_fit, t, extra_probs=[50])
+
+
 def test_forecast_is_the_known_law_with_its_noise(fake_fit):
     """Draws centred on the law E=1.8, A=480, B=2000, alpha=0.35, beta=0.37: the median forecast is that law."""
     t = pd.DataFrame({"params": [1e9, 7e10], "tokens": [2e10, 1.4e12]})
