@@ -1510,13 +1510,15 @@ def validate_runs(
         _check_unique_tokens(out, ctx, "", "; check that both are raw token counts of the same run (U = D for a "
                              "run that never repeats its data).")
 
-    # allocation plausibility
-    _refuse_flops_as_tokens(out, "column 'tokens'")
-    _refuse_swapped_sizes(out, "columns 'params' and 'tokens'")
-    message, kind = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols,
-                                            fit_leaves_out=leaves_out_undertrained)
-    if message:
-        warnings.warn(message, kind, stacklevel=2)
+    # allocation plausibility: for a law of N and D only (a law of D alone with a 'params' column beside it, a fresh
+    # user's fine-tuning curves on 1e5-4e8 tokens of 124M-7B models, was asked "are 'params' and 'tokens' swapped?")
+    if {"params", "tokens"} <= set(needs):
+        _refuse_flops_as_tokens(out, "column 'tokens'")
+        _refuse_swapped_sizes(out, "columns 'params' and 'tokens'")
+        message, kind = _implausible_allocation(out, ctx, "run", derived="tokens" not in cols,
+                                                fit_leaves_out=leaves_out_undertrained)
+        if message:
+            warnings.warn(message, kind, stacklevel=2)
 
     # duplicates: identical rows warn; same N, D with different loss are seeds (kept)
     keycols = [c for c in ("params", "tokens", "flops", "loss", "domain") if c in out]
@@ -1714,7 +1716,9 @@ def _warn_loss_rising_with_tokens(out: pd.DataFrame, ctx: _Ctx) -> None:
     code evaluated on a model trained on C4 rose from 3.60 to 3.81 nats between 25B and 50B tokens at 79M parameters;
     the fit took it for noise and forecast the larger runs 5-27 % too low, without a word.
     """
-    keys = ["domain", "params"] + (["unique_tokens"] if "unique_tokens" in out else [])
+    # a law of D alone may come without 'params' (a fresh user's fine-tuning curves crashed here with "['params'] not
+    # in index"): then a domain's runs are one model's
+    keys = ["domain"] + [c for c in ("params", "unique_tokens") if c in out]
     t = out[keys + ["tokens"]].assign(logl=np.log(out["loss"].to_numpy(float)))
     # per group and token count, the lowest loss; then the lowest on fewer tokens (vectorised: 100,000 runs of
     # distinct sizes are 100,000 groups)
@@ -1986,12 +1990,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     # after the derived-token check: flops in GFLOPs gave D = 180 tokens, blamed on 'unique_tokens' (a fresh user)
     if "unique_tokens" in df and "tokens" in df:
         _check_unique_tokens(df, ctx, f"{noun} ", f" (a {one} repeats data, it cannot skip it): lower U or raise D.")
-    # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user)
-    if "tokens" in cols:
+    # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user); the
+    # allocation is a question for a law of N and D only (as validate_runs)
+    if "tokens" in cols and {"params", "tokens"} <= set(needs):
         _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
         if len(df) > 1:  # one far target (1e15 parameters on 2e11 tokens) is a question, not a swap
             _refuse_swapped_sizes(df, f"{noun}: columns 'params' and 'tokens'")
-    message, _ = _implausible_allocation(df, ctx, one, derived="tokens" not in cols)
+    message, _ = _implausible_allocation(df, ctx, one, derived="tokens" not in cols) if {"params", "tokens"} <= set(
+        needs) else ("", None)
     if message:
         warn_caller(f"{noun}: {message}", RunsTableWarning)
     if "domain" in cols:

@@ -429,7 +429,8 @@ def leave_future_out(runs: pd.DataFrame, share: float = LEAVE_FUTURE_OUT_SHARE,
     Parameters
     ----------
     runs : pandas.DataFrame
-        Validated runs with ``domain`` and ``flops`` or ``params`` and ``tokens``, n rows.
+        Validated runs with ``domain`` and ``flops``, or ``params`` and ``tokens``, or the one size variable of a
+        law of one variable (its range stands for compute's), n rows.
     share : float, default :data:`LEAVE_FUTURE_OUT_SHARE`
     min_fit : int, default :data:`LEAVE_FUTURE_OUT_MIN_FIT`
     min_held : int, default 1
@@ -443,8 +444,10 @@ def leave_future_out(runs: pd.DataFrame, share: float = LEAVE_FUTURE_OUT_SHARE,
     """
     if "flops" in runs:
         logc = np.log10(runs["flops"].to_numpy(float))
-    else:
+    elif "params" in runs and "tokens" in runs:
         logc = np.log10(6.0 * runs["params"].to_numpy(float) * runs["tokens"].to_numpy(float))
+    else:  # a law of one variable, its runs without the other (a fresh user's fine-tuning curves: tokens alone)
+        logc = np.log10(runs["tokens" if "tokens" in runs else "params"].to_numpy(float))
     dom = runs["domain"].to_numpy() if "domain" in runs else np.zeros(len(runs))
     held = np.zeros(len(runs), bool)
     for d in pd.unique(dom):

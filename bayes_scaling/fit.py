@@ -232,7 +232,8 @@ class ScalingLaw:
         Runs trained on fewer tokens than this per parameter are left out of the fit, with a note in
         ``fit.notes`` (:data:`~bayes_scaling.inputs.MIN_TOKENS_PER_PARAM`, where the evidence is; a domain keeps
         them when it would otherwise keep fewer than 3 runs or fewer than half); 0 fits every run. ``fit.runs``
-        holds the fitted runs.
+        holds the fitted runs. A law of one variable (``power_params``, ``power_tokens``, ``power_flops``) reads
+        no tokens per parameter: it is set to 0 (a warning says so if another value was given).
     rich_domains : tuple of str, optional
         The domains fitted as data-rich (their own Student-t tail weight, the exponent sampled centred); default
         those with at least :data:`~bayes_scaling.model.RICH_RUNS` runs. :meth:`leave_future_out_errors` sets it to
@@ -277,6 +278,14 @@ class ScalingLaw:
                 np.isfinite(mtp) and mtp >= 0):
             raise ValueError(f"min_tokens_per_param must be a finite number >= 0 (0 fits every run), not "
                              f"{self.min_tokens_per_param!r}.")
+        if not {"params", "tokens"} <= set(self.law.variables):
+            # a law of one variable reads no tokens per parameter: a fresh user's fine-tuning curves (a law of D alone,
+            # 'params' given beside it) had runs "fitted all the same" below the bound and targets warned about
+            if mtp not in (0, MIN_TOKENS_PER_PARAM):
+                warnings.warn(f"min_tokens_per_param={mtp!r} is ignored: the law '{self.law.name}' reads "
+                              f"{' and '.join(self.law.variables)} alone, not tokens per parameter.", UserWarning,
+                              stacklevel=2)
+            self.min_tokens_per_param = 0.0
         if self.param_convention and self.prior.informative and self.param_convention != self.prior.param_convention:
             warnings.warn(
                 f"the runs count N as '{self.param_convention}' but the prior '{self.prior.name}' was fitted on "

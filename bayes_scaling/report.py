@@ -1314,8 +1314,9 @@ def risk_section(fit, targets: pd.DataFrame | None = None, threshold: float | No
              f"the domain's largest run with {' and '.join(_SIZE_WORDS[v] for v in fit.law.size_variables)} "
              f"{DEPARTURE_SIZE_FACTOR:.0f}x larger")
     # a law without E or exponents in the comparison (Kaplan's) has the loss gap alone: "law:  (domain minus ..."
-    lead = (f"{quantities} (domain minus published value; tolerance ±0.05 for an exponent, ±10 % of the published "
-            "irreducible loss E) and the loss gap" if quantities else "the loss gap")
+    e_tol = ", ±10 % of the published irreducible loss E" if "ΔE" in set(dep["quantity"]) else ""
+    lead = (f"{quantities} (domain minus published value; tolerance ±0.05 for an exponent{e_tol}) and the loss gap"
+            if quantities else "the loss gap")
     sec.text(
         f"Departure of each domain from the published law: {lead}: the relative difference "
         f"(L_domain − L_published) / L_published of the expected loss at {where} (0.14 = 14 % above the published law; "

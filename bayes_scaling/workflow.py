@@ -655,7 +655,10 @@ def fit_and_report(
         check_threshold(threshold, own_table["loss"])
     say(f"fitting the {spec.law.name} law with prior '{spec.prior.name}' "
         f"({spec.sampler.chains} chains x {spec.sampler.draws} draws); compiling the model first "
-        "(once per model shape in a process: usually 15-45 s, longer on a busy machine)")
+        # "once per model shape in a process" promised a saving to a CLI user whose every command is a new process (a
+        # fresh user): what carries over between processes is PyTensor's disk cache of compiled code
+        "(usually 15-45 s, longer on a busy machine; about half of it again in a later process, which reuses PyTensor's "
+        "cache of compiled code)")
     # The fit's convergence warnings are held back until its notes are said, so a note such as "sampled again
     # with the long settings" comes before the verdict it explains; data warnings are shown at once (before the
     # sampling they may make pointless).
