@@ -173,7 +173,7 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def _check_args(args) -> None:
     """Checks of plain arguments, before anything is read, fitted or written."""
-    if isinstance(getattr(args, "prob", None), str):  # predict's levels, "0.9,0.5": the first and the others
+    if args.command == "predict":  # predict's levels, "0.9,0.5": the first and the others (backtest parses its own)
         probs = [_prob(p) for p in _floats(args.prob, "--prob", "0.9,0.5")]
         args.prob, args.extra_probs = probs[0], probs[1:]
         if len({round(p, 8) for p in probs}) < len(probs):

@@ -960,6 +960,18 @@ def test_predict_gives_several_levels_in_one_table(fake_fit, tmp_path, capsys):
     assert not (tmp_path / "q.csv").exists()
 
 
+@pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")
+def test_backtest_through_the_cli_keeps_its_own_levels(tmp_path, capsys):
+    # predict's "--prob 0.9,0.5" is parsed before the command runs; backtest's list of levels is its own, and an early
+    # version of that parsing turned it into predict's (one level, the others dropped)
+    csv = tmp_path / "runs.csv"
+    bs.datasets.load_chinchilla().to_csv(csv, index=False)
+    assert main(["backtest", str(csv), "--split-by", "flops", "--cutoff", "1e21", "--methods", "published_offset",
+                 "--prob", "0.8,0.95", "--points-out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    points = pd.read_csv(tmp_path / "p.csv")
+    assert {"loss_lower_80", "loss_lower_95"} <= {c for c in points if c.startswith("loss_lower")}
+
+
 def test_backtest_and_tables_check_their_output_paths_before_any_work(tmp_path, capsys):
     # backtest --out DIR --force ran the whole fit, then failed with "[Errno 21] Is a directory"; --points-out in a
     # folder that takes no file failed after the summary had been written (a fresh user)
