@@ -150,6 +150,18 @@ def _floats(text: str, what: str, example: str = "1e21,5.88e23") -> list[float]:
     return vals
 
 
+def _one_prob(text: str) -> float:
+    """``--prob`` of a command that takes one level: "0.9,0.5" is said to be predict's alone (a fresh user read argparse's
+    "invalid float value: '0.9,0.5'" on frontier)."""
+    try:
+        return float(text)
+    except ValueError:
+        several = "," in text or ";" in text
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not one probability" + ("; only predict takes several levels (--prob 0.9,0.5)" if several
+                                                  else " such as 0.9")) from None
+
+
 def _prob(p: float) -> float:
     if not 0 < p < 1:
         raise CliError(f"--prob must be between 0 and 1 (e.g. 0.9), got {p}.")
@@ -176,9 +188,10 @@ def _check_args(args) -> None:
     if args.command == "predict":  # predict's levels, "0.9,0.5": the first and the others (backtest parses its own)
         probs = [_prob(p) for p in _floats(args.prob, "--prob", "0.9,0.5")]
         args.prob, args.extra_probs = probs[0], probs[1:]
-        if len({round(p, 8) for p in probs}) < len(probs):
-            raise CliError(f"--prob gives a level twice ({args.prob:g} and {', '.join(f'{p:g}' for p in probs[1:])}); "
-                           "give each once, e.g. 0.9,0.5.")
+        twice = sorted({p for p in probs if sum(round(q, 8) == round(p, 8) for q in probs) > 1})
+        if twice:  # "(0.9 and 0.5, 0.5)" read as garbled (a fresh user's 0.9,0.5,0.5)
+            raise CliError(f"--prob gives {' and '.join(f'{p:g}' for p in twice)} twice; give each level once, e.g. "
+                           "0.9,0.5.")
     elif getattr(args, "prob", None) is not None and args.command != "backtest":
         _prob(args.prob)
     seed = getattr(args, "seed", None)
@@ -733,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "gives loss_lower/loss_upper and mean_loss_lower/mean_loss_upper, each other adds "
                                  "the same four columns suffixed by its percent (loss_lower_50, ...) (default: 0.9)")
         else:
-            sp.add_argument("--prob", type=float, default=0.9, help="credible-interval probability (default: 0.9)")
+            sp.add_argument("--prob", type=_one_prob, default=0.9, help="credible-interval probability (default: 0.9)")
         if seed:
             sp.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers "
                                                                 "(default: 0)")

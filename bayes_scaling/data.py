@@ -1936,7 +1936,10 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
                 flops_hint = _closest("flops", cols)
                 hint = hint + " (or give 'flops')" if hint or not flops_hint else flops_hint
             raise RunsTableError(f"{what} has no column '{col}'{hint}. " + _columns_found(cols, [col]))
-    for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols]:
+    # a size the law does not read is the user's own column, not checked: a fresh user's targets of a law of N alone
+    # carried tokens = 1e3 and were refused as "tokens per parameter or billions of tokens"
+    unread = set() if {"params", "tokens"} <= set(needs) else {"params", "tokens", "flops"} - set(size_cols)
+    for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols and c not in unread]:
         try:
             s = _to_numeric(df, col, ctx)
         except RunsTableError as exc:  # name the table, as the messages below do
@@ -1976,9 +1979,10 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     with np.errstate(over="ignore", under="ignore"):
         if "tokens" in needs and "tokens" not in cols:
             df["tokens"] = df["flops"] / (6.0 * df["params"])
-        if "params" in df and "tokens" in df and "flops" not in cols:
+        both = not {"params", "tokens"} & unread  # N and D both read (and checked): C = 6 N D means something
+        if "params" in df and "tokens" in df and "flops" not in cols and both:
             df["flops"] = 6.0 * df["params"] * df["tokens"]
-        if {"params", "tokens", "flops"} <= set(cols):  # as validate_runs: tokens win, C = 6 N D
+        if {"params", "tokens", "flops"} <= set(cols) and both:  # as validate_runs: tokens win, C = 6 N D
             _flops_from_tokens(df, ctx, f"{noun}: ")
     _check_derived(df, ctx, noun)
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < MIN_TOKENS).any():

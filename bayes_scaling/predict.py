@@ -607,11 +607,12 @@ def predict(fit, targets, prob: float = 0.9, domain: str | None = None, random_s
     t = prepare_targets(fit, targets, domain)
     warn_extrapolation(fit, t)
     prob = check_prob(prob)  # "0.9" from a widget is read; 90 is refused with its 0.9
-    extra = [check_prob(p) for p in ([extra_probs] if np.isscalar(extra_probs) else extra_probs)]
+    extra = [check_prob(p) for p in ([] if extra_probs is None else [extra_probs] if np.isscalar(extra_probs)
+                                     else extra_probs)]
     labels = [level_label(p) for p in extra]
     if len(set(labels)) < len(labels) or level_label(prob) in labels:
         raise ValueError(f"extra_probs {extra} repeat a probability (prob is {prob:g}): give each level once.")
-    if thin := thin_tails(prob, fit.n_draws):
+    if thin := thin_tails(max([prob, *extra]), fit.n_draws):  # the widest level's tails (--prob 0.9,0.999)
         warn_caller(thin, UserWarning)
     seed = fit.random_seed if random_seed is None else random_seed
     out = t.copy()

@@ -210,14 +210,13 @@ def exceedance(fit, targets, threshold: float, domain: str | None = None, random
         n_miss = miss.sum(0)
         rare.extend((i, int(k)) for i, k in zip(t.loc[idx].index, n_miss, strict=True) if 0 < k < MIN_MISS_DRAWS)
     if fragile:  # 3.04 nats beyond a threshold of 1.45 whose interval ended at 2.38, at 1e27 FLOPs (a fresh user)
-        rows = listed([f"{format_count(t.loc[i, 'params'])} x {format_count(t.loc[i, 'tokens'])}" for i in fragile], 3)
+        rows = listed([_sizes(t, i) for i in fragile], 3)
         warn_caller(f"the expected_shortfall of {len(fragile)} target(s) ({rows}) rests on the most extreme 1 % of the "
                     f"forecast's draws (they give more than {ES_TAIL_SHARE:.0%} of it): far beyond the runs the "
                     "forecast's tail is the model-form error's, and a mean there is not a stable number; read p_exceed "
                     "and the interval instead.", UserWarning)
     if rare:
-        rows = listed([f"{format_count(t.loc[i, 'params'])} x {format_count(t.loc[i, 'tokens'])}: {k} draws"
-                       for i, k in rare], 3)
+        rows = listed([f"{_sizes(t, i)}: {k} draws" for i, k in rare], 3)
         warn_caller(f"the mean_excess_if_missed of {len(rare)} target(s) ({rows}) rests on fewer than "
                     f"{MIN_MISS_DRAWS} of the forecast's draws, those that miss the threshold: a mean of a few draws "
                     "far in the tail, not a stable number; read p_exceed instead.", UserWarning)
@@ -348,6 +347,15 @@ def default_departure_target(fit, domain: str) -> pd.DataFrame:
     return t
 
 
+def _sizes(t: pd.DataFrame, i) -> str:
+    """A target's sizes in a warning: "6.89B x 138B" (N x D), or the one size a law of one variable reads (a fresh
+    user's tokens-only targets stopped the risk command with "error: params")."""
+    if "params" in t and "tokens" in t:
+        return f"{format_count(t.loc[i, 'params'])} x {format_count(t.loc[i, 'tokens'])}"
+    col, unit = next((c, u) for c, u in (("tokens", "tokens"), ("params", "parameters"), ("flops", "FLOPs")) if c in t)
+    return f"{format_count(t.loc[i, col])} {unit}"
+
+
 def _optimal_target(fit, domain, flops) -> pd.DataFrame:
     # the package's own reference point, not a budget the user asked for: no warnings about it (the workflow's risk
     # step repeated the frontier's discrepancy note at 100x the largest run), and no note computed for it
@@ -451,8 +459,9 @@ def prior_data_conflict(fit, domain: str | None = None, n_draws: int = 4000, ran
                       f"further than 90 % of the prior's curves for a new domain ({q05:+.0%} to {q95:+.0%}{weak}), but "
                       "the runs as a whole (their shape and scatter) are not unusual for it, so the check finds no "
                       "conflict.")
+        shown = f"{gap:+.1%}" if abs(gap) < 0.01 else f"{gap:+.0%}"  # "-0%" on the Chinchilla runs (a fresh user)
         flag, msg = "none", (
-            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' lie {gap:+.0%} from the published "
+            f"No prior-data conflict ({format_p_value(p)}): the runs of '{domain}' lie {shown} from the published "
             f"law ({spec.name}) at their sizes (median), {spread}"
         )
     # the loss check above can pass while the runs' slope is far from the published one: 28 recipes at -17 % from the

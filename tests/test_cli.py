@@ -952,12 +952,19 @@ def test_predict_gives_several_levels_in_one_table(fake_fit, tmp_path, capsys):
     np.testing.assert_allclose(table[["loss_lower", "loss_upper_50", "mean_loss_lower_50"]],
                                expected[["loss_lower", "loss_upper_50", "mean_loss_lower_50"]], rtol=1e-12)
     assert "loss_lower_50: lower end of the one-run 50% credible interval" in capsys.readouterr().out
-    for prob, message in (("0.9,0.9", "error: --prob gives a level twice (0.9 and 0.9); give each once, e.g. 0.9,0.5.\n"),
+    for prob, message in (("0.9,0.9", "error: --prob gives 0.9 twice; give each level once, e.g. 0.9,0.5.\n"),
+                          ("0.9,0.5,0.5", "error: --prob gives 0.5 twice; give each level once, e.g. 0.9,0.5.\n"),
                           ("0.9,x", "error: --prob must be comma-separated numbers such as 0.9,0.5, got '0.9,x'.\n"),
                           ("0.5,90", "error: --prob must be between 0 and 1 (e.g. 0.9), got 90.0.\n")):
         assert main(["predict", str(saved), "--at", str(at), "--prob", prob, "--out", str(tmp_path / "q.csv")]) == 2
         assert capsys.readouterr().err.endswith(message)
     assert not (tmp_path / "q.csv").exists()
+    # a command of one level says that predict alone takes several (it read "invalid float value: '0.9,0.5'")
+    with pytest.raises(SystemExit) as stop:
+        main(["frontier", str(saved), "--flops", "1e22", "--prob", "0.9,0.5"])
+    assert stop.value.code == 2 and capsys.readouterr().err == (
+        "error: bayes-scaling frontier: argument --prob: '0.9,0.5' is not one probability; only predict takes several "
+        "levels (--prob 0.9,0.5) (see 'bayes-scaling frontier --help')\n")
 
 
 @pytest.mark.filterwarnings("ignore::bayes_scaling.RunsTableWarning")

@@ -52,6 +52,9 @@ def test_extra_probs_add_the_intervals_of_other_levels_from_the_same_draws(fake_
         predict(fake_fit, t, extra_probs=[0.9])
     with pytest.raises(ValueError, match="between 0 and 1"):
         predict(fake_fit, t, extra_probs=[50])
+    pd.testing.assert_frame_equal(predict(fake_fit, t, extra_probs=None), predict(fake_fit, t))  # None: no extra level
+    with pytest.warns(UserWarning, match="a 0.999 interval from"):  # the widest level's tails are the thin ones
+        predict(fake_fit, t, extra_probs=[0.999])
 
 
 def test_forecast_is_the_known_law_with_its_noise(fake_fit):

@@ -483,6 +483,17 @@ def test_a_law_of_tokens_alone_needs_no_params_column():
         "unusual for it, so the check finds no conflict.")
 
 
+def test_risk_warnings_name_a_tokens_only_target_by_its_tokens():
+    # `bayes-scaling risk` on a tokens-only fit stopped with "error: params" when a target's tail was thin (the
+    # warning named targets as "N x D")
+    fit = make_fake_fit(_tokens_only_runs(), law_name="power_tokens", prior="besiroglu2024_tokens", tau=(0.1, 0.3, 0.1))
+    t = pd.DataFrame({"tokens": [1e9], "domain": ["small"]})
+    threshold = float(fit.predict(t)["loss_upper"].iloc[0])
+    with pytest.warns(UserWarning, match=r"the mean_excess_if_missed of 1 target\(s\) \(1B tokens: \d+ draws\)"):
+        out = exceedance(fit, t, threshold)
+    assert 0 < out["p_exceed"].iloc[0] < 0.1
+
+
 def test_a_law_of_one_variable_reads_no_tokens_per_parameter():
     # the same user's 'params' column beside the tokens: "are 'params' and 'tokens' swapped?" on every fit, runs
     # "fitted all the same" below one token per parameter, and targets warned about as under-trained
@@ -497,3 +508,9 @@ def test_a_law_of_one_variable_reads_no_tokens_per_parameter():
     with pytest.warns(UserWarning, match=r"^min_tokens_per_param=5 is ignored: the law 'power_tokens' reads tokens "
                                          r"alone, not tokens per parameter\.$"):
         bs.ScalingLaw(law="power_tokens", min_tokens_per_param=5)
+    # a size the law does not read is not checked, nor used: targets of a law of N alone carried tokens = 1e3 and were
+    # refused as "tokens per parameter or billions of tokens"
+    by_size = make_fake_fit(_tokens_only_runs().rename(columns={"tokens": "params"}), law_name="power_params",
+                            prior="besiroglu2024_params", tau=(0.1, 0.3, 0.1))
+    out = by_size.predict(pd.DataFrame({"params": [1e10], "tokens": [1e3], "domain": ["small"]}))
+    assert "flops" not in out and out["loss_median"].notna().all()
