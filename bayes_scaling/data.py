@@ -1938,7 +1938,9 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             raise RunsTableError(f"{what} has no column '{col}'{hint}. " + _columns_found(cols, [col]))
     # a size the law does not read is the user's own column, not checked: a fresh user's targets of a law of N alone
     # carried tokens = 1e3 and were refused as "tokens per parameter or billions of tokens"
-    unread = set() if {"params", "tokens"} <= set(needs) else {"params", "tokens", "flops"} - set(size_cols)
+    # (a law of C reads N and D when both are given: C = 6 N D, as its runs)
+    unread = (set() if {"params", "tokens"} <= set(needs) or "flops" in needs
+              else {"params", "tokens", "flops"} - set(size_cols))
     for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols and c not in unread]:
         try:
             s = _to_numeric(df, col, ctx)

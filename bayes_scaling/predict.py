@@ -85,10 +85,10 @@ def forecast_column_legend(prob: float = 0.9, extra_probs=()) -> dict[str, str]:
     extra = {}
     for p in extra_probs:
         label = level_label(p)
-        extra |= {f"loss_lower_{label}": f"lower end of the one-run {p:.0%} credible interval",
-                  f"loss_upper_{label}": f"upper end of the one-run {p:.0%} credible interval",
-                  f"mean_loss_lower_{label}": f"lower end of the expected loss's {p:.0%} credible interval",
-                  f"mean_loss_upper_{label}": f"upper end of the expected loss's {p:.0%} credible interval"}
+        extra |= {f"loss_lower_{label}": f"lower end of the one-run {label}% credible interval",  # 99.9%, not 100%
+                  f"loss_upper_{label}": f"upper end of the one-run {label}% credible interval",
+                  f"mean_loss_lower_{label}": f"lower end of the expected loss's {label}% credible interval",
+                  f"mean_loss_upper_{label}": f"upper end of the expected loss's {label}% credible interval"}
     return {
         "loss_median": "median forecast of the loss of one new training run at the target, nats/token (run-to-run "
                        "noise included: what one run will show)",
