@@ -81,15 +81,18 @@ def test_departures_of_a_one_variable_law_are_measured_at_ten_times_the_largest_
     from bayes_scaling.risk import departures
 
     dep = departures(fit)
-    assert list(dict.fromkeys(dep["quantity"])) == ["Δalpha", "ΔE", "loss gap"]
+    # no ΔE: a one-variable law's E holds the other size's term, and the prior leaves it weak (the report's prior
+    # table shows no published E; a fresh user read "ΔE -1.77" against it)
+    assert list(dict.fromkeys(dep["quantity"])) == ["Δalpha", "loss gap"]
     assert sorted(set(dep["domain"])) == sorted(DOMAINS)
     gap = dep[dep["quantity"] == "loss gap"]
     np.testing.assert_allclose(gap["target_params"], 10 * N_RUNS.max())
-    # the pure power law (E 0.02) lies far below the published law's E of 1.82: its ΔE is about -1.8
-    pure = dep[(dep["domain"] == "pure") & (dep["quantity"] == "ΔE")].iloc[0]
-    assert -1.82 < pure["median"] < -1.5 and pure["p_outside"] > 0.99
+    # the pure power law (E 0.02) lies far below the published law: its loss gap says so
+    pure = gap[gap["domain"] == "pure"].iloc[0]
+    assert pure["median"] < -0.3 and pure["p_outside"] > 0.99
     text = [obj for kind, obj in risk_section(fit).blocks if kind == "text"][0]
-    assert text.startswith("Departure of each domain from the published law: Δalpha, ΔE (domain minus published value; ")
+    assert text.startswith("Departure of each domain from the published law: Δalpha (domain minus published value; "
+                           "tolerance ±0.05 for an exponent) and the loss gap")
     assert "at the domain's largest run with N (parameters) 10x larger (0.14 = 14 % above" in text
 
 
