@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -188,7 +189,7 @@ def _check_args(args) -> None:
     if args.command == "predict":  # predict's levels, "0.9,0.5": the first and the others (backtest parses its own)
         probs = [_prob(p) for p in _floats(args.prob, "--prob", "0.9,0.5")]
         args.prob, args.extra_probs = probs[0], probs[1:]
-        twice = sorted({p for p in probs if sum(round(q, 8) == round(p, 8) for q in probs) > 1})
+        twice = sorted(p for p, n in Counter(round(p, 8) for p in probs).items() if n > 1)
         if twice:  # "(0.9 and 0.5, 0.5)" read as garbled (a fresh user's 0.9,0.5,0.5)
             raise CliError(f"--prob gives {' and '.join(f'{p:g}' for p in twice)} twice; give each level once, e.g. "
                            "0.9,0.5.")

@@ -1938,9 +1938,9 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
             raise RunsTableError(f"{what} has no column '{col}'{hint}. " + _columns_found(cols, [col]))
     # a size the law does not read is the user's own column, not checked: a fresh user's targets of a law of N alone
     # carried tokens = 1e3 and were refused as "tokens per parameter or billions of tokens"
-    # (a law of C reads N and D when both are given: C = 6 N D, as its runs)
-    unread = (set() if {"params", "tokens"} <= set(needs) or "flops" in needs
-              else {"params", "tokens", "flops"} - set(size_cols))
+    allocation = {"params", "tokens"} <= set(needs)  # a law of N and D: the split between them is a question
+    reads_nd = allocation or "flops" in needs  # a law of C reads N and D when both are given: C = 6 N D, as its runs
+    unread = set() if reads_nd else {"params", "tokens", "flops"} - set(size_cols)
     for col in [c for c in ("params", "tokens", "flops", "unique_tokens") if c in cols and c not in unread]:
         try:
             s = _to_numeric(df, col, ctx)
@@ -1981,10 +1981,9 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
     with np.errstate(over="ignore", under="ignore"):
         if "tokens" in needs and "tokens" not in cols:
             df["tokens"] = df["flops"] / (6.0 * df["params"])
-        both = not {"params", "tokens"} & unread  # N and D both read (and checked): C = 6 N D means something
-        if "params" in df and "tokens" in df and "flops" not in cols and both:
+        if "params" in df and "tokens" in df and "flops" not in cols and reads_nd:
             df["flops"] = 6.0 * df["params"] * df["tokens"]
-        if {"params", "tokens", "flops"} <= set(cols) and both:  # as validate_runs: tokens win, C = 6 N D
+        if {"params", "tokens", "flops"} <= set(cols) and reads_nd:  # as validate_runs: tokens win, C = 6 N D
             _flops_from_tokens(df, ctx, f"{noun}: ")
     _check_derived(df, ctx, noun)
     if "tokens" in df and "tokens" not in cols and (df["tokens"] < MIN_TOKENS).any():
@@ -1998,14 +1997,14 @@ def validate_targets(targets: pd.DataFrame | str | Path, *, domains: Sequence[st
         _check_unique_tokens(df, ctx, f"{noun} ", f" (a {one} repeats data, it cannot skip it): lower U or raise D.")
     # FLOPs typed into 'tokens' ranked a 7B candidate first with an expected gap of 432 nats (a fresh user); the
     # allocation is a question for a law of N and D only (as validate_runs)
-    if "tokens" in cols and {"params", "tokens"} <= set(needs):
-        _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
-        if len(df) > 1:  # one far target (1e15 parameters on 2e11 tokens) is a question, not a swap
-            _refuse_swapped_sizes(df, f"{noun}: columns 'params' and 'tokens'")
-    message, _ = _implausible_allocation(df, ctx, one, derived="tokens" not in cols) if {"params", "tokens"} <= set(
-        needs) else ("", None)
-    if message:
-        warn_caller(f"{noun}: {message}", RunsTableWarning)
+    if allocation:
+        if "tokens" in cols:
+            _refuse_flops_as_tokens(df, f"{noun}: column 'tokens'")
+            if len(df) > 1:  # one far target (1e15 parameters on 2e11 tokens) is a question, not a swap
+                _refuse_swapped_sizes(df, f"{noun}: columns 'params' and 'tokens'")
+        message, _ = _implausible_allocation(df, ctx, one, derived="tokens" not in cols)
+        if message:
+            warn_caller(f"{noun}: {message}", RunsTableWarning)
     if "domain" in cols:
         # an empty cell means "no domain given": the --domain option or the fit's default domain is used
         dom = df["domain"].where(df["domain"].notna(), "").astype(str).str.strip()

@@ -278,7 +278,7 @@ class ScalingLaw:
                 np.isfinite(mtp) and mtp >= 0):
             raise ValueError(f"min_tokens_per_param must be a finite number >= 0 (0 fits every run), not "
                              f"{self.min_tokens_per_param!r}.")
-        if not {"params", "tokens"} <= set(self.law.variables):
+        if not self.law.has_allocation:
             # a law of one variable reads no tokens per parameter: a fresh user's fine-tuning curves (a law of D alone,
             # 'params' given beside it) had runs "fitted all the same" below the bound and targets warned about
             if mtp not in (0, MIN_TOKENS_PER_PARAM):
